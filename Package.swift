@@ -1,0 +1,83 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "StockGate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "stockgate", targets: ["stockgate"]),
+        .library(name: "StockCore", targets: ["StockCore"]),
+        .library(name: "Dialects", targets: ["Dialects"]),
+        .library(name: "Ledger", targets: ["Ledger"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // Canonical model: no I/O, no networking.
+        .target(name: "StockCore"),
+        // Pure codecs between HTTP messages and the canonical model, one folder per dialect.
+        .target(
+            name: "Dialects",
+            dependencies: [
+                "StockCore",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        // The embedded backend: a SQLite ledger through GRDB.
+        .target(
+            name: "Ledger",
+            dependencies: [
+                "StockCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The pipeline and the HTTP server.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "StockCore",
+                "Dialects",
+                "Ledger",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "stockgate",
+            dependencies: [
+                "Gateway",
+                "StockCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "StockCoreTests", dependencies: ["StockCore"]),
+        .testTarget(name: "DialectsTests", dependencies: ["Dialects", "StockCore"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "StockCore"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "Ledger", "StockCore", "Dialects",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            resources: []
+        ),
+    ]
+)

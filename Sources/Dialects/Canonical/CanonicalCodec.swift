@@ -1,0 +1,195 @@
+import HTTPTypes
+import StockCore
+
+/// StockGate's own API, the sixth dialect (`stockgate`).
+///
+/// - `GET  /stockgate/v1/balances?product=KEY&location=KEY`
+/// - `POST /stockgate/v1/movements` `{"movements": [...], "atomic": false}`
+/// - `GET  /stockgate/v1/movements?product=&location=&after=&limit=`
+/// - `GET  /stockgate/v1/movements/{id}`
+/// - `POST /stockgate/v1/transfers/{id}/confirm`
+/// - `GET  /stockgate/v1/locations`
+public struct CanonicalCodec: InboundCodec {
+    public struct Context: Sendable {
+        var atomic = false
+    }
+
+    public static let dialect = "stockgate"
+    public static let maxBatchItems = 10_000
+    public static let defaultLimit = 100
+    public static let maxLimit = 1000
+
+    public var dialect: String { Self.dialect }
+
+    public init() {}
+
+    public let routes: [Route] = [
+        Route("balances.read", .get, "/stockgate/v1/balances"),
+        Route("movements.create", .post, "/stockgate/v1/movements"),
+        Route("movements.find", .get, "/stockgate/v1/movements"),
+        Route("movements.get", .get, "/stockgate/v1/movements/{id}"),
+        Route("transfers.confirm", .post, "/stockgate/v1/transfers/{id}/confirm"),
+        Route("locations.list", .get, "/stockgate/v1/locations"),
+    ]
+
+    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+        -> Decoded<Context>
+    {
+        switch route.name {
+        case "balances.read":
+            try rejectUnknownQuery(request, allowed: ["product", "location"])
+            let product = try knownProduct(request.queryValue("product"), catalog: catalog)
+            let location = try knownLocation(request.queryValue("location"), field: "location", catalog: catalog)
+            return Decoded(
+                commands: [.readBalances(BalanceQuery(products: product.map { [$0] }, location: location))],
+                context: Context())
+        case "movements.create":
+            return try decodeMoves(request.body)
+        case "movements.find":
+            try rejectUnknownQuery(request, allowed: ["product", "location", "after", "limit", "offset"])
+            var query = MovementQuery()
+            query.product = try knownProduct(request.queryValue("product"), catalog: catalog)
+            query.location = try knownLocation(request.queryValue("location"), field: "location", catalog: catalog)
+            query.afterID = try queryInteger(request, "after", range: 0...Int64.max)
+            query.limit = Int(try queryInteger(request, "limit", range: 1...Int64(Self.maxLimit)) ?? Int64(Self.defaultLimit))
+            query.offset = Int(try queryInteger(request, "offset", range: 0...Int64(Int32.max)) ?? 0)
+            return Decoded(commands: [.findMovements(query)], context: Context())
+        case "movements.get":
+            return Decoded(commands: [.getMovement(id: try pathID(request))], context: Context())
+        case "transfers.confirm":
+            return Decoded(commands: [.confirmTransfer(id: try pathID(request))], context: Context())
+        case "locations.list":
+            return Decoded(commands: [.listLocations], context: Context())
+        default:
+            throw GatewayError.notFound("no such route")
+        }
+    }
+
+    func decodeMoves(_ body: [UInt8]) throws(GatewayError) -> Decoded<Context> {
+        let root = try FieldReader(JSONParser.parseBody(body), path: "")
+        try root.rejectUnknown(["movements", "atomic"])
+        guard let items = try root.array("movements", required: true), !items.isEmpty else {
+            throw GatewayError.invalidValue("movements must hold at least one movement", field: "movements")
+        }
+        guard items.count <= Self.maxBatchItems else {
+            throw GatewayError.invalidValue(
+                "movements holds \(items.count) items, at most \(Self.maxBatchItems) are allowed", field: "movements")
+        }
+        let atomic = try root.bool("atomic") ?? false
+        var movements: [Movement] = []
+        movements.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            movements.append(try CanonicalJSON.movement(FieldReader(item, path: "movements[\(index)]")))
+        }
+        let batch = MoveBatch(items: movements, atomicity: atomic ? .allOrNothing : .perItem)
+        return Decoded(commands: [.move(batch)], context: Context(atomic: atomic))
+    }
+
+    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+        guard let outcome = outcomes.first else { return .json(.ok, [:]) }
+        switch outcome {
+        case .moved(let batch):
+            var results: [JSONValue] = []
+            results.reserveCapacity(batch.items.count)
+            for (index, item) in batch.items.enumerated() {
+                switch item {
+                case .applied(let movement):
+                    results.append(["index": .integer(index), "status": "applied", "movement": CanonicalJSON.json(movement)])
+                case .failed(let error):
+                    let named = error.withField(error.field.map { "movements[\(index)].\($0)" })
+                    results.append(["index": .integer(index), "status": "failed", "error": CanonicalJSON.json(named)["error"]!])
+                case .notApplied:
+                    results.append(["index": .integer(index), "status": "notApplied"])
+                }
+            }
+            let failed = batch.failures.count
+            let body: JSONValue = [
+                "atomic": .bool(context.atomic), "applied": .integer(batch.succeeded.count), "failed": .integer(failed),
+                "results": .array(results),
+            ]
+            // All-or-nothing with a failure changed nothing: say so with the status too.
+            return .json(context.atomic && failed > 0 ? .unprocessableContent : .ok, body)
+        case .movements(let movements):
+            return .json(.ok, ["movements": .array(movements.map(CanonicalJSON.json))])
+        case .movement(let movement):
+            guard let movement else {
+                return encode(GatewayError.notFound("movement does not exist", field: "id"), route: route, context: context)
+            }
+            return .json(.ok, ["movement": CanonicalJSON.json(movement)])
+        case .confirmed(let movement), .updated(let movement):
+            return .json(.ok, ["movement": CanonicalJSON.json(movement)])
+        case .count(let count):
+            return .json(.ok, ["count": .integer(count)])
+        case .deleted(let ids):
+            return .json(.ok, ["deleted": .array(ids.map(JSONValue.integer))])
+        case .balances(let balances):
+            return .json(.ok, ["balances": .array(balances.map(CanonicalJSON.json))])
+        case .locations(let locations):
+            return .json(.ok, ["locations": .array(locations.map(CanonicalJSON.json))])
+        }
+    }
+
+    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+        .json(Self.status(for: error.code), CanonicalJSON.json(error))
+    }
+
+    /// The HTTP status StockGate's API gives each kind of failure.
+    public static func status(for code: GatewayError.Code) -> HTTPResponse.Status {
+        switch code {
+        case .malformed, .missing, .invalidValue, .unknownField: return .badRequest
+        case .notFound: return .notFound
+        case .insufficientStock, .conflict: return .conflict
+        case .unsupported: return .unprocessableContent
+        case .unauthorized: return .unauthorized
+        case .forbidden: return .forbidden
+        case .tooLarge: return .contentTooLarge
+        case .backendFailure: return .badGateway
+        case .unavailable: return .serviceUnavailable
+        default: return .internalServerError
+        }
+    }
+
+    // MARK: Query helpers
+
+    func rejectUnknownQuery(_ request: InboundRequest, allowed: Set<String>) throws(GatewayError) {
+        for item in request.query where !allowed.contains(item.name) {
+            throw GatewayError.unknownField(item.name)
+        }
+    }
+
+    func queryInteger(_ request: InboundRequest, _ name: String, range: ClosedRange<Int64>) throws(GatewayError)
+        -> Int64?
+    {
+        guard let text = request.queryValue(name) else { return nil }
+        guard let value = Int64(text), range.contains(value) else {
+            throw GatewayError.invalidValue(
+                "\(name) must be an integer from \(range.lowerBound)\(range.upperBound == Int64.max ? "" : " to \(range.upperBound)"), got '\(text)'",
+                field: name)
+        }
+        return value
+    }
+
+    func knownProduct(_ key: String?, catalog: Catalog) throws(GatewayError) -> String? {
+        guard let key else { return nil }
+        guard catalog.product(key: key) != nil else {
+            throw GatewayError.notFound("product '\(key)' is not in the catalog", field: "product")
+        }
+        return key
+    }
+
+    func knownLocation(_ key: String?, field: String, catalog: Catalog) throws(GatewayError) -> String? {
+        guard let key else { return nil }
+        guard catalog.location(key: key) != nil else {
+            throw GatewayError.notFound("location '\(key)' is not in the catalog", field: field)
+        }
+        return key
+    }
+
+    func pathID(_ request: InboundRequest) throws(GatewayError) -> Int64 {
+        let text = request.pathParameters["id"] ?? ""
+        guard let id = Int64(text), id >= 1 else {
+            throw GatewayError.invalidValue("id must be a positive integer, got '\(text)'", field: "id")
+        }
+        return id
+    }
+}

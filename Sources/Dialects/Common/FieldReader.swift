@@ -1,0 +1,157 @@
+import StockCore
+
+/// Reads typed fields from a JSON object and names the field, by its full path in the
+/// caller's own dialect (`movements[2].quantity`), in every refusal.
+public struct FieldReader: Sendable {
+    public let object: JSONObject
+    /// The path of this object, empty at the top (`movements[2]`).
+    public let path: String
+
+    public init(_ object: JSONObject, path: String = "") {
+        self.object = object
+        self.path = path
+    }
+
+    /// Reads `value` as an object, or refuses it naming `path`.
+    public init(_ value: JSONValue, path: String) throws(GatewayError) {
+        guard case .object(let object) = value else {
+            throw GatewayError.malformed("\(path.isEmpty ? "body" : path) must be an object, got \(value.typeName)",
+                field: path.isEmpty ? nil : path)
+        }
+        self.init(object, path: path)
+    }
+
+    /// The full path of a member.
+    public func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// Refuses any member not in `allowed`.
+    public func rejectUnknown(_ allowed: Set<String>) throws(GatewayError) {
+        for key in object.keys where !allowed.contains(key) {
+            throw GatewayError.unknownField(name(key))
+        }
+    }
+
+    /// The raw member; JSON `null` reads as absent.
+    public func value(_ key: String) -> JSONValue? {
+        guard let value = object[key], !value.isNull else { return nil }
+        return value
+    }
+
+    public func has(_ key: String) -> Bool { value(key) != nil }
+
+    func wrongType(_ key: String, expected: String, got value: JSONValue) -> GatewayError {
+        GatewayError.invalidValue("\(name(key)) must be \(expected), got \(value.typeName)", field: name(key))
+    }
+
+    /// A string member, with optional length limits in characters.
+    public func string(_ key: String, required: Bool = false, maxLength: Int? = nil, allowEmpty: Bool = true)
+        throws(GatewayError) -> String?
+    {
+        guard let value = value(key) else {
+            if required { throw GatewayError.missing(name(key)) }
+            return nil
+        }
+        guard case .string(let text) = value else { throw wrongType(key, expected: "a string", got: value) }
+        if !allowEmpty && text.isEmpty {
+            throw GatewayError.invalidValue("\(name(key)) must not be empty", field: name(key))
+        }
+        if let maxLength, text.count > maxLength {
+            throw GatewayError.invalidValue(
+                "\(name(key)) is longer than \(maxLength) characters", field: name(key))
+        }
+        return text
+    }
+
+    public func requiredString(_ key: String, maxLength: Int? = nil) throws(GatewayError) -> String {
+        // `required: true` never returns nil.
+        try string(key, required: true, maxLength: maxLength, allowEmpty: false) ?? ""
+    }
+
+    public func bool(_ key: String, required: Bool = false) throws(GatewayError) -> Bool? {
+        guard let value = value(key) else {
+            if required { throw GatewayError.missing(name(key)) }
+            return nil
+        }
+        guard case .bool(let flag) = value else { throw wrongType(key, expected: "true or false", got: value) }
+        return flag
+    }
+
+    /// An integer member within `range`; a fraction or an exponent form is refused.
+    public func integer(_ key: String, required: Bool = false, range: ClosedRange<Int64> = Int64.min...Int64.max)
+        throws(GatewayError) -> Int64?
+    {
+        guard let value = value(key) else {
+            if required { throw GatewayError.missing(name(key)) }
+            return nil
+        }
+        guard case .number(let text) = value else { throw wrongType(key, expected: "an integer", got: value) }
+        guard let number = Int64(text), range.contains(number) else {
+            let bounds =
+                range.upperBound == Int64.max ? "at least \(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+            throw GatewayError.invalidValue("\(name(key)) must be an integer \(bounds), got \(text)", field: name(key))
+        }
+        return number
+    }
+
+    /// A quantity written as a JSON number (its exact text) or, when `allowString`, a decimal
+    /// string. Must be greater than zero unless `positive` is false.
+    public func quantity(_ key: String, required: Bool = true, allowString: Bool = true, positive: Bool = true)
+        throws(GatewayError) -> Quantity?
+    {
+        guard let value = value(key) else {
+            if required { throw GatewayError.missing(name(key)) }
+            return nil
+        }
+        let text: String
+        switch value {
+        case .number(let number): text = number
+        case .string(let string) where allowString: text = string
+        default: throw wrongType(key, expected: allowString ? "a number or a decimal string" : "a number", got: value)
+        }
+        let quantity: Quantity
+        do {
+            quantity = try Quantity(parsing: text)
+        } catch .notANumber {
+            throw GatewayError.invalidValue("\(name(key)) is not a decimal number: '\(text)'", field: name(key))
+        } catch {
+            throw GatewayError.invalidValue(
+                "\(name(key)) \(text) is out of range (at most \(Quantity.maxIntegerDigits) integer and "
+                    + "\(Quantity.maxFractionDigits) fraction digits)", field: name(key))
+        }
+        if positive && !quantity.isPositive {
+            throw GatewayError.invalidValue("\(name(key)) must be greater than zero, got \(text)", field: name(key))
+        }
+        return quantity
+    }
+
+    /// A nested object member.
+    public func object(_ key: String, required: Bool = false) throws(GatewayError) -> FieldReader? {
+        guard let value = value(key) else {
+            if required { throw GatewayError.missing(name(key)) }
+            return nil
+        }
+        guard case .object(let object) = value else { throw wrongType(key, expected: "an object", got: value) }
+        return FieldReader(object, path: name(key))
+    }
+
+    /// An array member.
+    public func array(_ key: String, required: Bool = false) throws(GatewayError) -> [JSONValue]? {
+        guard let value = value(key) else {
+            if required { throw GatewayError.missing(name(key)) }
+            return nil
+        }
+        guard case .array(let items) = value else { throw wrongType(key, expected: "an array", got: value) }
+        return items
+    }
+}
+
+extension JSONParser {
+    /// Parses a request body, refusing it as `malformed` in canonical terms.
+    public static func parseBody(_ body: [UInt8], maxDepth: Int = defaultMaxDepth) throws(GatewayError) -> JSONValue {
+        do {
+            return try parse(body, maxDepth: maxDepth)
+        } catch {
+            throw GatewayError.malformed("invalid JSON: \(error.description)")
+        }
+    }
+}

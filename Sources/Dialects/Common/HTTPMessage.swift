@@ -1,0 +1,82 @@
+import HTTPTypes
+import StockCore
+
+/// An HTTP request as a codec sees it: plain values, no socket.
+public struct InboundRequest: Sendable {
+    public var method: HTTPRequest.Method
+    public var path: String
+    /// Query items in order, percent-decoded.
+    public var query: [(name: String, value: String)]
+    public var headers: HTTPFields
+    public var body: [UInt8]
+    /// Values of the `{name}` segments of the matched route.
+    public var pathParameters: [String: String]
+
+    public init(
+        method: HTTPRequest.Method, path: String, query: [(name: String, value: String)] = [],
+        headers: HTTPFields = [:], body: [UInt8] = [], pathParameters: [String: String] = [:]
+    ) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.pathParameters = pathParameters
+    }
+
+    /// The first value of a query parameter.
+    public func queryValue(_ name: String) -> String? {
+        query.first { $0.name == name }?.value
+    }
+
+    /// The first value of a query parameter, matching its name case-insensitively
+    /// (ASP.NET-style APIs such as Colleqtive's treat `appusername` and `AppUserName` alike).
+    public func queryValue(caseInsensitive name: String) -> String? {
+        let lowered = name.lowercased()
+        return query.first { $0.name.lowercased() == lowered }?.value
+    }
+}
+
+/// An HTTP response a codec produced.
+public struct CodecResponse: Sendable {
+    public var status: HTTPResponse.Status
+    public var headers: HTTPFields
+    public var body: [UInt8]
+
+    public init(status: HTTPResponse.Status, headers: HTTPFields = [:], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response.
+    public static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> CodecResponse {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return CodecResponse(status: status, headers: headers, body: JSONWriter.bytes(value))
+    }
+
+    /// A plain-text response (vendors whose transport errors are not JSON).
+    public static func text(_ status: HTTPResponse.Status, _ text: String) -> CodecResponse {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return CodecResponse(status: status, headers: headers, body: Array(text.utf8))
+    }
+}
+
+/// One endpoint a dialect serves.
+public struct Route: Sendable, Hashable {
+    /// A stable name, used as the metrics label (`movements.create`).
+    public var name: String
+    /// The method, or nil when the route takes any method (so the codec can answer a wrong
+    /// method in the vendor's own way).
+    public var method: HTTPRequest.Method?
+    /// The path with `{name}` segments for parameters.
+    public var path: String
+
+    public init(_ name: String, _ method: HTTPRequest.Method?, _ path: String) {
+        self.name = name
+        self.method = method
+        self.path = path
+    }
+}

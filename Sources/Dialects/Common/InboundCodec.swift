@@ -1,0 +1,33 @@
+import StockCore
+
+/// What a codec made of a request: the commands to run in order, and whatever the encoder
+/// needs to shape the answer (the items to echo, the location to report balances for…).
+public struct Decoded<Context: Sendable>: Sendable {
+    public var commands: [Command]
+    public var context: Context
+
+    public init(commands: [Command], context: Context) {
+        self.commands = commands
+        self.context = context
+    }
+}
+
+/// A dialect as a server: pure functions between HTTP messages and canonical commands and
+/// outcomes. No socket, clock or database is touched here.
+public protocol InboundCodec: Sendable {
+    associatedtype Context: Sendable
+
+    /// The dialect id (`stockgate`, `colleqtive`, …), used in config, metrics and the journal.
+    var dialect: String { get }
+    /// The endpoints this dialect serves.
+    var routes: [Route] { get }
+
+    /// Turns a request into commands, or refuses it.
+    func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError) -> Decoded<Context>
+
+    /// Turns the outcomes of the commands (one per command, in order) into the response.
+    func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse
+
+    /// Turns a failure into the dialect's error envelope. `context` is nil when decoding failed.
+    func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse
+}

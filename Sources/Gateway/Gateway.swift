@@ -1,0 +1,68 @@
+import Dialects
+import Foundation
+import Logging
+import StockCore
+
+/// The pipeline: a request decoded by its dialect's codec, the commands carried out by the
+/// backend, the outcome encoded in the same dialect. Everything between the HTTP server and
+/// the backend passes through `handle`.
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    public let catalog: Catalog
+    public let backend: any StockBackend
+    public let metrics: GatewayMetrics
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - configuration: limits and addresses.
+    ///   - catalog: the products and locations every dialect is translated through.
+    ///   - backend: where commands are carried out (the embedded ledger by default).
+    ///   - metrics: the Prometheus registry to record into.
+    ///   - logger: the gateway's logger.
+    public init(
+        configuration: GatewayConfiguration, catalog: Catalog, backend: any StockBackend,
+        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "stockgate")
+    ) {
+        self.configuration = configuration
+        self.catalog = catalog
+        self.backend = backend
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Every inbound dialect this gateway serves.
+    public static let codecs: [any InboundCodec] = [CanonicalCodec()]
+
+    /// Decodes, executes and encodes one request. Never throws: every failure becomes an
+    /// answer in the caller's dialect.
+    public func handle<Codec: InboundCodec>(
+        _ codec: Codec, route: Route, request: InboundRequest, facts: RequestFacts
+    ) async -> CodecResponse {
+        let decoded: Decoded<Codec.Context>
+        do {
+            decoded = try codec.decode(request, route: route, catalog: catalog)
+        } catch {
+            return codec.encode(error, route: route, context: nil)
+        }
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(decoded.commands.count)
+        do {
+            for command in decoded.commands {
+                let outcome = try await backend.execute(command, facts: facts)
+                if case .moved(let batch) = outcome {
+                    metrics.recordMovementsApplied(dialect: codec.dialect, count: batch.succeeded.count)
+                }
+                outcomes.append(outcome)
+            }
+        } catch let error as GatewayError {
+            return codec.encode(error, route: route, context: decoded.context)
+        } catch {
+            logger.error(
+                "backend failure",
+                metadata: ["request": "\(facts.requestID)", "dialect": "\(codec.dialect)", "error": "\(error)"])
+            let failure = GatewayError(code: .internal, message: "internal error (request \(facts.requestID))")
+            return codec.encode(failure, route: route, context: decoded.context)
+        }
+        return codec.encode(outcomes, context: decoded.context, route: route, catalog: catalog)
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Yams
+
+/// Reading the configuration file.
+///
+/// The YAML file given with `--config` may hold a `server` section; every key is optional
+/// and a flag or a `STOCKGATE_*` variable given on the command line wins over it:
+///
+/// ```yaml
+/// server:
+///   host: 127.0.0.1          # STOCKGATE_HOST,      --host
+///   port: 8080               # STOCKGATE_PORT,      --port
+///   data_dir: ./.stockgate   # STOCKGATE_DATA_DIR,  --data-dir
+///   mappings: ./mappings     # STOCKGATE_MAPPINGS,  --mappings
+///   max_body_bytes: 4194304  # largest request body accepted (413 above)
+///   max_json_depth: 32       # deepest JSON nesting accepted (400 above)
+/// ```
+///
+/// Unknown keys are refused, so a typo does not pass silently. Later sections (`backends`,
+/// `routes`, `clients`) come with the features that use them.
+public struct ConfigFile: Sendable, Equatable {
+    public struct Server: Sendable, Equatable, Decodable {
+        public var host: String?
+        public var port: Int?
+        public var dataDir: String?
+        public var mappings: String?
+        public var maxBodyBytes: Int?
+        public var maxJsonDepth: Int?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case host, port
+            case dataDir = "data_dir"
+            case mappings
+            case maxBodyBytes = "max_body_bytes"
+            case maxJsonDepth = "max_json_depth"
+        }
+    }
+
+    public var server: Server?
+
+    public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+        public var description: String
+    }
+
+    public init(server: Server? = nil) { self.server = server }
+
+    /// Parses the YAML text of a configuration file.
+    public static func parse(_ yaml: String, file: String = "config") throws -> ConfigFile {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: yaml)
+        } catch {
+            throw Error(description: "\(file): not valid YAML: \(error)")
+        }
+        guard let node else { return ConfigFile() }
+        guard let mapping = node.mapping else { throw Error(description: "\(file): the top level must be a mapping") }
+        for key in mapping.keys.compactMap(\.string) where key != "server" {
+            throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown section '\(key)'")
+        }
+        var config = ConfigFile()
+        if let serverNode = mapping["server"] {
+            guard let serverMapping = serverNode.mapping else {
+                throw Error(description: "\(file): 'server' must be a mapping")
+            }
+            let known = Set(Server.CodingKeys.allCases.map(\.rawValue))
+            for key in serverMapping.keys.compactMap(\.string) where !known.contains(key) {
+                throw Error(description: "\(file):\(line(of: key, in: serverMapping)): unknown key 'server.\(key)'")
+            }
+            do {
+                config.server = try YAMLDecoder().decode(Server.self, from: serverNode)
+            } catch {
+                throw Error(description: "\(file): invalid 'server' section: \(error)")
+            }
+        }
+        return config
+    }
+
+    private static func line(of key: String, in mapping: Node.Mapping) -> Int {
+        for (keyNode, _) in mapping where keyNode.string == key {
+            return (keyNode.mark?.line ?? 0) + 1
+        }
+        return 1
+    }
+
+    /// Reads and parses a configuration file.
+    public static func load(path: String) throws -> ConfigFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Error(description: "\(path): cannot read the configuration file")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+}
+
+extension GatewayConfiguration {
+    /// Applies the file's `server` section under whatever the caller set explicitly.
+    public mutating func apply(_ file: ConfigFile, explicitlySet: Set<String>) {
+        guard let server = file.server else { return }
+        if let host = server.host, !explicitlySet.contains("host") { self.host = host }
+        if let port = server.port, !explicitlySet.contains("port") { self.port = port }
+        if let dir = server.dataDir, !explicitlySet.contains("data-dir") { self.dataDirectory = dir }
+        if let dir = server.mappings, !explicitlySet.contains("mappings") { self.mappingsDirectory = dir }
+        if let bytes = server.maxBodyBytes { self.maxBodyBytes = bytes }
+        if let depth = server.maxJsonDepth { self.maxJSONDepth = depth }
+    }
+}

@@ -1,0 +1,29 @@
+/// How a gateway runs. Defaults suit a developer machine; `stockgate serve` fills it from
+/// flags, `STOCKGATE_*` environment variables and the `--config` YAML file
+/// (see `GatewayConfiguration+Config.swift`).
+public struct GatewayConfiguration: Sendable, Equatable {
+    /// The address to listen on.
+    public var host: String
+    /// The port to listen on; 0 picks a free one (tests).
+    public var port: Int
+    /// Where the ledger file lives.
+    public var dataDirectory: String
+    /// Where `products.csv` and `locations.csv` are.
+    public var mappingsDirectory: String
+    /// Requests with a larger body are refused with 413.
+    public var maxBodyBytes: Int
+    /// Deepest JSON nesting accepted in a body.
+    public var maxJSONDepth: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./.stockgate",
+        mappingsDirectory: String = "./mappings", maxBodyBytes: Int = 4 * 1024 * 1024, maxJSONDepth: Int = 32
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.mappingsDirectory = mappingsDirectory
+        self.maxBodyBytes = maxBodyBytes
+        self.maxJSONDepth = maxJSONDepth
+    }
+}

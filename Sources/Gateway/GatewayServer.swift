@@ -1,0 +1,100 @@
+import Dialects
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import StockCore
+
+/// The HTTP face of a gateway: the router with every dialect's routes, `/healthz` and
+/// `/metrics`, as a Hummingbird application.
+public enum GatewayServer {
+    /// Builds the router: the request-log middleware, health and metrics, and each codec's routes.
+    public static func makeRouter(gateway: Gateway, logger: Logger) -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: RequestLogMiddleware(logger: logger, metrics: gateway.metrics))
+        router.get("/healthz") { _, context -> Response in
+            context.routeLabel.set(dialect: "-", route: "healthz")
+            return jsonResponse(.ok, ["status": "ok"])
+        }
+        router.get("/metrics") { _, context -> Response in
+            context.routeLabel.set(dialect: "-", route: "metrics")
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(
+                status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: gateway.metrics.exposition())))
+        }
+        for codec in Gateway.codecs {
+            register(codec, on: router, gateway: gateway)
+        }
+        return router
+    }
+
+    /// Builds the application. `onServerRunning` receives the bound port (useful with port 0).
+    public static func makeApplication(
+        gateway: Gateway, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = makeRouter(gateway: gateway, logger: logger)
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(
+                address: .hostname(gateway.configuration.host, port: gateway.configuration.port),
+                serverName: "StockGate"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    static let anyMethod: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .head, .options]
+
+    static func register<Codec: InboundCodec>(
+        _ codec: Codec, on router: Router<GatewayRequestContext>, gateway: Gateway
+    ) {
+        for route in codec.routes {
+            let parameterNames = route.path.split(separator: "/").compactMap { segment -> String? in
+                guard segment.hasPrefix("{"), segment.hasSuffix("}") else { return nil }
+                return String(segment.dropFirst().dropLast())
+            }
+            let routerPath = route.path.split(separator: "/", omittingEmptySubsequences: false).map { segment in
+                segment.hasPrefix("{") && segment.hasSuffix("}") ? ":" + segment.dropFirst().dropLast() : String(segment)
+            }.joined(separator: "/")
+            let maxBody = gateway.configuration.maxBodyBytes
+            let handler: @Sendable (Request, GatewayRequestContext) async throws -> Response = { request, context in
+                context.routeLabel.set(dialect: codec.dialect, route: route.name)
+                var request = request
+                let body: [UInt8]
+                do {
+                    var buffer = try await request.collectBody(upTo: maxBody)
+                    body = buffer.readBytes(length: buffer.readableBytes) ?? []
+                } catch {
+                    let tooLarge = GatewayError(
+                        code: .tooLarge, message: "request body is larger than \(maxBody) bytes")
+                    return response(codec.encode(tooLarge, route: route, context: nil))
+                }
+                var parameters: [String: String] = [:]
+                for name in parameterNames {
+                    parameters[name] = context.parameters.get(name)
+                }
+                let inbound = InboundRequest(
+                    method: request.method, path: request.uri.path, query: QueryString.parse(request.uri.query ?? ""),
+                    headers: request.headers, body: body, pathParameters: parameters)
+                let facts = RequestFacts(
+                    dialect: codec.dialect, requestID: context.requestID,
+                    idempotencyKey: request.headers[.idempotencyKey])
+                return response(await gateway.handle(codec, route: route, request: inbound, facts: facts))
+            }
+            for method in route.method.map({ [$0] }) ?? anyMethod {
+                router.on(RouterPath(routerPath), method: method, use: handler)
+            }
+        }
+    }
+
+    static func response(_ response: CodecResponse) -> Response {
+        Response(
+            status: response.status, headers: response.headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
+    }
+
+    static func jsonResponse(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        response(.json(status, value))
+    }
+}

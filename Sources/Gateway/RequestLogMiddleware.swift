@@ -1,0 +1,66 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import Foundation
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-Id")!
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+}
+
+/// Gives every request an id (the caller's `X-Request-Id` when it is sensible, else a new
+/// one), returns it in the response, and writes one log line and the request metrics once
+/// the response is ready. Bodies and credentials are never logged.
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    let logger: Logger
+    let metrics: GatewayMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        var context = context
+        context.requestID = Self.requestID(from: request.headers[.requestID])
+        let started = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            // Router-level errors (no route, wrong method): keep the status the error carries.
+            let status = (error as? HTTPResponseError)?.status ?? .internalServerError
+            response = Response(status: status)
+        }
+        response.headers[.requestID] = context.requestID
+        let elapsed = ContinuousClock.now - started
+        let (dialect, route) = context.routeLabel.current
+        metrics.recordRequest(dialect: dialect, route: route, status: response.status.code, duration: elapsed)
+        let millis = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        logger.info(
+            "request",
+            metadata: [
+                "request_id": "\(context.requestID)", "dialect": "\(dialect)", "route": "\(route)",
+                "method": "\(request.method.rawValue)", "status": "\(response.status.code)",
+                "duration_ms": "\(String(format: "%.3f", millis))",
+            ])
+        return response
+    }
+
+    /// The caller's id if it is 1 to 128 visible ASCII characters, else a fresh random one.
+    static func requestID(from header: String?) -> String {
+        if let header, !header.isEmpty, header.utf8.count <= 128,
+            header.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        {
+            return header
+        }
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return hex(high) + hex(low)
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+}

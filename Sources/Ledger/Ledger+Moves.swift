@@ -1,0 +1,210 @@
+import Foundation
+import GRDB
+import StockCore
+
+extension Ledger {
+    /// Records a batch in one transaction.
+    ///
+    /// Items are applied in order, each in a savepoint. A per-item batch commits the items
+    /// that succeeded; an all-or-nothing batch with any failure rolls everything back and
+    /// reports the other items as `notApplied`.
+    public func move(_ batch: MoveBatch, facts: RequestFacts) async throws -> BatchOutcome {
+        let now = clock()
+        // Validation against the catalog needs no database: do it before taking the writer.
+        let checked: [GatewayError?] = batch.items.map { item -> GatewayError? in
+            do throws(GatewayError) {
+                try validate(item)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if batch.atomicity == .allOrNothing, checked.contains(where: { $0 != nil }) {
+            return BatchOutcome(items: checked.map { $0.map(BatchOutcome.Item.failed) ?? .notApplied })
+        }
+        let outcome = try await writer.writeWithoutTransaction { db -> BatchOutcome in
+            var items: [BatchOutcome.Item] = []
+            items.reserveCapacity(batch.items.count)
+            var anyFailed = false
+            try db.inTransaction {
+                for (index, item) in batch.items.enumerated() {
+                    if let error = checked[index] {
+                        items.append(.failed(error))
+                        anyFailed = true
+                        continue
+                    }
+                    var result: BatchOutcome.Item = .notApplied
+                    try db.inSavepoint {
+                        do {
+                            result = .applied(try self.record(item, at: now, facts: facts, db: db))
+                            return .commit
+                        } catch let error as GatewayError {
+                            result = .failed(error)
+                            return .rollback
+                        }
+                    }
+                    if case .failed = result { anyFailed = true }
+                    items.append(result)
+                }
+                if anyFailed && batch.atomicity == .allOrNothing {
+                    items = items.map { if case .applied = $0 { .notApplied } else { $0 } }
+                    return .rollback
+                }
+                return .commit
+            }
+            return BatchOutcome(items: items)
+        }
+        let applied = outcome.succeeded.count
+        if applied > 0 {
+            logger.debug(
+                "movements recorded",
+                metadata: ["count": "\(applied)", "dialect": "\(facts.dialect)", "request": "\(facts.requestID)"])
+        }
+        return outcome
+    }
+
+    /// Applies a pending transfer now.
+    public func confirm(id: Int64, facts: RequestFacts) async throws -> Movement {
+        let now = clock()
+        return try await writer.write { db in
+            guard var movement = try self.fetchMovement(id: id, db: db) else {
+                throw GatewayError.notFound("Transfer \(id) does not exist", field: "id")
+            }
+            guard movement.state == .pending else {
+                throw GatewayError.conflict("Transfer \(id) is \(movement.state.rawValue), not pending", field: "id")
+            }
+            try self.changeBalances(for: movement, db: db)
+            try db.execute(
+                sql: "UPDATE movement SET state = 'applied', applied_at = ? WHERE id = ?",
+                arguments: [Self.millis(now), id])
+            movement.state = .applied
+            movement.appliedAt = Self.date(Self.millis(now))
+            return movement
+        }
+    }
+
+    /// Changes the description of a movement, and nothing else.
+    public func updateDescription(id: Int64, description: String) async throws -> Movement {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE movement SET description = ? WHERE id = ?", arguments: [description, id])
+            guard db.changesCount > 0, let movement = try self.fetchMovement(id: id, db: db) else {
+                throw GatewayError.notFound("Movement \(id) does not exist", field: "id")
+            }
+            return movement
+        }
+    }
+
+    /// Deletes movements by undoing them: each gets a reversal movement (allowed to overdraw,
+    /// since it restores an earlier state) and is marked `reversed`, so balances always equal
+    /// the sum of the journal. Ids that do not exist, are already reversed, or are reversals
+    /// themselves are skipped. Returns the ids actually deleted.
+    public func delete(ids: [Int64], facts: RequestFacts) async throws -> [Int64] {
+        let now = clock()
+        return try await writer.write { db in
+            var deleted: [Int64] = []
+            for id in ids where !deleted.contains(id) {
+                guard let original = try self.fetchMovement(id: id, db: db), original.reverses == nil else { continue }
+                switch original.state {
+                case .reversed:
+                    continue
+                case .pending:
+                    // Never applied: nothing to undo in the balances.
+                    try db.execute(sql: "UPDATE movement SET state = 'reversed' WHERE id = ?", arguments: [id])
+                case .applied:
+                    let reversal = Movement(
+                        product: original.product, quantity: original.quantity, from: original.to, to: original.from,
+                        reason: "reversal", reference: original.reference,
+                        description: "reversal of movement \(id)", allowOverage: true, reverses: id)
+                    _ = try self.record(reversal, at: now, facts: facts, db: db)
+                    try db.execute(sql: "UPDATE movement SET state = 'reversed' WHERE id = ?", arguments: [id])
+                }
+                deleted.append(id)
+            }
+            return deleted
+        }
+    }
+
+    // MARK: Internals
+
+    /// The checks that need only the catalog.
+    func validate(_ item: Movement) throws(GatewayError) {
+        guard item.quantity.isPositive else {
+            throw GatewayError.invalidValue("quantity must be greater than zero, got \(item.quantity)", field: "quantity")
+        }
+        guard catalog.product(key: item.product) != nil else {
+            throw GatewayError.notFound("product '\(item.product)' is not in the catalog", field: "product")
+        }
+        guard catalog.location(key: item.from) != nil else {
+            throw GatewayError.notFound("location '\(item.from)' is not in the catalog", field: "from")
+        }
+        guard catalog.location(key: item.to) != nil else {
+            throw GatewayError.notFound("location '\(item.to)' is not in the catalog", field: "to")
+        }
+        guard item.from != item.to else {
+            throw GatewayError.invalidValue("from and to are the same location '\(item.from)'", field: "to")
+        }
+    }
+
+    /// Inserts one movement (applying it unless pending) and returns it as stored.
+    /// The caller has validated `item`.
+    func record(_ item: Movement, at now: Date, facts: RequestFacts, db: Database) throws -> Movement {
+        var movement = item
+        movement.state = item.state == .pending ? .pending : .applied
+        if movement.state == .applied { try changeBalances(for: movement, db: db) }
+        let created = Self.millis(now)
+        movement.createdAt = Self.date(created)
+        movement.appliedAt = movement.state == .applied ? movement.createdAt : nil
+        movement.dialect = facts.dialect
+        movement.requestID = facts.requestID
+        movement.idempotencyKey = facts.idempotencyKey
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO movement (product, quantity, from_location, to_location, reason, reference, description,
+                    acting_user, source_system, external_id, created_at, applied_at, state, allow_overage, extras,
+                    reverses, dialect, request_id, idempotency_key)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        let extras: String? = movement.extras.isEmpty ? nil : try Self.encodeExtras(movement.extras)
+        try statement.execute(arguments: [
+            movement.product, movement.quantity.description, movement.from, movement.to, movement.reason,
+            movement.reference, movement.description, movement.user, movement.sourceSystem, movement.externalID,
+            created, movement.state == .applied ? created : nil, movement.state.rawValue, movement.allowOverage,
+            extras, movement.reverses, movement.dialect, movement.requestID, movement.idempotencyKey,
+        ])
+        movement.id = db.lastInsertedRowID
+        return movement
+    }
+
+    /// Takes the quantity out of a stock source and puts it into a stock destination.
+    func changeBalances(for movement: Movement, db: Database) throws {
+        if let from = catalog.location(key: movement.from), from.kind.isTracked {
+            let held = try balance(product: movement.product, location: from.key, db: db)
+            let remaining = held - movement.quantity
+            if remaining.isNegative && !movement.allowOverage {
+                throw GatewayError.insufficientStock(
+                    "location '\(from.key)' holds \(held) of '\(movement.product)', cannot move \(movement.quantity)",
+                    field: "quantity")
+            }
+            try setBalance(product: movement.product, location: from.key, remaining, db: db)
+        }
+        if let to = catalog.location(key: movement.to), to.kind.isTracked {
+            let held = try balance(product: movement.product, location: to.key, db: db)
+            try setBalance(product: movement.product, location: to.key, held + movement.quantity, db: db)
+        }
+    }
+
+    func balance(product: String, location: String, db: Database) throws -> Quantity {
+        let statement = try db.cachedStatement(sql: "SELECT quantity FROM balance WHERE product = ? AND location = ?")
+        guard let text = try String.fetchOne(statement, arguments: [product, location]) else { return .zero }
+        return try Self.quantity(text)
+    }
+
+    func setBalance(product: String, location: String, _ quantity: Quantity, db: Database) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO balance (product, location, quantity) VALUES (?, ?, ?)
+                ON CONFLICT (product, location) DO UPDATE SET quantity = excluded.quantity
+                """)
+        try statement.execute(arguments: [product, location, quantity.description])
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import StockCore
+
+extension Ledger {
+    /// Movements of the journal that match `query`, in its order.
+    public func movements(_ query: MovementQuery) async throws -> [Movement] {
+        try await writer.read { db in
+            var (sql, arguments) = Self.whereClause(query)
+            sql = "SELECT * FROM movement" + sql + Self.orderClause(query, arguments: &arguments)
+            if let limit = query.limit {
+                sql += " LIMIT ? OFFSET ?"
+                arguments += [limit, query.offset]
+            } else if query.offset > 0 {
+                sql += " LIMIT -1 OFFSET ?"
+                arguments += [query.offset]
+            }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.movement(from:))
+        }
+    }
+
+    /// How many movements match `query` (its order, offset and limit are ignored).
+    public func count(_ query: MovementQuery) async throws -> Int {
+        try await writer.read { db in
+            let (sql, arguments) = Self.whereClause(query)
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM movement" + sql, arguments: arguments) ?? 0
+        }
+    }
+
+    /// One movement, or nil.
+    public func movement(id: Int64) async throws -> Movement? {
+        try await writer.read { db in try self.fetchMovement(id: id, db: db) }
+    }
+
+    /// Balances of stock locations, ordered by product then location.
+    public func balances(_ query: BalanceQuery) async throws -> [Balance] {
+        try await writer.read { db in
+            var clauses: [String] = []
+            var arguments = StatementArguments()
+            if let products = query.products {
+                if products.isEmpty { return [] }
+                clauses.append("product IN (" + products.map { _ in "?" }.joined(separator: ",") + ")")
+                arguments += StatementArguments(products)
+            }
+            if let location = query.location {
+                clauses.append("location = ?")
+                arguments += [location]
+            }
+            let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT product, location, quantity FROM balance" + whereSQL + " ORDER BY product, location",
+                arguments: arguments)
+            return try rows.compactMap { row in
+                let quantity = try Self.quantity(row["quantity"])
+                if quantity.isZero && !query.includeZero { return nil }
+                return Balance(product: row["product"], location: row["location"], quantity: quantity)
+            }
+        }
+    }
+
+    /// The sum of all balances of a product (for conservation checks and reports).
+    public func totalStock(product: String) async throws -> Quantity {
+        try await balances(BalanceQuery(products: [product])).reduce(.zero) { $0 + $1.quantity }
+    }
+
+    // MARK: Internals
+
+    func fetchMovement(id: Int64, db: Database) throws -> Movement? {
+        let statement = try db.cachedStatement(sql: "SELECT * FROM movement WHERE id = ?")
+        return try Row.fetchOne(statement, arguments: [id]).map(Self.movement(from:))
+    }
+
+    static func whereClause(_ query: MovementQuery) -> (String, StatementArguments) {
+        var clauses: [String] = []
+        var arguments = StatementArguments()
+        if let product = query.product {
+            clauses.append("product = ?")
+            arguments += [product]
+        }
+        if let location = query.location {
+            clauses.append("(from_location = ? OR to_location = ?)")
+            arguments += [location, location]
+        }
+        if let after = query.afterID {
+            clauses.append("id > ?")
+            arguments += [after]
+        }
+        if let from = query.createdFrom {
+            clauses.append("created_at >= ?")
+            arguments += [millis(from)]
+        }
+        if let to = query.createdTo {
+            clauses.append("created_at <= ?")
+            arguments += [millis(to)]
+        }
+        if let keywords = query.keywords {
+            for word in keywords.split(whereSeparator: \.isWhitespace) {
+                clauses.append("description LIKE ? ESCAPE '\\'")
+                let escaped = word.replacingOccurrences(of: "\\", with: "\\\\")
+                    .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+                arguments += ["%" + escaped + "%"]
+            }
+        }
+        if query.hideReversed {
+            clauses.append("state <> 'reversed' AND reverses IS NULL")
+        }
+        return (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "), arguments)
+    }
+
+    /// `ORDER BY` for a query; quantities sort by value, signed as seen from `query.location`
+    /// when there is one (so Open2b's signed adjustments sort as Open2b shows them).
+    static func orderClause(_ query: MovementQuery, arguments: inout StatementArguments) -> String {
+        var terms: [String] = []
+        for sort in query.order {
+            let column: String
+            switch sort.field {
+            case .id: column = "id"
+            case .product: column = "product"
+            case .createdAt: column = "created_at"
+            case .description: column = "description"
+            case .quantity:
+                if let location = query.location {
+                    column = "(CASE WHEN to_location = ? THEN 1 ELSE -1 END * CAST(quantity AS REAL))"
+                    arguments += [location]
+                } else {
+                    column = "CAST(quantity AS REAL)"
+                }
+            }
+            terms.append(column + (sort.descending ? " DESC" : " ASC"))
+        }
+        if !query.order.contains(where: { $0.field == .id }) { terms.append("id ASC") }
+        return " ORDER BY " + terms.joined(separator: ", ")
+    }
+
+    static func movement(from row: Row) throws -> Movement {
+        let extrasText: String? = row["extras"]
+        let state: String = row["state"]
+        let applied: Int64? = row["applied_at"]
+        return Movement(
+            id: row["id"], product: row["product"], quantity: try quantity(row["quantity"]),
+            from: row["from_location"], to: row["to_location"], reason: row["reason"], reference: row["reference"],
+            description: row["description"], user: row["acting_user"], sourceSystem: row["source_system"],
+            externalID: row["external_id"], createdAt: date(row["created_at"]), appliedAt: applied.map(date),
+            state: MovementState(rawValue: state) ?? .applied, allowOverage: row["allow_overage"],
+            extras: try extrasText.map(decodeExtras) ?? MovementExtras(), reverses: row["reverses"],
+            dialect: row["dialect"], requestID: row["request_id"], idempotencyKey: row["idempotency_key"])
+    }
+
+    static func quantity(_ text: String) throws -> Quantity {
+        do {
+            return try Quantity(parsing: text)
+        } catch {
+            throw GatewayError.internalError("corrupt quantity '\(text)' in the ledger")
+        }
+    }
+
+    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+
+    static func encodeExtras(_ extras: MovementExtras) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(extras), as: UTF8.self)
+    }
+
+    static func decodeExtras(_ text: String) throws -> MovementExtras {
+        try JSONDecoder().decode(MovementExtras.self, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,48 @@
+import GRDB
+
+extension Ledger {
+    /// The schema, as GRDB migrations: append new migrations, never edit a shipped one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-journal-and-balances") { db in
+            // AUTOINCREMENT: ids start at 1, only increase, and are never reused, even after
+            // the newest row is deleted.
+            try db.execute(
+                sql: """
+                    CREATE TABLE movement (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        product TEXT NOT NULL,
+                        quantity TEXT NOT NULL,
+                        from_location TEXT NOT NULL,
+                        to_location TEXT NOT NULL,
+                        reason TEXT,
+                        reference TEXT,
+                        description TEXT,
+                        acting_user TEXT,
+                        source_system TEXT,
+                        external_id TEXT,
+                        created_at INTEGER NOT NULL,
+                        applied_at INTEGER,
+                        state TEXT NOT NULL CHECK (state IN ('applied', 'pending', 'reversed')),
+                        allow_overage INTEGER NOT NULL DEFAULT 0,
+                        extras TEXT,
+                        reverses INTEGER REFERENCES movement(id),
+                        dialect TEXT NOT NULL,
+                        request_id TEXT NOT NULL,
+                        idempotency_key TEXT
+                    );
+                    CREATE INDEX movement_by_product ON movement(product, id);
+                    CREATE INDEX movement_by_from ON movement(from_location, id);
+                    CREATE INDEX movement_by_to ON movement(to_location, id);
+                    CREATE INDEX movement_by_created ON movement(created_at);
+                    CREATE TABLE balance (
+                        product TEXT NOT NULL,
+                        location TEXT NOT NULL,
+                        quantity TEXT NOT NULL,
+                        PRIMARY KEY (product, location)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+}

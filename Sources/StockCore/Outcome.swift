@@ -1,0 +1,42 @@
+/// What came of a command, in canonical terms. Every dialect encodes these.
+public enum Outcome: Sendable, Equatable {
+    case moved(BatchOutcome)
+    case movements([Movement])
+    case movement(Movement?)
+    case count(Int)
+    case updated(Movement)
+    case deleted(ids: [Int64])
+    case balances([Balance])
+    case locations([Location])
+    case confirmed(Movement)
+}
+
+/// The result of a batch: one entry per item, in request order.
+public struct BatchOutcome: Sendable, Equatable {
+    public enum Item: Sendable, Equatable {
+        /// Recorded: applied, or pending when the movement asked for it.
+        case applied(Movement)
+        /// This item failed.
+        case failed(GatewayError)
+        /// Valid on its own, but not applied because another item of an all-or-nothing batch failed.
+        case notApplied
+    }
+
+    public var items: [Item]
+
+    public init(items: [Item]) {
+        self.items = items
+    }
+
+    public var succeeded: [Movement] {
+        items.compactMap { if case .applied(let movement) = $0 { return movement } else { return nil } }
+    }
+
+    public var failures: [(index: Int, error: GatewayError)] {
+        items.enumerated().compactMap { index, item in
+            if case .failed(let error) = item { return (index, error) } else { return nil }
+        }
+    }
+
+    public var allSucceeded: Bool { succeeded.count == items.count }
+}

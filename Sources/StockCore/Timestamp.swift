@@ -1,0 +1,114 @@
+import Foundation
+
+/// UTC timestamps in the textual forms the dialects use, without locale or calendar objects.
+public enum Timestamp {
+    /// `2026-11-23T08:30:00.123Z`
+    public static func iso8601(_ date: Date) -> String {
+        let parts = civil(date)
+        return "\(pad(parts.year, 4))-\(pad(parts.month))-\(pad(parts.day))T\(pad(parts.hour)):\(pad(parts.minute)):"
+            + "\(pad(parts.second)).\(pad(parts.millisecond, 3))Z"
+    }
+
+    /// `2026-11-23 08:30:00` (Open2b's datetime, UTC).
+    public static func open2b(_ date: Date) -> String {
+        let parts = civil(date)
+        return "\(pad(parts.year, 4))-\(pad(parts.month))-\(pad(parts.day)) \(pad(parts.hour)):\(pad(parts.minute)):"
+            + pad(parts.second)
+    }
+
+    /// Parses `YYYY-MM-DD hh:mm:ss` (UTC); nil when malformed or not a real date.
+    public static func parseOpen2b(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 19, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+            bytes[10] == UInt8(ascii: " "), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
+        else { return nil }
+        return parseFields(bytes)
+    }
+
+    /// Parses `YYYY-MM-DDThh:mm:ss[.fff]Z` (UTC); nil when malformed.
+    public static func parseISO8601(_ text: String) -> Date? {
+        var bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z"), bytes[10] == UInt8(ascii: "T"),
+            bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[13] == UInt8(ascii: ":"),
+            bytes[16] == UInt8(ascii: ":")
+        else { return nil }
+        bytes.removeLast()
+        var millis = 0.0
+        if bytes.count > 19 {
+            guard bytes[19] == UInt8(ascii: "."), bytes.count > 20,
+                let fraction = Double("0" + String(decoding: bytes[19...], as: UTF8.self))
+            else { return nil }
+            millis = fraction
+        }
+        guard let base = parseFields(Array(bytes[0..<19])) else { return nil }
+        return base.addingTimeInterval(millis)
+    }
+
+    private static func parseFields(_ bytes: [UInt8]) -> Date? {
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                let byte = bytes[index]
+                guard (0x30...0x39).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24, minute < 60,
+            second < 60
+        else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        return Date(timeIntervalSince1970: Double(days * 86_400 + hour * 3_600 + minute * 60 + second))
+    }
+
+    private static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    private static func pad(_ value: Int, _ width: Int = 2) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    }
+
+    private struct Civil {
+        var year, month, day, hour, minute, second, millisecond: Int
+    }
+
+    private static func civil(_ date: Date) -> Civil {
+        let totalMillis = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var days = totalMillis / 86_400_000
+        var rest = totalMillis % 86_400_000
+        if rest < 0 {
+            rest += 86_400_000
+            days -= 1
+        }
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        return Civil(
+            year: year, month: month, day: day, hour: rest / 3_600_000, minute: rest / 60_000 % 60,
+            second: rest / 1000 % 60, millisecond: rest % 1000)
+    }
+
+    private static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}

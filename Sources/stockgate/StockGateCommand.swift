@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct StockGateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stockgate",
+        abstract: "An API gateway and protocol adapter for stock movements.",
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self)
+}
