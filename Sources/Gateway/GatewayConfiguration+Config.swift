@@ -77,7 +77,7 @@ public struct ConfigFile: Sendable, Equatable {
 
     private static func line(of key: String, in mapping: Node.Mapping) -> Int {
         for (keyNode, _) in mapping where keyNode.string == key {
-            return (keyNode.mark?.line ?? 0) + 1
+            return keyNode.mark?.line ?? 1
         }
         return 1
     }

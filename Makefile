@@ -1,0 +1,20 @@
+# The two commands of the README. Each installs what it needs first.
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+
+.PHONY: run test build deps
+
+## Start the gateway on the embedded SQLite ledger and the demo catalog (127.0.0.1:8080).
+run: deps
+	$(SWIFT) build -c release --product stockgate
+	.build/release/stockgate serve $(ARGS)
+
+## Build and run the whole test suite.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+build: deps
+	$(SWIFT) build
+
+deps:
+	@scripts/install-deps

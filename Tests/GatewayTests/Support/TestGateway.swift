@@ -1,0 +1,117 @@
+import AsyncHTTPClient
+import Foundation
+import Gateway
+import HTTPTypes
+import Ledger
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import StockCore
+import Testing
+
+/// The repository's demo catalog, as `stockgate serve` loads it.
+let demoCatalog: Catalog = {
+    let mappings = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("mappings").path
+    return try! CatalogLoader.load(directory: mappings)
+}()
+
+let quietLogger: Logger = {
+    var logger = Logger(label: "stockgate.test")
+    logger.logLevel = .warning
+    return logger
+}()
+
+/// A gateway on a real socket at `127.0.0.1:<ephemeral>` over the embedded ledger in a
+/// temporary directory, for the duration of `body`.
+struct LiveGateway {
+    let port: Int
+    let ledger: Ledger
+    let gateway: Gateway
+    let dataDirectory: String
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    static func run<T: Sendable>(
+        catalog: Catalog = demoCatalog, dataDirectory: String? = nil, logger: Logger = quietLogger,
+        _ body: @Sendable (LiveGateway) async throws -> T
+    ) async throws -> T {
+        let directory = dataDirectory ?? temporaryDirectory()
+        defer { if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let ledger = try Ledger.open(directory: directory, catalog: catalog, logger: logger)
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: catalog, backend: ledger,
+            logger: logger)
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in
+            continuation.yield(port)
+            continuation.finish()
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next(), port > 0 else {
+                throw TestFailure("the server did not report its port")
+            }
+            let live = LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory)
+            let result: T
+            do {
+                result = try await body(live)
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                try? ledger.close()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            try ledger.close()
+            return result
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+func temporaryDirectory() -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("stockgate-test-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A response read whole: status, headers and the body parsed as JSON when it is JSON.
+struct HTTPResult: Sendable {
+    var status: Int
+    var headers: HTTPHeaders
+    var body: [UInt8]
+
+    var json: JSONValue? { try? JSONParser.parse(body) }
+    var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+extension HTTPClient {
+    /// Sends one request over a real socket.
+    func send(
+        _ method: HTTPMethod, _ url: String, body: String? = nil, headers: [(String, String)] = []
+    ) async throws -> HTTPResult {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.body = .bytes(ByteBuffer(string: body))
+            if !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+                request.headers.add(name: "Content-Type", value: "application/json")
+            }
+        }
+        let response = try await execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        return HTTPResult(
+            status: Int(response.status.code), headers: response.headers,
+            body: bytes.getBytes(at: bytes.readerIndex, length: bytes.readableBytes) ?? [])
+    }
+}

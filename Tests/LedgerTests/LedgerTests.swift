@@ -1,0 +1,337 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import Ledger
+@testable import StockCore
+
+/// A catalog of two products, three stock locations and the unlimited kinds.
+let testCatalog = Catalog(
+    products: [Product(key: "mug", sku: "MUG"), Product(key: "tea", sku: "TEA")],
+    locations: [
+        Location(key: "floor", kind: .stock), Location(key: "back", kind: .stock), Location(key: "dc", kind: .stock),
+        Location(key: "supplier", kind: .supplier), Location(key: "sold", kind: .sold), Location(key: "bin", kind: .bin),
+        Location(key: "outside", kind: .outside),
+    ])
+
+let facts = RequestFacts(dialect: "stockgate", requestID: "req-1", idempotencyKey: "key-1")
+
+func q(_ text: String) -> Quantity { try! Quantity(parsing: text) }
+
+func move(_ product: String, _ quantity: String, _ from: String, _ to: String, allowOverage: Bool = false,
+          pending: Bool = false) -> Movement {
+    Movement(product: product, quantity: q(quantity), from: from, to: to,
+             state: pending ? .pending : .applied, allowOverage: allowOverage)
+}
+
+/// A fresh temporary directory, removed when the test ends.
+func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("stockgate-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+func balance(_ ledger: Ledger, _ product: String, _ location: String) async throws -> Quantity {
+    try await ledger.balances(BalanceQuery(products: [product], location: location)).first?.quantity ?? .zero
+}
+
+@Suite("Embedded ledger")
+struct LedgerTests {
+    @Test("ids start at 1 and increase; the journal keeps dialect, request id and idempotency key")
+    func journal() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            let outcome = try await ledger.move(
+                MoveBatch(items: [move("mug", "3", "supplier", "floor"), move("tea", "1", "supplier", "back")],
+                          atomicity: .perItem), facts: facts)
+            #expect(outcome.succeeded.map(\.id) == [1, 2])
+            let journal = try await ledger.movements(MovementQuery())
+            #expect(journal.count == 2)
+            #expect(journal[0].dialect == "stockgate")
+            #expect(journal[0].requestID == "req-1")
+            #expect(journal[0].idempotencyKey == "key-1")
+            #expect(journal[0].createdAt != nil && journal[0].appliedAt == journal[0].createdAt)
+            try ledger.close()
+        }
+    }
+
+    @Test("0.1 + 0.2 moved shows exactly 0.3")
+    func exactDecimals() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            _ = try await ledger.move(MoveBatch(items: [move("mug", "0.1", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            _ = try await ledger.move(MoveBatch(items: [move("mug", "0.2", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            let held = try await balance(ledger, "mug", "floor")
+            #expect(held.description == "0.3")
+            #expect(held == q("0.3"))
+            _ = try await ledger.move(MoveBatch(items: [move("mug", "0.3", "floor", "sold")], atomicity: .perItem), facts: facts)
+            #expect(try await balance(ledger, "mug", "floor").isZero)
+        }
+    }
+
+    @Test("moving more than a stock location holds is refused unless overage is allowed")
+    func overage() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            _ = try await ledger.move(MoveBatch(items: [move("mug", "2", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            let refused = try await ledger.move(
+                MoveBatch(items: [move("mug", "5", "floor", "back")], atomicity: .perItem), facts: facts)
+            guard case .failed(let error) = refused.items[0] else {
+                Issue.record("expected a failure, got \(refused.items[0])")
+                return
+            }
+            #expect(error.code == .insufficientStock)
+            #expect(error.field == "quantity")
+            #expect(try await balance(ledger, "mug", "floor") == q("2"))
+            #expect(try await balance(ledger, "mug", "back").isZero)
+            #expect(try await ledger.count(MovementQuery()) == 1)
+
+            let allowed = try await ledger.move(
+                MoveBatch(items: [move("mug", "5", "floor", "back", allowOverage: true)], atomicity: .perItem), facts: facts)
+            #expect(allowed.allSucceeded)
+            #expect(try await balance(ledger, "mug", "floor") == q("-3"))
+            #expect(try await balance(ledger, "mug", "back") == q("5"))
+        }
+    }
+
+    @Test("an all-or-nothing batch with one bad item changes nothing; a per-item batch keeps the good ones")
+    func atomicity() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            let items = [move("mug", "4", "supplier", "floor"), move("mug", "10", "floor", "sold"), move("tea", "1", "supplier", "back")]
+            let atomic = try await ledger.move(MoveBatch(items: items, atomicity: .allOrNothing), facts: facts)
+            #expect(atomic.items[0] == .notApplied)
+            #expect(atomic.items[2] == .notApplied)
+            if case .failed(let error) = atomic.items[1] { #expect(error.code == .insufficientStock) } else {
+                Issue.record("item 1 should fail")
+            }
+            #expect(try await ledger.balances(BalanceQuery()).isEmpty)
+            #expect(try await ledger.count(MovementQuery()) == 0)
+
+            let perItem = try await ledger.move(MoveBatch(items: items, atomicity: .perItem), facts: facts)
+            #expect(perItem.succeeded.count == 2)
+            #expect(try await balance(ledger, "mug", "floor") == q("4"))
+            #expect(try await balance(ledger, "tea", "back") == q("1"))
+            // The id of a rolled-back insert is not handed out: ids stay dense for applied rows here.
+            #expect(perItem.succeeded.map(\.id) == [1, 2])
+        }
+    }
+
+    @Test("later items of a batch see earlier ones")
+    func chainedBatch() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            let outcome = try await ledger.move(
+                MoveBatch(items: [move("mug", "4", "supplier", "floor"), move("mug", "4", "floor", "back"),
+                                  move("mug", "1.5", "back", "bin")], atomicity: .allOrNothing), facts: facts)
+            #expect(outcome.allSucceeded)
+            #expect(try await balance(ledger, "mug", "floor").isZero)
+            #expect(try await balance(ledger, "mug", "back") == q("2.5"))
+        }
+    }
+
+    @Test("unknown products and locations, zero quantities and same-location moves are refused")
+    func refusals() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            let outcome = try await ledger.move(
+                MoveBatch(items: [
+                    move("ghost", "1", "supplier", "floor"), move("mug", "1", "nowhere", "floor"),
+                    move("mug", "1", "supplier", "nowhere"), move("mug", "0", "supplier", "floor"),
+                    move("mug", "1", "floor", "floor"),
+                ], atomicity: .perItem), facts: facts)
+            let fields = outcome.failures.map { $0.error.field }
+            #expect(fields == ["product", "from", "to", "quantity", "to"])
+            #expect(outcome.failures.map(\.error.code) == [.notFound, .notFound, .notFound, .invalidValue, .invalidValue])
+            #expect(try await ledger.count(MovementQuery()) == 0)
+        }
+    }
+
+    @Test("a pending transfer changes nothing until confirmed, and only once")
+    func pendingThenConfirm() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            _ = try await ledger.move(MoveBatch(items: [move("mug", "5", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            let pending = try await ledger.move(
+                MoveBatch(items: [move("mug", "3", "floor", "back", pending: true)], atomicity: .perItem), facts: facts)
+            let id = try #require(pending.succeeded.first?.id)
+            #expect(pending.succeeded.first?.state == .pending)
+            #expect(try await balance(ledger, "mug", "floor") == q("5"))
+            #expect(try await balance(ledger, "mug", "back").isZero)
+
+            let confirmed = try await ledger.confirm(id: id, facts: facts)
+            #expect(confirmed.state == .applied)
+            #expect(confirmed.appliedAt != nil)
+            #expect(try await balance(ledger, "mug", "floor") == q("2"))
+            #expect(try await balance(ledger, "mug", "back") == q("3"))
+
+            await #expect(throws: GatewayError.self) { try await ledger.confirm(id: id, facts: facts) }
+            await #expect(throws: GatewayError.self) { try await ledger.confirm(id: 999, facts: facts) }
+            #expect(try await balance(ledger, "mug", "back") == q("3"))
+        }
+    }
+
+    @Test("a confirmation that would overdraw is refused and leaves the transfer pending")
+    func confirmOverdraw() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            let pending = try await ledger.move(
+                MoveBatch(items: [move("mug", "3", "floor", "back", pending: true)], atomicity: .perItem), facts: facts)
+            let id = try #require(pending.succeeded.first?.id)
+            await #expect {
+                try await ledger.confirm(id: id, facts: facts)
+            } throws: { error in
+                (error as? GatewayError)?.code == .insufficientStock
+            }
+            #expect(try await ledger.movement(id: id)?.state == .pending)
+        }
+    }
+
+    @Test("conservation: stock changes only by flows to and from non-stock locations")
+    func conservation() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            var generator = SeededGenerator(seed: 42)
+            let locations = testCatalog.locations.map(\.key)
+            var expectedNet: [String: Quantity] = ["mug": .zero, "tea": .zero]
+            for _ in 0..<300 {
+                let product = ["mug", "tea"].randomElement(using: &generator)!
+                let from = locations.randomElement(using: &generator)!
+                var to = locations.randomElement(using: &generator)!
+                while to == from { to = locations.randomElement(using: &generator)! }
+                let quantity = Quantity(Decimal(Int.random(in: 1...400, using: &generator)) / 100)
+                let outcome = try await ledger.move(
+                    MoveBatch(items: [Movement(product: product, quantity: quantity, from: from, to: to)],
+                              atomicity: .perItem), facts: facts)
+                guard outcome.allSucceeded else { continue }
+                let fromTracked = testCatalog.location(key: from)!.kind.isTracked
+                let toTracked = testCatalog.location(key: to)!.kind.isTracked
+                if !fromTracked && toTracked { expectedNet[product]! = expectedNet[product]! + quantity }
+                if fromTracked && !toTracked { expectedNet[product]! = expectedNet[product]! - quantity }
+            }
+            for product in ["mug", "tea"] {
+                #expect(try await ledger.totalStock(product: product) == expectedNet[product]!)
+            }
+            // No stock balance went negative without overage.
+            for balance in try await ledger.balances(BalanceQuery()) {
+                #expect(!balance.quantity.isNegative, "\(balance)")
+            }
+            // And the balances equal the sum of the journal.
+            try await expectBalancesMatchJournal(ledger)
+        }
+    }
+
+    @Test("balances and the journal survive a restart; ids continue")
+    func persistence() async throws {
+        try await withTemporaryDirectory { dir in
+            do {
+                let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+                _ = try await ledger.move(
+                    MoveBatch(items: [move("mug", "7.25", "supplier", "floor"), move("mug", "1", "floor", "sold")],
+                              atomicity: .allOrNothing), facts: facts)
+                try ledger.close()
+            }
+            let reopened = try Ledger.open(directory: dir, catalog: testCatalog)
+            #expect(try await balance(reopened, "mug", "floor") == q("6.25"))
+            #expect(try await reopened.count(MovementQuery()) == 2)
+            let next = try await reopened.move(
+                MoveBatch(items: [move("tea", "1", "supplier", "back")], atomicity: .perItem), facts: facts)
+            #expect(next.succeeded.first?.id == 3)
+            try reopened.close()
+        }
+    }
+
+    @Test("the database runs in WAL mode with synchronous FULL")
+    func durabilitySettings() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            let (mode, synchronous) = try await ledger.writer.read { db in
+                (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
+            }
+            #expect(mode == "wal")
+            #expect(synchronous == 2)  // FULL
+        }
+    }
+
+    @Test("delete undoes movements with reversals; update changes only the description")
+    func deleteAndUpdate() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            _ = try await ledger.move(
+                MoveBatch(items: [move("mug", "5", "supplier", "floor"), move("mug", "2", "floor", "sold")],
+                          atomicity: .perItem), facts: facts)
+            let updated = try await ledger.updateDescription(id: 2, description: "order 3819")
+            #expect(updated.description == "order 3819")
+            #expect(updated.quantity == q("2"))
+            await #expect(throws: GatewayError.self) { try await ledger.updateDescription(id: 77, description: "x") }
+
+            let deleted = try await ledger.delete(ids: [2, 2, 99], facts: facts)
+            #expect(deleted == [2])
+            #expect(try await balance(ledger, "mug", "floor") == q("5"))
+            #expect(try await ledger.movement(id: 2)?.state == .reversed)
+            let reversal = try #require(try await ledger.movement(id: 3))
+            #expect(reversal.reverses == 2)
+            #expect(reversal.from == "sold" && reversal.to == "floor")
+            // Hidden from views that hide deleted movements, kept in the canonical journal.
+            #expect(try await ledger.count(MovementQuery(hideReversed: true)) == 1)
+            #expect(try await ledger.count(MovementQuery()) == 3)
+            // Deleting again does nothing.
+            #expect(try await ledger.delete(ids: [2, 3], facts: facts).isEmpty)
+            try await expectBalancesMatchJournal(ledger)
+        }
+    }
+
+    @Test("find filters by product, location, id, keywords and orders and pages")
+    func find() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            var items = [move("mug", "5", "supplier", "floor"), move("tea", "2", "supplier", "back"), move("mug", "1", "floor", "sold")]
+            items[2].description = "Order number 3819 shirt"
+            _ = try await ledger.move(MoveBatch(items: items, atomicity: .perItem), facts: facts)
+            #expect(try await ledger.movements(MovementQuery(product: "mug")).map(\.id) == [1, 3])
+            #expect(try await ledger.movements(MovementQuery(location: "floor")).map(\.id) == [1, 3])
+            #expect(try await ledger.movements(MovementQuery(afterID: 1)).map(\.id) == [2, 3])
+            #expect(try await ledger.movements(MovementQuery(keywords: "shirt 3819")).map(\.id) == [3])
+            #expect(try await ledger.movements(MovementQuery(keywords: "shirt 100%")).isEmpty)
+            #expect(try await ledger.movements(MovementQuery(order: [.init(.id, descending: true)], limit: 2)).map(\.id) == [3, 2])
+            #expect(try await ledger.movements(MovementQuery(offset: 1, limit: 1)).map(\.id) == [2])
+            // Signed as seen from the floor: +5 in, -1 out.
+            let bySigned = try await ledger.movements(MovementQuery(location: "floor", order: [.init(.quantity)]))
+            #expect(bySigned.map(\.id) == [3, 1])
+            let future = Date().addingTimeInterval(3600)
+            #expect(try await ledger.count(MovementQuery(createdFrom: future)) == 0)
+            #expect(try await ledger.count(MovementQuery(createdTo: future)) == 3)
+        }
+    }
+}
+
+/// Recomputes every stock balance from the applied journal and compares.
+func expectBalancesMatchJournal(_ ledger: Ledger, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    var sums: [String: Quantity] = [:]
+    for movement in try await ledger.movements(MovementQuery()) where movement.state != .pending {
+        if ledger.catalog.location(key: movement.from)!.kind.isTracked {
+            sums[movement.product + "@" + movement.from, default: .zero] = sums[movement.product + "@" + movement.from, default: .zero] - movement.quantity
+        }
+        if ledger.catalog.location(key: movement.to)!.kind.isTracked {
+            sums[movement.product + "@" + movement.to, default: .zero] = sums[movement.product + "@" + movement.to, default: .zero] + movement.quantity
+        }
+    }
+    for balance in try await ledger.balances(BalanceQuery()) {
+        #expect(balance.quantity == sums[balance.product + "@" + balance.location, default: .zero],
+                "\(balance.product)@\(balance.location)", sourceLocation: sourceLocation)
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so random tests repeat.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+@testable import StockCore
+
+@Suite("Quantity")
+struct QuantityTests {
+    @Test(
+        "parses exact decimal text",
+        arguments: [
+            ("1", "1"), ("12.50", "12.5"), ("-5.00", "-5"), ("0.1", "0.1"), ("1e3", "1000"), ("1.25E2", "125"),
+            ("125e-3", "0.125"), ("0", "0"), ("-0", "0"), ("0.000000000000000001", "0.000000000000000001"),
+            ("999999999999999999", "999999999999999999"), ("123456789012345678.5", "123456789012345678.5"),
+        ])
+    func parses(_ input: String, _ expected: String) throws {
+        #expect(try Quantity(parsing: input).description == expected)
+    }
+
+    @Test("0.1 + 0.2 is exactly 0.3")
+    func exactSum() throws {
+        let sum = try Quantity(parsing: "0.1") + Quantity(parsing: "0.2")
+        #expect(sum == (try Quantity(parsing: "0.3")))
+        #expect(sum.description == "0.3")
+    }
+
+    @Test("refuses what is not a number", arguments: ["", "abc", "1.", ".5", "1e", "--1", "1,5", "NaN", "Infinity", " 1"])
+    func notANumber(_ input: String) {
+        #expect(throws: Quantity.ParseError.notANumber) { try Quantity(parsing: input) }
+    }
+
+    @Test("refuses what it cannot carry exactly", arguments: ["1e309", "1e19", "0.0000000000000000001", "1e-400"])
+    func outOfRange(_ input: String) {
+        #expect(throws: Quantity.ParseError.outOfRange) { try Quantity(parsing: input) }
+    }
+
+    @Test("fixed fraction digits never round")
+    func fixed() throws {
+        #expect(try Quantity(parsing: "-5").fixed(fractionDigits: 2) == "-5.00")
+        #expect(try Quantity(parsing: "2.5").fixed(fractionDigits: 2) == "2.50")
+        #expect(try Quantity(parsing: "2.125").fixed(fractionDigits: 2) == nil)
+        #expect(try Quantity(parsing: "7").fixed(fractionDigits: 0) == "7")
+    }
+
+    @Test("scale, integers and signs")
+    func properties() throws {
+        #expect(try Quantity(parsing: "3.10").scale == 1)
+        #expect(try Quantity(parsing: "3").isInteger)
+        #expect(try Quantity(parsing: "3.0").intValue == 3)
+        #expect(try !Quantity(parsing: "3.5").isInteger)
+        #expect(try Quantity(parsing: "-0.5").isNegative)
+        #expect(try Quantity(parsing: "-0").isPositive == false)
+        #expect(Quantity(10) - Quantity(12) == Quantity(-2))
+    }
+}
