@@ -1,0 +1,53 @@
+import Dialects
+import StockCore
+import Testing
+
+let smallCatalog = Catalog(
+    products: [Product(key: "mug", sku: "MUG")],
+    locations: [Location(key: "floor", kind: .stock), Location(key: "supplier", kind: .supplier)])
+
+@Suite("Canonical codec (no socket)")
+struct CanonicalCodecTests {
+    let codec = CanonicalCodec()
+
+    func route(_ name: String) -> Route { codec.routes.first { $0.name == name }! }
+
+    @Test("a batch decodes with exact quantities and its atomicity")
+    func decodeBatch() throws {
+        let body = #"{"atomic": true, "movements": [{"product": "mug", "quantity": 0.1, "from": "supplier", "to": "floor", "pending": true, "extras": {"batchReference": "B1"}}]}"#
+        let decoded = try codec.decode(
+            InboundRequest(method: .post, path: "/stockgate/v1/movements", body: Array(body.utf8)),
+            route: route("movements.create"), catalog: smallCatalog)
+        guard case .move(let batch) = decoded.commands.first else {
+            Issue.record("expected a move")
+            return
+        }
+        #expect(batch.atomicity == .allOrNothing)
+        #expect(batch.items[0].quantity.description == "0.1")
+        #expect(batch.items[0].state == .pending)
+        #expect(batch.items[0].extras.batchReference == "B1")
+    }
+
+    @Test("per-item failures are encoded with the item's path")
+    func encodeFailure() throws {
+        let outcome = Outcome.moved(BatchOutcome(items: [.failed(.insufficientStock("not enough", field: "quantity"))]))
+        let response = codec.encode([outcome], context: .init(), route: route("movements.create"), catalog: smallCatalog)
+        let json = try JSONParser.parse(response.body)
+        #expect(json["results"]?.arrayValue?[0]["error"]?["field"] == "movements[0].quantity")
+        #expect(json["failed"] == 1)
+    }
+
+    @Test("query filters must name catalog entries")
+    func queryFilters() {
+        #expect(throws: GatewayError.self) {
+            try codec.decode(
+                InboundRequest(method: .get, path: "/stockgate/v1/balances", query: [("product", "ghost")]),
+                route: route("balances.read"), catalog: smallCatalog)
+        }
+        #expect(throws: GatewayError.self) {
+            try codec.decode(
+                InboundRequest(method: .get, path: "/stockgate/v1/balances", query: [("colour", "red")]),
+                route: route("balances.read"), catalog: smallCatalog)
+        }
+    }
+}
