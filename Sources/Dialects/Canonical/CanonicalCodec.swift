@@ -11,7 +11,8 @@ import StockCore
 /// - `GET  /stockgate/v1/locations`
 public struct CanonicalCodec: InboundCodec {
     public struct Context: Sendable {
-        var atomic = false
+        public var atomic: Bool
+        public init(atomic: Bool = false) { self.atomic = atomic }
     }
 
     public static let dialect = "stockgate"
