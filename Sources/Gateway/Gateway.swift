@@ -11,6 +11,8 @@ public final class Gateway: Sendable {
     public let catalog: Catalog
     public let backend: any StockBackend
     public let metrics: GatewayMetrics
+    /// Empties the backend between contract cases; nil unless `--enable-test-reset`.
+    public let testReset: (@Sendable () async throws -> Void)?
     let logger: Logger
 
     /// - Parameters:
@@ -19,10 +21,13 @@ public final class Gateway: Sendable {
     ///   - backend: where commands are carried out (the embedded ledger by default).
     ///   - metrics: the Prometheus registry to record into.
     ///   - logger: the gateway's logger.
+    ///   - testReset: when given, `POST /stockgate/v1/test/reset` calls it (contract testing only).
     public init(
         configuration: GatewayConfiguration, catalog: Catalog, backend: any StockBackend,
-        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "stockgate")
+        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "stockgate"),
+        testReset: (@Sendable () async throws -> Void)? = nil
     ) {
+        self.testReset = testReset
         self.configuration = configuration
         self.catalog = catalog
         self.backend = backend
@@ -31,7 +36,12 @@ public final class Gateway: Sendable {
     }
 
     /// Every inbound dialect this gateway serves.
-    public static let codecs: [any InboundCodec] = [CanonicalCodec()]
+    public var codecs: [any InboundCodec] {
+        [
+            CanonicalCodec(), ColleqtiveCodec(), StoreFeederCodec(), Open2bCodec(version: .v6),
+            Open2bCodec(version: .v3), ZettleCodec(organizationUUID: configuration.zettleOrganizationUUID),
+        ]
+    }
 
     /// Decodes, executes and encodes one request. Never throws: every failure becomes an
     /// answer in the caller's dialect.
@@ -44,12 +54,14 @@ public final class Gateway: Sendable {
         } catch {
             return codec.encode(error, route: route, context: nil)
         }
+        var facts = facts
+        if facts.idempotencyKey == nil { facts.idempotencyKey = decoded.idempotencyKey }
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(decoded.commands.count)
         do {
             for command in decoded.commands {
                 let outcome = try await backend.execute(command, facts: facts)
-                if case .moved(let batch) = outcome {
+                if case .moved(let batch) = outcome, !batch.replayed {
                     metrics.recordMovementsApplied(dialect: codec.dialect, count: batch.succeeded.count)
                 }
                 outcomes.append(outcome)

@@ -1,4 +1,5 @@
 import Foundation
+import StockCore
 import Yams
 
 /// Reading the configuration file.
@@ -14,6 +15,12 @@ import Yams
 ///   mappings: ./mappings     # STOCKGATE_MAPPINGS,  --mappings
 ///   max_body_bytes: 4194304  # largest request body accepted (413 above)
 ///   max_json_depth: 32       # deepest JSON nesting accepted (400 above)
+/// ```
+///
+/// ```yaml
+/// dialects:
+///   zettle:
+///     organization_uuid: 0b7c8a3e-…   # answered besides `self` in /organizations/{org}/…
 /// ```
 ///
 /// Unknown keys are refused, so a typo does not pass silently. Later sections (`backends`,
@@ -38,11 +45,24 @@ public struct ConfigFile: Sendable, Equatable {
 
     public var server: Server?
 
+    public struct Dialects: Sendable, Equatable, Decodable {
+        public struct Zettle: Sendable, Equatable, Decodable {
+            public var organizationUUID: String?
+            enum CodingKeys: String, CodingKey, CaseIterable { case organizationUUID = "organization_uuid" }
+        }
+        public var zettle: Zettle?
+    }
+
+    public var dialects: Dialects?
+
     public struct Error: Swift.Error, CustomStringConvertible, Equatable {
         public var description: String
     }
 
-    public init(server: Server? = nil) { self.server = server }
+    public init(server: Server? = nil, dialects: Dialects? = nil) {
+        self.server = server
+        self.dialects = dialects
+    }
 
     /// Parses the YAML text of a configuration file.
     public static func parse(_ yaml: String, file: String = "config") throws -> ConfigFile {
@@ -54,7 +74,7 @@ public struct ConfigFile: Sendable, Equatable {
         }
         guard let node else { return ConfigFile() }
         guard let mapping = node.mapping else { throw Error(description: "\(file): the top level must be a mapping") }
-        for key in mapping.keys.compactMap(\.string) where key != "server" {
+        for key in mapping.keys.compactMap(\.string) where key != "server" && key != "dialects" {
             throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown section '\(key)'")
         }
         var config = ConfigFile()
@@ -70,6 +90,27 @@ public struct ConfigFile: Sendable, Equatable {
                 config.server = try YAMLDecoder().decode(Server.self, from: serverNode)
             } catch {
                 throw Error(description: "\(file): invalid 'server' section: \(error)")
+            }
+        }
+        if let dialectsNode = mapping["dialects"] {
+            guard let dialectsMapping = dialectsNode.mapping else {
+                throw Error(description: "\(file): 'dialects' must be a mapping")
+            }
+            for key in dialectsMapping.keys.compactMap(\.string) where key != "zettle" {
+                throw Error(description: "\(file):\(line(of: key, in: dialectsMapping)): unknown key 'dialects.\(key)'")
+            }
+            if let zettle = dialectsMapping["zettle"]?.mapping {
+                for key in zettle.keys.compactMap(\.string) where key != "organization_uuid" {
+                    throw Error(description: "\(file):\(line(of: key, in: zettle)): unknown key 'dialects.zettle.\(key)'")
+                }
+            }
+            do {
+                config.dialects = try YAMLDecoder().decode(Dialects.self, from: dialectsNode)
+            } catch {
+                throw Error(description: "\(file): invalid 'dialects' section: \(error)")
+            }
+            if let uuid = config.dialects?.zettle?.organizationUUID, !UUIDText.isValid(uuid) {
+                throw Error(description: "\(file): dialects.zettle.organization_uuid is not a UUID: '\(uuid)'")
             }
         }
         return config
@@ -94,6 +135,7 @@ public struct ConfigFile: Sendable, Equatable {
 extension GatewayConfiguration {
     /// Applies the file's `server` section under whatever the caller set explicitly.
     public mutating func apply(_ file: ConfigFile, explicitlySet: Set<String>) {
+        if let uuid = file.dialects?.zettle?.organizationUUID { self.zettleOrganizationUUID = uuid }
         guard let server = file.server else { return }
         if let host = server.host, !explicitlySet.contains("host") { self.host = host }
         if let port = server.port, !explicitlySet.contains("port") { self.port = port }

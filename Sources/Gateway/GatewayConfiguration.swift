@@ -14,11 +14,15 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var maxBodyBytes: Int
     /// Deepest JSON nesting accepted in a body.
     public var maxJSONDepth: Int
+    /// The Zettle organization UUID answered besides `self` in `/organizations/{org}/…`.
+    public var zettleOrganizationUUID: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./.stockgate",
-        mappingsDirectory: String = "./mappings", maxBodyBytes: Int = 4 * 1024 * 1024, maxJSONDepth: Int = 32
+        mappingsDirectory: String = "./mappings", maxBodyBytes: Int = 4 * 1024 * 1024, maxJSONDepth: Int = 32,
+        zettleOrganizationUUID: String? = nil
     ) {
+        self.zettleOrganizationUUID = zettleOrganizationUUID
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory

@@ -24,7 +24,14 @@ public enum GatewayServer {
             return Response(
                 status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: gateway.metrics.exposition())))
         }
-        for codec in Gateway.codecs {
+        if let reset = gateway.testReset {
+            router.post("/stockgate/v1/test/reset") { _, context -> Response in
+                context.routeLabel.set(dialect: "-", route: "test.reset")
+                try await reset()
+                return jsonResponse(.ok, ["reset": true])
+            }
+        }
+        for codec in gateway.codecs {
             register(codec, on: router, gateway: gateway)
         }
         return router

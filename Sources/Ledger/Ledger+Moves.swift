@@ -26,7 +26,19 @@ extension Ledger {
             var items: [BatchOutcome.Item] = []
             items.reserveCapacity(batch.items.count)
             var anyFailed = false
+            var replayed = false
             try db.inTransaction {
+                // A batch recorded before under the same key is answered, not applied again.
+                if let key = facts.idempotencyKey {
+                    let earlier = try Row.fetchAll(
+                        db, sql: "SELECT * FROM movement WHERE idempotency_key = ? AND reverses IS NULL ORDER BY id",
+                        arguments: [key])
+                    if !earlier.isEmpty {
+                        items = try earlier.map { .applied(try Self.movement(from: $0)) }
+                        replayed = true
+                        return .commit
+                    }
+                }
                 for (index, item) in batch.items.enumerated() {
                     if let error = checked[index] {
                         items.append(.failed(error))
@@ -52,7 +64,7 @@ extension Ledger {
                 }
                 return .commit
             }
-            return BatchOutcome(items: items)
+            return BatchOutcome(items: items, replayed: replayed)
         }
         let applied = outcome.succeeded.count
         if applied > 0 {
@@ -122,6 +134,15 @@ extension Ledger {
             }
             return deleted
         }
+    }
+
+    /// Empties the ledger: no movements, no balances, ids from 1 again. Only for contract
+    /// testing (`serve --enable-test-reset`); never wired in a normal run.
+    public func reset() async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM balance; DELETE FROM movement; DELETE FROM sqlite_sequence WHERE name = 'movement'")
+        }
+        logger.warning("ledger reset for testing")
     }
 
     // MARK: Internals

@@ -101,8 +101,8 @@ extension Ledger {
                 arguments += ["%" + escaped + "%"]
             }
         }
-        if query.hideReversed {
-            clauses.append("state <> 'reversed' AND reverses IS NULL")
+        if query.appliedOnly {
+            clauses.append("state = 'applied' AND reverses IS NULL")
         }
         return (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "), arguments)
     }

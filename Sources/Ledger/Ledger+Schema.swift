@@ -43,6 +43,9 @@ extension Ledger {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2-idempotency-index") { db in
+            try db.execute(sql: "CREATE INDEX movement_by_idempotency_key ON movement(idempotency_key) WHERE idempotency_key IS NOT NULL")
+        }
         return migrator
     }
 }

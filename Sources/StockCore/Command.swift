@@ -74,15 +74,16 @@ public struct MovementQuery: Sendable, Equatable {
     public var createdTo: Date?
     /// Every word must occur in the description (case-insensitive).
     public var keywords: String?
-    /// Leave out movements undone by a delete, and their reversals.
-    public var hideReversed: Bool
+    /// Only movements that changed stock and still stand: applied, not undone by a delete,
+    /// not a reversal (Open2b's view of the journal).
+    public var appliedOnly: Bool
     public var order: [Sort]
     public var offset: Int
     public var limit: Int?
 
     public init(
         product: String? = nil, location: String? = nil, afterID: Int64? = nil, createdFrom: Date? = nil,
-        createdTo: Date? = nil, keywords: String? = nil, hideReversed: Bool = false, order: [Sort] = [Sort(.id)],
+        createdTo: Date? = nil, keywords: String? = nil, appliedOnly: Bool = false, order: [Sort] = [Sort(.id)],
         offset: Int = 0, limit: Int? = nil
     ) {
         self.product = product
@@ -91,7 +92,7 @@ public struct MovementQuery: Sendable, Equatable {
         self.createdFrom = createdFrom
         self.createdTo = createdTo
         self.keywords = keywords
-        self.hideReversed = hideReversed
+        self.appliedOnly = appliedOnly
         self.order = order
         self.offset = offset
         self.limit = limit

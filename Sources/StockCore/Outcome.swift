@@ -23,9 +23,13 @@ public struct BatchOutcome: Sendable, Equatable {
     }
 
     public var items: [Item]
+    /// The batch had been recorded before under the same idempotency key: nothing was
+    /// applied now, and `items` are the movements recorded then.
+    public var replayed: Bool
 
-    public init(items: [Item]) {
+    public init(items: [Item], replayed: Bool = false) {
         self.items = items
+        self.replayed = replayed
     }
 
     public var succeeded: [Movement] {

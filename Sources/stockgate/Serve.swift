@@ -30,6 +30,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Optional YAML configuration file.")
     var config: String?
 
+    @Flag(
+        name: .customLong("enable-test-reset"),
+        help: "Serve POST /stockgate/v1/test/reset, which empties the ledger (contract testing only, never in production).")
+    var enableTestReset = false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
@@ -94,7 +99,11 @@ struct Serve: AsyncParsableCommand {
             ])
         let ledger = try Ledger.open(
             directory: configuration.dataDirectory, catalog: catalog, logger: Logger(label: "stockgate.ledger"))
-        let gateway = Gateway(configuration: configuration, catalog: catalog, backend: ledger, logger: logger)
+        let resetAllowed = enableTestReset || environment["STOCKGATE_ENABLE_TEST_RESET"] == "1"
+        if resetAllowed { logger.warning("test reset enabled: POST /stockgate/v1/test/reset empties the ledger") }
+        let reset: (@Sendable () async throws -> Void)? = resetAllowed ? { @Sendable in try await ledger.reset() } : nil
+        let gateway = Gateway(
+            configuration: configuration, catalog: catalog, backend: ledger, logger: logger, testReset: reset)
         let host = configuration.host
         let app = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in
             logger.notice("StockGate listening", metadata: ["address": "\(host):\(port)"])

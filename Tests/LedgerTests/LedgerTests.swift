@@ -274,7 +274,7 @@ struct LedgerTests {
             #expect(reversal.reverses == 2)
             #expect(reversal.from == "sold" && reversal.to == "floor")
             // Hidden from views that hide deleted movements, kept in the canonical journal.
-            #expect(try await ledger.count(MovementQuery(hideReversed: true)) == 1)
+            #expect(try await ledger.count(MovementQuery(appliedOnly: true)) == 1)
             #expect(try await ledger.count(MovementQuery()) == 3)
             // Deleting again does nothing.
             #expect(try await ledger.delete(ids: [2, 3], facts: facts).isEmpty)

@@ -5,10 +5,14 @@ import StockCore
 public struct Decoded<Context: Sendable>: Sendable {
     public var commands: [Command]
     public var context: Context
+    /// A key the dialect itself carries that makes a repeated write apply once (Zettle's
+    /// `externalUuid`); the gateway records it as the request's idempotency key.
+    public var idempotencyKey: String?
 
-    public init(commands: [Command], context: Context) {
+    public init(commands: [Command], context: Context, idempotencyKey: String? = nil) {
         self.commands = commands
         self.context = context
+        self.idempotencyKey = idempotencyKey
     }
 }
 

@@ -1,0 +1,126 @@
+import Foundation
+import StockCore
+
+/// One contract case: data, not code. See `contract-tests/README.md` for the format.
+public struct ContractCase: Sendable {
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var query: [(name: String, value: String)]
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]?
+        /// Send the request this many times (a retry); the last answer is compared.
+        public var repeatCount: Int
+    }
+
+    public struct Expected: Sendable {
+        public var status: Int
+        public var headers: [(name: String, value: JSONValue)]
+        public var body: JSONValue?
+        public var subset: Bool
+        public var bodyText: String?
+    }
+
+    public struct BalanceChange: Sendable, Equatable {
+        public var product: String
+        public var location: String
+        public var change: Quantity
+    }
+
+    /// `dialect/file-name` for reports.
+    public var name: String
+    public var dialect: String
+    public var description: String
+    public var setup: [JSONValue]
+    public var request: Request
+    public var expected: Expected
+    /// nil: balances are not checked; otherwise every balance not listed must stay unchanged.
+    public var balances: [BalanceChange]?
+
+    public struct FormatError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads a case from its JSON text.
+    public static func parse(_ bytes: [UInt8], name: String, dialect: String) throws -> ContractCase {
+        func fail(_ message: String) -> FormatError { FormatError(description: "\(name): \(message)") }
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            throw fail("not JSON: \(error)")
+        }
+        guard let object = root.objectValue else { throw fail("a case is a JSON object") }
+        let known: Set<String> = ["description", "setup", "request", "response", "balances"]
+        for key in object.keys where !known.contains(key) { throw fail("unknown key '\(key)'") }
+        guard let request = object["request"]?.objectValue else { throw fail("'request' object required") }
+        guard let response = object["response"]?.objectValue else { throw fail("'response' object required") }
+        guard let method = request["method"]?.stringValue, let path = request["path"]?.stringValue else {
+            throw fail("request.method and request.path are required")
+        }
+        func pairs(_ value: JSONValue?, _ what: String) throws -> [(name: String, value: String)] {
+            guard let value else { return [] }
+            guard let members = value.objectValue?.members else { throw fail("\(what) must be an object of strings") }
+            return try members.map { member in
+                guard let text = member.value.stringValue else { throw fail("\(what).\(member.key) must be a string") }
+                return (member.key, text)
+            }
+        }
+        var body: [UInt8]?
+        if let text = request["bodyText"]?.stringValue {
+            body = Array(text.utf8)
+        } else if let json = request["body"] {
+            body = JSONWriter.bytes(json)
+        }
+        guard let statusText = response["status"]?.numberText, let status = Int(statusText) else {
+            throw fail("response.status (a number) is required")
+        }
+        let subset: Bool
+        switch response["bodyMatch"]?.stringValue ?? "exact" {
+        case "exact": subset = false
+        case "subset": subset = true
+        default: throw fail("response.bodyMatch must be exact or subset")
+        }
+        var balances: [BalanceChange]?
+        if let list = object["balances"] {
+            guard let items = list.arrayValue else { throw fail("balances must be an array") }
+            balances = try items.map { item in
+                guard let product = item["product"]?.stringValue, let location = item["location"]?.stringValue,
+                    let changeText = item["change"]?.stringValue ?? item["change"]?.numberText,
+                    let change = try? Quantity(parsing: changeText)
+                else { throw fail("each balance change needs product, location and change") }
+                return BalanceChange(product: product, location: location, change: change)
+            }
+        }
+        return ContractCase(
+            name: name, dialect: dialect, description: object["description"]?.stringValue ?? "",
+            setup: object["setup"]?.arrayValue ?? [],
+            request: Request(
+                method: method, path: path, query: try pairs(request["query"], "request.query"),
+                headers: try pairs(request["headers"], "request.headers"), body: body,
+                repeatCount: Int(request["repeat"]?.numberText ?? "1") ?? 1),
+            expected: Expected(
+                status: status, headers: response["headers"]?.objectValue?.members.map { ($0.key, $0.value) } ?? [],
+                body: response["body"], subset: subset, bodyText: response["bodyText"]?.stringValue),
+            balances: balances)
+    }
+
+    /// Every case under `directory` (`<dialect>/<case>.json`), sorted, optionally of one dialect.
+    public static func load(directory: String, dialect: String? = nil) throws -> [ContractCase] {
+        let manager = FileManager.default
+        var cases: [ContractCase] = []
+        let dialects = try manager.contentsOfDirectory(atPath: directory).sorted()
+        for folder in dialects {
+            var isDirectory: ObjCBool = false
+            let folderPath = (directory as NSString).appendingPathComponent(folder)
+            guard manager.fileExists(atPath: folderPath, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            if let dialect, dialect != folder { continue }
+            for file in try manager.contentsOfDirectory(atPath: folderPath).sorted() where file.hasSuffix(".json") {
+                let path = (folderPath as NSString).appendingPathComponent(file)
+                guard let data = manager.contents(atPath: path) else { throw FormatError(description: "\(path): unreadable") }
+                cases.append(try parse(Array(data), name: "\(folder)/\(file)", dialect: folder))
+            }
+        }
+        return cases
+    }
+}

@@ -1,0 +1,250 @@
+import HTTPTypes
+import StockCore
+
+/// Colleqtive's store product location movement API, and the read endpoints the catalog and
+/// the ledger can answer.
+///
+/// - `POST /api/v2/public/stores/{store_number}/storeproductlocation/movement?AppUserName=…`
+///   with a JSON array of snake_case movements, applied all-or-nothing.
+/// - `GET /api/v2/public/stores`
+/// - `GET /api/v2/public/stores/{store_number}/locations`
+/// - `GET /api/v2/public/stores/{store_number}/locations/{location_code}/products`
+///
+/// Every answer is the `{data, message, success}` envelope; a failure has `success: false`
+/// and a 4xx status (the vendor's SDK raises on any non-2xx).
+public struct ColleqtiveCodec: InboundCodec {
+    public static let dialect = "colleqtive"
+    public var dialect: String { Self.dialect }
+    public static let maxBatchItems = 1000
+    static let maxText = 255
+    static let int32 = Int64(Int32.min)...Int64(Int32.max)
+
+    public enum Context: Sendable {
+        case movement(count: Int)
+        case stores(Page)
+        case locations(store: String, Page)
+        case products(store: String, locations: [String], Page)
+    }
+
+    /// `Page_Start` (1-based) and `Page_Size`.
+    public struct Page: Sendable, Equatable {
+        public var start: Int
+        public var size: Int
+    }
+
+    public init() {}
+
+    public let routes: [Route] = [
+        Route("movement.create", .post, "/api/v2/public/stores/{store_number}/storeproductlocation/movement"),
+        Route("stores.list", .get, "/api/v2/public/stores"),
+        Route("locations.list", .get, "/api/v2/public/stores/{store_number}/locations"),
+        Route("location.products", .get, "/api/v2/public/stores/{store_number}/locations/{location_code}/products"),
+    ]
+
+    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+        -> Decoded<Context>
+    {
+        switch route.name {
+        case "stores.list":
+            return Decoded(commands: [], context: .stores(try page(request)))
+        case "locations.list":
+            let store = try knownStore(request, catalog: catalog)
+            return Decoded(commands: [], context: .locations(store: store, try page(request)))
+        case "location.products":
+            let store = try knownStore(request, catalog: catalog)
+            let code = request.pathParameters["location_code"] ?? ""
+            var candidates = catalog.locations(colleqtiveStore: store).filter { $0.colleqtiveLocationCode == code }
+            if let poolText = request.queryValue(caseInsensitive: "stock_pool") {
+                guard let pool = Int32(poolText) else {
+                    throw GatewayError.invalidValue("stock_pool must be a 32-bit integer, got '\(poolText)'", field: "stock_pool")
+                }
+                candidates = candidates.filter { $0.colleqtiveStockPool == Int(pool) }
+            }
+            guard !candidates.isEmpty else {
+                throw GatewayError.notFound("Location '\(code)' does not exist in store \(store)", field: "location_code")
+            }
+            let commands = candidates.map { Command.readBalances(BalanceQuery(location: $0.key, includeZero: false)) }
+            return Decoded(
+                commands: commands, context: .products(store: store, locations: candidates.map(\.key), try page(request)))
+        case "movement.create":
+            return try decodeMovements(request, catalog: catalog)
+        default:
+            throw GatewayError.notFound("no such route")
+        }
+    }
+
+    func knownStore(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> String {
+        let store = request.pathParameters["store_number"] ?? ""
+        guard catalog.colleqtiveStores.contains(store) else {
+            throw GatewayError.notFound("Store '\(store)' does not exist", field: "store_number")
+        }
+        return store
+    }
+
+    func page(_ request: InboundRequest) throws(GatewayError) -> Page {
+        func number(_ name: String, default value: Int, range: ClosedRange<Int>) throws(GatewayError) -> Int {
+            guard let text = request.queryValue(caseInsensitive: name) else { return value }
+            guard let number = Int(text), range.contains(number) else {
+                throw GatewayError.invalidValue(
+                    "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(text)'", field: name)
+            }
+            return number
+        }
+        return Page(
+            start: try number("Page_Start", default: 1, range: 1...Int(Int32.max)),
+            size: try number("Page_Size", default: 100, range: 1...1000))
+    }
+
+    func decodeMovements(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
+        let store = try knownStore(request, catalog: catalog)
+        let user = request.queryValue(caseInsensitive: "AppUserName")
+        if let user, user.count > Self.maxText {
+            throw GatewayError.invalidValue("AppUserName is longer than \(Self.maxText) characters", field: "AppUserName")
+        }
+        let root = try JSONParser.parseBody(request.body)
+        guard case .array(let items) = root else {
+            throw GatewayError.malformed("the body must be a JSON array of movements, got \(root.typeName)")
+        }
+        guard !items.isEmpty else {
+            throw GatewayError.invalidValue("the body must hold at least one movement", field: "body")
+        }
+        guard items.count <= Self.maxBatchItems else {
+            throw GatewayError.invalidValue(
+                "the body holds \(items.count) movements, at most \(Self.maxBatchItems) are allowed", field: "body")
+        }
+        var movements: [Movement] = []
+        movements.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            movements.append(try movement(item, index: index, store: store, user: user, catalog: catalog))
+        }
+        return Decoded(
+            commands: [.move(MoveBatch(items: movements, atomicity: .allOrNothing))],
+            context: .movement(count: movements.count))
+    }
+
+    func movement(_ value: JSONValue, index: Int, store: String, user: String?, catalog: Catalog) throws(GatewayError)
+        -> Movement
+    {
+        let reader = try FieldReader(value, path: "[\(index)]")
+        let number = try reader.requiredString("product_number", maxLength: 64)
+        guard let product = catalog.product(colleqtiveNumber: number) else {
+            throw GatewayError.notFound("Product '\(number)' does not exist", field: reader.name("product_number"))
+        }
+        // A JSON double in the vendor's API: its exact decimal text is taken, never a binary double.
+        let quantity = try reader.quantity("quantity", allowString: false) ?? .zero
+        let from = try location(reader.object("from_location", required: true), store: store, catalog: catalog)
+        let to = try location(reader.object("to_location", required: true), store: store, catalog: catalog)
+        var extras = MovementExtras()
+        extras.fromOrder = from.order
+        extras.toOrder = to.order
+        return Movement(
+            product: product.key, quantity: quantity, from: from.key, to: to.key,
+            reason: try reader.string("reason_code", maxLength: Self.maxText),
+            reference: try reader.string("reference", maxLength: Self.maxText), user: user,
+            sourceSystem: try reader.string("source", maxLength: Self.maxText),
+            allowOverage: try reader.bool("allow_overage") ?? false, extras: extras)
+    }
+
+    func location(_ reader: FieldReader?, store: String, catalog: Catalog) throws(GatewayError)
+        -> (key: String, order: CustomerOrderRef?)
+    {
+        guard let reader else { throw GatewayError.missing("location") }
+        let code = try reader.requiredString("location_code", maxLength: 64)
+        let pool = try reader.integer("stock_pool", range: Self.int32).map { Int($0) }
+        guard let location = catalog.location(colleqtiveStore: store, code: code, stockPool: pool) else {
+            let poolText = pool.map { " stock pool \($0)" } ?? ""
+            throw GatewayError.notFound(
+                "Location '\(code)'\(poolText) does not exist in store \(store)", field: reader.name("location_code"))
+        }
+        let order = CustomerOrderRef(
+            orderNumber: try reader.string("customer_order_number", maxLength: Self.maxText),
+            lineNumber: try reader.integer("customer_order_line_number", range: Self.int32).map { Int($0) },
+            shipmentNumber: try reader.string("customer_order_shipment_number", maxLength: Self.maxText),
+            shipmentLineNumber: try reader.integer("customer_order_shipment_line_number", range: Self.int32).map { Int($0) })
+        return (location.key, order.isEmpty ? nil : order)
+    }
+
+    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+        switch context {
+        case .movement:
+            guard case .moved(let batch) = outcomes.first else { return envelope(nil, "No movement recorded.", true) }
+            if let failure = batch.combinedFailure(naming: { index, error in
+                error.renamingField([
+                    "product": "[\(index)].product_number", "quantity": "[\(index)].quantity",
+                    "from": "[\(index)].from_location.location_code", "to": "[\(index)].to_location.location_code",
+                ])
+            }) {
+                return encode(failure, route: route, context: context)
+            }
+            let ids = batch.succeeded.compactMap(\.id).map(String.init).joined(separator: ",")
+            let message = batch.replayed ? "Record already created." : "Record created successfully."
+            return envelope(.string(ids), message, true)
+        case .stores(let page):
+            let rows = catalog.colleqtiveStores.map { JSONValue.object(JSONObject([.init("store_number", .string($0))])) }
+            return list(rows, page)
+        case .locations(let store, let page):
+            let rows = catalog.locations(colleqtiveStore: store).map { location -> JSONValue in
+                var object = JSONObject()
+                object["location_code"] = .string(location.colleqtiveLocationCode ?? "")
+                object["stock_pool"] = location.colleqtiveStockPool.map(JSONValue.integer) ?? .null
+                object["description"] = .string(location.key)
+                object["tracks_stock"] = .bool(location.kind.isTracked)
+                return .object(object)
+            }
+            return list(rows, page)
+        case .products(_, _, let page):
+            var rows: [JSONValue] = []
+            for case .balances(let balances) in outcomes {
+                for balance in balances {
+                    guard let product = catalog.product(key: balance.product),
+                        let location = catalog.location(key: balance.location)
+                    else { continue }
+                    var object = JSONObject()
+                    object["product_number"] = .string(product.effectiveColleqtiveNumber)
+                    object["description"] = .optional(product.name)
+                    object["location_code"] = .optional(location.colleqtiveLocationCode)
+                    object["stock_pool"] = location.colleqtiveStockPool.map(JSONValue.integer) ?? .null
+                    object["quantity"] = jsonNumber(balance.quantity)
+                    rows.append(.object(object))
+                }
+            }
+            return list(rows, page)
+        }
+    }
+
+    func list(_ rows: [JSONValue], _ page: Page) -> CodecResponse {
+        let start = (page.start - 1) * page.size
+        let slice = start < rows.count ? Array(rows[start..<min(rows.count, start + page.size)]) : []
+        return .json(
+            .ok,
+            [
+                "list": .array(slice), "page_start": .integer(page.start), "page_size": .integer(page.size),
+                "total_records": .integer(rows.count), "success": true,
+            ])
+    }
+
+    func envelope(_ data: JSONValue?, _ message: String, _ success: Bool, status: HTTPResponse.Status = .ok)
+        -> CodecResponse
+    {
+        .json(status, ["data": data ?? .null, "message": .string(message), "success": .bool(success)])
+    }
+
+    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+        let status: HTTPResponse.Status
+        switch error.code {
+        case .notFound: status = .notFound
+        case .insufficientStock, .conflict: status = .conflict
+        case .unauthorized: status = .unauthorized
+        case .forbidden: status = .forbidden
+        case .tooLarge: status = .contentTooLarge
+        case .unsupported: status = .unprocessableContent
+        case .backendFailure: status = .badGateway
+        case .unavailable: status = .serviceUnavailable
+        case .internal: status = .internalServerError
+        default: status = .badRequest
+        }
+        let message = error.field.map { field in error.message.contains(field) ? error.message : "\(field): \(error.message)" }
+            ?? error.message
+        return envelope(nil, message, false, status: status)
+    }
+}

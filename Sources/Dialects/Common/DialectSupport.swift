@@ -1,0 +1,29 @@
+import StockCore
+
+extension GatewayError {
+    /// The error with its canonical field (`product`, `from`, `to`, `quantity`) renamed to the
+    /// dialect's own path for that item; other fields are kept.
+    public func renamingField(_ names: [String: String]) -> GatewayError {
+        guard let field, let renamed = names[field] else { return self }
+        return withField(renamed)
+    }
+}
+
+extension BatchOutcome {
+    /// All failures as one error, for dialects that answer a whole batch with one envelope:
+    /// the first failure's code and field, every failure's field and message in the text.
+    /// - Parameter naming: renames an item's error into the dialect's terms (its index is given).
+    public func combinedFailure(naming: (Int, GatewayError) -> GatewayError) -> GatewayError? {
+        let named = failures.map { naming($0.index, $0.error) }
+        guard let first = named.first else { return nil }
+        let message = named.map { error in error.field.map { "\($0): \(error.message)" } ?? error.message }
+            .joined(separator: "; ")
+        return GatewayError(code: first.code, message: message, field: first.field)
+    }
+}
+
+/// Text of a JSON number for a quantity as a vendor expects it: an integer stays an integer
+/// (`42`), a fraction keeps its exact digits (`2.5`).
+public func jsonNumber(_ quantity: Quantity) -> JSONValue {
+    .number(quantity.description)
+}

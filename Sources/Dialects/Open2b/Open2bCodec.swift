@@ -1,0 +1,322 @@
+import HTTPTypes
+import StockCore
+
+/// Open2b's `commerce.movements` RPC methods, v6 (`/api/v6/…`) and v3 (`/open2b/api/v3/…`).
+///
+/// Open2b knows no locations: a movement is a signed adjustment of one SKU's stock. StockGate
+/// shows it the ledger as seen from the catalog's `open2b_role: stock` location: a movement
+/// into it is a positive adjustment, one out of it a negative one, whichever dialect made it.
+/// `create` with a positive adjustment moves from the `in` location, a negative one to the
+/// `out` location; like Open2b, an adjustment is never refused for lack of stock.
+///
+/// Method errors are HTTP 200 `{"status": "error", "error": {field, type, description}}`;
+/// transport errors are not JSON (405 for a method other than POST, 404 for an unknown method).
+public struct Open2bCodec: InboundCodec {
+    public enum Version: String, Sendable {
+        case v6 = "open2b-v6"
+        case v3 = "open2b-v3"
+
+        var prefix: String { self == .v6 ? "/api/v6" : "/open2b/api/v3" }
+        var maxLimit: Int? { self == .v6 ? nil : 100 }
+        var hasAfter: Bool { self == .v6 }
+    }
+
+    public enum Method: String, Sendable, CaseIterable {
+        case find, get, count, create, update, delete
+    }
+
+    public struct Context: Sendable {
+        var method: Method
+        var fields: [String]
+        var stockLocation: String
+    }
+
+    public let version: Version
+    public var dialect: String { version.rawValue }
+    public let routes: [Route]
+
+    static let allFields = ["id", "sku", "adjustment", "creationTime", "description"]
+    static let orderFields: [String: MovementQuery.SortField] = [
+        "id": .id, "sku": .product, "adjustment": .quantity, "creationTime": .createdAt, "description": .description,
+    ]
+    /// decimal[11,2]: at most nine integer digits.
+    static let maxAdjustment = Quantity(999_999_999) + Quantity(parsingOrZero: "0.99")
+    /// Without `limit`, `find` returns at most this many movements.
+    public static let defaultFindLimit = 10_000
+
+    public init(version: Version) {
+        self.version = version
+        self.routes = [Route("rpc", nil, version.prefix + "/{method}")]
+    }
+
+    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+        -> Decoded<Context>
+    {
+        let name = request.pathParameters["method"] ?? ""
+        guard name.hasPrefix("commerce.movements."),
+            let method = Method(rawValue: String(name.dropFirst("commerce.movements.".count)))
+        else {
+            throw GatewayError(code: .notFound, message: "unknown method", field: Self.transportField)
+        }
+        guard request.method == .post else {
+            throw GatewayError(code: .unsupported, message: "method not allowed", field: Self.transportField)
+        }
+        guard let stock = catalog.location(open2bRole: .stock) else {
+            throw GatewayError(code: .internal, message: "the catalog has no open2b_role stock location")
+        }
+        let root = try FieldReader(
+            JSONParser.parseBody(request.body.isEmpty ? Array("{}".utf8) : request.body), path: "")
+        var context = Context(method: method, fields: Self.allFields, stockLocation: stock.key)
+        switch method {
+        case .find:
+            try root.rejectUnknown(["conditions", "fields", "order", "limit", "first"])
+            var query = try conditions(root, stock: stock.key, catalog: catalog)
+            context.fields = try fields(root)
+            query.order = try order(root)
+            if let limit = try root.integer("limit", range: 1...Int64(version.maxLimit ?? Int(Int32.max))) {
+                query.limit = Int(limit)
+            } else {
+                query.limit = version.maxLimit ?? Self.defaultFindLimit
+            }
+            query.offset = Int(try root.integer("first", range: 0...Int64(Int32.max)) ?? 0)
+            return Decoded(commands: query.product == Self.noProduct ? [] : [.findMovements(query)], context: context)
+        case .count:
+            try root.rejectUnknown(["conditions"])
+            let query = try conditions(root, stock: stock.key, catalog: catalog)
+            return Decoded(commands: query.product == Self.noProduct ? [] : [.countMovements(query)], context: context)
+        case .get:
+            try root.rejectUnknown(["id", "fields"])
+            let id = try root.integer("id", required: true, range: 1...Int64.max) ?? 0
+            context.fields = try fields(root)
+            return Decoded(commands: [.getMovement(id: id)], context: context)
+        case .create:
+            try root.rejectUnknown(["movement"])
+            guard let movement = try root.object("movement", required: true) else { throw GatewayError.missing("movement") }
+            try movement.rejectUnknown(["sku", "adjustment", "description"])
+            let sku = try movement.requiredString("sku", maxLength: 32)
+            guard let product = catalog.product(sku: sku) else {
+                throw GatewayError.notFound("Item '\(sku)' does not exist", field: "movement.sku")
+            }
+            let adjustment = try self.adjustment(movement)
+            let description = try movement.string("description", maxLength: 255)
+            let counterpart: Open2bRole = adjustment.isPositive ? .in : .out
+            guard let other = catalog.location(open2bRole: counterpart) else {
+                throw GatewayError.unsupported(
+                    "the catalog has no open2b_role \(counterpart.rawValue) location", field: "movement.adjustment")
+            }
+            let item = Movement(
+                product: product.key, quantity: adjustment.absolute,
+                from: adjustment.isPositive ? other.key : stock.key, to: adjustment.isPositive ? stock.key : other.key,
+                description: description, allowOverage: true)
+            return Decoded(commands: [.move(MoveBatch(items: [item], atomicity: .allOrNothing))], context: context)
+        case .update:
+            try root.rejectUnknown(["id", "movement"])
+            let id = try root.integer("id", required: true, range: 1...Int64.max) ?? 0
+            guard let movement = try root.object("movement", required: true) else { throw GatewayError.missing("movement") }
+            try movement.rejectUnknown(["description"])
+            guard let description = try movement.string("description", maxLength: 255) else {
+                return Decoded(commands: [.getMovement(id: id)], context: context)
+            }
+            guard !description.isEmpty else {
+                throw GatewayError.invalidValue("description must be 1 to 255 characters", field: "movement.description")
+            }
+            return Decoded(commands: [.updateDescription(id: id, description: description)], context: context)
+        case .delete:
+            try root.rejectUnknown(["ids"])
+            guard let values = try root.array("ids", required: true) else { throw GatewayError.missing("ids") }
+            var ids: [Int64] = []
+            for (index, value) in values.enumerated() {
+                guard case .number(let text) = value, let id = Int64(text), id >= 1 else {
+                    throw GatewayError.invalidValue("ids[\(index)] must be an integer of at least 1", field: "ids")
+                }
+                ids.append(id)
+            }
+            return Decoded(commands: ids.isEmpty ? [] : [.deleteMovements(ids: ids)], context: context)
+        }
+    }
+
+    /// Marks a query for a SKU the catalog does not know: nothing can match.
+    static let noProduct = "\u{0}no product"
+    static let transportField = "\u{0}transport"
+
+    func conditions(_ root: FieldReader, stock: String, catalog: Catalog) throws(GatewayError) -> MovementQuery {
+        var query = MovementQuery(location: stock, appliedOnly: true)
+        guard let conditions = try root.object("conditions") else { return query }
+        var allowed: Set<String> = ["sku", "fromCreationTime", "toCreationTime", "keywords"]
+        if version.hasAfter { allowed.insert("after") }
+        try conditions.rejectUnknown(allowed)
+        if let sku = try conditions.string("sku", maxLength: 32, allowEmpty: false) {
+            query.product = catalog.product(sku: sku)?.key ?? Self.noProduct
+        }
+        for (key, isFrom) in [("fromCreationTime", true), ("toCreationTime", false)] {
+            guard let text = try conditions.string(key) else { continue }
+            guard let date = Timestamp.parseOpen2b(text) else {
+                throw GatewayError(
+                    code: .malformed, message: "\(key) must be a datetime YYYY-MM-DD hh:mm:ss, got '\(text)'",
+                    field: conditions.name(key))
+            }
+            // The ledger keeps milliseconds; Open2b speaks whole seconds.
+            if isFrom { query.createdFrom = date } else { query.createdTo = date.addingTimeInterval(0.999) }
+        }
+        query.keywords = try conditions.string("keywords", maxLength: 100, allowEmpty: false)
+        if version.hasAfter { query.afterID = try conditions.integer("after", range: 0...Int64.max) }
+        return query
+    }
+
+    func fields(_ root: FieldReader) throws(GatewayError) -> [String] {
+        guard let values = try root.array("fields") else { return Self.allFields }
+        var fields: [String] = []
+        for value in values {
+            guard case .string(let name) = value, Self.allFields.contains(name) else {
+                let shown = value.stringValue ?? value.typeName
+                throw GatewayError.invalidValue("fields: '\(shown)' is not a field of movements", field: "fields")
+            }
+            if !fields.contains(name) { fields.append(name) }
+        }
+        guard !fields.isEmpty else { throw GatewayError.invalidValue("fields must not be empty", field: "fields") }
+        return fields
+    }
+
+    func order(_ root: FieldReader) throws(GatewayError) -> [MovementQuery.Sort] {
+        guard let values = try root.array("order") else { return [MovementQuery.Sort(.id)] }
+        var sorts: [MovementQuery.Sort] = []
+        for value in values {
+            guard case .string(var name) = value else {
+                throw GatewayError.invalidValue("order must hold field names", field: "order")
+            }
+            let descending = name.hasPrefix("-")
+            if descending { name.removeFirst() }
+            guard let field = Self.orderFields[name] else {
+                throw GatewayError.invalidValue("order: '\(value.stringValue ?? "")' is not a sortable field", field: "order")
+            }
+            sorts.append(MovementQuery.Sort(field, descending: descending))
+        }
+        return sorts
+    }
+
+    func adjustment(_ movement: FieldReader) throws(GatewayError) -> Quantity {
+        guard let value = movement.value("adjustment") else { throw GatewayError.missing("movement.adjustment") }
+        let text: String
+        switch value {
+        case .string(let string): text = string
+        case .number(let number): text = number
+        default:
+            throw GatewayError.invalidValue("Adjustment must be a decimal, got \(value.typeName)", field: "movement.adjustment")
+        }
+        guard let quantity = try? Quantity(parsing: text), !quantity.isZero, quantity.scale <= 2,
+            quantity.absolute <= Self.maxAdjustment
+        else {
+            throw GatewayError.invalidValue("Adjustment \(text) is out of range", field: "movement.adjustment")
+        }
+        return quantity
+    }
+
+    // MARK: Encoding
+
+    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+        switch context.method {
+        case .find:
+            var rows: [JSONValue] = []
+            if case .movements(let movements) = outcomes.first {
+                rows = movements.map { json($0, context: context, catalog: catalog) }
+            }
+            return ok(["movements": .array(rows)])
+        case .count:
+            if case .count(let count) = outcomes.first { return ok(["count": .integer(count)]) }
+            return ok(["count": 0])
+        case .get:
+            if case .movement(let movement?) = outcomes.first, visible(movement, context: context) {
+                return ok(["movement": json(movement, context: context, catalog: catalog)])
+            }
+            return ok(["movement": .null])
+        case .create:
+            guard case .moved(let batch) = outcomes.first else {
+                return encode(GatewayError.internalError("no outcome"), route: route, context: context)
+            }
+            if let failure = batch.combinedFailure(naming: { _, error in
+                error.renamingField(["product": "movement.sku", "quantity": "movement.adjustment"])
+            }) {
+                return encode(failure, route: route, context: context)
+            }
+            return ok(["id": .integer(batch.succeeded.first?.id ?? 0)])
+        case .update:
+            if case .movement(nil) = outcomes.first {
+                return encode(GatewayError.notFound("Movement does not exist", field: "id"), route: route, context: context)
+            }
+            return ok([:])
+        case .delete:
+            return ok([:])
+        }
+    }
+
+    /// Whether Open2b sees the movement: applied, standing, and changing the stock location.
+    func visible(_ movement: Movement, context: Context) -> Bool {
+        movement.state == .applied && movement.reverses == nil
+            && (movement.from == context.stockLocation || movement.to == context.stockLocation)
+    }
+
+    func json(_ movement: Movement, context: Context, catalog: Catalog) -> JSONValue {
+        var object = JSONObject()
+        for field in context.fields {
+            switch field {
+            case "id": object["id"] = .integer(movement.id ?? 0)
+            case "sku": object["sku"] = .string(catalog.product(key: movement.product)?.sku ?? movement.product)
+            case "adjustment":
+                let signed = movement.to == context.stockLocation ? movement.quantity : -movement.quantity
+                // More than two decimals can only come from another dialect; Open2b would
+                // round, StockGate shows the exact value rather than invent one.
+                object["adjustment"] = .string(signed.fixed(fractionDigits: 2) ?? signed.description)
+            case "creationTime": object["creationTime"] = .string(movement.createdAt.map(Timestamp.open2b) ?? "")
+            case "description": object["description"] = .string(movement.description ?? "")
+            default: break
+            }
+        }
+        return .object(object)
+    }
+
+    func ok(_ members: JSONObject) -> CodecResponse {
+        var object = JSONObject([.init("status", "ok")])
+        object.members.append(contentsOf: members.members)
+        return .json(.ok, .object(object))
+    }
+
+    func ok(_ value: JSONValue) -> CodecResponse {
+        ok(value.objectValue ?? JSONObject())
+    }
+
+    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+        if error.field == Self.transportField {
+            return error.code == .notFound
+                ? .text(.notFound, "404 Not Found") : .text(.methodNotAllowed, "405 Method Not Allowed")
+        }
+        switch error.code {
+        case .unauthorized, .forbidden: return .text(.forbidden, "403 Forbidden")
+        case .tooLarge: return .text(.contentTooLarge, "413 Request Entity Too Large")
+        case .internal: return .text(.internalServerError, "500 Internal Server Error")
+        case .unavailable: return .text(.serviceUnavailable, "503 Service Unavailable")
+        case .backendFailure: return .text(.badGateway, "502 Bad Gateway")
+        default: break
+        }
+        let type: String
+        switch error.code {
+        case .malformed: type = "Malformed"
+        case .missing: type = "Missing"
+        case .unknownField: type = "UnknownField"
+        case .notFound: type = "NotFound"
+        case .conflict: type = "InvalidCombination"
+        default: type = "InvalidValue"
+        }
+        return .json(
+            .ok,
+            [
+                "status": "error",
+                "error": ["field": .string(error.field ?? ""), "type": .string(type), "description": .string(error.message)],
+            ])
+    }
+}
+
+extension Quantity {
+    init(parsingOrZero text: String) {
+        self = (try? Quantity(parsing: text)) ?? .zero
+    }
+}

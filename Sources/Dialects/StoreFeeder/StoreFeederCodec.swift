@@ -1,0 +1,246 @@
+import HTTPTypes
+import StockCore
+
+/// StoreFeeder's bulk `POST /stocklocations/create-transfers`.
+///
+/// A JSON array of PascalCase transfers; each item stands or fails on its own and the
+/// answer lists one response per item, in request order, with the item echoed. A body that
+/// cannot be read at all (not JSON, not an array) is an ASP.NET-style whole-request 400:
+/// `{"Message": "The request is invalid.", "ModelState": {...}}`.
+public struct StoreFeederCodec: InboundCodec {
+    public static let dialect = "storefeeder"
+    public var dialect: String { Self.dialect }
+    public static let maxBatchItems = 1000
+    static let maxText = 255
+    /// The seed's own text for an unknown location.
+    static let unknownLocation = "Stock Location does not exist or you do not have permission to access it."
+    static let unknownProduct = "Product does not exist or you do not have permission to access it."
+
+    public struct Context: Sendable {
+        /// Each request item as sent, echoed in its response.
+        var items: [JSONValue]
+        /// Per request item: the index in the move batch, or the error that kept it out.
+        var slots: [Result<Int, GatewayError>]
+    }
+
+    public init() {}
+
+    public let routes: [Route] = [Route("transfers.create", .post, "/stocklocations/create-transfers")]
+
+    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+        -> Decoded<Context>
+    {
+        if let contentType = request.headers[.contentType] {
+            let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters() } ?? ""
+            guard mediaType == "application/json" || mediaType == "text/json" else {
+                throw GatewayError(
+                    code: .unsupported,
+                    message: "The request entity's media type '\(mediaType)' is not supported for this resource.",
+                    field: "Content-Type")
+            }
+        }
+        let root = try JSONParser.parseBody(request.body)
+        guard case .array(let items) = root else {
+            throw GatewayError.malformed("The body must be a JSON array of transfers, got \(root.typeName).", field: "transfers")
+        }
+        guard !items.isEmpty else {
+            throw GatewayError.invalidValue("At least one transfer is required.", field: "transfers")
+        }
+        guard items.count <= Self.maxBatchItems else {
+            throw GatewayError.invalidValue(
+                "At most \(Self.maxBatchItems) transfers are allowed in one request, got \(items.count).", field: "transfers")
+        }
+        var movements: [Movement] = []
+        var slots: [Result<Int, GatewayError>] = []
+        for (index, item) in items.enumerated() {
+            do throws(GatewayError) {
+                movements.append(try transfer(item, index: index, catalog: catalog))
+                slots.append(.success(movements.count - 1))
+            } catch {
+                slots.append(.failure(error))
+            }
+        }
+        let commands: [Command] = movements.isEmpty ? [] : [.move(MoveBatch(items: movements, atomicity: .perItem))]
+        return Decoded(commands: commands, context: Context(items: items, slots: slots))
+    }
+
+    func transfer(_ value: JSONValue, index: Int, catalog: Catalog) throws(GatewayError) -> Movement {
+        let reader = try FieldReader(value, path: "[\(index)]")
+        let product = try productKey(reader.object("ProductIDType", required: true), catalog: catalog)
+        let from = try locationKey(reader.object("StockLocationFrom", required: true), catalog: catalog)
+        let to = try locationKey(reader.object("StockLocationTo", required: true), catalog: catalog)
+        guard let amountValue = reader.value("TransferAmount") else { throw GatewayError.missing(reader.name("TransferAmount")) }
+        guard case .number(let amountText) = amountValue else {
+            throw GatewayError.invalidValue(
+                "\(reader.name("TransferAmount")) must be an integer, got \(amountValue.typeName).", field: reader.name("TransferAmount"))
+        }
+        guard let amount = try? Quantity(parsing: amountText), amount.isInteger, amount.intValue != nil else {
+            throw GatewayError.invalidValue(
+                "\(reader.name("TransferAmount")) must be a whole number, got \(amountText).", field: reader.name("TransferAmount"))
+        }
+        guard amount.isPositive else {
+            throw GatewayError.invalidValue(
+                "\(reader.name("TransferAmount")) must be greater than zero, got \(amountText).", field: reader.name("TransferAmount"))
+        }
+        guard let immediate = try reader.bool("ImmediateTransfer", required: true) else {
+            throw GatewayError.missing(reader.name("ImmediateTransfer"))
+        }
+        var user: String?
+        if let assigned = try reader.object("AssignedUserID") {
+            let type = try assigned.requiredString("IDType", maxLength: 16)
+            guard type == "Email" || type == "ID" else {
+                throw GatewayError.invalidValue("IDType must be Email or ID, got '\(type)'.", field: assigned.name("IDType"))
+            }
+            user = try assigned.requiredString("Value", maxLength: Self.maxText)
+        }
+        let extras = MovementExtras(
+            batchReference: try reader.string("StockLocationFromBatchReference", maxLength: Self.maxText),
+            expiryDate: try date(reader, "StockLocationFromExpiryDate"),
+            deliveredDate: try date(reader, "StockLocationFromDeliveredDate"),
+            dissociateIfEmpty: try reader.bool("DissociateProductIfEmpty"), isSystem: try reader.bool("IsSystem"))
+        return Movement(
+            product: product, quantity: amount, from: from, to: to,
+            reason: try reader.string("TransferReason", maxLength: Self.maxText), user: user,
+            state: immediate ? .applied : .pending, extras: extras)
+    }
+
+    /// A date as sent (`2024-05-01` or `2024-05-01T00:00:00`); only its shape is checked.
+    func date(_ reader: FieldReader, _ key: String) throws(GatewayError) -> String? {
+        guard let text = try reader.string(key, maxLength: 40) else { return nil }
+        let bytes = Array(text.utf8)
+        let shaped = bytes.count >= 10 && bytes[4] == UInt8(ascii: "-") && bytes[7] == UInt8(ascii: "-")
+            && bytes[0..<4].allSatisfy { (0x30...0x39).contains($0) }
+        guard shaped else {
+            throw GatewayError.invalidValue("\(reader.name(key)) must be a date (YYYY-MM-DD), got '\(text)'.", field: reader.name(key))
+        }
+        return text
+    }
+
+    func productKey(_ reader: FieldReader?, catalog: Catalog) throws(GatewayError) -> String {
+        guard let reader else { throw GatewayError.missing("ProductIDType") }
+        let type = try reader.requiredString("IDType", maxLength: 32)
+        let value = try reader.requiredString("Value", maxLength: Self.maxText)
+        let product: Product?
+        switch type {
+        case "SKU": product = catalog.product(sku: value)
+        case "ID": product = catalog.product(storefeederID: value)
+        default:
+            throw GatewayError.invalidValue("IDType must be SKU or ID, got '\(type)'.", field: reader.name("IDType"))
+        }
+        guard let product else {
+            throw GatewayError.notFound("\(Self.unknownProduct) (\(type) '\(value)')", field: reader.path)
+        }
+        return product.key
+    }
+
+    func locationKey(_ reader: FieldReader?, catalog: Catalog) throws(GatewayError) -> String {
+        guard let reader else { throw GatewayError.missing("StockLocation") }
+        let type = try reader.requiredString("IDType", maxLength: 32)
+        let value = try reader.requiredString("Value", maxLength: Self.maxText)
+        var warehouse: String?
+        if let warehouseReader = try reader.object("Warehouse") {
+            let warehouseType = try warehouseReader.requiredString("IDType", maxLength: 16)
+            guard warehouseType == "Name" || warehouseType == "ID" else {
+                throw GatewayError.invalidValue(
+                    "IDType must be Name or ID, got '\(warehouseType)'.", field: warehouseReader.name("IDType"))
+            }
+            warehouse = try warehouseReader.requiredString("Value", maxLength: Self.maxText)
+        }
+        switch type {
+        case "ID":
+            if let location = catalog.location(storefeederID: value) { return location.key }
+        case "StockLocationReference":
+            let matches = catalog.locations(storefeederReference: value, warehouse: warehouse)
+            if matches.count == 1 { return matches[0].key }
+            if matches.count > 1 {
+                throw GatewayError.invalidValue(
+                    "Stock Location reference '\(value)' exists in more than one warehouse: name the Warehouse.",
+                    field: reader.name("Warehouse"))
+            }
+            if value.lowercased() == "unspecified", let outside = catalog.firstLocation(kind: .outside) {
+                return outside.key
+            }
+        default:
+            throw GatewayError.invalidValue(
+                "IDType must be ID or StockLocationReference, got '\(type)'.", field: reader.name("IDType"))
+        }
+        throw GatewayError.notFound("\(Self.unknownLocation) (\(reader.path) \(type) '\(value)')", field: reader.path)
+    }
+
+    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+        var batchItems: [BatchOutcome.Item] = []
+        if case .moved(let batch) = outcomes.first { batchItems = batch.items }
+        var responses: [JSONValue] = []
+        var pending = 0
+        var immediate = 0
+        var failed = 0
+        for (index, slot) in context.slots.enumerated() {
+            var error: GatewayError?
+            switch slot {
+            case .failure(let decodeError): error = decodeError
+            case .success(let batchIndex):
+                switch batchIndex < batchItems.count ? batchItems[batchIndex] : .notApplied {
+                case .applied(let movement):
+                    if movement.state == .pending { pending += 1 } else { immediate += 1 }
+                case .failed(let ledgerError):
+                    error = ledgerError.renamingField([
+                        "product": "[\(index)].ProductIDType", "quantity": "[\(index)].TransferAmount",
+                        "from": "[\(index)].StockLocationFrom", "to": "[\(index)].StockLocationTo",
+                    ])
+                case .notApplied:
+                    error = GatewayError.internalError("not applied")
+                }
+            }
+            var response = JSONObject([.init("Transfer", context.items[index])])
+            response["Success"] = .bool(error == nil)
+            if let error {
+                failed += 1
+                response["Error"] = .string(Self.message(error))
+            }
+            responses.append(.object(response))
+        }
+        return .json(
+            .ok,
+            [
+                "PendingTransfers": .integer(pending), "ImmediateTransfers": .integer(immediate),
+                "TotalItemsProcessed": .integer(context.slots.count), "Successful": .integer(pending + immediate),
+                "Failed": .integer(failed), "Responses": .array(responses),
+            ])
+    }
+
+    /// An item's error text: the message, with the field in front when the message does not name it.
+    static func message(_ error: GatewayError) -> String {
+        guard let field = error.field, !error.message.contains(field) else { return error.message }
+        return "\(field): \(error.message)"
+    }
+
+    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+        let status: HTTPResponse.Status
+        switch error.code {
+        case .unsupported: status = .unsupportedMediaType
+        case .unauthorized: status = .unauthorized
+        case .forbidden: status = .forbidden
+        case .tooLarge: status = .contentTooLarge
+        case .notFound: status = .notFound
+        case .backendFailure: status = .badGateway
+        case .unavailable: status = .serviceUnavailable
+        case .internal: status = .internalServerError
+        default: status = .badRequest
+        }
+        return .json(
+            status,
+            [
+                "Message": "The request is invalid.",
+                "ModelState": .object(JSONObject([.init(error.field ?? "transfers", .array([.string(error.message)]))])),
+            ])
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var slice = self
+        while slice.first == " " { slice.removeFirst() }
+        while slice.last == " " { slice.removeLast() }
+        return String(slice).lowercased()
+    }
+}

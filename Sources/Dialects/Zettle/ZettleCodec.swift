@@ -1,0 +1,280 @@
+import HTTPTypes
+import StockCore
+
+/// Zettle's Inventory API.
+///
+/// - `PUT /organizations/{org}/inventory`: move positive `change`s between location UUIDs,
+///   all-or-nothing; answers the balances after the change at the STORE location (or at
+///   `returnBalanceForLocationUuid`). `externalUuid` makes a repeated request apply once.
+/// - `POST /organizations/{org}/v2/inventory/bulk`: the same per product, with
+///   `trackingStatusChange`.
+/// - `GET /organizations/{org}/locations`: the catalog's Zettle locations with their types.
+/// - `GET /organizations/{org}/inventory/locations/{locationUuid}`: non-zero balances.
+///
+/// `{org}` is `self` or the configured organization UUID. Zettle lets balances go below
+/// zero (a POS sells what the books do not show), so its moves allow overage.
+/// Errors are a 4xx with `{developerMessage, errorType, violations: [{propertyName,
+/// developerMessage, constraintType}]}`.
+public struct ZettleCodec: InboundCodec {
+    public static let dialect = "zettle"
+    public var dialect: String { Self.dialect }
+    public static let maxChanges = 1000
+
+    public enum Context: Sendable {
+        case update(location: String, variants: [VariantRef], bulk: Bool)
+        case locations
+        case balances(location: String)
+    }
+
+    public struct VariantRef: Sendable, Equatable {
+        var product: String
+        var productUUID: String
+        var variantUUID: String
+    }
+
+    /// The organization UUID this gateway answers for besides `self` (lowercase), if any.
+    public let organizationUUID: String?
+
+    public init(organizationUUID: String? = nil) {
+        self.organizationUUID = organizationUUID?.lowercased()
+    }
+
+    public let routes: [Route] = [
+        Route("inventory.update", .put, "/organizations/{org}/inventory"),
+        Route("inventory.bulk", .post, "/organizations/{org}/v2/inventory/bulk"),
+        Route("locations.list", .get, "/organizations/{org}/locations"),
+        Route("location.balances", .get, "/organizations/{org}/inventory/locations/{locationUuid}"),
+    ]
+
+    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+        -> Decoded<Context>
+    {
+        let org = request.pathParameters["org"] ?? ""
+        guard org == "self" || (organizationUUID != nil && org.lowercased() == organizationUUID) else {
+            throw GatewayError.notFound("Organization '\(org)' not found", field: "organizationUuid")
+        }
+        switch route.name {
+        case "locations.list":
+            return Decoded(commands: [], context: .locations)
+        case "location.balances":
+            let uuid = request.pathParameters["locationUuid"] ?? ""
+            let location = try knownLocation(uuid, field: "locationUuid", catalog: catalog)
+            return Decoded(
+                commands: [.readBalances(BalanceQuery(location: location.key, includeZero: false))],
+                context: .balances(location: location.key))
+        case "inventory.update":
+            return try decodeUpdate(request, catalog: catalog)
+        case "inventory.bulk":
+            return try decodeBulk(request, catalog: catalog)
+        default:
+            throw GatewayError.notFound("no such route")
+        }
+    }
+
+    func decodeUpdate(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
+        let root = try FieldReader(JSONParser.parseBody(request.body), path: "")
+        guard let changes = try root.array("changes", required: true), !changes.isEmpty else {
+            throw GatewayError.invalidValue("changes must hold at least one change", field: "changes")
+        }
+        guard changes.count <= Self.maxChanges else {
+            throw GatewayError.invalidValue("changes holds more than \(Self.maxChanges) items", field: "changes")
+        }
+        var movements: [Movement] = []
+        var variants: [VariantRef] = []
+        for (index, change) in changes.enumerated() {
+            let reader = try FieldReader(change, path: "changes[\(index)]")
+            let productUUID = try uuid(reader, "productUuid")
+            let (movement, variant) = try self.change(reader, productUUID: productUUID, tracking: nil, catalog: catalog)
+            movements.append(movement)
+            if !variants.contains(variant) { variants.append(variant) }
+        }
+        return try finish(root, movements: movements, variants: variants, bulk: false, catalog: catalog)
+    }
+
+    func decodeBulk(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
+        let root = try FieldReader(JSONParser.parseBody(request.body), path: "")
+        guard let products = try root.array("productChanges", required: true), !products.isEmpty else {
+            throw GatewayError.invalidValue("productChanges must hold at least one product", field: "productChanges")
+        }
+        var movements: [Movement] = []
+        var variants: [VariantRef] = []
+        for (productIndex, productChange) in products.enumerated() {
+            let productReader = try FieldReader(productChange, path: "productChanges[\(productIndex)]")
+            let productUUID = try uuid(productReader, "productUuid")
+            let tracking = try productReader.string("trackingStatusChange", maxLength: 32)
+            if let tracking, tracking != "START_TRACKING" && tracking != "STOP_TRACKING" && tracking != "NO_CHANGE" {
+                throw GatewayError.invalidValue(
+                    "trackingStatusChange must be START_TRACKING, STOP_TRACKING or NO_CHANGE, got '\(tracking)'",
+                    field: productReader.name("trackingStatusChange"))
+            }
+            for (index, change) in (try productReader.array("variantChanges") ?? []).enumerated() {
+                let reader = try FieldReader(change, path: productReader.name("variantChanges[\(index)]"))
+                let (movement, variant) = try self.change(reader, productUUID: productUUID, tracking: tracking, catalog: catalog)
+                movements.append(movement)
+                if !variants.contains(variant) { variants.append(variant) }
+            }
+        }
+        guard movements.count <= Self.maxChanges else {
+            throw GatewayError.invalidValue("more than \(Self.maxChanges) variant changes", field: "productChanges")
+        }
+        return try finish(root, movements: movements, variants: variants, bulk: true, catalog: catalog)
+    }
+
+    func finish(_ root: FieldReader, movements: [Movement], variants: [VariantRef], bulk: Bool, catalog: Catalog)
+        throws(GatewayError) -> Decoded<Context>
+    {
+        let reportLocation: Location
+        if root.has("returnBalanceForLocationUuid") {
+            reportLocation = try knownLocation(
+                uuid(root, "returnBalanceForLocationUuid"), field: "returnBalanceForLocationUuid", catalog: catalog)
+        } else if let store = catalog.firstLocation(kind: .stock, where: { $0.zettleUUID != nil }) {
+            reportLocation = store
+        } else {
+            throw GatewayError.unsupported("the catalog has no Zettle STORE location", field: "returnBalanceForLocationUuid")
+        }
+        var externalID: String?
+        if root.has("externalUuid") { externalID = try uuid(root, "externalUuid") }
+        var items = movements
+        for index in items.indices { items[index].externalID = externalID }
+        var commands: [Command] = []
+        if !items.isEmpty { commands.append(.move(MoveBatch(items: items, atomicity: .allOrNothing))) }
+        commands.append(.readBalances(BalanceQuery(products: variants.map(\.product), location: reportLocation.key)))
+        return Decoded(
+            commands: commands, context: .update(location: reportLocation.key, variants: variants, bulk: bulk),
+            idempotencyKey: externalID.map { "zettle:" + $0 })
+    }
+
+    func change(_ reader: FieldReader, productUUID: String, tracking: String?, catalog: Catalog) throws(GatewayError)
+        -> (Movement, VariantRef)
+    {
+        let variantUUID = try uuid(reader, "variantUuid")
+        guard let product = catalog.product(zettleVariant: variantUUID), product.zettleProductUUID == productUUID else {
+            throw GatewayError.notFound(
+                "Variant \(variantUUID) of product \(productUUID) not found", field: reader.name("variantUuid"))
+        }
+        let from = try knownLocation(uuid(reader, "fromLocationUuid"), field: reader.name("fromLocationUuid"), catalog: catalog)
+        let to = try knownLocation(uuid(reader, "toLocationUuid"), field: reader.name("toLocationUuid"), catalog: catalog)
+        let quantity = try reader.quantity("change", allowString: false) ?? .zero
+        var extras = MovementExtras()
+        extras.trackingStatusChange = tracking
+        let movement = Movement(
+            product: product.key, quantity: quantity, from: from.key, to: to.key, allowOverage: true, extras: extras)
+        return (movement, VariantRef(product: product.key, productUUID: productUUID, variantUUID: variantUUID))
+    }
+
+    func uuid(_ reader: FieldReader, _ key: String) throws(GatewayError) -> String {
+        let text = try reader.requiredString(key, maxLength: 64)
+        guard UUIDText.isValid(text) else {
+            throw GatewayError.invalidValue("\(reader.name(key)) must be a UUID, got '\(text)'", field: reader.name(key))
+        }
+        return text.lowercased()
+    }
+
+    func knownLocation(_ uuid: String, field: String, catalog: Catalog) throws(GatewayError) -> Location {
+        guard let location = catalog.location(zettleUUID: uuid) else {
+            throw GatewayError.notFound("Location \(uuid) not found", field: field)
+        }
+        return location
+    }
+
+    static func type(_ location: Location) -> String {
+        switch location.kind {
+        case .stock: return "STORE"
+        case .supplier: return "SUPPLIER"
+        case .sold: return "SOLD"
+        case .bin: return "BIN"
+        case .outside: return "OUTSIDE"
+        }
+    }
+
+    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+        switch context {
+        case .locations:
+            let rows = catalog.locations.compactMap { location -> JSONValue? in
+                guard let uuid = location.zettleUUID else { return nil }
+                return [
+                    "uuid": .string(uuid), "type": .string(Self.type(location)), "name": .string(location.key),
+                    "description": .string(location.key), "default": .bool(location.kind == .stock),
+                ]
+            }
+            return .json(.ok, .array(rows))
+        case .balances(let locationKey):
+            let uuid = catalog.location(key: locationKey)?.zettleUUID ?? ""
+            var rows: [JSONValue] = []
+            if case .balances(let balances) = outcomes.last {
+                for balance in balances {
+                    guard let product = catalog.product(key: balance.product), let productUUID = product.zettleProductUUID,
+                        let variantUUID = product.zettleVariantUUID
+                    else { continue }
+                    rows.append([
+                        "productUuid": .string(productUUID), "variantUuid": .string(variantUUID),
+                        "balance": jsonNumber(balance.quantity),
+                    ])
+                }
+            }
+            return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)])
+        case .update(let locationKey, let variants, let bulk):
+            if case .moved(let batch) = outcomes.first,
+                let failure = batch.combinedFailure(naming: { _, error in error })
+            {
+                return encode(failure, route: route, context: context)
+            }
+            let location = catalog.location(key: locationKey)
+            let uuid = location?.zettleUUID ?? ""
+            var held: [String: Quantity] = [:]
+            if case .balances(let balances) = outcomes.last {
+                for balance in balances { held[balance.product] = balance.quantity }
+            }
+            let rows = variants.map { variant -> JSONValue in
+                var object = JSONObject()
+                if !bulk {
+                    object["locationUuid"] = .string(uuid)
+                    object["locationType"] = .string(location.map(Self.type) ?? "STORE")
+                }
+                object["productUuid"] = .string(variant.productUUID)
+                object["variantUuid"] = .string(variant.variantUUID)
+                object["balance"] = jsonNumber(held[variant.product] ?? .zero)
+                return .object(object)
+            }
+            return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)])
+        }
+    }
+
+    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+        let status: HTTPResponse.Status
+        var errorType: JSONValue = .null
+        switch error.code {
+        case .notFound:
+            status = .notFound
+            errorType = "ENTITY_NOT_FOUND"
+        case .insufficientStock, .conflict: status = .conflict
+        case .unauthorized: status = .unauthorized
+        case .forbidden: status = .forbidden
+        case .tooLarge: status = .contentTooLarge
+        case .unsupported: status = .unprocessableContent
+        case .backendFailure: status = .badGateway
+        case .unavailable: status = .serviceUnavailable
+        case .internal: status = .internalServerError
+        default: status = .badRequest
+        }
+        var violations: [JSONValue] = []
+        if let field = error.field {
+            violations.append([
+                "propertyName": .string(field), "developerMessage": .string(error.message),
+                "constraintType": .string(Self.constraint(error.code)),
+            ])
+        }
+        return .json(
+            status,
+            ["developerMessage": .string(error.message), "errorType": errorType, "violations": .array(violations)])
+    }
+
+    static func constraint(_ code: GatewayError.Code) -> String {
+        switch code {
+        case .missing: return "NOT_NULL"
+        case .notFound: return "EXISTS"
+        case .unknownField: return "UNKNOWN_PROPERTY"
+        default: return "INVALID"
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import ContractTesting
+import Foundation
+import Gateway
+import Logging
+import StockCore
+
+/// `stockgate contract-test`: runs the contract cases against a URL or an in-process gateway.
+struct ContractTest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contract-test",
+        abstract: "Run the contract-test cases against a URL, or an in-process StockGate per case.",
+        discussion: """
+            Prints one line per case and a closing 'N passed, N failed'; exits 1 when a case fails.
+            Against --target, setup moves and balance checks use the target's /stockgate/v1 API, and
+            each case starts with POST /stockgate/v1/test/reset (run the target with
+            --enable-test-reset) unless --no-reset is given.
+            """)
+
+    @Argument(help: "Directory of cases, one folder per dialect (default ./contract-tests).")
+    var directory: String = "./contract-tests"
+
+    @Option(help: "Only the cases of this dialect.")
+    var dialect: String?
+
+    @Option(help: "Base URL of the server under test (default: a fresh in-process StockGate per case).")
+    var target: String?
+
+    @Flag(
+        name: .customLong("no-reset"),
+        help: "With --target: do not empty the target before each case (cases that assume empty stock may fail).")
+    var noReset = false
+
+    @Option(help: "Write a JUnit XML report to this file.")
+    var junit: String?
+
+    @Option(help: "Catalog directory for the in-process gateway (default ./mappings).")
+    var mappings: String = "./mappings"
+
+    func run() async throws {
+        let cases: [ContractCase]
+        do {
+            cases = try ContractCase.load(directory: directory, dialect: dialect)
+        } catch {
+            FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        var logger = Logger(label: "stockgate.contract")
+        logger.logLevel = .warning
+        let runner = ContractRunner()
+        var results: [ContractResult] = []
+        let inProcess: InProcessTarget?
+        if target == nil {
+            do {
+                inProcess = InProcessTarget(catalog: try CatalogLoader.load(directory: mappings), logger: logger)
+            } catch {
+                FileHandle.standardError.write(Data("stockgate: \(error.description)\n".utf8))
+                throw ExitCode(2)
+            }
+        } else {
+            inProcess = nil
+        }
+        let base = target.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        if let base {
+            do {
+                try await runner.checkReachable(base)
+            } catch {
+                FileHandle.standardError.write(Data("stockgate: cannot reach \(base): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        for contract in cases {
+            let result: ContractResult
+            if let base {
+                result = await runner.run(contract, baseURL: base, reset: !noReset)
+            } else {
+                do {
+                    result = try await inProcess!.run(contract, runner: runner)
+                } catch {
+                    result = ContractResult(name: contract.name, failure: "error: \(error)", seconds: 0)
+                }
+            }
+            print(result.passed ? "PASS \(result.name)" : "FAIL \(result.name): \(result.failure!)")
+            results.append(result)
+        }
+        print(results.summary)
+        if let junit {
+            try results.junit().write(toFile: junit, atomically: true, encoding: .utf8)
+        }
+        if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+    }
+}
