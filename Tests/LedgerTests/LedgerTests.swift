@@ -14,7 +14,8 @@ let testCatalog = Catalog(
         Location(key: "outside", kind: .outside),
     ])
 
-let facts = RequestFacts(dialect: "stockgate", requestID: "req-1", idempotencyKey: "key-1")
+let facts = RequestFacts(dialect: "stockgate", requestID: "req-1")
+let keyedFacts = RequestFacts(dialect: "stockgate", requestID: "req-1", idempotencyKey: "key-1")
 
 func q(_ text: String) -> Quantity { try! Quantity(parsing: text) }
 
@@ -44,7 +45,7 @@ struct LedgerTests {
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
             let outcome = try await ledger.move(
                 MoveBatch(items: [move("mug", "3", "supplier", "floor"), move("tea", "1", "supplier", "back")],
-                          atomicity: .perItem), facts: facts)
+                          atomicity: .perItem), facts: keyedFacts)
             #expect(outcome.succeeded.map(\.id) == [1, 2])
             let journal = try await ledger.movements(MovementQuery())
             #expect(journal.count == 2)
@@ -53,6 +54,23 @@ struct LedgerTests {
             #expect(journal[0].idempotencyKey == "key-1")
             #expect(journal[0].createdAt != nil && journal[0].appliedAt == journal[0].createdAt)
             try ledger.close()
+        }
+    }
+
+    @Test("a batch repeated under the same idempotency key is answered from the journal, not applied again")
+    func idempotentReplay() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            let batch = MoveBatch(items: [move("mug", "3", "supplier", "floor")], atomicity: .allOrNothing)
+            let first = try await ledger.move(batch, facts: keyedFacts)
+            let again = try await ledger.move(batch, facts: keyedFacts)
+            #expect(!first.replayed)
+            #expect(again.replayed)
+            #expect(again.succeeded.map(\.id) == first.succeeded.map(\.id))
+            #expect(try await balance(ledger, "mug", "floor") == q("3"))
+            let otherKey = RequestFacts(dialect: "stockgate", requestID: "req-2", idempotencyKey: "key-2")
+            _ = try await ledger.move(batch, facts: otherKey)
+            #expect(try await balance(ledger, "mug", "floor") == q("6"))
         }
     }
 

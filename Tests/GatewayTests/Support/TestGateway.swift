@@ -6,7 +6,6 @@ import Ledger
 import Logging
 import NIOCore
 import NIOHTTP1
-import ServiceLifecycle
 import StockCore
 import Testing
 
@@ -43,32 +42,9 @@ struct LiveGateway {
         let gateway = Gateway(
             configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: catalog, backend: ledger,
             logger: logger)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in
-            continuation.yield(port)
-            continuation.finish()
-        }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next(), port > 0 else {
-                throw TestFailure("the server did not report its port")
-            }
-            let live = LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory)
-            let result: T
-            do {
-                result = try await body(live)
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                try? ledger.close()
-                throw error
-            }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            try ledger.close()
-            return result
+        defer { try? ledger.close() }
+        return try await GatewayServer.withRunning(gateway, logger: logger) { port in
+            try await body(LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory))
         }
     }
 }

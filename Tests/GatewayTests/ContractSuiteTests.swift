@@ -1,0 +1,40 @@
+import ContractTesting
+import Foundation
+import Gateway
+import StockCore
+import Testing
+
+/// Every case of `contract-tests/`, each against a fresh in-process StockGate.
+@Suite("Contract suite")
+struct ContractSuiteTests {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("contract-tests").path
+
+    static let cases: [ContractCase] = (try? ContractCase.load(directory: directory)) ?? []
+
+    @Test("the suite holds at least 20 cases for each vendor dialect")
+    func coverage() throws {
+        let loaded = try ContractCase.load(directory: Self.directory)
+        for dialect in ["colleqtive", "storefeeder", "open2b-v6", "open2b-v3", "zettle"] {
+            #expect(loaded.filter { $0.dialect == dialect }.count >= 20, "\(dialect)")
+        }
+    }
+
+    @Test("contract case", arguments: cases.map(\.name))
+    func contractCase(_ name: String) async throws {
+        let contract = try #require(Self.cases.first { $0.name == name })
+        let target = InProcessTarget(catalog: demoCatalog, logger: quietLogger)
+        let result = try await target.run(contract, runner: ContractRunner())
+        #expect(result.passed, "\(result.failure ?? "")")
+    }
+
+    @Test("the matcher reports differences and accepts matchers")
+    func matcher() throws {
+        let actual = try JSONParser.parse(#"{"id": 7, "items": [1, 2], "name": "x", "extra": true}"#)
+        #expect(JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"id": {"$type": "integer"}, "items": [1, 2.0], "name": {"$pattern": "[a-z]"}, "extra": true}"#), actual: actual, subset: false) == nil)
+        #expect(JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"id": 7}"#), actual: actual, subset: true) == nil)
+        #expect(JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"id": 7}"#), actual: actual, subset: false) != nil)
+        #expect(JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"id": 8, "items": [1, 2], "name": "x", "extra": true}"#), actual: actual, subset: false) == "$.id: 7, expected 8")
+        #expect(JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"name": {"$pattern": "y+"}}"#), actual: actual, subset: true) != nil)
+    }
+}
