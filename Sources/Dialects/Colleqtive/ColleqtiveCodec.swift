@@ -26,7 +26,7 @@ public struct ColleqtiveCodec: InboundCodec {
         case products(store: String, locations: [String], Page)
     }
 
-    /// `Page_Start` (1-based) and `Page_Size`.
+    /// `page_start` (1-based) and `page_size`; names match case-insensitively (`Page_Start`).
     public struct Page: Sendable, Equatable {
         public var start: Int
         public var size: Int
@@ -91,8 +91,8 @@ public struct ColleqtiveCodec: InboundCodec {
             return number
         }
         return Page(
-            start: try number("Page_Start", default: 1, range: 1...Int(Int32.max)),
-            size: try number("Page_Size", default: 100, range: 1...1000))
+            start: try number("page_start", default: 1, range: 1...Int(Int32.max)),
+            size: try number("page_size", default: 100, range: 1...1000))
     }
 
     func decodeMovements(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
@@ -180,15 +180,16 @@ public struct ColleqtiveCodec: InboundCodec {
             let message = batch.replayed ? "Record already created." : "Record created successfully."
             return envelope(.string(ids), message, true)
         case .stores(let page):
-            let rows = catalog.colleqtiveStores.map { JSONValue.object(JSONObject([.init("store_number", .string($0))])) }
+            let rows = catalog.colleqtiveStores.map { store -> JSONValue in
+                ["storeNo": .string(store), "storeName": .string("Store \(store)")]
+            }
             return list(rows, page)
         case .locations(let store, let page):
             let rows = catalog.locations(colleqtiveStore: store).map { location -> JSONValue in
                 var object = JSONObject()
                 object["location_code"] = .string(location.colleqtiveLocationCode ?? "")
-                object["stock_pool"] = location.colleqtiveStockPool.map(JSONValue.integer) ?? .null
-                object["description"] = .string(location.key)
-                object["tracks_stock"] = .bool(location.kind.isTracked)
+                object["default_stock_pool"] = location.colleqtiveStockPool.map { .string(String($0)) } ?? .null
+                object["tags"] = .array([.string(location.kind.rawValue)])
                 return .object(object)
             }
             return list(rows, page)
@@ -201,8 +202,7 @@ public struct ColleqtiveCodec: InboundCodec {
                     else { continue }
                     var object = JSONObject()
                     object["product_number"] = .string(product.effectiveColleqtiveNumber)
-                    object["description"] = .optional(product.name)
-                    object["location_code"] = .optional(location.colleqtiveLocationCode)
+                    object["product_description"] = .optional(product.name)
                     object["stock_pool"] = location.colleqtiveStockPool.map(JSONValue.integer) ?? .null
                     object["quantity"] = jsonNumber(balance.quantity)
                     rows.append(.object(object))
@@ -212,14 +212,17 @@ public struct ColleqtiveCodec: InboundCodec {
         }
     }
 
+    /// The vendor's paged list: `{list, page_start, page_size, total_count, next_page, previous_page}`.
     func list(_ rows: [JSONValue], _ page: Page) -> CodecResponse {
         let start = (page.start - 1) * page.size
         let slice = start < rows.count ? Array(rows[start..<min(rows.count, start + page.size)]) : []
+        let hasNext = start + page.size < rows.count
         return .json(
             .ok,
             [
                 "list": .array(slice), "page_start": .integer(page.start), "page_size": .integer(page.size),
-                "total_records": .integer(rows.count), "success": true,
+                "total_count": .integer(rows.count), "next_page": hasNext ? .integer(page.start + 1) : .null,
+                "previous_page": page.start > 1 ? .integer(page.start - 1) : .null,
             ])
     }
 

@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+
+/// StockGate driven by a vendor's own published client: mistakes our client and our server
+/// would share, that client does not make.
+@Suite("Vendor clients")
+struct VendorClientTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/vendor-clients/colleqtive_sdk_check.py").path
+
+    @Test("Colleqtive's Python SDK (colleqtive-sdk, installed by scripts/install-deps) works unchanged")
+    func colleqtiveSDK() async throws {
+        let output = try await LiveGateway.run { live in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", Self.script, live.baseURL]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        #expect(output.0 == 0, "\(output.1)")
+        #expect(output.1.contains("6 passed, 0 failed"), "\(output.1)")
+    }
+}
