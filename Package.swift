@@ -36,6 +36,16 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        // libcurl, through typed shims for its variadic calls.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // An async HTTP client on one curl multi handle driven by its own thread.
+        .target(
+            name: "CurlHTTP",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The embedded backend: a SQLite ledger through GRDB.
         .target(
             name: "Ledger",
@@ -88,6 +98,18 @@ let package = Package(
         .testTarget(name: "StockCoreTests", dependencies: ["StockCore"]),
         .testTarget(name: "DialectsTests", dependencies: ["Dialects", "StockCore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "StockCore"]),
+        .testTarget(
+            name: "CurlHTTPTests",
+            dependencies: [
+                "CurlHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

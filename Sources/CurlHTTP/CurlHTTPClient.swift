@@ -1,0 +1,153 @@
+internal import CCurl
+import Foundation
+
+/// An async HTTP client over libcurl: one multi handle on its own thread, connections kept
+/// alive and reused across requests, TLS verification on, HTTP/2 where the server offers it
+/// over TLS, proxies from the standard `http_proxy` / `https_proxy` / `no_proxy` variables
+/// (libcurl reads them), a response size limit, and the transfer cancelled when the
+/// calling task is.
+///
+/// Call `shutdown()` before dropping the client: it fails what is in flight and frees the
+/// multi handle on its own thread, in that order.
+public final class CurlHTTPClient: Sendable {
+    public struct Configuration: Sendable {
+        /// Time to establish a connection (TCP and TLS).
+        public var connectTimeout: Duration
+        /// Time for a whole request, from start to the last byte.
+        public var timeout: Duration
+        /// Bodies larger than this fail with `responseTooLarge`.
+        public var maxResponseBytes: Int
+        /// Verify the server's certificate and name (on unless a test turns it off).
+        public var verifyTLS: Bool
+        /// A PEM bundle of trusted CAs instead of the system's.
+        public var caBundlePath: String?
+        /// Most connections kept to one host.
+        public var maxConnectionsPerHost: Int
+        public var userAgent: String
+
+        public init(
+            connectTimeout: Duration = .seconds(5), timeout: Duration = .seconds(30),
+            maxResponseBytes: Int = 8 * 1024 * 1024, verifyTLS: Bool = true, caBundlePath: String? = nil,
+            maxConnectionsPerHost: Int = 32, userAgent: String = "StockGate"
+        ) {
+            self.connectTimeout = connectTimeout
+            self.timeout = timeout
+            self.maxResponseBytes = maxResponseBytes
+            self.verifyTLS = verifyTLS
+            self.caBundlePath = caBundlePath
+            self.maxConnectionsPerHost = maxConnectionsPerHost
+            self.userAgent = userAgent
+        }
+    }
+
+    public let configuration: Configuration
+    let engine: CurlEngine
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        self.engine = CurlEngine(maxConnectionsPerHost: configuration.maxConnectionsPerHost)
+    }
+
+    /// Fails what is in flight with `shutdown`, stops the thread and frees the multi handle.
+    public func shutdown() async {
+        await engine.stop()
+    }
+
+    /// Sends a request and reads the whole response.
+    /// - Throws: `CurlError`; `cancelled` when the calling task is cancelled.
+    public func execute(_ request: CurlRequest) async throws -> CurlResponse {
+        let transfer = try prepare(request)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                transfer.continuation = continuation
+                if Task.isCancelled {
+                    transfer.finish(.failure(CurlError(code: .cancelled, curlCode: 0, message: "the caller went away")))
+                    transfer.release()
+                } else if !engine.submit(transfer) {
+                    transfer.finish(.failure(CurlError(code: .shutdown, curlCode: 0, message: "the client was shut down")))
+                    transfer.release()
+                }
+            }
+        } onCancel: {
+            engine.cancel(transfer.id)
+        }
+    }
+
+    private func prepare(_ request: CurlRequest) throws -> Transfer {
+        // Bytes, not Characters: "\r\n" is one Character and would slip past a Character test.
+        for header in request.headers where (header.name + header.value).utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+            throw CurlError(code: .invalidRequest, curlCode: 0, message: "header \(header.name) holds a line break")
+        }
+        guard let easy = curl_easy_init() else {
+            throw CurlError(code: .transfer, curlCode: 0, message: "curl_easy_init failed")
+        }
+        let transfer = Transfer(id: engine.makeID(), easy: easy, maxResponseBytes: configuration.maxResponseBytes)
+        let context = Unmanaged.passUnretained(transfer).toOpaque()
+        var failed: CURLcode = CURLE_OK
+        func set(_ result: CURLcode) { if result != CURLE_OK && failed == CURLE_OK { failed = result } }
+
+        set(ccurl_easy_setopt_ptr(easy, CURLOPT_URL, request.url))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Self.millis(configuration.connectTimeout)))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Self.millis(request.timeout ?? configuration.timeout)))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, configuration.verifyTLS ? 1 : 0))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, configuration.verifyTLS ? 2 : 0))
+        if let bundle = configuration.caBundlePath { set(ccurl_easy_setopt_ptr(easy, CURLOPT_CAINFO, bundle)) }
+        set(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
+        set(ccurl_easy_setopt_int64(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(configuration.maxResponseBytes)))
+        set(ccurl_easy_setopt_ptr(easy, CURLOPT_USERAGENT, configuration.userAgent))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
+        set(ccurl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, writeCallback))
+        set(ccurl_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, context))
+        set(ccurl_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION, headerCallback))
+        set(ccurl_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, context))
+
+        let method = request.method.uppercased()
+        if method == "HEAD" {
+            set(ccurl_easy_setopt_long(easy, CURLOPT_NOBODY, 1))
+        } else if method != "GET" || request.body != nil {
+            set(ccurl_easy_setopt_ptr(easy, CURLOPT_CUSTOMREQUEST, method))
+        }
+        if let body = request.body {
+            // COPYPOSTFIELDS: libcurl keeps its own copy, so the Swift array's lifetime does not matter.
+            set(ccurl_easy_setopt_int64(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+            set(body.withUnsafeBytes { ccurl_easy_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)) })
+        }
+        var list: UnsafeMutablePointer<curl_slist>?
+        var hasExpect = false
+        for header in request.headers {
+            if header.name.lowercased() == "expect" { hasExpect = true }
+            list = curl_slist_append(list, "\(header.name): \(header.value)")
+        }
+        if !hasExpect { list = curl_slist_append(list, "Expect:") }  // no 100-continue round trip
+        transfer.headerList = list
+        set(ccurl_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, list))
+
+        if failed != CURLE_OK {
+            transfer.release()
+            throw CurlEngine.error(failed, exceededLimit: false)
+        }
+        return transfer
+    }
+
+    static func millis(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+    }
+}
+
+private let writeCallback: ccurl_data_callback = { buffer, size, count, context in
+    guard let buffer, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    return transfer.appendBody(UnsafeRawBufferPointer(start: buffer, count: length)) ? length : 0
+}
+
+private let headerCallback: ccurl_data_callback = { buffer, size, count, context in
+    guard let buffer, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    transfer.appendHeaderLine(UnsafeRawBufferPointer(start: buffer, count: length))
+    return length
+}

@@ -1,0 +1,74 @@
+/// A request for `CurlHTTPClient`.
+public struct CurlRequest: Sendable {
+    public var method: String
+    public var url: String
+    /// Header lines in order. `Expect` is suppressed unless set here.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]?
+    /// Overrides the client's total timeout for this request.
+    public var timeout: Duration?
+
+    public init(
+        method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
+        timeout: Duration? = nil
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+/// A response read whole.
+public struct CurlResponse: Sendable {
+    public var status: Int
+    /// Header lines of the final response, in order.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// `1.1`, `2`, … as negotiated.
+    public var httpVersion: String
+    /// New connections this transfer opened: 0 when it reused a kept-alive one.
+    public var newConnections: Int
+
+    /// The first value of a header, matched case-insensitively.
+    public func header(_ name: String) -> String? {
+        let lowered = name.lowercased()
+        return headers.first { $0.name.lowercased() == lowered }?.value
+    }
+}
+
+/// Why a transfer failed. `code` is stable (metric label); `curlCode` and `message` keep
+/// libcurl's own words, as GRDB's `DatabaseError` keeps SQLite's.
+public struct CurlError: Error, Sendable, CustomStringConvertible, Equatable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Sendable {
+            case connectFailed, timedOut, responseTooLarge, tls, cancelled, shutdown, invalidRequest, transfer
+        }
+        private let base: Base
+        /// Nothing accepted the connection (refused, unreachable, DNS).
+        public static let connectFailed = Code(base: .connectFailed)
+        /// The connect or total timeout passed.
+        public static let timedOut = Code(base: .timedOut)
+        /// The body grew past the client's limit.
+        public static let responseTooLarge = Code(base: .responseTooLarge)
+        /// Certificate or handshake failure.
+        public static let tls = Code(base: .tls)
+        /// The caller went away.
+        public static let cancelled = Code(base: .cancelled)
+        /// The client was shut down.
+        public static let shutdown = Code(base: .shutdown)
+        /// The request could not be set up (a bad URL, a header with a line break).
+        public static let invalidRequest = Code(base: .invalidRequest)
+        /// Anything else: the connection broke, the answer was not HTTP, …
+        public static let transfer = Code(base: .transfer)
+        public var description: String { base.rawValue }
+    }
+
+    public var code: Code
+    /// libcurl's `CURLcode`, 0 when the error is StockGate's own.
+    public var curlCode: Int
+    public var message: String
+
+    public var description: String { "\(code) (curl \(curlCode)): \(message)" }
+}

@@ -1,0 +1,189 @@
+import CurlHTTP
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Testing
+
+/// A small upstream on loopback that can misbehave on purpose (async-http-client's HTTPBin
+/// is the model): slow answers, large bodies, chunked bodies, echoes.
+enum Upstream {
+    static func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+        var logger = Logger(label: "upstream")
+        logger.logLevel = .warning
+        let router = Router()
+        router.get("/hello") { _, _ in "hello" }
+        router.get("/slow") { _, _ -> String in
+            try await Task.sleep(for: .seconds(3))
+            return "late"
+        }
+        router.get("/big") { _, _ in String(repeating: "x", count: 100_000) }
+        router.get("/chunked") { _, _ -> Response in
+            Response(status: .ok, body: ResponseBody { writer in
+                for _ in 0..<50 { try await writer.write(ByteBuffer(string: String(repeating: "y", count: 1000))) }
+                try await writer.finish(nil)
+            })
+        }
+        router.post("/echo") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1_000_000)
+            var headers = HTTPFields()
+            headers[HTTPField.Name("X-Method")!] = request.method.rawValue
+            headers[HTTPField.Name("X-Seen-Custom")!] = request.headers[HTTPField.Name("X-Custom")!] ?? "-"
+            return Response(status: .created, headers: headers, body: ResponseBody(byteBuffer: body))
+        }
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                continuation.yield(channel.localAddress?.port ?? 0)
+                continuation.finish()
+            }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = await iterator.next() ?? 0
+            let result = await Result { try await body("http://127.0.0.1:\(port)") }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return try result.get()
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
+
+func expectCurlError(_ code: CurlError.Code, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
+    do {
+        try await body()
+        Issue.record("expected \(code), got success", sourceLocation: sourceLocation)
+    } catch let error as CurlError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite("CurlHTTP client against a loopback upstream")
+struct CurlHTTPClientTests {
+    @Test("a connection is reused across requests")
+    func reuse() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            let first = try await client.execute(CurlRequest(url: base + "/hello"))
+            let second = try await client.execute(CurlRequest(url: base + "/hello"))
+            let third = try await client.execute(CurlRequest(url: base + "/hello"))
+            await client.shutdown()
+            #expect(first.status == 200 && String(decoding: first.body, as: UTF8.self) == "hello")
+            #expect(first.newConnections == 1)
+            #expect(second.newConnections == 0)
+            #expect(third.newConnections == 0)
+            #expect(first.httpVersion == "1.1")
+        }
+    }
+
+    @Test("method, headers and body travel both ways")
+    func echo() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            let response = try await client.execute(
+                CurlRequest(method: "POST", url: base + "/echo", headers: [("X-Custom", "yes"), ("Content-Type", "application/json")],
+                            body: Array(#"{"quantity": 0.1}"#.utf8)))
+            await client.shutdown()
+            #expect(response.status == 201)
+            #expect(response.header("x-method") == "POST")
+            #expect(response.header("X-Seen-Custom") == "yes")
+            #expect(String(decoding: response.body, as: UTF8.self) == #"{"quantity": 0.1}"#)
+        }
+    }
+
+    @Test("many concurrent requests all complete")
+    func concurrent() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<64 { group.addTask { try await client.execute(CurlRequest(url: base + "/hello")).status } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            await client.shutdown()
+            #expect(statuses.count == 64 && statuses.allSatisfy { $0 == 200 })
+        }
+    }
+
+    @Test("a refused connection is connectFailed")
+    func refused() async throws {
+        // Bind a port, then close it: nothing listens there.
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 1
+        try await channel.close()
+        let client = CurlHTTPClient()
+        await expectCurlError(.connectFailed) { _ = try await client.execute(CurlRequest(url: "http://127.0.0.1:\(port)/")) }
+        await client.shutdown()
+    }
+
+    @Test("a slow answer times out")
+    func timeout() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient(configuration: .init(timeout: .milliseconds(300)))
+            let started = ContinuousClock.now
+            await expectCurlError(.timedOut) { _ = try await client.execute(CurlRequest(url: base + "/slow")) }
+            #expect(ContinuousClock.now - started < .seconds(2))
+            await client.shutdown()
+        }
+    }
+
+    @Test("a response over the limit fails, announced or streamed")
+    func tooLarge() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient(configuration: .init(maxResponseBytes: 10_000))
+            await expectCurlError(.responseTooLarge) { _ = try await client.execute(CurlRequest(url: base + "/big")) }
+            await expectCurlError(.responseTooLarge) { _ = try await client.execute(CurlRequest(url: base + "/chunked")) }
+            let small = try await client.execute(CurlRequest(url: base + "/hello"))
+            #expect(small.status == 200)
+            await client.shutdown()
+        }
+    }
+
+    @Test("cancelling the calling task cancels the transfer")
+    func cancellation() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            let task = Task { try await client.execute(CurlRequest(url: base + "/slow")) }
+            try await Task.sleep(for: .milliseconds(200))
+            let started = ContinuousClock.now
+            task.cancel()
+            await expectCurlError(.cancelled) { _ = try await task.value }
+            #expect(ContinuousClock.now - started < .seconds(2))
+            await client.shutdown()
+        }
+    }
+
+    @Test("shutdown fails what is in flight and refuses new work")
+    func shutdown() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            let inFlight = Task { try await client.execute(CurlRequest(url: base + "/slow")) }
+            try await Task.sleep(for: .milliseconds(200))
+            await client.shutdown()
+            await expectCurlError(.shutdown) { _ = try await inFlight.value }
+            await expectCurlError(.shutdown) { _ = try await client.execute(CurlRequest(url: base + "/hello")) }
+            await client.shutdown()  // twice is fine
+        }
+    }
+
+    @Test("a header with a line break is refused before anything is sent")
+    func headerInjection() async throws {
+        let client = CurlHTTPClient()
+        await expectCurlError(.invalidRequest) {
+            _ = try await client.execute(CurlRequest(url: "http://127.0.0.1:1/", headers: [("X-Evil", "a\r\nHost: other")]))
+        }
+        await client.shutdown()
+    }
+}
