@@ -83,7 +83,8 @@ public enum GatewayServer {
                 }
                 let inbound = InboundRequest(
                     method: request.method, path: request.uri.path, query: QueryString.parse(request.uri.query ?? ""),
-                    headers: request.headers, body: body, pathParameters: parameters)
+                    headers: request.headers, body: body, pathParameters: parameters,
+                    maxJSONDepth: gateway.configuration.maxJSONDepth)
                 let facts = RequestFacts(
                     dialect: codec.dialect, requestID: context.requestID,
                     idempotencyKey: request.headers[.idempotencyKey])

@@ -69,6 +69,23 @@ struct RouterTests {
         }
     }
 
+    @Test("a body nested deeper than max_json_depth is refused in the dialect's envelope")
+    func depthLimit() async throws {
+        try await withApp { client, ledger in
+            // 40 levels: under the parser's own ceiling of 64, over the configured 32.
+            let nested = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
+            try await client.execute(uri: "/api/v6/commerce.movements.create", method: .post,
+                                     body: ByteBuffer(string: #"{"movement": "# + nested + "}")) { response in
+                #expect(response.status == .ok)
+                let json = try JSONParser.parse(Array(buffer: response.body))
+                #expect(json["status"] == "error")
+                #expect(json["error"]?["type"] == "Malformed")
+                #expect(json["error"]?["description"]?.stringValue?.contains("deeper than 32") == true)
+            }
+            #expect(try await ledger.count(MovementQuery()) == 0)
+        }
+    }
+
     @Test("the wrong method on a canonical route is not served")
     func wrongMethod() async throws {
         try await withApp { client, _ in

@@ -45,7 +45,7 @@ public struct CanonicalCodec: InboundCodec {
                 commands: [.readBalances(BalanceQuery(products: product.map { [$0] }, location: location))],
                 context: Context())
         case "movements.create":
-            return try decodeMoves(request.body)
+            return try decodeMoves(request.jsonBody())
         case "movements.find":
             try rejectUnknownQuery(request, allowed: ["product", "location", "after", "limit", "offset"])
             var query = MovementQuery()
@@ -66,8 +66,8 @@ public struct CanonicalCodec: InboundCodec {
         }
     }
 
-    func decodeMoves(_ body: [UInt8]) throws(GatewayError) -> Decoded<Context> {
-        let root = try FieldReader(JSONParser.parseBody(body), path: "")
+    func decodeMoves(_ body: JSONValue) throws(GatewayError) -> Decoded<Context> {
+        let root = try FieldReader(body, path: "")
         try root.rejectUnknown(["movements", "atomic"])
         guard let items = try root.array("movements", required: true), !items.isEmpty else {
             throw GatewayError.invalidValue("movements must hold at least one movement", field: "movements")
@@ -131,23 +131,7 @@ public struct CanonicalCodec: InboundCodec {
     }
 
     public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
-        .json(Self.status(for: error.code), CanonicalJSON.json(error))
-    }
-
-    /// The HTTP status StockGate's API gives each kind of failure.
-    public static func status(for code: GatewayError.Code) -> HTTPResponse.Status {
-        switch code {
-        case .malformed, .missing, .invalidValue, .unknownField: return .badRequest
-        case .notFound: return .notFound
-        case .insufficientStock, .conflict: return .conflict
-        case .unsupported: return .unprocessableContent
-        case .unauthorized: return .unauthorized
-        case .forbidden: return .forbidden
-        case .tooLarge: return .contentTooLarge
-        case .backendFailure: return .badGateway
-        case .unavailable: return .serviceUnavailable
-        default: return .internalServerError
-        }
+        .json(error.code.httpStatus, CanonicalJSON.json(error))
     }
 
     // MARK: Query helpers

@@ -101,7 +101,7 @@ public struct ColleqtiveCodec: InboundCodec {
         if let user, user.count > Self.maxText {
             throw GatewayError.invalidValue("AppUserName is longer than \(Self.maxText) characters", field: "AppUserName")
         }
-        let root = try JSONParser.parseBody(request.body)
+        let root = try request.jsonBody()
         guard case .array(let items) = root else {
             throw GatewayError.malformed("the body must be a JSON array of movements, got \(root.typeName)")
         }
@@ -233,21 +233,8 @@ public struct ColleqtiveCodec: InboundCodec {
     }
 
     public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
-        let status: HTTPResponse.Status
-        switch error.code {
-        case .notFound: status = .notFound
-        case .insufficientStock, .conflict: status = .conflict
-        case .unauthorized: status = .unauthorized
-        case .forbidden: status = .forbidden
-        case .tooLarge: status = .contentTooLarge
-        case .unsupported: status = .unprocessableContent
-        case .backendFailure: status = .badGateway
-        case .unavailable: status = .serviceUnavailable
-        case .internal: status = .internalServerError
-        default: status = .badRequest
-        }
         let message = error.field.map { field in error.message.contains(field) ? error.message : "\(field): \(error.message)" }
             ?? error.message
-        return envelope(nil, message, false, status: status)
+        return envelope(nil, message, false, status: error.code.httpStatus)
     }
 }

@@ -1,4 +1,24 @@
+import HTTPTypes
 import StockCore
+
+extension GatewayError.Code {
+    /// The HTTP status a failure gets in dialects whose errors travel as HTTP statuses
+    /// (StockGate's own API, Colleqtive, Zettle; StoreFeeder overrides one).
+    public var httpStatus: HTTPResponse.Status {
+        switch self {
+        case .malformed, .missing, .invalidValue, .unknownField: return .badRequest
+        case .notFound: return .notFound
+        case .insufficientStock, .conflict: return .conflict
+        case .unsupported: return .unprocessableContent
+        case .unauthorized: return .unauthorized
+        case .forbidden: return .forbidden
+        case .tooLarge: return .contentTooLarge
+        case .backendFailure: return .badGateway
+        case .unavailable: return .serviceUnavailable
+        default: return .internalServerError
+        }
+    }
+}
 
 extension GatewayError {
     /// The error with its canonical field (`product`, `from`, `to`, `quantity`) renamed to the

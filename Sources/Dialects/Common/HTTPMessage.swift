@@ -11,17 +11,26 @@ public struct InboundRequest: Sendable {
     public var body: [UInt8]
     /// Values of the `{name}` segments of the matched route.
     public var pathParameters: [String: String]
+    /// Bodies nested deeper than this are refused (the gateway's `max_json_depth`).
+    public var maxJSONDepth: Int
 
     public init(
         method: HTTPRequest.Method, path: String, query: [(name: String, value: String)] = [],
-        headers: HTTPFields = [:], body: [UInt8] = [], pathParameters: [String: String] = [:]
+        headers: HTTPFields = [:], body: [UInt8] = [], pathParameters: [String: String] = [:],
+        maxJSONDepth: Int = JSONParser.defaultMaxDepth
     ) {
+        self.maxJSONDepth = maxJSONDepth
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
         self.pathParameters = pathParameters
+    }
+
+    /// The body parsed as JSON within the depth limit, or a `malformed` refusal.
+    public func jsonBody() throws(GatewayError) -> JSONValue {
+        try JSONParser.parseBody(body, maxDepth: maxJSONDepth)
     }
 
     /// The first value of a query parameter.

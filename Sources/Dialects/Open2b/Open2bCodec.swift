@@ -64,8 +64,7 @@ public struct Open2bCodec: InboundCodec {
         guard let stock = catalog.location(open2bRole: .stock) else {
             throw GatewayError(code: .internal, message: "the catalog has no open2b_role stock location")
         }
-        let root = try FieldReader(
-            JSONParser.parseBody(request.body.isEmpty ? Array("{}".utf8) : request.body), path: "")
+        let root = try FieldReader(request.body.isEmpty ? .object(JSONObject()) : request.jsonBody(), path: "")
         var context = Context(method: method, fields: Self.allFields, stockLocation: stock.key)
         switch method {
         case .find:

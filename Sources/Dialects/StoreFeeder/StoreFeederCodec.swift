@@ -39,7 +39,7 @@ public struct StoreFeederCodec: InboundCodec {
                     field: "Content-Type")
             }
         }
-        let root = try JSONParser.parseBody(request.body)
+        let root = try request.jsonBody()
         guard case .array(let items) = root else {
             throw GatewayError.malformed("The body must be a JSON array of transfers, got \(root.typeName).", field: "transfers")
         }
@@ -215,18 +215,8 @@ public struct StoreFeederCodec: InboundCodec {
     }
 
     public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
-        let status: HTTPResponse.Status
-        switch error.code {
-        case .unsupported: status = .unsupportedMediaType
-        case .unauthorized: status = .unauthorized
-        case .forbidden: status = .forbidden
-        case .tooLarge: status = .contentTooLarge
-        case .notFound: status = .notFound
-        case .backendFailure: status = .badGateway
-        case .unavailable: status = .serviceUnavailable
-        case .internal: status = .internalServerError
-        default: status = .badRequest
-        }
+        // The one unsupported thing here is the media type.
+        let status: HTTPResponse.Status = error.code == .unsupported ? .unsupportedMediaType : error.code.httpStatus
         return .json(
             status,
             [

@@ -72,7 +72,7 @@ public struct ZettleCodec: InboundCodec {
     }
 
     func decodeUpdate(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
-        let root = try FieldReader(JSONParser.parseBody(request.body), path: "")
+        let root = try FieldReader(request.jsonBody(), path: "")
         guard let changes = try root.array("changes", required: true), !changes.isEmpty else {
             throw GatewayError.invalidValue("changes must hold at least one change", field: "changes")
         }
@@ -92,7 +92,7 @@ public struct ZettleCodec: InboundCodec {
     }
 
     func decodeBulk(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
-        let root = try FieldReader(JSONParser.parseBody(request.body), path: "")
+        let root = try FieldReader(request.jsonBody(), path: "")
         guard let products = try root.array("productChanges", required: true), !products.isEmpty else {
             throw GatewayError.invalidValue("productChanges must hold at least one product", field: "productChanges")
         }
@@ -241,22 +241,7 @@ public struct ZettleCodec: InboundCodec {
     }
 
     public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
-        let status: HTTPResponse.Status
-        var errorType: JSONValue = .null
-        switch error.code {
-        case .notFound:
-            status = .notFound
-            errorType = "ENTITY_NOT_FOUND"
-        case .insufficientStock, .conflict: status = .conflict
-        case .unauthorized: status = .unauthorized
-        case .forbidden: status = .forbidden
-        case .tooLarge: status = .contentTooLarge
-        case .unsupported: status = .unprocessableContent
-        case .backendFailure: status = .badGateway
-        case .unavailable: status = .serviceUnavailable
-        case .internal: status = .internalServerError
-        default: status = .badRequest
-        }
+        let errorType: JSONValue = error.code == .notFound ? "ENTITY_NOT_FOUND" : .null
         var violations: [JSONValue] = []
         if let field = error.field {
             violations.append([
@@ -265,7 +250,7 @@ public struct ZettleCodec: InboundCodec {
             ])
         }
         return .json(
-            status,
+            error.code.httpStatus,
             ["developerMessage": .string(error.message), "errorType": errorType, "violations": .array(violations)])
     }
 
