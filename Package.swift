@@ -62,6 +62,7 @@ let package = Package(
                 "StockCore",
                 "Dialects",
                 "Ledger",
+                "CurlHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting",
+                "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -54,6 +54,16 @@ public struct ConfigFile: Sendable, Equatable {
     }
 
     public var dialects: Dialects?
+    /// Remote backends (see `BackendConfiguration`).
+    public var backends: [BackendConfiguration] = []
+    /// Inbound dialect (or `default`) → backend name; `embedded` is the built-in ledger.
+    public var routes: [String: String] = [:]
+
+    static func rejectUnknown(_ mapping: Node.Mapping, known: Set<String>, prefix: String, file: String) throws {
+        for key in mapping.keys.compactMap(\.string) where !known.contains(key) {
+            throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown key '\(prefix)\(key)'")
+        }
+    }
 
     public struct Error: Swift.Error, CustomStringConvertible, Equatable {
         public var description: String
@@ -74,7 +84,7 @@ public struct ConfigFile: Sendable, Equatable {
         }
         guard let node else { return ConfigFile() }
         guard let mapping = node.mapping else { throw Error(description: "\(file): the top level must be a mapping") }
-        for key in mapping.keys.compactMap(\.string) where key != "server" && key != "dialects" {
+        for key in mapping.keys.compactMap(\.string) where !["server", "dialects", "backends", "routes"].contains(key) {
             throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown section '\(key)'")
         }
         var config = ConfigFile()
@@ -113,10 +123,36 @@ public struct ConfigFile: Sendable, Equatable {
                 throw Error(description: "\(file): dialects.zettle.organization_uuid is not a UUID: '\(uuid)'")
             }
         }
+        if let backendsNode = mapping["backends"] {
+            guard let list = backendsNode.sequence else { throw Error(description: "\(file): 'backends' must be a list") }
+            for node in list {
+                let backend = try BackendConfiguration.parse(node, file: file)
+                guard backend.name != "embedded", !config.backends.contains(where: { $0.name == backend.name }) else {
+                    throw Error(description: "\(file): backend name '\(backend.name)' is taken")
+                }
+                config.backends.append(backend)
+            }
+        }
+        if let routesNode = mapping["routes"] {
+            guard let routes = routesNode.mapping else { throw Error(description: "\(file): 'routes' must be a mapping") }
+            let inbound = ["stockgate", "colleqtive", "storefeeder", "open2b-v6", "open2b-v3", "zettle", "default"]
+            for (keyNode, valueNode) in routes {
+                guard let dialect = keyNode.string, inbound.contains(dialect) else {
+                    throw Error(
+                        description: "\(file):\(keyNode.mark?.line ?? 0): routes: '\(keyNode.string ?? "")' is not an inbound dialect (\(inbound.joined(separator: ", ")))")
+                }
+                guard let target = valueNode.string, target == "embedded" || config.backends.contains(where: { $0.name == target })
+                else {
+                    throw Error(
+                        description: "\(file):\(valueNode.mark?.line ?? 0): routes.\(dialect): no backend named '\(valueNode.string ?? "")'")
+                }
+                config.routes[dialect] = target
+            }
+        }
         return config
     }
 
-    private static func line(of key: String, in mapping: Node.Mapping) -> Int {
+    static func line(of key: String, in mapping: Node.Mapping) -> Int {
         for (keyNode, _) in mapping where keyNode.string == key {
             return keyNode.mark?.line ?? 1
         }

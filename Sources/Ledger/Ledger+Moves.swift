@@ -31,7 +31,8 @@ extension Ledger {
                 // A batch recorded before under the same key is answered, not applied again.
                 if let key = facts.idempotencyKey {
                     let earlier = try Row.fetchAll(
-                        db, sql: "SELECT * FROM movement WHERE idempotency_key = ? AND reverses IS NULL ORDER BY id",
+                        db,
+                        sql: "SELECT * FROM movement WHERE idempotency_key = ? AND reverses IS NULL AND backend IS NULL ORDER BY id",
                         arguments: [key])
                     if !earlier.isEmpty {
                         items = try earlier.map { .applied(try Self.movement(from: $0)) }
@@ -136,6 +137,40 @@ extension Ledger {
         }
     }
 
+    /// Journals movements a remote backend applied (or reversed): rows for the gateway's own
+    /// queries, with no effect on the embedded balances.
+    /// - Returns: the movements as stored, with their journal ids.
+    public func journalForwarded(_ items: [Movement], backend: String, facts: RequestFacts) async throws -> [Movement] {
+        let now = clock()
+        return try await writer.write { db in
+            var stored: [Movement] = []
+            for item in items {
+                var movement = try self.insert(item, at: now, facts: facts, db: db)
+                try db.execute(sql: "UPDATE movement SET backend = ? WHERE id = ?", arguments: [backend, movement.id])
+                movement.backend = backend
+                stored.append(movement)
+            }
+            return stored
+        }
+    }
+
+    /// Movements forwarded to `backend` under an idempotency key, oldest first.
+    public func forwarded(idempotencyKey key: String, backend: String) async throws -> [Movement] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM movement WHERE idempotency_key = ? AND backend = ? AND reverses IS NULL ORDER BY id",
+                arguments: [key, backend]
+            ).map(Self.movement(from:))
+        }
+    }
+
+    /// Marks a forwarded movement reversed (its reversal was sent and journaled).
+    public func markReversed(id: Int64) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE movement SET state = 'reversed' WHERE id = ?", arguments: [id])
+        }
+    }
+
     /// Empties the ledger: no movements, no balances, ids from 1 again. Only for contract
     /// testing (`serve --enable-test-reset`); never wired in a normal run.
     public func reset() async throws {
@@ -169,9 +204,14 @@ extension Ledger {
     /// Inserts one movement (applying it unless pending) and returns it as stored.
     /// The caller has validated `item`.
     func record(_ item: Movement, at now: Date, facts: RequestFacts, db: Database) throws -> Movement {
+        if item.state != .pending { try changeBalances(for: item, db: db) }
+        return try insert(item, at: now, facts: facts, db: db)
+    }
+
+    /// Writes the journal row only.
+    func insert(_ item: Movement, at now: Date, facts: RequestFacts, db: Database) throws -> Movement {
         var movement = item
         movement.state = item.state == .pending ? .pending : .applied
-        if movement.state == .applied { try changeBalances(for: movement, db: db) }
         let created = Self.millis(now)
         movement.createdAt = Self.date(created)
         movement.appliedAt = movement.state == .applied ? movement.createdAt : nil

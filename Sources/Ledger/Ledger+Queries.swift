@@ -73,6 +73,12 @@ extension Ledger {
     static func whereClause(_ query: MovementQuery) -> (String, StatementArguments) {
         var clauses: [String] = []
         var arguments = StatementArguments()
+        if let backend = query.backend {
+            clauses.append("backend = ?")
+            arguments += [backend]
+        } else {
+            clauses.append("backend IS NULL")
+        }
         if let product = query.product {
             clauses.append("product = ?")
             arguments += [product]
@@ -143,7 +149,8 @@ extension Ledger {
             externalID: row["external_id"], createdAt: date(row["created_at"]), appliedAt: applied.map(date),
             state: MovementState(rawValue: state) ?? .applied, allowOverage: row["allow_overage"],
             extras: try extrasText.map(decodeExtras) ?? MovementExtras(), reverses: row["reverses"],
-            dialect: row["dialect"], requestID: row["request_id"], idempotencyKey: row["idempotency_key"])
+            dialect: row["dialect"], requestID: row["request_id"], idempotencyKey: row["idempotency_key"],
+            backend: row["backend"])
     }
 
     static func quantity(_ text: String) throws -> Quantity {

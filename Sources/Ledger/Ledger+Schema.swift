@@ -46,6 +46,12 @@ extension Ledger {
         migrator.registerMigration("v2-idempotency-index") { db in
             try db.execute(sql: "CREATE INDEX movement_by_idempotency_key ON movement(idempotency_key) WHERE idempotency_key IS NOT NULL")
         }
+        migrator.registerMigration("v3-forwarded-movements") { db in
+            // NULL: a movement of the embedded ledger; otherwise the name of the remote backend
+            // the gateway forwarded it to (the row is then a journal entry, balances untouched).
+            try db.execute(sql: "ALTER TABLE movement ADD COLUMN backend TEXT")
+            try db.execute(sql: "CREATE INDEX movement_by_backend ON movement(backend, id)")
+        }
         return migrator
     }
 }

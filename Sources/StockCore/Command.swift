@@ -77,6 +77,9 @@ public struct MovementQuery: Sendable, Equatable {
     /// Only movements that changed stock and still stand: applied, not undone by a delete,
     /// not a reversal (Open2b's view of the journal).
     public var appliedOnly: Bool
+    /// Whose journal: nil for the embedded ledger's own movements, or a remote backend's
+    /// name for the movements the gateway forwarded there. Set by the backend, not by codecs.
+    public var backend: String?
     public var order: [Sort]
     public var offset: Int
     public var limit: Int?
@@ -93,6 +96,7 @@ public struct MovementQuery: Sendable, Equatable {
         self.createdTo = createdTo
         self.keywords = keywords
         self.appliedOnly = appliedOnly
+        self.backend = nil
         self.order = order
         self.offset = offset
         self.limit = limit

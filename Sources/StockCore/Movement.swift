@@ -100,14 +100,17 @@ public struct Movement: Sendable, Equatable {
     public var dialect: String?
     public var requestID: String?
     public var idempotencyKey: String?
+    /// The remote backend the gateway forwarded it to; nil for the embedded ledger.
+    public var backend: String?
 
     public init(
         id: Int64? = nil, product: String, quantity: Quantity, from: String, to: String, reason: String? = nil,
         reference: String? = nil, description: String? = nil, user: String? = nil, sourceSystem: String? = nil,
         externalID: String? = nil, createdAt: Date? = nil, appliedAt: Date? = nil, state: MovementState = .applied,
         allowOverage: Bool = false, extras: MovementExtras = MovementExtras(), reverses: Int64? = nil,
-        dialect: String? = nil, requestID: String? = nil, idempotencyKey: String? = nil
+        dialect: String? = nil, requestID: String? = nil, idempotencyKey: String? = nil, backend: String? = nil
     ) {
+        self.backend = backend
         self.id = id
         self.product = product
         self.quantity = quantity

@@ -20,6 +20,10 @@ public struct BatchOutcome: Sendable, Equatable {
         case failed(GatewayError)
         /// Valid on its own, but not applied because another item of an all-or-nothing batch failed.
         case notApplied
+        /// Applied by a backend that takes items one by one, then reversed there because
+        /// another item of the all-or-nothing batch failed; the movement and its reversal
+        /// are both in the journal.
+        case undone(Movement)
     }
 
     public var items: [Item]

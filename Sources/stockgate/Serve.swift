@@ -1,4 +1,5 @@
 import ArgumentParser
+import CurlHTTP
 import Foundation
 import Gateway
 import Ledger
@@ -75,9 +76,11 @@ struct Serve: AsyncParsableCommand {
             configuration.mappingsDirectory = value
             explicit.insert("mappings")
         }
+        var file = ConfigFile()
         if let path = setting(config, "STOCKGATE_CONFIG") {
             do {
-                configuration.apply(try ConfigFile.load(path: path), explicitlySet: explicit)
+                file = try ConfigFile.load(path: path)
+                configuration.apply(file, explicitlySet: explicit)
             } catch {
                 FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
                 throw ExitCode(2)
@@ -102,14 +105,28 @@ struct Serve: AsyncParsableCommand {
         let resetAllowed = enableTestReset || environment["STOCKGATE_ENABLE_TEST_RESET"] == "1"
         if resetAllowed { logger.warning("test reset enabled: POST /stockgate/v1/test/reset empties the ledger") }
         let reset: (@Sendable () async throws -> Void)? = resetAllowed ? { @Sendable in try await ledger.reset() } : nil
+        let backends: (fallback: any StockBackend, routes: [String: any StockBackend], clients: [CurlHTTPClient])
+        do {
+            backends = try Backends.make(file, catalog: catalog, embedded: ledger, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        for backend in file.backends {
+            logger.info(
+                "backend configured",
+                metadata: ["backend": "\(backend.name)", "dialect": "\(backend.dialect)", "base_url": "\(backend.baseURL)"])
+        }
         let gateway = Gateway(
-            configuration: configuration, catalog: catalog, backend: ledger, logger: logger, testReset: reset)
+            configuration: configuration, catalog: catalog, backend: backends.fallback, logger: logger, testReset: reset,
+            routes: backends.routes)
         let host = configuration.host
         let app = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in
             logger.notice("StockGate listening", metadata: ["address": "\(host):\(port)"])
         }
         // runService drains in-flight requests on SIGINT/SIGTERM before it returns.
         try await app.runService()
+        for client in backends.clients { await client.shutdown() }
         try ledger.close()
         logger.notice("StockGate stopped")
     }

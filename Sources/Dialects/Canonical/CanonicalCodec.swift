@@ -101,6 +101,8 @@ public struct CanonicalCodec: InboundCodec {
                     results.append(["index": .integer(index), "status": "failed", "error": CanonicalJSON.json(named)["error"]!])
                 case .notApplied:
                     results.append(["index": .integer(index), "status": "notApplied"])
+                case .undone(let movement):
+                    results.append(["index": .integer(index), "status": "undone", "movement": CanonicalJSON.json(movement)])
                 }
             }
             let failed = batch.failures.count

@@ -187,8 +187,8 @@ public struct StoreFeederCodec: InboundCodec {
                         "product": "[\(index)].ProductIDType", "quantity": "[\(index)].TransferAmount",
                         "from": "[\(index)].StockLocationFrom", "to": "[\(index)].StockLocationTo",
                     ])
-                case .notApplied:
-                    error = GatewayError.internalError("not applied")
+                case .notApplied, .undone:
+                    error = GatewayError.conflict("Not applied: another transfer of the request failed.")
                 }
             }
             var response = JSONObject([.init("Transfer", context.items[index])])

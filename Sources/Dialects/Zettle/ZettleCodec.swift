@@ -222,9 +222,11 @@ public struct ZettleCodec: InboundCodec {
             let location = catalog.location(key: locationKey)
             let uuid = location?.zettleUUID ?? ""
             var held: [String: Quantity] = [:]
-            if case .balances(let balances) = outcomes.last {
-                for balance in balances { held[balance.product] = balance.quantity }
+            guard case .balances(let balances) = outcomes.last else {
+                // The backend cannot read balances: the move stands, no balances to report.
+                return .json(.ok, ["locationUuid": .string(uuid), "variants": []])
             }
+            for balance in balances { held[balance.product] = balance.quantity }
             let rows = variants.map { variant -> JSONValue in
                 var object = JSONObject()
                 if !bulk {

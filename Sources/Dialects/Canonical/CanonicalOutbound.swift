@@ -1,0 +1,121 @@
+import StockCore
+
+/// Another StockGate as a backend, through its own API (`/stockgate/v1`). Catalog keys are
+/// the shared identity.
+public struct CanonicalOutbound: OutboundCodec {
+    public var dialect: String { CanonicalCodec.dialect }
+    public let capabilities = BackendCapabilities(
+        maxBatchItems: CanonicalCodec.maxBatchItems, atomicRequests: false, integerQuantities: false,
+        maxFractionDigits: nil, pendingTransfers: true, balanceReads: true, idempotencyKeys: true)
+
+    public init() {}
+
+    public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {}
+
+    /// StockGate takes either semantics per request; `atomic` asks for all-or-nothing.
+    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool)
+        -> OutboundRequest
+    {
+        var movements: [JSONValue] = []
+        for item in items {
+            var object = JSONObject()
+            object["product"] = .string(item.product)
+            object["quantity"] = .string(item.quantity.description)
+            object["from"] = .string(item.from)
+            object["to"] = .string(item.to)
+            let texts: [(String, String?)] = [
+                ("reason", item.reason), ("reference", item.reference), ("description", item.description),
+                ("user", item.user), ("source", item.sourceSystem), ("externalId", item.externalID),
+            ]
+            for (key, value) in texts { if let value { object[key] = .string(value) } }
+            if item.state == .pending { object["pending"] = true }
+            if item.allowOverage { object["allowOverage"] = true }
+            if !item.extras.isEmpty { object["extras"] = CanonicalJSON.json(item.extras) }
+            movements.append(.object(object))
+        }
+        var request = OutboundRequest.json(
+            "POST", "/stockgate/v1/movements", ["movements": .array(movements), "atomic": .bool(atomic)])
+        if let idempotencyKey { request.headers.append(.init("Idempotency-Key", idempotencyKey)) }
+        return request
+    }
+
+    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?) -> OutboundRequest {
+        moveRequest(items, catalog: catalog, idempotencyKey: idempotencyKey, atomic: false)
+    }
+
+    public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
+        guard let json = response.json, let results = json["results"]?.arrayValue, results.count == items.count else {
+            let error = errorOf(response)
+            return items.map { _ in .failed(error) }
+        }
+        return zip(results, items).map { result, item in
+            switch result["status"]?.stringValue {
+            case "applied":
+                var movement = item
+                if let id = result["movement"]?["id"]?.numberText.flatMap({ Int64($0) }) { movement.id = id }
+                return .applied(movement)
+            case "failed":
+                return .failed(Self.error(result["error"]))
+            default:
+                return .notApplied
+            }
+        }
+    }
+
+    public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) -> OutboundRequest {
+        var parameters: [String] = []
+        if let products = query.products, products.count == 1 { parameters.append("product=\(percentEncoded(products[0]))") }
+        if let location = query.location { parameters.append("location=\(percentEncoded(location))") }
+        return OutboundRequest(
+            method: "GET", path: "/stockgate/v1/balances" + (parameters.isEmpty ? "" : "?" + parameters.joined(separator: "&")))
+    }
+
+    public func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog)
+        throws(GatewayError) -> [Balance]
+    {
+        guard response.status == 200, let list = response.json?["balances"]?.arrayValue else { throw errorOf(response) }
+        return list.compactMap { item in
+            guard let product = item["product"]?.stringValue, let location = item["location"]?.stringValue,
+                let text = item["quantity"]?.stringValue, let quantity = try? Quantity(parsing: text)
+            else { return nil }
+            if let products = query.products, !products.contains(product) { return nil }
+            if !query.includeZero && quantity.isZero { return nil }
+            return Balance(product: product, location: location, quantity: quantity)
+        }
+    }
+
+    func errorOf(_ response: OutboundResponse) -> GatewayError {
+        if let error = response.json?["error"] { return Self.error(error) }
+        return backendError(status: response.status, message: "stockgate backend answered \(response.status): \(response.text)")
+    }
+
+    /// A canonical error object back into a `GatewayError`: same code, message and field.
+    static func error(_ value: JSONValue?) -> GatewayError {
+        let codes: [String: GatewayError.Code] = [
+            "malformed": .malformed, "missing": .missing, "invalidValue": .invalidValue, "unknownField": .unknownField,
+            "notFound": .notFound, "insufficientStock": .insufficientStock, "conflict": .conflict,
+            "unsupported": .unsupported,
+        ]
+        let code = value?["code"]?.stringValue.flatMap { codes[$0] } ?? .backendFailure
+        var field = value?["field"]?.stringValue
+        // `movements[3].quantity` → `quantity`: the item is known by its position already.
+        if let text = field, let dot = text.firstIndex(of: "."), text.hasPrefix("movements[") {
+            field = String(text[text.index(after: dot)...])
+        }
+        return GatewayError(code: code, message: value?["message"]?.stringValue ?? "backend error", field: field)
+    }
+}
+
+func percentEncoded(_ text: String) -> String {
+    var output = ""
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+            output.append(Character(UnicodeScalar(byte)))
+        default:
+            output += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+        }
+    }
+    return output
+}

@@ -1,0 +1,143 @@
+import StockCore
+
+/// A request an outbound codec wants sent, relative to the backend's base URL.
+public struct OutboundRequest: Sendable, Equatable {
+    public struct Header: Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public var method: String
+    /// Path and query, starting with `/`.
+    public var path: String
+    public var headers: [Header]
+    public var body: [UInt8]?
+
+    public init(method: String, path: String, headers: [Header] = [], body: [UInt8]? = nil) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+    }
+
+    static func json(_ method: String, _ path: String, _ value: JSONValue) -> OutboundRequest {
+        OutboundRequest(
+            method: method, path: path, headers: [Header("Content-Type", "application/json")], body: JSONWriter.bytes(value))
+    }
+}
+
+/// What came back from the backend.
+public struct OutboundResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+
+    public init(status: Int, body: [UInt8]) {
+        self.status = status
+        self.body = body
+    }
+
+    var json: JSONValue? { try? JSONParser.parse(body) }
+    var text: String { String(decoding: body.prefix(500), as: UTF8.self) }
+}
+
+/// What a backend dialect can do; the gateway fills the gaps in one general place.
+public struct BackendCapabilities: Sendable, Equatable {
+    /// Most movements one request may carry (Open2b: one per call).
+    public var maxBatchItems: Int
+    /// The items of one request stand or fall together.
+    public var atomicRequests: Bool
+    /// Quantities must be whole numbers (StoreFeeder).
+    public var integerQuantities: Bool
+    /// Most fraction digits a quantity may have (Open2b: 2).
+    public var maxFractionDigits: Int?
+    /// Can record a pending transfer.
+    public var pendingTransfers: Bool
+    /// Can read balances.
+    public var balanceReads: Bool
+    /// Deduplicates a repeated request by a key (so a retry is safe).
+    public var idempotencyKeys: Bool
+}
+
+/// The dialect's own parameters of a backend, from the configuration.
+public struct BackendParameters: Sendable, Equatable {
+    /// Colleqtive: the acting user sent as `AppUserName`.
+    public var colleqtiveAppUser: String?
+    /// Zettle: the organization in `/organizations/{org}/…` (`self` by default).
+    public var zettleOrganization: String
+
+    public init(colleqtiveAppUser: String? = nil, zettleOrganization: String = "self") {
+        self.colleqtiveAppUser = colleqtiveAppUser
+        self.zettleOrganization = zettleOrganization
+    }
+}
+
+/// A dialect as a client: canonical commands to the vendor's requests, the vendor's answers
+/// back to canonical outcomes. Pure, like the inbound codecs.
+public protocol OutboundCodec: Sendable {
+    var dialect: String { get }
+    var capabilities: BackendCapabilities { get }
+
+    /// Translates one movement into the backend's terms, or refuses it before anything is
+    /// sent: no identifier in the catalog, a quantity the backend cannot carry, a move the
+    /// backend cannot express.
+    func check(_ item: Movement, catalog: Catalog) throws(GatewayError)
+
+    /// The request for items that passed `check` and fit `capabilities.maxBatchItems`.
+    func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?) throws(GatewayError)
+        -> OutboundRequest
+
+    /// The outcome of each item from the backend's answer, with the vendor's message kept.
+    func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item]
+
+    /// A request reading balances (only when `capabilities.balanceReads`).
+    func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest
+
+    func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog) throws(GatewayError)
+        -> [Balance]
+}
+
+extension OutboundCodec {
+    public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
+        throw GatewayError.unsupported("a \(dialect) backend cannot read balances")
+    }
+
+    public func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog)
+        throws(GatewayError) -> [Balance]
+    {
+        throw GatewayError.unsupported("a \(dialect) backend cannot read balances")
+    }
+}
+
+extension Catalog {
+    /// The untracked location a backend can name in place of one it has no name for: stock
+    /// entering from (or leaving to) an unlimited source or sink has the same effect whichever
+    /// one the backend is told. Sources prefer a supplier, sinks sold, then bin; outside last.
+    public func untrackedSubstitute(
+        for location: Location, asSource: Bool, where named: (Location) -> Bool
+    ) -> Location? {
+        guard !location.kind.isTracked else { return nil }
+        if named(location) { return location }
+        let preference: [LocationKind] = asSource ? [.supplier, .outside, .bin, .sold] : [.sold, .bin, .outside, .supplier]
+        for kind in preference {
+            if let candidate = locations.first(where: { $0.kind == kind && named($0) }) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// The canonical failure for a vendor's refusal, by HTTP status, with its message kept.
+func backendError(status: Int, message: String, field: String? = nil) -> GatewayError {
+    let code: GatewayError.Code
+    switch status {
+    case 400, 422: code = .invalidValue
+    case 404: code = .notFound
+    case 409: code = .insufficientStock
+    case 401, 403: code = .backendFailure
+    default: code = .backendFailure
+    }
+    return GatewayError(code: code, message: message, field: field)
+}

@@ -1,0 +1,91 @@
+import StockCore
+
+/// A StoreFeeder backend: bulk transfers with per-item results, whole quantities only.
+public struct StoreFeederOutbound: OutboundCodec {
+    public var dialect: String { StoreFeederCodec.dialect }
+    public let capabilities = BackendCapabilities(
+        maxBatchItems: StoreFeederCodec.maxBatchItems, atomicRequests: false, integerQuantities: true,
+        maxFractionDigits: 0, pendingTransfers: true, balanceReads: false, idempotencyKeys: false)
+
+    public init() {}
+
+    func product(_ item: Movement, catalog: Catalog) throws(GatewayError) -> JSONValue {
+        guard let product = catalog.product(key: item.product) else {
+            throw GatewayError.notFound("unknown product '\(item.product)'", field: "product")
+        }
+        if let id = product.storefeederID { return ["IDType": "ID", "Value": .string(id)] }
+        if let sku = product.sku { return ["IDType": "SKU", "Value": .string(sku)] }
+        throw GatewayError.unsupported("product '\(product.key)' has no StoreFeeder id or sku in the catalog", field: "product")
+    }
+
+    func location(_ key: String, asSource: Bool, catalog: Catalog, field: String) throws(GatewayError) -> JSONValue {
+        guard let location = catalog.location(key: key) else {
+            throw GatewayError.notFound("unknown location '\(key)'", field: field)
+        }
+        if let id = location.storefeederID { return ["IDType": "ID", "Value": .string(id)] }
+        if let reference = location.storefeederReference {
+            var object: JSONObject = JSONObject([.init("IDType", "StockLocationReference"), .init("Value", .string(reference))])
+            if let warehouse = location.storefeederWarehouse {
+                object["Warehouse"] = ["IDType": "Name", "Value": .string(warehouse)]
+            }
+            return .object(object)
+        }
+        // Every untracked location is outside StoreFeeder's stock locations.
+        if !location.kind.isTracked { return ["IDType": "StockLocationReference", "Value": "Unspecified"] }
+        throw GatewayError.unsupported("location '\(key)' has no StoreFeeder id or reference in the catalog", field: field)
+    }
+
+    public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {
+        guard item.quantity.isInteger, item.quantity.intValue != nil else {
+            throw GatewayError.unsupported(
+                "StoreFeeder carries whole quantities only, got \(item.quantity)", field: "quantity")
+        }
+        _ = try transfer(item, catalog: catalog)
+    }
+
+    func transfer(_ item: Movement, catalog: Catalog) throws(GatewayError) -> JSONValue {
+        var object = JSONObject()
+        object["ProductIDType"] = try product(item, catalog: catalog)
+        object["StockLocationFrom"] = try location(item.from, asSource: true, catalog: catalog, field: "from")
+        object["StockLocationTo"] = try location(item.to, asSource: false, catalog: catalog, field: "to")
+        object["TransferAmount"] = .number(item.quantity.description)
+        object["ImmediateTransfer"] = .bool(item.state != .pending)
+        if let user = item.user {
+            object["AssignedUserID"] = ["IDType": user.contains("@") ? "Email" : "ID", "Value": .string(user)]
+        }
+        if let reason = item.reason ?? item.description { object["TransferReason"] = .string(reason) }
+        if let value = item.extras.batchReference { object["StockLocationFromBatchReference"] = .string(value) }
+        if let value = item.extras.expiryDate { object["StockLocationFromExpiryDate"] = .string(value) }
+        if let value = item.extras.deliveredDate { object["StockLocationFromDeliveredDate"] = .string(value) }
+        if let value = item.extras.dissociateIfEmpty { object["DissociateProductIfEmpty"] = .bool(value) }
+        if let value = item.extras.isSystem { object["IsSystem"] = .bool(value) }
+        return .object(object)
+    }
+
+    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?) throws(GatewayError)
+        -> OutboundRequest
+    {
+        var transfers: [JSONValue] = []
+        for item in items { transfers.append(try transfer(item, catalog: catalog)) }
+        return .json("POST", "/stocklocations/create-transfers", .array(transfers))
+    }
+
+    public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
+        guard response.status == 200, let responses = response.json?["Responses"]?.arrayValue, responses.count == items.count
+        else {
+            var message = "StoreFeeder answered \(response.status): \(response.text)"
+            if let state = response.json?["ModelState"]?.objectValue, let first = state.members.first {
+                message = "\(first.key): " + (first.value.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? "")
+            }
+            let error = backendError(status: response.status, message: message)
+            return items.map { _ in .failed(error) }
+        }
+        return zip(responses, items).map { result, item in
+            if result["Success"] == true { return .applied(item) }
+            let message = result["Error"]?.stringValue ?? "StoreFeeder refused the transfer"
+            let code: GatewayError.Code =
+                message.contains("does not exist") ? .notFound : message.contains("holds") ? .insufficientStock : .invalidValue
+            return .failed(GatewayError(code: code, message: message))
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import StockCore
+
+/// A Zettle backend: all-or-nothing `PUT …/inventory`, `externalUuid` as the idempotency
+/// key, balances per location.
+public struct ZettleOutbound: OutboundCodec {
+    public var dialect: String { ZettleCodec.dialect }
+    public let capabilities = BackendCapabilities(
+        maxBatchItems: ZettleCodec.maxChanges, atomicRequests: true, integerQuantities: false,
+        maxFractionDigits: nil, pendingTransfers: false, balanceReads: true, idempotencyKeys: true)
+    public let parameters: BackendParameters
+
+    public init(parameters: BackendParameters = BackendParameters()) {
+        self.parameters = parameters
+    }
+
+    var organization: String { percentEncoded(parameters.zettleOrganization) }
+
+    func uuid(_ key: String, asSource: Bool, catalog: Catalog, field: String) throws(GatewayError) -> String {
+        guard let location = catalog.location(key: key) else {
+            throw GatewayError.notFound("unknown location '\(key)'", field: field)
+        }
+        if let uuid = location.zettleUUID { return uuid }
+        if let substitute = catalog.untrackedSubstitute(for: location, asSource: asSource, where: { $0.zettleUUID != nil }),
+            let uuid = substitute.zettleUUID
+        {
+            return uuid
+        }
+        throw GatewayError.unsupported("location '\(key)' has no Zettle UUID in the catalog", field: field)
+    }
+
+    func change(_ item: Movement, catalog: Catalog) throws(GatewayError) -> JSONValue {
+        guard let product = catalog.product(key: item.product), let productUUID = product.zettleProductUUID,
+            let variantUUID = product.zettleVariantUUID
+        else {
+            throw GatewayError.unsupported("product '\(item.product)' has no Zettle UUIDs in the catalog", field: "product")
+        }
+        guard item.state != .pending else {
+            throw GatewayError.unsupported("Zettle has no pending transfers", field: "pending")
+        }
+        return [
+            "productUuid": .string(productUUID), "variantUuid": .string(variantUUID),
+            "fromLocationUuid": .string(try uuid(item.from, asSource: true, catalog: catalog, field: "from")),
+            "toLocationUuid": .string(try uuid(item.to, asSource: false, catalog: catalog, field: "to")),
+            "change": .number(item.quantity.description),
+        ]
+    }
+
+    public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {
+        _ = try change(item, catalog: catalog)
+    }
+
+    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?) throws(GatewayError)
+        -> OutboundRequest
+    {
+        var changes: [JSONValue] = []
+        for item in items { changes.append(try change(item, catalog: catalog)) }
+        var body = JSONObject([.init("changes", .array(changes))])
+        if let idempotencyKey { body["externalUuid"] = .string(Self.externalUUID(for: idempotencyKey)) }
+        return .json("PUT", "/organizations/\(organization)/inventory", .object(body))
+    }
+
+    /// `externalUuid` must be a UUID: a key that is one (or `zettle:<uuid>`) is used as is,
+    /// any other key is hashed into a stable UUID, so the same key always gives the same one.
+    static func externalUUID(for key: String) -> String {
+        let bare = key.hasPrefix("zettle:") ? String(key.dropFirst(7)) : key
+        if UUIDText.isValid(bare) { return bare.lowercased() }
+        var first: UInt64 = 0xcbf2_9ce4_8422_2325
+        var second: UInt64 = 0x8422_2325_cbf2_9ce4
+        for byte in key.utf8 {
+            first = (first ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            second = (second ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 &+ 0x9E37_79B9
+        }
+        let hex = String(first, radix: 16).leftPadded(16) + String(second, radix: 16).leftPadded(16)
+        let characters = Array(hex)
+        return String(characters[0..<8]) + "-" + String(characters[8..<12]) + "-5" + String(characters[13..<16]) + "-a"
+            + String(characters[17..<20]) + "-" + String(characters[20..<32])
+    }
+
+    public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
+        guard response.status == 200 else {
+            let message = response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status): \(response.text)"
+            let error = backendError(status: response.status, message: message)
+            return items.map { _ in .failed(error) }
+        }
+        return items.map { .applied($0) }
+    }
+
+    public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
+        guard let key = query.location else {
+            throw GatewayError.unsupported("a Zettle backend reads balances one location at a time", field: "location")
+        }
+        let uuid = try self.uuid(key, asSource: true, catalog: catalog, field: "location")
+        return OutboundRequest(method: "GET", path: "/organizations/\(organization)/inventory/locations/\(uuid)")
+    }
+
+    public func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog)
+        throws(GatewayError) -> [Balance]
+    {
+        guard response.status == 200, let variants = response.json?["variants"]?.arrayValue, let location = query.location
+        else {
+            let message = response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status)"
+            throw backendError(status: response.status, message: message)
+        }
+        var balances: [Balance] = []
+        for variant in variants {
+            guard let uuid = variant["variantUuid"]?.stringValue, let product = catalog.product(zettleVariant: uuid),
+                let text = variant["balance"]?.numberText, let quantity = try? Quantity(parsing: text)
+            else { continue }
+            if let products = query.products, !products.contains(product.key) { continue }
+            balances.append(Balance(product: product.key, location: location, quantity: quantity))
+        }
+        if query.includeZero, let products = query.products {
+            for product in products where !balances.contains(where: { $0.product == product }) {
+                balances.append(Balance(product: product, location: location, quantity: .zero))
+            }
+        }
+        return balances
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

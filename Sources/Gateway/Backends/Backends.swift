@@ -1,0 +1,65 @@
+import CurlHTTP
+import Dialects
+import Foundation
+import Ledger
+import Logging
+import StockCore
+
+/// Builds the backends and routes of a configuration.
+public enum Backends {
+    /// The outbound codec of a backend dialect.
+    public static func codec(dialect: String, parameters: BackendParameters) -> (any OutboundCodec)? {
+        switch dialect {
+        case "stockgate": return CanonicalOutbound()
+        case "colleqtive": return ColleqtiveOutbound(parameters: parameters)
+        case "storefeeder": return StoreFeederOutbound()
+        case "open2b-v6": return Open2bOutbound(version: .v6)
+        case "open2b-v3": return Open2bOutbound(version: .v3)
+        case "zettle": return ZettleOutbound(parameters: parameters)
+        default: return nil
+        }
+    }
+
+    /// The backend for unrouted dialects and the routed ones, with secrets read now.
+    /// - Parameters:
+    ///   - file: the parsed configuration.
+    ///   - embedded: the embedded ledger, also the journal of forwarded movements.
+    ///   - environment: where `*_env` secrets are read.
+    public static func make(
+        _ file: ConfigFile, catalog: Catalog, embedded: Ledger, logger: Logger,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> (fallback: any StockBackend, routes: [String: any StockBackend], clients: [CurlHTTPClient]) {
+        var byName: [String: any StockBackend] = ["embedded": embedded]
+        var clients: [CurlHTTPClient] = []
+        for backend in file.backends {
+            if backend.dialect == "embedded" {
+                byName[backend.name] = embedded
+                continue
+            }
+            let parameters = BackendParameters(
+                colleqtiveAppUser: backend.colleqtiveAppUser, zettleOrganization: backend.zettleOrganization)
+            guard let codec = codec(dialect: backend.dialect, parameters: parameters) else { continue }
+            let client = CurlHTTPClient(
+                configuration: .init(
+                    connectTimeout: backend.connectTimeout, timeout: backend.timeout,
+                    maxResponseBytes: backend.maxResponseBytes, verifyTLS: backend.verifyTLS,
+                    caBundlePath: backend.caBundle))
+            clients.append(client)
+            let auth: BackendAuthMethod
+            do {
+                auth = try backend.auth.resolve(environment: environment)
+            } catch {
+                throw ConfigFile.Error(description: "backend '\(backend.name)': \(error)")
+            }
+            byName[backend.name] = RemoteBackend(
+                name: backend.name, baseURL: backend.baseURL, codec: codec, client: client, auth: auth, catalog: catalog,
+                journal: embedded, logger: logger)
+        }
+        let fallback = file.routes["default"].flatMap { byName[$0] } ?? embedded
+        var routes: [String: any StockBackend] = [:]
+        for (dialect, name) in file.routes where dialect != "default" {
+            routes[dialect] = byName[name]
+        }
+        return (fallback, routes, clients)
+    }
+}

@@ -1,0 +1,219 @@
+import CurlHTTP
+import Dialects
+import Foundation
+import Ledger
+import Logging
+import StockCore
+
+/// A backend reached over HTTP in its own dialect.
+///
+/// The gap between what the inbound dialect promises and what the backend can do is filled
+/// here, in one place, from the outbound codec's capabilities:
+/// - every item is checked first; what the backend cannot express is refused before
+///   anything is sent (an all-or-nothing batch with one such item sends nothing);
+/// - batches are split to the backend's size (Open2b: one movement per call) and per-item
+///   outcomes gathered back;
+/// - an all-or-nothing batch on a backend that applies items one by one is undone (each
+///   applied item reversed at the backend) when an item fails, and the outcome says so;
+/// - a per-item batch on an all-or-nothing backend that refuses the request is retried
+///   item by item (the refused request changed nothing), so the good items still apply;
+/// - queries (find / get / count) are answered from the gateway's journal of the movements
+///   it forwarded to this backend.
+public final class RemoteBackend: StockBackend {
+    public let name: String
+    public let baseURL: String
+    let codec: any OutboundCodec
+    let client: CurlHTTPClient
+    let auth: BackendAuthenticator
+    let catalog: Catalog
+    let journal: Ledger
+    let timeout: Duration?
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - name: the backend's name in the configuration (journal and logs).
+    ///   - baseURL: scheme, host, port and optional path prefix, without a trailing slash.
+    ///   - codec: the backend's dialect.
+    ///   - client: the shared curl client.
+    ///   - auth: how to authenticate.
+    ///   - catalog: the identities of products and locations in every dialect.
+    ///   - journal: where forwarded movements are recorded (the gateway's ledger file).
+    ///   - timeout: the total timeout of one request, overriding the client's.
+    public init(
+        name: String, baseURL: String, codec: any OutboundCodec, client: CurlHTTPClient, auth: BackendAuthMethod,
+        catalog: Catalog, journal: Ledger, timeout: Duration? = nil, logger: Logger
+    ) {
+        self.name = name
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.codec = codec
+        self.client = client
+        self.auth = BackendAuthenticator(method: auth, client: client, backendName: name)
+        self.catalog = catalog
+        self.journal = journal
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public func execute(_ command: Command, facts: RequestFacts) async throws -> Outcome {
+        switch command {
+        case .move(let batch):
+            return .moved(try await move(batch, facts: facts))
+        case .readBalances(let query):
+            guard codec.capabilities.balanceReads else {
+                throw GatewayError.unsupported("a \(codec.dialect) backend cannot read balances")
+            }
+            let response = try await send(try codec.balanceRequest(query, catalog: catalog), facts: facts)
+            return .balances(try codec.balanceResult(response, query: query, catalog: catalog))
+        case .findMovements(var query):
+            query.backend = name
+            return .movements(try await journal.movements(query))
+        case .countMovements(var query):
+            query.backend = name
+            return .count(try await journal.count(query))
+        case .getMovement(let id):
+            let movement = try await journal.movement(id: id)
+            return .movement(movement?.backend == name ? movement : nil)
+        case .listLocations:
+            return .locations(catalog.locations)
+        case .updateDescription:
+            throw GatewayError.unsupported("a \(codec.dialect) backend cannot change a movement's description")
+        case .deleteMovements:
+            throw GatewayError.unsupported("a \(codec.dialect) backend cannot delete movements")
+        case .confirmTransfer:
+            throw GatewayError.unsupported("a \(codec.dialect) backend cannot confirm a transfer through StockGate")
+        }
+    }
+
+    // MARK: Moves
+
+    func move(_ batch: MoveBatch, facts: RequestFacts) async throws -> BatchOutcome {
+        // A batch forwarded before under the same key is answered from the journal.
+        if let key = facts.idempotencyKey {
+            let earlier = try await journal.forwarded(idempotencyKey: key, backend: name)
+            if !earlier.isEmpty { return BatchOutcome(items: earlier.map { .applied($0) }, replayed: true) }
+        }
+        var results = [BatchOutcome.Item?](repeating: nil, count: batch.items.count)
+        for (index, item) in batch.items.enumerated() {
+            do throws(GatewayError) {
+                try codec.check(item, catalog: catalog)
+            } catch {
+                results[index] = .failed(error)
+            }
+        }
+        let atomic = batch.atomicity == .allOrNothing
+        if atomic && results.contains(where: { $0 != nil }) {
+            return BatchOutcome(items: results.map { $0 ?? .notApplied })  // nothing sent
+        }
+        let pending = batch.items.indices.filter { results[$0] == nil }
+        let capabilities = codec.capabilities
+        let chunks = stride(from: 0, to: pending.count, by: capabilities.maxBatchItems).map {
+            Array(pending[$0..<min(pending.count, $0 + capabilities.maxBatchItems)])
+        }
+        var applied: [Int] = []
+        for (chunkIndex, chunk) in chunks.enumerated() {
+            let outcomes = try await send(chunk.map { batch.items[$0] }, atomic: atomic, facts: facts)
+            for (position, index) in chunk.enumerated() { results[index] = outcomes[position] }
+            applied += chunk.filter { if case .applied = results[$0] { true } else { false } }
+            let failed = chunk.contains { if case .failed = results[$0] { true } else { false } }
+            if atomic && failed {
+                // Undo what this batch applied so far, and apply nothing more.
+                for index in applied {
+                    if case .applied(let movement) = results[index] {
+                        results[index] = try await undo(movement, facts: facts)
+                    }
+                }
+                for later in chunks.dropFirst(chunkIndex + 1).joined() { results[later] = .notApplied }
+                break
+            }
+        }
+        // Journal what the backend now holds; ids are the gateway's own.
+        var finalItems = results.map { $0 ?? .notApplied }
+        let toJournal = finalItems.indices.compactMap { index -> (Int, Movement)? in
+            if case .applied(let movement) = finalItems[index] { return (index, movement) }
+            return nil
+        }
+        if !toJournal.isEmpty {
+            let stored = try await journal.journalForwarded(toJournal.map(\.1), backend: name, facts: facts)
+            for (position, entry) in toJournal.enumerated() { finalItems[entry.0] = .applied(stored[position]) }
+        }
+        return BatchOutcome(items: finalItems)
+    }
+
+    /// Sends items that passed the checks. A per-item batch refused whole by an
+    /// all-or-nothing backend is retried one item at a time.
+    func send(_ items: [Movement], atomic: Bool, facts: RequestFacts) async throws -> [BatchOutcome.Item] {
+        let request: OutboundRequest
+        if let canonical = codec as? CanonicalOutbound {
+            request = canonical.moveRequest(items, catalog: catalog, idempotencyKey: facts.idempotencyKey, atomic: atomic)
+        } else {
+            request = try codec.moveRequest(items, catalog: catalog, idempotencyKey: facts.idempotencyKey)
+        }
+        let response = try await send(request, facts: facts)
+        let outcomes = codec.moveResult(response, items: items, catalog: catalog)
+        let refusedWhole = outcomes.allSatisfy { if case .failed = $0 { true } else { false } }
+        if !atomic && codec.capabilities.atomicRequests && items.count > 1 && refusedWhole
+            && (400..<500).contains(response.status)
+        {
+            var single: [BatchOutcome.Item] = []
+            for item in items { single += try await send([item], atomic: false, facts: facts) }
+            return single
+        }
+        return outcomes
+    }
+
+    /// Reverses an applied movement at the backend; says what came of it.
+    func undo(_ movement: Movement, facts: RequestFacts) async throws -> BatchOutcome.Item {
+        var reversal = movement
+        reversal.id = nil
+        reversal.from = movement.to
+        reversal.to = movement.from
+        reversal.allowOverage = true
+        reversal.description = "reversal: another item of the batch failed"
+        var reversalFacts = facts
+        reversalFacts.idempotencyKey = nil
+        let outcome = try await send([reversal], atomic: true, facts: reversalFacts)
+        if case .applied = outcome.first {
+            logger.warning(
+                "movement undone at backend", metadata: ["backend": "\(name)", "request": "\(facts.requestID)"])
+            return .undone(movement)
+        }
+        logger.error(
+            "could not undo a movement at the backend", metadata: ["backend": "\(name)", "request": "\(facts.requestID)"])
+        return .failed(
+            GatewayError.conflict(
+                "applied at backend \(name) but could not be reversed after another item failed: check the backend"))
+    }
+
+    // MARK: Transport
+
+    func send(_ request: OutboundRequest, facts: RequestFacts) async throws -> OutboundResponse {
+        var response = try await transmit(request, facts: facts, refresh: false)
+        if response.status == 401 && auth.refreshes {
+            response = try await transmit(request, facts: facts, refresh: true)
+        }
+        return response
+    }
+
+    func transmit(_ request: OutboundRequest, facts: RequestFacts, refresh: Bool) async throws -> OutboundResponse {
+        var headers = request.headers.map { (name: $0.name, value: $0.value) }
+        headers.append(("X-Request-Id", facts.requestID))
+        headers += try await auth.headers(refresh: refresh)
+        let curlRequest = CurlRequest(
+            method: request.method, url: baseURL + request.path, headers: headers, body: request.body, timeout: timeout)
+        do {
+            let response = try await client.execute(curlRequest)
+            logger.debug(
+                "backend answered",
+                metadata: [
+                    "backend": "\(name)", "method": "\(request.method)", "path": "\(request.path)",
+                    "status": "\(response.status)", "request": "\(facts.requestID)",
+                ])
+            return OutboundResponse(status: response.status, body: response.body)
+        } catch let error as CurlError {
+            logger.warning(
+                "backend unreachable",
+                metadata: ["backend": "\(name)", "error": "\(error.code)", "request": "\(facts.requestID)"])
+            throw GatewayError(code: .unavailable, message: "backend \(name) is unavailable (\(error.code))")
+        }
+    }
+}
