@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import StockCore
+import Synchronization
+
+/// A fake vendor on loopback that records every request and answers from a script: used
+/// where the test must see exactly what StockGate sent (or that it sent nothing), and as
+/// an OAuth2 token endpoint.
+final class RecordingUpstream: Sendable {
+    struct Recorded: Sendable {
+        var method: String
+        var path: String
+        var headers: [String: String]
+        var body: String
+    }
+
+    typealias Answer = @Sendable (Recorded) -> (status: Int, body: String)
+
+    let recorded = Mutex<[Recorded]>([])
+    let answer: Answer
+
+    init(answer: @escaping Answer) {
+        self.answer = answer
+    }
+
+    var requests: [Recorded] { recorded.withLock { $0 } }
+
+    func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+        let router = Router()
+        let upstream = self
+        router.on("/**", method: .post) { request, context in try await upstream.handle(request) }
+        router.on("/**", method: .put) { request, context in try await upstream.handle(request) }
+        router.on("/**", method: .get) { request, context in try await upstream.handle(request) }
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                continuation.yield(channel.localAddress?.port ?? 0)
+                continuation.finish()
+            }, logger: quietLogger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: quietLogger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = await iterator.next() ?? 0
+            let result: Result<T, any Error>
+            do { result = .success(try await body("http://127.0.0.1:\(port)")) } catch { result = .failure(error) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return try result.get()
+        }
+    }
+
+    func handle(_ request: Request) async throws -> Response {
+        let bytes = try await request.body.collect(upTo: 1_000_000)
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName.lowercased()] = field.value }
+        let entry = Recorded(
+            method: request.method.rawValue, path: request.uri.description, headers: headers,
+            body: String(buffer: bytes))
+        recorded.withLock { $0.append(entry) }
+        let (status, body) = answer(entry)
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        return Response(
+            status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+}
