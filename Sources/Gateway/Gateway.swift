@@ -40,7 +40,10 @@ public final class Gateway: Sendable {
     }
 
     /// Every inbound dialect this gateway serves.
-    public var codecs: [any InboundCodec] {
+    public var codecs: [any InboundCodec] { Self.codecs(configuration) }
+
+    /// Every inbound dialect, configured.
+    public static func codecs(_ configuration: GatewayConfiguration) -> [any InboundCodec] {
         [
             CanonicalCodec(), ColleqtiveCodec(), StoreFeederCodec(), Open2bCodec(version: .v6),
             Open2bCodec(version: .v3), ZettleCodec(organizationUUID: configuration.zettleOrganizationUUID),

@@ -5,6 +5,6 @@ struct StockGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stockgate",
         abstract: "An API gateway and protocol adapter for stock movements.",
-        subcommands: [Serve.self, ContractTest.self],
+        subcommands: [Serve.self, ContractTest.self, Translate.self],
         defaultSubcommand: Serve.self)
 }

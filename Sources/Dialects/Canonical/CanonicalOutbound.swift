@@ -14,7 +14,7 @@ public struct CanonicalOutbound: OutboundCodec {
 
     /// StockGate takes either semantics per request; `atomic` asks for all-or-nothing.
     public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool)
-        -> OutboundRequest
+        throws(GatewayError) -> OutboundRequest
     {
         var movements: [JSONValue] = []
         for item in items {
@@ -37,10 +37,6 @@ public struct CanonicalOutbound: OutboundCodec {
             "POST", "/stockgate/v1/movements", ["movements": .array(movements), "atomic": .bool(atomic)])
         if let idempotencyKey { request.headers.append(.init("Idempotency-Key", idempotencyKey)) }
         return request
-    }
-
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?) -> OutboundRequest {
-        moveRequest(items, catalog: catalog, idempotencyKey: idempotencyKey, atomic: false)
     }
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {

@@ -50,7 +50,7 @@ public struct ColleqtiveOutbound: OutboundCodec {
         _ = try ends(item, catalog: catalog)
     }
 
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?) throws(GatewayError)
+    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
         -> OutboundRequest
     {
         var store: String?

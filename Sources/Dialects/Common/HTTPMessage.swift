@@ -89,3 +89,21 @@ public struct Route: Sendable, Hashable {
         self.path = path
     }
 }
+
+extension Route {
+    /// The values of the `{name}` segments when `path` fits this route, else nil.
+    public func match(_ path: String) -> [String: String]? {
+        let pattern = self.path.split(separator: "/", omittingEmptySubsequences: false)
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard pattern.count == segments.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (expected, actual) in zip(pattern, segments) {
+            if expected.hasPrefix("{") && expected.hasSuffix("}") {
+                parameters[String(expected.dropFirst().dropLast())] = QueryString.decode(actual)
+            } else if expected != actual {
+                return nil
+            }
+        }
+        return parameters
+    }
+}

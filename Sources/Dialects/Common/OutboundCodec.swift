@@ -87,7 +87,8 @@ public protocol OutboundCodec: Sendable {
     func check(_ item: Movement, catalog: Catalog) throws(GatewayError)
 
     /// The request for items that passed `check` and fit `capabilities.maxBatchItems`.
-    func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?) throws(GatewayError)
+    /// `atomic` asks for all-or-nothing where the backend lets the caller choose.
+    func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
         -> OutboundRequest
 
     /// The outcome of each item from the backend's answer, with the vendor's message kept.
@@ -140,4 +141,33 @@ func backendError(status: Int, message: String, field: String? = nil) -> Gateway
     default: code = .backendFailure
     }
     return GatewayError(code: code, message: message, field: field)
+}
+
+/// How a batch goes to a backend: which items are refused before sending, and which items
+/// travel together in each request. Pure, so `stockgate translate` shows exactly what
+/// `RemoteBackend` would send.
+public struct MovePlan: Sendable, Equatable {
+    /// Items the backend cannot carry, by index, with why.
+    public var refusals: [Int: GatewayError]
+    /// Indices of the items each request carries, in sending order.
+    public var chunks: [[Int]]
+
+    /// An all-or-nothing batch with a refused item sends nothing.
+    public static func make(_ batch: MoveBatch, codec: any OutboundCodec, catalog: Catalog) -> MovePlan {
+        var refusals: [Int: GatewayError] = [:]
+        for (index, item) in batch.items.enumerated() {
+            do throws(GatewayError) {
+                try codec.check(item, catalog: catalog)
+            } catch {
+                refusals[index] = error
+            }
+        }
+        if batch.atomicity == .allOrNothing && !refusals.isEmpty { return MovePlan(refusals: refusals, chunks: []) }
+        let sendable = batch.items.indices.filter { refusals[$0] == nil }
+        let size = max(1, codec.capabilities.maxBatchItems)
+        let chunks = stride(from: 0, to: sendable.count, by: size).map {
+            Array(sendable[$0..<min(sendable.count, $0 + size)])
+        }
+        return MovePlan(refusals: refusals, chunks: chunks)
+    }
 }

@@ -12,7 +12,7 @@ public enum QueryString {
         }
     }
 
-    static func decode(_ text: Substring) -> String {
+    public static func decode(_ text: Substring) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         let source = Array(text.utf8)

@@ -54,7 +54,7 @@ public struct Open2bOutbound: OutboundCodec {
         _ = try adjustment(item, catalog: catalog)
     }
 
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?) throws(GatewayError)
+    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
         -> OutboundRequest
     {
         guard items.count == 1, let item = items.first else {

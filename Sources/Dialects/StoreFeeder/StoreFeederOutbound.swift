@@ -62,7 +62,7 @@ public struct StoreFeederOutbound: OutboundCodec {
         return .object(object)
     }
 
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?) throws(GatewayError)
+    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
         -> OutboundRequest
     {
         var transfers: [JSONValue] = []

@@ -49,7 +49,7 @@ public struct ZettleOutbound: OutboundCodec {
         _ = try change(item, catalog: catalog)
     }
 
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?) throws(GatewayError)
+    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
         -> OutboundRequest
     {
         var changes: [JSONValue] = []

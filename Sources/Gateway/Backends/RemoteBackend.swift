@@ -93,22 +93,13 @@ public final class RemoteBackend: StockBackend {
             if !earlier.isEmpty { return BatchOutcome(items: earlier.map { .applied($0) }, replayed: true) }
         }
         var results = [BatchOutcome.Item?](repeating: nil, count: batch.items.count)
-        for (index, item) in batch.items.enumerated() {
-            do throws(GatewayError) {
-                try codec.check(item, catalog: catalog)
-            } catch {
-                results[index] = .failed(error)
-            }
-        }
+        let plan = MovePlan.make(batch, codec: codec, catalog: catalog)
+        for (index, error) in plan.refusals { results[index] = .failed(error) }
         let atomic = batch.atomicity == .allOrNothing
-        if atomic && results.contains(where: { $0 != nil }) {
+        if atomic && !plan.refusals.isEmpty {
             return BatchOutcome(items: results.map { $0 ?? .notApplied })  // nothing sent
         }
-        let pending = batch.items.indices.filter { results[$0] == nil }
-        let capabilities = codec.capabilities
-        let chunks = stride(from: 0, to: pending.count, by: capabilities.maxBatchItems).map {
-            Array(pending[$0..<min(pending.count, $0 + capabilities.maxBatchItems)])
-        }
+        let chunks = plan.chunks
         var applied: [Int] = []
         for (chunkIndex, chunk) in chunks.enumerated() {
             let outcomes = try await send(chunk.map { batch.items[$0] }, atomic: atomic, facts: facts)
@@ -142,12 +133,7 @@ public final class RemoteBackend: StockBackend {
     /// Sends items that passed the checks. A per-item batch refused whole by an
     /// all-or-nothing backend is retried one item at a time.
     func send(_ items: [Movement], atomic: Bool, facts: RequestFacts) async throws -> [BatchOutcome.Item] {
-        let request: OutboundRequest
-        if let canonical = codec as? CanonicalOutbound {
-            request = canonical.moveRequest(items, catalog: catalog, idempotencyKey: facts.idempotencyKey, atomic: atomic)
-        } else {
-            request = try codec.moveRequest(items, catalog: catalog, idempotencyKey: facts.idempotencyKey)
-        }
+        let request = try codec.moveRequest(items, catalog: catalog, idempotencyKey: facts.idempotencyKey, atomic: atomic)
         let response = try await send(request, facts: facts)
         let outcomes = codec.moveResult(response, items: items, catalog: catalog)
         let refusedWhole = outcomes.allSatisfy { if case .failed = $0 { true } else { false } }

@@ -1,0 +1,139 @@
+import Dialects
+import Foundation
+import HTTPTypes
+import StockCore
+
+/// What `stockgate translate` shows: the requests StockGate would send to a backend of one
+/// dialect for a request of another, without sending anything.
+public enum Translator {
+    /// The route a dialect's movements usually arrive by, when the caller names none.
+    public static func defaultRequest(for dialect: String, catalog: Catalog) -> (method: String, path: String)? {
+        switch dialect {
+        case "stockgate": return ("POST", "/stockgate/v1/movements")
+        case "colleqtive":
+            let store = catalog.colleqtiveStores.first ?? "1"
+            return ("POST", "/api/v2/public/stores/\(store)/storeproductlocation/movement")
+        case "storefeeder": return ("POST", "/stocklocations/create-transfers")
+        case "open2b-v6": return ("POST", "/api/v6/commerce.movements.create")
+        case "open2b-v3": return ("POST", "/open2b/api/v3/commerce.movements.create")
+        case "zettle": return ("PUT", "/organizations/self/inventory")
+        default: return nil
+        }
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The translation as text for people.
+    /// - Parameters:
+    ///   - body: the inbound request body.
+    ///   - from: the inbound dialect.
+    ///   - to: the backend dialect.
+    ///   - method: the inbound method, or the dialect's usual one.
+    ///   - path: the inbound path (with its query), or the dialect's usual one.
+    public static func translate(
+        body: [UInt8], from: String, to: String, method: String? = nil, path: String? = nil, catalog: Catalog,
+        configuration: GatewayConfiguration = GatewayConfiguration()
+    ) throws -> String {
+        guard let codec = Gateway.codecs(configuration).first(where: { $0.dialect == from }) else {
+            throw Failure(description: "unknown inbound dialect '\(from)'")
+        }
+        guard let outbound = Backends.codec(dialect: to, parameters: BackendParameters()) else {
+            throw Failure(description: "unknown backend dialect '\(to)'")
+        }
+        let usual = defaultRequest(for: from, catalog: catalog)
+        let fullPath = path ?? usual?.path ?? "/"
+        let methodName = (method ?? usual?.method ?? "POST").uppercased()
+        let (pathOnly, query) = split(fullPath)
+        let commands = try decode(
+            codec, method: HTTPRequest.Method(methodName) ?? .post, path: pathOnly, query: query, body: body,
+            catalog: catalog)
+        var lines: [String] = []
+        for command in commands {
+            lines += describe(command, to: outbound, catalog: catalog)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func split(_ path: String) -> (String, [(name: String, value: String)]) {
+        guard let mark = path.firstIndex(of: "?") else { return (path, []) }
+        return (String(path[..<mark]), QueryString.parse(String(path[path.index(after: mark)...])))
+    }
+
+    static func decode<Codec: InboundCodec>(
+        _ codec: Codec, method: HTTPRequest.Method, path: String, query: [(name: String, value: String)],
+        body: [UInt8], catalog: Catalog
+    ) throws -> [Command] {
+        for route in codec.routes where route.method == nil || route.method == method {
+            guard let parameters = route.match(path) else { continue }
+            let request = InboundRequest(
+                method: method, path: path, query: query, body: body, pathParameters: parameters)
+            do {
+                return try codec.decode(request, route: route, catalog: catalog).commands
+            } catch {
+                let answer = codec.encode(error, route: route, context: nil)
+                throw Failure(
+                    description: "the \(codec.dialect) request is refused (HTTP \(answer.status.code)): "
+                        + String(decoding: answer.body, as: UTF8.self))
+            }
+        }
+        throw Failure(description: "no \(codec.dialect) route for \(method.rawValue) \(path)")
+    }
+
+    static func describe(_ command: Command, to codec: any OutboundCodec, catalog: Catalog) -> [String] {
+        switch command {
+        case .move(let batch):
+            let plan = MovePlan.make(batch, codec: codec, catalog: catalog)
+            var lines: [String] = []
+            for (index, error) in plan.refusals.sorted(by: { $0.key < $1.key }) {
+                lines.append("# item \(index) refused before sending: \(error)")
+            }
+            if batch.atomicity == .allOrNothing && !plan.refusals.isEmpty {
+                lines.append("# the batch is all-or-nothing: nothing would be sent")
+                return lines
+            }
+            for chunk in plan.chunks {
+                lines.append("# items \(chunk.map(String.init).joined(separator: ", "))")
+                do {
+                    let request = try codec.moveRequest(
+                        chunk.map { batch.items[$0] }, catalog: catalog, idempotencyKey: nil,
+                        atomic: batch.atomicity == .allOrNothing)
+                    lines.append(render(request))
+                } catch {
+                    lines.append("# refused: \(error)")
+                }
+            }
+            if plan.chunks.count > 1 && batch.atomicity == .allOrNothing {
+                lines.append(
+                    "# all-or-nothing over \(plan.chunks.count) requests: if one fails, those applied are reversed")
+            }
+            return lines
+        case .readBalances(let query):
+            guard codec.capabilities.balanceReads else {
+                return ["# balances: a \(codec.dialect) backend cannot read them (a read after a move is left out)"]
+            }
+            do {
+                return [render(try codec.balanceRequest(query, catalog: catalog))]
+            } catch {
+                return ["# balances refused: \(error)"]
+            }
+        case .findMovements, .getMovement, .countMovements:
+            return ["# answered from StockGate's journal of forwarded movements: nothing is sent"]
+        case .listLocations:
+            return ["# answered from the catalog: nothing is sent"]
+        case .updateDescription, .deleteMovements, .confirmTransfer:
+            return ["# not supported against a \(codec.dialect) backend"]
+        }
+    }
+
+    static func render(_ request: OutboundRequest) -> String {
+        var text = "\(request.method) \(request.path)"
+        for header in request.headers { text += "\n\(header.name): \(header.value)" }
+        if let body = request.body {
+            let pretty = (try? JSONParser.parse(body)).map(JSONWriter.pretty) ?? String(decoding: body, as: UTF8.self)
+            text += "\n\n" + pretty
+        }
+        return text + "\n"
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import StockCore
+
+/// `stockgate translate`: the requests StockGate would send to a backend, without sending.
+struct Translate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the request(s) StockGate would send to a --to backend for a --from request body.",
+        discussion: """
+            Nothing is sent. Items the backend cannot carry are shown as refused, and a batch split
+            into several requests is shown request by request. The body is read from FILE, or from
+            standard input when FILE is - or absent.
+            """)
+
+    @Option(help: "The inbound dialect (stockgate, colleqtive, storefeeder, open2b-v6, open2b-v3, zettle).")
+    var from: String
+
+    @Option(help: "The backend dialect.")
+    var to: String
+
+    @Option(help: "Catalog directory (default ./mappings).")
+    var mappings: String = "./mappings"
+
+    @Option(help: "The inbound path with its query (default: the dialect's movement endpoint).")
+    var path: String?
+
+    @Option(help: "The inbound method (default: the dialect's movement method).")
+    var method: String?
+
+    @Argument(help: "The request body (default: standard input).")
+    var file: String = "-"
+
+    func run() throws {
+        let catalog: Catalog
+        do {
+            catalog = try CatalogLoader.load(directory: mappings)
+        } catch {
+            FileHandle.standardError.write(Data("stockgate: \(error.description)\n".utf8))
+            throw ExitCode(2)
+        }
+        let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+        guard let data else {
+            FileHandle.standardError.write(Data("stockgate: cannot read \(file)\n".utf8))
+            throw ExitCode(2)
+        }
+        do {
+            print(try Translator.translate(body: Array(data), from: from, to: to, method: method, path: path, catalog: catalog))
+        } catch {
+            FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
