@@ -1,7 +1,10 @@
 import Dialects
 import Foundation
+import HTTPTypes
+import Ledger
 import Logging
 import StockCore
+import Synchronization
 
 /// The pipeline: a request decoded by its dialect's codec, the commands carried out by the
 /// backend, the outcome encoded in the same dialect. Everything between the HTTP server and
@@ -14,6 +17,12 @@ public final class Gateway: Sendable {
     /// Inbound dialect → its backend, from the configuration's `routes`.
     public let routes: [String: any StockBackend]
     public let metrics: GatewayMetrics
+    /// Where answers to writes with an idempotency key are kept (the embedded ledger's file).
+    let idempotencyStore: Ledger?
+    /// Keys whose first request is still being carried out.
+    let keysInFlight = Mutex<Set<String>>([])
+    /// Who may call (open when no client is configured).
+    public let clients: ClientAuthenticator
     /// Empties the backend between contract cases; nil unless `--enable-test-reset`.
     public let testReset: (@Sendable () async throws -> Void)?
     let logger: Logger
@@ -28,8 +37,11 @@ public final class Gateway: Sendable {
     public init(
         configuration: GatewayConfiguration, catalog: Catalog, backend: any StockBackend,
         metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "stockgate"),
-        testReset: (@Sendable () async throws -> Void)? = nil, routes: [String: any StockBackend] = [:]
+        testReset: (@Sendable () async throws -> Void)? = nil, routes: [String: any StockBackend] = [:],
+        clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: Ledger? = nil
     ) {
+        self.clients = clients
+        self.idempotencyStore = idempotencyStore ?? (backend as? Ledger)
         self.routes = routes
         self.testReset = testReset
         self.configuration = configuration
@@ -63,6 +75,56 @@ public final class Gateway: Sendable {
         }
         var facts = facts
         if facts.idempotencyKey == nil { facts.idempotencyKey = decoded.idempotencyKey }
+        guard let key = facts.idempotencyKey, let store = idempotencyStore, decoded.commands.contains(where: \.isWrite)
+        else {
+            return await execute(codec, route: route, decoded: decoded, facts: facts)
+        }
+        // A write with an idempotency key: the first answer is kept and given again to a repeat
+        // of the same request; another request under the same key is refused.
+        let fingerprint = Self.fingerprint(request)
+        let now = Date()
+        let expiry = now.addingTimeInterval(-configuration.idempotencyTTL)
+        let stored: StoredResponse?
+        do {
+            stored = try await store.storedResponse(dialect: codec.dialect, key: key, since: expiry)
+        } catch {
+            logger.error("idempotency store unreadable", metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
+            let failure = GatewayError.internalError("internal error (request \(facts.requestID))")
+            return codec.encode(failure, route: route, context: decoded.context)
+        }
+        if let stored {
+            guard stored.fingerprint == fingerprint else {
+                let reused = GatewayError.conflict(
+                    "Idempotency-Key '\(key)' was already used for a different request", field: "Idempotency-Key")
+                return codec.encode(reused, route: route, context: decoded.context)
+            }
+            return Self.replay(stored)
+        }
+        let slot = codec.dialect + "\u{0}" + key
+        guard keysInFlight.withLock({ $0.insert(slot).inserted }) else {
+            let busy = GatewayError.conflict(
+                "a request with Idempotency-Key '\(key)' is still in progress", field: "Idempotency-Key")
+            return codec.encode(busy, route: route, context: decoded.context)
+        }
+        defer { _ = keysInFlight.withLock { $0.remove(slot) } }
+        let response = await execute(codec, route: route, decoded: decoded, facts: facts)
+        if response.status.code < 500 {
+            let headers = response.headers.map { "\($0.name.canonicalName): \($0.value)" }
+            do {
+                try await store.store(
+                    StoredResponse(fingerprint: fingerprint, status: response.status.code, headers: headers, body: response.body),
+                    dialect: codec.dialect, key: key, expiredBefore: expiry)
+            } catch {
+                logger.error("idempotency store unwritable", metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
+            }
+        }
+        return response
+    }
+
+    /// Carries out decoded commands in order and encodes the outcomes.
+    func execute<Codec: InboundCodec>(
+        _ codec: Codec, route: Route, decoded: Decoded<Codec.Context>, facts: RequestFacts
+    ) async -> CodecResponse {
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(decoded.commands.count)
         let target = routes[codec.dialect] ?? backend
@@ -92,5 +154,37 @@ public final class Gateway: Sendable {
             return codec.encode(failure, route: route, context: decoded.context)
         }
         return codec.encode(outcomes, context: decoded.context, route: route, catalog: catalog)
+    }
+
+    /// A digest of what makes two requests the same: method, path, query and body.
+    static func fingerprint(_ request: InboundRequest) -> String {
+        var first: UInt64 = 0xcbf2_9ce4_8422_2325
+        var second: UInt64 = 0x6c62_272e_07bb_0142
+        func mix(_ bytes: some Sequence<UInt8>) {
+            for byte in bytes {
+                first = (first ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+                second = (second ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 ^ (second >> 29)
+            }
+            first = (first ^ 0xFF) &* 0x0000_0100_0000_01B3
+        }
+        mix(request.method.rawValue.utf8)
+        mix(request.path.utf8)
+        for item in request.query {
+            mix(item.name.utf8)
+            mix(item.value.utf8)
+        }
+        mix(request.body)
+        return String(first, radix: 16) + "-" + String(second, radix: 16) + "-" + String(request.body.count)
+    }
+
+    /// The stored answer, marked as a replay.
+    static func replay(_ stored: StoredResponse) -> CodecResponse {
+        var headers = HTTPFields()
+        for line in stored.headers {
+            guard let colon = line.firstIndex(of: ":"), let name = HTTPField.Name(String(line[..<colon])) else { continue }
+            headers[name] = String(line[line.index(after: colon)...].drop { $0 == " " })
+        }
+        headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+        return CodecResponse(status: HTTPResponse.Status(code: stored.status), headers: headers, body: stored.body)
     }
 }

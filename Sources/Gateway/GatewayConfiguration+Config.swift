@@ -15,6 +15,7 @@ import Yams
 ///   mappings: ./mappings     # STOCKGATE_MAPPINGS,  --mappings
 ///   max_body_bytes: 4194304  # largest request body accepted (413 above)
 ///   max_json_depth: 32       # deepest JSON nesting accepted (400 above)
+///   idempotency_ttl_hours: 24  # how long a write's answer is kept for repeats of its key
 /// ```
 ///
 /// ```yaml
@@ -33,8 +34,10 @@ public struct ConfigFile: Sendable, Equatable {
         public var mappings: String?
         public var maxBodyBytes: Int?
         public var maxJsonDepth: Int?
+        public var idempotencyTTLHours: Double?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
+            case idempotencyTTLHours = "idempotency_ttl_hours"
             case host, port
             case dataDir = "data_dir"
             case mappings
@@ -58,6 +61,22 @@ public struct ConfigFile: Sendable, Equatable {
     public var backends: [BackendConfiguration] = []
     /// Inbound dialect (or `default`) → backend name; `embedded` is the built-in ledger.
     public var routes: [String: String] = [:]
+
+    /// A client allowed to call, with the dialects it may use.
+    ///
+    /// ```yaml
+    /// clients:
+    ///   - name: pos-terminals
+    ///     dialects: [zettle]            # or [all]
+    ///     secret_env: POS_TOKEN         # or secret_file: /run/secrets/pos
+    /// ```
+    public struct Client: Sendable, Equatable {
+        public var name: String
+        public var dialects: Set<String>
+        public var secret: BackendConfiguration.SecretSource
+    }
+
+    public var clients: [Client] = []
 
     static func rejectUnknown(_ mapping: Node.Mapping, known: Set<String>, prefix: String, file: String) throws {
         for key in mapping.keys.compactMap(\.string) where !known.contains(key) {
@@ -84,7 +103,7 @@ public struct ConfigFile: Sendable, Equatable {
         }
         guard let node else { return ConfigFile() }
         guard let mapping = node.mapping else { throw Error(description: "\(file): the top level must be a mapping") }
-        for key in mapping.keys.compactMap(\.string) where !["server", "dialects", "backends", "routes"].contains(key) {
+        for key in mapping.keys.compactMap(\.string) where !["server", "dialects", "backends", "routes", "clients"].contains(key) {
             throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown section '\(key)'")
         }
         var config = ConfigFile()
@@ -133,6 +152,34 @@ public struct ConfigFile: Sendable, Equatable {
                 config.backends.append(backend)
             }
         }
+        if let clientsNode = mapping["clients"] {
+            guard let list = clientsNode.sequence else { throw Error(description: "\(file): 'clients' must be a list") }
+            let inbound: Set<String> = ["stockgate", "colleqtive", "storefeeder", "open2b-v6", "open2b-v3", "zettle"]
+            for node in list {
+                guard let client = node.mapping else { throw Error(description: "\(file): each client must be a mapping") }
+                try rejectUnknown(client, known: ["name", "dialects", "secret", "secret_env", "secret_file"], prefix: "clients[].", file: file)
+                guard let name = client["name"]?.string, !name.isEmpty else {
+                    throw Error(description: "\(file):\(node.mark?.line ?? 0): a client needs a name")
+                }
+                if client["secret"] != nil {
+                    throw Error(description: "\(file): client '\(name)': secret must not be written in the file: use secret_env or secret_file")
+                }
+                let secret: BackendConfiguration.SecretSource
+                if let variable = client["secret_env"]?.string {
+                    secret = .environment(variable)
+                } else if let path = client["secret_file"]?.string {
+                    secret = .file(path)
+                } else {
+                    throw Error(description: "\(file): client '\(name)' needs secret_env or secret_file")
+                }
+                let listed = client["dialects"]?.sequence?.compactMap(\.string) ?? []
+                let dialects = listed.contains("all") ? inbound : Set(listed)
+                guard !dialects.isEmpty, dialects.isSubset(of: inbound) else {
+                    throw Error(description: "\(file): client '\(name)': dialects must list some of \(inbound.sorted().joined(separator: ", ")) or all")
+                }
+                config.clients.append(Client(name: name, dialects: dialects, secret: secret))
+            }
+        }
         if let routesNode = mapping["routes"] {
             guard let routes = routesNode.mapping else { throw Error(description: "\(file): 'routes' must be a mapping") }
             let inbound = ["stockgate", "colleqtive", "storefeeder", "open2b-v6", "open2b-v3", "zettle", "default"]
@@ -179,5 +226,6 @@ extension GatewayConfiguration {
         if let dir = server.mappings, !explicitlySet.contains("mappings") { self.mappingsDirectory = dir }
         if let bytes = server.maxBodyBytes { self.maxBodyBytes = bytes }
         if let depth = server.maxJsonDepth { self.maxJSONDepth = depth }
+        if let hours = server.idempotencyTTLHours, hours > 0 { self.idempotencyTTL = hours * 3600 }
     }
 }

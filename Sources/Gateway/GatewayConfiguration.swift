@@ -16,6 +16,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var maxJSONDepth: Int
     /// The Zettle organization UUID answered besides `self` in `/organizations/{org}/…`.
     public var zettleOrganizationUUID: String?
+    /// How long the answer to a write with an idempotency key is kept for repeats, in seconds.
+    public var idempotencyTTL: Double = 24 * 3600
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./.stockgate",

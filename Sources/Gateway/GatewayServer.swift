@@ -67,6 +67,15 @@ public enum GatewayServer {
             let maxBody = gateway.configuration.maxBodyBytes
             let handler: @Sendable (Request, GatewayRequestContext) async throws -> Response = { request, context in
                 context.routeLabel.set(dialect: codec.dialect, route: route.name)
+                switch gateway.clients.decide(dialect: codec.dialect, headers: request.headers) {
+                case .allowed: break
+                case .unauthenticated:
+                    let error = GatewayError(code: .unauthorized, message: "missing or unknown credentials")
+                    return response(codec.encode(error, route: route, context: nil))
+                case .forbidden:
+                    let error = GatewayError(code: .forbidden, message: "this client may not use the \(codec.dialect) API")
+                    return response(codec.encode(error, route: route, context: nil))
+                }
                 var request = request
                 let body: [UInt8]
                 do {

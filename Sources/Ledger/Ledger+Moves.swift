@@ -32,8 +32,11 @@ extension Ledger {
                 if let key = facts.idempotencyKey {
                     let earlier = try Row.fetchAll(
                         db,
-                        sql: "SELECT * FROM movement WHERE idempotency_key = ? AND reverses IS NULL AND backend IS NULL ORDER BY id",
-                        arguments: [key])
+                        sql: """
+                            SELECT * FROM movement WHERE idempotency_key = ? AND reverses IS NULL AND backend IS NULL
+                            AND created_at >= ? ORDER BY id
+                            """,
+                        arguments: [key, Self.millis(now.addingTimeInterval(-self.idempotencyWindow))])
                     if !earlier.isEmpty {
                         items = try earlier.map { .applied(try Self.movement(from: $0)) }
                         replayed = true
@@ -156,10 +159,15 @@ extension Ledger {
 
     /// Movements forwarded to `backend` under an idempotency key, oldest first.
     public func forwarded(idempotencyKey key: String, backend: String) async throws -> [Movement] {
-        try await writer.read { db in
+        let since = Self.millis(clock().addingTimeInterval(-idempotencyWindow))
+        return try await writer.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM movement WHERE idempotency_key = ? AND backend = ? AND reverses IS NULL ORDER BY id",
-                arguments: [key, backend]
+                db,
+                sql: """
+                    SELECT * FROM movement WHERE idempotency_key = ? AND backend = ? AND reverses IS NULL
+                    AND created_at >= ? ORDER BY id
+                    """,
+                arguments: [key, backend, since]
             ).map(Self.movement(from:))
         }
     }

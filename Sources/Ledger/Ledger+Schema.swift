@@ -52,6 +52,24 @@ extension Ledger {
             try db.execute(sql: "ALTER TABLE movement ADD COLUMN backend TEXT")
             try db.execute(sql: "CREATE INDEX movement_by_backend ON movement(backend, id)")
         }
+        migrator.registerMigration("v4-idempotency-responses") { db in
+            // The answer to each write sent with an idempotency key, per dialect, so a repeat
+            // gets the same answer and a different request under the same key is refused.
+            try db.execute(
+                sql: """
+                    CREATE TABLE idempotency (
+                        dialect TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL,
+                        status INTEGER NOT NULL,
+                        headers TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        PRIMARY KEY (dialect, key)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX idempotency_by_age ON idempotency(created_at);
+                    """)
+        }
         return migrator
     }
 }

@@ -18,6 +18,8 @@ public final class Ledger: StockBackend {
     public let catalog: Catalog
     let clock: @Sendable () -> Date
     let logger: Logger
+    /// How long an idempotency key keeps a batch from being applied again, in seconds.
+    public let idempotencyWindow: TimeInterval
 
     /// Opens (creating it if needed) the ledger in `directory`, in WAL mode with
     /// `synchronous = FULL`: a commit reported to a caller is on disk.
@@ -26,9 +28,10 @@ public final class Ledger: StockBackend {
     ///   - catalog: the products and locations movements may name.
     ///   - clock: the time source for `createdAt` (tests pass a fixed clock).
     ///   - logger: where the ledger logs.
+    ///   - idempotencyWindow: how long an idempotency key keeps a batch from applying again.
     public static func open(
         directory: String, catalog: Catalog, clock: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger = Logger(label: "stockgate.ledger")
+        logger: Logger = Logger(label: "stockgate.ledger"), idempotencyWindow: TimeInterval = 24 * 3600
     ) throws -> Ledger {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = (directory as NSString).appendingPathComponent(fileName)
@@ -42,14 +45,16 @@ public final class Ledger: StockBackend {
         configuration.label = "stockgate.ledger"
         let pool = try DatabasePool(path: path, configuration: configuration)
         logger.info("ledger opened", metadata: ["path": "\(path)"])
-        return try Ledger(writer: pool, catalog: catalog, clock: clock, logger: logger)
+        return try Ledger(
+            writer: pool, catalog: catalog, clock: clock, logger: logger, idempotencyWindow: idempotencyWindow)
     }
 
     /// Uses an already opened database (an in-memory `DatabaseQueue` in tests) and migrates it.
     public init(
         writer: any DatabaseWriter, catalog: Catalog, clock: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger = Logger(label: "stockgate.ledger")
+        logger: Logger = Logger(label: "stockgate.ledger"), idempotencyWindow: TimeInterval = 24 * 3600
     ) throws {
+        self.idempotencyWindow = idempotencyWindow
         self.writer = writer
         self.catalog = catalog
         self.clock = clock

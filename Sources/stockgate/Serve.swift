@@ -36,6 +36,11 @@ struct Serve: AsyncParsableCommand {
         help: "Serve POST /stockgate/v1/test/reset, which empties the ledger (contract testing only, never in production).")
     var enableTestReset = false
 
+    @Flag(
+        name: .customLong("allow-anonymous"),
+        help: "Serve without client credentials on a non-loopback address (refused otherwise).")
+    var allowAnonymous = false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
@@ -87,6 +92,24 @@ struct Serve: AsyncParsableCommand {
             }
         }
 
+        var clientList: [ClientAuthenticator.Client] = []
+        do {
+            for client in file.clients {
+                clientList.append(.init(name: client.name, secret: try client.secret.read(), dialects: client.dialects))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("stockgate: client credentials: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let loopback = ["127.0.0.1", "::1", "localhost"].contains(configuration.host) || configuration.host.hasPrefix("127.")
+        if clientList.isEmpty && !loopback && !(allowAnonymous || environment["STOCKGATE_ALLOW_ANONYMOUS"] == "1") {
+            FileHandle.standardError.write(
+                Data(
+                    "stockgate: refusing to listen on \(configuration.host) with no client credentials configured (add 'clients' to the config, or pass --allow-anonymous)\n"
+                        .utf8))
+            throw ExitCode(2)
+        }
+
         let catalog: Catalog
         do {
             catalog = try CatalogLoader.load(directory: configuration.mappingsDirectory)
@@ -101,7 +124,8 @@ struct Serve: AsyncParsableCommand {
                 "mappings": "\(configuration.mappingsDirectory)",
             ])
         let ledger = try Ledger.open(
-            directory: configuration.dataDirectory, catalog: catalog, logger: Logger(label: "stockgate.ledger"))
+            directory: configuration.dataDirectory, catalog: catalog, logger: Logger(label: "stockgate.ledger"),
+            idempotencyWindow: configuration.idempotencyTTL)
         let resetAllowed = enableTestReset || environment["STOCKGATE_ENABLE_TEST_RESET"] == "1"
         if resetAllowed { logger.warning("test reset enabled: POST /stockgate/v1/test/reset empties the ledger") }
         let reset: (@Sendable () async throws -> Void)? = resetAllowed ? { @Sendable in try await ledger.reset() } : nil
@@ -119,7 +143,7 @@ struct Serve: AsyncParsableCommand {
         }
         let gateway = Gateway(
             configuration: configuration, catalog: catalog, backend: backends.fallback, logger: logger, testReset: reset,
-            routes: backends.routes)
+            routes: backends.routes, clients: ClientAuthenticator(clients: clientList))
         let host = configuration.host
         let app = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in
             logger.notice("StockGate listening", metadata: ["address": "\(host):\(port)"])

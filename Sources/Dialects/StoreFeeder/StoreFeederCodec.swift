@@ -215,6 +215,10 @@ public struct StoreFeederCodec: InboundCodec {
     }
 
     public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+        if error.code == .unauthorized || error.code == .forbidden {
+            // ASP.NET Web API's own answer to a request its [Authorize] filter refuses.
+            return .json(error.code.httpStatus, ["Message": "Authorization has been denied for this request."])
+        }
         // The one unsupported thing here is the media type.
         let status: HTTPResponse.Status = error.code == .unsupported ? .unsupportedMediaType : error.code.httpStatus
         return .json(

@@ -243,6 +243,10 @@ public struct ZettleCodec: InboundCodec {
     }
 
     public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+        if error.code == .unauthorized {
+            // Token failures use the OAuth shape.
+            return .json(.unauthorized, ["error": "invalid_token", "error_description": .string(error.message)])
+        }
         let errorType: JSONValue = error.code == .notFound ? "ENTITY_NOT_FOUND" : .null
         var violations: [JSONValue] = []
         if let field = error.field {

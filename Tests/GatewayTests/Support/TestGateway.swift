@@ -34,14 +34,17 @@ struct LiveGateway {
 
     static func run<T: Sendable>(
         catalog: Catalog = demoCatalog, dataDirectory: String? = nil, logger: Logger = quietLogger,
+        idempotencyTTL: Double = 24 * 3600, clients: ClientAuthenticator = ClientAuthenticator(),
         _ body: @Sendable (LiveGateway) async throws -> T
     ) async throws -> T {
         let directory = dataDirectory ?? temporaryDirectory()
         defer { if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) } }
-        let ledger = try Ledger.open(directory: directory, catalog: catalog, logger: logger)
+        let ledger = try Ledger.open(
+            directory: directory, catalog: catalog, logger: logger, idempotencyWindow: idempotencyTTL)
+        var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
+        configuration.idempotencyTTL = idempotencyTTL
         let gateway = Gateway(
-            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: catalog, backend: ledger,
-            logger: logger)
+            configuration: configuration, catalog: catalog, backend: ledger, logger: logger, clients: clients)
         defer { try? ledger.close() }
         return try await GatewayServer.withRunning(gateway, logger: logger) { port in
             try await body(LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory))

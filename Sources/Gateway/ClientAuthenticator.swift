@@ -1,0 +1,71 @@
+import HTTPTypes
+
+/// Who may call: the clients of the configuration, each with a secret and the dialects it
+/// may use. With no client configured every caller is let in (and `serve` refuses to bind
+/// to anything but loopback unless `--allow-anonymous`).
+///
+/// A client presents its secret as `Authorization: Bearer <secret>` in every dialect, or as
+/// `X-Key: <secret>` (Open2b's header). Secrets are compared in constant time, against every
+/// client, so the time taken says nothing about which one came close.
+public struct ClientAuthenticator: Sendable {
+    public struct Client: Sendable {
+        public var name: String
+        public var secret: Secret
+        public var dialects: Set<String>
+
+        public init(name: String, secret: Secret, dialects: Set<String>) {
+            self.name = name
+            self.secret = secret
+            self.dialects = dialects
+        }
+    }
+
+    public let clients: [Client]
+
+    public init(clients: [Client] = []) {
+        self.clients = clients
+    }
+
+    public var isOpen: Bool { clients.isEmpty }
+
+    public enum Decision: Sendable, Equatable {
+        case allowed(client: String?)
+        /// No credentials, or credentials nobody has.
+        case unauthenticated
+        /// A known client, but not for this dialect.
+        case forbidden(client: String)
+    }
+
+    /// Decides for a request of `dialect` with these headers.
+    public func decide(dialect: String, headers: HTTPFields) -> Decision {
+        guard !clients.isEmpty else { return .allowed(client: nil) }
+        var presented: [UInt8]?
+        if let authorization = headers[.authorization] {
+            let prefix = "bearer "
+            if authorization.count > prefix.count, authorization.lowercased().hasPrefix(prefix) {
+                presented = Array(authorization.utf8.dropFirst(prefix.utf8.count))
+            }
+        }
+        if presented == nil, let key = headers[HTTPField.Name("X-Key")!] { presented = Array(key.utf8) }
+        guard let presented else { return .unauthenticated }
+        var match: Client?
+        for client in clients {
+            // Every client is compared, whatever matched before.
+            if Self.constantTimeEquals(presented, Array(client.secret.value.utf8)) && match == nil { match = client }
+        }
+        guard let match else { return .unauthenticated }
+        return match.dialects.contains(dialect) ? .allowed(client: match.name) : .forbidden(client: match.name)
+    }
+
+    /// Equal bytes, taking time that depends only on the lengths.
+    static func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: lhs.count ^ rhs.count)
+        let length = max(lhs.count, rhs.count)
+        for index in 0..<length {
+            let left = index < lhs.count ? lhs[index] : 0
+            let right = index < rhs.count ? rhs[index] : 0
+            difference |= left ^ right
+        }
+        return difference == 0
+    }
+}
