@@ -76,7 +76,8 @@ struct HTTPResult: Sendable {
 extension HTTPClient {
     /// Sends one request over a real socket.
     func send(
-        _ method: HTTPMethod, _ url: String, body: String? = nil, headers: [(String, String)] = []
+        _ method: HTTPMethod, _ url: String, body: String? = nil, headers: [(String, String)] = [],
+        timeout: TimeAmount = .seconds(30)
     ) async throws -> HTTPResult {
         var request = HTTPClientRequest(url: url)
         request.method = method
@@ -87,7 +88,7 @@ extension HTTPClient {
                 request.headers.add(name: "Content-Type", value: "application/json")
             }
         }
-        let response = try await execute(request, timeout: .seconds(30))
+        let response = try await execute(request, timeout: timeout)
         let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
         return HTTPResult(
             status: Int(response.status.code), headers: response.headers,

@@ -1,0 +1,121 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import StockCore
+import Synchronization
+import Testing
+
+/// `kill -9` of the real `stockgate` process under load, then a restart on the same data
+/// directory: every movement acknowledged with a success is in the ledger exactly once.
+@Suite("Crash recovery")
+struct CrashRecoveryTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static var binary: String { repository.appendingPathComponent(".build/debug/stockgate").path }
+
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        return port
+    }
+
+    static func start(dataDirectory: String, port: Int) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "serve", "--port", String(port), "--data-dir", dataDirectory, "--mappings",
+            repository.appendingPathComponent("mappings").path, "--log-level", "warning",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    static func waitUntilHealthy(_ base: String) async throws {
+        for _ in 0..<200 {
+            if let result = try? await HTTPClient.shared.send(.GET, base + "/healthz", timeout: .milliseconds(500)),
+                result.status == 200
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("the gateway did not become healthy")
+    }
+
+    final class Shared: Sendable {
+        let acknowledged = Mutex<[String]>([])
+        let stop = Atomic<Bool>(false)
+    }
+
+    @Test("every acknowledged movement survives kill -9 exactly once")
+    func killNine() async throws {
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.binary), "build the executable first (swift build --build-tests)")
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let port = try await Self.freePort()
+        let base = "http://127.0.0.1:\(port)"
+        let first = try Self.start(dataDirectory: directory, port: port)
+        try await Self.waitUntilHealthy(base)
+
+        let shared = Shared()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<8 {
+                group.addTask {
+                    var sequence = 0
+                    while !shared.stop.load(ordering: .relaxed) {
+                        sequence += 1
+                        let reference = "c\(client)-\(sequence)"
+                        let body = #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor", "reference": "\#(reference)"}]}"#
+                        guard
+                            let result = try? await HTTPClient.shared.send(
+                                .POST, base + "/stockgate/v1/movements", body: body, timeout: .seconds(2))
+                        else { continue }
+                        if result.status == 200 && result.json?["applied"] == 1 {
+                            shared.acknowledged.withLock { $0.append(reference) }
+                        }
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(1500))
+            kill(first.processIdentifier, SIGKILL)
+            first.waitUntilExit()
+            shared.stop.store(true, ordering: .relaxed)
+            try await group.waitForAll()
+        }
+        let acked = shared.acknowledged.withLock { $0 }
+        #expect(acked.count > 20, "the load should have produced acknowledged movements")
+
+        let second = try Self.start(dataDirectory: directory, port: port)
+        defer {
+            second.terminate()
+            second.waitUntilExit()
+        }
+        try await Self.waitUntilHealthy(base)
+        var references: [String: Int] = [:]
+        var after = 0
+        var journaled = 0
+        while true {
+            let page = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/movements?limit=1000&after=\(after)")
+            let movements = try #require(page.json?["movements"]?.arrayValue)
+            if movements.isEmpty { break }
+            for movement in movements {
+                if let reference = movement["reference"]?.stringValue { references[reference, default: 0] += 1 }
+                after = Int(movement["id"]?.numberText ?? "0") ?? after
+                journaled += 1
+            }
+        }
+        for reference in acked {
+            #expect(references[reference] == 1, "\(reference) is in the journal \(references[reference] ?? 0) times")
+        }
+        // Nothing is in the journal twice, and the balance is the sum of the journal.
+        #expect(references.values.allSatisfy { $0 == 1 })
+        let balances = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/balances?product=mug-white&location=shop-floor")
+        #expect(balances.json?["balances"]?.arrayValue?.first?["quantity"] == .string(String(journaled)))
+    }
+}
