@@ -8,6 +8,8 @@ import Prometheus
 /// - `stockgate_http_requests_total{dialect,route,status}`
 /// - `stockgate_http_request_duration_seconds{dialect,route}` (histogram)
 /// - `stockgate_movements_applied_total{dialect}`
+/// - `stockgate_backend_circuit_state{backend}` (0 closed, 1 open, 2 half-open)
+/// - `stockgate_backend_requests_total{backend,outcome}`
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
@@ -40,6 +42,20 @@ public final class GatewayMetrics: Sendable {
         CoreMetrics.Counter(
             label: "stockgate_movements_applied_total", dimensions: [("dialect", dialect)], factory: factory
         ).increment(by: count)
+    }
+
+    /// A backend's circuit breaker state: 0 closed, 1 open, 2 half-open.
+    func recordCircuit(backend: String, state: Int) {
+        CoreMetrics.Gauge(label: "stockgate_backend_circuit_state", dimensions: [("backend", backend)], factory: factory)
+            .record(state)
+    }
+
+    /// One request to a backend, by outcome (`ok`, `retried`, `failed`, `rejected`).
+    func recordBackendCall(backend: String, outcome: String) {
+        CoreMetrics.Counter(
+            label: "stockgate_backend_requests_total", dimensions: [("backend", backend), ("outcome", outcome)],
+            factory: factory
+        ).increment()
     }
 
     /// The Prometheus text exposition.

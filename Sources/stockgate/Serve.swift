@@ -129,9 +129,10 @@ struct Serve: AsyncParsableCommand {
         let resetAllowed = enableTestReset || environment["STOCKGATE_ENABLE_TEST_RESET"] == "1"
         if resetAllowed { logger.warning("test reset enabled: POST /stockgate/v1/test/reset empties the ledger") }
         let reset: (@Sendable () async throws -> Void)? = resetAllowed ? { @Sendable in try await ledger.reset() } : nil
+        let metrics = GatewayMetrics()
         let backends: (fallback: any StockBackend, routes: [String: any StockBackend], clients: [CurlHTTPClient])
         do {
-            backends = try Backends.make(file, catalog: catalog, embedded: ledger, logger: logger)
+            backends = try Backends.make(file, catalog: catalog, embedded: ledger, logger: logger, metrics: metrics)
         } catch {
             FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
             throw ExitCode(2)
@@ -142,7 +143,8 @@ struct Serve: AsyncParsableCommand {
                 metadata: ["backend": "\(backend.name)", "dialect": "\(backend.dialect)", "base_url": "\(backend.baseURL)"])
         }
         let gateway = Gateway(
-            configuration: configuration, catalog: catalog, backend: backends.fallback, logger: logger, testReset: reset,
+            configuration: configuration, catalog: catalog, backend: backends.fallback, metrics: metrics, logger: logger,
+            testReset: reset,
             routes: backends.routes, clients: ClientAuthenticator(clients: clientList))
         let host = configuration.host
         let app = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in

@@ -34,10 +34,13 @@ public struct OutboundRequest: Sendable, Equatable {
 public struct OutboundResponse: Sendable {
     public var status: Int
     public var body: [UInt8]
+    /// The `Retry-After` header of a 429 or 503, if any.
+    public var retryAfter: String?
 
-    public init(status: Int, body: [UInt8]) {
+    public init(status: Int, body: [UInt8], retryAfter: String? = nil) {
         self.status = status
         self.body = body
+        self.retryAfter = retryAfter
     }
 
     var json: JSONValue? { try? JSONParser.parse(body) }

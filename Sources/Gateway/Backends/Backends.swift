@@ -26,7 +26,7 @@ public enum Backends {
     ///   - embedded: the embedded ledger, also the journal of forwarded movements.
     ///   - environment: where `*_env` secrets are read.
     public static func make(
-        _ file: ConfigFile, catalog: Catalog, embedded: Ledger, logger: Logger,
+        _ file: ConfigFile, catalog: Catalog, embedded: Ledger, logger: Logger, metrics: GatewayMetrics? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> (fallback: any StockBackend, routes: [String: any StockBackend], clients: [CurlHTTPClient]) {
         var byName: [String: any StockBackend] = ["embedded": embedded]
@@ -53,7 +53,7 @@ public enum Backends {
             }
             byName[backend.name] = RemoteBackend(
                 name: backend.name, baseURL: backend.baseURL, codec: codec, client: client, auth: auth, catalog: catalog,
-                journal: embedded, logger: logger)
+                journal: embedded, logger: logger, metrics: metrics)
         }
         let fallback = file.routes["default"].flatMap { byName[$0] } ?? embedded
         var routes: [String: any StockBackend] = [:]

@@ -4,6 +4,7 @@ import Foundation
 import Ledger
 import Logging
 import StockCore
+import Synchronization
 
 /// A backend reached over HTTP in its own dialect.
 ///
@@ -29,6 +30,9 @@ public final class RemoteBackend: StockBackend {
     let journal: Ledger
     let timeout: Duration?
     let logger: Logger
+    let metrics: GatewayMetrics?
+    let retryPolicy: RetryPolicy
+    let breaker: Mutex<CircuitBreaker>
 
     /// - Parameters:
     ///   - name: the backend's name in the configuration (journal and logs).
@@ -41,8 +45,12 @@ public final class RemoteBackend: StockBackend {
     ///   - timeout: the total timeout of one request, overriding the client's.
     public init(
         name: String, baseURL: String, codec: any OutboundCodec, client: CurlHTTPClient, auth: BackendAuthMethod,
-        catalog: Catalog, journal: Ledger, timeout: Duration? = nil, logger: Logger
+        catalog: Catalog, journal: Ledger, timeout: Duration? = nil, logger: Logger, metrics: GatewayMetrics? = nil,
+        retryPolicy: RetryPolicy = RetryPolicy(), circuitBreaker: CircuitBreaker = CircuitBreaker()
     ) {
+        self.metrics = metrics
+        self.retryPolicy = retryPolicy
+        self.breaker = Mutex(circuitBreaker)
         self.name = name
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.codec = codec
@@ -172,10 +180,77 @@ public final class RemoteBackend: StockBackend {
 
     // MARK: Transport
 
+    /// Sends with retries where a repeat is safe, behind the circuit breaker.
+    ///
+    /// Safe to repeat: reads; writes the backend deduplicates (an idempotency key to a
+    /// backend that honours one); any request that never reached the backend (connection
+    /// refused) or that the backend says it did not process (429, 503). `Retry-After` is
+    /// honoured up to `retryPolicy.maxRetryAfter`.
     func send(_ request: OutboundRequest, facts: RequestFacts) async throws -> OutboundResponse {
-        var response = try await transmit(request, facts: facts, refresh: false)
+        let deduplicated = request.method == "GET" || (codec.capabilities.idempotencyKeys && facts.idempotencyKey != nil)
+        var generator = SystemRandomNumberGenerator()
+        var attempt = 0
+        while true {
+            attempt += 1
+            let admitted = breaker.withLock { $0.admit(now: .now) }
+            publishCircuit()
+            guard admitted == .allowed else {
+                metrics?.recordBackendCall(backend: name, outcome: "rejected")
+                throw GatewayError(code: .unavailable, message: "backend \(name) is unavailable (circuit open after repeated failures)")
+            }
+            let canRetry = attempt < retryPolicy.maxAttempts
+            let response: OutboundResponse
+            do {
+                response = try await authenticated(request, facts: facts)
+            } catch let error as CurlError {
+                recordHealth(ok: false)
+                let neverSent = error.code == .connectFailed
+                if canRetry && (neverSent || deduplicated) {
+                    metrics?.recordBackendCall(backend: name, outcome: "retried")
+                    try await Task.sleep(for: retryPolicy.delay(attempt: attempt, using: &generator))
+                    continue
+                }
+                metrics?.recordBackendCall(backend: name, outcome: "failed")
+                logger.warning(
+                    "backend unreachable", metadata: ["backend": "\(name)", "error": "\(error.code)", "request": "\(facts.requestID)"])
+                if error.code == .timedOut && request.method != "GET" && !deduplicated {
+                    throw GatewayError(
+                        code: .unavailable,
+                        message: "backend \(name) did not answer in time: the request may or may not have been applied there; send it again with the same Idempotency-Key")
+                }
+                throw GatewayError(code: .unavailable, message: "backend \(name) is unavailable (\(error.code))")
+            }
+            recordHealth(ok: response.status < 500)
+            let notProcessed = response.status == 429 || response.status == 503
+            let transient = response.status == 502 || response.status == 504 || response.status == 500
+            if canRetry && (notProcessed || (transient && deduplicated)) {
+                let asked = retryPolicy.retryAfter(response.retryAfter)
+                if response.retryAfter == nil || asked != nil {
+                    metrics?.recordBackendCall(backend: name, outcome: "retried")
+                    try await Task.sleep(for: asked ?? retryPolicy.delay(attempt: attempt, using: &generator))
+                    continue
+                }
+            }
+            metrics?.recordBackendCall(backend: name, outcome: response.status < 500 ? "ok" : "failed")
+            return response
+        }
+    }
+
+    func recordHealth(ok: Bool) {
+        breaker.withLock { ok ? $0.recordSuccess() : $0.recordFailure(now: .now) }
+        publishCircuit()
+    }
+
+    func publishCircuit() {
+        let state = breaker.withLock { $0.state.metricValue }
+        metrics?.recordCircuit(backend: name, state: state)
+    }
+
+    /// One attempt, with one fresh token after a 401 when the auth method has tokens.
+    func authenticated(_ request: OutboundRequest, facts: RequestFacts) async throws -> OutboundResponse {
+        let response = try await transmit(request, facts: facts, refresh: false)
         if response.status == 401 && auth.refreshes {
-            response = try await transmit(request, facts: facts, refresh: true)
+            return try await transmit(request, facts: facts, refresh: true)
         }
         return response
     }
@@ -186,20 +261,13 @@ public final class RemoteBackend: StockBackend {
         headers += try await auth.headers(refresh: refresh)
         let curlRequest = CurlRequest(
             method: request.method, url: baseURL + request.path, headers: headers, body: request.body, timeout: timeout)
-        do {
-            let response = try await client.execute(curlRequest)
-            logger.debug(
-                "backend answered",
-                metadata: [
-                    "backend": "\(name)", "method": "\(request.method)", "path": "\(request.path)",
-                    "status": "\(response.status)", "request": "\(facts.requestID)",
-                ])
-            return OutboundResponse(status: response.status, body: response.body)
-        } catch let error as CurlError {
-            logger.warning(
-                "backend unreachable",
-                metadata: ["backend": "\(name)", "error": "\(error.code)", "request": "\(facts.requestID)"])
-            throw GatewayError(code: .unavailable, message: "backend \(name) is unavailable (\(error.code))")
-        }
+        let response = try await client.execute(curlRequest)
+        logger.debug(
+            "backend answered",
+            metadata: [
+                "backend": "\(name)", "method": "\(request.method)", "path": "\(request.path)",
+                "status": "\(response.status)", "request": "\(facts.requestID)",
+            ])
+        return OutboundResponse(status: response.status, body: response.body, retryAfter: response.header("Retry-After"))
     }
 }

@@ -22,9 +22,18 @@ final class RecordingUpstream: Sendable {
 
     let recorded = Mutex<[Recorded]>([])
     let answer: Answer
+    /// Extra response headers per request (e.g. `Retry-After`).
+    let extraHeaders: @Sendable (Recorded) -> [String: String]
+    /// How long to wait before answering (a backend that never answers).
+    let delay: @Sendable (Recorded) -> Duration
 
-    init(answer: @escaping Answer) {
+    init(
+        extraHeaders: @escaping @Sendable (Recorded) -> [String: String] = { _ in [:] },
+        delay: @escaping @Sendable (Recorded) -> Duration = { _ in .zero }, answer: @escaping Answer
+    ) {
         self.answer = answer
+        self.extraHeaders = extraHeaders
+        self.delay = delay
     }
 
     var requests: [Recorded] { recorded.withLock { $0 } }
@@ -63,9 +72,12 @@ final class RecordingUpstream: Sendable {
             method: request.method.rawValue, path: request.uri.description, headers: headers,
             body: String(buffer: bytes))
         recorded.withLock { $0.append(entry) }
+        let wait = delay(entry)
+        if wait > .zero { try await Task.sleep(for: wait) }
         let (status, body) = answer(entry)
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
+        for (name, value) in extraHeaders(entry) { fields[HTTPField.Name(name)!] = value }
         return Response(
             status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
