@@ -119,9 +119,11 @@ extension Ledger {
         return try await writer.write { db in
             var deleted: [Int64] = []
             for id in ids where !deleted.contains(id) {
-                guard let original = try self.fetchMovement(id: id, db: db), original.reverses == nil else { continue }
+                guard let original = try self.fetchMovement(id: id, db: db), original.reverses == nil,
+                    original.backend == nil
+                else { continue }
                 switch original.state {
-                case .reversed:
+                case .reversed, .sent, .failed:
                     continue
                 case .pending:
                     // Never applied: nothing to undo in the balances.
@@ -140,20 +142,41 @@ extension Ledger {
         }
     }
 
-    /// Journals movements a remote backend applied (or reversed): rows for the gateway's own
-    /// queries, with no effect on the embedded balances.
+    /// Journals movements about to be forwarded to a remote backend, in state `sent` (or the
+    /// state given): rows for the gateway's own queries, with no effect on the embedded balances.
     /// - Returns: the movements as stored, with their journal ids.
-    public func journalForwarded(_ items: [Movement], backend: String, facts: RequestFacts) async throws -> [Movement] {
+    public func journalForwarded(
+        _ items: [Movement], backend: String, facts: RequestFacts, state: MovementState = .sent
+    ) async throws -> [Movement] {
         let now = clock()
         return try await writer.write { db in
             var stored: [Movement] = []
             for item in items {
                 var movement = try self.insert(item, at: now, facts: facts, db: db)
-                try db.execute(sql: "UPDATE movement SET backend = ? WHERE id = ?", arguments: [backend, movement.id])
+                try db.execute(
+                    sql: "UPDATE movement SET backend = ?, state = ?, applied_at = ? WHERE id = ?",
+                    arguments: [backend, state.rawValue, state == .applied ? Self.millis(now) : nil, movement.id])
                 movement.backend = backend
+                movement.state = state
+                if state != .applied { movement.appliedAt = nil }
                 stored.append(movement)
             }
             return stored
+        }
+    }
+
+    /// Settles forwarded movements from the backend's answer.
+    /// - Returns: the time recorded as `appliedAt` for those now applied.
+    @discardableResult
+    public func settleForwarded(_ states: [(id: Int64, state: MovementState)]) async throws -> Date {
+        let now = Self.millis(clock())
+        return try await writer.write { db in
+            for (id, state) in states {
+                try db.execute(
+                    sql: "UPDATE movement SET state = ?, applied_at = CASE WHEN ? = 'applied' THEN ? ELSE applied_at END WHERE id = ?",
+                    arguments: [state.rawValue, state.rawValue, now, id])
+            }
+            return Self.date(now)
         }
     }
 
@@ -165,7 +188,7 @@ extension Ledger {
                 db,
                 sql: """
                     SELECT * FROM movement WHERE idempotency_key = ? AND backend = ? AND reverses IS NULL
-                    AND created_at >= ? ORDER BY id
+                    AND state = 'applied' AND created_at >= ? ORDER BY id
                     """,
                 arguments: [key, backend, since]
             ).map(Self.movement(from:))

@@ -70,6 +70,48 @@ extension Ledger {
                     CREATE INDEX idempotency_by_age ON idempotency(created_at);
                     """)
         }
+        migrator.registerMigration("v5-forwarded-states") { db in
+            // Forwarded movements are journaled before they are sent ('sent') and settled from
+            // the backend's answer ('applied', 'failed', 'reversed'). SQLite cannot change a
+            // CHECK constraint in place: the table is rebuilt with the wider one.
+            try db.execute(
+                sql: """
+                    CREATE TABLE movement_v5 (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        product TEXT NOT NULL,
+                        quantity TEXT NOT NULL,
+                        from_location TEXT NOT NULL,
+                        to_location TEXT NOT NULL,
+                        reason TEXT,
+                        reference TEXT,
+                        description TEXT,
+                        acting_user TEXT,
+                        source_system TEXT,
+                        external_id TEXT,
+                        created_at INTEGER NOT NULL,
+                        applied_at INTEGER,
+                        state TEXT NOT NULL CHECK (state IN ('applied', 'pending', 'reversed', 'sent', 'failed')),
+                        allow_overage INTEGER NOT NULL DEFAULT 0,
+                        extras TEXT,
+                        reverses INTEGER REFERENCES movement(id),
+                        dialect TEXT NOT NULL,
+                        request_id TEXT NOT NULL,
+                        idempotency_key TEXT,
+                        backend TEXT
+                    );
+                    INSERT INTO movement_v5 SELECT id, product, quantity, from_location, to_location, reason, reference,
+                        description, acting_user, source_system, external_id, created_at, applied_at, state, allow_overage,
+                        extras, reverses, dialect, request_id, idempotency_key, backend FROM movement;
+                    DROP TABLE movement;
+                    ALTER TABLE movement_v5 RENAME TO movement;
+                    CREATE INDEX movement_by_product ON movement(product, id);
+                    CREATE INDEX movement_by_from ON movement(from_location, id);
+                    CREATE INDEX movement_by_to ON movement(to_location, id);
+                    CREATE INDEX movement_by_created ON movement(created_at);
+                    CREATE INDEX movement_by_idempotency_key ON movement(idempotency_key) WHERE idempotency_key IS NOT NULL;
+                    CREATE INDEX movement_by_backend ON movement(backend, id);
+                    """)
+        }
         return migrator
     }
 }

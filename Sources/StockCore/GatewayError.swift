@@ -8,7 +8,7 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable {
             case malformed, missing, invalidValue, unknownField, notFound, insufficientStock, conflict
-            case unsupported, unauthorized, forbidden, tooLarge, backendFailure, unavailable, `internal`
+            case unsupported, unauthorized, forbidden, tooLarge, backendFailure, unavailable, unknownOutcome, `internal`
         }
         private let base: Base
 
@@ -35,6 +35,8 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let backendFailure = Code(base: .backendFailure)
         /// The backend could not be reached.
         public static let unavailable = Code(base: .unavailable)
+        /// The backend did not answer a write in time: it may or may not have applied it.
+        public static let unknownOutcome = Code(base: .unknownOutcome)
         public static let `internal` = Code(base: .internal)
 
         public var description: String { base.rawValue }

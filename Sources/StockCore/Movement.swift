@@ -9,6 +9,11 @@ public enum MovementState: String, Sendable, Codable, CaseIterable {
     /// Undone by a later reversal movement (Open2b `delete`); it no longer counts in views
     /// that hide deleted movements, and its reversal restores the balances.
     case reversed
+    /// Forwarded to a remote backend whose answer has not come (yet): if it stays so after a
+    /// crash or a timeout, the backend may or may not have applied it.
+    case sent
+    /// Forwarded to a remote backend, which refused it.
+    case failed
 }
 
 /// A customer order reference carried by Colleqtive on either end of a movement.

@@ -107,7 +107,7 @@ struct LoadTests {
             await client.shutdown()
             #expect(successes > 32 * Self.requestsPerClient / 2)
             #expect(try await second.ledger.totalStock(product: "mug-black") == Quantity(net))
-            var forwarded = MovementQuery()
+            var forwarded = MovementQuery(appliedOnly: true)
             forwarded.backend = "second"
             #expect(try await journal.count(forwarded) == successes)
             #expect(try await second.ledger.count(MovementQuery()) == successes)

@@ -110,7 +110,12 @@ struct RemoteBackendTests {
                 // The second StockGate saw the movement and its reversal: net nothing.
                 #expect(try await second.ledger.totalStock(product: "mug-white") == .zero)
                 #expect(try await second.ledger.count(MovementQuery()) == 2)
-                #expect(try await journal.count(Self.forwardedQuery) == 0)
+                // The journal says what happened: applied then reversed, its reversal, the failure.
+                let states = try await journal.movements(Self.forwardedQuery).map(\.state)
+                #expect(states == [.reversed, .failed, .applied])
+                var standing = Self.forwardedQuery
+                standing.appliedOnly = true
+                #expect(try await journal.count(standing) == 0)
             }
         }
     }
@@ -131,8 +136,10 @@ struct RemoteBackendTests {
                 #expect(try await second.ledger.totalStock(product: "mug-white") == Quantity(2))
                 // The gateway's journal knows the forwarded movement under its own id.
                 #expect(movement.backend == "remote")
-                let found = try await backend.execute(.findMovements(MovementQuery()), facts: Self.facts)
+                let found = try await backend.execute(.findMovements(MovementQuery(appliedOnly: true)), facts: Self.facts)
                 #expect(found == .movements([movement]))
+                let all = try await journal.movements(Self.forwardedQuery).map(\.state)
+                #expect(all == [.applied, .failed])
             }
         }
     }
@@ -161,8 +168,8 @@ struct RemoteBackendTests {
             } throws: { error in
                 (error as? GatewayError)?.code == .unavailable && (error as? GatewayError)?.message.contains("remote") == true
             }
-            let journaled = try await journal.count(Self.forwardedQuery)
-            #expect(journaled == 0)
+            let states = try await journal.movements(Self.forwardedQuery).map(\.state)
+            #expect(states == [.failed])
         }
     }
 

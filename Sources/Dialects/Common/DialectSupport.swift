@@ -15,6 +15,7 @@ extension GatewayError.Code {
         case .tooLarge: return .contentTooLarge
         case .backendFailure: return .badGateway
         case .unavailable: return .serviceUnavailable
+        case .unknownOutcome: return .gatewayTimeout
         default: return .internalServerError
         }
     }

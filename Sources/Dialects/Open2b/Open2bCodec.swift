@@ -293,6 +293,7 @@ public struct Open2bCodec: InboundCodec {
         case .tooLarge: return .text(.contentTooLarge, "413 Request Entity Too Large")
         case .internal: return .text(.internalServerError, "500 Internal Server Error")
         case .unavailable: return .text(.serviceUnavailable, "503 Service Unavailable")
+        case .unknownOutcome: return .text(.gatewayTimeout, "504 Gateway Timeout")
         case .backendFailure: return .text(.badGateway, "502 Bad Gateway")
         default: break
         }

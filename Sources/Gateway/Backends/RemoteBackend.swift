@@ -107,35 +107,64 @@ public final class RemoteBackend: StockBackend {
         if atomic && !plan.refusals.isEmpty {
             return BatchOutcome(items: results.map { $0 ?? .notApplied })  // nothing sent
         }
-        let chunks = plan.chunks
+        // Journal rows (state `sent`) for what goes to the backend, settled from its answer:
+        // after a crash or a timeout, a row still `sent` says the outcome is unknown.
+        var journaled: [Int: Movement] = [:]
         var applied: [Int] = []
-        for (chunkIndex, chunk) in chunks.enumerated() {
-            let outcomes = try await send(chunk.map { batch.items[$0] }, atomic: atomic, facts: facts)
-            for (position, index) in chunk.enumerated() { results[index] = outcomes[position] }
-            applied += chunk.filter { if case .applied = results[$0] { true } else { false } }
+        for (chunkIndex, chunk) in plan.chunks.enumerated() {
+            let rows = try await journal.journalForwarded(chunk.map { batch.items[$0] }, backend: name, facts: facts)
+            for (position, index) in chunk.enumerated() { journaled[index] = rows[position] }
+            let outcomes: [BatchOutcome.Item]
+            do {
+                outcomes = try await send(chunk.map { batch.items[$0] }, atomic: atomic, facts: facts)
+            } catch let error as GatewayError {
+                // Unknown outcome: the rows stay `sent`. Anything else was not applied.
+                if error.code != .unknownOutcome {
+                    try await journal.settleForwarded(rows.compactMap { $0.id }.map { ($0, .failed) })
+                }
+                if atomic { try await undo(applied, results: &results, facts: facts) }
+                throw error
+            }
+            var settled: [(id: Int64, state: MovementState)] = []
+            for (position, index) in chunk.enumerated() {
+                guard var row = journaled[index], let id = row.id else { continue }
+                switch outcomes[position] {
+                case .applied:
+                    row.state = .applied
+                    applied.append(index)
+                    settled.append((id, .applied))
+                case .failed(let error):
+                    results[index] = .failed(error)
+                    settled.append((id, .failed))
+                case .notApplied, .undone:
+                    results[index] = .notApplied
+                    settled.append((id, .failed))
+                }
+                journaled[index] = row
+            }
+            let appliedAt = try await journal.settleForwarded(settled)
+            for index in chunk {
+                guard var row = journaled[index], row.state == .applied, results[index] == nil else { continue }
+                row.appliedAt = appliedAt
+                results[index] = .applied(row)
+            }
             let failed = chunk.contains { if case .failed = results[$0] { true } else { false } }
             if atomic && failed {
-                // Undo what this batch applied so far, and apply nothing more.
-                for index in applied {
-                    if case .applied(let movement) = results[index] {
-                        results[index] = try await undo(movement, facts: facts)
-                    }
-                }
-                for later in chunks.dropFirst(chunkIndex + 1).joined() { results[later] = .notApplied }
+                try await undo(applied, results: &results, facts: facts)
+                for later in plan.chunks.dropFirst(chunkIndex + 1).joined() { results[later] = .notApplied }
                 break
             }
         }
-        // Journal what the backend now holds; ids are the gateway's own.
-        var finalItems = results.map { $0 ?? .notApplied }
-        let toJournal = finalItems.indices.compactMap { index -> (Int, Movement)? in
-            if case .applied(let movement) = finalItems[index] { return (index, movement) }
-            return nil
+        return BatchOutcome(items: results.map { $0 ?? .notApplied })
+    }
+
+    /// Reverses at the backend what an all-or-nothing batch applied before an item failed,
+    /// and journals each reversal.
+    func undo(_ applied: [Int], results: inout [BatchOutcome.Item?], facts: RequestFacts) async throws {
+        for index in applied {
+            guard case .applied(let movement) = results[index] else { continue }
+            results[index] = try await undo(movement, facts: facts)
         }
-        if !toJournal.isEmpty {
-            let stored = try await journal.journalForwarded(toJournal.map(\.1), backend: name, facts: facts)
-            for (position, entry) in toJournal.enumerated() { finalItems[entry.0] = .applied(stored[position]) }
-        }
-        return BatchOutcome(items: finalItems)
     }
 
     /// Sends items that passed the checks. A per-item batch refused whole by an
@@ -165,11 +194,16 @@ public final class RemoteBackend: StockBackend {
         reversal.description = "reversal: another item of the batch failed"
         var reversalFacts = facts
         reversalFacts.idempotencyKey = nil
+        reversal.reverses = movement.id
         let outcome = try await send([reversal], atomic: true, facts: reversalFacts)
         if case .applied = outcome.first {
             logger.warning(
                 "movement undone at backend", metadata: ["backend": "\(name)", "request": "\(facts.requestID)"])
-            return .undone(movement)
+            _ = try await journal.journalForwarded([reversal], backend: name, facts: reversalFacts, state: .applied)
+            if let id = movement.id { try await journal.settleForwarded([(id, .reversed)]) }
+            var undone = movement
+            undone.state = .reversed
+            return .undone(undone)
         }
         logger.error(
             "could not undo a movement at the backend", metadata: ["backend": "\(name)", "request": "\(facts.requestID)"])
@@ -215,7 +249,7 @@ public final class RemoteBackend: StockBackend {
                     "backend unreachable", metadata: ["backend": "\(name)", "error": "\(error.code)", "request": "\(facts.requestID)"])
                 if error.code == .timedOut && request.method != "GET" && !deduplicated {
                     throw GatewayError(
-                        code: .unavailable,
+                        code: .unknownOutcome,
                         message: "backend \(name) did not answer in time: the request may or may not have been applied there; send it again with the same Idempotency-Key")
                 }
                 throw GatewayError(code: .unavailable, message: "backend \(name) is unavailable (\(error.code))")
