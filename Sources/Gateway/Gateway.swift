@@ -21,6 +21,22 @@ public final class Gateway: Sendable {
     let idempotencyStore: Ledger?
     /// Keys whose first request is still being carried out.
     let keysInFlight = Mutex<Set<String>>([])
+    /// Requests being handled now.
+    let inFlight = Atomic<Int>(0)
+
+    /// Takes a slot for a request; false when `maxConcurrentRequests` are already running.
+    func admit() -> Bool {
+        let now = inFlight.wrappingAdd(1, ordering: .relaxed).newValue
+        if now > configuration.maxConcurrentRequests {
+            inFlight.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func release() {
+        inFlight.wrappingSubtract(1, ordering: .relaxed)
+    }
     /// Who may call (open when no client is configured).
     public let clients: ClientAuthenticator
     /// Empties the backend between contract cases; nil unless `--enable-test-reset`.
@@ -72,6 +88,12 @@ public final class Gateway: Sendable {
             decoded = try codec.decode(request, route: route, catalog: catalog)
         } catch {
             return codec.encode(error, route: route, context: nil)
+        }
+        for case .move(let batch) in decoded.commands where batch.items.count > configuration.maxBatchItems {
+            let tooMany = GatewayError.invalidValue(
+                "\(batch.items.count) movements in one request, at most \(configuration.maxBatchItems) are allowed",
+                field: "items")
+            return codec.encode(tooMany, route: route, context: decoded.context)
         }
         var facts = facts
         if facts.idempotencyKey == nil { facts.idempotencyKey = decoded.idempotencyKey }

@@ -16,6 +16,10 @@ import Yams
 ///   max_body_bytes: 4194304  # largest request body accepted (413 above)
 ///   max_json_depth: 32       # deepest JSON nesting accepted (400 above)
 ///   idempotency_ttl_hours: 24  # how long a write's answer is kept for repeats of its key
+///   max_batch_items: 1000    # most movements in one request (each dialect may allow fewer)
+///   max_concurrent_requests: 512  # more at once are answered 429
+///   request_timeout_seconds: 30   # a body slower than this is answered 408
+///   idle_timeout_seconds: 60      # idle keep-alive connections are closed after this
 /// ```
 ///
 /// ```yaml
@@ -35,8 +39,16 @@ public struct ConfigFile: Sendable, Equatable {
         public var maxBodyBytes: Int?
         public var maxJsonDepth: Int?
         public var idempotencyTTLHours: Double?
+        public var maxBatchItems: Int?
+        public var maxConcurrentRequests: Int?
+        public var requestTimeoutSeconds: Double?
+        public var idleTimeoutSeconds: Double?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
+            case maxBatchItems = "max_batch_items"
+            case maxConcurrentRequests = "max_concurrent_requests"
+            case requestTimeoutSeconds = "request_timeout_seconds"
+            case idleTimeoutSeconds = "idle_timeout_seconds"
             case idempotencyTTLHours = "idempotency_ttl_hours"
             case host, port
             case dataDir = "data_dir"
@@ -227,5 +239,9 @@ extension GatewayConfiguration {
         if let bytes = server.maxBodyBytes { self.maxBodyBytes = bytes }
         if let depth = server.maxJsonDepth { self.maxJSONDepth = depth }
         if let hours = server.idempotencyTTLHours, hours > 0 { self.idempotencyTTL = hours * 3600 }
+        if let items = server.maxBatchItems, items > 0 { self.maxBatchItems = items }
+        if let count = server.maxConcurrentRequests, count > 0 { self.maxConcurrentRequests = count }
+        if let seconds = server.requestTimeoutSeconds, seconds > 0 { self.requestTimeout = seconds }
+        if let seconds = server.idleTimeoutSeconds, seconds > 0 { self.idleTimeout = seconds }
     }
 }

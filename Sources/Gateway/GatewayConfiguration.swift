@@ -18,6 +18,14 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var zettleOrganizationUUID: String?
     /// How long the answer to a write with an idempotency key is kept for repeats, in seconds.
     public var idempotencyTTL: Double = 24 * 3600
+    /// Most movements one request may carry, whatever the dialect allows.
+    public var maxBatchItems: Int = 1000
+    /// Most requests handled at once; more are answered 429.
+    public var maxConcurrentRequests: Int = 512
+    /// Seconds a request body may take to arrive (408 after).
+    public var requestTimeout: Double = 30
+    /// Seconds an idle keep-alive connection is kept open.
+    public var idleTimeout: Double = 60
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./.stockgate",

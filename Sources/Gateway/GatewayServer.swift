@@ -44,6 +44,7 @@ public enum GatewayServer {
         let router = makeRouter(gateway: gateway, logger: logger)
         return Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(gateway.configuration.idleTimeout * 1000)))),
             configuration: ApplicationConfiguration(
                 address: .hostname(gateway.configuration.host, port: gateway.configuration.port),
                 serverName: "StockGate"),
@@ -76,15 +77,17 @@ public enum GatewayServer {
                     let error = GatewayError(code: .forbidden, message: "this client may not use the \(codec.dialect) API")
                     return response(codec.encode(error, route: route, context: nil))
                 }
-                var request = request
+                guard gateway.admit() else {
+                    let busy = GatewayError(code: .tooManyRequests, message: "too many requests at once, try again shortly")
+                    return response(codec.encode(busy, route: route, context: nil))
+                }
+                defer { gateway.release() }
                 let body: [UInt8]
-                do {
-                    var buffer = try await request.collectBody(upTo: maxBody)
-                    body = buffer.readBytes(length: buffer.readableBytes) ?? []
-                } catch {
-                    let tooLarge = GatewayError(
-                        code: .tooLarge, message: "request body is larger than \(maxBody) bytes")
-                    return response(codec.encode(tooLarge, route: route, context: nil))
+                switch await readBody(request, limit: maxBody, timeout: gateway.configuration.requestTimeout) {
+                case .success(let bytes):
+                    body = bytes
+                case .failure(let error):
+                    return response(codec.encode(error, route: route, context: nil))
                 }
                 var parameters: [String: String] = [:]
                 for name in parameterNames {
@@ -102,6 +105,35 @@ public enum GatewayServer {
             for method in route.method.map({ [$0] }) ?? anyMethod {
                 router.on(RouterPath(routerPath), method: method, use: handler)
             }
+        }
+    }
+
+    /// Reads the whole body within the size limit and the time limit.
+    static func readBody(_ request: Request, limit: Int, timeout: Double) async -> Result<[UInt8], GatewayError> {
+        await withTaskGroup(of: Result<[UInt8], GatewayError>?.self) { group in
+            group.addTask {
+                var request = request
+                do {
+                    var buffer = try await request.collectBody(upTo: limit)
+                    return .success(buffer.readBytes(length: buffer.readableBytes) ?? [])
+                } catch {
+                    return .failure(GatewayError(code: .tooLarge, message: "request body is larger than \(limit) bytes"))
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                return Task.isCancelled ? nil : .failure(
+                    GatewayError(code: .requestTimeout, message: "the request body did not arrive within \(timeout) seconds"))
+            }
+            var outcome: Result<[UInt8], GatewayError> = .failure(GatewayError.internalError("no body"))
+            for await result in group {
+                if let result {
+                    outcome = result
+                    break
+                }
+            }
+            group.cancelAll()
+            return outcome
         }
     }
 

@@ -8,7 +8,8 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable {
             case malformed, missing, invalidValue, unknownField, notFound, insufficientStock, conflict
-            case unsupported, unauthorized, forbidden, tooLarge, backendFailure, unavailable, unknownOutcome, `internal`
+            case unsupported, unauthorized, forbidden, tooLarge, tooManyRequests, requestTimeout, backendFailure
+            case unavailable, unknownOutcome, `internal`
         }
         private let base: Base
 
@@ -31,6 +32,10 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let unauthorized = Code(base: .unauthorized)
         public static let forbidden = Code(base: .forbidden)
         public static let tooLarge = Code(base: .tooLarge)
+        /// More requests at once than the gateway takes.
+        public static let tooManyRequests = Code(base: .tooManyRequests)
+        /// The request body did not arrive in time.
+        public static let requestTimeout = Code(base: .requestTimeout)
         /// The backend answered with an error of its own.
         public static let backendFailure = Code(base: .backendFailure)
         /// The backend could not be reached.

@@ -13,6 +13,8 @@ extension GatewayError.Code {
         case .unauthorized: return .unauthorized
         case .forbidden: return .forbidden
         case .tooLarge: return .contentTooLarge
+        case .tooManyRequests: return .tooManyRequests
+        case .requestTimeout: return .requestTimeout
         case .backendFailure: return .badGateway
         case .unavailable: return .serviceUnavailable
         case .unknownOutcome: return .gatewayTimeout

@@ -291,6 +291,8 @@ public struct Open2bCodec: InboundCodec {
         switch error.code {
         case .unauthorized, .forbidden: return .text(.forbidden, "403 Forbidden")
         case .tooLarge: return .text(.contentTooLarge, "413 Request Entity Too Large")
+        case .tooManyRequests: return .text(.tooManyRequests, "429 Too Many Requests")
+        case .requestTimeout: return .text(.requestTimeout, "408 Request Timeout")
         case .internal: return .text(.internalServerError, "500 Internal Server Error")
         case .unavailable: return .text(.serviceUnavailable, "503 Service Unavailable")
         case .unknownOutcome: return .text(.gatewayTimeout, "504 Gateway Timeout")

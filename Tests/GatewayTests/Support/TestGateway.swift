@@ -35,6 +35,7 @@ struct LiveGateway {
     static func run<T: Sendable>(
         catalog: Catalog = demoCatalog, dataDirectory: String? = nil, logger: Logger = quietLogger,
         idempotencyTTL: Double = 24 * 3600, clients: ClientAuthenticator = ClientAuthenticator(),
+        configure: (inout GatewayConfiguration) -> Void = { _ in },
         _ body: @Sendable (LiveGateway) async throws -> T
     ) async throws -> T {
         let directory = dataDirectory ?? temporaryDirectory()
@@ -43,6 +44,7 @@ struct LiveGateway {
             directory: directory, catalog: catalog, logger: logger, idempotencyWindow: idempotencyTTL)
         var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
         configuration.idempotencyTTL = idempotencyTTL
+        configure(&configuration)
         let gateway = Gateway(
             configuration: configuration, catalog: catalog, backend: ledger, logger: logger, clients: clients)
         defer { try? ledger.close() }
