@@ -84,7 +84,7 @@ struct CrashRecoveryTests {
             }
             try await Task.sleep(for: .milliseconds(1500))
             kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            await offPool { first.waitUntilExit() }
             shared.stop.store(true, ordering: .relaxed)
             try await group.waitForAll()
         }
@@ -92,10 +92,7 @@ struct CrashRecoveryTests {
         #expect(acked.count > 20, "the load should have produced acknowledged movements")
 
         let second = try Self.start(dataDirectory: directory, port: port)
-        defer {
-            second.terminate()
-            second.waitUntilExit()
-        }
+        defer { second.terminate() }
         try await Self.waitUntilHealthy(base)
         var references: [String: Int] = [:]
         var after = 0

@@ -18,8 +18,12 @@ struct VendorClientTests {
             process.standardOutput = pipe
             process.standardError = pipe
             try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
+            let handle = pipe.fileHandleForReading
+            let data = await offPool {
+                let data = handle.readDataToEndOfFile()
+                process.waitUntilExit()
+                return data
+            }
             return (process.terminationStatus, String(decoding: data, as: UTF8.self))
         }
         #expect(output.0 == 0, "\(output.1)")
