@@ -96,6 +96,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // libFuzzer target over the inbound decoders (scripts/fuzz); a corpus replayer otherwise.
+        .executableTarget(name: "stockgate-fuzz", dependencies: ["Dialects", "StockCore"]),
         .testTarget(name: "StockCoreTests", dependencies: ["StockCore"]),
         .testTarget(name: "DialectsTests", dependencies: ["Dialects", "StockCore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "StockCore"]),
