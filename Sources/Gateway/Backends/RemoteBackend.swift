@@ -247,7 +247,9 @@ public final class RemoteBackend: StockBackend {
                 metrics?.recordBackendCall(backend: name, outcome: "failed")
                 logger.warning(
                     "backend unreachable", metadata: ["backend": "\(name)", "error": "\(error.code)", "request": "\(facts.requestID)"])
-                if error.code == .timedOut && request.method != "GET" && !deduplicated {
+                // A write that reached the backend and broke off (timeout, reset, an answer too
+                // large or malformed at the HTTP level) may have been applied there.
+                if !neverSent && request.method != "GET" && !deduplicated {
                     throw GatewayError(
                         code: .unknownOutcome,
                         message: "backend \(name) did not answer in time: the request may or may not have been applied there; send it again with the same Idempotency-Key")
