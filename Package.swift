@@ -98,6 +98,8 @@ let package = Package(
         ),
         // libFuzzer target over the inbound decoders (scripts/fuzz); a corpus replayer otherwise.
         .executableTarget(name: "stockgate-fuzz", dependencies: ["Dialects", "StockCore"]),
+        // Micro-benchmarks for scripts/bench (codec throughput, ledger commits).
+        .executableTarget(name: "stockgate-bench", dependencies: ["Dialects", "StockCore", "Ledger"]),
         .testTarget(name: "StockCoreTests", dependencies: ["StockCore"]),
         .testTarget(name: "DialectsTests", dependencies: ["Dialects", "StockCore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "StockCore"]),

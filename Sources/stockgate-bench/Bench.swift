@@ -1,0 +1,118 @@
+import Dialects
+import Foundation
+import Ledger
+import StockCore
+
+/// Micro-benchmarks that need no network: codec throughput and embedded-ledger commits.
+/// `scripts/bench` builds this in release and prints its lines in the benchmark table.
+@main
+struct Bench {
+    static func main() async throws {
+        let arguments = CommandLine.arguments.dropFirst()
+        let mappings = arguments.first { $0.hasPrefix("--mappings=") }.map { String($0.dropFirst(11)) } ?? "mappings"
+        let catalog = try Catalog.parse(
+            productsCSV: String(contentsOfFile: mappings + "/products.csv", encoding: .utf8),
+            locationsCSV: String(contentsOfFile: mappings + "/locations.csv", encoding: .utf8))
+        if arguments.contains("codec") { codec(catalog) }
+        if arguments.contains("ledger") { try await ledger(catalog) }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    // MARK: Codecs
+
+    static func colleqtiveBody(_ count: Int) -> [UInt8] {
+        let item = #"{"product_number": "100200", "quantity": 2.5, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}, "reason_code": "DELIVERY"}"#
+        return Array(("[" + Array(repeating: item, count: count).joined(separator: ",") + "]").utf8)
+    }
+
+    static func storefeederBody(_ count: Int) -> [UInt8] {
+        let item = #"{"ProductIDType": {"IDType": "SKU", "Value": "sku5"}, "StockLocationFrom": {"IDType": "StockLocationReference", "Value": "Unspecified"}, "StockLocationTo": {"IDType": "ID", "Value": "5431"}, "TransferAmount": 3, "ImmediateTransfer": true}"#
+        return Array(("[" + Array(repeating: item, count: count).joined(separator: ",") + "]").utf8)
+    }
+
+    static func zettleBody(_ count: Int) -> [UInt8] {
+        let item = #"{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 42}"#
+        return Array(#"{"changes": ["#.utf8) + Array(Array(repeating: item, count: count).joined(separator: ",").utf8) + Array("]}".utf8)
+    }
+
+    static func canonicalBody(_ count: Int) -> [UInt8] {
+        let item = #"{"product": "mug-white", "quantity": "1.5", "from": "supplier", "to": "shop-floor"}"#
+        return Array(#"{"atomic": true, "movements": ["#.utf8) + Array(Array(repeating: item, count: count).joined(separator: ",").utf8) + Array("]}".utf8)
+    }
+
+    /// Decode a vendor request, translate through the catalog, encode for another dialect.
+    static func measure<Codec: InboundCodec>(
+        _ name: String, _ inbound: Codec, route: String, parameters: [String: String], body: [UInt8], items: Int,
+        to outbound: any OutboundCodec, catalog: Catalog
+    ) {
+        let route = inbound.routes.first { $0.name == route }!
+        let request = InboundRequest(method: route.method ?? .post, path: "/", body: body, pathParameters: parameters)
+        var movements = 0
+        let clock = ContinuousClock()
+        let started = clock.now
+        var elapsed = Duration.zero
+        while elapsed < .seconds(2) {
+            for _ in 0..<max(1, 2000 / items) {
+                guard case .move(let batch)? = try? inbound.decode(request, route: route, catalog: catalog).commands.first else {
+                    fatalError("\(name) did not decode")
+                }
+                let plan = MovePlan.make(batch, codec: outbound, catalog: catalog)
+                for chunk in plan.chunks {
+                    _ = try? outbound.moveRequest(chunk.map { batch.items[$0] }, catalog: catalog, idempotencyKey: nil, atomic: true)
+                }
+                movements += batch.items.count
+            }
+            elapsed = clock.now - started
+        }
+        let rate = Double(movements) / seconds(elapsed)
+        print("codec  \(name)  items=\(items)  movements_per_second=\(Int(rate))")
+    }
+
+    static func codec(_ catalog: Catalog) {
+        for items in [1, 1000] {
+            measure("colleqtive->storefeeder", ColleqtiveCodec(), route: "movement.create", parameters: ["store_number": "1001"],
+                    body: colleqtiveBody(items), items: items, to: StoreFeederOutbound(), catalog: catalog)
+            measure("storefeeder->zettle", StoreFeederCodec(), route: "transfers.create", parameters: [:],
+                    body: storefeederBody(items), items: items, to: ZettleOutbound(), catalog: catalog)
+            measure("zettle->colleqtive", ZettleCodec(), route: "inventory.update", parameters: ["org": "self"],
+                    body: zettleBody(items), items: items, to: ColleqtiveOutbound(), catalog: catalog)
+            measure("stockgate->open2b-v6", CanonicalCodec(), route: "movements.create", parameters: [:],
+                    body: canonicalBody(items), items: items, to: Open2bOutbound(version: .v6), catalog: catalog)
+        }
+    }
+
+    // MARK: Ledger
+
+    static func ledger(_ catalog: Catalog) async throws {
+        for (clients, batchSize) in [(1, 1), (16, 1), (1, 100), (16, 100)] {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stockgate-bench-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let ledger = try Ledger.open(directory: directory, catalog: catalog)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let perClient = batchSize == 1 ? 300 : 30
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for client in 0..<clients {
+                    group.addTask {
+                        for index in 0..<perClient {
+                            let items = (0..<batchSize).map { _ in
+                                Movement(product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor")
+                            }
+                            _ = try await ledger.move(
+                                MoveBatch(items: items, atomicity: .allOrNothing),
+                                facts: RequestFacts(dialect: "bench", requestID: "b\(client)-\(index)"))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let elapsed = seconds(clock.now - started)
+            let movements = clients * perClient * batchSize
+            try ledger.close()
+            print("ledger  clients=\(clients)  batch=\(batchSize)  movements_per_second=\(Int(Double(movements) / elapsed))  commits_per_second=\(Int(Double(clients * perClient) / elapsed))")
+        }
+    }
+}
