@@ -100,13 +100,24 @@ let package = Package(
         .executableTarget(name: "stockgate-fuzz", dependencies: ["Dialects", "StockCore"]),
         // Micro-benchmarks for scripts/bench (codec throughput, ledger commits).
         .executableTarget(name: "stockgate-bench", dependencies: ["Dialects", "StockCore", "Ledger"]),
+        // Helpers shared by the test targets (deterministic randomness, loopback fake upstreams).
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Support"
+        ),
         .testTarget(name: "StockCoreTests", dependencies: ["StockCore"]),
-        .testTarget(name: "DialectsTests", dependencies: ["Dialects", "StockCore"]),
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "StockCore"]),
+        .testTarget(name: "DialectsTests", dependencies: ["Dialects", "StockCore", "TestSupport"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "StockCore", "TestSupport"]),
         .testTarget(
             name: "CurlHTTPTests",
             dependencies: [
                 "CurlHTTP",
+                "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP",
+                "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

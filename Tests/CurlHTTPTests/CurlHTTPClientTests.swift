@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 /// A small upstream on loopback that can misbehave on purpose (async-http-client's HTTPBin
@@ -34,23 +35,7 @@ enum Upstream {
             headers[HTTPField.Name("X-Seen-Custom")!] = request.headers[HTTPField.Name("X-Custom")!] ?? "-"
             return Response(status: .created, headers: headers, body: ResponseBody(byteBuffer: body))
         }
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next() ?? 0
-            let result = await Result { try await body("http://127.0.0.1:\(port)") }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return try result.get()
-        }
+        return try await withRouter(router, logger: logger, body)
     }
 }
 

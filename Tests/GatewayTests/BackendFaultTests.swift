@@ -9,6 +9,7 @@ import Gateway
 import Ledger
 import StockCore
 import Synchronization
+import TestSupport
 import Testing
 
 /// A misbehaving backend on loopback: the caller always gets a clear answer, the journal
@@ -277,6 +278,6 @@ enum BrokenUpstream {
                 try await writer.finish(nil)
             })
         }
-        return try await withRouter(router, body)
+        return try await withRouter(router, logger: quietLogger, body)
     }
 }

@@ -4,6 +4,7 @@ import Gateway
 import NIOHTTP1
 import Ledger
 import StockCore
+import TestSupport
 import Testing
 
 @Suite("Canonical API over a real socket")
@@ -210,17 +211,4 @@ struct CanonicalAPILiveTests {
 
 func balance(_ live: LiveGateway, _ product: String, _ location: String) async throws -> Quantity {
     try await live.ledger.balances(BalanceQuery(products: [product], location: location)).first?.quantity ?? .zero
-}
-
-/// SplitMix64, so the random moves repeat from run to run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

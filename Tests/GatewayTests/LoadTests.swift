@@ -6,6 +6,7 @@ import Gateway
 import Ledger
 import NIOHTTP1
 import StockCore
+import TestSupport
 import Testing
 
 /// 32 concurrent clients over mixed dialects, against the embedded ledger and against a

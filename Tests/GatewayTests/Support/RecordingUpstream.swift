@@ -6,6 +6,7 @@ import NIOCore
 import ServiceLifecycle
 import StockCore
 import Synchronization
+import TestSupport
 
 /// A fake vendor on loopback that records every request and answers from a script: used
 /// where the test must see exactly what StockGate sent (or that it sent nothing), and as
@@ -44,7 +45,7 @@ final class RecordingUpstream: Sendable {
         router.on("/**", method: .post) { request, context in try await upstream.handle(request) }
         router.on("/**", method: .put) { request, context in try await upstream.handle(request) }
         router.on("/**", method: .get) { request, context in try await upstream.handle(request) }
-        return try await withRouter(router, body)
+        return try await withRouter(router, logger: quietLogger, body)
     }
 
     func handle(_ request: Request) async throws -> Response {
@@ -63,31 +64,5 @@ final class RecordingUpstream: Sendable {
         for (name, value) in extraHeaders(entry) { fields[HTTPField.Name(name)!] = value }
         return Response(
             status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
-    }
-}
-
-/// Serves `router` on `127.0.0.1:<free port>` for the duration of `body`, which gets the base URL.
-func withRouter<T: Sendable>(
-    _ router: Router<BasicRequestContext>, _ body: @Sendable (String) async throws -> T
-) async throws -> T {
-    let (ports, continuation) = AsyncStream<Int>.makeStream()
-    let app = Application(
-        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-        onServerRunning: { channel in
-            continuation.yield(channel.localAddress?.port ?? 0)
-            continuation.finish()
-        }, logger: quietLogger)
-    let group = ServiceGroup(configuration: .init(services: [app], logger: quietLogger))
-    return try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = await iterator.next() ?? 0
-        let result: Result<T, any Error>
-        do { result = .success(try await body("http://127.0.0.1:\(port)")) } catch { result = .failure(error) }
-        await group.triggerGracefulShutdown()
-        // Handlers still sleeping (a backend that never answers) are cancelled, not awaited.
-        tasks.cancelAll()
-        try? await tasks.waitForAll()
-        return try result.get()
     }
 }
