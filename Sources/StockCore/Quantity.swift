@@ -1,15 +1,24 @@
 import Foundation
 
-/// An exact stock quantity: a `Decimal` read from the decimal text of a JSON number or a
-/// decimal string, never through a binary `Double`.
+/// An exact stock quantity, read from the decimal text of a JSON number or a decimal string,
+/// never through a binary `Double`.
 ///
-/// StockGate bounds quantities to 18 integer digits and 18 fraction digits: beyond that no
-/// vendor can carry them and `Decimal` would start to round.
+/// Held as a fixed-point decimal: a signed count of 10⁻¹⁸ units in an `Int128`. StockGate
+/// bounds quantities to 18 integer digits and 18 fraction digits (beyond that no vendor can
+/// carry them), and every such quantity is exactly such a count, so parsing, adding,
+/// comparing and printing are exact integer operations. `value` gives the same number as a
+/// Foundation `Decimal` for code that wants one.
 public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible {
     public static let maxIntegerDigits = 18
     public static let maxFractionDigits = 18
 
-    public let value: Decimal
+    /// 10¹⁸: one whole unit in `units`.
+    static let one: UInt128 = 1_000_000_000_000_000_000
+    /// 10³⁶: the first magnitude with more than 18 integer digits.
+    static let limit: Int128 = 1_000_000_000_000_000_000_000_000_000_000_000_000
+
+    /// The value in units of 10⁻¹⁸. Sums that overflow saturate (see `isInRange`).
+    public let units: Int128
 
     /// Why a text is not a quantity.
     public enum ParseError: Error, Sendable, Equatable {
@@ -19,121 +28,220 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible 
         case outOfRange
     }
 
+    init(units: Int128) {
+        self.units = units
+    }
+
+    /// The quantity of a `Decimal` that has at most 18 integer and 18 fraction digits.
+    /// A `Decimal` beyond that is a programming error and traps.
     public init(_ value: Decimal) {
-        self.value = value
+        guard let quantity = try? Quantity(parsing: value.description) else {
+            preconditionFailure("\(value) has more digits than a Quantity carries")
+        }
+        self = quantity
     }
 
     public init(_ integer: Int) {
-        self.value = Decimal(integer)
+        self.units = Int128(integer) * Int128(Self.one)
     }
 
     /// Parses the text of a JSON number (`12`, `-0.5`, `1.25e2`) or a plain decimal string.
     public init(parsing text: String) throws(ParseError) {
-        let parts = try Self.split(Array(text.utf8))
-        self.value = parts.decimal
+        var text = text
+        let parsed = text.withUTF8 { bytes -> Result<Quantity, ParseError> in
+            do throws(ParseError) { return .success(try Self.parse(bytes)) } catch { return .failure(error) }
+        }
+        self = try parsed.get()
     }
 
-    public static let zero = Quantity(Decimal.zero)
+    /// Parses UTF-8 bytes of a JSON number or a plain decimal string.
+    public init(parsing bytes: UnsafeBufferPointer<UInt8>) throws(ParseError) {
+        self = try Self.parse(bytes)
+    }
 
-    public var isZero: Bool { value.isZero }
-    public var isNegative: Bool { value < 0 }
-    public var isPositive: Bool { value > 0 }
+    public static let zero = Quantity(units: 0)
+
+    /// The same number as a Foundation `Decimal` (exact: at most 36 significant digits).
+    public var value: Decimal { Decimal(string: description, locale: nil) ?? .zero }
+
+    public var isZero: Bool { units == 0 }
+    public var isNegative: Bool { units < 0 }
+    public var isPositive: Bool { units > 0 }
+
+    /// At most 18 integer digits: false only for a sum that outgrew what StockGate carries.
+    public var isInRange: Bool { units > -Self.limit && units < Self.limit }
+
+    /// The whole part and the fraction (in 10⁻¹⁸ units) of the magnitude.
+    private var parts: (whole: UInt128, fraction: UInt64) {
+        let magnitude = units.magnitude
+        return (magnitude / Self.one, UInt64(truncatingIfNeeded: magnitude % Self.one))
+    }
 
     /// Number of digits after the decimal point once trailing zeros are dropped (`12.50` → 1).
     public var scale: Int {
-        let text = description
-        guard let dot = text.firstIndex(of: ".") else { return 0 }
-        return text.distance(from: dot, to: text.endIndex) - 1
+        var fraction = parts.fraction
+        guard fraction != 0 else { return 0 }
+        var digits = Self.maxFractionDigits
+        while fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        return digits
     }
 
-    public var isInteger: Bool { scale == 0 }
+    public var isInteger: Bool { parts.fraction == 0 }
 
     /// Plain decimal text with no exponent and no trailing fraction zeros: `12.5`, `-3`, `0.3`.
     public var description: String {
-        Self.normalise(value.description)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        write(into: &bytes, fractionDigits: nil)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the text (as `description`, or with exactly `fractionDigits` digits after the
+    /// point, which the caller has checked against `scale`) to a byte buffer.
+    public func write(into bytes: inout [UInt8], fractionDigits: Int? = nil) {
+        let (whole, fraction) = parts
+        if units < 0 { bytes.append(UInt8(ascii: "-")) }
+        Self.appendDigits(whole, to: &bytes)
+        let shown = fractionDigits ?? scale
+        guard shown > 0 else { return }
+        bytes.append(UInt8(ascii: "."))
+        // The 18 fraction digits, leading zeros kept, then cut or padded to `shown`.
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: Self.maxFractionDigits))
+        var rest = fraction
+        var position = start + Self.maxFractionDigits - 1
+        while rest != 0 {
+            bytes[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            position -= 1
+        }
+        if shown < Self.maxFractionDigits {
+            bytes.removeLast(Self.maxFractionDigits - shown)
+        } else if shown > Self.maxFractionDigits {
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: shown - Self.maxFractionDigits))
+        }
+    }
+
+    private static func appendDigits(_ value: UInt128, to bytes: inout [UInt8]) {
+        let start = bytes.count
+        var wide = value
+        // Only a saturated sum (see `isInRange`) has a whole part beyond 64 bits.
+        while wide > UInt128(UInt64.max) {
+            bytes.append(UInt8(ascii: "0") + UInt8(wide % 10))
+            wide /= 10
+        }
+        var narrow = UInt64(wide)
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(narrow % 10))
+            narrow /= 10
+        } while narrow > 0
+        bytes[start...].reverse()
     }
 
     /// The text with exactly `digits` fraction digits (`-5.00`), or nil when the quantity has
     /// more fraction digits than that (it would have to be rounded, which StockGate never does).
     public func fixed(fractionDigits digits: Int) -> String? {
-        let text = description
-        let currentScale = scale
-        guard currentScale <= digits else { return nil }
-        if digits == 0 { return text }
-        let padding = String(repeating: "0", count: digits - currentScale)
-        return currentScale == 0 ? text + "." + padding : text + padding
+        guard scale <= digits else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        write(into: &bytes, fractionDigits: digits)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The value as an `Int` when it is a whole number that fits.
     public var intValue: Int? {
-        guard isInteger else { return nil }
-        return Int(description)
+        let (whole, fraction) = parts
+        guard fraction == 0, whole <= UInt128(Int.max) else { return nil }
+        return units < 0 ? -Int(whole) : Int(whole)
     }
 
-    public static func + (lhs: Quantity, rhs: Quantity) -> Quantity { Quantity(lhs.value + rhs.value) }
-    public static func - (lhs: Quantity, rhs: Quantity) -> Quantity { Quantity(lhs.value - rhs.value) }
-    public static prefix func - (operand: Quantity) -> Quantity { Quantity(-operand.value) }
-    public static func < (lhs: Quantity, rhs: Quantity) -> Bool { lhs.value < rhs.value }
-    public static func == (lhs: Quantity, rhs: Quantity) -> Bool { lhs.value == rhs.value }
-    public func hash(into hasher: inout Hasher) { hasher.combine(description) }
+    public static func + (lhs: Quantity, rhs: Quantity) -> Quantity {
+        let (sum, overflow) = lhs.units.addingReportingOverflow(rhs.units)
+        return Quantity(units: overflow ? (rhs.units > 0 ? .max : .min) : sum)
+    }
+    public static func - (lhs: Quantity, rhs: Quantity) -> Quantity {
+        let (difference, overflow) = lhs.units.subtractingReportingOverflow(rhs.units)
+        return Quantity(units: overflow ? (rhs.units < 0 ? .max : .min) : difference)
+    }
+    public static prefix func - (operand: Quantity) -> Quantity {
+        Quantity(units: operand.units == .min ? .max : -operand.units)
+    }
+    public static func < (lhs: Quantity, rhs: Quantity) -> Bool { lhs.units < rhs.units }
 
     public var absolute: Quantity { isNegative ? -self : self }
 }
 
 extension Quantity {
-    private struct Parts {
-        var negative: Bool
-        var digits: [UInt8]  // significant digits, ASCII, no leading zeros
-        var exponent: Int  // value = digits × 10^exponent
+    /// 10⁰ … 10³⁶.
+    private static let powers: [UInt128] = {
+        var powers: [UInt128] = [1]
+        for _ in 0..<36 { powers.append(powers[powers.count - 1] * 10) }
+        return powers
+    }()
 
-        var decimal: Decimal {
-            if digits.isEmpty { return .zero }
-            if digits.count <= 19, let significand = UInt64(String(decoding: digits, as: UTF8.self)) {
-                return Decimal(
-                    sign: negative ? .minus : .plus, exponent: exponent, significand: Decimal(significand))
-            }
-            let text = (negative ? "-" : "") + String(decoding: digits, as: UTF8.self) + "e" + String(exponent)
-            return Decimal(string: text, locale: nil) ?? .zero
-        }
-    }
-
-    private static func split(_ bytes: [UInt8]) throws(ParseError) -> Parts {
+    /// One pass over the bytes: sign, digits, fraction, exponent. Significant digits are
+    /// gathered into an integer; zeros are held back until a later non-zero digit needs them,
+    /// so trailing zeros (`12.500`, `1e3`) cost nothing and never count against the bounds.
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(ParseError) -> Quantity {
         var index = 0
+        let count = bytes.count
         var negative = false
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
+        if index < count, bytes[index] == UInt8(ascii: "-") {
             negative = true
             index += 1
         }
-        var digits: [UInt8] = []
-        var exponent = 0
+        var significand: UInt128 = 0
+        var significantDigits = 0  // digits in `significand`
+        var heldZeros = 0  // zeros seen after the last non-zero digit, not yet in `significand`
+        var exponent = 0  // value = significand × 10^(exponent + heldZeros)
+        var tooLong = false
+
+        @inline(__always) func digit(_ byte: UInt8, fraction: Bool) {
+            if fraction { exponent -= 1 }
+            if byte == UInt8(ascii: "0") {
+                if significantDigits > 0 { heldZeros += 1 }
+                return
+            }
+            let needed = significantDigits + heldZeros + 1
+            if needed > maxIntegerDigits + maxFractionDigits {
+                tooLong = true
+            } else if !tooLong {
+                significand = significand * powers[heldZeros + 1] + UInt128(byte - UInt8(ascii: "0"))
+                significantDigits = needed
+            }
+            heldZeros = 0
+        }
+
         var sawDigit = false
-        while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+        while index < count, bytes[index] &- 0x30 < 10 {
             sawDigit = true
-            if !(digits.isEmpty && bytes[index] == 0x30) { digits.append(bytes[index]) }
+            digit(bytes[index], fraction: false)
             index += 1
         }
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+        if index < count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             var sawFraction = false
-            while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+            while index < count, bytes[index] &- 0x30 < 10 {
                 sawFraction = true
-                if !(digits.isEmpty && bytes[index] == 0x30) { digits.append(bytes[index]) }
-                exponent -= 1
+                digit(bytes[index], fraction: true)
                 index += 1
             }
             guard sawFraction else { throw .notANumber }
         }
         guard sawDigit else { throw .notANumber }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+        if index < count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
             var exponentNegative = false
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            if index < count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
                 exponentNegative = bytes[index] == UInt8(ascii: "-")
                 index += 1
             }
             var written = 0
             var sawExponentDigit = false
-            while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+            while index < count, bytes[index] &- 0x30 < 10 {
                 sawExponentDigit = true
                 // Saturate: anything this large is out of range anyway.
                 if written < 100_000 { written = written * 10 + Int(bytes[index] - 0x30) }
@@ -142,43 +250,16 @@ extension Quantity {
             guard sawExponentDigit else { throw .notANumber }
             exponent += exponentNegative ? -written : written
         }
-        guard index == bytes.count else { throw .notANumber }
-        // Drop trailing zeros of the significand into the exponent.
-        while let last = digits.last, last == 0x30 {
-            digits.removeLast()
-            exponent += 1
-        }
-        if digits.isEmpty { return Parts(negative: false, digits: [], exponent: 0) }
-        let integerDigits = digits.count + exponent
+        guard index == count else { throw .notANumber }
+        if tooLong { throw .outOfRange }
+        if significantDigits == 0 { return .zero }
+        // The trailing zeros held back only move the exponent.
+        exponent += heldZeros
+        let integerDigits = significantDigits + exponent
         let fractionDigits = max(0, -exponent)
         guard integerDigits <= maxIntegerDigits, fractionDigits <= maxFractionDigits else { throw .outOfRange }
-        return Parts(negative: negative, digits: digits, exponent: exponent)
-    }
-
-    /// Turns whatever `Decimal.description` prints into plain text without trailing zeros.
-    static func normalise(_ text: String) -> String {
-        if text.contains("e") || text.contains("E") {
-            // Not expected from Foundation, but never let an exponent reach the wire.
-            guard let parts = try? split(Array(text.utf8)) else { return text }
-            return plain(parts)
-        }
-        guard text.contains(".") else { return text == "-0" ? "0" : text }
-        var trimmed = Substring(text)
-        while trimmed.last == "0" { trimmed.removeLast() }
-        if trimmed.last == "." { trimmed.removeLast() }
-        return trimmed == "-0" ? "0" : String(trimmed)
-    }
-
-    private static func plain(_ parts: Parts) -> String {
-        if parts.digits.isEmpty { return "0" }
-        var digits = String(decoding: parts.digits, as: UTF8.self)
-        if parts.exponent >= 0 {
-            digits += String(repeating: "0", count: parts.exponent)
-        } else {
-            let fraction = -parts.exponent
-            if digits.count <= fraction { digits = String(repeating: "0", count: fraction - digits.count + 1) + digits }
-            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -fraction))
-        }
-        return (parts.negative ? "-" : "") + digits
+        let magnitude = significand * powers[exponent + maxFractionDigits]
+        let units = Int128(magnitude)
+        return Quantity(units: negative ? -units : units)
     }
 }
