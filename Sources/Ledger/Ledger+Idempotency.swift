@@ -38,7 +38,7 @@ extension Ledger {
 
     /// Keeps the answer for `key` (the first one wins) and forgets answers older than `expiredBefore`.
     public func store(_ response: StoredResponse, dialect: String, key: String, expiredBefore: Date) async throws {
-        try await writer.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT OR IGNORE INTO idempotency (dialect, key, fingerprint, status, headers, body, created_at)

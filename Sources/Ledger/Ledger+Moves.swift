@@ -22,53 +22,52 @@ extension Ledger {
         if batch.atomicity == .allOrNothing, checked.contains(where: { $0 != nil }) {
             return BatchOutcome(items: checked.map { $0.map(BatchOutcome.Item.failed) ?? .notApplied })
         }
-        let outcome = try await writer.writeWithoutTransaction { db -> BatchOutcome in
+        let outcome = try await write { db -> BatchOutcome in
+            // A batch recorded before under the same key is answered, not applied again.
+            if let key = facts.idempotencyKey {
+                let earlier = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT * FROM movement WHERE idempotency_key = ? AND reverses IS NULL AND backend IS NULL
+                        AND created_at >= ? ORDER BY id
+                        """,
+                    arguments: [key, Self.millis(now.addingTimeInterval(-self.idempotencyWindow))])
+                if !earlier.isEmpty {
+                    return BatchOutcome(items: try earlier.map { .applied(try Self.movement(from: $0)) }, replayed: true)
+                }
+            }
+            // Every check first, against balances read once and changed in memory in item order;
+            // then each changed balance written once and the journal rows inserted. A refused
+            // item has written nothing, so no savepoint is needed to take it back.
+            var changes = BalanceChanges()
+            var accepted: [Bool] = []
+            accepted.reserveCapacity(batch.items.count)
             var items: [BatchOutcome.Item] = []
             items.reserveCapacity(batch.items.count)
-            var anyFailed = false
-            var replayed = false
-            try db.inTransaction {
-                // A batch recorded before under the same key is answered, not applied again.
-                if let key = facts.idempotencyKey {
-                    let earlier = try Row.fetchAll(
-                        db,
-                        sql: """
-                            SELECT * FROM movement WHERE idempotency_key = ? AND reverses IS NULL AND backend IS NULL
-                            AND created_at >= ? ORDER BY id
-                            """,
-                        arguments: [key, Self.millis(now.addingTimeInterval(-self.idempotencyWindow))])
-                    if !earlier.isEmpty {
-                        items = try earlier.map { .applied(try Self.movement(from: $0)) }
-                        replayed = true
-                        return .commit
-                    }
-                }
-                for (index, item) in batch.items.enumerated() {
-                    if let error = checked[index] {
-                        items.append(.failed(error))
-                        anyFailed = true
-                        continue
-                    }
-                    var result: BatchOutcome.Item = .notApplied
-                    try db.inSavepoint {
-                        do {
-                            result = .applied(try self.record(item, at: now, facts: facts, db: db))
-                            return .commit
-                        } catch let error as GatewayError {
-                            result = .failed(error)
-                            return .rollback
+            for (index, item) in batch.items.enumerated() {
+                var failure = checked[index]
+                if failure == nil && item.state != .pending {
+                    do {
+                        try changes.apply(item, catalog: self.catalog) { product, location in
+                            try self.balance(product: product, location: location, db: db)
                         }
+                    } catch let error as GatewayError {
+                        failure = error
                     }
-                    if case .failed = result { anyFailed = true }
-                    items.append(result)
                 }
-                if anyFailed && batch.atomicity == .allOrNothing {
-                    items = items.map { if case .applied = $0 { .notApplied } else { $0 } }
-                    return .rollback
-                }
-                return .commit
+                accepted.append(failure == nil)
+                items.append(failure.map(BatchOutcome.Item.failed) ?? .notApplied)
             }
-            return BatchOutcome(items: items, replayed: replayed)
+            if batch.atomicity == .allOrNothing && accepted.contains(false) {
+                return BatchOutcome(items: items)
+            }
+            try changes.write { product, location, quantity in
+                try self.setBalance(product: product, location: location, quantity, db: db)
+            }
+            for (index, item) in batch.items.enumerated() where accepted[index] {
+                items[index] = .applied(try self.insert(item, at: now, facts: facts, db: db))
+            }
+            return BatchOutcome(items: items)
         }
         let applied = outcome.succeeded.count
         if applied > 0 {
@@ -82,7 +81,7 @@ extension Ledger {
     /// Applies a pending transfer now.
     public func confirm(id: Int64, facts: RequestFacts) async throws -> Movement {
         let now = clock()
-        return try await writer.write { db in
+        return try await write { db in
             guard var movement = try self.fetchMovement(id: id, db: db) else {
                 throw GatewayError.notFound("Transfer \(id) does not exist", field: "id")
             }
@@ -101,7 +100,7 @@ extension Ledger {
 
     /// Changes the description of a movement, and nothing else.
     public func updateDescription(id: Int64, description: String) async throws -> Movement {
-        try await writer.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE movement SET description = ? WHERE id = ?", arguments: [description, id])
             guard db.changesCount > 0, let movement = try self.fetchMovement(id: id, db: db) else {
                 throw GatewayError.notFound("Movement \(id) does not exist", field: "id")
@@ -116,7 +115,7 @@ extension Ledger {
     /// themselves are skipped. Returns the ids actually deleted.
     public func delete(ids: [Int64], facts: RequestFacts) async throws -> [Int64] {
         let now = clock()
-        return try await writer.write { db in
+        return try await write { db in
             var deleted: [Int64] = []
             for id in ids where !deleted.contains(id) {
                 guard let original = try self.fetchMovement(id: id, db: db), original.reverses == nil,
@@ -149,7 +148,7 @@ extension Ledger {
         _ items: [Movement], backend: String, facts: RequestFacts, state: MovementState = .sent
     ) async throws -> [Movement] {
         let now = clock()
-        return try await writer.write { db in
+        return try await write { db in
             var stored: [Movement] = []
             for item in items {
                 var movement = try self.insert(item, at: now, facts: facts, db: db)
@@ -170,7 +169,7 @@ extension Ledger {
     @discardableResult
     public func settleForwarded(_ states: [(id: Int64, state: MovementState)]) async throws -> Date {
         let now = Self.millis(clock())
-        return try await writer.write { db in
+        return try await write { db in
             for (id, state) in states {
                 try db.execute(
                     sql: "UPDATE movement SET state = ?, applied_at = CASE WHEN ? = 'applied' THEN ? ELSE applied_at END WHERE id = ?",
@@ -197,7 +196,7 @@ extension Ledger {
 
     /// Marks a forwarded movement reversed (its reversal was sent and journaled).
     public func markReversed(id: Int64) async throws {
-        try await writer.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE movement SET state = 'reversed' WHERE id = ?", arguments: [id])
         }
     }
@@ -205,7 +204,7 @@ extension Ledger {
     /// Empties the ledger: no movements, no balances, ids from 1 again. Only for contract
     /// testing (`serve --enable-test-reset`); never wired in a normal run.
     public func reset() async throws {
-        try await writer.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM balance; DELETE FROM movement; DELETE FROM sqlite_sequence WHERE name = 'movement'")
         }
         logger.warning("ledger reset for testing")
@@ -269,19 +268,12 @@ extension Ledger {
 
     /// Takes the quantity out of a stock source and puts it into a stock destination.
     func changeBalances(for movement: Movement, db: Database) throws {
-        if let from = catalog.location(key: movement.from), from.kind.isTracked {
-            let held = try balance(product: movement.product, location: from.key, db: db)
-            let remaining = held - movement.quantity
-            if remaining.isNegative && !movement.allowOverage {
-                throw GatewayError.insufficientStock(
-                    "location '\(from.key)' holds \(held) of '\(movement.product)', cannot move \(movement.quantity)",
-                    field: "quantity")
-            }
-            try setBalance(product: movement.product, location: from.key, remaining, db: db)
+        var changes = BalanceChanges()
+        try changes.apply(movement, catalog: catalog) { product, location in
+            try self.balance(product: product, location: location, db: db)
         }
-        if let to = catalog.location(key: movement.to), to.kind.isTracked {
-            let held = try balance(product: movement.product, location: to.key, db: db)
-            try setBalance(product: movement.product, location: to.key, held + movement.quantity, db: db)
+        try changes.write { product, location, quantity in
+            try self.setBalance(product: product, location: location, quantity, db: db)
         }
     }
 

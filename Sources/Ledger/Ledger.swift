@@ -6,15 +6,18 @@ import StockCore
 /// The embedded backend: balances, movements and pending transfers in one SQLite file.
 ///
 /// Balances exist for `stock` locations only; the other kinds are unlimited sources and
-/// sinks. Quantities are stored as exact decimal text and added as `Decimal`. Every write
-/// runs in one SQLite transaction, so a batch is recorded whole or not at all, and the
-/// movement table is the journal: one row per movement with its time, the dialect it came
+/// sinks. Quantities are stored as exact decimal text and added as exact fixed-point
+/// decimals (`Quantity`). Every write runs in a savepoint of a group commit (concurrent
+/// writes share one transaction and one fsync), so a batch is recorded whole or not at all
+/// and acknowledged only once on disk; the movement table is the journal: one row per movement with its time, the dialect it came
 /// in by, the request id and the idempotency key.
 public final class Ledger: StockBackend {
     /// The file name of the ledger inside the data directory.
     public static let fileName = "ledger.sqlite"
 
     let writer: any DatabaseWriter
+    /// Every write goes through here: concurrent writes share one transaction and one fsync.
+    let commits: GroupCommit
     public let catalog: Catalog
     let clock: @Sendable () -> Date
     let logger: Logger
@@ -41,6 +44,11 @@ public final class Ledger: StockBackend {
             // WAL is set by DatabasePool itself. FULL makes each commit fsync the WAL, so an
             // acknowledged movement survives a power cut, not only a process crash.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Savepoints (one per write of a group commit, per batch, per item) keep a statement
+            // journal of the pages they change, which SQLite spills to a temporary file past 64 KiB.
+            // It only serves rolling a savepoint back inside a live transaction (a crash rolls the
+            // whole transaction back through the WAL), so memory is enough and saves the writes.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         configuration.label = "stockgate.ledger"
         let pool = try DatabasePool(path: path, configuration: configuration)
@@ -56,11 +64,21 @@ public final class Ledger: StockBackend {
     ) throws {
         self.idempotencyWindow = idempotencyWindow
         self.writer = writer
+        self.commits = GroupCommit(writer: writer)
         self.catalog = catalog
         self.clock = clock
         self.logger = logger
         try Self.migrator.migrate(writer)
     }
+
+    /// Runs `body` as part of the next group commit, in a savepoint of its own: it is applied
+    /// whole or not at all, and this returns once it is committed (on disk).
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await commits.write(body)
+    }
+
+    /// Transactions committed since the ledger was opened; each holds one or more writes.
+    public var commitCount: Int { commits.committedGroups }
 
     /// Closes the database. Further calls fail.
     public func close() throws {

@@ -75,6 +75,30 @@ struct LedgerTests {
         }
     }
 
+    @Test("a balance that would pass 18 integer digits is refused, naming the quantity, and nothing changes")
+    func balanceRange() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            let largest = "999999999999999999"
+            let first = try await ledger.move(
+                MoveBatch(items: [move("mug", largest, "supplier", "floor")], atomicity: .allOrNothing), facts: facts)
+            #expect(first.allSucceeded)
+            let second = try await ledger.move(
+                MoveBatch(items: [move("mug", "1", "supplier", "floor")], atomicity: .allOrNothing), facts: facts)
+            #expect(second.failures.map(\.error.code) == [.invalidValue])
+            #expect(second.failures.first?.error.field == "quantity")
+            #expect(try await balance(ledger, "mug", "floor") == q(largest))
+            let owing = try await ledger.move(
+                MoveBatch(items: [move("tea", largest, "back", "sold", allowOverage: true),
+                                  move("tea", "1", "back", "sold", allowOverage: true)], atomicity: .perItem),
+                facts: facts)
+            #expect(owing.succeeded.count == 1)
+            #expect(try await balance(ledger, "tea", "back") == q("-" + largest))
+            #expect(try await ledger.movements(MovementQuery()).count == 2)
+            try ledger.close()
+        }
+    }
+
     @Test("0.1 + 0.2 moved shows exactly 0.3")
     func exactDecimals() async throws {
         try await withTemporaryDirectory { dir in

@@ -1,0 +1,77 @@
+import StockCore
+
+/// The balances one write changes: each read from the database once, checked and changed in
+/// memory in movement order, and written once at the end.
+///
+/// `apply` either changes nothing and throws, or changes the balances of both ends, so a
+/// refused movement needs no savepoint to be taken back.
+struct BalanceChanges {
+    struct Key: Hashable {
+        let product: String
+        let location: String
+    }
+
+    private struct Entry {
+        var quantity: Quantity
+        var changed: Bool
+    }
+
+    private var entries: [Key: Entry] = [:]
+    /// Keys in the order they were first changed, so writes happen in a stable order.
+    private var changed: [Key] = []
+
+    /// Applies a movement that is not pending: the quantity leaves a stock source and enters a
+    /// stock destination. Refuses (changing nothing) a source that would go below zero unless
+    /// the movement allows overage, and a balance that would pass 18 integer digits.
+    /// - Parameter read: the stored balance of a product at a location (zero when none).
+    mutating func apply(
+        _ movement: Movement, catalog: Catalog, read: (_ product: String, _ location: String) throws -> Quantity
+    ) throws {
+        var updates: [(Key, Quantity)] = []
+        if let from = catalog.location(key: movement.from), from.kind.isTracked {
+            let key = Key(product: movement.product, location: from.key)
+            let held = try current(key, read: read)
+            let remaining = held - movement.quantity
+            guard remaining.isInRange else {
+                throw GatewayError.invalidValue(
+                    "location '\(from.key)' would owe more of '\(movement.product)' than \(Quantity.maxIntegerDigits) "
+                        + "integer digits carry", field: "quantity")
+            }
+            if remaining.isNegative && !movement.allowOverage {
+                throw GatewayError.insufficientStock(
+                    "location '\(from.key)' holds \(held) of '\(movement.product)', cannot move \(movement.quantity)",
+                    field: "quantity")
+            }
+            updates.append((key, remaining))
+        }
+        if let to = catalog.location(key: movement.to), to.kind.isTracked {
+            let key = Key(product: movement.product, location: to.key)
+            let total = try current(key, read: read) + movement.quantity
+            guard total.isInRange else {
+                throw GatewayError.invalidValue(
+                    "location '\(to.key)' would hold more of '\(movement.product)' than \(Quantity.maxIntegerDigits) "
+                        + "integer digits carry", field: "quantity")
+            }
+            updates.append((key, total))
+        }
+        for (key, quantity) in updates {
+            // `current` has read every key in `updates`, so each has an entry.
+            if entries[key]?.changed == false { changed.append(key) }
+            entries[key] = Entry(quantity: quantity, changed: true)
+        }
+    }
+
+    private mutating func current(_ key: Key, read: (String, String) throws -> Quantity) throws -> Quantity {
+        if let known = entries[key] { return known.quantity }
+        let stored = try read(key.product, key.location)
+        entries[key] = Entry(quantity: stored, changed: false)
+        return stored
+    }
+
+    /// Writes each changed balance once.
+    func write(_ store: (_ product: String, _ location: String, _ quantity: Quantity) throws -> Void) throws {
+        for key in changed {
+            try store(key.product, key.location, entries[key]?.quantity ?? .zero)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import GRDB
+import Synchronization
+
+/// Group commit: writes that arrive while a commit is being made wait for it to finish and
+/// then share the next transaction, so many callers pay for one WAL fsync together.
+///
+/// Each write runs in a savepoint of its own inside the shared transaction: a write that
+/// throws is rolled back alone and gets its error, the others are kept. A caller is answered
+/// only after the transaction holding its write has committed (with `synchronous = FULL`,
+/// after the fsync), so "acknowledged" still means "on disk". If the commit itself fails,
+/// every write in it fails and nothing of it is applied.
+///
+/// Nobody waits on a timer: the first write of an idle ledger commits at once, alone; writes
+/// arriving during that commit form the next group. Under load the groups grow by themselves.
+final class GroupCommit: Sendable {
+    /// One write: its body (run inside its own savepoint) and the way to answer its caller.
+    struct Job: Sendable {
+        let body: @Sendable (Database) throws -> Void
+        let finish: @Sendable ((any Error)?) -> Void
+    }
+
+    /// The queue of waiting writes, and whether a drain task is running.
+    struct State {
+        var waiting: [Job] = []
+        var draining = false
+
+        /// Queues a job; true when the caller must start the drain task.
+        mutating func enqueue(_ job: Job) -> Bool {
+            waiting.append(job)
+            if draining { return false }
+            draining = true
+            return true
+        }
+
+        /// The next group (at most `limit` jobs); empty, and draining over, when nothing waits.
+        mutating func nextGroup(limit: Int) -> [Job] {
+            if waiting.isEmpty {
+                draining = false
+                return []
+            }
+            if waiting.count <= limit {
+                defer { waiting.removeAll(keepingCapacity: true) }
+                return waiting
+            }
+            let group = Array(waiting.prefix(limit))
+            waiting.removeFirst(limit)
+            return group
+        }
+    }
+
+    /// A bound on one transaction, so a burst is committed in steps and the first callers of
+    /// a burst are answered without waiting for its last.
+    static let maxGroup = 512
+
+    private let writer: any DatabaseWriter
+    private let state = Mutex(State())
+    private let groups = Atomic<Int>(0)
+
+    /// Transactions committed so far (each holds one or more writes).
+    var committedGroups: Int { groups.load(ordering: .relaxed) }
+    /// Writes queued behind the commit in progress.
+    var waitingCount: Int { state.withLock { $0.waiting.count } }
+
+    init(writer: any DatabaseWriter) {
+        self.writer = writer
+    }
+
+    /// Runs `body` in the next shared transaction and returns its result once that
+    /// transaction has committed.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let slot = ResultSlot<T>()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let job = Job(
+                body: { db in slot.value = try body(db) },
+                finish: { error in
+                    if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+                })
+            if state.withLock({ $0.enqueue(job) }) {
+                Task { await self.drain() }
+            }
+        }
+        // Set by `body` before the commit, read after `finish`: the continuation orders them.
+        guard let value = slot.value else { throw DatabaseError(message: "group commit lost a result") }
+        return value
+    }
+
+    /// Commits groups until nothing waits.
+    private func drain() async {
+        while true {
+            let group = state.withLock { $0.nextGroup(limit: Self.maxGroup) }
+            if group.isEmpty { return }
+            do {
+                let failures = try await writer.writeWithoutTransaction { db -> [(any Error)?] in
+                    var failures: [(any Error)?] = Array(repeating: nil, count: group.count)
+                    try db.inTransaction {
+                        // Prepared once per connection: GRDB's inSavepoint would parse its SQL per write.
+                        let savepoint = try db.cachedStatement(sql: "SAVEPOINT stockgate_write")
+                        let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT stockgate_write")
+                        let rollback = try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT stockgate_write")
+                        for (index, job) in group.enumerated() {
+                            try savepoint.execute()
+                            do {
+                                try job.body(db)
+                            } catch {
+                                failures[index] = error
+                                try rollback.execute()
+                            }
+                            try release.execute()
+                        }
+                        return .commit
+                    }
+                    return failures
+                }
+                groups.add(1, ordering: .relaxed)
+                for (job, failure) in zip(group, failures) { job.finish(failure) }
+            } catch {
+                // The transaction did not commit: none of the group's writes is on disk.
+                for job in group { job.finish(error) }
+            }
+        }
+    }
+}
+
+/// Where a job leaves its result for its caller.
+///
+/// `@unchecked Sendable`: written once on the database's writer queue before the commit, and
+/// read by the caller only after its continuation was resumed, which happens after the write.
+private final class ResultSlot<T>: @unchecked Sendable {
+    var value: T?
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Ledger
+@testable import StockCore
+
+@Suite("Group commit")
+struct GroupCommitTests {
+    @Test("the queue: the first write starts a drain, groups respect the limit, an empty queue ends the drain")
+    func stateMachine() {
+        var state = GroupCommit.State()
+        let job = GroupCommit.Job(body: { _ in }, finish: { _ in })
+        let starts = [state.enqueue(job), state.enqueue(job), state.enqueue(job)]
+        #expect(starts == [true, false, false])
+        let sizes = [state.nextGroup(limit: 2).count, state.nextGroup(limit: 2).count]
+        #expect(sizes == [2, 1])
+        #expect(state.draining)
+        let last = state.nextGroup(limit: 2)
+        #expect(last.isEmpty)
+        #expect(!state.draining)
+        let restart = state.enqueue(job)
+        #expect(restart)
+    }
+
+    /// Set from the writer's queue, read by the test.
+    final class Flag: Sendable {
+        let raised = Mutex(false)
+    }
+
+    @Test("writes arriving during a commit share the next transaction; each failure is rolled back alone")
+    func sharedTransaction() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            _ = try await ledger.move(
+                MoveBatch(items: [move("mug", "5", "supplier", "floor")], atomicity: .allOrNothing), facts: facts)
+            let groupsBefore = ledger.commits.committedGroups
+            // Hold the writer inside a commit until every other write below is queued behind it.
+            let gate = DispatchSemaphore(value: 0)
+            let inside = Flag()
+            let blocker = Task {
+                try await ledger.commits.write { _ in
+                    inside.raised.withLock { $0 = true }
+                    gate.wait()
+                }
+            }
+            while !inside.raised.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+
+            // Eight single moves of one mug each from a floor holding five, and an all-or-nothing
+            // batch whose second item overdraws: order inside the group must not matter.
+            let singles = (0..<8).map { index in
+                Task {
+                    try await ledger.move(
+                        MoveBatch(items: [move("mug", "1", "floor", "sold")], atomicity: .allOrNothing),
+                        facts: RequestFacts(dialect: "stockgate", requestID: "single-\(index)"))
+                }
+            }
+            let doomed = Task {
+                try await ledger.move(
+                    MoveBatch(
+                        items: [move("tea", "2", "supplier", "back"), move("tea", "5", "back", "sold")],
+                        atomicity: .allOrNothing),
+                    facts: RequestFacts(dialect: "stockgate", requestID: "doomed"))
+            }
+            while ledger.commits.waitingCount < 9 { try await Task.sleep(for: .milliseconds(1)) }
+            gate.signal()
+            try await blocker.value
+
+            var applied = 0
+            var refused: [GatewayError.Code] = []
+            for single in singles {
+                let outcome = try await single.value
+                if outcome.allSucceeded { applied += 1 } else { refused += outcome.failures.map(\.error.code) }
+            }
+            let batch = try await doomed.value
+            #expect(applied == 5)
+            #expect(refused == Array(repeating: .insufficientStock, count: 3))
+            #expect(batch.succeeded.isEmpty)
+            // The blocker's transaction, then one for all nine queued writes.
+            #expect(ledger.commits.committedGroups - groupsBefore == 2)
+            #expect(try await balance(ledger, "mug", "floor") == .zero)
+            #expect(try await balance(ledger, "tea", "back") == .zero)
+            let journal = try await ledger.movements(MovementQuery())
+            #expect(journal.count == 1 + 5)
+            #expect(!journal.contains { $0.requestID == "doomed" })
+            try ledger.close()
+        }
+    }
+
+    @Test("a write is answered only after its group is on disk: a reopened ledger has every acknowledged one")
+    func durableOnAnswer() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            let outcomes = try await withThrowingTaskGroup(of: BatchOutcome.self) { group in
+                for index in 0..<64 {
+                    group.addTask {
+                        try await ledger.move(
+                            MoveBatch(items: [move("mug", "0.5", "supplier", "floor")], atomicity: .allOrNothing),
+                            facts: RequestFacts(dialect: "stockgate", requestID: "r\(index)"))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.allSatisfy { $0.allSucceeded })
+            try ledger.close()
+            let reopened = try Ledger.open(directory: dir, catalog: testCatalog)
+            #expect(try await balance(reopened, "mug", "floor") == q("32"))
+            #expect(try await reopened.movements(MovementQuery(limit: 100)).count == 64)
+            try reopened.close()
+        }
+    }
+}
