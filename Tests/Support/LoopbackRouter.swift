@@ -3,8 +3,13 @@ import Logging
 import ServiceLifecycle
 
 /// Serves `router` on `127.0.0.1:<free port>` for the duration of `body`, which gets the
-/// base URL; then shuts the server down, cancelling handlers still running (a fake backend
-/// that never answers). The harness of every fake upstream in the tests.
+/// base URL; then shuts the server down gracefully, and cancels it only if handlers are still
+/// running after a few seconds (a fake backend that never answers). The harness of every fake
+/// upstream in the tests.
+///
+/// Cancelling a server that holds an accepted connection it has not started serving traps in
+/// NIO ("Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#3481), so
+/// cancelling is the last resort, never the routine.
 public func withRouter<T: Sendable>(
     _ router: Router<BasicRequestContext>, logger: Logger = Logger(label: "test.upstream", factory: { _ in SwiftLogNoOpLogHandler() }),
     _ body: @Sendable (String) async throws -> T
@@ -24,6 +29,8 @@ public func withRouter<T: Sendable>(
         let result: Result<T, any Error>
         do { result = .success(try await body("http://127.0.0.1:\(port)")) } catch { result = .failure(error) }
         await group.triggerGracefulShutdown()
+        tasks.addTask { try await Task.sleep(for: .seconds(5)) }  // the watchdog
+        _ = try? await tasks.next()  // the server, once its graceful shutdown is done, or the watchdog
         tasks.cancelAll()
         try? await tasks.waitForAll()
         return try result.get()
