@@ -55,7 +55,8 @@ public struct FieldReader: Sendable {
         if !allowEmpty && text.isEmpty {
             throw GatewayError.invalidValue("\(name(key)) must not be empty", field: name(key))
         }
-        if let maxLength, text.count > maxLength {
+        // A character is at least one UTF-8 byte: only a long byte count needs the slower count.
+        if let maxLength, text.utf8.count > maxLength, text.count > maxLength {
             throw GatewayError.invalidValue(
                 "\(name(key)) is longer than \(maxLength) characters", field: name(key))
         }

@@ -9,45 +9,58 @@ public struct StoreFeederOutbound: OutboundCodec {
 
     public init() {}
 
-    func product(_ item: Movement, catalog: Catalog) throws(GatewayError) -> JSONValue {
+    /// How StoreFeeder names a product or a location: `{"IDType": …, "Value": …}`, a location
+    /// by reference possibly within a named warehouse.
+    struct Reference {
+        var idType: String
+        var value: String
+        var warehouse: String? = nil
+
+        var json: JSONValue {
+            var object = JSONObject([.init("IDType", .string(idType)), .init("Value", .string(value))])
+            if let warehouse { object["Warehouse"] = ["IDType": "Name", "Value": .string(warehouse)] }
+            return .object(object)
+        }
+    }
+
+    func product(_ item: Movement, catalog: Catalog) throws(GatewayError) -> Reference {
         guard let product = catalog.product(key: item.product) else {
             throw GatewayError.notFound("unknown product '\(item.product)'", field: "product")
         }
-        if let id = product.storefeederID { return ["IDType": "ID", "Value": .string(id)] }
-        if let sku = product.sku { return ["IDType": "SKU", "Value": .string(sku)] }
+        if let id = product.storefeederID { return Reference(idType: "ID", value: id) }
+        if let sku = product.sku { return Reference(idType: "SKU", value: sku) }
         throw GatewayError.unsupported("product '\(product.key)' has no StoreFeeder id or sku in the catalog", field: "product")
     }
 
-    func location(_ key: String, asSource: Bool, catalog: Catalog, field: String) throws(GatewayError) -> JSONValue {
+    func location(_ key: String, asSource: Bool, catalog: Catalog, field: String) throws(GatewayError) -> Reference {
         guard let location = catalog.location(key: key) else {
             throw GatewayError.notFound("unknown location '\(key)'", field: field)
         }
-        if let id = location.storefeederID { return ["IDType": "ID", "Value": .string(id)] }
+        if let id = location.storefeederID { return Reference(idType: "ID", value: id) }
         if let reference = location.storefeederReference {
-            var object: JSONObject = JSONObject([.init("IDType", "StockLocationReference"), .init("Value", .string(reference))])
-            if let warehouse = location.storefeederWarehouse {
-                object["Warehouse"] = ["IDType": "Name", "Value": .string(warehouse)]
-            }
-            return .object(object)
+            return Reference(idType: "StockLocationReference", value: reference, warehouse: location.storefeederWarehouse)
         }
         // Every untracked location is outside StoreFeeder's stock locations.
-        if !location.kind.isTracked { return ["IDType": "StockLocationReference", "Value": "Unspecified"] }
+        if !location.kind.isTracked { return Reference(idType: "StockLocationReference", value: "Unspecified") }
         throw GatewayError.unsupported("location '\(key)' has no StoreFeeder id or reference in the catalog", field: field)
     }
 
+    /// Refuses what StoreFeeder cannot carry, without building the request.
     public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {
         guard item.quantity.isInteger, item.quantity.intValue != nil else {
             throw GatewayError.unsupported(
                 "StoreFeeder carries whole quantities only, got \(item.quantity)", field: "quantity")
         }
-        _ = try transfer(item, catalog: catalog)
+        _ = try product(item, catalog: catalog)
+        _ = try location(item.from, asSource: true, catalog: catalog, field: "from")
+        _ = try location(item.to, asSource: false, catalog: catalog, field: "to")
     }
 
     func transfer(_ item: Movement, catalog: Catalog) throws(GatewayError) -> JSONValue {
         var object = JSONObject()
-        object["ProductIDType"] = try product(item, catalog: catalog)
-        object["StockLocationFrom"] = try location(item.from, asSource: true, catalog: catalog, field: "from")
-        object["StockLocationTo"] = try location(item.to, asSource: false, catalog: catalog, field: "to")
+        object["ProductIDType"] = try product(item, catalog: catalog).json
+        object["StockLocationFrom"] = try location(item.from, asSource: true, catalog: catalog, field: "from").json
+        object["StockLocationTo"] = try location(item.to, asSource: false, catalog: catalog, field: "to").json
         object["TransferAmount"] = .number(item.quantity.description)
         object["ImmediateTransfer"] = .bool(item.state != .pending)
         if let user = item.user {

@@ -28,7 +28,10 @@ public struct ZettleOutbound: OutboundCodec {
         throw GatewayError.unsupported("location '\(key)' has no Zettle UUID in the catalog", field: field)
     }
 
-    func change(_ item: Movement, catalog: Catalog) throws(GatewayError) -> JSONValue {
+    /// The UUIDs a change names, or why the backend cannot be told about the item.
+    func identifiers(_ item: Movement, catalog: Catalog) throws(GatewayError)
+        -> (product: String, variant: String, from: String, to: String)
+    {
         guard let product = catalog.product(key: item.product), let productUUID = product.zettleProductUUID,
             let variantUUID = product.zettleVariantUUID
         else {
@@ -37,16 +40,23 @@ public struct ZettleOutbound: OutboundCodec {
         guard item.state != .pending else {
             throw GatewayError.unsupported("Zettle has no pending transfers", field: "pending")
         }
+        return (
+            productUUID, variantUUID, try uuid(item.from, asSource: true, catalog: catalog, field: "from"),
+            try uuid(item.to, asSource: false, catalog: catalog, field: "to")
+        )
+    }
+
+    func change(_ item: Movement, catalog: Catalog) throws(GatewayError) -> JSONValue {
+        let ids = try identifiers(item, catalog: catalog)
         return [
-            "productUuid": .string(productUUID), "variantUuid": .string(variantUUID),
-            "fromLocationUuid": .string(try uuid(item.from, asSource: true, catalog: catalog, field: "from")),
-            "toLocationUuid": .string(try uuid(item.to, asSource: false, catalog: catalog, field: "to")),
+            "productUuid": .string(ids.product), "variantUuid": .string(ids.variant),
+            "fromLocationUuid": .string(ids.from), "toLocationUuid": .string(ids.to),
             "change": .number(item.quantity.description),
         ]
     }
 
     public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {
-        _ = try change(item, catalog: catalog)
+        _ = try identifiers(item, catalog: catalog)
     }
 
     public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)

@@ -55,7 +55,7 @@ public struct Catalog: Sendable {
     }
     /// The product with this Zettle variant (case-insensitive UUID).
     public func product(zettleVariant: String) -> Product? {
-        productsByZettleVariant[zettleVariant.lowercased()].map { products[$0] }
+        productsByZettleVariant[zettleVariant.asciiLowercased].map { products[$0] }
     }
 
     // MARK: Locations
@@ -66,7 +66,7 @@ public struct Catalog: Sendable {
     }
     /// The location with this Zettle UUID (case-insensitive).
     public func location(zettleUUID: String) -> Location? {
-        locationsByZettle[zettleUUID.lowercased()].map { locations[$0] }
+        locationsByZettle[zettleUUID.asciiLowercased].map { locations[$0] }
     }
 
     /// The Colleqtive store numbers the catalog knows, in catalog order.
@@ -110,6 +110,12 @@ public struct Catalog: Sendable {
 }
 
 extension String {
+    /// The string with ASCII letters lowercased (UUIDs): itself, without a copy, when it has
+    /// no uppercase letter, as UUIDs usually do not.
+    var asciiLowercased: String {
+        utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? lowercased() : self
+    }
+
     func caseInsensitiveEquals(_ other: String) -> Bool {
         self.count == other.count && self.lowercased() == other.lowercased()
     }

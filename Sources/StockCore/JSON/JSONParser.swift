@@ -14,7 +14,9 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 public struct JSONParser {
     public static let defaultMaxDepth = 64
 
-    private let bytes: [UInt8]
+    /// The body being parsed: valid only inside `parse`. Every read is preceded by a check
+    /// against `bytes.count`, so no read goes past the end.
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private let maxDepth: Int
 
@@ -23,15 +25,18 @@ public struct JSONParser {
     ///   - bytes: the UTF-8 body.
     ///   - maxDepth: arrays and objects nested deeper than this are refused.
     public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
-        return try parser.parseDocument()
+        let result = bytes.withUnsafeBufferPointer { buffer -> Result<JSONValue, JSONParseError> in
+            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
+            do throws(JSONParseError) { return .success(try parser.parseDocument()) } catch { return .failure(error) }
+        }
+        return try result.get()
     }
 
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8), maxDepth: maxDepth)
     }
 
-    private init(bytes: [UInt8], maxDepth: Int) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
     }
@@ -95,6 +100,7 @@ public struct JSONParser {
         guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
         index += 1
         var members: [JSONObject.Member] = []
+        members.reserveCapacity(8)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -134,6 +140,7 @@ public struct JSONParser {
         guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
         index += 1
         var items: [JSONValue] = []
+        items.reserveCapacity(8)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
@@ -177,7 +184,7 @@ public struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number: exponent digits expected") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
     }
 
     @inline(__always)
@@ -206,12 +213,12 @@ public struct JSONParser {
         index += 1  // closing quote
         if !hasEscape {
             if hasNonASCII {
-                guard let text = String(validating: bytes[start..<end], as: UTF8.self) else {
+                guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self) else {
                     throw JSONParseError(message: "invalid UTF-8 in string", offset: start)
                 }
                 return text
             }
-            return String(decoding: bytes[start..<end], as: UTF8.self)
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
         }
         return try unescape(start: start, end: end)
     }

@@ -81,7 +81,9 @@ public struct JSONObject: Sendable, Equatable {
 
     public subscript(key: String) -> JSONValue? {
         get {
-            for member in members where member.key == key { return member.value }
+            // Comparing UTF-8 lengths first (O(1)) skips most string comparisons.
+            let length = key.utf8.count
+            for member in members where member.key.utf8.count == length && member.key == key { return member.value }
             return nil
         }
         set {
