@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Prometheus
+import Synchronization
 
 /// The gateway's metrics, through swift-metrics with a Prometheus registry of its own (no
 /// global bootstrap, so several gateways can live in one test process).
@@ -14,6 +15,20 @@ public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
 
+    /// A metric's name and label values: the key its object is made once under, since making
+    /// one looks its labels up in the registry under the registry's lock, too much to repeat
+    /// on every request.
+    struct MetricKey: Hashable {
+        let metric: String
+        let first: String
+        var second: String = ""
+        var third: Int = 0
+    }
+
+    private let counters = Mutex<[MetricKey: CoreMetrics.Counter]>([:])
+    private let timers = Mutex<[MetricKey: CoreMetrics.Timer]>([:])
+    private let gauges = Mutex<[MetricKey: CoreMetrics.Gauge]>([:])
+
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -25,36 +40,53 @@ public final class GatewayMetrics: Sendable {
         self.factory = factory
     }
 
+    private func counter(_ key: MetricKey, _ dimensions: @autoclosure () -> [(String, String)]) -> CoreMetrics.Counter {
+        counters.withLock { cache in
+            if let known = cache[key] { return known }
+            let made = CoreMetrics.Counter(label: key.metric, dimensions: dimensions(), factory: factory)
+            cache[key] = made
+            return made
+        }
+    }
+
     func recordRequest(dialect: String, route: String, status: Int, duration: Duration) {
-        CoreMetrics.Counter(
-            label: "stockgate_http_requests_total",
-            dimensions: [("dialect", dialect), ("route", route), ("status", String(status))], factory: factory
-        ).increment()
+        let requests = MetricKey(metric: "stockgate_http_requests_total", first: dialect, second: route, third: status)
+        counter(requests, [("dialect", dialect), ("route", route), ("status", String(status))]).increment()
+        let durationKey = MetricKey(metric: "stockgate_http_request_duration_seconds", first: dialect, second: route)
+        let timer = timers.withLock { cache in
+            if let known = cache[durationKey] { return known }
+            let made = CoreMetrics.Timer(
+                label: durationKey.metric, dimensions: [("dialect", dialect), ("route", route)], factory: factory)
+            cache[durationKey] = made
+            return made
+        }
         let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-        CoreMetrics.Timer(
-            label: "stockgate_http_request_duration_seconds", dimensions: [("dialect", dialect), ("route", route)],
-            factory: factory
-        ).recordNanoseconds(nanoseconds)
+        timer.recordNanoseconds(nanoseconds)
     }
 
     func recordMovementsApplied(dialect: String, count: Int) {
         guard count > 0 else { return }
-        CoreMetrics.Counter(
-            label: "stockgate_movements_applied_total", dimensions: [("dialect", dialect)], factory: factory
-        ).increment(by: count)
+        counter(MetricKey(metric: "stockgate_movements_applied_total", first: dialect), [("dialect", dialect)])
+            .increment(by: count)
     }
 
     /// A backend's circuit breaker state: 0 closed, 1 open, 2 half-open.
     func recordCircuit(backend: String, state: Int) {
-        CoreMetrics.Gauge(label: "stockgate_backend_circuit_state", dimensions: [("backend", backend)], factory: factory)
-            .record(state)
+        let key = MetricKey(metric: "stockgate_backend_circuit_state", first: backend)
+        let gauge = gauges.withLock { cache in
+            if let known = cache[key] { return known }
+            let made = CoreMetrics.Gauge(label: key.metric, dimensions: [("backend", backend)], factory: factory)
+            cache[key] = made
+            return made
+        }
+        gauge.record(state)
     }
 
     /// One request to a backend, by outcome (`ok`, `retried`, `failed`, `rejected`).
     func recordBackendCall(backend: String, outcome: String) {
-        CoreMetrics.Counter(
-            label: "stockgate_backend_requests_total", dimensions: [("backend", backend), ("outcome", outcome)],
-            factory: factory
+        counter(
+            MetricKey(metric: "stockgate_backend_requests_total", first: backend, second: outcome),
+            [("backend", backend), ("outcome", outcome)]
         ).increment()
     }
 
