@@ -55,6 +55,7 @@ public struct ColleqtiveOutbound: OutboundCodec {
     {
         var store: String?
         var body: [JSONValue] = []
+        body.reserveCapacity(items.count)
         for item in items {
             let ends = try self.ends(item, catalog: catalog)
             if let store, store != ends.store {

@@ -13,6 +13,8 @@ public struct Catalog: Sendable {
     private var productsByZettleVariant: [String: Int] = [:]
     private var locationsByKey: [String: Int] = [:]
     private var locationsByStorefeederID: [String: Int] = [:]
+    /// Case-folded StoreFeeder reference → the locations with it (one per warehouse).
+    private var locationsByStorefeederReference: [String: [Int]] = [:]
     private var locationsByZettle: [String: Int] = [:]
 
     /// An empty catalog.
@@ -40,6 +42,9 @@ public struct Catalog: Sendable {
         locations.append(location)
         locationsByKey[location.key] = index
         if let id = location.storefeederID { locationsByStorefeederID[id] = index }
+        if let reference = location.storefeederReference {
+            locationsByStorefeederReference[reference.caseFolded, default: []].append(index)
+        }
         if let uuid = location.zettleUUID { locationsByZettle[uuid] = index }
     }
 
@@ -55,7 +60,7 @@ public struct Catalog: Sendable {
     }
     /// The product with this Zettle variant (case-insensitive UUID).
     public func product(zettleVariant: String) -> Product? {
-        productsByZettleVariant[zettleVariant.asciiLowercased].map { products[$0] }
+        productsByZettleVariant[zettleVariant.caseFolded].map { products[$0] }
     }
 
     // MARK: Locations
@@ -66,7 +71,7 @@ public struct Catalog: Sendable {
     }
     /// The location with this Zettle UUID (case-insensitive).
     public func location(zettleUUID: String) -> Location? {
-        locationsByZettle[zettleUUID.asciiLowercased].map { locations[$0] }
+        locationsByZettle[zettleUUID.caseFolded].map { locations[$0] }
     }
 
     /// The Colleqtive store numbers the catalog knows, in catalog order.
@@ -91,10 +96,11 @@ public struct Catalog: Sendable {
 
     /// Locations with this StoreFeeder reference (case-insensitive), optionally within a warehouse.
     public func locations(storefeederReference reference: String, warehouse: String? = nil) -> [Location] {
-        locations.filter {
-            guard let own = $0.storefeederReference, own.caseInsensitiveEquals(reference) else { return false }
-            guard let warehouse else { return true }
-            return $0.storefeederWarehouse?.caseInsensitiveEquals(warehouse) ?? false
+        guard let indices = locationsByStorefeederReference[reference.caseFolded] else { return [] }
+        return indices.compactMap { index in
+            let location = locations[index]
+            guard let warehouse else { return location }
+            return location.storefeederWarehouse?.caseInsensitiveEquals(warehouse) == true ? location : nil
         }
     }
 
@@ -110,13 +116,13 @@ public struct Catalog: Sendable {
 }
 
 extension String {
-    /// The string with ASCII letters lowercased (UUIDs): itself, without a copy, when it has
-    /// no uppercase letter, as UUIDs usually do not.
-    var asciiLowercased: String {
-        utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? lowercased() : self
+    /// The string lowercased, for case-insensitive keys and UUIDs: itself, without a copy, when it is
+    /// ASCII with no uppercase letter (UUIDs, most references).
+    public var caseFolded: String {
+        utf8.contains(where: { $0 >= 0x80 || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }) ? lowercased() : self
     }
 
     func caseInsensitiveEquals(_ other: String) -> Bool {
-        self.count == other.count && self.lowercased() == other.lowercased()
+        self.count == other.count && self.caseFolded == other.caseFolded
     }
 }

@@ -26,18 +26,21 @@ public enum Open2bRole: String, Sendable, CaseIterable {
 }
 
 /// A location of the catalog, with the identifiers each dialect calls it by.
-public struct Location: Sendable, Equatable {
-    public var key: String
-    public var kind: LocationKind
-    public var colleqtiveStore: String?
-    public var colleqtiveLocationCode: String?
-    public var colleqtiveStockPool: Int?
-    public var storefeederID: String?
-    public var storefeederReference: String?
-    public var storefeederWarehouse: String?
+///
+/// Immutable and shared: a reference, so every lookup that hands one out of the catalog costs
+/// one retain instead of a copy of a dozen strings (several lookups per movement).
+public final class Location: Sendable, Equatable {
+    public let key: String
+    public let kind: LocationKind
+    public let colleqtiveStore: String?
+    public let colleqtiveLocationCode: String?
+    public let colleqtiveStockPool: Int?
+    public let storefeederID: String?
+    public let storefeederReference: String?
+    public let storefeederWarehouse: String?
     /// Lowercase UUID text.
-    public var zettleUUID: String?
-    public var open2bRole: Open2bRole?
+    public let zettleUUID: String?
+    public let open2bRole: Open2bRole?
 
     public init(
         key: String, kind: LocationKind, colleqtiveStore: String? = nil, colleqtiveLocationCode: String? = nil,
@@ -54,5 +57,15 @@ public struct Location: Sendable, Equatable {
         self.storefeederWarehouse = storefeederWarehouse
         self.zettleUUID = zettleUUID
         self.open2bRole = open2bRole
+    }
+
+    public static func == (lhs: Location, rhs: Location) -> Bool {
+        lhs === rhs
+            || (lhs.key == rhs.key && lhs.kind == rhs.kind && lhs.colleqtiveStore == rhs.colleqtiveStore
+                && lhs.colleqtiveLocationCode == rhs.colleqtiveLocationCode
+                && lhs.colleqtiveStockPool == rhs.colleqtiveStockPool && lhs.storefeederID == rhs.storefeederID
+                && lhs.storefeederReference == rhs.storefeederReference
+                && lhs.storefeederWarehouse == rhs.storefeederWarehouse && lhs.zettleUUID == rhs.zettleUUID
+                && lhs.open2bRole == rhs.open2bRole)
     }
 }

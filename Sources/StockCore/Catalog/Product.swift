@@ -1,16 +1,18 @@
 /// A product of the catalog, with the identifier each dialect calls it by.
-public struct Product: Sendable, Equatable {
+///
+/// Immutable and shared, like `Location`: a lookup costs one retain, not a copy.
+public final class Product: Sendable, Equatable {
     /// The canonical identity.
-    public var key: String
+    public let key: String
     /// What Open2b and StoreFeeder (IDType `SKU`) call the product.
-    public var sku: String?
-    public var colleqtiveProductNumber: String?
-    public var storefeederID: String?
+    public let sku: String?
+    public let colleqtiveProductNumber: String?
+    public let storefeederID: String?
     /// Lowercase UUID text.
-    public var zettleProductUUID: String?
+    public let zettleProductUUID: String?
     /// Lowercase UUID text.
-    public var zettleVariantUUID: String?
-    public var name: String?
+    public let zettleVariantUUID: String?
+    public let name: String?
 
     public init(
         key: String, sku: String? = nil, colleqtiveProductNumber: String? = nil, storefeederID: String? = nil,
@@ -27,4 +29,11 @@ public struct Product: Sendable, Equatable {
 
     /// The Colleqtive product number: the mapped one, else the sku, else the key.
     public var effectiveColleqtiveNumber: String { colleqtiveProductNumber ?? sku ?? key }
+
+    public static func == (lhs: Product, rhs: Product) -> Bool {
+        lhs === rhs
+            || (lhs.key == rhs.key && lhs.sku == rhs.sku && lhs.colleqtiveProductNumber == rhs.colleqtiveProductNumber
+                && lhs.storefeederID == rhs.storefeederID && lhs.zettleProductUUID == rhs.zettleProductUUID
+                && lhs.zettleVariantUUID == rhs.zettleVariantUUID && lhs.name == rhs.name)
+    }
 }

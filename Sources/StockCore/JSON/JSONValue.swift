@@ -87,7 +87,8 @@ public struct JSONObject: Sendable, Equatable {
             return nil
         }
         set {
-            if let index = members.firstIndex(where: { $0.key == key }) {
+            let length = key.utf8.count
+            if let index = members.firstIndex(where: { $0.key.utf8.count == length && $0.key == key }) {
                 if let newValue { members[index].value = newValue } else { members.remove(at: index) }
             } else if let newValue {
                 members.append(Member(key, newValue))
