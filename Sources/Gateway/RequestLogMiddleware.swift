@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Foundation
+import Synchronization
 
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-Id")!
@@ -46,17 +47,21 @@ struct RequestLogMiddleware: RouterMiddleware {
         return response
     }
 
-    /// The caller's id if it is 1 to 128 visible ASCII characters, else a fresh random one.
+    /// 64 random bits drawn once per process: the first half of every id this process makes.
+    static let idPrefix = hex(UInt64.random(in: .min ... .max))
+    /// The second half: a counter, so a fresh id costs no system call (the random generator
+    /// asks the kernel on every draw) and ids of one process never repeat.
+    static let idCounter = Atomic<UInt64>(0)
+
+    /// The caller's id if it is 1 to 128 visible ASCII characters, else a fresh one
+    /// (32 hex digits: this process's random prefix and a counter).
     static func requestID(from header: String?) -> String {
         if let header, !header.isEmpty, header.utf8.count <= 128,
             header.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
         {
             return header
         }
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        return hex(high) + hex(low)
+        return idPrefix + hex(idCounter.wrappingAdd(1, ordering: .relaxed).newValue)
     }
 
     private static func hex(_ value: UInt64) -> String {

@@ -52,6 +52,15 @@ struct RouterTests {
             try await client.execute(uri: "/healthz", method: .get, headers: [HTTPField.Name("X-Request-Id")!: long]) {
                 #expect($0.headers[HTTPField.Name("X-Request-Id")!] != long)
             }
+            // Fresh ids: 32 hex digits, never the same twice.
+            var fresh: [String] = []
+            for _ in 0..<50 {
+                try await client.execute(uri: "/healthz", method: .get) {
+                    fresh.append($0.headers[HTTPField.Name("X-Request-Id")!] ?? "")
+                }
+            }
+            #expect(Set(fresh).count == 50)
+            #expect(fresh.allSatisfy { $0.utf8.count == 32 && $0.utf8.allSatisfy { Character(UnicodeScalar($0)).isHexDigit } })
         }
     }
 
