@@ -99,7 +99,9 @@ let package = Package(
         // libFuzzer target over the inbound decoders (scripts/fuzz); a corpus replayer otherwise.
         .executableTarget(name: "stockgate-fuzz", dependencies: ["Dialects", "StockCore"]),
         // Micro-benchmarks for scripts/bench (codec throughput, ledger commits).
-        .executableTarget(name: "stockgate-bench", dependencies: ["Dialects", "StockCore", "Ledger"]),
+        .executableTarget(
+            name: "stockgate-bench",
+            dependencies: ["Dialects", "StockCore", "Ledger", .product(name: "Logging", package: "swift-log")]),
         // Helpers shared by the test targets (deterministic randomness, loopback fake upstreams).
         .target(
             name: "TestSupport",

@@ -1,6 +1,7 @@
 import Dialects
 import Foundation
 import Ledger
+import Logging
 import StockCore
 
 /// Micro-benchmarks that need no network: codec throughput and embedded-ledger commits.
@@ -48,6 +49,12 @@ struct Bench {
         _ name: String, _ inbound: Codec, route: String, parameters: [String: String], body: [UInt8], items: Int,
         to outbound: any OutboundCodec, catalog: Catalog
     ) {
+        // `--codec-cells=storefeeder->zettle/1000` picks cells (for profiling one of them).
+        if let picked = CommandLine.arguments.first(where: { $0.hasPrefix("--codec-cells=") }),
+            !picked.dropFirst("--codec-cells=".count).split(separator: ",").contains(Substring("\(name)/\(items)"))
+        {
+            return
+        }
         let route = inbound.routes.first { $0.name == route }!
         let request = InboundRequest(method: route.method ?? .post, path: "/", body: body, pathParameters: parameters)
         var movements = 0
@@ -87,13 +94,21 @@ struct Bench {
     // MARK: Ledger
 
     static func ledger(_ catalog: Catalog) async throws {
-        for (clients, batchSize) in [(1, 1), (16, 1), (1, 100), (16, 100)] {
+        // `--ledger-cells=16x1,16x100` picks cells (for profiling one of them).
+        let picked = CommandLine.arguments.first { $0.hasPrefix("--ledger-cells=") }.map {
+            $0.dropFirst("--ledger-cells=".count).split(separator: ",").map(String.init)
+        }
+        let cells = [(1, 1), (16, 1), (1, 100), (16, 100)].filter { picked?.contains("\($0.0)x\($0.1)") ?? true }
+        for (clients, batchSize) in cells {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stockgate-bench-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let ledger = try Ledger.open(directory: directory, catalog: catalog)
+            var logger = Logger(label: "stockgate.bench")
+            logger.logLevel = .warning
+            let ledger = try Ledger.open(directory: directory, catalog: catalog, logger: logger)
             let clock = ContinuousClock()
+            let commitsBefore = ledger.commitCount
             let started = clock.now
-            let perClient = batchSize == 1 ? 300 : 30
+            let perClient = batchSize == 1 ? 1000 : 60
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for client in 0..<clients {
                     group.addTask {
@@ -111,8 +126,12 @@ struct Bench {
             }
             let elapsed = seconds(clock.now - started)
             let movements = clients * perClient * batchSize
+            let commits = ledger.commitCount - commitsBefore
             try ledger.close()
-            print("ledger  clients=\(clients)  batch=\(batchSize)  movements_per_second=\(Int(Double(movements) / elapsed))  commits_per_second=\(Int(Double(clients * perClient) / elapsed))")
+            print(
+                "ledger  clients=\(clients)  batch=\(batchSize)  movements_per_second=\(Int(Double(movements) / elapsed))"
+                    + "  requests_per_second=\(Int(Double(clients * perClient) / elapsed))"
+                    + "  transactions_per_second=\(Int(Double(commits) / elapsed))")
         }
     }
 }
