@@ -79,9 +79,7 @@ let package = Package(
                 "StockCore",
                 "Gateway",
                 "Ledger",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "CurlHTTP",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -90,6 +88,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "ContractTesting",
+                "CurlHTTP",
                 "Ledger",
                 "StockCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

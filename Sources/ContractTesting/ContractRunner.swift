@@ -1,7 +1,5 @@
-import AsyncHTTPClient
+import CurlHTTP
 import Foundation
-import NIOCore
-import NIOHTTP1
 import StockCore
 
 /// What a case came to.
@@ -22,48 +20,46 @@ public struct ContractResult: Sendable {
 
 /// Runs contract cases against a base URL: setup through StockGate's canonical API, the
 /// request as written, the response compared, and the balance changes checked against
-/// `GET /stockgate/v1/balances` before and after.
+/// `GET /stockgate/v1/balances` before and after. It sends with StockGate's own libcurl client.
 public struct ContractRunner: Sendable {
-    public let client: HTTPClient
-    public let timeout: TimeAmount
+    public let client: CurlHTTPClient
+    public let timeout: Duration
 
-    public init(client: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)) {
+    /// - Parameters:
+    ///   - client: the HTTP client to send with; its owner shuts it down.
+    ///   - timeout: the limit for each request.
+    public init(client: CurlHTTPClient, timeout: Duration = .seconds(30)) {
         self.client = client
         self.timeout = timeout
     }
 
     struct Reply {
         var status: Int
-        var headers: HTTPHeaders
+        var headers: [(name: String, value: String)]
         var body: [UInt8]
+
+        /// A header's value, by case-insensitive name.
+        func header(_ name: String) -> String? {
+            let lowered = name.lowercased()
+            return headers.first { $0.name.lowercased() == lowered }?.value
+        }
     }
 
     func send(_ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8]?)
         async throws -> Reply
     {
-        var request = HTTPClientRequest(url: url)
-        request.method = HTTPMethod(rawValue: method)
-        for header in headers { request.headers.add(name: header.name, value: header.value) }
-        if let body {
-            request.body = .bytes(ByteBuffer(bytes: body))
-            if !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
-                request.headers.add(name: "Content-Type", value: "application/json")
-            }
+        var headers = headers
+        if body != nil && !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+            headers.append(("Content-Type", "application/json"))
         }
-        let response = try await client.execute(request, timeout: timeout)
-        let buffer = try await response.body.collect(upTo: 32 * 1024 * 1024)
-        return Reply(
-            status: Int(response.status.code), headers: response.headers,
-            body: buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [])
+        let response = try await client.execute(
+            CurlRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
+        return Reply(status: response.status, headers: response.headers, body: response.body)
     }
 
-    /// Fails fast when nothing answers at `baseURL` (the HTTP client would otherwise retry
-    /// the connection until each request's deadline). Any HTTP answer counts as reachable.
+    /// Fails fast when nothing answers at `baseURL`. Any HTTP answer counts as reachable.
     public func checkReachable(_ baseURL: String) async throws {
-        var request = HTTPClientRequest(url: baseURL + "/")
-        request.method = .GET
-        let response = try await client.execute(request, timeout: .seconds(5))
-        _ = try await response.body.collect(upTo: 1024 * 1024)
+        _ = try await client.execute(CurlRequest(url: baseURL + "/", timeout: .seconds(5)))
     }
 
     /// Runs one case against `baseURL` (no trailing slash).
@@ -114,7 +110,7 @@ public struct ContractRunner: Sendable {
             return "status \(reply.status), expected \(contract.expected.status): \(text.prefix(300))"
         }
         for (name, expected) in contract.expected.headers {
-            let actual = reply.headers.first(name: name).map(JSONValue.string)
+            let actual = reply.header(name).map(JSONValue.string)
             if let problem = JSONMatcher.mismatch(expected: expected, actual: actual, subset: false, path: "header \(name)") {
                 return problem
             }

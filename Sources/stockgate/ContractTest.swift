@@ -1,4 +1,5 @@
 import ArgumentParser
+import CurlHTTP
 import ContractTesting
 import Foundation
 import Gateway
@@ -47,7 +48,18 @@ struct ContractTest: AsyncParsableCommand {
         }
         var logger = Logger(label: "stockgate.contract")
         logger.logLevel = .warning
-        let runner = ContractRunner()
+        // The runner's HTTP client, shut down before returning (one curl thread).
+        let client = CurlHTTPClient(configuration: .init(maxResponseBytes: 32 * 1024 * 1024))
+        do {
+            try await run(cases, runner: ContractRunner(client: client), logger: logger)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+    }
+
+    func run(_ cases: [ContractCase], runner: ContractRunner, logger: Logger) async throws {
         var results: [ContractResult] = []
         let inProcess: InProcessTarget?
         if target == nil {

@@ -1,4 +1,5 @@
 import ContractTesting
+import CurlHTTP
 import Foundation
 import Gateway
 import StockCore
@@ -11,6 +12,9 @@ struct ContractSuiteTests {
         .deletingLastPathComponent().appendingPathComponent("contract-tests").path
 
     static let cases: [ContractCase] = (try? ContractCase.load(directory: directory)) ?? []
+    /// One client for every case; it lives as long as the test process (never dropped, so
+    /// never shut down).
+    static let client = CurlHTTPClient()
 
     @Test("the suite holds at least 20 cases for each vendor dialect")
     func coverage() throws {
@@ -24,7 +28,7 @@ struct ContractSuiteTests {
     func contractCase(_ name: String) async throws {
         let contract = try #require(Self.cases.first { $0.name == name })
         let target = InProcessTarget(catalog: demoCatalog, logger: quietLogger)
-        let result = try await target.run(contract, runner: ContractRunner())
+        let result = try await target.run(contract, runner: ContractRunner(client: Self.client))
         #expect(result.passed, "\(result.failure ?? "")")
     }
 
