@@ -78,10 +78,11 @@ public final class CurlHTTPClient: Sendable {
         for header in request.headers where (header.name + header.value).utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
             throw CurlError(code: .invalidRequest, curlCode: 0, message: "header \(header.name) holds a line break")
         }
-        guard let easy = curl_easy_init() else {
+        guard let easy = engine.makeHandle() else {
             throw CurlError(code: .transfer, curlCode: 0, message: "curl_easy_init failed")
         }
-        let transfer = Transfer(id: engine.makeID(), easy: easy, maxResponseBytes: configuration.maxResponseBytes)
+        let transfer = Transfer(
+            id: engine.makeID(), easy: easy, engine: engine, maxResponseBytes: configuration.maxResponseBytes)
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         var failed: CURLcode = CURLE_OK
         func set(_ result: CURLcode) { if result != CURLE_OK && failed == CURLE_OK { failed = result } }

@@ -22,7 +22,23 @@ final class CurlEngine: @unchecked Sendable {
         var stopping = false
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var stopped = false
+        /// The engine thread is (about to be) blocked in `curl_multi_poll`: only then does a
+        /// new transfer need `curl_multi_wakeup`. Otherwise the thread reads the inbox before
+        /// it polls again, and a wake-up would be a wasted write and context switch.
+        var polling = false
+        /// Easy handles of finished transfers, reset and ready for the next request.
+        var spareHandles: [SpareHandle] = []
     }
+
+    /// A reset easy handle waiting for reuse. `@unchecked Sendable`: it belongs to no
+    /// transfer and no multi handle while it waits, and whoever takes it out of the inbox
+    /// (under the lock) is its only user from then on.
+    struct SpareHandle: @unchecked Sendable {
+        let easy: UnsafeMutableRawPointer
+    }
+
+    /// Most finished easy handles kept for reuse.
+    static let maxSpareHandles = 64
 
     let multi: UnsafeMutableRawPointer
     let inbox = Mutex(Inbox())
@@ -42,14 +58,35 @@ final class CurlEngine: @unchecked Sendable {
 
     func makeID() -> UInt64 { nextID.wrappingAdd(1, ordering: .relaxed).oldValue }
 
-    /// Queues a prepared transfer; false when the engine is stopping.
-    func submit(_ transfer: Transfer) -> Bool {
-        let accepted = inbox.withLock { inbox -> Bool in
-            guard !inbox.stopping else { return false }
-            inbox.added.append(transfer)
+    /// An easy handle for a new transfer: a spare one when there is one (connections live in
+    /// the multi handle, so nothing is lost by reusing it), else a new one.
+    func makeHandle() -> UnsafeMutableRawPointer? {
+        if let spare = inbox.withLock({ $0.spareHandles.popLast() }) { return spare.easy }
+        return curl_easy_init()
+    }
+
+    /// Takes back the handle of a finished transfer (out of the multi handle): reset to
+    /// defaults and kept for reuse, or freed when enough are kept or the engine has stopped.
+    func recycle(_ easy: UnsafeMutableRawPointer) {
+        curl_easy_reset(easy)
+        let spare = SpareHandle(easy: easy)
+        let kept = inbox.withLock { inbox -> Bool in
+            guard !inbox.stopped, inbox.spareHandles.count < Self.maxSpareHandles else { return false }
+            inbox.spareHandles.append(spare)
             return true
         }
-        if accepted { curl_multi_wakeup(multi) }
+        if !kept { curl_easy_cleanup(easy) }
+    }
+
+    /// Queues a prepared transfer; false when the engine is stopping.
+    func submit(_ transfer: Transfer) -> Bool {
+        let (accepted, wake) = inbox.withLock { inbox -> (Bool, Bool) in
+            guard !inbox.stopping else { return (false, false) }
+            inbox.added.append(transfer)
+            defer { inbox.polling = false }
+            return (true, inbox.polling)
+        }
+        if wake { curl_multi_wakeup(multi) }
         return accepted
     }
 
@@ -114,15 +151,29 @@ final class CurlEngine: @unchecked Sendable {
                 else { continue }
                 complete(transfer, result(of: transfer, code: message.pointee.data.result))
             }
-            var ready: Int32 = 0
-            curl_multi_poll(multi, nil, 0, 1000, &ready)
+            // Block only when nothing arrived meanwhile; decided under the lock callers queue
+            // under, so a transfer queued after this point always wakes the poll.
+            let idle = inbox.withLock { inbox -> Bool in
+                guard inbox.added.isEmpty, inbox.cancelled.isEmpty, !inbox.stopping else { return false }
+                inbox.polling = true
+                return true
+            }
+            if idle {
+                var ready: Int32 = 0
+                curl_multi_poll(multi, nil, 0, 1000, &ready)
+                inbox.withLock { $0.polling = false }
+            }
         }
         curl_multi_cleanup(multi)
-        let waiters = inbox.withLock { inbox -> [CheckedContinuation<Void, Never>] in
+        let (waiters, spares) = inbox.withLock { inbox -> ([CheckedContinuation<Void, Never>], [SpareHandle]) in
             inbox.stopped = true
-            defer { inbox.stopWaiters.removeAll() }
-            return inbox.stopWaiters
+            defer {
+                inbox.stopWaiters.removeAll()
+                inbox.spareHandles.removeAll()
+            }
+            return (inbox.stopWaiters, inbox.spareHandles)
         }
+        for spare in spares { curl_easy_cleanup(spare.easy) }
         for waiter in waiters { waiter.resume() }
     }
 

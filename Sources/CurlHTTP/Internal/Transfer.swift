@@ -9,6 +9,8 @@ final class Transfer: @unchecked Sendable {
     // thread from curl_multi_perform).
     let id: UInt64
     let easy: UnsafeMutableRawPointer
+    /// Takes the easy handle back when the transfer is over.
+    let engine: CurlEngine
     var headerList: UnsafeMutablePointer<curl_slist>?
     let maxResponseBytes: Int
     var continuation: CheckedContinuation<CurlResponse, any Error>?
@@ -18,9 +20,10 @@ final class Transfer: @unchecked Sendable {
     var body: [UInt8] = []
     var exceededLimit = false
 
-    init(id: UInt64, easy: UnsafeMutableRawPointer, maxResponseBytes: Int) {
+    init(id: UInt64, easy: UnsafeMutableRawPointer, engine: CurlEngine, maxResponseBytes: Int) {
         self.id = id
         self.easy = easy
+        self.engine = engine
         self.maxResponseBytes = maxResponseBytes
     }
 
@@ -31,9 +34,10 @@ final class Transfer: @unchecked Sendable {
         continuation.resume(with: result)
     }
 
-    /// Frees the easy handle and the header list. The handle must be out of the multi handle.
+    /// Hands the easy handle back to the engine (reset first, so it no longer points at the
+    /// header list) and frees the header list. The handle must be out of the multi handle.
     func release() {
-        curl_easy_cleanup(easy)
+        engine.recycle(easy)
         if let headerList { curl_slist_free_all(headerList) }
         headerList = nil
     }
