@@ -1,7 +1,8 @@
 /// A JSON document as StockGate reads and writes it.
 ///
 /// Numbers keep the exact text they were written with, so a quantity travels from the
-/// caller's JSON to the backend's wire as a `Decimal` without ever being a binary `Double`.
+/// caller's JSON to the backend's wire as an exact decimal (`Quantity`) without ever being a
+/// binary `Double`.
 /// Objects keep their members in document order (vendors echo items back, and order
 /// matters to a reader comparing requests and responses).
 public enum JSONValue: Sendable, Equatable {
