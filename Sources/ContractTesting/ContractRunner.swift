@@ -33,28 +33,14 @@ public struct ContractRunner: Sendable {
         self.timeout = timeout
     }
 
-    struct Reply {
-        var status: Int
-        var headers: [(name: String, value: String)]
-        var body: [UInt8]
-
-        /// A header's value, by case-insensitive name.
-        func header(_ name: String) -> String? {
-            let lowered = name.lowercased()
-            return headers.first { $0.name.lowercased() == lowered }?.value
-        }
-    }
-
     func send(_ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8]?)
-        async throws -> Reply
+        async throws -> CurlResponse
     {
         var headers = headers
         if body != nil && !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
             headers.append(("Content-Type", "application/json"))
         }
-        let response = try await client.execute(
-            CurlRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
-        return Reply(status: response.status, headers: response.headers, body: response.body)
+        return try await client.execute(CurlRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
     }
 
     /// Fails fast when nothing answers at `baseURL`. Any HTTP answer counts as reachable.

@@ -40,54 +40,54 @@ public final class GatewayMetrics: Sendable {
         self.factory = factory
     }
 
-    private func counter(_ key: MetricKey, _ dimensions: @autoclosure () -> [(String, String)]) -> CoreMetrics.Counter {
-        counters.withLock { cache in
-            if let known = cache[key] { return known }
-            let made = CoreMetrics.Counter(label: key.metric, dimensions: dimensions(), factory: factory)
-            cache[key] = made
+    /// The metric made once for `key`: found in `cache`, or made and kept there.
+    private func cached<M: Sendable>(
+        _ cache: borrowing Mutex<[MetricKey: M]>, _ key: MetricKey, make: () -> M
+    ) -> M {
+        cache.withLock { entries in
+            if let known = entries[key] { return known }
+            let made = make()
+            entries[key] = made
             return made
         }
     }
 
     func recordRequest(dialect: String, route: String, status: Int, duration: Duration) {
         let requests = MetricKey(metric: "stockgate_http_requests_total", first: dialect, second: route, third: status)
-        counter(requests, [("dialect", dialect), ("route", route), ("status", String(status))]).increment()
-        let durationKey = MetricKey(metric: "stockgate_http_request_duration_seconds", first: dialect, second: route)
-        let timer = timers.withLock { cache in
-            if let known = cache[durationKey] { return known }
-            let made = CoreMetrics.Timer(
-                label: durationKey.metric, dimensions: [("dialect", dialect), ("route", route)], factory: factory)
-            cache[durationKey] = made
-            return made
-        }
+        cached(counters, requests) {
+            CoreMetrics.Counter(
+                label: requests.metric, dimensions: [("dialect", dialect), ("route", route), ("status", String(status))],
+                factory: factory)
+        }.increment()
+        let durations = MetricKey(metric: "stockgate_http_request_duration_seconds", first: dialect, second: route)
         let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-        timer.recordNanoseconds(nanoseconds)
+        cached(timers, durations) {
+            CoreMetrics.Timer(label: durations.metric, dimensions: [("dialect", dialect), ("route", route)], factory: factory)
+        }.recordNanoseconds(nanoseconds)
     }
 
     func recordMovementsApplied(dialect: String, count: Int) {
         guard count > 0 else { return }
-        counter(MetricKey(metric: "stockgate_movements_applied_total", first: dialect), [("dialect", dialect)])
-            .increment(by: count)
+        let key = MetricKey(metric: "stockgate_movements_applied_total", first: dialect)
+        cached(counters, key) {
+            CoreMetrics.Counter(label: key.metric, dimensions: [("dialect", dialect)], factory: factory)
+        }.increment(by: count)
     }
 
     /// A backend's circuit breaker state: 0 closed, 1 open, 2 half-open.
     func recordCircuit(backend: String, state: Int) {
         let key = MetricKey(metric: "stockgate_backend_circuit_state", first: backend)
-        let gauge = gauges.withLock { cache in
-            if let known = cache[key] { return known }
-            let made = CoreMetrics.Gauge(label: key.metric, dimensions: [("backend", backend)], factory: factory)
-            cache[key] = made
-            return made
-        }
-        gauge.record(state)
+        cached(gauges, key) {
+            CoreMetrics.Gauge(label: key.metric, dimensions: [("backend", backend)], factory: factory)
+        }.record(state)
     }
 
     /// One request to a backend, by outcome (`ok`, `retried`, `failed`, `rejected`).
     func recordBackendCall(backend: String, outcome: String) {
-        counter(
-            MetricKey(metric: "stockgate_backend_requests_total", first: backend, second: outcome),
-            [("backend", backend), ("outcome", outcome)]
-        ).increment()
+        let key = MetricKey(metric: "stockgate_backend_requests_total", first: backend, second: outcome)
+        cached(counters, key) {
+            CoreMetrics.Counter(label: key.metric, dimensions: [("backend", backend), ("outcome", outcome)], factory: factory)
+        }.increment()
     }
 
     /// The Prometheus text exposition.

@@ -9,8 +9,8 @@ import StockCore
 /// sinks. Quantities are stored as exact decimal text and added as exact fixed-point
 /// decimals (`Quantity`). Every write runs in a savepoint of a group commit (concurrent
 /// writes share one transaction and one fsync), so a batch is recorded whole or not at all
-/// and acknowledged only once on disk; the movement table is the journal: one row per movement with its time, the dialect it came
-/// in by, the request id and the idempotency key.
+/// and acknowledged only once on disk. The movement table is the journal: one row per
+/// movement with its time, the dialect it came in by, the request id and the idempotency key.
 public final class Ledger: StockBackend {
     /// The file name of the ledger inside the data directory.
     public static let fileName = "ledger.sqlite"
@@ -44,8 +44,8 @@ public final class Ledger: StockBackend {
             // WAL is set by DatabasePool itself. FULL makes each commit fsync the WAL, so an
             // acknowledged movement survives a power cut, not only a process crash.
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            // Savepoints (one per write of a group commit, per batch, per item) keep a statement
-            // journal of the pages they change, which SQLite spills to a temporary file past 64 KiB.
+            // The group commit's savepoints (one per write) keep a statement journal of the pages
+            // they change, which SQLite spills to a temporary file past 64 KiB.
             // It only serves rolling a savepoint back inside a live transaction (a crash rolls the
             // whole transaction back through the WAL), so memory is enough and saves the writes.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")

@@ -54,11 +54,6 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible 
         self = try parsed.get()
     }
 
-    /// Parses UTF-8 bytes of a JSON number or a plain decimal string.
-    public init(parsing bytes: UnsafeBufferPointer<UInt8>) throws(ParseError) {
-        self = try Self.parse(bytes)
-    }
-
     public static let zero = Quantity(units: 0)
 
     /// The same number as a Foundation `Decimal` (exact: at most 36 significant digits).
@@ -101,7 +96,7 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible 
 
     /// Appends the text (as `description`, or with exactly `fractionDigits` digits after the
     /// point, which the caller has checked against `scale`) to a byte buffer.
-    public func write(into bytes: inout [UInt8], fractionDigits: Int? = nil) {
+    private func write(into bytes: inout [UInt8], fractionDigits: Int? = nil) {
         let (whole, fraction) = parts
         if units < 0 { bytes.append(UInt8(ascii: "-")) }
         Self.appendDigits(whole, to: &bytes)

@@ -152,8 +152,8 @@ public struct ZettleCodec: InboundCodec {
             throw GatewayError.notFound(
                 "Variant \(variantUUID) of product \(productUUID) not found", field: reader.name("variantUuid"))
         }
-        let from = try knownLocation(reader, "fromLocationUuid", catalog: catalog)
-        let to = try knownLocation(reader, "toLocationUuid", catalog: catalog)
+        let from = try knownLocation(uuid(reader, "fromLocationUuid"), field: reader.name("fromLocationUuid"), catalog: catalog)
+        let to = try knownLocation(uuid(reader, "toLocationUuid"), field: reader.name("toLocationUuid"), catalog: catalog)
         let quantity = try reader.quantity("change", allowString: false) ?? .zero
         var extras = MovementExtras()
         extras.trackingStatusChange = tracking
@@ -170,18 +170,14 @@ public struct ZettleCodec: InboundCodec {
         return text.caseFolded
     }
 
-    func knownLocation(_ uuid: String, field: String, catalog: Catalog) throws(GatewayError) -> Location {
+    /// The catalog location of a UUID; `field` is spelled out only for a refusal.
+    func knownLocation(_ uuid: String, field: @autoclosure () -> String, catalog: Catalog) throws(GatewayError)
+        -> Location
+    {
         guard let location = catalog.location(zettleUUID: uuid) else {
-            throw GatewayError.notFound("Location \(uuid) not found", field: field)
+            throw GatewayError.notFound("Location \(uuid) not found", field: field())
         }
         return location
-    }
-
-    /// The catalog location of a UUID member; the field's path is spelled out only for a refusal.
-    func knownLocation(_ reader: FieldReader, _ key: String, catalog: Catalog) throws(GatewayError) -> Location {
-        let uuid = try uuid(reader, key)
-        if let location = catalog.location(zettleUUID: uuid) { return location }
-        return try knownLocation(uuid, field: reader.name(key), catalog: catalog)
     }
 
     static func type(_ location: Location) -> String {

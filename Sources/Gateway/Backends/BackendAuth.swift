@@ -63,16 +63,11 @@ actor BackendAuthenticator {
 
     /// A cached token, or a fresh one from the token endpoint.
     private func tokenHeaders(refresh: Bool) async throws -> [(name: String, value: String)] {
-        switch method {
-        case .none, .bearer, .header:
-            return []
-        case .clientCredentials, .password:
-            if refresh { token = nil }
-            if let token, ContinuousClock.now < token.expires { return [("Authorization", "Bearer " + token.value)] }
-            let fresh = try await fetchToken()
-            token = fresh
-            return [("Authorization", "Bearer " + fresh.value)]
-        }
+        if refresh { token = nil }
+        if let token, ContinuousClock.now < token.expires { return [("Authorization", "Bearer " + token.value)] }
+        let fresh = try await fetchToken()
+        token = fresh
+        return [("Authorization", "Bearer " + fresh.value)]
     }
 
     private func fetchToken() async throws -> (value: String, expires: ContinuousClock.Instant) {

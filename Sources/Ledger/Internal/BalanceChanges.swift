@@ -31,12 +31,7 @@ struct BalanceChanges {
         if let from = catalog.location(key: movement.from), from.kind.isTracked {
             let key = Key(product: movement.product, location: from.key)
             let held = try current(key, read: read)
-            let remaining = held - movement.quantity
-            guard remaining.isInRange else {
-                throw GatewayError.invalidValue(
-                    "location '\(from.key)' would owe more of '\(movement.product)' than \(Quantity.maxIntegerDigits) "
-                        + "integer digits carry", field: "quantity")
-            }
+            let remaining = try Self.inRange(held - movement.quantity, at: from.key, of: movement.product)
             if remaining.isNegative && !movement.allowOverage {
                 throw GatewayError.insufficientStock(
                     "location '\(from.key)' holds \(held) of '\(movement.product)', cannot move \(movement.quantity)",
@@ -46,12 +41,7 @@ struct BalanceChanges {
         }
         if let to = catalog.location(key: movement.to), to.kind.isTracked {
             let key = Key(product: movement.product, location: to.key)
-            let total = try current(key, read: read) + movement.quantity
-            guard total.isInRange else {
-                throw GatewayError.invalidValue(
-                    "location '\(to.key)' would hold more of '\(movement.product)' than \(Quantity.maxIntegerDigits) "
-                        + "integer digits carry", field: "quantity")
-            }
+            let total = try Self.inRange(current(key, read: read) + movement.quantity, at: to.key, of: movement.product)
             updates.append((key, total))
         }
         for (key, quantity) in updates {
@@ -59,6 +49,18 @@ struct BalanceChanges {
             if entries[key]?.changed == false { changed.append(key) }
             entries[key] = Entry(quantity: quantity, changed: true)
         }
+    }
+
+    /// The balance, or a refusal when it passes what 18 integer digits carry (either sign).
+    private static func inRange(_ balance: Quantity, at location: String, of product: String) throws(GatewayError)
+        -> Quantity
+    {
+        guard balance.isInRange else {
+            throw GatewayError.invalidValue(
+                "the balance of '\(product)' at '\(location)' would pass \(Quantity.maxIntegerDigits) integer digits",
+                field: "quantity")
+        }
+        return balance
     }
 
     private mutating func current(_ key: Key, read: (String, String) throws -> Quantity) throws -> Quantity {

@@ -123,6 +123,6 @@ extension String {
     }
 
     func caseInsensitiveEquals(_ other: String) -> Bool {
-        self.count == other.count && self.caseFolded == other.caseFolded
+        caseFolded == other.caseFolded
     }
 }
