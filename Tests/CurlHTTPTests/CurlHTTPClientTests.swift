@@ -28,6 +28,11 @@ enum Upstream {
                 try await writer.finish(nil)
             })
         }
+        router.get("/inspect") { request, _ -> String in
+            let body = try await request.body.collect(upTo: 1_000_000)
+            let custom = request.headers[HTTPField.Name("X-Custom")!] ?? "-"
+            return "\(request.method.rawValue) body=\(body.readableBytes) custom=\(custom)"
+        }
         router.post("/echo") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1_000_000)
             var headers = HTTPFields()
@@ -132,6 +137,26 @@ struct CurlHTTPClientTests {
             await expectCurlError(.responseTooLarge) { _ = try await client.execute(CurlRequest(url: base + "/chunked")) }
             let small = try await client.execute(CurlRequest(url: base + "/hello"))
             #expect(small.status == 200)
+            await client.shutdown()
+        }
+    }
+
+    @Test("a reused easy handle carries nothing over: after a POST with a body and a header, a GET is plain")
+    func handleReuse() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            // Sequential requests on one client: every request after the first gets the
+            // previous request's handle back from the engine.
+            for round in 0..<3 {
+                let posted = try await client.execute(
+                    CurlRequest(method: "POST", url: base + "/echo", headers: [("X-Custom", "r\(round)")],
+                                body: Array("payload".utf8)))
+                #expect(posted.status == 201)
+                #expect(posted.header("X-Seen-Custom") == "r\(round)")
+                #expect(posted.header("X-Method") == "POST")
+                let plain = try await client.execute(CurlRequest(url: base + "/inspect"))
+                #expect(String(decoding: plain.body, as: UTF8.self) == "GET body=0 custom=-")
+            }
             await client.shutdown()
         }
     }

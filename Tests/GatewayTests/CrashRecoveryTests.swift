@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import StockCore
 import Synchronization
+import TestSupport
 import Testing
 
 /// `kill -9` of the real `stockgate` process under load, then a restart on the same data
@@ -31,7 +32,7 @@ struct CrashRecoveryTests {
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
         return process
     }
 

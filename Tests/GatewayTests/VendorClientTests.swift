@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// StockGate driven by a vendor's own published client: mistakes our client and our server
@@ -17,7 +18,7 @@ struct VendorClientTests {
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe
-            try process.run()
+            try launch(process)
             let handle = pipe.fileHandleForReading
             let data = await offPool {
                 let data = handle.readDataToEndOfFile()

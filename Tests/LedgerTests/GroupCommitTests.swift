@@ -28,6 +28,8 @@ struct GroupCommitTests {
         let raised = Mutex(false)
     }
 
+    struct Refused: Error {}
+
     @Test("writes arriving during a commit share the next transaction; each failure is rolled back alone")
     func sharedTransaction() async throws {
         try await withTemporaryDirectory { dir in
@@ -62,7 +64,14 @@ struct GroupCommitTests {
                         atomicity: .allOrNothing),
                     facts: RequestFacts(dialect: "stockgate", requestID: "doomed"))
             }
-            while ledger.commits.waitingCount < 9 { try await Task.sleep(for: .milliseconds(1)) }
+            // A write that changes a row and then throws: its savepoint must take the change back.
+            let throwing = Task {
+                try await ledger.commits.write { db in
+                    try db.execute(sql: "INSERT INTO balance (product, location, quantity) VALUES ('tea', 'dc', '99')")
+                    throw Refused()
+                }
+            }
+            while ledger.commits.waitingCount < 10 { try await Task.sleep(for: .milliseconds(1)) }
             gate.signal()
             try await blocker.value
 
@@ -73,10 +82,12 @@ struct GroupCommitTests {
                 if outcome.allSucceeded { applied += 1 } else { refused += outcome.failures.map(\.error.code) }
             }
             let batch = try await doomed.value
+            await #expect(throws: Refused.self) { try await throwing.value }
+            #expect(try await balance(ledger, "tea", "dc") == .zero)
             #expect(applied == 5)
             #expect(refused == Array(repeating: .insufficientStock, count: 3))
             #expect(batch.succeeded.isEmpty)
-            // The blocker's transaction, then one for all nine queued writes.
+            // The blocker's transaction, then one for all ten queued writes.
             #expect(ledger.commits.committedGroups - groupsBefore == 2)
             #expect(try await balance(ledger, "mug", "floor") == .zero)
             #expect(try await balance(ledger, "tea", "back") == .zero)
@@ -87,7 +98,7 @@ struct GroupCommitTests {
         }
     }
 
-    @Test("a write is answered only after its group is on disk: a reopened ledger has every acknowledged one")
+    @Test("64 concurrent writes: each acknowledged, and a reopened ledger holds every one exactly once")
     func durableOnAnswer() async throws {
         try await withTemporaryDirectory { dir in
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
@@ -105,7 +116,10 @@ struct GroupCommitTests {
             try ledger.close()
             let reopened = try Ledger.open(directory: dir, catalog: testCatalog)
             #expect(try await balance(reopened, "mug", "floor") == q("32"))
-            #expect(try await reopened.movements(MovementQuery(limit: 100)).count == 64)
+            let journal = try await reopened.movements(MovementQuery(limit: 100))
+            #expect(journal.count == 64)
+            #expect(Set(journal.compactMap(\.requestID)) == Set((0..<64).map { "r\($0)" }))
+            #expect(Set(outcomes.flatMap { $0.succeeded.compactMap(\.id) }) == Set(journal.compactMap(\.id)))
             try reopened.close()
         }
     }
