@@ -155,10 +155,17 @@ public final class Gateway: Sendable {
                 let outcome: Outcome
                 do {
                     outcome = try await target.execute(command, facts: facts)
-                } catch let error as GatewayError where error.code == .unsupported && index > 0 && !command.isWrite {
+                } catch let error as GatewayError
+                    where !command.isWrite && decoded.commands[..<index].contains(where: \.isWrite)
+                {
                     // A read after a write (Zettle reports balances after a move) is left out when the
-                    // backend cannot answer it: the write stands and the encoder says less.
-                    logger.debug("read after write not supported by the backend", metadata: ["request": "\(facts.requestID)"])
+                    // backend cannot answer it, or answers it badly: the write stands (it is applied and
+                    // journaled) and the encoder says less. Failing the request here would tell the
+                    // caller an applied write failed.
+                    let level: Logger.Level = error.code == .unsupported ? .debug : .warning
+                    logger.log(
+                        level: level, "read after write left out",
+                        metadata: ["request": "\(facts.requestID)", "error": "\(error.code)"])
                     continue
                 }
                 if case .moved(let batch) = outcome, !batch.replayed {

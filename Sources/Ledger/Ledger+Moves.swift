@@ -179,7 +179,9 @@ extension Ledger {
         }
     }
 
-    /// Movements forwarded to `backend` under an idempotency key, oldest first.
+    /// Movements forwarded to `backend` under an idempotency key, in every state (`sent`,
+    /// `applied`, `failed`, `reversed`; reversals themselves left out), oldest first: the one
+    /// truth about what became of a keyed write, whatever answer the caller was given.
     public func forwarded(idempotencyKey key: String, backend: String) async throws -> [Movement] {
         let since = Self.millis(clock().addingTimeInterval(-idempotencyWindow))
         return try await writer.read { db in
@@ -187,7 +189,7 @@ extension Ledger {
                 db,
                 sql: """
                     SELECT * FROM movement WHERE idempotency_key = ? AND backend = ? AND reverses IS NULL
-                    AND state = 'applied' AND created_at >= ? ORDER BY id
+                    AND created_at >= ? ORDER BY id
                     """,
                 arguments: [key, backend, since]
             ).map(Self.movement(from:))

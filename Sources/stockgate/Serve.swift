@@ -132,7 +132,10 @@ struct Serve: AsyncParsableCommand {
         let metrics = GatewayMetrics()
         let backends: (fallback: any StockBackend, routes: [String: any StockBackend], clients: [CurlHTTPClient])
         do {
-            backends = try Backends.make(file, catalog: catalog, embedded: ledger, logger: logger, metrics: metrics)
+            // Every configured secret is scrubbed from what any backend's messages relay.
+            let redactor = SecretRedactor(clientList.map(\.secret.value))
+            backends = try Backends.make(
+                file, catalog: catalog, embedded: ledger, logger: logger, metrics: metrics, redactor: redactor)
         } catch {
             FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
             throw ExitCode(2)

@@ -23,11 +23,11 @@ struct BackendFaultTests {
 
     static func backend(
         _ dialect: String, base: String, journal: Ledger, client: CurlHTTPClient,
-        breaker: CircuitBreaker = CircuitBreaker(), metrics: GatewayMetrics? = nil
+        breaker: CircuitBreaker = CircuitBreaker(), metrics: GatewayMetrics? = nil, timeout: Duration? = nil
     ) -> RemoteBackend {
         RemoteBackend(
             name: "faulty", baseURL: base, codec: Backends.codec(dialect: dialect, parameters: BackendParameters())!,
-            client: client, auth: .none, catalog: demoCatalog, journal: journal, logger: quietLogger, metrics: metrics,
+            client: client, auth: .none, catalog: demoCatalog, journal: journal, timeout: timeout, logger: quietLogger, metrics: metrics,
             retryPolicy: fastRetries, circuitBreaker: breaker)
     }
 
@@ -101,22 +101,190 @@ struct BackendFaultTests {
         }
     }
 
-    @Test("a write the backend deduplicates is retried after a timeout, with the same key")
+    static let canonicalOK = #"{"atomic": true, "applied": 1, "failed": 0, "results": [{"index": 0, "status": "applied", "movement": {"id": 7}}]}"#
+
+    @Test("a write the backend deduplicates is retried after a 502, with the same key, within one deadline")
     func retriedWithKey() async throws {
         let calls = Mutex(0)
-        let upstream = RecordingUpstream(delay: { _ in calls.withLock { $0 += 1; return $0 } == 1 ? .seconds(3) : .zero }) { _ in
-            (200, Self.zettleOK)
+        let upstream = RecordingUpstream { _ in
+            calls.withLock { $0 += 1; return $0 } == 1 ? (502, "bad gateway") : (200, Self.canonicalOK)
         }
         try await upstream.run { base in
-            try await Self.withJournal(timeout: .seconds(1)) { journal, client in
-                let backend = Self.backend("zettle", base: base, journal: journal, client: client)
+            try await Self.withJournal(timeout: .seconds(2)) { journal, client in
+                let backend = Self.backend("stockgate", base: base, journal: journal, client: client, timeout: .seconds(2))
                 guard case .success(.applied) = await Self.restockOnce(backend, key: "k-timeout") else { Issue.record("expected success"); return }
                 let requests = upstream.requests
                 #expect(requests.count == 2)
-                #expect(requests[0].body == requests[1].body)  // the same externalUuid both times
-                #expect(requests[0].body.contains("externalUuid"))
-                let journaled = try await journal.count(Self.forwarded)
-                #expect(journaled == 1)
+                #expect(requests[0].headers["idempotency-key"] == "k-timeout")
+                #expect(requests[1].headers["idempotency-key"] == "k-timeout")
+                let states = try await Self.states(journal)
+                #expect(states == [.applied])
+            }
+        }
+    }
+
+    @Test("a keyed write to a deduplicating backend that never answers: unknown outcome (504) after one deadline, row left sent")
+    func deduplicatedTimeout() async throws {
+        let upstream = RecordingUpstream(delay: { _ in .seconds(4) }) { _ in (200, Self.canonicalOK) }
+        try await upstream.run { base in
+            try await Self.withJournal(timeout: .seconds(1)) { journal, client in
+                let backend = Self.backend("stockgate", base: base, journal: journal, client: client, timeout: .seconds(1))
+                let started = ContinuousClock.now
+                guard case .failure(let error) = await Self.restockOnce(backend, key: "k-dedup") else { Issue.record("expected a failure"); return }
+                let took = ContinuousClock.now - started
+                #expect(error.code == .unknownOutcome, "\(error)")
+                // One overall deadline for every attempt: not 3 × the timeout.
+                #expect(took < .milliseconds(1800), "took \(took)")
+                let states1 = try await Self.states(journal)
+                #expect(states1 == [.sent])
+                // A resend to a backend that deduplicates goes out again and settles the same row.
+                guard case .failure(let again) = await Self.restockOnce(backend, key: "k-dedup") else { Issue.record("expected a failure"); return }
+                #expect(again.code == .unknownOutcome)
+                let states2 = try await Self.states(journal)
+                #expect(states2 == [.sent])
+            }
+        }
+    }
+
+    /// Hostile `Retry-After` values the attack run crashed the process with, and other junk.
+    static let hostileRetryAfter = [
+        "1000000000000000000", "9223372036854775807", "1e30", "99999999999999999999999", "inf", "nan", "-1", "1.5.5",
+        "", "Sun, 06 Nov 1994 08:49:37 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "0x10", "+5",
+    ]
+
+    @Test("a hostile Retry-After never crashes: parsed with saturation, a long wait not taken", arguments: [429, 503])
+    func hostileRetryAfterHeader(_ status: Int) async throws {
+        for value in Self.hostileRetryAfter {
+            let upstream = RecordingUpstream(extraHeaders: { _ in ["Retry-After": value] }) { _ in (status, #"{"developerMessage": "busy"}"#) }
+            try await upstream.run { base in
+                try await Self.withJournal { journal, client in
+                    for dialect in ["zettle", "open2b-v6"] {
+                        let backend = Self.backend(dialect, base: base, journal: journal, client: client)
+                        let started = ContinuousClock.now
+                        _ = await Self.restockOnce(backend)
+                        #expect(ContinuousClock.now - started < .seconds(3), "\(value) \(dialect)")
+                    }
+                }
+            }
+        }
+        let policy = RetryPolicy(maxRetryAfter: .seconds(5))
+        for value in Self.hostileRetryAfter { #expect(policy.retryAfter(value) == nil || value.hasPrefix("Sun"), "\(value)") }
+        #expect(policy.retryAfter("1\u{0}") == nil)
+        #expect(policy.retryAfter("2") == .seconds(2))
+        #expect(policy.retryAfter(" 0 ") == .zero)
+        #expect(policy.retryAfter("1.25") == .milliseconds(1250))
+        #expect(policy.retryAfter("6") == nil)
+        #expect(policy.retryAfter("Sun, 06 Nov 1994 08:49:37 GMT") == .zero)  // a date in the past: no wait
+        let soon = Date().addingTimeInterval(3)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let wait = policy.retryAfter(formatter.string(from: soon))
+        #expect(wait != nil && wait! <= .seconds(3) && wait! >= .seconds(1))
+    }
+
+    @Test("after an unknown outcome a resend under the same key is not forwarded to a backend that does not deduplicate",
+          arguments: ["timeout", "500", "502", "504", "unreadable"])
+    func noSecondApplication(_ fault: String) async throws {
+        let upstream = RecordingUpstream(delay: { _ in fault == "timeout" ? .seconds(3) : .zero }) { _ in
+            switch fault {
+            case "500": (500, "{}")
+            case "502": (502, "bad gateway")
+            case "504": (504, "")
+            case "unreadable": (200, "<html>ok</html>")
+            default: (200, #"{"status": "ok", "id": 1}"#)
+            }
+        }
+        try await upstream.run { base in
+            try await Self.withJournal(timeout: .seconds(1)) { journal, client in
+                let backend = Self.backend("open2b-v6", base: base, journal: journal, client: client)
+                for attempt in 1...3 {
+                    guard case .failure(let error) = await Self.restockOnce(backend, key: "k-\(fault)") else {
+                        Issue.record("\(fault) attempt \(attempt): expected an unknown outcome"); return
+                    }
+                    #expect(error.code == .unknownOutcome, "\(fault) attempt \(attempt): \(error)")
+                    #expect(error.message.contains("Idempotency-Key"))
+                }
+                #expect(upstream.requests.count == 1, "\(fault): sent \(upstream.requests.count) times")
+                let states3 = try await Self.states(journal)
+                #expect(states3 == [.sent])
+            }
+        }
+    }
+
+    @Test("after a restart, a keyed write left `sent` by a crash mid-forward is not sent again")
+    func sentRowSurvivesRestart() async throws {
+        let upstream = RecordingUpstream { _ in (200, #"{"status": "ok", "id": 1}"#) }
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The process that died: it journaled the movement `sent` and never settled it.
+        do {
+            let before = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+            var facts = Self.facts
+            facts.idempotencyKey = "k-crash"
+            _ = try await before.journalForwarded([Self.restock], backend: "faulty", facts: facts)
+            try before.close()
+        }
+        try await upstream.run { base in
+            let journal = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+            defer { try? journal.close() }
+            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(2)))
+            let backend = Self.backend("open2b-v6", base: base, journal: journal, client: client)
+            let outcome = await Self.restockOnce(backend, key: "k-crash")
+            await client.shutdown()
+            guard case .failure(let error) = outcome else { Issue.record("expected an unknown outcome"); return }
+            #expect(error.code == .unknownOutcome)
+            #expect(upstream.requests.isEmpty)
+            // A request without the key is a new movement and goes out.
+        }
+    }
+
+    @Test("a write refused outright (settled failed) may be sent again under its key, on the same journal row")
+    func failedIsResent() async throws {
+        let calls = Mutex(0)
+        let upstream = RecordingUpstream { _ in
+            calls.withLock { $0 += 1; return $0 } == 1
+                ? (200, #"{"status": "error", "error": {"field": "movement.sku", "type": "NotFound", "description": "Item 'sku5' does not exist"}}"#)
+                : (200, #"{"status": "ok", "id": 3}"#)
+        }
+        try await upstream.run { base in
+            try await Self.withJournal { journal, client in
+                let backend = Self.backend("open2b-v6", base: base, journal: journal, client: client)
+                guard case .success(.failed) = await Self.restockOnce(backend, key: "k-refused") else { Issue.record("expected a refusal"); return }
+                guard case .success(.applied) = await Self.restockOnce(backend, key: "k-refused") else { Issue.record("expected success"); return }
+                #expect(upstream.requests.count == 2)
+                let states4 = try await Self.states(journal)
+                #expect(states4 == [.applied])
+                guard case .moved(let replay) = try await backend.execute(
+                    .move(MoveBatch(items: [Self.restock], atomicity: .allOrNothing)),
+                    facts: { var facts = Self.facts; facts.idempotencyKey = "k-refused"; return facts }())
+                else { Issue.record("expected a replay"); return }
+                #expect(replay.replayed)
+                #expect(upstream.requests.count == 2)
+            }
+        }
+    }
+
+    @Test("Zettle does not deduplicate: the movement's own externalUuid travels, a timed-out write is not repeated")
+    func zettleIsNotDeduplicating() async throws {
+        let upstream = RecordingUpstream(delay: { _ in .seconds(3) }) { _ in (200, Self.zettleOK) }
+        try await upstream.run { base in
+            try await Self.withJournal(timeout: .seconds(1)) { journal, client in
+                let backend = Self.backend("zettle", base: base, journal: journal, client: client)
+                var movement = Self.restock
+                movement.externalID = "947d712a-892d-11ea-bc55-0242ac130003"
+                var facts = Self.facts
+                facts.idempotencyKey = "k-zettle"
+                do {
+                    _ = try await backend.execute(.move(MoveBatch(items: [movement], atomicity: .allOrNothing)), facts: facts)
+                    Issue.record("expected an unknown outcome")
+                } catch let error as GatewayError {
+                    #expect(error.code == .unknownOutcome)
+                }
+                #expect(upstream.requests.count == 1)
+                #expect(upstream.requests[0].body.contains(#""externalUuid":"947d712a-892d-11ea-bc55-0242ac130003""#))
+                #expect(!upstream.requests[0].body.contains("k-zettle"))
             }
         }
     }
@@ -148,17 +316,20 @@ struct BackendFaultTests {
         }
     }
 
-    @Test("500 and 502 on a write without a key are not repeated; the vendor's message is kept", arguments: [500, 502])
+    @Test("500, 502 and 504 on a write are not repeated and are an unknown outcome, not a failure", arguments: [500, 502, 504])
     func serverErrors(_ status: Int) async throws {
         let upstream = RecordingUpstream { _ in (status, #"{"Message": "An error has occurred."}"#) }
         try await upstream.run { base in
             try await Self.withJournal { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
-                guard case .success(.failed(let error)) = await Self.restockOnce(backend) else { Issue.record("expected a failed item"); return }
-                #expect(error.code == .backendFailure)
+                guard case .failure(let error) = await Self.restockOnce(backend) else { Issue.record("expected a failure"); return }
+                #expect(error.code == .unknownOutcome)
+                #expect(error.message.contains("answered \(status)"))
+                // Without a key the caller is not told to resend under one.
+                #expect(error.message.contains("without an Idempotency-Key"))
                 #expect(upstream.requests.count == 1)
                 let states = try await Self.states(journal)
-                #expect(states == [.failed])
+                #expect(states == [.sent])
             }
         }
     }
@@ -169,8 +340,11 @@ struct BackendFaultTests {
         try await malformed.run { base in
             try await Self.withJournal { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
-                guard case .success(.failed(let error)) = await Self.restockOnce(backend) else { Issue.record("malformed: expected a failed item"); return }
-                #expect(error.code == .backendFailure)
+                // A success status with a body that cannot be read: the backend may have applied it.
+                guard case .failure(let error) = await Self.restockOnce(backend) else { Issue.record("malformed: expected a failure"); return }
+                #expect(error.code == .unknownOutcome)
+                let states5 = try await Self.states(journal)
+                #expect(states5 == [.sent])
             }
         }
         let huge = RecordingUpstream { _ in (200, "[" + String(repeating: "1,", count: 100_000) + "1]") }

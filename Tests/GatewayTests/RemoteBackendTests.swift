@@ -179,7 +179,9 @@ struct RemoteBackendTests {
 
     @Test("bearer and header-key credentials are sent; the secret never reaches an error")
     func staticCredentials() async throws {
-        let upstream = RecordingUpstream { _ in (200, Self.zettleOK) }
+        let upstream = RecordingUpstream { request in
+            request.path.contains("commerce.movements") ? (200, #"{"status": "ok", "id": 1}"#) : (200, Self.zettleOK)
+        }
         try await upstream.run { base in
             try await Self.withBackend(dialect: "zettle", baseURL: base, auth: .bearer(token: Secret("tok-123"))) { backend, _ in
                 _ = try await backend.execute(.move(MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)), facts: Self.facts)
@@ -265,6 +267,42 @@ struct RemoteBackendTests {
                     #expect(error.code == .backendFailure)
                     #expect(!error.message.contains("very-secret"))
                 }
+            }
+        }
+    }
+
+    @Test("a backend quoting its request headers in its error text relays none of our secrets, and a capped message",
+          arguments: ["bearer", "x-key", "oauth"])
+    func vendorMessagesScrubbed(_ kind: String) async throws {
+        // The backend echoes every header it got, and more, in its refusal.
+        let upstream = RecordingUpstream { request in
+            if request.path == "/token" { return (200, #"{"access_token": "oauth-access-7f3e9d", "expires_in": 3600}"#) }
+            let echoed = request.headers.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ")
+            let message = "rejected request with headers " + echoed + String(repeating: " padding", count: 200)
+            let quoted = String(decoding: JSONWriter.bytes(.string(message)), as: UTF8.self)
+            return kind == "x-key"
+                ? (200, #"{"status": "error", "error": {"field": "movement.sku", "type": "InvalidValue", "description": \#(quoted)}}"#)
+                : (400, #"{"developerMessage": \#(quoted), "errorType": "INVALID", "violations": []}"#)
+        }
+        try await upstream.run { base in
+            let auth: BackendAuthMethod =
+                switch kind {
+                case "bearer": .bearer(token: Secret("zettle-bearer-91ab"))
+                case "x-key": .header(name: "X-Key", value: Secret("open2b-key-55cd"))
+                default: .clientCredentials(tokenURL: base + "/token", clientID: "gw", clientSecret: Secret("client-secret-x1"), scope: nil)
+                }
+            try await Self.withBackend(dialect: kind == "x-key" ? "open2b-v6" : "zettle", baseURL: base, auth: auth) { backend, _ in
+                let outcome = try await backend.execute(
+                    .move(MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)), facts: Self.facts)
+                guard case .moved(let batch) = outcome, case .failed(let error) = batch.items[0] else {
+                    Issue.record("expected a refused item"); return
+                }
+                #expect(error.message.contains("rejected request with headers"))  // the vendor's words are kept
+                #expect(error.message.contains("[redacted]"))
+                for secret in ["zettle-bearer-91ab", "open2b-key-55cd", "oauth-access-7f3e9d", "client-secret-x1"] {
+                    #expect(!error.message.contains(secret), "\(kind): \(secret) relayed")
+                }
+                #expect(error.message.count <= SecretRedactor.maxMessageLength + 1)
             }
         }
     }

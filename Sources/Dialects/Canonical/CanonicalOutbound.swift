@@ -40,7 +40,11 @@ public struct CanonicalOutbound: OutboundCodec {
     }
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
-        guard let json = response.json, let results = json["results"]?.arrayValue, results.count == items.count else {
+        let results = response.json?["results"]?.arrayValue
+        if (200..<300).contains(response.status), results?.count != items.count {
+            return items.map { _ in .failed(unreadableAnswer("StockGate", response)) }
+        }
+        guard let results, results.count == items.count else {
             let error = errorOf(response)
             return items.map { _ in .failed(error) }
         }

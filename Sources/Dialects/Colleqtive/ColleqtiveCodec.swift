@@ -101,6 +101,9 @@ public struct ColleqtiveCodec: InboundCodec {
         if let user, user.count > Self.maxText {
             throw GatewayError.invalidValue("AppUserName is longer than \(Self.maxText) characters", field: "AppUserName")
         }
+        if let user, user.utf8.contains(0) {
+            throw GatewayError.invalidValue("AppUserName must not contain U+0000", field: "AppUserName")
+        }
         let root = try request.jsonBody()
         guard case .array(let items) = root else {
             throw GatewayError.malformed("the body must be a JSON array of movements, got \(root.typeName)")

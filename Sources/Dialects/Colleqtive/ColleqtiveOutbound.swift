@@ -94,6 +94,9 @@ public struct ColleqtiveOutbound: OutboundCodec {
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
         let json = response.json
+        if (200..<300).contains(response.status), json?["success"]?.boolValue == nil {
+            return items.map { _ in .failed(unreadableAnswer("Colleqtive", response)) }
+        }
         guard (200..<300).contains(response.status), json?["success"] == true else {
             let message = json?["message"]?.stringValue ?? "Colleqtive answered \(response.status): \(response.text)"
             let error = backendError(status: response.status, message: message)

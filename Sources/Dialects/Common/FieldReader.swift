@@ -55,6 +55,11 @@ public struct FieldReader: Sendable {
         if !allowEmpty && text.isEmpty {
             throw GatewayError.invalidValue("\(name(key)) must not be empty", field: name(key))
         }
+        // U+0000 is valid JSON but no text field means it, and SQLite's text stops there: the
+        // movement would be stored cut short while the caller saw it echoed whole.
+        if text.utf8.contains(0) {
+            throw GatewayError.invalidValue("\(name(key)) must not contain U+0000", field: name(key))
+        }
         // A character is at least one UTF-8 byte: only a long byte count needs the slower count.
         if let maxLength, text.utf8.count > maxLength, text.count > maxLength {
             throw GatewayError.invalidValue(

@@ -44,7 +44,9 @@ public struct OutboundResponse: Sendable {
     }
 
     var json: JSONValue? { try? JSONParser.parse(body) }
-    var text: String { String(decoding: body.prefix(500), as: UTF8.self) }
+    /// The start of the body for a message; long enough that a secret in the part a caller may see
+    /// is whole when the gateway redacts it (it relays at most `SecretRedactor.maxMessageLength`).
+    var text: String { String(decoding: body.prefix(4096), as: UTF8.self) }
 }
 
 /// What a backend dialect can do; the gateway fills the gaps in one general place.
@@ -131,6 +133,13 @@ extension Catalog {
         }
         return nil
     }
+}
+
+/// A success status whose body does not say what became of a write (not JSON, not the shape
+/// the vendor answers): the backend may have applied it. The gateway answers such an item as
+/// an unknown outcome and leaves its journal row `sent`; it is never taken for a refusal.
+func unreadableAnswer(_ vendor: String, _ response: OutboundResponse) -> GatewayError {
+    GatewayError(code: .unknownOutcome, message: "\(vendor) answered \(response.status) with a body StockGate cannot read")
 }
 
 /// The canonical failure for a vendor's refusal, by HTTP status, with its message kept.

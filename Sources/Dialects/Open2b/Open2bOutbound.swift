@@ -70,9 +70,13 @@ public struct Open2bOutbound: OutboundCodec {
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
         let json = response.json
-        guard response.status == 200, let json else {
+        guard response.status == 200 else {
             let error = backendError(status: response.status, message: "Open2b answered \(response.status): \(response.text)")
             return items.map { _ in .failed(error) }
+        }
+        // Open2b answers its own refusals with 200 too: only the body says which it was.
+        guard let json, json["status"] == "ok" || json["status"] == "error" else {
+            return items.map { _ in .failed(unreadableAnswer("Open2b", response)) }
         }
         if json["status"] == "ok" {
             return items.map { item in

@@ -84,6 +84,11 @@ public struct StoreFeederOutbound: OutboundCodec {
     }
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
+        if (200..<300).contains(response.status),
+            response.json?["Responses"]?.arrayValue.map({ $0.count == items.count }) != true
+        {
+            return items.map { _ in .failed(unreadableAnswer("StoreFeeder", response)) }
+        }
         guard response.status == 200, let responses = response.json?["Responses"]?.arrayValue, responses.count == items.count
         else {
             var message = "StoreFeeder answered \(response.status): \(response.text)"

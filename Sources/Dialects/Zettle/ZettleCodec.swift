@@ -5,7 +5,8 @@ import StockCore
 ///
 /// - `PUT /organizations/{org}/inventory`: move positive `change`s between location UUIDs,
 ///   all-or-nothing; answers the balances after the change at the STORE location (or at
-///   `returnBalanceForLocationUuid`). `externalUuid` makes a repeated request apply once.
+///   `returnBalanceForLocationUuid`). `externalUuid` is a correlation id
+///   kept on the movements (the vendor passes it through to its webhooks); every update applies.
 /// - `POST /organizations/{org}/v2/inventory/bulk`: the same per product, with
 ///   `trackingStatusChange`.
 /// - `GET /organizations/{org}/locations`: the catalog's Zettle locations with their types.
@@ -139,9 +140,11 @@ public struct ZettleCodec: InboundCodec {
         var commands: [Command] = []
         if !items.isEmpty { commands.append(.move(MoveBatch(items: items, atomicity: .allOrNothing))) }
         commands.append(.readBalances(BalanceQuery(products: variants.map(\.product), location: reportLocation.key)))
-        return Decoded(
-            commands: commands, context: .update(location: reportLocation.key, variants: variants, bulk: bulk),
-            idempotencyKey: externalID.map { "zettle:" + $0 })
+        // `externalUuid` is the caller's correlation id, kept on every movement it names; it is
+        // not an idempotency key: Zettle applies every update, and real clients (PayPal's own
+        // integration) send one fixed UUID with all of them. A repeat is made safe by the
+        // `Idempotency-Key` header, as in every dialect.
+        return Decoded(commands: commands, context: .update(location: reportLocation.key, variants: variants, bulk: bulk))
     }
 
     func change(_ reader: FieldReader, productUUID: String, tracking: String?, catalog: Catalog) throws(GatewayError)
@@ -154,7 +157,9 @@ public struct ZettleCodec: InboundCodec {
         }
         let from = try knownLocation(uuid(reader, "fromLocationUuid"), field: reader.name("fromLocationUuid"), catalog: catalog)
         let to = try knownLocation(uuid(reader, "toLocationUuid"), field: reader.name("toLocationUuid"), catalog: catalog)
-        let quantity = try reader.quantity("change", allowString: false) ?? .zero
+        // A number or a decimal string: the vendor's own purchase example sends `"change": "1"`
+        // (iZettle/api-documentation, inventory-api/concepts/how-inventories-work.md).
+        let quantity = try reader.quantity("change", allowString: true) ?? .zero
         var extras = MovementExtras()
         extras.trackingStatusChange = tracking
         let movement = Movement(

@@ -1,12 +1,13 @@
 import StockCore
 
-/// A Zettle backend: all-or-nothing `PUT …/inventory`, `externalUuid` as the idempotency
-/// key, balances per location.
+/// A Zettle backend: all-or-nothing `PUT …/inventory`, balances per location. Zettle does not
+/// deduplicate: `externalUuid` is only a correlation id it passes through to its webhooks, so
+/// the movements' own `externalUuid` travels there and a write already sent is never repeated.
 public struct ZettleOutbound: OutboundCodec {
     public var dialect: String { ZettleCodec.dialect }
     public let capabilities = BackendCapabilities(
         maxBatchItems: ZettleCodec.maxChanges, atomicRequests: true, integerQuantities: false,
-        maxFractionDigits: nil, pendingTransfers: false, balanceReads: true, idempotencyKeys: true)
+        maxFractionDigits: nil, pendingTransfers: false, balanceReads: true, idempotencyKeys: false)
     public let parameters: BackendParameters
 
     public init(parameters: BackendParameters = BackendParameters()) {
@@ -65,25 +66,13 @@ public struct ZettleOutbound: OutboundCodec {
         var changes: [JSONValue] = []
         for item in items { changes.append(try change(item, catalog: catalog)) }
         var body = JSONObject([.init("changes", .array(changes))])
-        if let idempotencyKey { body["externalUuid"] = .string(Self.externalUUID(for: idempotencyKey)) }
-        return .json("PUT", "/organizations/\(organization)/inventory", .object(body))
-    }
-
-    /// `externalUuid` must be a UUID: a key that is one (or `zettle:<uuid>`) is used as is,
-    /// any other key is hashed into a stable UUID, so the same key always gives the same one.
-    static func externalUUID(for key: String) -> String {
-        let bare = key.hasPrefix("zettle:") ? String(key.dropFirst(7)) : key
-        if UUIDText.isValid(bare) { return bare.lowercased() }
-        var first: UInt64 = 0xcbf2_9ce4_8422_2325
-        var second: UInt64 = 0x8422_2325_cbf2_9ce4
-        for byte in key.utf8 {
-            first = (first ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-            second = (second ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 &+ 0x9E37_79B9
+        // The caller's correlation id, when every change of the request carries the same one.
+        if let correlation = items.first?.externalID, items.allSatisfy({ $0.externalID == correlation }),
+            UUIDText.isValid(correlation)
+        {
+            body["externalUuid"] = .string(correlation)
         }
-        let hex = String(first, radix: 16).leftPadded(16) + String(second, radix: 16).leftPadded(16)
-        let characters = Array(hex)
-        return String(characters[0..<8]) + "-" + String(characters[8..<12]) + "-5" + String(characters[13..<16]) + "-a"
-            + String(characters[17..<20]) + "-" + String(characters[20..<32])
+        return .json("PUT", "/organizations/\(organization)/inventory", .object(body))
     }
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
@@ -125,11 +114,5 @@ public struct ZettleOutbound: OutboundCodec {
             }
         }
         return balances
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -17,6 +17,19 @@ public enum BackendAuthMethod: Sendable, Equatable {
     case password(tokenURL: String, username: String, password: Secret, clientID: String?)
 }
 
+extension BackendAuthMethod {
+    /// The secret values of the method (what must never reach a caller or a log).
+    public var secretValues: [String] {
+        switch self {
+        case .none: return []
+        case .bearer(let token): return [token.value]
+        case .header(_, let value): return [value.value]
+        case .clientCredentials(_, _, let secret, _): return [secret.value]
+        case .password(_, _, let password, _): return [password.value]
+        }
+    }
+}
+
 /// A secret value, read once at start. Its description never shows the value.
 public struct Secret: Sendable, Equatable, CustomStringConvertible {
     public let value: String
@@ -30,12 +43,16 @@ actor BackendAuthenticator {
     let method: BackendAuthMethod
     let client: CurlHTTPClient
     let backendName: String
+    /// Learns each access token fetched, so a backend quoting it back is redacted.
+    let redactor: SecretRedactor
     private var token: (value: String, expires: ContinuousClock.Instant)?
 
-    init(method: BackendAuthMethod, client: CurlHTTPClient, backendName: String) {
+    init(method: BackendAuthMethod, client: CurlHTTPClient, backendName: String, redactor: SecretRedactor) {
         self.method = method
         self.client = client
         self.backendName = backendName
+        self.redactor = redactor
+        for secret in method.secretValues { redactor.add(secret) }
     }
 
     /// Whether a 401 is worth one more try with a fresh token.
@@ -66,6 +83,7 @@ actor BackendAuthenticator {
         if refresh { token = nil }
         if let token, ContinuousClock.now < token.expires { return [("Authorization", "Bearer " + token.value)] }
         let fresh = try await fetchToken()
+        redactor.add(fresh.value)
         token = fresh
         return [("Authorization", "Bearer " + fresh.value)]
     }
@@ -103,10 +121,13 @@ actor BackendAuthenticator {
             throw GatewayError(
                 code: .backendFailure, message: "the token endpoint of backend \(backendName) refused the credentials (HTTP \(response.status))")
         }
-        let lifetime = json["expires_in"]?.numberText.flatMap { Double($0) } ?? 3600
+        // The token endpoint's word is untrusted: a lifetime outside a second to a day (or not
+        // a finite number) is taken as the nearest bound, never turned into an overflowing Duration.
+        let stated = json["expires_in"]?.numberText.flatMap { Double($0) } ?? 3600
+        let lifetime = stated.isFinite ? min(max(stated, 1), 86_400) : 3600
         // Renew a little before the end, so a token never expires in flight.
         let margin = min(60, lifetime / 10)
-        return (accessToken, ContinuousClock.now + .seconds(max(1, lifetime - margin)))
+        return (accessToken, ContinuousClock.now + .milliseconds(Int64(max(1, lifetime - margin) * 1000)))
     }
 
     static func formEncode(_ text: String) -> String {

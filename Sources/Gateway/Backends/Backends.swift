@@ -25,9 +25,11 @@ public enum Backends {
     ///   - file: the parsed configuration.
     ///   - embedded: the embedded ledger, also the journal of forwarded movements.
     ///   - environment: where `*_env` secrets are read.
+    ///   - redactor: learns every backend secret (and the clients' secrets, added by the caller),
+    ///     shared by all backends so none relays another's secret either.
     public static func make(
         _ file: ConfigFile, catalog: Catalog, embedded: Ledger, logger: Logger, metrics: GatewayMetrics? = nil,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment, redactor: SecretRedactor = SecretRedactor()
     ) throws -> (fallback: any StockBackend, routes: [String: any StockBackend], clients: [CurlHTTPClient]) {
         var byName: [String: any StockBackend] = ["embedded": embedded]
         var clients: [CurlHTTPClient] = []
@@ -53,7 +55,7 @@ public enum Backends {
             }
             byName[backend.name] = RemoteBackend(
                 name: backend.name, baseURL: backend.baseURL, codec: codec, client: client, auth: auth, catalog: catalog,
-                journal: embedded, logger: logger, metrics: metrics)
+                journal: embedded, logger: logger, metrics: metrics, redactor: redactor)
         }
         let fallback = file.routes["default"].flatMap { byName[$0] } ?? embedded
         var routes: [String: any StockBackend] = [:]

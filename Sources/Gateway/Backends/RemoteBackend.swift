@@ -33,6 +33,8 @@ public final class RemoteBackend: StockBackend {
     let metrics: GatewayMetrics?
     let retryPolicy: RetryPolicy
     let breaker: Mutex<CircuitBreaker>
+    /// Scrubs secrets from the vendor's messages before they are relayed.
+    let redactor: SecretRedactor
 
     /// - Parameters:
     ///   - name: the backend's name in the configuration (journal and logs).
@@ -46,8 +48,10 @@ public final class RemoteBackend: StockBackend {
     public init(
         name: String, baseURL: String, codec: any OutboundCodec, client: CurlHTTPClient, auth: BackendAuthMethod,
         catalog: Catalog, journal: Ledger, timeout: Duration? = nil, logger: Logger, metrics: GatewayMetrics? = nil,
-        retryPolicy: RetryPolicy = RetryPolicy(), circuitBreaker: CircuitBreaker = CircuitBreaker()
+        retryPolicy: RetryPolicy = RetryPolicy(), circuitBreaker: CircuitBreaker = CircuitBreaker(),
+        redactor: SecretRedactor = SecretRedactor()
     ) {
+        self.redactor = redactor
         self.metrics = metrics
         self.retryPolicy = retryPolicy
         self.breaker = Mutex(circuitBreaker)
@@ -55,7 +59,7 @@ public final class RemoteBackend: StockBackend {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.codec = codec
         self.client = client
-        self.auth = BackendAuthenticator(method: auth, client: client, backendName: name)
+        self.auth = BackendAuthenticator(method: auth, client: client, backendName: name, redactor: redactor)
         self.catalog = catalog
         self.journal = journal
         self.timeout = timeout
@@ -71,7 +75,11 @@ public final class RemoteBackend: StockBackend {
                 throw GatewayError.unsupported("a \(codec.dialect) backend cannot read balances")
             }
             let response = try await send(try codec.balanceRequest(query, catalog: catalog), facts: facts)
-            return .balances(try codec.balanceResult(response, query: query, catalog: catalog))
+            do {
+                return .balances(try codec.balanceResult(response, query: query, catalog: catalog))
+            } catch {
+                throw redacted(error)
+            }
         case .findMovements(var query):
             query.backend = name
             return .movements(try await journal.movements(query))
@@ -95,10 +103,24 @@ public final class RemoteBackend: StockBackend {
     // MARK: Moves
 
     func move(_ batch: MoveBatch, facts: RequestFacts) async throws -> BatchOutcome {
-        // A batch forwarded before under the same key is answered from the journal.
+        // The journal is the one truth about a keyed write: what became of earlier sends under
+        // the same key decides whether this one goes out at all.
+        var reusable: [Movement] = []
         if let key = facts.idempotencyKey {
             let earlier = try await journal.forwarded(idempotencyKey: key, backend: name)
-            if !earlier.isEmpty { return BatchOutcome(items: earlier.map { .applied($0) }, replayed: true) }
+            let unsettled = earlier.contains { $0.state == .sent }
+            if unsettled && !codec.capabilities.idempotencyKeys {
+                // It reached a backend that does not deduplicate and nobody knows what came of it:
+                // sending it again could apply it twice.
+                throw unknownOutcome(facts: facts, resent: true)
+            }
+            let applied = earlier.filter { $0.state == .applied }
+            if !unsettled && !applied.isEmpty {
+                return BatchOutcome(items: applied.map { .applied($0) }, replayed: true)
+            }
+            // Sent to a backend that deduplicates by the key (a repeat is safe and tells the
+            // outcome), or settled as failed: the same rows are sent again and settled anew.
+            reusable = earlier.filter { $0.state == .sent || $0.state == .failed }
         }
         var results = [BatchOutcome.Item?](repeating: nil, count: batch.items.count)
         let plan = MovePlan.make(batch, codec: codec, catalog: catalog)
@@ -112,11 +134,12 @@ public final class RemoteBackend: StockBackend {
         var journaled: [Int: Movement] = [:]
         var applied: [Int] = []
         for (chunkIndex, chunk) in plan.chunks.enumerated() {
-            let rows = try await journal.journalForwarded(chunk.map { batch.items[$0] }, backend: name, facts: facts)
+            let items = chunk.map { batch.items[$0] }
+            let rows = try await journalRows(items, reusing: &reusable, facts: facts)
             for (position, index) in chunk.enumerated() { journaled[index] = rows[position] }
             let outcomes: [BatchOutcome.Item]
             do {
-                outcomes = try await send(chunk.map { batch.items[$0] }, atomic: atomic, facts: facts)
+                outcomes = try await send(items, atomic: atomic, facts: facts)
             } catch let error as GatewayError {
                 // Unknown outcome: the rows stay `sent`. Anything else was not applied.
                 if error.code != .unknownOutcome {
@@ -158,6 +181,42 @@ public final class RemoteBackend: StockBackend {
         return BatchOutcome(items: results.map { $0 ?? .notApplied })
     }
 
+    /// The journal rows (state `sent`) of items about to be sent: rows of an earlier send under
+    /// the same key when they record the same movements, so a resend never adds rows; else new ones.
+    func journalRows(_ items: [Movement], reusing reusable: inout [Movement], facts: RequestFacts) async throws
+        -> [Movement]
+    {
+        let candidates = reusable.prefix(items.count)
+        let same =
+            candidates.count == items.count
+            && zip(candidates, items).allSatisfy {
+                $0.product == $1.product && $0.quantity == $1.quantity && $0.from == $1.from && $0.to == $1.to
+            }
+        guard same else { return try await journal.journalForwarded(items, backend: name, facts: facts) }
+        reusable.removeFirst(items.count)
+        try await journal.settleForwarded(candidates.compactMap(\.id).map { ($0, .sent) })
+        return candidates.map { row in
+            var row = row
+            row.state = .sent
+            return row
+        }
+    }
+
+    /// The caller's answer when a write may or may not have been applied at the backend.
+    /// - Parameter resent: this request was not sent at all, because an earlier one under the
+    ///   same key reached the backend with an outcome nobody knows yet.
+    func unknownOutcome(facts: RequestFacts, resent: Bool = false, detail: String? = nil) -> GatewayError {
+        let what =
+            resent
+            ? "a request with this Idempotency-Key reached backend \(name) earlier and its outcome is still unknown"
+            : "backend \(name) \(detail ?? "did not answer in time"): the request may or may not have been applied there"
+        let advice =
+            facts.idempotencyKey == nil
+            ? "check the backend before sending it again: without an Idempotency-Key a resend is a new movement"
+            : "it is not sent again under the same Idempotency-Key; a resend gets this answer until the journal settles the outcome"
+        return GatewayError(code: .unknownOutcome, message: what + "; " + advice)
+    }
+
     /// Reverses at the backend what an all-or-nothing batch applied before an item failed,
     /// and journals each reversal.
     func undo(_ applied: [Int], results: inout [BatchOutcome.Item?], facts: RequestFacts) async throws {
@@ -172,7 +231,13 @@ public final class RemoteBackend: StockBackend {
     func send(_ items: [Movement], atomic: Bool, facts: RequestFacts) async throws -> [BatchOutcome.Item] {
         let request = try codec.moveRequest(items, catalog: catalog, idempotencyKey: facts.idempotencyKey, atomic: atomic)
         let response = try await send(request, facts: facts)
-        let outcomes = codec.moveResult(response, items: items, catalog: catalog)
+        let outcomes = codec.moveResult(response, items: items, catalog: catalog).map { outcome -> BatchOutcome.Item in
+            if case .failed(let error) = outcome { return .failed(redacted(error)) }
+            return outcome
+        }
+        for case .failed(let error) in outcomes where error.code == .unknownOutcome {
+            throw unknownOutcome(facts: facts, detail: "answered \(response.status) with a body StockGate cannot read")
+        }
         let refusedWhole = outcomes.allSatisfy { if case .failed = $0 { true } else { false } }
         if !atomic && codec.capabilities.atomicRequests && items.count > 1 && refusedWhole
             && (400..<500).contains(response.status)
@@ -182,6 +247,11 @@ public final class RemoteBackend: StockBackend {
             return single
         }
         return outcomes
+    }
+
+    /// A vendor's error with every known secret removed from its message, and the message capped.
+    func redacted(_ error: GatewayError) -> GatewayError {
+        GatewayError(code: error.code, message: redactor.redact(error.message), field: error.field)
     }
 
     /// Reverses an applied movement at the backend; says what came of it.
@@ -214,60 +284,85 @@ public final class RemoteBackend: StockBackend {
 
     // MARK: Transport
 
-    /// Sends with retries where a repeat is safe, behind the circuit breaker.
+    /// Sends with retries where a repeat is safe, behind the circuit breaker, within one
+    /// overall deadline (the backend's timeout) for every attempt and wait together.
     ///
     /// Safe to repeat: reads; writes the backend deduplicates (an idempotency key to a
     /// backend that honours one); any request that never reached the backend (connection
     /// refused) or that the backend says it did not process (429, 503). `Retry-After` is
-    /// honoured up to `retryPolicy.maxRetryAfter`.
+    /// honoured up to `retryPolicy.maxRetryAfter` and the deadline.
+    ///
+    /// A write that may have reached the backend and got no answer it can trust (a timeout, a
+    /// broken answer, a 5xx other than 503) is an unknown outcome: thrown as `unknownOutcome`,
+    /// never as a failure, so its journal rows stay `sent`.
     func send(_ request: OutboundRequest, facts: RequestFacts) async throws -> OutboundResponse {
-        let deduplicated = request.method == "GET" || (codec.capabilities.idempotencyKeys && facts.idempotencyKey != nil)
+        let write = request.method != "GET"
+        let deduplicated = !write || (codec.capabilities.idempotencyKeys && facts.idempotencyKey != nil)
+        let deadline = ContinuousClock.now + (timeout ?? client.configuration.timeout)
         var generator = SystemRandomNumberGenerator()
         var attempt = 0
+        var reached = false  // some attempt may have reached the backend
+        // The failure to report once no further attempt is made.
+        func giveUp(_ failure: GatewayError, detail: String? = nil) -> GatewayError {
+            write && reached ? unknownOutcome(facts: facts, detail: detail) : failure
+        }
+        /// Waits before the next attempt; false when the wait would pass the deadline.
+        func pause(_ wait: Duration) async throws -> Bool {
+            guard ContinuousClock.now + wait < deadline else { return false }
+            metrics?.recordBackendCall(backend: name, outcome: "retried")
+            try await Task.sleep(for: wait)
+            return true
+        }
         while true {
             attempt += 1
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else {
+                throw giveUp(GatewayError(code: .unavailable, message: "backend \(name) is unavailable (no answer in time)"))
+            }
             let admitted = breaker.withLock { $0.admit(now: .now) }
             publishCircuit()
             guard admitted == .allowed else {
                 metrics?.recordBackendCall(backend: name, outcome: "rejected")
-                throw GatewayError(code: .unavailable, message: "backend \(name) is unavailable (circuit open after repeated failures)")
+                throw giveUp(
+                    GatewayError(code: .unavailable, message: "backend \(name) is unavailable (circuit open after repeated failures)"))
             }
             let canRetry = attempt < retryPolicy.maxAttempts
             let response: OutboundResponse
             do {
-                response = try await authenticated(request, facts: facts)
+                response = try await authenticated(request, facts: facts, timeout: remaining)
             } catch let error as CurlError {
                 recordHealth(ok: false)
-                let neverSent = error.code == .connectFailed
-                if canRetry && (neverSent || deduplicated) {
-                    metrics?.recordBackendCall(backend: name, outcome: "retried")
-                    try await Task.sleep(for: retryPolicy.delay(attempt: attempt, using: &generator))
+                // Refused, unresolvable, a failed handshake or a request curl would not build:
+                // nothing reached the backend's application.
+                let neverSent = error.code == .connectFailed || error.code == .tls || error.code == .invalidRequest
+                if !neverSent { reached = true }
+                if canRetry && (neverSent || deduplicated),
+                    try await pause(retryPolicy.delay(attempt: attempt, using: &generator))
+                {
                     continue
                 }
                 metrics?.recordBackendCall(backend: name, outcome: "failed")
                 logger.warning(
                     "backend unreachable", metadata: ["backend": "\(name)", "error": "\(error.code)", "request": "\(facts.requestID)"])
-                // A write that reached the backend and broke off (timeout, reset, an answer too
-                // large or malformed at the HTTP level) may have been applied there.
-                if !neverSent && request.method != "GET" && !deduplicated {
-                    throw GatewayError(
-                        code: .unknownOutcome,
-                        message: "backend \(name) did not answer in time: the request may or may not have been applied there; send it again with the same Idempotency-Key")
-                }
-                throw GatewayError(code: .unavailable, message: "backend \(name) is unavailable (\(error.code))")
+                throw giveUp(GatewayError(code: .unavailable, message: "backend \(name) is unavailable (\(error.code))"))
             }
             recordHealth(ok: response.status < 500)
             let notProcessed = response.status == 429 || response.status == 503
-            let transient = response.status == 502 || response.status == 504 || response.status == 500
-            if canRetry && (notProcessed || (transient && deduplicated)) {
+            let serverError = response.status >= 500 && !notProcessed
+            if !notProcessed { reached = true }
+            if canRetry && (notProcessed || (serverError && deduplicated)) {
                 let asked = retryPolicy.retryAfter(response.retryAfter)
-                if response.retryAfter == nil || asked != nil {
-                    metrics?.recordBackendCall(backend: name, outcome: "retried")
-                    try await Task.sleep(for: asked ?? retryPolicy.delay(attempt: attempt, using: &generator))
+                if response.retryAfter == nil || asked != nil,
+                    try await pause(asked ?? retryPolicy.delay(attempt: attempt, using: &generator))
+                {
                     continue
                 }
             }
             metrics?.recordBackendCall(backend: name, outcome: response.status < 500 ? "ok" : "failed")
+            if write && reached && (serverError || notProcessed) {
+                // A 5xx after the write may have been applied (now or by an earlier attempt).
+                throw unknownOutcome(facts: facts, detail: "answered \(response.status)")
+            }
             return response
         }
     }
@@ -283,15 +378,19 @@ public final class RemoteBackend: StockBackend {
     }
 
     /// One attempt, with one fresh token after a 401 when the auth method has tokens.
-    func authenticated(_ request: OutboundRequest, facts: RequestFacts) async throws -> OutboundResponse {
-        let response = try await transmit(request, facts: facts, refresh: false)
-        if response.status == 401 && auth.refreshes {
-            return try await transmit(request, facts: facts, refresh: true)
+    func authenticated(_ request: OutboundRequest, facts: RequestFacts, timeout: Duration) async throws -> OutboundResponse {
+        let started = ContinuousClock.now
+        let response = try await transmit(request, facts: facts, refresh: false, timeout: timeout)
+        let left = timeout - (ContinuousClock.now - started)
+        if response.status == 401 && auth.refreshes && left > .zero {
+            return try await transmit(request, facts: facts, refresh: true, timeout: left)
         }
         return response
     }
 
-    func transmit(_ request: OutboundRequest, facts: RequestFacts, refresh: Bool) async throws -> OutboundResponse {
+    func transmit(_ request: OutboundRequest, facts: RequestFacts, refresh: Bool, timeout: Duration) async throws
+        -> OutboundResponse
+    {
         var headers = request.headers.map { (name: $0.name, value: $0.value) }
         headers.append(("X-Request-Id", facts.requestID))
         headers += try await auth.headers(refresh: refresh)
