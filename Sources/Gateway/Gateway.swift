@@ -21,21 +21,16 @@ public final class Gateway: Sendable {
     let idempotencyStore: Ledger?
     /// Keys whose first request is still being carried out.
     let keysInFlight = Mutex<Set<String>>([])
-    /// Requests being handled now.
-    let inFlight = Atomic<Int>(0)
+    /// Requests being handled now, by kind and client.
+    let admission: Mutex<Admission>
 
-    /// Takes a slot for a request; false when `maxConcurrentRequests` are already running.
-    func admit() -> Bool {
-        let now = inFlight.wrappingAdd(1, ordering: .relaxed).newValue
-        if now > configuration.maxConcurrentRequests {
-            inFlight.wrappingSubtract(1, ordering: .relaxed)
-            return false
-        }
-        return true
+    /// Takes a slot for a request whose body has arrived; false when it must wait (429).
+    func admit(write: Bool, client: String?) -> Bool {
+        admission.withLock { $0.admit(write: write, client: client) }
     }
 
-    func release() {
-        inFlight.wrappingSubtract(1, ordering: .relaxed)
+    func release(write: Bool, client: String?) {
+        admission.withLock { $0.release(write: write, client: client) }
     }
     /// Who may call (open when no client is configured).
     public let clients: ClientAuthenticator
@@ -57,6 +52,7 @@ public final class Gateway: Sendable {
         clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: Ledger? = nil
     ) {
         self.clients = clients
+        self.admission = Mutex(Admission(limit: configuration.maxConcurrentRequests, clients: clients.clients.count))
         self.idempotencyStore = idempotencyStore ?? (backend as? Ledger)
         self.routes = routes
         self.testReset = testReset
@@ -95,6 +91,13 @@ public final class Gateway: Sendable {
                 field: "items")
             return codec.encode(tooMany, route: route, context: decoded.context)
         }
+        // A slot, now that the body is whole and decoded: writes may not take the slots reads need.
+        let write = decoded.commands.contains(where: \.isWrite)
+        guard admit(write: write, client: facts.client) else {
+            let busy = GatewayError(code: .tooManyRequests, message: "too many requests at once, try again shortly")
+            return codec.encode(busy, route: route, context: decoded.context)
+        }
+        defer { release(write: write, client: facts.client) }
         var facts = facts
         if facts.idempotencyKey == nil { facts.idempotencyKey = decoded.idempotencyKey }
         guard let key = facts.idempotencyKey, let store = idempotencyStore, decoded.commands.contains(where: \.isWrite)

@@ -68,8 +68,9 @@ public enum GatewayServer {
             let maxBody = gateway.configuration.maxBodyBytes
             let handler: @Sendable (Request, GatewayRequestContext) async throws -> Response = { request, context in
                 context.routeLabel.set(dialect: codec.dialect, route: route.name)
+                let client: String?
                 switch gateway.clients.decide(dialect: codec.dialect, headers: request.headers) {
-                case .allowed: break
+                case .allowed(let name): client = name
                 case .unauthenticated:
                     let error = GatewayError(code: .unauthorized, message: "missing or unknown credentials")
                     return response(codec.encode(error, route: route, context: nil))
@@ -77,11 +78,8 @@ public enum GatewayServer {
                     let error = GatewayError(code: .forbidden, message: "this client may not use the \(codec.dialect) API")
                     return response(codec.encode(error, route: route, context: nil))
                 }
-                guard gateway.admit() else {
-                    let busy = GatewayError(code: .tooManyRequests, message: "too many requests at once, try again shortly")
-                    return response(codec.encode(busy, route: route, context: nil))
-                }
-                defer { gateway.release() }
+                // The body first, bounded by size and time; a slot is taken only once it is whole
+                // and decoded (`Gateway.handle`), so a body that trickles in holds none.
                 let body: [UInt8]
                 switch await readBody(request, limit: maxBody, timeout: gateway.configuration.requestTimeout) {
                 case .success(let bytes):
@@ -89,6 +87,7 @@ public enum GatewayServer {
                 case .failure(let error):
                     return response(codec.encode(error, route: route, context: nil))
                 }
+
                 var parameters: [String: String] = [:]
                 for name in parameterNames {
                     parameters[name] = context.parameters.get(name)
@@ -99,7 +98,7 @@ public enum GatewayServer {
                     maxJSONDepth: gateway.configuration.maxJSONDepth)
                 let facts = RequestFacts(
                     dialect: codec.dialect, requestID: context.requestID,
-                    idempotencyKey: request.headers[.idempotencyKey])
+                    idempotencyKey: request.headers[.idempotencyKey], client: client)
                 return response(await gateway.handle(codec, route: route, request: inbound, facts: facts))
             }
             for method in route.method.map({ [$0] }) ?? anyMethod {

@@ -122,10 +122,13 @@ public struct RequestFacts: Sendable, Equatable {
     public var dialect: String
     public var requestID: String
     public var idempotencyKey: String?
+    /// The configured client that sent it (nil when no clients are configured).
+    public var client: String?
 
-    public init(dialect: String, requestID: String, idempotencyKey: String? = nil) {
+    public init(dialect: String, requestID: String, idempotencyKey: String? = nil, client: String? = nil) {
         self.dialect = dialect
         self.requestID = requestID
         self.idempotencyKey = idempotencyKey
+        self.client = client
     }
 }

@@ -1,7 +1,8 @@
 import AsyncHTTPClient
 import Foundation
-import Gateway
+@testable import Gateway
 import NIOHTTP1
+import Ledger
 import StockCore
 import Testing
 
@@ -71,23 +72,115 @@ struct LimitsTests {
         }
     }
 
-    @Test("more requests at once than allowed are answered 429")
-    func concurrency() async throws {
+    static let canonicalWrite = #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
+    static let canonicalOK = #"{"atomic": false, "applied": 1, "failed": 0, "results": [{"index": 0, "status": "applied", "movement": {"id": 1}}]}"#
+
+    @Test("bodies that trickle in, or never finish, hold no slot: every dialect still answers")
+    func slowBodiesHoldNoSlot() async throws {
         try await LiveGateway.run(configure: {
-            $0.maxConcurrentRequests = 1
-            $0.requestTimeout = 3
+            $0.maxConcurrentRequests = 2
+            $0.requestTimeout = 5
         }) { live in
-            // One request holds the only slot while its body trickles in.
-            let holder = try RawClient(port: live.port)
-            holder.send("POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            let paths = [
+                "/stockgate/v1/movements", "/api/v2/public/stores/1001/storeproductlocation/movement",
+                "/stocklocations/create-transfers", "/api/v6/commerce.movements.create", "/open2b/api/v3/commerce.movements.create",
+                "/organizations/self/v2/inventory/bulk",
+            ]
+            var holders: [RawClient] = []
+            for path in paths {
+                let holder = try RawClient(port: live.port)
+                holder.send("POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[")
+                holders.append(holder)
+            }
             try await Task.sleep(for: .milliseconds(200))
-            let refused = try await HTTPClient.shared.send(.GET, live.baseURL + "/stockgate/v1/balances")
-            #expect(refused.status == 429)
-            #expect(refused.json?["error"]?["code"] == "tooManyRequests")
-            let open2b = try await HTTPClient.shared.send(.POST, live.baseURL + "/api/v6/commerce.movements.count", body: "{}")
-            #expect(open2b.status == 429)
-            #expect(open2b.text == "429 Too Many Requests")
+            let read = try await HTTPClient.shared.send(.GET, live.baseURL + "/stockgate/v1/balances")
+            #expect(read.status == 200)
+            let write = try await HTTPClient.shared.send(.POST, live.baseURL + "/stockgate/v1/movements", body: Self.canonicalWrite)
+            #expect(write.status == 200)
+            let zettle = try await HTTPClient.shared.send(.GET, live.baseURL + "/organizations/self/locations")
+            #expect(zettle.status == 200)
+            #expect(holders.count == paths.count)
         }
+    }
+
+    @Test("writes waiting on a slow backend fill at most three quarters of the slots: more writes 429, reads still answered")
+    func readsNotStarved() async throws {
+        let upstream = RecordingUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
+        try await upstream.run { base in
+            try await UntrustedBackendTests.withRoutedGateway(
+                "stockgate", to: "stockgate", base: base, timeout: .seconds(5), configure: { $0.maxConcurrentRequests = 4 }
+            ) { live in
+                let url = live.baseURL + "/stockgate/v1/movements"
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<3 {
+                        group.addTask { try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite).status }
+                    }
+                    try await Task.sleep(for: .milliseconds(500))
+                    let refused = try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite)
+                    #expect(refused.status == 429)
+                    #expect(refused.json?["error"]?["code"] == "tooManyRequests")
+                    let open2bWrite = try await HTTPClient.shared.send(
+                        .POST, live.baseURL + "/api/v6/commerce.movements.create", body: #"{"movement": {"sku": "sku5", "adjustment": "1.00"}}"#)
+                    #expect(open2bWrite.text == "429 Too Many Requests")
+                    // Reads: an Open2b count (a POST, but a read) and a Colleqtive list.
+                    let count = try await HTTPClient.shared.send(.POST, live.baseURL + "/api/v6/commerce.movements.count", body: "{}")
+                    #expect(count.json?["status"] == "ok", "\(count.text)")
+                    let stores = try await HTTPClient.shared.send(.GET, live.baseURL + "/api/v2/public/stores")
+                    #expect(stores.status == 200)
+                    for try await status in group { #expect(status == 200) }
+                }
+            }
+        }
+    }
+
+    @Test("with clients configured, one client cannot take more than half the slots")
+    func perClientShare() async throws {
+        let upstream = RecordingUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
+        let clients = ClientAuthenticator(clients: [
+            .init(name: "greedy", secret: Secret("greedy-secret"), dialects: ["stockgate"]),
+            .init(name: "other", secret: Secret("other-secret"), dialects: ["stockgate"]),
+        ])
+        try await upstream.run { base in
+            try await UntrustedBackendTests.withRoutedGateway(
+                "stockgate", to: "stockgate", base: base, timeout: .seconds(5), clients: clients,
+                configure: { $0.maxConcurrentRequests = 4 }
+            ) { live in
+                let url = live.baseURL + "/stockgate/v1/movements"
+                let greedy = [("Authorization", "Bearer greedy-secret")]
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<2 {
+                        group.addTask { try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite, headers: greedy).status }
+                    }
+                    try await Task.sleep(for: .milliseconds(500))
+                    let third = try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite, headers: greedy)
+                    #expect(third.status == 429)
+                    let other = try await HTTPClient.shared.send(
+                        .POST, url, body: Self.canonicalWrite, headers: [("Authorization", "Bearer other-secret")])
+                    #expect(other.status == 200)
+                    for try await status in group { #expect(status == 200) }
+                }
+            }
+        }
+    }
+
+    @Test("the admission state machine")
+    func admissionStateMachine() {
+        var admission = Admission(limit: 4, clients: 2)
+        func take(_ write: Bool, _ client: String?) -> Bool { admission.admit(write: write, client: client) }
+        #expect(take(true, "a"))
+        #expect(take(true, "a"))
+        #expect(!take(true, "a"))  // half the slots per client
+        #expect(take(true, "b"))
+        #expect(!take(true, "b"))  // three quarters for writes
+        #expect(take(false, "b"))
+        #expect(!take(false, nil))  // all taken
+        admission.release(write: true, client: "a")
+        #expect(take(false, nil))
+        #expect(admission.total == 4)
+        var single = Admission(limit: 1, clients: 0)
+        let first = single.admit(write: true, client: nil)
+        let second = single.admit(write: false, client: nil)
+        #expect(first && !second)
     }
 
     @Test("a batch over max_batch_items is refused, naming the limit")

@@ -1,0 +1,103 @@
+import AsyncHTTPClient
+import CurlHTTP
+import Dialects
+import Foundation
+import Gateway
+import Ledger
+import StockCore
+import Synchronization
+import Testing
+
+/// The attack run's backend defects, end to end: a client over a real socket, StockGate
+/// routing its dialect to a misbehaving backend on loopback.
+@Suite("Untrusted backends, end to end")
+struct UntrustedBackendTests {
+    /// A gateway whose `dialect` route goes to a `backendDialect` backend at `base`.
+    static func withRoutedGateway<T: Sendable>(
+        _ dialect: String, to backendDialect: String, base: String, timeout: Duration = .seconds(2),
+        clients: ClientAuthenticator = ClientAuthenticator(), configure: (inout GatewayConfiguration) -> Void = { _ in },
+        _ body: @Sendable (LiveGateway) async throws -> T
+    ) async throws -> T {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        defer { try? ledger.close() }
+        let client = CurlHTTPClient(configuration: .init(timeout: timeout))
+        let remote = RemoteBackend(
+            name: "remote", baseURL: base, codec: Backends.codec(dialect: backendDialect, parameters: BackendParameters())!,
+            client: client, auth: .none, catalog: demoCatalog, journal: ledger, timeout: timeout, logger: quietLogger)
+        var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
+        configure(&configuration)
+        let gateway = Gateway(
+            configuration: configuration, catalog: demoCatalog, backend: ledger,
+            logger: quietLogger, routes: [dialect: remote], clients: clients, idempotencyStore: ledger)
+        do {
+            let result = try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                try await body(LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory))
+            }
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
+    static let zettleSale = #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": 1}]}"#
+
+    @Test("an applied Zettle move is answered 200 with empty variants when the backend's answers are 200 with a non-JSON body; a resend is a replay")
+    func appliedMoveWithUnreadableAnswers() async throws {
+        let upstream = RecordingUpstream { _ in (200, "<html>OK</html>") }
+        try await upstream.run { base in
+            try await Self.withRoutedGateway("zettle", to: "zettle", base: base) { live in
+                let url = live.baseURL + "/organizations/self/inventory"
+                let first = try await HTTPClient.shared.send(.PUT, url, body: Self.zettleSale, headers: [("Idempotency-Key", "sale-1")])
+                #expect(first.status == 200, "\(first.text)")
+                #expect(first.json?["variants"]?.arrayValue?.isEmpty == true)
+                let again = try await HTTPClient.shared.send(.PUT, url, body: Self.zettleSale, headers: [("Idempotency-Key", "sale-1")])
+                #expect(again.status == 200)
+                #expect(again.headers.first(name: "Idempotent-Replayed") == "true")
+                #expect(again.body == first.body)
+                #expect(upstream.requests.filter { $0.method == "PUT" }.count == 1)
+            }
+        }
+    }
+
+    @Test("Open2b client to an Open2b backend that answers 502 after applying: 3 sends under one key, 1 application")
+    func open2bResentAfter502() async throws {
+        let upstream = RecordingUpstream { _ in (502, "<html>Bad Gateway</html>") }
+        try await upstream.run { base in
+            try await Self.withRoutedGateway("open2b-v6", to: "open2b-v6", base: base) { live in
+                let url = live.baseURL + "/api/v6/commerce.movements.create"
+                let body = #"{"movement": {"sku": "sku5", "adjustment": "1.00"}}"#
+                for _ in 0..<3 {
+                    let answer = try await HTTPClient.shared.send(.POST, url, body: body, headers: [("Idempotency-Key", "o2b-1")])
+                    #expect(answer.status == 504)
+                }
+                #expect(upstream.requests.count == 1)
+                var query = MovementQuery()
+                query.backend = "remote"
+                #expect(try await live.ledger.movements(query).map(\.state) == [.sent])
+            }
+        }
+    }
+
+    @Test("Zettle clients that send one fixed externalUuid with every update (as PayPal's integration does) get every update applied")
+    func fixedExternalUuid() async throws {
+        try await LiveGateway.run { live in
+            let url = live.baseURL + "/organizations/self/inventory"
+            let fixed = "947d712a-892d-11ea-bc55-0242ac130003"
+            let restock = #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 10}], "externalUuid": "\#(fixed)"}"#
+            let sale = #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": "1"}], "externalUuid": "\#(fixed)"}"#
+            for body in [restock, sale, sale] {
+                let answer = try await HTTPClient.shared.send(.PUT, url, body: body)
+                #expect(answer.status == 200, "\(answer.text)")
+                #expect(answer.headers.first(name: "Idempotent-Replayed") == nil)
+            }
+            #expect(try await live.ledger.totalStock(product: "tshirt-blue-m") == Quantity(8))
+            let journal = try await live.ledger.movements(MovementQuery())
+            #expect(journal.count == 3)
+            #expect(journal.allSatisfy { $0.externalID == fixed })
+        }
+    }
+}
