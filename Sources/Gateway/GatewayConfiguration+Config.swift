@@ -15,6 +15,7 @@ import Yams
 ///   mappings: ./mappings     # STOCKGATE_MAPPINGS,  --mappings
 ///   max_body_bytes: 4194304  # largest request body accepted (413 above)
 ///   max_json_depth: 32       # deepest JSON nesting accepted (400 above)
+///   max_json_values: 100000  # most values one JSON body may hold (413 above)
 ///   idempotency_ttl_hours: 24  # how long a write's answer is kept for repeats of its key
 ///   max_batch_items: 1000    # most movements in one request (each dialect may allow fewer)
 ///   max_concurrent_requests: 512  # more at once are answered 429
@@ -38,6 +39,7 @@ public struct ConfigFile: Sendable, Equatable {
         public var mappings: String?
         public var maxBodyBytes: Int?
         public var maxJsonDepth: Int?
+        public var maxJsonValues: Int?
         public var idempotencyTTLHours: Double?
         public var maxBatchItems: Int?
         public var maxConcurrentRequests: Int?
@@ -55,6 +57,7 @@ public struct ConfigFile: Sendable, Equatable {
             case mappings
             case maxBodyBytes = "max_body_bytes"
             case maxJsonDepth = "max_json_depth"
+            case maxJsonValues = "max_json_values"
         }
     }
 
@@ -238,6 +241,7 @@ extension GatewayConfiguration {
         if let dir = server.mappings, !explicitlySet.contains("mappings") { self.mappingsDirectory = dir }
         if let bytes = server.maxBodyBytes { self.maxBodyBytes = bytes }
         if let depth = server.maxJsonDepth { self.maxJSONDepth = depth }
+        if let values = server.maxJsonValues { self.maxJSONValues = values }
         if let hours = server.idempotencyTTLHours, hours > 0 { self.idempotencyTTL = hours * 3600 }
         if let items = server.maxBatchItems, items > 0 { self.maxBatchItems = items }
         if let count = server.maxConcurrentRequests, count > 0 { self.maxConcurrentRequests = count }

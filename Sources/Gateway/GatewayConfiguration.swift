@@ -1,3 +1,4 @@
+import StockCore
 /// How a gateway runs. Defaults suit a developer machine; `stockgate serve` fills it from
 /// flags, `STOCKGATE_*` environment variables and the `--config` YAML file
 /// (see `GatewayConfiguration+Config.swift`).
@@ -14,6 +15,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var maxBodyBytes: Int
     /// Deepest JSON nesting accepted in a body.
     public var maxJSONDepth: Int
+    /// Most values one JSON body may hold (413 above): what bounds a body's parsed size.
+    public var maxJSONValues: Int = JSONParser.defaultMaxValues
     /// The Zettle organization UUID answered besides `self` in `/organizations/{org}/…`.
     public var zettleOrganizationUUID: String?
     /// How long the answer to a write with an idempotency key is kept for repeats, in seconds.

@@ -95,7 +95,7 @@ public enum GatewayServer {
                 let inbound = InboundRequest(
                     method: request.method, path: request.uri.path, query: QueryString.parse(request.uri.query ?? ""),
                     headers: request.headers, body: body, pathParameters: parameters,
-                    maxJSONDepth: gateway.configuration.maxJSONDepth)
+                    maxJSONDepth: gateway.configuration.maxJSONDepth, maxJSONValues: gateway.configuration.maxJSONValues)
                 let facts = RequestFacts(
                     dialect: codec.dialect, requestID: context.requestID,
                     idempotencyKey: request.headers[.idempotencyKey], client: client)

@@ -183,6 +183,26 @@ struct LimitsTests {
         #expect(first && !second)
     }
 
+    @Test("a body of millions of tiny values is refused 413 before it is built: in an array, and in a field Zettle ignores")
+    func manyValues() async throws {
+        let empties = "[" + Array(repeating: "{}", count: 1_300_000).joined(separator: ",") + "]"  // ~3.9 MiB
+        try await LiveGateway.run { live in
+            let colleqtive = try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/api/v2/public/stores/1001/storeproductlocation/movement", body: empties)
+            #expect(colleqtive.status == 413)
+            #expect(colleqtive.json?["success"] == false)
+            let zettle = #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 5}], "padding": \#(empties)}"#
+            let ignored = try await HTTPClient.shared.send(.PUT, live.baseURL + "/organizations/self/inventory", body: zettle)
+            #expect(ignored.status == 413)
+            #expect(try await live.ledger.count(MovementQuery()) == 0)
+        }
+        // The limit is the parser's: a document within it parses, one past it is refused as too many values.
+        let within = Array(("[" + Array(repeating: "{}", count: 9).joined(separator: ",") + "]").utf8)
+        #expect(throws: Never.self) { try JSONParser.parse(within, maxValues: 10) }
+        let past = Array(("[" + Array(repeating: "{}", count: 10).joined(separator: ",") + "]").utf8)
+        #expect { try JSONParser.parse(past, maxValues: 10) } throws: { ($0 as? JSONParseError)?.tooManyValues == true }
+    }
+
     @Test("a batch over max_batch_items is refused, naming the limit")
     func batchLimit() async throws {
         try await LiveGateway.run(configure: { $0.maxBatchItems = 2 }) { live in

@@ -153,9 +153,13 @@ public struct FieldReader: Sendable {
 
 extension JSONParser {
     /// Parses a request body, refusing it as `malformed` in canonical terms.
-    public static func parseBody(_ body: [UInt8], maxDepth: Int = defaultMaxDepth) throws(GatewayError) -> JSONValue {
+    public static func parseBody(_ body: [UInt8], maxDepth: Int = defaultMaxDepth, maxValues: Int = defaultMaxValues)
+        throws(GatewayError) -> JSONValue
+    {
         do {
-            return try parse(body, maxDepth: maxDepth)
+            return try parse(body, maxDepth: maxDepth, maxValues: maxValues)
+        } catch where error.tooManyValues {
+            throw GatewayError(code: .tooLarge, message: "the request body holds more than \(maxValues) JSON values")
         } catch {
             throw GatewayError.malformed("invalid JSON: \(error.description)")
         }

@@ -13,13 +13,16 @@ public struct InboundRequest: Sendable {
     public var pathParameters: [String: String]
     /// Bodies nested deeper than this are refused (the gateway's `max_json_depth`).
     public var maxJSONDepth: Int
+    /// Bodies holding more JSON values than this are refused 413 (the gateway's `max_json_values`).
+    public var maxJSONValues: Int
 
     public init(
         method: HTTPRequest.Method, path: String, query: [(name: String, value: String)] = [],
         headers: HTTPFields = [:], body: [UInt8] = [], pathParameters: [String: String] = [:],
-        maxJSONDepth: Int = JSONParser.defaultMaxDepth
+        maxJSONDepth: Int = JSONParser.defaultMaxDepth, maxJSONValues: Int = JSONParser.defaultMaxValues
     ) {
         self.maxJSONDepth = maxJSONDepth
+        self.maxJSONValues = maxJSONValues
         self.method = method
         self.path = path
         self.query = query
@@ -30,7 +33,7 @@ public struct InboundRequest: Sendable {
 
     /// The body parsed as JSON within the depth limit, or a `malformed` refusal.
     public func jsonBody() throws(GatewayError) -> JSONValue {
-        try JSONParser.parseBody(body, maxDepth: maxJSONDepth)
+        try JSONParser.parseBody(body, maxDepth: maxJSONDepth, maxValues: maxJSONValues)
     }
 
     /// The first value of a query parameter.

@@ -2,6 +2,9 @@
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public var offset: Int
+    /// The document holds more values than the parser was allowed to build (a size limit,
+    /// not a syntax error).
+    public var tooManyValues = false
 
     public var description: String { "\(message) at byte \(offset)" }
 }
@@ -13,20 +16,28 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 /// and nesting deeper than `maxDepth` are all refused. Numbers are kept as their text.
 public struct JSONParser {
     public static let defaultMaxDepth = 64
+    /// Values one document may hold. Each parsed value costs memory whatever its size in the
+    /// text (`{}` is two bytes), so the count, not only the body size, bounds what a request
+    /// can make the gateway allocate. 1000 movements of any dialect hold far fewer.
+    public static let defaultMaxValues = 100_000
 
     /// The body being parsed: valid only inside `parse`. Every read is preceded by a check
     /// against `bytes.count`, so no read goes past the end.
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private let maxDepth: Int
+    private var valuesLeft: Int
 
     /// Parses one JSON document.
     /// - Parameters:
     ///   - bytes: the UTF-8 body.
     ///   - maxDepth: arrays and objects nested deeper than this are refused.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
+    ///   - maxValues: a document holding more values than this is refused (`tooManyValues`).
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth, maxValues: Int = defaultMaxValues)
+        throws(JSONParseError) -> JSONValue
+    {
         let result = bytes.withUnsafeBufferPointer { buffer -> Result<JSONValue, JSONParseError> in
-            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
+            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth, maxValues: maxValues)
             do throws(JSONParseError) { return .success(try parser.parseDocument()) } catch { return .failure(error) }
         }
         return try result.get()
@@ -36,9 +47,10 @@ public struct JSONParser {
         try parse(Array(text.utf8), maxDepth: maxDepth)
     }
 
-    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, maxValues: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.valuesLeft = maxValues
     }
 
     private mutating func parseDocument() throws(JSONParseError) -> JSONValue {
@@ -67,6 +79,12 @@ public struct JSONParser {
 
     private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
+        valuesLeft -= 1
+        guard valuesLeft >= 0 else {
+            var error = fail("the document holds too many JSON values")
+            error.tooManyValues = true
+            throw error
+        }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
@@ -99,8 +117,8 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
         index += 1
+        // No eager reservation: `{}` allocates nothing, and small objects grow as they fill.
         var members: [JSONObject.Member] = []
-        members.reserveCapacity(8)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -140,7 +158,6 @@ public struct JSONParser {
         guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
         index += 1
         var items: [JSONValue] = []
-        items.reserveCapacity(8)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
