@@ -63,6 +63,12 @@ public final class Gateway: Sendable {
         self.logger = logger
     }
 
+    /// Why the gateway cannot take writes now (its ledger file deleted or replaced, or its last
+    /// commit failed), if it cannot: `/healthz` answers 503 with it.
+    public var healthProblem: String? {
+        ((backend as? Ledger) ?? idempotencyStore)?.healthProblem
+    }
+
     /// Every inbound dialect this gateway serves.
     public var codecs: [any InboundCodec] { Self.codecs(configuration) }
 

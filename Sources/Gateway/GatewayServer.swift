@@ -15,6 +15,9 @@ public enum GatewayServer {
         router.add(middleware: RequestLogMiddleware(logger: logger, metrics: gateway.metrics))
         router.get("/healthz") { _, context -> Response in
             context.routeLabel.set(dialect: "-", route: "healthz")
+            if let problem = gateway.healthProblem {
+                return jsonResponse(.serviceUnavailable, ["status": "unavailable", "reason": .string(problem)])
+            }
             return jsonResponse(.ok, ["status": "ok"])
         }
         router.get("/metrics") { _, context -> Response in

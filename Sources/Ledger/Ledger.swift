@@ -23,6 +23,10 @@ public final class Ledger: StockBackend {
     let logger: Logger
     /// How long an idempotency key keeps a batch from being applied again, in seconds.
     public let idempotencyWindow: TimeInterval
+    /// This process's hold on the data directory (nil for a database opened by the caller).
+    let directoryLock: DataDirectoryLock?
+    /// The file as opened, to notice it deleted or replaced (nil in memory).
+    let fileIdentity: LedgerFileIdentity?
 
     /// Opens (creating it if needed) the ledger in `directory`, in WAL mode with
     /// `synchronous = FULL`: a commit reported to a caller is on disk.
@@ -36,7 +40,12 @@ public final class Ledger: StockBackend {
         directory: String, catalog: Catalog, clock: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "stockgate.ledger"), idempotencyWindow: TimeInterval = 24 * 3600
     ) throws -> Ledger {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw LedgerOpenError(description: "cannot create data directory \(directory): \(error.localizedDescription)")
+        }
+        let lock = try DataDirectoryLock(directory: directory)
         let path = (directory as NSString).appendingPathComponent(fileName)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
@@ -51,20 +60,40 @@ public final class Ledger: StockBackend {
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         configuration.label = "stockgate.ledger"
-        let pool = try DatabasePool(path: path, configuration: configuration)
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError {
+            throw LedgerOpenError(description: "cannot open the ledger \(path): \(error.message ?? "\(error.resultCode)")")
+        }
         logger.info("ledger opened", metadata: ["path": "\(path)"])
         return try Ledger(
-            writer: pool, catalog: catalog, clock: clock, logger: logger, idempotencyWindow: idempotencyWindow)
+            writer: pool, catalog: catalog, clock: clock, logger: logger, idempotencyWindow: idempotencyWindow,
+            directoryLock: lock, fileIdentity: LedgerFileIdentity(path: path))
     }
 
     /// Uses an already opened database (an in-memory `DatabaseQueue` in tests) and migrates it.
-    public init(
+    public convenience init(
         writer: any DatabaseWriter, catalog: Catalog, clock: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "stockgate.ledger"), idempotencyWindow: TimeInterval = 24 * 3600
     ) throws {
+        try self.init(
+            writer: writer, catalog: catalog, clock: clock, logger: logger, idempotencyWindow: idempotencyWindow,
+            directoryLock: nil, fileIdentity: nil)
+    }
+
+    init(
+        writer: any DatabaseWriter, catalog: Catalog, clock: @escaping @Sendable () -> Date, logger: Logger,
+        idempotencyWindow: TimeInterval, directoryLock: DataDirectoryLock?, fileIdentity: LedgerFileIdentity?
+    ) throws {
+        self.directoryLock = directoryLock
+        self.fileIdentity = fileIdentity
         self.idempotencyWindow = idempotencyWindow
         self.writer = writer
-        self.commits = GroupCommit(writer: writer)
+        // Before each commit: a ledger file deleted or replaced under us takes no more writes.
+        self.commits = GroupCommit(writer: writer) {
+            if let problem = fileIdentity?.problem { throw GatewayError(code: .unavailable, message: problem) }
+        }
         self.catalog = catalog
         self.clock = clock
         self.logger = logger
@@ -80,13 +109,22 @@ public final class Ledger: StockBackend {
     /// Transactions committed since the ledger was opened; each holds one or more writes.
     public var commitCount: Int { commits.committedGroups }
 
-    /// Closes the database. Further calls fail.
+    /// Closes the database and gives up the data directory. Further calls fail.
     public func close() throws {
+        defer { directoryLock?.release() }
         if let pool = writer as? DatabasePool {
             try pool.close()
         } else if let queue = writer as? DatabaseQueue {
             try queue.close()
         }
+    }
+
+    /// Why the ledger cannot take writes now, if it cannot: its file deleted or replaced under
+    /// the running process, or the last commit failed (a full disk, an I/O error).
+    public var healthProblem: String? {
+        if let problem = fileIdentity?.problem { return problem }
+        if let failure = commits.lastFailure { return "the last commit failed: \(failure)" }
+        return nil
     }
 
     public func execute(_ command: Command, facts: RequestFacts) async throws -> Outcome {

@@ -123,9 +123,15 @@ struct Serve: AsyncParsableCommand {
                 "products": "\(catalog.products.count)", "locations": "\(catalog.locations.count)",
                 "mappings": "\(configuration.mappingsDirectory)",
             ])
-        let ledger = try Ledger.open(
-            directory: configuration.dataDirectory, catalog: catalog, logger: Logger(label: "stockgate.ledger"),
-            idempotencyWindow: configuration.idempotencyTTL)
+        let ledger: Ledger
+        do {
+            ledger = try Ledger.open(
+                directory: configuration.dataDirectory, catalog: catalog, logger: Logger(label: "stockgate.ledger"),
+                idempotencyWindow: configuration.idempotencyTTL)
+        } catch {
+            FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         let resetAllowed = enableTestReset || environment["STOCKGATE_ENABLE_TEST_RESET"] == "1"
         if resetAllowed { logger.warning("test reset enabled: POST /stockgate/v1/test/reset empties the ledger") }
         let reset: (@Sendable () async throws -> Void)? = resetAllowed ? { @Sendable in try await ledger.reset() } : nil

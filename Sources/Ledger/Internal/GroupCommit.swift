@@ -1,4 +1,5 @@
 import GRDB
+import StockCore
 import Synchronization
 
 /// Group commit: writes that arrive while a commit is being made wait for it to finish and
@@ -61,8 +62,15 @@ final class GroupCommit: Sendable {
     /// Writes queued behind the commit in progress.
     var waitingCount: Int { state.withLock { $0.waiting.count } }
 
-    init(writer: any DatabaseWriter) {
+    /// Checked before each transaction; a throw fails the whole group without touching the file.
+    private let precheck: @Sendable () throws -> Void
+    /// Why the last transaction did not commit, until one does.
+    private let failure = Mutex<String?>(nil)
+    var lastFailure: String? { failure.withLock { $0 } }
+
+    init(writer: any DatabaseWriter, precheck: @escaping @Sendable () throws -> Void = {}) {
         self.writer = writer
+        self.precheck = precheck
     }
 
     /// Runs `body` in the next shared transaction and returns its result once that
@@ -90,6 +98,7 @@ final class GroupCommit: Sendable {
             let group = state.withLock { $0.nextGroup(limit: Self.maxGroup) }
             if group.isEmpty { return }
             do {
+                try precheck()
                 let failures = try await writer.writeWithoutTransaction { db -> [(any Error)?] in
                     var failures: [(any Error)?] = Array(repeating: nil, count: group.count)
                     try db.inTransaction {
@@ -112,9 +121,12 @@ final class GroupCommit: Sendable {
                     return failures
                 }
                 groups.add(1, ordering: .relaxed)
+                failure.withLock { $0 = nil }
                 for (job, failure) in zip(group, failures) { job.finish(failure) }
             } catch {
                 // The transaction did not commit: none of the group's writes is on disk.
+                let text = (error as? GatewayError)?.message ?? (error as? DatabaseError)?.message ?? "\(type(of: error))"
+                failure.withLock { $0 = text }
                 for job in group { job.finish(error) }
             }
         }

@@ -1,0 +1,81 @@
+import Foundation
+import StockCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One process per data directory: an exclusive `flock` on `<data-dir>/stockgate.lock`,
+/// holding the owner's pid for the message a second process prints. The kernel drops the
+/// lock when the process dies, even by `kill -9`, so a stale file never blocks a restart.
+///
+/// `@unchecked Sendable`: the descriptor is written once at creation and closed once by
+/// `release`, which `Ledger.close` calls after every other use of the ledger.
+final class DataDirectoryLock: @unchecked Sendable {
+    static let fileName = "stockgate.lock"
+    private var descriptor: Int32
+
+    /// Takes the lock or says who holds it.
+    init(directory: String) throws {
+        let path = (directory as NSString).appendingPathComponent(Self.fileName)
+        descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw LedgerOpenError(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = pread(descriptor, &buffer, buffer.count, 0)
+            let holder = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            Glibc.close(descriptor)
+            throw LedgerOpenError(
+                description: "data directory \(directory) is in use by another StockGate process"
+                    + (holder.isEmpty ? "" : " (pid \(holder))") + "; stop it first or use another --data-dir")
+        }
+        let pid = "\(getpid())\n"
+        _ = ftruncate(descriptor, 0)
+        _ = pid.withCString { pwrite(descriptor, $0, strlen($0), 0) }
+    }
+
+    func release() {
+        guard descriptor >= 0 else { return }
+        Glibc.close(descriptor)  // closing drops the flock
+        descriptor = -1
+    }
+
+    deinit { release() }
+}
+
+/// The ledger file as it was when opened (device and inode): a file deleted or replaced under
+/// a running process is noticed, and writes are refused instead of being acknowledged into an
+/// unlinked file that a restart would never see.
+struct LedgerFileIdentity: Sendable {
+    let path: String
+    let device: UInt64
+    let inode: UInt64
+
+    init(path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw LedgerOpenError(description: "cannot stat \(path): \(String(cString: strerror(errno)))")
+        }
+        self.path = path
+        self.device = UInt64(info.st_dev)
+        self.inode = UInt64(info.st_ino)
+    }
+
+    /// Why the file on disk is no longer the one the ledger writes to, if it is not.
+    var problem: String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "the ledger file \(path) is gone (deleted while StockGate was running)" }
+        guard UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode else {
+            return "the ledger file \(path) was replaced while StockGate was running"
+        }
+        return nil
+    }
+}
+
+/// Why a ledger cannot be opened, in words for an operator.
+public struct LedgerOpenError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}

@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import Foundation
+import Ledger
+import StockCore
+import TestSupport
+import Testing
+
+/// The data directory belongs to one process, and a ledger file taken away under a running
+/// process is noticed: writes refused, `/healthz` says so, nothing acknowledged into a file a
+/// restart would never see.
+@Suite("Data directory")
+struct DataDirectoryTests {
+    static let move = #"{"movements": [{"product": "mug-white", "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#
+
+    @Test("a second ledger on a data directory in use is refused, naming the holder; free again once closed")
+    func lock() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        #expect {
+            try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("in use by another StockGate process") && text.contains("pid \(getpid())")
+        }
+        try first.close()
+        let again = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        try again.close()
+    }
+
+    @Test("a second stockgate process on the same data directory exits 2 with a clear line")
+    func secondProcess() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CrashRecoveryTests.binary), "build the executable first")
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let port = try await CrashRecoveryTests.freePort()
+        let first = try CrashRecoveryTests.start(dataDirectory: directory, port: port)
+        defer { first.terminate(); first.waitUntilExit() }
+        try await CrashRecoveryTests.waitUntilHealthy("http://127.0.0.1:\(port)")
+        let second = Process()
+        second.executableURL = URL(fileURLWithPath: CrashRecoveryTests.binary)
+        second.arguments = [
+            "serve", "--port", "0", "--data-dir", directory, "--mappings",
+            CrashRecoveryTests.repository.appendingPathComponent("mappings").path,
+        ]
+        let errors = Pipe()
+        second.standardError = errors
+        second.standardOutput = FileHandle.nullDevice
+        try launch(second)
+        let output = await offPool { errors.fileHandleForReading.readDataToEndOfFile() }
+        second.waitUntilExit()
+        let text = String(decoding: output, as: UTF8.self)
+        #expect(second.terminationStatus == 2)
+        #expect(text.contains("is in use by another StockGate process (pid \(first.processIdentifier))"), "\(text)")
+    }
+
+    @Test("the ledger file deleted while running: writes refused 503, /healthz 503, nothing acknowledged", arguments: ["deleted", "replaced"])
+    func ledgerFileRemoved(_ how: String) async throws {
+        try await LiveGateway.run { live in
+            let url = live.baseURL + "/stockgate/v1/movements"
+            let before = try await HTTPClient.shared.send(.POST, url, body: Self.move)
+            #expect(before.status == 200)
+            let path = (live.dataDirectory as NSString).appendingPathComponent(Ledger.fileName)
+            try FileManager.default.removeItem(atPath: path)
+            if how == "replaced" { FileManager.default.createFile(atPath: path, contents: Data()) }
+            let write = try await HTTPClient.shared.send(.POST, url, body: Self.move)
+            #expect(write.status == 503, "\(write.text)")
+            #expect(write.json?["error"]?["message"]?.stringValue?.contains("ledger file") == true)
+            let colleqtive = try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/api/v2/public/stores/1001/storeproductlocation/movement",
+                body: #"[{"product_number": "100200", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#)
+            #expect(colleqtive.status == 503)
+            #expect(colleqtive.json?["success"] == false)
+            let health = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
+            #expect(health.status == 503)
+            #expect(health.json?["status"] == "unavailable")
+        }
+    }
+}
