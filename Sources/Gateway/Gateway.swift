@@ -63,6 +63,9 @@ public final class Gateway: Sendable {
         self.logger = logger
     }
 
+    /// Longest `Idempotency-Key` accepted (keys are stored with every answer and journal row).
+    public static let maxIdempotencyKeyLength = 255
+
     /// Why the gateway cannot take writes now (its ledger file deleted or replaced, or its last
     /// commit failed), if it cannot: `/healthz` answers 503 with it.
     public var healthProblem: String? {
@@ -106,6 +109,11 @@ public final class Gateway: Sendable {
         defer { release(write: write, client: facts.client) }
         var facts = facts
         if facts.idempotencyKey == nil { facts.idempotencyKey = decoded.idempotencyKey }
+        if let key = facts.idempotencyKey, key.utf8.count > Self.maxIdempotencyKeyLength || key.isEmpty {
+            let tooLong = GatewayError.invalidValue(
+                "Idempotency-Key must be 1 to \(Self.maxIdempotencyKeyLength) bytes", field: "Idempotency-Key")
+            return codec.encode(tooLong, route: route, context: decoded.context)
+        }
         guard let key = facts.idempotencyKey, let store = idempotencyStore, decoded.commands.contains(where: \.isWrite)
         else {
             return await execute(codec, route: route, decoded: decoded, facts: facts)

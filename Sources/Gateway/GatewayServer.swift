@@ -13,13 +13,15 @@ public enum GatewayServer {
     public static func makeRouter(gateway: Gateway, logger: Logger) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger, metrics: gateway.metrics))
-        router.get("/healthz") { _, context -> Response in
+        let health: @Sendable (Request, GatewayRequestContext) async throws -> Response = { _, context in
             context.routeLabel.set(dialect: "-", route: "healthz")
             if let problem = gateway.healthProblem {
                 return jsonResponse(.serviceUnavailable, ["status": "unavailable", "reason": .string(problem)])
             }
             return jsonResponse(.ok, ["status": "ok"])
         }
+        router.get("/healthz", use: health)
+        router.head("/healthz", use: health)  // the server sends the head alone
         router.get("/metrics") { _, context -> Response in
             context.routeLabel.set(dialect: "-", route: "metrics")
             var headers = HTTPFields()
@@ -81,6 +83,9 @@ public enum GatewayServer {
                     let error = GatewayError(code: .forbidden, message: "this client may not use the \(codec.dialect) API")
                     return response(codec.encode(error, route: route, context: nil))
                 }
+                if let refusal = unsupportedCoding(request.headers) {
+                    return response(codec.encode(refusal, route: route, context: nil))
+                }
                 // The body first, bounded by size and time; a slot is taken only once it is whole
                 // and decoded (`Gateway.handle`), so a body that trickles in holds none.
                 let body: [UInt8]
@@ -110,6 +115,25 @@ public enum GatewayServer {
         }
     }
 
+    /// A content or transfer coding the gateway does not decode: refused rather than reading a
+    /// compressed body as if it were plain JSON (or a plain one labelled gzip as if it were).
+    static func unsupportedCoding(_ headers: HTTPFields) -> GatewayError? {
+        if let encoding = headers[.contentEncoding]?.trimmingCharacters(in: .whitespaces).lowercased(),
+            !encoding.isEmpty, encoding != "identity"
+        {
+            return GatewayError.unsupported(
+                "Content-Encoding '\(encoding)' is not supported: send the body uncompressed", field: "Content-Encoding")
+        }
+        for field in headers where field.name == .transferEncoding {
+            let codings = field.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if codings.contains(where: { $0 != "chunked" && $0 != "identity" }) {
+                return GatewayError.unsupported(
+                    "Transfer-Encoding '\(field.value)' is not supported: only chunked", field: "Transfer-Encoding")
+            }
+        }
+        return nil
+    }
+
     /// Reads the whole body within the size limit and the time limit.
     static func readBody(_ request: Request, limit: Int, timeout: Double) async -> Result<[UInt8], GatewayError> {
         // HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body,
@@ -125,8 +149,11 @@ public enum GatewayServer {
                 do {
                     var buffer = try await request.collectBody(upTo: limit)
                     return .success(buffer.readBytes(length: buffer.readableBytes) ?? [])
-                } catch {
+                } catch is NIOTooManyBytesError {
                     return .failure(GatewayError(code: .tooLarge, message: "request body is larger than \(limit) bytes"))
+                } catch {
+                    // Bad chunk framing, a connection closed mid-body: not a size problem.
+                    return .failure(GatewayError.malformed("the request body could not be read (\(type(of: error)))"))
                 }
             }
             group.addTask {

@@ -53,15 +53,27 @@ struct RequestLogMiddleware: RouterMiddleware {
     /// asks the kernel on every draw) and ids of one process never repeat.
     static let idCounter = Atomic<UInt64>(0)
 
-    /// The caller's id if it is 1 to 128 visible ASCII characters, else a fresh one
-    /// (32 hex digits: this process's random prefix and a counter).
+    /// The caller's id if it is 1 to 128 characters from `A-Z a-z 0-9 - _ . : / + @`, else a
+    /// fresh one (32 hex digits: this process's random prefix and a counter). Quotes, `=`,
+    /// backslashes and spaces are refused: the id is written into log lines, where they could
+    /// forge a field (`evil"status=500`).
     static func requestID(from header: String?) -> String {
-        if let header, !header.isEmpty, header.utf8.count <= 128,
-            header.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-        {
+        if let header, !header.isEmpty, header.utf8.count <= 128, header.utf8.allSatisfy(isIDByte) {
             return header
         }
         return idPrefix + hex(idCounter.wrappingAdd(1, ordering: .relaxed).newValue)
+    }
+
+    @inline(__always)
+    static func isIDByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+            UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "+"), UInt8(ascii: "@"):
+            return true
+        default:
+            return false
+        }
     }
 
     private static func hex(_ value: UInt64) -> String {
