@@ -2,6 +2,15 @@ import Dialects
 import Foundation
 import StockCore
 
+/// Which target a run fuzzes: `STOCKGATE_FUZZ_TARGET=decoders` (the default) or `answers`.
+enum FuzzTarget {
+    static let answers = ProcessInfo.processInfo.environment["STOCKGATE_FUZZ_TARGET"] == "answers"
+
+    static func run(_ data: [UInt8]) {
+        if answers { AnswerFuzz.run(data) } else { DecoderFuzz.run(data) }
+    }
+}
+
 /// libFuzzer target over every inbound decoder: the first byte picks the dialect, the rest is
 /// the request body. A crash, or an accepted move with a quantity that is not positive, is a
 /// finding. Built by `scripts/fuzz` with `-sanitize=fuzzer -D FUZZING`; built normally it
@@ -63,7 +72,7 @@ enum DecoderFuzz {
     @_cdecl("LLVMFuzzerTestOneInput")
     public func fuzzOne(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         guard let start else { return 0 }
-        DecoderFuzz.run(Array(UnsafeBufferPointer(start: start, count: count)))
+        FuzzTarget.run(Array(UnsafeBufferPointer(start: start, count: count)))
         return 0
     }
 
@@ -88,7 +97,7 @@ struct DecoderFuzzMain {
             var replayed = 0
             for path in CommandLine.arguments.dropFirst() {
                 guard let data = FileManager.default.contents(atPath: path) else { continue }
-                DecoderFuzz.run(Array(data))
+                FuzzTarget.run(Array(data))
                 replayed += 1
             }
             print("replayed \(replayed) inputs without a finding")

@@ -41,7 +41,12 @@ public struct CanonicalOutbound: OutboundCodec {
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
         let results = response.json?["results"]?.arrayValue
-        if (200..<300).contains(response.status), results?.count != items.count {
+        let success = (200..<300).contains(response.status)
+        if success, results?.count != items.count {
+            return items.map { _ in .failed(unreadableAnswer("StockGate", response)) }
+        }
+        // A refusal status that calls an item applied contradicts itself: nobody knows what happened.
+        if !success, results?.contains(where: { $0["status"]?.stringValue == "applied" }) == true {
             return items.map { _ in .failed(unreadableAnswer("StockGate", response)) }
         }
         guard let results, results.count == items.count else {

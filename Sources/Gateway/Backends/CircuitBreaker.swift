@@ -1,3 +1,4 @@
+import Dialects
 import Foundation
 
 /// The state machine of a backend's circuit breaker, as a value: it opens after
@@ -89,61 +90,10 @@ public struct RetryPolicy: Sendable, Equatable {
         return .nanoseconds(Int64.random(in: (nanos / 2)...max(nanos / 2, nanos), using: &generator))
     }
 
-    /// The wait a `Retry-After` header asks for, if we are willing to wait it.
-    ///
-    /// The header is the backend's word, so untrusted: delta-seconds (RFC 9110 §10.2.3, digits;
-    /// a fraction is tolerated) are read with saturation, an HTTP-date is turned into the time
-    /// left until it. Anything else, however long, is no wait at all (nil), never a trap.
+    /// The wait a `Retry-After` header asks for, if we are willing to wait it (the header is
+    /// read by `RetryAfterHeader`, with saturation: never a trap, whatever the backend sends).
     public func retryAfter(_ header: String?, now: Date = Date()) -> Duration? {
-        guard let header else { return nil }
-        let text = header.trimmingCharacters(in: .whitespaces)
-        let wait: Duration
-        if let millis = Self.delayMillis(text) {
-            wait = .milliseconds(millis)
-        } else if let date = Self.httpDate(text) {
-            let seconds = date.timeIntervalSince(now)
-            guard seconds.isFinite else { return nil }
-            // A date in the past asks for no wait; one far ahead is longer than any we accept.
-            wait = seconds <= 0 ? .zero : seconds > 86_400 ? .seconds(86_400) : .milliseconds(Int64(seconds * 1000))
-        } else {
-            return nil
-        }
+        guard let header, let wait = RetryAfterHeader.delay(header, now: now) else { return nil }
         return wait <= maxRetryAfter ? wait : nil
-    }
-
-    /// `digits[.digits]` as milliseconds, saturating at a day (no wait we accept is longer).
-    static func delayMillis(_ text: String) -> Int64? {
-        let cap: Int64 = 86_400_000
-        var seconds: Int64 = 0
-        var millis: Int64 = 0
-        var digits = 0
-        var fractionDigits = -1  // -1: before the point
-        for byte in text.utf8 {
-            if byte == UInt8(ascii: "."), fractionDigits < 0, digits > 0 {
-                fractionDigits = 0
-                continue
-            }
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            let digit = Int64(byte - UInt8(ascii: "0"))
-            if fractionDigits < 0 {
-                digits += 1
-                seconds = min(seconds * 10 + digit, cap)  // saturates: never overflows
-            } else {
-                fractionDigits += 1
-                if fractionDigits <= 3 { millis += digit * [100, 10, 1][fractionDigits - 1] }
-            }
-        }
-        guard digits > 0, fractionDigits != 0 else { return nil }
-        return min(seconds * 1000 + millis, cap)
-    }
-
-    /// An HTTP-date in its preferred form (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`).
-    static func httpDate(_ text: String) -> Date? {
-        guard text.utf8.count == 29, text.hasSuffix(" GMT") else { return nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.date(from: text)
     }
 }

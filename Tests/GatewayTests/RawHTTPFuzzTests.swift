@@ -1,0 +1,133 @@
+import AsyncHTTPClient
+import Foundation
+import Ledger
+import StockCore
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Raw HTTP/1.1 requests, mutated, through the whole server pipeline on a real socket: what an
+/// attacker reaches before any codec. Seeded (the same inputs every run) and bounded (a few
+/// hundred requests, a short body timeout), so it runs in `swift test`. Not libFuzzer: that
+/// would build NIO and Hummingbird a second time under sanitizers in CI (see the issue notes).
+@Suite("Raw HTTP fuzz")
+struct RawHTTPFuzzTests {
+    static let seeds: [String] = [
+        "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 86\r\n\r\n{\"movements\": [{\"product\": \"mug-white\", \"quantity\": 1, \"from\": \"supplier\", \"to\": \"shop-floor\"}]}",
+        "POST /api/v2/public/stores/1001/storeproductlocation/movement?AppUserName=jane HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n[{\"pr\r\n0\r\n\r\n",
+        "POST /stocklocations/create-transfers HTTP/1.1\r\nHost: x\r\nContent-Type: text/json\r\nContent-Length: 2\r\n\r\n[]",
+        "POST /api/v6/commerce.movements.create HTTP/1.1\r\nHost: x\r\nIdempotency-Key: k1\r\nContent-Length: 52\r\n\r\n{\"movement\": {\"sku\": \"sku5\", \"adjustment\": \"1.00\"}}",
+        "PUT /organizations/self/inventory HTTP/1.1\r\nHost: x\r\nContent-Length: 14\r\n\r\n{\"changes\": []}",
+        "GET /stockgate/v1/balances?product=mug-white HTTP/1.1\r\nHost: x\r\nX-Request-Id: r1\r\n\r\n",
+        "GET /organizations/self/inventory/locations/89ac1e4a-5f0f-11ec-bf63-0242ac130002 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]
+    static let splices: [[UInt8]] = [
+        "\r\n", "\r", "\n", "\u{0}", ":", " ", "Content-Length: 5\r\n", "Transfer-Encoding: chunked\r\n",
+        "Content-Length: 99999999999999999999\r\n", "Host: y\r\n", "Expect: 100-continue\r\n", "%00", "%", "?", "/../",
+        "\u{FF}\u{FE}", "HTTP/1.0", "Connection: keep-alive\r\n", "-1", "ffffffffffffffff\r\n",
+    ].map { Array($0.utf8) }
+
+    static func mutate(_ seed: [UInt8], using random: inout SeededGenerator) -> [UInt8] {
+        var bytes = seed
+        for _ in 0..<Int.random(in: 1...4, using: &random) {
+            guard !bytes.isEmpty else { break }
+            let at = Int.random(in: 0..<bytes.count, using: &random)
+            switch Int.random(in: 0..<5, using: &random) {
+            case 0: bytes[at] = UInt8.random(in: 0...255, using: &random)
+            case 1: bytes.insert(contentsOf: splices.randomElement(using: &random)!, at: at)
+            case 2: bytes.removeSubrange(at..<min(bytes.count, at + Int.random(in: 1...8, using: &random)))
+            case 3: bytes = Array(bytes.prefix(at))
+            default: bytes.insert(contentsOf: bytes[at..<min(bytes.count, at + 16)], at: at)
+            }
+        }
+        return bytes
+    }
+
+    /// Sends raw bytes, half-closes, and reads what comes back within `seconds`.
+    static func exchange(_ bytes: [UInt8], port: Int, seconds: Int = 2) -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return "connect failed" }
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        shutdown(fd, Int32(SHUT_WR))
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while output.count < 1_000_000 {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            output.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    @Test("mutated raw requests never get a 5xx, never take the server down, never apply a bad movement")
+    func mutatedRequests() async throws {
+        try await LiveGateway.run(configure: { $0.requestTimeout = 1 }) { live in
+            var random = SeededGenerator(seed: 0x5EED_4711)
+            var inputs: [[UInt8]] = []
+            for _ in 0..<300 { inputs.append(Self.mutate(Array(Self.seeds.randomElement(using: &random)!.utf8), using: &random)) }
+            let port = live.port
+            let answers = await withTaskGroup(of: [String].self) { group in
+                for slice in stride(from: 0, to: inputs.count, by: 20).map({ Array(inputs[$0..<min(inputs.count, $0 + 20)]) }) {
+                    group.addTask { await offPool { slice.map { Self.exchange($0, port: port) } } }
+                }
+                var all: [String] = []
+                for await part in group { all += part }
+                return all
+            }
+            #expect(answers.count == inputs.count)
+            // Most mutated requests are still answered (the rest are closed on): the inputs reach the pipeline.
+            let answered = answers.filter { $0.hasPrefix("HTTP/1.") }.count
+            #expect(answered > inputs.count / 2, "only \(answered) of \(inputs.count) answered")
+            for answer in answers {
+                // Every status line in the answer (pipelined requests may get several).
+                for line in answer.components(separatedBy: "\r\n") where line.hasPrefix("HTTP/1.") {
+                    let status = Int(line.dropFirst(9).prefix(3)) ?? 0
+                    #expect(status < 500, "\(line)")
+                }
+            }
+            let health = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
+            #expect(health.status == 200)
+            for movement in try await live.ledger.movements(MovementQuery()) {
+                #expect(movement.quantity.isPositive)
+                #expect(demoCatalog.product(key: movement.product) != nil)
+            }
+        }
+    }
+
+    @Test("the libFuzzer corpora kept in the repository replay without a finding (decoders and backend answers)")
+    func corpusReplays() throws {
+        let repository = CrashRecoveryTests.repository
+        let binary = repository.appendingPathComponent(".build/debug/stockgate-fuzz").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the fuzz target first (swift build --build-tests)")
+        for target in ["decoders", "answers"] {
+            let directory = repository.appendingPathComponent("Tests/FuzzCorpus/\(target)").path
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map { directory + "/" + $0 }
+            #expect(!files.isEmpty)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = files
+            process.environment = ["STOCKGATE_FUZZ_TARGET": target]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try launch(process)
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(target): \(text)")
+            #expect(text.contains("replayed \(files.count) inputs without a finding"), "\(target): \(text)")
+        }
+    }
+}
