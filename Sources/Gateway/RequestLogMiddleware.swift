@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Foundation
 import Synchronization
 
@@ -17,6 +18,7 @@ struct RequestLogMiddleware: RouterMiddleware {
 
     let logger: Logger
     let metrics: GatewayMetrics
+    static let host = HTTPField.Name("Host")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -26,7 +28,18 @@ struct RequestLogMiddleware: RouterMiddleware {
         let started = ContinuousClock.now
         var response: Response
         do {
-            response = try await next(request, context)
+            // HTTP/1.1 requires exactly one Host (RFC 9112 §3.2): the first becomes the request's
+            // authority, a second one is left among the fields.
+            if request.head.authority == nil || request.headers[Self.host] != nil {
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; charset=utf-8"
+                headers[.connection] = "close"
+                response = Response(
+                    status: .badRequest, headers: headers,
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "400 Bad Request: exactly one Host header is required")))
+            } else {
+                response = try await next(request, context)
+            }
         } catch {
             // Router-level errors (no route, wrong method): keep the status the error carries.
             let status = (error as? HTTPResponseError)?.status ?? .internalServerError

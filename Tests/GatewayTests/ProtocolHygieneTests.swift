@@ -80,4 +80,15 @@ struct ProtocolHygieneTests {
             #expect(try await live.ledger.count(MovementQuery()) == 0)
         }
     }
+
+    @Test("a request without a Host, or with two, is refused 400", arguments: ["", "Host: a\r\nHost: b\r\n"])
+    func hostHeader(_ hosts: String) async throws {
+        try await LiveGateway.run { live in
+            let client = try RawClient(port: live.port)
+            client.send("POST /stockgate/v1/movements HTTP/1.1\r\n\(hosts)Content-Length: 86\r\n\r\n{\"movements\": [{\"product\": \"mug-white\", \"quantity\": 1, \"from\": \"supplier\", \"to\": \"shop-floor\"}]}")
+            let answer = await offPool { client.readAll() }
+            #expect(answer.hasPrefix("HTTP/1.1 400"), "\(answer)")
+            #expect(try await live.ledger.count(MovementQuery()) == 0)
+        }
+    }
 }
