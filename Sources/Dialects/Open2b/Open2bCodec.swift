@@ -308,12 +308,29 @@ public struct Open2bCodec: InboundCodec {
         case .conflict: type = "InvalidCombination"
         default: type = "InvalidValue"
         }
+        // The vendor's tables name a field by the member alone (`sku`, `adjustment`, `id`), and
+        // word UnknownField and Missing in fixed texts (open2b.dev/en/error-handling, "Common errors").
+        let field = Self.vendorField(error.field ?? "")
+        let description: String
+        switch error.code {
+        case .unknownField: description = "Field '\(field)' is unknown"
+        case .missing: description = "\(field) is required"
+        default: description = error.message
+        }
         return .json(
             .ok,
-            [
-                "status": "error",
-                "error": ["field": .string(error.field ?? ""), "type": .string(type), "description": .string(error.message)],
-            ])
+            ["status": "error", "error": ["field": .string(field), "type": .string(type), "description": .string(description)]])
+    }
+
+    /// A field path as Open2b's error tables name it: the member's own name, without the
+    /// objects around it or an array index (`movement.sku` → `sku`, `conditions.after` →
+    /// `after`, `ids[2]` → `ids`). Where a nested member shares a name with another (`sku` in
+    /// `movement` and in `conditions`), the method tells them apart.
+    static func vendorField(_ path: String) -> String {
+        var leaf = Substring(path)
+        if let dot = leaf.lastIndex(of: ".") { leaf = leaf[leaf.index(after: dot)...] }
+        if let bracket = leaf.firstIndex(of: "[") { leaf = leaf[..<bracket] }
+        return String(leaf)
     }
 }
 

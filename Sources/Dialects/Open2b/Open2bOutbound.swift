@@ -96,9 +96,9 @@ public struct Open2bOutbound: OutboundCodec {
         }
         let message = json["error"]?["description"]?.stringValue ?? "Open2b refused the movement"
         let field: String? =
-            switch json["error"]?["field"]?.stringValue {
-            case "movement.sku": "product"
-            case "movement.adjustment": "quantity"
+            switch json["error"]?["field"]?.stringValue.map(Open2bCodec.vendorField) {
+            case "sku": "product"  // the vendor's tables name the member alone; `movement.sku` is read the same
+            case "adjustment": "quantity"
             default: nil
             }
         return items.map { _ in .failed(GatewayError(code: code, message: message, field: field)) }
