@@ -1,3 +1,4 @@
+import Dialects
 import Foundation
 import Yams
 
@@ -50,19 +51,21 @@ public struct BackendConfiguration: Sendable, Equatable {
     public var verifyTLS: Bool
     public var caBundle: String?
     public var maxResponseBytes: Int
-    public var zettleOrganization: String
-    public var colleqtiveAppUser: String?
+    /// The dialect's own keys (its `Dialect.backendKeys`), e.g. `zettle_organization`.
+    public var parameters: [String: String]
     public var auth: Auth
 
-    public static let dialects = ["colleqtive", "storefeeder", "open2b-v6", "open2b-v3", "zettle", "stockgate", "embedded"]
+    public static var dialects: [String] { DialectRegistry.ids + ["embedded"] }
 
     static func parse(_ node: Node, file: String) throws -> BackendConfiguration {
         guard let mapping = node.mapping else { throw ConfigFile.Error(description: "\(file): each backend must be a mapping") }
-        let known: Set<String> = [
+        let common: Set<String> = [
             "name", "dialect", "base_url", "connect_timeout_ms", "timeout_ms", "verify_tls", "ca_bundle",
-            "max_response_bytes", "zettle_organization", "colleqtive_app_user", "auth",
+            "max_response_bytes", "auth",
         ]
-        try ConfigFile.rejectUnknown(mapping, known: known, prefix: "backends[].", file: file)
+        // A dialect's own keys are known only on a backend of that dialect.
+        let own = Set(DialectRegistry.dialect(mapping["dialect"]?.string ?? "")?.backendKeys ?? [])
+        try ConfigFile.rejectUnknown(mapping, known: common.union(own), prefix: "backends[].", file: file)
         func string(_ key: String) -> String? { mapping[key]?.string }
         guard let name = string("name"), !name.isEmpty else {
             throw ConfigFile.Error(description: "\(file):\(node.mark?.line ?? 0): a backend needs a name")
@@ -94,8 +97,7 @@ public struct BackendConfiguration: Sendable, Equatable {
             timeout: .milliseconds(try integer("timeout_ms", default: 30000)),
             verifyTLS: mapping["verify_tls"]?.bool ?? true, caBundle: string("ca_bundle"),
             maxResponseBytes: try integer("max_response_bytes", default: 8 * 1024 * 1024),
-            zettleOrganization: string("zettle_organization") ?? "self", colleqtiveAppUser: string("colleqtive_app_user"),
-            auth: auth)
+            parameters: own.reduce(into: [:]) { values, key in values[key] = string(key) }, auth: auth)
     }
 
     static func parseAuth(_ node: Node, fail: (String) -> ConfigFile.Error, file: String) throws -> Auth {

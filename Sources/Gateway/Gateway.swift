@@ -77,10 +77,7 @@ public final class Gateway: Sendable {
 
     /// Every inbound dialect, configured.
     public static func codecs(_ configuration: GatewayConfiguration) -> [any InboundCodec] {
-        [
-            CanonicalCodec(), ColleqtiveCodec(), StoreFeederCodec(), Open2bCodec(version: .v6),
-            Open2bCodec(version: .v3), ZettleCodec(organizationUUID: configuration.zettleOrganizationUUID),
-        ]
+        DialectRegistry.all.map { $0.inboundCodec(settings: configuration.dialectSettings[$0.id] ?? [:]) }
     }
 
     /// Decodes, executes and encodes one request. Never throws: every failure becomes an

@@ -1,3 +1,4 @@
+import Dialects
 import Foundation
 import StockCore
 import Yams
@@ -63,15 +64,9 @@ public struct ConfigFile: Sendable, Equatable {
 
     public var server: Server?
 
-    public struct Dialects: Sendable, Equatable, Decodable {
-        public struct Zettle: Sendable, Equatable, Decodable {
-            public var organizationUUID: String?
-            enum CodingKeys: String, CodingKey, CaseIterable { case organizationUUID = "organization_uuid" }
-        }
-        public var zettle: Zettle?
-    }
-
-    public var dialects: Dialects?
+    /// Each dialect's `dialects.<id>` settings, as strings; the keys each accepts are its
+    /// `Dialect.settingKeys`, checked by its `Dialect.problem(settings:)`.
+    public var dialects: [String: [String: String]] = [:]
     /// Remote backends (see `BackendConfiguration`).
     public var backends: [BackendConfiguration] = []
     /// Inbound dialect (or `default`) → backend name; `embedded` is the built-in ledger.
@@ -103,7 +98,7 @@ public struct ConfigFile: Sendable, Equatable {
         public var description: String
     }
 
-    public init(server: Server? = nil, dialects: Dialects? = nil) {
+    public init(server: Server? = nil, dialects: [String: [String: String]] = [:]) {
         self.server = server
         self.dialects = dialects
     }
@@ -140,21 +135,26 @@ public struct ConfigFile: Sendable, Equatable {
             guard let dialectsMapping = dialectsNode.mapping else {
                 throw Error(description: "\(file): 'dialects' must be a mapping")
             }
-            for key in dialectsMapping.keys.compactMap(\.string) where key != "zettle" {
-                throw Error(description: "\(file):\(line(of: key, in: dialectsMapping)): unknown key 'dialects.\(key)'")
-            }
-            if let zettle = dialectsMapping["zettle"]?.mapping {
-                for key in zettle.keys.compactMap(\.string) where key != "organization_uuid" {
-                    throw Error(description: "\(file):\(line(of: key, in: zettle)): unknown key 'dialects.zettle.\(key)'")
+            for key in dialectsMapping.keys.compactMap(\.string) {
+                guard let dialect = DialectRegistry.dialect(key), !dialect.settingKeys.isEmpty else {
+                    throw Error(description: "\(file):\(line(of: key, in: dialectsMapping)): unknown key 'dialects.\(key)'")
                 }
-            }
-            do {
-                config.dialects = try YAMLDecoder().decode(Dialects.self, from: dialectsNode)
-            } catch {
-                throw Error(description: "\(file): invalid 'dialects' section: \(error)")
-            }
-            if let uuid = config.dialects?.zettle?.organizationUUID, !UUIDText.isValid(uuid) {
-                throw Error(description: "\(file): dialects.zettle.organization_uuid is not a UUID: '\(uuid)'")
+                guard let settings = dialectsMapping[key]?.mapping else {
+                    throw Error(description: "\(file): 'dialects.\(key)' must be a mapping")
+                }
+                var values: [String: String] = [:]
+                for (nameNode, valueNode) in settings {
+                    let name = nameNode.string ?? ""
+                    guard dialect.settingKeys.contains(name) else {
+                        throw Error(description: "\(file):\(line(of: name, in: settings)): unknown key 'dialects.\(key).\(name)'")
+                    }
+                    guard let value = valueNode.string else {
+                        throw Error(description: "\(file):\(line(of: name, in: settings)): 'dialects.\(key).\(name)' must be a string")
+                    }
+                    values[name] = value
+                }
+                if let problem = dialect.problem(settings: values) { throw Error(description: "\(file): \(problem)") }
+                config.dialects[key] = values
             }
         }
         if let backendsNode = mapping["backends"] {
@@ -169,7 +169,7 @@ public struct ConfigFile: Sendable, Equatable {
         }
         if let clientsNode = mapping["clients"] {
             guard let list = clientsNode.sequence else { throw Error(description: "\(file): 'clients' must be a list") }
-            let inbound: Set<String> = ["stockgate", "colleqtive", "storefeeder", "open2b-v6", "open2b-v3", "zettle"]
+            let inbound = Set(DialectRegistry.ids)
             for node in list {
                 guard let client = node.mapping else { throw Error(description: "\(file): each client must be a mapping") }
                 try rejectUnknown(client, known: ["name", "dialects", "secret", "secret_env", "secret_file"], prefix: "clients[].", file: file)
@@ -197,7 +197,7 @@ public struct ConfigFile: Sendable, Equatable {
         }
         if let routesNode = mapping["routes"] {
             guard let routes = routesNode.mapping else { throw Error(description: "\(file): 'routes' must be a mapping") }
-            let inbound = ["stockgate", "colleqtive", "storefeeder", "open2b-v6", "open2b-v3", "zettle", "default"]
+            let inbound = DialectRegistry.ids + ["default"]
             for (keyNode, valueNode) in routes {
                 guard let dialect = keyNode.string, inbound.contains(dialect) else {
                     throw Error(
@@ -233,7 +233,7 @@ public struct ConfigFile: Sendable, Equatable {
 extension GatewayConfiguration {
     /// Applies the file's `server` section under whatever the caller set explicitly.
     public mutating func apply(_ file: ConfigFile, explicitlySet: Set<String>) {
-        if let uuid = file.dialects?.zettle?.organizationUUID { self.zettleOrganizationUUID = uuid }
+        for (dialect, settings) in file.dialects { self.dialectSettings[dialect] = settings }
         guard let server = file.server else { return }
         if let host = server.host, !explicitlySet.contains("host") { self.host = host }
         if let port = server.port, !explicitlySet.contains("port") { self.port = port }

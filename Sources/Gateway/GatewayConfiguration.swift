@@ -18,7 +18,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// Most values one JSON body may hold (413 above): what bounds a body's parsed size.
     public var maxJSONValues: Int = JSONParser.defaultMaxValues
     /// The Zettle organization UUID answered besides `self` in `/organizations/{org}/…`.
-    public var zettleOrganizationUUID: String?
+    /// Each dialect's `dialects.<id>` settings (keys its `Dialect.settingKeys` declare).
+    public var dialectSettings: [String: [String: String]]
     /// How long the answer to a write with an idempotency key is kept for repeats, in seconds.
     public var idempotencyTTL: Double = 24 * 3600
     /// Most movements one request may carry, whatever the dialect allows.
@@ -33,9 +34,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./.stockgate",
         mappingsDirectory: String = "./mappings", maxBodyBytes: Int = 4 * 1024 * 1024, maxJSONDepth: Int = 32,
-        zettleOrganizationUUID: String? = nil
+        dialectSettings: [String: [String: String]] = [:]
     ) {
-        self.zettleOrganizationUUID = zettleOrganizationUUID
+        self.dialectSettings = dialectSettings
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory

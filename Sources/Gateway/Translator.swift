@@ -8,17 +8,7 @@ import StockCore
 public enum Translator {
     /// The route a dialect's movements usually arrive by, when the caller names none.
     public static func defaultRequest(for dialect: String, catalog: Catalog) -> (method: String, path: String)? {
-        switch dialect {
-        case "stockgate": return ("POST", "/stockgate/v1/movements")
-        case "colleqtive":
-            let store = catalog.colleqtiveStores.first ?? "1"
-            return ("POST", "/api/v2/public/stores/\(store)/storeproductlocation/movement")
-        case "storefeeder": return ("POST", "/stocklocations/create-transfers")
-        case "open2b-v6": return ("POST", "/api/v6/commerce.movements.create")
-        case "open2b-v3": return ("POST", "/open2b/api/v3/commerce.movements.create")
-        case "zettle": return ("PUT", "/organizations/self/inventory")
-        default: return nil
-        }
+        DialectRegistry.dialect(dialect)?.defaultWriteRequest(catalog: catalog)
     }
 
     public struct Failure: Error, CustomStringConvertible {

@@ -11,7 +11,7 @@ import StockCore
 /// reported applied from a status other than 2xx, or a negative or over-long wait is a finding.
 enum AnswerFuzz {
     static let codecs: [any OutboundCodec] = [
-        CanonicalOutbound(), ColleqtiveOutbound(parameters: BackendParameters(colleqtiveAppUser: "fuzz")),
+        CanonicalOutbound(), ColleqtiveOutbound(parameters: BackendParameters(["colleqtive_app_user": "fuzz"])),
         StoreFeederOutbound(), Open2bOutbound(version: .v6), Open2bOutbound(version: .v3), ZettleOutbound(),
     ]
     static let statuses = [200, 201, 204, 400, 401, 404, 409, 422, 429, 500, 502, 503, 504]

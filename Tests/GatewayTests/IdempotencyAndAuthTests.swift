@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Dialects
 import Foundation
 @testable import Gateway
 import HTTPTypes
@@ -71,7 +72,7 @@ struct IdempotencyTests {
 struct ClientAuthTests {
     static let clients = ClientAuthenticator(clients: [
         .init(name: "webshop", secret: Secret("shop-key-123"), dialects: ["open2b-v6"]),
-        .init(name: "everything", secret: Secret("all-access-token"), dialects: ["stockgate", "colleqtive", "storefeeder", "open2b-v6", "open2b-v3", "zettle"]),
+        .init(name: "everything", secret: Secret("all-access-token"), dialects: Set(DialectRegistry.ids)),
     ])
 
     @Test("constant-time comparison compares whole values")

@@ -67,17 +67,16 @@ public struct BackendCapabilities: Sendable, Equatable {
     public var idempotencyKeys: Bool
 }
 
-/// The dialect's own parameters of a backend, from the configuration.
+/// The dialect's own parameters of a backend, from the configuration: the keys its
+/// `Dialect.backendKeys` declares, read by typed accessors in the vendor's folder.
 public struct BackendParameters: Sendable, Equatable {
-    /// Colleqtive: the acting user sent as `AppUserName`.
-    public var colleqtiveAppUser: String?
-    /// Zettle: the organization in `/organizations/{org}/…` (`self` by default).
-    public var zettleOrganization: String
+    public var values: [String: String]
 
-    public init(colleqtiveAppUser: String? = nil, zettleOrganization: String = "self") {
-        self.colleqtiveAppUser = colleqtiveAppUser
-        self.zettleOrganization = zettleOrganization
+    public init(_ values: [String: String] = [:]) {
+        self.values = values
     }
+
+    public subscript(key: String) -> String? { values[key] }
 }
 
 /// A dialect as a client: canonical commands to the vendor's requests, the vendor's answers

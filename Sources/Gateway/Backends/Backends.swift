@@ -8,16 +8,8 @@ import StockCore
 /// Builds the backends and routes of a configuration.
 public enum Backends {
     /// The outbound codec of a backend dialect.
-    public static func codec(dialect: String, parameters: BackendParameters) -> (any OutboundCodec)? {
-        switch dialect {
-        case "stockgate": return CanonicalOutbound()
-        case "colleqtive": return ColleqtiveOutbound(parameters: parameters)
-        case "storefeeder": return StoreFeederOutbound()
-        case "open2b-v6": return Open2bOutbound(version: .v6)
-        case "open2b-v3": return Open2bOutbound(version: .v3)
-        case "zettle": return ZettleOutbound(parameters: parameters)
-        default: return nil
-        }
+    public static func codec(dialect: String, parameters: BackendParameters = BackendParameters()) -> (any OutboundCodec)? {
+        DialectRegistry.dialect(dialect)?.outboundCodec(parameters)
     }
 
     /// The backend for unrouted dialects and the routed ones, with secrets read now.
@@ -38,8 +30,7 @@ public enum Backends {
                 byName[backend.name] = embedded
                 continue
             }
-            let parameters = BackendParameters(
-                colleqtiveAppUser: backend.colleqtiveAppUser, zettleOrganization: backend.zettleOrganization)
+            let parameters = BackendParameters(backend.parameters)
             guard let codec = codec(dialect: backend.dialect, parameters: parameters) else { continue }
             let client = CurlHTTPClient(
                 configuration: .init(
