@@ -110,6 +110,8 @@ public enum GatewayServer {
                 return response(await gateway.handle(codec, route: route, request: inbound, facts: facts))
             }
             for method in route.method.map({ [$0] }) ?? anyMethod {
+                // Hummingbird's trie matches the same path with a trailing slash too, which real
+                // clients send (`organizations/self/locations/`, SwagPayPal PosRequestUri.php).
                 router.on(RouterPath(routerPath), method: method, use: handler)
             }
         }

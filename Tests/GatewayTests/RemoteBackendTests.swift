@@ -306,4 +306,19 @@ struct RemoteBackendTests {
             }
         }
     }
+
+    @Test("a Zettle backend's balances are read whether the vendor types them as strings (as it does) or numbers")
+    func zettleStringBalances() async throws {
+        let upstream = RecordingUpstream { _ in
+            (200, #"{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "trackedProducts": [], "variants": [{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "locationType": "STORE", "productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "balance": "12.5"}, {"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "balance": 3}]}"#)
+        }
+        try await upstream.run { base in
+            try await Self.withBackend(dialect: "zettle", baseURL: base) { backend, _ in
+                let outcome = try await backend.execute(.readBalances(BalanceQuery(location: "shop-floor")), facts: Self.facts)
+                guard case .balances(let balances) = outcome else { Issue.record("expected balances"); return }
+                #expect(balances.first { $0.product == "mug-white" }?.quantity == (try Quantity(parsing: "12.5")))
+                #expect(balances.first { $0.product == "tshirt-blue-m" }?.quantity == Quantity(3))
+            }
+        }
+    }
 }

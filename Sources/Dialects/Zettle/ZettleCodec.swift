@@ -23,7 +23,8 @@ public struct ZettleCodec: InboundCodec {
 
     public enum Context: Sendable {
         case update(location: String, variants: [VariantRef], bulk: Bool)
-        case locations
+        /// The location list, only the locations of this type when one is asked (`?type=STORE`).
+        case locations(type: String?)
         case balances(location: String)
     }
 
@@ -56,7 +57,11 @@ public struct ZettleCodec: InboundCodec {
         }
         switch route.name {
         case "locations.list":
-            return Decoded(commands: [], context: .locations)
+            let type = request.queryValue("type")?.uppercased()
+            if let type, !["STORE", "SUPPLIER", "SOLD", "BIN"].contains(type) {
+                throw GatewayError.invalidValue("type must be STORE, SUPPLIER, SOLD or BIN, got '\(type)'", field: "type")
+            }
+            return Decoded(commands: [], context: .locations(type: type))
         case "location.balances":
             let uuid = request.pathParameters["locationUuid"] ?? ""
             let location = try knownLocation(uuid, field: "locationUuid", catalog: catalog)
@@ -125,7 +130,9 @@ public struct ZettleCodec: InboundCodec {
         throws(GatewayError) -> Decoded<Context>
     {
         let reportLocation: Location
-        if root.has("returnBalanceForLocationUuid") {
+        // Clients that serialize every property send `null` for one they leave unset
+        // (SwagPayPal's PosStruct::jsonSerialize): null is absent.
+        if root.has("returnBalanceForLocationUuid"), root.value("returnBalanceForLocationUuid") != .null {
             reportLocation = try knownLocation(
                 uuid(root, "returnBalanceForLocationUuid"), field: "returnBalanceForLocationUuid", catalog: catalog)
         } else if let store = catalog.firstLocation(kind: .stock, where: { $0.zettleUUID != nil }) {
@@ -134,7 +141,7 @@ public struct ZettleCodec: InboundCodec {
             throw GatewayError.unsupported("the catalog has no Zettle STORE location", field: "returnBalanceForLocationUuid")
         }
         var externalID: String?
-        if root.has("externalUuid") { externalID = try uuid(root, "externalUuid") }
+        if root.has("externalUuid"), root.value("externalUuid") != .null { externalID = try uuid(root, "externalUuid") }
         var items = movements
         for index in items.indices { items[index].externalID = externalID }
         var commands: [Command] = []
@@ -197,9 +204,10 @@ public struct ZettleCodec: InboundCodec {
 
     public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
         switch context {
-        case .locations:
+        case .locations(let type):
             let rows = catalog.locations.compactMap { location -> JSONValue? in
                 guard let uuid = location.zettleUUID else { return nil }
+                if let type, Self.type(location) != type { return nil }
                 return [
                     "uuid": .string(uuid), "type": .string(Self.type(location)), "name": .string(location.key),
                     "description": .string(location.key), "default": .bool(location.kind == .stock),
@@ -207,21 +215,29 @@ public struct ZettleCodec: InboundCodec {
             }
             return .json(.ok, .array(rows))
         case .balances(let locationKey):
-            let uuid = catalog.location(key: locationKey)?.zettleUUID ?? ""
+            let location = catalog.location(key: locationKey)
+            let uuid = location?.zettleUUID ?? ""
             var rows: [JSONValue] = []
             if case .balances(let balances) = outcomes.last {
                 for balance in balances {
                     guard let product = catalog.product(key: balance.product), let productUUID = product.zettleProductUUID,
                         let variantUUID = product.zettleVariantUUID
                     else { continue }
-                    rows.append([
-                        "productUuid": .string(productUUID), "variantUuid": .string(variantUUID),
-                        "balance": jsonNumber(balance.quantity),
-                    ])
+                    rows.append(
+                        Self.balanceRow(
+                            location: location, productUUID: productUUID, variantUUID: variantUUID, balance: balance.quantity))
                 }
             }
-            return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)])
-        case .update(let locationKey, let variants, let bulk):
+            // Real clients read `trackedProducts` (Shopware's Status, nopCommerce's
+            // LocationInventoryBalance): every product the catalog maps to Zettle counts as tracked.
+            var tracked: [JSONValue] = []
+            for product in catalog.products {
+                guard let productUUID = product.zettleProductUUID, !tracked.contains(.string(productUUID)) else { continue }
+                tracked.append(.string(productUUID))
+            }
+            return .json(
+                .ok, ["locationUuid": .string(uuid), "trackedProducts": .array(tracked), "variants": .array(rows)])
+        case .update(let locationKey, let variants, _):
             if case .moved(let batch) = outcomes.first,
                 let failure = batch.combinedFailure(naming: { _, error in error })
             {
@@ -236,18 +252,26 @@ public struct ZettleCodec: InboundCodec {
             }
             for balance in balances { held[balance.product] = balance.quantity }
             let rows = variants.map { variant -> JSONValue in
-                var object = JSONObject()
-                if !bulk {
-                    object["locationUuid"] = .string(uuid)
-                    object["locationType"] = .string(location.map(Self.type) ?? "STORE")
-                }
-                object["productUuid"] = .string(variant.productUUID)
-                object["variantUuid"] = .string(variant.variantUUID)
-                object["balance"] = jsonNumber(held[variant.product] ?? .zero)
-                return .object(object)
+                Self.balanceRow(
+                    location: location, productUUID: variant.productUUID, variantUUID: variant.variantUUID,
+                    balance: held[variant.product] ?? .zero)
             }
             return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)])
         }
+    }
+
+    /// One variant's balance as Zettle answers it, in every read and after every change: with
+    /// its location and the location's type, and the balance as a decimal **string** — the
+    /// vendor's type: Shopware's client (SwagPayPal `Pos/Api/Inventory/Status/Variant.php`)
+    /// takes it through `setBalance(string)` under strict types, so a JSON number breaks it;
+    /// nopCommerce's `int?` reads the string as well.
+    static func balanceRow(location: Location?, productUUID: String, variantUUID: String, balance: Quantity)
+        -> JSONValue
+    {
+        [
+            "locationUuid": .string(location?.zettleUUID ?? ""), "locationType": .string(location.map(type) ?? "STORE"),
+            "productUuid": .string(productUUID), "variantUuid": .string(variantUUID), "balance": .string(balance.description),
+        ]
     }
 
     public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {

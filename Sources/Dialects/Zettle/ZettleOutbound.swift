@@ -103,7 +103,9 @@ public struct ZettleOutbound: OutboundCodec {
         var balances: [Balance] = []
         for variant in variants {
             guard let uuid = variant["variantUuid"]?.stringValue, let product = catalog.product(zettleVariant: uuid),
-                let text = variant["balance"]?.numberText, let quantity = try? Quantity(parsing: text)
+                // Zettle answers balances as decimal strings; a number is read the same.
+                let text = variant["balance"]?.stringValue ?? variant["balance"]?.numberText,
+                let quantity = try? Quantity(parsing: text)
             else { continue }
             if let products = query.products, !products.contains(product.key) { continue }
             balances.append(Balance(product: product.key, location: location, quantity: quantity))
