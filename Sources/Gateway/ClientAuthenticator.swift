@@ -4,7 +4,8 @@ import HTTPTypes
 /// may use. With no client configured every caller is let in (and `serve` refuses to bind
 /// to anything but loopback unless `--allow-anonymous`).
 ///
-/// A client presents its secret as `Authorization: Bearer <secret>` in every dialect, or as
+/// A client presents its secret as `Authorization: Bearer <secret>` (or the bare secret as the
+/// whole `Authorization` value, as Colleqtive's SDK sends it) in every dialect, or as
 /// `X-Key: <secret>` (Open2b's header). Secrets are compared in constant time, against every
 /// client, so the time taken says nothing about which one came close.
 public struct ClientAuthenticator: Sendable {
@@ -44,6 +45,10 @@ public struct ClientAuthenticator: Sendable {
             let prefix = "bearer "
             if authorization.count > prefix.count, authorization.lowercased().hasPrefix(prefix) {
                 presented = Array(authorization.utf8.dropFirst(prefix.utf8.count))
+            } else if !authorization.isEmpty {
+                // The whole value is the token: Colleqtive's SDK (colleqtive-sdk 0.1.1,
+                // `_client.py` `_bearer`) sends `Authorization: <token>` without a scheme.
+                presented = Array(authorization.utf8)
             }
         }
         if presented == nil, let key = headers[HTTPField.Name("X-Key")!] { presented = Array(key.utf8) }

@@ -288,9 +288,9 @@ extension Ledger {
     func setBalance(product: String, location: String, _ quantity: Quantity, db: Database) throws {
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO balance (product, location, quantity) VALUES (?, ?, ?)
-                ON CONFLICT (product, location) DO UPDATE SET quantity = excluded.quantity
+                INSERT INTO balance (product, location, quantity, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (product, location) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at
                 """)
-        try statement.execute(arguments: [product, location, quantity.description])
+        try statement.execute(arguments: [product, location, quantity.description, Self.millis(clock())])
     }
 }

@@ -48,12 +48,14 @@ extension Ledger {
             }
             let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
             let rows = try Row.fetchAll(
-                db, sql: "SELECT product, location, quantity FROM balance" + whereSQL + " ORDER BY product, location",
+                db, sql: "SELECT product, location, quantity, updated_at FROM balance" + whereSQL + " ORDER BY product, location",
                 arguments: arguments)
             return try rows.compactMap { row in
                 let quantity = try Self.quantity(row["quantity"])
                 if quantity.isZero && !query.includeZero { return nil }
-                return Balance(product: row["product"], location: row["location"], quantity: quantity)
+                let updated: Int64? = row["updated_at"]
+                return Balance(
+                    product: row["product"], location: row["location"], quantity: quantity, updatedAt: updated.map(Self.date))
             }
         }
     }

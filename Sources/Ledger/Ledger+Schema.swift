@@ -112,6 +112,12 @@ extension Ledger {
                     CREATE INDEX movement_by_backend ON movement(backend, id);
                     """)
         }
+        migrator.registerMigration("v6-balance-updated-at") { db in
+            // When each balance last changed (milliseconds since 1970, UTC): the stock lists that
+            // clients sync incrementally (Colleqtive's storeproducts/stock) page by it. NULL for
+            // balances last changed before this migration.
+            try db.execute(sql: "ALTER TABLE balance ADD COLUMN updated_at INTEGER")
+        }
         return migrator
     }
 }

@@ -144,10 +144,18 @@ public struct Balance: Sendable, Equatable {
     public var product: String
     public var location: String
     public var quantity: Quantity
+    /// When the balance last changed, where the store knows it (Colleqtive's `most_likely_datetime`).
+    /// Metadata: two balances are equal when product, location and quantity are.
+    public var updatedAt: Date?
 
-    public init(product: String, location: String, quantity: Quantity) {
+    public init(product: String, location: String, quantity: Quantity, updatedAt: Date? = nil) {
         self.product = product
         self.location = location
         self.quantity = quantity
+        self.updatedAt = updatedAt
+    }
+
+    public static func == (lhs: Balance, rhs: Balance) -> Bool {
+        lhs.product == rhs.product && lhs.location == rhs.location && lhs.quantity == rhs.quantity
     }
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Gateway
 import Foundation
 import StockCore
 import Testing
@@ -77,6 +78,95 @@ struct RealClientTests {
             let mug = inventory.json?["variants"]?.arrayValue?.first { $0["variantUuid"]?.stringValue == Self.mugWhite }
             #expect(mug?["balance"] == "1")
             #expect(try await live.ledger.totalStock(product: "mug-white") == Quantity(1))
+        }
+    }
+}
+
+/// The Colleqtive production tap (Optiply/tap-colleqtive), as `tap_colleqtive/streams.py` and
+/// `client.py` read the store-product stock: `GET /api/v2/public/storeproducts/stock` with
+/// `Page_Size` / `Page_Start` from 1, rows under `list`, the next page until one comes back
+/// short, `last_stock_modified_datetime` from its bookmark (`most_likely_datetime`), and
+/// `Authorization: Bearer <token>`; the Colleqtive SDK sends `Authorization: <token>`.
+@Suite("Real clients: Colleqtive's tap and SDK")
+struct ColleqtiveClientTests {
+    static let secret = "colleqtive-client-token"
+    static let clients = ClientAuthenticator(clients: [.init(name: "tap", secret: Secret(secret), dialects: ["colleqtive", "stockgate"])])
+
+    /// The tap's loop: pages until a short one; every row as the tap normalizes it.
+    static func sync(_ base: String, since: String? = nil, pageSize: Int = 2) async throws -> [JSONValue] {
+        var rows: [JSONValue] = []
+        var page = 1
+        while true {
+            var url = base + "/api/v2/public/storeproducts/stock?Page_Size=\(pageSize)&Page_Start=\(page)"
+            if let since { url += "&last_stock_modified_datetime=" + since }
+            let answer = try await HTTPClient.shared.send(.GET, url, headers: [("Authorization", "Bearer \(secret)")])
+            #expect(answer.status == 200, "\(answer.text)")
+            let items = answer.json?["list"]?.arrayValue ?? []
+            rows += items
+            if items.count < pageSize { break }
+            page += 1
+        }
+        return rows
+    }
+
+    static func restock(_ base: String, _ product: String, _ quantity: Int, to location: String) async throws {
+        let body = #"{"movements": [{"product": "\#(product)", "quantity": \#(quantity), "from": "supplier", "to": "\#(location)"}]}"#
+        let answer = try await HTTPClient.shared.send(
+            .POST, base + "/stockgate/v1/movements", body: body, headers: [("Authorization", "Bearer \(secret)")])
+        #expect(answer.status == 200)
+    }
+
+    @Test("a full sync pages through every store product with stock; an incremental sync returns only what changed since")
+    func tapSync() async throws {
+        try await LiveGateway.run(clients: Self.clients) { live in
+            try await Self.restock(live.baseURL, "tshirt-blue-m", 5, to: "shop-floor")
+            try await Self.restock(live.baseURL, "tshirt-blue-m", 2, to: "back-room")
+            try await Self.restock(live.baseURL, "mug-black", 3, to: "shop-floor")
+            try await Self.restock(live.baseURL, "socks", 7, to: "warehouse")
+            let full = try await Self.sync(live.baseURL)
+            // Store 1001 holds shop-floor and back-room: one row for its t-shirts (5 + 2), one for
+            // its black mugs; store 9001 (warehouse) one for the socks.
+            #expect(full.count == 3)
+            let shirts = full.first { $0["product_number"] == "100200" && $0["store_number"] == "1001" }
+            #expect(shirts?["most_likely_quantity"]?.numberText.flatMap { try? Quantity(parsing: $0) } == Quantity(7))
+            for row in full {
+                // The types of the tap's STOCK_FIELDS.
+                #expect(row["id"]?.numberText.flatMap { Int($0) } != nil)
+                #expect(row["product_number"]?.stringValue != nil && row["store_number"]?.stringValue != nil)
+                #expect(row["most_likely_quantity"]?.numberText != nil)
+                #expect(row["most_likely_datetime"]?.stringValue.flatMap(Timestamp.parseISO8601) != nil)
+            }
+            let ids = full.compactMap { $0["id"]?.numberText }
+            #expect(Set(ids).count == ids.count)
+            // The bookmark: the newest most_likely_datetime seen. Later, one product changes.
+            let seen = full.compactMap { $0["most_likely_datetime"]?.stringValue }
+            let bookmark = try #require(seen.max())
+            try await Task.sleep(for: .milliseconds(20))
+            try await Self.restock(live.baseURL, "mug-black", 1, to: "back-room")
+            let increment = try await Self.sync(live.baseURL, since: bookmark)
+            // Inclusive: the row stamped at the bookmark itself comes again (a change sharing its
+            // millisecond is never missed); everything older stays out.
+            let changed = increment.filter { $0["product_number"] == "100300" }
+            #expect(changed.count == 1)
+            #expect(changed.first?["most_likely_quantity"]?.numberText == "4")
+            #expect(increment.count <= 2)
+            #expect(increment.allSatisfy { ($0["most_likely_datetime"]?.stringValue ?? "") >= bookmark })
+            // Nothing changed after the last change: an empty page.
+            let latest = try #require(changed.first?["most_likely_datetime"]?.stringValue.flatMap(Timestamp.parseISO8601))
+            let unchanged = try await Self.sync(live.baseURL, since: Timestamp.iso8601(latest.addingTimeInterval(1)))
+            #expect(unchanged.isEmpty)
+        }
+    }
+
+    @Test("the SDK's Authorization header (the token alone, no scheme) is accepted; a wrong one is refused")
+    func sdkAuthorization() async throws {
+        try await LiveGateway.run(clients: Self.clients) { live in
+            let url = live.baseURL + "/api/v2/public/stores"
+            let bare = try await HTTPClient.shared.send(.GET, url, headers: [("Authorization", Self.secret)])
+            #expect(bare.status == 200)
+            let wrong = try await HTTPClient.shared.send(.GET, url, headers: [("Authorization", "not-the-token")])
+            #expect(wrong.status == 401)
+            #expect(wrong.json?["success"] == false)
         }
     }
 }

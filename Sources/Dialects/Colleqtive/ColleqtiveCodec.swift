@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import StockCore
 
@@ -9,6 +10,10 @@ import StockCore
 /// - `GET /api/v2/public/stores`
 /// - `GET /api/v2/public/stores/{store_number}/locations`
 /// - `GET /api/v2/public/stores/{store_number}/locations/{location_code}/products`
+/// - `GET /api/v2/public/storeproducts/stock`: the stock of every store product, paged, as the
+///   production tap reads it (Optiply/tap-colleqtive `tap_colleqtive/streams.py`, `StocksStream`:
+///   `Page_Size`/`Page_Start`, rows under `list`, `last_stock_modified_datetime` for increments,
+///   `most_likely_datetime` as its replication key; the fields of `schemas.py` `STOCK_FIELDS`).
 ///
 /// Every answer is the `{data, message, success}` envelope; a failure has `success: false`
 /// and a 4xx status (the vendor's SDK raises on any non-2xx).
@@ -24,6 +29,15 @@ public struct ColleqtiveCodec: InboundCodec {
         case stores(Page)
         case locations(store: String, Page)
         case products(store: String, locations: [String], Page)
+        case stock(StockFilter, Page)
+    }
+
+    /// The filters of the store-product stock list.
+    public struct StockFilter: Sendable, Equatable {
+        var store: String?
+        var product: String?
+        /// Only rows whose stock changed at or after this time (`last_stock_modified_datetime`).
+        var changedSince: Date?
     }
 
     /// `page_start` (1-based) and `page_size`; names match case-insensitively (`Page_Start`).
@@ -39,6 +53,7 @@ public struct ColleqtiveCodec: InboundCodec {
         Route("stores.list", .get, "/api/v2/public/stores"),
         Route("locations.list", .get, "/api/v2/public/stores/{store_number}/locations"),
         Route("location.products", .get, "/api/v2/public/stores/{store_number}/locations/{location_code}/products"),
+        Route("storeproducts.stock", .get, "/api/v2/public/storeproducts/stock"),
     ]
 
     public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
@@ -66,6 +81,30 @@ public struct ColleqtiveCodec: InboundCodec {
             let commands = candidates.map { Command.readBalances(BalanceQuery(location: $0.key, includeZero: false)) }
             return Decoded(
                 commands: commands, context: .products(store: store, locations: candidates.map(\.key), try page(request)))
+        case "storeproducts.stock":
+            var filter = StockFilter()
+            if let store = request.queryValue(caseInsensitive: "store_number") {
+                guard catalog.colleqtiveStores.contains(store) else {
+                    throw GatewayError.notFound("Store '\(store)' does not exist", field: "store_number")
+                }
+                filter.store = store
+            }
+            if let number = request.queryValue(caseInsensitive: "product_number") {
+                guard let product = catalog.product(colleqtiveNumber: number) else {
+                    throw GatewayError.notFound("Product '\(number)' does not exist", field: "product_number")
+                }
+                filter.product = product.key
+            }
+            if let text = request.queryValue(caseInsensitive: "last_stock_modified_datetime") {
+                guard let date = Self.parseDateTime(text) else {
+                    throw GatewayError.invalidValue(
+                        "last_stock_modified_datetime must be a date-time such as 2026-11-23T08:30:00Z, got '\(text)'",
+                        field: "last_stock_modified_datetime")
+                }
+                filter.changedSince = date
+            }
+            let query = BalanceQuery(products: filter.product.map { [$0] }, includeZero: true)
+            return Decoded(commands: [.readBalances(query)], context: .stock(filter, try page(request)))
         case "movement.create":
             return try decodeMovements(request, catalog: catalog)
         default:
@@ -212,7 +251,62 @@ public struct ColleqtiveCodec: InboundCodec {
                 }
             }
             return list(rows, page)
+        case .stock(let filter, let page):
+            guard case .balances(let balances) = outcomes.first else { return list([], page) }
+            return list(stockRows(balances, filter: filter, catalog: catalog), page)
         }
+    }
+
+    /// `2026-11-23T08:30:00Z` (with or without fraction or `Z`), `2026-11-23 08:30:00` or
+    /// `2026-11-23`, read as UTC.
+    static func parseDateTime(_ text: String) -> Date? {
+        if let date = Timestamp.parseISO8601(text) ?? Timestamp.parseOpen2b(text) { return date }
+        if !text.hasSuffix("Z"), let date = Timestamp.parseISO8601(text + "Z") { return date }
+        if text.utf8.count == 10, let date = Timestamp.parseOpen2b(text + " 00:00:00") { return date }
+        return nil
+    }
+
+    /// One row per store and product that has stock recorded at one of the store's locations:
+    /// the store's total (`most_likely_quantity`), per stock pool (`most_likely_pool_<n>`), and
+    /// when it last changed. `id` is the pair's position in the catalog (stores in order, then
+    /// products), stable while the catalog is.
+    func stockRows(_ balances: [Balance], filter: StockFilter, catalog: Catalog) -> [JSONValue] {
+        var byPair: [String: (quantity: Quantity, pools: [Int: Quantity], changed: Date?)] = [:]
+        for balance in balances {
+            guard let location = catalog.location(key: balance.location), let store = location.colleqtiveStore else { continue }
+            if let wanted = filter.store, wanted != store { continue }
+            let key = store + "\u{0}" + balance.product
+            var entry = byPair[key] ?? (.zero, [:], nil)
+            entry.quantity = entry.quantity + balance.quantity
+            if let pool = location.colleqtiveStockPool, (1...10).contains(pool) {
+                entry.pools[pool] = (entry.pools[pool] ?? .zero) + balance.quantity
+            }
+            if let changed = balance.updatedAt, entry.changed.map({ changed > $0 }) ?? true { entry.changed = changed }
+            byPair[key] = entry
+        }
+        var rows: [JSONValue] = []
+        var id = 0
+        for store in catalog.colleqtiveStores {
+            for product in catalog.products {
+                id += 1
+                guard let entry = byPair[store + "\u{0}" + product.key] else { continue }
+                if let since = filter.changedSince, (entry.changed ?? .distantPast) < since { continue }
+                var object = JSONObject()
+                object["id"] = .integer(id)
+                object["product_number"] = .string(product.effectiveColleqtiveNumber)
+                object["store_number"] = .string(store)
+                object["product_description"] = .optional(product.name)
+                object["barcode"] = .null
+                object["most_likely_quantity"] = jsonNumber(entry.quantity)
+                object["most_likely_datetime"] = .optional(entry.changed.map(Timestamp.iso8601))
+                for pool in 1...10 {
+                    object["most_likely_pool_\(pool)"] = entry.pools[pool].map(jsonNumber) ?? .null
+                }
+                object["is_stock"] = .bool(true)
+                rows.append(.object(object))
+            }
+        }
+        return rows
     }
 
     /// The vendor's paged list: `{list, page_start, page_size, total_count, next_page, previous_page}`.
