@@ -1,4 +1,5 @@
 import HTTPTypes
+import Synchronization
 
 /// Who may call: the clients of the configuration, each with a secret and the dialects it
 /// may use. With no client configured every caller is let in (and `serve` refuses to bind
@@ -22,9 +23,22 @@ public struct ClientAuthenticator: Sendable {
     }
 
     public let clients: [Client]
+    /// Bearer tokens handed out by `POST /Token` (StoreFeeder's password grant), by client.
+    public let tokens = IssuedTokens()
 
     public init(clients: [Client] = []) {
         self.clients = clients
+    }
+
+    /// The client whose name and secret these are (the password grant's user name and password).
+    public func client(name: String, secret: String) -> Client? {
+        var match: Client?
+        for client in clients {
+            // Every client is compared, whatever matched before.
+            let same = Self.constantTimeEquals(Array(secret.utf8), Array(client.secret.value.utf8))
+            if same && client.name == name && match == nil { match = client }
+        }
+        return match
     }
 
     public var isOpen: Bool { clients.isEmpty }
@@ -58,6 +72,9 @@ public struct ClientAuthenticator: Sendable {
             // Every client is compared, whatever matched before.
             if Self.constantTimeEquals(presented, Array(client.secret.value.utf8)) && match == nil { match = client }
         }
+        if match == nil, let name = tokens.client(for: String(decoding: presented, as: UTF8.self)) {
+            match = clients.first { $0.name == name }
+        }
         guard let match else { return .unauthenticated }
         return match.dialects.contains(dialect) ? .allowed(client: match.name) : .forbidden(client: match.name)
     }
@@ -72,5 +89,37 @@ public struct ClientAuthenticator: Sendable {
             difference |= left ^ right
         }
         return difference == 0
+    }
+}
+
+/// Access tokens issued by the password grant (`POST /Token`), each for one client until it
+/// expires. Kept in memory: after a restart a client is answered 401 and fetches a new one,
+/// as OAuth clients do.
+public final class IssuedTokens: Sendable {
+    /// The vendor's lifetime: StoreFeeder's `/Token` answers `expires_in: 1209599` (14 days).
+    public static let lifetime = 1_209_599
+    private let tokens = Mutex<[String: (client: String, expires: ContinuousClock.Instant)]>([:])
+
+    public init() {}
+
+    /// A new random token for `client`.
+    public func issue(for client: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let token = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
+        let expires = ContinuousClock.now + .seconds(Self.lifetime)
+        tokens.withLock { known in
+            let now = ContinuousClock.now
+            known = known.filter { $0.value.expires > now }  // forget expired ones
+            known[token] = (client, expires)
+        }
+        return token
+    }
+
+    /// The client a token was issued to, while it is valid.
+    public func client(for token: String) -> String? {
+        tokens.withLock { known in
+            guard let entry = known[token], entry.expires > ContinuousClock.now else { return nil }
+            return entry.client
+        }
     }
 }

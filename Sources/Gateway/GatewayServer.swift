@@ -29,6 +29,41 @@ public enum GatewayServer {
             return Response(
                 status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: gateway.metrics.exposition())))
         }
+        // StoreFeeder's OAuth2 password grant: a StoreFeeder client pointed at StockGate gets its
+        // bearer token here, for a configured client (user name = client name, password = its secret).
+        router.post("/Token") { request, context -> Response in
+            context.routeLabel.set(dialect: "storefeeder", route: "token")
+            let body = await readBody(request, limit: 16 * 1024, timeout: gateway.configuration.requestTimeout)
+            let form = QueryString.parse(String(decoding: (try? body.get()) ?? [], as: UTF8.self))
+            func field(_ name: String) -> String? { form.first { $0.name == name }?.value }
+            guard field("grant_type") == "password" else {
+                return jsonResponse(.badRequest, ["error": "unsupported_grant_type"])
+            }
+            let username = field("username") ?? ""
+            let name: String
+            if gateway.clients.isOpen {
+                name = username  // no clients configured: every caller is let in anyway
+            } else if let client = gateway.clients.client(name: username, secret: field("password") ?? ""),
+                client.dialects.contains(StoreFeederCodec.dialect)
+            {
+                name = client.name
+            } else {
+                return jsonResponse(
+                    .badRequest, ["error": "invalid_grant", "error_description": "The user name or password is incorrect."])
+            }
+            var headers = HTTPFields()
+            headers[.cacheControl] = "no-store"
+            headers[.contentType] = "application/json; charset=utf-8"
+            let token = gateway.clients.tokens.issue(for: name)
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody(
+                    byteBuffer: ByteBuffer(
+                        bytes: JSONWriter.bytes([
+                            "access_token": .string(token), "token_type": "bearer",
+                            "expires_in": .integer(IssuedTokens.lifetime), "userName": .string(username),
+                        ]))))
+        }
         if let reset = gateway.testReset {
             router.post("/stockgate/v1/test/reset") { _, context -> Response in
                 context.routeLabel.set(dialect: "-", route: "test.reset")
@@ -185,3 +220,4 @@ public enum GatewayServer {
         response(.json(status, value))
     }
 }
+

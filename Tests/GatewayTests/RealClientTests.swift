@@ -170,3 +170,71 @@ struct ColleqtiveClientTests {
         }
     }
 }
+
+/// A StoreFeeder client pointed at StockGate: `POST /Token` (the password grant), then the
+/// stock location reads and a transfer written with the casing ASP.NET's binder accepts.
+/// Shapes from rest.storefeeder.com's Help pages (GET stocklocations, GET stocklocations/{id},
+/// the StockLocationModel resource model, POST stocklocations/create-transfers).
+@Suite("Real clients: StoreFeeder")
+struct StoreFeederClientTests {
+    static let clients = ClientAuthenticator(clients: [
+        .init(name: "warehouse-app", secret: Secret("wh-secret-1"), dialects: ["storefeeder"]),
+        .init(name: "pos", secret: Secret("pos-secret-2"), dialects: ["zettle"]),
+    ])
+
+    static func token(_ base: String, user: String, password: String) async throws -> HTTPResult {
+        try await HTTPClient.shared.send(
+            .POST, base + "/Token", body: "grant_type=password&username=\(user)&password=\(password)",
+            headers: [("Content-Type", "application/x-www-form-urlencoded")])
+    }
+
+    @Test("the password grant issues a bearer token to a configured client, which then reads and writes")
+    func tokenThenCalls() async throws {
+        try await LiveGateway.run(clients: Self.clients) { live in
+            let refused = try await Self.token(live.baseURL, user: "warehouse-app", password: "wrong")
+            #expect(refused.status == 400)
+            #expect(refused.json?["error"] == "invalid_grant")
+            let otherDialect = try await Self.token(live.baseURL, user: "pos", password: "pos-secret-2")
+            #expect(otherDialect.status == 400)  // a client not allowed StoreFeeder gets no StoreFeeder token
+            let granted = try await Self.token(live.baseURL, user: "warehouse-app", password: "wh-secret-1")
+            #expect(granted.status == 200)
+            #expect(granted.json?["token_type"] == "bearer")
+            #expect(granted.json?["expires_in"]?.numberText == "1209599")
+            let token = try #require(granted.json?["access_token"]?.stringValue)
+            #expect(token != "wh-secret-1")
+            let auth = [("Authorization", "Bearer \(token)")]
+
+            // Property names and enum values in another casing, as Json.NET binds them.
+            let transfer = #"[{"productIDType": {"idType": "sku", "value": "sku10"}, "stockLocationFrom": {"IDType": "StockLocationReference", "Value": "Unspecified"}, "stockLocationTo": {"idtype": "id", "value": "3213"}, "transferAmount": 4, "immediateTransfer": true}]"#
+            let moved = try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/stocklocations/create-transfers", body: transfer, headers: auth)
+            #expect(moved.status == 200, "\(moved.text)")
+            #expect(moved.json?["Successful"]?.numberText == "1", "\(moved.text)")
+
+            let list = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations?PageSize=2&Page=1", headers: auth)
+            #expect(list.status == 200)
+            #expect(list.json?["PagingInfo"]?["PageSize"]?.numberText == "2")
+            let total = try #require(list.json?["TotalItems"]?.numberText.flatMap { Int($0) })
+            #expect(list.json?["TotalPages"]?.numberText == String((total + 1) / 2))
+            #expect(list.json?["Data"]?.arrayValue?.count == min(2, total))
+            let holding = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations?hasproducts=true", headers: auth)
+            let rows = holding.json?["Data"]?.arrayValue ?? []
+            #expect(rows.count == 1)
+            #expect(rows.first?["StockLocationID"]?.numberText == "3213")
+            #expect(rows.first?["HasProducts"] == true && rows.first?["IsEmpty"] == false)
+            #expect(rows.first?["Warehouse"]?["WarehouseName"] == "Default Warehouse")
+
+            let one = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations/3213", headers: auth)
+            #expect(one.status == 200)
+            #expect(one.json?["StockLocationReference"] == "pb2")
+            let missing = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations/999999", headers: auth)
+            #expect(missing.status == 404)
+            #expect(missing.json?["Message"] == "Stock Location does not exist or you do not have permission to access it.")
+
+            let anonymous = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations/3213")
+            #expect(anonymous.status == 401)
+            let forged = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations/3213", headers: [("Authorization", "Bearer 0123")])
+            #expect(forged.status == 401)
+        }
+    }
+}

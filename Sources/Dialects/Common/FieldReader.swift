@@ -6,19 +6,23 @@ public struct FieldReader: Sendable {
     public let object: JSONObject
     /// The path of this object, empty at the top (`movements[2]`).
     public let path: String
+    /// Members match regardless of case when no exact one exists, as ASP.NET's JSON binder
+    /// (Json.NET) matches them: `transferAmount` reads `TransferAmount`. Nested readers inherit it.
+    public let caseInsensitiveKeys: Bool
 
-    public init(_ object: JSONObject, path: String = "") {
+    public init(_ object: JSONObject, path: String = "", caseInsensitiveKeys: Bool = false) {
         self.object = object
         self.path = path
+        self.caseInsensitiveKeys = caseInsensitiveKeys
     }
 
     /// Reads `value` as an object, or refuses it naming `path`.
-    public init(_ value: JSONValue, path: String) throws(GatewayError) {
+    public init(_ value: JSONValue, path: String, caseInsensitiveKeys: Bool = false) throws(GatewayError) {
         guard case .object(let object) = value else {
             throw GatewayError.malformed("\(path.isEmpty ? "body" : path) must be an object, got \(value.typeName)",
                 field: path.isEmpty ? nil : path)
         }
-        self.init(object, path: path)
+        self.init(object, path: path, caseInsensitiveKeys: caseInsensitiveKeys)
     }
 
     /// The full path of a member.
@@ -33,7 +37,12 @@ public struct FieldReader: Sendable {
 
     /// The raw member; JSON `null` reads as absent.
     public func value(_ key: String) -> JSONValue? {
-        guard let value = object[key], !value.isNull else { return nil }
+        var found = object[key]
+        if found == nil, caseInsensitiveKeys {
+            let lowered = key.lowercased()
+            found = object.members.first { $0.key.lowercased() == lowered }?.value
+        }
+        guard let value = found, !value.isNull else { return nil }
         return value
     }
 
@@ -137,7 +146,7 @@ public struct FieldReader: Sendable {
             return nil
         }
         guard case .object(let object) = value else { throw wrongType(key, expected: "an object", got: value) }
-        return FieldReader(object, path: name(key))
+        return FieldReader(object, path: name(key), caseInsensitiveKeys: caseInsensitiveKeys)
     }
 
     /// An array member.

@@ -1,7 +1,8 @@
 import HTTPTypes
 import StockCore
 
-/// StoreFeeder's bulk `POST /stocklocations/create-transfers`.
+/// StoreFeeder's bulk `POST /stocklocations/create-transfers`, and the stock location reads
+/// (`GET /stocklocations`, paged, and `GET /stocklocations/{stockLocationID}`) from the catalog.
 ///
 /// A JSON array of PascalCase transfers; each item stands or fails on its own and the
 /// answer lists one response per item, in request order, with the item echoed. A body that
@@ -16,20 +17,113 @@ public struct StoreFeederCodec: InboundCodec {
     static let unknownLocation = "Stock Location does not exist or you do not have permission to access it."
     static let unknownProduct = "Product does not exist or you do not have permission to access it."
 
-    public struct Context: Sendable {
+    public enum Context: Sendable {
+        case transfers(Transfers)
+        /// `GET /stocklocations`: the filters, the page size and the page.
+        case locations(LocationFilter, pageSize: Int, page: Int)
+        /// `GET /stocklocations/{id}`: the catalog location.
+        case location(String)
+    }
+
+    public struct Transfers: Sendable {
         /// Each request item as sent, echoed in its response.
         var items: [JSONValue]
         /// Per request item: the index in the move batch, or the error that kept it out.
         var slots: [Result<Int, GatewayError>]
     }
 
+    public struct LocationFilter: Sendable {
+        var warehouseID: Int?
+        var hasProducts: Bool?
+        var isEmpty: Bool?
+        var sku: String?
+    }
+
     public init() {}
 
-    public let routes: [Route] = [Route("transfers.create", .post, "/stocklocations/create-transfers")]
+    public let routes: [Route] = [
+        Route("transfers.create", .post, "/stocklocations/create-transfers"),
+        Route("locations.list", .get, "/stocklocations"),
+        Route("location.get", .get, "/stocklocations/{stockLocationID}"),
+    ]
 
     public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
         -> Decoded<Context>
     {
+        switch route.name {
+        case "locations.list": return try decodeLocationList(request, catalog: catalog)
+        case "location.get":
+            let id = request.pathParameters["stockLocationID"] ?? ""
+            guard Int(id).map({ $0 > 0 }) == true else {
+                throw GatewayError.invalidValue("The value '\(id)' is not valid for stockLocationID.", field: "stockLocationID")
+            }
+            guard let location = catalog.location(storefeederID: id) else {
+                throw GatewayError.notFound(Self.unknownLocation, field: "stockLocationID")
+            }
+            return Decoded(
+                commands: [.readBalances(BalanceQuery(location: location.key, includeZero: false))],
+                context: .location(location.key))
+        default: return try decodeTransfers(request, catalog: catalog)
+        }
+    }
+
+    /// The warehouses of the catalog's StoreFeeder locations, in order: `WarehouseID` is the position.
+    static func warehouses(_ catalog: Catalog) -> [String] {
+        var names: [String] = []
+        for location in catalog.locations where location.storefeederID != nil {
+            let name = location.storefeederWarehouse ?? "Default Warehouse"
+            if !names.contains(name) { names.append(name) }
+        }
+        return names
+    }
+
+    func decodeLocationList(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
+        // Query names and values as ASP.NET binds them: case-insensitively.
+        func integer(_ name: String, range: ClosedRange<Int>) throws(GatewayError) -> Int? {
+            guard let text = request.queryValue(caseInsensitive: name) else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw GatewayError.invalidValue("The value '\(text)' is not valid for \(name).", field: name)
+            }
+            return value
+        }
+        func boolean(_ name: String) throws(GatewayError) -> Bool? {
+            guard let text = request.queryValue(caseInsensitive: name) else { return nil }
+            switch text.lowercased() {
+            case "true": return true
+            case "false": return false
+            default: throw GatewayError.invalidValue("The value '\(text)' is not valid for \(name).", field: name)
+            }
+        }
+        var filter = LocationFilter()
+        filter.warehouseID = try integer("WarehouseID", range: 1...Int(Int32.max))
+        filter.hasProducts = try boolean("HasProducts")
+        filter.isEmpty = try boolean("IsEmpty")
+        _ = try boolean("KeepProduct")
+        _ = try boolean("IncludeSystem")
+        if let sku = request.queryValue(caseInsensitive: "SKU") {
+            guard let product = catalog.product(sku: sku) else { throw GatewayError.notFound(Self.unknownProduct, field: "SKU") }
+            filter.sku = product.key
+        }
+        let pageSize = try integer("PageSize", range: 1...100) ?? 100
+        let page = try integer("Page", range: 1...Int(Int32.max)) ?? 1
+        return Decoded(
+            commands: [.readBalances(BalanceQuery(includeZero: false))], context: .locations(filter, pageSize: pageSize, page: page))
+    }
+
+    /// One `StockLocationModel` (rest.storefeeder.com Help, ResourceModel StockLocationModel).
+    static func locationModel(_ location: Location, catalog: Catalog, holds: Bool) -> JSONValue {
+        let warehouseName = location.storefeederWarehouse ?? "Default Warehouse"
+        let warehouseID = (warehouses(catalog).firstIndex(of: warehouseName) ?? 0) + 1
+        return [
+            "StockLocationID": .integer(Int(location.storefeederID ?? "") ?? 0),
+            "StockLocationReference": .optional(location.storefeederReference),
+            "Warehouse": ["WarehouseName": .string(warehouseName), "WarehouseID": .integer(warehouseID)],
+            "StockLocationType": "Pickbin", "KeepProduct": false, "LocationOrder": .integer(1),
+            "IsEmpty": .bool(!holds), "HasProducts": .bool(holds), "IsSystem": false, "IsQuarantined": false,
+        ]
+    }
+
+    func decodeTransfers(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
         if let contentType = request.headers[.contentType] {
             let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters() } ?? ""
             guard mediaType == "application/json" || mediaType == "text/json" else {
@@ -61,11 +155,12 @@ public struct StoreFeederCodec: InboundCodec {
             }
         }
         let commands: [Command] = movements.isEmpty ? [] : [.move(MoveBatch(items: movements, atomicity: .perItem))]
-        return Decoded(commands: commands, context: Context(items: items, slots: slots))
+        return Decoded(commands: commands, context: .transfers(Transfers(items: items, slots: slots)))
     }
 
     func transfer(_ value: JSONValue, index: Int, catalog: Catalog) throws(GatewayError) -> Movement {
-        let reader = try FieldReader(value, path: "[\(index)]")
+        // Property names and enum values as ASP.NET's binder reads them: case-insensitively.
+        let reader = try FieldReader(value, path: "[\(index)]", caseInsensitiveKeys: true)
         let product = try productKey(reader.object("ProductIDType", required: true), catalog: catalog)
         let from = try locationKey(reader.object("StockLocationFrom", required: true), catalog: catalog)
         let to = try locationKey(reader.object("StockLocationTo", required: true), catalog: catalog)
@@ -87,7 +182,7 @@ public struct StoreFeederCodec: InboundCodec {
         }
         var user: String?
         if let assigned = try reader.object("AssignedUserID") {
-            let type = try assigned.requiredString("IDType", maxLength: 16)
+            let type = Self.enumName(try assigned.requiredString("IDType", maxLength: 16), ["Email", "ID"])
             guard type == "Email" || type == "ID" else {
                 throw GatewayError.invalidValue("IDType must be Email or ID, got '\(type)'.", field: assigned.name("IDType"))
             }
@@ -118,7 +213,7 @@ public struct StoreFeederCodec: InboundCodec {
 
     func productKey(_ reader: FieldReader?, catalog: Catalog) throws(GatewayError) -> String {
         guard let reader else { throw GatewayError.missing("ProductIDType") }
-        let type = try reader.requiredString("IDType", maxLength: 32)
+        let type = Self.enumName(try reader.requiredString("IDType", maxLength: 32), ["SKU", "ID"])
         let value = try reader.requiredString("Value", maxLength: Self.maxText)
         let product: Product?
         switch type {
@@ -128,18 +223,18 @@ public struct StoreFeederCodec: InboundCodec {
             throw GatewayError.invalidValue("IDType must be SKU or ID, got '\(type)'.", field: reader.name("IDType"))
         }
         guard let product else {
-            throw GatewayError.notFound("\(Self.unknownProduct) (\(type) '\(value)')", field: reader.path)
+            throw GatewayError.notFound(Self.unknownProduct, field: reader.path)
         }
         return product.key
     }
 
     func locationKey(_ reader: FieldReader?, catalog: Catalog) throws(GatewayError) -> String {
         guard let reader else { throw GatewayError.missing("StockLocation") }
-        let type = try reader.requiredString("IDType", maxLength: 32)
+        let type = Self.enumName(try reader.requiredString("IDType", maxLength: 32), ["ID", "StockLocationReference"])
         let value = try reader.requiredString("Value", maxLength: Self.maxText)
         var warehouse: String?
         if let warehouseReader = try reader.object("Warehouse") {
-            let warehouseType = try warehouseReader.requiredString("IDType", maxLength: 16)
+            let warehouseType = Self.enumName(try warehouseReader.requiredString("IDType", maxLength: 16), ["Name", "ID"])
             guard warehouseType == "Name" || warehouseType == "ID" else {
                 throw GatewayError.invalidValue(
                     "IDType must be Name or ID, got '\(warehouseType)'.", field: warehouseReader.name("IDType"))
@@ -164,10 +259,46 @@ public struct StoreFeederCodec: InboundCodec {
             throw GatewayError.invalidValue(
                 "IDType must be ID or StockLocationReference, got '\(type)'.", field: reader.name("IDType"))
         }
-        throw GatewayError.notFound("\(Self.unknownLocation) (\(reader.path) \(type) '\(value)')", field: reader.path)
+        throw GatewayError.notFound(Self.unknownLocation, field: reader.path)
     }
 
     public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+        var held: [String: Set<String>] = [:]  // location → products with stock
+        for case .balances(let balances) in outcomes {
+            for balance in balances where !balance.quantity.isZero { held[balance.location, default: []].insert(balance.product) }
+        }
+        switch context {
+        case .transfers(let transfers):
+            return encode(outcomes, transfers: transfers)
+        case .location(let key):
+            guard let location = catalog.location(key: key) else { return .json(.notFound, ["Message": .string(Self.unknownLocation)]) }
+            return .json(.ok, Self.locationModel(location, catalog: catalog, holds: !(held[key]?.isEmpty ?? true)))
+        case .locations(let filter, let pageSize, let page):
+            let names = Self.warehouses(catalog)
+            let matching = catalog.locations.filter { location in
+                guard location.storefeederID != nil else { return false }
+                let holds = !(held[location.key]?.isEmpty ?? true)
+                if let id = filter.warehouseID, names.firstIndex(of: location.storefeederWarehouse ?? "Default Warehouse") != id - 1 {
+                    return false
+                }
+                if let wanted = filter.hasProducts, wanted != holds { return false }
+                if let wanted = filter.isEmpty, wanted == holds { return false }
+                if let sku = filter.sku, !(held[location.key]?.contains(sku) ?? false) { return false }
+                return true
+            }
+            let start = (page - 1) * pageSize
+            let slice = start < matching.count ? Array(matching[start..<min(matching.count, start + pageSize)]) : []
+            let data = slice.map { Self.locationModel($0, catalog: catalog, holds: !(held[$0.key]?.isEmpty ?? true)) }
+            return .json(
+                .ok,
+                [
+                    "TotalItems": .integer(matching.count), "PagingInfo": ["PageSize": .integer(pageSize), "Page": .integer(page)],
+                    "TotalPages": .integer((matching.count + pageSize - 1) / pageSize), "Data": .array(data),
+                ])
+        }
+    }
+
+    func encode(_ outcomes: [Outcome], transfers context: Transfers) -> CodecResponse {
         var batchItems: [BatchOutcome.Item] = []
         if case .moved(let batch) = outcomes.first { batchItems = batch.items }
         var responses: [JSONValue] = []
@@ -195,7 +326,12 @@ public struct StoreFeederCodec: InboundCodec {
             response["Success"] = .bool(error == nil)
             if let error {
                 failed += 1
+                // The vendor's own words in `Error` (clients match on them); what StockGate knows
+                // beyond them (the code, the field) in a member of its own.
                 response["Error"] = .string(Self.message(error))
+                response["StockGateError"] = [
+                    "code": .string(error.code.description), "field": .optional(error.field),
+                ]
             }
             responses.append(.object(response))
         }
@@ -209,7 +345,16 @@ public struct StoreFeederCodec: InboundCodec {
     }
 
     /// An item's error text: the message, with the field in front when the message does not name it.
+    /// An enum value as ASP.NET binds it: matched case-insensitively to its declared name.
+    static func enumName(_ text: String, _ names: [String]) -> String {
+        let lowered = text.lowercased()
+        return names.first { $0.lowercased() == lowered } ?? text
+    }
+
+    /// The vendor's own text where StoreFeeder has one (unknown product or stock location: its
+    /// create-transfers sample words it so), else StockGate's message led by the field it names.
     static func message(_ error: GatewayError) -> String {
+        if error.message == unknownLocation || error.message == unknownProduct { return error.message }
         guard let field = error.field, !error.message.contains(field) else { return error.message }
         return "\(field): \(error.message)"
     }
@@ -218,6 +363,10 @@ public struct StoreFeederCodec: InboundCodec {
         if error.code == .unauthorized || error.code == .forbidden {
             // ASP.NET Web API's own answer to a request its [Authorize] filter refuses.
             return .json(error.code.httpStatus, ["Message": "Authorization has been denied for this request."])
+        }
+        if route.name != "transfers.create" {
+            // The reads answer a refusal as Web API does outside model binding: `{"Message": …}`.
+            return .json(error.code.httpStatus, ["Message": .string(Self.message(error))])
         }
         // The one unsupported thing here is the media type.
         let status: HTTPResponse.Status = error.code == .unsupported ? .unsupportedMediaType : error.code.httpStatus

@@ -130,9 +130,9 @@ public struct ZettleCodec: InboundCodec {
         throws(GatewayError) -> Decoded<Context>
     {
         let reportLocation: Location
-        // Clients that serialize every property send `null` for one they leave unset
-        // (SwagPayPal's PosStruct::jsonSerialize): null is absent.
-        if root.has("returnBalanceForLocationUuid"), root.value("returnBalanceForLocationUuid") != .null {
+        // `has` reads JSON null as absent: clients that serialize every property send null for one
+        // they leave unset (SwagPayPal's PosStruct::jsonSerialize).
+        if root.has("returnBalanceForLocationUuid") {
             reportLocation = try knownLocation(
                 uuid(root, "returnBalanceForLocationUuid"), field: "returnBalanceForLocationUuid", catalog: catalog)
         } else if let store = catalog.firstLocation(kind: .stock, where: { $0.zettleUUID != nil }) {
@@ -141,7 +141,7 @@ public struct ZettleCodec: InboundCodec {
             throw GatewayError.unsupported("the catalog has no Zettle STORE location", field: "returnBalanceForLocationUuid")
         }
         var externalID: String?
-        if root.has("externalUuid"), root.value("externalUuid") != .null { externalID = try uuid(root, "externalUuid") }
+        if root.has("externalUuid") { externalID = try uuid(root, "externalUuid") }
         var items = movements
         for index in items.indices { items[index].externalID = externalID }
         var commands: [Command] = []
