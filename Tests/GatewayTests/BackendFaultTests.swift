@@ -129,17 +129,18 @@ struct BackendFaultTests {
         try await upstream.run { base in
             try await Self.withJournal(timeout: .seconds(1)) { journal, client in
                 let backend = Self.backend("stockgate", base: base, journal: journal, client: client, timeout: .seconds(1))
-                let started = ContinuousClock.now
                 guard case .failure(let error) = await Self.restockOnce(backend, key: "k-dedup") else { Issue.record("expected a failure"); return }
-                let took = ContinuousClock.now - started
                 #expect(error.code == .unknownOutcome, "\(error)")
-                // One overall deadline for every attempt: not 3 × the timeout.
-                #expect(took < .milliseconds(1800), "took \(took)")
+                // One overall deadline for every attempt: the first attempt used it up, so no
+                // second attempt went out (three attempts of one timeout each would reach the
+                // backend three times). Counted, not timed: the CI machine is shared and noisy.
+                #expect(upstream.requests.count <= 1, "\(upstream.requests.count) attempts")
                 let states1 = try await Self.states(journal)
                 #expect(states1 == [.sent])
                 // A resend to a backend that deduplicates goes out again and settles the same row.
                 guard case .failure(let again) = await Self.restockOnce(backend, key: "k-dedup") else { Issue.record("expected a failure"); return }
                 #expect(again.code == .unknownOutcome)
+                #expect(upstream.requests.count <= 2)
                 let states2 = try await Self.states(journal)
                 #expect(states2 == [.sent])
             }

@@ -15,7 +15,7 @@ final class RawClient: @unchecked Sendable {
     // @unchecked: the socket is used by one test at a time, from one thread at a time.
     let socket: Int32
 
-    init(port: Int) throws {
+    init(port: Int, timeoutSeconds: Int = 10) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -25,12 +25,33 @@ final class RawClient: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw TestFailure("connect failed") }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     func send(_ text: String) {
         _ = text.withCString { Glibc.send(socket, $0, strlen($0), 0) }
+    }
+
+    func send(bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Says nothing more will be sent (half-close), so the server sees the end of the input.
+    func finishSending() {
+        shutdown(socket, Int32(SHUT_WR))
+    }
+
+    /// Everything until the peer closes or the receive timeout passes (at most `limit` bytes).
+    func readToEnd(limit: Int = 1_000_000) -> String {
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while output.count < limit {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            output.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Reads until the peer closes or the receive timeout passes.

@@ -5,10 +5,6 @@ import StockCore
 import TestSupport
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Raw HTTP/1.1 requests, mutated, through the whole server pipeline on a real socket: what an
 /// attacker reaches before any codec. Seeded (the same inputs every run) and bounded (a few
 /// hundred requests, a short body timeout), so it runs in `swift test`. Not libFuzzer: that
@@ -48,28 +44,10 @@ struct RawHTTPFuzzTests {
 
     /// Sends raw bytes, half-closes, and reads what comes back within `seconds`.
     static func exchange(_ bytes: [UInt8], port: Int, seconds: Int = 2) -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return "connect failed" }
-        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        shutdown(fd, Int32(SHUT_WR))
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while output.count < 1_000_000 {
-            let count = recv(fd, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            output.append(contentsOf: buffer[0..<count])
-        }
-        return String(decoding: output, as: UTF8.self)
+        guard let client = try? RawClient(port: port, timeoutSeconds: seconds) else { return "connect failed" }
+        client.send(bytes: bytes)
+        client.finishSending()
+        return client.readToEnd()
     }
 
     @Test("mutated raw requests never get a 5xx, never take the server down, never apply a bad movement")
