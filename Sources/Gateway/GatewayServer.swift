@@ -84,7 +84,9 @@ public enum GatewayServer {
         let router = makeRouter(gateway: gateway, logger: logger)
         return Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(gateway.configuration.idleTimeout * 1000)))),
+            server: .gatewayHTTP1(
+                idleTimeout: .milliseconds(Int64(gateway.configuration.idleTimeout * 1000)),
+                maxBodyBytes: gateway.configuration.maxBodyBytes),
             configuration: ApplicationConfiguration(
                 address: .hostname(gateway.configuration.host, port: gateway.configuration.port),
                 serverName: "StockGate"),
@@ -179,6 +181,13 @@ public enum GatewayServer {
             || request.headers[.contentLength] == "0"
         {
             return .success([])
+        }
+        // A declared length over the limit is refused before a byte of the body is read (the
+        // connection then closes: see `HTTP1ConnectionPolicy`).
+        if let declared = request.headers[.contentLength].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }),
+            declared > limit
+        {
+            return .failure(GatewayError(code: .tooLarge, message: "request body is larger than \(limit) bytes"))
         }
         return await withTaskGroup(of: Result<[UInt8], GatewayError>?.self) { group in
             group.addTask {

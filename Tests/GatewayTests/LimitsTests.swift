@@ -54,6 +54,43 @@ final class RawClient: @unchecked Sendable {
         return String(decoding: output, as: UTF8.self)
     }
 
+    /// Everything until the peer closes its side (`closed`) or the receive timeout passes.
+    func readUntilClosed(limit: Int = 1_000_000) -> (text: String, closed: Bool) {
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while output.count < limit {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            if count == 0 { return (String(decoding: output, as: UTF8.self), true) }
+            if count < 0 { break }
+            output.append(contentsOf: buffer[0..<count])
+        }
+        return (String(decoding: output, as: UTF8.self), false)
+    }
+
+    /// Reads exactly up to the first blank line (one response head, e.g. `100 Continue`).
+    func readHead() -> String {
+        var output: [UInt8] = []
+        var byte: UInt8 = 0
+        while !output.suffix(4).elementsEqual([13, 10, 13, 10]), recv(socket, &byte, 1, 0) == 1 { output.append(byte) }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Sends `bytes` over and over until the peer has closed the socket (true: a send failed
+    /// with a reset or a broken pipe) or `seconds` pass (false).
+    func sendsFailWithin(seconds: Int) -> Bool {
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 4096)
+        let deadline = Date().addingTimeInterval(Double(seconds))
+        while Date() < deadline {
+            let sent = chunk.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && (errno == EPIPE || errno == ECONNRESET) { return true }
+            if sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
     /// Reads until the peer closes or the receive timeout passes.
     func readAll() -> String {
         var output: [UInt8] = []

@@ -91,4 +91,71 @@ struct ProtocolHygieneTests {
             #expect(try await live.ledger.count(MovementQuery()) == 0)
         }
     }
+
+    static let movement = #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
+
+    @Test("HTTP/1.0: closed after the answer unless keep-alive was asked for (then said so); Host may be absent")
+    func http10() async throws {
+        try await LiveGateway.run { live in
+            let plain = try RawClient(port: live.port, timeoutSeconds: 5)
+            plain.send("GET /healthz HTTP/1.0\r\n\r\n")
+            let (answer, closed) = await offPool { plain.readUntilClosed() }
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            #expect(answer.lowercased().contains("connection: close"))
+            #expect(closed, "an HTTP/1.0 connection without keep-alive must be closed after the answer")
+
+            let kept = try RawClient(port: live.port, timeoutSeconds: 5)
+            kept.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            let first = await offPool { kept.readAll() }
+            #expect(first.lowercased().contains("connection: keep-alive"), "\(first)")
+            kept.send("POST /stockgate/v1/movements HTTP/1.0\r\nContent-Length: \(Self.movement.utf8.count)\r\n\r\n\(Self.movement)")
+            let (second, closedAfter) = await offPool { kept.readUntilClosed() }
+            #expect(second.hasPrefix("HTTP/1.1 200"), "\(second)")
+            #expect(closedAfter)
+            #expect(try await live.ledger.count(MovementQuery()) == 1)
+        }
+    }
+
+    @Test("Expect: 100-continue is answered before the body is sent; a declared body over the limit is refused 413 without it")
+    func expectContinue() async throws {
+        try await LiveGateway.run { live in
+            let client = try RawClient(port: live.port, timeoutSeconds: 5)
+            client.send(
+                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: \(Self.movement.utf8.count)\r\n\r\n")
+            let interim = await offPool { client.readHead() }
+            #expect(interim.hasPrefix("HTTP/1.1 100 Continue"), "\(interim)")
+            client.send(Self.movement)
+            let answer = await offPool { client.readAll() }
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            #expect(try await live.ledger.count(MovementQuery()) == 1)
+
+            let large = try RawClient(port: live.port, timeoutSeconds: 5)
+            large.send(
+                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100000000\r\n\r\n")
+            let (refusal, closed) = await offPool { large.readUntilClosed() }
+            #expect(refusal.hasPrefix("HTTP/1.1 413"), "\(refusal)")
+            #expect(!refusal.contains("100 Continue"))
+            #expect(refusal.contains(#""code":"too_large""#) || refusal.contains("larger than"))
+            #expect(closed)
+            #expect(try await live.ledger.count(MovementQuery()) == 1)
+        }
+    }
+
+    @Test("after an early answer (body too large, Connection: close) the socket is closed, not left half-open and unread")
+    func earlyAnswerCloses() async throws {
+        try await LiveGateway.run { live in
+            let client = try RawClient(port: live.port, timeoutSeconds: 5)
+            client.send(
+                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 100000000\r\n\r\n")
+            client.send(bytes: [UInt8](repeating: UInt8(ascii: "x"), count: 65_536))
+            let (answer, closed) = await offPool { client.readUntilClosed() }
+            #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
+            #expect(closed)
+            // The gateway reads and drops what still comes for a short while, then closes the
+            // socket: the client's sends start failing (they would block for the 60 s idle
+            // timeout if the socket were left half-open and unread).
+            let failed = await offPool { client.sendsFailWithin(seconds: 15) }
+            #expect(failed)
+        }
+    }
 }

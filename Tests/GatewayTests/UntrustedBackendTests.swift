@@ -73,6 +73,11 @@ struct UntrustedBackendTests {
                 for _ in 0..<3 {
                     let answer = try await HTTPClient.shared.send(.POST, url, body: body, headers: [("Idempotency-Key", "o2b-1")])
                     #expect(answer.status == 504)
+                    // In Open2b's own error envelope (open2b.dev/en/error-handling: a temporary
+                    // inability of the server is answered with status "error"), not plain text.
+                    #expect(answer.json?["status"] == "error", "\(answer.text)")
+                    #expect(answer.json?["error"]?["type"] == "UnknownOutcome")
+                    #expect((answer.json?["error"]?["description"]?.stringValue ?? "").contains("may or may not have been applied"))
                 }
                 #expect(upstream.requests.count == 1)
                 var query = MovementQuery()

@@ -293,11 +293,24 @@ public struct Open2bCodec: InboundCodec {
         case .tooLarge: return .text(.contentTooLarge, "413 Request Entity Too Large")
         case .tooManyRequests: return .text(.tooManyRequests, "429 Too Many Requests")
         case .requestTimeout: return .text(.requestTimeout, "408 Request Timeout")
-        case .internal: return .text(.internalServerError, "500 Internal Server Error")
-        case .unavailable: return .text(.serviceUnavailable, "503 Service Unavailable")
-        case .unknownOutcome: return .text(.gatewayTimeout, "504 Gateway Timeout")
-        case .backendFailure: return .text(.badGateway, "502 Bad Gateway")
         default: break
+        }
+        // "A temporary inability of the server to fulfill the request (... internal system
+        // error)" is answered in the error envelope (open2b.dev/en/error-handling); the vendor
+        // names no type for it, so the type says what happened, and the HTTP status stays the
+        // gateway's (500, 502, 503, 504) for clients and proxies that look only at it.
+        let serverFailure: (HTTPResponse.Status, String)? =
+            switch error.code {
+            case .internal: (.internalServerError, "InternalError")
+            case .unavailable: (.serviceUnavailable, "Unavailable")
+            case .unknownOutcome: (.gatewayTimeout, "UnknownOutcome")
+            case .backendFailure: (.badGateway, "BackendFailure")
+            default: nil
+            }
+        if let (status, type) = serverFailure {
+            return .json(
+                status,
+                ["status": "error", "error": ["field": .string(error.field.map(Self.vendorField) ?? ""), "type": .string(type), "description": .string(error.message)]])
         }
         let type: String
         switch error.code {
