@@ -104,6 +104,10 @@ let package = Package(
         ),
         // libFuzzer target over the inbound decoders (scripts/fuzz); a corpus replayer otherwise.
         .executableTarget(name: "stockgate-fuzz", dependencies: ["Dialects", "StockCore"]),
+        // libFuzzer target over raw HTTP requests through the whole server (scripts/fuzz); a replayer otherwise.
+        .executableTarget(
+            name: "stockgate-fuzz-http",
+            dependencies: ["Gateway", "Ledger", "StockCore", .product(name: "Logging", package: "swift-log")]),
         // Micro-benchmarks for scripts/bench (codec throughput, ledger commits).
         .executableTarget(
             name: "stockgate-bench",

@@ -137,10 +137,11 @@ public enum GatewayServer {
                 for name in parameterNames {
                     parameters[name] = context.parameters.get(name)
                 }
-                let inbound = InboundRequest(
+                var inbound = InboundRequest(
                     method: request.method, path: request.uri.path, query: QueryString.parse(request.uri.query ?? ""),
                     headers: request.headers, body: body, pathParameters: parameters,
                     maxJSONDepth: gateway.configuration.maxJSONDepth, maxJSONValues: gateway.configuration.maxJSONValues)
+                inbound.authority = request.head.authority
                 let facts = RequestFacts(
                     dialect: codec.dialect, requestID: context.requestID,
                     idempotencyKey: request.headers[.idempotencyKey], client: client)

@@ -7,8 +7,9 @@ import Testing
 
 /// Raw HTTP/1.1 requests, mutated, through the whole server pipeline on a real socket: what an
 /// attacker reaches before any codec. Seeded (the same inputs every run) and bounded (a few
-/// hundred requests, a short body timeout), so it runs in `swift test`. Not libFuzzer: that
-/// would build NIO and Hummingbird a second time under sanitizers in CI (see the issue notes).
+/// hundred requests, a short body timeout), so it runs in `swift test`; the coverage-guided
+/// search over the same pipeline is the libFuzzer target `stockgate-fuzz-http` (`scripts/fuzz`),
+/// whose corpus is replayed here.
 @Suite("Raw HTTP fuzz")
 struct RawHTTPFuzzTests {
     static let seeds: [String] = [
@@ -85,19 +86,19 @@ struct RawHTTPFuzzTests {
         }
     }
 
-    @Test("the libFuzzer corpora kept in the repository replay without a finding (decoders and backend answers)")
+    @Test("the libFuzzer corpora kept in the repository replay without a finding (decoders, backend answers, raw HTTP)")
     func corpusReplays() throws {
         let repository = CrashRecoveryTests.repository
-        let binary = repository.appendingPathComponent(".build/debug/stockgate-fuzz").path
-        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the fuzz target first (swift build --build-tests)")
-        for target in ["decoders", "answers"] {
+        for target in ["decoders", "answers", "http"] {
+            let binary = repository.appendingPathComponent(target == "http" ? ".build/debug/stockgate-fuzz-http" : ".build/debug/stockgate-fuzz").path
+            try #require(FileManager.default.isExecutableFile(atPath: binary), "build the fuzz targets first (swift build --build-tests)")
             let directory = repository.appendingPathComponent("Tests/FuzzCorpus/\(target)").path
             let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map { directory + "/" + $0 }
             #expect(!files.isEmpty)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = files
-            process.environment = ["STOCKGATE_FUZZ_TARGET": target]
+            process.environment = ["STOCKGATE_FUZZ_TARGET": target, "STOCKGATE_MAPPINGS": repository.appendingPathComponent("mappings").path]
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
@@ -106,6 +107,10 @@ struct RawHTTPFuzzTests {
             process.waitUntilExit()
             #expect(process.terminationStatus == 0, "\(target): \(text)")
             #expect(text.contains("replayed \(files.count) inputs without a finding"), "\(target): \(text)")
+            if target == "http" {
+                // Each seed is a well-formed request: all reach the pipeline and are answered.
+                #expect(text.contains("(\(files.count) answered)"), "\(text)")
+            }
         }
     }
 }

@@ -15,6 +15,8 @@ public struct InboundRequest: Sendable {
     public var maxJSONDepth: Int
     /// Bodies holding more JSON values than this are refused 413 (the gateway's `max_json_values`).
     public var maxJSONValues: Int
+    /// The request's `Host` (authority), for answers that link back to the server (paging).
+    public var authority: String?
 
     public init(
         method: HTTPRequest.Method, path: String, query: [(name: String, value: String)] = [],

@@ -275,6 +275,13 @@ public struct ZettleCodec: InboundCodec {
     }
 
     public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+        Self.vendorError(error)
+    }
+
+    /// Zettle's error answer, the same in the earlier API and in Inventory V3 (PayPal's V3 client
+    /// reads `errorType`, `developerMessage` and `violations`: inpsyde/paypal-point-of-sale,
+    /// `modules.local/paypal-pos-php-sdk/src/Exception/ZettleRestException.php`).
+    static func vendorError(_ error: GatewayError) -> CodecResponse {
         if error.code == .unauthorized {
             // Token failures use the OAuth shape.
             return .json(.unauthorized, ["error": "invalid_token", "error_description": .string(error.message)])
