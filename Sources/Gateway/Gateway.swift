@@ -69,7 +69,10 @@ public final class Gateway: Sendable {
     /// Why the gateway cannot take writes now (its ledger file deleted or replaced, or its last
     /// commit failed), if it cannot: `/healthz` answers 503 with it.
     public var healthProblem: String? {
-        ((backend as? Ledger) ?? idempotencyStore)?.healthProblem
+        if let problem = ((backend as? Ledger) ?? idempotencyStore)?.healthProblem { return problem }
+        let (held, limit) = admission.withLock { ($0.total, $0.limit) }
+        if held >= limit { return "busy: every request slot is taken (\(held) of \(limit)); new requests are answered 429" }
+        return nil
     }
 
     /// Every inbound dialect this gateway serves.

@@ -191,6 +191,28 @@ struct LimitsTests {
         }
     }
 
+    @Test("/healthz says busy (503) while every request slot is taken, and ok again after")
+    func healthWhenSaturated() async throws {
+        let upstream = RecordingUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
+        try await upstream.run { base in
+            try await UntrustedBackendTests.withRoutedGateway(
+                "stockgate", to: "stockgate", base: base, timeout: .seconds(5), configure: { $0.maxConcurrentRequests = 1 }
+            ) { live in
+                let url = live.baseURL + "/stockgate/v1/movements"
+                let before = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
+                #expect(before.status == 200)
+                let write = Task { try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite).status }
+                try await Task.sleep(for: .milliseconds(500))
+                let during = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
+                #expect(during.status == 503, "\(during.text)")
+                #expect(during.json?["reason"]?.stringValue?.contains("every request slot is taken") == true)
+                #expect(try await write.value == 200)
+                let after = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
+                #expect(after.status == 200)
+            }
+        }
+    }
+
     @Test("with clients configured, one client cannot take more than half the slots")
     func perClientShare() async throws {
         let upstream = RecordingUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
