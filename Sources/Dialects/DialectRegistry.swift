@@ -8,6 +8,7 @@ public enum DialectRegistry {
         Open2bCodec.registrationV6,
         Open2bCodec.registrationV3,
         ZettleCodec.registration,
+        ZettleV3Codec.registration,
     ]
 
     /// The ids, in registry order.

@@ -13,6 +13,7 @@ enum AnswerFuzz {
     static let codecs: [any OutboundCodec] = [
         CanonicalOutbound(), ColleqtiveOutbound(parameters: BackendParameters(["colleqtive_app_user": "fuzz"])),
         StoreFeederOutbound(), Open2bOutbound(version: .v6), Open2bOutbound(version: .v3), ZettleOutbound(),
+        ZettleV3Outbound(),
     ]
     static let statuses = [200, 201, 204, 400, 401, 404, 409, 422, 429, 500, 502, 503, 504]
     static let items = [

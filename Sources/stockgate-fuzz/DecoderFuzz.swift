@@ -42,6 +42,7 @@ enum DecoderFuzz {
         (Open2bCodec(version: .v6), "rpc", ["method": "commerce.movements.create"]),
         (Open2bCodec(version: .v3), "rpc", ["method": "commerce.movements.find"]),
         (ZettleCodec(), "inventory.update", ["org": "self"]),
+        (ZettleV3Codec(), "movements.create", [:]),
     ]
 
     static func run(_ data: [UInt8]) {

@@ -32,11 +32,13 @@ struct DecoderFuzzTests {
              body: #"{"conditions": {"sku": "A927TP", "fromCreationTime": "2010-11-01 12:00:00", "keywords": "shirt"}, "fields": ["id", "sku"], "order": ["-id"], "limit": 10, "first": 0}"#),
         Seed(dialect: "zettle", route: "inventory.bulk", method: "POST", parameters: ["org": "self"],
              body: #"{"returnBalanceForLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "externalUuid": "0f4e6b2c-1d3a-4c5e-8f70-9a1b2c3d4e5f", "productChanges": [{"productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "trackingStatusChange": "START_TRACKING", "variantChanges": [{"variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "fromLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": 42}]}]}"#),
+        Seed(dialect: "zettle-v3", route: "movements.create", method: "POST", parameters: [:],
+             body: #"{"movements": [{"productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "from": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "to": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": 42}], "identifier": "947d712a-892d-11ea-bc55-0242ac130003"}"#),
     ]
 
     static let codecs: [any InboundCodec] = [
         CanonicalCodec(), ColleqtiveCodec(), StoreFeederCodec(), Open2bCodec(version: .v6), Open2bCodec(version: .v3),
-        ZettleCodec(),
+        ZettleCodec(), ZettleV3Codec(),
     ]
 
     static let interesting: [[UInt8]] = [

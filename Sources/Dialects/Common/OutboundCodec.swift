@@ -36,11 +36,14 @@ public struct OutboundResponse: Sendable {
     public var body: [UInt8]
     /// The `Retry-After` header of a 429 or 503, if any.
     public var retryAfter: String?
+    /// The `Link` header (paging), if any.
+    public var link: String?
 
-    public init(status: Int, body: [UInt8], retryAfter: String? = nil) {
+    public init(status: Int, body: [UInt8], retryAfter: String? = nil, link: String? = nil) {
         self.status = status
         self.body = body
         self.retryAfter = retryAfter
+        self.link = link
     }
 
     var json: JSONValue? { try? JSONParser.parse(body) }
@@ -103,9 +106,14 @@ public protocol OutboundCodec: Sendable {
 
     func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog) throws(GatewayError)
         -> [Balance]
+
+    /// The request for the next page of a balance read, when the answer announces one.
+    func nextBalanceRequest(after response: OutboundResponse) -> OutboundRequest?
 }
 
 extension OutboundCodec {
+    public func nextBalanceRequest(after response: OutboundResponse) -> OutboundRequest? { nil }
+
     public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
         throw GatewayError.unsupported("a \(dialect) backend cannot read balances")
     }

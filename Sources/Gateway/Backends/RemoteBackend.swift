@@ -74,12 +74,7 @@ public final class RemoteBackend: StockBackend {
             guard codec.capabilities.balanceReads else {
                 throw GatewayError.unsupported("a \(codec.dialect) backend cannot read balances")
             }
-            let response = try await send(try codec.balanceRequest(query, catalog: catalog), facts: facts)
-            do {
-                return .balances(try codec.balanceResult(response, query: query, catalog: catalog))
-            } catch {
-                throw redacted(error)
-            }
+            return .balances(try await readBalances(query, facts: facts))
         case .findMovements(var query):
             query.backend = name
             return .movements(try await journal.movements(query))
@@ -377,6 +372,35 @@ public final class RemoteBackend: StockBackend {
         metrics?.recordCircuit(backend: name, state: state)
     }
 
+    /// Balances, page after page while the backend announces another (at most
+    /// `ZettleV3Outbound.maxPages`); a product read on two pages counts once, non-zero first.
+    func readBalances(_ query: BalanceQuery, facts: RequestFacts) async throws -> [Balance] {
+        var request = try codec.balanceRequest(query, catalog: catalog)
+        var balances: [Balance] = []
+        for _ in 0..<ZettleV3Outbound.maxPages {
+            let response = try await send(request, facts: facts)
+            do {
+                balances += try codec.balanceResult(response, query: query, catalog: catalog)
+            } catch {
+                throw redacted(error)
+            }
+            guard let next = codec.nextBalanceRequest(after: response) else { break }
+            request = next
+        }
+        var seen: [String: Int] = [:]
+        var merged: [Balance] = []
+        for balance in balances {
+            let key = balance.product + "\u{0}" + balance.location
+            if let index = seen[key] {
+                if merged[index].quantity == .zero { merged[index] = balance }
+            } else {
+                seen[key] = merged.count
+                merged.append(balance)
+            }
+        }
+        return merged
+    }
+
     /// One attempt, with one fresh token after a 401 when the auth method has tokens.
     func authenticated(_ request: OutboundRequest, facts: RequestFacts, timeout: Duration) async throws -> OutboundResponse {
         let started = ContinuousClock.now
@@ -403,6 +427,8 @@ public final class RemoteBackend: StockBackend {
                 "backend": "\(name)", "method": "\(request.method)", "path": "\(request.path)",
                 "status": "\(response.status)", "request": "\(facts.requestID)",
             ])
-        return OutboundResponse(status: response.status, body: response.body, retryAfter: response.header("Retry-After"))
+        return OutboundResponse(
+            status: response.status, body: response.body, retryAfter: response.header("Retry-After"),
+            link: response.header("Link"))
     }
 }

@@ -1,0 +1,135 @@
+import StockCore
+
+/// A Zettle Inventory V3 backend: `POST /v3/movements` (all-or-nothing, answered `204`),
+/// balances from `GET /v3/stock/{inventoryUuid}` (or, for one product,
+/// `…/products/{productUuid}`), following the `Link: <…>; rel="next"` pages. Like the earlier
+/// API it does not deduplicate: a write already sent is never repeated, and the movements'
+/// correlation id travels as `identifier`.
+public struct ZettleV3Outbound: OutboundCodec {
+    public var dialect: String { ZettleV3Codec.dialect }
+    public let capabilities = BackendCapabilities(
+        maxBatchItems: ZettleV3Codec.maxMovements, atomicRequests: true, integerQuantities: false,
+        maxFractionDigits: nil, pendingTransfers: false, balanceReads: true, idempotencyKeys: false)
+    /// Most pages of one balance read followed (a backend that keeps announcing pages is cut off).
+    public static let maxPages = 100
+
+    /// The earlier API's codec: the catalog lookups are the same (the same UUIDs).
+    let identities = ZettleOutbound()
+
+    public init(parameters: BackendParameters = BackendParameters()) {}
+
+    public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {
+        _ = try identities.identifiers(item, catalog: catalog)
+    }
+
+    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
+        -> OutboundRequest
+    {
+        var movements: [JSONValue] = []
+        for item in items {
+            let ids = try identities.identifiers(item, catalog: catalog)
+            movements.append([
+                "productUuid": .string(ids.product), "variantUuid": .string(ids.variant),
+                "from": .string(ids.from), "to": .string(ids.to), "change": .number(item.quantity.description),
+            ])
+        }
+        var body = JSONObject([.init("movements", .array(movements))])
+        if let correlation = items.first?.externalID, items.allSatisfy({ $0.externalID == correlation }),
+            UUIDText.isValid(correlation)
+        {
+            body["identifier"] = .string(correlation)
+        }
+        return .json("POST", "/v3/movements", .object(body))
+    }
+
+    public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
+        guard (200..<300).contains(response.status) else {
+            let message =
+                response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status): \(response.text)"
+            let error = backendError(status: response.status, message: message)
+            return items.map { _ in .failed(error) }
+        }
+        // 204 No Content is the documented answer; any 2xx says the movements were taken.
+        return items.map { .applied($0) }
+    }
+
+    public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
+        guard let key = query.location else {
+            throw GatewayError.unsupported("a Zettle backend reads balances one location at a time", field: "location")
+        }
+        let inventory = try identities.uuid(key, asSource: true, catalog: catalog, field: "location")
+        if let products = query.products, products.count == 1, let product = catalog.product(key: products[0]),
+            let productUUID = product.zettleProductUUID
+        {
+            return OutboundRequest(method: "GET", path: "/v3/stock/\(inventory)/products/\(productUUID)")
+        }
+        return OutboundRequest(method: "GET", path: "/v3/stock/\(inventory)?limit=\(ZettleV3Codec.maxLimit)")
+    }
+
+    public func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog)
+        throws(GatewayError) -> [Balance]
+    {
+        guard response.status == 200, let rows = response.json?.arrayValue, let location = query.location else {
+            if response.status == 200 { throw unreadableAnswer("Zettle", response) }
+            let message = response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status)"
+            throw backendError(status: response.status, message: message)
+        }
+        var balances: [Balance] = []
+        for row in rows {
+            guard let uuid = row["variantUuid"]?.stringValue, let product = catalog.product(zettleVariant: uuid),
+                let text = row["balance"]?.numberText ?? row["balance"]?.stringValue,
+                let quantity = try? Quantity(parsing: text)
+            else { continue }
+            if let products = query.products, !products.contains(product.key) { continue }
+            if !query.includeZero && quantity == .zero { continue }
+            balances.append(Balance(product: product.key, location: location, quantity: quantity))
+        }
+        // Products with no row read as zero once the last page is in (`RemoteBackend` merges pages).
+        if query.includeZero, let products = query.products, nextBalanceRequest(after: response) == nil {
+            for product in products where !balances.contains(where: { $0.product == product }) {
+                balances.append(Balance(product: product, location: location, quantity: .zero))
+            }
+        }
+        return balances
+    }
+
+    /// The next page a `Link: <…>; rel="next"` header announces, as a path on this backend:
+    /// only the path and query are taken, so an answer cannot send the gateway to another host.
+    public func nextBalanceRequest(after response: OutboundResponse) -> OutboundRequest? {
+        guard let link = response.link, let target = LinkHeader.next(link), let path = LinkHeader.pathAndQuery(target),
+            path.hasPrefix("/v3/stock/"), !path.contains("/..")
+        else { return nil }
+        return OutboundRequest(method: "GET", path: path)
+    }
+}
+
+/// RFC 8288 `Link` headers, as far as paging needs them.
+public enum LinkHeader {
+    /// The target of the `rel="next"` link, if any.
+    public static func next(_ header: String) -> String? {
+        for part in header.split(separator: ",") {
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let target = pieces.first, target.hasPrefix("<"), target.hasSuffix(">") else { continue }
+            let isNext = pieces.dropFirst().contains { parameter in
+                let lowered = parameter.lowercased().replacingOccurrences(of: " ", with: "")
+                return lowered == "rel=\"next\"" || lowered == "rel=next"
+            }
+            if isNext { return String(target.dropFirst().dropLast()) }
+        }
+        return nil
+    }
+
+    /// `/path?query` of an absolute or relative URL; nil for anything with control characters.
+    public static func pathAndQuery(_ url: String) -> String? {
+        guard !url.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) else { return nil }
+        var rest = Substring(url)
+        if let scheme = rest.range(of: "://") {
+            rest = rest[scheme.upperBound...]
+            guard let slash = rest.firstIndex(of: "/") else { return nil }
+            rest = rest[slash...]
+        }
+        guard rest.hasPrefix("/"), !rest.hasPrefix("//") else { return nil }
+        if let fragment = rest.firstIndex(of: "#") { rest = rest[..<fragment] }
+        return String(rest)
+    }
+}
