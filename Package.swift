@@ -102,12 +102,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // libFuzzer target over the inbound decoders (scripts/fuzz); a corpus replayer otherwise.
-        .executableTarget(name: "stockgate-fuzz", dependencies: ["Dialects", "StockCore"]),
-        // libFuzzer target over raw HTTP requests through the whole server (scripts/fuzz); a replayer otherwise.
+        // libFuzzer targets (scripts/fuzz): the inbound decoders, backend answers, raw HTTP through
+        // a whole in-process server; a corpus replayer otherwise.
         .executableTarget(
-            name: "stockgate-fuzz-http",
-            dependencies: ["Gateway", "Ledger", "StockCore", .product(name: "Logging", package: "swift-log")]),
+            name: "stockgate-fuzz",
+            dependencies: ["Dialects", "StockCore", "Gateway", "Ledger", .product(name: "Logging", package: "swift-log")]),
         // Micro-benchmarks for scripts/bench (codec throughput, ledger commits).
         .executableTarget(
             name: "stockgate-bench",

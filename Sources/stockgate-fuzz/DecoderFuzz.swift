@@ -2,12 +2,16 @@ import Dialects
 import Foundation
 import StockCore
 
-/// Which target a run fuzzes: `STOCKGATE_FUZZ_TARGET=decoders` (the default) or `answers`.
+/// Which target a run fuzzes: `STOCKGATE_FUZZ_TARGET=decoders` (the default), `answers` or `http`.
 enum FuzzTarget {
-    static let answers = ProcessInfo.processInfo.environment["STOCKGATE_FUZZ_TARGET"] == "answers"
+    static let name = ProcessInfo.processInfo.environment["STOCKGATE_FUZZ_TARGET"] ?? "decoders"
 
     static func run(_ data: [UInt8]) {
-        if answers { AnswerFuzz.run(data) } else { DecoderFuzz.run(data) }
+        switch name {
+        case "answers": AnswerFuzz.run(data)
+        case "http": HTTPFuzz.run(data)
+        default: DecoderFuzz.run(data)
+        }
     }
 }
 
@@ -101,7 +105,12 @@ struct DecoderFuzzMain {
                 FuzzTarget.run(Array(data))
                 replayed += 1
             }
-            print("replayed \(replayed) inputs without a finding")
+            if FuzzTarget.name == "http" {
+                HTTPFuzz.checkLedger()
+                print("replayed \(replayed) inputs without a finding (\(HTTPFuzz.answered.load(ordering: .relaxed)) answered)")
+            } else {
+                print("replayed \(replayed) inputs without a finding")
+            }
         #endif
     }
 }

@@ -8,7 +8,7 @@ import Testing
 /// Raw HTTP/1.1 requests, mutated, through the whole server pipeline on a real socket: what an
 /// attacker reaches before any codec. Seeded (the same inputs every run) and bounded (a few
 /// hundred requests, a short body timeout), so it runs in `swift test`; the coverage-guided
-/// search over the same pipeline is the libFuzzer target `stockgate-fuzz-http` (`scripts/fuzz`),
+/// search over the same pipeline is the libFuzzer target `STOCKGATE_FUZZ_TARGET=http` of `stockgate-fuzz` (`scripts/fuzz`),
 /// whose corpus is replayed here.
 @Suite("Raw HTTP fuzz")
 struct RawHTTPFuzzTests {
@@ -90,7 +90,7 @@ struct RawHTTPFuzzTests {
     func corpusReplays() throws {
         let repository = CrashRecoveryTests.repository
         for target in ["decoders", "answers", "http"] {
-            let binary = repository.appendingPathComponent(target == "http" ? ".build/debug/stockgate-fuzz-http" : ".build/debug/stockgate-fuzz").path
+            let binary = repository.appendingPathComponent(".build/debug/stockgate-fuzz").path
             try #require(FileManager.default.isExecutableFile(atPath: binary), "build the fuzz targets first (swift build --build-tests)")
             let directory = repository.appendingPathComponent("Tests/FuzzCorpus/\(target)").path
             let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map { directory + "/" + $0 }

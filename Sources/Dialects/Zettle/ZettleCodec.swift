@@ -175,6 +175,11 @@ public struct ZettleCodec: InboundCodec {
     }
 
     func uuid(_ reader: FieldReader, _ key: String) throws(GatewayError) -> String {
+        try Self.uuid(reader, key)
+    }
+
+    /// A UUID member, lowercased; refused naming the member when it is not one (also in V3).
+    static func uuid(_ reader: FieldReader, _ key: String) throws(GatewayError) -> String {
         let text = try reader.requiredString(key, maxLength: 64)
         guard UUIDText.isValid(text) else {
             throw GatewayError.invalidValue("\(reader.name(key)) must be a UUID, got '\(text)'", field: reader.name(key))

@@ -77,11 +77,17 @@ public struct ZettleOutbound: OutboundCodec {
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
         guard response.status == 200 else {
-            let message = response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status): \(response.text)"
-            let error = backendError(status: response.status, message: message)
+            let error = Self.refusal(response)
             return items.map { _ in .failed(error) }
         }
         return items.map { .applied($0) }
+    }
+
+    /// A Zettle answer that is not a success, with the vendor's `developerMessage` when it
+    /// sent one (the same envelope in the earlier API and in V3).
+    static func refusal(_ response: OutboundResponse) -> GatewayError {
+        let message = response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status): \(response.text)"
+        return backendError(status: response.status, message: message)
     }
 
     public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
@@ -96,10 +102,7 @@ public struct ZettleOutbound: OutboundCodec {
         throws(GatewayError) -> [Balance]
     {
         guard response.status == 200, let variants = response.json?["variants"]?.arrayValue, let location = query.location
-        else {
-            let message = response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status)"
-            throw backendError(status: response.status, message: message)
-        }
+        else { throw Self.refusal(response) }
         var balances: [Balance] = []
         for variant in variants {
             guard let uuid = variant["variantUuid"]?.stringValue, let product = catalog.product(zettleVariant: uuid),

@@ -175,11 +175,7 @@ public struct ZettleV3Codec: InboundCodec {
     }
 
     func uuid(_ reader: FieldReader, _ key: String) throws(GatewayError) -> String {
-        let text = try reader.requiredString(key, maxLength: 64)
-        guard UUIDText.isValid(text) else {
-            throw GatewayError.invalidValue("\(reader.name(key)) must be a UUID, got '\(text)'", field: reader.name(key))
-        }
-        return text.caseFolded
+        try ZettleCodec.uuid(reader, key)
     }
 
     func inventory(_ uuid: String, field: String, catalog: Catalog) throws(GatewayError) -> Location {

@@ -44,9 +44,7 @@ public struct ZettleV3Outbound: OutboundCodec {
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
         guard (200..<300).contains(response.status) else {
-            let message =
-                response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status): \(response.text)"
-            let error = backendError(status: response.status, message: message)
+            let error = ZettleOutbound.refusal(response)
             return items.map { _ in .failed(error) }
         }
         // 204 No Content is the documented answer; any 2xx says the movements were taken.
@@ -71,8 +69,7 @@ public struct ZettleV3Outbound: OutboundCodec {
     {
         guard response.status == 200, let rows = response.json?.arrayValue, let location = query.location else {
             if response.status == 200 { throw unreadableAnswer("Zettle", response) }
-            let message = response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status)"
-            throw backendError(status: response.status, message: message)
+            throw ZettleOutbound.refusal(response)
         }
         var balances: [Balance] = []
         for row in rows {

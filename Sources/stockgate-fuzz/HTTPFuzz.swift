@@ -17,8 +17,8 @@ import Synchronization
 /// connection, which is then half-closed, and the answer read until the server closes.
 /// A finding: the process crashes, the server stops accepting connections, an answer with a
 /// 5xx status (no backend can fail here), or a movement in the ledger that is not positive
-/// or names nothing in the catalog. Built by `scripts/fuzz` with `-sanitize=fuzzer,address
-/// -D FUZZING`; built normally it replays the files given as arguments.
+/// or names nothing in the catalog. `STOCKGATE_FUZZ_TARGET=http`; the replay reports how many
+/// inputs were answered.
 enum HTTPFuzz {
     final class Server: @unchecked Sendable {
         // @unchecked: written once before `ready` is signalled, read only after.
@@ -119,44 +119,5 @@ enum HTTPFuzz {
         }
         done.wait()
         if let found = problem.withLock({ $0 }) { fatalError(found) }
-    }
-}
-
-#if FUZZING
-    /// The function libFuzzer calls with each input.
-    @_cdecl("LLVMFuzzerTestOneInput")
-    public func fuzzOne(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-        guard let start else { return 0 }
-        HTTPFuzz.run(Array(UnsafeBufferPointer(start: start, count: count)))
-        return 0
-    }
-
-    /// libFuzzer's entry for programs that keep their own `main` (SwiftPM renames it).
-    @_silgen_name("LLVMFuzzerRunDriver")
-    func LLVMFuzzerRunDriver(
-        _ argc: UnsafeMutablePointer<CInt>,
-        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-    ) -> CInt
-#endif
-
-@main
-struct HTTPFuzzMain {
-    static func main() {
-        #if FUZZING
-            var argc = CommandLine.argc
-            var argv = CommandLine.unsafeArgv
-            let status = LLVMFuzzerRunDriver(&argc, &argv) { start, count in fuzzOne(start, count) }
-            exit(status)
-        #else
-            var replayed = 0
-            for path in CommandLine.arguments.dropFirst() {
-                guard let data = FileManager.default.contents(atPath: path) else { continue }
-                HTTPFuzz.run(Array(data))
-                replayed += 1
-            }
-            HTTPFuzz.checkLedger()
-            print("replayed \(replayed) inputs without a finding (\(HTTPFuzz.answered.load(ordering: .relaxed)) answered)")
-        #endif
     }
 }
