@@ -112,6 +112,17 @@ public enum Translator {
             return ["# answered from StockGate's journal of forwarded movements: nothing is sent"]
         case .listLocations:
             return ["# answered from the catalog: nothing is sent"]
+        case .readTracking:
+            return ["# answered from StockGate's own ledger: nothing is sent"]
+        case .setTracking(let products, let tracked):
+            do {
+                guard let request = try codec.trackingRequest(products: products, tracked: tracked, catalog: catalog) else {
+                    return ["# a \(codec.dialect) backend has no tracking: kept in StockGate's own ledger"]
+                }
+                return [render(request)]
+            } catch {
+                return ["# refused: \(error)"]
+            }
         case .updateDescription, .deleteMovements, .confirmTransfer:
             return ["# not supported against a \(codec.dialect) backend"]
         }

@@ -118,6 +118,19 @@ extension Ledger {
             // balances last changed before this migration.
             try db.execute(sql: "ALTER TABLE balance ADD COLUMN updated_at INTEGER")
         }
+        migrator.registerMigration("v7-tracking") { db in
+            // Products whose tracking was started or stopped (Zettle's START_TRACKING /
+            // STOP_TRACKING, DELETE …/inventory/products/{uuid}, V3 `tracking`); a product with
+            // no row is tracked. `changed_at` in milliseconds since 1970, UTC.
+            try db.execute(
+                sql: """
+                    CREATE TABLE tracking (
+                        product TEXT PRIMARY KEY NOT NULL,
+                        tracked INTEGER NOT NULL,
+                        changed_at INTEGER NOT NULL
+                    ) WITHOUT ROWID
+                    """)
+        }
         return migrator
     }
 }

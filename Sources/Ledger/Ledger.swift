@@ -147,6 +147,11 @@ public final class Ledger: StockBackend {
             return .locations(catalog.locations)
         case .confirmTransfer(let id):
             return .confirmed(try await confirm(id: id, facts: facts))
+        case .setTracking(let products, let tracked):
+            try await setTracking(products: products, tracked: tracked)
+            return .tracking(untracked: try await untrackedProducts())
+        case .readTracking:
+            return .tracking(untracked: try await untrackedProducts())
         }
     }
 }

@@ -20,12 +20,18 @@ public enum Command: Sendable, Equatable {
     case listLocations
     /// Apply a pending transfer.
     case confirmTransfer(id: Int64)
+    /// Start (`tracked`) or stop tracking the stock of products (catalog keys). A product
+    /// nobody has stopped tracking is tracked. Stopping keeps its balances and journal; reads
+    /// of dialects that know tracking (Zettle) just leave it out, as the vendor does.
+    case setTracking(products: [String], tracked: Bool)
+    /// Which products are not tracked.
+    case readTracking
 
     /// Whether the command changes the ledger.
     public var isWrite: Bool {
         switch self {
-        case .move, .updateDescription, .deleteMovements, .confirmTransfer: return true
-        case .findMovements, .getMovement, .countMovements, .readBalances, .listLocations: return false
+        case .move, .updateDescription, .deleteMovements, .confirmTransfer, .setTracking: return true
+        case .findMovements, .getMovement, .countMovements, .readBalances, .listLocations, .readTracking: return false
         }
     }
 }

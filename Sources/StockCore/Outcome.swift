@@ -9,6 +9,8 @@ public enum Outcome: Sendable, Equatable {
     case balances([Balance])
     case locations([Location])
     case confirmed(Movement)
+    /// The products (catalog keys) whose tracking is stopped; every other product is tracked.
+    case tracking(untracked: Set<String>)
 }
 
 /// The result of a batch: one entry per item, in request order.

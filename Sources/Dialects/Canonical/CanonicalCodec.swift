@@ -129,6 +129,8 @@ public struct CanonicalCodec: InboundCodec {
             return .json(.ok, ["balances": .array(balances.map(CanonicalJSON.json))])
         case .locations(let locations):
             return .json(.ok, ["locations": .array(locations.map(CanonicalJSON.json))])
+        case .tracking(let untracked):
+            return .json(.ok, ["untracked": .array(untracked.sorted().map(JSONValue.string))])
         }
     }
 

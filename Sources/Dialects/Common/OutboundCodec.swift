@@ -109,10 +109,28 @@ public protocol OutboundCodec: Sendable {
 
     /// The request for the next page of a balance read, when the answer announces one.
     func nextBalanceRequest(after response: OutboundResponse) -> OutboundRequest?
+
+    /// The request that starts or stops tracking products at the backend, for backends that
+    /// know tracking (Zettle); nil for the others, whose tracking StockGate keeps itself.
+    func trackingRequest(products: [String], tracked: Bool, catalog: Catalog) throws(GatewayError) -> OutboundRequest?
 }
 
 extension OutboundCodec {
     public func nextBalanceRequest(after response: OutboundResponse) -> OutboundRequest? { nil }
+
+    public func trackingRequest(products: [String], tracked: Bool, catalog: Catalog) throws(GatewayError)
+        -> OutboundRequest?
+    { nil }
+
+    /// Whether the backend took a tracking change: any 2xx; otherwise its message, kept.
+    public func trackingResult(_ response: OutboundResponse) throws(GatewayError) {
+        guard !(200..<300).contains(response.status) else { return }
+        let message = response.json?["developerMessage"]?.stringValue ?? response.text
+        if response.status == 429 || response.status == 503 {
+            throw GatewayError(code: .unavailable, message: "\(dialect) backend answered \(response.status): \(message)")
+        }
+        throw backendError(status: response.status, message: "\(dialect) backend refused the tracking change: \(message)")
+    }
 
     public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
         throw GatewayError.unsupported("a \(dialect) backend cannot read balances")
@@ -126,6 +144,18 @@ extension OutboundCodec {
 }
 
 extension Catalog {
+    /// The distinct Zettle product UUIDs of catalog products, in order; refused for one without.
+    func zettleProductUUIDs(_ products: [String]) throws(GatewayError) -> [String] {
+        var uuids: [String] = []
+        for key in products {
+            guard let uuid = product(key: key)?.zettleProductUUID else {
+                throw GatewayError.unsupported("product '\(key)' has no Zettle UUIDs in the catalog", field: "product")
+            }
+            if !uuids.contains(uuid) { uuids.append(uuid) }
+        }
+        return uuids
+    }
+
     /// The untracked location a backend can name in place of one it has no name for: stock
     /// entering from (or leaving to) an unlimited source or sink has the same effect whichever
     /// one the backend is told. Sources prefer a supplier, sinks sold, then bin; outside last.

@@ -25,7 +25,13 @@ public struct ZettleCodec: InboundCodec {
         case update(location: String, variants: [VariantRef], bulk: Bool)
         /// The location list, only the locations of this type when one is asked (`?type=STORE`).
         case locations(type: String?)
-        case balances(location: String)
+        /// A location's balances: of these Zettle products only when given; `summary` adds
+        /// `trackedProducts` and `latest` (every read but the one-product read).
+        case balances(location: String, products: [String]?, summary: Bool)
+        /// Tracking started (`POST …/inventory`): the product's balances at the STORE.
+        case tracked(location: String, product: String)
+        /// Tracking stopped (`DELETE …/inventory/products/{uuid}`): 204.
+        case untracked
     }
 
     public struct VariantRef: Sendable, Equatable {
@@ -46,6 +52,12 @@ public struct ZettleCodec: InboundCodec {
         Route("inventory.bulk", .post, "/organizations/{org}/v2/inventory/bulk"),
         Route("locations.list", .get, "/organizations/{org}/locations"),
         Route("location.balances", .get, "/organizations/{org}/inventory/locations/{locationUuid}"),
+        Route("store.balances", .get, "/organizations/{org}/inventory"),
+        Route("type.balances", .get, "/organizations/{org}/inventory/locations"),
+        Route("product.balances", .get, "/organizations/{org}/inventory/locations/{locationUuid}/products/{productUuid}"),
+        Route("products.balances", .post, "/organizations/{org}/inventory/products"),
+        Route("tracking.start", .post, "/organizations/{org}/inventory"),
+        Route("tracking.stop", .delete, "/organizations/{org}/inventory/products/{productUuid}"),
     ]
 
     public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
@@ -65,9 +77,49 @@ public struct ZettleCodec: InboundCodec {
         case "location.balances":
             let uuid = request.pathParameters["locationUuid"] ?? ""
             let location = try knownLocation(uuid, field: "locationUuid", catalog: catalog)
+            return balances(at: location, products: nil, summary: true, catalog: catalog)
+        case "store.balances":
+            return balances(at: try store(catalog), products: nil, summary: true, catalog: catalog)
+        case "type.balances":
+            guard let type = request.queryValue("type")?.uppercased() else {
+                throw GatewayError.missing("type")
+            }
+            guard let location = catalog.locations.first(where: { $0.zettleUUID != nil && Self.type($0) == type }) else {
+                throw GatewayError.notFound("No location of type '\(type)'", field: "type")
+            }
+            return balances(at: location, products: nil, summary: true, catalog: catalog)
+        case "product.balances":
+            let location = try knownLocation(request.pathParameters["locationUuid"] ?? "", field: "locationUuid", catalog: catalog)
+            let product = try knownProduct(request.pathParameters["productUuid"] ?? "", field: "productUuid", catalog: catalog)
+            return balances(at: location, products: [product], summary: false, catalog: catalog)
+        case "products.balances":
+            let root = try FieldReader(request.jsonBody(), path: "")
+            let type = try root.requiredString("locationType", maxLength: 16).uppercased()
+            guard let location = catalog.locations.first(where: { $0.zettleUUID != nil && Self.type($0) == type }) else {
+                throw GatewayError.notFound("No location of type '\(type)'", field: "locationType")
+            }
+            var products: [String] = []
+            for (index, value) in (try root.array("productUuids", required: true) ?? []).enumerated() {
+                guard case .string(let text) = value else {
+                    throw GatewayError.invalidValue("productUuids[\(index)] must be a UUID", field: "productUuids[\(index)]")
+                }
+                products.append(try knownProduct(text, field: "productUuids[\(index)]", catalog: catalog))
+            }
+            return balances(at: location, products: products, summary: true, catalog: catalog)
+        case "tracking.start":
+            let root = try FieldReader(request.jsonBody(), path: "")
+            let product = try knownProduct(uuid(root, "productUuid"), field: "productUuid", catalog: catalog)
+            let location = try store(catalog)
             return Decoded(
-                commands: [.readBalances(BalanceQuery(location: location.key, includeZero: false))],
-                context: .balances(location: location.key))
+                commands: [
+                    .setTracking(products: Self.catalogProducts(product, catalog), tracked: true),
+                    .readBalances(BalanceQuery(products: Self.catalogProducts(product, catalog), location: location.key, includeZero: false)),
+                ],
+                context: .tracked(location: location.key, product: product))
+        case "tracking.stop":
+            let product = try knownProduct(request.pathParameters["productUuid"] ?? "", field: "productUuid", catalog: catalog)
+            return Decoded(
+                commands: [.setTracking(products: Self.catalogProducts(product, catalog), tracked: false)], context: .untracked)
         case "inventory.update":
             return try decodeUpdate(request, catalog: catalog)
         case "inventory.bulk":
@@ -104,6 +156,7 @@ public struct ZettleCodec: InboundCodec {
         }
         var movements: [Movement] = []
         var variants: [VariantRef] = []
+        var trackingChanges: [Command] = []
         for (productIndex, productChange) in products.enumerated() {
             let productReader = try FieldReader(productChange, path: "productChanges[\(productIndex)]")
             let productUUID = try uuid(productReader, "productUuid")
@@ -112,6 +165,11 @@ public struct ZettleCodec: InboundCodec {
                 throw GatewayError.invalidValue(
                     "trackingStatusChange must be START_TRACKING, STOP_TRACKING or NO_CHANGE, got '\(tracking)'",
                     field: productReader.name("trackingStatusChange"))
+            }
+            if tracking == "START_TRACKING" || tracking == "STOP_TRACKING" {
+                _ = try knownProduct(productUUID, field: productReader.name("productUuid"), catalog: catalog)
+                trackingChanges.append(
+                    .setTracking(products: Self.catalogProducts(productUUID, catalog), tracked: tracking == "START_TRACKING"))
             }
             for (index, change) in (try productReader.array("variantChanges") ?? []).enumerated() {
                 let reader = try FieldReader(change, path: productReader.name("variantChanges[\(index)]"))
@@ -123,12 +181,13 @@ public struct ZettleCodec: InboundCodec {
         guard movements.count <= Self.maxChanges else {
             throw GatewayError.invalidValue("more than \(Self.maxChanges) variant changes", field: "productChanges")
         }
-        return try finish(root, movements: movements, variants: variants, bulk: true, catalog: catalog)
+        return try finish(root, movements: movements, variants: variants, bulk: true, tracking: trackingChanges, catalog: catalog)
     }
 
-    func finish(_ root: FieldReader, movements: [Movement], variants: [VariantRef], bulk: Bool, catalog: Catalog)
-        throws(GatewayError) -> Decoded<Context>
-    {
+    func finish(
+        _ root: FieldReader, movements: [Movement], variants: [VariantRef], bulk: Bool, tracking: [Command] = [],
+        catalog: Catalog
+    ) throws(GatewayError) -> Decoded<Context> {
         let reportLocation: Location
         // `has` reads JSON null as absent: clients that serialize every property send null for one
         // they leave unset (SwagPayPal's PosStruct::jsonSerialize).
@@ -144,7 +203,8 @@ public struct ZettleCodec: InboundCodec {
         if root.has("externalUuid") { externalID = try uuid(root, "externalUuid") }
         var items = movements
         for index in items.indices { items[index].externalID = externalID }
-        var commands: [Command] = []
+        // Tracking changes first (a product whose tracking starts in the same call is then moved).
+        var commands: [Command] = tracking
         if !items.isEmpty { commands.append(.move(MoveBatch(items: items, atomicity: .allOrNothing))) }
         commands.append(.readBalances(BalanceQuery(products: variants.map(\.product), location: reportLocation.key)))
         // `externalUuid` is the caller's correlation id, kept on every movement it names; it is
@@ -197,6 +257,36 @@ public struct ZettleCodec: InboundCodec {
         return location
     }
 
+    /// A Zettle product UUID the catalog knows, lowercased; `field` is spelled out only for a refusal.
+    func knownProduct(_ uuid: String, field: @autoclosure () -> String, catalog: Catalog) throws(GatewayError) -> String {
+        let folded = uuid.caseFolded
+        guard UUIDText.isValid(folded), catalog.products.contains(where: { $0.zettleProductUUID == folded }) else {
+            throw GatewayError.notFound("Product \(uuid) not found", field: field())
+        }
+        return folded
+    }
+
+    /// The catalog products (one per variant) of a Zettle product.
+    static func catalogProducts(_ productUUID: String, _ catalog: Catalog) -> [String] {
+        catalog.products.filter { $0.zettleProductUUID == productUUID && $0.zettleVariantUUID != nil }.map(\.key)
+    }
+
+    /// The STORE: the first stock location with a Zettle UUID.
+    func store(_ catalog: Catalog) throws(GatewayError) -> Location {
+        guard let store = catalog.firstLocation(kind: .stock, where: { $0.zettleUUID != nil }) else {
+            throw GatewayError.unsupported("the catalog has no Zettle STORE location", field: "locationUuid")
+        }
+        return store
+    }
+
+    /// A balance read: which products are tracked first, then the location's balances.
+    func balances(at location: Location, products: [String]?, summary: Bool, catalog: Catalog) -> Decoded<Context> {
+        let keys = products.map { $0.flatMap { Self.catalogProducts($0, catalog) } }
+        return Decoded(
+            commands: [.readTracking, .readBalances(BalanceQuery(products: keys, location: location.key, includeZero: false))],
+            context: .balances(location: location.key, products: products, summary: summary))
+    }
+
     static func type(_ location: Location) -> String {
         switch location.kind {
         case .stock: return "STORE"
@@ -219,11 +309,43 @@ public struct ZettleCodec: InboundCodec {
                 ]
             }
             return .json(.ok, .array(rows))
-        case .balances(let locationKey):
+        case .balances(let locationKey, _, let summary):
             let location = catalog.location(key: locationKey)
             let uuid = location?.zettleUUID ?? ""
+            let untracked = Self.untracked(outcomes)
             var rows: [JSONValue] = []
-            if case .balances(let balances) = outcomes.last {
+            var latest: Int64 = 0
+            for case .balances(let balances) in outcomes {
+                for balance in balances where !untracked.contains(balance.product) {
+                    guard let product = catalog.product(key: balance.product), let productUUID = product.zettleProductUUID,
+                        let variantUUID = product.zettleVariantUUID
+                    else { continue }
+                    rows.append(
+                        Self.balanceRow(
+                            location: location, productUUID: productUUID, variantUUID: variantUUID, balance: balance.quantity))
+                    if let updated = balance.updatedAt { latest = max(latest, Int64((updated.timeIntervalSince1970 * 1000).rounded())) }
+                }
+            }
+            guard summary else { return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)]) }
+            // Real clients read `trackedProducts` (Shopware's Status, nopCommerce's
+            // LocationInventoryBalance): every product the catalog maps to Zettle whose
+            // tracking was not stopped. `latest`: when the newest balance answered last changed,
+            // in milliseconds since 1970 (0 when none); the vendor's example shows a number.
+            var tracked: [JSONValue] = []
+            for product in catalog.products where !untracked.contains(product.key) {
+                guard let productUUID = product.zettleProductUUID, !tracked.contains(.string(productUUID)) else { continue }
+                tracked.append(.string(productUUID))
+            }
+            return .json(
+                .ok,
+                [
+                    "locationUuid": .string(uuid), "trackedProducts": .array(tracked), "variants": .array(rows),
+                    "latest": .integer(latest),
+                ])
+        case .tracked(let locationKey, _):
+            let location = catalog.location(key: locationKey)
+            var rows: [JSONValue] = []
+            for case .balances(let balances) in outcomes {
                 for balance in balances {
                     guard let product = catalog.product(key: balance.product), let productUUID = product.zettleProductUUID,
                         let variantUUID = product.zettleVariantUUID
@@ -233,15 +355,9 @@ public struct ZettleCodec: InboundCodec {
                             location: location, productUUID: productUUID, variantUUID: variantUUID, balance: balance.quantity))
                 }
             }
-            // Real clients read `trackedProducts` (Shopware's Status, nopCommerce's
-            // LocationInventoryBalance): every product the catalog maps to Zettle counts as tracked.
-            var tracked: [JSONValue] = []
-            for product in catalog.products {
-                guard let productUUID = product.zettleProductUUID, !tracked.contains(.string(productUUID)) else { continue }
-                tracked.append(.string(productUUID))
-            }
-            return .json(
-                .ok, ["locationUuid": .string(uuid), "trackedProducts": .array(tracked), "variants": .array(rows)])
+            return .json(.ok, ["locationUuid": .string(location?.zettleUUID ?? ""), "variants": .array(rows)])
+        case .untracked:
+            return CodecResponse(status: .noContent)
         case .update(let locationKey, let variants, _):
             if case .moved(let batch) = outcomes.first,
                 let failure = batch.combinedFailure(naming: { _, error in error })
@@ -251,7 +367,10 @@ public struct ZettleCodec: InboundCodec {
             let location = catalog.location(key: locationKey)
             let uuid = location?.zettleUUID ?? ""
             var held: [String: Quantity] = [:]
-            guard case .balances(let balances) = outcomes.last else {
+            guard let balances = outcomes.lazy.compactMap({ outcome -> [Balance]? in
+                if case .balances(let balances) = outcome { return balances }
+                return nil
+            }).last else {
                 // The backend cannot read balances: the move stands, no balances to report.
                 return .json(.ok, ["locationUuid": .string(uuid), "variants": []])
             }
@@ -263,6 +382,12 @@ public struct ZettleCodec: InboundCodec {
             }
             return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)])
         }
+    }
+
+    /// The products whose tracking is stopped, from a `.readTracking` outcome among `outcomes`.
+    static func untracked(_ outcomes: [Outcome]) -> Set<String> {
+        for case .tracking(let untracked) in outcomes { return untracked }
+        return []
     }
 
     /// One variant's balance as Zettle answers it, in every read and after every change: with

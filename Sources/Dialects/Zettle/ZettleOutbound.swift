@@ -90,6 +90,17 @@ public struct ZettleOutbound: OutboundCodec {
         return backendError(status: response.status, message: message)
     }
 
+    /// The bulk call with only tracking changes (iZettle/api-documentation,
+    /// inventory-api/user-guides/manage-inventory-tracking/enable-tracking.md).
+    public func trackingRequest(products: [String], tracked: Bool, catalog: Catalog) throws(GatewayError)
+        -> OutboundRequest?
+    {
+        let changes = try catalog.zettleProductUUIDs(products).map { uuid -> JSONValue in
+            ["productUuid": .string(uuid), "trackingStatusChange": tracked ? "START_TRACKING" : "STOP_TRACKING"]
+        }
+        return .json("POST", "/organizations/\(organization)/v2/inventory/bulk", ["productChanges": .array(changes)])
+    }
+
     public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
         guard let key = query.location else {
             throw GatewayError.unsupported("a Zettle backend reads balances one location at a time", field: "location")

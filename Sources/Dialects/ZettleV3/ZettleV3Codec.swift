@@ -130,6 +130,7 @@ public struct ZettleV3Codec: InboundCodec {
         guard case .array(let entries) = try request.jsonBody(), !entries.isEmpty else {
             throw GatewayError.invalidValue("the body must be an array of products", field: "products")
         }
+        var commands: [Command] = []
         for (index, entry) in entries.enumerated() {
             let reader = try FieldReader(entry, path: "[\(index)]")
             let productUUID = try uuid(reader, "productUuid")
@@ -141,10 +142,11 @@ public struct ZettleV3Codec: InboundCodec {
                 throw GatewayError.invalidValue(
                     "tracking must be enable or disable, got '\(tracking)'", field: reader.name("tracking"))
             }
+            commands.append(
+                .setTracking(products: ZettleCodec.catalogProducts(productUUID, catalog), tracked: tracking == "enable"))
         }
-        // Every product the catalog maps to Zettle is tracked (as in the earlier API's
-        // `trackedProducts`); the request is checked and acknowledged, no state changes.
-        return Decoded(commands: [], context: .tracking)
+        // Stored durably; stock reads leave out a product whose tracking is disabled.
+        return Decoded(commands: commands, context: .tracking)
     }
 
     func stock(_ locations: [Location], product: String?, request: InboundRequest, path: String, catalog: Catalog)
@@ -166,7 +168,7 @@ public struct ZettleV3Codec: InboundCodec {
         let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https" ? "https" : "http"
         // One product: every variant of it, at zero where it has no stock (PayPal reads them all).
         let variants = product.map { uuid in catalog.products.filter { $0.zettleProductUUID == uuid }.map(\.key) }
-        let commands = locations.map {
+        let commands = [Command.readTracking] + locations.map {
             Command.readBalances(BalanceQuery(products: variants, location: $0.key, includeZero: product != nil))
         }
         return Decoded(
@@ -226,14 +228,19 @@ public struct ZettleV3Codec: InboundCodec {
     func stockPage(_ outcomes: [Outcome], keys: [String], product: String?, page: Page, catalog: Catalog) -> CodecResponse {
         // Rows in a stable order (inventory, then variant); the cursor is the last row's pair.
         var rows: [(cursor: String, value: JSONValue)] = []
+        let untracked = ZettleCodec.untracked(outcomes)
+        let reads = outcomes.compactMap { outcome -> [Balance]? in
+            if case .balances(let balances) = outcome { return balances }
+            return nil
+        }
         for (index, key) in keys.enumerated() {
-            guard index < outcomes.count, case .balances(let read) = outcomes[index],
-                let inventoryUUID = catalog.location(key: key)?.zettleUUID
-            else { continue }
+            guard index < reads.count, let inventoryUUID = catalog.location(key: key)?.zettleUUID else { continue }
+            let read = reads[index].filter { !untracked.contains($0.product) }
             var balances = read
             if let product {
                 // Every variant of the product, at zero where the store holds no row for it.
-                for item in catalog.products where item.zettleProductUUID == product && item.zettleVariantUUID != nil {
+                for item in catalog.products
+                where item.zettleProductUUID == product && item.zettleVariantUUID != nil && !untracked.contains(item.key) {
                     if !balances.contains(where: { $0.product == item.key }) {
                         balances.append(Balance(product: item.key, location: key, quantity: .zero))
                     }

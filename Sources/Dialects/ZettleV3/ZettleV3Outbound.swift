@@ -51,6 +51,16 @@ public struct ZettleV3Outbound: OutboundCodec {
         return items.map { .applied($0) }
     }
 
+    /// `POST /v3/products [{"productUuid", "tracking": "enable" | "disable"}]` (PayPal's setTracking).
+    public func trackingRequest(products: [String], tracked: Bool, catalog: Catalog) throws(GatewayError)
+        -> OutboundRequest?
+    {
+        let entries = try catalog.zettleProductUUIDs(products).map { uuid -> JSONValue in
+            ["productUuid": .string(uuid), "tracking": tracked ? "enable" : "disable"]
+        }
+        return .json("POST", "/v3/products", .array(entries))
+    }
+
     public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
         guard let key = query.location else {
             throw GatewayError.unsupported("a Zettle backend reads balances one location at a time", field: "location")

@@ -86,6 +86,21 @@ public final class RemoteBackend: StockBackend {
             return .movement(movement?.backend == name ? movement : nil)
         case .listLocations:
             return .locations(catalog.locations)
+        case .setTracking(let products, let tracked):
+            // A backend that knows tracking (Zettle) is told first; StockGate keeps the state
+            // in its own ledger either way, so dialects that read it answer the same.
+            if let request = try codec.trackingRequest(products: products, tracked: tracked, catalog: catalog) {
+                let response = try await send(request, facts: facts)
+                do {
+                    try codec.trackingResult(response)
+                } catch {
+                    throw redacted(error)
+                }
+            }
+            try await journal.setTracking(products: products, tracked: tracked)
+            return .tracking(untracked: try await journal.untrackedProducts())
+        case .readTracking:
+            return .tracking(untracked: try await journal.untrackedProducts())
         case .updateDescription:
             throw GatewayError.unsupported("a \(codec.dialect) backend cannot change a movement's description")
         case .deleteMovements:
