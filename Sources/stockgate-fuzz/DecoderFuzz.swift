@@ -20,24 +20,19 @@ enum FuzzTarget {
 /// finding. Built by `scripts/fuzz` with `-sanitize=fuzzer -D FUZZING`; built normally it
 /// replays files given as arguments (the corpus), so a finding becomes a regression case.
 enum DecoderFuzz {
-    static let catalog: Catalog = {
-        let products = [
-            Product(key: "mug-white", sku: "sku5", storefeederID: "6745",
-                    zettleProductUUID: "3cc3b9f6-623b-11ec-90d6-0242ac120003", zettleVariantUUID: "4066f6cc-623b-11ec-90d6-0242ac120003"),
-            Product(key: "tshirt", sku: "TS", colleqtiveProductNumber: "100200", storefeederID: "6743"),
-        ]
-        let locations = [
-            Location(key: "shop-floor", kind: .stock, colleqtiveStore: "1001", colleqtiveLocationCode: "SHOPFLOOR",
-                     storefeederID: "5431", storefeederReference: "pb1", zettleUUID: "89ac1e4a-5f0f-11ec-bf63-0242ac130002",
-                     open2bRole: .stock),
-            Location(key: "supplier", kind: .supplier, colleqtiveStore: "1001", colleqtiveLocationCode: "INBOUND",
-                     zettleUUID: "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", open2bRole: .in),
-            Location(key: "sold", kind: .sold, colleqtiveStore: "1001", colleqtiveLocationCode: "SOLD",
-                     zettleUUID: "92646e02-5f0f-11ec-bf63-0242ac130002", open2bRole: .out),
-            Location(key: "outside", kind: .outside, storefeederReference: "Unspecified"),
-        ]
-        return Catalog(products: products, locations: locations)
-    }()
+    static let catalog: Catalog = try! Catalog.parse(
+        productsCSV: """
+            key,sku,storefeeder_id,zettle_product_uuid,zettle_variant_uuid,colleqtive_product_number
+            mug-white,sku5,6745,3cc3b9f6-623b-11ec-90d6-0242ac120003,4066f6cc-623b-11ec-90d6-0242ac120003,
+            tshirt,TS,6743,,,100200
+            """,
+        locationsCSV: """
+            key,kind,colleqtive_store,colleqtive_location_code,storefeeder_id,storefeeder_reference,zettle_uuid,open2b_role
+            shop-floor,stock,1001,SHOPFLOOR,5431,pb1,89ac1e4a-5f0f-11ec-bf63-0242ac130002,stock
+            supplier,supplier,1001,INBOUND,,,c1a0b7e2-5f0f-11ec-bf63-0242ac130002,in
+            sold,sold,1001,SOLD,,,92646e02-5f0f-11ec-bf63-0242ac130002,out
+            outside,outside,,,,Unspecified,,
+            """)
 
     static let targets: [(any InboundCodec, String, [String: String])] = [
         (CanonicalCodec(), "movements.create", [:]),

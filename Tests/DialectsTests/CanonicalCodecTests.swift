@@ -3,7 +3,7 @@ import StockCore
 import Testing
 
 let smallCatalog = Catalog(
-    products: [Product(key: "mug", sku: "MUG")],
+    products: [Product(key: "mug", identifiers: ["sku": "MUG"])],
     locations: [Location(key: "floor", kind: .stock), Location(key: "supplier", kind: .supplier)])
 
 @Suite("Canonical codec (no socket)")

@@ -22,7 +22,7 @@ struct MatrixTests {
     static let unknownThere = "tshirt-blue-l"
 
     static var backendCatalog: Catalog {
-        Catalog(products: demoCatalog.products.filter { $0.key != unknownThere }, locations: demoCatalog.locations)
+        demoCatalog.filtered(products: { $0.key != unknownThere })
     }
 
     /// A restock of `quantity` of `product` from an untracked source into the shop floor, in `dialect`.

@@ -92,7 +92,7 @@ struct RemoteBackendTests {
     @Test("an all-or-nothing batch on a per-item backend is undone at the backend when an item fails",
           arguments: ["storefeeder", "open2b-v6"])
     func undo(_ dialect: String) async throws {
-        let catalog = Catalog(products: demoCatalog.products.filter { $0.key != "tshirt-blue-l" }, locations: demoCatalog.locations)
+        let catalog = demoCatalog.filtered(products: { $0.key != "tshirt-blue-l" })
         try await LiveGateway.run(catalog: catalog) { second in
             try await Self.withBackend(dialect: dialect, baseURL: second.baseURL) { backend, journal in
                 let batch = MoveBatch(
@@ -122,7 +122,7 @@ struct RemoteBackendTests {
 
     @Test("a per-item batch refused whole by an all-or-nothing backend is retried item by item")
     func perItemOnAtomicBackend() async throws {
-        let catalog = Catalog(products: demoCatalog.products.filter { $0.key != "tshirt-blue-l" }, locations: demoCatalog.locations)
+        let catalog = demoCatalog.filtered(products: { $0.key != "tshirt-blue-l" })
         try await LiveGateway.run(catalog: catalog) { second in
             try await Self.withBackend(dialect: "colleqtive", baseURL: second.baseURL) { backend, journal in
                 let batch = MoveBatch(

@@ -8,7 +8,7 @@ import Testing
 
 /// A catalog of two products, three stock locations and the unlimited kinds.
 let testCatalog = Catalog(
-    products: [Product(key: "mug", sku: "MUG"), Product(key: "tea", sku: "TEA")],
+    products: [Product(key: "mug", identifiers: ["sku": "MUG"]), Product(key: "tea", identifiers: ["sku": "TEA"])],
     locations: [
         Location(key: "floor", kind: .stock), Location(key: "back", kind: .stock), Location(key: "dc", kind: .stock),
         Location(key: "supplier", kind: .supplier), Location(key: "sold", kind: .sold), Location(key: "bin", kind: .bin),

@@ -2,7 +2,7 @@ import StockCore
 
 extension ColleqtiveCodec {
     public static let registration = Dialect(
-        id: "colleqtive", backendKeys: ["colleqtive_app_user"],
+        id: "colleqtive", backendKeys: ["colleqtive_app_user"], catalogRules: catalogRules,
         inbound: { _ in ColleqtiveCodec() },
         outbound: { ColleqtiveOutbound(parameters: $0) },
         defaultWrite: { catalog in

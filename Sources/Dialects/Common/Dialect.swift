@@ -11,6 +11,9 @@ public struct Dialect: Sendable {
     public let settingKeys: [String]
     /// Keys a backend of this dialect takes besides the common ones (`zettle_organization`).
     public let backendKeys: [String]
+    /// The catalog columns the vendor's dialects read, with their checks; one registration
+    /// per vendor carries them (Open2b v6, Zettle's earlier API), the others read the same.
+    public let catalogRules: CatalogRules?
     private let inbound: @Sendable ([String: String]) -> any InboundCodec
     private let outbound: @Sendable (BackendParameters) -> any OutboundCodec
     private let defaultWrite: @Sendable (Catalog) -> (method: String, path: String)
@@ -22,7 +25,7 @@ public struct Dialect: Sendable {
     ///   - defaultWrite: the request `stockgate translate` reads a body as when none is named.
     ///   - settingsProblem: what is wrong with the `dialects.<id>` settings, if anything.
     public init(
-        id: String, settingKeys: [String] = [], backendKeys: [String] = [],
+        id: String, settingKeys: [String] = [], backendKeys: [String] = [], catalogRules: CatalogRules? = nil,
         inbound: @escaping @Sendable ([String: String]) -> any InboundCodec,
         outbound: @escaping @Sendable (BackendParameters) -> any OutboundCodec,
         defaultWrite: @escaping @Sendable (Catalog) -> (method: String, path: String),
@@ -31,6 +34,7 @@ public struct Dialect: Sendable {
         self.id = id
         self.settingKeys = settingKeys
         self.backendKeys = backendKeys
+        self.catalogRules = catalogRules
         self.inbound = inbound
         self.outbound = outbound
         self.defaultWrite = defaultWrite

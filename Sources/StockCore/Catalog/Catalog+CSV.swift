@@ -13,62 +13,145 @@ public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String { "\(file):\(line): \(message)" }
 }
 
-extension Catalog {
-    public static let productColumns = [
-        "key", "sku", "colleqtive_product_number", "storefeeder_id", "zettle_product_uuid", "zettle_variant_uuid",
-        "name",
-    ]
-    public static let locationColumns = [
-        "key", "kind", "colleqtive_store", "colleqtive_location_code", "colleqtive_stock_pool", "storefeeder_id",
-        "storefeeder_reference", "storefeeder_warehouse", "zettle_uuid", "open2b_role",
-    ]
+/// The catalog columns one vendor's dialects read, and the checks of the rows they are in.
+/// Each vendor's folder in `Dialects` declares its own; `Catalog.parse` applies them all.
+public struct CatalogRules: Sendable {
+    public enum Table: Sendable, Equatable { case products, locations }
 
-    /// Parses and validates the two catalog files.
+    /// What a cell reads as: the value to store, or what is wrong with it.
+    public enum Reading: Sendable, Equatable {
+        case value(String)
+        case problem(String)
+    }
+
+    public struct Column: Sendable {
+        public let name: String
+        public let table: Table
+        /// The stored value of a non-empty cell, or what is wrong with it.
+        public let read: @Sendable (String) -> Reading
+        /// Looked up regardless of case.
+        public let caseInsensitive: Bool
+        /// Each value at most once in its file.
+        public let unique: Bool
+
+        public init(
+            _ name: String, _ table: Table, unique: Bool = false, caseInsensitive: Bool = false,
+            read: @escaping @Sendable (String) -> Reading = { .value($0) }
+        ) {
+            self.name = name
+            self.table = table
+            self.read = read
+            self.caseInsensitive = caseInsensitive
+            self.unique = unique
+        }
+
+        /// A UUID column, stored lowercase.
+        public static func uuid(_ name: String, _ table: Table, unique: Bool = false) -> Column {
+            Column(name, table, unique: unique) { value in
+                UUIDText.isValid(value) ? .value(value.lowercased()) : .problem("malformed UUID '\(value)' in \(name)")
+            }
+        }
+    }
+
+    public var columns: [Column]
+    /// Checks of a whole row once its columns are read: nil, or what is wrong.
+    public var productChecks: [@Sendable (Product) -> String?]
+    public var locationChecks: [@Sendable (Location) -> String?]
+    /// Values unique within a file that derive from several columns: (what, value), or nil.
+    public var productKeys: [@Sendable (Product) -> (what: String, value: String)?]
+    public var locationKeys: [@Sendable (Location) -> (what: String, value: String)?]
+
+    public init(
+        columns: [Column], productChecks: [@Sendable (Product) -> String?] = [],
+        locationChecks: [@Sendable (Location) -> String?] = [],
+        productKeys: [@Sendable (Product) -> (what: String, value: String)?] = [],
+        locationKeys: [@Sendable (Location) -> (what: String, value: String)?] = []
+    ) {
+        self.columns = columns
+        self.productChecks = productChecks
+        self.locationChecks = locationChecks
+        self.productKeys = productKeys
+        self.locationKeys = locationKeys
+    }
+}
+
+extension Catalog {
+    /// The columns every catalog has, whatever the dialects.
+    public static let coreProductColumns = ["key", "name"]
+    public static let coreLocationColumns = ["key", "kind"]
+
+    /// Parses and validates the two catalog files against the vendors' rules.
     ///
     /// Header row required, columns in any order, unknown columns refused, an empty cell
     /// means "not mapped". Every problem is reported with its file and line.
     /// - Parameters:
     ///   - productsCSV: the text of `products.csv`.
     ///   - locationsCSV: the text of `locations.csv`.
+    ///   - rules: the columns and checks of every vendor (`DialectRegistry.catalogRules`).
     ///   - productsFile: the name used in error messages for the products file.
     ///   - locationsFile: the name used in error messages for the locations file.
     public static func parse(
-        productsCSV: String, locationsCSV: String, productsFile: String = "products.csv",
+        productsCSV: String, locationsCSV: String, rules: [CatalogRules], productsFile: String = "products.csv",
         locationsFile: String = "locations.csv"
     ) throws(CatalogError) -> Catalog {
-        var catalog = Catalog()
-        let productTable = try Table(text: productsCSV, file: productsFile, known: productColumns, required: ["key"])
+        var columns: [CatalogRules.Column] = []
+        for rule in rules {
+            for column in rule.columns where !columns.contains(where: { $0.name == column.name && $0.table == column.table }) {
+                columns.append(column)
+            }
+        }
+        let productColumns = columns.filter { $0.table == .products }
+        let locationColumns = columns.filter { $0.table == .locations }
+        var catalog = Catalog(
+            products: [], locations: [], caseInsensitiveColumns: Set(columns.filter(\.caseInsensitive).map(\.name)))
+
+        let productTable = try Table(
+            text: productsCSV, file: productsFile, known: coreProductColumns + productColumns.map(\.name), required: ["key"])
         var seen = Uniqueness(file: productsFile)
         for row in productTable.rows {
-            let product = try productTable.product(row)
+            let product = Product(
+                key: try productTable.key(row), name: productTable.cell(row, "name"),
+                identifiers: try productTable.identifiers(row, productColumns))
+            for check in rules.flatMap(\.productChecks) {
+                if let problem = check(product) { throw productTable.fail(row, problem) }
+            }
             try seen.claim("key", product.key, line: row.line)
-            if let sku = product.sku { try seen.claim("sku", sku, line: row.line) }
-            try seen.claim("Colleqtive product number", product.effectiveColleqtiveNumber, line: row.line)
-            if let id = product.storefeederID { try seen.claim("storefeeder_id", id, line: row.line) }
-            if let variant = product.zettleVariantUUID {
-                try seen.claim("zettle_variant_uuid", variant, line: row.line)
+            for column in productColumns where column.unique {
+                if let value = product[column.name] {
+                    try seen.claim(column.name, column.caseInsensitive ? value.caseFolded : value, line: row.line)
+                }
+            }
+            for derived in rules.flatMap(\.productKeys) {
+                if let (what, value) = derived(product) { try seen.claim(what, value, line: row.line) }
             }
             catalog.add(product)
         }
 
         let locationTable = try Table(
-            text: locationsCSV, file: locationsFile, known: locationColumns, required: ["key", "kind"])
+            text: locationsCSV, file: locationsFile, known: coreLocationColumns + locationColumns.map(\.name),
+            required: ["key", "kind"])
         seen = Uniqueness(file: locationsFile)
         for row in locationTable.rows {
-            let location = try locationTable.location(row)
+            let key = try locationTable.key(row)
+            let kindText = locationTable.cell(row, "kind") ?? ""
+            guard let kind = LocationKind(rawValue: kindText.lowercased()) else {
+                throw locationTable.fail(
+                    row,
+                    "unknown kind '\(kindText)' (expected one of: \(LocationKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            let location = Location(key: key, kind: kind, identifiers: try locationTable.identifiers(row, locationColumns))
+            for check in rules.flatMap(\.locationChecks) {
+                if let problem = check(location) { throw locationTable.fail(row, problem) }
+            }
             try seen.claim("key", location.key, line: row.line)
-            if let store = location.colleqtiveStore, let code = location.colleqtiveLocationCode {
-                let pool = location.colleqtiveStockPool.map(String.init) ?? "-"
-                try seen.claim("Colleqtive store/location/stock pool", "\(store)/\(code)/\(pool)", line: row.line)
+            for column in locationColumns where column.unique {
+                if let value = location[column.name] {
+                    try seen.claim(column.name, column.caseInsensitive ? value.caseFolded : value, line: row.line)
+                }
             }
-            if let id = location.storefeederID { try seen.claim("storefeeder_id", id, line: row.line) }
-            if let reference = location.storefeederReference {
-                let warehouse = location.storefeederWarehouse?.lowercased() ?? "-"
-                try seen.claim(
-                    "storefeeder_reference in its warehouse", "\(reference.lowercased())/\(warehouse)", line: row.line)
+            for derived in rules.flatMap(\.locationKeys) {
+                if let (what, value) = derived(location) { try seen.claim(what, value, line: row.line) }
             }
-            if let uuid = location.zettleUUID { try seen.claim("zettle_uuid", uuid, line: row.line) }
-            if let role = location.open2bRole { try seen.claim("open2b_role", role.rawValue, line: row.line) }
             catalog.add(location)
         }
         return catalog
@@ -128,10 +211,17 @@ private struct Table {
         CatalogError(file: file, line: row.line, message: message)
     }
 
-    func uuid(_ row: CSV.Row, _ column: String) throws(CatalogError) -> String? {
-        guard let value = cell(row, column) else { return nil }
-        guard UUIDText.isValid(value) else { throw fail(row, "malformed UUID '\(value)' in \(column)") }
-        return value.lowercased()
+    /// The vendor columns of a row, each read by its rules.
+    func identifiers(_ row: CSV.Row, _ declared: [CatalogRules.Column]) throws(CatalogError) -> [String: String] {
+        var values: [String: String] = [:]
+        for column in declared {
+            guard let text = cell(row, column.name) else { continue }
+            switch column.read(text) {
+            case .value(let value): values[column.name] = value
+            case .problem(let problem): throw fail(row, problem)
+            }
+        }
+        return values
     }
 
     func key(_ row: CSV.Row) throws(CatalogError) -> String {
@@ -140,75 +230,6 @@ private struct Table {
             throw fail(row, "key '\(key)' is longer than 128 bytes or contains a line break")
         }
         return key
-    }
-
-    func product(_ row: CSV.Row) throws(CatalogError) -> Product {
-        let product = Product(
-            key: try key(row), sku: cell(row, "sku"), colleqtiveProductNumber: cell(row, "colleqtive_product_number"),
-            storefeederID: cell(row, "storefeeder_id"), zettleProductUUID: try uuid(row, "zettle_product_uuid"),
-            zettleVariantUUID: try uuid(row, "zettle_variant_uuid"), name: cell(row, "name"))
-        if (product.zettleProductUUID == nil) != (product.zettleVariantUUID == nil) {
-            throw fail(row, "zettle_product_uuid and zettle_variant_uuid must be given together")
-        }
-        if let sku = product.sku, sku.count > 32 {
-            throw fail(row, "sku '\(sku)' is longer than 32 characters (Open2b's limit)")
-        }
-        return product
-    }
-
-    func location(_ row: CSV.Row) throws(CatalogError) -> Location {
-        let key = try key(row)
-        let kindText = cell(row, "kind") ?? ""
-        guard let kind = LocationKind(rawValue: kindText.lowercased()) else {
-            throw fail(
-                row,
-                "unknown kind '\(kindText)' (expected one of: \(LocationKind.allCases.map(\.rawValue).joined(separator: ", ")))"
-            )
-        }
-        var pool: Int?
-        if let poolText = cell(row, "colleqtive_stock_pool") {
-            guard let value = Int32(poolText) else {
-                throw fail(row, "colleqtive_stock_pool '\(poolText)' is not a 32-bit integer")
-            }
-            pool = Int(value)
-        }
-        var role: Open2bRole?
-        if let roleText = cell(row, "open2b_role") {
-            guard let value = Open2bRole(rawValue: roleText.lowercased()) else {
-                throw fail(row, "unknown open2b_role '\(roleText)' (expected stock, in or out)")
-            }
-            role = value
-        }
-        let location = Location(
-            key: key, kind: kind, colleqtiveStore: cell(row, "colleqtive_store"),
-            colleqtiveLocationCode: cell(row, "colleqtive_location_code"), colleqtiveStockPool: pool,
-            storefeederID: cell(row, "storefeeder_id"), storefeederReference: cell(row, "storefeeder_reference"),
-            storefeederWarehouse: cell(row, "storefeeder_warehouse"), zettleUUID: try uuid(row, "zettle_uuid"),
-            open2bRole: role)
-        if (location.colleqtiveLocationCode != nil || location.colleqtiveStockPool != nil)
-            && location.colleqtiveStore == nil
-        {
-            throw fail(row, "a Colleqtive location code or stock pool needs colleqtive_store")
-        }
-        if location.colleqtiveStore != nil && location.colleqtiveLocationCode == nil {
-            throw fail(row, "colleqtive_store needs colleqtive_location_code")
-        }
-        if let reference = location.storefeederReference, reference.lowercased() == "unspecified", kind != .outside {
-            throw fail(row, "the StoreFeeder reference 'Unspecified' belongs to an outside location, not \(kind.rawValue)")
-        }
-        if location.storefeederWarehouse != nil && location.storefeederReference == nil {
-            throw fail(row, "storefeeder_warehouse needs storefeeder_reference")
-        }
-        if role == .stock && kind != .stock {
-            throw fail(row, "open2b_role stock must be on a stock location, not \(kind.rawValue)")
-        }
-        if (role == .in || role == .out) && kind == .stock {
-            throw fail(row, "open2b_role \(role!.rawValue) must be on a supplier, sold, bin or outside location")
-        }
-        if location.zettleUUID != nil && kind == .outside {
-            throw fail(row, "zettle_uuid on an outside location: Zettle has STORE, SUPPLIER, SOLD and BIN only")
-        }
-        return location
     }
 }
 

@@ -15,57 +15,27 @@ public enum LocationKind: String, Sendable, CaseIterable, Codable {
     public var isTracked: Bool { self == .stock }
 }
 
-/// The part a location plays in Open2b's one-location view of the ledger.
-public enum Open2bRole: String, Sendable, CaseIterable {
-    /// The location whose stock Open2b's signed adjustments change.
-    case stock
-    /// Where positive adjustments come from.
-    case `in`
-    /// Where negative adjustments go to.
-    case out
-}
-
-/// A location of the catalog, with the identifiers each dialect calls it by.
+/// A location of the catalog: its key and kind, and the names dialects call it by.
 ///
 /// Immutable and shared: a reference, so every lookup that hands one out of the catalog costs
-/// one retain instead of a copy of a dozen strings (several lookups per movement).
+/// one retain instead of a copy.
 public final class Location: Sendable, Equatable {
     public let key: String
     public let kind: LocationKind
-    public let colleqtiveStore: String?
-    public let colleqtiveLocationCode: String?
-    public let colleqtiveStockPool: Int?
-    public let storefeederID: String?
-    public let storefeederReference: String?
-    public let storefeederWarehouse: String?
-    /// Lowercase UUID text.
-    public let zettleUUID: String?
-    public let open2bRole: Open2bRole?
+    /// The names dialects call it by, by catalog column (`zettle_uuid`, `storefeeder_id`, …),
+    /// as the column's rules normalized them (see `Product.identifiers`).
+    public let identifiers: [String: String]
 
-    public init(
-        key: String, kind: LocationKind, colleqtiveStore: String? = nil, colleqtiveLocationCode: String? = nil,
-        colleqtiveStockPool: Int? = nil, storefeederID: String? = nil, storefeederReference: String? = nil,
-        storefeederWarehouse: String? = nil, zettleUUID: String? = nil, open2bRole: Open2bRole? = nil
-    ) {
+    public init(key: String, kind: LocationKind, identifiers: [String: String] = [:]) {
         self.key = key
         self.kind = kind
-        self.colleqtiveStore = colleqtiveStore
-        self.colleqtiveLocationCode = colleqtiveLocationCode
-        self.colleqtiveStockPool = colleqtiveStockPool
-        self.storefeederID = storefeederID
-        self.storefeederReference = storefeederReference
-        self.storefeederWarehouse = storefeederWarehouse
-        self.zettleUUID = zettleUUID
-        self.open2bRole = open2bRole
+        self.identifiers = identifiers
     }
 
+    /// The value of a catalog column, nil when not mapped.
+    public subscript(column: String) -> String? { identifiers[column] }
+
     public static func == (lhs: Location, rhs: Location) -> Bool {
-        lhs === rhs
-            || (lhs.key == rhs.key && lhs.kind == rhs.kind && lhs.colleqtiveStore == rhs.colleqtiveStore
-                && lhs.colleqtiveLocationCode == rhs.colleqtiveLocationCode
-                && lhs.colleqtiveStockPool == rhs.colleqtiveStockPool && lhs.storefeederID == rhs.storefeederID
-                && lhs.storefeederReference == rhs.storefeederReference
-                && lhs.storefeederWarehouse == rhs.storefeederWarehouse && lhs.zettleUUID == rhs.zettleUUID
-                && lhs.open2bRole == rhs.open2bRole)
+        lhs === rhs || (lhs.key == rhs.key && lhs.kind == rhs.kind && lhs.identifiers == rhs.identifiers)
     }
 }

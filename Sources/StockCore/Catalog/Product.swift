@@ -1,39 +1,25 @@
-/// A product of the catalog, with the identifier each dialect calls it by.
+/// A product of the catalog: its canonical key, and the names dialects call it by.
 ///
 /// Immutable and shared, like `Location`: a lookup costs one retain, not a copy.
 public final class Product: Sendable, Equatable {
     /// The canonical identity.
     public let key: String
-    /// What Open2b and StoreFeeder (IDType `SKU`) call the product.
-    public let sku: String?
-    public let colleqtiveProductNumber: String?
-    public let storefeederID: String?
-    /// Lowercase UUID text.
-    public let zettleProductUUID: String?
-    /// Lowercase UUID text.
-    public let zettleVariantUUID: String?
     public let name: String?
+    /// The names dialects call it by, by catalog column (`sku`, `zettle_variant_uuid`, …), as
+    /// the column's rules normalized them. Each vendor's folder in `Dialects` declares its
+    /// columns and reads them through typed accessors (`product.zettleVariantUUID`).
+    public let identifiers: [String: String]
 
-    public init(
-        key: String, sku: String? = nil, colleqtiveProductNumber: String? = nil, storefeederID: String? = nil,
-        zettleProductUUID: String? = nil, zettleVariantUUID: String? = nil, name: String? = nil
-    ) {
+    public init(key: String, name: String? = nil, identifiers: [String: String] = [:]) {
         self.key = key
-        self.sku = sku
-        self.colleqtiveProductNumber = colleqtiveProductNumber
-        self.storefeederID = storefeederID
-        self.zettleProductUUID = zettleProductUUID
-        self.zettleVariantUUID = zettleVariantUUID
         self.name = name
+        self.identifiers = identifiers
     }
 
-    /// The Colleqtive product number: the mapped one, else the sku, else the key.
-    public var effectiveColleqtiveNumber: String { colleqtiveProductNumber ?? sku ?? key }
+    /// The value of a catalog column, nil when not mapped.
+    public subscript(column: String) -> String? { identifiers[column] }
 
     public static func == (lhs: Product, rhs: Product) -> Bool {
-        lhs === rhs
-            || (lhs.key == rhs.key && lhs.sku == rhs.sku && lhs.colleqtiveProductNumber == rhs.colleqtiveProductNumber
-                && lhs.storefeederID == rhs.storefeederID && lhs.zettleProductUUID == rhs.zettleProductUUID
-                && lhs.zettleVariantUUID == rhs.zettleVariantUUID && lhs.name == rhs.name)
+        lhs === rhs || (lhs.key == rhs.key && lhs.name == rhs.name && lhs.identifiers == rhs.identifiers)
     }
 }

@@ -1,8 +1,10 @@
+import Dialects
 import Foundation
+import StockCore
 import Testing
 
-@testable import StockCore
-
+/// The catalog files with every vendor's columns and checks (each vendor folder's
+/// `<Vendor>+Catalog.swift`), as `stockgate serve` loads them.
 @Suite("Catalog loading")
 struct CatalogTests {
     static let productsHeader = "key,sku,colleqtive_product_number,storefeeder_id,zettle_product_uuid,zettle_variant_uuid,name"
