@@ -104,7 +104,11 @@ public final class Gateway: Sendable {
         let write = decoded.commands.contains(where: \.isWrite)
         guard admit(write: write, client: facts.client) else {
             let busy = GatewayError(code: .tooManyRequests, message: "too many requests at once, try again shortly")
-            return codec.encode(busy, route: route, context: decoded.context)
+            var answer = codec.encode(busy, route: route, context: decoded.context)
+            // When to try again, as vendors answer their rate limits (and StockGate's own
+            // backends read): slots free up as requests finish, so soon.
+            answer.headers[.retryAfter] = "1"
+            return answer
         }
         defer { release(write: write, client: facts.client) }
         var facts = facts

@@ -177,6 +177,7 @@ struct LimitsTests {
                     let refused = try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite)
                     #expect(refused.status == 429)
                     #expect(refused.json?["error"]?["code"] == "tooManyRequests")
+                    #expect(refused.headers.first(name: "Retry-After") == "1")
                     let open2bWrite = try await HTTPClient.shared.send(
                         .POST, live.baseURL + "/api/v6/commerce.movements.create", body: #"{"movement": {"sku": "sku5", "adjustment": "1.00"}}"#)
                     #expect(open2bWrite.text == "429 Too Many Requests")
