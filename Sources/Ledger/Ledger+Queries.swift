@@ -127,11 +127,12 @@ extension Ledger {
             case .createdAt: column = "created_at"
             case .description: column = "description"
             case .quantity:
+                // Exact: the decimal text by value (`Ledger.decimalCollation`), never through REAL.
                 if let location = query.location {
-                    column = "(CASE WHEN to_location = ? THEN 1 ELSE -1 END * CAST(quantity AS REAL))"
+                    column = "(CASE WHEN to_location = ? THEN quantity ELSE '-' || quantity END) COLLATE stockgate_decimal"
                     arguments += [location]
                 } else {
-                    column = "CAST(quantity AS REAL)"
+                    column = "quantity COLLATE stockgate_decimal"
                 }
             }
             terms.append(column + (sort.descending ? " DESC" : " ASC"))

@@ -58,6 +58,9 @@ public final class Ledger: StockBackend {
             // It only serves rolling a savepoint back inside a live transaction (a crash rolls the
             // whole transaction back through the WAL), so memory is enough and saves the writes.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            // Quantities are exact decimal text; they sort by value through this collation
+            // (a cast to REAL would tie values that differ past the 15th digit).
+            db.add(collation: Ledger.decimalCollation)
         }
         configuration.label = "stockgate.ledger"
         let pool: DatabasePool
@@ -72,7 +75,20 @@ public final class Ledger: StockBackend {
             directoryLock: lock, fileIdentity: LedgerFileIdentity(path: path))
     }
 
+    /// Orders decimal texts (`-` allowed) by exact value; text that is not a quantity sorts first.
+    static let decimalCollation = DatabaseCollation("stockgate_decimal") { lhs, rhs in
+        let left = try? Quantity(parsing: lhs)
+        let right = try? Quantity(parsing: rhs)
+        switch (left, right) {
+        case let (left?, right?): return left < right ? .orderedAscending : left > right ? .orderedDescending : .orderedSame
+        case (nil, nil): return lhs < rhs ? .orderedAscending : lhs > rhs ? .orderedDescending : .orderedSame
+        case (nil, _): return .orderedAscending
+        case (_, nil): return .orderedDescending
+        }
+    }
+
     /// Uses an already opened database (an in-memory `DatabaseQueue` in tests) and migrates it.
+    /// Its connections must have `decimalCollation` (quantity ordering); `open` adds it.
     public convenience init(
         writer: any DatabaseWriter, catalog: Catalog, clock: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "stockgate.ledger"), idempotencyWindow: TimeInterval = 24 * 3600

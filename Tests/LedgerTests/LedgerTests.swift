@@ -347,6 +347,26 @@ struct LedgerTests {
             #expect(try await ledger.count(MovementQuery(createdTo: future)) == 3)
         }
     }
+
+    @Test("quantities sort by their exact value, also where a double would tie them")
+    func exactQuantityOrder() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            // As doubles, 100000000000000000.2 and 100000000000000000.1 are the same number.
+            let items = [
+                move("mug", "100000000000000000.2", "supplier", "floor"), move("mug", "100000000000000000.1", "supplier", "floor"),
+                move("mug", "9", "supplier", "floor"), move("mug", "100000000000000000.15", "floor", "sold"),
+            ]
+            _ = try await ledger.move(MoveBatch(items: items, atomicity: .perItem), facts: facts)
+            let ascending = try await ledger.movements(MovementQuery(order: [.init(.quantity)]))
+            #expect(ascending.map(\.id) == [3, 2, 4, 1])
+            let descending = try await ledger.movements(MovementQuery(order: [.init(.quantity, descending: true)]))
+            #expect(descending.map(\.id) == [1, 4, 2, 3])
+            // Signed as seen from the floor: the move out (-…0.15) first.
+            let signed = try await ledger.movements(MovementQuery(location: "floor", order: [.init(.quantity)]))
+            #expect(signed.map(\.id) == [4, 3, 2, 1])
+        }
+    }
 }
 
 /// Recomputes every stock balance from the applied journal and compares.

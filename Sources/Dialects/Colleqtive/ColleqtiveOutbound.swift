@@ -44,9 +44,6 @@ public struct ColleqtiveOutbound: OutboundCodec {
     }
 
     public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {
-        guard item.state != .pending else {
-            throw GatewayError.unsupported("Colleqtive has no pending transfers", field: "pending")
-        }
         _ = try ends(item, catalog: catalog)
     }
 

@@ -206,6 +206,7 @@ public struct MovePlan: Sendable, Equatable {
         var refusals: [Int: GatewayError] = [:]
         for (index, item) in batch.items.enumerated() {
             do throws(GatewayError) {
+                try refuseBeyond(codec.capabilities, item, dialect: codec.dialect)
                 try codec.check(item, catalog: catalog)
             } catch {
                 refusals[index] = error
@@ -218,5 +219,26 @@ public struct MovePlan: Sendable, Equatable {
             Array(sendable[$0..<min(sendable.count, $0 + size)])
         }
         return MovePlan(refusals: refusals, chunks: chunks)
+    }
+
+    /// What the backend's declared capabilities exclude, refused in one place and one wording
+    /// (each codec's `check` resolves identities only): a pending transfer, a fraction where
+    /// quantities are whole, more decimals than the backend carries.
+    public static func refuseBeyond(_ capabilities: BackendCapabilities, _ item: Movement, dialect: String)
+        throws(GatewayError)
+    {
+        if item.state == .pending && !capabilities.pendingTransfers {
+            throw GatewayError.unsupported("a \(dialect) backend has no pending transfers", field: "pending")
+        }
+        if capabilities.integerQuantities && !(item.quantity.isInteger && item.quantity.intValue != nil) {
+            throw GatewayError.unsupported(
+                "a \(dialect) backend carries whole quantities only, got \(item.quantity)", field: "quantity")
+        }
+        if let digits = capabilities.maxFractionDigits, !capabilities.integerQuantities,
+            item.quantity.fixed(fractionDigits: digits) == nil
+        {
+            throw GatewayError.unsupported(
+                "a \(dialect) backend carries at most \(digits) decimals, got \(item.quantity)", field: "quantity")
+        }
     }
 }

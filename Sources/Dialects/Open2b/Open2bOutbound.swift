@@ -20,9 +20,6 @@ public struct Open2bOutbound: OutboundCodec {
         guard let sku = catalog.product(key: item.product)?.sku else {
             throw GatewayError.unsupported("product '\(item.product)' has no sku for Open2b in the catalog", field: "product")
         }
-        guard item.state != .pending else {
-            throw GatewayError.unsupported("Open2b has no pending transfers", field: "pending")
-        }
         let signed: Quantity
         let other: String
         if item.to == stock.key {
@@ -40,9 +37,10 @@ public struct Open2bOutbound: OutboundCodec {
                 "Open2b only knows adjustments of one location: a move between '\(item.from)' and '\(item.to)' cannot be expressed",
                 field: item.to == stock.key ? "from" : "to")
         }
+        // `MovePlan` refused more than two decimals (the capabilities say so) before this.
         guard let text = signed.fixed(fractionDigits: 2) else {
             throw GatewayError.unsupported(
-                "Open2b carries at most two decimals, got \(item.quantity)", field: "quantity")
+                "a \(version.rawValue) backend carries at most 2 decimals, got \(item.quantity)", field: "quantity")
         }
         guard item.quantity <= Open2bCodec.maxAdjustment else {
             throw GatewayError.unsupported("Open2b adjustments stop at 999999999.99, got \(item.quantity)", field: "quantity")

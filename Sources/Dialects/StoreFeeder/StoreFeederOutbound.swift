@@ -47,10 +47,6 @@ public struct StoreFeederOutbound: OutboundCodec {
 
     /// Refuses what StoreFeeder cannot carry, without building the request.
     public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {
-        guard item.quantity.isInteger, item.quantity.intValue != nil else {
-            throw GatewayError.unsupported(
-                "StoreFeeder carries whole quantities only, got \(item.quantity)", field: "quantity")
-        }
         _ = try product(item, catalog: catalog)
         _ = try location(item.from, asSource: true, catalog: catalog, field: "from")
         _ = try location(item.to, asSource: false, catalog: catalog, field: "to")

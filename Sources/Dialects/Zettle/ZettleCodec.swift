@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import StockCore
 
@@ -314,7 +315,7 @@ public struct ZettleCodec: InboundCodec {
             let uuid = location?.zettleUUID ?? ""
             let untracked = Self.untracked(outcomes)
             var rows: [JSONValue] = []
-            var latest: Int64 = 0
+            var latest: Date?
             for case .balances(let balances) in outcomes {
                 for balance in balances where !untracked.contains(balance.product) {
                     guard let product = catalog.product(key: balance.product), let productUUID = product.zettleProductUUID,
@@ -323,14 +324,16 @@ public struct ZettleCodec: InboundCodec {
                     rows.append(
                         Self.balanceRow(
                             location: location, productUUID: productUUID, variantUUID: variantUUID, balance: balance.quantity))
-                    if let updated = balance.updatedAt { latest = max(latest, Int64((updated.timeIntervalSince1970 * 1000).rounded())) }
+                    if let updated = balance.updatedAt { latest = max(latest ?? updated, updated) }
                 }
             }
             guard summary else { return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)]) }
             // Real clients read `trackedProducts` (Shopware's Status, nopCommerce's
             // LocationInventoryBalance): every product the catalog maps to Zettle whose
             // tracking was not stopped. `latest`: when the newest balance answered last changed,
-            // in milliseconds since 1970 (0 when none); the vendor's example shows a number.
+            // as an ISO 8601 date, null when unknown — nopCommerce reads it into a `DateTime?`
+            // (Nop.Plugin.Misc.Zettle Domain/Api/Inventory/LocationInventoryBalance.cs), which
+            // a number (the vendor's example shows `0`) would break.
             var tracked: [JSONValue] = []
             for product in catalog.products where !untracked.contains(product.key) {
                 guard let productUUID = product.zettleProductUUID, !tracked.contains(.string(productUUID)) else { continue }
@@ -340,7 +343,7 @@ public struct ZettleCodec: InboundCodec {
                 .ok,
                 [
                     "locationUuid": .string(uuid), "trackedProducts": .array(tracked), "variants": .array(rows),
-                    "latest": .integer(latest),
+                    "latest": latest.map { .string(Timestamp.iso8601($0)) } ?? .null,
                 ])
         case .tracked(let locationKey, _):
             let location = catalog.location(key: locationKey)

@@ -38,9 +38,6 @@ public struct ZettleOutbound: OutboundCodec {
         else {
             throw GatewayError.unsupported("product '\(item.product)' has no Zettle UUIDs in the catalog", field: "product")
         }
-        guard item.state != .pending else {
-            throw GatewayError.unsupported("Zettle has no pending transfers", field: "pending")
-        }
         return (
             productUUID, variantUUID, try uuid(item.from, asSource: true, catalog: catalog, field: "from"),
             try uuid(item.to, asSource: false, catalog: catalog, field: "to")
