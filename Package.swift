@@ -106,7 +106,9 @@ let package = Package(
         // a whole in-process server; a corpus replayer otherwise.
         .executableTarget(
             name: "stockgate-fuzz",
-            dependencies: ["Dialects", "StockCore", "Gateway", "Ledger", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Dialects", "StockCore", "Gateway", "Ledger", .product(name: "Logging", package: "swift-log"),
+            ]),
         // Micro-benchmarks for scripts/bench (codec throughput, ledger commits).
         .executableTarget(
             name: "stockgate-bench",

@@ -113,11 +113,15 @@ public struct ContractCase: Sendable {
         for folder in dialects {
             var isDirectory: ObjCBool = false
             let folderPath = (directory as NSString).appendingPathComponent(folder)
-            guard manager.fileExists(atPath: folderPath, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            guard manager.fileExists(atPath: folderPath, isDirectory: &isDirectory), isDirectory.boolValue else {
+                continue
+            }
             if let dialect, dialect != folder { continue }
             for file in try manager.contentsOfDirectory(atPath: folderPath).sorted() where file.hasSuffix(".json") {
                 let path = (folderPath as NSString).appendingPathComponent(file)
-                guard let data = manager.contents(atPath: path) else { throw FormatError(description: "\(path): unreadable") }
+                guard let data = manager.contents(atPath: path) else {
+                    throw FormatError(description: "\(path): unreadable")
+                }
                 cases.append(try parse(Array(data), name: "\(folder)/\(file)", dialect: folder))
             }
         }

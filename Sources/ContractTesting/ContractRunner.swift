@@ -33,14 +33,17 @@ public struct ContractRunner: Sendable {
         self.timeout = timeout
     }
 
-    func send(_ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8]?)
+    func send(
+        _ method: String, _ url: String, headers: [(name: String, value: String)] = [], body: [UInt8]?
+    )
         async throws -> CurlResponse
     {
         var headers = headers
         if body != nil && !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
             headers.append(("Content-Type", "application/json"))
         }
-        return try await client.execute(CurlRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
+        return try await client.execute(
+            CurlRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
     }
 
     /// Fails fast when nothing answers at `baseURL`. Any HTTP answer counts as reachable.
@@ -60,7 +63,8 @@ public struct ContractRunner: Sendable {
                 guard reply.status == 200 else {
                     return ContractResult(
                         name: contract.name,
-                        failure: "reset refused with \(reply.status): start the target with --enable-test-reset, or pass --no-reset",
+                        failure:
+                            "reset refused with \(reply.status): start the target with --enable-test-reset, or pass --no-reset",
                         seconds: Date().timeIntervalSince(started))
                 }
             }
@@ -82,7 +86,9 @@ public struct ContractRunner: Sendable {
         let before = contract.balances == nil ? [:] : try await balances(baseURL)
         var url = baseURL + contract.request.path
         if !contract.request.query.isEmpty {
-            url += "?" + contract.request.query.map { "\(Self.escape($0.name))=\(Self.escape($0.value))" }
+            url +=
+                "?"
+                + contract.request.query.map { "\(Self.escape($0.name))=\(Self.escape($0.value))" }
                 .joined(separator: "&")
         }
         var reply = try await send(
@@ -97,7 +103,9 @@ public struct ContractRunner: Sendable {
         }
         for (name, expected) in contract.expected.headers {
             let actual = reply.header(name).map(JSONValue.string)
-            if let problem = JSONMatcher.mismatch(expected: expected, actual: actual, subset: false, path: "header \(name)") {
+            if let problem = JSONMatcher.mismatch(
+                expected: expected, actual: actual, subset: false, path: "header \(name)")
+            {
                 return problem
             }
         }
@@ -108,7 +116,9 @@ public struct ContractRunner: Sendable {
             guard let actual = try? JSONParser.parse(reply.body) else {
                 return "body is not JSON: \(text.prefix(300))"
             }
-            if let problem = JSONMatcher.mismatch(expected: expectedBody, actual: actual, subset: contract.expected.subset) {
+            if let problem = JSONMatcher.mismatch(
+                expected: expectedBody, actual: actual, subset: contract.expected.subset)
+            {
                 return problem + " — body: \(text.prefix(500))"
             }
         }
@@ -169,9 +179,11 @@ extension Array where Element == ContractResult {
         for result in self {
             let parts = result.name.split(separator: "/", maxSplits: 1)
             let className = parts.count == 2 ? String(parts[0]) : suite
-            xml += "  <testcase classname=\"\(escape(className))\" name=\"\(escape(result.name))\" time=\"\(String(format: "%.3f", result.seconds))\""
+            xml +=
+                "  <testcase classname=\"\(escape(className))\" name=\"\(escape(result.name))\" time=\"\(String(format: "%.3f", result.seconds))\""
             if let failure = result.failure {
-                xml += ">\n    <failure message=\"\(escape(String(failure.prefix(200))))\">\(escape(failure))</failure>\n  </testcase>\n"
+                xml +=
+                    ">\n    <failure message=\"\(escape(String(failure.prefix(200))))\">\(escape(failure))</failure>\n  </testcase>\n"
             } else {
                 xml += "/>\n"
             }

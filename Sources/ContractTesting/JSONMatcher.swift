@@ -17,8 +17,10 @@ public enum JSONMatcher {
         switch (expected, actual) {
         case (.object(let want), .object(let have)):
             for member in want.members {
-                if let problem = mismatch(expected: member.value, actual: have[member.key], subset: subset,
-                                          path: "\(path).\(member.key)") {
+                if let problem = mismatch(
+                    expected: member.value, actual: have[member.key], subset: subset,
+                    path: "\(path).\(member.key)")
+                {
                     return problem
                 }
             }
@@ -29,7 +31,9 @@ public enum JSONMatcher {
         case (.array(let want), .array(let have)):
             guard want.count == have.count else { return "\(path): \(have.count) items, expected \(want.count)" }
             for (index, item) in want.enumerated() {
-                if let problem = mismatch(expected: item, actual: have[index], subset: subset, path: "\(path)[\(index)]") {
+                if let problem = mismatch(
+                    expected: item, actual: have[index], subset: subset, path: "\(path)[\(index)]")
+                {
                     return problem
                 }
             }
@@ -39,7 +43,8 @@ public enum JSONMatcher {
             if let a = try? Quantity(parsing: want), let b = try? Quantity(parsing: have), a == b { return nil }
             return "\(path): \(have), expected \(want)"
         default:
-            return expected == actual ? nil : "\(path): \(JSONWriter.string(actual)), expected \(JSONWriter.string(expected))"
+            return expected == actual
+                ? nil : "\(path): \(JSONWriter.string(actual)), expected \(JSONWriter.string(expected))"
         }
     }
 
@@ -70,7 +75,8 @@ public enum JSONMatcher {
             case .number(let number): text = number
             default: return "\(path): \(actual.typeName), expected text matching a pattern"
             }
-            return matches(text, pattern: argument.stringValue ?? "") ? nil : "\(path): '\(text)' does not match /\(argument.stringValue ?? "")/"
+            return matches(text, pattern: argument.stringValue ?? "")
+                ? nil : "\(path): '\(text)' does not match /\(argument.stringValue ?? "")/"
         default:
             return "\(path): unknown matcher \(key)"
         }

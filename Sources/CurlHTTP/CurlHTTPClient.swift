@@ -64,7 +64,8 @@ public final class CurlHTTPClient: Sendable {
                     transfer.finish(.failure(CurlError(code: .cancelled, curlCode: 0, message: "the caller went away")))
                     transfer.release()
                 } else if !engine.submit(transfer) {
-                    transfer.finish(.failure(CurlError(code: .shutdown, curlCode: 0, message: "the client was shut down")))
+                    transfer.finish(
+                        .failure(CurlError(code: .shutdown, curlCode: 0, message: "the client was shut down")))
                     transfer.release()
                 }
             }
@@ -75,7 +76,8 @@ public final class CurlHTTPClient: Sendable {
 
     private func prepare(_ request: CurlRequest) throws -> Transfer {
         // Bytes, not Characters: "\r\n" is one Character and would slip past a Character test.
-        for header in request.headers where (header.name + header.value).utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+        for header in request.headers
+        where (header.name + header.value).utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
             throw CurlError(code: .invalidRequest, curlCode: 0, message: "header \(header.name) holds a line break")
         }
         guard let easy = engine.makeHandle() else {
@@ -113,7 +115,11 @@ public final class CurlHTTPClient: Sendable {
         if let body = request.body {
             // COPYPOSTFIELDS: libcurl keeps its own copy, so the Swift array's lifetime does not matter.
             set(ccurl_easy_setopt_int64(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
-            set(body.withUnsafeBytes { ccurl_easy_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)) })
+            set(
+                body.withUnsafeBytes {
+                    ccurl_easy_setopt_ptr(
+                        easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+                })
         }
         var list: UnsafeMutablePointer<curl_slist>?
         var hasExpect = false

@@ -41,7 +41,9 @@ extension Catalog {
     static func columns(_ table: CatalogRules.Table, core: [String]) -> [String] {
         var names = core
         for rules in DialectRegistry.catalogRules {
-            for column in rules.columns where column.table == table && !names.contains(column.name) { names.append(column.name) }
+            for column in rules.columns where column.table == table && !names.contains(column.name) {
+                names.append(column.name)
+            }
         }
         return names
     }

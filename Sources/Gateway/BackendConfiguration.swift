@@ -58,7 +58,9 @@ public struct BackendConfiguration: Sendable, Equatable {
     public static var dialects: [String] { DialectRegistry.ids + ["embedded"] }
 
     static func parse(_ node: Node, file: String) throws -> BackendConfiguration {
-        guard let mapping = node.mapping else { throw ConfigFile.Error(description: "\(file): each backend must be a mapping") }
+        guard let mapping = node.mapping else {
+            throw ConfigFile.Error(description: "\(file): each backend must be a mapping")
+        }
         let common: Set<String> = [
             "name", "dialect", "base_url", "connect_timeout_ms", "timeout_ms", "verify_tls", "ca_bundle",
             "max_response_bytes", "auth",
@@ -130,7 +132,8 @@ public struct BackendConfiguration: Sendable, Equatable {
                 clientSecret: try secret("client_secret"), scope: string("scope"))
         case "oauth2_password":
             return .password(
-                tokenURL: try required("token_url"), username: try required("username"), password: try secret("password"),
+                tokenURL: try required("token_url"), username: try required("username"),
+                password: try secret("password"),
                 clientID: string("client_id"))
         default:
             throw fail("auth.type must be none, bearer, header, oauth2_client_credentials or oauth2_password")
@@ -160,7 +163,9 @@ extension BackendConfiguration.SecretSource {
 
 extension BackendConfiguration.Auth {
     /// The auth method with its secrets read.
-    public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+    public func resolve(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws
         -> BackendAuthMethod
     {
         switch self {

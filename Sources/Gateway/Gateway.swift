@@ -71,7 +71,9 @@ public final class Gateway: Sendable {
     public var healthProblem: String? {
         if let problem = ((backend as? Ledger) ?? idempotencyStore)?.healthProblem { return problem }
         let (held, limit) = admission.withLock { ($0.total, $0.limit) }
-        if held >= limit { return "busy: every request slot is taken (\(held) of \(limit)); new requests are answered 429" }
+        if held >= limit {
+            return "busy: every request slot is taken (\(held) of \(limit)); new requests are answered 429"
+        }
         return nil
     }
 
@@ -131,7 +133,8 @@ public final class Gateway: Sendable {
         do {
             stored = try await store.storedResponse(dialect: codec.dialect, key: key, since: expiry)
         } catch {
-            logger.error("idempotency store unreadable", metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
+            logger.error(
+                "idempotency store unreadable", metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
             let failure = GatewayError.internalError("internal error (request \(facts.requestID))")
             return codec.encode(failure, route: route, context: decoded.context)
         }
@@ -155,10 +158,12 @@ public final class Gateway: Sendable {
             let headers = response.headers.map { "\($0.name.canonicalName): \($0.value)" }
             do {
                 try await store.store(
-                    StoredResponse(fingerprint: fingerprint, status: response.status.code, headers: headers, body: response.body),
+                    StoredResponse(
+                        fingerprint: fingerprint, status: response.status.code, headers: headers, body: response.body),
                     dialect: codec.dialect, key: key, expiredBefore: expiry)
             } catch {
-                logger.error("idempotency store unwritable", metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
+                logger.error(
+                    "idempotency store unwritable", metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
             }
         }
         return response
@@ -231,7 +236,9 @@ public final class Gateway: Sendable {
     static func replay(_ stored: StoredResponse) -> CodecResponse {
         var headers = HTTPFields()
         for line in stored.headers {
-            guard let colon = line.firstIndex(of: ":"), let name = HTTPField.Name(String(line[..<colon])) else { continue }
+            guard let colon = line.firstIndex(of: ":"), let name = HTTPField.Name(String(line[..<colon])) else {
+                continue
+            }
             headers[name] = String(line[line.index(after: colon)...].drop { $0 == " " })
         }
         headers[HTTPField.Name("Idempotent-Replayed")!] = "true"

@@ -113,7 +113,8 @@ public struct ConfigFile: Sendable, Equatable {
         }
         guard let node else { return ConfigFile() }
         guard let mapping = node.mapping else { throw Error(description: "\(file): the top level must be a mapping") }
-        for key in mapping.keys.compactMap(\.string) where !["server", "dialects", "backends", "routes", "clients"].contains(key) {
+        for key in mapping.keys.compactMap(\.string)
+        where !["server", "dialects", "backends", "routes", "clients"].contains(key) {
             throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown section '\(key)'")
         }
         var config = ConfigFile()
@@ -137,7 +138,8 @@ public struct ConfigFile: Sendable, Equatable {
             }
             for key in dialectsMapping.keys.compactMap(\.string) {
                 guard let dialect = DialectRegistry.dialect(key), !dialect.settingKeys.isEmpty else {
-                    throw Error(description: "\(file):\(line(of: key, in: dialectsMapping)): unknown key 'dialects.\(key)'")
+                    throw Error(
+                        description: "\(file):\(line(of: key, in: dialectsMapping)): unknown key 'dialects.\(key)'")
                 }
                 guard let settings = dialectsMapping[key]?.mapping else {
                     throw Error(description: "\(file): 'dialects.\(key)' must be a mapping")
@@ -146,10 +148,14 @@ public struct ConfigFile: Sendable, Equatable {
                 for (nameNode, valueNode) in settings {
                     let name = nameNode.string ?? ""
                     guard dialect.settingKeys.contains(name) else {
-                        throw Error(description: "\(file):\(line(of: name, in: settings)): unknown key 'dialects.\(key).\(name)'")
+                        throw Error(
+                            description:
+                                "\(file):\(line(of: name, in: settings)): unknown key 'dialects.\(key).\(name)'")
                     }
                     guard let value = valueNode.string else {
-                        throw Error(description: "\(file):\(line(of: name, in: settings)): 'dialects.\(key).\(name)' must be a string")
+                        throw Error(
+                            description:
+                                "\(file):\(line(of: name, in: settings)): 'dialects.\(key).\(name)' must be a string")
                     }
                     values[name] = value
                 }
@@ -158,7 +164,9 @@ public struct ConfigFile: Sendable, Equatable {
             }
         }
         if let backendsNode = mapping["backends"] {
-            guard let list = backendsNode.sequence else { throw Error(description: "\(file): 'backends' must be a list") }
+            guard let list = backendsNode.sequence else {
+                throw Error(description: "\(file): 'backends' must be a list")
+            }
             for node in list {
                 let backend = try BackendConfiguration.parse(node, file: file)
                 guard backend.name != "embedded", !config.backends.contains(where: { $0.name == backend.name }) else {
@@ -171,13 +179,20 @@ public struct ConfigFile: Sendable, Equatable {
             guard let list = clientsNode.sequence else { throw Error(description: "\(file): 'clients' must be a list") }
             let inbound = Set(DialectRegistry.ids)
             for node in list {
-                guard let client = node.mapping else { throw Error(description: "\(file): each client must be a mapping") }
-                try rejectUnknown(client, known: ["name", "dialects", "secret", "secret_env", "secret_file"], prefix: "clients[].", file: file)
+                guard let client = node.mapping else {
+                    throw Error(description: "\(file): each client must be a mapping")
+                }
+                try rejectUnknown(
+                    client, known: ["name", "dialects", "secret", "secret_env", "secret_file"], prefix: "clients[].",
+                    file: file)
                 guard let name = client["name"]?.string, !name.isEmpty else {
                     throw Error(description: "\(file):\(node.mark?.line ?? 0): a client needs a name")
                 }
                 if client["secret"] != nil {
-                    throw Error(description: "\(file): client '\(name)': secret must not be written in the file: use secret_env or secret_file")
+                    throw Error(
+                        description:
+                            "\(file): client '\(name)': secret must not be written in the file: use secret_env or secret_file"
+                    )
                 }
                 let secret: BackendConfiguration.SecretSource
                 if let variable = client["secret_env"]?.string {
@@ -190,23 +205,33 @@ public struct ConfigFile: Sendable, Equatable {
                 let listed = client["dialects"]?.sequence?.compactMap(\.string) ?? []
                 let dialects = listed.contains("all") ? inbound : Set(listed)
                 guard !dialects.isEmpty, dialects.isSubset(of: inbound) else {
-                    throw Error(description: "\(file): client '\(name)': dialects must list some of \(inbound.sorted().joined(separator: ", ")) or all")
+                    throw Error(
+                        description:
+                            "\(file): client '\(name)': dialects must list some of \(inbound.sorted().joined(separator: ", ")) or all"
+                    )
                 }
                 config.clients.append(Client(name: name, dialects: dialects, secret: secret))
             }
         }
         if let routesNode = mapping["routes"] {
-            guard let routes = routesNode.mapping else { throw Error(description: "\(file): 'routes' must be a mapping") }
+            guard let routes = routesNode.mapping else {
+                throw Error(description: "\(file): 'routes' must be a mapping")
+            }
             let inbound = DialectRegistry.ids + ["default"]
             for (keyNode, valueNode) in routes {
                 guard let dialect = keyNode.string, inbound.contains(dialect) else {
                     throw Error(
-                        description: "\(file):\(keyNode.mark?.line ?? 0): routes: '\(keyNode.string ?? "")' is not an inbound dialect (\(inbound.joined(separator: ", ")))")
+                        description:
+                            "\(file):\(keyNode.mark?.line ?? 0): routes: '\(keyNode.string ?? "")' is not an inbound dialect (\(inbound.joined(separator: ", ")))"
+                    )
                 }
-                guard let target = valueNode.string, target == "embedded" || config.backends.contains(where: { $0.name == target })
+                guard let target = valueNode.string,
+                    target == "embedded" || config.backends.contains(where: { $0.name == target })
                 else {
                     throw Error(
-                        description: "\(file):\(valueNode.mark?.line ?? 0): routes.\(dialect): no backend named '\(valueNode.string ?? "")'")
+                        description:
+                            "\(file):\(valueNode.mark?.line ?? 0): routes.\(dialect): no backend named '\(valueNode.string ?? "")'"
+                    )
                 }
                 config.routes[dialect] = target
             }

@@ -1,4 +1,5 @@
 import StockCore
+
 /// How a gateway runs. Defaults suit a developer machine; `stockgate serve` fills it from
 /// flags, `STOCKGATE_*` environment variables and the `--config` YAML file
 /// (see `GatewayConfiguration+Config.swift`).

@@ -56,13 +56,15 @@ public final class GatewayMetrics: Sendable {
         let requests = MetricKey(metric: "stockgate_http_requests_total", first: dialect, second: route, third: status)
         cached(counters, requests) {
             CoreMetrics.Counter(
-                label: requests.metric, dimensions: [("dialect", dialect), ("route", route), ("status", String(status))],
+                label: requests.metric,
+                dimensions: [("dialect", dialect), ("route", route), ("status", String(status))],
                 factory: factory)
         }.increment()
         let durations = MetricKey(metric: "stockgate_http_request_duration_seconds", first: dialect, second: route)
         let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
         cached(timers, durations) {
-            CoreMetrics.Timer(label: durations.metric, dimensions: [("dialect", dialect), ("route", route)], factory: factory)
+            CoreMetrics.Timer(
+                label: durations.metric, dimensions: [("dialect", dialect), ("route", route)], factory: factory)
         }.recordNanoseconds(nanoseconds)
     }
 
@@ -86,7 +88,8 @@ public final class GatewayMetrics: Sendable {
     func recordBackendCall(backend: String, outcome: String) {
         let key = MetricKey(metric: "stockgate_backend_requests_total", first: backend, second: outcome)
         cached(counters, key) {
-            CoreMetrics.Counter(label: key.metric, dimensions: [("backend", backend), ("outcome", outcome)], factory: factory)
+            CoreMetrics.Counter(
+                label: key.metric, dimensions: [("backend", backend), ("outcome", outcome)], factory: factory)
         }.increment()
     }
 

@@ -27,7 +27,8 @@ public enum GatewayServer {
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(
-                status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: gateway.metrics.exposition())))
+                status: .ok, headers: headers,
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: gateway.metrics.exposition())))
         }
         // StoreFeeder's OAuth2 password grant: a StoreFeeder client pointed at StockGate gets its
         // bearer token here, for a configured client (user name = client name, password = its secret).
@@ -49,7 +50,8 @@ public enum GatewayServer {
                 name = client.name
             } else {
                 return jsonResponse(
-                    .badRequest, ["error": "invalid_grant", "error_description": "The user name or password is incorrect."])
+                    .badRequest,
+                    ["error": "invalid_grant", "error_description": "The user name or password is incorrect."])
             }
             var headers = HTTPFields()
             headers[.cacheControl] = "no-store"
@@ -105,7 +107,8 @@ public enum GatewayServer {
                 return String(segment.dropFirst().dropLast())
             }
             let routerPath = route.path.split(separator: "/", omittingEmptySubsequences: false).map { segment in
-                segment.hasPrefix("{") && segment.hasSuffix("}") ? ":" + segment.dropFirst().dropLast() : String(segment)
+                segment.hasPrefix("{") && segment.hasSuffix("}")
+                    ? ":" + segment.dropFirst().dropLast() : String(segment)
             }.joined(separator: "/")
             let maxBody = gateway.configuration.maxBodyBytes
             let handler: @Sendable (Request, GatewayRequestContext) async throws -> Response = { request, context in
@@ -117,7 +120,8 @@ public enum GatewayServer {
                     let error = GatewayError(code: .unauthorized, message: "missing or unknown credentials")
                     return response(codec.encode(error, route: route, context: nil))
                 case .forbidden:
-                    let error = GatewayError(code: .forbidden, message: "this client may not use the \(codec.dialect) API")
+                    let error = GatewayError(
+                        code: .forbidden, message: "this client may not use the \(codec.dialect) API")
                     return response(codec.encode(error, route: route, context: nil))
                 }
                 if let refusal = unsupportedCoding(request.headers) {
@@ -140,7 +144,8 @@ public enum GatewayServer {
                 var inbound = InboundRequest(
                     method: request.method, path: request.uri.path, query: QueryString.parse(request.uri.query ?? ""),
                     headers: request.headers, body: body, pathParameters: parameters,
-                    maxJSONDepth: gateway.configuration.maxJSONDepth, maxJSONValues: gateway.configuration.maxJSONValues)
+                    maxJSONDepth: gateway.configuration.maxJSONDepth, maxJSONValues: gateway.configuration.maxJSONValues
+                )
                 inbound.authority = request.head.authority
                 let facts = RequestFacts(
                     dialect: codec.dialect, requestID: context.requestID,
@@ -162,7 +167,8 @@ public enum GatewayServer {
             !encoding.isEmpty, encoding != "identity"
         {
             return GatewayError.unsupported(
-                "Content-Encoding '\(encoding)' is not supported: send the body uncompressed", field: "Content-Encoding")
+                "Content-Encoding '\(encoding)' is not supported: send the body uncompressed", field: "Content-Encoding"
+            )
         }
         for field in headers where field.name == .transferEncoding {
             let codings = field.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -197,7 +203,8 @@ public enum GatewayServer {
                     var buffer = try await request.collectBody(upTo: limit)
                     return .success(buffer.readBytes(length: buffer.readableBytes) ?? [])
                 } catch is NIOTooManyBytesError {
-                    return .failure(GatewayError(code: .tooLarge, message: "request body is larger than \(limit) bytes"))
+                    return .failure(
+                        GatewayError(code: .tooLarge, message: "request body is larger than \(limit) bytes"))
                 } catch {
                     // Bad chunk framing, a connection closed mid-body: not a size problem.
                     return .failure(GatewayError.malformed("the request body could not be read (\(type(of: error)))"))
@@ -205,8 +212,12 @@ public enum GatewayServer {
             }
             group.addTask {
                 try? await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
-                return Task.isCancelled ? nil : .failure(
-                    GatewayError(code: .requestTimeout, message: "the request body did not arrive within \(timeout) seconds"))
+                return Task.isCancelled
+                    ? nil
+                    : .failure(
+                        GatewayError(
+                            code: .requestTimeout, message: "the request body did not arrive within \(timeout) seconds")
+                    )
             }
             var outcome: Result<[UInt8], GatewayError> = .failure(GatewayError.internalError("no body"))
             for await result in group {
@@ -230,4 +241,3 @@ public enum GatewayServer {
         response(.json(status, value))
     }
 }
-

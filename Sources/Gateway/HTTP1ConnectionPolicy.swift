@@ -202,7 +202,8 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             try pipeline.addHandler(HTTP1ConnectionPolicy(maxBodyBytes: maxBodyBytes, logger: logger))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
-            return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+            return try NIOAsyncChannel(
+                wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
     }
 
@@ -214,6 +215,8 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 extension HTTPServerBuilder {
     /// The gateway's HTTP/1.1 server (see `GatewayHTTP1Channel`).
     static func gatewayHTTP1(idleTimeout: Duration?, maxBodyBytes: Int) -> HTTPServerBuilder {
-        .init { responder in GatewayHTTP1Channel(responder: responder, idleTimeout: idleTimeout, maxBodyBytes: maxBodyBytes) }
+        .init { responder in
+            GatewayHTTP1Channel(responder: responder, idleTimeout: idleTimeout, maxBodyBytes: maxBodyBytes)
+        }
     }
 }

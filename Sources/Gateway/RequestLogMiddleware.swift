@@ -1,8 +1,8 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import Foundation
 import Synchronization
 
 extension HTTPField.Name {
@@ -20,7 +20,9 @@ struct RequestLogMiddleware: RouterMiddleware {
     let metrics: GatewayMetrics
     static let host = HTTPField.Name("Host")!
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    )
         async throws -> Response
     {
         var context = context
@@ -36,7 +38,8 @@ struct RequestLogMiddleware: RouterMiddleware {
                 headers[.connection] = "close"
                 response = Response(
                     status: .badRequest, headers: headers,
-                    body: ResponseBody(byteBuffer: ByteBuffer(string: "400 Bad Request: exactly one Host header is required")))
+                    body: ResponseBody(
+                        byteBuffer: ByteBuffer(string: "400 Bad Request: exactly one Host header is required")))
             } else {
                 response = try await next(request, context)
             }

@@ -116,7 +116,8 @@ public enum Translator {
             return ["# answered from StockGate's own ledger: nothing is sent"]
         case .setTracking(let products, let tracked):
             do {
-                guard let request = try codec.trackingRequest(products: products, tracked: tracked, catalog: catalog) else {
+                guard let request = try codec.trackingRequest(products: products, tracked: tracked, catalog: catalog)
+                else {
                     return ["# a \(codec.dialect) backend has no tracking: kept in StockGate's own ledger"]
                 }
                 return [render(request)]

@@ -31,7 +31,8 @@ extension Ledger {
             let headers: String = row["headers"]
             return StoredResponse(
                 fingerprint: row["fingerprint"], status: row["status"],
-                headers: headers.isEmpty ? [] : headers.components(separatedBy: "\n"), body: [UInt8](row["body"] as Data),
+                headers: headers.isEmpty ? [] : headers.components(separatedBy: "\n"),
+                body: [UInt8](row["body"] as Data),
                 createdAt: Self.date(row["created_at"]))
         }
     }

@@ -33,7 +33,8 @@ extension Ledger {
                         """,
                     arguments: [key, Self.millis(now.addingTimeInterval(-self.idempotencyWindow))])
                 if !earlier.isEmpty {
-                    return BatchOutcome(items: try earlier.map { .applied(try Self.movement(from: $0)) }, replayed: true)
+                    return BatchOutcome(
+                        items: try earlier.map { .applied(try Self.movement(from: $0)) }, replayed: true)
                 }
             }
             // Every check first, against balances read once and changed in memory in item order;
@@ -172,7 +173,8 @@ extension Ledger {
         return try await write { db in
             for (id, state) in states {
                 try db.execute(
-                    sql: "UPDATE movement SET state = ?, applied_at = CASE WHEN ? = 'applied' THEN ? ELSE applied_at END WHERE id = ?",
+                    sql:
+                        "UPDATE movement SET state = ?, applied_at = CASE WHEN ? = 'applied' THEN ? ELSE applied_at END WHERE id = ?",
                     arguments: [state.rawValue, state.rawValue, now, id])
             }
             return Self.date(now)
@@ -207,7 +209,8 @@ extension Ledger {
     /// testing (`serve --enable-test-reset`); never wired in a normal run.
     public func reset() async throws {
         try await write { db in
-            try db.execute(sql: "DELETE FROM balance; DELETE FROM movement; DELETE FROM sqlite_sequence WHERE name = 'movement'")
+            try db.execute(
+                sql: "DELETE FROM balance; DELETE FROM movement; DELETE FROM sqlite_sequence WHERE name = 'movement'")
         }
         logger.warning("ledger reset for testing")
     }
@@ -217,7 +220,8 @@ extension Ledger {
     /// The checks that need only the catalog.
     func validate(_ item: Movement) throws(GatewayError) {
         guard item.quantity.isPositive else {
-            throw GatewayError.invalidValue("quantity must be greater than zero, got \(item.quantity)", field: "quantity")
+            throw GatewayError.invalidValue(
+                "quantity must be greater than zero, got \(item.quantity)", field: "quantity")
         }
         guard catalog.product(key: item.product) != nil else {
             throw GatewayError.notFound("product '\(item.product)' is not in the catalog", field: "product")

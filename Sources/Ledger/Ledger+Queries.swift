@@ -48,14 +48,17 @@ extension Ledger {
             }
             let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
             let rows = try Row.fetchAll(
-                db, sql: "SELECT product, location, quantity, updated_at FROM balance" + whereSQL + " ORDER BY product, location",
+                db,
+                sql: "SELECT product, location, quantity, updated_at FROM balance" + whereSQL
+                    + " ORDER BY product, location",
                 arguments: arguments)
             return try rows.compactMap { row in
                 let quantity = try Self.quantity(row["quantity"])
                 if quantity.isZero && !query.includeZero { return nil }
                 let updated: Int64? = row["updated_at"]
                 return Balance(
-                    product: row["product"], location: row["location"], quantity: quantity, updatedAt: updated.map(Self.date))
+                    product: row["product"], location: row["location"], quantity: quantity,
+                    updatedAt: updated.map(Self.date))
             }
         }
     }
@@ -129,7 +132,8 @@ extension Ledger {
             case .quantity:
                 // Exact: the decimal text by value (`Ledger.decimalCollation`), never through REAL.
                 if let location = query.location {
-                    column = "(CASE WHEN to_location = ? THEN quantity ELSE '-' || quantity END) COLLATE stockgate_decimal"
+                    column =
+                        "(CASE WHEN to_location = ? THEN quantity ELSE '-' || quantity END) COLLATE stockgate_decimal"
                     arguments += [location]
                 } else {
                     column = "quantity COLLATE stockgate_decimal"

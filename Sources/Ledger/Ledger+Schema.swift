@@ -44,7 +44,10 @@ extension Ledger {
                     """)
         }
         migrator.registerMigration("v2-idempotency-index") { db in
-            try db.execute(sql: "CREATE INDEX movement_by_idempotency_key ON movement(idempotency_key) WHERE idempotency_key IS NOT NULL")
+            try db.execute(
+                sql:
+                    "CREATE INDEX movement_by_idempotency_key ON movement(idempotency_key) WHERE idempotency_key IS NOT NULL"
+            )
         }
         migrator.registerMigration("v3-forwarded-movements") { db in
             // NULL: a movement of the embedded ledger; otherwise the name of the remote backend

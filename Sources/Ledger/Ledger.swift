@@ -43,7 +43,8 @@ public final class Ledger: StockBackend {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw LedgerOpenError(description: "cannot create data directory \(directory): \(error.localizedDescription)")
+            throw LedgerOpenError(
+                description: "cannot create data directory \(directory): \(error.localizedDescription)")
         }
         let lock = try DataDirectoryLock(directory: directory)
         let path = (directory as NSString).appendingPathComponent(fileName)
@@ -67,7 +68,8 @@ public final class Ledger: StockBackend {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError {
-            throw LedgerOpenError(description: "cannot open the ledger \(path): \(error.message ?? "\(error.resultCode)")")
+            throw LedgerOpenError(
+                description: "cannot open the ledger \(path): \(error.message ?? "\(error.resultCode)")")
         }
         logger.info("ledger opened", metadata: ["path": "\(path)"])
         return try Ledger(
@@ -80,7 +82,8 @@ public final class Ledger: StockBackend {
         let left = try? Quantity(parsing: lhs)
         let right = try? Quantity(parsing: rhs)
         switch (left, right) {
-        case let (left?, right?): return left < right ? .orderedAscending : left > right ? .orderedDescending : .orderedSame
+        case let (left?, right?):
+            return left < right ? .orderedAscending : left > right ? .orderedDescending : .orderedSame
         case (nil, nil): return lhs < rhs ? .orderedAscending : lhs > rhs ? .orderedDescending : .orderedSame
         case (nil, _): return .orderedAscending
         case (_, nil): return .orderedDescending

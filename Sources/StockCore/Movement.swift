@@ -23,8 +23,10 @@ public struct CustomerOrderRef: Sendable, Equatable, Codable {
     public var shipmentNumber: String?
     public var shipmentLineNumber: Int?
 
-    public init(orderNumber: String? = nil, lineNumber: Int? = nil, shipmentNumber: String? = nil,
-                shipmentLineNumber: Int? = nil) {
+    public init(
+        orderNumber: String? = nil, lineNumber: Int? = nil, shipmentNumber: String? = nil,
+        shipmentLineNumber: Int? = nil
+    ) {
         self.orderNumber = orderNumber
         self.lineNumber = lineNumber
         self.shipmentNumber = shipmentNumber

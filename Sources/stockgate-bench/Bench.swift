@@ -25,23 +25,28 @@ struct Bench {
     // MARK: Codecs
 
     static func colleqtiveBody(_ count: Int) -> [UInt8] {
-        let item = #"{"product_number": "100200", "quantity": 2.5, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}, "reason_code": "DELIVERY"}"#
+        let item =
+            #"{"product_number": "100200", "quantity": 2.5, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}, "reason_code": "DELIVERY"}"#
         return Array(("[" + Array(repeating: item, count: count).joined(separator: ",") + "]").utf8)
     }
 
     static func storefeederBody(_ count: Int) -> [UInt8] {
-        let item = #"{"ProductIDType": {"IDType": "SKU", "Value": "sku5"}, "StockLocationFrom": {"IDType": "StockLocationReference", "Value": "Unspecified"}, "StockLocationTo": {"IDType": "ID", "Value": "5431"}, "TransferAmount": 3, "ImmediateTransfer": true}"#
+        let item =
+            #"{"ProductIDType": {"IDType": "SKU", "Value": "sku5"}, "StockLocationFrom": {"IDType": "StockLocationReference", "Value": "Unspecified"}, "StockLocationTo": {"IDType": "ID", "Value": "5431"}, "TransferAmount": 3, "ImmediateTransfer": true}"#
         return Array(("[" + Array(repeating: item, count: count).joined(separator: ",") + "]").utf8)
     }
 
     static func zettleBody(_ count: Int) -> [UInt8] {
-        let item = #"{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 42}"#
-        return Array(#"{"changes": ["#.utf8) + Array(Array(repeating: item, count: count).joined(separator: ",").utf8) + Array("]}".utf8)
+        let item =
+            #"{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 42}"#
+        return Array(#"{"changes": ["#.utf8) + Array(Array(repeating: item, count: count).joined(separator: ",").utf8)
+            + Array("]}".utf8)
     }
 
     static func canonicalBody(_ count: Int) -> [UInt8] {
         let item = #"{"product": "mug-white", "quantity": "1.5", "from": "supplier", "to": "shop-floor"}"#
-        return Array(#"{"atomic": true, "movements": ["#.utf8) + Array(Array(repeating: item, count: count).joined(separator: ",").utf8) + Array("]}".utf8)
+        return Array(#"{"atomic": true, "movements": ["#.utf8)
+            + Array(Array(repeating: item, count: count).joined(separator: ",").utf8) + Array("]}".utf8)
     }
 
     /// Decode a vendor request, translate through the catalog, encode for another dialect.
@@ -58,12 +63,14 @@ struct Bench {
         let route = inbound.routes.first { $0.name == route }!
         let request = InboundRequest(method: route.method ?? .post, path: "/", body: body, pathParameters: parameters)
         func once() -> Int {
-            guard case .move(let batch)? = try? inbound.decode(request, route: route, catalog: catalog).commands.first else {
+            guard case .move(let batch)? = try? inbound.decode(request, route: route, catalog: catalog).commands.first
+            else {
                 fatalError("\(name) did not decode")
             }
             let plan = MovePlan.make(batch, codec: outbound, catalog: catalog)
             for chunk in plan.chunks {
-                _ = try? outbound.moveRequest(chunk.map { batch.items[$0] }, catalog: catalog, idempotencyKey: nil, atomic: true)
+                _ = try? outbound.moveRequest(
+                    chunk.map { batch.items[$0] }, catalog: catalog, idempotencyKey: nil, atomic: true)
             }
             return batch.items.count
         }
@@ -96,14 +103,19 @@ struct Bench {
 
     static func codec(_ catalog: Catalog) {
         for items in [1, 1000] {
-            measure("colleqtive->storefeeder", ColleqtiveCodec(), route: "movement.create", parameters: ["store_number": "1001"],
-                    body: colleqtiveBody(items), items: items, to: StoreFeederOutbound(), catalog: catalog)
-            measure("storefeeder->zettle", StoreFeederCodec(), route: "transfers.create", parameters: [:],
-                    body: storefeederBody(items), items: items, to: ZettleOutbound(), catalog: catalog)
-            measure("zettle->colleqtive", ZettleCodec(), route: "inventory.update", parameters: ["org": "self"],
-                    body: zettleBody(items), items: items, to: ColleqtiveOutbound(), catalog: catalog)
-            measure("stockgate->open2b-v6", CanonicalCodec(), route: "movements.create", parameters: [:],
-                    body: canonicalBody(items), items: items, to: Open2bOutbound(version: .v6), catalog: catalog)
+            measure(
+                "colleqtive->storefeeder", ColleqtiveCodec(), route: "movement.create",
+                parameters: ["store_number": "1001"],
+                body: colleqtiveBody(items), items: items, to: StoreFeederOutbound(), catalog: catalog)
+            measure(
+                "storefeeder->zettle", StoreFeederCodec(), route: "transfers.create", parameters: [:],
+                body: storefeederBody(items), items: items, to: ZettleOutbound(), catalog: catalog)
+            measure(
+                "zettle->colleqtive", ZettleCodec(), route: "inventory.update", parameters: ["org": "self"],
+                body: zettleBody(items), items: items, to: ColleqtiveOutbound(), catalog: catalog)
+            measure(
+                "stockgate->open2b-v6", CanonicalCodec(), route: "movements.create", parameters: [:],
+                body: canonicalBody(items), items: items, to: Open2bOutbound(version: .v6), catalog: catalog)
         }
     }
 
@@ -116,7 +128,9 @@ struct Bench {
         }
         let cells = [(1, 1), (16, 1), (1, 100), (16, 100)].filter { picked?.contains("\($0.0)x\($0.1)") ?? true }
         for (clients, batchSize) in cells {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stockgate-bench-\(UUID().uuidString)").path
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "stockgate-bench-\(UUID().uuidString)"
+            ).path
             defer { try? FileManager.default.removeItem(atPath: directory) }
             var logger = Logger(label: "stockgate.bench")
             logger.logLevel = .warning
@@ -130,7 +144,8 @@ struct Bench {
                     group.addTask {
                         for index in 0..<perClient {
                             let items = (0..<batchSize).map { _ in
-                                Movement(product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor")
+                                Movement(
+                                    product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor")
                             }
                             _ = try await ledger.move(
                                 MoveBatch(items: items, atomicity: .allOrNothing),

@@ -50,9 +50,12 @@ enum DecoderFuzz {
         check(codec, route: route, parameters: parameters, body: Array(data.dropFirst()))
     }
 
-    static func check<Codec: InboundCodec>(_ codec: Codec, route name: String, parameters: [String: String], body: [UInt8]) {
+    static func check<Codec: InboundCodec>(
+        _ codec: Codec, route name: String, parameters: [String: String], body: [UInt8]
+    ) {
         let route = codec.routes.first { $0.name == name }!
-        let request = InboundRequest(method: route.method ?? .post, path: "/fuzz", body: body, pathParameters: parameters)
+        let request = InboundRequest(
+            method: route.method ?? .post, path: "/fuzz", body: body, pathParameters: parameters)
         do {
             let decoded = try codec.decode(request, route: route, catalog: catalog)
             for case .move(let batch) in decoded.commands {
@@ -62,7 +65,9 @@ enum DecoderFuzz {
             }
         } catch {
             let response = codec.encode(error, route: route, context: nil)
-            if response.status.code >= 500 { fatalError("\(codec.dialect) answered \(response.status.code) to bad input") }
+            if response.status.code >= 500 {
+                fatalError("\(codec.dialect) answered \(response.status.code) to bad input")
+            }
         }
     }
 }
@@ -102,7 +107,9 @@ struct DecoderFuzzMain {
             }
             if FuzzTarget.name == "http" {
                 HTTPFuzz.checkLedger()
-                print("replayed \(replayed) inputs without a finding (\(HTTPFuzz.answered.load(ordering: .relaxed)) answered)")
+                print(
+                    "replayed \(replayed) inputs without a finding (\(HTTPFuzz.answered.load(ordering: .relaxed)) answered)"
+                )
             } else {
                 print("replayed \(replayed) inputs without a finding")
             }

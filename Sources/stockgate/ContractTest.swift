@@ -1,6 +1,6 @@
 import ArgumentParser
-import CurlHTTP
 import ContractTesting
+import CurlHTTP
 import Foundation
 import Gateway
 import Logging

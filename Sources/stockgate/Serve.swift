@@ -33,7 +33,9 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(
         name: .customLong("enable-test-reset"),
-        help: "Serve POST /stockgate/v1/test/reset, which empties the ledger (contract testing only, never in production).")
+        help:
+            "Serve POST /stockgate/v1/test/reset, which empties the ledger (contract testing only, never in production)."
+    )
     var enableTestReset = false
 
     @Flag(
@@ -41,7 +43,8 @@ struct Serve: AsyncParsableCommand {
         help: "Serve without client credentials on a non-loopback address (refused otherwise).")
     var allowAnonymous = false
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
+    @Option(
+        name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
     func run() async throws {
@@ -101,7 +104,8 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("stockgate: client credentials: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let loopback = ["127.0.0.1", "::1", "localhost"].contains(configuration.host) || configuration.host.hasPrefix("127.")
+        let loopback =
+            ["127.0.0.1", "::1", "localhost"].contains(configuration.host) || configuration.host.hasPrefix("127.")
         if clientList.isEmpty && !loopback && !(allowAnonymous || environment["STOCKGATE_ALLOW_ANONYMOUS"] == "1") {
             FileHandle.standardError.write(
                 Data(
@@ -149,10 +153,13 @@ struct Serve: AsyncParsableCommand {
         for backend in file.backends {
             logger.info(
                 "backend configured",
-                metadata: ["backend": "\(backend.name)", "dialect": "\(backend.dialect)", "base_url": "\(backend.baseURL)"])
+                metadata: [
+                    "backend": "\(backend.name)", "dialect": "\(backend.dialect)", "base_url": "\(backend.baseURL)",
+                ])
         }
         let gateway = Gateway(
-            configuration: configuration, catalog: catalog, backend: backends.fallback, metrics: metrics, logger: logger,
+            configuration: configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
+            logger: logger,
             testReset: reset,
             routes: backends.routes, clients: ClientAuthenticator(clients: clientList))
         let host = configuration.host

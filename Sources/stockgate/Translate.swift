@@ -39,13 +39,16 @@ struct Translate: ParsableCommand {
             FileHandle.standardError.write(Data("stockgate: \(error.description)\n".utf8))
             throw ExitCode(2)
         }
-        let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+        let data =
+            file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
         guard let data else {
             FileHandle.standardError.write(Data("stockgate: cannot read \(file)\n".utf8))
             throw ExitCode(2)
         }
         do {
-            print(try Translator.translate(body: Array(data), from: from, to: to, method: method, path: path, catalog: catalog))
+            print(
+                try Translator.translate(
+                    body: Array(data), from: from, to: to, method: method, path: path, catalog: catalog))
         } catch {
             FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
             throw ExitCode(1)

@@ -23,10 +23,12 @@ enum Upstream {
         }
         router.get("/big") { _, _ in String(repeating: "x", count: 100_000) }
         router.get("/chunked") { _, _ -> Response in
-            Response(status: .ok, body: ResponseBody { writer in
-                for _ in 0..<50 { try await writer.write(ByteBuffer(string: String(repeating: "y", count: 1000))) }
-                try await writer.finish(nil)
-            })
+            Response(
+                status: .ok,
+                body: ResponseBody { writer in
+                    for _ in 0..<50 { try await writer.write(ByteBuffer(string: String(repeating: "y", count: 1000))) }
+                    try await writer.finish(nil)
+                })
         }
         router.get("/inspect") { request, _ -> String in
             let body = try await request.body.collect(upTo: 1_000_000)
@@ -50,7 +52,9 @@ extension Result where Failure == any Error {
     }
 }
 
-func expectCurlError(_ code: CurlError.Code, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
+func expectCurlError(
+    _ code: CurlError.Code, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+) async {
     do {
         try await body()
         Issue.record("expected \(code), got success", sourceLocation: sourceLocation)
@@ -84,8 +88,10 @@ struct CurlHTTPClientTests {
         try await Upstream.run { base in
             let client = CurlHTTPClient()
             let response = try await client.execute(
-                CurlRequest(method: "POST", url: base + "/echo", headers: [("X-Custom", "yes"), ("Content-Type", "application/json")],
-                            body: Array(#"{"quantity": 0.1}"#.utf8)))
+                CurlRequest(
+                    method: "POST", url: base + "/echo",
+                    headers: [("X-Custom", "yes"), ("Content-Type", "application/json")],
+                    body: Array(#"{"quantity": 0.1}"#.utf8)))
             await client.shutdown()
             #expect(response.status == 201)
             #expect(response.header("x-method") == "POST")
@@ -110,11 +116,15 @@ struct CurlHTTPClientTests {
     @Test("a refused connection is connectFailed")
     func refused() async throws {
         // Bind a port, then close it: nothing listens there.
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(
+            host: "127.0.0.1", port: 0
+        ).get()
         let port = channel.localAddress?.port ?? 1
         try await channel.close()
         let client = CurlHTTPClient()
-        await expectCurlError(.connectFailed) { _ = try await client.execute(CurlRequest(url: "http://127.0.0.1:\(port)/")) }
+        await expectCurlError(.connectFailed) {
+            _ = try await client.execute(CurlRequest(url: "http://127.0.0.1:\(port)/"))
+        }
         await client.shutdown()
     }
 
@@ -134,7 +144,9 @@ struct CurlHTTPClientTests {
         try await Upstream.run { base in
             let client = CurlHTTPClient(configuration: .init(maxResponseBytes: 10_000))
             await expectCurlError(.responseTooLarge) { _ = try await client.execute(CurlRequest(url: base + "/big")) }
-            await expectCurlError(.responseTooLarge) { _ = try await client.execute(CurlRequest(url: base + "/chunked")) }
+            await expectCurlError(.responseTooLarge) {
+                _ = try await client.execute(CurlRequest(url: base + "/chunked"))
+            }
             let small = try await client.execute(CurlRequest(url: base + "/hello"))
             #expect(small.status == 200)
             await client.shutdown()
@@ -149,8 +161,9 @@ struct CurlHTTPClientTests {
             // previous request's handle back from the engine.
             for round in 0..<3 {
                 let posted = try await client.execute(
-                    CurlRequest(method: "POST", url: base + "/echo", headers: [("X-Custom", "r\(round)")],
-                                body: Array("payload".utf8)))
+                    CurlRequest(
+                        method: "POST", url: base + "/echo", headers: [("X-Custom", "r\(round)")],
+                        body: Array("payload".utf8)))
                 #expect(posted.status == 201)
                 #expect(posted.header("X-Seen-Custom") == "r\(round)")
                 #expect(posted.header("X-Method") == "POST")
@@ -192,7 +205,8 @@ struct CurlHTTPClientTests {
     func headerInjection() async throws {
         let client = CurlHTTPClient()
         await expectCurlError(.invalidRequest) {
-            _ = try await client.execute(CurlRequest(url: "http://127.0.0.1:1/", headers: [("X-Evil", "a\r\nHost: other")]))
+            _ = try await client.execute(
+                CurlRequest(url: "http://127.0.0.1:1/", headers: [("X-Evil", "a\r\nHost: other")]))
         }
         await client.shutdown()
     }

@@ -14,7 +14,8 @@ struct CanonicalCodecTests {
 
     @Test("a batch decodes with exact quantities and its atomicity")
     func decodeBatch() throws {
-        let body = #"{"atomic": true, "movements": [{"product": "mug", "quantity": 0.1, "from": "supplier", "to": "floor", "pending": true, "extras": {"batchReference": "B1"}}]}"#
+        let body =
+            #"{"atomic": true, "movements": [{"product": "mug", "quantity": 0.1, "from": "supplier", "to": "floor", "pending": true, "extras": {"batchReference": "B1"}}]}"#
         let decoded = try codec.decode(
             InboundRequest(method: .post, path: "/stockgate/v1/movements", body: Array(body.utf8)),
             route: route("movements.create"), catalog: smallCatalog)
@@ -31,7 +32,8 @@ struct CanonicalCodecTests {
     @Test("per-item failures are encoded with the item's path")
     func encodeFailure() throws {
         let outcome = Outcome.moved(BatchOutcome(items: [.failed(.insufficientStock("not enough", field: "quantity"))]))
-        let response = codec.encode([outcome], context: .init(), route: route("movements.create"), catalog: smallCatalog)
+        let response = codec.encode(
+            [outcome], context: .init(), route: route("movements.create"), catalog: smallCatalog)
         let json = try JSONParser.parse(response.body)
         #expect(json["results"]?.arrayValue?[0]["error"]?["field"] == "movements[0].quantity")
         #expect(json["failed"] == 1)

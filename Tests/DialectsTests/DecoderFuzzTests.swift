@@ -20,20 +20,39 @@ struct DecoderFuzzTests {
     }
 
     static let seeds: [Seed] = [
-        Seed(dialect: "stockgate", route: "movements.create", method: "POST", parameters: [:],
-             body: #"{"movements": [{"product": "mug-white", "quantity": "1.5", "from": "supplier", "to": "shop-floor", "extras": {"fromOrder": {"lineNumber": 2}}}], "atomic": true}"#),
-        Seed(dialect: "colleqtive", route: "movement.create", method: "POST", parameters: ["store_number": "1001"],
-             body: #"[{"product_number": "100200", "quantity": 2.5, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR", "customer_order_line_number": 3}}]"#),
-        Seed(dialect: "storefeeder", route: "transfers.create", method: "POST", parameters: [:],
-             body: #"[{"ProductIDType": {"IDType": "SKU", "Value": "sku5"}, "StockLocationFrom": {"IDType": "StockLocationReference", "Value": "pb2", "Warehouse": {"IDType": "Name", "Value": "Default Warehouse"}}, "StockLocationTo": {"IDType": "ID", "Value": "5431"}, "TransferAmount": 3, "ImmediateTransfer": false, "StockLocationFromExpiryDate": "2027-01-01"}]"#),
-        Seed(dialect: "open2b-v6", route: "rpc", method: "POST", parameters: ["method": "commerce.movements.create"],
-             body: #"{"movement": {"sku": "A927TP", "adjustment": "-5.00", "description": "order 3819"}}"#),
-        Seed(dialect: "open2b-v3", route: "rpc", method: "POST", parameters: ["method": "commerce.movements.find"],
-             body: #"{"conditions": {"sku": "A927TP", "fromCreationTime": "2010-11-01 12:00:00", "keywords": "shirt"}, "fields": ["id", "sku"], "order": ["-id"], "limit": 10, "first": 0}"#),
-        Seed(dialect: "zettle", route: "inventory.bulk", method: "POST", parameters: ["org": "self"],
-             body: #"{"returnBalanceForLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "externalUuid": "0f4e6b2c-1d3a-4c5e-8f70-9a1b2c3d4e5f", "productChanges": [{"productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "trackingStatusChange": "START_TRACKING", "variantChanges": [{"variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "fromLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": 42}]}]}"#),
-        Seed(dialect: "zettle-v3", route: "movements.create", method: "POST", parameters: [:],
-             body: #"{"movements": [{"productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "from": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "to": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": 42}], "identifier": "947d712a-892d-11ea-bc55-0242ac130003"}"#),
+        Seed(
+            dialect: "stockgate", route: "movements.create", method: "POST", parameters: [:],
+            body:
+                #"{"movements": [{"product": "mug-white", "quantity": "1.5", "from": "supplier", "to": "shop-floor", "extras": {"fromOrder": {"lineNumber": 2}}}], "atomic": true}"#
+        ),
+        Seed(
+            dialect: "colleqtive", route: "movement.create", method: "POST", parameters: ["store_number": "1001"],
+            body:
+                #"[{"product_number": "100200", "quantity": 2.5, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR", "customer_order_line_number": 3}}]"#
+        ),
+        Seed(
+            dialect: "storefeeder", route: "transfers.create", method: "POST", parameters: [:],
+            body:
+                #"[{"ProductIDType": {"IDType": "SKU", "Value": "sku5"}, "StockLocationFrom": {"IDType": "StockLocationReference", "Value": "pb2", "Warehouse": {"IDType": "Name", "Value": "Default Warehouse"}}, "StockLocationTo": {"IDType": "ID", "Value": "5431"}, "TransferAmount": 3, "ImmediateTransfer": false, "StockLocationFromExpiryDate": "2027-01-01"}]"#
+        ),
+        Seed(
+            dialect: "open2b-v6", route: "rpc", method: "POST", parameters: ["method": "commerce.movements.create"],
+            body: #"{"movement": {"sku": "A927TP", "adjustment": "-5.00", "description": "order 3819"}}"#),
+        Seed(
+            dialect: "open2b-v3", route: "rpc", method: "POST", parameters: ["method": "commerce.movements.find"],
+            body:
+                #"{"conditions": {"sku": "A927TP", "fromCreationTime": "2010-11-01 12:00:00", "keywords": "shirt"}, "fields": ["id", "sku"], "order": ["-id"], "limit": 10, "first": 0}"#
+        ),
+        Seed(
+            dialect: "zettle", route: "inventory.bulk", method: "POST", parameters: ["org": "self"],
+            body:
+                #"{"returnBalanceForLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "externalUuid": "0f4e6b2c-1d3a-4c5e-8f70-9a1b2c3d4e5f", "productChanges": [{"productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "trackingStatusChange": "START_TRACKING", "variantChanges": [{"variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "fromLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": 42}]}]}"#
+        ),
+        Seed(
+            dialect: "zettle-v3", route: "movements.create", method: "POST", parameters: [:],
+            body:
+                #"{"movements": [{"productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "from": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "to": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": 42}], "identifier": "947d712a-892d-11ea-bc55-0242ac130003"}"#
+        ),
     ]
 
     static let codecs: [any InboundCodec] = [

@@ -30,44 +30,75 @@ struct OutboundCodecTests {
         Vendor(
             dialect: "stockgate", method: "POST", path: "/stockgate/v1/movements",
             bodyHolds: [#""product":"tshirt-blue-m""#, #""quantity":"2""#],
-            success: (200, #"{"atomic": true, "applied": 1, "failed": 0, "results": [{"index": 0, "status": "applied", "movement": {"id": 9}}]}"#),
-            refusal: (422, #"{"atomic": true, "applied": 0, "failed": 1, "results": [{"index": 0, "status": "failed", "error": {"code": "insufficientStock", "message": "only 1 held"}}]}"#, "only 1 held"),
+            success: (
+                200,
+                #"{"atomic": true, "applied": 1, "failed": 0, "results": [{"index": 0, "status": "applied", "movement": {"id": 9}}]}"#
+            ),
+            refusal: (
+                422,
+                #"{"atomic": true, "applied": 0, "failed": 1, "results": [{"index": 0, "status": "failed", "error": {"code": "insufficientStock", "message": "only 1 held"}}]}"#,
+                "only 1 held"
+            ),
             readsSuccessBody: true),
         Vendor(
             dialect: "colleqtive", method: "POST", path: "/api/v2/public/stores/1001/storeproductlocation/movement",
             bodyHolds: [#""product_number":"100200""#, #""location_code":"SHOPFLOOR""#],
             success: (200, #"{"data": "77", "message": null, "success": true}"#),
-            refusal: (400, #"{"data": null, "message": "product 100200 is blocked", "success": false}"#, "product 100200 is blocked"),
+            refusal: (
+                400, #"{"data": null, "message": "product 100200 is blocked", "success": false}"#,
+                "product 100200 is blocked"
+            ),
             readsSuccessBody: true),
         Vendor(
             dialect: "storefeeder", method: "POST", path: "/stocklocations/create-transfers",
-            bodyHolds: [#""TransferAmount":2"#, #"{"IDType":"ID","Value":"6743"}"#, #""StockLocationTo":{"IDType":"ID","Value":"5431"}"#],
+            bodyHolds: [
+                #""TransferAmount":2"#, #"{"IDType":"ID","Value":"6743"}"#,
+                #""StockLocationTo":{"IDType":"ID","Value":"5431"}"#,
+            ],
             success: (200, #"{"Responses": [{"Success": true, "Error": null}]}"#),
-            refusal: (200, #"{"Responses": [{"Success": false, "Error": "The product does not exist"}]}"#, "The product does not exist"),
+            refusal: (
+                200, #"{"Responses": [{"Success": false, "Error": "The product does not exist"}]}"#,
+                "The product does not exist"
+            ),
             readsSuccessBody: true),
         Vendor(
             dialect: "open2b-v6", method: "POST", path: "/api/v6/commerce.movements.create",
             bodyHolds: [#""sku":"TS-BLUE-M""#, #""adjustment":"2.00""#],
             success: (200, #"{"status": "ok", "id": 58913}"#),
-            refusal: (200, #"{"status": "error", "error": {"field": "sku", "type": "NotFound", "description": "Item 'TS-BLUE-M' does not exist"}}"#, "Item 'TS-BLUE-M' does not exist"),
+            refusal: (
+                200,
+                #"{"status": "error", "error": {"field": "sku", "type": "NotFound", "description": "Item 'TS-BLUE-M' does not exist"}}"#,
+                "Item 'TS-BLUE-M' does not exist"
+            ),
             readsSuccessBody: true),
         Vendor(
             dialect: "open2b-v3", method: "POST", path: "/open2b/api/v3/commerce.movements.create",
             bodyHolds: [#""adjustment":"2.00""#],
             success: (200, #"{"status": "ok", "id": 1}"#),
-            refusal: (200, #"{"status": "error", "error": {"field": "adjustment", "type": "InvalidValue", "description": "Adjustment 2.00 is out of range"}}"#, "Adjustment 2.00 is out of range"),
+            refusal: (
+                200,
+                #"{"status": "error", "error": {"field": "adjustment", "type": "InvalidValue", "description": "Adjustment 2.00 is out of range"}}"#,
+                "Adjustment 2.00 is out of range"
+            ),
             readsSuccessBody: true),
         Vendor(
             dialect: "zettle", method: "PUT", path: "/organizations/self/inventory",
             bodyHolds: [#""fromLocationUuid":"c1a0b7e2-5f0f-11ec-bf63-0242ac130002""#, #""change":2"#],
             success: (200, #"{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "variants": []}"#),
-            refusal: (400, #"{"developerMessage": "Variant not tracked", "errorType": "PRODUCT_NOT_TRACKED", "violations": []}"#, "Variant not tracked"),
+            refusal: (
+                400,
+                #"{"developerMessage": "Variant not tracked", "errorType": "PRODUCT_NOT_TRACKED", "violations": []}"#,
+                "Variant not tracked"
+            ),
             readsSuccessBody: false),
         Vendor(
             dialect: "zettle-v3", method: "POST", path: "/v3/movements",
             bodyHolds: [#""from":"c1a0b7e2-5f0f-11ec-bf63-0242ac130002""#, #""change":2"#],
             success: (204, ""),
-            refusal: (404, #"{"developerMessage": "Inventory not found", "errorType": "ENTITY_NOT_FOUND", "violations": []}"#, "Inventory not found"),
+            refusal: (
+                404, #"{"developerMessage": "Inventory not found", "errorType": "ENTITY_NOT_FOUND", "violations": []}"#,
+                "Inventory not found"
+            ),
             readsSuccessBody: false),
     ]
 
@@ -83,7 +114,8 @@ struct OutboundCodecTests {
     @Test("a restock becomes the vendor's request; its success and its refusal read back", arguments: vendors)
     func roundTrip(_ vendor: Vendor) throws {
         let codec = Self.codec(vendor.dialect)
-        let plan = MovePlan.make(MoveBatch(items: [Self.restock], atomicity: .allOrNothing), codec: codec, catalog: demo)
+        let plan = MovePlan.make(
+            MoveBatch(items: [Self.restock], atomicity: .allOrNothing), codec: codec, catalog: demo)
         #expect(plan.refusals.isEmpty && plan.chunks == [[0]])
         let request = try codec.moveRequest([Self.restock], catalog: demo, idempotencyKey: "k1", atomic: true)
         #expect(request.method == vendor.method)
@@ -94,12 +126,14 @@ struct OutboundCodecTests {
         #expect(request.headers.contains { $0.name == "Idempotency-Key" } == codec.capabilities.idempotencyKeys)
 
         let applied = codec.moveResult(
-            OutboundResponse(status: vendor.success.0, body: Array(vendor.success.1.utf8)), items: [Self.restock], catalog: demo)
+            OutboundResponse(status: vendor.success.0, body: Array(vendor.success.1.utf8)), items: [Self.restock],
+            catalog: demo)
         guard case .applied(let movement) = applied.first else { Issue.record("\(vendor.dialect): \(applied)"); return }
         #expect(movement.product == "tshirt-blue-m" && movement.quantity == Quantity(2))
 
         let refused = codec.moveResult(
-            OutboundResponse(status: vendor.refusal.0, body: Array(vendor.refusal.1.utf8)), items: [Self.restock], catalog: demo)
+            OutboundResponse(status: vendor.refusal.0, body: Array(vendor.refusal.1.utf8)), items: [Self.restock],
+            catalog: demo)
         guard case .failed(let error) = refused.first else { Issue.record("\(vendor.dialect): \(refused)"); return }
         #expect(error.message.contains(vendor.refusal.message), "\(error)")
         #expect(error.code != .unknownOutcome)
@@ -107,7 +141,9 @@ struct OutboundCodecTests {
         let unreadable = codec.moveResult(
             OutboundResponse(status: 200, body: Array("<html>ok</html>".utf8)), items: [Self.restock], catalog: demo)
         if vendor.readsSuccessBody {
-            guard case .failed(let error) = unreadable.first else { Issue.record("\(vendor.dialect): \(unreadable)"); return }
+            guard case .failed(let error) = unreadable.first else {
+                Issue.record("\(vendor.dialect): \(unreadable)"); return
+            }
             #expect(error.code == .unknownOutcome)
         } else {
             guard case .applied = unreadable.first else { Issue.record("\(vendor.dialect): \(unreadable)"); return }
@@ -118,18 +154,23 @@ struct OutboundCodecTests {
     func capabilitiesDecide() {
         var pending = Self.restock
         pending.state = .pending
-        let fraction = Movement(product: "tshirt-blue-m", quantity: Quantity(parsingOrZero: "2.5"), from: "supplier", to: "shop-floor")
-        let fine = Movement(product: "tshirt-blue-m", quantity: Quantity(parsingOrZero: "1.005"), from: "supplier", to: "shop-floor")
+        let fraction = Movement(
+            product: "tshirt-blue-m", quantity: Quantity(parsingOrZero: "2.5"), from: "supplier", to: "shop-floor")
+        let fine = Movement(
+            product: "tshirt-blue-m", quantity: Quantity(parsingOrZero: "1.005"), from: "supplier", to: "shop-floor")
         for dialect in DialectRegistry.ids {
             let codec = Self.codec(dialect)
             let capabilities = codec.capabilities
             func refusal(_ item: Movement) -> GatewayError? {
-                MovePlan.make(MoveBatch(items: [item], atomicity: .allOrNothing), codec: codec, catalog: demo).refusals[0]
+                MovePlan.make(MoveBatch(items: [item], atomicity: .allOrNothing), codec: codec, catalog: demo).refusals[
+                    0]
             }
             let pendingRefused = refusal(pending)
             #expect((pendingRefused != nil) == !capabilities.pendingTransfers, "\(dialect)")
             if let pendingRefused {
-                #expect(pendingRefused.message == "a \(dialect) backend has no pending transfers" && pendingRefused.field == "pending")
+                #expect(
+                    pendingRefused.message == "a \(dialect) backend has no pending transfers"
+                        && pendingRefused.field == "pending")
             }
             let fractionRefused = refusal(fraction)
             #expect((fractionRefused != nil) == capabilities.integerQuantities, "\(dialect)")
@@ -137,7 +178,8 @@ struct OutboundCodecTests {
                 #expect(fractionRefused.message == "a \(dialect) backend carries whole quantities only, got 2.5")
             }
             let digitsRefused = refusal(fine)
-            let expectRefused = capabilities.integerQuantities || (capabilities.maxFractionDigits.map { $0 < 3 } ?? false)
+            let expectRefused =
+                capabilities.integerQuantities || (capabilities.maxFractionDigits.map { $0 < 3 } ?? false)
             #expect((digitsRefused != nil) == expectRefused, "\(dialect)")
             if let digitsRefused, !capabilities.integerQuantities {
                 #expect(digitsRefused.message == "a \(dialect) backend carries at most 2 decimals, got 1.005")

@@ -1,12 +1,12 @@
 import CurlHTTP
 import Dialects
 import Foundation
+import Gateway
 import HTTPTypes
 import Hummingbird
+import Ledger
 import NIOCore
 import ServiceLifecycle
-import Gateway
-import Ledger
 import StockCore
 import Synchronization
 import TestSupport
@@ -19,7 +19,8 @@ struct BackendFaultTests {
     static let facts = RequestFacts(dialect: "stockgate", requestID: "req-fault")
     static let restock = Movement(product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor")
     static let zettleOK = #"{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "variants": []}"#
-    static let fastRetries = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50), maxRetryAfter: .seconds(1))
+    static let fastRetries = RetryPolicy(
+        maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50), maxRetryAfter: .seconds(1))
 
     static func backend(
         _ dialect: String, base: String, journal: Ledger, client: CurlHTTPClient,
@@ -27,11 +28,15 @@ struct BackendFaultTests {
     ) -> RemoteBackend {
         RemoteBackend(
             name: "faulty", baseURL: base, codec: Backends.codec(dialect: dialect, parameters: BackendParameters())!,
-            client: client, auth: .none, catalog: demoCatalog, journal: journal, timeout: timeout, logger: quietLogger, metrics: metrics,
+            client: client, auth: .none, catalog: demoCatalog, journal: journal, timeout: timeout, logger: quietLogger,
+            metrics: metrics,
             retryPolicy: fastRetries, circuitBreaker: breaker)
     }
 
-    static func withJournal<T: Sendable>(timeout: Duration = .seconds(5), maxBytes: Int = 1_000_000, _ body: @Sendable (Ledger, CurlHTTPClient) async throws -> T) async throws -> T {
+    static func withJournal<T: Sendable>(
+        timeout: Duration = .seconds(5), maxBytes: Int = 1_000_000,
+        _ body: @Sendable (Ledger, CurlHTTPClient) async throws -> T
+    ) async throws -> T {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let journal = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
@@ -59,11 +64,15 @@ struct BackendFaultTests {
     }
 
     /// The outcome of one restock through the backend: applied, a per-item failure, or a thrown error.
-    static func restockOnce(_ backend: RemoteBackend, key: String? = nil) async -> Result<BatchOutcome.Item, GatewayError> {
+    static func restockOnce(
+        _ backend: RemoteBackend, key: String? = nil
+    ) async -> Result<BatchOutcome.Item, GatewayError> {
         var facts = Self.facts
         facts.idempotencyKey = key
         do {
-            guard case .moved(let batch) = try await backend.execute(.move(MoveBatch(items: [restock], atomicity: .allOrNothing)), facts: facts)
+            guard
+                case .moved(let batch) = try await backend.execute(
+                    .move(MoveBatch(items: [restock], atomicity: .allOrNothing)), facts: facts)
             else { return .failure(.internalError("no outcome")) }
             return .success(batch.items[0])
         } catch let error as GatewayError {
@@ -77,20 +86,26 @@ struct BackendFaultTests {
     func refused() async throws {
         try await Self.withJournal { journal, client in
             let backend = Self.backend("zettle", base: "http://127.0.0.1:9", journal: journal, client: client)
-            guard case .failure(let error) = await Self.restockOnce(backend) else { Issue.record("expected a failure"); return }
+            guard case .failure(let error) = await Self.restockOnce(backend) else {
+                Issue.record("expected a failure"); return
+            }
             #expect(error.code == .unavailable)
             let states = try await Self.states(journal)
             #expect(states == [.failed])
         }
     }
 
-    @Test("a backend that never answers: a write without a key is not repeated and the caller is told the outcome is unknown")
+    @Test(
+        "a backend that never answers: a write without a key is not repeated and the caller is told the outcome is unknown"
+    )
     func neverAnswers() async throws {
         let upstream = RecordingUpstream(delay: { _ in .seconds(3) }) { _ in (200, Self.zettleOK) }
         try await upstream.run { base in
             try await Self.withJournal(timeout: .seconds(1)) { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
-                guard case .failure(let error) = await Self.restockOnce(backend) else { Issue.record("expected a failure"); return }
+                guard case .failure(let error) = await Self.restockOnce(backend) else {
+                    Issue.record("expected a failure"); return
+                }
                 #expect(error.code == .unknownOutcome)
                 #expect(error.message.contains("may or may not have been applied"))
                 #expect(upstream.requests.count == 1)
@@ -101,18 +116,24 @@ struct BackendFaultTests {
         }
     }
 
-    static let canonicalOK = #"{"atomic": true, "applied": 1, "failed": 0, "results": [{"index": 0, "status": "applied", "movement": {"id": 7}}]}"#
+    static let canonicalOK =
+        #"{"atomic": true, "applied": 1, "failed": 0, "results": [{"index": 0, "status": "applied", "movement": {"id": 7}}]}"#
 
     @Test("a write the backend deduplicates is retried after a 502, with the same key, within one deadline")
     func retriedWithKey() async throws {
         let calls = Mutex(0)
         let upstream = RecordingUpstream { _ in
-            calls.withLock { $0 += 1; return $0 } == 1 ? (502, "bad gateway") : (200, Self.canonicalOK)
+            calls.withLock {
+                $0 += 1; return $0
+            } == 1 ? (502, "bad gateway") : (200, Self.canonicalOK)
         }
         try await upstream.run { base in
             try await Self.withJournal(timeout: .seconds(2)) { journal, client in
-                let backend = Self.backend("stockgate", base: base, journal: journal, client: client, timeout: .seconds(2))
-                guard case .success(.applied) = await Self.restockOnce(backend, key: "k-timeout") else { Issue.record("expected success"); return }
+                let backend = Self.backend(
+                    "stockgate", base: base, journal: journal, client: client, timeout: .seconds(2))
+                guard case .success(.applied) = await Self.restockOnce(backend, key: "k-timeout") else {
+                    Issue.record("expected success"); return
+                }
                 let requests = upstream.requests
                 #expect(requests.count == 2)
                 #expect(requests[0].headers["idempotency-key"] == "k-timeout")
@@ -123,13 +144,18 @@ struct BackendFaultTests {
         }
     }
 
-    @Test("a keyed write to a deduplicating backend that never answers: unknown outcome (504) after one deadline, row left sent")
+    @Test(
+        "a keyed write to a deduplicating backend that never answers: unknown outcome (504) after one deadline, row left sent"
+    )
     func deduplicatedTimeout() async throws {
         let upstream = RecordingUpstream(delay: { _ in .seconds(4) }) { _ in (200, Self.canonicalOK) }
         try await upstream.run { base in
             try await Self.withJournal(timeout: .seconds(1)) { journal, client in
-                let backend = Self.backend("stockgate", base: base, journal: journal, client: client, timeout: .seconds(1))
-                guard case .failure(let error) = await Self.restockOnce(backend, key: "k-dedup") else { Issue.record("expected a failure"); return }
+                let backend = Self.backend(
+                    "stockgate", base: base, journal: journal, client: client, timeout: .seconds(1))
+                guard case .failure(let error) = await Self.restockOnce(backend, key: "k-dedup") else {
+                    Issue.record("expected a failure"); return
+                }
                 #expect(error.code == .unknownOutcome, "\(error)")
                 // One overall deadline for every attempt: the first attempt used it up, so no
                 // second attempt went out (three attempts of one timeout each would reach the
@@ -138,7 +164,9 @@ struct BackendFaultTests {
                 let states1 = try await Self.states(journal)
                 #expect(states1 == [.sent])
                 // A resend to a backend that deduplicates goes out again and settles the same row.
-                guard case .failure(let again) = await Self.restockOnce(backend, key: "k-dedup") else { Issue.record("expected a failure"); return }
+                guard case .failure(let again) = await Self.restockOnce(backend, key: "k-dedup") else {
+                    Issue.record("expected a failure"); return
+                }
                 #expect(again.code == .unknownOutcome)
                 #expect(upstream.requests.count <= 2)
                 let states2 = try await Self.states(journal)
@@ -156,7 +184,9 @@ struct BackendFaultTests {
     @Test("a hostile Retry-After never crashes: parsed with saturation, a long wait not taken", arguments: [429, 503])
     func hostileRetryAfterHeader(_ status: Int) async throws {
         for value in Self.hostileRetryAfter {
-            let upstream = RecordingUpstream(extraHeaders: { _ in ["Retry-After": value] }) { _ in (status, #"{"developerMessage": "busy"}"#) }
+            let upstream = RecordingUpstream(extraHeaders: { _ in ["Retry-After": value] }) { _ in
+                (status, #"{"developerMessage": "busy"}"#)
+            }
             try await upstream.run { base in
                 try await Self.withJournal { journal, client in
                     for dialect in ["zettle", "open2b-v6"] {
@@ -169,7 +199,9 @@ struct BackendFaultTests {
             }
         }
         let policy = RetryPolicy(maxRetryAfter: .seconds(5))
-        for value in Self.hostileRetryAfter { #expect(policy.retryAfter(value) == nil || value.hasPrefix("Sun"), "\(value)") }
+        for value in Self.hostileRetryAfter {
+            #expect(policy.retryAfter(value) == nil || value.hasPrefix("Sun"), "\(value)")
+        }
         #expect(policy.retryAfter("1\u{0}") == nil)
         #expect(policy.retryAfter("2") == .seconds(2))
         #expect(policy.retryAfter(" 0 ") == .zero)
@@ -185,8 +217,9 @@ struct BackendFaultTests {
         #expect(wait != nil && wait! <= .seconds(3) && wait! >= .seconds(1))
     }
 
-    @Test("after an unknown outcome a resend under the same key is not forwarded to a backend that does not deduplicate",
-          arguments: ["timeout", "500", "502", "504", "unreadable"])
+    @Test(
+        "after an unknown outcome a resend under the same key is not forwarded to a backend that does not deduplicate",
+        arguments: ["timeout", "500", "502", "504", "unreadable"])
     func noSecondApplication(_ fault: String) async throws {
         let upstream = RecordingUpstream(delay: { _ in fault == "timeout" ? .seconds(3) : .zero }) { _ in
             switch fault {
@@ -245,21 +278,33 @@ struct BackendFaultTests {
     func failedIsResent() async throws {
         let calls = Mutex(0)
         let upstream = RecordingUpstream { _ in
-            calls.withLock { $0 += 1; return $0 } == 1
-                ? (200, #"{"status": "error", "error": {"field": "movement.sku", "type": "NotFound", "description": "Item 'sku5' does not exist"}}"#)
+            calls.withLock {
+                $0 += 1; return $0
+            } == 1
+                ? (
+                    200,
+                    #"{"status": "error", "error": {"field": "movement.sku", "type": "NotFound", "description": "Item 'sku5' does not exist"}}"#
+                )
                 : (200, #"{"status": "ok", "id": 3}"#)
         }
         try await upstream.run { base in
             try await Self.withJournal { journal, client in
                 let backend = Self.backend("open2b-v6", base: base, journal: journal, client: client)
-                guard case .success(.failed) = await Self.restockOnce(backend, key: "k-refused") else { Issue.record("expected a refusal"); return }
-                guard case .success(.applied) = await Self.restockOnce(backend, key: "k-refused") else { Issue.record("expected success"); return }
+                guard case .success(.failed) = await Self.restockOnce(backend, key: "k-refused") else {
+                    Issue.record("expected a refusal"); return
+                }
+                guard case .success(.applied) = await Self.restockOnce(backend, key: "k-refused") else {
+                    Issue.record("expected success"); return
+                }
                 #expect(upstream.requests.count == 2)
                 let states4 = try await Self.states(journal)
                 #expect(states4 == [.applied])
-                guard case .moved(let replay) = try await backend.execute(
-                    .move(MoveBatch(items: [Self.restock], atomicity: .allOrNothing)),
-                    facts: { var facts = Self.facts; facts.idempotencyKey = "k-refused"; return facts }())
+                guard
+                    case .moved(let replay) = try await backend.execute(
+                        .move(MoveBatch(items: [Self.restock], atomicity: .allOrNothing)),
+                        facts: {
+                            var facts = Self.facts; facts.idempotencyKey = "k-refused"; return facts
+                        }())
                 else { Issue.record("expected a replay"); return }
                 #expect(replay.replayed)
                 #expect(upstream.requests.count == 2)
@@ -278,7 +323,8 @@ struct BackendFaultTests {
                 var facts = Self.facts
                 facts.idempotencyKey = "k-zettle"
                 do {
-                    _ = try await backend.execute(.move(MoveBatch(items: [movement], atomicity: .allOrNothing)), facts: facts)
+                    _ = try await backend.execute(
+                        .move(MoveBatch(items: [movement], atomicity: .allOrNothing)), facts: facts)
                     Issue.record("expected an unknown outcome")
                 } catch let error as GatewayError {
                     #expect(error.code == .unknownOutcome)
@@ -294,36 +340,48 @@ struct BackendFaultTests {
     func retryAfter() async throws {
         let calls = Mutex(0)
         let upstream = RecordingUpstream(extraHeaders: { _ in ["Retry-After": "0"] }) { _ in
-            let call = calls.withLock { $0 += 1; return $0 }
+            let call = calls.withLock {
+                $0 += 1; return $0
+            }
             return call == 1 ? (503, "{}") : call == 2 ? (429, "{}") : (200, Self.zettleOK)
         }
         try await upstream.run { base in
             try await Self.withJournal { journal, client in
                 let backend = Self.backend("zettle", base: base, journal: journal, client: client)
-                guard case .success(.applied) = await Self.restockOnce(backend) else { Issue.record("expected success"); return }
+                guard case .success(.applied) = await Self.restockOnce(backend) else {
+                    Issue.record("expected success"); return
+                }
                 #expect(upstream.requests.count == 3)
                 let journaled = try await journal.count(Self.forwarded)
                 #expect(journaled == 1)
             }
         }
-        let patient = RecordingUpstream(extraHeaders: { _ in ["Retry-After": "3600"] }) { _ in (429, #"{"developerMessage": "slow down"}"#) }
+        let patient = RecordingUpstream(extraHeaders: { _ in ["Retry-After": "3600"] }) { _ in
+            (429, #"{"developerMessage": "slow down"}"#)
+        }
         try await patient.run { base in
             try await Self.withJournal { journal, client in
                 let backend = Self.backend("zettle", base: base, journal: journal, client: client)
-                guard case .success(.failed(let error)) = await Self.restockOnce(backend) else { Issue.record("expected a failed item"); return }
+                guard case .success(.failed(let error)) = await Self.restockOnce(backend) else {
+                    Issue.record("expected a failed item"); return
+                }
                 #expect(error.message.contains("slow down"))
                 #expect(patient.requests.count == 1)
             }
         }
     }
 
-    @Test("500, 502 and 504 on a write are not repeated and are an unknown outcome, not a failure", arguments: [500, 502, 504])
+    @Test(
+        "500, 502 and 504 on a write are not repeated and are an unknown outcome, not a failure",
+        arguments: [500, 502, 504])
     func serverErrors(_ status: Int) async throws {
         let upstream = RecordingUpstream { _ in (status, #"{"Message": "An error has occurred."}"#) }
         try await upstream.run { base in
             try await Self.withJournal { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
-                guard case .failure(let error) = await Self.restockOnce(backend) else { Issue.record("expected a failure"); return }
+                guard case .failure(let error) = await Self.restockOnce(backend) else {
+                    Issue.record("expected a failure"); return
+                }
                 #expect(error.code == .unknownOutcome)
                 #expect(error.message.contains("answered \(status)"))
                 // Without a key the caller is not told to resend under one.
@@ -342,7 +400,9 @@ struct BackendFaultTests {
             try await Self.withJournal { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
                 // A success status with a body that cannot be read: the backend may have applied it.
-                guard case .failure(let error) = await Self.restockOnce(backend) else { Issue.record("malformed: expected a failure"); return }
+                guard case .failure(let error) = await Self.restockOnce(backend) else {
+                    Issue.record("malformed: expected a failure"); return
+                }
                 #expect(error.code == .unknownOutcome)
                 let states5 = try await Self.states(journal)
                 #expect(states5 == [.sent])
@@ -352,18 +412,27 @@ struct BackendFaultTests {
         try await huge.run { base in
             try await Self.withJournal(maxBytes: 10_000) { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
-                guard case .failure(let error) = await Self.restockOnce(backend) else { Issue.record("huge: expected a failure"); return }
+                guard case .failure(let error) = await Self.restockOnce(backend) else {
+                    Issue.record("huge: expected a failure"); return
+                }
                 // The backend answered: it may have applied the write. Unknown, and the journal says so.
                 #expect(error.code == .unknownOutcome)
                 let states = try await Self.states(journal)
                 #expect(states == [.sent])
             }
         }
-        let vendorError = RecordingUpstream { _ in (200, #"{"status": "error", "error": {"field": "movement.sku", "type": "NotFound", "description": "Item 'sku5' does not exist"}}"#) }
+        let vendorError = RecordingUpstream { _ in
+            (
+                200,
+                #"{"status": "error", "error": {"field": "movement.sku", "type": "NotFound", "description": "Item 'sku5' does not exist"}}"#
+            )
+        }
         try await vendorError.run { base in
             try await Self.withJournal { journal, client in
                 let backend = Self.backend("open2b-v6", base: base, journal: journal, client: client)
-                guard case .success(.failed(let error)) = await Self.restockOnce(backend) else { Issue.record("vendor: expected a failed item"); return }
+                guard case .success(.failed(let error)) = await Self.restockOnce(backend) else {
+                    Issue.record("vendor: expected a failed item"); return
+                }
                 #expect(error.code == .notFound)
                 #expect(error.message == "Item 'sku5' does not exist")
                 #expect(error.field == "product")
@@ -371,7 +440,9 @@ struct BackendFaultTests {
         }
     }
 
-    @Test("the circuit opens after consecutive failures, fails fast, probes half-open and closes; its state is in /metrics")
+    @Test(
+        "the circuit opens after consecutive failures, fails fast, probes half-open and closes; its state is in /metrics"
+    )
     func circuitBreaker() async throws {
         let healthy = Mutex(false)
         let upstream = RecordingUpstream { _ in healthy.withLock { $0 } ? (200, Self.zettleOK) : (500, "{}") }
@@ -383,26 +454,37 @@ struct BackendFaultTests {
                     breaker: CircuitBreaker(threshold: 3, cooldown: .milliseconds(300)), metrics: metrics)
                 for _ in 0..<3 { _ = await Self.restockOnce(backend) }
                 let sent = upstream.requests.count
-                guard case .failure(let open) = await Self.restockOnce(backend) else { Issue.record("expected fail-fast"); return }
+                guard case .failure(let open) = await Self.restockOnce(backend) else {
+                    Issue.record("expected fail-fast"); return
+                }
                 #expect(open.message.contains("circuit open"))
                 #expect(upstream.requests.count == sent)  // nothing sent while open
-                #expect(String(decoding: metrics.exposition(), as: UTF8.self).contains(#"stockgate_backend_circuit_state{backend="faulty"} 1"#))
+                #expect(
+                    String(decoding: metrics.exposition(), as: UTF8.self).contains(
+                        #"stockgate_backend_circuit_state{backend="faulty"} 1"#))
                 healthy.withLock { $0 = true }
                 try await Task.sleep(for: .milliseconds(400))
-                guard case .success(.applied) = await Self.restockOnce(backend) else { Issue.record("expected the probe to pass"); return }
-                #expect(String(decoding: metrics.exposition(), as: UTF8.self).contains(#"stockgate_backend_circuit_state{backend="faulty"} 0"#))
+                guard case .success(.applied) = await Self.restockOnce(backend) else {
+                    Issue.record("expected the probe to pass"); return
+                }
+                #expect(
+                    String(decoding: metrics.exposition(), as: UTF8.self).contains(
+                        #"stockgate_backend_circuit_state{backend="faulty"} 0"#))
             }
         }
     }
 
-    @Test("an answer that trickles in (one byte a second) or breaks off mid-body leaves the outcome unknown",
-          arguments: ["slow", "reset"])
+    @Test(
+        "an answer that trickles in (one byte a second) or breaks off mid-body leaves the outcome unknown",
+        arguments: ["slow", "reset"])
     func brokenAnswers(_ kind: String) async throws {
         try await BrokenUpstream.run(kind) { base in
             try await Self.withJournal(timeout: .milliseconds(1500)) { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
                 let started = ContinuousClock.now
-                guard case .failure(let error) = await Self.restockOnce(backend) else { Issue.record("expected a failure"); return }
+                guard case .failure(let error) = await Self.restockOnce(backend) else {
+                    Issue.record("expected a failure"); return
+                }
                 #expect(error.code == .unknownOutcome, "\(error)")
                 #expect(ContinuousClock.now - started < .seconds(5))
                 let states = try await Self.states(journal)
@@ -440,18 +522,20 @@ enum BrokenUpstream {
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
             headers[.contentLength] = "1000"
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                if kind == "slow" {
-                    for _ in 0..<20 {
-                        try await writer.write(ByteBuffer(string: " "))
-                        try await Task.sleep(for: .seconds(1))
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    if kind == "slow" {
+                        for _ in 0..<20 {
+                            try await writer.write(ByteBuffer(string: " "))
+                            try await Task.sleep(for: .seconds(1))
+                        }
+                    } else {
+                        try await writer.write(ByteBuffer(string: #"{"Responses": ["#))
+                        throw CancellationError()  // any error: the server drops the connection mid-body
                     }
-                } else {
-                    try await writer.write(ByteBuffer(string: #"{"Responses": ["#))
-                    throw CancellationError()  // any error: the server drops the connection mid-body
-                }
-                try await writer.finish(nil)
-            })
+                    try await writer.finish(nil)
+                })
         }
         return try await withRouter(router, logger: quietLogger, body)
     }

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import Gateway
-import NIOHTTP1
 import Ledger
+import NIOHTTP1
 import StockCore
 import TestSupport
 import Testing
@@ -38,10 +38,12 @@ struct CanonicalAPILiveTests {
                         ["product": "mug-white", "location": "shop-floor", "quantity": "2.25"],
                     ]
                 ])
-            let one = try await client.send(.GET, live.baseURL + "/stockgate/v1/balances?product=mug-white&location=shop-floor")
+            let one = try await client.send(
+                .GET, live.baseURL + "/stockgate/v1/balances?product=mug-white&location=shop-floor")
             #expect(one.json?["balances"]?.arrayValue?.count == 1)
 
-            let journal = try await client.send(.GET, live.baseURL + "/stockgate/v1/movements?product=mug-white&limit=1&after=1")
+            let journal = try await client.send(
+                .GET, live.baseURL + "/stockgate/v1/movements?product=mug-white&limit=1&after=1")
             let entry = try #require(journal.json?["movements"]?.arrayValue?.first)
             #expect(entry["id"] == 2)
             #expect(entry["dialect"] == "stockgate")
@@ -50,7 +52,9 @@ struct CanonicalAPILiveTests {
 
             let metrics = try await client.send(.GET, live.baseURL + "/metrics")
             #expect(metrics.text.contains(#"stockgate_movements_applied_total{dialect="stockgate"} 2"#))
-            #expect(metrics.text.contains(#"stockgate_http_requests_total{dialect="stockgate",route="movements.create",status="200"} 1"#))
+            #expect(
+                metrics.text.contains(
+                    #"stockgate_http_requests_total{dialect="stockgate",route="movements.create",status="200"} 1"#))
             #expect(metrics.text.contains("stockgate_http_request_duration_seconds_bucket"))
         }
     }
@@ -64,7 +68,9 @@ struct CanonicalAPILiveTests {
                 body: #"{"movements": [{"product": "socks", "quantity": 4, "from": "supplier", "to": "warehouse"}]}"#)
             let pending = try await client.send(
                 .POST, live.baseURL + "/stockgate/v1/movements",
-                body: #"{"movements": [{"product": "socks", "quantity": 3, "from": "warehouse", "to": "back-room", "pending": true}]}"#)
+                body:
+                    #"{"movements": [{"product": "socks", "quantity": 3, "from": "warehouse", "to": "back-room", "pending": true}]}"#
+            )
             let id = try #require(pending.json?["results"]?.arrayValue?.first?["movement"]?["id"]?.numberText)
             #expect(try await live.ledger.totalStock(product: "socks") == Quantity(4))
             #expect(try await balance(live, "socks", "back-room") == .zero)
@@ -88,17 +94,47 @@ struct CanonicalAPILiveTests {
             let client = HTTPClient.shared
             let cases: [(String, Int, String?)] = [
                 ("not json", 400, nil),
-                (#"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}"#, 400, nil),
+                (
+                    #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}"#,
+                    400, nil
+                ),
                 (#"{"movements": []}"#, 400, "movements"),
-                (#"{"movements": [{"product": "mug-white", "quantity": -1, "from": "supplier", "to": "shop-floor"}]}"#, 400, "movements[0].quantity"),
-                (#"{"movements": [{"product": "mug-white", "quantity": 0, "from": "supplier", "to": "shop-floor"}]}"#, 400, "movements[0].quantity"),
-                (#"{"movements": [{"product": "mug-white", "quantity": "1e309", "from": "supplier", "to": "shop-floor"}]}"#, 400, "movements[0].quantity"),
-                (#"{"movements": [{"product": "mug-white", "quantity": true, "from": "supplier", "to": "shop-floor"}]}"#, 400, "movements[0].quantity"),
-                (#"{"movements": [{"product": "mug-white", "from": "supplier", "to": "shop-floor"}]}"#, 400, "movements[0].quantity"),
-                (#"{"movements": [{"quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#, 400, "movements[0].product"),
-                (#"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor", "colour": "red"}]}"#, 400, "movements[0].colour"),
-                (#"{"movements": [{"product": "mug-white", "quantity": 1, "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#, 400, nil),
-                (#"{"movements": [{"product": 5, "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#, 400, "movements[0].product"),
+                (
+                    #"{"movements": [{"product": "mug-white", "quantity": -1, "from": "supplier", "to": "shop-floor"}]}"#,
+                    400, "movements[0].quantity"
+                ),
+                (
+                    #"{"movements": [{"product": "mug-white", "quantity": 0, "from": "supplier", "to": "shop-floor"}]}"#,
+                    400, "movements[0].quantity"
+                ),
+                (
+                    #"{"movements": [{"product": "mug-white", "quantity": "1e309", "from": "supplier", "to": "shop-floor"}]}"#,
+                    400, "movements[0].quantity"
+                ),
+                (
+                    #"{"movements": [{"product": "mug-white", "quantity": true, "from": "supplier", "to": "shop-floor"}]}"#,
+                    400, "movements[0].quantity"
+                ),
+                (
+                    #"{"movements": [{"product": "mug-white", "from": "supplier", "to": "shop-floor"}]}"#, 400,
+                    "movements[0].quantity"
+                ),
+                (
+                    #"{"movements": [{"quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#, 400,
+                    "movements[0].product"
+                ),
+                (
+                    #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor", "colour": "red"}]}"#,
+                    400, "movements[0].colour"
+                ),
+                (
+                    #"{"movements": [{"product": "mug-white", "quantity": 1, "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#,
+                    400, nil
+                ),
+                (
+                    #"{"movements": [{"product": 5, "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#, 400,
+                    "movements[0].product"
+                ),
             ]
             for (body, status, field) in cases {
                 let result = try await client.send(.POST, live.baseURL + "/stockgate/v1/movements", body: body)
@@ -141,7 +177,9 @@ struct CanonicalAPILiveTests {
                 for location in stockLocations {
                     let seeded = try await client.send(
                         .POST, live.baseURL + "/stockgate/v1/movements",
-                        body: #"{"movements": [{"product": "\#(product)", "quantity": 50, "from": "supplier", "to": "\#(location)"}]}"#)
+                        body:
+                            #"{"movements": [{"product": "\#(product)", "quantity": 50, "from": "supplier", "to": "\#(location)"}]}"#
+                    )
                     #expect(seeded.status == 200)
                 }
             }
@@ -160,22 +198,30 @@ struct CanonicalAPILiveTests {
                             let quantity = Quantity(Decimal(Int.random(in: 1...500, using: &generator)) / 100)
                             let result = try await client.send(
                                 .POST, live.baseURL + "/stockgate/v1/movements",
-                                body: #"{"movements": [{"product": "\#(product)", "quantity": "\#(quantity)", "from": "\#(from)", "to": "\#(to)"}]}"#)
+                                body:
+                                    #"{"movements": [{"product": "\#(product)", "quantity": "\#(quantity)", "from": "\#(from)", "to": "\#(to)"}]}"#
+                            )
                             guard result.status == 200 else {
                                 throw TestFailure("status \(result.status): \(result.text)")
                             }
                             guard result.json?["applied"] == 1 else { continue }
                             let fromTracked = stockLocations.contains(from)
                             let toTracked = stockLocations.contains(to)
-                            if !fromTracked && toTracked { net[product, default: .zero] = net[product, default: .zero] + quantity }
-                            if fromTracked && !toTracked { net[product, default: .zero] = net[product, default: .zero] - quantity }
+                            if !fromTracked && toTracked {
+                                net[product, default: .zero] = net[product, default: .zero] + quantity
+                            }
+                            if fromTracked && !toTracked {
+                                net[product, default: .zero] = net[product, default: .zero] - quantity
+                            }
                         }
                         return net
                     }
                 }
                 var total: [String: Quantity] = [:]
                 for try await net in group {
-                    for (product, quantity) in net { total[product, default: .zero] = total[product, default: .zero] + quantity }
+                    for (product, quantity) in net {
+                        total[product, default: .zero] = total[product, default: .zero] + quantity
+                    }
                 }
                 return total
             }

@@ -36,10 +36,21 @@ struct ContractSuiteTests {
     @Test("the matcher reports differences and accepts matchers")
     func matcher() throws {
         let actual = try JSONParser.parse(#"{"id": 7, "items": [1, 2], "name": "x", "extra": true}"#)
-        #expect(JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"id": {"$type": "integer"}, "items": [1, 2.0], "name": {"$pattern": "[a-z]"}, "extra": true}"#), actual: actual, subset: false) == nil)
-        #expect(JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"id": 7}"#), actual: actual, subset: true) == nil)
-        #expect(JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"id": 7}"#), actual: actual, subset: false) != nil)
-        #expect(JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"id": 8, "items": [1, 2], "name": "x", "extra": true}"#), actual: actual, subset: false) == "$.id: 7, expected 8")
-        #expect(JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"name": {"$pattern": "y+"}}"#), actual: actual, subset: true) != nil)
+        #expect(
+            JSONMatcher.mismatch(
+                expected: try JSONParser.parse(
+                    #"{"id": {"$type": "integer"}, "items": [1, 2.0], "name": {"$pattern": "[a-z]"}, "extra": true}"#),
+                actual: actual, subset: false) == nil)
+        #expect(
+            JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"id": 7}"#), actual: actual, subset: true) == nil)
+        #expect(
+            JSONMatcher.mismatch(expected: try JSONParser.parse(#"{"id": 7}"#), actual: actual, subset: false) != nil)
+        #expect(
+            JSONMatcher.mismatch(
+                expected: try JSONParser.parse(#"{"id": 8, "items": [1, 2], "name": "x", "extra": true}"#),
+                actual: actual, subset: false) == "$.id: 7, expected 8")
+        #expect(
+            JSONMatcher.mismatch(
+                expected: try JSONParser.parse(#"{"name": {"$pattern": "y+"}}"#), actual: actual, subset: true) != nil)
     }
 }

@@ -17,7 +17,9 @@ struct CrashRecoveryTests {
     static var binary: String { repository.appendingPathComponent(".build/debug/stockgate").path }
 
     static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(
+            host: "127.0.0.1", port: 0
+        ).get()
         let port = channel.localAddress?.port ?? 0
         try await channel.close()
         return port
@@ -56,7 +58,8 @@ struct CrashRecoveryTests {
     @Test("every acknowledged movement survives kill -9 exactly once")
     func killNine() async throws {
         try #require(
-            FileManager.default.isExecutableFile(atPath: Self.binary), "build the executable first (swift build --build-tests)")
+            FileManager.default.isExecutableFile(atPath: Self.binary),
+            "build the executable first (swift build --build-tests)")
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let port = try await Self.freePort()
@@ -72,7 +75,8 @@ struct CrashRecoveryTests {
                     while !shared.stop.load(ordering: .relaxed) {
                         sequence += 1
                         let reference = "c\(client)-\(sequence)"
-                        let body = #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor", "reference": "\#(reference)"}]}"#
+                        let body =
+                            #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor", "reference": "\#(reference)"}]}"#
                         guard
                             let result = try? await HTTPClient.shared.send(
                                 .POST, base + "/stockgate/v1/movements", body: body, timeout: .seconds(2))
@@ -99,7 +103,8 @@ struct CrashRecoveryTests {
         var after = 0
         var journaled = 0
         while true {
-            let page = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/movements?limit=1000&after=\(after)")
+            let page = try await HTTPClient.shared.send(
+                .GET, base + "/stockgate/v1/movements?limit=1000&after=\(after)")
             let movements = try #require(page.json?["movements"]?.arrayValue)
             if movements.isEmpty { break }
             for movement in movements {
@@ -113,7 +118,8 @@ struct CrashRecoveryTests {
         }
         // Nothing is in the journal twice, and the balance is the sum of the journal.
         #expect(references.values.allSatisfy { $0 == 1 })
-        let balances = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/balances?product=mug-white&location=shop-floor")
+        let balances = try await HTTPClient.shared.send(
+            .GET, base + "/stockgate/v1/balances?product=mug-white&location=shop-floor")
         #expect(balances.json?["balances"]?.arrayValue?.first?["quantity"] == .string(String(journaled)))
     }
 }

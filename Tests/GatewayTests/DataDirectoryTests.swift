@@ -10,7 +10,8 @@ import Testing
 /// restart would never see.
 @Suite("Data directory")
 struct DataDirectoryTests {
-    static let move = #"{"movements": [{"product": "mug-white", "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#
+    static let move =
+        #"{"movements": [{"product": "mug-white", "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#
 
     @Test("a second ledger on a data directory in use is refused, naming the holder; free again once closed")
     func lock() throws {
@@ -30,7 +31,8 @@ struct DataDirectoryTests {
 
     @Test("a second stockgate process on the same data directory exits 2 with a clear line")
     func secondProcess() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: CrashRecoveryTests.binary), "build the executable first")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: CrashRecoveryTests.binary), "build the executable first")
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let port = try await CrashRecoveryTests.freePort()
@@ -54,7 +56,9 @@ struct DataDirectoryTests {
         #expect(text.contains("is in use by another StockGate process (pid \(first.processIdentifier))"), "\(text)")
     }
 
-    @Test("the ledger file deleted while running: writes refused 503, /healthz 503, nothing acknowledged", arguments: ["deleted", "replaced"])
+    @Test(
+        "the ledger file deleted while running: writes refused 503, /healthz 503, nothing acknowledged",
+        arguments: ["deleted", "replaced"])
     func ledgerFileRemoved(_ how: String) async throws {
         try await LiveGateway.run { live in
             let url = live.baseURL + "/stockgate/v1/movements"
@@ -68,7 +72,9 @@ struct DataDirectoryTests {
             #expect(write.json?["error"]?["message"]?.stringValue?.contains("ledger file") == true)
             let colleqtive = try await HTTPClient.shared.send(
                 .POST, live.baseURL + "/api/v2/public/stores/1001/storeproductlocation/movement",
-                body: #"[{"product_number": "100200", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#)
+                body:
+                    #"[{"product_number": "100200", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#
+            )
             #expect(colleqtive.status == 503)
             #expect(colleqtive.json?["success"] == false)
             let health = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")

@@ -27,32 +27,53 @@ struct HostileInputTests {
     }
 
     static let shapes: [Shape] = [
-        Shape(dialect: "stockgate", method: .POST, path: "/stockgate/v1/movements",
-              item: JSONObject([.init("product", "mug-white"), .init("quantity", 1), .init("from", "supplier"), .init("to", "shop-floor")]),
-              product: "product", quantity: "quantity", from: "from", to: "to",
-              wrap: { ["movements": .array($0), "atomic": true] }),
-        Shape(dialect: "colleqtive", method: .POST, path: "/api/v2/public/stores/1001/storeproductlocation/movement",
-              item: JSONObject([.init("product_number", "sku5"), .init("quantity", 1), .init("from_location", ["location_code": "INBOUND"]), .init("to_location", ["location_code": "SHOPFLOOR"])]),
-              product: "product_number", quantity: "quantity", from: "from_location", to: "to_location",
-              wrap: { .array($0) }),
-        Shape(dialect: "storefeeder", method: .POST, path: "/stocklocations/create-transfers",
-              item: JSONObject([.init("ProductIDType", ["IDType": "SKU", "Value": "sku5"]), .init("StockLocationFrom", ["IDType": "StockLocationReference", "Value": "Unspecified"]),
-                                .init("StockLocationTo", ["IDType": "ID", "Value": "5431"]), .init("TransferAmount", 1), .init("ImmediateTransfer", true)]),
-              product: "ProductIDType", quantity: "TransferAmount", from: "StockLocationFrom", to: "StockLocationTo",
-              wrap: { .array($0) }),
-        Shape(dialect: "open2b-v6", method: .POST, path: "/api/v6/commerce.movements.create",
-              item: JSONObject([.init("sku", "sku5"), .init("adjustment", "1.00")]),
-              product: "sku", quantity: "adjustment", from: "sku", to: "sku",
-              wrap: { ["movement": $0.first ?? .null] }, single: true),
-        Shape(dialect: "open2b-v3", method: .POST, path: "/open2b/api/v3/commerce.movements.create",
-              item: JSONObject([.init("sku", "sku5"), .init("adjustment", "1.00")]),
-              product: "sku", quantity: "adjustment", from: "sku", to: "sku",
-              wrap: { ["movement": $0.first ?? .null] }, single: true),
-        Shape(dialect: "zettle", method: .PUT, path: "/organizations/self/inventory",
-              item: JSONObject([.init("productUuid", "3cc3b9f6-623b-11ec-90d6-0242ac120003"), .init("variantUuid", "4066f6cc-623b-11ec-90d6-0242ac120003"),
-                                .init("fromLocationUuid", "c1a0b7e2-5f0f-11ec-bf63-0242ac130002"), .init("toLocationUuid", "89ac1e4a-5f0f-11ec-bf63-0242ac130002"), .init("change", 1)]),
-              product: "variantUuid", quantity: "change", from: "fromLocationUuid", to: "toLocationUuid",
-              wrap: { ["changes": .array($0)] }),
+        Shape(
+            dialect: "stockgate", method: .POST, path: "/stockgate/v1/movements",
+            item: JSONObject([
+                .init("product", "mug-white"), .init("quantity", 1), .init("from", "supplier"),
+                .init("to", "shop-floor"),
+            ]),
+            product: "product", quantity: "quantity", from: "from", to: "to",
+            wrap: { ["movements": .array($0), "atomic": true] }),
+        Shape(
+            dialect: "colleqtive", method: .POST, path: "/api/v2/public/stores/1001/storeproductlocation/movement",
+            item: JSONObject([
+                .init("product_number", "sku5"), .init("quantity", 1),
+                .init("from_location", ["location_code": "INBOUND"]),
+                .init("to_location", ["location_code": "SHOPFLOOR"]),
+            ]),
+            product: "product_number", quantity: "quantity", from: "from_location", to: "to_location",
+            wrap: { .array($0) }),
+        Shape(
+            dialect: "storefeeder", method: .POST, path: "/stocklocations/create-transfers",
+            item: JSONObject([
+                .init("ProductIDType", ["IDType": "SKU", "Value": "sku5"]),
+                .init("StockLocationFrom", ["IDType": "StockLocationReference", "Value": "Unspecified"]),
+                .init("StockLocationTo", ["IDType": "ID", "Value": "5431"]), .init("TransferAmount", 1),
+                .init("ImmediateTransfer", true),
+            ]),
+            product: "ProductIDType", quantity: "TransferAmount", from: "StockLocationFrom", to: "StockLocationTo",
+            wrap: { .array($0) }),
+        Shape(
+            dialect: "open2b-v6", method: .POST, path: "/api/v6/commerce.movements.create",
+            item: JSONObject([.init("sku", "sku5"), .init("adjustment", "1.00")]),
+            product: "sku", quantity: "adjustment", from: "sku", to: "sku",
+            wrap: { ["movement": $0.first ?? .null] }, single: true),
+        Shape(
+            dialect: "open2b-v3", method: .POST, path: "/open2b/api/v3/commerce.movements.create",
+            item: JSONObject([.init("sku", "sku5"), .init("adjustment", "1.00")]),
+            product: "sku", quantity: "adjustment", from: "sku", to: "sku",
+            wrap: { ["movement": $0.first ?? .null] }, single: true),
+        Shape(
+            dialect: "zettle", method: .PUT, path: "/organizations/self/inventory",
+            item: JSONObject([
+                .init("productUuid", "3cc3b9f6-623b-11ec-90d6-0242ac120003"),
+                .init("variantUuid", "4066f6cc-623b-11ec-90d6-0242ac120003"),
+                .init("fromLocationUuid", "c1a0b7e2-5f0f-11ec-bf63-0242ac130002"),
+                .init("toLocationUuid", "89ac1e4a-5f0f-11ec-bf63-0242ac130002"), .init("change", 1),
+            ]),
+            product: "variantUuid", quantity: "change", from: "fromLocationUuid", to: "toLocationUuid",
+            wrap: { ["changes": .array($0)] }),
     ]
 
     struct Bad: Sendable {
@@ -88,10 +109,18 @@ struct HostileInputTests {
             Bad(name: "null", body: text("null")),
             Bad(name: "a number", body: text("42")),
             Bad(name: "a string", body: text("\"move\"")),
-            Bad(name: "nested 200 deep", body: text(String(repeating: "[", count: 200) + String(repeating: "]", count: 200))),
+            Bad(
+                name: "nested 200 deep",
+                body: text(String(repeating: "[", count: 200) + String(repeating: "]", count: 200))),
             Bad(name: "trailing garbage", body: text(valid + " garbage")),
-            Bad(name: "raw control character", body: text(valid.replacingOccurrences(of: "\"\(shape.product)\"", with: "\"\(shape.product)\u{01}\""))),
-            Bad(name: "lone surrogate", body: text(valid.replacingOccurrences(of: "\"\(shape.product)\":", with: "\"\\ud800\":\"x\",\"\(shape.product)\":"))),
+            Bad(
+                name: "raw control character",
+                body: text(valid.replacingOccurrences(of: "\"\(shape.product)\"", with: "\"\(shape.product)\u{01}\""))),
+            Bad(
+                name: "lone surrogate",
+                body: text(
+                    valid.replacingOccurrences(
+                        of: "\"\(shape.product)\":", with: "\"\\ud800\":\"x\",\"\(shape.product)\":"))),
             Bad(name: "NaN", body: replacingQuantity("NaN"), field: nil),
             Bad(name: "Infinity", body: replacingQuantity("Infinity")),
             Bad(name: "-Infinity", body: replacingQuantity("-Infinity")),
@@ -104,12 +133,16 @@ struct HostileInputTests {
             Bad(name: "quantity object", body: with(shape.quantity, ["value": 1]), field: shape.quantity),
             Bad(name: "quantity array", body: with(shape.quantity, [1]), field: shape.quantity),
             Bad(name: "quantity missing", body: with(shape.quantity, nil), field: shape.quantity),
-            Bad(name: "duplicate key", body: text(valid.replacingOccurrences(of: quantityText, with: "\(quantityText)1,\(quantityText)"))),
+            Bad(
+                name: "duplicate key",
+                body: text(valid.replacingOccurrences(of: quantityText, with: "\(quantityText)1,\(quantityText)"))),
             Bad(name: "product missing", body: with(shape.product, nil), field: shape.product),
             Bad(name: "product a number", body: with(shape.product, 5), field: shape.product),
             Bad(name: "product empty", body: with(shape.product, "")),
             Bad(name: "product unknown", body: with(shape.product, "NO-SUCH-THING")),
-            Bad(name: "product 20,000 characters", body: with(shape.product, .string(String(repeating: "x", count: 20_000)))),
+            Bad(
+                name: "product 20,000 characters",
+                body: with(shape.product, .string(String(repeating: "x", count: 20_000)))),
             Bad(name: "items not objects", body: body([1, 2, 3])),
             Bad(name: "no items", body: body([])),
         ]
@@ -143,8 +176,9 @@ struct HostileInputTests {
         }
     }
 
-    @Test("every bad input is refused in the dialect's envelope, names its field, and changes nothing",
-          arguments: shapes.map(\.dialect))
+    @Test(
+        "every bad input is refused in the dialect's envelope, names its field, and changes nothing",
+        arguments: shapes.map(\.dialect))
     func corpus(_ dialect: String) async throws {
         let shape = Self.shapes.first { $0.dialect == dialect }!
         let corpus = Self.corpus(shape)
@@ -157,11 +191,16 @@ struct HostileInputTests {
                 request.body = .bytes(ByteBuffer(bytes: bad.body))
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
                 let bytes = try await response.body.collect(upTo: 10_000_000)
-                let result = HTTPResult(status: Int(response.status.code), headers: response.headers, body: Array(buffer: bytes))
+                let result = HTTPResult(
+                    status: Int(response.status.code), headers: response.headers, body: Array(buffer: bytes))
                 #expect(result.status < 500, "\(dialect) / \(bad.name): \(result.status) \(result.text.prefix(300))")
-                #expect(Self.refused(dialect, result), "\(dialect) / \(bad.name): \(result.status) \(result.text.prefix(300))")
+                #expect(
+                    Self.refused(dialect, result),
+                    "\(dialect) / \(bad.name): \(result.status) \(result.text.prefix(300))")
                 if let field = bad.field {
-                    #expect(result.text.contains(field), "\(dialect) / \(bad.name) should name \(field): \(result.text.prefix(300))")
+                    #expect(
+                        result.text.contains(field),
+                        "\(dialect) / \(bad.name) should name \(field): \(result.text.prefix(300))")
                 }
             }
             #expect(try await live.ledger.count(MovementQuery()) == 0)

@@ -1,23 +1,27 @@
 import AsyncHTTPClient
 import Dialects
 import Foundation
-@testable import Gateway
 import HTTPTypes
 import Ledger
 import NIOHTTP1
 import StockCore
 import Testing
 
+@testable import Gateway
+
 @Suite("Idempotency keys")
 struct IdempotencyTests {
-    static let move = #"{"movements": [{"product": "mug-white", "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#
+    static let move =
+        #"{"movements": [{"product": "mug-white", "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#
 
     @Test("the same key and body get the stored answer and apply nothing; another body is refused")
     func sameKey() async throws {
         try await LiveGateway.run { live in
             let url = live.baseURL + "/stockgate/v1/movements"
-            let first = try await HTTPClient.shared.send(.POST, url, body: Self.move, headers: [("Idempotency-Key", "k-1")])
-            let again = try await HTTPClient.shared.send(.POST, url, body: Self.move, headers: [("Idempotency-Key", "k-1")])
+            let first = try await HTTPClient.shared.send(
+                .POST, url, body: Self.move, headers: [("Idempotency-Key", "k-1")])
+            let again = try await HTTPClient.shared.send(
+                .POST, url, body: Self.move, headers: [("Idempotency-Key", "k-1")])
             #expect(first.status == 200)
             #expect(again.status == 200)
             #expect(again.body == first.body)
@@ -25,15 +29,20 @@ struct IdempotencyTests {
             #expect(try await live.ledger.totalStock(product: "mug-white") == Quantity(2))
 
             let other = try await HTTPClient.shared.send(
-                .POST, url, body: Self.move.replacingOccurrences(of: "2", with: "3"), headers: [("Idempotency-Key", "k-1")])
+                .POST, url, body: Self.move.replacingOccurrences(of: "2", with: "3"),
+                headers: [("Idempotency-Key", "k-1")])
             #expect(other.status == 409)
             #expect(other.json?["error"]?["field"] == "Idempotency-Key")
             #expect(try await live.ledger.totalStock(product: "mug-white") == Quantity(2))
 
             // In another dialect's envelope: Open2b's InvalidCombination.
             let body = #"{"movement": {"sku": "sku5", "adjustment": "1.00"}}"#
-            let created = try await HTTPClient.shared.send(.POST, live.baseURL + "/api/v6/commerce.movements.create", body: body, headers: [("Idempotency-Key", "o-1")])
-            let reused = try await HTTPClient.shared.send(.POST, live.baseURL + "/api/v6/commerce.movements.create", body: body.replacingOccurrences(of: "1.00", with: "2.00"), headers: [("Idempotency-Key", "o-1")])
+            let created = try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/api/v6/commerce.movements.create", body: body,
+                headers: [("Idempotency-Key", "o-1")])
+            let reused = try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/api/v6/commerce.movements.create",
+                body: body.replacingOccurrences(of: "1.00", with: "2.00"), headers: [("Idempotency-Key", "o-1")])
             #expect(created.json?["status"] == "ok")
             #expect(reused.json?["error"]?["type"] == "InvalidCombination")
             #expect(reused.json?["error"]?["field"] == "Idempotency-Key")
@@ -45,10 +54,14 @@ struct IdempotencyTests {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let first = try await LiveGateway.run(dataDirectory: directory) { live in
-            try await HTTPClient.shared.send(.POST, live.baseURL + "/stockgate/v1/movements", body: Self.move, headers: [("Idempotency-Key", "k-restart")])
+            try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/stockgate/v1/movements", body: Self.move,
+                headers: [("Idempotency-Key", "k-restart")])
         }
         try await LiveGateway.run(dataDirectory: directory) { live in
-            let again = try await HTTPClient.shared.send(.POST, live.baseURL + "/stockgate/v1/movements", body: Self.move, headers: [("Idempotency-Key", "k-restart")])
+            let again = try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/stockgate/v1/movements", body: Self.move,
+                headers: [("Idempotency-Key", "k-restart")])
             #expect(again.body == first.body)
             #expect(try await live.ledger.totalStock(product: "mug-white") == Quantity(2))
         }
@@ -58,10 +71,13 @@ struct IdempotencyTests {
     func expiry() async throws {
         try await LiveGateway.run(idempotencyTTL: 0.2) { live in
             let url = live.baseURL + "/api/v2/public/stores/1001/storeproductlocation/movement"
-            let body = #"[{"product_number": "sku5", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#
+            let body =
+                #"[{"product_number": "sku5", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#
             _ = try await HTTPClient.shared.send(.POST, url, body: body, headers: [("Idempotency-Key", "short")])
             try await Task.sleep(for: .milliseconds(400))
-            let later = try await HTTPClient.shared.send(.POST, url, body: body.replacingOccurrences(of: "1,", with: "5,"), headers: [("Idempotency-Key", "short")])
+            let later = try await HTTPClient.shared.send(
+                .POST, url, body: body.replacingOccurrences(of: "1,", with: "5,"),
+                headers: [("Idempotency-Key", "short")])
             #expect(later.status == 200, "\(later.text)")
             #expect(try await live.ledger.totalStock(product: "mug-white") == Quantity(6))
         }
@@ -90,7 +106,9 @@ struct ClientAuthTests {
             let open2b = try await HTTPClient.shared.send(.POST, base + "/api/v6/commerce.movements.count", body: "{}")
             #expect(open2b.status == 403)
             #expect(open2b.json == nil)  // not JSON, as Open2b
-            let storefeeder = try await HTTPClient.shared.send(.POST, base + "/stocklocations/create-transfers", body: "[]", headers: [("Authorization", "Bearer wrong")])
+            let storefeeder = try await HTTPClient.shared.send(
+                .POST, base + "/stocklocations/create-transfers", body: "[]",
+                headers: [("Authorization", "Bearer wrong")])
             #expect(storefeeder.status == 401)
             #expect(storefeeder.json?["Message"] == "Authorization has been denied for this request.")
             let zettle = try await HTTPClient.shared.send(.GET, base + "/organizations/self/locations")
@@ -108,13 +126,18 @@ struct ClientAuthTests {
     func dialects() async throws {
         try await LiveGateway.run(clients: Self.clients) { live in
             let base = live.baseURL
-            let allowed = try await HTTPClient.shared.send(.POST, base + "/api/v6/commerce.movements.count", body: "{}", headers: [("X-Key", "shop-key-123")])
+            let allowed = try await HTTPClient.shared.send(
+                .POST, base + "/api/v6/commerce.movements.count", body: "{}", headers: [("X-Key", "shop-key-123")])
             #expect(allowed.json?["status"] == "ok")
-            let viaBearer = try await HTTPClient.shared.send(.POST, base + "/api/v6/commerce.movements.count", body: "{}", headers: [("Authorization", "Bearer shop-key-123")])
+            let viaBearer = try await HTTPClient.shared.send(
+                .POST, base + "/api/v6/commerce.movements.count", body: "{}",
+                headers: [("Authorization", "Bearer shop-key-123")])
             #expect(viaBearer.json?["status"] == "ok")
-            let otherDialect = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/balances", headers: [("Authorization", "Bearer shop-key-123")])
+            let otherDialect = try await HTTPClient.shared.send(
+                .GET, base + "/stockgate/v1/balances", headers: [("Authorization", "Bearer shop-key-123")])
             #expect(otherDialect.status == 403)
-            let everything = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/balances", headers: [("Authorization", "Bearer all-access-token")])
+            let everything = try await HTTPClient.shared.send(
+                .GET, base + "/stockgate/v1/balances", headers: [("Authorization", "Bearer all-access-token")])
             #expect(everything.status == 200)
             let health = try await HTTPClient.shared.send(.GET, base + "/healthz")
             #expect(health.status == 200)

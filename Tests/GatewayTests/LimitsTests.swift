@@ -1,10 +1,11 @@
 import AsyncHTTPClient
 import Foundation
-@testable import Gateway
-import NIOHTTP1
 import Ledger
+import NIOHTTP1
 import StockCore
 import Testing
+
+@testable import Gateway
 
 #if canImport(Glibc)
     import Glibc
@@ -22,7 +23,9 @@ final class RawClient: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw TestFailure("connect failed") }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -99,7 +102,9 @@ final class RawClient: @unchecked Sendable {
             let count = recv(socket, &buffer, buffer.count, 0)
             if count <= 0 { break }
             output.append(contentsOf: buffer[0..<count])
-            if String(decoding: output, as: UTF8.self).contains("\r\n\r\n{") && output.last == UInt8(ascii: "}") { break }
+            if String(decoding: output, as: UTF8.self).contains("\r\n\r\n{") && output.last == UInt8(ascii: "}") {
+                break
+            }
         }
         return String(decoding: output, as: UTF8.self)
     }
@@ -121,7 +126,9 @@ struct LimitsTests {
     func slowBody() async throws {
         try await LiveGateway.run(configure: { $0.requestTimeout = 0.5 }) { live in
             let client = try RawClient(port: live.port)
-            client.send("POST /api/v2/public/stores/1001/storeproductlocation/movement HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{\"product")
+            client.send(
+                "POST /api/v2/public/stores/1001/storeproductlocation/movement HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{\"product"
+            )
             let started = ContinuousClock.now
             let answer = await offPool { client.readAll() }
             #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
@@ -130,8 +137,10 @@ struct LimitsTests {
         }
     }
 
-    static let canonicalWrite = #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
-    static let canonicalOK = #"{"atomic": false, "applied": 1, "failed": 0, "results": [{"index": 0, "status": "applied", "movement": {"id": 1}}]}"#
+    static let canonicalWrite =
+        #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
+    static let canonicalOK =
+        #"{"atomic": false, "applied": 1, "failed": 0, "results": [{"index": 0, "status": "applied", "movement": {"id": 1}}]}"#
 
     @Test("bodies that trickle in, or never finish, hold no slot: every dialect still answers")
     func slowBodiesHoldNoSlot() async throws {
@@ -141,19 +150,23 @@ struct LimitsTests {
         }) { live in
             let paths = [
                 "/stockgate/v1/movements", "/api/v2/public/stores/1001/storeproductlocation/movement",
-                "/stocklocations/create-transfers", "/api/v6/commerce.movements.create", "/open2b/api/v3/commerce.movements.create",
+                "/stocklocations/create-transfers", "/api/v6/commerce.movements.create",
+                "/open2b/api/v3/commerce.movements.create",
                 "/organizations/self/v2/inventory/bulk",
             ]
             var holders: [RawClient] = []
             for path in paths {
                 let holder = try RawClient(port: live.port)
-                holder.send("POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[")
+                holder.send(
+                    "POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n["
+                )
                 holders.append(holder)
             }
             try await Task.sleep(for: .milliseconds(200))
             let read = try await HTTPClient.shared.send(.GET, live.baseURL + "/stockgate/v1/balances")
             #expect(read.status == 200)
-            let write = try await HTTPClient.shared.send(.POST, live.baseURL + "/stockgate/v1/movements", body: Self.canonicalWrite)
+            let write = try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/stockgate/v1/movements", body: Self.canonicalWrite)
             #expect(write.status == 200)
             let zettle = try await HTTPClient.shared.send(.GET, live.baseURL + "/organizations/self/locations")
             #expect(zettle.status == 200)
@@ -161,12 +174,15 @@ struct LimitsTests {
         }
     }
 
-    @Test("writes waiting on a slow backend fill at most three quarters of the slots: more writes 429, reads still answered")
+    @Test(
+        "writes waiting on a slow backend fill at most three quarters of the slots: more writes 429, reads still answered"
+    )
     func readsNotStarved() async throws {
         let upstream = RecordingUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
         try await upstream.run { base in
             try await UntrustedBackendTests.withRoutedGateway(
-                "stockgate", to: "stockgate", base: base, timeout: .seconds(5), configure: { $0.maxConcurrentRequests = 4 }
+                "stockgate", to: "stockgate", base: base, timeout: .seconds(5),
+                configure: { $0.maxConcurrentRequests = 4 }
             ) { live in
                 let url = live.baseURL + "/stockgate/v1/movements"
                 try await withThrowingTaskGroup(of: Int.self) { group in
@@ -179,10 +195,12 @@ struct LimitsTests {
                     #expect(refused.json?["error"]?["code"] == "tooManyRequests")
                     #expect(refused.headers.first(name: "Retry-After") == "1")
                     let open2bWrite = try await HTTPClient.shared.send(
-                        .POST, live.baseURL + "/api/v6/commerce.movements.create", body: #"{"movement": {"sku": "sku5", "adjustment": "1.00"}}"#)
+                        .POST, live.baseURL + "/api/v6/commerce.movements.create",
+                        body: #"{"movement": {"sku": "sku5", "adjustment": "1.00"}}"#)
                     #expect(open2bWrite.text == "429 Too Many Requests")
                     // Reads: an Open2b count (a POST, but a read) and a Colleqtive list.
-                    let count = try await HTTPClient.shared.send(.POST, live.baseURL + "/api/v6/commerce.movements.count", body: "{}")
+                    let count = try await HTTPClient.shared.send(
+                        .POST, live.baseURL + "/api/v6/commerce.movements.count", body: "{}")
                     #expect(count.json?["status"] == "ok", "\(count.text)")
                     let stores = try await HTTPClient.shared.send(.GET, live.baseURL + "/api/v2/public/stores")
                     #expect(stores.status == 200)
@@ -197,7 +215,8 @@ struct LimitsTests {
         let upstream = RecordingUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
         try await upstream.run { base in
             try await UntrustedBackendTests.withRoutedGateway(
-                "stockgate", to: "stockgate", base: base, timeout: .seconds(5), configure: { $0.maxConcurrentRequests = 1 }
+                "stockgate", to: "stockgate", base: base, timeout: .seconds(5),
+                configure: { $0.maxConcurrentRequests = 1 }
             ) { live in
                 let url = live.baseURL + "/stockgate/v1/movements"
                 let before = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
@@ -230,7 +249,10 @@ struct LimitsTests {
                 let greedy = [("Authorization", "Bearer greedy-secret")]
                 try await withThrowingTaskGroup(of: Int.self) { group in
                     for _ in 0..<2 {
-                        group.addTask { try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite, headers: greedy).status }
+                        group.addTask {
+                            try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite, headers: greedy)
+                                .status
+                        }
                     }
                     try await Task.sleep(for: .milliseconds(500))
                     let third = try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite, headers: greedy)
@@ -264,7 +286,9 @@ struct LimitsTests {
         #expect(first && !second)
     }
 
-    @Test("a body of millions of tiny values is refused 413 before it is built: in an array, and in a field Zettle ignores")
+    @Test(
+        "a body of millions of tiny values is refused 413 before it is built: in an array, and in a field Zettle ignores"
+    )
     func manyValues() async throws {
         let empties = "[" + Array(repeating: "{}", count: 1_300_000).joined(separator: ",") + "]"  // ~3.9 MiB
         try await LiveGateway.run { live in
@@ -272,8 +296,10 @@ struct LimitsTests {
                 .POST, live.baseURL + "/api/v2/public/stores/1001/storeproductlocation/movement", body: empties)
             #expect(colleqtive.status == 413)
             #expect(colleqtive.json?["success"] == false)
-            let zettle = #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 5}], "padding": \#(empties)}"#
-            let ignored = try await HTTPClient.shared.send(.PUT, live.baseURL + "/organizations/self/inventory", body: zettle)
+            let zettle =
+                #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 5}], "padding": \#(empties)}"#
+            let ignored = try await HTTPClient.shared.send(
+                .PUT, live.baseURL + "/organizations/self/inventory", body: zettle)
             #expect(ignored.status == 413)
             #expect(try await live.ledger.count(MovementQuery()) == 0)
         }
@@ -289,7 +315,8 @@ struct LimitsTests {
         try await LiveGateway.run(configure: { $0.maxBatchItems = 2 }) { live in
             let item = #"{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}"#
             let result = try await HTTPClient.shared.send(
-                .POST, live.baseURL + "/stockgate/v1/movements", body: #"{"movements": [\#(item), \#(item), \#(item)]}"#)
+                .POST, live.baseURL + "/stockgate/v1/movements", body: #"{"movements": [\#(item), \#(item), \#(item)]}"#
+            )
             #expect(result.status == 400)
             #expect(result.json?["error"]?["field"] == "items")
             #expect(try await live.ledger.count(MovementQuery()) == 0)

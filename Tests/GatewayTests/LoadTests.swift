@@ -21,23 +21,45 @@ struct LoadTests {
         switch dialect {
         case "stockgate":
             let (from, to) = inbound ? ("supplier", "shop-floor") : ("shop-floor", "sold")
-            return (.POST, "/stockgate/v1/movements", #"{"movements": [{"product": "mug-black", "quantity": 1, "from": "\#(from)", "to": "\#(to)"}]}"#)
+            return (
+                .POST, "/stockgate/v1/movements",
+                #"{"movements": [{"product": "mug-black", "quantity": 1, "from": "\#(from)", "to": "\#(to)"}]}"#
+            )
         case "colleqtive":
             let (from, to) = inbound ? ("INBOUND", "SHOPFLOOR") : ("SHOPFLOOR", "SOLD")
-            return (.POST, "/api/v2/public/stores/1001/storeproductlocation/movement",
-                    #"[{"product_number": "100300", "quantity": 1, "from_location": {"location_code": "\#(from)"}, "to_location": {"location_code": "\#(to)"}}]"#)
+            return (
+                .POST, "/api/v2/public/stores/1001/storeproductlocation/movement",
+                #"[{"product_number": "100300", "quantity": 1, "from_location": {"location_code": "\#(from)"}, "to_location": {"location_code": "\#(to)"}}]"#
+            )
         case "storefeeder":
-            let (from, to) = inbound ? (#"{"IDType": "StockLocationReference", "Value": "Unspecified"}"#, #"{"IDType": "ID", "Value": "5431"}"#)
-                : (#"{"IDType": "ID", "Value": "5431"}"#, #"{"IDType": "StockLocationReference", "Value": "Unspecified"}"#)
-            return (.POST, "/stocklocations/create-transfers",
-                    #"[{"ProductIDType": {"IDType": "SKU", "Value": "A927TP"}, "StockLocationFrom": \#(from), "StockLocationTo": \#(to), "TransferAmount": 1, "ImmediateTransfer": true}]"#)
+            let (from, to) =
+                inbound
+                ? (
+                    #"{"IDType": "StockLocationReference", "Value": "Unspecified"}"#,
+                    #"{"IDType": "ID", "Value": "5431"}"#
+                )
+                : (
+                    #"{"IDType": "ID", "Value": "5431"}"#,
+                    #"{"IDType": "StockLocationReference", "Value": "Unspecified"}"#
+                )
+            return (
+                .POST, "/stocklocations/create-transfers",
+                #"[{"ProductIDType": {"IDType": "SKU", "Value": "A927TP"}, "StockLocationFrom": \#(from), "StockLocationTo": \#(to), "TransferAmount": 1, "ImmediateTransfer": true}]"#
+            )
         case "open2b-v6":
-            return (.POST, "/api/v6/commerce.movements.create", #"{"movement": {"sku": "A927TP", "adjustment": "\#(inbound ? "1.00" : "-1.00")"}}"#)
+            return (
+                .POST, "/api/v6/commerce.movements.create",
+                #"{"movement": {"sku": "A927TP", "adjustment": "\#(inbound ? "1.00" : "-1.00")"}}"#
+            )
         default:
-            let (from, to) = inbound ? ("c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "89ac1e4a-5f0f-11ec-bf63-0242ac130002")
+            let (from, to) =
+                inbound
+                ? ("c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "89ac1e4a-5f0f-11ec-bf63-0242ac130002")
                 : ("89ac1e4a-5f0f-11ec-bf63-0242ac130002", "92646e02-5f0f-11ec-bf63-0242ac130002")
-            return (.PUT, "/organizations/self/inventory",
-                    #"{"changes": [{"productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "45900c4c-623b-11ec-90d6-0242ac120003", "fromLocationUuid": "\#(from)", "toLocationUuid": "\#(to)", "change": 1}]}"#)
+            return (
+                .PUT, "/organizations/self/inventory",
+                #"{"changes": [{"productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "45900c4c-623b-11ec-90d6-0242ac120003", "fromLocationUuid": "\#(from)", "toLocationUuid": "\#(to)", "change": 1}]}"#
+            )
         }
     }
 
@@ -65,7 +87,9 @@ struct LoadTests {
                         let inbound = Bool.random(using: &generator) || index < 4
                         let (method, path, body) = request(dialect, inbound: inbound)
                         let result = try await HTTPClient.shared.send(method, base + path, body: body)
-                        guard result.status < 500 else { throw TestFailure("\(dialect): \(result.status) \(result.text)") }
+                        guard result.status < 500 else {
+                            throw TestFailure("\(dialect): \(result.status) \(result.text)")
+                        }
                         if succeeded(dialect, result) {
                             net += inbound ? 1 : -1
                             successes += 1

@@ -30,24 +30,36 @@ struct MatrixTests {
         let product = demoCatalog.product(key: key)!
         switch dialect {
         case "stockgate":
-            return (.POST, "/stockgate/v1/movements",
-                    #"{"movements": [{"product": "\#(key)", "quantity": \#(quantity), "from": "supplier", "to": "shop-floor"}]}"#)
+            return (
+                .POST, "/stockgate/v1/movements",
+                #"{"movements": [{"product": "\#(key)", "quantity": \#(quantity), "from": "supplier", "to": "shop-floor"}]}"#
+            )
         case "colleqtive":
-            return (.POST, "/api/v2/public/stores/1001/storeproductlocation/movement?AppUserName=matrix",
-                    #"[{"product_number": "\#(product.effectiveColleqtiveNumber)", "quantity": \#(quantity), "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#)
+            return (
+                .POST, "/api/v2/public/stores/1001/storeproductlocation/movement?AppUserName=matrix",
+                #"[{"product_number": "\#(product.effectiveColleqtiveNumber)", "quantity": \#(quantity), "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#
+            )
         case "storefeeder":
-            return (.POST, "/stocklocations/create-transfers",
-                    #"[{"ProductIDType": {"IDType": "SKU", "Value": "\#(product.sku!)"}, "StockLocationFrom": {"IDType": "StockLocationReference", "Value": "Unspecified"}, "StockLocationTo": {"IDType": "ID", "Value": "5431"}, "TransferAmount": \#(quantity), "ImmediateTransfer": true}]"#)
+            return (
+                .POST, "/stocklocations/create-transfers",
+                #"[{"ProductIDType": {"IDType": "SKU", "Value": "\#(product.sku!)"}, "StockLocationFrom": {"IDType": "StockLocationReference", "Value": "Unspecified"}, "StockLocationTo": {"IDType": "ID", "Value": "5431"}, "TransferAmount": \#(quantity), "ImmediateTransfer": true}]"#
+            )
         case "open2b-v6", "open2b-v3":
             let prefix = dialect == "open2b-v6" ? "/api/v6" : "/open2b/api/v3"
-            return (.POST, prefix + "/commerce.movements.create",
-                    #"{"movement": {"sku": "\#(product.sku!)", "adjustment": "\#(quantity).00", "description": "matrix"}}"#)
+            return (
+                .POST, prefix + "/commerce.movements.create",
+                #"{"movement": {"sku": "\#(product.sku!)", "adjustment": "\#(quantity).00", "description": "matrix"}}"#
+            )
         case "zettle":
-            return (.PUT, "/organizations/self/inventory",
-                    #"{"changes": [{"productUuid": "\#(product.zettleProductUUID!)", "variantUuid": "\#(product.zettleVariantUUID!)", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": \#(quantity)}]}"#)
+            return (
+                .PUT, "/organizations/self/inventory",
+                #"{"changes": [{"productUuid": "\#(product.zettleProductUUID!)", "variantUuid": "\#(product.zettleVariantUUID!)", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": \#(quantity)}]}"#
+            )
         case "zettle-v3":
-            return (.POST, "/v3/movements",
-                    #"{"movements": [{"productUuid": "\#(product.zettleProductUUID!)", "variantUuid": "\#(product.zettleVariantUUID!)", "from": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "to": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": \#(quantity)}], "identifier": "947d712a-892d-11ea-bc55-0242ac130003"}"#)
+            return (
+                .POST, "/v3/movements",
+                #"{"movements": [{"productUuid": "\#(product.zettleProductUUID!)", "variantUuid": "\#(product.zettleVariantUUID!)", "from": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "to": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": \#(quantity)}], "identifier": "947d712a-892d-11ea-bc55-0242ac130003"}"#
+            )
         default:
             return nil  // a dialect added to the registry without its request here fails the test
         }
@@ -69,7 +81,9 @@ struct MatrixTests {
             if item?["Success"] == false && item?["Error"]?.stringValue?.isEmpty == false { return false }
         case "open2b-v6", "open2b-v3":
             if json?["status"] == "ok" { return true }
-            if json?["status"] == "error" && json?["error"]?["description"]?.stringValue?.isEmpty == false { return false }
+            if json?["status"] == "error" && json?["error"]?["description"]?.stringValue?.isEmpty == false {
+                return false
+            }
         case "zettle-v3":
             // 204 No Content (developer.zettle.com, "Update inventory balance").
             if result.status == 204 && result.body.isEmpty { return true }
@@ -108,17 +122,24 @@ struct MatrixTests {
                 var expected = Quantity.zero
                 for (index, dialect) in Self.inbound.enumerated() {
                     let quantity = index + 1
-                    let (method, path, body) = try #require(Self.restock(dialect, product: "tshirt-blue-m", quantity: quantity))
+                    let (method, path, body) = try #require(
+                        Self.restock(dialect, product: "tshirt-blue-m", quantity: quantity))
                     let result = try await HTTPClient.shared.send(method, base + path, body: body)
-                    #expect(Self.applied(dialect, result) == true, "\(dialect) → \(backendKind): \(result.status) \(result.text)")
+                    #expect(
+                        Self.applied(dialect, result) == true,
+                        "\(dialect) → \(backendKind): \(result.status) \(result.text)")
                     expected = expected + Quantity(quantity)
-                    let held = try await holder.balances(BalanceQuery(products: ["tshirt-blue-m"], location: "shop-floor"))
+                    let held = try await holder.balances(
+                        BalanceQuery(products: ["tshirt-blue-m"], location: "shop-floor"))
                     #expect(held.first?.quantity == expected, "\(dialect) → \(backendKind)")
 
                     if backendKind != "embedded" {
-                        let (method, path, body) = try #require(Self.restock(dialect, product: Self.unknownThere, quantity: 1))
+                        let (method, path, body) = try #require(
+                            Self.restock(dialect, product: Self.unknownThere, quantity: 1))
                         let refused = try await HTTPClient.shared.send(method, base + path, body: body)
-                        #expect(Self.applied(dialect, refused) == false, "\(dialect) → \(backendKind): \(refused.status) \(refused.text)")
+                        #expect(
+                            Self.applied(dialect, refused) == false,
+                            "\(dialect) → \(backendKind): \(refused.status) \(refused.text)")
                         #expect(refused.status < 500, "\(dialect) → \(backendKind): \(refused.text)")
                     }
                 }

@@ -7,7 +7,8 @@ import Testing
 /// The low-severity findings of the attack run, each over a real socket.
 @Suite("Protocol hygiene")
 struct ProtocolHygieneTests {
-    static let move = #"{"movements": [{"product": "mug-white", "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#
+    static let move =
+        #"{"movements": [{"product": "mug-white", "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#
 
     @Test("an Idempotency-Key longer than 255 bytes is refused naming it, and nothing is applied or stored")
     func longIdempotencyKey() async throws {
@@ -28,11 +29,13 @@ struct ProtocolHygieneTests {
     @Test("an X-Request-Id that could forge a log field is replaced by a fresh id; a plain one is kept")
     func requestIDInjection() async throws {
         try await LiveGateway.run { live in
-            let evil = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz", headers: [("X-Request-Id", #"evil"status=500"#)])
+            let evil = try await HTTPClient.shared.send(
+                .GET, live.baseURL + "/healthz", headers: [("X-Request-Id", #"evil"status=500"#)])
             let returned = evil.headers.first(name: "X-Request-Id") ?? ""
             #expect(returned != #"evil"status=500"#)
             #expect(returned.count == 32 && returned.allSatisfy(\.isHexDigit))
-            let plain = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz", headers: [("X-Request-Id", "pos-7:abc/1")])
+            let plain = try await HTTPClient.shared.send(
+                .GET, live.baseURL + "/healthz", headers: [("X-Request-Id", "pos-7:abc/1")])
             #expect(plain.headers.first(name: "X-Request-Id") == "pos-7:abc/1")
         }
     }
@@ -50,7 +53,8 @@ struct ProtocolHygieneTests {
     func contentEncoding() async throws {
         try await LiveGateway.run { live in
             let canonical = try await HTTPClient.shared.send(
-                .POST, live.baseURL + "/stockgate/v1/movements", body: Self.move, headers: [("Content-Encoding", "gzip")])
+                .POST, live.baseURL + "/stockgate/v1/movements", body: Self.move,
+                headers: [("Content-Encoding", "gzip")])
             #expect(canonical.status == 422)
             #expect(canonical.json?["error"]?["field"] == "Content-Encoding")
             let storefeeder = try await HTTPClient.shared.send(
@@ -61,7 +65,8 @@ struct ProtocolHygieneTests {
             let body = Self.move
             let chunk = String(body.utf8.count, radix: 16)
             client.send(
-                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n\(chunk)\r\n\(body)\r\n0\r\n\r\n")
+                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n\(chunk)\r\n\(body)\r\n0\r\n\r\n"
+            )
             let answer = await offPool { client.readAll() }
             #expect(!answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
             #expect(try await live.ledger.count(MovementQuery()) == 0)
@@ -73,7 +78,8 @@ struct ProtocolHygieneTests {
         try await LiveGateway.run { live in
             let client = try RawClient(port: live.port)
             client.send(
-                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"mov\r\nZZ\r\nements\r\n0\r\n\r\n")
+                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"mov\r\nZZ\r\nements\r\n0\r\n\r\n"
+            )
             let answer = await offPool { client.readAll() }
             #expect(!answer.contains("413"), "\(answer)")
             #expect(!answer.contains("larger than"))
@@ -85,14 +91,17 @@ struct ProtocolHygieneTests {
     func hostHeader(_ hosts: String) async throws {
         try await LiveGateway.run { live in
             let client = try RawClient(port: live.port)
-            client.send("POST /stockgate/v1/movements HTTP/1.1\r\n\(hosts)Content-Length: 86\r\n\r\n{\"movements\": [{\"product\": \"mug-white\", \"quantity\": 1, \"from\": \"supplier\", \"to\": \"shop-floor\"}]}")
+            client.send(
+                "POST /stockgate/v1/movements HTTP/1.1\r\n\(hosts)Content-Length: 86\r\n\r\n{\"movements\": [{\"product\": \"mug-white\", \"quantity\": 1, \"from\": \"supplier\", \"to\": \"shop-floor\"}]}"
+            )
             let answer = await offPool { client.readAll() }
             #expect(answer.hasPrefix("HTTP/1.1 400"), "\(answer)")
             #expect(try await live.ledger.count(MovementQuery()) == 0)
         }
     }
 
-    static let movement = #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
+    static let movement =
+        #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
 
     @Test("HTTP/1.0: closed after the answer unless keep-alive was asked for (then said so); Host may be absent")
     func http10() async throws {
@@ -108,7 +117,9 @@ struct ProtocolHygieneTests {
             kept.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             let first = await offPool { kept.readAll() }
             #expect(first.lowercased().contains("connection: keep-alive"), "\(first)")
-            kept.send("POST /stockgate/v1/movements HTTP/1.0\r\nContent-Length: \(Self.movement.utf8.count)\r\n\r\n\(Self.movement)")
+            kept.send(
+                "POST /stockgate/v1/movements HTTP/1.0\r\nContent-Length: \(Self.movement.utf8.count)\r\n\r\n\(Self.movement)"
+            )
             let (second, closedAfter) = await offPool { kept.readUntilClosed() }
             #expect(second.hasPrefix("HTTP/1.1 200"), "\(second)")
             #expect(closedAfter)
@@ -116,12 +127,15 @@ struct ProtocolHygieneTests {
         }
     }
 
-    @Test("Expect: 100-continue is answered before the body is sent; a declared body over the limit is refused 413 without it")
+    @Test(
+        "Expect: 100-continue is answered before the body is sent; a declared body over the limit is refused 413 without it"
+    )
     func expectContinue() async throws {
         try await LiveGateway.run { live in
             let client = try RawClient(port: live.port, timeoutSeconds: 5)
             client.send(
-                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: \(Self.movement.utf8.count)\r\n\r\n")
+                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: \(Self.movement.utf8.count)\r\n\r\n"
+            )
             let interim = await offPool { client.readHead() }
             #expect(interim.hasPrefix("HTTP/1.1 100 Continue"), "\(interim)")
             client.send(Self.movement)
@@ -131,7 +145,8 @@ struct ProtocolHygieneTests {
 
             let large = try RawClient(port: live.port, timeoutSeconds: 5)
             large.send(
-                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100000000\r\n\r\n")
+                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100000000\r\n\r\n"
+            )
             let (refusal, closed) = await offPool { large.readUntilClosed() }
             #expect(refusal.hasPrefix("HTTP/1.1 413"), "\(refusal)")
             #expect(!refusal.contains("100 Continue"))
@@ -141,12 +156,14 @@ struct ProtocolHygieneTests {
         }
     }
 
-    @Test("after an early answer (body too large, Connection: close) the socket is closed, not left half-open and unread")
+    @Test(
+        "after an early answer (body too large, Connection: close) the socket is closed, not left half-open and unread")
     func earlyAnswerCloses() async throws {
         try await LiveGateway.run { live in
             let client = try RawClient(port: live.port, timeoutSeconds: 5)
             client.send(
-                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 100000000\r\n\r\n")
+                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 100000000\r\n\r\n"
+            )
             client.send(bytes: [UInt8](repeating: UInt8(ascii: "x"), count: 65_536))
             let (answer, closed) = await offPool { client.readUntilClosed() }
             #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")

@@ -56,10 +56,14 @@ struct RawHTTPFuzzTests {
         try await LiveGateway.run(configure: { $0.requestTimeout = 1 }) { live in
             var random = SeededGenerator(seed: 0x5EED_4711)
             var inputs: [[UInt8]] = []
-            for _ in 0..<300 { inputs.append(Self.mutate(Array(Self.seeds.randomElement(using: &random)!.utf8), using: &random)) }
+            for _ in 0..<300 {
+                inputs.append(Self.mutate(Array(Self.seeds.randomElement(using: &random)!.utf8), using: &random))
+            }
             let port = live.port
             let answers = await withTaskGroup(of: [String].self) { group in
-                for slice in stride(from: 0, to: inputs.count, by: 20).map({ Array(inputs[$0..<min(inputs.count, $0 + 20)]) }) {
+                for slice in stride(from: 0, to: inputs.count, by: 20).map({
+                    Array(inputs[$0..<min(inputs.count, $0 + 20)])
+                }) {
                     group.addTask { await offPool { slice.map { Self.exchange($0, port: port) } } }
                 }
                 var all: [String] = []
@@ -91,14 +95,21 @@ struct RawHTTPFuzzTests {
         let repository = CrashRecoveryTests.repository
         for target in ["decoders", "answers", "http"] {
             let binary = repository.appendingPathComponent(".build/debug/stockgate-fuzz").path
-            try #require(FileManager.default.isExecutableFile(atPath: binary), "build the fuzz targets first (swift build --build-tests)")
+            try #require(
+                FileManager.default.isExecutableFile(atPath: binary),
+                "build the fuzz targets first (swift build --build-tests)")
             let directory = repository.appendingPathComponent("Tests/FuzzCorpus/\(target)").path
-            let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map { directory + "/" + $0 }
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map {
+                directory + "/" + $0
+            }
             #expect(!files.isEmpty)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = files
-            process.environment = ["STOCKGATE_FUZZ_TARGET": target, "STOCKGATE_MAPPINGS": repository.appendingPathComponent("mappings").path]
+            process.environment = [
+                "STOCKGATE_FUZZ_TARGET": target,
+                "STOCKGATE_MAPPINGS": repository.appendingPathComponent("mappings").path,
+            ]
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
-import Gateway
 import Foundation
+import Gateway
 import StockCore
 import Testing
 
@@ -24,7 +24,8 @@ struct RealClientTests {
     /// repeated in each variant change, `returnBalanceForLocationUuid` null when unset.
     static func bulk(returnBalance: String?, tracking: String, from: String, to: String, change: Int) -> String {
         let returned = returnBalance.map { "\"\($0)\"" } ?? "null"
-        return #"{"returnBalanceForLocationUuid": \#(returned), "productChanges": [{"productUuid": "\#(mugProduct)", "trackingStatusChange": "\#(tracking)", "variantChanges": [{"productUuid": "\#(mugProduct)", "variantUuid": "\#(mugWhite)", "fromLocationUuid": "\#(from)", "toLocationUuid": "\#(to)", "change": \#(change)}]}]}"#
+        return
+            #"{"returnBalanceForLocationUuid": \#(returned), "productChanges": [{"productUuid": "\#(mugProduct)", "trackingStatusChange": "\#(tracking)", "variantChanges": [{"productUuid": "\#(mugProduct)", "variantUuid": "\#(mugWhite)", "fromLocationUuid": "\#(from)", "toLocationUuid": "\#(to)", "change": \#(change)}]}]}"#
     }
 
     /// What `Status::assign` and `Variant`'s setters accept: strings where the setter takes a string.
@@ -35,12 +36,16 @@ struct RealClientTests {
         }
         for variant in variants {
             for key in ["locationUuid", "locationType", "productUuid", "variantUuid", "balance"] {
-                #expect(variant[key]?.stringValue != nil, "\(key) must be a JSON string: \(variant)", sourceLocation: sourceLocation)
+                #expect(
+                    variant[key]?.stringValue != nil, "\(key) must be a JSON string: \(variant)",
+                    sourceLocation: sourceLocation)
             }
         }
     }
 
-    @Test("the locations, a bulk change that starts tracking, and the inventory read, as SwagPayPal sends and parses them")
+    @Test(
+        "the locations, a bulk change that starts tracking, and the inventory read, as SwagPayPal sends and parses them"
+    )
     func shopwareInventorySync() async throws {
         try await LiveGateway.run { live in
             // InventoryResource::getLocations: GET organizations/self/locations/
@@ -56,7 +61,9 @@ struct RealClientTests {
             // InventoryResource::changeInventoryBulk: POST organizations/self/v2/inventory/bulk/
             let started = try await HTTPClient.shared.send(
                 .POST, live.baseURL + "/organizations/self/v2/inventory/bulk/",
-                body: Self.bulk(returnBalance: Self.store, tracking: "START_TRACKING", from: Self.supplier, to: Self.store, change: 2))
+                body: Self.bulk(
+                    returnBalance: Self.store, tracking: "START_TRACKING", from: Self.supplier, to: Self.store,
+                    change: 2))
             #expect(started.status == 200, "\(started.text)")
             Self.expectParsableStatus(started.json)
             #expect(started.json?["variants"]?.arrayValue?.first?["balance"] == "2")
@@ -68,7 +75,8 @@ struct RealClientTests {
             #expect(discarded.status == 200, "\(discarded.text)")
 
             // InventoryResource::getInventory: GET organizations/self/inventory/locations/{uuid}/
-            let inventory = try await HTTPClient.shared.send(.GET, live.baseURL + "/organizations/self/inventory/locations/\(Self.store)/")
+            let inventory = try await HTTPClient.shared.send(
+                .GET, live.baseURL + "/organizations/self/inventory/locations/\(Self.store)/")
             #expect(inventory.status == 200, "\(inventory.text)")
             #expect(inventory.json?["locationUuid"]?.stringValue == Self.store)
             let tracked = try #require(inventory.json?["trackedProducts"]?.arrayValue)
@@ -90,7 +98,9 @@ struct RealClientTests {
 @Suite("Real clients: Colleqtive's tap and SDK")
 struct ColleqtiveClientTests {
     static let secret = "colleqtive-client-token"
-    static let clients = ClientAuthenticator(clients: [.init(name: "tap", secret: Secret(secret), dialects: ["colleqtive", "stockgate"])])
+    static let clients = ClientAuthenticator(clients: [
+        .init(name: "tap", secret: Secret(secret), dialects: ["colleqtive", "stockgate"])
+    ])
 
     /// The tap's loop: pages until a short one; every row as the tap normalizes it.
     static func sync(_ base: String, since: String? = nil, pageSize: Int = 2) async throws -> [JSONValue] {
@@ -110,13 +120,15 @@ struct ColleqtiveClientTests {
     }
 
     static func restock(_ base: String, _ product: String, _ quantity: Int, to location: String) async throws {
-        let body = #"{"movements": [{"product": "\#(product)", "quantity": \#(quantity), "from": "supplier", "to": "\#(location)"}]}"#
+        let body =
+            #"{"movements": [{"product": "\#(product)", "quantity": \#(quantity), "from": "supplier", "to": "\#(location)"}]}"#
         let answer = try await HTTPClient.shared.send(
             .POST, base + "/stockgate/v1/movements", body: body, headers: [("Authorization", "Bearer \(secret)")])
         #expect(answer.status == 200)
     }
 
-    @Test("a full sync pages through every store product with stock; an incremental sync returns only what changed since")
+    @Test(
+        "a full sync pages through every store product with stock; an incremental sync returns only what changed since")
     func tapSync() async throws {
         try await LiveGateway.run(clients: Self.clients) { live in
             try await Self.restock(live.baseURL, "tshirt-blue-m", 5, to: "shop-floor")
@@ -152,7 +164,8 @@ struct ColleqtiveClientTests {
             #expect(increment.count <= 2)
             #expect(increment.allSatisfy { ($0["most_likely_datetime"]?.stringValue ?? "") >= bookmark })
             // Nothing changed after the last change: an empty page.
-            let latest = try #require(changed.first?["most_likely_datetime"]?.stringValue.flatMap(Timestamp.parseISO8601))
+            let latest = try #require(
+                changed.first?["most_likely_datetime"]?.stringValue.flatMap(Timestamp.parseISO8601))
             let unchanged = try await Self.sync(live.baseURL, since: Timestamp.iso8601(latest.addingTimeInterval(1)))
             #expect(unchanged.isEmpty)
         }
@@ -205,19 +218,22 @@ struct StoreFeederClientTests {
             let auth = [("Authorization", "Bearer \(token)")]
 
             // Property names and enum values in another casing, as Json.NET binds them.
-            let transfer = #"[{"productIDType": {"idType": "sku", "value": "sku10"}, "stockLocationFrom": {"IDType": "StockLocationReference", "Value": "Unspecified"}, "stockLocationTo": {"idtype": "id", "value": "3213"}, "transferAmount": 4, "immediateTransfer": true}]"#
+            let transfer =
+                #"[{"productIDType": {"idType": "sku", "value": "sku10"}, "stockLocationFrom": {"IDType": "StockLocationReference", "Value": "Unspecified"}, "stockLocationTo": {"idtype": "id", "value": "3213"}, "transferAmount": 4, "immediateTransfer": true}]"#
             let moved = try await HTTPClient.shared.send(
                 .POST, live.baseURL + "/stocklocations/create-transfers", body: transfer, headers: auth)
             #expect(moved.status == 200, "\(moved.text)")
             #expect(moved.json?["Successful"]?.numberText == "1", "\(moved.text)")
 
-            let list = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations?PageSize=2&Page=1", headers: auth)
+            let list = try await HTTPClient.shared.send(
+                .GET, live.baseURL + "/stocklocations?PageSize=2&Page=1", headers: auth)
             #expect(list.status == 200)
             #expect(list.json?["PagingInfo"]?["PageSize"]?.numberText == "2")
             let total = try #require(list.json?["TotalItems"]?.numberText.flatMap { Int($0) })
             #expect(list.json?["TotalPages"]?.numberText == String((total + 1) / 2))
             #expect(list.json?["Data"]?.arrayValue?.count == min(2, total))
-            let holding = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations?hasproducts=true", headers: auth)
+            let holding = try await HTTPClient.shared.send(
+                .GET, live.baseURL + "/stocklocations?hasproducts=true", headers: auth)
             let rows = holding.json?["Data"]?.arrayValue ?? []
             #expect(rows.count == 1)
             #expect(rows.first?["StockLocationID"]?.numberText == "3213")
@@ -229,11 +245,13 @@ struct StoreFeederClientTests {
             #expect(one.json?["StockLocationReference"] == "pb2")
             let missing = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations/999999", headers: auth)
             #expect(missing.status == 404)
-            #expect(missing.json?["Message"] == "Stock Location does not exist or you do not have permission to access it.")
+            #expect(
+                missing.json?["Message"] == "Stock Location does not exist or you do not have permission to access it.")
 
             let anonymous = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations/3213")
             #expect(anonymous.status == 401)
-            let forged = try await HTTPClient.shared.send(.GET, live.baseURL + "/stocklocations/3213", headers: [("Authorization", "Bearer 0123")])
+            let forged = try await HTTPClient.shared.send(
+                .GET, live.baseURL + "/stocklocations/3213", headers: [("Authorization", "Bearer 0123")])
             #expect(forged.status == 401)
         }
     }

@@ -42,8 +42,12 @@ struct RemoteBackendTests {
         return query
     }
 
-    static func move(_ product: String, _ quantity: String, _ from: String, _ to: String, pending: Bool = false) -> Movement {
-        Movement(product: product, quantity: try! Quantity(parsing: quantity), from: from, to: to, state: pending ? .pending : .applied)
+    static func move(
+        _ product: String, _ quantity: String, _ from: String, _ to: String, pending: Bool = false
+    ) -> Movement {
+        Movement(
+            product: product, quantity: try! Quantity(parsing: quantity), from: from, to: to,
+            state: pending ? .pending : .applied)
     }
 
     struct Refusal: Sendable, CustomTestStringConvertible {
@@ -54,14 +58,18 @@ struct RemoteBackendTests {
     }
 
     static let refusals: [Refusal] = [
-        Refusal(dialect: "storefeeder", movement: move("coffee-beans", "2.5", "supplier", "shop-floor"), field: "quantity"),
-        Refusal(dialect: "open2b-v6", movement: move("coffee-beans", "1.125", "supplier", "shop-floor"), field: "quantity"),
+        Refusal(
+            dialect: "storefeeder", movement: move("coffee-beans", "2.5", "supplier", "shop-floor"), field: "quantity"),
+        Refusal(
+            dialect: "open2b-v6", movement: move("coffee-beans", "1.125", "supplier", "shop-floor"), field: "quantity"),
         Refusal(dialect: "open2b-v3", movement: move("mug-white", "1", "shop-floor", "back-room"), field: "to"),
         Refusal(dialect: "open2b-v6", movement: move("mug-white", "1", "back-room", "sold"), field: "from"),
         Refusal(dialect: "zettle", movement: move("socks", "1", "supplier", "shop-floor"), field: "product"),
         Refusal(dialect: "zettle", movement: move("mug-white", "1", "supplier", "back-room"), field: "to"),
         Refusal(dialect: "colleqtive", movement: move("mug-white", "1", "shop-floor", "warehouse"), field: "to"),
-        Refusal(dialect: "colleqtive", movement: move("mug-white", "1", "supplier", "shop-floor", pending: true), field: "pending"),
+        Refusal(
+            dialect: "colleqtive", movement: move("mug-white", "1", "supplier", "shop-floor", pending: true),
+            field: "pending"),
     ]
 
     @Test("what the backend cannot express is refused before anything is sent", arguments: refusals)
@@ -89,14 +97,18 @@ struct RemoteBackendTests {
         }
     }
 
-    @Test("an all-or-nothing batch on a per-item backend is undone at the backend when an item fails",
-          arguments: ["storefeeder", "open2b-v6"])
+    @Test(
+        "an all-or-nothing batch on a per-item backend is undone at the backend when an item fails",
+        arguments: ["storefeeder", "open2b-v6"])
     func undo(_ dialect: String) async throws {
         let catalog = demoCatalog.filtered(products: { $0.key != "tshirt-blue-l" })
         try await LiveGateway.run(catalog: catalog) { second in
             try await Self.withBackend(dialect: dialect, baseURL: second.baseURL) { backend, journal in
                 let batch = MoveBatch(
-                    items: [Self.move("mug-white", "5", "supplier", "shop-floor"), Self.move("tshirt-blue-l", "1", "supplier", "shop-floor")],
+                    items: [
+                        Self.move("mug-white", "5", "supplier", "shop-floor"),
+                        Self.move("tshirt-blue-l", "1", "supplier", "shop-floor"),
+                    ],
                     atomicity: .allOrNothing)
                 guard case .moved(let outcome) = try await backend.execute(.move(batch), facts: Self.facts) else {
                     Issue.record("expected a move outcome")
@@ -126,9 +138,14 @@ struct RemoteBackendTests {
         try await LiveGateway.run(catalog: catalog) { second in
             try await Self.withBackend(dialect: "colleqtive", baseURL: second.baseURL) { backend, journal in
                 let batch = MoveBatch(
-                    items: [Self.move("mug-white", "2", "supplier", "shop-floor"), Self.move("tshirt-blue-l", "1", "supplier", "shop-floor")],
+                    items: [
+                        Self.move("mug-white", "2", "supplier", "shop-floor"),
+                        Self.move("tshirt-blue-l", "1", "supplier", "shop-floor"),
+                    ],
                     atomicity: .perItem)
-                guard case .moved(let outcome) = try await backend.execute(.move(batch), facts: Self.facts) else { return }
+                guard case .moved(let outcome) = try await backend.execute(.move(batch), facts: Self.facts) else {
+                    return
+                }
                 guard case .applied(let movement) = outcome.items[0], case .failed = outcome.items[1] else {
                     Issue.record("expected applied + failed, got \(outcome.items)")
                     return
@@ -136,7 +153,8 @@ struct RemoteBackendTests {
                 #expect(try await second.ledger.totalStock(product: "mug-white") == Quantity(2))
                 // The gateway's journal knows the forwarded movement under its own id.
                 #expect(movement.backend == "remote")
-                let found = try await backend.execute(.findMovements(MovementQuery(appliedOnly: true)), facts: Self.facts)
+                let found = try await backend.execute(
+                    .findMovements(MovementQuery(appliedOnly: true)), facts: Self.facts)
                 #expect(found == .movements([movement]))
                 let all = try await journal.movements(Self.forwardedQuery).map(\.state)
                 #expect(all == [.applied, .failed])
@@ -150,7 +168,8 @@ struct RemoteBackendTests {
             try await Self.withBackend(dialect: "storefeeder", baseURL: second.baseURL) { backend, _ in
                 var facts = Self.facts
                 facts.idempotencyKey = "retry-1"
-                let batch = MoveBatch(items: [Self.move("mug-white", "3", "supplier", "shop-floor")], atomicity: .allOrNothing)
+                let batch = MoveBatch(
+                    items: [Self.move("mug-white", "3", "supplier", "shop-floor")], atomicity: .allOrNothing)
                 _ = try await backend.execute(.move(batch), facts: facts)
                 let again = try await backend.execute(.move(batch), facts: facts)
                 guard case .moved(let outcome) = again else { return }
@@ -164,9 +183,13 @@ struct RemoteBackendTests {
     func unreachable() async throws {
         try await Self.withBackend(dialect: "zettle", baseURL: "http://127.0.0.1:9") { backend, journal in
             await #expect {
-                try await backend.execute(.move(MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)), facts: Self.facts)
+                try await backend.execute(
+                    .move(
+                        MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)),
+                    facts: Self.facts)
             } throws: { error in
-                (error as? GatewayError)?.code == .unavailable && (error as? GatewayError)?.message.contains("remote") == true
+                (error as? GatewayError)?.code == .unavailable
+                    && (error as? GatewayError)?.message.contains("remote") == true
             }
             let states = try await journal.movements(Self.forwardedQuery).map(\.state)
             #expect(states == [.failed])
@@ -183,11 +206,20 @@ struct RemoteBackendTests {
             request.path.contains("commerce.movements") ? (200, #"{"status": "ok", "id": 1}"#) : (200, Self.zettleOK)
         }
         try await upstream.run { base in
-            try await Self.withBackend(dialect: "zettle", baseURL: base, auth: .bearer(token: Secret("tok-123"))) { backend, _ in
-                _ = try await backend.execute(.move(MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)), facts: Self.facts)
+            try await Self.withBackend(dialect: "zettle", baseURL: base, auth: .bearer(token: Secret("tok-123"))) {
+                backend, _ in
+                _ = try await backend.execute(
+                    .move(
+                        MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)),
+                    facts: Self.facts)
             }
-            try await Self.withBackend(dialect: "open2b-v6", baseURL: base, auth: .header(name: "X-Key", value: Secret("key-456"))) { backend, _ in
-                _ = try await backend.execute(.move(MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)), facts: Self.facts)
+            try await Self.withBackend(
+                dialect: "open2b-v6", baseURL: base, auth: .header(name: "X-Key", value: Secret("key-456"))
+            ) { backend, _ in
+                _ = try await backend.execute(
+                    .move(
+                        MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)),
+                    facts: Self.facts)
             }
         }
         let requests = upstream.requests
@@ -204,21 +236,28 @@ struct RemoteBackendTests {
         let tokens = Mutex(0)
         let upstream = RecordingUpstream { request in
             if request.path == "/token" {
-                let number = tokens.withLock { $0 += 1; return $0 }
+                let number = tokens.withLock {
+                    $0 += 1; return $0
+                }
                 return (200, #"{"access_token": "token-\#(number)", "token_type": "Bearer", "expires_in": 3600}"#)
             }
             // The backend revokes the first token after two calls.
             if request.headers["authorization"] == "Bearer token-1" && request.method == "PUT" {
                 return (200, Self.zettleOK)
             }
-            return request.headers["authorization"] == "Bearer token-2" ? (200, Self.zettleOK) : (401, #"{"error": "invalid_token"}"#)
+            return request.headers["authorization"] == "Bearer token-2"
+                ? (200, Self.zettleOK) : (401, #"{"error": "invalid_token"}"#)
         }
         try await upstream.run { base in
             let auth = BackendAuthMethod.clientCredentials(
                 tokenURL: base + "/token", clientID: "gateway", clientSecret: Secret("s3cret value&"), scope: "api")
             try await Self.withBackend(dialect: "zettle", baseURL: base, auth: auth) { backend, _ in
                 for _ in 0..<3 {
-                    _ = try await backend.execute(.move(MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)), facts: Self.facts)
+                    _ = try await backend.execute(
+                        .move(
+                            MoveBatch(
+                                items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)),
+                        facts: Self.facts)
                 }
                 // A read the first token is no longer good for: 401, a new token, success.
                 _ = try await backend.execute(.readBalances(BalanceQuery(location: "shop-floor")), facts: Self.facts)
@@ -237,13 +276,18 @@ struct RemoteBackendTests {
     func passwordGrant() async throws {
         let upstream = RecordingUpstream { request in
             if request.path == "/Token" { return (200, #"{"access_token": "sf-token", "expires_in": 1209599}"#) }
-            let ok = #"{"PendingTransfers":0,"ImmediateTransfers":1,"TotalItemsProcessed":1,"Successful":1,"Failed":0,"Responses":[{"Transfer":{},"Success":true}]}"#
+            let ok =
+                #"{"PendingTransfers":0,"ImmediateTransfers":1,"TotalItemsProcessed":1,"Successful":1,"Failed":0,"Responses":[{"Transfer":{},"Success":true}]}"#
             return request.headers["authorization"] == "Bearer sf-token" ? (200, ok) : (401, "{}")
         }
         try await upstream.run { base in
-            let auth = BackendAuthMethod.password(tokenURL: base + "/Token", username: "api@shop", password: Secret("pw"), clientID: "sf")
+            let auth = BackendAuthMethod.password(
+                tokenURL: base + "/Token", username: "api@shop", password: Secret("pw"), clientID: "sf")
             try await Self.withBackend(dialect: "storefeeder", baseURL: base, auth: auth) { backend, _ in
-                let outcome = try await backend.execute(.move(MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)), facts: Self.facts)
+                let outcome = try await backend.execute(
+                    .move(
+                        MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)),
+                    facts: Self.facts)
                 guard case .moved(let batch) = outcome else { return }
                 #expect(batch.allSucceeded)
             }
@@ -258,10 +302,15 @@ struct RemoteBackendTests {
     func tokenRefused() async throws {
         let upstream = RecordingUpstream { _ in (400, #"{"error": "invalid_client", "echo": "very-secret"}"#) }
         try await upstream.run { base in
-            let auth = BackendAuthMethod.clientCredentials(tokenURL: base + "/token", clientID: "gw", clientSecret: Secret("very-secret"), scope: nil)
+            let auth = BackendAuthMethod.clientCredentials(
+                tokenURL: base + "/token", clientID: "gw", clientSecret: Secret("very-secret"), scope: nil)
             try await Self.withBackend(dialect: "zettle", baseURL: base, auth: auth) { backend, _ in
                 do {
-                    _ = try await backend.execute(.move(MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)), facts: Self.facts)
+                    _ = try await backend.execute(
+                        .move(
+                            MoveBatch(
+                                items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)),
+                        facts: Self.facts)
                     Issue.record("expected a refusal")
                 } catch let error as GatewayError {
                     #expect(error.code == .backendFailure)
@@ -271,17 +320,23 @@ struct RemoteBackendTests {
         }
     }
 
-    @Test("a backend quoting its request headers in its error text relays none of our secrets, and a capped message",
-          arguments: ["bearer", "x-key", "oauth"])
+    @Test(
+        "a backend quoting its request headers in its error text relays none of our secrets, and a capped message",
+        arguments: ["bearer", "x-key", "oauth"])
     func vendorMessagesScrubbed(_ kind: String) async throws {
         // The backend echoes every header it got, and more, in its refusal.
         let upstream = RecordingUpstream { request in
-            if request.path == "/token" { return (200, #"{"access_token": "oauth-access-7f3e9d", "expires_in": 3600}"#) }
+            if request.path == "/token" {
+                return (200, #"{"access_token": "oauth-access-7f3e9d", "expires_in": 3600}"#)
+            }
             let echoed = request.headers.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ")
             let message = "rejected request with headers " + echoed + String(repeating: " padding", count: 200)
             let quoted = String(decoding: JSONWriter.bytes(.string(message)), as: UTF8.self)
             return kind == "x-key"
-                ? (200, #"{"status": "error", "error": {"field": "movement.sku", "type": "InvalidValue", "description": \#(quoted)}}"#)
+                ? (
+                    200,
+                    #"{"status": "error", "error": {"field": "movement.sku", "type": "InvalidValue", "description": \#(quoted)}}"#
+                )
                 : (400, #"{"developerMessage": \#(quoted), "errorType": "INVALID", "violations": []}"#)
         }
         try await upstream.run { base in
@@ -289,11 +344,16 @@ struct RemoteBackendTests {
                 switch kind {
                 case "bearer": .bearer(token: Secret("zettle-bearer-91ab"))
                 case "x-key": .header(name: "X-Key", value: Secret("open2b-key-55cd"))
-                default: .clientCredentials(tokenURL: base + "/token", clientID: "gw", clientSecret: Secret("client-secret-x1"), scope: nil)
+                default:
+                    .clientCredentials(
+                        tokenURL: base + "/token", clientID: "gw", clientSecret: Secret("client-secret-x1"), scope: nil)
                 }
-            try await Self.withBackend(dialect: kind == "x-key" ? "open2b-v6" : "zettle", baseURL: base, auth: auth) { backend, _ in
+            try await Self.withBackend(dialect: kind == "x-key" ? "open2b-v6" : "zettle", baseURL: base, auth: auth) {
+                backend, _ in
                 let outcome = try await backend.execute(
-                    .move(MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)), facts: Self.facts)
+                    .move(
+                        MoveBatch(items: [Self.move("mug-white", "1", "supplier", "shop-floor")], atomicity: .perItem)),
+                    facts: Self.facts)
                 guard case .moved(let batch) = outcome, case .failed(let error) = batch.items[0] else {
                     Issue.record("expected a refused item"); return
                 }
@@ -310,11 +370,15 @@ struct RemoteBackendTests {
     @Test("a Zettle backend's balances are read whether the vendor types them as strings (as it does) or numbers")
     func zettleStringBalances() async throws {
         let upstream = RecordingUpstream { _ in
-            (200, #"{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "trackedProducts": [], "variants": [{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "locationType": "STORE", "productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "balance": "12.5"}, {"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "balance": 3}]}"#)
+            (
+                200,
+                #"{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "trackedProducts": [], "variants": [{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "locationType": "STORE", "productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "balance": "12.5"}, {"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "balance": 3}]}"#
+            )
         }
         try await upstream.run { base in
             try await Self.withBackend(dialect: "zettle", baseURL: base) { backend, _ in
-                let outcome = try await backend.execute(.readBalances(BalanceQuery(location: "shop-floor")), facts: Self.facts)
+                let outcome = try await backend.execute(
+                    .readBalances(BalanceQuery(location: "shop-floor")), facts: Self.facts)
                 guard case .balances(let balances) = outcome else { Issue.record("expected balances"); return }
                 #expect(balances.first { $0.product == "mug-white" }?.quantity == (try Quantity(parsing: "12.5")))
                 #expect(balances.first { $0.product == "tshirt-blue-m" }?.quantity == Quantity(3))

@@ -45,7 +45,9 @@ struct RouterTests {
     @Test("a caller's request id is kept; an unusable one is replaced")
     func requestID() async throws {
         try await withApp { client, _ in
-            try await client.execute(uri: "/healthz", method: .get, headers: [HTTPField.Name("X-Request-Id")!: "abc-123"]) {
+            try await client.execute(
+                uri: "/healthz", method: .get, headers: [HTTPField.Name("X-Request-Id")!: "abc-123"]
+            ) {
                 #expect($0.headers[HTTPField.Name("X-Request-Id")!] == "abc-123")
             }
             let long = String(repeating: "x", count: 200)
@@ -60,7 +62,10 @@ struct RouterTests {
                 }
             }
             #expect(Set(fresh).count == 50)
-            #expect(fresh.allSatisfy { $0.utf8.count == 32 && $0.utf8.allSatisfy { Character(UnicodeScalar($0)).isHexDigit } })
+            #expect(
+                fresh.allSatisfy {
+                    $0.utf8.count == 32 && $0.utf8.allSatisfy { Character(UnicodeScalar($0)).isHexDigit }
+                })
         }
     }
 
@@ -68,8 +73,11 @@ struct RouterTests {
     func bodyLimit() async throws {
         try await withApp { client, ledger in
             let padding = String(repeating: " ", count: 2048)
-            let body = #"{"movements": [{"product": "socks", "quantity": 1, "from": "supplier", "to": "warehouse"}]}"# + padding
-            try await client.execute(uri: "/stockgate/v1/movements", method: .post, body: ByteBuffer(string: body)) { response in
+            let body =
+                #"{"movements": [{"product": "socks", "quantity": 1, "from": "supplier", "to": "warehouse"}]}"#
+                + padding
+            try await client.execute(uri: "/stockgate/v1/movements", method: .post, body: ByteBuffer(string: body)) {
+                response in
                 #expect(response.status == .contentTooLarge)
                 let json = try JSONParser.parse(Array(buffer: response.body))
                 #expect(json["error"]?["code"] == "tooLarge")
@@ -83,8 +91,10 @@ struct RouterTests {
         try await withApp { client, ledger in
             // 40 levels: under the parser's own ceiling of 64, over the configured 32.
             let nested = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
-            try await client.execute(uri: "/api/v6/commerce.movements.create", method: .post,
-                                     body: ByteBuffer(string: #"{"movement": "# + nested + "}")) { response in
+            try await client.execute(
+                uri: "/api/v6/commerce.movements.create", method: .post,
+                body: ByteBuffer(string: #"{"movement": "# + nested + "}")
+            ) { response in
                 #expect(response.status == .ok)
                 let json = try JSONParser.parse(Array(buffer: response.body))
                 #expect(json["status"] == "error")

@@ -60,30 +60,38 @@ struct SecretLeakTests {
                     auth: .bearer(token: Secret(backendToken)), catalog: demoCatalog, journal: ledger, logger: logger)
                 let colleqtive = RemoteBackend(
                     name: "stores", baseURL: second.baseURL, codec: ColleqtiveOutbound(), client: client,
-                    auth: .clientCredentials(tokenURL: tokenBase + "/token", clientID: "gw", clientSecret: Secret(oauthSecret), scope: nil),
+                    auth: .clientCredentials(
+                        tokenURL: tokenBase + "/token", clientID: "gw", clientSecret: Secret(oauthSecret), scope: nil),
                     catalog: demoCatalog, journal: ledger, logger: logger)
                 let gateway = Gateway(
                     configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
                     backend: zettle, logger: logger, routes: ["colleqtive": colleqtive],
-                    clients: ClientAuthenticator(clients: [.init(name: "all", secret: Secret(clientSecret), dialects: ["stockgate", "colleqtive", "zettle"])]),
+                    clients: ClientAuthenticator(clients: [
+                        .init(
+                            name: "all", secret: Secret(clientSecret), dialects: ["stockgate", "colleqtive", "zettle"])
+                    ]),
                     idempotencyStore: ledger)
                 let bodies = try await GatewayServer.withRunning(gateway, logger: logger) { port -> [String] in
                     let base = "http://127.0.0.1:\(port)"
                     let auth = [("Authorization", "Bearer \(clientSecret)")]
                     let moved = try await HTTPClient.shared.send(
                         .POST, base + "/stockgate/v1/movements",
-                        body: #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#,
+                        body:
+                            #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#,
                         headers: auth + [("Idempotency-Key", "leak-check")])
                     #expect(moved.json?["applied"] == 1)
                     let refused = try await HTTPClient.shared.send(
                         .POST, base + "/api/v2/public/stores/1001/storeproductlocation/movement",
-                        body: #"[{"product_number": "sku5", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#,
+                        body:
+                            #"[{"product_number": "sku5", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#,
                         headers: auth)
                     #expect(refused.json?["success"] == false)
-                    let wrong = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/balances", headers: [("Authorization", "Bearer \(clientSecret)x")])
+                    let wrong = try await HTTPClient.shared.send(
+                        .GET, base + "/stockgate/v1/balances", headers: [("Authorization", "Bearer \(clientSecret)x")])
                     #expect(wrong.status == 401)
                     let metrics = try await HTTPClient.shared.send(.GET, base + "/metrics")
-                    let journal = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/movements", headers: auth)
+                    let journal = try await HTTPClient.shared.send(
+                        .GET, base + "/stockgate/v1/movements", headers: auth)
                     return [moved.text, refused.text, wrong.text, metrics.text, journal.text]
                 }
                 await client.shutdown()

@@ -18,7 +18,8 @@ struct TrackingTests {
 
     static func restock(_ base: String) async throws {
         for product in ["tshirt-blue-m", "mug-white"] {
-            let body = #"{"movements": [{"product": "\#(product)", "quantity": 3, "from": "supplier", "to": "shop-floor"}]}"#
+            let body =
+                #"{"movements": [{"product": "\#(product)", "quantity": 3, "from": "supplier", "to": "shop-floor"}]}"#
             _ = try await HTTPClient.shared.send(.POST, base + "/stockgate/v1/movements", body: body)
         }
     }
@@ -33,24 +34,31 @@ struct TrackingTests {
         return (tracked, v1Products, v3Products)
     }
 
-    @Test("stopped by DELETE (earlier API), by bulk STOP_TRACKING, by V3 disable: left out of every read, stock kept, durable across a restart")
+    @Test(
+        "stopped by DELETE (earlier API), by bulk STOP_TRACKING, by V3 disable: left out of every read, stock kept, durable across a restart"
+    )
     func durable() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await LiveGateway.run(dataDirectory: directory) { live in
             try await Self.restock(live.baseURL)
             var seen = try await Self.shown(live.baseURL)
-            #expect(seen.tracked == [Self.tshirt, Self.mug] && seen.v1 == [Self.tshirt, Self.mug] && seen.v3 == [Self.tshirt, Self.mug])
+            #expect(
+                seen.tracked == [Self.tshirt, Self.mug] && seen.v1 == [Self.tshirt, Self.mug]
+                    && seen.v3 == [Self.tshirt, Self.mug])
 
-            let stop = try await HTTPClient.shared.send(.DELETE, live.baseURL + "/organizations/self/inventory/products/\(Self.tshirt)")
+            let stop = try await HTTPClient.shared.send(
+                .DELETE, live.baseURL + "/organizations/self/inventory/products/\(Self.tshirt)")
             #expect(stop.status == 204 && stop.body.isEmpty)
             seen = try await Self.shown(live.baseURL)
             #expect(seen.tracked == [Self.mug] && seen.v1 == [Self.mug] && seen.v3 == [Self.mug])
             // The stock is kept (Zettle: "saved stock levels will not be deleted").
             #expect(try await live.ledger.totalStock(product: "tshirt-blue-m") == Quantity(3))
 
-            let bulk = #"{"productChanges": [{"productUuid": "\#(Self.mug)", "trackingStatusChange": "STOP_TRACKING"}]}"#
-            let stopped = try await HTTPClient.shared.send(.POST, live.baseURL + "/organizations/self/v2/inventory/bulk", body: bulk)
+            let bulk =
+                #"{"productChanges": [{"productUuid": "\#(Self.mug)", "trackingStatusChange": "STOP_TRACKING"}]}"#
+            let stopped = try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/organizations/self/v2/inventory/bulk", body: bulk)
             #expect(stopped.status == 200, "\(stopped.text)")
             seen = try await Self.shown(live.baseURL)
             #expect(seen.tracked.isEmpty && seen.v1.isEmpty && seen.v3.isEmpty)
@@ -80,29 +88,40 @@ struct TrackingTests {
         let upstream = RecordingUpstream { _ in (200, #"{"balances": []}"#) }
         try await upstream.run { base in
             try await UntrustedBackendTests.withRoutedGateway("zettle", to: "stockgate", base: base) { live in
-                let stop = try await HTTPClient.shared.send(.DELETE, live.baseURL + "/organizations/self/inventory/products/\(Self.tshirt)")
+                let stop = try await HTTPClient.shared.send(
+                    .DELETE, live.baseURL + "/organizations/self/inventory/products/\(Self.tshirt)")
                 #expect(stop.status == 204, "\(stop.text)")
                 #expect(upstream.requests.isEmpty)
                 #expect(try await live.ledger.untrackedProducts() == ["tshirt-blue-m", "tshirt-blue-l"])
-                let read = try await HTTPClient.shared.send(.GET, live.baseURL + "/organizations/self/inventory/locations/\(Self.store)")
-                #expect(read.json?["trackedProducts"]?.arrayValue?.compactMap(\.stringValue) == [Self.mug], "\(read.text)")
+                let read = try await HTTPClient.shared.send(
+                    .GET, live.baseURL + "/organizations/self/inventory/locations/\(Self.store)")
+                #expect(
+                    read.json?["trackedProducts"]?.arrayValue?.compactMap(\.stringValue) == [Self.mug], "\(read.text)")
             }
         }
     }
 
-    @Test("a Zettle backend is told: the earlier API by the bulk call, V3 by POST /v3/products; a refusal there changes nothing here",
-          arguments: ["zettle", "zettle-v3"])
+    @Test(
+        "a Zettle backend is told: the earlier API by the bulk call, V3 by POST /v3/products; a refusal there changes nothing here",
+        arguments: ["zettle", "zettle-v3"])
     func zettleBackendTold(_ backendDialect: String) async throws {
         let refuse = Atomic<Bool>(false)
         let upstream = RecordingUpstream { _ in
             refuse.load(ordering: .relaxed)
-                ? (404, #"{"developerMessage": "Product not found", "errorType": "ENTITY_NOT_FOUND", "violations": []}"#)
-                : (backendDialect == "zettle" ? 200 : 204, backendDialect == "zettle" ? #"{"locationUuid": "\#(Self.store)", "variants": []}"# : "")
+                ? (
+                    404,
+                    #"{"developerMessage": "Product not found", "errorType": "ENTITY_NOT_FOUND", "violations": []}"#
+                )
+                : (
+                    backendDialect == "zettle" ? 200 : 204,
+                    backendDialect == "zettle" ? #"{"locationUuid": "\#(Self.store)", "variants": []}"# : ""
+                )
         }
         try await upstream.run { base in
             try await UntrustedBackendTests.withRoutedGateway("zettle-v3", to: backendDialect, base: base) { live in
                 let disable = try await HTTPClient.shared.send(
-                    .POST, live.baseURL + "/v3/products", body: #"[{"productUuid": "\#(Self.mug)", "tracking": "disable"}]"#)
+                    .POST, live.baseURL + "/v3/products",
+                    body: #"[{"productUuid": "\#(Self.mug)", "tracking": "disable"}]"#)
                 #expect(disable.status == 204, "\(disable.text)")
                 let sent = try #require(upstream.requests.first)
                 let body = try JSONParser.parse(Array(sent.body.utf8))
@@ -118,7 +137,8 @@ struct TrackingTests {
 
                 refuse.store(true, ordering: .relaxed)
                 let enable = try await HTTPClient.shared.send(
-                    .POST, live.baseURL + "/v3/products", body: #"[{"productUuid": "\#(Self.mug)", "tracking": "enable"}]"#)
+                    .POST, live.baseURL + "/v3/products",
+                    body: #"[{"productUuid": "\#(Self.mug)", "tracking": "enable"}]"#)
                 #expect(enable.status == 404, "\(enable.text)")
                 #expect(enable.text.contains("Product not found"))
                 #expect(try await live.ledger.untrackedProducts() == ["mug-white", "mug-black"])
@@ -132,7 +152,9 @@ struct TrackingTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-            await #expect(throws: GatewayError.self) { try await ledger.setTracking(products: ["no-such"], tracked: false) }
+            await #expect(throws: GatewayError.self) {
+                try await ledger.setTracking(products: ["no-such"], tracked: false)
+            }
             try await ledger.setTracking(products: ["socks"], tracked: false)
             try await ledger.setTracking(products: ["mug-white"], tracked: false)
             try await ledger.setTracking(products: ["mug-white"], tracked: true)

@@ -15,7 +15,8 @@ struct UntrustedBackendTests {
     /// A gateway whose `dialect` route goes to a `backendDialect` backend at `base`.
     static func withRoutedGateway<T: Sendable>(
         _ dialect: String, to backendDialect: String, base: String, timeout: Duration = .seconds(2),
-        clients: ClientAuthenticator = ClientAuthenticator(), configure: (inout GatewayConfiguration) -> Void = { _ in },
+        clients: ClientAuthenticator = ClientAuthenticator(),
+        configure: (inout GatewayConfiguration) -> Void = { _ in },
         _ body: @Sendable (LiveGateway) async throws -> T
     ) async throws -> T {
         let directory = temporaryDirectory()
@@ -24,7 +25,8 @@ struct UntrustedBackendTests {
         defer { try? ledger.close() }
         let client = CurlHTTPClient(configuration: .init(timeout: timeout))
         let remote = RemoteBackend(
-            name: "remote", baseURL: base, codec: Backends.codec(dialect: backendDialect, parameters: BackendParameters())!,
+            name: "remote", baseURL: base,
+            codec: Backends.codec(dialect: backendDialect, parameters: BackendParameters())!,
             client: client, auth: .none, catalog: demoCatalog, journal: ledger, timeout: timeout, logger: quietLogger)
         var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
         configure(&configuration)
@@ -43,18 +45,23 @@ struct UntrustedBackendTests {
         }
     }
 
-    static let zettleSale = #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": 1}]}"#
+    static let zettleSale =
+        #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": 1}]}"#
 
-    @Test("an applied Zettle move is answered 200 with empty variants when the backend's answers are 200 with a non-JSON body; a resend is a replay")
+    @Test(
+        "an applied Zettle move is answered 200 with empty variants when the backend's answers are 200 with a non-JSON body; a resend is a replay"
+    )
     func appliedMoveWithUnreadableAnswers() async throws {
         let upstream = RecordingUpstream { _ in (200, "<html>OK</html>") }
         try await upstream.run { base in
             try await Self.withRoutedGateway("zettle", to: "zettle", base: base) { live in
                 let url = live.baseURL + "/organizations/self/inventory"
-                let first = try await HTTPClient.shared.send(.PUT, url, body: Self.zettleSale, headers: [("Idempotency-Key", "sale-1")])
+                let first = try await HTTPClient.shared.send(
+                    .PUT, url, body: Self.zettleSale, headers: [("Idempotency-Key", "sale-1")])
                 #expect(first.status == 200, "\(first.text)")
                 #expect(first.json?["variants"]?.arrayValue?.isEmpty == true)
-                let again = try await HTTPClient.shared.send(.PUT, url, body: Self.zettleSale, headers: [("Idempotency-Key", "sale-1")])
+                let again = try await HTTPClient.shared.send(
+                    .PUT, url, body: Self.zettleSale, headers: [("Idempotency-Key", "sale-1")])
                 #expect(again.status == 200)
                 #expect(again.headers.first(name: "Idempotent-Replayed") == "true")
                 #expect(again.body == first.body)
@@ -71,13 +78,16 @@ struct UntrustedBackendTests {
                 let url = live.baseURL + "/api/v6/commerce.movements.create"
                 let body = #"{"movement": {"sku": "sku5", "adjustment": "1.00"}}"#
                 for _ in 0..<3 {
-                    let answer = try await HTTPClient.shared.send(.POST, url, body: body, headers: [("Idempotency-Key", "o2b-1")])
+                    let answer = try await HTTPClient.shared.send(
+                        .POST, url, body: body, headers: [("Idempotency-Key", "o2b-1")])
                     #expect(answer.status == 504)
                     // In Open2b's own error envelope (open2b.dev/en/error-handling: a temporary
                     // inability of the server is answered with status "error"), not plain text.
                     #expect(answer.json?["status"] == "error", "\(answer.text)")
                     #expect(answer.json?["error"]?["type"] == "UnknownOutcome")
-                    #expect((answer.json?["error"]?["description"]?.stringValue ?? "").contains("may or may not have been applied"))
+                    #expect(
+                        (answer.json?["error"]?["description"]?.stringValue ?? "").contains(
+                            "may or may not have been applied"))
                 }
                 #expect(upstream.requests.count == 1)
                 var query = MovementQuery()
@@ -87,13 +97,17 @@ struct UntrustedBackendTests {
         }
     }
 
-    @Test("Zettle clients that send one fixed externalUuid with every update (as PayPal's integration does) get every update applied")
+    @Test(
+        "Zettle clients that send one fixed externalUuid with every update (as PayPal's integration does) get every update applied"
+    )
     func fixedExternalUuid() async throws {
         try await LiveGateway.run { live in
             let url = live.baseURL + "/organizations/self/inventory"
             let fixed = "947d712a-892d-11ea-bc55-0242ac130003"
-            let restock = #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 10}], "externalUuid": "\#(fixed)"}"#
-            let sale = #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": "1"}], "externalUuid": "\#(fixed)"}"#
+            let restock =
+                #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 10}], "externalUuid": "\#(fixed)"}"#
+            let sale =
+                #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "92646e02-5f0f-11ec-bf63-0242ac130002", "change": "1"}], "externalUuid": "\#(fixed)"}"#
             for body in [restock, sale, sale] {
                 let answer = try await HTTPClient.shared.send(.PUT, url, body: body)
                 #expect(answer.status == 200, "\(answer.text)")

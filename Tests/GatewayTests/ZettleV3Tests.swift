@@ -35,7 +35,8 @@ struct ZettleV3Tests {
                 byType[type] = uuid
             }
             #expect(Set(byType.keys) == ["STORE", "SUPPLIER", "SOLD", "BIN"])
-            let store = try #require(byType["STORE"]), supplier = try #require(byType["SUPPLIER"]), sold = try #require(byType["SOLD"])
+            let store = try #require(byType["STORE"]), supplier = try #require(byType["SUPPLIER"]),
+                sold = try #require(byType["SOLD"])
 
             // startTracking(): POST /v3/products [{productUuid, tracking: enable}].
             let tracking = try await HTTPClient.shared.send(
@@ -46,7 +47,9 @@ struct ZettleV3Tests {
             func move(_ from: String, _ to: String, _ change: Int) async throws -> HTTPResult {
                 try await HTTPClient.shared.send(
                     .POST, base + "/v3/movements",
-                    body: #"{"movements": [{"productUuid": "\#(Self.tshirt)", "variantUuid": "\#(Self.tshirtM)", "from": "\#(from)", "to": "\#(to)", "change": \#(change)}], "identifier": "\#(Self.integration)"}"#)
+                    body:
+                        #"{"movements": [{"productUuid": "\#(Self.tshirt)", "variantUuid": "\#(Self.tshirtM)", "from": "\#(from)", "to": "\#(to)", "change": \#(change)}], "identifier": "\#(Self.integration)"}"#
+                )
             }
             let supplied = try await move(supplier, store, 10)
             #expect(supplied.status == 204 && supplied.body.isEmpty, "\(supplied.text)")
@@ -62,7 +65,8 @@ struct ZettleV3Tests {
             for row in stock.json?.arrayValue ?? [] {
                 #expect(row["inventoryUuid"]?.stringValue == store)
                 #expect(row["productUuid"]?.stringValue == Self.tshirt)
-                guard let variant = row["variantUuid"]?.stringValue, let balance = row["balance"]?.numberText.flatMap({ Int($0) })
+                guard let variant = row["variantUuid"]?.stringValue,
+                    let balance = row["balance"]?.numberText.flatMap({ Int($0) })
                 else { Issue.record("a row PayPal's builder cannot build: \(row)"); continue }
                 balances[variant] = balance
             }
@@ -83,7 +87,8 @@ struct ZettleV3Tests {
     func pagingFollowsLink() async throws {
         try await LiveGateway.run { live in
             for product in ["tshirt-blue-m", "tshirt-blue-l", "mug-white", "mug-black"] {
-                let restock = #"{"movements": [{"product": "\#(product)", "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#
+                let restock =
+                    #"{"movements": [{"product": "\#(product)", "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#
                 _ = try await HTTPClient.shared.send(.POST, live.baseURL + "/stockgate/v1/movements", body: restock)
             }
             var url: String? = live.baseURL + "/v3/stock?limit=1"
@@ -101,14 +106,18 @@ struct ZettleV3Tests {
         }
     }
 
-    static let canonicalMove = #"{"movements": [{"product": "tshirt-blue-m", "quantity": 2, "from": "supplier", "to": "shop-floor", "externalId": "947d712a-892d-11ea-bc55-0242ac130003"}]}"#
+    static let canonicalMove =
+        #"{"movements": [{"product": "tshirt-blue-m", "quantity": 2, "from": "supplier", "to": "shop-floor", "externalId": "947d712a-892d-11ea-bc55-0242ac130003"}]}"#
 
     @Test("to a V3 backend: POST /v3/movements answered 204 is applied; the vendor's error envelope is a refusal")
     func outboundMoves() async throws {
         let refuse = Atomic<Bool>(false)
         let upstream = RecordingUpstream { _ in
             refuse.load(ordering: .relaxed)
-                ? (400, #"{"developerMessage": "Variant not tracked", "errorType": "PRODUCT_NOT_TRACKED", "violations": []}"#)
+                ? (
+                    400,
+                    #"{"developerMessage": "Variant not tracked", "errorType": "PRODUCT_NOT_TRACKED", "violations": []}"#
+                )
                 : (204, "")
         }
         try await upstream.run { base in
@@ -139,60 +148,82 @@ struct ZettleV3Tests {
     @Test("to a V3 backend: 429 with Retry-After is waited for and retried (not processed), then applied once")
     func outboundRateLimit() async throws {
         let calls = Atomic<Int>(0)
-        let upstream = RecordingUpstream(extraHeaders: { _ in calls.load(ordering: .relaxed) == 1 ? ["Retry-After": "1"] : [:] }) { _ in
+        let upstream = RecordingUpstream(extraHeaders: { _ in
+            calls.load(ordering: .relaxed) == 1 ? ["Retry-After": "1"] : [:]
+        }) { _ in
             calls.wrappingAdd(1, ordering: .relaxed).newValue == 1
-                ? (429, #"{"developerMessage": "Too many requests", "errorType": "RATE_LIMITED", "violations": []}"#) : (204, "")
+                ? (429, #"{"developerMessage": "Too many requests", "errorType": "RATE_LIMITED", "violations": []}"#)
+                : (204, "")
         }
         try await upstream.run { base in
-            try await UntrustedBackendTests.withRoutedGateway("stockgate", to: "zettle-v3", base: base, timeout: .seconds(5)) { live in
-                let answer = try await HTTPClient.shared.send(.POST, live.baseURL + "/stockgate/v1/movements", body: Self.canonicalMove)
+            try await UntrustedBackendTests.withRoutedGateway(
+                "stockgate", to: "zettle-v3", base: base, timeout: .seconds(5)
+            ) { live in
+                let answer = try await HTTPClient.shared.send(
+                    .POST, live.baseURL + "/stockgate/v1/movements", body: Self.canonicalMove)
                 #expect(answer.json?["applied"] == 1, "\(answer.text)")
                 #expect(upstream.requests.count == 2)
             }
         }
     }
 
-    @Test("from a V3 backend: balances read page after page; a Link to another host is followed only as a path on this backend")
+    @Test(
+        "from a V3 backend: balances read page after page; a Link to another host is followed only as a path on this backend"
+    )
     func outboundBalancePages() async throws {
         let upstream = RecordingUpstream(extraHeaders: { request in
-            request.path.contains("cursor=") ? [:] : ["Link": "<http://evil.example/v3/stock/\(Self.store)?cursor=p2&limit=1000>; rel=\"next\""]
+            request.path.contains("cursor=")
+                ? [:] : ["Link": "<http://evil.example/v3/stock/\(Self.store)?cursor=p2&limit=1000>; rel=\"next\""]
         }) { request in
             let row: String
             if request.path.contains("cursor=p2") {
-                row = #"{"inventoryUuid": "\#(Self.store)", "productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "balance": 7}"#
+                row =
+                    #"{"inventoryUuid": "\#(Self.store)", "productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "balance": 7}"#
             } else {
-                row = #"{"inventoryUuid": "\#(Self.store)", "productUuid": "\#(Self.tshirt)", "variantUuid": "\#(Self.tshirtM)", "balance": 42}"#
+                row =
+                    #"{"inventoryUuid": "\#(Self.store)", "productUuid": "\#(Self.tshirt)", "variantUuid": "\#(Self.tshirtM)", "balance": 42}"#
             }
             return (200, "[\(row)]")
         }
         try await upstream.run { base in
             try await UntrustedBackendTests.withRoutedGateway("zettle", to: "zettle-v3", base: base) { live in
-                let answer = try await HTTPClient.shared.send(.GET, live.baseURL + "/organizations/self/inventory/locations/\(Self.store)")
+                let answer = try await HTTPClient.shared.send(
+                    .GET, live.baseURL + "/organizations/self/inventory/locations/\(Self.store)")
                 #expect(answer.status == 200, "\(answer.text)")
                 let balances = Dictionary(
-                    uniqueKeysWithValues: (answer.json?["variants"]?.arrayValue ?? []).compactMap { row -> (String, String)? in
-                        guard let variant = row["variantUuid"]?.stringValue, let balance = row["balance"]?.stringValue else { return nil }
+                    uniqueKeysWithValues: (answer.json?["variants"]?.arrayValue ?? []).compactMap {
+                        row -> (String, String)? in
+                        guard let variant = row["variantUuid"]?.stringValue, let balance = row["balance"]?.stringValue
+                        else { return nil }
                         return (variant, balance)
                     })
                 #expect(balances == [Self.tshirtM: "42", "4066f6cc-623b-11ec-90d6-0242ac120003": "7"])
                 let paths = upstream.requests.map(\.path)
-                #expect(paths == ["/v3/stock/\(Self.store)?limit=1000", "/v3/stock/\(Self.store)?cursor=p2&limit=1000"])
+                #expect(
+                    paths == ["/v3/stock/\(Self.store)?limit=1000", "/v3/stock/\(Self.store)?cursor=p2&limit=1000"])
             }
         }
     }
 
     @Test("Link headers: the next target, and only a path taken from it")
     func linkHeader() {
-        #expect(LinkHeader.next(#"<https://inventory.izettle.com/v3/stock?cursor=81f6&limit=100>; rel="next""#)
-            == "https://inventory.izettle.com/v3/stock?cursor=81f6&limit=100")
-        #expect(LinkHeader.next(#"<https://a/prev>; rel="prev", <https://a/v3/stock/x?cursor=2>; rel="next""#) == "https://a/v3/stock/x?cursor=2")
+        #expect(
+            LinkHeader.next(#"<https://inventory.izettle.com/v3/stock?cursor=81f6&limit=100>; rel="next""#)
+                == "https://inventory.izettle.com/v3/stock?cursor=81f6&limit=100")
+        #expect(
+            LinkHeader.next(#"<https://a/prev>; rel="prev", <https://a/v3/stock/x?cursor=2>; rel="next""#)
+                == "https://a/v3/stock/x?cursor=2")
         #expect(LinkHeader.next(#"<https://a/x>; rel="prev""#) == nil)
         #expect(LinkHeader.pathAndQuery("https://evil.example/v3/stock/a?cursor=1") == "/v3/stock/a?cursor=1")
         #expect(LinkHeader.pathAndQuery("/v3/stock/a?cursor=1#frag") == "/v3/stock/a?cursor=1")
         #expect(LinkHeader.pathAndQuery("//evil.example/v3") == nil)
         #expect(LinkHeader.pathAndQuery("/v3/stock/a\r\nX-Injected: 1") == nil)
         let codec = ZettleV3Outbound()
-        #expect(codec.nextBalanceRequest(after: OutboundResponse(status: 200, body: [], link: "</v3/stock/../admin>; rel=\"next\"")) == nil)
-        #expect(codec.nextBalanceRequest(after: OutboundResponse(status: 200, body: [], link: "</admin>; rel=\"next\"")) == nil)
+        #expect(
+            codec.nextBalanceRequest(
+                after: OutboundResponse(status: 200, body: [], link: "</v3/stock/../admin>; rel=\"next\"")) == nil)
+        #expect(
+            codec.nextBalanceRequest(after: OutboundResponse(status: 200, body: [], link: "</admin>; rel=\"next\""))
+                == nil)
     }
 }

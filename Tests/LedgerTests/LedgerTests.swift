@@ -11,7 +11,8 @@ let testCatalog = Catalog(
     products: [Product(key: "mug", identifiers: ["sku": "MUG"]), Product(key: "tea", identifiers: ["sku": "TEA"])],
     locations: [
         Location(key: "floor", kind: .stock), Location(key: "back", kind: .stock), Location(key: "dc", kind: .stock),
-        Location(key: "supplier", kind: .supplier), Location(key: "sold", kind: .sold), Location(key: "bin", kind: .bin),
+        Location(key: "supplier", kind: .supplier), Location(key: "sold", kind: .sold),
+        Location(key: "bin", kind: .bin),
         Location(key: "outside", kind: .outside),
     ])
 
@@ -20,10 +21,13 @@ let keyedFacts = RequestFacts(dialect: "stockgate", requestID: "req-1", idempote
 
 func q(_ text: String) -> Quantity { try! Quantity(parsing: text) }
 
-func move(_ product: String, _ quantity: String, _ from: String, _ to: String, allowOverage: Bool = false,
-          pending: Bool = false) -> Movement {
-    Movement(product: product, quantity: q(quantity), from: from, to: to,
-             state: pending ? .pending : .applied, allowOverage: allowOverage)
+func move(
+    _ product: String, _ quantity: String, _ from: String, _ to: String, allowOverage: Bool = false,
+    pending: Bool = false
+) -> Movement {
+    Movement(
+        product: product, quantity: q(quantity), from: from, to: to,
+        state: pending ? .pending : .applied, allowOverage: allowOverage)
 }
 
 /// A fresh temporary directory, removed when the test ends.
@@ -45,8 +49,9 @@ struct LedgerTests {
         try await withTemporaryDirectory { dir in
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
             let outcome = try await ledger.move(
-                MoveBatch(items: [move("mug", "3", "supplier", "floor"), move("tea", "1", "supplier", "back")],
-                          atomicity: .perItem), facts: keyedFacts)
+                MoveBatch(
+                    items: [move("mug", "3", "supplier", "floor"), move("tea", "1", "supplier", "back")],
+                    atomicity: .perItem), facts: keyedFacts)
             #expect(outcome.succeeded.map(\.id) == [1, 2])
             let journal = try await ledger.movements(MovementQuery())
             #expect(journal.count == 2)
@@ -89,8 +94,11 @@ struct LedgerTests {
             #expect(second.failures.first?.error.field == "quantity")
             #expect(try await balance(ledger, "mug", "floor") == q(largest))
             let owing = try await ledger.move(
-                MoveBatch(items: [move("tea", largest, "back", "sold", allowOverage: true),
-                                  move("tea", "1", "back", "sold", allowOverage: true)], atomicity: .perItem),
+                MoveBatch(
+                    items: [
+                        move("tea", largest, "back", "sold", allowOverage: true),
+                        move("tea", "1", "back", "sold", allowOverage: true),
+                    ], atomicity: .perItem),
                 facts: facts)
             #expect(owing.succeeded.count == 1)
             #expect(try await balance(ledger, "tea", "back") == q("-" + largest))
@@ -103,12 +111,15 @@ struct LedgerTests {
     func exactDecimals() async throws {
         try await withTemporaryDirectory { dir in
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
-            _ = try await ledger.move(MoveBatch(items: [move("mug", "0.1", "supplier", "floor")], atomicity: .perItem), facts: facts)
-            _ = try await ledger.move(MoveBatch(items: [move("mug", "0.2", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            _ = try await ledger.move(
+                MoveBatch(items: [move("mug", "0.1", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            _ = try await ledger.move(
+                MoveBatch(items: [move("mug", "0.2", "supplier", "floor")], atomicity: .perItem), facts: facts)
             let held = try await balance(ledger, "mug", "floor")
             #expect(held.description == "0.3")
             #expect(held == q("0.3"))
-            _ = try await ledger.move(MoveBatch(items: [move("mug", "0.3", "floor", "sold")], atomicity: .perItem), facts: facts)
+            _ = try await ledger.move(
+                MoveBatch(items: [move("mug", "0.3", "floor", "sold")], atomicity: .perItem), facts: facts)
             #expect(try await balance(ledger, "mug", "floor").isZero)
         }
     }
@@ -117,7 +128,8 @@ struct LedgerTests {
     func overage() async throws {
         try await withTemporaryDirectory { dir in
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
-            _ = try await ledger.move(MoveBatch(items: [move("mug", "2", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            _ = try await ledger.move(
+                MoveBatch(items: [move("mug", "2", "supplier", "floor")], atomicity: .perItem), facts: facts)
             let refused = try await ledger.move(
                 MoveBatch(items: [move("mug", "5", "floor", "back")], atomicity: .perItem), facts: facts)
             guard case .failed(let error) = refused.items[0] else {
@@ -131,7 +143,8 @@ struct LedgerTests {
             #expect(try await ledger.count(MovementQuery()) == 1)
 
             let allowed = try await ledger.move(
-                MoveBatch(items: [move("mug", "5", "floor", "back", allowOverage: true)], atomicity: .perItem), facts: facts)
+                MoveBatch(items: [move("mug", "5", "floor", "back", allowOverage: true)], atomicity: .perItem),
+                facts: facts)
             #expect(allowed.allSucceeded)
             #expect(try await balance(ledger, "mug", "floor") == q("-3"))
             #expect(try await balance(ledger, "mug", "back") == q("5"))
@@ -142,11 +155,16 @@ struct LedgerTests {
     func atomicity() async throws {
         try await withTemporaryDirectory { dir in
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
-            let items = [move("mug", "4", "supplier", "floor"), move("mug", "10", "floor", "sold"), move("tea", "1", "supplier", "back")]
+            let items = [
+                move("mug", "4", "supplier", "floor"), move("mug", "10", "floor", "sold"),
+                move("tea", "1", "supplier", "back"),
+            ]
             let atomic = try await ledger.move(MoveBatch(items: items, atomicity: .allOrNothing), facts: facts)
             #expect(atomic.items[0] == .notApplied)
             #expect(atomic.items[2] == .notApplied)
-            if case .failed(let error) = atomic.items[1] { #expect(error.code == .insufficientStock) } else {
+            if case .failed(let error) = atomic.items[1] {
+                #expect(error.code == .insufficientStock)
+            } else {
                 Issue.record("item 1 should fail")
             }
             #expect(try await ledger.balances(BalanceQuery()).isEmpty)
@@ -166,8 +184,11 @@ struct LedgerTests {
         try await withTemporaryDirectory { dir in
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
             let outcome = try await ledger.move(
-                MoveBatch(items: [move("mug", "4", "supplier", "floor"), move("mug", "4", "floor", "back"),
-                                  move("mug", "1.5", "back", "bin")], atomicity: .allOrNothing), facts: facts)
+                MoveBatch(
+                    items: [
+                        move("mug", "4", "supplier", "floor"), move("mug", "4", "floor", "back"),
+                        move("mug", "1.5", "back", "bin"),
+                    ], atomicity: .allOrNothing), facts: facts)
             #expect(outcome.allSucceeded)
             #expect(try await balance(ledger, "mug", "floor").isZero)
             #expect(try await balance(ledger, "mug", "back") == q("2.5"))
@@ -179,14 +200,16 @@ struct LedgerTests {
         try await withTemporaryDirectory { dir in
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
             let outcome = try await ledger.move(
-                MoveBatch(items: [
-                    move("ghost", "1", "supplier", "floor"), move("mug", "1", "nowhere", "floor"),
-                    move("mug", "1", "supplier", "nowhere"), move("mug", "0", "supplier", "floor"),
-                    move("mug", "1", "floor", "floor"),
-                ], atomicity: .perItem), facts: facts)
+                MoveBatch(
+                    items: [
+                        move("ghost", "1", "supplier", "floor"), move("mug", "1", "nowhere", "floor"),
+                        move("mug", "1", "supplier", "nowhere"), move("mug", "0", "supplier", "floor"),
+                        move("mug", "1", "floor", "floor"),
+                    ], atomicity: .perItem), facts: facts)
             let fields = outcome.failures.map { $0.error.field }
             #expect(fields == ["product", "from", "to", "quantity", "to"])
-            #expect(outcome.failures.map(\.error.code) == [.notFound, .notFound, .notFound, .invalidValue, .invalidValue])
+            #expect(
+                outcome.failures.map(\.error.code) == [.notFound, .notFound, .notFound, .invalidValue, .invalidValue])
             #expect(try await ledger.count(MovementQuery()) == 0)
         }
     }
@@ -195,7 +218,8 @@ struct LedgerTests {
     func pendingThenConfirm() async throws {
         try await withTemporaryDirectory { dir in
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
-            _ = try await ledger.move(MoveBatch(items: [move("mug", "5", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            _ = try await ledger.move(
+                MoveBatch(items: [move("mug", "5", "supplier", "floor")], atomicity: .perItem), facts: facts)
             let pending = try await ledger.move(
                 MoveBatch(items: [move("mug", "3", "floor", "back", pending: true)], atomicity: .perItem), facts: facts)
             let id = try #require(pending.succeeded.first?.id)
@@ -245,8 +269,9 @@ struct LedgerTests {
                 while to == from { to = locations.randomElement(using: &generator)! }
                 let quantity = Quantity(Decimal(Int.random(in: 1...400, using: &generator)) / 100)
                 let outcome = try await ledger.move(
-                    MoveBatch(items: [Movement(product: product, quantity: quantity, from: from, to: to)],
-                              atomicity: .perItem), facts: facts)
+                    MoveBatch(
+                        items: [Movement(product: product, quantity: quantity, from: from, to: to)],
+                        atomicity: .perItem), facts: facts)
                 guard outcome.allSucceeded else { continue }
                 let fromTracked = testCatalog.location(key: from)!.kind.isTracked
                 let toTracked = testCatalog.location(key: to)!.kind.isTracked
@@ -271,8 +296,9 @@ struct LedgerTests {
             do {
                 let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
                 _ = try await ledger.move(
-                    MoveBatch(items: [move("mug", "7.25", "supplier", "floor"), move("mug", "1", "floor", "sold")],
-                              atomicity: .allOrNothing), facts: facts)
+                    MoveBatch(
+                        items: [move("mug", "7.25", "supplier", "floor"), move("mug", "1", "floor", "sold")],
+                        atomicity: .allOrNothing), facts: facts)
                 try ledger.close()
             }
             let reopened = try Ledger.open(directory: dir, catalog: testCatalog)
@@ -302,8 +328,9 @@ struct LedgerTests {
         try await withTemporaryDirectory { dir in
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
             _ = try await ledger.move(
-                MoveBatch(items: [move("mug", "5", "supplier", "floor"), move("mug", "2", "floor", "sold")],
-                          atomicity: .perItem), facts: facts)
+                MoveBatch(
+                    items: [move("mug", "5", "supplier", "floor"), move("mug", "2", "floor", "sold")],
+                    atomicity: .perItem), facts: facts)
             let updated = try await ledger.updateDescription(id: 2, description: "order 3819")
             #expect(updated.description == "order 3819")
             #expect(updated.quantity == q("2"))
@@ -329,7 +356,10 @@ struct LedgerTests {
     func find() async throws {
         try await withTemporaryDirectory { dir in
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
-            var items = [move("mug", "5", "supplier", "floor"), move("tea", "2", "supplier", "back"), move("mug", "1", "floor", "sold")]
+            var items = [
+                move("mug", "5", "supplier", "floor"), move("tea", "2", "supplier", "back"),
+                move("mug", "1", "floor", "sold"),
+            ]
             items[2].description = "Order number 3819 shirt"
             _ = try await ledger.move(MoveBatch(items: items, atomicity: .perItem), facts: facts)
             #expect(try await ledger.movements(MovementQuery(product: "mug")).map(\.id) == [1, 3])
@@ -337,7 +367,9 @@ struct LedgerTests {
             #expect(try await ledger.movements(MovementQuery(afterID: 1)).map(\.id) == [2, 3])
             #expect(try await ledger.movements(MovementQuery(keywords: "shirt 3819")).map(\.id) == [3])
             #expect(try await ledger.movements(MovementQuery(keywords: "shirt 100%")).isEmpty)
-            #expect(try await ledger.movements(MovementQuery(order: [.init(.id, descending: true)], limit: 2)).map(\.id) == [3, 2])
+            #expect(
+                try await ledger.movements(MovementQuery(order: [.init(.id, descending: true)], limit: 2)).map(\.id)
+                    == [3, 2])
             #expect(try await ledger.movements(MovementQuery(offset: 1, limit: 1)).map(\.id) == [2])
             // Signed as seen from the floor: +5 in, -1 out.
             let bySigned = try await ledger.movements(MovementQuery(location: "floor", order: [.init(.quantity)]))
@@ -354,7 +386,8 @@ struct LedgerTests {
             let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
             // As doubles, 100000000000000000.2 and 100000000000000000.1 are the same number.
             let items = [
-                move("mug", "100000000000000000.2", "supplier", "floor"), move("mug", "100000000000000000.1", "supplier", "floor"),
+                move("mug", "100000000000000000.2", "supplier", "floor"),
+                move("mug", "100000000000000000.1", "supplier", "floor"),
                 move("mug", "9", "supplier", "floor"), move("mug", "100000000000000000.15", "floor", "sold"),
             ]
             _ = try await ledger.move(MoveBatch(items: items, atomicity: .perItem), facts: facts)
@@ -374,14 +407,17 @@ func expectBalancesMatchJournal(_ ledger: Ledger, sourceLocation: SourceLocation
     var sums: [String: Quantity] = [:]
     for movement in try await ledger.movements(MovementQuery()) where movement.state != .pending {
         if ledger.catalog.location(key: movement.from)!.kind.isTracked {
-            sums[movement.product + "@" + movement.from, default: .zero] = sums[movement.product + "@" + movement.from, default: .zero] - movement.quantity
+            sums[movement.product + "@" + movement.from, default: .zero] =
+                sums[movement.product + "@" + movement.from, default: .zero] - movement.quantity
         }
         if ledger.catalog.location(key: movement.to)!.kind.isTracked {
-            sums[movement.product + "@" + movement.to, default: .zero] = sums[movement.product + "@" + movement.to, default: .zero] + movement.quantity
+            sums[movement.product + "@" + movement.to, default: .zero] =
+                sums[movement.product + "@" + movement.to, default: .zero] + movement.quantity
         }
     }
     for balance in try await ledger.balances(BalanceQuery()) {
-        #expect(balance.quantity == sums[balance.product + "@" + balance.location, default: .zero],
-                "\(balance.product)@\(balance.location)", sourceLocation: sourceLocation)
+        #expect(
+            balance.quantity == sums[balance.product + "@" + balance.location, default: .zero],
+            "\(balance.product)@\(balance.location)", sourceLocation: sourceLocation)
     }
 }

@@ -26,13 +26,23 @@ struct CatalogRulesTests {
         #expect(catalog.filtered(products: { _ in false }).location("shelf_code", "a1")?.key == "a")
     }
 
-    @Test("without the dialect, its column is unknown; with it, its problems name file and line",
-          arguments: [
-            ("key,kind,shelf_code\na,stock,A1\n", [CatalogRules](), "locations.csv:1: unknown column 'shelf_code' (expected some of: key, kind)"),
-            ("key,kind,shelf_code\na,stock,A12345\n", [shelfRules], "locations.csv:2: shelf_code 'A12345' is longer than 4"),
+    @Test(
+        "without the dialect, its column is unknown; with it, its problems name file and line",
+        arguments: [
+            (
+                "key,kind,shelf_code\na,stock,A1\n", [CatalogRules](),
+                "locations.csv:1: unknown column 'shelf_code' (expected some of: key, kind)"
+            ),
+            (
+                "key,kind,shelf_code\na,stock,A12345\n", [shelfRules],
+                "locations.csv:2: shelf_code 'A12345' is longer than 4"
+            ),
             ("key,kind,shelf_code\na,sold,A1\n", [shelfRules], "locations.csv:2: a shelf is a stock location"),
-            ("key,kind,shelf_code\na,stock,A1\nb,stock,a1\n", [shelfRules], "locations.csv:3: duplicate shelf_code 'a1' (first on line 2)"),
-          ] as [(String, [CatalogRules], String)])
+            (
+                "key,kind,shelf_code\na,stock,A1\nb,stock,a1\n", [shelfRules],
+                "locations.csv:3: duplicate shelf_code 'a1' (first on line 2)"
+            ),
+        ] as [(String, [CatalogRules], String)])
     func problems(_ locations: String, _ rules: [CatalogRules], _ message: String) {
         #expect {
             try Catalog.parse(productsCSV: "key\n", locationsCSV: locations, rules: rules)

@@ -21,7 +21,9 @@ struct JSONParserTests {
 
     @Test("writer round-trips and escapes control characters")
     func writerRoundTrip() throws {
-        let original: JSONValue = ["text": "line\nbreak \"quoted\" \u{01}", "n": .number("1.50"), "list": [true, nil, 3]]
+        let original: JSONValue = [
+            "text": "line\nbreak \"quoted\" \u{01}", "n": .number("1.50"), "list": [true, nil, 3],
+        ]
         let text = JSONWriter.string(original)
         #expect(text == #"{"text":"line\nbreak \"quoted\" \u0001","n":1.50,"list":[true,null,3]}"#)
         #expect(try JSONParser.parse(text) == original)

@@ -27,7 +27,8 @@ struct QuantityTests {
         #expect(sum.description == "0.3")
     }
 
-    @Test("refuses what is not a number", arguments: ["", "abc", "1.", ".5", "1e", "--1", "1,5", "NaN", "Infinity", " 1"])
+    @Test(
+        "refuses what is not a number", arguments: ["", "abc", "1.", ".5", "1e", "--1", "1,5", "NaN", "Infinity", " 1"])
     func notANumber(_ input: String) {
         #expect(throws: Quantity.ParseError.notANumber) { try Quantity(parsing: input) }
     }

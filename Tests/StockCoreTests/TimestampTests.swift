@@ -15,7 +15,12 @@ struct TimestampTests {
         #expect(Timestamp.open2b(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29 00:00:00")
     }
 
-    @Test("refuses impossible dates", arguments: ["2013-02-30 00:00:00", "2013-13-01 00:00:00", "2013-08-01T12:34:50", "2013-8-1 1:2:3", "2013-08-01 24:00:00"])
+    @Test(
+        "refuses impossible dates",
+        arguments: [
+            "2013-02-30 00:00:00", "2013-13-01 00:00:00", "2013-08-01T12:34:50", "2013-8-1 1:2:3",
+            "2013-08-01 24:00:00",
+        ])
     func refuses(_ text: String) {
         #expect(Timestamp.parseOpen2b(text) == nil)
     }

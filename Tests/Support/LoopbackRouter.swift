@@ -11,7 +11,8 @@ import ServiceLifecycle
 /// NIO ("Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#3481), so
 /// cancelling is the last resort, never the routine.
 public func withRouter<T: Sendable>(
-    _ router: Router<BasicRequestContext>, logger: Logger = Logger(label: "test.upstream", factory: { _ in SwiftLogNoOpLogHandler() }),
+    _ router: Router<BasicRequestContext>,
+    logger: Logger = Logger(label: "test.upstream", factory: { _ in SwiftLogNoOpLogHandler() }),
     _ body: @Sendable (String) async throws -> T
 ) async throws -> T {
     let (ports, continuation) = AsyncStream<Int>.makeStream()

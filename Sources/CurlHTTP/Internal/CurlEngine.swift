@@ -133,12 +133,15 @@ final class CurlEngine: @unchecked Sendable {
             }
             for id in cancelled {
                 if let transfer = active.values.first(where: { $0.id == id }) {
-                    complete(transfer, .failure(CurlError(code: .cancelled, curlCode: 0, message: "the caller went away")))
+                    complete(
+                        transfer, .failure(CurlError(code: .cancelled, curlCode: 0, message: "the caller went away")))
                 }
             }
             if stopping {
                 for transfer in Array(active.values) {
-                    complete(transfer, .failure(CurlError(code: .shutdown, curlCode: 0, message: "the client was shut down")))
+                    complete(
+                        transfer, .failure(CurlError(code: .shutdown, curlCode: 0, message: "the client was shut down"))
+                    )
                 }
                 break
             }

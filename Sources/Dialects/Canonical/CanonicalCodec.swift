@@ -33,7 +33,9 @@ public struct CanonicalCodec: InboundCodec {
         Route("locations.list", .get, "/stockgate/v1/locations"),
     ]
 
-    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+    public func decode(
+        _ request: InboundRequest, route: Route, catalog: Catalog
+    ) throws(GatewayError)
         -> Decoded<Context>
     {
         switch route.name {
@@ -52,7 +54,8 @@ public struct CanonicalCodec: InboundCodec {
             query.product = try knownProduct(request.queryValue("product"), catalog: catalog)
             query.location = try knownLocation(request.queryValue("location"), field: "location", catalog: catalog)
             query.afterID = try queryInteger(request, "after", range: 0...Int64.max)
-            query.limit = Int(try queryInteger(request, "limit", range: 1...Int64(Self.maxLimit)) ?? Int64(Self.defaultLimit))
+            query.limit = Int(
+                try queryInteger(request, "limit", range: 1...Int64(Self.maxLimit)) ?? Int64(Self.defaultLimit))
             query.offset = Int(try queryInteger(request, "offset", range: 0...Int64(Int32.max)) ?? 0)
             return Decoded(commands: [.findMovements(query)], context: Context())
         case "movements.get":
@@ -95,14 +98,20 @@ public struct CanonicalCodec: InboundCodec {
             for (index, item) in batch.items.enumerated() {
                 switch item {
                 case .applied(let movement):
-                    results.append(["index": .integer(index), "status": "applied", "movement": CanonicalJSON.json(movement)])
+                    results.append([
+                        "index": .integer(index), "status": "applied", "movement": CanonicalJSON.json(movement),
+                    ])
                 case .failed(let error):
                     let named = error.withField(error.field.map { "movements[\(index)].\($0)" })
-                    results.append(["index": .integer(index), "status": "failed", "error": CanonicalJSON.json(named)["error"]!])
+                    results.append([
+                        "index": .integer(index), "status": "failed", "error": CanonicalJSON.json(named)["error"]!,
+                    ])
                 case .notApplied:
                     results.append(["index": .integer(index), "status": "notApplied"])
                 case .undone(let movement):
-                    results.append(["index": .integer(index), "status": "undone", "movement": CanonicalJSON.json(movement)])
+                    results.append([
+                        "index": .integer(index), "status": "undone", "movement": CanonicalJSON.json(movement),
+                    ])
                 }
             }
             let failed = batch.failures.count
@@ -116,7 +125,8 @@ public struct CanonicalCodec: InboundCodec {
             return .json(.ok, ["movements": .array(movements.map(CanonicalJSON.json))])
         case .movement(let movement):
             guard let movement else {
-                return encode(GatewayError.notFound("movement does not exist", field: "id"), route: route, context: context)
+                return encode(
+                    GatewayError.notFound("movement does not exist", field: "id"), route: route, context: context)
             }
             return .json(.ok, ["movement": CanonicalJSON.json(movement)])
         case .confirmed(let movement), .updated(let movement):
@@ -146,7 +156,9 @@ public struct CanonicalCodec: InboundCodec {
         }
     }
 
-    func queryInteger(_ request: InboundRequest, _ name: String, range: ClosedRange<Int64>) throws(GatewayError)
+    func queryInteger(
+        _ request: InboundRequest, _ name: String, range: ClosedRange<Int64>
+    ) throws(GatewayError)
         -> Int64?
     {
         guard let text = request.queryValue(name) else { return nil }

@@ -103,8 +103,10 @@ public enum CanonicalJSON {
     }
 
     public static func json(_ balance: Balance) -> JSONValue {
-        ["product": .string(balance.product), "location": .string(balance.location),
-         "quantity": .string(balance.quantity.description)]
+        [
+            "product": .string(balance.product), "location": .string(balance.location),
+            "quantity": .string(balance.quantity.description),
+        ]
     }
 
     public static func json(_ location: Location) -> JSONValue {

@@ -13,7 +13,9 @@ public struct CanonicalOutbound: OutboundCodec {
     public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {}
 
     /// StockGate takes either semantics per request; `atomic` asks for all-or-nothing.
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool)
+    public func moveRequest(
+        _ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool
+    )
         throws(GatewayError) -> OutboundRequest
     {
         var movements: [JSONValue] = []
@@ -69,13 +71,18 @@ public struct CanonicalOutbound: OutboundCodec {
 
     public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) -> OutboundRequest {
         var parameters: [String] = []
-        if let products = query.products, products.count == 1 { parameters.append("product=\(percentEncoded(products[0]))") }
+        if let products = query.products, products.count == 1 {
+            parameters.append("product=\(percentEncoded(products[0]))")
+        }
         if let location = query.location { parameters.append("location=\(percentEncoded(location))") }
         return OutboundRequest(
-            method: "GET", path: "/stockgate/v1/balances" + (parameters.isEmpty ? "" : "?" + parameters.joined(separator: "&")))
+            method: "GET",
+            path: "/stockgate/v1/balances" + (parameters.isEmpty ? "" : "?" + parameters.joined(separator: "&")))
     }
 
-    public func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog)
+    public func balanceResult(
+        _ response: OutboundResponse, query: BalanceQuery, catalog: Catalog
+    )
         throws(GatewayError) -> [Balance]
     {
         guard response.status == 200, let list = response.json?["balances"]?.arrayValue else { throw errorOf(response) }
@@ -91,7 +98,8 @@ public struct CanonicalOutbound: OutboundCodec {
 
     func errorOf(_ response: OutboundResponse) -> GatewayError {
         if let error = response.json?["error"] { return Self.error(error) }
-        return backendError(status: response.status, message: "stockgate backend answered \(response.status): \(response.text)")
+        return backendError(
+            status: response.status, message: "stockgate backend answered \(response.status): \(response.text)")
     }
 
     /// A canonical error object back into a `GatewayError`: same code, message and field.
@@ -115,7 +123,8 @@ func percentEncoded(_ text: String) -> String {
     var output = ""
     for byte in text.utf8 {
         switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
             output.append(Character(UnicodeScalar(byte)))
         default:

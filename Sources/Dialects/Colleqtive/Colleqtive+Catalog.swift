@@ -9,13 +9,16 @@ extension ColleqtiveCodec {
             .init("colleqtive_store", .locations),
             .init("colleqtive_location_code", .locations),
             .init("colleqtive_stock_pool", .locations) { text in
-                guard let pool = Int32(text) else { return .problem("colleqtive_stock_pool '\(text)' is not a 32-bit integer") }
+                guard let pool = Int32(text) else {
+                    return .problem("colleqtive_stock_pool '\(text)' is not a 32-bit integer")
+                }
                 return .value(String(pool))
             },
         ],
         locationChecks: [
             { location in
-                (location.colleqtiveLocationCode != nil || location.colleqtiveStockPool != nil) && location.colleqtiveStore == nil
+                (location.colleqtiveLocationCode != nil || location.colleqtiveStockPool != nil)
+                    && location.colleqtiveStore == nil
                     ? "a Colleqtive location code or stock pool needs colleqtive_store" : nil
             },
             { location in
@@ -26,7 +29,9 @@ extension ColleqtiveCodec {
         productKeys: [{ product in ("Colleqtive product number", product.effectiveColleqtiveNumber) }],
         locationKeys: [
             { location in
-                guard let store = location.colleqtiveStore, let code = location.colleqtiveLocationCode else { return nil }
+                guard let store = location.colleqtiveStore, let code = location.colleqtiveLocationCode else {
+                    return nil
+                }
                 let pool = location.colleqtiveStockPool.map(String.init) ?? "-"
                 return ("Colleqtive store/location/stock pool", "\(store)/\(code)/\(pool)")
             }

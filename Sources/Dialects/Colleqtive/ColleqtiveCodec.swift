@@ -56,7 +56,9 @@ public struct ColleqtiveCodec: InboundCodec {
         Route("storeproducts.stock", .get, "/api/v2/public/storeproducts/stock"),
     ]
 
-    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+    public func decode(
+        _ request: InboundRequest, route: Route, catalog: Catalog
+    ) throws(GatewayError)
         -> Decoded<Context>
     {
         switch route.name {
@@ -71,16 +73,19 @@ public struct ColleqtiveCodec: InboundCodec {
             var candidates = catalog.locations(colleqtiveStore: store).filter { $0.colleqtiveLocationCode == code }
             if let poolText = request.queryValue(caseInsensitive: "stock_pool") {
                 guard let pool = Int32(poolText) else {
-                    throw GatewayError.invalidValue("stock_pool must be a 32-bit integer, got '\(poolText)'", field: "stock_pool")
+                    throw GatewayError.invalidValue(
+                        "stock_pool must be a 32-bit integer, got '\(poolText)'", field: "stock_pool")
                 }
                 candidates = candidates.filter { $0.colleqtiveStockPool == Int(pool) }
             }
             guard !candidates.isEmpty else {
-                throw GatewayError.notFound("Location '\(code)' does not exist in store \(store)", field: "location_code")
+                throw GatewayError.notFound(
+                    "Location '\(code)' does not exist in store \(store)", field: "location_code")
             }
             let commands = candidates.map { Command.readBalances(BalanceQuery(location: $0.key, includeZero: false)) }
             return Decoded(
-                commands: commands, context: .products(store: store, locations: candidates.map(\.key), try page(request)))
+                commands: commands,
+                context: .products(store: store, locations: candidates.map(\.key), try page(request)))
         case "storeproducts.stock":
             var filter = StockFilter()
             if let store = request.queryValue(caseInsensitive: "store_number") {
@@ -125,7 +130,8 @@ public struct ColleqtiveCodec: InboundCodec {
             guard let text = request.queryValue(caseInsensitive: name) else { return value }
             guard let number = Int(text), range.contains(number) else {
                 throw GatewayError.invalidValue(
-                    "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(text)'", field: name)
+                    "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(text)'",
+                    field: name)
             }
             return number
         }
@@ -138,7 +144,8 @@ public struct ColleqtiveCodec: InboundCodec {
         let store = try knownStore(request, catalog: catalog)
         let user = request.queryValue(caseInsensitive: "AppUserName")
         if let user, user.count > Self.maxText {
-            throw GatewayError.invalidValue("AppUserName is longer than \(Self.maxText) characters", field: "AppUserName")
+            throw GatewayError.invalidValue(
+                "AppUserName is longer than \(Self.maxText) characters", field: "AppUserName")
         }
         if let user, user.utf8.contains(0) {
             throw GatewayError.invalidValue("AppUserName must not contain U+0000", field: "AppUserName")
@@ -164,7 +171,9 @@ public struct ColleqtiveCodec: InboundCodec {
             context: .movement(count: movements.count))
     }
 
-    func movement(_ value: JSONValue, index: Int, store: String, user: String?, catalog: Catalog) throws(GatewayError)
+    func movement(
+        _ value: JSONValue, index: Int, store: String, user: String?, catalog: Catalog
+    ) throws(GatewayError)
         -> Movement
     {
         let reader = try FieldReader(value, path: "[\(index)]")
@@ -187,7 +196,9 @@ public struct ColleqtiveCodec: InboundCodec {
             allowOverage: try reader.bool("allow_overage") ?? false, extras: extras)
     }
 
-    func location(_ reader: FieldReader?, store: String, catalog: Catalog) throws(GatewayError)
+    func location(
+        _ reader: FieldReader?, store: String, catalog: Catalog
+    ) throws(GatewayError)
         -> (key: String, order: CustomerOrderRef?)
     {
         guard let reader else { throw GatewayError.missing("location") }
@@ -202,7 +213,9 @@ public struct ColleqtiveCodec: InboundCodec {
             orderNumber: try reader.string("customer_order_number", maxLength: Self.maxText),
             lineNumber: try reader.integer("customer_order_line_number", range: Self.int32).map { Int($0) },
             shipmentNumber: try reader.string("customer_order_shipment_number", maxLength: Self.maxText),
-            shipmentLineNumber: try reader.integer("customer_order_shipment_line_number", range: Self.int32).map { Int($0) })
+            shipmentLineNumber: try reader.integer("customer_order_shipment_line_number", range: Self.int32).map {
+                Int($0)
+            })
         return (location.key, order.isEmpty ? nil : order)
     }
 
@@ -273,7 +286,9 @@ public struct ColleqtiveCodec: InboundCodec {
     func stockRows(_ balances: [Balance], filter: StockFilter, catalog: Catalog) -> [JSONValue] {
         var byPair: [String: (quantity: Quantity, pools: [Int: Quantity], changed: Date?)] = [:]
         for balance in balances {
-            guard let location = catalog.location(key: balance.location), let store = location.colleqtiveStore else { continue }
+            guard let location = catalog.location(key: balance.location), let store = location.colleqtiveStore else {
+                continue
+            }
             if let wanted = filter.store, wanted != store { continue }
             let key = store + "\u{0}" + balance.product
             var entry = byPair[key] ?? (.zero, [:], nil)
@@ -323,14 +338,17 @@ public struct ColleqtiveCodec: InboundCodec {
             ])
     }
 
-    func envelope(_ data: JSONValue?, _ message: String, _ success: Bool, status: HTTPResponse.Status = .ok)
+    func envelope(
+        _ data: JSONValue?, _ message: String, _ success: Bool, status: HTTPResponse.Status = .ok
+    )
         -> CodecResponse
     {
         .json(status, ["data": data ?? .null, "message": .string(message), "success": .bool(success)])
     }
 
     public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
-        let message = error.field.map { field in error.message.contains(field) ? error.message : "\(field): \(error.message)" }
+        let message =
+            error.field.map { field in error.message.contains(field) ? error.message : "\(field): \(error.message)" }
             ?? error.message
         return envelope(nil, message, false, status: error.code.httpStatus)
     }

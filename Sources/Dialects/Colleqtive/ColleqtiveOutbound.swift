@@ -47,7 +47,9 @@ public struct ColleqtiveOutbound: OutboundCodec {
         _ = try ends(item, catalog: catalog)
     }
 
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
+    public func moveRequest(
+        _ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool
+    ) throws(GatewayError)
         -> OutboundRequest
     {
         var store: String?
@@ -72,7 +74,9 @@ public struct ColleqtiveOutbound: OutboundCodec {
             body.append(.object(object))
         }
         var path = "/api/v2/public/stores/\(percentEncoded(store ?? ""))/storeproductlocation/movement"
-        if let user = items.first?.user ?? parameters.colleqtiveAppUser { path += "?AppUserName=\(percentEncoded(user))" }
+        if let user = items.first?.user ?? parameters.colleqtiveAppUser {
+            path += "?AppUserName=\(percentEncoded(user))"
+        }
         return .json("POST", path, .array(body))
     }
 

@@ -19,7 +19,8 @@ public struct FieldReader: Sendable {
     /// Reads `value` as an object, or refuses it naming `path`.
     public init(_ value: JSONValue, path: String, caseInsensitiveKeys: Bool = false) throws(GatewayError) {
         guard case .object(let object) = value else {
-            throw GatewayError.malformed("\(path.isEmpty ? "body" : path) must be an object, got \(value.typeName)",
+            throw GatewayError.malformed(
+                "\(path.isEmpty ? "body" : path) must be an object, got \(value.typeName)",
                 field: path.isEmpty ? nil : path)
         }
         self.init(object, path: path, caseInsensitiveKeys: caseInsensitiveKeys)
@@ -53,7 +54,9 @@ public struct FieldReader: Sendable {
     }
 
     /// A string member, with optional length limits in characters.
-    public func string(_ key: String, required: Bool = false, maxLength: Int? = nil, allowEmpty: Bool = true)
+    public func string(
+        _ key: String, required: Bool = false, maxLength: Int? = nil, allowEmpty: Bool = true
+    )
         throws(GatewayError) -> String?
     {
         guard let value = value(key) else {
@@ -92,7 +95,9 @@ public struct FieldReader: Sendable {
     }
 
     /// An integer member within `range`; a fraction or an exponent form is refused.
-    public func integer(_ key: String, required: Bool = false, range: ClosedRange<Int64> = Int64.min...Int64.max)
+    public func integer(
+        _ key: String, required: Bool = false, range: ClosedRange<Int64> = Int64.min...Int64.max
+    )
         throws(GatewayError) -> Int64?
     {
         guard let value = value(key) else {
@@ -102,7 +107,8 @@ public struct FieldReader: Sendable {
         guard case .number(let text) = value else { throw wrongType(key, expected: "an integer", got: value) }
         guard let number = Int64(text), range.contains(number) else {
             let bounds =
-                range.upperBound == Int64.max ? "at least \(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+                range.upperBound == Int64.max
+                ? "at least \(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
             throw GatewayError.invalidValue("\(name(key)) must be an integer \(bounds), got \(text)", field: name(key))
         }
         return number
@@ -110,7 +116,9 @@ public struct FieldReader: Sendable {
 
     /// A quantity written as a JSON number (its exact text) or, when `allowString`, a decimal
     /// string. Must be greater than zero unless `positive` is false.
-    public func quantity(_ key: String, required: Bool = true, allowString: Bool = true, positive: Bool = true)
+    public func quantity(
+        _ key: String, required: Bool = true, allowString: Bool = true, positive: Bool = true
+    )
         throws(GatewayError) -> Quantity?
     {
         guard let value = value(key) else {
@@ -162,12 +170,14 @@ public struct FieldReader: Sendable {
 
 extension JSONParser {
     /// Parses a request body, refusing it as `malformed` in canonical terms.
-    public static func parseBody(_ body: [UInt8], maxDepth: Int = defaultMaxDepth, maxValues: Int = defaultMaxValues)
+    public static func parseBody(
+        _ body: [UInt8], maxDepth: Int = defaultMaxDepth, maxValues: Int = defaultMaxValues
+    )
         throws(GatewayError) -> JSONValue
     {
         do {
             return try parse(body, maxDepth: maxDepth, maxValues: maxValues)
-        } catch where error.tooManyValues {
+        } catch  where error.tooManyValues {
             throw GatewayError(code: .tooLarge, message: "the request body holds more than \(maxValues) JSON values")
         } catch {
             throw GatewayError.malformed("invalid JSON: \(error.description)")

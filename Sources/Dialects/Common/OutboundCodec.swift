@@ -26,7 +26,8 @@ public struct OutboundRequest: Sendable, Equatable {
 
     static func json(_ method: String, _ path: String, _ value: JSONValue) -> OutboundRequest {
         OutboundRequest(
-            method: method, path: path, headers: [Header("Content-Type", "application/json")], body: JSONWriter.bytes(value))
+            method: method, path: path, headers: [Header("Content-Type", "application/json")],
+            body: JSONWriter.bytes(value))
     }
 }
 
@@ -95,7 +96,9 @@ public protocol OutboundCodec: Sendable {
 
     /// The request for items that passed `check` and fit `capabilities.maxBatchItems`.
     /// `atomic` asks for all-or-nothing where the backend lets the caller choose.
-    func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
+    func moveRequest(
+        _ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool
+    ) throws(GatewayError)
         -> OutboundRequest
 
     /// The outcome of each item from the backend's answer, with the vendor's message kept.
@@ -104,7 +107,9 @@ public protocol OutboundCodec: Sendable {
     /// A request reading balances (only when `capabilities.balanceReads`).
     func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest
 
-    func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog) throws(GatewayError)
+    func balanceResult(
+        _ response: OutboundResponse, query: BalanceQuery, catalog: Catalog
+    ) throws(GatewayError)
         -> [Balance]
 
     /// The request for the next page of a balance read, when the answer announces one.
@@ -118,7 +123,9 @@ public protocol OutboundCodec: Sendable {
 extension OutboundCodec {
     public func nextBalanceRequest(after response: OutboundResponse) -> OutboundRequest? { nil }
 
-    public func trackingRequest(products: [String], tracked: Bool, catalog: Catalog) throws(GatewayError)
+    public func trackingRequest(
+        products: [String], tracked: Bool, catalog: Catalog
+    ) throws(GatewayError)
         -> OutboundRequest?
     { nil }
 
@@ -127,16 +134,20 @@ extension OutboundCodec {
         guard !(200..<300).contains(response.status) else { return }
         let message = response.json?["developerMessage"]?.stringValue ?? response.text
         if response.status == 429 || response.status == 503 {
-            throw GatewayError(code: .unavailable, message: "\(dialect) backend answered \(response.status): \(message)")
+            throw GatewayError(
+                code: .unavailable, message: "\(dialect) backend answered \(response.status): \(message)")
         }
-        throw backendError(status: response.status, message: "\(dialect) backend refused the tracking change: \(message)")
+        throw backendError(
+            status: response.status, message: "\(dialect) backend refused the tracking change: \(message)")
     }
 
     public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
         throw GatewayError.unsupported("a \(dialect) backend cannot read balances")
     }
 
-    public func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog)
+    public func balanceResult(
+        _ response: OutboundResponse, query: BalanceQuery, catalog: Catalog
+    )
         throws(GatewayError) -> [Balance]
     {
         throw GatewayError.unsupported("a \(dialect) backend cannot read balances")
@@ -164,7 +175,8 @@ extension Catalog {
     ) -> Location? {
         guard !location.kind.isTracked else { return nil }
         if named(location) { return location }
-        let preference: [LocationKind] = asSource ? [.supplier, .outside, .bin, .sold] : [.sold, .bin, .outside, .supplier]
+        let preference: [LocationKind] =
+            asSource ? [.supplier, .outside, .bin, .sold] : [.sold, .bin, .outside, .supplier]
         for kind in preference {
             if let candidate = locations.first(where: { $0.kind == kind && named($0) }) { return candidate }
         }
@@ -176,7 +188,8 @@ extension Catalog {
 /// the vendor answers): the backend may have applied it. The gateway answers such an item as
 /// an unknown outcome and leaves its journal row `sent`; it is never taken for a refusal.
 func unreadableAnswer(_ vendor: String, _ response: OutboundResponse) -> GatewayError {
-    GatewayError(code: .unknownOutcome, message: "\(vendor) answered \(response.status) with a body StockGate cannot read")
+    GatewayError(
+        code: .unknownOutcome, message: "\(vendor) answered \(response.status) with a body StockGate cannot read")
 }
 
 /// The canonical failure for a vendor's refusal, by HTTP status, with its message kept.
@@ -224,7 +237,9 @@ public struct MovePlan: Sendable, Equatable {
     /// What the backend's declared capabilities exclude, refused in one place and one wording
     /// (each codec's `check` resolves identities only): a pending transfer, a fraction where
     /// quantities are whole, more decimals than the backend carries.
-    public static func refuseBeyond(_ capabilities: BackendCapabilities, _ item: Movement, dialect: String)
+    public static func refuseBeyond(
+        _ capabilities: BackendCapabilities, _ item: Movement, dialect: String
+    )
         throws(GatewayError)
     {
         if item.state == .pending && !capabilities.pendingTransfers {

@@ -49,7 +49,9 @@ public struct Open2bCodec: InboundCodec {
         self.routes = [Route("rpc", nil, version.prefix + "/{method}")]
     }
 
-    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+    public func decode(
+        _ request: InboundRequest, route: Route, catalog: Catalog
+    ) throws(GatewayError)
         -> Decoded<Context>
     {
         let name = request.pathParameters["method"] ?? ""
@@ -90,7 +92,9 @@ public struct Open2bCodec: InboundCodec {
             return Decoded(commands: [.getMovement(id: id)], context: context)
         case .create:
             try root.rejectUnknown(["movement"])
-            guard let movement = try root.object("movement", required: true) else { throw GatewayError.missing("movement") }
+            guard let movement = try root.object("movement", required: true) else {
+                throw GatewayError.missing("movement")
+            }
             try movement.rejectUnknown(["sku", "adjustment", "description"])
             let sku = try movement.requiredString("sku", maxLength: 32)
             guard let product = catalog.product(sku: sku) else {
@@ -111,13 +115,16 @@ public struct Open2bCodec: InboundCodec {
         case .update:
             try root.rejectUnknown(["id", "movement"])
             let id = try root.integer("id", required: true, range: 1...Int64.max) ?? 0
-            guard let movement = try root.object("movement", required: true) else { throw GatewayError.missing("movement") }
+            guard let movement = try root.object("movement", required: true) else {
+                throw GatewayError.missing("movement")
+            }
             try movement.rejectUnknown(["description"])
             guard let description = try movement.string("description", maxLength: 255) else {
                 return Decoded(commands: [.getMovement(id: id)], context: context)
             }
             guard !description.isEmpty else {
-                throw GatewayError.invalidValue("description must be 1 to 255 characters", field: "movement.description")
+                throw GatewayError.invalidValue(
+                    "description must be 1 to 255 characters", field: "movement.description")
             }
             return Decoded(commands: [.updateDescription(id: id, description: description)], context: context)
         case .delete:
@@ -186,7 +193,8 @@ public struct Open2bCodec: InboundCodec {
             let descending = name.hasPrefix("-")
             if descending { name.removeFirst() }
             guard let field = Self.orderFields[name] else {
-                throw GatewayError.invalidValue("order: '\(value.stringValue ?? "")' is not a sortable field", field: "order")
+                throw GatewayError.invalidValue(
+                    "order: '\(value.stringValue ?? "")' is not a sortable field", field: "order")
             }
             sorts.append(MovementQuery.Sort(field, descending: descending))
         }
@@ -200,7 +208,8 @@ public struct Open2bCodec: InboundCodec {
         case .string(let string): text = string
         case .number(let number): text = number
         default:
-            throw GatewayError.invalidValue("Adjustment must be a decimal, got \(value.typeName)", field: "movement.adjustment")
+            throw GatewayError.invalidValue(
+                "Adjustment must be a decimal, got \(value.typeName)", field: "movement.adjustment")
         }
         guard let quantity = try? Quantity(parsing: text), !quantity.isZero, quantity.scale <= 2,
             quantity.absolute <= Self.maxAdjustment
@@ -240,7 +249,8 @@ public struct Open2bCodec: InboundCodec {
             return ok(["id": .integer(batch.succeeded.first?.id ?? 0)])
         case .update:
             if case .movement(nil) = outcomes.first {
-                return encode(GatewayError.notFound("Movement does not exist", field: "id"), route: route, context: context)
+                return encode(
+                    GatewayError.notFound("Movement does not exist", field: "id"), route: route, context: context)
             }
             return ok([:])
         case .delete:
@@ -310,7 +320,13 @@ public struct Open2bCodec: InboundCodec {
         if let (status, type) = serverFailure {
             return .json(
                 status,
-                ["status": "error", "error": ["field": .string(error.field.map(Self.vendorField) ?? ""), "type": .string(type), "description": .string(error.message)]])
+                [
+                    "status": "error",
+                    "error": [
+                        "field": .string(error.field.map(Self.vendorField) ?? ""), "type": .string(type),
+                        "description": .string(error.message),
+                    ],
+                ])
         }
         let type: String
         switch error.code {
@@ -332,7 +348,10 @@ public struct Open2bCodec: InboundCodec {
         }
         return .json(
             .ok,
-            ["status": "error", "error": ["field": .string(field), "type": .string(type), "description": .string(description)]])
+            [
+                "status": "error",
+                "error": ["field": .string(field), "type": .string(type), "description": .string(description)],
+            ])
     }
 
     /// A field path as Open2b's error tables name it: the member's own name, without the

@@ -18,7 +18,8 @@ public struct Open2bOutbound: OutboundCodec {
             throw GatewayError.unsupported("the catalog has no open2b_role stock location", field: "to")
         }
         guard let sku = catalog.product(key: item.product)?.sku else {
-            throw GatewayError.unsupported("product '\(item.product)' has no sku for Open2b in the catalog", field: "product")
+            throw GatewayError.unsupported(
+                "product '\(item.product)' has no sku for Open2b in the catalog", field: "product")
         }
         let signed: Quantity
         let other: String
@@ -43,7 +44,8 @@ public struct Open2bOutbound: OutboundCodec {
                 "a \(version.rawValue) backend carries at most 2 decimals, got \(item.quantity)", field: "quantity")
         }
         guard item.quantity <= Open2bCodec.maxAdjustment else {
-            throw GatewayError.unsupported("Open2b adjustments stop at 999999999.99, got \(item.quantity)", field: "quantity")
+            throw GatewayError.unsupported(
+                "Open2b adjustments stop at 999999999.99, got \(item.quantity)", field: "quantity")
         }
         return (sku, text)
     }
@@ -52,7 +54,9 @@ public struct Open2bOutbound: OutboundCodec {
         _ = try adjustment(item, catalog: catalog)
     }
 
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
+    public func moveRequest(
+        _ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool
+    ) throws(GatewayError)
         -> OutboundRequest
     {
         guard items.count == 1, let item = items.first else {
@@ -69,7 +73,8 @@ public struct Open2bOutbound: OutboundCodec {
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
         let json = response.json
         guard response.status == 200 else {
-            let error = backendError(status: response.status, message: "Open2b answered \(response.status): \(response.text)")
+            let error = backendError(
+                status: response.status, message: "Open2b answered \(response.status): \(response.text)")
             return items.map { _ in .failed(error) }
         }
         // Open2b answers its own refusals with 200 too: only the body says which it was.

@@ -16,7 +16,8 @@ extension StoreFeederCodec {
                 guard let reference = location.storefeederReference, reference.lowercased() == "unspecified",
                     location.kind != .outside
                 else { return nil }
-                return "the StoreFeeder reference 'Unspecified' belongs to an outside location, not \(location.kind.rawValue)"
+                return
+                    "the StoreFeeder reference 'Unspecified' belongs to an outside location, not \(location.kind.rawValue)"
             },
             { location in
                 location.storefeederWarehouse != nil && location.storefeederReference == nil

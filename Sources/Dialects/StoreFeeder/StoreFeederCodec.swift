@@ -47,7 +47,9 @@ public struct StoreFeederCodec: InboundCodec {
         Route("location.get", .get, "/stocklocations/{stockLocationID}"),
     ]
 
-    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+    public func decode(
+        _ request: InboundRequest, route: Route, catalog: Catalog
+    ) throws(GatewayError)
         -> Decoded<Context>
     {
         switch route.name {
@@ -55,7 +57,8 @@ public struct StoreFeederCodec: InboundCodec {
         case "location.get":
             let id = request.pathParameters["stockLocationID"] ?? ""
             guard Int(id).map({ $0 > 0 }) == true else {
-                throw GatewayError.invalidValue("The value '\(id)' is not valid for stockLocationID.", field: "stockLocationID")
+                throw GatewayError.invalidValue(
+                    "The value '\(id)' is not valid for stockLocationID.", field: "stockLocationID")
             }
             guard let location = catalog.location(storefeederID: id) else {
                 throw GatewayError.notFound(Self.unknownLocation, field: "stockLocationID")
@@ -101,13 +104,16 @@ public struct StoreFeederCodec: InboundCodec {
         _ = try boolean("KeepProduct")
         _ = try boolean("IncludeSystem")
         if let sku = request.queryValue(caseInsensitive: "SKU") {
-            guard let product = catalog.product(sku: sku) else { throw GatewayError.notFound(Self.unknownProduct, field: "SKU") }
+            guard let product = catalog.product(sku: sku) else {
+                throw GatewayError.notFound(Self.unknownProduct, field: "SKU")
+            }
             filter.sku = product.key
         }
         let pageSize = try integer("PageSize", range: 1...100) ?? 100
         let page = try integer("Page", range: 1...Int(Int32.max)) ?? 1
         return Decoded(
-            commands: [.readBalances(BalanceQuery(includeZero: false))], context: .locations(filter, pageSize: pageSize, page: page))
+            commands: [.readBalances(BalanceQuery(includeZero: false))],
+            context: .locations(filter, pageSize: pageSize, page: page))
     }
 
     /// One `StockLocationModel` (rest.storefeeder.com Help, ResourceModel StockLocationModel).
@@ -135,14 +141,16 @@ public struct StoreFeederCodec: InboundCodec {
         }
         let root = try request.jsonBody()
         guard case .array(let items) = root else {
-            throw GatewayError.malformed("The body must be a JSON array of transfers, got \(root.typeName).", field: "transfers")
+            throw GatewayError.malformed(
+                "The body must be a JSON array of transfers, got \(root.typeName).", field: "transfers")
         }
         guard !items.isEmpty else {
             throw GatewayError.invalidValue("At least one transfer is required.", field: "transfers")
         }
         guard items.count <= Self.maxBatchItems else {
             throw GatewayError.invalidValue(
-                "At most \(Self.maxBatchItems) transfers are allowed in one request, got \(items.count).", field: "transfers")
+                "At most \(Self.maxBatchItems) transfers are allowed in one request, got \(items.count).",
+                field: "transfers")
         }
         var movements: [Movement] = []
         var slots: [Result<Int, GatewayError>] = []
@@ -164,18 +172,23 @@ public struct StoreFeederCodec: InboundCodec {
         let product = try productKey(reader.object("ProductIDType", required: true), catalog: catalog)
         let from = try locationKey(reader.object("StockLocationFrom", required: true), catalog: catalog)
         let to = try locationKey(reader.object("StockLocationTo", required: true), catalog: catalog)
-        guard let amountValue = reader.value("TransferAmount") else { throw GatewayError.missing(reader.name("TransferAmount")) }
+        guard let amountValue = reader.value("TransferAmount") else {
+            throw GatewayError.missing(reader.name("TransferAmount"))
+        }
         guard case .number(let amountText) = amountValue else {
             throw GatewayError.invalidValue(
-                "\(reader.name("TransferAmount")) must be an integer, got \(amountValue.typeName).", field: reader.name("TransferAmount"))
+                "\(reader.name("TransferAmount")) must be an integer, got \(amountValue.typeName).",
+                field: reader.name("TransferAmount"))
         }
         guard let amount = try? Quantity(parsing: amountText), amount.isInteger, amount.intValue != nil else {
             throw GatewayError.invalidValue(
-                "\(reader.name("TransferAmount")) must be a whole number, got \(amountText).", field: reader.name("TransferAmount"))
+                "\(reader.name("TransferAmount")) must be a whole number, got \(amountText).",
+                field: reader.name("TransferAmount"))
         }
         guard amount.isPositive else {
             throw GatewayError.invalidValue(
-                "\(reader.name("TransferAmount")) must be greater than zero, got \(amountText).", field: reader.name("TransferAmount"))
+                "\(reader.name("TransferAmount")) must be greater than zero, got \(amountText).",
+                field: reader.name("TransferAmount"))
         }
         guard let immediate = try reader.bool("ImmediateTransfer", required: true) else {
             throw GatewayError.missing(reader.name("ImmediateTransfer"))
@@ -184,7 +197,8 @@ public struct StoreFeederCodec: InboundCodec {
         if let assigned = try reader.object("AssignedUserID") {
             let type = Self.enumName(try assigned.requiredString("IDType", maxLength: 16), ["Email", "ID"])
             guard type == "Email" || type == "ID" else {
-                throw GatewayError.invalidValue("IDType must be Email or ID, got '\(type)'.", field: assigned.name("IDType"))
+                throw GatewayError.invalidValue(
+                    "IDType must be Email or ID, got '\(type)'.", field: assigned.name("IDType"))
             }
             user = try assigned.requiredString("Value", maxLength: Self.maxText)
         }
@@ -203,10 +217,12 @@ public struct StoreFeederCodec: InboundCodec {
     func date(_ reader: FieldReader, _ key: String) throws(GatewayError) -> String? {
         guard let text = try reader.string(key, maxLength: 40) else { return nil }
         let bytes = Array(text.utf8)
-        let shaped = bytes.count >= 10 && bytes[4] == UInt8(ascii: "-") && bytes[7] == UInt8(ascii: "-")
+        let shaped =
+            bytes.count >= 10 && bytes[4] == UInt8(ascii: "-") && bytes[7] == UInt8(ascii: "-")
             && bytes[0..<4].allSatisfy { (0x30...0x39).contains($0) }
         guard shaped else {
-            throw GatewayError.invalidValue("\(reader.name(key)) must be a date (YYYY-MM-DD), got '\(text)'.", field: reader.name(key))
+            throw GatewayError.invalidValue(
+                "\(reader.name(key)) must be a date (YYYY-MM-DD), got '\(text)'.", field: reader.name(key))
         }
         return text
     }
@@ -234,7 +250,8 @@ public struct StoreFeederCodec: InboundCodec {
         let value = try reader.requiredString("Value", maxLength: Self.maxText)
         var warehouse: String?
         if let warehouseReader = try reader.object("Warehouse") {
-            let warehouseType = Self.enumName(try warehouseReader.requiredString("IDType", maxLength: 16), ["Name", "ID"])
+            let warehouseType = Self.enumName(
+                try warehouseReader.requiredString("IDType", maxLength: 16), ["Name", "ID"])
             guard warehouseType == "Name" || warehouseType == "ID" else {
                 throw GatewayError.invalidValue(
                     "IDType must be Name or ID, got '\(warehouseType)'.", field: warehouseReader.name("IDType"))
@@ -265,20 +282,26 @@ public struct StoreFeederCodec: InboundCodec {
     public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
         var held: [String: Set<String>] = [:]  // location → products with stock
         for case .balances(let balances) in outcomes {
-            for balance in balances where !balance.quantity.isZero { held[balance.location, default: []].insert(balance.product) }
+            for balance in balances where !balance.quantity.isZero {
+                held[balance.location, default: []].insert(balance.product)
+            }
         }
         switch context {
         case .transfers(let transfers):
             return encode(outcomes, transfers: transfers)
         case .location(let key):
-            guard let location = catalog.location(key: key) else { return .json(.notFound, ["Message": .string(Self.unknownLocation)]) }
+            guard let location = catalog.location(key: key) else {
+                return .json(.notFound, ["Message": .string(Self.unknownLocation)])
+            }
             return .json(.ok, Self.locationModel(location, catalog: catalog, holds: !(held[key]?.isEmpty ?? true)))
         case .locations(let filter, let pageSize, let page):
             let names = Self.warehouses(catalog)
             let matching = catalog.locations.filter { location in
                 guard location.storefeederID != nil else { return false }
                 let holds = !(held[location.key]?.isEmpty ?? true)
-                if let id = filter.warehouseID, names.firstIndex(of: location.storefeederWarehouse ?? "Default Warehouse") != id - 1 {
+                if let id = filter.warehouseID,
+                    names.firstIndex(of: location.storefeederWarehouse ?? "Default Warehouse") != id - 1
+                {
                     return false
                 }
                 if let wanted = filter.hasProducts, wanted != holds { return false }
@@ -292,7 +315,8 @@ public struct StoreFeederCodec: InboundCodec {
             return .json(
                 .ok,
                 [
-                    "TotalItems": .integer(matching.count), "PagingInfo": ["PageSize": .integer(pageSize), "Page": .integer(page)],
+                    "TotalItems": .integer(matching.count),
+                    "PagingInfo": ["PageSize": .integer(pageSize), "Page": .integer(page)],
                     "TotalPages": .integer((matching.count + pageSize - 1) / pageSize), "Data": .array(data),
                 ])
         }
@@ -374,7 +398,8 @@ public struct StoreFeederCodec: InboundCodec {
             status,
             [
                 "Message": "The request is invalid.",
-                "ModelState": .object(JSONObject([.init(error.field ?? "transfers", .array([.string(error.message)]))])),
+                "ModelState": .object(
+                    JSONObject([.init(error.field ?? "transfers", .array([.string(error.message)]))])),
             ])
     }
 }

@@ -29,7 +29,8 @@ public struct StoreFeederOutbound: OutboundCodec {
         }
         if let id = product.storefeederID { return Reference(idType: "ID", value: id) }
         if let sku = product.sku { return Reference(idType: "SKU", value: sku) }
-        throw GatewayError.unsupported("product '\(product.key)' has no StoreFeeder id or sku in the catalog", field: "product")
+        throw GatewayError.unsupported(
+            "product '\(product.key)' has no StoreFeeder id or sku in the catalog", field: "product")
     }
 
     func location(_ key: String, asSource: Bool, catalog: Catalog, field: String) throws(GatewayError) -> Reference {
@@ -38,11 +39,13 @@ public struct StoreFeederOutbound: OutboundCodec {
         }
         if let id = location.storefeederID { return Reference(idType: "ID", value: id) }
         if let reference = location.storefeederReference {
-            return Reference(idType: "StockLocationReference", value: reference, warehouse: location.storefeederWarehouse)
+            return Reference(
+                idType: "StockLocationReference", value: reference, warehouse: location.storefeederWarehouse)
         }
         // Every untracked location is outside StoreFeeder's stock locations.
         if !location.kind.isTracked { return Reference(idType: "StockLocationReference", value: "Unspecified") }
-        throw GatewayError.unsupported("location '\(key)' has no StoreFeeder id or reference in the catalog", field: field)
+        throw GatewayError.unsupported(
+            "location '\(key)' has no StoreFeeder id or reference in the catalog", field: field)
     }
 
     /// Refuses what StoreFeeder cannot carry, without building the request.
@@ -71,7 +74,9 @@ public struct StoreFeederOutbound: OutboundCodec {
         return .object(object)
     }
 
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
+    public func moveRequest(
+        _ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool
+    ) throws(GatewayError)
         -> OutboundRequest
     {
         var transfers: [JSONValue] = []
@@ -85,11 +90,13 @@ public struct StoreFeederOutbound: OutboundCodec {
         {
             return items.map { _ in .failed(unreadableAnswer("StoreFeeder", response)) }
         }
-        guard response.status == 200, let responses = response.json?["Responses"]?.arrayValue, responses.count == items.count
+        guard response.status == 200, let responses = response.json?["Responses"]?.arrayValue,
+            responses.count == items.count
         else {
             var message = "StoreFeeder answered \(response.status): \(response.text)"
             if let state = response.json?["ModelState"]?.objectValue, let first = state.members.first {
-                message = "\(first.key): " + (first.value.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? "")
+                message =
+                    "\(first.key): " + (first.value.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? "")
             }
             let error = backendError(status: response.status, message: message)
             return items.map { _ in .failed(error) }
@@ -98,7 +105,8 @@ public struct StoreFeederOutbound: OutboundCodec {
             if result["Success"] == true { return .applied(item) }
             let message = result["Error"]?.stringValue ?? "StoreFeeder refused the transfer"
             let code: GatewayError.Code =
-                message.contains("does not exist") ? .notFound : message.contains("holds") ? .insufficientStock : .invalidValue
+                message.contains("does not exist")
+                ? .notFound : message.contains("holds") ? .insufficientStock : .invalidValue
             return .failed(GatewayError(code: code, message: message))
         }
     }

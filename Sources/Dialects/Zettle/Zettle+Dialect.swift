@@ -4,7 +4,8 @@ extension ZettleCodec {
     /// `dialects.zettle.organization_uuid`: the organization answered besides `self`.
     /// A backend's `zettle_organization`: the `{org}` of its paths (`self` by default).
     public static let registration = Dialect(
-        id: "zettle", settingKeys: ["organization_uuid"], backendKeys: ["zettle_organization"], catalogRules: catalogRules,
+        id: "zettle", settingKeys: ["organization_uuid"], backendKeys: ["zettle_organization"],
+        catalogRules: catalogRules,
         inbound: { ZettleCodec(organizationUUID: $0["organization_uuid"]) },
         outbound: { ZettleOutbound(parameters: $0) },
         defaultWrite: { _ in ("PUT", "/organizations/self/inventory") },

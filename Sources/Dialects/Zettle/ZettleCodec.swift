@@ -55,13 +55,16 @@ public struct ZettleCodec: InboundCodec {
         Route("location.balances", .get, "/organizations/{org}/inventory/locations/{locationUuid}"),
         Route("store.balances", .get, "/organizations/{org}/inventory"),
         Route("type.balances", .get, "/organizations/{org}/inventory/locations"),
-        Route("product.balances", .get, "/organizations/{org}/inventory/locations/{locationUuid}/products/{productUuid}"),
+        Route(
+            "product.balances", .get, "/organizations/{org}/inventory/locations/{locationUuid}/products/{productUuid}"),
         Route("products.balances", .post, "/organizations/{org}/inventory/products"),
         Route("tracking.start", .post, "/organizations/{org}/inventory"),
         Route("tracking.stop", .delete, "/organizations/{org}/inventory/products/{productUuid}"),
     ]
 
-    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+    public func decode(
+        _ request: InboundRequest, route: Route, catalog: Catalog
+    ) throws(GatewayError)
         -> Decoded<Context>
     {
         let org = request.pathParameters["org"] ?? ""
@@ -72,7 +75,8 @@ public struct ZettleCodec: InboundCodec {
         case "locations.list":
             let type = request.queryValue("type")?.uppercased()
             if let type, !["STORE", "SUPPLIER", "SOLD", "BIN"].contains(type) {
-                throw GatewayError.invalidValue("type must be STORE, SUPPLIER, SOLD or BIN, got '\(type)'", field: "type")
+                throw GatewayError.invalidValue(
+                    "type must be STORE, SUPPLIER, SOLD or BIN, got '\(type)'", field: "type")
             }
             return Decoded(commands: [], context: .locations(type: type))
         case "location.balances":
@@ -85,24 +89,29 @@ public struct ZettleCodec: InboundCodec {
             guard let type = request.queryValue("type")?.uppercased() else {
                 throw GatewayError.missing("type")
             }
-            guard let location = catalog.locations.first(where: { $0.zettleUUID != nil && Self.type($0) == type }) else {
+            guard let location = catalog.locations.first(where: { $0.zettleUUID != nil && Self.type($0) == type })
+            else {
                 throw GatewayError.notFound("No location of type '\(type)'", field: "type")
             }
             return balances(at: location, products: nil, summary: true, catalog: catalog)
         case "product.balances":
-            let location = try knownLocation(request.pathParameters["locationUuid"] ?? "", field: "locationUuid", catalog: catalog)
-            let product = try knownProduct(request.pathParameters["productUuid"] ?? "", field: "productUuid", catalog: catalog)
+            let location = try knownLocation(
+                request.pathParameters["locationUuid"] ?? "", field: "locationUuid", catalog: catalog)
+            let product = try knownProduct(
+                request.pathParameters["productUuid"] ?? "", field: "productUuid", catalog: catalog)
             return balances(at: location, products: [product], summary: false, catalog: catalog)
         case "products.balances":
             let root = try FieldReader(request.jsonBody(), path: "")
             let type = try root.requiredString("locationType", maxLength: 16).uppercased()
-            guard let location = catalog.locations.first(where: { $0.zettleUUID != nil && Self.type($0) == type }) else {
+            guard let location = catalog.locations.first(where: { $0.zettleUUID != nil && Self.type($0) == type })
+            else {
                 throw GatewayError.notFound("No location of type '\(type)'", field: "locationType")
             }
             var products: [String] = []
             for (index, value) in (try root.array("productUuids", required: true) ?? []).enumerated() {
                 guard case .string(let text) = value else {
-                    throw GatewayError.invalidValue("productUuids[\(index)] must be a UUID", field: "productUuids[\(index)]")
+                    throw GatewayError.invalidValue(
+                        "productUuids[\(index)] must be a UUID", field: "productUuids[\(index)]")
                 }
                 products.append(try knownProduct(text, field: "productUuids[\(index)]", catalog: catalog))
             }
@@ -114,13 +123,18 @@ public struct ZettleCodec: InboundCodec {
             return Decoded(
                 commands: [
                     .setTracking(products: Self.catalogProducts(product, catalog), tracked: true),
-                    .readBalances(BalanceQuery(products: Self.catalogProducts(product, catalog), location: location.key, includeZero: false)),
+                    .readBalances(
+                        BalanceQuery(
+                            products: Self.catalogProducts(product, catalog), location: location.key, includeZero: false
+                        )),
                 ],
                 context: .tracked(location: location.key, product: product))
         case "tracking.stop":
-            let product = try knownProduct(request.pathParameters["productUuid"] ?? "", field: "productUuid", catalog: catalog)
+            let product = try knownProduct(
+                request.pathParameters["productUuid"] ?? "", field: "productUuid", catalog: catalog)
             return Decoded(
-                commands: [.setTracking(products: Self.catalogProducts(product, catalog), tracked: false)], context: .untracked)
+                commands: [.setTracking(products: Self.catalogProducts(product, catalog), tracked: false)],
+                context: .untracked)
         case "inventory.update":
             return try decodeUpdate(request, catalog: catalog)
         case "inventory.bulk":
@@ -170,11 +184,13 @@ public struct ZettleCodec: InboundCodec {
             if tracking == "START_TRACKING" || tracking == "STOP_TRACKING" {
                 _ = try knownProduct(productUUID, field: productReader.name("productUuid"), catalog: catalog)
                 trackingChanges.append(
-                    .setTracking(products: Self.catalogProducts(productUUID, catalog), tracked: tracking == "START_TRACKING"))
+                    .setTracking(
+                        products: Self.catalogProducts(productUUID, catalog), tracked: tracking == "START_TRACKING"))
             }
             for (index, change) in (try productReader.array("variantChanges") ?? []).enumerated() {
                 let reader = try FieldReader(change, path: productReader.name("variantChanges[\(index)]"))
-                let (movement, variant) = try self.change(reader, productUUID: productUUID, tracking: tracking, catalog: catalog)
+                let (movement, variant) = try self.change(
+                    reader, productUUID: productUUID, tracking: tracking, catalog: catalog)
                 movements.append(movement)
                 if !variants.contains(variant) { variants.append(variant) }
             }
@@ -182,7 +198,8 @@ public struct ZettleCodec: InboundCodec {
         guard movements.count <= Self.maxChanges else {
             throw GatewayError.invalidValue("more than \(Self.maxChanges) variant changes", field: "productChanges")
         }
-        return try finish(root, movements: movements, variants: variants, bulk: true, tracking: trackingChanges, catalog: catalog)
+        return try finish(
+            root, movements: movements, variants: variants, bulk: true, tracking: trackingChanges, catalog: catalog)
     }
 
     func finish(
@@ -198,7 +215,8 @@ public struct ZettleCodec: InboundCodec {
         } else if let store = catalog.firstLocation(kind: .stock, where: { $0.zettleUUID != nil }) {
             reportLocation = store
         } else {
-            throw GatewayError.unsupported("the catalog has no Zettle STORE location", field: "returnBalanceForLocationUuid")
+            throw GatewayError.unsupported(
+                "the catalog has no Zettle STORE location", field: "returnBalanceForLocationUuid")
         }
         var externalID: String?
         if root.has("externalUuid") { externalID = try uuid(root, "externalUuid") }
@@ -212,10 +230,13 @@ public struct ZettleCodec: InboundCodec {
         // not an idempotency key: Zettle applies every update, and real clients (PayPal's own
         // integration) send one fixed UUID with all of them. A repeat is made safe by the
         // `Idempotency-Key` header, as in every dialect.
-        return Decoded(commands: commands, context: .update(location: reportLocation.key, variants: variants, bulk: bulk))
+        return Decoded(
+            commands: commands, context: .update(location: reportLocation.key, variants: variants, bulk: bulk))
     }
 
-    func change(_ reader: FieldReader, productUUID: String, tracking: String?, catalog: Catalog) throws(GatewayError)
+    func change(
+        _ reader: FieldReader, productUUID: String, tracking: String?, catalog: Catalog
+    ) throws(GatewayError)
         -> (Movement, VariantRef)
     {
         let variantUUID = try uuid(reader, "variantUuid")
@@ -223,8 +244,10 @@ public struct ZettleCodec: InboundCodec {
             throw GatewayError.notFound(
                 "Variant \(variantUUID) of product \(productUUID) not found", field: reader.name("variantUuid"))
         }
-        let from = try knownLocation(uuid(reader, "fromLocationUuid"), field: reader.name("fromLocationUuid"), catalog: catalog)
-        let to = try knownLocation(uuid(reader, "toLocationUuid"), field: reader.name("toLocationUuid"), catalog: catalog)
+        let from = try knownLocation(
+            uuid(reader, "fromLocationUuid"), field: reader.name("fromLocationUuid"), catalog: catalog)
+        let to = try knownLocation(
+            uuid(reader, "toLocationUuid"), field: reader.name("toLocationUuid"), catalog: catalog)
         // A number or a decimal string: the vendor's own purchase example sends `"change": "1"`
         // (iZettle/api-documentation, inventory-api/concepts/how-inventories-work.md).
         let quantity = try reader.quantity("change", allowString: true) ?? .zero
@@ -243,13 +266,16 @@ public struct ZettleCodec: InboundCodec {
     static func uuid(_ reader: FieldReader, _ key: String) throws(GatewayError) -> String {
         let text = try reader.requiredString(key, maxLength: 64)
         guard UUIDText.isValid(text) else {
-            throw GatewayError.invalidValue("\(reader.name(key)) must be a UUID, got '\(text)'", field: reader.name(key))
+            throw GatewayError.invalidValue(
+                "\(reader.name(key)) must be a UUID, got '\(text)'", field: reader.name(key))
         }
         return text.caseFolded
     }
 
     /// The catalog location of a UUID; `field` is spelled out only for a refusal.
-    func knownLocation(_ uuid: String, field: @autoclosure () -> String, catalog: Catalog) throws(GatewayError)
+    func knownLocation(
+        _ uuid: String, field: @autoclosure () -> String, catalog: Catalog
+    ) throws(GatewayError)
         -> Location
     {
         guard let location = catalog.location(zettleUUID: uuid) else {
@@ -259,7 +285,8 @@ public struct ZettleCodec: InboundCodec {
     }
 
     /// A Zettle product UUID the catalog knows, lowercased; `field` is spelled out only for a refusal.
-    func knownProduct(_ uuid: String, field: @autoclosure () -> String, catalog: Catalog) throws(GatewayError) -> String {
+    func knownProduct(_ uuid: String, field: @autoclosure () -> String, catalog: Catalog) throws(GatewayError) -> String
+    {
         let folded = uuid.caseFolded
         guard UUIDText.isValid(folded), catalog.products.contains(where: { $0.zettleProductUUID == folded }) else {
             throw GatewayError.notFound("Product \(uuid) not found", field: field())
@@ -284,7 +311,9 @@ public struct ZettleCodec: InboundCodec {
     func balances(at location: Location, products: [String]?, summary: Bool, catalog: Catalog) -> Decoded<Context> {
         let keys = products.map { $0.flatMap { Self.catalogProducts($0, catalog) } }
         return Decoded(
-            commands: [.readTracking, .readBalances(BalanceQuery(products: keys, location: location.key, includeZero: false))],
+            commands: [
+                .readTracking, .readBalances(BalanceQuery(products: keys, location: location.key, includeZero: false)),
+            ],
             context: .balances(location: location.key, products: products, summary: summary))
     }
 
@@ -318,12 +347,14 @@ public struct ZettleCodec: InboundCodec {
             var latest: Date?
             for case .balances(let balances) in outcomes {
                 for balance in balances where !untracked.contains(balance.product) {
-                    guard let product = catalog.product(key: balance.product), let productUUID = product.zettleProductUUID,
+                    guard let product = catalog.product(key: balance.product),
+                        let productUUID = product.zettleProductUUID,
                         let variantUUID = product.zettleVariantUUID
                     else { continue }
                     rows.append(
                         Self.balanceRow(
-                            location: location, productUUID: productUUID, variantUUID: variantUUID, balance: balance.quantity))
+                            location: location, productUUID: productUUID, variantUUID: variantUUID,
+                            balance: balance.quantity))
                     if let updated = balance.updatedAt { latest = max(latest ?? updated, updated) }
                 }
             }
@@ -336,7 +367,9 @@ public struct ZettleCodec: InboundCodec {
             // a number (the vendor's example shows `0`) would break.
             var tracked: [JSONValue] = []
             for product in catalog.products where !untracked.contains(product.key) {
-                guard let productUUID = product.zettleProductUUID, !tracked.contains(.string(productUUID)) else { continue }
+                guard let productUUID = product.zettleProductUUID, !tracked.contains(.string(productUUID)) else {
+                    continue
+                }
                 tracked.append(.string(productUUID))
             }
             return .json(
@@ -350,12 +383,14 @@ public struct ZettleCodec: InboundCodec {
             var rows: [JSONValue] = []
             for case .balances(let balances) in outcomes {
                 for balance in balances {
-                    guard let product = catalog.product(key: balance.product), let productUUID = product.zettleProductUUID,
+                    guard let product = catalog.product(key: balance.product),
+                        let productUUID = product.zettleProductUUID,
                         let variantUUID = product.zettleVariantUUID
                     else { continue }
                     rows.append(
                         Self.balanceRow(
-                            location: location, productUUID: productUUID, variantUUID: variantUUID, balance: balance.quantity))
+                            location: location, productUUID: productUUID, variantUUID: variantUUID,
+                            balance: balance.quantity))
                 }
             }
             return .json(.ok, ["locationUuid": .string(location?.zettleUUID ?? ""), "variants": .array(rows)])
@@ -370,10 +405,12 @@ public struct ZettleCodec: InboundCodec {
             let location = catalog.location(key: locationKey)
             let uuid = location?.zettleUUID ?? ""
             var held: [String: Quantity] = [:]
-            guard let balances = outcomes.lazy.compactMap({ outcome -> [Balance]? in
-                if case .balances(let balances) = outcome { return balances }
-                return nil
-            }).last else {
+            guard
+                let balances = outcomes.lazy.compactMap({ outcome -> [Balance]? in
+                    if case .balances(let balances) = outcome { return balances }
+                    return nil
+                }).last
+            else {
                 // The backend cannot read balances: the move stands, no balances to report.
                 return .json(.ok, ["locationUuid": .string(uuid), "variants": []])
             }
@@ -398,12 +435,15 @@ public struct ZettleCodec: InboundCodec {
     /// vendor's type: Shopware's client (SwagPayPal `Pos/Api/Inventory/Status/Variant.php`)
     /// takes it through `setBalance(string)` under strict types, so a JSON number breaks it;
     /// nopCommerce's `int?` reads the string as well.
-    static func balanceRow(location: Location?, productUUID: String, variantUUID: String, balance: Quantity)
+    static func balanceRow(
+        location: Location?, productUUID: String, variantUUID: String, balance: Quantity
+    )
         -> JSONValue
     {
         [
             "locationUuid": .string(location?.zettleUUID ?? ""), "locationType": .string(location.map(type) ?? "STORE"),
-            "productUuid": .string(productUUID), "variantUuid": .string(variantUUID), "balance": .string(balance.description),
+            "productUuid": .string(productUUID), "variantUuid": .string(variantUUID),
+            "balance": .string(balance.description),
         ]
     }
 

@@ -21,7 +21,8 @@ public struct ZettleOutbound: OutboundCodec {
             throw GatewayError.notFound("unknown location '\(key)'", field: field)
         }
         if let uuid = location.zettleUUID { return uuid }
-        if let substitute = catalog.untrackedSubstitute(for: location, asSource: asSource, where: { $0.zettleUUID != nil }),
+        if let substitute = catalog.untrackedSubstitute(
+            for: location, asSource: asSource, where: { $0.zettleUUID != nil }),
             let uuid = substitute.zettleUUID
         {
             return uuid
@@ -30,13 +31,16 @@ public struct ZettleOutbound: OutboundCodec {
     }
 
     /// The UUIDs a change names, or why the backend cannot be told about the item.
-    func identifiers(_ item: Movement, catalog: Catalog) throws(GatewayError)
+    func identifiers(
+        _ item: Movement, catalog: Catalog
+    ) throws(GatewayError)
         -> (product: String, variant: String, from: String, to: String)
     {
         guard let product = catalog.product(key: item.product), let productUUID = product.zettleProductUUID,
             let variantUUID = product.zettleVariantUUID
         else {
-            throw GatewayError.unsupported("product '\(item.product)' has no Zettle UUIDs in the catalog", field: "product")
+            throw GatewayError.unsupported(
+                "product '\(item.product)' has no Zettle UUIDs in the catalog", field: "product")
         }
         return (
             productUUID, variantUUID, try uuid(item.from, asSource: true, catalog: catalog, field: "from"),
@@ -57,7 +61,9 @@ public struct ZettleOutbound: OutboundCodec {
         _ = try identifiers(item, catalog: catalog)
     }
 
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
+    public func moveRequest(
+        _ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool
+    ) throws(GatewayError)
         -> OutboundRequest
     {
         var changes: [JSONValue] = []
@@ -83,13 +89,16 @@ public struct ZettleOutbound: OutboundCodec {
     /// A Zettle answer that is not a success, with the vendor's `developerMessage` when it
     /// sent one (the same envelope in the earlier API and in V3).
     static func refusal(_ response: OutboundResponse) -> GatewayError {
-        let message = response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status): \(response.text)"
+        let message =
+            response.json?["developerMessage"]?.stringValue ?? "Zettle answered \(response.status): \(response.text)"
         return backendError(status: response.status, message: message)
     }
 
     /// The bulk call with only tracking changes (iZettle/api-documentation,
     /// inventory-api/user-guides/manage-inventory-tracking/enable-tracking.md).
-    public func trackingRequest(products: [String], tracked: Bool, catalog: Catalog) throws(GatewayError)
+    public func trackingRequest(
+        products: [String], tracked: Bool, catalog: Catalog
+    ) throws(GatewayError)
         -> OutboundRequest?
     {
         let changes = try catalog.zettleProductUUIDs(products).map { uuid -> JSONValue in
@@ -106,10 +115,13 @@ public struct ZettleOutbound: OutboundCodec {
         return OutboundRequest(method: "GET", path: "/organizations/\(organization)/inventory/locations/\(uuid)")
     }
 
-    public func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog)
+    public func balanceResult(
+        _ response: OutboundResponse, query: BalanceQuery, catalog: Catalog
+    )
         throws(GatewayError) -> [Balance]
     {
-        guard response.status == 200, let variants = response.json?["variants"]?.arrayValue, let location = query.location
+        guard response.status == 200, let variants = response.json?["variants"]?.arrayValue,
+            let location = query.location
         else { throw Self.refusal(response) }
         var balances: [Balance] = []
         for variant in variants {

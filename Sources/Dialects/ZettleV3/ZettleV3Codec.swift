@@ -59,14 +59,17 @@ public struct ZettleV3Codec: InboundCodec {
         Route("products.tracking", .post, "/v3/products"),
     ]
 
-    public func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError)
+    public func decode(
+        _ request: InboundRequest, route: Route, catalog: Catalog
+    ) throws(GatewayError)
         -> Decoded<Context>
     {
         switch route.name {
         case "inventories.list":
             return Decoded(commands: [], context: .inventories(single: nil))
         case "inventory.get":
-            let location = try inventory(request.pathParameters["inventoryUuid"] ?? "", field: "inventoryUuid", catalog: catalog)
+            let location = try inventory(
+                request.pathParameters["inventoryUuid"] ?? "", field: "inventoryUuid", catalog: catalog)
             return Decoded(commands: [], context: .inventories(single: location.key))
         case "movements.create":
             return try decodeMovements(request, catalog: catalog)
@@ -78,12 +81,15 @@ public struct ZettleV3Codec: InboundCodec {
         case "stock.inventory":
             let uuid = request.pathParameters["inventoryUuid"] ?? ""
             let location = try inventory(uuid, field: "inventoryUuid", catalog: catalog)
-            return try stock([location], product: nil, request: request, path: "/v3/stock/\(uuid.caseFolded)", catalog: catalog)
+            return try stock(
+                [location], product: nil, request: request, path: "/v3/stock/\(uuid.caseFolded)", catalog: catalog)
         case "stock.product":
             let uuid = request.pathParameters["inventoryUuid"] ?? ""
             let location = try inventory(uuid, field: "inventoryUuid", catalog: catalog)
             let productUUID = (request.pathParameters["productUuid"] ?? "").caseFolded
-            guard UUIDText.isValid(productUUID), catalog.products.contains(where: { $0.zettleProductUUID == productUUID }) else {
+            guard UUIDText.isValid(productUUID),
+                catalog.products.contains(where: { $0.zettleProductUUID == productUUID })
+            else {
                 throw GatewayError.notFound("Product \(productUUID) not found", field: "productUuid")
             }
             return try stock(
@@ -109,7 +115,8 @@ public struct ZettleV3Codec: InboundCodec {
             let reader = try FieldReader(entry, path: "movements[\(index)]")
             let productUUID = try uuid(reader, "productUuid")
             let variantUUID = try uuid(reader, "variantUuid")
-            guard let product = catalog.product(zettleVariant: variantUUID), product.zettleProductUUID == productUUID else {
+            guard let product = catalog.product(zettleVariant: variantUUID), product.zettleProductUUID == productUUID
+            else {
                 throw GatewayError.notFound(
                     "Variant \(variantUUID) of product \(productUUID) not found", field: reader.name("variantUuid"))
             }
@@ -119,7 +126,8 @@ public struct ZettleV3Codec: InboundCodec {
                 throw GatewayError.invalidValue("from and to are the same inventory", field: reader.name("to"))
             }
             let quantity = try reader.quantity("change", allowString: true) ?? .zero
-            var movement = Movement(product: product.key, quantity: quantity, from: from.key, to: to.key, allowOverage: true)
+            var movement = Movement(
+                product: product.key, quantity: quantity, from: from.key, to: to.key, allowOverage: true)
             movement.externalID = identifier
             items.append(movement)
         }
@@ -143,13 +151,16 @@ public struct ZettleV3Codec: InboundCodec {
                     "tracking must be enable or disable, got '\(tracking)'", field: reader.name("tracking"))
             }
             commands.append(
-                .setTracking(products: ZettleCodec.catalogProducts(productUUID, catalog), tracked: tracking == "enable"))
+                .setTracking(products: ZettleCodec.catalogProducts(productUUID, catalog), tracked: tracking == "enable")
+            )
         }
         // Stored durably; stock reads leave out a product whose tracking is disabled.
         return Decoded(commands: commands, context: .tracking)
     }
 
-    func stock(_ locations: [Location], product: String?, request: InboundRequest, path: String, catalog: Catalog)
+    func stock(
+        _ locations: [Location], product: String?, request: InboundRequest, path: String, catalog: Catalog
+    )
         throws(GatewayError)
         -> Decoded<Context>
     {
@@ -168,12 +179,16 @@ public struct ZettleV3Codec: InboundCodec {
         let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https" ? "https" : "http"
         // One product: every variant of it, at zero where it has no stock (PayPal reads them all).
         let variants = product.map { uuid in catalog.products.filter { $0.zettleProductUUID == uuid }.map(\.key) }
-        let commands = [Command.readTracking] + locations.map {
-            Command.readBalances(BalanceQuery(products: variants, location: $0.key, includeZero: product != nil))
-        }
+        let commands =
+            [Command.readTracking]
+            + locations.map {
+                Command.readBalances(BalanceQuery(products: variants, location: $0.key, includeZero: product != nil))
+            }
         return Decoded(
             commands: commands,
-            context: .stock(locations: locations.map(\.key), product: product, page: Page(cursor: cursor, limit: limit, base: "\(scheme)://\(host)\(path)")))
+            context: .stock(
+                locations: locations.map(\.key), product: product,
+                page: Page(cursor: cursor, limit: limit, base: "\(scheme)://\(host)\(path)")))
     }
 
     func uuid(_ reader: FieldReader, _ key: String) throws(GatewayError) -> String {
@@ -202,7 +217,8 @@ public struct ZettleV3Codec: InboundCodec {
         case .inventories(let single):
             let rows = catalog.locations.compactMap { location -> JSONValue? in
                 guard let uuid = location.zettleUUID, single == nil || single == location.key else { return nil }
-                let defaultStore = catalog.firstLocation(kind: .stock, where: { $0.zettleUUID != nil })?.key == location.key
+                let defaultStore =
+                    catalog.firstLocation(kind: .stock, where: { $0.zettleUUID != nil })?.key == location.key
                 return [
                     "inventoryUuid": .string(uuid), "inventoryType": .string(Self.type(location)),
                     "name": .string(location.key), "description": .string(location.key),
@@ -225,7 +241,9 @@ public struct ZettleV3Codec: InboundCodec {
         }
     }
 
-    func stockPage(_ outcomes: [Outcome], keys: [String], product: String?, page: Page, catalog: Catalog) -> CodecResponse {
+    func stockPage(
+        _ outcomes: [Outcome], keys: [String], product: String?, page: Page, catalog: Catalog
+    ) -> CodecResponse {
         // Rows in a stable order (inventory, then variant); the cursor is the last row's pair.
         var rows: [(cursor: String, value: JSONValue)] = []
         let untracked = ZettleCodec.untracked(outcomes)
@@ -240,7 +258,9 @@ public struct ZettleV3Codec: InboundCodec {
             if let product {
                 // Every variant of the product, at zero where the store holds no row for it.
                 for item in catalog.products
-                where item.zettleProductUUID == product && item.zettleVariantUUID != nil && !untracked.contains(item.key) {
+                where item.zettleProductUUID == product && item.zettleVariantUUID != nil
+                    && !untracked.contains(item.key)
+                {
                     if !balances.contains(where: { $0.product == item.key }) {
                         balances.append(Balance(product: item.key, location: key, quantity: .zero))
                     }
@@ -251,7 +271,8 @@ public struct ZettleV3Codec: InboundCodec {
                     let variantUUID = item.zettleVariantUUID, product == nil || product == productUUID
                 else { continue }
                 var row = JSONObject([
-                    .init("organizationUuid", .string(organizationUUID)), .init("inventoryUuid", .string(inventoryUUID)),
+                    .init("organizationUuid", .string(organizationUUID)),
+                    .init("inventoryUuid", .string(inventoryUUID)),
                     .init("productUuid", .string(productUUID)), .init("variantUuid", .string(variantUUID)),
                     .init("balance", .number(balance.quantity.description)),
                 ])
@@ -264,7 +285,8 @@ public struct ZettleV3Codec: InboundCodec {
         let end = min(rows.count, start + page.limit)
         var response = CodecResponse.json(.ok, .array(rows[start..<end].map(\.value)))
         if end < rows.count, let last = rows[end - 1].cursor.addingQueryEscapes {
-            response.headers[HTTPField.Name("Link")!] = "<\(page.base)?cursor=\(last)&limit=\(page.limit)>; rel=\"next\""
+            response.headers[HTTPField.Name("Link")!] =
+                "<\(page.base)?cursor=\(last)&limit=\(page.limit)>; rel=\"next\""
         }
         return response
     }
@@ -284,7 +306,8 @@ extension String {
         var result = ""
         for byte in utf8 {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 result.unicodeScalars.append(Unicode.Scalar(byte))
             default:

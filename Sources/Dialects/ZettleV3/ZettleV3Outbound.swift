@@ -22,7 +22,9 @@ public struct ZettleV3Outbound: OutboundCodec {
         _ = try identities.identifiers(item, catalog: catalog)
     }
 
-    public func moveRequest(_ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool) throws(GatewayError)
+    public func moveRequest(
+        _ items: [Movement], catalog: Catalog, idempotencyKey: String?, atomic: Bool
+    ) throws(GatewayError)
         -> OutboundRequest
     {
         var movements: [JSONValue] = []
@@ -52,7 +54,9 @@ public struct ZettleV3Outbound: OutboundCodec {
     }
 
     /// `POST /v3/products [{"productUuid", "tracking": "enable" | "disable"}]` (PayPal's setTracking).
-    public func trackingRequest(products: [String], tracked: Bool, catalog: Catalog) throws(GatewayError)
+    public func trackingRequest(
+        products: [String], tracked: Bool, catalog: Catalog
+    ) throws(GatewayError)
         -> OutboundRequest?
     {
         let entries = try catalog.zettleProductUUIDs(products).map { uuid -> JSONValue in
@@ -74,7 +78,9 @@ public struct ZettleV3Outbound: OutboundCodec {
         return OutboundRequest(method: "GET", path: "/v3/stock/\(inventory)?limit=\(ZettleV3Codec.maxLimit)")
     }
 
-    public func balanceResult(_ response: OutboundResponse, query: BalanceQuery, catalog: Catalog)
+    public func balanceResult(
+        _ response: OutboundResponse, query: BalanceQuery, catalog: Catalog
+    )
         throws(GatewayError) -> [Balance]
     {
         guard response.status == 200, let rows = response.json?.arrayValue, let location = query.location else {

@@ -112,14 +112,19 @@ actor BackendAuthenticator {
                     body: Array(body.utf8)))
         } catch {
             throw GatewayError(
-                code: .unavailable, message: "the token endpoint of backend \(backendName) is unreachable (\((error as? CurlError)?.code.description ?? "error"))")
+                code: .unavailable,
+                message:
+                    "the token endpoint of backend \(backendName) is unreachable (\((error as? CurlError)?.code.description ?? "error"))"
+            )
         }
         guard response.status == 200, let json = try? JSONParser.parse(response.body),
             let accessToken = json["access_token"]?.stringValue, !accessToken.isEmpty
         else {
             // The answer may echo what was sent: report the status only.
             throw GatewayError(
-                code: .backendFailure, message: "the token endpoint of backend \(backendName) refused the credentials (HTTP \(response.status))")
+                code: .backendFailure,
+                message:
+                    "the token endpoint of backend \(backendName) refused the credentials (HTTP \(response.status))")
         }
         // The token endpoint's word is untrusted: a lifetime outside a second to a day (or not
         // a finite number) is taken as the nearest bound, never turned into an overflowing Duration.

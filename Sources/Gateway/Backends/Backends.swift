@@ -8,7 +8,9 @@ import StockCore
 /// Builds the backends and routes of a configuration.
 public enum Backends {
     /// The outbound codec of a backend dialect.
-    public static func codec(dialect: String, parameters: BackendParameters = BackendParameters()) -> (any OutboundCodec)? {
+    public static func codec(
+        dialect: String, parameters: BackendParameters = BackendParameters()
+    ) -> (any OutboundCodec)? {
         DialectRegistry.dialect(dialect)?.outboundCodec(parameters)
     }
 
@@ -45,7 +47,8 @@ public enum Backends {
                 throw ConfigFile.Error(description: "backend '\(backend.name)': \(error)")
             }
             byName[backend.name] = RemoteBackend(
-                name: backend.name, baseURL: backend.baseURL, codec: codec, client: client, auth: auth, catalog: catalog,
+                name: backend.name, baseURL: backend.baseURL, codec: codec, client: client, auth: auth,
+                catalog: catalog,
                 journal: embedded, logger: logger, metrics: metrics, redactor: redactor)
         }
         let fallback = file.routes["default"].flatMap { byName[$0] } ?? embedded

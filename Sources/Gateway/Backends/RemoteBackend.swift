@@ -193,7 +193,9 @@ public final class RemoteBackend: StockBackend {
 
     /// The journal rows (state `sent`) of items about to be sent: rows of an earlier send under
     /// the same key when they record the same movements, so a resend never adds rows; else new ones.
-    func journalRows(_ items: [Movement], reusing reusable: inout [Movement], facts: RequestFacts) async throws
+    func journalRows(
+        _ items: [Movement], reusing reusable: inout [Movement], facts: RequestFacts
+    ) async throws
         -> [Movement]
     {
         let candidates = reusable.prefix(items.count)
@@ -239,7 +241,8 @@ public final class RemoteBackend: StockBackend {
     /// Sends items that passed the checks. A per-item batch refused whole by an
     /// all-or-nothing backend is retried one item at a time.
     func send(_ items: [Movement], atomic: Bool, facts: RequestFacts) async throws -> [BatchOutcome.Item] {
-        let request = try codec.moveRequest(items, catalog: catalog, idempotencyKey: facts.idempotencyKey, atomic: atomic)
+        let request = try codec.moveRequest(
+            items, catalog: catalog, idempotencyKey: facts.idempotencyKey, atomic: atomic)
         let response = try await send(request, facts: facts)
         let outcomes = codec.moveResult(response, items: items, catalog: catalog).map { outcome -> BatchOutcome.Item in
             if case .failed(let error) = outcome { return .failed(redacted(error)) }
@@ -286,7 +289,8 @@ public final class RemoteBackend: StockBackend {
             return .undone(undone)
         }
         logger.error(
-            "could not undo a movement at the backend", metadata: ["backend": "\(name)", "request": "\(facts.requestID)"])
+            "could not undo a movement at the backend",
+            metadata: ["backend": "\(name)", "request": "\(facts.requestID)"])
         return .failed(
             GatewayError.conflict(
                 "applied at backend \(name) but could not be reversed after another item failed: check the backend"))
@@ -327,14 +331,17 @@ public final class RemoteBackend: StockBackend {
             attempt += 1
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else {
-                throw giveUp(GatewayError(code: .unavailable, message: "backend \(name) is unavailable (no answer in time)"))
+                throw giveUp(
+                    GatewayError(code: .unavailable, message: "backend \(name) is unavailable (no answer in time)"))
             }
             let admitted = breaker.withLock { $0.admit(now: .now) }
             publishCircuit()
             guard admitted == .allowed else {
                 metrics?.recordBackendCall(backend: name, outcome: "rejected")
                 throw giveUp(
-                    GatewayError(code: .unavailable, message: "backend \(name) is unavailable (circuit open after repeated failures)"))
+                    GatewayError(
+                        code: .unavailable,
+                        message: "backend \(name) is unavailable (circuit open after repeated failures)"))
             }
             let canRetry = attempt < retryPolicy.maxAttempts
             let response: OutboundResponse
@@ -353,8 +360,10 @@ public final class RemoteBackend: StockBackend {
                 }
                 metrics?.recordBackendCall(backend: name, outcome: "failed")
                 logger.warning(
-                    "backend unreachable", metadata: ["backend": "\(name)", "error": "\(error.code)", "request": "\(facts.requestID)"])
-                throw giveUp(GatewayError(code: .unavailable, message: "backend \(name) is unavailable (\(error.code))"))
+                    "backend unreachable",
+                    metadata: ["backend": "\(name)", "error": "\(error.code)", "request": "\(facts.requestID)"])
+                throw giveUp(
+                    GatewayError(code: .unavailable, message: "backend \(name) is unavailable (\(error.code))"))
             }
             recordHealth(ok: response.status < 500)
             let notProcessed = response.status == 429 || response.status == 503
@@ -417,7 +426,9 @@ public final class RemoteBackend: StockBackend {
     }
 
     /// One attempt, with one fresh token after a 401 when the auth method has tokens.
-    func authenticated(_ request: OutboundRequest, facts: RequestFacts, timeout: Duration) async throws -> OutboundResponse {
+    func authenticated(
+        _ request: OutboundRequest, facts: RequestFacts, timeout: Duration
+    ) async throws -> OutboundResponse {
         let started = ContinuousClock.now
         let response = try await transmit(request, facts: facts, refresh: false, timeout: timeout)
         let left = timeout - (ContinuousClock.now - started)
@@ -427,7 +438,9 @@ public final class RemoteBackend: StockBackend {
         return response
     }
 
-    func transmit(_ request: OutboundRequest, facts: RequestFacts, refresh: Bool, timeout: Duration) async throws
+    func transmit(
+        _ request: OutboundRequest, facts: RequestFacts, refresh: Bool, timeout: Duration
+    ) async throws
         -> OutboundResponse
     {
         var headers = request.headers.map { (name: $0.name, value: $0.value) }

@@ -52,7 +52,9 @@ struct BalanceChanges {
     }
 
     /// The balance, or a refusal when it passes what 18 integer digits carry (either sign).
-    private static func inRange(_ balance: Quantity, at location: String, of product: String) throws(GatewayError)
+    private static func inRange(
+        _ balance: Quantity, at location: String, of product: String
+    ) throws(GatewayError)
         -> Quantity
     {
         guard balance.isInRange else {

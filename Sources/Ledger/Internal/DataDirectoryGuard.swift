@@ -67,7 +67,9 @@ struct LedgerFileIdentity: Sendable {
     /// Why the file on disk is no longer the one the ledger writes to, if it is not.
     var problem: String? {
         var info = stat()
-        guard stat(path, &info) == 0 else { return "the ledger file \(path) is gone (deleted while StockGate was running)" }
+        guard stat(path, &info) == 0 else {
+            return "the ledger file \(path) is gone (deleted while StockGate was running)"
+        }
         guard UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode else {
             return "the ledger file \(path) was replaced while StockGate was running"
         }

@@ -125,7 +125,8 @@ final class GroupCommit: Sendable {
                 for (job, failure) in zip(group, failures) { job.finish(failure) }
             } catch {
                 // The transaction did not commit: none of the group's writes is on disk.
-                let text = (error as? GatewayError)?.message ?? (error as? DatabaseError)?.message ?? "\(type(of: error))"
+                let text =
+                    (error as? GatewayError)?.message ?? (error as? DatabaseError)?.message ?? "\(type(of: error))"
                 failure.withLock { $0 = text }
                 for job in group { job.finish(error) }
             }

@@ -56,7 +56,7 @@ public enum CSV {
             }
             switch byte {
             case UInt8(ascii: "\""):
-                guard cell.allSatisfy({ $0 == 0x20 }) , !quotedCell else {
+                guard cell.allSatisfy({ $0 == 0x20 }), !quotedCell else {
                     throw ParseError(line: line, message: "a quote inside an unquoted field")
                 }
                 cell.removeAll()

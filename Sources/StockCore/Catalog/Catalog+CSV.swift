@@ -96,7 +96,8 @@ extension Catalog {
     ) throws(CatalogError) -> Catalog {
         var columns: [CatalogRules.Column] = []
         for rule in rules {
-            for column in rule.columns where !columns.contains(where: { $0.name == column.name && $0.table == column.table }) {
+            for column in rule.columns
+            where !columns.contains(where: { $0.name == column.name && $0.table == column.table }) {
                 columns.append(column)
             }
         }
@@ -106,7 +107,8 @@ extension Catalog {
             products: [], locations: [], caseInsensitiveColumns: Set(columns.filter(\.caseInsensitive).map(\.name)))
 
         let productTable = try Table(
-            text: productsCSV, file: productsFile, known: coreProductColumns + productColumns.map(\.name), required: ["key"])
+            text: productsCSV, file: productsFile, known: coreProductColumns + productColumns.map(\.name),
+            required: ["key"])
         var seen = Uniqueness(file: productsFile)
         for row in productTable.rows {
             let product = Product(
@@ -137,9 +139,11 @@ extension Catalog {
             guard let kind = LocationKind(rawValue: kindText.lowercased()) else {
                 throw locationTable.fail(
                     row,
-                    "unknown kind '\(kindText)' (expected one of: \(LocationKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    "unknown kind '\(kindText)' (expected one of: \(LocationKind.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
-            let location = Location(key: key, kind: kind, identifiers: try locationTable.identifiers(row, locationColumns))
+            let location = Location(
+                key: key, kind: kind, identifiers: try locationTable.identifiers(row, locationColumns))
             for check in rules.flatMap(\.locationChecks) {
                 if let problem = check(location) { throw locationTable.fail(row, problem) }
             }

@@ -86,7 +86,8 @@ extension String {
     /// The string lowercased, for case-insensitive keys and UUIDs: itself, without a copy, when it is
     /// ASCII with no uppercase letter (UUIDs, most references).
     public var caseFolded: String {
-        utf8.contains(where: { $0 >= 0x80 || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }) ? lowercased() : self
+        utf8.contains(where: { $0 >= 0x80 || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) })
+            ? lowercased() : self
     }
 
     public func caseInsensitiveEquals(_ other: String) -> Bool {

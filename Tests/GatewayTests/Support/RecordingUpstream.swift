@@ -63,6 +63,7 @@ final class RecordingUpstream: Sendable {
         fields[.contentType] = "application/json"
         for (name, value) in extraHeaders(entry) { fields[HTTPField.Name(name)!] = value }
         return Response(
-            status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+            status: HTTPResponse.Status(code: status), headers: fields,
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 }
