@@ -254,20 +254,8 @@ extension Ledger {
         movement.dialect = facts.dialect
         movement.requestID = facts.requestID
         movement.idempotencyKey = facts.idempotencyKey
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO movement (product, quantity, from_location, to_location, reason, reference, description,
-                    acting_user, source_system, external_id, created_at, applied_at, state, allow_overage, extras,
-                    reverses, dialect, request_id, idempotency_key)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
         let extras: String? = movement.extras.isEmpty ? nil : try Self.encodeExtras(movement.extras)
-        try statement.execute(arguments: [
-            movement.product, movement.quantity.description, movement.from, movement.to, movement.reason,
-            movement.reference, movement.description, movement.user, movement.sourceSystem, movement.externalID,
-            created, movement.state == .applied ? created : nil, movement.state.rawValue, movement.allowOverage,
-            extras, movement.reverses, movement.dialect, movement.requestID, movement.idempotencyKey,
-        ])
+        try MovementRecord(movement: movement, createdAt: created, extras: extras).insert(db)
         movement.id = db.lastInsertedRowID
         return movement
     }
@@ -295,6 +283,6 @@ extension Ledger {
                 INSERT INTO balance (product, location, quantity, updated_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (product, location) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at
                 """)
-        try statement.execute(arguments: [product, location, quantity.description, Self.millis(clock())])
+        try statement.execute(arguments: [product, location, quantity, Self.millis(clock())])
     }
 }

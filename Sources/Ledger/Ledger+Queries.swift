@@ -6,24 +6,20 @@ extension Ledger {
     /// Movements of the journal that match `query`, in its order.
     public func movements(_ query: MovementQuery) async throws -> [Movement] {
         try await writer.read { db in
-            var (sql, arguments) = Self.whereClause(query)
-            sql = "SELECT * FROM movement" + sql + Self.orderClause(query, arguments: &arguments)
+            var sql: SQL = "SELECT * FROM movement \(Self.whereClause(query)) \(Self.orderClause(query))"
             if let limit = query.limit {
-                sql += " LIMIT ? OFFSET ?"
-                arguments += [limit, query.offset]
+                sql += " LIMIT \(limit) OFFSET \(query.offset)"
             } else if query.offset > 0 {
-                sql += " LIMIT -1 OFFSET ?"
-                arguments += [query.offset]
+                sql += " LIMIT -1 OFFSET \(query.offset)"
             }
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.movement(from:))
+            return try Row.fetchAll(db, SQLRequest(literal: sql)).map(Self.movement(from:))
         }
     }
 
     /// How many movements match `query` (its order, offset and limit are ignored).
     public func count(_ query: MovementQuery) async throws -> Int {
         try await writer.read { db in
-            let (sql, arguments) = Self.whereClause(query)
-            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM movement" + sql, arguments: arguments) ?? 0
+            try Int.fetchOne(db, SQLRequest(literal: "SELECT COUNT(*) FROM movement \(Self.whereClause(query))")) ?? 0
         }
     }
 
@@ -35,23 +31,21 @@ extension Ledger {
     /// Balances of stock locations, ordered by product then location.
     public func balances(_ query: BalanceQuery) async throws -> [Balance] {
         try await writer.read { db in
-            var clauses: [String] = []
-            var arguments = StatementArguments()
+            var clauses: [SQL] = []
             if let products = query.products {
                 if products.isEmpty { return [] }
-                clauses.append("product IN (" + products.map { _ in "?" }.joined(separator: ",") + ")")
-                arguments += StatementArguments(products)
+                clauses.append("product IN \(products)")
             }
             if let location = query.location {
-                clauses.append("location = ?")
-                arguments += [location]
+                clauses.append("location = \(location)")
             }
-            let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
+            let filter: SQL = clauses.isEmpty ? "" : "WHERE \(clauses.joined(operator: .and))"
             let rows = try Row.fetchAll(
                 db,
-                sql: "SELECT product, location, quantity, updated_at FROM balance" + whereSQL
-                    + " ORDER BY product, location",
-                arguments: arguments)
+                SQLRequest(
+                    literal:
+                        "SELECT product, location, quantity, updated_at FROM balance \(filter) ORDER BY product, location"
+                ))
             return try rows.compactMap { row in
                 let quantity = try Self.quantity(row["quantity"])
                 if quantity.isZero && !query.includeZero { return nil }
@@ -75,74 +69,66 @@ extension Ledger {
         return try Row.fetchOne(statement, arguments: [id]).map(Self.movement(from:))
     }
 
-    static func whereClause(_ query: MovementQuery) -> (String, StatementArguments) {
-        var clauses: [String] = []
-        var arguments = StatementArguments()
+    /// `WHERE …` for a query, its values bound through SQL interpolation.
+    static func whereClause(_ query: MovementQuery) -> SQL {
+        var clauses: [SQL] = []
         if let backend = query.backend {
-            clauses.append("backend = ?")
-            arguments += [backend]
+            clauses.append("backend = \(backend)")
         } else {
             clauses.append("backend IS NULL")
         }
         if let product = query.product {
-            clauses.append("product = ?")
-            arguments += [product]
+            clauses.append("product = \(product)")
         }
         if let location = query.location {
-            clauses.append("(from_location = ? OR to_location = ?)")
-            arguments += [location, location]
+            clauses.append("(from_location = \(location) OR to_location = \(location))")
         }
         if let after = query.afterID {
-            clauses.append("id > ?")
-            arguments += [after]
+            clauses.append("id > \(after)")
         }
         if let from = query.createdFrom {
-            clauses.append("created_at >= ?")
-            arguments += [millis(from)]
+            clauses.append("created_at >= \(millis(from))")
         }
         if let to = query.createdTo {
-            clauses.append("created_at <= ?")
-            arguments += [millis(to)]
+            clauses.append("created_at <= \(millis(to))")
         }
         if let keywords = query.keywords {
             for word in keywords.split(whereSeparator: \.isWhitespace) {
-                clauses.append("description LIKE ? ESCAPE '\\'")
                 let escaped = word.replacingOccurrences(of: "\\", with: "\\\\")
                     .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-                arguments += ["%" + escaped + "%"]
+                clauses.append("description LIKE \("%" + escaped + "%") ESCAPE '\\'")
             }
         }
         if query.appliedOnly {
             clauses.append("state = 'applied' AND reverses IS NULL")
         }
-        return (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "), arguments)
+        return "WHERE \(clauses.joined(operator: .and))"
     }
 
-    /// `ORDER BY` for a query; quantities sort by value, signed as seen from `query.location`
-    /// when there is one (so Open2b's signed adjustments sort as Open2b shows them).
-    static func orderClause(_ query: MovementQuery, arguments: inout StatementArguments) -> String {
-        var terms: [String] = []
+    /// `ORDER BY` for a query; quantities sort by exact value (`Ledger.decimalCollation`),
+    /// signed as seen from `query.location` when there is one (so Open2b's signed adjustments
+    /// sort as Open2b shows them).
+    static func orderClause(_ query: MovementQuery) -> SQL {
+        var terms: [SQL] = []
         for sort in query.order {
-            let column: String
+            let column: SQL
             switch sort.field {
             case .id: column = "id"
             case .product: column = "product"
             case .createdAt: column = "created_at"
             case .description: column = "description"
             case .quantity:
-                // Exact: the decimal text by value (`Ledger.decimalCollation`), never through REAL.
                 if let location = query.location {
                     column =
-                        "(CASE WHEN to_location = ? THEN quantity ELSE '-' || quantity END) COLLATE stockgate_decimal"
-                    arguments += [location]
+                        "(CASE WHEN to_location = \(location) THEN quantity ELSE '-' || quantity END) COLLATE stockgate_decimal"
                 } else {
                     column = "quantity COLLATE stockgate_decimal"
                 }
             }
-            terms.append(column + (sort.descending ? " DESC" : " ASC"))
+            terms.append(sort.descending ? "\(column) DESC" : "\(column) ASC")
         }
         if !query.order.contains(where: { $0.field == .id }) { terms.append("id ASC") }
-        return " ORDER BY " + terms.joined(separator: ", ")
+        return "ORDER BY \(terms.joined(separator: ", "))"
     }
 
     static func movement(from row: Row) throws -> Movement {

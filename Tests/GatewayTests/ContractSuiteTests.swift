@@ -17,6 +17,14 @@ struct ContractSuiteTests {
     /// never shut down).
     static let client = CurlHTTPClient()
 
+    @Test("every case file loads: a file that does not fails here, instead of the suite quietly running fewer cases")
+    func everyFileLoads() throws {
+        let loaded = try ContractCase.load(directory: Self.directory)
+        let files = try FileManager.default.subpathsOfDirectory(atPath: Self.directory).filter { $0.hasSuffix(".json") }
+        #expect(loaded.count == files.count, "\(files.count) case files, \(loaded.count) loaded")
+        #expect(Self.cases.count == files.count)
+    }
+
     @Test("the suite holds at least 20 cases for each vendor dialect")
     func coverage() throws {
         let loaded = try ContractCase.load(directory: Self.directory)
