@@ -165,6 +165,9 @@ struct Serve: AsyncParsableCommand {
         let host = configuration.host
         let app = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in
             logger.notice("StockGate listening", metadata: ["address": "\(host):\(port)"])
+            // One line on standard output, whatever the log level: with `--port 0` it is how
+            // a script (or a test) learns the port the kernel picked.
+            FileHandle.standardOutput.write(Data("StockGate listening on http://\(host):\(port)\n".utf8))
         }
         // runService drains in-flight requests on SIGINT/SIGTERM before it returns.
         try await app.runService()

@@ -16,26 +16,31 @@ struct CrashRecoveryTests {
         .deletingLastPathComponent()
     static var binary: String { repository.appendingPathComponent(".build/debug/stockgate").path }
 
-    static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(
-            host: "127.0.0.1", port: 0
-        ).get()
-        let port = channel.localAddress?.port ?? 0
-        try await channel.close()
-        return port
-    }
-
-    static func start(dataDirectory: String, port: Int) throws -> Process {
+    /// A `stockgate serve --port 0` process and the port it printed it listens on (no port is
+    /// picked before the server binds it, so no other process can take it in between).
+    static func start(dataDirectory: String) async throws -> (process: Process, port: Int) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
-            "serve", "--port", String(port), "--data-dir", dataDirectory, "--mappings",
+            "serve", "--port", "0", "--data-dir", dataDirectory, "--mappings",
             repository.appendingPathComponent("mappings").path, "--log-level", "warning",
         ]
-        process.standardOutput = FileHandle.nullDevice
+        let output = Pipe()
+        process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try launch(process)
-        return process
+        let line = await offPool { () -> String in
+            var bytes: [UInt8] = []
+            while let byte = try? output.fileHandleForReading.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") {
+                bytes.append(byte)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        guard let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...]), port > 0 else {
+            process.terminate()
+            throw TestFailure("stockgate serve did not say where it listens: '\(line)'")
+        }
+        return (process, port)
     }
 
     static func waitUntilHealthy(_ base: String) async throws {
@@ -62,9 +67,8 @@ struct CrashRecoveryTests {
             "build the executable first (swift build --build-tests)")
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let port = try await Self.freePort()
+        let (first, port) = try await Self.start(dataDirectory: directory)
         let base = "http://127.0.0.1:\(port)"
-        let first = try Self.start(dataDirectory: directory, port: port)
         try await Self.waitUntilHealthy(base)
 
         let shared = Shared()
@@ -96,15 +100,16 @@ struct CrashRecoveryTests {
         let acked = shared.acknowledged.withLock { $0 }
         #expect(acked.count > 20, "the load should have produced acknowledged movements")
 
-        let second = try Self.start(dataDirectory: directory, port: port)
+        let (second, secondPort) = try await Self.start(dataDirectory: directory)
         defer { second.terminate() }
-        try await Self.waitUntilHealthy(base)
+        let restarted = "http://127.0.0.1:\(secondPort)"
+        try await Self.waitUntilHealthy(restarted)
         var references: [String: Int] = [:]
         var after = 0
         var journaled = 0
         while true {
             let page = try await HTTPClient.shared.send(
-                .GET, base + "/stockgate/v1/movements?limit=1000&after=\(after)")
+                .GET, restarted + "/stockgate/v1/movements?limit=1000&after=\(after)")
             let movements = try #require(page.json?["movements"]?.arrayValue)
             if movements.isEmpty { break }
             for movement in movements {
@@ -119,7 +124,7 @@ struct CrashRecoveryTests {
         // Nothing is in the journal twice, and the balance is the sum of the journal.
         #expect(references.values.allSatisfy { $0 == 1 })
         let balances = try await HTTPClient.shared.send(
-            .GET, base + "/stockgate/v1/balances?product=mug-white&location=shop-floor")
+            .GET, restarted + "/stockgate/v1/balances?product=mug-white&location=shop-floor")
         #expect(balances.json?["balances"]?.arrayValue?.first?["quantity"] == .string(String(journaled)))
     }
 }

@@ -35,8 +35,7 @@ struct DataDirectoryTests {
             FileManager.default.isExecutableFile(atPath: CrashRecoveryTests.binary), "build the executable first")
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let port = try await CrashRecoveryTests.freePort()
-        let first = try CrashRecoveryTests.start(dataDirectory: directory, port: port)
+        let (first, port) = try await CrashRecoveryTests.start(dataDirectory: directory)
         defer { first.terminate(); first.waitUntilExit() }
         try await CrashRecoveryTests.waitUntilHealthy("http://127.0.0.1:\(port)")
         let second = Process()
