@@ -24,13 +24,14 @@ struct BackendFaultTests {
 
     static func backend(
         _ dialect: String, base: String, journal: Ledger, client: CurlHTTPClient,
-        breaker: CircuitBreaker = CircuitBreaker(), metrics: GatewayMetrics? = nil, timeout: Duration? = nil
+        breaker: CircuitBreaker = CircuitBreaker(), metrics: GatewayMetrics? = nil, timeout: Duration? = nil,
+        clock: BackendClock = .system
     ) -> RemoteBackend {
         RemoteBackend(
             name: "faulty", baseURL: base, codec: Backends.codec(dialect: dialect, parameters: BackendParameters())!,
             client: client, auth: .none, catalog: demoCatalog, journal: journal, timeout: timeout, logger: quietLogger,
             metrics: metrics,
-            retryPolicy: fastRetries, circuitBreaker: breaker)
+            retryPolicy: fastRetries, circuitBreaker: breaker, clock: clock)
     }
 
     static func withJournal<T: Sendable>(
@@ -345,13 +346,15 @@ struct BackendFaultTests {
             }
             return call == 1 ? (503, "{}") : call == 2 ? (429, "{}") : (200, Self.zettleOK)
         }
+        let time = ManualClock()
         try await upstream.run { base in
             try await Self.withJournal { journal, client in
-                let backend = Self.backend("zettle", base: base, journal: journal, client: client)
+                let backend = Self.backend("zettle", base: base, journal: journal, client: client, clock: time.clock)
                 guard case .success(.applied) = await Self.restockOnce(backend) else {
                     Issue.record("expected success"); return
                 }
                 #expect(upstream.requests.count == 3)
+                #expect(time.slept == [.zero, .zero])  // the backend's Retry-After: 0, twice
                 let journaled = try await journal.count(Self.forwarded)
                 #expect(journaled == 1)
             }
@@ -447,11 +450,12 @@ struct BackendFaultTests {
         let healthy = Mutex(false)
         let upstream = RecordingUpstream { _ in healthy.withLock { $0 } ? (200, Self.zettleOK) : (500, "{}") }
         let metrics = GatewayMetrics()
+        let time = ManualClock()
         try await upstream.run { base in
             try await Self.withJournal { journal, client in
                 let backend = Self.backend(
                     "zettle", base: base, journal: journal, client: client,
-                    breaker: CircuitBreaker(threshold: 3, cooldown: .milliseconds(300)), metrics: metrics)
+                    breaker: CircuitBreaker(threshold: 3, cooldown: .seconds(30)), metrics: metrics, clock: time.clock)
                 for _ in 0..<3 { _ = await Self.restockOnce(backend) }
                 let sent = upstream.requests.count
                 guard case .failure(let open) = await Self.restockOnce(backend) else {
@@ -463,7 +467,13 @@ struct BackendFaultTests {
                     String(decoding: metrics.exposition(), as: UTF8.self).contains(
                         #"stockgate_backend_circuit_state{backend="faulty"} 1"#))
                 healthy.withLock { $0 = true }
-                try await Task.sleep(for: .milliseconds(400))
+                // Still open just before the cooldown ends; half-open (one probe) once it has.
+                time.advance(.seconds(29))
+                guard case .failure = await Self.restockOnce(backend) else {
+                    Issue.record("expected still open"); return
+                }
+                #expect(upstream.requests.count == sent)
+                time.advance(.seconds(1))
                 guard case .success(.applied) = await Self.restockOnce(backend) else {
                     Issue.record("expected the probe to pass"); return
                 }

@@ -15,7 +15,7 @@ struct UntrustedBackendTests {
     /// A gateway whose `dialect` route goes to a `backendDialect` backend at `base`.
     static func withRoutedGateway<T: Sendable>(
         _ dialect: String, to backendDialect: String, base: String, timeout: Duration = .seconds(2),
-        clients: ClientAuthenticator = ClientAuthenticator(),
+        clients: ClientAuthenticator = ClientAuthenticator(), clock: BackendClock = .system,
         configure: (inout GatewayConfiguration) -> Void = { _ in },
         _ body: @Sendable (LiveGateway) async throws -> T
     ) async throws -> T {
@@ -27,7 +27,8 @@ struct UntrustedBackendTests {
         let remote = RemoteBackend(
             name: "remote", baseURL: base,
             codec: Backends.codec(dialect: backendDialect, parameters: BackendParameters())!,
-            client: client, auth: .none, catalog: demoCatalog, journal: ledger, timeout: timeout, logger: quietLogger)
+            client: client, auth: .none, catalog: demoCatalog, journal: ledger, timeout: timeout, logger: quietLogger,
+            clock: clock)
         var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
         configure(&configuration)
         let gateway = Gateway(

@@ -145,7 +145,9 @@ struct ZettleV3Tests {
         }
     }
 
-    @Test("to a V3 backend: 429 with Retry-After is waited for and retried (not processed), then applied once")
+    @Test(
+        "to a V3 backend: 429 with Retry-After is waited for and retried (not processed), then applied once; the wait is on the backend's clock"
+    )
     func outboundRateLimit() async throws {
         let calls = Atomic<Int>(0)
         let upstream = RecordingUpstream(extraHeaders: { _ in
@@ -155,14 +157,16 @@ struct ZettleV3Tests {
                 ? (429, #"{"developerMessage": "Too many requests", "errorType": "RATE_LIMITED", "violations": []}"#)
                 : (204, "")
         }
+        let time = ManualClock()
         try await upstream.run { base in
             try await UntrustedBackendTests.withRoutedGateway(
-                "stockgate", to: "zettle-v3", base: base, timeout: .seconds(5)
+                "stockgate", to: "zettle-v3", base: base, timeout: .seconds(5), clock: time.clock
             ) { live in
                 let answer = try await HTTPClient.shared.send(
                     .POST, live.baseURL + "/stockgate/v1/movements", body: Self.canonicalMove)
                 #expect(answer.json?["applied"] == 1, "\(answer.text)")
                 #expect(upstream.requests.count == 2)
+                #expect(time.slept == [.seconds(1)])  // as long as the vendor's Retry-After asked
             }
         }
     }

@@ -64,6 +64,23 @@ public struct CircuitBreaker: Sendable, Equatable {
     }
 }
 
+/// The time a backend's retries and circuit breaker go by: the system clock in production; in
+/// tests a manual one whose `sleep` moves time on at once, so no test waits for time to pass.
+public struct BackendClock: Sendable {
+    public var now: @Sendable () -> ContinuousClock.Instant
+    public var sleep: @Sendable (Duration) async throws -> Void
+
+    public init(
+        now: @escaping @Sendable () -> ContinuousClock.Instant,
+        sleep: @escaping @Sendable (Duration) async throws -> Void
+    ) {
+        self.now = now
+        self.sleep = sleep
+    }
+
+    public static let system = BackendClock(now: { .now }, sleep: { try await Task.sleep(for: $0) })
+}
+
 /// When to try a backend request again.
 public struct RetryPolicy: Sendable, Equatable {
     public var maxAttempts: Int

@@ -33,6 +33,8 @@ public final class RemoteBackend: StockBackend {
     let metrics: GatewayMetrics?
     let retryPolicy: RetryPolicy
     let breaker: Mutex<CircuitBreaker>
+    /// What retries wait by and the breaker reads the time from.
+    let clock: BackendClock
     /// Scrubs secrets from the vendor's messages before they are relayed.
     let redactor: SecretRedactor
 
@@ -49,8 +51,9 @@ public final class RemoteBackend: StockBackend {
         name: String, baseURL: String, codec: any OutboundCodec, client: CurlHTTPClient, auth: BackendAuthMethod,
         catalog: Catalog, journal: Ledger, timeout: Duration? = nil, logger: Logger, metrics: GatewayMetrics? = nil,
         retryPolicy: RetryPolicy = RetryPolicy(), circuitBreaker: CircuitBreaker = CircuitBreaker(),
-        redactor: SecretRedactor = SecretRedactor()
+        redactor: SecretRedactor = SecretRedactor(), clock: BackendClock = .system
     ) {
+        self.clock = clock
         self.redactor = redactor
         self.metrics = metrics
         self.retryPolicy = retryPolicy
@@ -312,7 +315,7 @@ public final class RemoteBackend: StockBackend {
     func send(_ request: OutboundRequest, facts: RequestFacts) async throws -> OutboundResponse {
         let write = request.method != "GET"
         let deduplicated = !write || (codec.capabilities.idempotencyKeys && facts.idempotencyKey != nil)
-        let deadline = ContinuousClock.now + (timeout ?? client.configuration.timeout)
+        let deadline = clock.now() + (timeout ?? client.configuration.timeout)
         var generator = SystemRandomNumberGenerator()
         var attempt = 0
         var reached = false  // some attempt may have reached the backend
@@ -322,19 +325,20 @@ public final class RemoteBackend: StockBackend {
         }
         /// Waits before the next attempt; false when the wait would pass the deadline.
         func pause(_ wait: Duration) async throws -> Bool {
-            guard ContinuousClock.now + wait < deadline else { return false }
+            guard clock.now() + wait < deadline else { return false }
             metrics?.recordBackendCall(backend: name, outcome: "retried")
-            try await Task.sleep(for: wait)
+            try await clock.sleep(wait)
             return true
         }
         while true {
             attempt += 1
-            let remaining = deadline - ContinuousClock.now
+            let remaining = deadline - clock.now()
             guard remaining > .zero else {
                 throw giveUp(
                     GatewayError(code: .unavailable, message: "backend \(name) is unavailable (no answer in time)"))
             }
-            let admitted = breaker.withLock { $0.admit(now: .now) }
+            let now = clock.now()
+            let admitted = breaker.withLock { $0.admit(now: now) }
             publishCircuit()
             guard admitted == .allowed else {
                 metrics?.recordBackendCall(backend: name, outcome: "rejected")
@@ -387,7 +391,8 @@ public final class RemoteBackend: StockBackend {
     }
 
     func recordHealth(ok: Bool) {
-        breaker.withLock { ok ? $0.recordSuccess() : $0.recordFailure(now: .now) }
+        let now = clock.now()
+        breaker.withLock { ok ? $0.recordSuccess() : $0.recordFailure(now: now) }
         publishCircuit()
     }
 
