@@ -88,7 +88,7 @@ public final class Gateway: Sendable {
     /// Decodes, executes and encodes one request. Never throws: every failure becomes an
     /// answer in the caller's dialect.
     public func handle<Codec: InboundCodec>(
-        _ codec: Codec, route: Route, request: InboundRequest, facts: RequestFacts
+        _ codec: Codec, route: Route<Codec.Endpoint>, request: InboundRequest, facts: RequestFacts
     ) async -> CodecResponse {
         let decoded: Decoded<Codec.Context>
         do {
@@ -171,7 +171,7 @@ public final class Gateway: Sendable {
 
     /// Carries out decoded commands in order and encodes the outcomes.
     func execute<Codec: InboundCodec>(
-        _ codec: Codec, route: Route, decoded: Decoded<Codec.Context>, facts: RequestFacts
+        _ codec: Codec, route: Route<Codec.Endpoint>, decoded: Decoded<Codec.Context>, facts: RequestFacts
     ) async -> CodecResponse {
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(decoded.commands.count)

@@ -9,7 +9,7 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         private enum Base: String, Sendable {
             case malformed, missing, invalidValue, unknownField, notFound, insufficientStock, conflict
             case unsupported, unauthorized, forbidden, tooLarge, tooManyRequests, requestTimeout, backendFailure
-            case unavailable, unknownOutcome, `internal`
+            case unavailable, unknownOutcome, `internal`, noSuchEndpoint, methodNotAllowed
         }
         private let base: Base
 
@@ -43,6 +43,11 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         /// The backend did not answer a write in time: it may or may not have applied it.
         public static let unknownOutcome = Code(base: .unknownOutcome)
         public static let `internal` = Code(base: .internal)
+        /// The path names no endpoint of the dialect (a dialect whose endpoint is in the path
+        /// or body, as Open2b's `commerce.movements.<method>`, finds this only when decoding).
+        public static let noSuchEndpoint = Code(base: .noSuchEndpoint)
+        /// The endpoint exists but not for this HTTP method.
+        public static let methodNotAllowed = Code(base: .methodNotAllowed)
 
         public var description: String { base.rawValue }
     }

@@ -10,7 +10,7 @@ let smallCatalog = Catalog(
 struct CanonicalCodecTests {
     let codec = CanonicalCodec()
 
-    func route(_ name: String) -> Route { codec.routes.first { $0.name == name }! }
+    func route(_ endpoint: CanonicalCodec.Endpoint) -> Route<CanonicalCodec.Endpoint> { codec.route(endpoint)! }
 
     @Test("a batch decodes with exact quantities and its atomicity")
     func decodeBatch() throws {
@@ -18,7 +18,7 @@ struct CanonicalCodecTests {
             #"{"atomic": true, "movements": [{"product": "mug", "quantity": 0.1, "from": "supplier", "to": "floor", "pending": true, "extras": {"batchReference": "B1"}}]}"#
         let decoded = try codec.decode(
             InboundRequest(method: .post, path: "/stockgate/v1/movements", body: Array(body.utf8)),
-            route: route("movements.create"), catalog: smallCatalog)
+            route: route(.movementsCreate), catalog: smallCatalog)
         guard case .move(let batch) = decoded.commands.first else {
             Issue.record("expected a move")
             return
@@ -33,7 +33,7 @@ struct CanonicalCodecTests {
     func encodeFailure() throws {
         let outcome = Outcome.moved(BatchOutcome(items: [.failed(.insufficientStock("not enough", field: "quantity"))]))
         let response = codec.encode(
-            [outcome], context: .init(), route: route("movements.create"), catalog: smallCatalog)
+            [outcome], context: .init(), route: route(.movementsCreate), catalog: smallCatalog)
         let json = try JSONParser.parse(response.body)
         #expect(json["results"]?.arrayValue?[0]["error"]?["field"] == "movements[0].quantity")
         #expect(json["failed"] == 1)
@@ -44,12 +44,12 @@ struct CanonicalCodecTests {
         #expect(throws: GatewayError.self) {
             try codec.decode(
                 InboundRequest(method: .get, path: "/stockgate/v1/balances", query: [("product", "ghost")]),
-                route: route("balances.read"), catalog: smallCatalog)
+                route: route(.balancesRead), catalog: smallCatalog)
         }
         #expect(throws: GatewayError.self) {
             try codec.decode(
                 InboundRequest(method: .get, path: "/stockgate/v1/balances", query: [("colour", "red")]),
-                route: route("balances.read"), catalog: smallCatalog)
+                route: route(.balancesRead), catalog: smallCatalog)
         }
     }
 }

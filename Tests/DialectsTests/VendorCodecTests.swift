@@ -30,7 +30,7 @@ func batch(_ decoded: Decoded<some Sendable>) throws -> MoveBatch {
 @Suite("Colleqtive codec")
 struct ColleqtiveCodecTests {
     let codec = ColleqtiveCodec()
-    var create: Route { codec.routes[0] }
+    var create: Route<ColleqtiveCodec.Endpoint> { codec.route(.movementCreate)! }
 
     @Test("maps product number, location codes, user and order references into one all-or-nothing batch")
     func decode() throws {
@@ -65,7 +65,7 @@ struct ColleqtiveCodecTests {
 @Suite("StoreFeeder codec")
 struct StoreFeederCodecTests {
     let codec = StoreFeederCodec()
-    var route: Route { codec.routes[0] }
+    var route: Route<StoreFeederCodec.Endpoint> { codec.route(.transfersCreate)! }
 
     @Test("bad items stay out of the batch and the answer keeps request order")
     func perItem() throws {

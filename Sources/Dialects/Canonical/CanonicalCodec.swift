@@ -24,31 +24,41 @@ public struct CanonicalCodec: InboundCodec {
 
     public init() {}
 
-    public let routes: [Route] = [
-        Route("balances.read", .get, "/stockgate/v1/balances"),
-        Route("movements.create", .post, "/stockgate/v1/movements"),
-        Route("movements.find", .get, "/stockgate/v1/movements"),
-        Route("movements.get", .get, "/stockgate/v1/movements/{id}"),
-        Route("transfers.confirm", .post, "/stockgate/v1/transfers/{id}/confirm"),
-        Route("locations.list", .get, "/stockgate/v1/locations"),
+    /// The endpoints, one case each (raw value: the metrics label).
+    public enum Endpoint: String, Sendable, Hashable, CaseIterable {
+        case balancesRead = "balances.read"
+        case movementsCreate = "movements.create"
+        case movementsFind = "movements.find"
+        case movementsGet = "movements.get"
+        case transfersConfirm = "transfers.confirm"
+        case locationsList = "locations.list"
+    }
+
+    public let routes: [Route<Endpoint>] = [
+        Route(.balancesRead, .get, "/stockgate/v1/balances"),
+        Route(.movementsCreate, .post, "/stockgate/v1/movements"),
+        Route(.movementsFind, .get, "/stockgate/v1/movements"),
+        Route(.movementsGet, .get, "/stockgate/v1/movements/{id}"),
+        Route(.transfersConfirm, .post, "/stockgate/v1/transfers/{id}/confirm"),
+        Route(.locationsList, .get, "/stockgate/v1/locations"),
     ]
 
     public func decode(
-        _ request: InboundRequest, route: Route, catalog: Catalog
+        _ request: InboundRequest, route: Route<Endpoint>, catalog: Catalog
     ) throws(GatewayError)
         -> Decoded<Context>
     {
-        switch route.name {
-        case "balances.read":
+        switch route.endpoint {
+        case .balancesRead:
             try rejectUnknownQuery(request, allowed: ["product", "location"])
             let product = try knownProduct(request.queryValue("product"), catalog: catalog)
             let location = try knownLocation(request.queryValue("location"), field: "location", catalog: catalog)
             return Decoded(
                 commands: [.readBalances(BalanceQuery(products: product.map { [$0] }, location: location))],
                 context: Context())
-        case "movements.create":
+        case .movementsCreate:
             return try decodeMoves(request.jsonBody())
-        case "movements.find":
+        case .movementsFind:
             try rejectUnknownQuery(request, allowed: ["product", "location", "after", "limit", "offset"])
             var query = MovementQuery()
             query.product = try knownProduct(request.queryValue("product"), catalog: catalog)
@@ -58,21 +68,20 @@ public struct CanonicalCodec: InboundCodec {
                 try queryInteger(request, "limit", range: 1...Int64(Self.maxLimit)) ?? Int64(Self.defaultLimit))
             query.offset = Int(try queryInteger(request, "offset", range: 0...Int64(Int32.max)) ?? 0)
             return Decoded(commands: [.findMovements(query)], context: Context())
-        case "movements.get":
+        case .movementsGet:
             return Decoded(commands: [.getMovement(id: try pathID(request))], context: Context())
-        case "transfers.confirm":
+        case .transfersConfirm:
             return Decoded(commands: [.confirmTransfer(id: try pathID(request))], context: Context())
-        case "locations.list":
+        case .locationsList:
             return Decoded(commands: [.listLocations], context: Context())
-        default:
-            throw GatewayError.notFound("no such route")
         }
     }
 
     func decodeMoves(_ body: JSONValue) throws(GatewayError) -> Decoded<Context> {
         let root = try FieldReader(body, path: "")
         try root.rejectUnknown(["movements", "atomic"])
-        guard let items = try root.array("movements", required: true), !items.isEmpty else {
+        let items = try root.requiredArray("movements")
+        guard !items.isEmpty else {
             throw GatewayError.invalidValue("movements must hold at least one movement", field: "movements")
         }
         guard items.count <= Self.maxBatchItems else {
@@ -89,7 +98,9 @@ public struct CanonicalCodec: InboundCodec {
         return Decoded(commands: [.move(batch)], context: Context(atomic: atomic))
     }
 
-    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+    public func encode(
+        _ outcomes: [Outcome], context: Context, route: Route<Endpoint>, catalog: Catalog
+    ) -> CodecResponse {
         guard let outcome = outcomes.first else { return .json(.ok, [:]) }
         switch outcome {
         case .moved(let batch):
@@ -144,7 +155,7 @@ public struct CanonicalCodec: InboundCodec {
         }
     }
 
-    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+    public func encode(_ error: GatewayError, route: Route<Endpoint>, context: Context?) -> CodecResponse {
         .json(error.code.httpStatus, CanonicalJSON.json(error))
     }
 

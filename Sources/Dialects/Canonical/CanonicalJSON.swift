@@ -36,7 +36,7 @@ public enum CanonicalJSON {
         }
         return Movement(
             product: try reader.requiredString("product", maxLength: 128),
-            quantity: try reader.quantity("quantity") ?? .zero,
+            quantity: try reader.requiredQuantity("quantity"),
             from: try reader.requiredString("from", maxLength: 128),
             to: try reader.requiredString("to", maxLength: 128),
             reason: try text("reason"), reference: try text("reference"), description: try text("description"),

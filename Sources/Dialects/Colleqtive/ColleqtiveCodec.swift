@@ -48,26 +48,35 @@ public struct ColleqtiveCodec: InboundCodec {
 
     public init() {}
 
-    public let routes: [Route] = [
-        Route("movement.create", .post, "/api/v2/public/stores/{store_number}/storeproductlocation/movement"),
-        Route("stores.list", .get, "/api/v2/public/stores"),
-        Route("locations.list", .get, "/api/v2/public/stores/{store_number}/locations"),
-        Route("location.products", .get, "/api/v2/public/stores/{store_number}/locations/{location_code}/products"),
-        Route("storeproducts.stock", .get, "/api/v2/public/storeproducts/stock"),
+    /// The endpoints, one case each (raw value: the metrics label).
+    public enum Endpoint: String, Sendable, Hashable, CaseIterable {
+        case movementCreate = "movement.create"
+        case storesList = "stores.list"
+        case locationsList = "locations.list"
+        case locationProducts = "location.products"
+        case storeproductsStock = "storeproducts.stock"
+    }
+
+    public let routes: [Route<Endpoint>] = [
+        Route(.movementCreate, .post, "/api/v2/public/stores/{store_number}/storeproductlocation/movement"),
+        Route(.storesList, .get, "/api/v2/public/stores"),
+        Route(.locationsList, .get, "/api/v2/public/stores/{store_number}/locations"),
+        Route(.locationProducts, .get, "/api/v2/public/stores/{store_number}/locations/{location_code}/products"),
+        Route(.storeproductsStock, .get, "/api/v2/public/storeproducts/stock"),
     ]
 
     public func decode(
-        _ request: InboundRequest, route: Route, catalog: Catalog
+        _ request: InboundRequest, route: Route<Endpoint>, catalog: Catalog
     ) throws(GatewayError)
         -> Decoded<Context>
     {
-        switch route.name {
-        case "stores.list":
+        switch route.endpoint {
+        case .storesList:
             return Decoded(commands: [], context: .stores(try page(request)))
-        case "locations.list":
+        case .locationsList:
             let store = try knownStore(request, catalog: catalog)
             return Decoded(commands: [], context: .locations(store: store, try page(request)))
-        case "location.products":
+        case .locationProducts:
             let store = try knownStore(request, catalog: catalog)
             let code = request.pathParameters["location_code"] ?? ""
             var candidates = catalog.locations(colleqtiveStore: store).filter { $0.colleqtiveLocationCode == code }
@@ -86,7 +95,7 @@ public struct ColleqtiveCodec: InboundCodec {
             return Decoded(
                 commands: commands,
                 context: .products(store: store, locations: candidates.map(\.key), try page(request)))
-        case "storeproducts.stock":
+        case .storeproductsStock:
             var filter = StockFilter()
             if let store = request.queryValue(caseInsensitive: "store_number") {
                 guard catalog.colleqtiveStores.contains(store) else {
@@ -110,10 +119,8 @@ public struct ColleqtiveCodec: InboundCodec {
             }
             let query = BalanceQuery(products: filter.product.map { [$0] }, includeZero: true)
             return Decoded(commands: [.readBalances(query)], context: .stock(filter, try page(request)))
-        case "movement.create":
+        case .movementCreate:
             return try decodeMovements(request, catalog: catalog)
-        default:
-            throw GatewayError.notFound("no such route")
         }
     }
 
@@ -182,9 +189,9 @@ public struct ColleqtiveCodec: InboundCodec {
             throw GatewayError.notFound("Product '\(number)' does not exist", field: reader.name("product_number"))
         }
         // A JSON double in the vendor's API: its exact decimal text is taken, never a binary double.
-        let quantity = try reader.quantity("quantity", allowString: false) ?? .zero
-        let from = try location(reader.object("from_location", required: true), store: store, catalog: catalog)
-        let to = try location(reader.object("to_location", required: true), store: store, catalog: catalog)
+        let quantity = try reader.requiredQuantity("quantity", allowString: false)
+        let from = try location(reader.requiredObject("from_location"), store: store, catalog: catalog)
+        let to = try location(reader.requiredObject("to_location"), store: store, catalog: catalog)
         var extras = MovementExtras()
         extras.fromOrder = from.order
         extras.toOrder = to.order
@@ -197,11 +204,10 @@ public struct ColleqtiveCodec: InboundCodec {
     }
 
     func location(
-        _ reader: FieldReader?, store: String, catalog: Catalog
+        _ reader: FieldReader, store: String, catalog: Catalog
     ) throws(GatewayError)
         -> (key: String, order: CustomerOrderRef?)
     {
-        guard let reader else { throw GatewayError.missing("location") }
         let code = try reader.requiredString("location_code", maxLength: 64)
         let pool = try reader.integer("stock_pool", range: Self.int32).map { Int($0) }
         guard let location = catalog.location(colleqtiveStore: store, code: code, stockPool: pool) else {
@@ -219,7 +225,9 @@ public struct ColleqtiveCodec: InboundCodec {
         return (location.key, order.isEmpty ? nil : order)
     }
 
-    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+    public func encode(
+        _ outcomes: [Outcome], context: Context, route: Route<Endpoint>, catalog: Catalog
+    ) -> CodecResponse {
         switch context {
         case .movement:
             guard case .moved(let batch) = outcomes.first else { return envelope(nil, "No movement recorded.", true) }
@@ -346,7 +354,7 @@ public struct ColleqtiveCodec: InboundCodec {
         .json(status, ["data": data ?? .null, "message": .string(message), "success": .bool(success)])
     }
 
-    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+    public func encode(_ error: GatewayError, route: Route<Endpoint>, context: Context?) -> CodecResponse {
         let message =
             error.field.map { field in error.message.contains(field) ? error.message : "\(field): \(error.message)" }
             ?? error.message

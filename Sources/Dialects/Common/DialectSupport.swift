@@ -7,7 +7,8 @@ extension GatewayError.Code {
     public var httpStatus: HTTPResponse.Status {
         switch self {
         case .malformed, .missing, .invalidValue, .unknownField: return .badRequest
-        case .notFound: return .notFound
+        case .notFound, .noSuchEndpoint: return .notFound
+        case .methodNotAllowed: return .methodNotAllowed
         case .insufficientStock, .conflict: return .conflict
         case .unsupported: return .unprocessableContent
         case .unauthorized: return .unauthorized

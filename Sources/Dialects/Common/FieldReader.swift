@@ -53,16 +53,24 @@ public struct FieldReader: Sendable {
         GatewayError.invalidValue("\(name(key)) must be \(expected), got \(value.typeName)", field: name(key))
     }
 
-    /// A string member, with optional length limits in characters.
-    public func string(
-        _ key: String, required: Bool = false, maxLength: Int? = nil, allowEmpty: Bool = true
-    )
-        throws(GatewayError) -> String?
-    {
-        guard let value = value(key) else {
-            if required { throw GatewayError.missing(name(key)) }
-            return nil
-        }
+    /// The member, or a `missing` refusal naming it.
+    func member(_ key: String) throws(GatewayError) -> JSONValue {
+        guard let value = value(key) else { throw GatewayError.missing(name(key)) }
+        return value
+    }
+
+    /// A string member when present, with optional length limits in characters.
+    public func string(_ key: String, maxLength: Int? = nil, allowEmpty: Bool = true) throws(GatewayError) -> String? {
+        guard let value = value(key) else { return nil }
+        return try string(key, value, maxLength: maxLength, allowEmpty: allowEmpty)
+    }
+
+    /// A string member that must be present and not empty.
+    public func requiredString(_ key: String, maxLength: Int? = nil) throws(GatewayError) -> String {
+        try string(key, member(key), maxLength: maxLength, allowEmpty: false)
+    }
+
+    func string(_ key: String, _ value: JSONValue, maxLength: Int?, allowEmpty: Bool) throws(GatewayError) -> String {
         guard case .string(let text) = value else { throw wrongType(key, expected: "a string", got: value) }
         if !allowEmpty && text.isEmpty {
             throw GatewayError.invalidValue("\(name(key)) must not be empty", field: name(key))
@@ -80,30 +88,37 @@ public struct FieldReader: Sendable {
         return text
     }
 
-    public func requiredString(_ key: String, maxLength: Int? = nil) throws(GatewayError) -> String {
-        // `required: true` never returns nil.
-        try string(key, required: true, maxLength: maxLength, allowEmpty: false) ?? ""
+    /// A boolean member when present.
+    public func bool(_ key: String) throws(GatewayError) -> Bool? {
+        guard let value = value(key) else { return nil }
+        return try bool(key, value)
     }
 
-    public func bool(_ key: String, required: Bool = false) throws(GatewayError) -> Bool? {
-        guard let value = value(key) else {
-            if required { throw GatewayError.missing(name(key)) }
-            return nil
-        }
+    /// A boolean member that must be present.
+    public func requiredBool(_ key: String) throws(GatewayError) -> Bool {
+        try bool(key, member(key))
+    }
+
+    func bool(_ key: String, _ value: JSONValue) throws(GatewayError) -> Bool {
         guard case .bool(let flag) = value else { throw wrongType(key, expected: "true or false", got: value) }
         return flag
     }
 
-    /// An integer member within `range`; a fraction or an exponent form is refused.
-    public func integer(
-        _ key: String, required: Bool = false, range: ClosedRange<Int64> = Int64.min...Int64.max
-    )
-        throws(GatewayError) -> Int64?
+    /// An integer member within `range` when present; a fraction or an exponent form is refused.
+    public func integer(_ key: String, range: ClosedRange<Int64> = Int64.min...Int64.max) throws(GatewayError) -> Int64?
     {
-        guard let value = value(key) else {
-            if required { throw GatewayError.missing(name(key)) }
-            return nil
-        }
+        guard let value = value(key) else { return nil }
+        return try integer(key, value, range: range)
+    }
+
+    /// An integer member within `range` that must be present.
+    public func requiredInteger(
+        _ key: String, range: ClosedRange<Int64> = Int64.min...Int64.max
+    ) throws(GatewayError) -> Int64 {
+        try integer(key, member(key), range: range)
+    }
+
+    func integer(_ key: String, _ value: JSONValue, range: ClosedRange<Int64>) throws(GatewayError) -> Int64 {
         guard case .number(let text) = value else { throw wrongType(key, expected: "an integer", got: value) }
         guard let number = Int64(text), range.contains(number) else {
             let bounds =
@@ -114,17 +129,12 @@ public struct FieldReader: Sendable {
         return number
     }
 
-    /// A quantity written as a JSON number (its exact text) or, when `allowString`, a decimal
-    /// string. Must be greater than zero unless `positive` is false.
-    public func quantity(
-        _ key: String, required: Bool = true, allowString: Bool = true, positive: Bool = true
-    )
-        throws(GatewayError) -> Quantity?
-    {
-        guard let value = value(key) else {
-            if required { throw GatewayError.missing(name(key)) }
-            return nil
-        }
+    /// A quantity that must be present, written as a JSON number (its exact text) or, when
+    /// `allowString`, a decimal string. Must be greater than zero unless `positive` is false.
+    public func requiredQuantity(
+        _ key: String, allowString: Bool = true, positive: Bool = true
+    ) throws(GatewayError) -> Quantity {
+        let value = try member(key)
         let text: String
         switch value {
         case .number(let number): text = number
@@ -147,22 +157,34 @@ public struct FieldReader: Sendable {
         return quantity
     }
 
-    /// A nested object member.
-    public func object(_ key: String, required: Bool = false) throws(GatewayError) -> FieldReader? {
-        guard let value = value(key) else {
-            if required { throw GatewayError.missing(name(key)) }
-            return nil
-        }
+    /// A nested object member when present.
+    public func object(_ key: String) throws(GatewayError) -> FieldReader? {
+        guard let value = value(key) else { return nil }
+        return try object(key, value)
+    }
+
+    /// A nested object member that must be present.
+    public func requiredObject(_ key: String) throws(GatewayError) -> FieldReader {
+        try object(key, member(key))
+    }
+
+    func object(_ key: String, _ value: JSONValue) throws(GatewayError) -> FieldReader {
         guard case .object(let object) = value else { throw wrongType(key, expected: "an object", got: value) }
         return FieldReader(object, path: name(key), caseInsensitiveKeys: caseInsensitiveKeys)
     }
 
-    /// An array member.
-    public func array(_ key: String, required: Bool = false) throws(GatewayError) -> [JSONValue]? {
-        guard let value = value(key) else {
-            if required { throw GatewayError.missing(name(key)) }
-            return nil
-        }
+    /// An array member when present.
+    public func array(_ key: String) throws(GatewayError) -> [JSONValue]? {
+        guard let value = value(key) else { return nil }
+        return try array(key, value)
+    }
+
+    /// An array member that must be present.
+    public func requiredArray(_ key: String) throws(GatewayError) -> [JSONValue] {
+        try array(key, member(key))
+    }
+
+    func array(_ key: String, _ value: JSONValue) throws(GatewayError) -> [JSONValue] {
         guard case .array(let items) = value else { throw wrongType(key, expected: "an array", got: value) }
         return items
     }

@@ -78,21 +78,25 @@ public struct CodecResponse: Sendable {
     }
 }
 
-/// One endpoint a dialect serves.
-public struct Route: Sendable, Hashable {
-    /// A stable name, used as the metrics label (`movements.create`).
-    public var name: String
+/// One endpoint a dialect serves: one case of the codec's `Endpoint` enum, which `decode`
+/// switches over exhaustively, with its method and path.
+public struct Route<Endpoint: RawRepresentable & Sendable & Hashable>: Sendable, Hashable
+where Endpoint.RawValue == String {
+    public var endpoint: Endpoint
     /// The method, or nil when the route takes any method (so the codec can answer a wrong
     /// method in the vendor's own way).
     public var method: HTTPRequest.Method?
     /// The path with `{name}` segments for parameters.
     public var path: String
 
-    public init(_ name: String, _ method: HTTPRequest.Method?, _ path: String) {
-        self.name = name
+    public init(_ endpoint: Endpoint, _ method: HTTPRequest.Method?, _ path: String) {
+        self.endpoint = endpoint
         self.method = method
         self.path = path
     }
+
+    /// A stable name, used as the metrics label (`movements.create`): the endpoint's raw value.
+    public var name: String { endpoint.rawValue }
 }
 
 extension Route {

@@ -20,18 +20,27 @@ public struct Decoded<Context: Sendable>: Sendable {
 /// outcomes. No socket, clock or database is touched here.
 public protocol InboundCodec: Sendable {
     associatedtype Context: Sendable
+    /// The endpoints this dialect serves, one case each (raw value: the metrics label).
+    associatedtype Endpoint: RawRepresentable & Sendable & Hashable & CaseIterable where Endpoint.RawValue == String
 
     /// The dialect id (`stockgate`, `colleqtive`, …), used in config, metrics and the journal.
     var dialect: String { get }
     /// The endpoints this dialect serves.
-    var routes: [Route] { get }
+    var routes: [Route<Endpoint>] { get }
 
     /// Turns a request into commands, or refuses it.
-    func decode(_ request: InboundRequest, route: Route, catalog: Catalog) throws(GatewayError) -> Decoded<Context>
+    func decode(
+        _ request: InboundRequest, route: Route<Endpoint>, catalog: Catalog
+    ) throws(GatewayError) -> Decoded<Context>
 
     /// Turns the outcomes of the commands (one per command, in order) into the response.
-    func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse
+    func encode(_ outcomes: [Outcome], context: Context, route: Route<Endpoint>, catalog: Catalog) -> CodecResponse
 
     /// Turns a failure into the dialect's error envelope. `context` is nil when decoding failed.
-    func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse
+    func encode(_ error: GatewayError, route: Route<Endpoint>, context: Context?) -> CodecResponse
+}
+
+extension InboundCodec {
+    /// The route serving one endpoint.
+    public func route(_ endpoint: Endpoint) -> Route<Endpoint>? { routes.first { $0.endpoint == endpoint } }
 }

@@ -33,7 +33,12 @@ public struct Open2bCodec: InboundCodec {
 
     public let version: Version
     public var dialect: String { version.rawValue }
-    public let routes: [Route]
+    /// The endpoints, one case each (raw value: the metrics label).
+    public enum Endpoint: String, Sendable, Hashable, CaseIterable {
+        case rpc = "rpc"
+    }
+
+    public let routes: [Route<Endpoint>]
 
     static let allFields = ["id", "sku", "adjustment", "creationTime", "description"]
     static let orderFields: [String: MovementQuery.SortField] = [
@@ -46,11 +51,11 @@ public struct Open2bCodec: InboundCodec {
 
     public init(version: Version) {
         self.version = version
-        self.routes = [Route("rpc", nil, version.prefix + "/{method}")]
+        self.routes = [Route(.rpc, nil, version.prefix + "/{method}")]
     }
 
     public func decode(
-        _ request: InboundRequest, route: Route, catalog: Catalog
+        _ request: InboundRequest, route: Route<Endpoint>, catalog: Catalog
     ) throws(GatewayError)
         -> Decoded<Context>
     {
@@ -58,10 +63,10 @@ public struct Open2bCodec: InboundCodec {
         guard name.hasPrefix("commerce.movements."),
             let method = Method(rawValue: String(name.dropFirst("commerce.movements.".count)))
         else {
-            throw GatewayError(code: .notFound, message: "unknown method", field: Self.transportField)
+            throw GatewayError(code: .noSuchEndpoint, message: "unknown method")
         }
         guard request.method == .post else {
-            throw GatewayError(code: .unsupported, message: "method not allowed", field: Self.transportField)
+            throw GatewayError(code: .methodNotAllowed, message: "method not allowed")
         }
         guard let stock = catalog.location(open2bRole: .stock) else {
             throw GatewayError(code: .internal, message: "the catalog has no open2b_role stock location")
@@ -71,30 +76,28 @@ public struct Open2bCodec: InboundCodec {
         switch method {
         case .find:
             try root.rejectUnknown(["conditions", "fields", "order", "limit", "first"])
-            var query = try conditions(root, stock: stock.key, catalog: catalog)
+            let conditions = try conditions(root, stock: stock.key, catalog: catalog)
             context.fields = try fields(root)
-            query.order = try order(root)
-            if let limit = try root.integer("limit", range: 1...Int64(version.maxLimit ?? Int(Int32.max))) {
-                query.limit = Int(limit)
-            } else {
-                query.limit = version.maxLimit ?? Self.defaultFindLimit
-            }
-            query.offset = Int(try root.integer("first", range: 0...Int64(Int32.max)) ?? 0)
-            return Decoded(commands: query.product == Self.noProduct ? [] : [.findMovements(query)], context: context)
+            let sortOrder = try order(root)
+            let limit = try root.integer("limit", range: 1...Int64(version.maxLimit ?? Int(Int32.max)))
+            let first = try root.integer("first", range: 0...Int64(Int32.max))
+            guard var query = conditions else { return Decoded(commands: [], context: context) }
+            query.order = sortOrder
+            query.limit = limit.map { Int($0) } ?? version.maxLimit ?? Self.defaultFindLimit
+            query.offset = Int(first ?? 0)
+            return Decoded(commands: [.findMovements(query)], context: context)
         case .count:
             try root.rejectUnknown(["conditions"])
             let query = try conditions(root, stock: stock.key, catalog: catalog)
-            return Decoded(commands: query.product == Self.noProduct ? [] : [.countMovements(query)], context: context)
+            return Decoded(commands: query.map { [.countMovements($0)] } ?? [], context: context)
         case .get:
             try root.rejectUnknown(["id", "fields"])
-            let id = try root.integer("id", required: true, range: 1...Int64.max) ?? 0
+            let id = try root.requiredInteger("id", range: 1...Int64.max)
             context.fields = try fields(root)
             return Decoded(commands: [.getMovement(id: id)], context: context)
         case .create:
             try root.rejectUnknown(["movement"])
-            guard let movement = try root.object("movement", required: true) else {
-                throw GatewayError.missing("movement")
-            }
+            let movement = try root.requiredObject("movement")
             try movement.rejectUnknown(["sku", "adjustment", "description"])
             let sku = try movement.requiredString("sku", maxLength: 32)
             guard let product = catalog.product(sku: sku) else {
@@ -114,10 +117,8 @@ public struct Open2bCodec: InboundCodec {
             return Decoded(commands: [.move(MoveBatch(items: [item], atomicity: .allOrNothing))], context: context)
         case .update:
             try root.rejectUnknown(["id", "movement"])
-            let id = try root.integer("id", required: true, range: 1...Int64.max) ?? 0
-            guard let movement = try root.object("movement", required: true) else {
-                throw GatewayError.missing("movement")
-            }
+            let id = try root.requiredInteger("id", range: 1...Int64.max)
+            let movement = try root.requiredObject("movement")
             try movement.rejectUnknown(["description"])
             guard let description = try movement.string("description", maxLength: 255) else {
                 return Decoded(commands: [.getMovement(id: id)], context: context)
@@ -129,7 +130,7 @@ public struct Open2bCodec: InboundCodec {
             return Decoded(commands: [.updateDescription(id: id, description: description)], context: context)
         case .delete:
             try root.rejectUnknown(["ids"])
-            guard let values = try root.array("ids", required: true) else { throw GatewayError.missing("ids") }
+            let values = try root.requiredArray("ids")
             var ids: [Int64] = []
             for (index, value) in values.enumerated() {
                 guard case .number(let text) = value, let id = Int64(text), id >= 1 else {
@@ -141,18 +142,18 @@ public struct Open2bCodec: InboundCodec {
         }
     }
 
-    /// Marks a query for a SKU the catalog does not know: nothing can match.
-    static let noProduct = "\u{0}no product"
-    static let transportField = "\u{0}transport"
-
-    func conditions(_ root: FieldReader, stock: String, catalog: Catalog) throws(GatewayError) -> MovementQuery {
+    /// The query the `conditions` ask for, or nil when nothing can match (a SKU the catalog
+    /// does not know), so no command needs to run.
+    func conditions(_ root: FieldReader, stock: String, catalog: Catalog) throws(GatewayError) -> MovementQuery? {
         var query = MovementQuery(location: stock, appliedOnly: true)
         guard let conditions = try root.object("conditions") else { return query }
         var allowed: Set<String> = ["sku", "fromCreationTime", "toCreationTime", "keywords"]
         if version.hasAfter { allowed.insert("after") }
         try conditions.rejectUnknown(allowed)
+        var matchesNothing = false
         if let sku = try conditions.string("sku", maxLength: 32, allowEmpty: false) {
-            query.product = catalog.product(sku: sku)?.key ?? Self.noProduct
+            query.product = catalog.product(sku: sku)?.key
+            matchesNothing = query.product == nil
         }
         for (key, isFrom) in [("fromCreationTime", true), ("toCreationTime", false)] {
             guard let text = try conditions.string(key) else { continue }
@@ -166,7 +167,7 @@ public struct Open2bCodec: InboundCodec {
         }
         query.keywords = try conditions.string("keywords", maxLength: 100, allowEmpty: false)
         if version.hasAfter { query.afterID = try conditions.integer("after", range: 0...Int64.max) }
-        return query
+        return matchesNothing ? nil : query
     }
 
     func fields(_ root: FieldReader) throws(GatewayError) -> [String] {
@@ -221,7 +222,9 @@ public struct Open2bCodec: InboundCodec {
 
     // MARK: Encoding
 
-    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+    public func encode(
+        _ outcomes: [Outcome], context: Context, route: Route<Endpoint>, catalog: Catalog
+    ) -> CodecResponse {
         switch context.method {
         case .find:
             var rows: [JSONValue] = []
@@ -293,12 +296,11 @@ public struct Open2bCodec: InboundCodec {
         ok(value.objectValue ?? JSONObject())
     }
 
-    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
-        if error.field == Self.transportField {
-            return error.code == .notFound
-                ? .text(.notFound, "404 Not Found") : .text(.methodNotAllowed, "405 Method Not Allowed")
-        }
+    public func encode(_ error: GatewayError, route: Route<Endpoint>, context: Context?) -> CodecResponse {
+        // Transport errors are plain text, as the vendor's web server answers them.
         switch error.code {
+        case .noSuchEndpoint: return .text(.notFound, "404 Not Found")
+        case .methodNotAllowed: return .text(.methodNotAllowed, "405 Method Not Allowed")
         case .unauthorized, .forbidden: return .text(.forbidden, "403 Forbidden")
         case .tooLarge: return .text(.contentTooLarge, "413 Request Entity Too Large")
         case .tooManyRequests: return .text(.tooManyRequests, "429 Too Many Requests")

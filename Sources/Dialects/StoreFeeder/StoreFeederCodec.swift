@@ -41,20 +41,27 @@ public struct StoreFeederCodec: InboundCodec {
 
     public init() {}
 
-    public let routes: [Route] = [
-        Route("transfers.create", .post, "/stocklocations/create-transfers"),
-        Route("locations.list", .get, "/stocklocations"),
-        Route("location.get", .get, "/stocklocations/{stockLocationID}"),
+    /// The endpoints, one case each (raw value: the metrics label).
+    public enum Endpoint: String, Sendable, Hashable, CaseIterable {
+        case transfersCreate = "transfers.create"
+        case locationsList = "locations.list"
+        case locationGet = "location.get"
+    }
+
+    public let routes: [Route<Endpoint>] = [
+        Route(.transfersCreate, .post, "/stocklocations/create-transfers"),
+        Route(.locationsList, .get, "/stocklocations"),
+        Route(.locationGet, .get, "/stocklocations/{stockLocationID}"),
     ]
 
     public func decode(
-        _ request: InboundRequest, route: Route, catalog: Catalog
+        _ request: InboundRequest, route: Route<Endpoint>, catalog: Catalog
     ) throws(GatewayError)
         -> Decoded<Context>
     {
-        switch route.name {
-        case "locations.list": return try decodeLocationList(request, catalog: catalog)
-        case "location.get":
+        switch route.endpoint {
+        case .locationsList: return try decodeLocationList(request, catalog: catalog)
+        case .locationGet:
             let id = request.pathParameters["stockLocationID"] ?? ""
             guard Int(id).map({ $0 > 0 }) == true else {
                 throw GatewayError.invalidValue(
@@ -66,7 +73,7 @@ public struct StoreFeederCodec: InboundCodec {
             return Decoded(
                 commands: [.readBalances(BalanceQuery(location: location.key, includeZero: false))],
                 context: .location(location.key))
-        default: return try decodeTransfers(request, catalog: catalog)
+        case .transfersCreate: return try decodeTransfers(request, catalog: catalog)
         }
     }
 
@@ -131,7 +138,7 @@ public struct StoreFeederCodec: InboundCodec {
 
     func decodeTransfers(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
         if let contentType = request.headers[.contentType] {
-            let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters() } ?? ""
+            let mediaType = contentType.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() } ?? ""
             guard mediaType == "application/json" || mediaType == "text/json" else {
                 throw GatewayError(
                     code: .unsupported,
@@ -169,9 +176,9 @@ public struct StoreFeederCodec: InboundCodec {
     func transfer(_ value: JSONValue, index: Int, catalog: Catalog) throws(GatewayError) -> Movement {
         // Property names and enum values as ASP.NET's binder reads them: case-insensitively.
         let reader = try FieldReader(value, path: "[\(index)]", caseInsensitiveKeys: true)
-        let product = try productKey(reader.object("ProductIDType", required: true), catalog: catalog)
-        let from = try locationKey(reader.object("StockLocationFrom", required: true), catalog: catalog)
-        let to = try locationKey(reader.object("StockLocationTo", required: true), catalog: catalog)
+        let product = try productKey(reader.requiredObject("ProductIDType"), catalog: catalog)
+        let from = try locationKey(reader.requiredObject("StockLocationFrom"), catalog: catalog)
+        let to = try locationKey(reader.requiredObject("StockLocationTo"), catalog: catalog)
         guard let amountValue = reader.value("TransferAmount") else {
             throw GatewayError.missing(reader.name("TransferAmount"))
         }
@@ -190,9 +197,7 @@ public struct StoreFeederCodec: InboundCodec {
                 "\(reader.name("TransferAmount")) must be greater than zero, got \(amountText).",
                 field: reader.name("TransferAmount"))
         }
-        guard let immediate = try reader.bool("ImmediateTransfer", required: true) else {
-            throw GatewayError.missing(reader.name("ImmediateTransfer"))
-        }
+        let immediate = try reader.requiredBool("ImmediateTransfer")
         var user: String?
         if let assigned = try reader.object("AssignedUserID") {
             let type = Self.enumName(try assigned.requiredString("IDType", maxLength: 16), ["Email", "ID"])
@@ -227,8 +232,7 @@ public struct StoreFeederCodec: InboundCodec {
         return text
     }
 
-    func productKey(_ reader: FieldReader?, catalog: Catalog) throws(GatewayError) -> String {
-        guard let reader else { throw GatewayError.missing("ProductIDType") }
+    func productKey(_ reader: FieldReader, catalog: Catalog) throws(GatewayError) -> String {
         let type = Self.enumName(try reader.requiredString("IDType", maxLength: 32), ["SKU", "ID"])
         let value = try reader.requiredString("Value", maxLength: Self.maxText)
         let product: Product?
@@ -244,8 +248,7 @@ public struct StoreFeederCodec: InboundCodec {
         return product.key
     }
 
-    func locationKey(_ reader: FieldReader?, catalog: Catalog) throws(GatewayError) -> String {
-        guard let reader else { throw GatewayError.missing("StockLocation") }
+    func locationKey(_ reader: FieldReader, catalog: Catalog) throws(GatewayError) -> String {
         let type = Self.enumName(try reader.requiredString("IDType", maxLength: 32), ["ID", "StockLocationReference"])
         let value = try reader.requiredString("Value", maxLength: Self.maxText)
         var warehouse: String?
@@ -279,7 +282,9 @@ public struct StoreFeederCodec: InboundCodec {
         throw GatewayError.notFound(Self.unknownLocation, field: reader.path)
     }
 
-    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+    public func encode(
+        _ outcomes: [Outcome], context: Context, route: Route<Endpoint>, catalog: Catalog
+    ) -> CodecResponse {
         var held: [String: Set<String>] = [:]  // location → products with stock
         for case .balances(let balances) in outcomes {
             for balance in balances where !balance.quantity.isZero {
@@ -383,12 +388,12 @@ public struct StoreFeederCodec: InboundCodec {
         return "\(field): \(error.message)"
     }
 
-    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+    public func encode(_ error: GatewayError, route: Route<Endpoint>, context: Context?) -> CodecResponse {
         if error.code == .unauthorized || error.code == .forbidden {
             // ASP.NET Web API's own answer to a request its [Authorize] filter refuses.
             return .json(error.code.httpStatus, ["Message": "Authorization has been denied for this request."])
         }
-        if route.name != "transfers.create" {
+        if route.endpoint != .transfersCreate {
             // The reads answer a refusal as Web API does outside model binding: `{"Message": …}`.
             return .json(error.code.httpStatus, ["Message": .string(Self.message(error))])
         }
@@ -405,10 +410,11 @@ public struct StoreFeederCodec: InboundCodec {
 }
 
 extension Substring {
-    func trimmingCharacters() -> String {
+    /// The text without leading or trailing spaces.
+    func trimmingSpaces() -> String {
         var slice = self
         while slice.first == " " { slice.removeFirst() }
         while slice.last == " " { slice.removeLast() }
-        return String(slice).lowercased()
+        return String(slice)
     }
 }

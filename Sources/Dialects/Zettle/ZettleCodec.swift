@@ -48,22 +48,36 @@ public struct ZettleCodec: InboundCodec {
         self.organizationUUID = organizationUUID?.lowercased()
     }
 
-    public let routes: [Route] = [
-        Route("inventory.update", .put, "/organizations/{org}/inventory"),
-        Route("inventory.bulk", .post, "/organizations/{org}/v2/inventory/bulk"),
-        Route("locations.list", .get, "/organizations/{org}/locations"),
-        Route("location.balances", .get, "/organizations/{org}/inventory/locations/{locationUuid}"),
-        Route("store.balances", .get, "/organizations/{org}/inventory"),
-        Route("type.balances", .get, "/organizations/{org}/inventory/locations"),
+    /// The endpoints, one case each (raw value: the metrics label).
+    public enum Endpoint: String, Sendable, Hashable, CaseIterable {
+        case productBalances = "product.balances"
+        case inventoryUpdate = "inventory.update"
+        case inventoryBulk = "inventory.bulk"
+        case locationsList = "locations.list"
+        case locationBalances = "location.balances"
+        case storeBalances = "store.balances"
+        case typeBalances = "type.balances"
+        case productsBalances = "products.balances"
+        case trackingStart = "tracking.start"
+        case trackingStop = "tracking.stop"
+    }
+
+    public let routes: [Route<Endpoint>] = [
+        Route(.inventoryUpdate, .put, "/organizations/{org}/inventory"),
+        Route(.inventoryBulk, .post, "/organizations/{org}/v2/inventory/bulk"),
+        Route(.locationsList, .get, "/organizations/{org}/locations"),
+        Route(.locationBalances, .get, "/organizations/{org}/inventory/locations/{locationUuid}"),
+        Route(.storeBalances, .get, "/organizations/{org}/inventory"),
+        Route(.typeBalances, .get, "/organizations/{org}/inventory/locations"),
         Route(
-            "product.balances", .get, "/organizations/{org}/inventory/locations/{locationUuid}/products/{productUuid}"),
-        Route("products.balances", .post, "/organizations/{org}/inventory/products"),
-        Route("tracking.start", .post, "/organizations/{org}/inventory"),
-        Route("tracking.stop", .delete, "/organizations/{org}/inventory/products/{productUuid}"),
+            .productBalances, .get, "/organizations/{org}/inventory/locations/{locationUuid}/products/{productUuid}"),
+        Route(.productsBalances, .post, "/organizations/{org}/inventory/products"),
+        Route(.trackingStart, .post, "/organizations/{org}/inventory"),
+        Route(.trackingStop, .delete, "/organizations/{org}/inventory/products/{productUuid}"),
     ]
 
     public func decode(
-        _ request: InboundRequest, route: Route, catalog: Catalog
+        _ request: InboundRequest, route: Route<Endpoint>, catalog: Catalog
     ) throws(GatewayError)
         -> Decoded<Context>
     {
@@ -71,21 +85,21 @@ public struct ZettleCodec: InboundCodec {
         guard org == "self" || (organizationUUID != nil && org.lowercased() == organizationUUID) else {
             throw GatewayError.notFound("Organization '\(org)' not found", field: "organizationUuid")
         }
-        switch route.name {
-        case "locations.list":
+        switch route.endpoint {
+        case .locationsList:
             let type = request.queryValue("type")?.uppercased()
             if let type, !["STORE", "SUPPLIER", "SOLD", "BIN"].contains(type) {
                 throw GatewayError.invalidValue(
                     "type must be STORE, SUPPLIER, SOLD or BIN, got '\(type)'", field: "type")
             }
             return Decoded(commands: [], context: .locations(type: type))
-        case "location.balances":
+        case .locationBalances:
             let uuid = request.pathParameters["locationUuid"] ?? ""
             let location = try knownLocation(uuid, field: "locationUuid", catalog: catalog)
             return balances(at: location, products: nil, summary: true, catalog: catalog)
-        case "store.balances":
+        case .storeBalances:
             return balances(at: try store(catalog), products: nil, summary: true, catalog: catalog)
-        case "type.balances":
+        case .typeBalances:
             guard let type = request.queryValue("type")?.uppercased() else {
                 throw GatewayError.missing("type")
             }
@@ -94,13 +108,13 @@ public struct ZettleCodec: InboundCodec {
                 throw GatewayError.notFound("No location of type '\(type)'", field: "type")
             }
             return balances(at: location, products: nil, summary: true, catalog: catalog)
-        case "product.balances":
+        case .productBalances:
             let location = try knownLocation(
                 request.pathParameters["locationUuid"] ?? "", field: "locationUuid", catalog: catalog)
             let product = try knownProduct(
                 request.pathParameters["productUuid"] ?? "", field: "productUuid", catalog: catalog)
             return balances(at: location, products: [product], summary: false, catalog: catalog)
-        case "products.balances":
+        case .productsBalances:
             let root = try FieldReader(request.jsonBody(), path: "")
             let type = try root.requiredString("locationType", maxLength: 16).uppercased()
             guard let location = catalog.locations.first(where: { $0.zettleUUID != nil && Self.type($0) == type })
@@ -108,7 +122,7 @@ public struct ZettleCodec: InboundCodec {
                 throw GatewayError.notFound("No location of type '\(type)'", field: "locationType")
             }
             var products: [String] = []
-            for (index, value) in (try root.array("productUuids", required: true) ?? []).enumerated() {
+            for (index, value) in (try root.requiredArray("productUuids")).enumerated() {
                 guard case .string(let text) = value else {
                     throw GatewayError.invalidValue(
                         "productUuids[\(index)] must be a UUID", field: "productUuids[\(index)]")
@@ -116,7 +130,7 @@ public struct ZettleCodec: InboundCodec {
                 products.append(try knownProduct(text, field: "productUuids[\(index)]", catalog: catalog))
             }
             return balances(at: location, products: products, summary: true, catalog: catalog)
-        case "tracking.start":
+        case .trackingStart:
             let root = try FieldReader(request.jsonBody(), path: "")
             let product = try knownProduct(uuid(root, "productUuid"), field: "productUuid", catalog: catalog)
             let location = try store(catalog)
@@ -129,24 +143,23 @@ public struct ZettleCodec: InboundCodec {
                         )),
                 ],
                 context: .tracked(location: location.key, product: product))
-        case "tracking.stop":
+        case .trackingStop:
             let product = try knownProduct(
                 request.pathParameters["productUuid"] ?? "", field: "productUuid", catalog: catalog)
             return Decoded(
                 commands: [.setTracking(products: Self.catalogProducts(product, catalog), tracked: false)],
                 context: .untracked)
-        case "inventory.update":
+        case .inventoryUpdate:
             return try decodeUpdate(request, catalog: catalog)
-        case "inventory.bulk":
+        case .inventoryBulk:
             return try decodeBulk(request, catalog: catalog)
-        default:
-            throw GatewayError.notFound("no such route")
         }
     }
 
     func decodeUpdate(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
         let root = try FieldReader(request.jsonBody(), path: "")
-        guard let changes = try root.array("changes", required: true), !changes.isEmpty else {
+        let changes = try root.requiredArray("changes")
+        guard !changes.isEmpty else {
             throw GatewayError.invalidValue("changes must hold at least one change", field: "changes")
         }
         guard changes.count <= Self.maxChanges else {
@@ -166,7 +179,8 @@ public struct ZettleCodec: InboundCodec {
 
     func decodeBulk(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
         let root = try FieldReader(request.jsonBody(), path: "")
-        guard let products = try root.array("productChanges", required: true), !products.isEmpty else {
+        let products = try root.requiredArray("productChanges")
+        guard !products.isEmpty else {
             throw GatewayError.invalidValue("productChanges must hold at least one product", field: "productChanges")
         }
         var movements: [Movement] = []
@@ -250,7 +264,7 @@ public struct ZettleCodec: InboundCodec {
             uuid(reader, "toLocationUuid"), field: reader.name("toLocationUuid"), catalog: catalog)
         // A number or a decimal string: the vendor's own purchase example sends `"change": "1"`
         // (iZettle/api-documentation, inventory-api/concepts/how-inventories-work.md).
-        let quantity = try reader.quantity("change", allowString: true) ?? .zero
+        let quantity = try reader.requiredQuantity("change", allowString: true)
         var extras = MovementExtras()
         extras.trackingStatusChange = tracking
         let movement = Movement(
@@ -327,7 +341,9 @@ public struct ZettleCodec: InboundCodec {
         }
     }
 
-    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+    public func encode(
+        _ outcomes: [Outcome], context: Context, route: Route<Endpoint>, catalog: Catalog
+    ) -> CodecResponse {
         switch context {
         case .locations(let type):
             let rows = catalog.locations.compactMap { location -> JSONValue? in
@@ -447,7 +463,7 @@ public struct ZettleCodec: InboundCodec {
         ]
     }
 
-    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+    public func encode(_ error: GatewayError, route: Route<Endpoint>, context: Context?) -> CodecResponse {
         Self.vendorError(error)
     }
 

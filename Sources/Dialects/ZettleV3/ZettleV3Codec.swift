@@ -49,41 +49,52 @@ public struct ZettleV3Codec: InboundCodec {
         self.organizationUUID = organizationUUID?.lowercased() ?? Self.nilOrganization
     }
 
-    public let routes: [Route] = [
-        Route("inventories.list", .get, "/v3/inventories"),
-        Route("inventory.get", .get, "/v3/inventories/{inventoryUuid}"),
-        Route("movements.create", .post, "/v3/movements"),
-        Route("stock.all", .get, "/v3/stock"),
-        Route("stock.inventory", .get, "/v3/stock/{inventoryUuid}"),
-        Route("stock.product", .get, "/v3/stock/{inventoryUuid}/products/{productUuid}"),
-        Route("products.tracking", .post, "/v3/products"),
+    /// The endpoints, one case each (raw value: the metrics label).
+    public enum Endpoint: String, Sendable, Hashable, CaseIterable {
+        case inventoriesList = "inventories.list"
+        case inventoryGet = "inventory.get"
+        case movementsCreate = "movements.create"
+        case stockAll = "stock.all"
+        case stockInventory = "stock.inventory"
+        case stockProduct = "stock.product"
+        case productsTracking = "products.tracking"
+    }
+
+    public let routes: [Route<Endpoint>] = [
+        Route(.inventoriesList, .get, "/v3/inventories"),
+        Route(.inventoryGet, .get, "/v3/inventories/{inventoryUuid}"),
+        Route(.movementsCreate, .post, "/v3/movements"),
+        Route(.stockAll, .get, "/v3/stock"),
+        Route(.stockInventory, .get, "/v3/stock/{inventoryUuid}"),
+        Route(.stockProduct, .get, "/v3/stock/{inventoryUuid}/products/{productUuid}"),
+        Route(.productsTracking, .post, "/v3/products"),
     ]
 
     public func decode(
-        _ request: InboundRequest, route: Route, catalog: Catalog
+        _ request: InboundRequest, route: Route<Endpoint>, catalog: Catalog
     ) throws(GatewayError)
         -> Decoded<Context>
     {
-        switch route.name {
-        case "inventories.list":
+        switch route.endpoint {
+        case .inventoriesList:
             return Decoded(commands: [], context: .inventories(single: nil))
-        case "inventory.get":
+        case .inventoryGet:
             let location = try inventory(
                 request.pathParameters["inventoryUuid"] ?? "", field: "inventoryUuid", catalog: catalog)
             return Decoded(commands: [], context: .inventories(single: location.key))
-        case "movements.create":
+        case .movementsCreate:
             return try decodeMovements(request, catalog: catalog)
-        case "products.tracking":
+        case .productsTracking:
             return try decodeTracking(request, catalog: catalog)
-        case "stock.all":
+        case .stockAll:
             let stores = catalog.locations.filter { $0.kind == .stock && $0.zettleUUID != nil }
             return try stock(stores, product: nil, request: request, path: "/v3/stock", catalog: catalog)
-        case "stock.inventory":
+        case .stockInventory:
             let uuid = request.pathParameters["inventoryUuid"] ?? ""
             let location = try inventory(uuid, field: "inventoryUuid", catalog: catalog)
             return try stock(
                 [location], product: nil, request: request, path: "/v3/stock/\(uuid.caseFolded)", catalog: catalog)
-        case "stock.product":
+        case .stockProduct:
             let uuid = request.pathParameters["inventoryUuid"] ?? ""
             let location = try inventory(uuid, field: "inventoryUuid", catalog: catalog)
             let productUUID = (request.pathParameters["productUuid"] ?? "").caseFolded
@@ -95,14 +106,13 @@ public struct ZettleV3Codec: InboundCodec {
             return try stock(
                 [location], product: productUUID, request: request,
                 path: "/v3/stock/\(uuid.caseFolded)/products/\(productUUID)", catalog: catalog)
-        default:
-            throw GatewayError.notFound("no such route")
         }
     }
 
     func decodeMovements(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
         let root = try FieldReader(request.jsonBody(), path: "")
-        guard let entries = try root.array("movements", required: true), !entries.isEmpty else {
+        let entries = try root.requiredArray("movements")
+        guard !entries.isEmpty else {
             throw GatewayError.invalidValue("movements must hold at least one movement", field: "movements")
         }
         guard entries.count <= Self.maxMovements else {
@@ -125,7 +135,7 @@ public struct ZettleV3Codec: InboundCodec {
             guard from.key != to.key else {
                 throw GatewayError.invalidValue("from and to are the same inventory", field: reader.name("to"))
             }
-            let quantity = try reader.quantity("change", allowString: true) ?? .zero
+            let quantity = try reader.requiredQuantity("change", allowString: true)
             var movement = Movement(
                 product: product.key, quantity: quantity, from: from.key, to: to.key, allowOverage: true)
             movement.externalID = identifier
@@ -212,7 +222,9 @@ public struct ZettleV3Codec: InboundCodec {
         }
     }
 
-    public func encode(_ outcomes: [Outcome], context: Context, route: Route, catalog: Catalog) -> CodecResponse {
+    public func encode(
+        _ outcomes: [Outcome], context: Context, route: Route<Endpoint>, catalog: Catalog
+    ) -> CodecResponse {
         switch context {
         case .inventories(let single):
             let rows = catalog.locations.compactMap { location -> JSONValue? in
@@ -291,7 +303,7 @@ public struct ZettleV3Codec: InboundCodec {
         return response
     }
 
-    public func encode(_ error: GatewayError, route: Route, context: Context?) -> CodecResponse {
+    public func encode(_ error: GatewayError, route: Route<Endpoint>, context: Context?) -> CodecResponse {
         Self.vendorErrorResponse(error)
     }
 

@@ -1,0 +1,43 @@
+import StockCore
+import Testing
+
+@testable import Dialects
+
+/// The route table of every inbound dialect against its `Endpoint` enum: `decode` switches
+/// over the enum, so an endpoint without a route would be unreachable code and a route
+/// without a case could not be written at all.
+@Suite("Route tables")
+struct RouteTableTests {
+    struct Table: Sendable, CustomTestStringConvertible {
+        var dialect: String
+        var endpoints: [String]
+        var routed: [String]
+        var requestLines: [String]
+        var testDescription: String { dialect }
+    }
+
+    static func table(_ codec: some InboundCodec) -> Table {
+        Table(
+            dialect: codec.dialect,
+            endpoints: type(of: codec).Endpoint.allCases.map(\.rawValue),
+            routed: codec.routes.map(\.name),
+            requestLines: codec.routes.map { "\($0.method?.rawValue ?? "*") \($0.path)" })
+    }
+
+    static let tables = DialectRegistry.all.map { table($0.inboundCodec(settings: [:])) }
+
+    @Test("every endpoint has exactly one route, one request line each", arguments: tables)
+    func oneRoutePerEndpoint(_ table: Table) {
+        #expect(table.routed.sorted() == table.endpoints.sorted())
+        #expect(Set(table.requestLines).count == table.requestLines.count)
+    }
+
+    @Test("the metric labels of all dialects are dotted lower-case names")
+    func labels() {
+        for table in Self.tables {
+            for label in table.endpoints {
+                #expect(label.allSatisfy { $0.isLowercase || $0 == "." || $0 == "_" }, "\(table.dialect): \(label)")
+            }
+        }
+    }
+}
