@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import HTTPTypes
 import StockCore
 
 /// What a case came to.
@@ -38,12 +39,19 @@ public struct ContractRunner: Sendable {
     )
         async throws -> CurlResponse
     {
-        var headers = headers
-        if body != nil && !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
-            headers.append(("Content-Type", "application/json"))
+        guard let method = HTTPRequest.Method(method) else {
+            throw ContractCase.FormatError(description: "'\(method)' is not an HTTP method")
         }
+        var fields = HTTPFields()
+        for header in headers {
+            guard let name = HTTPField.Name(header.name) else {
+                throw ContractCase.FormatError(description: "'\(header.name)' is not an HTTP header name")
+            }
+            fields.append(HTTPField(name: name, value: header.value))
+        }
+        if body != nil && fields[.contentType] == nil { fields[.contentType] = "application/json" }
         return try await client.execute(
-            CurlRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
+            CurlRequest(method: method, url: url, headerFields: fields, body: body, timeout: timeout))
     }
 
     /// Fails fast when nothing answers at `baseURL`. Any HTTP answer counts as reachable.

@@ -1,5 +1,6 @@
 internal import CCurl
 import Foundation
+import HTTPTypes
 
 /// An async HTTP client over libcurl: one multi handle on its own thread, connections kept
 /// alive and reused across requests, TLS verification on, HTTP/2 where the server offers it
@@ -75,11 +76,6 @@ public final class CurlHTTPClient: Sendable {
     }
 
     private func prepare(_ request: CurlRequest) throws -> Transfer {
-        // Bytes, not Characters: "\r\n" is one Character and would slip past a Character test.
-        for header in request.headers
-        where (header.name + header.value).utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
-            throw CurlError(code: .invalidRequest, curlCode: 0, message: "header \(header.name) holds a line break")
-        }
         guard let easy = engine.makeHandle() else {
             throw CurlError(code: .transfer, curlCode: 0, message: "curl_easy_init failed")
         }
@@ -106,7 +102,7 @@ public final class CurlHTTPClient: Sendable {
         set(ccurl_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION, headerCallback))
         set(ccurl_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, context))
 
-        let method = request.method.uppercased()
+        let method = request.head.method.rawValue
         if method == "HEAD" {
             set(ccurl_easy_setopt_long(easy, CURLOPT_NOBODY, 1))
         } else if method != "GET" || request.body != nil {
@@ -123,9 +119,9 @@ public final class CurlHTTPClient: Sendable {
         }
         var list: UnsafeMutablePointer<curl_slist>?
         var hasExpect = false
-        for header in request.headers {
-            if header.name.lowercased() == "expect" { hasExpect = true }
-            list = curl_slist_append(list, "\(header.name): \(header.value)")
+        for field in request.head.headerFields {
+            if field.name == .expect { hasExpect = true }
+            list = curl_slist_append(list, "\(field.name.rawName): \(field.value)")
         }
         if !hasExpect { list = curl_slist_append(list, "Expect:") }  // no 100-continue round trip
         transfer.headerList = list

@@ -1,22 +1,44 @@
-/// A request for `CurlHTTPClient`.
+import HTTPTypes
+
+/// A request for `CurlHTTPClient`: an HTTPTypes request head, whose scheme, authority and
+/// path make the URL, and its body.
 public struct CurlRequest: Sendable {
-    public var method: String
-    public var url: String
-    /// Header lines in order. `Expect` is suppressed unless set here.
-    public var headers: [(name: String, value: String)]
+    /// Method, scheme, authority, path (with query) and header fields in order. `Expect` is
+    /// suppressed unless set here. HTTPTypes keeps line breaks out of field values.
+    public var head: HTTPRequest
     public var body: [UInt8]?
     /// Overrides the client's total timeout for this request.
     public var timeout: Duration?
 
-    public init(
-        method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
-        timeout: Duration? = nil
-    ) {
-        self.method = method
-        self.url = url
-        self.headers = headers
+    public init(_ head: HTTPRequest, body: [UInt8]? = nil, timeout: Duration? = nil) {
+        self.head = head
         self.body = body
         self.timeout = timeout
+    }
+
+    /// A request to an absolute URL (`http://host:port/path?query`).
+    public init(
+        method: HTTPRequest.Method = .get, url: String, headerFields: HTTPFields = [:], body: [UInt8]? = nil,
+        timeout: Duration? = nil
+    ) {
+        let (scheme, authority, path) = Self.split(url)
+        self.init(
+            HTTPRequest(method: method, scheme: scheme, authority: authority, path: path, headerFields: headerFields),
+            body: body, timeout: timeout)
+    }
+
+    /// The URL libcurl is given.
+    public var url: String { "\(head.scheme ?? "http")://\(head.authority ?? "")\(head.path ?? "/")" }
+
+    /// Scheme, authority and path (at least `/`) of an absolute URL.
+    public static func split(_ url: String) -> (scheme: String, authority: String, path: String) {
+        guard let schemeEnd = url.range(of: "://") else { return ("http", "", url.isEmpty ? "/" : url) }
+        let scheme = String(url[..<schemeEnd.lowerBound])
+        let rest = url[schemeEnd.upperBound...]
+        let pathStart = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        var path = String(rest[pathStart...])
+        if !path.hasPrefix("/") { path = "/" + path }
+        return (scheme, String(rest[..<pathStart]), path)
     }
 }
 

@@ -1,5 +1,6 @@
 import Dialects
 import Foundation
+import HTTPTypes
 import Yams
 
 /// One backend of the configuration file's `backends` list.
@@ -125,7 +126,10 @@ public struct BackendConfiguration: Sendable, Equatable {
         switch type {
         case "none": return .none
         case "bearer": return .bearer(token: try secret("token"))
-        case "header": return .header(name: try required("name"), value: try secret("value"))
+        case "header":
+            let name = try required("name")
+            guard HTTPField.Name(name) != nil else { throw fail("auth.name '\(name)' is not an HTTP header name") }
+            return .header(name: name, value: try secret("value"))
         case "oauth2_client_credentials":
             return .clientCredentials(
                 tokenURL: try required("token_url"), clientID: try required("client_id"),

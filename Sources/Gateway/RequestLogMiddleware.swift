@@ -5,11 +5,6 @@ import Logging
 import NIOCore
 import Synchronization
 
-extension HTTPField.Name {
-    static let requestID = HTTPField.Name("X-Request-Id")!
-    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
-}
-
 /// Gives every request an id (the caller's `X-Request-Id` when it is sensible, else a new
 /// one), returns it in the response, and writes one log line and the request metrics once
 /// the response is ready. Bodies and credentials are never logged.

@@ -131,7 +131,7 @@ public enum Translator {
 
     static func render(_ request: OutboundRequest) -> String {
         var text = "\(request.method) \(request.path)"
-        for header in request.headers { text += "\n\(header.name): \(header.value)" }
+        for field in request.head.headerFields { text += "\n\(field.name.rawName): \(field.value)" }
         if let body = request.body {
             let pretty = (try? JSONParser.parse(body)).map(JSONWriter.pretty) ?? String(decoding: body, as: UTF8.self)
             text += "\n\n" + pretty

@@ -36,8 +36,8 @@ public struct CanonicalOutbound: OutboundCodec {
             movements.append(.object(object))
         }
         var request = OutboundRequest.json(
-            "POST", "/stockgate/v1/movements", ["movements": .array(movements), "atomic": .bool(atomic)])
-        if let idempotencyKey { request.headers.append(.init("Idempotency-Key", idempotencyKey)) }
+            .post, "/stockgate/v1/movements", ["movements": .array(movements), "atomic": .bool(atomic)])
+        if let idempotencyKey { request.head.headerFields[.idempotencyKey] = idempotencyKey }
         return request
     }
 
@@ -76,8 +76,7 @@ public struct CanonicalOutbound: OutboundCodec {
         }
         if let location = query.location { parameters.append("location=\(percentEncoded(location))") }
         return OutboundRequest(
-            method: "GET",
-            path: "/stockgate/v1/balances" + (parameters.isEmpty ? "" : "?" + parameters.joined(separator: "&")))
+            .get, "/stockgate/v1/balances" + (parameters.isEmpty ? "" : "?" + parameters.joined(separator: "&")))
     }
 
     public func balanceResult(

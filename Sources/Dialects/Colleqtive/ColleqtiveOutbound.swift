@@ -77,7 +77,7 @@ public struct ColleqtiveOutbound: OutboundCodec {
         if let user = items.first?.user ?? parameters.colleqtiveAppUser {
             path += "?AppUserName=\(percentEncoded(user))"
         }
-        return .json("POST", path, .array(body))
+        return .json(.post, path, .array(body))
     }
 
     func location(_ location: Location, order: CustomerOrderRef?) -> JSONValue {

@@ -116,3 +116,11 @@ extension Route {
         return parameters
     }
 }
+
+extension HTTPField.Name {
+    /// The key a caller sends so a retried write is applied once (StockGate's own API, and
+    /// forwarded to a StockGate backend).
+    public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    /// The request id a caller may send, echoed and forwarded.
+    public static let requestID = HTTPField.Name("X-Request-Id")!
+}

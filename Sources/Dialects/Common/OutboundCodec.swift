@@ -1,33 +1,25 @@
+import HTTPTypes
 import StockCore
 
-/// A request an outbound codec wants sent, relative to the backend's base URL.
+/// A request an outbound codec wants sent: an HTTPTypes request head without scheme and
+/// authority (those are the backend's), its path relative to the backend's base URL, and the
+/// body. The same head travels on to the HTTP client.
 public struct OutboundRequest: Sendable, Equatable {
-    public struct Header: Sendable, Equatable {
-        public var name: String
-        public var value: String
-        public init(_ name: String, _ value: String) {
-            self.name = name
-            self.value = value
-        }
-    }
-
-    public var method: String
-    /// Path and query, starting with `/`.
-    public var path: String
-    public var headers: [Header]
+    public var head: HTTPRequest
     public var body: [UInt8]?
 
-    public init(method: String, path: String, headers: [Header] = [], body: [UInt8]? = nil) {
-        self.method = method
-        self.path = path
-        self.headers = headers
+    /// - Parameter path: path and query, starting with `/`.
+    public init(_ method: HTTPRequest.Method, _ path: String, headerFields: HTTPFields = [:], body: [UInt8]? = nil) {
+        self.head = HTTPRequest(method: method, scheme: nil, authority: nil, path: path, headerFields: headerFields)
         self.body = body
     }
 
-    static func json(_ method: String, _ path: String, _ value: JSONValue) -> OutboundRequest {
-        OutboundRequest(
-            method: method, path: path, headers: [Header("Content-Type", "application/json")],
-            body: JSONWriter.bytes(value))
+    public var method: HTTPRequest.Method { head.method }
+    /// Path and query, starting with `/`.
+    public var path: String { head.path ?? "/" }
+
+    static func json(_ method: HTTPRequest.Method, _ path: String, _ value: JSONValue) -> OutboundRequest {
+        OutboundRequest(method, path, headerFields: [.contentType: "application/json"], body: JSONWriter.bytes(value))
     }
 }
 

@@ -67,7 +67,7 @@ public struct Open2bOutbound: OutboundCodec {
         if let description = item.description ?? item.reference ?? item.reason {
             movement["description"] = .string(String(description.prefix(255)))
         }
-        return .json("POST", version.prefix + "/commerce.movements.create", ["movement": .object(movement)])
+        return .json(.post, version.prefix + "/commerce.movements.create", ["movement": .object(movement)])
     }
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {

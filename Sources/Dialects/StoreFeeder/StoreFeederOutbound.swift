@@ -81,7 +81,7 @@ public struct StoreFeederOutbound: OutboundCodec {
     {
         var transfers: [JSONValue] = []
         for item in items { transfers.append(try transfer(item, catalog: catalog)) }
-        return .json("POST", "/stocklocations/create-transfers", .array(transfers))
+        return .json(.post, "/stocklocations/create-transfers", .array(transfers))
     }
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {

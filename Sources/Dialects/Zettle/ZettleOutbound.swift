@@ -75,7 +75,7 @@ public struct ZettleOutbound: OutboundCodec {
         {
             body["externalUuid"] = .string(correlation)
         }
-        return .json("PUT", "/organizations/\(organization)/inventory", .object(body))
+        return .json(.put, "/organizations/\(organization)/inventory", .object(body))
     }
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
@@ -104,7 +104,7 @@ public struct ZettleOutbound: OutboundCodec {
         let changes = try catalog.zettleProductUUIDs(products).map { uuid -> JSONValue in
             ["productUuid": .string(uuid), "trackingStatusChange": tracked ? "START_TRACKING" : "STOP_TRACKING"]
         }
-        return .json("POST", "/organizations/\(organization)/v2/inventory/bulk", ["productChanges": .array(changes)])
+        return .json(.post, "/organizations/\(organization)/v2/inventory/bulk", ["productChanges": .array(changes)])
     }
 
     public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
@@ -112,7 +112,7 @@ public struct ZettleOutbound: OutboundCodec {
             throw GatewayError.unsupported("a Zettle backend reads balances one location at a time", field: "location")
         }
         let uuid = try self.uuid(key, asSource: true, catalog: catalog, field: "location")
-        return OutboundRequest(method: "GET", path: "/organizations/\(organization)/inventory/locations/\(uuid)")
+        return OutboundRequest(.get, "/organizations/\(organization)/inventory/locations/\(uuid)")
     }
 
     public func balanceResult(

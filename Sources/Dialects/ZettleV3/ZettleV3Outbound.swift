@@ -41,7 +41,7 @@ public struct ZettleV3Outbound: OutboundCodec {
         {
             body["identifier"] = .string(correlation)
         }
-        return .json("POST", "/v3/movements", .object(body))
+        return .json(.post, "/v3/movements", .object(body))
     }
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
@@ -62,7 +62,7 @@ public struct ZettleV3Outbound: OutboundCodec {
         let entries = try catalog.zettleProductUUIDs(products).map { uuid -> JSONValue in
             ["productUuid": .string(uuid), "tracking": tracked ? "enable" : "disable"]
         }
-        return .json("POST", "/v3/products", .array(entries))
+        return .json(.post, "/v3/products", .array(entries))
     }
 
     public func balanceRequest(_ query: BalanceQuery, catalog: Catalog) throws(GatewayError) -> OutboundRequest {
@@ -73,9 +73,9 @@ public struct ZettleV3Outbound: OutboundCodec {
         if let products = query.products, products.count == 1, let product = catalog.product(key: products[0]),
             let productUUID = product.zettleProductUUID
         {
-            return OutboundRequest(method: "GET", path: "/v3/stock/\(inventory)/products/\(productUUID)")
+            return OutboundRequest(.get, "/v3/stock/\(inventory)/products/\(productUUID)")
         }
-        return OutboundRequest(method: "GET", path: "/v3/stock/\(inventory)?limit=\(ZettleV3Codec.maxLimit)")
+        return OutboundRequest(.get, "/v3/stock/\(inventory)?limit=\(ZettleV3Codec.maxLimit)")
     }
 
     public func balanceResult(
@@ -112,7 +112,7 @@ public struct ZettleV3Outbound: OutboundCodec {
         guard let link = response.link, let target = LinkHeader.next(link), let path = LinkHeader.pathAndQuery(target),
             path.hasPrefix("/v3/stock/"), !path.contains("/..")
         else { return nil }
-        return OutboundRequest(method: "GET", path: path)
+        return OutboundRequest(.get, path)
     }
 }
 

@@ -1,6 +1,7 @@
 import CurlHTTP
 import Dialects
 import Foundation
+import HTTPTypes
 import StockCore
 
 /// How the gateway authenticates to a backend. Secrets come from the environment or files
@@ -65,27 +66,29 @@ actor BackendAuthenticator {
 
     /// The headers to add to a request; `refresh` drops a cached token first. Fixed
     /// credentials are answered without entering the actor (no hop on every request).
-    nonisolated func headers(refresh: Bool) async throws -> [(name: String, value: String)] {
+    nonisolated func headers(refresh: Bool) async throws -> HTTPFields {
         switch method {
         case .none:
-            return []
+            return [:]
         case .bearer(let token):
-            return [("Authorization", "Bearer " + token.value)]
+            return [.authorization: "Bearer " + token.value]
         case .header(let name, let value):
-            return [(name, value.value)]
+            // The configuration refuses a name that is not a header name.
+            guard let name = HTTPField.Name(name) else { throw GatewayError.internalError("bad auth header name") }
+            return [name: value.value]
         case .clientCredentials, .password:
             return try await tokenHeaders(refresh: refresh)
         }
     }
 
     /// A cached token, or a fresh one from the token endpoint.
-    private func tokenHeaders(refresh: Bool) async throws -> [(name: String, value: String)] {
+    private func tokenHeaders(refresh: Bool) async throws -> HTTPFields {
         if refresh { token = nil }
-        if let token, ContinuousClock.now < token.expires { return [("Authorization", "Bearer " + token.value)] }
+        if let token, ContinuousClock.now < token.expires { return [.authorization: "Bearer " + token.value] }
         let fresh = try await fetchToken()
         redactor.add(fresh.value)
         token = fresh
-        return [("Authorization", "Bearer " + fresh.value)]
+        return [.authorization: "Bearer " + fresh.value]
     }
 
     private func fetchToken() async throws -> (value: String, expires: ContinuousClock.Instant) {
@@ -108,7 +111,7 @@ actor BackendAuthenticator {
         do {
             response = try await client.execute(
                 CurlRequest(
-                    method: "POST", url: url, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                    method: .post, url: url, headerFields: [.contentType: "application/x-www-form-urlencoded"],
                     body: Array(body.utf8)))
         } catch {
             throw GatewayError(

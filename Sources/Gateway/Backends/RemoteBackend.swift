@@ -23,6 +23,9 @@ import Synchronization
 public final class RemoteBackend: StockBackend {
     public let name: String
     public let baseURL: String
+    /// The base URL's parts: each request's head gets the scheme and authority, and its path
+    /// is put after the prefix.
+    let base: (scheme: String, authority: String, pathPrefix: String)
     let codec: any OutboundCodec
     let client: CurlHTTPClient
     let auth: BackendAuthenticator
@@ -60,6 +63,8 @@ public final class RemoteBackend: StockBackend {
         self.breaker = Mutex(circuitBreaker)
         self.name = name
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        let (scheme, authority, prefix) = CurlRequest.split(self.baseURL)
+        self.base = (scheme, authority, prefix == "/" ? "" : prefix)
         self.codec = codec
         self.client = client
         self.auth = BackendAuthenticator(method: auth, client: client, backendName: name, redactor: redactor)
@@ -313,7 +318,7 @@ public final class RemoteBackend: StockBackend {
     /// broken answer, a 5xx other than 503) is an unknown outcome: thrown as `unknownOutcome`,
     /// never as a failure, so its journal rows stay `sent`.
     func send(_ request: OutboundRequest, facts: RequestFacts) async throws -> OutboundResponse {
-        let write = request.method != "GET"
+        let write = request.method != .get
         let deduplicated = !write || (codec.capabilities.idempotencyKeys && facts.idempotencyKey != nil)
         let deadline = clock.now() + (timeout ?? client.configuration.timeout)
         var generator = SystemRandomNumberGenerator()
@@ -448,11 +453,13 @@ public final class RemoteBackend: StockBackend {
     ) async throws
         -> OutboundResponse
     {
-        var headers = request.headers.map { (name: $0.name, value: $0.value) }
-        headers.append(("X-Request-Id", facts.requestID))
-        headers += try await auth.headers(refresh: refresh)
-        let curlRequest = CurlRequest(
-            method: request.method, url: baseURL + request.path, headers: headers, body: request.body, timeout: timeout)
+        var head = request.head
+        head.scheme = base.scheme
+        head.authority = base.authority
+        head.path = base.pathPrefix + request.path
+        head.headerFields[.requestID] = facts.requestID
+        head.headerFields.append(contentsOf: try await auth.headers(refresh: refresh))
+        let curlRequest = CurlRequest(head, body: request.body, timeout: timeout)
         let response = try await client.execute(curlRequest)
         logger.debug(
             "backend answered",
