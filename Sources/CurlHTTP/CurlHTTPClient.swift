@@ -49,6 +49,18 @@ public final class CurlHTTPClient: Sendable {
         self.engine = CurlEngine(maxConnectionsPerHost: configuration.maxConnectionsPerHost)
     }
 
+    private init(configuration: Configuration, engine: CurlEngine) {
+        self.configuration = configuration
+        self.engine = engine
+    }
+
+    /// A client with its own timeouts, TLS settings and size limit on this client's engine
+    /// (one thread and one multi handle, so connections are pooled process-wide). Shutting
+    /// down either stops the engine for both; `maxConnectionsPerHost` is the engine's.
+    public func configured(_ configuration: Configuration) -> CurlHTTPClient {
+        CurlHTTPClient(configuration: configuration, engine: engine)
+    }
+
     /// Fails what is in flight with `shutdown`, stops the thread and frees the multi handle.
     public func shutdown() async {
         await engine.stop()

@@ -33,36 +33,20 @@ import Yams
 /// Unknown keys are refused, so a typo does not pass silently. Later sections (`backends`,
 /// `routes`, `clients`) come with the features that use them.
 public struct ConfigFile: Sendable, Equatable {
-    public struct Server: Sendable, Equatable, Decodable {
-        public var host: String?
-        public var port: Int?
-        public var dataDir: String?
-        public var mappings: String?
-        public var maxBodyBytes: Int?
-        public var maxJsonDepth: Int?
-        public var maxJsonValues: Int?
-        public var idempotencyTTLHours: Double?
-        public var maxBatchItems: Int?
-        public var maxConcurrentRequests: Int?
-        public var requestTimeoutSeconds: Double?
-        public var idleTimeoutSeconds: Double?
+    /// The keys of the `server` section; `ServeSettings` reads each under its flag and its
+    /// `STOCKGATE_*` variable.
+    public static let serverKeys: [String] = [
+        "host", "port", "data_dir", "mappings", "max_body_bytes", "max_json_depth", "max_json_values",
+        "idempotency_ttl_hours", "max_batch_items", "max_concurrent_requests", "request_timeout_seconds",
+        "idle_timeout_seconds",
+    ]
 
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case maxBatchItems = "max_batch_items"
-            case maxConcurrentRequests = "max_concurrent_requests"
-            case requestTimeoutSeconds = "request_timeout_seconds"
-            case idleTimeoutSeconds = "idle_timeout_seconds"
-            case idempotencyTTLHours = "idempotency_ttl_hours"
-            case host, port
-            case dataDir = "data_dir"
-            case mappings
-            case maxBodyBytes = "max_body_bytes"
-            case maxJsonDepth = "max_json_depth"
-            case maxJsonValues = "max_json_values"
-        }
-    }
-
-    public var server: Server?
+    /// The `server` section's scalars as written (typed and range-checked by `ServeSettings`,
+    /// which knows every layer), with the line of each for messages.
+    public var server: [String: String] = [:]
+    public var serverLines: [String: Int] = [:]
+    /// The file's path as given, for messages.
+    public var path = "config"
 
     /// Each dialect's `dialects.<id>` settings, as strings; the keys each accepts are its
     /// `Dialect.settingKeys`, checked by its `Dialect.problem(settings:)`.
@@ -98,7 +82,7 @@ public struct ConfigFile: Sendable, Equatable {
         public var description: String
     }
 
-    public init(server: Server? = nil, dialects: [String: [String: String]] = [:]) {
+    public init(server: [String: String] = [:], dialects: [String: [String: String]] = [:]) {
         self.server = server
         self.dialects = dialects
     }
@@ -118,18 +102,20 @@ public struct ConfigFile: Sendable, Equatable {
             throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown section '\(key)'")
         }
         var config = ConfigFile()
+        config.path = file
         if let serverNode = mapping["server"] {
             guard let serverMapping = serverNode.mapping else {
                 throw Error(description: "\(file): 'server' must be a mapping")
             }
-            let known = Set(Server.CodingKeys.allCases.map(\.rawValue))
-            for key in serverMapping.keys.compactMap(\.string) where !known.contains(key) {
-                throw Error(description: "\(file):\(line(of: key, in: serverMapping)): unknown key 'server.\(key)'")
-            }
-            do {
-                config.server = try YAMLDecoder().decode(Server.self, from: serverNode)
-            } catch {
-                throw Error(description: "\(file): invalid 'server' section: \(error)")
+            try rejectUnknown(serverMapping, known: Set(serverKeys), prefix: "server.", file: file)
+            for (keyNode, valueNode) in serverMapping {
+                let key = keyNode.string ?? ""
+                guard let value = valueNode.scalar?.string else {
+                    throw Error(
+                        description: "\(file):\(keyNode.mark?.line ?? 0): 'server.\(key)' must be a single value")
+                }
+                config.server[key] = value
+                config.serverLines[key] = keyNode.mark?.line ?? 0
             }
         }
         if let dialectsNode = mapping["dialects"] {
@@ -252,25 +238,5 @@ public struct ConfigFile: Sendable, Equatable {
             throw Error(description: "\(path): cannot read the configuration file")
         }
         return try parse(String(decoding: data, as: UTF8.self), file: path)
-    }
-}
-
-extension GatewayConfiguration {
-    /// Applies the file's `server` section under whatever the caller set explicitly.
-    public mutating func apply(_ file: ConfigFile, explicitlySet: Set<String>) {
-        for (dialect, settings) in file.dialects { self.dialectSettings[dialect] = settings }
-        guard let server = file.server else { return }
-        if let host = server.host, !explicitlySet.contains("host") { self.host = host }
-        if let port = server.port, !explicitlySet.contains("port") { self.port = port }
-        if let dir = server.dataDir, !explicitlySet.contains("data-dir") { self.dataDirectory = dir }
-        if let dir = server.mappings, !explicitlySet.contains("mappings") { self.mappingsDirectory = dir }
-        if let bytes = server.maxBodyBytes { self.maxBodyBytes = bytes }
-        if let depth = server.maxJsonDepth { self.maxJSONDepth = depth }
-        if let values = server.maxJsonValues { self.maxJSONValues = values }
-        if let hours = server.idempotencyTTLHours, hours > 0 { self.idempotencyTTL = hours * 3600 }
-        if let items = server.maxBatchItems, items > 0 { self.maxBatchItems = items }
-        if let count = server.maxConcurrentRequests, count > 0 { self.maxConcurrentRequests = count }
-        if let seconds = server.requestTimeoutSeconds, seconds > 0 { self.requestTimeout = seconds }
-        if let seconds = server.idleTimeoutSeconds, seconds > 0 { self.idleTimeout = seconds }
     }
 }

@@ -43,8 +43,7 @@ struct ContractTest: AsyncParsableCommand {
         do {
             cases = try ContractCase.load(directory: directory, dialect: dialect)
         } catch {
-            FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
-            throw ExitCode(2)
+            throw CommandError("\(error)")
         }
         var logger = Logger(label: "stockgate.contract")
         logger.logLevel = .warning
@@ -66,8 +65,7 @@ struct ContractTest: AsyncParsableCommand {
             do {
                 inProcess = InProcessTarget(catalog: try CatalogLoader.load(directory: mappings), logger: logger)
             } catch {
-                FileHandle.standardError.write(Data("stockgate: \(error.description)\n".utf8))
-                throw ExitCode(2)
+                throw CommandError("\(error.description)")
             }
         } else {
             inProcess = nil
@@ -77,8 +75,7 @@ struct ContractTest: AsyncParsableCommand {
             do {
                 try await runner.checkReachable(base)
             } catch {
-                FileHandle.standardError.write(Data("stockgate: cannot reach \(base): \(error)\n".utf8))
-                throw ExitCode(2)
+                throw CommandError("cannot reach \(base): \(error)")
             }
         }
         for contract in cases {

@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Ledger
 import Logging
+import ServiceLifecycle
 import StockCore
 
 /// `stockgate serve`: the gateway on the embedded ledger.
@@ -12,7 +13,9 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the gateway (embedded SQLite ledger unless configured otherwise).",
         discussion: """
             Every option can also be set by an environment variable (STOCKGATE_HOST, STOCKGATE_PORT,
-            STOCKGATE_DATA_DIR, STOCKGATE_MAPPINGS, STOCKGATE_CONFIG, STOCKGATE_LOG_LEVEL).
+            STOCKGATE_DATA_DIR, STOCKGATE_MAPPINGS, STOCKGATE_CONFIG, STOCKGATE_LOG_LEVEL,
+            STOCKGATE_ENABLE_TEST_RESET=1, STOCKGATE_ALLOW_ANONYMOUS=1), and every key of the config
+            file's server section by STOCKGATE_<KEY> (STOCKGATE_MAX_BODY_BYTES, ...).
             Precedence: flag, then environment, then the config file, then the default.
             """)
 
@@ -48,131 +51,104 @@ struct Serve: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        func setting(_ flag: String?, _ variable: String) -> String? {
-            flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 }
-        }
-        let levelText = setting(logLevel, "STOCKGATE_LOG_LEVEL") ?? "info"
-        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
-            throw ValidationError("unknown log level '\(levelText)'")
-        }
+        let settings = try ServeSettings.read(
+            flags: ServeSettings.Flags(
+                [
+                    "host": host, "port": port.map(String.init), "data_dir": dataDir, "mappings": mappings,
+                    "config": config, "log_level": logLevel,
+                ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous),
+            environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            handler.logLevel = settings.logLevel
             return handler
         }
         let logger = Logger(label: "stockgate")
-
-        var configuration = GatewayConfiguration()
-        var explicit = Set<String>()
-        if let value = setting(host, "STOCKGATE_HOST") {
-            configuration.host = value
-            explicit.insert("host")
-        }
-        if let value = setting(port.map(String.init), "STOCKGATE_PORT") {
-            guard let number = Int(value), (0...65535).contains(number) else {
-                throw ValidationError("port must be 0 to 65535, got '\(value)'")
-            }
-            configuration.port = number
-            explicit.insert("port")
-        }
-        if let value = setting(dataDir, "STOCKGATE_DATA_DIR") {
-            configuration.dataDirectory = value
-            explicit.insert("data-dir")
-        }
-        if let value = setting(mappings, "STOCKGATE_MAPPINGS") {
-            configuration.mappingsDirectory = value
-            explicit.insert("mappings")
-        }
-        var file = ConfigFile()
-        if let path = setting(config, "STOCKGATE_CONFIG") {
-            do {
-                file = try ConfigFile.load(path: path)
-                configuration.apply(file, explicitlySet: explicit)
-            } catch {
-                FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
-                throw ExitCode(2)
-            }
-        }
-
-        var clientList: [ClientAuthenticator.Client] = []
+        let catalog = try Self.loadCatalog(settings, logger: logger)
+        let ledger = try Self.openLedger(settings, catalog: catalog)
+        let client = CurlHTTPClient()
+        let gateway: Gateway
         do {
-            for client in file.clients {
-                clientList.append(.init(name: client.name, secret: try client.secret.read(), dialects: client.dialects))
-            }
+            gateway = try Self.makeGateway(settings, catalog: catalog, ledger: ledger, client: client, logger: logger)
         } catch {
-            FileHandle.standardError.write(Data("stockgate: client credentials: \(error)\n".utf8))
-            throw ExitCode(2)
+            await client.shutdown()
+            try? ledger.close()
+            throw error
         }
-        let loopback =
-            ["127.0.0.1", "::1", "localhost"].contains(configuration.host) || configuration.host.hasPrefix("127.")
-        if clientList.isEmpty && !loopback && !(allowAnonymous || environment["STOCKGATE_ALLOW_ANONYMOUS"] == "1") {
-            FileHandle.standardError.write(
-                Data(
-                    "stockgate: refusing to listen on \(configuration.host) with no client credentials configured (add 'clients' to the config, or pass --allow-anonymous)\n"
-                        .utf8))
-            throw ExitCode(2)
+        let server = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in
+            Self.announce(host: settings.configuration.host, port: port, logger: logger)
         }
+        // SIGINT/SIGTERM shut the services down in reverse order: the server drains its
+        // requests, then the ledger closes, then the HTTP client stops.
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: client), .init(service: ledger), .init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
+        logger.notice("StockGate stopped")
+    }
 
+    static func loadCatalog(_ settings: ServeSettings, logger: Logger) throws(CommandError) -> Catalog {
+        let directory = settings.configuration.mappingsDirectory
         let catalog: Catalog
         do {
-            catalog = try CatalogLoader.load(directory: configuration.mappingsDirectory)
+            catalog = try CatalogLoader.load(directory: directory)
         } catch {
-            FileHandle.standardError.write(Data("stockgate: \(error.description)\n".utf8))
-            throw ExitCode(2)
+            throw CommandError(error.description)
         }
         logger.info(
             "catalog loaded",
             metadata: [
                 "products": "\(catalog.products.count)", "locations": "\(catalog.locations.count)",
-                "mappings": "\(configuration.mappingsDirectory)",
+                "mappings": "\(directory)",
             ])
-        let ledger: Ledger
+        return catalog
+    }
+
+    static func openLedger(_ settings: ServeSettings, catalog: Catalog) throws(CommandError) -> Ledger {
         do {
-            ledger = try Ledger.open(
-                directory: configuration.dataDirectory, catalog: catalog, logger: Logger(label: "stockgate.ledger"),
-                idempotencyWindow: configuration.idempotencyTTL)
+            return try Ledger.open(
+                directory: settings.configuration.dataDirectory, catalog: catalog,
+                logger: Logger(label: "stockgate.ledger"), idempotencyWindow: settings.configuration.idempotencyTTL)
         } catch {
-            FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
-            throw ExitCode(2)
+            throw CommandError("\(error)")
         }
-        let resetAllowed = enableTestReset || environment["STOCKGATE_ENABLE_TEST_RESET"] == "1"
-        if resetAllowed { logger.warning("test reset enabled: POST /stockgate/v1/test/reset empties the ledger") }
-        let reset: (@Sendable () async throws -> Void)? = resetAllowed ? { @Sendable in try await ledger.reset() } : nil
+    }
+
+    /// The pipeline: backends and routes from the configuration, the embedded ledger the
+    /// default and the journal, every configured secret scrubbed from what backends relay.
+    static func makeGateway(
+        _ settings: ServeSettings, catalog: Catalog, ledger: Ledger, client: CurlHTTPClient, logger: Logger
+    ) throws(CommandError) -> Gateway {
         let metrics = GatewayMetrics()
-        let backends: (fallback: any StockBackend, routes: [String: any StockBackend], clients: [CurlHTTPClient])
+        let backends: (fallback: any StockBackend, routes: [String: any StockBackend])
         do {
-            // Every configured secret is scrubbed from what any backend's messages relay.
-            let redactor = SecretRedactor(clientList.map(\.secret.value))
             backends = try Backends.make(
-                file, catalog: catalog, embedded: ledger, logger: logger, metrics: metrics, redactor: redactor)
+                settings.file, catalog: catalog, embedded: ledger, client: client, logger: logger, metrics: metrics,
+                environment: settings.environment, redactor: SecretRedactor(settings.clients.map(\.secret.value)))
         } catch {
-            FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
-            throw ExitCode(2)
+            throw CommandError("\(error)")
         }
-        for backend in file.backends {
+        for backend in settings.file.backends {
             logger.info(
                 "backend configured",
                 metadata: [
                     "backend": "\(backend.name)", "dialect": "\(backend.dialect)", "base_url": "\(backend.baseURL)",
                 ])
         }
-        let gateway = Gateway(
-            configuration: configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
-            logger: logger,
-            testReset: reset,
-            routes: backends.routes, clients: ClientAuthenticator(clients: clientList))
-        let host = configuration.host
-        let app = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in
-            logger.notice("StockGate listening", metadata: ["address": "\(host):\(port)"])
-            // One line on standard output, whatever the log level: with `--port 0` it is how
-            // a script (or a test) learns the port the kernel picked.
-            FileHandle.standardOutput.write(Data("StockGate listening on http://\(host):\(port)\n".utf8))
+        if settings.testReset {
+            logger.warning("test reset enabled: POST /stockgate/v1/test/reset empties the ledger")
         }
-        // runService drains in-flight requests on SIGINT/SIGTERM before it returns.
-        try await app.runService()
-        for client in backends.clients { await client.shutdown() }
-        try ledger.close()
-        logger.notice("StockGate stopped")
+        return Gateway(
+            configuration: settings.configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
+            logger: logger, testReset: settings.testReset ? { @Sendable in try await ledger.reset() } : nil,
+            routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients))
+    }
+
+    /// One line on standard output, whatever the log level: with `--port 0` it is how a
+    /// script (or a test) learns the port the kernel picked.
+    static func announce(host: String, port: Int, logger: Logger) {
+        logger.notice("StockGate listening", metadata: ["address": "\(host):\(port)"])
+        FileHandle.standardOutput.write(Data("StockGate listening on http://\(host):\(port)\n".utf8))
     }
 }

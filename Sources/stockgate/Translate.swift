@@ -36,22 +36,19 @@ struct Translate: ParsableCommand {
         do {
             catalog = try CatalogLoader.load(directory: mappings)
         } catch {
-            FileHandle.standardError.write(Data("stockgate: \(error.description)\n".utf8))
-            throw ExitCode(2)
+            throw CommandError("\(error.description)")
         }
         let data =
             file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
         guard let data else {
-            FileHandle.standardError.write(Data("stockgate: cannot read \(file)\n".utf8))
-            throw ExitCode(2)
+            throw CommandError("cannot read \(file)")
         }
         do {
             print(
                 try Translator.translate(
                     body: Array(data), from: from, to: to, method: method, path: path, catalog: catalog))
         } catch {
-            FileHandle.standardError.write(Data("stockgate: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw CommandError("\(error)", exitCode: 1)
         }
     }
 }

@@ -18,15 +18,17 @@ public enum Backends {
     /// - Parameters:
     ///   - file: the parsed configuration.
     ///   - embedded: the embedded ledger, also the journal of forwarded movements.
+    ///   - client: the process's HTTP client; each backend gets its own timeouts and TLS
+    ///     settings on its engine (one thread, one connection pool), and its owner stops it.
     ///   - environment: where `*_env` secrets are read.
     ///   - redactor: learns every backend secret (and the clients' secrets, added by the caller),
     ///     shared by all backends so none relays another's secret either.
     public static func make(
-        _ file: ConfigFile, catalog: Catalog, embedded: Ledger, logger: Logger, metrics: GatewayMetrics? = nil,
-        environment: [String: String] = ProcessInfo.processInfo.environment, redactor: SecretRedactor = SecretRedactor()
-    ) throws -> (fallback: any StockBackend, routes: [String: any StockBackend], clients: [CurlHTTPClient]) {
+        _ file: ConfigFile, catalog: Catalog, embedded: Ledger, client: CurlHTTPClient, logger: Logger,
+        metrics: GatewayMetrics? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+        redactor: SecretRedactor = SecretRedactor()
+    ) throws -> (fallback: any StockBackend, routes: [String: any StockBackend]) {
         var byName: [String: any StockBackend] = ["embedded": embedded]
-        var clients: [CurlHTTPClient] = []
         for backend in file.backends {
             if backend.dialect == "embedded" {
                 byName[backend.name] = embedded
@@ -34,12 +36,11 @@ public enum Backends {
             }
             let parameters = BackendParameters(backend.parameters)
             guard let codec = codec(dialect: backend.dialect, parameters: parameters) else { continue }
-            let client = CurlHTTPClient(
-                configuration: .init(
+            let backendClient = client.configured(
+                .init(
                     connectTimeout: backend.connectTimeout, timeout: backend.timeout,
                     maxResponseBytes: backend.maxResponseBytes, verifyTLS: backend.verifyTLS,
                     caBundlePath: backend.caBundle))
-            clients.append(client)
             let auth: BackendAuthMethod
             do {
                 auth = try backend.auth.resolve(environment: environment)
@@ -47,7 +48,7 @@ public enum Backends {
                 throw ConfigFile.Error(description: "backend '\(backend.name)': \(error)")
             }
             byName[backend.name] = RemoteBackend(
-                name: backend.name, baseURL: backend.baseURL, codec: codec, client: client, auth: auth,
+                name: backend.name, baseURL: backend.baseURL, codec: codec, client: backendClient, auth: auth,
                 catalog: catalog,
                 journal: embedded, logger: logger, metrics: metrics, redactor: redactor)
         }
@@ -56,6 +57,6 @@ public enum Backends {
         for (dialect, name) in file.routes where dialect != "default" {
             routes[dialect] = byName[name]
         }
-        return (fallback, routes, clients)
+        return (fallback, routes)
     }
 }
