@@ -124,6 +124,8 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -145,10 +147,39 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // What the gateway test targets share: a live gateway on loopback, the demo catalog, a
+        // manual clock, the built executable as a process.
+        .target(
+            name: "GatewayTestSupport",
+            dependencies: [
+                "Gateway", "Ledger", "StockCore", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/GatewaySupport"
+        ),
+        // End to end: the real executable as a process (kill -9, a second process on one data
+        // directory, the fuzz corpora), load, and vendors' own client libraries. Each suite
+        // states what it needs when that is missing; CI provides all of it.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "Gateway", "Ledger", "StockCore", "Dialects", "CurlHTTP", "TestSupport", "GatewayTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP", "TestSupport",
+                "GatewayTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -9,41 +9,33 @@ import ServiceLifecycle
 import TestSupport
 import Testing
 
-/// A small upstream on loopback that can misbehave on purpose (async-http-client's HTTPBin
-/// is the model): slow answers, large bodies, chunked bodies, echoes.
+/// The curl client's test server: the shared fake upstream with a script that can misbehave
+/// on purpose — slow answers, large bodies, chunked bodies, echoes.
 enum Upstream {
     static func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
-        var logger = Logger(label: "upstream")
-        logger.logLevel = .warning
-        let router = Router()
-        router.get("/hello") { _, _ in "hello" }
-        router.get("/slow") { _, _ -> String in
-            try await Task.sleep(for: .seconds(3))
-            return "late"
-        }
-        router.get("/big") { _, _ in String(repeating: "x", count: 100_000) }
-        router.get("/chunked") { _, _ -> Response in
-            Response(
-                status: .ok,
-                body: ResponseBody { writer in
-                    for _ in 0..<50 { try await writer.write(ByteBuffer(string: String(repeating: "y", count: 1000))) }
-                    try await writer.finish(nil)
-                })
-        }
-        router.get("/inspect") { request, _ -> String in
-            let body = try await request.body.collect(upTo: 1_000_000)
-            let custom = request.headers[HTTPField.Name("X-Custom")!] ?? "-"
-            return "\(request.method.rawValue) body=\(body.readableBytes) custom=\(custom)"
-        }
-        router.post("/echo") { request, _ -> Response in
-            let body = try await request.body.collect(upTo: 1_000_000)
-            var headers = HTTPFields()
-            headers[HTTPField.Name("X-Method")!] = request.method.rawValue
-            headers[HTTPField.Name("X-Seen-Custom")!] = request.headers[HTTPField.Name("X-Custom")!] ?? "-"
-            headers[HTTPField.Name("X-Seen-Injected")!] = request.headers[HTTPField.Name("X-Injected")!] ?? "-"
-            return Response(status: .created, headers: headers, body: ResponseBody(byteBuffer: body))
-        }
-        return try await withRouter(router, logger: logger, body)
+        try await FakeUpstream { request in
+            let path = String(request.path.prefix { $0 != "?" })
+            switch path {
+            case "/hello": return .init(200, "hello", headers: [:])
+            case "/slow": return .init(200, "late", headers: [:], delay: .seconds(3))
+            case "/big": return .init(200, String(repeating: "x", count: 100_000), headers: [:])
+            case "/chunked":
+                return .init(200, String(repeating: "y", count: 50_000), headers: [:], delivery: .chunked(pieces: 50))
+            case "/inspect":
+                return .init(
+                    200,
+                    "\(request.method) body=\(request.body.utf8.count) custom=\(request.headers["x-custom"] ?? "-")",
+                    headers: [:])
+            case "/echo" where request.method == "POST":
+                return .init(
+                    201, request.body,
+                    headers: [
+                        "X-Method": request.method, "X-Seen-Custom": request.headers["x-custom"] ?? "-",
+                        "X-Seen-Injected": request.headers["x-injected"] ?? "-",
+                    ])
+            default: return .init(404, "", headers: [:])
+            }
+        }.run(body)
     }
 }
 

@@ -2,6 +2,7 @@ import CurlHTTP
 import Dialects
 import Foundation
 import Gateway
+import GatewayTestSupport
 import HTTPTypes
 import Hummingbird
 import Ledger
@@ -100,7 +101,7 @@ struct BackendFaultTests {
         "a backend that never answers: a write without a key is not repeated and the caller is told the outcome is unknown"
     )
     func neverAnswers() async throws {
-        let upstream = RecordingUpstream(delay: { _ in .seconds(3) }) { _ in (200, Self.zettleOK) }
+        let upstream = FakeUpstream(delay: { _ in .seconds(3) }) { _ in (200, Self.zettleOK) }
         try await upstream.run { base in
             try await Self.withJournal(timeout: .seconds(1)) { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
@@ -123,7 +124,7 @@ struct BackendFaultTests {
     @Test("a write the backend deduplicates is retried after a 502, with the same key, within one deadline")
     func retriedWithKey() async throws {
         let calls = Mutex(0)
-        let upstream = RecordingUpstream { _ in
+        let upstream = FakeUpstream { _ in
             calls.withLock {
                 $0 += 1; return $0
             } == 1 ? (502, "bad gateway") : (200, Self.canonicalOK)
@@ -149,7 +150,7 @@ struct BackendFaultTests {
         "a keyed write to a deduplicating backend that never answers: unknown outcome (504) after one deadline, row left sent"
     )
     func deduplicatedTimeout() async throws {
-        let upstream = RecordingUpstream(delay: { _ in .seconds(4) }) { _ in (200, Self.canonicalOK) }
+        let upstream = FakeUpstream(delay: { _ in .seconds(4) }) { _ in (200, Self.canonicalOK) }
         try await upstream.run { base in
             try await Self.withJournal(timeout: .seconds(1)) { journal, client in
                 let backend = Self.backend(
@@ -185,7 +186,7 @@ struct BackendFaultTests {
     @Test("a hostile Retry-After never crashes: parsed with saturation, a long wait not taken", arguments: [429, 503])
     func hostileRetryAfterHeader(_ status: Int) async throws {
         for value in Self.hostileRetryAfter {
-            let upstream = RecordingUpstream(extraHeaders: { _ in ["Retry-After": value] }) { _ in
+            let upstream = FakeUpstream(extraHeaders: { _ in ["Retry-After": value] }) { _ in
                 (status, #"{"developerMessage": "busy"}"#)
             }
             try await upstream.run { base in
@@ -222,7 +223,7 @@ struct BackendFaultTests {
         "after an unknown outcome a resend under the same key is not forwarded to a backend that does not deduplicate",
         arguments: ["timeout", "500", "502", "504", "unreadable"])
     func noSecondApplication(_ fault: String) async throws {
-        let upstream = RecordingUpstream(delay: { _ in fault == "timeout" ? .seconds(3) : .zero }) { _ in
+        let upstream = FakeUpstream(delay: { _ in fault == "timeout" ? .seconds(3) : .zero }) { _ in
             switch fault {
             case "500": (500, "{}")
             case "502": (502, "bad gateway")
@@ -250,7 +251,7 @@ struct BackendFaultTests {
 
     @Test("after a restart, a keyed write left `sent` by a crash mid-forward is not sent again")
     func sentRowSurvivesRestart() async throws {
-        let upstream = RecordingUpstream { _ in (200, #"{"status": "ok", "id": 1}"#) }
+        let upstream = FakeUpstream { _ in (200, #"{"status": "ok", "id": 1}"#) }
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // The process that died: it journaled the movement `sent` and never settled it.
@@ -278,7 +279,7 @@ struct BackendFaultTests {
     @Test("a write refused outright (settled failed) may be sent again under its key, on the same journal row")
     func failedIsResent() async throws {
         let calls = Mutex(0)
-        let upstream = RecordingUpstream { _ in
+        let upstream = FakeUpstream { _ in
             calls.withLock {
                 $0 += 1; return $0
             } == 1
@@ -315,7 +316,7 @@ struct BackendFaultTests {
 
     @Test("Zettle does not deduplicate: the movement's own externalUuid travels, a timed-out write is not repeated")
     func zettleIsNotDeduplicating() async throws {
-        let upstream = RecordingUpstream(delay: { _ in .seconds(3) }) { _ in (200, Self.zettleOK) }
+        let upstream = FakeUpstream(delay: { _ in .seconds(3) }) { _ in (200, Self.zettleOK) }
         try await upstream.run { base in
             try await Self.withJournal(timeout: .seconds(1)) { journal, client in
                 let backend = Self.backend("zettle", base: base, journal: journal, client: client)
@@ -340,7 +341,7 @@ struct BackendFaultTests {
     @Test("503 and 429 with Retry-After are retried; a long Retry-After is not waited for")
     func retryAfter() async throws {
         let calls = Mutex(0)
-        let upstream = RecordingUpstream(extraHeaders: { _ in ["Retry-After": "0"] }) { _ in
+        let upstream = FakeUpstream(extraHeaders: { _ in ["Retry-After": "0"] }) { _ in
             let call = calls.withLock {
                 $0 += 1; return $0
             }
@@ -359,7 +360,7 @@ struct BackendFaultTests {
                 #expect(journaled == 1)
             }
         }
-        let patient = RecordingUpstream(extraHeaders: { _ in ["Retry-After": "3600"] }) { _ in
+        let patient = FakeUpstream(extraHeaders: { _ in ["Retry-After": "3600"] }) { _ in
             (429, #"{"developerMessage": "slow down"}"#)
         }
         try await patient.run { base in
@@ -378,7 +379,7 @@ struct BackendFaultTests {
         "500, 502 and 504 on a write are not repeated and are an unknown outcome, not a failure",
         arguments: [500, 502, 504])
     func serverErrors(_ status: Int) async throws {
-        let upstream = RecordingUpstream { _ in (status, #"{"Message": "An error has occurred."}"#) }
+        let upstream = FakeUpstream { _ in (status, #"{"Message": "An error has occurred."}"#) }
         try await upstream.run { base in
             try await Self.withJournal { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
@@ -398,7 +399,7 @@ struct BackendFaultTests {
 
     @Test("malformed JSON, an over-size body and the vendor's own error envelope all come back as failures")
     func badAnswers() async throws {
-        let malformed = RecordingUpstream { _ in (200, "{\"Responses\": [") }
+        let malformed = FakeUpstream { _ in (200, "{\"Responses\": [") }
         try await malformed.run { base in
             try await Self.withJournal { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
@@ -411,7 +412,7 @@ struct BackendFaultTests {
                 #expect(states5 == [.sent])
             }
         }
-        let huge = RecordingUpstream { _ in (200, "[" + String(repeating: "1,", count: 100_000) + "1]") }
+        let huge = FakeUpstream { _ in (200, "[" + String(repeating: "1,", count: 100_000) + "1]") }
         try await huge.run { base in
             try await Self.withJournal(maxBytes: 10_000) { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
@@ -424,7 +425,7 @@ struct BackendFaultTests {
                 #expect(states == [.sent])
             }
         }
-        let vendorError = RecordingUpstream { _ in
+        let vendorError = FakeUpstream { _ in
             (
                 200,
                 #"{"status": "error", "error": {"field": "movement.sku", "type": "NotFound", "description": "Item 'sku5' does not exist"}}"#
@@ -448,7 +449,7 @@ struct BackendFaultTests {
     )
     func circuitBreaker() async throws {
         let healthy = Mutex(false)
-        let upstream = RecordingUpstream { _ in healthy.withLock { $0 } ? (200, Self.zettleOK) : (500, "{}") }
+        let upstream = FakeUpstream { _ in healthy.withLock { $0 } ? (200, Self.zettleOK) : (500, "{}") }
         let metrics = GatewayMetrics()
         let time = ManualClock()
         try await upstream.run { base in
@@ -488,7 +489,13 @@ struct BackendFaultTests {
         "an answer that trickles in (one byte a second) or breaks off mid-body leaves the outcome unknown",
         arguments: ["slow", "reset"])
     func brokenAnswers(_ kind: String) async throws {
-        try await BrokenUpstream.run(kind) { base in
+        // The body announced 1000 bytes long: sent one byte a second, or cut after 15.
+        let body = #"{"Responses": ["# + String(repeating: " ", count: 985)
+        let upstream = FakeUpstream { _ in
+            FakeUpstream.Answer(
+                200, body, delivery: kind == "slow" ? .dribble(every: .seconds(1)) : .cut(afterBytes: 15))
+        }
+        try await upstream.run { base in
             try await Self.withJournal(timeout: .milliseconds(1500)) { journal, client in
                 let backend = Self.backend("storefeeder", base: base, journal: journal, client: client)
                 let started = ContinuousClock.now
@@ -519,34 +526,5 @@ struct BackendFaultTests {
         #expect(breaker.admit(now: start + .seconds(22)) == .allowed)
         breaker.recordSuccess()
         #expect(breaker.state == .closed(failures: 0))
-    }
-}
-
-/// An upstream whose answers break: one that sends its body one byte a second, and one that
-/// announces a body and closes the connection partway through it.
-enum BrokenUpstream {
-    static func run<T: Sendable>(_ kind: String, _ body: @Sendable (String) async throws -> T) async throws -> T {
-        let router = Router()
-        router.post("/stocklocations/create-transfers") { request, _ -> Response in
-            _ = try await request.body.collect(upTo: 1_000_000)
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            headers[.contentLength] = "1000"
-            return Response(
-                status: .ok, headers: headers,
-                body: ResponseBody { writer in
-                    if kind == "slow" {
-                        for _ in 0..<20 {
-                            try await writer.write(ByteBuffer(string: " "))
-                            try await Task.sleep(for: .seconds(1))
-                        }
-                    } else {
-                        try await writer.write(ByteBuffer(string: #"{"Responses": ["#))
-                        throw CancellationError()  // any error: the server drops the connection mid-body
-                    }
-                    try await writer.finish(nil)
-                })
-        }
-        return try await withRouter(router, logger: quietLogger, body)
     }
 }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Gateway
+import GatewayTestSupport
 import Ledger
 import NIOHTTP1
 import StockCore

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Gateway
+import GatewayTestSupport
 import Ledger
 import NIOCore
 import NIOHTTP1

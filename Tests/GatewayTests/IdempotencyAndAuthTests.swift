@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Dialects
 import Foundation
+import GatewayTestSupport
 import HTTPTypes
 import Ledger
 import NIOHTTP1

@@ -1,124 +1,13 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayTestSupport
 import Ledger
 import NIOHTTP1
 import StockCore
+import TestSupport
 import Testing
 
 @testable import Gateway
-
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-/// A raw TCP client that can send part of a request and wait: what a slow or hostile client does.
-final class RawClient: @unchecked Sendable {
-    // @unchecked: the socket is used by one test at a time, from one thread at a time.
-    let socket: Int32
-
-    init(port: Int, timeoutSeconds: Int = 10) throws {
-        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw TestFailure("connect failed") }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    func send(_ text: String) {
-        _ = text.withCString { Glibc.send(socket, $0, strlen($0), 0) }
-    }
-
-    func send(bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    }
-
-    /// Says nothing more will be sent (half-close), so the server sees the end of the input.
-    func finishSending() {
-        shutdown(socket, Int32(SHUT_WR))
-    }
-
-    /// Everything until the peer closes or the receive timeout passes (at most `limit` bytes).
-    func readToEnd(limit: Int = 1_000_000) -> String {
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while output.count < limit {
-            let count = recv(socket, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            output.append(contentsOf: buffer[0..<count])
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    /// Everything until the peer closes its side (`closed`) or the receive timeout passes.
-    func readUntilClosed(limit: Int = 1_000_000) -> (text: String, closed: Bool) {
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while output.count < limit {
-            let count = recv(socket, &buffer, buffer.count, 0)
-            if count == 0 { return (String(decoding: output, as: UTF8.self), true) }
-            if count < 0 { break }
-            output.append(contentsOf: buffer[0..<count])
-        }
-        return (String(decoding: output, as: UTF8.self), false)
-    }
-
-    /// Reads exactly up to the first blank line (one response head, e.g. `100 Continue`).
-    func readHead() -> String {
-        var output: [UInt8] = []
-        var byte: UInt8 = 0
-        while !output.suffix(4).elementsEqual([13, 10, 13, 10]), recv(socket, &byte, 1, 0) == 1 { output.append(byte) }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    /// Sends `bytes` over and over until the peer has closed the socket (true: a send failed
-    /// with a reset or a broken pipe) or `seconds` pass (false).
-    func sendsFailWithin(seconds: Int) -> Bool {
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 4096)
-        let deadline = Date().addingTimeInterval(Double(seconds))
-        while Date() < deadline {
-            let sent = chunk.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if sent < 0 && (errno == EPIPE || errno == ECONNRESET) { return true }
-            if sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { return true }
-            usleep(10_000)
-        }
-        return false
-    }
-
-    /// Reads until the peer closes or the receive timeout passes.
-    func readAll() -> String {
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = recv(socket, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            output.append(contentsOf: buffer[0..<count])
-            if String(decoding: output, as: UTF8.self).contains("\r\n\r\n{") && output.last == UInt8(ascii: "}") {
-                break
-            }
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    deinit { close(socket) }
-}
-
-/// Runs blocking work on a thread of its own, so the cooperative pool (two threads on this
-/// machine) stays free for the server under test.
-func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: work()) }.start()
-    }
-}
 
 @Suite("Limits")
 struct LimitsTests {
@@ -178,7 +67,7 @@ struct LimitsTests {
         "writes waiting on a slow backend fill at most three quarters of the slots: more writes 429, reads still answered"
     )
     func readsNotStarved() async throws {
-        let upstream = RecordingUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
+        let upstream = FakeUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
         try await upstream.run { base in
             try await UntrustedBackendTests.withRoutedGateway(
                 "stockgate", to: "stockgate", base: base, timeout: .seconds(5),
@@ -212,7 +101,7 @@ struct LimitsTests {
 
     @Test("/healthz says busy (503) while every request slot is taken, and ok again after")
     func healthWhenSaturated() async throws {
-        let upstream = RecordingUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
+        let upstream = FakeUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
         try await upstream.run { base in
             try await UntrustedBackendTests.withRoutedGateway(
                 "stockgate", to: "stockgate", base: base, timeout: .seconds(5),
@@ -235,7 +124,7 @@ struct LimitsTests {
 
     @Test("with clients configured, one client cannot take more than half the slots")
     func perClientShare() async throws {
-        let upstream = RecordingUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
+        let upstream = FakeUpstream(delay: { _ in .milliseconds(1500) }) { _ in (200, Self.canonicalOK) }
         let clients = ClientAuthenticator(clients: [
             .init(name: "greedy", secret: Secret("greedy-secret"), dialects: ["stockgate"]),
             .init(name: "other", secret: Secret("other-secret"), dialects: ["stockgate"]),

@@ -1,7 +1,9 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayTestSupport
 import Ledger
 import StockCore
+import TestSupport
 import Testing
 
 /// The low-severity findings of the attack run, each over a real socket.

@@ -2,9 +2,11 @@ import CurlHTTP
 import Dialects
 import Foundation
 import Gateway
+import GatewayTestSupport
 import Ledger
 import StockCore
 import Synchronization
+import TestSupport
 import Testing
 
 /// The gap filling of `RemoteBackend`, and backend authentication, against recording
@@ -74,7 +76,7 @@ struct RemoteBackendTests {
 
     @Test("what the backend cannot express is refused before anything is sent", arguments: refusals)
     func refusedBeforeSending(_ refusal: Refusal) async throws {
-        let upstream = RecordingUpstream { _ in (500, "{}") }
+        let upstream = FakeUpstream { _ in (500, "{}") }
         try await upstream.run { base in
             try await Self.withBackend(dialect: refusal.dialect, baseURL: base) { backend, journal in
                 // Alone, and with a good item in an all-or-nothing batch: nothing at all is sent.
@@ -202,7 +204,7 @@ struct RemoteBackendTests {
 
     @Test("bearer and header-key credentials are sent; the secret never reaches an error")
     func staticCredentials() async throws {
-        let upstream = RecordingUpstream { request in
+        let upstream = FakeUpstream { request in
             request.path.contains("commerce.movements") ? (200, #"{"status": "ok", "id": 1}"#) : (200, Self.zettleOK)
         }
         try await upstream.run { base in
@@ -234,7 +236,7 @@ struct RemoteBackendTests {
     @Test("OAuth2 client credentials: one token for many calls, fetched again once on a 401")
     func clientCredentials() async throws {
         let tokens = Mutex(0)
-        let upstream = RecordingUpstream { request in
+        let upstream = FakeUpstream { request in
             if request.path == "/token" {
                 let number = tokens.withLock {
                     $0 += 1; return $0
@@ -274,7 +276,7 @@ struct RemoteBackendTests {
 
     @Test("OAuth2 password grant, as StoreFeeder's POST /Token")
     func passwordGrant() async throws {
-        let upstream = RecordingUpstream { request in
+        let upstream = FakeUpstream { request in
             if request.path == "/Token" { return (200, #"{"access_token": "sf-token", "expires_in": 1209599}"#) }
             let ok =
                 #"{"PendingTransfers":0,"ImmediateTransfers":1,"TotalItemsProcessed":1,"Successful":1,"Failed":0,"Responses":[{"Transfer":{},"Success":true}]}"#
@@ -300,7 +302,7 @@ struct RemoteBackendTests {
 
     @Test("a refused token request is an error without the secret in it")
     func tokenRefused() async throws {
-        let upstream = RecordingUpstream { _ in (400, #"{"error": "invalid_client", "echo": "very-secret"}"#) }
+        let upstream = FakeUpstream { _ in (400, #"{"error": "invalid_client", "echo": "very-secret"}"#) }
         try await upstream.run { base in
             let auth = BackendAuthMethod.clientCredentials(
                 tokenURL: base + "/token", clientID: "gw", clientSecret: Secret("very-secret"), scope: nil)
@@ -325,7 +327,7 @@ struct RemoteBackendTests {
         arguments: ["bearer", "x-key", "oauth"])
     func vendorMessagesScrubbed(_ kind: String) async throws {
         // The backend echoes every header it got, and more, in its refusal.
-        let upstream = RecordingUpstream { request in
+        let upstream = FakeUpstream { request in
             if request.path == "/token" {
                 return (200, #"{"access_token": "oauth-access-7f3e9d", "expires_in": 3600}"#)
             }
@@ -369,7 +371,7 @@ struct RemoteBackendTests {
 
     @Test("a Zettle backend's balances are read whether the vendor types them as strings (as it does) or numbers")
     func zettleStringBalances() async throws {
-        let upstream = RecordingUpstream { _ in
+        let upstream = FakeUpstream { _ in
             (
                 200,
                 #"{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "trackedProducts": [], "variants": [{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "locationType": "STORE", "productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "balance": "12.5"}, {"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "balance": 3}]}"#

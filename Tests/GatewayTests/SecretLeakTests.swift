@@ -3,11 +3,13 @@ import CurlHTTP
 import Dialects
 import Foundation
 import Gateway
+import GatewayTestSupport
 import Ledger
 import Logging
 import NIOHTTP1
 import StockCore
 import Synchronization
+import TestSupport
 import Testing
 
 /// Collects every log line of a run, at trace level, with its metadata.
@@ -44,7 +46,7 @@ struct SecretLeakTests {
         let clientSecret = "client-secret-51d2e8"
         let oauthSecret = "oauth-client-secret-88b1"
         let logs = CapturedLogs()
-        let tokenUpstream = RecordingUpstream { request in
+        let tokenUpstream = FakeUpstream { request in
             request.path == "/token" ? (401, #"{"error": "invalid_client"}"#) : (404, "{}")
         }
         try await tokenUpstream.run { tokenBase in

@@ -2,9 +2,11 @@ import AsyncHTTPClient
 import Dialects
 import Foundation
 import Gateway
+import GatewayTestSupport
 import Ledger
 import StockCore
 import Synchronization
+import TestSupport
 import Testing
 
 /// Zettle's inventory tracking, stored durably: stopping it leaves a product out of every
@@ -85,7 +87,7 @@ struct TrackingTests {
 
     @Test("a backend without tracking (StockGate's own API) is not told; the state is kept in the gateway's ledger")
     func backendWithoutTracking() async throws {
-        let upstream = RecordingUpstream { _ in (200, #"{"balances": []}"#) }
+        let upstream = FakeUpstream { _ in (200, #"{"balances": []}"#) }
         try await upstream.run { base in
             try await UntrustedBackendTests.withRoutedGateway("zettle", to: "stockgate", base: base) { live in
                 let stop = try await HTTPClient.shared.send(
@@ -106,7 +108,7 @@ struct TrackingTests {
         arguments: ["zettle", "zettle-v3"])
     func zettleBackendTold(_ backendDialect: String) async throws {
         let refuse = Atomic<Bool>(false)
-        let upstream = RecordingUpstream { _ in
+        let upstream = FakeUpstream { _ in
             refuse.load(ordering: .relaxed)
                 ? (
                     404,

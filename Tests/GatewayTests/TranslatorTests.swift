@@ -1,4 +1,5 @@
 import Gateway
+import GatewayTestSupport
 import StockCore
 import Testing
 

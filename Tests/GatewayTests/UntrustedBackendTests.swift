@@ -3,9 +3,11 @@ import CurlHTTP
 import Dialects
 import Foundation
 import Gateway
+import GatewayTestSupport
 import Ledger
 import StockCore
 import Synchronization
+import TestSupport
 import Testing
 
 /// The attack run's backend defects, end to end: a client over a real socket, StockGate
@@ -53,7 +55,7 @@ struct UntrustedBackendTests {
         "an applied Zettle move is answered 200 with empty variants when the backend's answers are 200 with a non-JSON body; a resend is a replay"
     )
     func appliedMoveWithUnreadableAnswers() async throws {
-        let upstream = RecordingUpstream { _ in (200, "<html>OK</html>") }
+        let upstream = FakeUpstream { _ in (200, "<html>OK</html>") }
         try await upstream.run { base in
             try await Self.withRoutedGateway("zettle", to: "zettle", base: base) { live in
                 let url = live.baseURL + "/organizations/self/inventory"
@@ -73,7 +75,7 @@ struct UntrustedBackendTests {
 
     @Test("Open2b client to an Open2b backend that answers 502 after applying: 3 sends under one key, 1 application")
     func open2bResentAfter502() async throws {
-        let upstream = RecordingUpstream { _ in (502, "<html>Bad Gateway</html>") }
+        let upstream = FakeUpstream { _ in (502, "<html>Bad Gateway</html>") }
         try await upstream.run { base in
             try await Self.withRoutedGateway("open2b-v6", to: "open2b-v6", base: base) { live in
                 let url = live.baseURL + "/api/v6/commerce.movements.create"

@@ -2,9 +2,11 @@ import AsyncHTTPClient
 import Dialects
 import Foundation
 import Gateway
+import GatewayTestSupport
 import Ledger
 import StockCore
 import Synchronization
+import TestSupport
 import Testing
 
 /// Zettle Inventory V3 (`zettle-v3`): as PayPal's own POS integration calls it (inbound), and
@@ -112,7 +114,7 @@ struct ZettleV3Tests {
     @Test("to a V3 backend: POST /v3/movements answered 204 is applied; the vendor's error envelope is a refusal")
     func outboundMoves() async throws {
         let refuse = Atomic<Bool>(false)
-        let upstream = RecordingUpstream { _ in
+        let upstream = FakeUpstream { _ in
             refuse.load(ordering: .relaxed)
                 ? (
                     400,
@@ -150,7 +152,7 @@ struct ZettleV3Tests {
     )
     func outboundRateLimit() async throws {
         let calls = Atomic<Int>(0)
-        let upstream = RecordingUpstream(extraHeaders: { _ in
+        let upstream = FakeUpstream(extraHeaders: { _ in
             calls.load(ordering: .relaxed) == 1 ? ["Retry-After": "1"] : [:]
         }) { _ in
             calls.wrappingAdd(1, ordering: .relaxed).newValue == 1
@@ -175,7 +177,7 @@ struct ZettleV3Tests {
         "from a V3 backend: balances read page after page; a Link to another host is followed only as a path on this backend"
     )
     func outboundBalancePages() async throws {
-        let upstream = RecordingUpstream(extraHeaders: { request in
+        let upstream = FakeUpstream(extraHeaders: { request in
             request.path.contains("cursor=")
                 ? [:] : ["Link": "<http://evil.example/v3/stock/\(Self.store)?cursor=p2&limit=1000>; rel=\"next\""]
         }) { request in

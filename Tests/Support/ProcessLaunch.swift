@@ -13,3 +13,11 @@ public func launch(_ process: Process) throws {
 }
 
 private let launching = Mutex(())
+
+/// Runs blocking work on a thread of its own, so the cooperative pool (two threads on this
+/// machine) stays free for the server under test.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: work()) }.start()
+    }
+}

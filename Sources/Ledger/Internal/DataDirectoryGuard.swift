@@ -39,7 +39,11 @@ final class DataDirectoryLock: @unchecked Sendable {
 
     func release() {
         guard descriptor >= 0 else { return }
-        Glibc.close(descriptor)  // closing drops the flock
+        // Unlock before closing: a child process being started at this moment (fork, then
+        // closing every descriptor before exec) shares the open file description, and closing
+        // ours alone would leave the lock held until the child got to it.
+        flock(descriptor, LOCK_UN)
+        Glibc.close(descriptor)
         descriptor = -1
     }
 

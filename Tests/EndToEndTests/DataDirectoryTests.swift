@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayTestSupport
 import Ledger
 import StockCore
 import TestSupport
@@ -29,20 +30,20 @@ struct DataDirectoryTests {
         try again.close()
     }
 
-    @Test("a second stockgate process on the same data directory exits 2 with a clear line")
+    @Test(
+        "a second stockgate process on the same data directory exits 2 with a clear line",
+        .enabled(if: StockGateProcess.isBuilt, StockGateProcess.notBuilt))
     func secondProcess() async throws {
-        try #require(
-            FileManager.default.isExecutableFile(atPath: CrashRecoveryTests.binary), "build the executable first")
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let (first, port) = try await CrashRecoveryTests.start(dataDirectory: directory)
+        let (first, port) = try await StockGateProcess.start(dataDirectory: directory)
         defer { first.terminate(); first.waitUntilExit() }
-        try await CrashRecoveryTests.waitUntilHealthy("http://127.0.0.1:\(port)")
+        try await StockGateProcess.waitUntilHealthy("http://127.0.0.1:\(port)")
         let second = Process()
-        second.executableURL = URL(fileURLWithPath: CrashRecoveryTests.binary)
+        second.executableURL = URL(fileURLWithPath: StockGateProcess.binary)
         second.arguments = [
             "serve", "--port", "0", "--data-dir", directory, "--mappings",
-            CrashRecoveryTests.repository.appendingPathComponent("mappings").path,
+            StockGateProcess.repository.appendingPathComponent("mappings").path,
         ]
         let errors = Pipe()
         second.standardError = errors

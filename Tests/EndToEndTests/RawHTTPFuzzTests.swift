@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayTestSupport
 import Ledger
 import StockCore
 import TestSupport
@@ -90,14 +91,15 @@ struct RawHTTPFuzzTests {
         }
     }
 
-    @Test("the libFuzzer corpora kept in the repository replay without a finding (decoders, backend answers, raw HTTP)")
+    @Test(
+        "the libFuzzer corpora kept in the repository replay without a finding (decoders, backend answers, raw HTTP)",
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: StockGateProcess.fuzzBinary),
+            "needs .build/debug/stockgate-fuzz: swift build --build-tests"))
     func corpusReplays() throws {
-        let repository = CrashRecoveryTests.repository
+        let repository = StockGateProcess.repository
         for target in ["decoders", "answers", "http"] {
-            let binary = repository.appendingPathComponent(".build/debug/stockgate-fuzz").path
-            try #require(
-                FileManager.default.isExecutableFile(atPath: binary),
-                "build the fuzz targets first (swift build --build-tests)")
+            let binary = StockGateProcess.fuzzBinary
             let directory = repository.appendingPathComponent("Tests/FuzzCorpus/\(target)").path
             let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map {
                 directory + "/" + $0

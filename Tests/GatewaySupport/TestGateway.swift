@@ -7,16 +7,15 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import StockCore
-import Testing
 
 /// The repository's demo catalog, as `stockgate serve` loads it.
-let demoCatalog: Catalog = {
+public let demoCatalog: Catalog = {
     let mappings = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("mappings").path
+        .deletingLastPathComponent().appendingPathComponent("mappings").path
     return try! CatalogLoader.load(directory: mappings)
 }()
 
-let quietLogger: Logger = {
+public let quietLogger: Logger = {
     var logger = Logger(label: "stockgate.test")
     logger.logLevel = .warning
     return logger
@@ -24,15 +23,22 @@ let quietLogger: Logger = {
 
 /// A gateway on a real socket at `127.0.0.1:<ephemeral>` over the embedded ledger in a
 /// temporary directory, for the duration of `body`.
-struct LiveGateway {
-    let port: Int
-    let ledger: Ledger
-    let gateway: Gateway
-    let dataDirectory: String
+public struct LiveGateway: Sendable {
+    public let port: Int
+    public let ledger: Ledger
+    public let gateway: Gateway
+    public let dataDirectory: String
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    public init(port: Int, ledger: Ledger, gateway: Gateway, dataDirectory: String) {
+        self.port = port
+        self.ledger = ledger
+        self.gateway = gateway
+        self.dataDirectory = dataDirectory
+    }
 
-    static func run<T: Sendable>(
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    public static func run<T: Sendable>(
         catalog: Catalog = demoCatalog, dataDirectory: String? = nil, logger: Logger = quietLogger,
         idempotencyTTL: Double = 24 * 3600, clients: ClientAuthenticator = ClientAuthenticator(),
         configure: (inout GatewayConfiguration) -> Void = { _ in },
@@ -54,30 +60,36 @@ struct LiveGateway {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
-func temporaryDirectory() -> String {
+public func temporaryDirectory() -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("stockgate-test-\(UUID().uuidString)").path
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
 
 /// A response read whole: status, headers and the body parsed as JSON when it is JSON.
-struct HTTPResult: Sendable {
-    var status: Int
-    var headers: HTTPHeaders
-    var body: [UInt8]
+public struct HTTPResult: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
 
-    var json: JSONValue? { try? JSONParser.parse(body) }
-    var text: String { String(decoding: body, as: UTF8.self) }
+    public init(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public var json: JSONValue? { try? JSONParser.parse(body) }
+    public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
 extension HTTPClient {
     /// Sends one request over a real socket.
-    func send(
+    public func send(
         _ method: HTTPMethod, _ url: String, body: String? = nil, headers: [(String, String)] = [],
         timeout: TimeAmount = .seconds(30)
     ) async throws -> HTTPResult {

@@ -3,6 +3,7 @@ import CurlHTTP
 import Dialects
 import Foundation
 import Gateway
+import GatewayTestSupport
 import Ledger
 import NIOHTTP1
 import StockCore

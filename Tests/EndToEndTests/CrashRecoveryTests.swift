@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayTestSupport
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -10,51 +11,8 @@ import Testing
 
 /// `kill -9` of the real `stockgate` process under load, then a restart on the same data
 /// directory: every movement acknowledged with a success is in the ledger exactly once.
-@Suite("Crash recovery")
+@Suite("Crash recovery", .enabled(if: StockGateProcess.isBuilt, StockGateProcess.notBuilt))
 struct CrashRecoveryTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static var binary: String { repository.appendingPathComponent(".build/debug/stockgate").path }
-
-    /// A `stockgate serve --port 0` process and the port it printed it listens on (no port is
-    /// picked before the server binds it, so no other process can take it in between).
-    static func start(dataDirectory: String) async throws -> (process: Process, port: Int) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "serve", "--port", "0", "--data-dir", dataDirectory, "--mappings",
-            repository.appendingPathComponent("mappings").path, "--log-level", "warning",
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try launch(process)
-        let line = await offPool { () -> String in
-            var bytes: [UInt8] = []
-            while let byte = try? output.fileHandleForReading.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") {
-                bytes.append(byte)
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        guard let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...]), port > 0 else {
-            process.terminate()
-            throw TestFailure("stockgate serve did not say where it listens: '\(line)'")
-        }
-        return (process, port)
-    }
-
-    static func waitUntilHealthy(_ base: String) async throws {
-        for _ in 0..<200 {
-            if let result = try? await HTTPClient.shared.send(.GET, base + "/healthz", timeout: .milliseconds(500)),
-                result.status == 200
-            {
-                return
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw TestFailure("the gateway did not become healthy")
-    }
-
     final class Shared: Sendable {
         let acknowledged = Mutex<[String]>([])
         let stop = Atomic<Bool>(false)
@@ -62,14 +20,11 @@ struct CrashRecoveryTests {
 
     @Test("every acknowledged movement survives kill -9 exactly once")
     func killNine() async throws {
-        try #require(
-            FileManager.default.isExecutableFile(atPath: Self.binary),
-            "build the executable first (swift build --build-tests)")
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let (first, port) = try await Self.start(dataDirectory: directory)
+        let (first, port) = try await StockGateProcess.start(dataDirectory: directory)
         let base = "http://127.0.0.1:\(port)"
-        try await Self.waitUntilHealthy(base)
+        try await StockGateProcess.waitUntilHealthy(base)
 
         let shared = Shared()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -100,10 +55,10 @@ struct CrashRecoveryTests {
         let acked = shared.acknowledged.withLock { $0 }
         #expect(acked.count > 20, "the load should have produced acknowledged movements")
 
-        let (second, secondPort) = try await Self.start(dataDirectory: directory)
+        let (second, secondPort) = try await StockGateProcess.start(dataDirectory: directory)
         defer { second.terminate() }
         let restarted = "http://127.0.0.1:\(secondPort)"
-        try await Self.waitUntilHealthy(restarted)
+        try await StockGateProcess.waitUntilHealthy(restarted)
         var references: [String: Int] = [:]
         var after = 0
         var journaled = 0

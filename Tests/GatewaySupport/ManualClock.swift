@@ -4,16 +4,18 @@ import Synchronization
 
 /// A `BackendClock` the test moves: `sleep` advances it at once and records the wait, so
 /// retries and the circuit breaker's cooldown are tested without waiting for time to pass.
-final class ManualClock: Sendable {
+public final class ManualClock: Sendable {
+    public init() {}
+
     private let instant = Mutex(ContinuousClock.now)
     private let waits = Mutex<[Duration]>([])
 
     /// Every wait a backend asked for, in order.
-    var slept: [Duration] { waits.withLock { $0 } }
+    public var slept: [Duration] { waits.withLock { $0 } }
 
-    func advance(_ duration: Duration) { instant.withLock { $0 = $0 + duration } }
+    public func advance(_ duration: Duration) { instant.withLock { $0 = $0 + duration } }
 
-    var clock: BackendClock {
+    public var clock: BackendClock {
         BackendClock(
             now: { self.instant.withLock { $0 } },
             sleep: { duration in

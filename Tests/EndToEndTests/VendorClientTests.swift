@@ -1,11 +1,27 @@
 import Foundation
+import GatewayTestSupport
 import TestSupport
 import Testing
 
 /// StockGate driven by a vendor's own published client: mistakes our client and our server
 /// would share, that client does not make.
-@Suite("Vendor clients")
+/// Whether `python3` can import the vendor's SDK.
+var colleqtiveSDKInstalled: Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", "import colleqtive_sdk"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? launch(process)) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+}
+
+@Suite(
+    "Vendor clients",
+    .enabled(if: colleqtiveSDKInstalled, "needs python3 with colleqtive-sdk 0.1.1: scripts/install-deps installs it"))
 struct VendorClientTests {
+
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/vendor-clients/colleqtive_sdk_check.py").path
 
