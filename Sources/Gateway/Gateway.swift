@@ -19,6 +19,8 @@ public final class Gateway: Sendable {
     public let metrics: GatewayMetrics
     /// Where answers to writes with an idempotency key are kept (the embedded ledger's file).
     let idempotencyStore: Ledger?
+    /// The wall clock idempotency answers are stamped and expired by (a test moves it).
+    let clock: @Sendable () -> Date
     /// Keys whose first request is still being carried out.
     let keysInFlight = Mutex<Set<String>>([])
     /// Requests being handled now, by kind and client.
@@ -49,8 +51,10 @@ public final class Gateway: Sendable {
         configuration: GatewayConfiguration, catalog: Catalog, backend: any StockBackend,
         metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "stockgate"),
         testReset: (@Sendable () async throws -> Void)? = nil, routes: [String: any StockBackend] = [:],
-        clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: Ledger? = nil
+        clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: Ledger? = nil,
+        clock: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.clock = clock
         self.clients = clients
         self.admission = Mutex(Admission(limit: configuration.maxConcurrentRequests, clients: clients.clients.count))
         self.idempotencyStore = idempotencyStore ?? (backend as? Ledger)
@@ -127,7 +131,7 @@ public final class Gateway: Sendable {
         // A write with an idempotency key: the first answer is kept and given again to a repeat
         // of the same request; another request under the same key is refused.
         let fingerprint = Self.fingerprint(request)
-        let now = Date()
+        let now = clock()
         let expiry = now.addingTimeInterval(-configuration.idempotencyTTL)
         let stored: StoredResponse?
         do {
@@ -159,7 +163,8 @@ public final class Gateway: Sendable {
             do {
                 try await store.store(
                     StoredResponse(
-                        fingerprint: fingerprint, status: response.status.code, headers: headers, body: response.body),
+                        fingerprint: fingerprint, status: response.status.code, headers: headers, body: response.body,
+                        createdAt: now),
                     dialect: codec.dialect, key: key, expiredBefore: expiry)
             } catch {
                 logger.error(

@@ -13,7 +13,12 @@ import Testing
 /// on purpose — slow answers, large bodies, chunked bodies, echoes.
 enum Upstream {
     static func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
-        try await FakeUpstream { request in
+        try await serve { base, _ in try await body(base) }
+    }
+
+    /// The same, with the upstream itself: what it has received so far.
+    static func serve<T: Sendable>(_ body: @Sendable (String, FakeUpstream) async throws -> T) async throws -> T {
+        let upstream = FakeUpstream { request in
             let path = String(request.path.prefix { $0 != "?" })
             switch path {
             case "/hello": return .init(200, "hello", headers: [:])
@@ -35,7 +40,8 @@ enum Upstream {
                     ])
             default: return .init(404, "", headers: [:])
             }
-        }.run(body)
+        }
+        return try await upstream.run { base in try await body(base, upstream) }
     }
 }
 
@@ -169,10 +175,10 @@ struct CurlHTTPClientTests {
 
     @Test("cancelling the calling task cancels the transfer")
     func cancellation() async throws {
-        try await Upstream.run { base in
+        try await Upstream.serve { base, upstream in
             let client = CurlHTTPClient()
             let task = Task { try await client.execute(CurlRequest(url: base + "/slow")) }
-            try await Task.sleep(for: .milliseconds(200))
+            try await waitUntil("the request reaching the upstream") { upstream.requests.count == 1 }
             let started = ContinuousClock.now
             task.cancel()
             await expectCurlError(.cancelled) { _ = try await task.value }
@@ -183,10 +189,10 @@ struct CurlHTTPClientTests {
 
     @Test("shutdown fails what is in flight and refuses new work")
     func shutdown() async throws {
-        try await Upstream.run { base in
+        try await Upstream.serve { base, upstream in
             let client = CurlHTTPClient()
             let inFlight = Task { try await client.execute(CurlRequest(url: base + "/slow")) }
-            try await Task.sleep(for: .milliseconds(200))
+            try await waitUntil("the request reaching the upstream") { upstream.requests.count == 1 }
             await client.shutdown()
             await expectCurlError(.shutdown) { _ = try await inFlight.value }
             await expectCurlError(.shutdown) { _ = try await client.execute(CurlRequest(url: base + "/hello")) }

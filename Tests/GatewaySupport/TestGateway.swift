@@ -41,18 +41,19 @@ public struct LiveGateway: Sendable {
     public static func run<T: Sendable>(
         catalog: Catalog = demoCatalog, dataDirectory: String? = nil, logger: Logger = quietLogger,
         idempotencyTTL: Double = 24 * 3600, clients: ClientAuthenticator = ClientAuthenticator(),
-        configure: (inout GatewayConfiguration) -> Void = { _ in },
+        clock: @escaping @Sendable () -> Date = { Date() }, configure: (inout GatewayConfiguration) -> Void = { _ in },
         _ body: @Sendable (LiveGateway) async throws -> T
     ) async throws -> T {
         let directory = dataDirectory ?? temporaryDirectory()
         defer { if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) } }
         let ledger = try Ledger.open(
-            directory: directory, catalog: catalog, logger: logger, idempotencyWindow: idempotencyTTL)
+            directory: directory, catalog: catalog, clock: clock, logger: logger, idempotencyWindow: idempotencyTTL)
         var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
         configuration.idempotencyTTL = idempotencyTTL
         configure(&configuration)
         let gateway = Gateway(
-            configuration: configuration, catalog: catalog, backend: ledger, logger: logger, clients: clients)
+            configuration: configuration, catalog: catalog, backend: ledger, logger: logger, clients: clients,
+            clock: clock)
         defer { try? ledger.close() }
         return try await GatewayServer.withRunning(gateway, logger: logger) { port in
             try await body(LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory))

@@ -6,6 +6,7 @@ import HTTPTypes
 import Ledger
 import NIOHTTP1
 import StockCore
+import Synchronization
 import Testing
 
 @testable import Gateway
@@ -70,12 +71,18 @@ struct IdempotencyTests {
 
     @Test("keys expire after the configured time")
     func expiry() async throws {
-        try await LiveGateway.run(idempotencyTTL: 0.2) { live in
+        let now = Mutex(Date())
+        try await LiveGateway.run(idempotencyTTL: 3600, clock: { now.withLock { $0 } }) { live in
             let url = live.baseURL + "/api/v2/public/stores/1001/storeproductlocation/movement"
             let body =
                 #"[{"product_number": "sku5", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#
             _ = try await HTTPClient.shared.send(.POST, url, body: body, headers: [("Idempotency-Key", "short")])
-            try await Task.sleep(for: .milliseconds(400))
+            now.withLock { $0 = $0.addingTimeInterval(3599) }
+            let within = try await HTTPClient.shared.send(
+                .POST, url, body: body.replacingOccurrences(of: "1,", with: "5,"),
+                headers: [("Idempotency-Key", "short")])
+            #expect(within.status == 409, "\(within.text)")  // another request under a key still kept
+            now.withLock { $0 = $0.addingTimeInterval(2) }
             let later = try await HTTPClient.shared.send(
                 .POST, url, body: body.replacingOccurrences(of: "1,", with: "5,"),
                 headers: [("Idempotency-Key", "short")])

@@ -78,7 +78,7 @@ struct LimitsTests {
                     for _ in 0..<3 {
                         group.addTask { try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite).status }
                     }
-                    try await Task.sleep(for: .milliseconds(500))
+                    try await waitUntil("3 requests held at the upstream") { upstream.requests.count == 3 }
                     let refused = try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite)
                     #expect(refused.status == 429)
                     #expect(refused.json?["error"]?["code"] == "tooManyRequests")
@@ -111,7 +111,7 @@ struct LimitsTests {
                 let before = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
                 #expect(before.status == 200)
                 let write = Task { try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite).status }
-                try await Task.sleep(for: .milliseconds(500))
+                try await waitUntil("the request held at the upstream") { upstream.requests.count == 1 }
                 let during = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
                 #expect(during.status == 503, "\(during.text)")
                 #expect(during.json?["reason"]?.stringValue?.contains("every request slot is taken") == true)
@@ -143,7 +143,7 @@ struct LimitsTests {
                                 .status
                         }
                     }
-                    try await Task.sleep(for: .milliseconds(500))
+                    try await waitUntil("2 requests held at the upstream") { upstream.requests.count == 2 }
                     let third = try await HTTPClient.shared.send(.POST, url, body: Self.canonicalWrite, headers: greedy)
                     #expect(third.status == 429)
                     let other = try await HTTPClient.shared.send(

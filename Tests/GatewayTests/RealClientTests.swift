@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import GatewayTestSupport
 import StockCore
+import Synchronization
 import Testing
 
 /// StockGate driven the way the production Zettle clients call it, with bodies shaped exactly as
@@ -131,7 +132,15 @@ struct ColleqtiveClientTests {
     @Test(
         "a full sync pages through every store product with stock; an incremental sync returns only what changed since")
     func tapSync() async throws {
-        try await LiveGateway.run(clients: Self.clients) { live in
+        // A clock that ticks a millisecond per reading, and that the test moves on.
+        let now = Mutex(Date())
+        let clock: @Sendable () -> Date = {
+            now.withLock {
+                $0 = $0.addingTimeInterval(0.001)
+                return $0
+            }
+        }
+        try await LiveGateway.run(clients: Self.clients, clock: clock) { live in
             try await Self.restock(live.baseURL, "tshirt-blue-m", 5, to: "shop-floor")
             try await Self.restock(live.baseURL, "tshirt-blue-m", 2, to: "back-room")
             try await Self.restock(live.baseURL, "mug-black", 3, to: "shop-floor")
@@ -154,7 +163,7 @@ struct ColleqtiveClientTests {
             // The bookmark: the newest most_likely_datetime seen. Later, one product changes.
             let seen = full.compactMap { $0["most_likely_datetime"]?.stringValue }
             let bookmark = try #require(seen.max())
-            try await Task.sleep(for: .milliseconds(20))
+            now.withLock { $0 = $0.addingTimeInterval(1) }
             try await Self.restock(live.baseURL, "mug-black", 1, to: "back-room")
             let increment = try await Self.sync(live.baseURL, since: bookmark)
             // Inclusive: the row stamped at the bookmark itself comes again (a change sharing its
