@@ -1,7 +1,6 @@
 import Dialects
 import Foundation
 import HTTPTypes
-import Ledger
 import Logging
 import StockCore
 import Synchronization
@@ -18,11 +17,12 @@ public final class Gateway: Sendable {
     public let routes: [String: any StockBackend]
     public let metrics: GatewayMetrics
     /// Where answers to writes with an idempotency key are kept (the embedded ledger's file).
-    let idempotencyStore: Ledger?
+    let idempotencyStore: (any ResponseStore)?
+    /// The store whose health decides whether writes are taken (the embedded ledger).
+    let storage: (any LedgerStore)?
     /// The wall clock idempotency answers are stamped and expired by (a test moves it).
     let clock: @Sendable () -> Date
     /// Keys whose first request is still being carried out.
-    let keysInFlight = Mutex<Set<String>>([])
     /// Requests being handled now, by kind and client.
     let admission: Mutex<Admission>
 
@@ -51,13 +51,14 @@ public final class Gateway: Sendable {
         configuration: GatewayConfiguration, catalog: Catalog, backend: any StockBackend,
         metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "stockgate"),
         testReset: (@Sendable () async throws -> Void)? = nil, routes: [String: any StockBackend] = [:],
-        clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: Ledger? = nil,
+        clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: (any ResponseStore)? = nil,
         clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.clock = clock
         self.clients = clients
         self.admission = Mutex(Admission(limit: configuration.maxConcurrentRequests, clients: clients.clients.count))
-        self.idempotencyStore = idempotencyStore ?? (backend as? Ledger)
+        self.idempotencyStore = idempotencyStore ?? (backend as? any ResponseStore)
+        self.storage = (backend as? any LedgerStore) ?? (idempotencyStore as? any LedgerStore)
         self.routes = routes
         self.testReset = testReset
         self.configuration = configuration
@@ -73,7 +74,7 @@ public final class Gateway: Sendable {
     /// Why the gateway cannot take writes now (its ledger file deleted or replaced, or its last
     /// commit failed), if it cannot: `/healthz` answers 503 with it.
     public var healthProblem: String? {
-        if let problem = ((backend as? Ledger) ?? idempotencyStore)?.healthProblem { return problem }
+        if let problem = storage?.healthProblem { return problem }
         let (held, limit) = admission.withLock { ($0.total, $0.limit) }
         if held >= limit {
             return "busy: every request slot is taken (\(held) of \(limit)); new requests are answered 429"
@@ -133,45 +134,77 @@ public final class Gateway: Sendable {
         let fingerprint = Self.fingerprint(request)
         let now = clock()
         let expiry = now.addingTimeInterval(-configuration.idempotencyTTL)
-        let stored: StoredResponse?
         do {
-            stored = try await store.storedResponse(dialect: codec.dialect, key: key, since: expiry)
+            if let answer = try await Self.answerStored(store, codec, route, key, fingerprint, expiry, decoded.context)
+            {
+                return answer
+            }
+            // A claim older than twice the request timeout belongs to an instance that died.
+            let claimed = try await store.claim(
+                dialect: codec.dialect, key: key, now: now,
+                staleBefore: now.addingTimeInterval(-2 * max(configuration.requestTimeout, 30)))
+            guard claimed else {
+                let busy = GatewayError.conflict(
+                    "a request with Idempotency-Key '\(key)' is still in progress", field: "Idempotency-Key")
+                return codec.encode(busy, route: route, context: decoded.context)
+            }
         } catch {
-            logger.error(
-                "idempotency store unreadable", metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
-            let failure = GatewayError.internalError("internal error (request \(facts.requestID))")
-            return codec.encode(failure, route: route, context: decoded.context)
+            return codec.encode(storageFailure(error, facts: facts), route: route, context: decoded.context)
         }
-        if let stored {
-            guard stored.fingerprint == fingerprint else {
-                let reused = GatewayError.conflict(
-                    "Idempotency-Key '\(key)' was already used for a different request", field: "Idempotency-Key")
-                return codec.encode(reused, route: route, context: decoded.context)
+        let response: CodecResponse
+        do {
+            // Again under the claim: another instance may have answered between the first look
+            // and the claim.
+            if let answer = try await Self.answerStored(store, codec, route, key, fingerprint, expiry, decoded.context)
+            {
+                response = answer
+            } else {
+                response = await execute(codec, route: route, decoded: decoded, facts: facts)
+                if response.status.code < 500 {
+                    let headers = response.headers.map { "\($0.name.canonicalName): \($0.value)" }
+                    do {
+                        try await store.store(
+                            StoredResponse(
+                                fingerprint: fingerprint, status: response.status.code, headers: headers,
+                                body: response.body, createdAt: now),
+                            dialect: codec.dialect, key: key, expiredBefore: expiry)
+                    } catch {
+                        logger.error(
+                            "idempotency store unwritable",
+                            metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
+                    }
+                }
             }
-            return Self.replay(stored)
+        } catch {
+            response = codec.encode(storageFailure(error, facts: facts), route: route, context: decoded.context)
         }
-        let slot = codec.dialect + "\u{0}" + key
-        guard keysInFlight.withLock({ $0.insert(slot).inserted }) else {
-            let busy = GatewayError.conflict(
-                "a request with Idempotency-Key '\(key)' is still in progress", field: "Idempotency-Key")
-            return codec.encode(busy, route: route, context: decoded.context)
-        }
-        defer { _ = keysInFlight.withLock { $0.remove(slot) } }
-        let response = await execute(codec, route: route, decoded: decoded, facts: facts)
-        if response.status.code < 500 {
-            let headers = response.headers.map { "\($0.name.canonicalName): \($0.value)" }
-            do {
-                try await store.store(
-                    StoredResponse(
-                        fingerprint: fingerprint, status: response.status.code, headers: headers, body: response.body,
-                        createdAt: now),
-                    dialect: codec.dialect, key: key, expiredBefore: expiry)
-            } catch {
-                logger.error(
-                    "idempotency store unwritable", metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
-            }
-        }
+        await store.releaseClaim(dialect: codec.dialect, key: key)
         return response
+    }
+
+    /// The stored answer to a repeat of the same request, a refusal of a different request
+    /// under the key, or nil when nothing is stored.
+    static func answerStored<Codec: InboundCodec>(
+        _ store: any ResponseStore, _ codec: Codec, _ route: Route<Codec.Endpoint>, _ key: String,
+        _ fingerprint: String, _ expiry: Date, _ context: Codec.Context
+    ) async throws -> CodecResponse? {
+        guard let stored = try await store.storedResponse(dialect: codec.dialect, key: key, since: expiry) else {
+            return nil
+        }
+        guard stored.fingerprint == fingerprint else {
+            let reused = GatewayError.conflict(
+                "Idempotency-Key '\(key)' was already used for a different request", field: "Idempotency-Key")
+            return codec.encode(reused, route: route, context: context)
+        }
+        return replay(stored)
+    }
+
+    /// A storage failure as the caller sees it: a `GatewayError` (the database unreachable is
+    /// `unavailable`) as it is; anything else an internal error, logged with the request id.
+    func storageFailure(_ error: any Error, facts: RequestFacts) -> GatewayError {
+        if let error = error as? GatewayError { return error }
+        logger.error("storage failed", metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
+        return GatewayError.internalError("internal error (request \(facts.requestID))")
     }
 
     /// Carries out decoded commands in order and encodes the outcomes.

@@ -1,23 +1,6 @@
 import Foundation
 import GRDB
-
-/// The answer given to a write sent with an idempotency key, kept to answer a repeat.
-public struct StoredResponse: Sendable, Equatable {
-    /// A digest of the request (method, path, query, body): a repeat must match it.
-    public var fingerprint: String
-    public var status: Int
-    public var headers: [String]
-    public var body: [UInt8]
-    public var createdAt: Date
-
-    public init(fingerprint: String, status: Int, headers: [String], body: [UInt8], createdAt: Date = Date()) {
-        self.fingerprint = fingerprint
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.createdAt = createdAt
-    }
-}
+import StockCore
 
 extension Ledger {
     /// The answer stored for `key` in `dialect`, unless it is older than `since`.
@@ -52,4 +35,16 @@ extension Ledger {
             try db.execute(sql: "DELETE FROM idempotency WHERE created_at < ?", arguments: [Self.millis(expiredBefore)])
         }
     }
+
+    /// Claims live in this process: one process owns the data directory, so no other instance
+    /// can hold one.
+    public func claim(dialect: String, key: String, now: Date, staleBefore: Date) async throws -> Bool {
+        claims.withLock { $0.insert(dialect + "\u{0}" + key).inserted }
+    }
+
+    public func releaseClaim(dialect: String, key: String) async {
+        _ = claims.withLock { $0.remove(dialect + "\u{0}" + key) }
+    }
 }
+
+extension Ledger: LedgerStore, ForwardJournal, ResponseStore, TrackingStore {}

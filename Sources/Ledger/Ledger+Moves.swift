@@ -146,7 +146,7 @@ extension Ledger {
     /// state given): rows for the gateway's own queries, with no effect on the embedded balances.
     /// - Returns: the movements as stored, with their journal ids.
     public func journalForwarded(
-        _ items: [Movement], backend: String, facts: RequestFacts, state: MovementState = .sent
+        _ items: [Movement], backend: String, facts: RequestFacts, state: MovementState
     ) async throws -> [Movement] {
         let now = clock()
         return try await write { db in

@@ -57,11 +57,6 @@ extension Ledger {
         }
     }
 
-    /// The sum of all balances of a product (for conservation checks and reports).
-    public func totalStock(product: String) async throws -> Quantity {
-        try await balances(BalanceQuery(products: [product])).reduce(.zero) { $0 + $1.quantity }
-    }
-
     // MARK: Internals
 
     func fetchMovement(id: Int64, db: Database) throws -> Movement? {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import StockCore
+import Synchronization
 
 /// The embedded backend: balances, movements and pending transfers in one SQLite file.
 ///
@@ -27,6 +28,8 @@ public final class Ledger: StockBackend {
     let directoryLock: DataDirectoryLock?
     /// The file as opened, to notice it deleted or replaced (nil in memory).
     let fileIdentity: LedgerFileIdentity?
+    /// Idempotency keys of requests in flight (dialect NUL key).
+    let claims = Mutex<Set<String>>([])
 
     /// Opens (creating it if needed) the ledger in `directory`, in WAL mode with
     /// `synchronous = FULL`: a commit reported to a caller is on disk.

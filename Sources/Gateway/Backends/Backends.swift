@@ -1,7 +1,6 @@
 import CurlHTTP
 import Dialects
 import Foundation
-import Ledger
 import Logging
 import StockCore
 
@@ -24,7 +23,7 @@ public enum Backends {
     ///   - redactor: learns every backend secret (and the clients' secrets, added by the caller),
     ///     shared by all backends so none relays another's secret either.
     public static func make(
-        _ file: ConfigFile, catalog: Catalog, embedded: Ledger, client: CurlHTTPClient, logger: Logger,
+        _ file: ConfigFile, catalog: Catalog, embedded: any Storage, client: CurlHTTPClient, logger: Logger,
         metrics: GatewayMetrics? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
         redactor: SecretRedactor = SecretRedactor()
     ) throws -> (fallback: any StockBackend, routes: [String: any StockBackend]) {

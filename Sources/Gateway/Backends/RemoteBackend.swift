@@ -1,7 +1,6 @@
 import CurlHTTP
 import Dialects
 import Foundation
-import Ledger
 import Logging
 import StockCore
 import Synchronization
@@ -30,7 +29,7 @@ public final class RemoteBackend: StockBackend {
     let client: CurlHTTPClient
     let auth: BackendAuthenticator
     let catalog: Catalog
-    let journal: Ledger
+    let journal: any ForwardJournal & TrackingStore
     let timeout: Duration?
     let logger: Logger
     let metrics: GatewayMetrics?
@@ -52,7 +51,8 @@ public final class RemoteBackend: StockBackend {
     ///   - timeout: the total timeout of one request, overriding the client's.
     public init(
         name: String, baseURL: String, codec: any OutboundCodec, client: CurlHTTPClient, auth: BackendAuthMethod,
-        catalog: Catalog, journal: Ledger, timeout: Duration? = nil, logger: Logger, metrics: GatewayMetrics? = nil,
+        catalog: Catalog, journal: any ForwardJournal & TrackingStore, timeout: Duration? = nil, logger: Logger,
+        metrics: GatewayMetrics? = nil,
         retryPolicy: RetryPolicy = RetryPolicy(), circuitBreaker: CircuitBreaker = CircuitBreaker(),
         redactor: SecretRedactor = SecretRedactor(), clock: BackendClock = .system
     ) {

@@ -1,0 +1,102 @@
+import Foundation
+
+/// The storage boundary: what the pipeline asks of the place its state lives. Two
+/// implementations: the SQLite `Ledger` (one process, the zero-setup default) and the
+/// PostgreSQL store (many gateway instances, one truth). The behaviour suites run against both.
+///
+/// Four roles, one store: the embedded ledger (a `StockBackend`), the journal of movements
+/// forwarded to remote backends, the idempotency answers with their in-flight claims, and
+/// Zettle tracking. Every method may throw `GatewayError` (a refusal, or `unavailable` when the
+/// database cannot be reached) or the database's own error (an internal failure).
+public typealias Storage = LedgerStore & ForwardJournal & ResponseStore & TrackingStore
+
+/// Reads of stored movements: the embedded ledger's (`backend == nil` in the query) and the
+/// journal's (a backend named).
+public protocol MovementReader: Sendable {
+    func movements(_ query: MovementQuery) async throws -> [Movement]
+    func count(_ query: MovementQuery) async throws -> Int
+    func movement(id: Int64) async throws -> Movement?
+}
+
+/// The embedded backend: moves, balances, pending transfers and their confirmation,
+/// descriptions, deletions (as reversals).
+public protocol LedgerStore: StockBackend, MovementReader {
+    func move(_ batch: MoveBatch, facts: RequestFacts) async throws -> BatchOutcome
+    func balances(_ query: BalanceQuery) async throws -> [Balance]
+    /// Why writes cannot be taken now, if they cannot (a database file gone, the last commit
+    /// failed, the database unreachable): `/healthz` reports it and writes are refused.
+    var healthProblem: String? { get }
+    /// Empties every table (contract testing only: `serve --enable-test-reset`).
+    func reset() async throws
+}
+
+extension LedgerStore {
+    /// The sum of all balances of a product (conservation checks and reports).
+    public func totalStock(product: String) async throws -> Quantity {
+        try await balances(BalanceQuery(products: [product])).reduce(.zero) { $0 + $1.quantity }
+    }
+}
+
+/// The journal of movements forwarded to remote backends
+/// ([docs/forwarded-writes.md](../../docs/forwarded-writes.md)): `sent` before sending,
+/// settled `applied`, `failed` or `reversed` after.
+public protocol ForwardJournal: MovementReader {
+    /// Journals movements about to be forwarded, in `state` (`sent` unless given).
+    /// - Returns: the movements as stored, with their journal ids.
+    func journalForwarded(
+        _ items: [Movement], backend: String, facts: RequestFacts, state: MovementState
+    ) async throws -> [Movement]
+    /// Settles journaled movements. - Returns: the time recorded for those now applied.
+    @discardableResult
+    func settleForwarded(_ states: [(id: Int64, state: MovementState)]) async throws -> Date
+    /// Movements forwarded to `backend` under a key within the idempotency window, reversals
+    /// left out, oldest first.
+    func forwarded(idempotencyKey key: String, backend: String) async throws -> [Movement]
+    func markReversed(id: Int64) async throws
+}
+
+extension ForwardJournal {
+    public func journalForwarded(_ items: [Movement], backend: String, facts: RequestFacts) async throws -> [Movement] {
+        try await journalForwarded(items, backend: backend, facts: facts, state: .sent)
+    }
+}
+
+/// The answer given to a write sent with an idempotency key, kept to answer a repeat.
+public struct StoredResponse: Sendable, Equatable {
+    /// A digest of the request (method, path, query, body): a repeat must match it.
+    public var fingerprint: String
+    public var status: Int
+    public var headers: [String]
+    public var body: [UInt8]
+    public var createdAt: Date
+
+    public init(fingerprint: String, status: Int, headers: [String], body: [UInt8], createdAt: Date = Date()) {
+        self.fingerprint = fingerprint
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.createdAt = createdAt
+    }
+}
+
+/// Idempotency answers, and the claims that keep two requests under one key from running at
+/// once — across every gateway instance that shares the store.
+public protocol ResponseStore: Sendable {
+    /// The answer stored for `key` in `dialect`, unless it is older than `since`.
+    func storedResponse(dialect: String, key: String, since: Date) async throws -> StoredResponse?
+    /// Keeps an answer; answers older than `expiredBefore` may be dropped on the way.
+    func store(_ response: StoredResponse, dialect: String, key: String, expiredBefore: Date) async throws
+    /// Claims `key` for one request in flight; false when another request holds it. A claim
+    /// older than `staleBefore` (its instance died) is taken over.
+    func claim(dialect: String, key: String, now: Date, staleBefore: Date) async throws -> Bool
+    /// Gives a claim up (the answer is stored, or the request failed).
+    func releaseClaim(dialect: String, key: String) async
+}
+
+/// Which products Zettle clients see (tracking started or stopped), durably.
+public protocol TrackingStore: Sendable {
+    /// Starts or stops tracking products (catalog keys); unknown keys are refused.
+    func setTracking(products: [String], tracked: Bool) async throws
+    /// The products whose tracking is stopped.
+    func untrackedProducts() async throws -> Set<String>
+}
