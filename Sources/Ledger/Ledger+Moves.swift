@@ -13,7 +13,7 @@ extension Ledger {
         // Validation against the catalog needs no database: do it before taking the writer.
         let checked: [GatewayError?] = batch.items.map { item -> GatewayError? in
             do throws(GatewayError) {
-                try validate(item)
+                try item.check(against: self.catalog)
                 return nil
             } catch {
                 return error
@@ -216,26 +216,6 @@ extension Ledger {
     }
 
     // MARK: Internals
-
-    /// The checks that need only the catalog.
-    func validate(_ item: Movement) throws(GatewayError) {
-        guard item.quantity.isPositive else {
-            throw GatewayError.invalidValue(
-                "quantity must be greater than zero, got \(item.quantity)", field: "quantity")
-        }
-        guard catalog.product(key: item.product) != nil else {
-            throw GatewayError.notFound("product '\(item.product)' is not in the catalog", field: "product")
-        }
-        guard catalog.location(key: item.from) != nil else {
-            throw GatewayError.notFound("location '\(item.from)' is not in the catalog", field: "from")
-        }
-        guard catalog.location(key: item.to) != nil else {
-            throw GatewayError.notFound("location '\(item.to)' is not in the catalog", field: "to")
-        }
-        guard item.from != item.to else {
-            throw GatewayError.invalidValue("from and to are the same location '\(item.from)'", field: "to")
-        }
-    }
 
     /// Inserts one movement (applying it unless pending) and returns it as stored.
     /// The caller has validated `item`.

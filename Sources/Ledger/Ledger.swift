@@ -148,32 +148,4 @@ public final class Ledger: StockBackend {
         if let failure = commits.lastFailure { return "the last commit failed: \(failure)" }
         return nil
     }
-
-    public func execute(_ command: Command, facts: RequestFacts) async throws -> Outcome {
-        switch command {
-        case .move(let batch):
-            return .moved(try await move(batch, facts: facts))
-        case .findMovements(let query):
-            return .movements(try await movements(query))
-        case .getMovement(let id):
-            return .movement(try await movement(id: id))
-        case .countMovements(let query):
-            return .count(try await count(query))
-        case .updateDescription(let id, let description):
-            return .updated(try await updateDescription(id: id, description: description))
-        case .deleteMovements(let ids):
-            return .deleted(ids: try await delete(ids: ids, facts: facts))
-        case .readBalances(let query):
-            return .balances(try await balances(query))
-        case .listLocations:
-            return .locations(catalog.locations)
-        case .confirmTransfer(let id):
-            return .confirmed(try await confirm(id: id, facts: facts))
-        case .setTracking(let products, let tracked):
-            try await setTracking(products: products, tracked: tracked)
-            return .tracking(untracked: try await untrackedProducts())
-        case .readTracking:
-            return .tracking(untracked: try await untrackedProducts())
-        }
-    }
 }

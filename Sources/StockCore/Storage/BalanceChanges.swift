@@ -1,14 +1,19 @@
-import StockCore
-
-/// The balances one write changes: each read from the database once, checked and changed in
+/// The balances one write changes, the same in every store: each read from the database once, checked and changed in
 /// memory in movement order, and written once at the end.
 ///
 /// `apply` either changes nothing and throws, or changes the balances of both ends, so a
 /// refused movement needs no savepoint to be taken back.
-struct BalanceChanges {
-    struct Key: Hashable {
-        let product: String
-        let location: String
+public struct BalanceChanges {
+    public struct Key: Hashable, Sendable, Comparable {
+        public let product: String
+        public let location: String
+
+        public init(product: String, location: String) {
+            self.product = product
+            self.location = location
+        }
+
+        public static func < (a: Key, b: Key) -> Bool { (a.product, a.location) < (b.product, b.location) }
     }
 
     private struct Entry {
@@ -20,11 +25,25 @@ struct BalanceChanges {
     /// Keys in the order they were first changed, so writes happen in a stable order.
     private var changed: [Key] = []
 
+    public init() {}
+
+    /// The balances a movement would read and change: its tracked ends (a store that locks
+    /// rows locks these, in sorted order).
+    public static func keys(of movement: Movement, catalog: Catalog) -> [Key] {
+        var keys: [Key] = []
+        for end in [movement.from, movement.to] {
+            if let location = catalog.location(key: end), location.kind.isTracked {
+                keys.append(Key(product: movement.product, location: location.key))
+            }
+        }
+        return keys
+    }
+
     /// Applies a movement that is not pending: the quantity leaves a stock source and enters a
     /// stock destination. Refuses (changing nothing) a source that would go below zero unless
     /// the movement allows overage, and a balance that would pass 18 integer digits.
     /// - Parameter read: the stored balance of a product at a location (zero when none).
-    mutating func apply(
+    public mutating func apply(
         _ movement: Movement, catalog: Catalog, read: (_ product: String, _ location: String) throws -> Quantity
     ) throws {
         var updates: [(Key, Quantity)] = []
@@ -73,9 +92,31 @@ struct BalanceChanges {
     }
 
     /// Writes each changed balance once.
-    func write(_ store: (_ product: String, _ location: String, _ quantity: Quantity) throws -> Void) throws {
+    public func write(_ store: (_ product: String, _ location: String, _ quantity: Quantity) throws -> Void) throws {
         for key in changed {
             try store(key.product, key.location, entries[key]?.quantity ?? .zero)
+        }
+    }
+}
+
+extension Movement {
+    /// The checks every store makes before a movement touches a balance, needing only the
+    /// catalog: a positive quantity, a known product and two different known locations.
+    public func check(against catalog: Catalog) throws(GatewayError) {
+        guard quantity.isPositive else {
+            throw GatewayError.invalidValue("quantity must be greater than zero, got \(quantity)", field: "quantity")
+        }
+        guard catalog.product(key: product) != nil else {
+            throw GatewayError.notFound("product '\(product)' is not in the catalog", field: "product")
+        }
+        guard catalog.location(key: from) != nil else {
+            throw GatewayError.notFound("location '\(from)' is not in the catalog", field: "from")
+        }
+        guard catalog.location(key: to) != nil else {
+            throw GatewayError.notFound("location '\(to)' is not in the catalog", field: "to")
+        }
+        guard from != to else {
+            throw GatewayError.invalidValue("from and to are the same location '\(from)'", field: "to")
         }
     }
 }

@@ -8,7 +8,7 @@ import Foundation
 /// forwarded to remote backends, the idempotency answers with their in-flight claims, and
 /// Zettle tracking. Every method may throw `GatewayError` (a refusal, or `unavailable` when the
 /// database cannot be reached) or the database's own error (an internal failure).
-public typealias Storage = LedgerStore & ForwardJournal & ResponseStore & TrackingStore
+public typealias Storage = LedgerStore & ForwardJournal & ResponseStore
 
 /// Reads of stored movements: the embedded ledger's (`backend == nil` in the query) and the
 /// journal's (a backend named).
@@ -19,9 +19,17 @@ public protocol MovementReader: Sendable {
 }
 
 /// The embedded backend: moves, balances, pending transfers and their confirmation,
-/// descriptions, deletions (as reversals).
-public protocol LedgerStore: StockBackend, MovementReader {
+/// descriptions, deletions (as reversals). `execute` is the same for every store (below).
+public protocol LedgerStore: StockBackend, MovementReader, TrackingStore {
+    var catalog: Catalog { get }
+    /// Records a batch: all of it or none of it, or each item on its own, as it says.
     func move(_ batch: MoveBatch, facts: RequestFacts) async throws -> BatchOutcome
+    /// Applies a pending transfer now.
+    func confirm(id: Int64, facts: RequestFacts) async throws -> Movement
+    /// Changes the description of a movement, and nothing else.
+    func updateDescription(id: Int64, description: String) async throws -> Movement
+    /// Deletes movements by undoing them (a reversal each); returns the ids deleted.
+    func delete(ids: [Int64], facts: RequestFacts) async throws -> [Int64]
     func balances(_ query: BalanceQuery) async throws -> [Balance]
     /// Why writes cannot be taken now, if they cannot (a database file gone, the last commit
     /// failed, the database unreachable): `/healthz` reports it and writes are refused.
@@ -31,6 +39,25 @@ public protocol LedgerStore: StockBackend, MovementReader {
 }
 
 extension LedgerStore {
+    public func execute(_ command: Command, facts: RequestFacts) async throws -> Outcome {
+        switch command {
+        case .move(let batch): return .moved(try await move(batch, facts: facts))
+        case .findMovements(let query): return .movements(try await movements(query))
+        case .getMovement(let id): return .movement(try await movement(id: id))
+        case .countMovements(let query): return .count(try await count(query))
+        case .updateDescription(let id, let description):
+            return .updated(try await updateDescription(id: id, description: description))
+        case .deleteMovements(let ids): return .deleted(ids: try await delete(ids: ids, facts: facts))
+        case .readBalances(let query): return .balances(try await balances(query))
+        case .listLocations: return .locations(catalog.locations)
+        case .confirmTransfer(let id): return .confirmed(try await confirm(id: id, facts: facts))
+        case .setTracking(let products, let tracked):
+            try await setTracking(products: products, tracked: tracked)
+            return .tracking(untracked: try await untrackedProducts())
+        case .readTracking: return .tracking(untracked: try await untrackedProducts())
+        }
+    }
+
     /// The sum of all balances of a product (conservation checks and reports).
     public func totalStock(product: String) async throws -> Quantity {
         try await balances(BalanceQuery(products: [product])).reduce(.zero) { $0 + $1.quantity }
