@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         // A real HTTP client for the contract-test runner and the tests.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // The shared store for many gateway instances.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // Layered settings: flags, then STOCKGATE_* variables, then the config file.
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
     ],
@@ -58,6 +61,18 @@ let package = Package(
             dependencies: [
                 "StockCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The same storage boundary over a shared PostgreSQL: many gateway instances, one truth.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "StockCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -133,7 +148,19 @@ let package = Package(
         ),
         .testTarget(name: "StockCoreTests", dependencies: ["StockCore"]),
         .testTarget(name: "DialectsTests", dependencies: ["Dialects", "StockCore", "TestSupport"]),
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "StockCore", "TestSupport"]),
+        // The stores the storage-boundary suites run on: SQLite, and PostgreSQL when the run has one.
+        .target(
+            name: "StoreTestSupport",
+            dependencies: [
+                "Ledger", "PostgresStore", "StockCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/StoreSupport"
+        ),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: ["Ledger", "PostgresStore", "StockCore", "TestSupport", "StoreTestSupport"]),
         .testTarget(
             name: "CurlHTTPTests",
             dependencies: [

@@ -234,7 +234,7 @@ extension Ledger {
         movement.dialect = facts.dialect
         movement.requestID = facts.requestID
         movement.idempotencyKey = facts.idempotencyKey
-        let extras: String? = movement.extras.isEmpty ? nil : try Self.encodeExtras(movement.extras)
+        let extras: String? = movement.extras.isEmpty ? nil : try MovementExtras.json(movement.extras)
         try MovementRecord(movement: movement, createdAt: created, extras: extras).insert(db)
         movement.id = db.lastInsertedRowID
         return movement

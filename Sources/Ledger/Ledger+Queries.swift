@@ -136,7 +136,7 @@ extension Ledger {
             description: row["description"], user: row["acting_user"], sourceSystem: row["source_system"],
             externalID: row["external_id"], createdAt: date(row["created_at"]), appliedAt: applied.map(date),
             state: MovementState(rawValue: state) ?? .applied, allowOverage: row["allow_overage"],
-            extras: try extrasText.map(decodeExtras) ?? MovementExtras(), reverses: row["reverses"],
+            extras: try extrasText.map(MovementExtras.init(json:)) ?? MovementExtras(), reverses: row["reverses"],
             dialect: row["dialect"], requestID: row["request_id"], idempotencyKey: row["idempotency_key"],
             backend: row["backend"])
     }
@@ -152,13 +152,4 @@ extension Ledger {
     static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
     static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
 
-    static func encodeExtras(_ extras: MovementExtras) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(extras), as: UTF8.self)
-    }
-
-    static func decodeExtras(_ text: String) throws -> MovementExtras {
-        try JSONDecoder().decode(MovementExtras.self, from: Data(text.utf8))
-    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StoreTestSupport
 import TestSupport
 import Testing
 
@@ -38,16 +39,17 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
     return try await body(path)
 }
 
-func balance(_ ledger: Ledger, _ product: String, _ location: String) async throws -> Quantity {
+func balance(_ ledger: any LedgerStore, _ product: String, _ location: String) async throws -> Quantity {
     try await ledger.balances(BalanceQuery(products: [product], location: location)).first?.quantity ?? .zero
 }
 
 @Suite("Embedded ledger")
 struct LedgerTests {
-    @Test("ids start at 1 and increase; the journal keeps dialect, request id and idempotency key")
-    func journal() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test(
+        "ids start at 1 and increase; the journal keeps dialect, request id and idempotency key",
+        arguments: StoreKind.testable)
+    func journal(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             let outcome = try await ledger.move(
                 MoveBatch(
                     items: [move("mug", "3", "supplier", "floor"), move("tea", "1", "supplier", "back")],
@@ -59,14 +61,14 @@ struct LedgerTests {
             #expect(journal[0].requestID == "req-1")
             #expect(journal[0].idempotencyKey == "key-1")
             #expect(journal[0].createdAt != nil && journal[0].appliedAt == journal[0].createdAt)
-            try ledger.close()
         }
     }
 
-    @Test("a batch repeated under the same idempotency key is answered from the journal, not applied again")
-    func idempotentReplay() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test(
+        "a batch repeated under the same idempotency key is answered from the journal, not applied again",
+        arguments: StoreKind.testable)
+    func idempotentReplay(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             let batch = MoveBatch(items: [move("mug", "3", "supplier", "floor")], atomicity: .allOrNothing)
             let first = try await ledger.move(batch, facts: keyedFacts)
             let again = try await ledger.move(batch, facts: keyedFacts)
@@ -80,10 +82,11 @@ struct LedgerTests {
         }
     }
 
-    @Test("a balance that would pass 18 integer digits is refused, naming the quantity, and nothing changes")
-    func balanceRange() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test(
+        "a balance that would pass 18 integer digits is refused, naming the quantity, and nothing changes",
+        arguments: StoreKind.testable)
+    func balanceRange(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             let largest = "999999999999999999"
             let first = try await ledger.move(
                 MoveBatch(items: [move("mug", largest, "supplier", "floor")], atomicity: .allOrNothing), facts: facts)
@@ -103,14 +106,12 @@ struct LedgerTests {
             #expect(owing.succeeded.count == 1)
             #expect(try await balance(ledger, "tea", "back") == q("-" + largest))
             #expect(try await ledger.movements(MovementQuery()).count == 2)
-            try ledger.close()
         }
     }
 
-    @Test("0.1 + 0.2 moved shows exactly 0.3")
-    func exactDecimals() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test("0.1 + 0.2 moved shows exactly 0.3", arguments: StoreKind.testable)
+    func exactDecimals(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             _ = try await ledger.move(
                 MoveBatch(items: [move("mug", "0.1", "supplier", "floor")], atomicity: .perItem), facts: facts)
             _ = try await ledger.move(
@@ -124,10 +125,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("moving more than a stock location holds is refused unless overage is allowed")
-    func overage() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test("moving more than a stock location holds is refused unless overage is allowed", arguments: StoreKind.testable)
+    func overage(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             _ = try await ledger.move(
                 MoveBatch(items: [move("mug", "2", "supplier", "floor")], atomicity: .perItem), facts: facts)
             let refused = try await ledger.move(
@@ -151,10 +151,11 @@ struct LedgerTests {
         }
     }
 
-    @Test("an all-or-nothing batch with one bad item changes nothing; a per-item batch keeps the good ones")
-    func atomicity() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test(
+        "an all-or-nothing batch with one bad item changes nothing; a per-item batch keeps the good ones",
+        arguments: StoreKind.testable)
+    func atomicity(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             let items = [
                 move("mug", "4", "supplier", "floor"), move("mug", "10", "floor", "sold"),
                 move("tea", "1", "supplier", "back"),
@@ -179,10 +180,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("later items of a batch see earlier ones")
-    func chainedBatch() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test("later items of a batch see earlier ones", arguments: StoreKind.testable)
+    func chainedBatch(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             let outcome = try await ledger.move(
                 MoveBatch(
                     items: [
@@ -195,10 +195,11 @@ struct LedgerTests {
         }
     }
 
-    @Test("unknown products and locations, zero quantities and same-location moves are refused")
-    func refusals() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test(
+        "unknown products and locations, zero quantities and same-location moves are refused",
+        arguments: StoreKind.testable)
+    func refusals(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             let outcome = try await ledger.move(
                 MoveBatch(
                     items: [
@@ -214,10 +215,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("a pending transfer changes nothing until confirmed, and only once")
-    func pendingThenConfirm() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test("a pending transfer changes nothing until confirmed, and only once", arguments: StoreKind.testable)
+    func pendingThenConfirm(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             _ = try await ledger.move(
                 MoveBatch(items: [move("mug", "5", "supplier", "floor")], atomicity: .perItem), facts: facts)
             let pending = try await ledger.move(
@@ -239,10 +239,10 @@ struct LedgerTests {
         }
     }
 
-    @Test("a confirmation that would overdraw is refused and leaves the transfer pending")
-    func confirmOverdraw() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test(
+        "a confirmation that would overdraw is refused and leaves the transfer pending", arguments: StoreKind.testable)
+    func confirmOverdraw(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             let pending = try await ledger.move(
                 MoveBatch(items: [move("mug", "3", "floor", "back", pending: true)], atomicity: .perItem), facts: facts)
             let id = try #require(pending.succeeded.first?.id)
@@ -255,10 +255,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("conservation: stock changes only by flows to and from non-stock locations")
-    func conservation() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test("conservation: stock changes only by flows to and from non-stock locations", arguments: StoreKind.testable)
+    func conservation(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             var generator = SeededGenerator(seed: 42)
             let locations = testCatalog.locations.map(\.key)
             var expectedNet: [String: Quantity] = ["mug": .zero, "tea": .zero]
@@ -323,10 +322,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("delete undoes movements with reversals; update changes only the description")
-    func deleteAndUpdate() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test("delete undoes movements with reversals; update changes only the description", arguments: StoreKind.testable)
+    func deleteAndUpdate(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             _ = try await ledger.move(
                 MoveBatch(
                     items: [move("mug", "5", "supplier", "floor"), move("mug", "2", "floor", "sold")],
@@ -352,10 +350,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("find filters by product, location, id, keywords and orders and pages")
-    func find() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test("find filters by product, location, id, keywords and orders and pages", arguments: StoreKind.testable)
+    func find(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             var items = [
                 move("mug", "5", "supplier", "floor"), move("tea", "2", "supplier", "back"),
                 move("mug", "1", "floor", "sold"),
@@ -380,10 +377,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("quantities sort by their exact value, also where a double would tie them")
-    func exactQuantityOrder() async throws {
-        try await withTemporaryDirectory { dir in
-            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+    @Test("quantities sort by their exact value, also where a double would tie them", arguments: StoreKind.testable)
+    func exactQuantityOrder(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { ledger in
             // As doubles, 100000000000000000.2 and 100000000000000000.1 are the same number.
             let items = [
                 move("mug", "100000000000000000.2", "supplier", "floor"),
@@ -403,7 +399,9 @@ struct LedgerTests {
 }
 
 /// Recomputes every stock balance from the applied journal and compares.
-func expectBalancesMatchJournal(_ ledger: Ledger, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+func expectBalancesMatchJournal(
+    _ ledger: any LedgerStore, sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
     var sums: [String: Quantity] = [:]
     for movement in try await ledger.movements(MovementQuery()) where movement.state != .pending {
         if ledger.catalog.location(key: movement.from)!.kind.isTracked {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The balances one write changes, the same in every store: each read from the database once, checked and changed in
 /// memory in movement order, and written once at the end.
 ///
@@ -118,5 +120,19 @@ extension Movement {
         guard from != to else {
             throw GatewayError.invalidValue("from and to are the same location '\(from)'", field: "to")
         }
+    }
+}
+
+extension MovementExtras {
+    /// The extras as stored in a journal row's `extras` column (JSON, keys sorted).
+    public static func json(_ extras: MovementExtras) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(extras), as: UTF8.self)
+    }
+
+    /// Extras read back from a journal row.
+    public init(json text: String) throws {
+        self = try JSONDecoder().decode(MovementExtras.self, from: Data(text.utf8))
     }
 }

@@ -1,0 +1,190 @@
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+import ServiceLifecycle
+import StockCore
+import Synchronization
+
+/// The storage boundary over a shared PostgreSQL: the embedded ledger, the forward journal,
+/// the idempotency answers and claims, and tracking, for any number of gateway instances.
+///
+/// Concurrency, measured against the promises (docs/postgresql.md):
+/// - a write locks the balance rows it reads, in one sorted order (`SELECT … FOR UPDATE`
+///   after creating missing rows), so two instances moving the same stock serialize and no
+///   balance goes below zero where the movement does not allow it;
+/// - movement rows are inserted under a transaction-scoped advisory lock taken after the
+///   balance locks, so ids are committed in increasing order (clients page with `after=id`
+///   and never miss a row committed late) and the lock order is fixed (no deadlock);
+/// - a deadlock or serialization failure reported by the server is retried (3 attempts).
+///
+/// Quantities are `numeric`, bound and read as their exact decimal text; times are
+/// milliseconds since 1970 (as in the SQLite ledger).
+public final class PostgresStore: Sendable {
+    public let catalog: Catalog
+    public let idempotencyWindow: TimeInterval
+    let client: PostgresClient
+    let clock: @Sendable () -> Date
+    let logger: Logger
+    /// The last time the database could not be reached, and why (cleared by a success).
+    let unreachable = Mutex<String?>(nil)
+
+    /// The settings of a `postgres://user:password@host:port/database` URL.
+    public struct Location: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var username: String
+        public var password: String?
+        public var database: String?
+        /// `sslmode=require` (or `verify-full`) in the URL; otherwise plain TCP, for a
+        /// database on loopback or a private network.
+        public var requireTLS: Bool
+
+        /// Parses the URL; nil when it is not a `postgres://` or `postgresql://` URL.
+        public init?(url: String) {
+            guard let components = URLComponents(string: url),
+                components.scheme == "postgres" || components.scheme == "postgresql",
+                let host = components.host, !host.isEmpty
+            else { return nil }
+            self.host = host
+            self.port = components.port ?? 5432
+            self.username = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
+            self.password = components.password.flatMap { $0.removingPercentEncoding }
+            let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+            self.database = path.isEmpty ? nil : path
+            let mode = components.queryItems?.first { $0.name == "sslmode" }?.value
+            self.requireTLS = mode == "require" || mode == "verify-full" || mode == "verify-ca"
+        }
+    }
+
+    /// A store on the database at `location`; `run()` (or a `ServiceGroup`) must run it, and
+    /// `migrate()` must have been applied before the first use.
+    public init(
+        location: Location, catalog: Catalog, poolSize: Int = 16, logger: Logger,
+        idempotencyWindow: TimeInterval = 24 * 3600, clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.username, password: location.password,
+            database: location.database,
+            tls: location.requireTLS ? .require(.makeClientConfiguration()) : .disable)
+        configuration.options.maximumConnections = max(1, poolSize)
+        configuration.options.connectTimeout = .seconds(3)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.catalog = catalog
+        self.idempotencyWindow = idempotencyWindow
+        self.clock = clock
+        self.logger = logger
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in one transaction on a pooled connection: committed when it returns
+    /// `commit: true`, rolled back when it returns false or throws. A deadlock or a
+    /// serialization failure is tried again; an unreachable database is `unavailable`.
+    func transaction<T: Sendable>(
+        _ body: @Sendable (PostgresConnection) async throws -> (value: T, commit: Bool)
+    ) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let value = try await client.withConnection { connection -> T in
+                    try await connection.query("BEGIN", logger: self.logger)
+                    do {
+                        let (value, commit) = try await body(connection)
+                        try await connection.query(commit ? "COMMIT" : "ROLLBACK", logger: self.logger)
+                        return value
+                    } catch {
+                        _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                        throw error
+                    }
+                }
+                reached()
+                return value
+            } catch let error as PSQLError where Self.isRetryable(error) && attempt < 3 {
+                continue
+            } catch {
+                throw translated(error)
+            }
+        }
+    }
+
+    /// One read outside an explicit transaction.
+    func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            let value = try await client.withConnection { connection in try await body(connection) }
+            reached()
+            return value
+        } catch {
+            throw translated(error)
+        }
+    }
+
+    func reached() {
+        if unreachable.withLock({ $0 }) != nil { unreachable.withLock { $0 = nil } }
+    }
+
+    /// SQLSTATE 40001 (serialization failure) and 40P01 (deadlock detected).
+    static func isRetryable(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40001" || state == "40P01"
+    }
+
+    /// A refusal passes as it is; a database that cannot be reached (no connection, the
+    /// connection lost, the server shutting down or starting) becomes `unavailable`; anything
+    /// else is the database's own error, which the gateway answers as an internal error.
+    func translated(_ error: any Error) -> any Error {
+        if let error = error as? GatewayError { return error }
+        if let error = error as? PSQLError {
+            let state = error.serverInfo?[.sqlState]
+            let connectionLost = [
+                PSQLError.Code.connectionError, .serverClosedConnection, .clientClosedConnection,
+                .poolClosed, .uncleanShutdown,
+            ].contains(error.code)
+            if connectionLost || state?.hasPrefix("08") == true || state == "57P01" || state == "57P02"
+                || state == "57P03"
+            {
+                let reason = "the database is unreachable (\(state ?? "\(error.code)"))"
+                unreachable.withLock { $0 = reason }
+                logger.warning("database unreachable", metadata: ["error": "\(String(reflecting: error.code))"])
+                return GatewayError(code: .unavailable, message: "the stock database is unreachable; try again")
+            }
+            logger.error(
+                "database error",
+                metadata: [
+                    "sqlstate": "\(state ?? "-")", "message": "\(error.serverInfo?[.message] ?? "\(error.code)")",
+                ])
+            return GatewayError.internalError("database error \(state ?? "\(error.code)")")
+        }
+        if error is CancellationError { return error }
+        // The pool's own failures (a connection attempt that timed out, …) carry no SQLSTATE.
+        let reason = "the database is unreachable"
+        unreachable.withLock { $0 = reason }
+        return GatewayError(code: .unavailable, message: "the stock database is unreachable; try again")
+    }
+
+    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+}
+
+extension PostgresStore {
+    /// Runs the connection pool for the duration of `body`, outside a `ServiceGroup` (tests,
+    /// `stockgate migrate`).
+    public func whileRunning<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                await self.client.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+}
+
+extension PostgresStore: Service {
+    /// Runs the connection pool until the group shuts down gracefully.
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { await self.client.run() }
+    }
+}
