@@ -12,11 +12,12 @@ run: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product stockgate
 	.build/release/stockgate serve $(ARGS)
 
-## Build and run the whole test suite. Under CI (CI=true) a suite skipped for a missing
+## Build and run the whole test suite, with a throwaway PostgreSQL (scripts/with-postgres) for
+## the storage suites. Under CI (CI=true) a suite skipped for a missing
 ## prerequisite fails the run: CI installs every prerequisite, so nothing may be skipped there.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build 2>&1 | tee .build/test-output.txt
+	scripts/with-postgres $(SWIFT) test --skip-build 2>&1 | tee .build/test-output.txt
 	@if [ "$$CI" = true ] && grep -q ' skipped: ' .build/test-output.txt; then \
 		echo "CI: skipped for a missing prerequisite:" >&2; grep ' skipped: ' .build/test-output.txt >&2; exit 1; fi
 

@@ -1,0 +1,167 @@
+import Foundation
+import StoreTestSupport
+import TestSupport
+import Testing
+
+@testable import StockCore
+
+/// The roles of the storage boundary beyond the ledger — the forward journal, idempotency
+/// answers and claims, tracking — and concurrent writers, on every store this run has.
+@Suite("Storage boundary")
+struct StoreBehaviourTests {
+    @Test(
+        "PostgreSQL is there for the store suites (scripts/with-postgres)",
+        .enabled(if: postgresURL != nil, postgresMissing))
+    func postgresAvailable() async throws {
+        let count = try await withStore(.postgres, catalog: testCatalog) { store in
+            try await store.count(MovementQuery())
+        }
+        #expect(count == 0)
+    }
+
+    @Test(
+        "the journal: sent before sending, settled after, found again by key and backend", arguments: StoreKind.testable
+    )
+    func journal(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { store in
+            let sent = try await store.journalForwarded(
+                [move("mug", "2", "supplier", "floor"), move("tea", "1", "supplier", "back")], backend: "shop",
+                facts: keyedFacts)
+            #expect(sent.map(\.state) == [.sent, .sent] && sent.allSatisfy { $0.backend == "shop" })
+            let ids = sent.compactMap(\.id)
+            #expect(ids.count == 2)
+            let appliedAt = try await store.settleForwarded([(ids[0], .applied), (ids[1], .failed)])
+            #expect(try await store.movement(id: ids[0])?.state == .applied)
+            #expect(try await store.movement(id: ids[0])?.appliedAt == appliedAt)
+            #expect(try await store.movement(id: ids[1])?.state == .failed)
+            #expect(try await store.forwarded(idempotencyKey: "key-1", backend: "shop").map(\.id) == ids)
+            #expect(try await store.forwarded(idempotencyKey: "key-1", backend: "other").isEmpty)
+            try await store.markReversed(id: ids[0])
+            #expect(try await store.movement(id: ids[0])?.state == .reversed)
+            // Journal rows are the backend's, not the embedded ledger's: no balance changed.
+            #expect(try await store.balances(BalanceQuery()).isEmpty)
+            #expect(try await store.count(MovementQuery()) == 0)
+            var journalQuery = MovementQuery()
+            journalQuery.backend = "shop"
+            #expect(try await store.count(journalQuery) == 2)
+        }
+    }
+
+    @Test("idempotency: an answer kept and read back whole, expired by age", arguments: StoreKind.testable)
+    func answers(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { store in
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            let answer = StoredResponse(
+                fingerprint: "f1", status: 201, headers: ["Content-Type: application/json", "X-Request-Id: r"],
+                body: Array(#"{"ok": true, "bytes": "\u0000é"}"#.utf8) + [0, 255], createdAt: now)
+            try await store.store(answer, dialect: "zettle", key: "k", expiredBefore: now.addingTimeInterval(-60))
+            #expect(
+                try await store.storedResponse(dialect: "zettle", key: "k", since: now.addingTimeInterval(-1)) == answer
+            )
+            #expect(
+                try await store.storedResponse(dialect: "open2b-v6", key: "k", since: now.addingTimeInterval(-1)) == nil
+            )
+            #expect(
+                try await store.storedResponse(dialect: "zettle", key: "k", since: now.addingTimeInterval(1)) == nil)
+            // A later store drops answers older than its cutoff.
+            let later = StoredResponse(
+                fingerprint: "f2", status: 200, headers: [], body: [], createdAt: now.addingTimeInterval(100))
+            try await store.store(later, dialect: "zettle", key: "k2", expiredBefore: now.addingTimeInterval(50))
+            #expect(try await store.storedResponse(dialect: "zettle", key: "k", since: .distantPast) == nil)
+        }
+    }
+
+    @Test(
+        "idempotency claims: one holder at a time, free again once released, a stale one taken over",
+        arguments: StoreKind.testable)
+    func claims(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { store in
+            let now = Date()
+            // 16 concurrent claims of one key: exactly one wins.
+            let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<16 {
+                    group.addTask {
+                        try await store.claim(
+                            dialect: "stockgate", key: "k", now: now, staleBefore: now.addingTimeInterval(-60))
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(winners == 1)
+            #expect(
+                try await store.claim(
+                    dialect: "colleqtive", key: "k", now: now, staleBefore: now.addingTimeInterval(-60)))
+            await store.releaseClaim(dialect: "stockgate", key: "k")
+            #expect(
+                try await store.claim(
+                    dialect: "stockgate", key: "k", now: now, staleBefore: now.addingTimeInterval(-60)))
+            if kind == .postgres {
+                // Shared claims outlive their instance; one older than the cutoff is taken over.
+                let later = now.addingTimeInterval(120)
+                #expect(
+                    !(try await store.claim(
+                        dialect: "stockgate", key: "k", now: later, staleBefore: now.addingTimeInterval(-1))))
+                #expect(
+                    try await store.claim(
+                        dialect: "stockgate", key: "k", now: later, staleBefore: now.addingTimeInterval(1)))
+            }
+        }
+    }
+
+    @Test("tracking: stopped and started per product, unknown products refused", arguments: StoreKind.testable)
+    func tracking(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { store in
+            #expect(try await store.untrackedProducts().isEmpty)
+            try await store.setTracking(products: ["mug", "tea"], tracked: false)
+            try await store.setTracking(products: ["tea"], tracked: true)
+            #expect(try await store.untrackedProducts() == ["mug"])
+            await #expect(throws: GatewayError.self) { try await store.setTracking(products: ["nope"], tracked: false) }
+            #expect(try await store.untrackedProducts() == ["mug"])
+        }
+    }
+
+    @Test(
+        "16 concurrent writers on shared stock: conserved, never below zero, ids in commit order",
+        arguments: StoreKind.testable)
+    func concurrentWriters(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { store in
+            _ = try await store.move(
+                MoveBatch(
+                    items: [move("mug", "100", "supplier", "floor"), move("tea", "100", "supplier", "back")],
+                    atomicity: .perItem),
+                facts: facts)
+            let soldCount = try await withThrowingTaskGroup(of: Int.self) { group in
+                for writer in 0..<16 {
+                    group.addTask {
+                        var random = SeededGenerator(seed: UInt64(writer + 1))
+                        var sold = 0
+                        for _ in 0..<25 {
+                            // Floor and back exchange stock both ways (opposite lock orders if
+                            // taken naively) and sell; selling more than held is refused.
+                            let batch: [Movement] = [
+                                move("mug", "3", "floor", "back"), move("tea", "2", "back", "floor"),
+                                move(
+                                    Bool.random(using: &random) ? "mug" : "tea", "1",
+                                    Bool.random(using: &random) ? "floor" : "back", "sold"),
+                            ]
+                            let outcome = try await store.move(
+                                MoveBatch(items: batch, atomicity: .allOrNothing), facts: facts)
+                            if outcome.allSucceeded { sold += 1 }
+                        }
+                        return sold
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let sold = Quantity(soldCount)
+            let held = try await store.totalStock(product: "mug") + (try await store.totalStock(product: "tea"))
+            #expect(held + sold == Quantity(200))
+            for balance in try await store.balances(BalanceQuery()) {
+                #expect(!balance.quantity.isNegative, "\(balance)")
+            }
+            try await expectBalancesMatchJournal(store)
+            let ids = try await store.movements(MovementQuery()).compactMap(\.id)
+            #expect(ids == ids.sorted() && Set(ids).count == ids.count)
+        }
+    }
+}
