@@ -115,6 +115,7 @@ let package = Package(
             name: "stockgate",
             dependencies: [
                 "Gateway",
+                "PostgresStore",
                 "ContractTesting",
                 "CurlHTTP",
                 "Ledger",
@@ -152,7 +153,7 @@ let package = Package(
         .target(
             name: "StoreTestSupport",
             dependencies: [
-                "Ledger", "PostgresStore", "StockCore",
+                "Ledger", "PostgresStore", "StockCore", "TestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -195,6 +196,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "Gateway", "Ledger", "StockCore", "Dialects", "CurlHTTP", "TestSupport", "GatewayTestSupport",
+                "PostgresStore", "StoreTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

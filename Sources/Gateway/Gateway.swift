@@ -82,6 +82,12 @@ public final class Gateway: Sendable {
         return nil
     }
 
+    /// `healthProblem` after asking the store itself (a shared database over the network).
+    public func checkHealth() async -> String? {
+        if let problem = await storage?.probe() { return problem }
+        return healthProblem
+    }
+
     /// Every inbound dialect this gateway serves.
     public var codecs: [any InboundCodec] { Self.codecs(configuration) }
 

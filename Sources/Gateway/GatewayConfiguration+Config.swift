@@ -45,6 +45,11 @@ public struct ConfigFile: Sendable, Equatable {
     /// which knows every layer), with the line of each for messages.
     public var server: [String: String] = [:]
     public var serverLines: [String: Int] = [:]
+    /// The `storage` section's scalars: `database` (a URL without a password), or
+    /// `database_env` / `database_file` (where a URL with its password is read), and
+    /// `pool_size`. `ServeSettings` layers them under `--database` / `STOCKGATE_DATABASE`.
+    public var storage: [String: String] = [:]
+    public static let storageKeys = ["database", "database_env", "database_file", "pool_size"]
     /// The file's path as given, for messages.
     public var path = "config"
 
@@ -98,7 +103,7 @@ public struct ConfigFile: Sendable, Equatable {
         guard let node else { return ConfigFile() }
         guard let mapping = node.mapping else { throw Error(description: "\(file): the top level must be a mapping") }
         for key in mapping.keys.compactMap(\.string)
-        where !["server", "dialects", "backends", "routes", "clients"].contains(key) {
+        where !["server", "storage", "dialects", "backends", "routes", "clients"].contains(key) {
             throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown section '\(key)'")
         }
         var config = ConfigFile()
@@ -116,6 +121,26 @@ public struct ConfigFile: Sendable, Equatable {
                 }
                 config.server[key] = value
                 config.serverLines[key] = keyNode.mark?.line ?? 0
+            }
+        }
+        if let storageNode = mapping["storage"] {
+            guard let storageMapping = storageNode.mapping else {
+                throw Error(description: "\(file): 'storage' must be a mapping")
+            }
+            try rejectUnknown(storageMapping, known: Set(storageKeys), prefix: "storage.", file: file)
+            for (keyNode, valueNode) in storageMapping {
+                let key = keyNode.string ?? ""
+                guard let value = valueNode.scalar?.string else {
+                    throw Error(
+                        description: "\(file):\(keyNode.mark?.line ?? 0): 'storage.\(key)' must be a single value")
+                }
+                if key == "database", let url = URLComponents(string: value), url.password?.isEmpty == false {
+                    throw Error(
+                        description:
+                            "\(file):\(keyNode.mark?.line ?? 0): storage.database holds a password: use database_env or database_file"
+                    )
+                }
+                config.storage[key] = value
             }
         }
         if let dialectsNode = mapping["dialects"] {

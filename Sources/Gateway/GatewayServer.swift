@@ -13,15 +13,20 @@ public enum GatewayServer {
     public static func makeRouter(gateway: Gateway, logger: Logger) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger, metrics: gateway.metrics))
-        let health: @Sendable (Request, GatewayRequestContext) async throws -> Response = { _, context in
-            context.routeLabel.set(dialect: "-", route: "healthz")
-            if let problem = gateway.healthProblem {
-                return jsonResponse(.serviceUnavailable, ["status": "unavailable", "reason": .string(problem)])
+        // `/healthz` and `/readyz` (what a load balancer asks): 503 with the reason while the
+        // store cannot take writes (a ledger file gone, a database unreachable) or every slot
+        // is taken; the store is asked each time.
+        for path in ["healthz", "readyz"] {
+            let health: @Sendable (Request, GatewayRequestContext) async throws -> Response = { _, context in
+                context.routeLabel.set(dialect: "-", route: path)
+                if let problem = await gateway.checkHealth() {
+                    return jsonResponse(.serviceUnavailable, ["status": "unavailable", "reason": .string(problem)])
+                }
+                return jsonResponse(.ok, ["status": "ok"])
             }
-            return jsonResponse(.ok, ["status": "ok"])
+            router.get(RouterPath(path), use: health)
+            router.head(RouterPath(path), use: health)  // the server sends the head alone
         }
-        router.get("/healthz", use: health)
-        router.head("/healthz", use: health)  // the server sends the head alone
         router.get("/metrics") { _, context -> Response in
             context.routeLabel.set(dialect: "-", route: "metrics")
             var headers = HTTPFields()

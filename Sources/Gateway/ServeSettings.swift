@@ -38,7 +38,9 @@ public struct ServeSettings: Sendable {
     }
 
     /// The settings `stockgate serve` has a flag for.
-    public static let flagKeys: Set<String> = ["host", "port", "data_dir", "mappings", "config", "log_level"]
+    public static let flagKeys: Set<String> = [
+        "host", "port", "data_dir", "mappings", "config", "log_level", "database",
+    ]
 
     public var configuration: GatewayConfiguration
     public var file: ConfigFile
@@ -49,6 +51,10 @@ public struct ServeSettings: Sendable {
     public var clients: [ClientAuthenticator.Client]
     /// Where the backends' `*_env` secrets are read.
     public var environment: [String: String]
+    /// The shared PostgreSQL (`postgres://…`), or nil for the embedded SQLite ledger.
+    public var database: String?
+    /// Connections to it per instance.
+    public var poolSize: Int
 
     /// Reads every layer and checks every value; nothing is opened or bound.
     public static func read(flags: Flags, environment: [String: String]) throws(CommandError) -> ServeSettings {
@@ -62,7 +68,30 @@ public struct ServeSettings: Sendable {
             }
         }
         let reader = Reader(
-            config: layers(flags: flags.values, environment: variables, file: file.server), file: file)
+            config: layers(
+                flags: flags.values, environment: variables,
+                file: file.server.merging(file.storage.filter { $0.key == "pool_size" || $0.key == "database" }) {
+                    a, _ in a
+                }),
+            file: file)
+        var database = reader.text("database")
+        if database == nil, let variable = file.storage["database_env"] {
+            guard let value = environment[variable], !value.isEmpty else {
+                throw CommandError("storage.database_env: the environment variable \(variable) is not set")
+            }
+            database = value
+        }
+        if database == nil, let path = file.storage["database_file"] {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CommandError("storage.database_file: cannot read \(path)")
+            }
+            database = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let database, !(database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")) {
+            throw CommandError(
+                "database must be a postgres:// URL (from --database, STOCKGATE_DATABASE or storage.database)")
+        }
+        let poolSize = try reader.integer("pool_size", 1...1000) ?? 16
 
         var configuration = GatewayConfiguration()
         if let host = reader.text("host") { configuration.host = host }
@@ -111,7 +140,7 @@ public struct ServeSettings: Sendable {
         return ServeSettings(
             configuration: configuration, file: file, logLevel: logLevel,
             testReset: flags.enableTestReset || reader.flag("enable_test_reset"), clients: clients,
-            environment: environment)
+            environment: environment, database: database, poolSize: poolSize)
     }
 
     /// Flags over `STOCKGATE_*` variables over the file's `server` section, each key scoped
@@ -143,7 +172,8 @@ public struct ServeSettings: Sendable {
         func places(_ key: String) -> String {
             let flag = ServeSettings.flagKeys.contains(key) ? "--\(key.replacingOccurrences(of: "_", with: "-")), " : ""
             let line = file.serverLines[key].map { ", \(file.path):\($0)" } ?? ""
-            return "\(flag)STOCKGATE_\(key.uppercased()) or server.\(key)\(line)"
+            let section = ConfigFile.storageKeys.contains(key) ? "storage" : "server"
+            return "\(flag)STOCKGATE_\(key.uppercased()) or \(section).\(key)\(line)"
         }
 
         func integer(_ key: String, _ range: ClosedRange<Int>) throws(CommandError) -> Int? {

@@ -200,6 +200,35 @@ extension PostgresStore: LedgerStore, ForwardJournal {
 
     public var healthProblem: String? { unreachable.withLock { $0 } }
 
+    /// `SELECT 1` on a pooled connection, given a second.
+    public func probe() async -> String? {
+        let answered = await withTaskGroup(of: Bool?.self) { group in
+            group.addTask {
+                do {
+                    try await self.read { connection in _ = try await connection.query("SELECT 1", logger: self.logger)
+                    }
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(1))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        switch answered {
+        case true?: return nil
+        case false?: return healthProblem ?? "the stock database is unreachable"
+        case nil:
+            unreachable.withLock { $0 = "the stock database did not answer within a second" }
+            return "the stock database did not answer within a second"
+        }
+    }
+
     // MARK: Internals
 
     /// The balances at `keys`, locked for this transaction in one sorted order; a missing row

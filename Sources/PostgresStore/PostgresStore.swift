@@ -28,6 +28,8 @@ public final class PostgresStore: Sendable {
     let logger: Logger
     /// The last time the database could not be reached, and why (cleared by a success).
     let unreachable = Mutex<String?>(nil)
+    /// Longest wait for a pooled connection before a request is answered `unavailable`.
+    let leaseTimeout: Duration
 
     /// The settings of a `postgres://user:password@host:port/database` URL.
     public struct Location: Sendable, Equatable {
@@ -61,8 +63,10 @@ public final class PostgresStore: Sendable {
     /// `migrate()` must have been applied before the first use.
     public init(
         location: Location, catalog: Catalog, poolSize: Int = 16, logger: Logger,
-        idempotencyWindow: TimeInterval = 24 * 3600, clock: @escaping @Sendable () -> Date = { Date() }
+        idempotencyWindow: TimeInterval = 24 * 3600, leaseTimeout: Duration = .seconds(5),
+        clock: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.leaseTimeout = leaseTimeout
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.username, password: location.password,
             database: location.database,
@@ -82,22 +86,39 @@ public final class PostgresStore: Sendable {
     /// `commit: true`, rolled back when it returns false or throws. A deadlock or a
     /// serialization failure is tried again; an unreachable database is `unavailable`.
     func transaction<T: Sendable>(
-        _ body: @Sendable (PostgresConnection) async throws -> (value: T, commit: Bool)
+        _ body: @Sendable @escaping (PostgresConnection) async throws -> (value: T, commit: Bool)
     ) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                let value = try await client.withConnection { connection -> T in
+                let value = try await withLease { connection -> T in
                     try await connection.query("BEGIN", logger: self.logger)
+                    let value: T
+                    let commit: Bool
                     do {
-                        let (value, commit) = try await body(connection)
-                        try await connection.query(commit ? "COMMIT" : "ROLLBACK", logger: self.logger)
-                        return value
+                        (value, commit) = try await body(connection)
                     } catch {
                         _ = try? await connection.query("ROLLBACK", logger: self.logger)
                         throw error
                     }
+                    guard commit else {
+                        try await connection.query("ROLLBACK", logger: self.logger)
+                        return value
+                    }
+                    do {
+                        try await connection.query("COMMIT", logger: self.logger)
+                    } catch let error as PSQLError where error.serverInfo == nil {
+                        // The connection broke with the COMMIT on its way: the server may or may
+                        // not have committed. Not `unavailable`, which says nothing was applied.
+                        self.unreachable.withLock { $0 = "the stock database connection was lost" }
+                        throw GatewayError(
+                            code: .unknownOutcome,
+                            message:
+                                "the stock database connection was lost during the commit; the write may or may not be applied"
+                        )
+                    }
+                    return value
                 }
                 reached()
                 return value
@@ -110,13 +131,45 @@ public final class PostgresStore: Sendable {
     }
 
     /// One read outside an explicit transaction.
-    func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            let value = try await client.withConnection { connection in try await body(connection) }
+            let value = try await withLease(body)
             reached()
             return value
         } catch {
             throw translated(error)
+        }
+    }
+
+    /// Runs `body` on a pooled connection, waiting at most `leaseTimeout` for one: with the
+    /// database down the pool keeps trying to connect, and a request must not wait with it.
+    /// Once a connection is leased, `body` runs to its end (a deadline there could cut a commit
+    /// off and leave its outcome unknown).
+    func withLease<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> T) async throws -> T {
+        let leased = LeaseFlag()
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await self.client.withConnection { connection in
+                    leased.set()
+                    return try await body(connection)
+                }
+            }
+            // While the database is known to be down, give up sooner: callers learn it in a
+            // second, and the pool goes on reconnecting in the background.
+            let timeout =
+                self.unreachable.withLock { $0 } == nil ? self.leaseTimeout : min(self.leaseTimeout, .seconds(1))
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                if !leased.isSet { throw LeaseTimedOut() }
+                return nil
+            }
+            while let result = try await group.next() {
+                if let value = result {
+                    group.cancelAll()
+                    return value
+                }
+            }
+            throw LeaseTimedOut()  // unreachable: the body's task always yields a value or throws
         }
     }
 
@@ -157,6 +210,11 @@ public final class PostgresStore: Sendable {
             return GatewayError.internalError("database error \(state ?? "\(error.code)")")
         }
         if error is CancellationError { return error }
+        if error is LeaseTimedOut {
+            let reason = "the stock database did not give a connection within \(leaseTimeout)"
+            unreachable.withLock { $0 = reason }
+            return GatewayError(code: .unavailable, message: "the stock database is unreachable; try again")
+        }
         // The pool's own failures (a connection attempt that timed out, …) carry no SQLSTATE.
         let reason = "the database is unreachable"
         unreachable.withLock { $0 = reason }
@@ -177,6 +235,9 @@ extension PostgresStore {
                 return nil
             }
             defer { group.cancelAll() }
+            // The pool has no "running" signal and warns about a lease before `run()` is
+            // entered: give its task a moment to start.
+            try await Task.sleep(for: .milliseconds(5))
             return try await body()
         }
     }
@@ -188,3 +249,12 @@ extension PostgresStore: Service {
         try await cancelWhenGracefulShutdown { await self.client.run() }
     }
 }
+
+/// Set once a pooled connection is leased (read by the lease timer).
+final class LeaseFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
+struct LeaseTimedOut: Error {}

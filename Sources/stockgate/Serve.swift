@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Ledger
 import Logging
+import PostgresStore
 import ServiceLifecycle
 import StockCore
 
@@ -31,6 +32,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Directory with products.csv and locations.csv (default ./mappings).")
     var mappings: String?
 
+    @Option(
+        help:
+            "A shared PostgreSQL (postgres://user@host:port/db) instead of the embedded SQLite ledger; migrations are applied at start."
+    )
+    var database: String?
+
     @Option(help: "Optional YAML configuration file.")
     var config: String?
 
@@ -55,7 +62,7 @@ struct Serve: AsyncParsableCommand {
             flags: ServeSettings.Flags(
                 [
                     "host": host, "port": port.map(String.init), "data_dir": dataDir, "mappings": mappings,
-                    "config": config, "log_level": logLevel,
+                    "config": config, "log_level": logLevel, "database": database,
                 ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous),
             environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
@@ -65,24 +72,25 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "stockgate")
         let catalog = try Self.loadCatalog(settings, logger: logger)
-        let ledger = try Self.openLedger(settings, catalog: catalog)
+        let (storage, storageService) = try await Self.openStorage(settings, catalog: catalog, logger: logger)
         let client = CurlHTTPClient()
         let gateway: Gateway
         do {
-            gateway = try Self.makeGateway(settings, catalog: catalog, ledger: ledger, client: client, logger: logger)
+            gateway = try Self.makeGateway(settings, catalog: catalog, storage: storage, client: client, logger: logger)
         } catch {
             await client.shutdown()
-            try? ledger.close()
+            try? (storage as? Ledger)?.close()
             throw error
         }
         let server = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in
             Self.announce(host: settings.configuration.host, port: port, logger: logger)
         }
         // SIGINT/SIGTERM shut the services down in reverse order: the server drains its
-        // requests, then the ledger closes, then the HTTP client stops.
+        // requests, then the store closes (the ledger file, or the database pool), then the
+        // HTTP client stops.
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: client), .init(service: ledger), .init(service: server)],
+                services: [.init(service: client), .init(service: storageService), .init(service: server)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await services.run()
         logger.notice("StockGate stopped")
@@ -105,6 +113,38 @@ struct Serve: AsyncParsableCommand {
         return catalog
     }
 
+    /// The embedded SQLite ledger, or the shared PostgreSQL with its migrations applied first
+    /// (on a connection of their own, so the server never serves an older schema).
+    static func openStorage(
+        _ settings: ServeSettings, catalog: Catalog, logger: Logger
+    ) async throws(CommandError) -> (any Storage, any Service) {
+        guard let url = settings.database else {
+            let ledger = try openLedger(settings, catalog: catalog)
+            return (ledger, ledger)
+        }
+        guard let location = PostgresStore.Location(url: url) else {
+            throw CommandError("database: '\(url.prefix(11))…' is not a postgres:// URL")
+        }
+        let databaseLogger = Logger(label: "stockgate.database")
+        let place = "\(location.host):\(location.port)/\(location.database ?? location.username)"
+        let migrator = PostgresStore(location: location, catalog: catalog, poolSize: 1, logger: databaseLogger)
+        do {
+            let applied = try await migrator.whileRunning { try await migrator.migrate() }
+            logger.info(
+                "database ready",
+                metadata: [
+                    "database": "\(place)", "migrations_applied": "\(applied)",
+                    "schema": "\(PostgresStore.schemaVersion)",
+                ])
+        } catch {
+            throw CommandError("cannot prepare the database at \(place): \(error)")
+        }
+        let store = PostgresStore(
+            location: location, catalog: catalog, poolSize: settings.poolSize, logger: databaseLogger,
+            idempotencyWindow: settings.configuration.idempotencyTTL)
+        return (store, store)
+    }
+
     static func openLedger(_ settings: ServeSettings, catalog: Catalog) throws(CommandError) -> Ledger {
         do {
             return try Ledger.open(
@@ -118,13 +158,13 @@ struct Serve: AsyncParsableCommand {
     /// The pipeline: backends and routes from the configuration, the embedded ledger the
     /// default and the journal, every configured secret scrubbed from what backends relay.
     static func makeGateway(
-        _ settings: ServeSettings, catalog: Catalog, ledger: Ledger, client: CurlHTTPClient, logger: Logger
+        _ settings: ServeSettings, catalog: Catalog, storage: any Storage, client: CurlHTTPClient, logger: Logger
     ) throws(CommandError) -> Gateway {
         let metrics = GatewayMetrics()
         let backends: (fallback: any StockBackend, routes: [String: any StockBackend])
         do {
             backends = try Backends.make(
-                settings.file, catalog: catalog, embedded: ledger, client: client, logger: logger, metrics: metrics,
+                settings.file, catalog: catalog, embedded: storage, client: client, logger: logger, metrics: metrics,
                 environment: settings.environment, redactor: SecretRedactor(settings.clients.map(\.secret.value)))
         } catch {
             throw CommandError("\(error)")
@@ -141,7 +181,7 @@ struct Serve: AsyncParsableCommand {
         }
         return Gateway(
             configuration: settings.configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
-            logger: logger, testReset: settings.testReset ? { @Sendable in try await ledger.reset() } : nil,
+            logger: logger, testReset: settings.testReset ? { @Sendable in try await storage.reset() } : nil,
             routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients))
     }
 

@@ -9,6 +9,10 @@ import ServiceLifecycle
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The curl client's test server: the shared fake upstream with a script that can misbehave
 /// on purpose — slow answers, large bodies, chunked bodies, echoes.
 enum Upstream {
@@ -114,12 +118,23 @@ struct CurlHTTPClientTests {
 
     @Test("a refused connection is connectFailed")
     func refused() async throws {
-        // Bind a port, then close it: nothing listens there.
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(
-            host: "127.0.0.1", port: 0
-        ).get()
-        let port = channel.localAddress?.port ?? 1
-        try await channel.close()
+        // A port bound but not listening: connections to it are refused, and since the socket
+        // stays bound, no other test or process can take the port meanwhile (closing it first
+        // left a window in which a test's own PostgreSQL once took it).
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
+        }
+        try #require(bound == 0)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
         let client = CurlHTTPClient()
         await expectCurlError(.connectFailed) {
             _ = try await client.execute(CurlRequest(url: "http://127.0.0.1:\(port)/"))

@@ -4,7 +4,12 @@ import Logging
 import PostgresNIO
 import PostgresStore
 import StockCore
+import TestSupport
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where the store behaviour suites run: the SQLite ledger always, PostgreSQL when
 /// `STOCKGATE_TEST_DATABASE` names a server (`scripts/with-postgres` starts one; `make test`
@@ -98,4 +103,112 @@ func admin(_ server: PostgresStore.Location, _ sql: String) async throws {
         configuration: configuration, id: 1, logger: storeLogger)
     defer { Task { try? await connection.close() } }
     try await connection.query(PostgresQuery(unsafeSQL: sql), logger: storeLogger)
+}
+
+/// A PostgreSQL cluster a test owns, so it can stop and start it (the shared test server
+/// serves every other suite at once). Built from the binaries `scripts/with-postgres` found.
+public final class OwnCluster: Sendable {
+    public let directory: String
+    public let port: Int
+    let bin: String
+    let user: String?
+
+    /// Whether this run can create one.
+    public static var available: Bool { ProcessInfo.processInfo.environment["STOCKGATE_TEST_PG_BIN"] != nil }
+
+    /// Creates the cluster (initdb); `start()` starts it.
+    public static func make() async throws -> OwnCluster {
+        let cluster = try OwnCluster()
+        if let user = cluster.user { try await run("/usr/bin/chown", [user, cluster.directory]) }
+        try await cluster.command(
+            "initdb", ["-D", cluster.directory + "/data", "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"])
+        return cluster
+    }
+
+    private init() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let bin = environment["STOCKGATE_TEST_PG_BIN"] else {
+            throw PostgresUnavailable(description: "\(postgresMissing)")
+        }
+        self.bin = bin
+        self.user = environment["STOCKGATE_TEST_PG_USER"].flatMap { $0.isEmpty ? nil : $0 }
+        directory =
+            FileManager.default.temporaryDirectory.appendingPathComponent("stockgate-own-pg-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        port = try Self.freePort()
+    }
+
+    public var url: String { "postgres://postgres@127.0.0.1:\(port)/postgres" }
+
+    public func start() async throws {
+        try await command(
+            "pg_ctl",
+            [
+                "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "30", "-o",
+                "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1", "start",
+            ])
+    }
+
+    /// Stops the server at once, as a crash or a failover would (`immediate`: no checkpoint).
+    public func stop() async throws {
+        try await command("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+    }
+
+    public func remove() async {
+        try? await stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func command(_ name: String, _ arguments: [String]) async throws {
+        if let user {
+            try await Self.run("/usr/sbin/runuser", ["-u", user, "--", bin + "/" + name] + arguments)
+        } else {
+            try await Self.run(bin + "/" + name, arguments)
+        }
+    }
+
+    /// Runs a program to its end, its output discarded. `posix_spawn` and `waitpid` on a thread
+    /// of its own: Foundation's `Process` never sees `runuser … pg_ctl start` exit (pg_ctl
+    /// leaves the server running as a daemon) and waits forever.
+    static func run(_ path: String, _ arguments: [String]) async throws {
+        let status = await offPool { () -> Int32 in
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            for descriptor in [Int32(0), 1, 2] {
+                posix_spawn_file_actions_addopen(
+                    &actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
+            }
+            let argv = ([path] + arguments).map { strdup($0) } + [nil]
+            defer { for pointer in argv { free(pointer) } }
+            var pid = pid_t()
+            let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+            guard spawned == 0 else { return -1 }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
+        }
+        guard status == 0 else {
+            throw PostgresUnavailable(description: "\(path) \(arguments.joined(separator: " ")) exited \(status)")
+        }
+    }
+
+    static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
+        }
+        guard bound == 0 else { throw PostgresUnavailable(description: "no free port") }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }

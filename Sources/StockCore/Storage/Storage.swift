@@ -34,11 +34,16 @@ public protocol LedgerStore: StockBackend, MovementReader, TrackingStore {
     /// Why writes cannot be taken now, if they cannot (a database file gone, the last commit
     /// failed, the database unreachable): `/healthz` reports it and writes are refused.
     var healthProblem: String? { get }
+    /// Asks the store now whether it takes writes: nil when it does, else why not. A shared
+    /// database is asked over the network (bounded to about a second); a file is checked.
+    func probe() async -> String?
     /// Empties every table (contract testing only: `serve --enable-test-reset`).
     func reset() async throws
 }
 
 extension LedgerStore {
+    public func probe() async -> String? { healthProblem }
+
     public func execute(_ command: Command, facts: RequestFacts) async throws -> Outcome {
         switch command {
         case .move(let batch): return .moved(try await move(batch, facts: facts))
