@@ -28,7 +28,17 @@ public struct InProcessTarget: Sendable {
         configuration.dataDirectory = directory
         let ledger = try Ledger.open(directory: directory, catalog: catalog, logger: logger)
         defer { try? ledger.close() }
-        let gateway = Gateway(configuration: configuration, catalog: catalog, backend: ledger, logger: logger)
+        return try await run(contract, runner: runner, storage: ledger, configuration: configuration)
+    }
+
+    /// Runs a case against a gateway on `storage` (an empty store: the PostgreSQL suites pass a
+    /// database of their own per case).
+    public func run(
+        _ contract: ContractCase, runner: ContractRunner, storage: any Storage,
+        configuration: GatewayConfiguration? = nil
+    ) async throws -> ContractResult {
+        let gateway = Gateway(
+            configuration: configuration ?? self.configuration, catalog: catalog, backend: storage, logger: logger)
         return try await GatewayServer.withRunning(gateway, logger: logger) { port in
             await runner.run(contract, baseURL: "http://127.0.0.1:\(port)")
         }

@@ -5,6 +5,7 @@ import Foundation
 import Gateway
 import GatewayTestSupport
 import StockCore
+import StoreTestSupport
 import Testing
 
 /// Every case of `contract-tests/`, each against a fresh in-process StockGate.
@@ -39,6 +40,17 @@ struct ContractSuiteTests {
         let contract = try #require(Self.cases.first { $0.name == name })
         let target = InProcessTarget(catalog: demoCatalog, logger: quietLogger)
         let result = try await target.run(contract, runner: ContractRunner(client: Self.client))
+        #expect(result.passed, "\(result.failure ?? "")")
+    }
+
+    @Test(
+        "contract case on PostgreSQL", .enabled(if: postgresURL != nil, postgresMissing), arguments: cases.map(\.name))
+    func contractCaseOnPostgres(_ name: String) async throws {
+        let contract = try #require(Self.cases.first { $0.name == name })
+        let target = InProcessTarget(catalog: demoCatalog, logger: quietLogger)
+        let result = try await withStore(.postgres, catalog: demoCatalog) { store in
+            try await target.run(contract, runner: ContractRunner(client: Self.client), storage: store)
+        }
         #expect(result.passed, "\(result.failure ?? "")")
     }
 

@@ -58,7 +58,7 @@ public func withStore<T: Sendable>(
     case .postgres:
         return try await withPostgresDatabase { location in
             let store = PostgresStore(
-                location: location, catalog: catalog, poolSize: 24, logger: storeLogger,
+                location: location, catalog: catalog, poolSize: 16, logger: storeLogger,
                 idempotencyWindow: idempotencyWindow, clock: clock)
             return try await store.whileRunning {
                 try await store.migrate()
@@ -75,6 +75,9 @@ public func withPostgresDatabase<T: Sendable>(
     guard let url = postgresURL, let server = PostgresStore.Location(url: url) else {
         throw PostgresUnavailable(description: "\(postgresMissing)")
     }
+    // Swift Testing runs every case at once; the server takes a bounded number of connections.
+    await databaseSlots.acquire()
+    defer { Task { await databaseSlots.release() } }
     let name = "stockgate_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     try await admin(server, "CREATE DATABASE \(name)")
     var location = server
@@ -86,6 +89,28 @@ public func withPostgresDatabase<T: Sendable>(
     } catch {
         try? await admin(server, "DROP DATABASE \(name) WITH (FORCE)")
         throw error
+    }
+}
+
+/// At most this many test databases at once (each with a small pool).
+let databaseSlots = Slots(12)
+
+actor Slots {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { free = count }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
     }
 }
 
