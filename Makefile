@@ -15,7 +15,8 @@ run: deps
 ## Build and run the whole test suite, with a throwaway PostgreSQL (scripts/with-postgres) for
 ## the storage suites. Under CI (CI=true) a suite skipped for a missing
 ## prerequisite fails the run: CI installs every prerequisite, so nothing may be skipped there.
-test: deps
+test:
+	@scripts/install-deps test
 	$(SWIFT) build --build-tests
 	scripts/with-postgres $(SWIFT) test --skip-build 2>&1 | tee .build/test-output.txt
 	@if [ "$$CI" = true ] && grep -q ' skipped: ' .build/test-output.txt; then \

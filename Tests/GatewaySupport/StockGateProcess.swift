@@ -20,13 +20,20 @@ public enum StockGateProcess {
 
     /// A `stockgate serve --port 0` process and the port it printed it listens on (no port is
     /// picked before the server binds it, so no other process can take it in between).
-    public static func start(dataDirectory: String) async throws -> (process: Process, port: Int) {
+    /// - Parameters:
+    ///   - port: 0 for one the kernel picks; a given port to restart an instance where a load
+    ///     balancer expects it.
+    ///   - arguments: more `serve` options (`--database …`).
+    public static func start(
+        dataDirectory: String, port: Int = 0, arguments: [String] = []
+    ) async throws -> (process: Process, port: Int) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "serve", "--port", "0", "--data-dir", dataDirectory, "--mappings",
-            repository.appendingPathComponent("mappings").path, "--log-level", "warning",
-        ]
+        process.arguments =
+            [
+                "serve", "--port", "\(port)", "--data-dir", dataDirectory, "--mappings",
+                repository.appendingPathComponent("mappings").path, "--log-level", "warning",
+            ] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

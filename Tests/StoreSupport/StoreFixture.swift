@@ -219,7 +219,8 @@ public final class OwnCluster: Sendable {
         }
     }
 
-    static func freePort() throws -> Int {
+    /// A port the kernel says is free now (for servers that cannot be asked to pick one).
+    public static func freePort() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()
