@@ -226,14 +226,8 @@ extension Ledger {
 
     /// Writes the journal row only.
     func insert(_ item: Movement, at now: Date, facts: RequestFacts, db: Database) throws -> Movement {
-        var movement = item
-        movement.state = item.state == .pending ? .pending : .applied
         let created = Self.millis(now)
-        movement.createdAt = Self.date(created)
-        movement.appliedAt = movement.state == .applied ? movement.createdAt : nil
-        movement.dialect = facts.dialect
-        movement.requestID = facts.requestID
-        movement.idempotencyKey = facts.idempotencyKey
+        var movement = item.journaled(atMillis: created, facts: facts)
         let extras: String? = movement.extras.isEmpty ? nil : try MovementExtras.json(movement.extras)
         try MovementRecord(movement: movement, createdAt: created, extras: extras).insert(db)
         movement.id = db.lastInsertedRowID

@@ -87,12 +87,8 @@ extension Ledger {
         if let to = query.createdTo {
             clauses.append("created_at <= \(millis(to))")
         }
-        if let keywords = query.keywords {
-            for word in keywords.split(whereSeparator: \.isWhitespace) {
-                let escaped = word.replacingOccurrences(of: "\\", with: "\\\\")
-                    .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-                clauses.append("description LIKE \("%" + escaped + "%") ESCAPE '\\'")
-            }
+        for pattern in query.keywordPatterns {
+            clauses.append("description LIKE \(pattern) ESCAPE '\\'")
         }
         if query.appliedOnly {
             clauses.append("state = 'applied' AND reverses IS NULL")
@@ -107,18 +103,13 @@ extension Ledger {
         var terms: [SQL] = []
         for sort in query.order {
             let column: SQL
-            switch sort.field {
-            case .id: column = "id"
-            case .product: column = "product"
-            case .createdAt: column = "created_at"
-            case .description: column = "description"
-            case .quantity:
-                if let location = query.location {
-                    column =
-                        "(CASE WHEN to_location = \(location) THEN quantity ELSE '-' || quantity END) COLLATE stockgate_decimal"
-                } else {
-                    column = "quantity COLLATE stockgate_decimal"
-                }
+            if sort.field != .quantity {
+                column = SQL(sql: sort.field.journalColumn)
+            } else if let location = query.location {
+                column =
+                    "(CASE WHEN to_location = \(location) THEN quantity ELSE '-' || quantity END) COLLATE stockgate_decimal"
+            } else {
+                column = "quantity COLLATE stockgate_decimal"
             }
             terms.append(sort.descending ? "\(column) DESC" : "\(column) ASC")
         }

@@ -299,14 +299,8 @@ extension PostgresStore: LedgerStore, ForwardJournal {
     ) async throws
         -> Movement
     {
-        var movement = item
-        movement.state = item.state == .pending ? .pending : .applied
         let created = Self.millis(now)
-        movement.createdAt = Self.date(created)
-        movement.appliedAt = movement.state == .applied ? movement.createdAt : nil
-        movement.dialect = facts.dialect
-        movement.requestID = facts.requestID
-        movement.idempotencyKey = facts.idempotencyKey
+        var movement = item.journaled(atMillis: created, facts: facts)
         let extras: String? = movement.extras.isEmpty ? nil : try MovementExtras.json(movement.extras)
         let applied: Int64? = movement.state == .applied ? created : nil
         let rows = try await connection.query(

@@ -110,12 +110,8 @@ extension PostgresStore: MovementReader {
         if let after = query.afterID { clauses.append("id > \(builder.bind(after))") }
         if let from = query.createdFrom { clauses.append("created_at >= \(builder.bind(Self.millis(from)))") }
         if let to = query.createdTo { clauses.append("created_at <= \(builder.bind(Self.millis(to)))") }
-        if let keywords = query.keywords {
-            for word in keywords.split(whereSeparator: \.isWhitespace) {
-                let escaped = word.replacingOccurrences(of: "\\", with: "\\\\")
-                    .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-                clauses.append("description LIKE \(builder.bind("%" + escaped + "%")) ESCAPE '\\'")
-            }
+        for pattern in query.keywordPatterns {
+            clauses.append("description LIKE \(builder.bind(pattern)) ESCAPE '\\'")
         }
         if query.appliedOnly { clauses.append("state = 'applied' AND reverses IS NULL") }
         builder.append("WHERE " + clauses.joined(separator: " AND "))
@@ -127,20 +123,15 @@ extension PostgresStore: MovementReader {
         var terms: [String] = []
         for sort in query.order {
             let column: String
-            switch sort.field {
-            case .id: column = "id"
-            case .product: column = "product"
-            case .createdAt: column = "created_at"
-            case .description: column = "description"
-            case .quantity:
-                if let location = query.location {
-                    column =
-                        "(CASE WHEN to_location = \(builder.bind(location)) THEN movement.quantity ELSE -movement.quantity END)"
-                } else {
-                    // Qualified: the output column `quantity::text` is also named quantity, and
-                    // ORDER BY would sort by that text.
-                    column = "movement.quantity"
-                }
+            if sort.field != .quantity {
+                column = sort.field.journalColumn
+            } else if let location = query.location {
+                column =
+                    "(CASE WHEN to_location = \(builder.bind(location)) THEN movement.quantity ELSE -movement.quantity END)"
+            } else {
+                // Qualified: the output column `quantity::text` is also named quantity, and
+                // ORDER BY would sort by that text.
+                column = "movement.quantity"
             }
             terms.append(column + (sort.descending ? " DESC" : " ASC"))
         }

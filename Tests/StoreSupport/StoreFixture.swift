@@ -167,6 +167,15 @@ public final class OwnCluster: Sendable {
     public var url: String { "postgres://postgres@127.0.0.1:\(port)/postgres" }
 
     public func start() async throws {
+        do {
+            try await startOnce()
+        } catch {
+            let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+            throw PostgresUnavailable(description: "\(error); server log: \(log.suffix(600))")
+        }
+    }
+
+    private func startOnce() async throws {
         try await command(
             "pg_ctl",
             [
@@ -219,22 +228,25 @@ public final class OwnCluster: Sendable {
         }
     }
 
-    /// A port the kernel says is free now (for servers that cannot be asked to pick one).
+    /// A free port below the kernel's range for outgoing connections (32768 and up), so that
+    /// no client connection takes it while a server that cannot be asked to pick one (PostgreSQL,
+    /// nginx) is stopped or starting; checked by binding it.
     public static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
+        for _ in 0..<200 {
+            let port = Int.random(in: 20000..<32000)
+            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(socket) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            if bound == 0 { return port }
         }
-        guard bound == 0 else { throw PostgresUnavailable(description: "no free port") }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        throw PostgresUnavailable(description: "no free port")
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The balances one write changes, the same in every store: each read from the database once, checked and changed in
 /// memory in movement order, and written once at the end.
 ///
@@ -98,41 +96,5 @@ public struct BalanceChanges {
         for key in changed {
             try store(key.product, key.location, entries[key]?.quantity ?? .zero)
         }
-    }
-}
-
-extension Movement {
-    /// The checks every store makes before a movement touches a balance, needing only the
-    /// catalog: a positive quantity, a known product and two different known locations.
-    public func check(against catalog: Catalog) throws(GatewayError) {
-        guard quantity.isPositive else {
-            throw GatewayError.invalidValue("quantity must be greater than zero, got \(quantity)", field: "quantity")
-        }
-        guard catalog.product(key: product) != nil else {
-            throw GatewayError.notFound("product '\(product)' is not in the catalog", field: "product")
-        }
-        guard catalog.location(key: from) != nil else {
-            throw GatewayError.notFound("location '\(from)' is not in the catalog", field: "from")
-        }
-        guard catalog.location(key: to) != nil else {
-            throw GatewayError.notFound("location '\(to)' is not in the catalog", field: "to")
-        }
-        guard from != to else {
-            throw GatewayError.invalidValue("from and to are the same location '\(from)'", field: "to")
-        }
-    }
-}
-
-extension MovementExtras {
-    /// The extras as stored in a journal row's `extras` column (JSON, keys sorted).
-    public static func json(_ extras: MovementExtras) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(extras), as: UTF8.self)
-    }
-
-    /// Extras read back from a journal row.
-    public init(json text: String) throws {
-        self = try JSONDecoder().decode(MovementExtras.self, from: Data(text.utf8))
     }
 }
