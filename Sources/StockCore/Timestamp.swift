@@ -44,6 +44,32 @@ public enum Timestamp {
         return base.addingTimeInterval(millis)
     }
 
+    /// Parses an HTTP-date in its preferred form, IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`,
+    /// RFC 9110 §5.6.7), byte by byte; nil when malformed or not a real date. No locale or
+    /// formatter objects: the text comes from untrusted backends, and Foundation's
+    /// `DateFormatter` has trapped on input a fuzzer built.
+    public static func parseIMFFixdate(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 29, bytes[3] == UInt8(ascii: ","), bytes[4] == UInt8(ascii: " "),
+            bytes[7] == UInt8(ascii: " "), bytes[11] == UInt8(ascii: " "), bytes[16] == UInt8(ascii: " "),
+            bytes[19] == UInt8(ascii: ":"), bytes[22] == UInt8(ascii: ":"), bytes[25...] == Array(" GMT".utf8)[...],
+            dayNames.contains(where: { $0.elementsEqual(bytes[0..<3]) }),
+            let month = monthNames.firstIndex(where: { $0.elementsEqual(bytes[8..<11]) })
+        else { return nil }
+        let monthDigits = Array(String(month + 1).utf8)
+        // Rearranged into `YYYY-MM-DD hh:mm:ss` and read by the same checked field reader.
+        var fields = Array(bytes[12..<16]) + Array("-".utf8)
+        fields += (monthDigits.count == 1 ? Array("0".utf8) : []) + monthDigits + Array("-".utf8)
+        fields += Array(bytes[5..<7]) + Array(" ".utf8) + Array(bytes[17..<25])
+        return parseFields(fields)
+    }
+
+    private static let dayNames = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].map { Array($0.utf8) }
+    private static let monthNames = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .map { Array($0.utf8) }
+
     private static func parseFields(_ bytes: [UInt8]) -> Date? {
         func number(_ range: Range<Int>) -> Int? {
             var value = 0

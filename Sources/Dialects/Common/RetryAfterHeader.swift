@@ -1,4 +1,5 @@
 import Foundation
+import StockCore
 
 /// Reads a backend's `Retry-After` header (RFC 9110 §10.2.3), an untrusted value.
 ///
@@ -46,13 +47,7 @@ public enum RetryAfterHeader {
         return min(seconds * 1000 + millis, capMillis)
     }
 
-    /// An HTTP-date in its preferred form (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`).
-    static func httpDate(_ text: String) -> Date? {
-        guard text.utf8.count == 29, text.hasSuffix(" GMT") else { return nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.date(from: text)
-    }
+    /// An HTTP-date in its preferred form (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`), read
+    /// without `DateFormatter` (which trapped on a fuzzer's input in CI).
+    static func httpDate(_ text: String) -> Date? { Timestamp.parseIMFFixdate(text) }
 }
