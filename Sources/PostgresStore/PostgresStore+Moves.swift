@@ -16,13 +16,38 @@ extension PostgresStore: LedgerStore, ForwardJournal {
         if batch.atomicity == .allOrNothing, checked.contains(where: { $0 != nil }) {
             return BatchOutcome(items: checked.map { $0.map(BatchOutcome.Item.failed) ?? .notApplied })
         }
+        let replaySince = Self.millis(now.addingTimeInterval(-idempotencyWindow))
+        // Every movement well-formed: one statement, unless a balance lies outside the window
+        // in which all of them are accepted.
+        if !checked.contains(where: { $0 != nil }), let window = AcceptanceWindow(batch.items, catalog: catalog) {
+            let stamp = Self.millis(now)
+            let rows = batch.items.map { $0.journaled(atMillis: stamp, facts: facts) }
+            switch try await writeInOneStatement(
+                window: window, rows: rows, facts: facts, stamp: stamp,
+                replaySince: facts.idempotencyKey == nil ? nil : replaySince)
+            {
+            case .written(let ids):
+                guard ids.count == rows.count else {
+                    throw GatewayError.internalError("the database journaled \(ids.count) of \(rows.count) movements")
+                }
+                return BatchOutcome(
+                    items: zip(rows, ids).map { row, id in
+                        var movement = row
+                        movement.id = id
+                        return .applied(movement)
+                    })
+            case .replayed(let ids):
+                return BatchOutcome(items: try await movements(ids: ids).map { .applied($0) }, replayed: true)
+            case .outsideWindow:
+                break
+            }
+        }
         return try await transaction { connection in
             // A batch recorded before under the same key is answered, not applied again.
             if let key = facts.idempotencyKey {
-                let since = Self.millis(now.addingTimeInterval(-self.idempotencyWindow))
                 let earlier = try await self.fetchMovements(
                     connection,
-                    "\(unescaped: Self.selectMovement) WHERE idempotency_key = \(key) AND reverses IS NULL AND backend IS NULL AND created_at >= \(since) ORDER BY id"
+                    "\(unescaped: Self.selectMovement) WHERE idempotency_key = \(key) AND reverses IS NULL AND backend IS NULL AND created_at >= \(replaySince) ORDER BY id"
                 )
                 if !earlier.isEmpty {
                     return (BatchOutcome(items: earlier.map { .applied($0) }, replayed: true), false)
@@ -134,41 +159,41 @@ extension PostgresStore: LedgerStore, ForwardJournal {
     public func journalForwarded(
         _ items: [Movement], backend: String, facts: RequestFacts, state: MovementState
     ) async throws -> [Movement] {
-        let now = clock()
-        return try await transaction { connection in
-            try await self.takeInsertLock(connection)
-            var stored: [Movement] = []
-            for item in items {
-                var movement = try await self.insert(connection, item, at: now, facts: facts)
-                let applied: Int64? = state == .applied ? Self.millis(now) : nil
-                try await connection.query(
-                    """
-                    UPDATE movement SET backend = \(backend), state = \(state.rawValue), applied_at = \(applied)
-                    WHERE id = \(movement.id ?? 0)
-                    """, logger: self.logger)
-                movement.backend = backend
-                movement.state = state
-                if state != .applied { movement.appliedAt = nil }
-                stored.append(movement)
-            }
-            return (stored, true)
+        let stamp = Self.millis(clock())
+        let rows = items.map { item in
+            var movement = item.journaled(atMillis: stamp, facts: facts)
+            movement.backend = backend
+            movement.state = state
+            movement.appliedAt = state == .applied ? movement.createdAt : nil
+            return movement
+        }
+        guard
+            case .written(let ids) = try await writeInOneStatement(
+                window: nil, rows: rows, facts: facts, stamp: stamp, replaySince: nil), ids.count == rows.count
+        else { throw GatewayError.internalError("the database did not journal the forwarded movements") }
+        return zip(rows, ids).map { row, id in
+            var movement = row
+            movement.id = id
+            return movement
         }
     }
 
     @discardableResult
     public func settleForwarded(_ states: [(id: Int64, state: MovementState)]) async throws -> Date {
         let now = Self.millis(clock())
-        return try await transaction { connection in
-            for (id, state) in states {
-                try await connection.query(
-                    """
-                    UPDATE movement SET state = \(state.rawValue),
-                        applied_at = CASE WHEN \(state.rawValue) = 'applied' THEN \(now) ELSE applied_at END
-                    WHERE id = \(id)
-                    """, logger: self.logger)
-            }
-            return (Self.date(now), true)
+        let ids = states.map(\.id)
+        let names = states.map(\.state.rawValue)
+        // One statement: its own transaction.
+        try await read { connection in
+            try await connection.query(
+                """
+                UPDATE movement SET state = s.state,
+                    applied_at = CASE WHEN s.state = 'applied' THEN \(now) ELSE movement.applied_at END
+                FROM unnest(\(ids)::bigint[], \(names)::text[]) AS s(id, state)
+                WHERE movement.id = s.id
+                """, logger: self.logger)
         }
+        return Self.date(now)
     }
 
     public func forwarded(idempotencyKey key: String, backend: String) async throws -> [Movement] {

@@ -3,73 +3,142 @@ import PostgresNIO
 import StockCore
 
 extension PostgresStore {
-    /// The schema as numbered migrations: append, never edit a shipped one. Those a database
-    /// lacks run in one transaction, each number recorded in `stockgate_migration`.
-    static let migrations: [(version: Int, sql: String)] = [
+    /// The schema as numbered migrations, each a list of statements (the extended protocol
+    /// takes one per query): append, never edit a shipped one. Those a database lacks run in
+    /// one transaction, each number recorded in `stockgate_migration`.
+    static let migrations: [(version: Int, statements: [String])] = [
         (
             1,
-            """
-            CREATE TABLE movement (
-                id BIGSERIAL PRIMARY KEY,
-                product TEXT NOT NULL,
-                quantity NUMERIC NOT NULL,
-                from_location TEXT NOT NULL,
-                to_location TEXT NOT NULL,
-                reason TEXT,
-                reference TEXT,
-                description TEXT,
-                acting_user TEXT,
-                source_system TEXT,
-                external_id TEXT,
-                created_at BIGINT NOT NULL,
-                applied_at BIGINT,
-                state TEXT NOT NULL CHECK (state IN ('applied', 'pending', 'reversed', 'sent', 'failed')),
-                allow_overage BOOLEAN NOT NULL DEFAULT FALSE,
-                extras TEXT,
-                reverses BIGINT REFERENCES movement(id),
-                dialect TEXT NOT NULL,
-                request_id TEXT NOT NULL,
-                idempotency_key TEXT,
-                backend TEXT
-            );
-            CREATE INDEX movement_by_product ON movement(product, id);
-            CREATE INDEX movement_by_from ON movement(from_location, id);
-            CREATE INDEX movement_by_to ON movement(to_location, id);
-            CREATE INDEX movement_by_created ON movement(created_at);
-            CREATE INDEX movement_by_idempotency_key ON movement(idempotency_key) WHERE idempotency_key IS NOT NULL;
-            CREATE INDEX movement_by_backend ON movement(backend, id);
-            CREATE TABLE balance (
-                product TEXT NOT NULL,
-                location TEXT NOT NULL,
-                quantity NUMERIC NOT NULL,
-                updated_at BIGINT,
-                PRIMARY KEY (product, location)
-            );
-            CREATE TABLE idempotency (
-                dialect TEXT NOT NULL,
-                key TEXT NOT NULL,
-                fingerprint TEXT NOT NULL,
-                status INTEGER NOT NULL,
-                headers TEXT NOT NULL,
-                body BYTEA NOT NULL,
-                created_at BIGINT NOT NULL,
-                PRIMARY KEY (dialect, key)
-            );
-            CREATE INDEX idempotency_by_age ON idempotency(created_at);
-            CREATE TABLE idempotency_claim (
-                dialect TEXT NOT NULL,
-                key TEXT NOT NULL,
-                claimed_at BIGINT NOT NULL,
-                PRIMARY KEY (dialect, key)
-            );
-            CREATE TABLE tracking (
-                product TEXT PRIMARY KEY,
-                tracked BOOLEAN NOT NULL,
-                changed_at BIGINT NOT NULL
-            );
-            """
-        )
+            statements(
+                """
+                CREATE TABLE movement (
+                    id BIGSERIAL PRIMARY KEY,
+                    product TEXT NOT NULL,
+                    quantity NUMERIC NOT NULL,
+                    from_location TEXT NOT NULL,
+                    to_location TEXT NOT NULL,
+                    reason TEXT,
+                    reference TEXT,
+                    description TEXT,
+                    acting_user TEXT,
+                    source_system TEXT,
+                    external_id TEXT,
+                    created_at BIGINT NOT NULL,
+                    applied_at BIGINT,
+                    state TEXT NOT NULL CHECK (state IN ('applied', 'pending', 'reversed', 'sent', 'failed')),
+                    allow_overage BOOLEAN NOT NULL DEFAULT FALSE,
+                    extras TEXT,
+                    reverses BIGINT REFERENCES movement(id),
+                    dialect TEXT NOT NULL,
+                    request_id TEXT NOT NULL,
+                    idempotency_key TEXT,
+                    backend TEXT
+                );
+                CREATE INDEX movement_by_product ON movement(product, id);
+                CREATE INDEX movement_by_from ON movement(from_location, id);
+                CREATE INDEX movement_by_to ON movement(to_location, id);
+                CREATE INDEX movement_by_created ON movement(created_at);
+                CREATE INDEX movement_by_idempotency_key ON movement(idempotency_key) WHERE idempotency_key IS NOT NULL;
+                CREATE INDEX movement_by_backend ON movement(backend, id);
+                CREATE TABLE balance (
+                    product TEXT NOT NULL,
+                    location TEXT NOT NULL,
+                    quantity NUMERIC NOT NULL,
+                    updated_at BIGINT,
+                    PRIMARY KEY (product, location)
+                );
+                CREATE TABLE idempotency (
+                    dialect TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    status INTEGER NOT NULL,
+                    headers TEXT NOT NULL,
+                    body BYTEA NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (dialect, key)
+                );
+                CREATE INDEX idempotency_by_age ON idempotency(created_at);
+                CREATE TABLE idempotency_claim (
+                    dialect TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    claimed_at BIGINT NOT NULL,
+                    PRIMARY KEY (dialect, key)
+                );
+                CREATE TABLE tracking (
+                    product TEXT PRIMARY KEY,
+                    tracked BOOLEAN NOT NULL,
+                    changed_at BIGINT NOT NULL
+                );
+                """)
+        ),
+        (2, [oneStatementWrite]),
     ]
+
+    /// Splits statements separated by `;` at the end of a line.
+    static func statements(_ sql: String) -> [String] {
+        sql.components(separatedBy: ";\n").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+    }
+
+    /// A write in one statement, so one round trip and one implicit transaction (see
+    /// `PostgresStore.writeInOneStatement`): the balance rows named in `p_balances` locked in
+    /// the order given (sorted by the caller), each checked against the window the caller
+    /// computed from the rules (`AcceptanceWindow`) and changed by its delta — or the whole
+    /// statement refused with SQLSTATE SG001 when one lies outside, changing nothing; then the
+    /// journal rows of `p_rows` inserted in order under the insert lock. With `p_replay_since`,
+    /// the movements journaled before under `p_key` are answered instead (`replayed`).
+    /// Quantities travel as JSON numbers, which PostgreSQL reads as exact `numeric`.
+    static let oneStatementWrite = """
+        CREATE FUNCTION stockgate_write(
+            p_balances JSONB, p_rows JSONB, p_stamp BIGINT, p_insert_lock BIGINT,
+            p_dialect TEXT, p_request_id TEXT, p_key TEXT, p_replay_since BIGINT)
+        RETURNS TABLE (movement_id BIGINT, replayed BOOLEAN)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            b RECORD;
+            r RECORD;
+            held NUMERIC;
+        BEGIN
+            IF p_replay_since IS NOT NULL AND p_key IS NOT NULL THEN
+                RETURN QUERY SELECT m.id, TRUE FROM movement m
+                    WHERE m.idempotency_key = p_key AND m.reverses IS NULL AND m.backend IS NULL
+                        AND m.created_at >= p_replay_since
+                    ORDER BY m.id;
+                IF FOUND THEN
+                    RETURN;
+                END IF;
+            END IF;
+            FOR b IN SELECT e ->> 'product' AS product, e ->> 'location' AS location,
+                    (e ->> 'delta')::numeric AS delta, (e ->> 'low')::numeric AS low, (e ->> 'high')::numeric AS high
+                FROM jsonb_array_elements(p_balances) WITH ORDINALITY AS a(e, n) ORDER BY n
+            LOOP
+                INSERT INTO balance (product, location, quantity) VALUES (b.product, b.location, 0)
+                    ON CONFLICT (product, location) DO NOTHING;
+                SELECT x.quantity INTO held FROM balance x
+                    WHERE x.product = b.product AND x.location = b.location FOR UPDATE;
+                IF held < b.low OR held > b.high THEN
+                    RAISE EXCEPTION 'a balance lies outside the window of this write' USING ERRCODE = 'SG001';
+                END IF;
+                UPDATE balance SET quantity = held + b.delta, updated_at = p_stamp
+                    WHERE product = b.product AND location = b.location;
+            END LOOP;
+            PERFORM pg_advisory_xact_lock(p_insert_lock);
+            FOR r IN SELECT e FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS a(e, n) ORDER BY n
+            LOOP
+                INSERT INTO movement (product, quantity, from_location, to_location, reason, reference, description,
+                    acting_user, source_system, external_id, created_at, applied_at, state, allow_overage, extras,
+                    reverses, dialect, request_id, idempotency_key, backend)
+                VALUES (r.e ->> 'product', (r.e ->> 'quantity')::numeric, r.e ->> 'from', r.e ->> 'to',
+                    r.e ->> 'reason', r.e ->> 'reference', r.e ->> 'description', r.e ->> 'user', r.e ->> 'source',
+                    r.e ->> 'external_id', p_stamp, CASE WHEN (r.e ->> 'applied')::boolean THEN p_stamp END, r.e ->> 'state',
+                    (r.e ->> 'allow_overage')::boolean, r.e ->> 'extras', (r.e ->> 'reverses')::bigint, p_dialect,
+                    p_request_id, p_key, r.e ->> 'backend')
+                RETURNING id INTO movement_id;
+                replayed := FALSE;
+                RETURN NEXT;
+            END LOOP;
+        END
+        $$
+        """
 
     /// The newest schema version this build knows.
     public static var schemaVersion: Int { migrations.last?.version ?? 0 }
@@ -100,10 +169,8 @@ extension PostgresStore {
                 )
             }
             var done: [Int] = []
-            for (version, sql) in Self.migrations where !applied.contains(version) {
-                // One statement per query: the extended protocol takes no more.
-                for statement in sql.components(separatedBy: ";\n")
-                where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            for (version, statements) in Self.migrations where !applied.contains(version) {
+                for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
                 }
                 try await connection.query(

@@ -30,6 +30,8 @@ public final class PostgresStore: Sendable {
     let unreachable = Mutex<String?>(nil)
     /// Longest wait for a pooled connection before a request is answered `unavailable`.
     let leaseTimeout: Duration
+    /// Longest wait for a leased connection's work (see `withLease`).
+    let answerTimeout: Duration
 
     /// The settings of a `postgres://user:password@host:port/database` URL.
     public struct Location: Sendable, Equatable {
@@ -64,9 +66,11 @@ public final class PostgresStore: Sendable {
     public init(
         location: Location, catalog: Catalog, poolSize: Int = 16, logger: Logger,
         idempotencyWindow: TimeInterval = 24 * 3600, leaseTimeout: Duration = .seconds(5),
+        answerTimeout: Duration = .seconds(30),
         clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.leaseTimeout = leaseTimeout
+        self.answerTimeout = max(answerTimeout, leaseTimeout + .seconds(1))
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.username, password: location.password,
             database: location.database,
@@ -136,6 +140,9 @@ public final class PostgresStore: Sendable {
             let value = try await withLease(body)
             reached()
             return value
+        } catch is StoreDidNotAnswer {
+            unreachable.withLock { $0 = "the stock database did not answer within \(answerTimeout)" }
+            throw GatewayError(code: .unavailable, message: "the stock database did not answer; try again")
         } catch {
             throw translated(error)
         }
@@ -143,33 +150,46 @@ public final class PostgresStore: Sendable {
 
     /// Runs `body` on a pooled connection, waiting at most `leaseTimeout` for one: with the
     /// database down the pool keeps trying to connect, and a request must not wait with it.
-    /// Once a connection is leased, `body` runs to its end (a deadline there could cut a commit
-    /// off and leave its outcome unknown).
+    /// Once a connection is leased, `body` is given until `answerTimeout` from the start; past
+    /// it the caller is answered `StoreDidNotAnswer` (a write: unknown outcome) even if the
+    /// driver never returns — a PostgreSQL restarted under load once left queries that never
+    /// completed, holding their requests (and the server's graceful shutdown) forever.
     func withLease<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> T) async throws -> T {
         let leased = LeaseFlag()
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await self.client.withConnection { connection in
-                    leased.set()
-                    return try await body(connection)
+        let answer = FirstAnswer<T>()
+        // While the database is known to be down, give up sooner: callers learn it in a
+        // second, and the pool goes on reconnecting in the background.
+        let leaseWait =
+            self.unreachable.withLock { $0 } == nil ? self.leaseTimeout : min(self.leaseTimeout, .seconds(1))
+        let answerWait = answerTimeout
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                answer.install(continuation)
+                let work = Task {
+                    do {
+                        let value = try await self.client.withConnection { connection in
+                            leased.set()
+                            return try await body(connection)
+                        }
+                        answer.give(.success(value))
+                    } catch {
+                        answer.give(.failure(error))
+                    }
                 }
-            }
-            // While the database is known to be down, give up sooner: callers learn it in a
-            // second, and the pool goes on reconnecting in the background.
-            let timeout =
-                self.unreachable.withLock { $0 } == nil ? self.leaseTimeout : min(self.leaseTimeout, .seconds(1))
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                if !leased.isSet { throw LeaseTimedOut() }
-                return nil
-            }
-            while let result = try await group.next() {
-                if let value = result {
-                    group.cancelAll()
-                    return value
+                let timer = Task {
+                    try await Task.sleep(for: leaseWait)
+                    if !leased.isSet {
+                        if answer.give(.failure(LeaseTimedOut())) { work.cancel() }
+                        return
+                    }
+                    try await Task.sleep(for: answerWait - leaseWait)
+                    if answer.give(.failure(StoreDidNotAnswer())) { work.cancel() }
                 }
+                answer.onAnswer { timer.cancel() }
+                answer.onCancel { work.cancel() }
             }
-            throw LeaseTimedOut()  // unreachable: the body's task always yields a value or throws
+        } onCancel: {
+            answer.cancel()
         }
     }
 
@@ -210,6 +230,13 @@ public final class PostgresStore: Sendable {
             return GatewayError.internalError("database error \(state ?? "\(error.code)")")
         }
         if error is CancellationError { return error }
+        if error is StoreDidNotAnswer {
+            unreachable.withLock { $0 = "the stock database did not answer within \(answerTimeout)" }
+            return GatewayError(
+                code: .unknownOutcome,
+                message:
+                    "the stock database did not answer within \(answerTimeout); the write may or may not be applied")
+        }
         if error is LeaseTimedOut {
             let reason = "the stock database did not give a connection within \(leaseTimeout)"
             unreachable.withLock { $0 = reason }
@@ -258,3 +285,64 @@ final class LeaseFlag: Sendable {
 }
 
 struct LeaseTimedOut: Error {}
+
+/// A leased connection's work did not finish within the store's answer timeout.
+struct StoreDidNotAnswer: Error {}
+
+/// The first of several racing outcomes resumes the caller; the others are dropped.
+final class FirstAnswer<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var answered = false
+        var cancelled = false
+        var afterAnswer: [@Sendable () -> Void] = []
+        var afterCancel: [@Sendable () -> Void] = []
+    }
+    private let state = Mutex(State())
+
+    func install(_ continuation: CheckedContinuation<T, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    /// Resumes the caller unless an answer came first; true when this one did.
+    @discardableResult
+    func give(_ result: Result<T, any Error>) -> Bool {
+        let (continuation, actions) = state.withLock {
+            state -> (CheckedContinuation<T, any Error>?, [@Sendable () -> Void]) in
+            guard !state.answered else { return (nil, []) }
+            state.answered = true
+            defer { state.continuation = nil }
+            return (state.continuation, state.afterAnswer)
+        }
+        guard let continuation else { return false }
+        continuation.resume(with: result)
+        for action in actions { action() }
+        return true
+    }
+
+    func onAnswer(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.answered { return true }
+            state.afterAnswer.append(action)
+            return false
+        }
+        if now { action() }
+    }
+
+    func onCancel(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.cancelled { return true }
+            state.afterCancel.append(action)
+            return false
+        }
+        if now { action() }
+    }
+
+    func cancel() {
+        let actions = state.withLock { state -> [@Sendable () -> Void] in
+            state.cancelled = true
+            return state.afterCancel
+        }
+        for action in actions { action() }
+    }
+}

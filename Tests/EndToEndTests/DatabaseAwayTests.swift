@@ -2,9 +2,11 @@ import AsyncHTTPClient
 import Foundation
 import Gateway
 import GatewayTestSupport
+import NIOHTTP1
 import PostgresStore
 import StockCore
 import StoreTestSupport
+import Synchronization
 import TestSupport
 import Testing
 
@@ -66,6 +68,134 @@ struct DatabaseAwayTests {
                 try await expectJournalMatchesBalances(store)
             }
         }
+    }
+}
+
+/// What each write of the restart test was last answered, and the answers outside the
+/// documented ones.
+final class RestartLedger: Sendable {
+    private let state = Mutex<(acked: Set<String>, unexpected: [String], refusedWhileDown: Int)>(([], [], 0))
+    func ack(_ key: String) { state.withLock { _ = $0.acked.insert(key) } }
+    func unexpected(_ text: String) { state.withLock { $0.unexpected.append(text) } }
+    func refused() { state.withLock { $0.refusedWhileDown += 1 } }
+    var acked: Set<String> { state.withLock { $0.acked } }
+    var unexpectedAnswers: [String] { state.withLock { $0.unexpected } }
+    var refusedWhileDown: Int { state.withLock { $0.refusedWhileDown } }
+}
+
+extension DatabaseAwayTests {
+    /// A batch of three restocks in StockGate's own dialect: all of it is journaled or none.
+    static let batchOfThree = (
+        HTTPMethod.POST, "/stockgate/v1/movements",
+        #"{"atomic": true, "movements": [{"product": "mug-black", "quantity": 1, "from": "supplier", "to": "shop-floor"}, {"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}, {"product": "mug-black", "quantity": 2, "from": "supplier", "to": "back-room"}]}"#
+    )
+
+    @Test(
+        "restarted mid-load under two instances: only unavailable or unknown-outcome failures, nothing half-applied or twice, served again without a restart"
+    )
+    func restartedUnderLoad() async throws {
+        let cluster = try await OwnCluster.make()
+        try await cluster.start()
+        defer { Task { await cluster.remove() } }
+        let location = try #require(PostgresStore.Location(url: cluster.url))
+        // Two gateways, each with a pool of its own: two instances on one database. A query
+        // caught by the restart can stay unanswered by the driver; the store answers its request
+        // after `answerTimeout` (30 s by default, 8 s here to keep the test short).
+        let stores = (0..<2).map { _ in
+            PostgresStore(
+                location: location, catalog: demoCatalog, poolSize: 8, logger: quietLogger,
+                answerTimeout: .seconds(8))
+        }
+        try await stores[0].whileRunning {
+            try await stores[1].whileRunning {
+                try await stores[0].migrate()
+                let gateways = stores.map {
+                    Gateway(
+                        configuration: GatewayConfiguration(port: 0), catalog: demoCatalog, backend: $0,
+                        logger: quietLogger)
+                }
+                try await GatewayServer.withRunning(gateways[0], logger: quietLogger) { first in
+                    try await GatewayServer.withRunning(gateways[1], logger: quietLogger) { second in
+                        let bases = ["http://127.0.0.1:\(first)", "http://127.0.0.1:\(second)"]
+                        try await Self.loadThroughRestart(cluster: cluster, bases: bases, store: stores[0])
+                    }
+                }
+            }
+        }
+    }
+
+    static func loadThroughRestart(cluster: OwnCluster, bases: [String], store: PostgresStore) async throws {
+        let ledger = RestartLedger()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<16 {
+                group.addTask {
+                    for sequence in 0..<12 {
+                        let key = "r\(client)-\(sequence)"
+                        let dialect =
+                            sequence % 3 == 0 ? "batch" : Self.dialects[(client + sequence) % Self.dialects.count]
+                        let (method, path, body) =
+                            dialect == "batch" ? Self.batchOfThree : LoadTests.request(dialect, inbound: true)
+                        // Resend under the same key, to the other instance, until answered.
+                        for attempt in 0..<150 {
+                            let base = bases[(client + attempt) % 2]
+                            guard
+                                let result = try? await HTTPClient.shared.send(
+                                    method, base + path, body: body, headers: [("Idempotency-Key", key)],
+                                    timeout: .seconds(10))
+                            else {
+                                try await Task.sleep(for: .milliseconds(50))
+                                continue
+                            }
+                            let text = result.text.lowercased()
+                            let succeeded =
+                                dialect == "batch"
+                                ? result.json?["applied"] == 3 : LoadTests.succeeded(dialect, result)
+                            if succeeded {
+                                ledger.ack(key)
+                                break
+                            }
+                            if result.status == 503 && text.contains("unavailable")
+                                || result.status == 503 && text.contains("unreachable")
+                                || result.status == 504 && text.contains("may or may not")
+                                || dialect == "storefeeder" && result.status == 200 && text.contains("unavailable")
+                            {
+                                ledger.refused()
+                            } else if text.contains("still in progress") {
+                                // The key is claimed by a request in flight, or by one whose claim
+                                // could not be released while the database was away (it goes stale
+                                // after twice the request timeout): resend later.
+                            } else {
+                                ledger.unexpected("\(dialect) \(result.status) \(result.text.prefix(300))")
+                                break
+                            }
+                            try await Task.sleep(for: .milliseconds(50))
+                        }
+                    }
+                }
+            }
+            try await waitUntil(timeout: .seconds(60), "40 acknowledged writes") { ledger.acked.count >= 40 }
+            try await cluster.stop()
+            try await Task.sleep(for: .seconds(1))
+            try await cluster.start()
+            try await group.waitForAll()
+        }
+        #expect(ledger.unexpectedAnswers.isEmpty, "\(ledger.unexpectedAnswers.prefix(5))")
+        #expect(ledger.refusedWhileDown > 0, "the restart was not seen by any write")
+        for base in bases {
+            try await waitUntil(timeout: .seconds(30), "\(base) ready again") {
+                (try? await HTTPClient.shared.send(.GET, base + "/readyz").status) == 200
+            }
+        }
+        let journal = try await store.movements(MovementQuery())
+        var perKey: [String: Int] = [:]
+        for movement in journal { if let key = movement.idempotencyKey { perKey[key, default: 0] += 1 } }
+        for (key, count) in perKey {
+            let sequence = Int(key.split(separator: "-").last ?? "") ?? 0
+            #expect(count == (sequence % 3 == 0 ? 3 : 1), "key \(key): \(count) movements (half-applied or twice)")
+        }
+        for key in ledger.acked { #expect(perKey[key] != nil, "acknowledged \(key) is not in the journal") }
+        #expect(ledger.acked.count >= 150, "\(ledger.acked.count) of 192 writes acknowledged")
+        try await expectJournalMatchesBalances(store)
     }
 }
 

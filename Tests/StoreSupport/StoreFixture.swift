@@ -217,7 +217,7 @@ public final class OwnCluster: Sendable {
             let argv = ([path] + arguments).map { strdup($0) } + [nil]
             defer { for pointer in argv { free(pointer) } }
             var pid = pid_t()
-            let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+            let spawned = whileLaunching { posix_spawn(&pid, path, &actions, nil, argv, environ) }
             guard spawned == 0 else { return -1 }
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

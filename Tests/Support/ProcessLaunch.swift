@@ -12,6 +12,12 @@ public func launch(_ process: Process) throws {
     try launching.withLock { _ in try process.run() }
 }
 
+/// Runs `spawn` (a `posix_spawn` of its own) under the same lock as `launch`: a crash in
+/// `Process.run()` came back while PostgreSQL's `pg_ctl` was being spawned beside it.
+public func whileLaunching<T>(_ spawn: () -> T) -> T {
+    launching.withLock { _ in spawn() }
+}
+
 private let launching = Mutex(())
 
 /// Runs blocking work on a thread of its own, so the cooperative pool (two threads on this

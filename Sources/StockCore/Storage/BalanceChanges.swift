@@ -98,3 +98,67 @@ public struct BalanceChanges {
         }
     }
 }
+
+/// What a write does to each balance if every one of its movements is accepted, and the
+/// stored balances for which that is so: a store that can check and change balances in one
+/// statement on the database (PostgreSQL, one round trip) uses it, and runs `BalanceChanges`
+/// itself only when a balance lies outside its window.
+///
+/// Sound by construction from the rules of `BalanceChanges.apply`: with each stored balance
+/// inside `[low, high]`, applying the movements in order refuses none of them and leaves each
+/// balance at stored + `delta`. (`BalanceChangesTests` checks it against `apply`.)
+public struct AcceptanceWindow: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public let key: BalanceChanges.Key
+        /// The net change of the balance.
+        public let delta: Quantity
+        /// The least and greatest stored balance for which every movement is accepted.
+        public let low: Quantity
+        public let high: Quantity
+    }
+
+    /// One entry per balance the movements change, in sorted key order (the order rows are locked in).
+    public let entries: [Entry]
+
+    /// The window of `movements` (pending ones change nothing); nil when no stored balance
+    /// could accept them all, or when a running sum leaves the range quantities carry.
+    public init?(_ movements: [Movement], catalog: Catalog) {
+        let largest = Quantity(units: Quantity.limit - 1)
+        var running: [BalanceChanges.Key: (sum: Quantity, low: Quantity, high: Quantity)] = [:]
+        func change(_ key: BalanceChanges.Key, by amount: Quantity, mayGoNegative: Bool) -> Bool {
+            var entry = running[key] ?? (.zero, -largest, largest)
+            entry.sum = entry.sum + amount
+            guard entry.sum.isInRange else { return false }
+            // stored + sum must stay within ±largest, and at or above zero for a guarded source.
+            entry.low = max(entry.low, -largest - entry.sum)
+            entry.high = min(entry.high, largest - entry.sum)
+            if !mayGoNegative { entry.low = max(entry.low, -entry.sum) }
+            running[key] = entry
+            return true
+        }
+        for movement in movements where movement.state != .pending {
+            if let from = catalog.location(key: movement.from), from.kind.isTracked {
+                let key = BalanceChanges.Key(product: movement.product, location: from.key)
+                guard change(key, by: -movement.quantity, mayGoNegative: movement.allowOverage) else { return nil }
+            }
+            if let to = catalog.location(key: movement.to), to.kind.isTracked {
+                let key = BalanceChanges.Key(product: movement.product, location: to.key)
+                guard change(key, by: movement.quantity, mayGoNegative: true) else { return nil }
+            }
+        }
+        var entries: [Entry] = []
+        for (key, entry) in running.sorted(by: { $0.key < $1.key }) {
+            guard entry.low <= entry.high else { return nil }
+            entries.append(Entry(key: key, delta: entry.sum, low: entry.low, high: entry.high))
+        }
+        self.entries = entries
+    }
+
+    /// Whether a stored balance lies inside its entry's window.
+    public func admits(_ stored: [BalanceChanges.Key: Quantity]) -> Bool {
+        entries.allSatisfy { entry in
+            let value = stored[entry.key] ?? .zero
+            return entry.low <= value && value <= entry.high
+        }
+    }
+}
