@@ -22,9 +22,8 @@ extension PostgresStore: LedgerStore, ForwardJournal {
         if !checked.contains(where: { $0 != nil }), let window = AcceptanceWindow(batch.items, catalog: catalog) {
             let stamp = Self.millis(now)
             let rows = batch.items.map { $0.journaled(atMillis: stamp, facts: facts) }
-            switch try await writeInOneStatement(
-                window: window, rows: rows, facts: facts, stamp: stamp,
-                replaySince: facts.idempotencyKey == nil ? nil : replaySince)
+            switch try await writes.submit(
+                WriteGroup.Write(window: window, rows: rows, facts: facts, replay: true), on: self)
             {
             case .written(let ids):
                 guard ids.count == rows.count else {

@@ -72,6 +72,7 @@ extension PostgresStore {
                 """)
         ),
         (2, [oneStatementWrite]),
+        (3, [groupWrite]),
     ]
 
     /// Splits statements separated by `;` at the end of a line.
@@ -180,6 +181,99 @@ extension PostgresStore {
             return (done, true)
         }
     }
+
+    /// Many writes in one statement, for the writes of one instance that arrive together
+    /// (`PostgresStore.WriteGroup`): the union of their balance rows locked in the order given
+    /// (sorted by the caller), then each write in turn — answered from the journal when its key
+    /// was applied before, refused alone (`outside`, nothing of it changed) when a balance lies
+    /// outside its window, else its deltas added and its rows journaled under the insert lock.
+    /// One statement, one implicit transaction, one commit for the group; balance rows it
+    /// created only to lock them, for writes then refused, are removed again.
+    static let groupWrite = """
+        CREATE FUNCTION stockgate_write_group(
+            p_writes JSONB, p_keys JSONB, p_stamp BIGINT, p_insert_lock BIGINT, p_replay_since BIGINT)
+        RETURNS TABLE (write_index INTEGER, movement_id BIGINT, outcome TEXT)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            w RECORD;
+            b RECORD;
+            r RECORD;
+            held NUMERIC;
+            inside BOOLEAN;
+            insert_locked BOOLEAN := FALSE;
+        BEGIN
+            FOR b IN SELECT e ->> 0 AS product, e ->> 1 AS location
+                FROM jsonb_array_elements(p_keys) WITH ORDINALITY AS a(e, n) ORDER BY n
+            LOOP
+                INSERT INTO balance (product, location, quantity) VALUES (b.product, b.location, 0)
+                    ON CONFLICT (product, location) DO NOTHING;
+                PERFORM 1 FROM balance x WHERE x.product = b.product AND x.location = b.location FOR UPDATE;
+            END LOOP;
+            FOR w IN SELECT e, (n - 1)::integer AS i FROM jsonb_array_elements(p_writes) WITH ORDINALITY AS a(e, n)
+                ORDER BY n
+            LOOP
+                IF (w.e ->> 'replay')::boolean THEN
+                    RETURN QUERY SELECT w.i, m.id, 'replayed'::text FROM movement m
+                        WHERE m.idempotency_key = w.e ->> 'key' AND m.reverses IS NULL AND m.backend IS NULL
+                            AND m.created_at >= p_replay_since
+                        ORDER BY m.id;
+                    IF FOUND THEN
+                        CONTINUE;
+                    END IF;
+                END IF;
+                inside := TRUE;
+                FOR b IN SELECT e ->> 'product' AS product, e ->> 'location' AS location,
+                        (e ->> 'low')::numeric AS low, (e ->> 'high')::numeric AS high
+                    FROM jsonb_array_elements(w.e -> 'balances') AS a(e)
+                LOOP
+                    SELECT x.quantity INTO held FROM balance x WHERE x.product = b.product AND x.location = b.location;
+                    IF held < b.low OR held > b.high THEN
+                        inside := FALSE;
+                        EXIT;
+                    END IF;
+                END LOOP;
+                IF NOT inside THEN
+                    write_index := w.i;
+                    movement_id := NULL;
+                    outcome := 'outside';
+                    RETURN NEXT;
+                    CONTINUE;
+                END IF;
+                FOR b IN SELECT e ->> 'product' AS product, e ->> 'location' AS location,
+                        (e ->> 'delta')::numeric AS delta
+                    FROM jsonb_array_elements(w.e -> 'balances') AS a(e)
+                LOOP
+                    UPDATE balance SET quantity = quantity + b.delta, updated_at = p_stamp
+                        WHERE product = b.product AND location = b.location;
+                END LOOP;
+                IF NOT insert_locked THEN
+                    PERFORM pg_advisory_xact_lock(p_insert_lock);
+                    insert_locked := TRUE;
+                END IF;
+                FOR r IN SELECT e FROM jsonb_array_elements(w.e -> 'rows') WITH ORDINALITY AS a(e, n) ORDER BY n
+                LOOP
+                    INSERT INTO movement (product, quantity, from_location, to_location, reason, reference,
+                        description, acting_user, source_system, external_id, created_at, applied_at, state,
+                        allow_overage, extras, reverses, dialect, request_id, idempotency_key, backend)
+                    VALUES (r.e ->> 'product', (r.e ->> 'quantity')::numeric, r.e ->> 'from', r.e ->> 'to',
+                        r.e ->> 'reason', r.e ->> 'reference', r.e ->> 'description', r.e ->> 'user',
+                        r.e ->> 'source', r.e ->> 'external_id', p_stamp,
+                        CASE WHEN (r.e ->> 'applied')::boolean THEN p_stamp END, r.e ->> 'state',
+                        (r.e ->> 'allow_overage')::boolean, r.e ->> 'extras', (r.e ->> 'reverses')::bigint,
+                        w.e ->> 'dialect', w.e ->> 'request_id', w.e ->> 'key', r.e ->> 'backend')
+                    RETURNING id INTO movement_id;
+                    write_index := w.i;
+                    outcome := 'written';
+                    RETURN NEXT;
+                END LOOP;
+            END LOOP;
+            -- Rows created above only to be locked, for writes that were then refused, are not
+            -- balances: nothing was ever written to them.
+            DELETE FROM balance x USING jsonb_array_elements(p_keys) AS k(e)
+                WHERE x.product = k.e ->> 0 AND x.location = k.e ->> 1 AND x.quantity = 0 AND x.updated_at IS NULL;
+        END
+        $$
+        """
 
     static let migrationLock: Int64 = 0x5354_4F43_4B47_0001
     /// Held by a transaction while it inserts movement rows: ids commit in increasing order.

@@ -32,6 +32,8 @@ public final class PostgresStore: Sendable {
     let leaseTimeout: Duration
     /// Longest wait for a leased connection's work (see `withLease`).
     let answerTimeout: Duration
+    /// The writes of this instance that arrive together, committed as one statement.
+    let writes = WriteGroup()
 
     /// The settings of a `postgres://user:password@host:port/database` URL.
     public struct Location: Sendable, Equatable {
@@ -195,6 +197,12 @@ public final class PostgresStore: Sendable {
 
     func reached() {
         if unreachable.withLock({ $0 }) != nil { unreachable.withLock { $0 = nil } }
+    }
+
+    /// A server error saying the server is going away or cannot be reached (class 08, 57P01–03).
+    static func isUnreachable(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("08") || state == "57P01" || state == "57P02" || state == "57P03"
     }
 
     /// SQLSTATE 40001 (serialization failure) and 40P01 (deadlock detected).

@@ -21,33 +21,7 @@ final class GroupCommit: Sendable {
     }
 
     /// The queue of waiting writes, and whether a drain task is running.
-    struct State {
-        var waiting: [Job] = []
-        var draining = false
-
-        /// Queues a job; true when the caller must start the drain task.
-        mutating func enqueue(_ job: Job) -> Bool {
-            waiting.append(job)
-            if draining { return false }
-            draining = true
-            return true
-        }
-
-        /// The next group (at most `limit` jobs); empty, and draining over, when nothing waits.
-        mutating func nextGroup(limit: Int) -> [Job] {
-            if waiting.isEmpty {
-                draining = false
-                return []
-            }
-            if waiting.count <= limit {
-                defer { waiting.removeAll(keepingCapacity: true) }
-                return waiting
-            }
-            let group = Array(waiting.prefix(limit))
-            waiting.removeFirst(limit)
-            return group
-        }
-    }
+    typealias State = WriteQueue<Job>
 
     /// A bound on one transaction, so a burst is committed in steps and the first callers of
     /// a burst are answered without waiting for its last.
