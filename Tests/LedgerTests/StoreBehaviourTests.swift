@@ -164,4 +164,33 @@ struct StoreBehaviourTests {
             #expect(ids == ids.sorted() && Set(ids).count == ids.count)
         }
     }
+
+    /// On PostgreSQL, writes arriving together share one statement (`WriteGroup`); one the
+    /// database cannot store (a NUL character, which PostgreSQL text refuses) must fail alone.
+    @Test(
+        "a write the store cannot keep fails alone; the writes sharing its commit are kept",
+        arguments: StoreKind.testable)
+    func poisonedGroup(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { store in
+            let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                for writer in 0..<24 {
+                    group.addTask {
+                        var item = move("mug", "1", "supplier", "floor")
+                        if writer == 12 { item.description = "bad\u{0}text" }
+                        let outcome = try? await store.move(
+                            MoveBatch(items: [item], atomicity: .allOrNothing), facts: facts)
+                        return (writer, outcome?.allSucceeded ?? false)
+                    }
+                }
+                return try await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+            }
+            for writer in 0..<24 where writer != 12 { #expect(outcomes[writer] == true, "writer \(writer)") }
+            // SQLite keeps any text; PostgreSQL refuses the NUL, for that write only.
+            if kind == .postgres { #expect(outcomes[12] == false) }
+            let applied = outcomes.values.filter { $0 }.count
+            #expect(applied >= 23)
+            #expect(try await store.totalStock(product: "mug") == Quantity(applied))
+            try await expectBalancesMatchJournal(store)
+        }
+    }
 }
