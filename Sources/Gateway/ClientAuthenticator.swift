@@ -1,5 +1,6 @@
+import Crypto
+import Foundation
 import HTTPTypes
-import Synchronization
 
 /// Who may call: the clients of the configuration, each with a secret and the dialects it
 /// may use. With no client configured every caller is let in (and `serve` refuses to bind
@@ -23,8 +24,6 @@ public struct ClientAuthenticator: Sendable {
     }
 
     public let clients: [Client]
-    /// Bearer tokens handed out by `POST /Token` (StoreFeeder's password grant), by client.
-    public let tokens = IssuedTokens()
 
     public init(clients: [Client] = []) {
         self.clients = clients
@@ -51,8 +50,15 @@ public struct ClientAuthenticator: Sendable {
         case forbidden(client: String)
     }
 
+    /// A bearer token for `client` from `POST /Token` (StoreFeeder's password grant).
+    public func issueToken(for client: String, now: Date = Date()) -> String {
+        let secret = clients.first { $0.name == client }?.secret.value ?? ""
+        return IssuedTokens.sign(
+            client: client, expires: Int64(now.timeIntervalSince1970) + Int64(IssuedTokens.lifetime), secret: secret)
+    }
+
     /// Decides for a request of `dialect` with these headers.
-    public func decide(dialect: String, headers: HTTPFields) -> Decision {
+    public func decide(dialect: String, headers: HTTPFields, now: Date = Date()) -> Decision {
         guard !clients.isEmpty else { return .allowed(client: nil) }
         var presented: [UInt8]?
         if let authorization = headers[.authorization] {
@@ -72,8 +78,8 @@ public struct ClientAuthenticator: Sendable {
             // Every client is compared, whatever matched before.
             if Self.constantTimeEquals(presented, Array(client.secret.value.utf8)) && match == nil { match = client }
         }
-        if match == nil, let name = tokens.client(for: String(decoding: presented, as: UTF8.self)) {
-            match = clients.first { $0.name == name }
+        if match == nil {
+            match = IssuedTokens.client(of: String(decoding: presented, as: UTF8.self), among: clients, now: now)
         }
         guard let match else { return .unauthenticated }
         return match.dialects.contains(dialect) ? .allowed(client: match.name) : .forbidden(client: match.name)
@@ -92,34 +98,48 @@ public struct ClientAuthenticator: Sendable {
     }
 }
 
-/// Access tokens issued by the password grant (`POST /Token`), each for one client until it
-/// expires. Kept in memory: after a restart a client is answered 401 and fetches a new one,
-/// as OAuth clients do.
-public final class IssuedTokens: Sendable {
+/// Access tokens of the password grant (`POST /Token`), each for one client until it expires.
+///
+/// Signed, not stored: `sg1.<client name, base64url>.<expiry, Unix seconds>.<HMAC-SHA256 of
+/// both under the client's own secret, hex>`. Any instance configured with the same clients
+/// accepts a token another instance issued (a StoreFeeder client behind a load balancer keeps
+/// working whichever instance it reaches), a restart loses none, and changing a client's secret
+/// revokes every token issued under the old one.
+public enum IssuedTokens {
     /// The vendor's lifetime: StoreFeeder's `/Token` answers `expires_in: 1209599` (14 days).
     public static let lifetime = 1_209_599
-    private let tokens = Mutex<[String: (client: String, expires: ContinuousClock.Instant)]>([:])
+    static let prefix = "sg1."
 
-    public init() {}
-
-    /// A new random token for `client`.
-    public func issue(for client: String) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let token = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
-        let expires = ContinuousClock.now + .seconds(Self.lifetime)
-        tokens.withLock { known in
-            let now = ContinuousClock.now
-            known = known.filter { $0.value.expires > now }  // forget expired ones
-            known[token] = (client, expires)
-        }
-        return token
+    static func sign(client: String, expires: Int64, secret: String) -> String {
+        let name = Data(client.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let payload = prefix + name + "." + String(expires)
+        return payload + "." + mac(payload, secret: secret)
     }
 
-    /// The client a token was issued to, while it is valid.
-    public func client(for token: String) -> String? {
-        tokens.withLock { known in
-            guard let entry = known[token], entry.expires > ContinuousClock.now else { return nil }
-            return entry.client
+    static func mac(_ payload: String, secret: String) -> String {
+        let code = HMAC<SHA256>.authenticationCode(
+            for: Data(payload.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return code.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+            .joined()
+    }
+
+    /// The configured client a token was issued to, while it is valid; nil for anything else.
+    static func client(
+        of token: String, among clients: [ClientAuthenticator.Client], now: Date
+    ) -> ClientAuthenticator.Client? {
+        guard token.hasPrefix(prefix), token.utf8.count < 1024 else { return nil }
+        let parts = token.dropFirst(prefix.count).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let expires = Int64(parts[1]), expires > Int64(now.timeIntervalSince1970) else {
+            return nil
         }
+        var base64 = parts[0].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let nameData = Data(base64Encoded: base64), let name = String(data: nameData, encoding: .utf8),
+            let client = clients.first(where: { $0.name == name })
+        else { return nil }
+        let payload = prefix + parts[0] + "." + parts[1]
+        let expected = Array(mac(payload, secret: client.secret.value).utf8)
+        return ClientAuthenticator.constantTimeEquals(Array(parts[2].utf8), expected) ? client : nil
     }
 }

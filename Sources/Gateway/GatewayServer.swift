@@ -61,7 +61,7 @@ public enum GatewayServer {
             var headers = HTTPFields()
             headers[.cacheControl] = "no-store"
             headers[.contentType] = "application/json; charset=utf-8"
-            let token = gateway.clients.tokens.issue(for: name)
+            let token = gateway.clients.issueToken(for: name)
             return Response(
                 status: .ok, headers: headers,
                 body: ResponseBody(

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Gateway
 import GatewayTestSupport
+import HTTPTypes
 import StockCore
 import Synchronization
 import Testing
@@ -209,6 +210,50 @@ struct StoreFeederClientTests {
         try await HTTPClient.shared.send(
             .POST, base + "/Token", body: "grant_type=password&username=\(user)&password=\(password)",
             headers: [("Content-Type", "application/x-www-form-urlencoded")])
+    }
+
+    @Test(
+        "a token one instance issued is accepted by another with the same clients; a forged, altered, expired or revoked one is not"
+    )
+    func tokensAcrossInstances() async throws {
+        try await LiveGateway.run(clients: Self.clients) { first in
+            let granted = try await Self.token(first.baseURL, user: "warehouse-app", password: "wh-secret-1")
+            let token = try #require(granted.json?["access_token"]?.stringValue)
+            // A second instance: its own process state, the same configured clients.
+            try await LiveGateway.run(clients: Self.clients) { second in
+                let read = try await HTTPClient.shared.send(
+                    .GET, second.baseURL + "/stocklocations", headers: [("Authorization", "Bearer \(token)")])
+                #expect(read.status == 200, "\(read.text)")
+            }
+        }
+        let now = Date()
+        let token = Self.clients.issueToken(for: "warehouse-app", now: now)
+        func decide(_ presented: String, at date: Date = now) -> ClientAuthenticator.Decision {
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer " + presented
+            return Self.clients.decide(dialect: "storefeeder", headers: headers, now: date)
+        }
+        #expect(decide(token) == .allowed(client: "warehouse-app"))
+        // Expired: the vendor's lifetime, 1,209,599 s.
+        #expect(decide(token, at: now.addingTimeInterval(1_209_600)) == .unauthenticated)
+        // Another client's name, a later expiry, a flipped signature byte: each breaks the signature.
+        let parts = token.split(separator: ".").map(String.init)
+        let posName = Data("pos".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+        #expect(decide([parts[0], posName, parts[2], parts[3]].joined(separator: ".")) == .unauthenticated)
+        #expect(
+            decide([parts[0], parts[1], String(Int(parts[2])! + 1), parts[3]].joined(separator: "."))
+                == .unauthenticated)
+        let flipped = String(parts[3].dropLast()) + (parts[3].last == "0" ? "1" : "0")
+        #expect(decide([parts[0], parts[1], parts[2], flipped].joined(separator: ".")) == .unauthenticated)
+        #expect(decide("sg1.") == .unauthenticated)
+        #expect(decide("sg1.a.b.c.d") == .unauthenticated)
+        // The client's secret changed (rotation): tokens signed with the old one are refused.
+        let rotated = ClientAuthenticator(clients: [
+            .init(name: "warehouse-app", secret: Secret("wh-secret-NEW"), dialects: ["storefeeder"])
+        ])
+        var headers = HTTPFields()
+        headers[.authorization] = "Bearer " + token
+        #expect(rotated.decide(dialect: "storefeeder", headers: headers, now: now) == .unauthenticated)
     }
 
     @Test("the password grant issues a bearer token to a configured client, which then reads and writes")
