@@ -23,7 +23,7 @@ extension PostgresStore: LedgerStore, ForwardJournal {
             let stamp = Self.millis(now)
             let rows = batch.items.map { $0.journaled(atMillis: stamp, facts: facts) }
             switch try await writes.submit(
-                WriteGroup.Write(window: window, rows: rows, facts: facts, replay: true), on: self)
+                WriteGroup.Write(window: window, rows: rows, facts: facts, stamp: stamp, replay: true), on: self)
             {
             case .written(let ids):
                 guard ids.count == rows.count else {
@@ -166,9 +166,9 @@ extension PostgresStore: LedgerStore, ForwardJournal {
             movement.appliedAt = state == .applied ? movement.createdAt : nil
             return movement
         }
-        guard
-            case .written(let ids) = try await writeInOneStatement(
-                window: nil, rows: rows, facts: facts, stamp: stamp, replaySince: nil), ids.count == rows.count
+        // Through the same group commit as the ledger's writes: no balances, no replay.
+        let write = WriteGroup.Write(window: .none, rows: rows, facts: facts, stamp: stamp, replay: false)
+        guard case .written(let ids) = try await writes.submit(write, on: self), ids.count == rows.count
         else { throw GatewayError.internalError("the database did not journal the forwarded movements") }
         return zip(rows, ids).map { row, id in
             var movement = row

@@ -7,9 +7,10 @@ import StockCore
 /// Measured first (BENCHMARKS.md, "PostgreSQL"): a write as a transaction of single-row
 /// statements cost one round trip per balance and per journal row, each ~150 µs of the
 /// gateway's CPU in postgres-nio and the event loops, and held the balance rows locked across
-/// all of them — 567 single movements/s. As one call of `stockgate_write` (migration 2) a write
-/// is one statement in its own implicit transaction: the rows stay locked for the statement and
-/// its commit only.
+/// all of them — 567 single movements/s. As one statement in its own implicit transaction
+/// (`stockgate_write`, migration 2, since replaced by `stockgate_write_group`, migration 3,
+/// which `WriteGroup` calls for all the writes that arrive together) the rows stay locked for
+/// the statement and its commit only.
 ///
 /// The rules stay in Swift: `AcceptanceWindow` says, from `BalanceChanges.apply`, for which
 /// stored balances every movement is accepted; the function only locks, compares and adds.
@@ -25,66 +26,8 @@ extension PostgresStore {
         case outsideWindow
     }
 
-    /// Runs `stockgate_write` once (again after a deadlock or a serialization failure).
-    ///
-    /// A connection lost with the statement on its way is an unknown outcome (504), never
-    /// `unavailable`: the statement commits on its own, and may have.
-    func writeInOneStatement(
-        window: AcceptanceWindow?, rows: [Movement], facts: RequestFacts, stamp: Int64, replaySince: Int64?
-    ) async throws -> OneStatementResult {
-        let balances = JSONWriter.string(
-            .array(
-                (window?.entries ?? []).map { entry in
-                    [
-                        "product": .string(entry.key.product), "location": .string(entry.key.location),
-                        "delta": .number(entry.delta.description), "low": .number(entry.low.description),
-                        "high": .number(entry.high.description),
-                    ]
-                }))
-        let journal = JSONWriter.string(.array(try rows.map(Self.journalRow)))
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                let result = try await withLease { connection -> OneStatementResult in
-                    let answer = try await connection.query(
-                        """
-                        SELECT movement_id, replayed FROM stockgate_write(\(balances)::jsonb, \(journal)::jsonb,
-                            \(stamp), \(Self.insertLock), \(facts.dialect), \(facts.requestID),
-                            \(facts.idempotencyKey), \(replaySince))
-                        """, logger: self.logger)
-                    var ids: [Int64] = []
-                    var replayed = false
-                    for try await (id, again) in answer.decode((Int64, Bool).self) {
-                        ids.append(id)
-                        replayed = again
-                    }
-                    return replayed ? .replayed(ids) : .written(ids)
-                }
-                reached()
-                return result
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "SG001" {
-                reached()
-                return .outsideWindow
-            } catch let error as PSQLError where Self.isRetryable(error) && attempt < 3 {
-                continue
-            } catch let error as PSQLError
-                where error.serverInfo == nil && error.code != .clientClosedConnection && error.code != .poolClosed
-            {
-                unreachable.withLock { $0 = "the stock database connection was lost" }
-                logger.warning("database connection lost during a write", metadata: ["error": "\(error.code)"])
-                throw GatewayError(
-                    code: .unknownOutcome,
-                    message:
-                        "the stock database connection was lost during the write; it may or may not be applied")
-            } catch {
-                throw translated(error)
-            }
-        }
-    }
-
-    /// A journal row as `stockgate_write` reads it (its stamp, dialect, request id and key
-    /// come with the call; `applied` stamps `applied_at` with the call's stamp).
+    /// A journal row as the write functions read it (its stamp, dialect, request id and key
+    /// come with its write; `applied` stamps `applied_at` with the write's stamp).
     static func journalRow(_ movement: Movement) throws -> JSONValue {
         [
             "product": .string(movement.product), "quantity": .number(movement.quantity.description),

@@ -80,8 +80,8 @@ extension PostgresStore {
         sql.components(separatedBy: ";\n").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
     }
 
-    /// A write in one statement, so one round trip and one implicit transaction (see
-    /// `PostgresStore.writeInOneStatement`): the balance rows named in `p_balances` locked in
+    /// A write in one statement, so one round trip and one implicit transaction (the first
+    /// form; since migration 3 `stockgate_write_group` is called instead): the balance rows named in `p_balances` locked in
     /// the order given (sorted by the caller), each checked against the window the caller
     /// computed from the rules (`AcceptanceWindow`) and changed by its delta — or the whole
     /// statement refused with SQLSTATE SG001 when one lies outside, changing nothing; then the
@@ -243,7 +243,7 @@ extension PostgresStore {
                         (e ->> 'delta')::numeric AS delta
                     FROM jsonb_array_elements(w.e -> 'balances') AS a(e)
                 LOOP
-                    UPDATE balance SET quantity = quantity + b.delta, updated_at = p_stamp
+                    UPDATE balance SET quantity = quantity + b.delta, updated_at = (w.e ->> 'stamp')::bigint
                         WHERE product = b.product AND location = b.location;
                 END LOOP;
                 IF NOT insert_locked THEN
@@ -257,8 +257,8 @@ extension PostgresStore {
                         allow_overage, extras, reverses, dialect, request_id, idempotency_key, backend)
                     VALUES (r.e ->> 'product', (r.e ->> 'quantity')::numeric, r.e ->> 'from', r.e ->> 'to',
                         r.e ->> 'reason', r.e ->> 'reference', r.e ->> 'description', r.e ->> 'user',
-                        r.e ->> 'source', r.e ->> 'external_id', p_stamp,
-                        CASE WHEN (r.e ->> 'applied')::boolean THEN p_stamp END, r.e ->> 'state',
+                        r.e ->> 'source', r.e ->> 'external_id', (w.e ->> 'stamp')::bigint,
+                        CASE WHEN (r.e ->> 'applied')::boolean THEN (w.e ->> 'stamp')::bigint END, r.e ->> 'state',
                         (r.e ->> 'allow_overage')::boolean, r.e ->> 'extras', (r.e ->> 'reverses')::bigint,
                         w.e ->> 'dialect', w.e ->> 'request_id', w.e ->> 'key', r.e ->> 'backend')
                     RETURNING id INTO movement_id;

@@ -21,6 +21,8 @@ final class WriteGroup: Sendable {
         let window: AcceptanceWindow
         let rows: [Movement]
         let facts: RequestFacts
+        /// The rows' `created_at` (and `applied_at`), milliseconds: what the caller is answered.
+        let stamp: Int64
         let replay: Bool
     }
 
@@ -105,7 +107,7 @@ extension PostgresStore {
                             }),
                         "rows": .array(try write.rows.map(Self.journalRow)),
                         "dialect": .string(write.facts.dialect), "request_id": .string(write.facts.requestID),
-                        "key": .optional(write.facts.idempotencyKey),
+                        "key": .optional(write.facts.idempotencyKey), "stamp": .integer(write.stamp),
                         "replay": .bool(write.replay && write.facts.idempotencyKey != nil),
                     ]
                 }))

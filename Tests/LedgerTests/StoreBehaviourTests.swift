@@ -191,6 +191,25 @@ struct StoreBehaviourTests {
             #expect(applied >= 23)
             #expect(try await store.totalStock(product: "mug") == Quantity(applied))
             try await expectBalancesMatchJournal(store)
+            // What a write is answered is what is stored (ids, times), also inside a group.
+            let answered = try await withThrowingTaskGroup(of: Movement?.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        let outcome = try await store.move(
+                            MoveBatch(items: [move("mug", "1", "supplier", "floor")], atomicity: .allOrNothing),
+                            facts: facts)
+                        if case .applied(let movement) = outcome.items.first { return movement }
+                        return nil
+                    }
+                }
+                return try await group.reduce(into: [Movement]()) { if let movement = $1 { $0.append(movement) } }
+            }
+            #expect(answered.count == 8)
+            for movement in answered {
+                let stored = try await store.movement(id: try #require(movement.id))
+                #expect(stored?.createdAt == movement.createdAt && stored?.appliedAt == movement.appliedAt)
+                #expect(stored?.quantity == movement.quantity && stored?.product == movement.product)
+            }
         }
     }
 }

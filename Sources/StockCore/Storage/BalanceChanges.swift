@@ -154,6 +154,13 @@ public struct AcceptanceWindow: Sendable, Equatable {
         self.entries = entries
     }
 
+    /// A write that changes no balance (a forwarded movement's journal row).
+    public static let none = AcceptanceWindow(entries: [])
+
+    private init(entries: [Entry]) {
+        self.entries = entries
+    }
+
     /// Whether a stored balance lies inside its entry's window.
     public func admits(_ stored: [BalanceChanges.Key: Quantity]) -> Bool {
         entries.allSatisfy { entry in
