@@ -50,8 +50,8 @@ struct CrashRecoveryTests {
             try await waitUntil(timeout: .seconds(60), "40 acknowledged movements") {
                 shared.acknowledged.withLock { $0.count } >= 40
             }
-            kill(first.processIdentifier, SIGKILL)
-            await offPool { first.waitUntilExit() }
+            first.send(SIGKILL)
+            await first.exit()
             shared.stop.store(true, ordering: .relaxed)
             try await group.waitForAll()
         }

@@ -39,20 +39,14 @@ struct DataDirectoryTests {
         let (first, port) = try await StockGateProcess.start(dataDirectory: directory)
         defer { first.terminate(); first.waitUntilExit() }
         try await StockGateProcess.waitUntilHealthy("http://127.0.0.1:\(port)")
-        let second = Process()
-        second.executableURL = URL(fileURLWithPath: StockGateProcess.binary)
-        second.arguments = [
-            "serve", "--port", "0", "--data-dir", directory, "--mappings",
-            StockGateProcess.repository.appendingPathComponent("mappings").path,
-        ]
-        let errors = Pipe()
-        second.standardError = errors
-        second.standardOutput = FileHandle.nullDevice
-        try launch(second)
-        let output = await offPool { errors.fileHandleForReading.readDataToEndOfFile() }
-        second.waitUntilExit()
-        let text = String(decoding: output, as: UTF8.self)
-        #expect(second.terminationStatus == 2)
+        let second = try ChildProcess(
+            StockGateProcess.binary,
+            [
+                "serve", "--port", "0", "--data-dir", directory, "--mappings",
+                StockGateProcess.repository.appendingPathComponent("mappings").path,
+            ], output: .standardError)
+        let text = await second.readOutputToEnd()
+        #expect(await second.exit() == 2)
         #expect(text.contains("is in use by another StockGate process (pid \(first.processIdentifier))"), "\(text)")
     }
 

@@ -96,7 +96,7 @@ struct RawHTTPFuzzTests {
         .enabled(
             if: FileManager.default.isExecutableFile(atPath: StockGateProcess.fuzzBinary),
             "needs .build/debug/stockgate-fuzz: swift build --build-tests"))
-    func corpusReplays() throws {
+    func corpusReplays() async throws {
         let repository = StockGateProcess.repository
         for target in ["decoders", "answers", "http"] {
             let binary = StockGateProcess.fuzzBinary
@@ -105,19 +105,14 @@ struct RawHTTPFuzzTests {
                 directory + "/" + $0
             }
             #expect(!files.isEmpty)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = files
-            process.environment = [
-                "STOCKGATE_FUZZ_TARGET": target,
-                "STOCKGATE_MAPPINGS": repository.appendingPathComponent("mappings").path,
-            ]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try launch(process)
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            let process = try ChildProcess(
+                binary, files,
+                environment: [
+                    "STOCKGATE_FUZZ_TARGET": target,
+                    "STOCKGATE_MAPPINGS": repository.appendingPathComponent("mappings").path,
+                ], output: .standardOutput)
+            let text = await process.readOutputToEnd()
+            await process.exit()
             #expect(process.terminationStatus == 0, "\(target): \(text)")
             #expect(text.contains("replayed \(files.count) inputs without a finding"), "\(target): \(text)")
             if target == "http" {

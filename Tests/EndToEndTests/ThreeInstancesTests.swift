@@ -36,7 +36,7 @@ struct ThreeInstancesTests {
             let directory = temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
             // Each instance its own data directory (none is used for the ledger with --database).
-            var instances: [(process: Process, port: Int)] = []
+            var instances: [(process: ChildProcess, port: Int)] = []
             for index in 0..<3 {
                 let data = directory + "/instance\(index)"
                 try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
@@ -49,7 +49,7 @@ struct ThreeInstancesTests {
             try await StockGateProcess.waitUntilHealthy(base)
 
             let acknowledged = Acknowledged()
-            let killed = try await withThrowingTaskGroup(of: Void.self) { group -> (Process, Int) in
+            let killed = try await withThrowingTaskGroup(of: Void.self) { group -> (ChildProcess, Int) in
                 for client in 0..<32 {
                     group.addTask {
                         for sequence in 0..<12 {
@@ -74,7 +74,7 @@ struct ThreeInstancesTests {
                     acknowledged.keys.count >= 60
                 }
                 let victim = instances[1]
-                kill(victim.process.processIdentifier, SIGKILL)
+                victim.process.send(SIGKILL)
                 await offPool { victim.process.waitUntilExit() }
                 let restarted = try await StockGateProcess.start(
                     dataDirectory: directory + "/instance1", port: victim.port, arguments: ["--database", url])
@@ -113,7 +113,7 @@ final class Acknowledged: Sendable {
 
 /// nginx in front of the instances, as docs/postgresql.md configures it.
 struct Nginx {
-    let process: Process
+    let process: ChildProcess
     let port: Int
 
     static func start(upstreams: [Int], directory: String) async throws -> Nginx {
@@ -145,12 +145,8 @@ struct Nginx {
             }
             """
         try configuration.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: nginxPath ?? "/usr/sbin/nginx")
-        process.arguments = ["-p", directory, "-c", directory + "/nginx.conf", "-g", "daemon off;"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try launch(process)
+        let process = try ChildProcess(
+            nginxPath ?? "/usr/sbin/nginx", ["-p", directory, "-c", directory + "/nginx.conf", "-g", "daemon off;"])
         return Nginx(process: process, port: port)
     }
 

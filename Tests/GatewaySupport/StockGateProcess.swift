@@ -26,21 +26,17 @@ public enum StockGateProcess {
     ///   - arguments: more `serve` options (`--database …`).
     public static func start(
         dataDirectory: String, port: Int = 0, arguments: [String] = []
-    ) async throws -> (process: Process, port: Int) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments =
+    ) async throws -> (process: ChildProcess, port: Int) {
+        let process = try ChildProcess(
+            binary,
             [
                 "serve", "--port", "\(port)", "--data-dir", dataDirectory, "--mappings",
                 repository.appendingPathComponent("mappings").path, "--log-level", "warning",
-            ] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try launch(process)
+            ] + arguments, output: .standardOutput)
+        guard let output = process.output else { throw TestFailure("no output pipe") }
         let line = await offPool { () -> String in
             var bytes: [UInt8] = []
-            while let byte = try? output.fileHandleForReading.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") {
+            while let byte = try? output.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") {
                 bytes.append(byte)
             }
             return String(decoding: bytes, as: UTF8.self)

@@ -202,27 +202,9 @@ public final class OwnCluster: Sendable {
         }
     }
 
-    /// Runs a program to its end, its output discarded. `posix_spawn` and `waitpid` on a thread
-    /// of its own: Foundation's `Process` never sees `runuser … pg_ctl start` exit (pg_ctl
-    /// leaves the server running as a daemon) and waits forever.
+    /// Runs a program to its end, its output discarded.
     static func run(_ path: String, _ arguments: [String]) async throws {
-        let status = await offPool { () -> Int32 in
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            for descriptor in [Int32(0), 1, 2] {
-                posix_spawn_file_actions_addopen(
-                    &actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
-            }
-            let argv = ([path] + arguments).map { strdup($0) } + [nil]
-            defer { for pointer in argv { free(pointer) } }
-            var pid = pid_t()
-            let spawned = whileLaunching { posix_spawn(&pid, path, &actions, nil, argv, environ) }
-            guard spawned == 0 else { return -1 }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
-        }
+        let status = try await ChildProcess.run(path, arguments)
         guard status == 0 else {
             throw PostgresUnavailable(description: "\(path) \(arguments.joined(separator: " ")) exited \(status)")
         }
