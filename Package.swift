@@ -164,7 +164,10 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "PostgresStore", "StockCore", "TestSupport", "StoreTestSupport"]),
+            dependencies: [
+                "Ledger", "PostgresStore", "StockCore", "TestSupport", "StoreTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "CurlHTTPTests",
             dependencies: [

@@ -149,19 +149,14 @@ extension Ledger {
         _ items: [Movement], backend: String, facts: RequestFacts, state: MovementState
     ) async throws -> [Movement] {
         let now = clock()
-        return try await write { db in
-            var stored: [Movement] = []
-            for item in items {
-                var movement = try self.insert(item, at: now, facts: facts, db: db)
-                try db.execute(
-                    sql: "UPDATE movement SET backend = ?, state = ?, applied_at = ? WHERE id = ?",
-                    arguments: [backend, state.rawValue, state == .applied ? Self.millis(now) : nil, movement.id])
-                movement.backend = backend
-                movement.state = state
-                if state != .applied { movement.appliedAt = nil }
-                stored.append(movement)
-            }
-            return stored
+        // A keyed write's `sent` rows are on disk before it is sent: they are what keeps a resend
+        // from being applied twice. An unkeyed write promises no such thing: its rows commit
+        // without waiting for the disk and reach it with the next durable commit (its settlement,
+        // normally). A crash of the process loses none of them; only an OS crash or power loss
+        // in between can lose the trace of an unkeyed write whose outcome nobody was told.
+        let durable = facts.idempotencyKey != nil || state != .sent
+        return try await commits.write(durable: durable) { db in
+            try items.map { try self.insert($0, at: now, facts: facts, db: db, forwardedTo: backend, state: state) }
         }
     }
 
@@ -171,11 +166,13 @@ extension Ledger {
     public func settleForwarded(_ states: [(id: Int64, state: MovementState)]) async throws -> Date {
         let now = Self.millis(clock())
         return try await write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    UPDATE movement SET state = ?, applied_at = CASE WHEN ? = 'applied' THEN ? ELSE applied_at END
+                    WHERE id = ?
+                    """)
             for (id, state) in states {
-                try db.execute(
-                    sql:
-                        "UPDATE movement SET state = ?, applied_at = CASE WHEN ? = 'applied' THEN ? ELSE applied_at END WHERE id = ?",
-                    arguments: [state.rawValue, state.rawValue, now, id])
+                try statement.execute(arguments: [state.rawValue, state.rawValue, now, id])
             }
             return Self.date(now)
         }
@@ -224,10 +221,19 @@ extension Ledger {
         return try insert(item, at: now, facts: facts, db: db)
     }
 
-    /// Writes the journal row only.
-    func insert(_ item: Movement, at now: Date, facts: RequestFacts, db: Database) throws -> Movement {
+    /// Writes the journal row only: a movement of the embedded ledger, or one forwarded to
+    /// `backend` in `state`.
+    func insert(
+        _ item: Movement, at now: Date, facts: RequestFacts, db: Database, forwardedTo backend: String? = nil,
+        state: MovementState? = nil
+    ) throws -> Movement {
         let created = Self.millis(now)
         var movement = item.journaled(atMillis: created, facts: facts)
+        if let backend, let state {
+            movement.backend = backend
+            movement.state = state
+            if state != .applied { movement.appliedAt = nil }
+        }
         let extras: String? = movement.extras.isEmpty ? nil : try MovementExtras.json(movement.extras)
         try MovementRecord(movement: movement, createdAt: created, extras: extras).insert(db)
         movement.id = db.lastInsertedRowID

@@ -54,9 +54,6 @@ public final class Ledger: StockBackend {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            // WAL is set by DatabasePool itself. FULL makes each commit fsync the WAL, so an
-            // acknowledged movement survives a power cut, not only a process crash.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             // The group commit's savepoints (one per write) keep a statement journal of the pages
             // they change, which SQLite spills to a temporary file past 64 KiB.
             // It only serves rolling a savepoint back inside a live transaction (a crash rolls the
@@ -73,6 +70,15 @@ public final class Ledger: StockBackend {
         } catch let error as DatabaseError {
             throw LedgerOpenError(
                 description: "cannot open the ledger \(path): \(error.message ?? "\(error.resultCode)")")
+        }
+        do {
+            // FULL makes each commit fsync the WAL, so an acknowledged movement survives a power
+            // cut, not only a process crash. Set here, after the pool is open: DatabasePool sets
+            // NORMAL on its writer when it turns WAL on, after `prepareDatabase` has run (GRDB
+            // Database.setUpWALMode), so setting it there had no effect.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+        } catch {
+            throw LedgerOpenError(description: "cannot configure the ledger \(path): \(error)")
         }
         logger.info("ledger opened", metadata: ["path": "\(path)"])
         return try Ledger(

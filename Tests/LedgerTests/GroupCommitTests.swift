@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Synchronization
 import Testing
 
@@ -10,7 +11,7 @@ struct GroupCommitTests {
     @Test("the queue: the first write starts a drain, groups respect the limit, an empty queue ends the drain")
     func stateMachine() {
         var state = GroupCommit.State()
-        let job = GroupCommit.Job(body: { _ in }, finish: { _ in })
+        let job = GroupCommit.Job(durable: true, body: { _ in }, finish: { _ in })
         let starts = [state.enqueue(job), state.enqueue(job), state.enqueue(job)]
         #expect(starts == [true, false, false])
         let sizes = [state.nextGroup(limit: 2).count, state.nextGroup(limit: 2).count]
@@ -21,6 +22,27 @@ struct GroupCommitTests {
         #expect(!state.draining)
         let restart = state.enqueue(job)
         #expect(restart)
+    }
+
+    @Test(
+        "writes commit with synchronous = FULL (GRDB's pool had left NORMAL); a group none of which waits for the disk commits with NORMAL, and FULL returns"
+    )
+    func durability() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            defer { try? ledger.close() }
+            let mode: @Sendable (Database) throws -> Int = { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+            }
+            let first = try await ledger.commits.write(durable: true, mode)
+            #expect(first == 2)
+            #expect(try await ledger.commits.write(durable: false, mode) == 1)
+            #expect(try await ledger.commits.write(durable: true, mode) == 2)
+            // A failed non-durable write leaves the connection as it was, too.
+            await #expect(throws: Refused.self) {
+                try await ledger.commits.write(durable: false) { _ in throw Refused() }
+            }
+            #expect(try await ledger.commits.write(mode) == 2)
+        }
     }
 
     /// Set from the writer's queue, read by the test.

@@ -16,6 +16,9 @@ import Synchronization
 final class GroupCommit: Sendable {
     /// One write: its body (run inside its own savepoint) and the way to answer its caller.
     struct Job: Sendable {
+        /// Whether its caller waits for the disk (`synchronous = FULL`); a group of writes none
+        /// of which does commits without an fsync, and reaches the disk with the next one that does.
+        let durable: Bool
         let body: @Sendable (Database) throws -> Void
         let finish: @Sendable ((any Error)?) -> Void
     }
@@ -49,10 +52,13 @@ final class GroupCommit: Sendable {
 
     /// Runs `body` in the next shared transaction and returns its result once that
     /// transaction has committed.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(
+        durable: Bool = true, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
         let slot = ResultSlot<T>()
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let job = Job(
+                durable: durable,
                 body: { db in slot.value = try body(db) },
                 finish: { error in
                     if let error { continuation.resume(throwing: error) } else { continuation.resume() }
@@ -73,8 +79,11 @@ final class GroupCommit: Sendable {
             if group.isEmpty { return }
             do {
                 try precheck()
+                let durable = group.contains(where: \.durable)
                 let failures = try await writer.writeWithoutTransaction { db -> [(any Error)?] in
                     var failures: [(any Error)?] = Array(repeating: nil, count: group.count)
+                    if !durable { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
+                    defer { if !durable { try? db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() } }
                     try db.inTransaction {
                         // Prepared once per connection: GRDB's inSavepoint would parse its SQL per write.
                         let savepoint = try db.cachedStatement(sql: "SAVEPOINT stockgate_write")

@@ -41,5 +41,6 @@ struct MovementRecord: PersistableRecord {
         container["dialect"] = movement.dialect
         container["request_id"] = movement.requestID
         container["idempotency_key"] = movement.idempotencyKey
+        container["backend"] = movement.backend
     }
 }
