@@ -11,13 +11,20 @@ extension GatewayServer {
         _ gateway: Gateway, logger: Logger, _ body: @Sendable (Int) async throws -> T
     ) async throws -> T {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = makeApplication(gateway: gateway, logger: logger) { port in
+        let app = makeServer(gateway: gateway, logger: logger) { port in
             continuation.yield(port)
             continuation.finish()
         }
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                do {
+                    try await group.run()
+                } catch {
+                    continuation.finish()  // the server never ran: no port will come
+                    throw error
+                }
+            }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next(), port > 0 else {
                 await group.triggerGracefulShutdown()

@@ -1,13 +1,9 @@
-import Hummingbird
-import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOHTTPTypes
-import NIOHTTPTypesHTTP1
 
-/// What HTTP/1.x says about a connection that Hummingbird cannot see once a request has been
-/// turned into `HTTPTypes` (which carry no version). Sits right after NIO's request decoder:
+/// What HTTP/1.x says about a connection that cannot be seen once a request has been turned
+/// into `HTTPTypes` (which carry no version). Sits right after NIO's request decoder:
 ///
 /// - **HTTP/1.0** is not kept alive unless the client asks for it (RFC 9112 §9.3): such a
 ///   request is marked `Connection: close`, and the answer to one that asked says
@@ -177,46 +173,6 @@ final class HTTP1ConnectionPolicy: ChannelDuplexHandler, RemovableChannelHandler
         case .some(.v4(let v4)): "\(v4.host):\(address?.port ?? 0)"
         case .some(.v6(let v6)): "[\(v6.host)]:\(address?.port ?? 0)"
         default: "localhost"
-        }
-    }
-}
-
-/// Hummingbird's HTTP/1.1 child channel with `HTTP1ConnectionPolicy` right after NIO's
-/// request decoder, where the request's HTTP version is still known.
-struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
-    typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
-
-    let responder: HTTPChannelHandler.Responder
-    let idleTimeout: Duration?
-    let maxBodyBytes: Int
-
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        channel.eventLoop.makeCompletedFuture {
-            let pipeline = channel.pipeline.syncOperations
-            try pipeline.configureHTTPServerPipeline(
-                withPipeliningAssistance: false,  // requests are taken in order by the async channel
-                withErrorHandling: false,  // Hummingbird answers parse errors itself
-                withOutboundHeaderValidation: false,  // HTTPTypes validate the fields already
-                withEncoderConfiguration: .init(),
-                withDecoderLimitConfiguration: .init())
-            try pipeline.addHandler(HTTP1ConnectionPolicy(maxBodyBytes: maxBodyBytes, logger: logger))
-            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
-            return try NIOAsyncChannel(
-                wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-        }
-    }
-
-    func handle(value asyncChannel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
-        await handleHTTP(asyncChannel: asyncChannel, logger: logger)
-    }
-}
-
-extension HTTPServerBuilder {
-    /// The gateway's HTTP/1.1 server (see `GatewayHTTP1Channel`).
-    static func gatewayHTTP1(idleTimeout: Duration?, maxBodyBytes: Int) -> HTTPServerBuilder {
-        .init { responder in
-            GatewayHTTP1Channel(responder: responder, idleTimeout: idleTimeout, maxBodyBytes: maxBodyBytes)
         }
     }
 }

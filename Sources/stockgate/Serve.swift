@@ -82,7 +82,7 @@ struct Serve: AsyncParsableCommand {
             try? (storage as? Ledger)?.close()
             throw error
         }
-        let server = GatewayServer.makeApplication(gateway: gateway, logger: logger) { port in
+        let server = GatewayServer.makeServer(gateway: gateway, logger: logger) { port in
             Self.announce(host: settings.configuration.host, port: port, logger: logger)
         }
         // SIGINT/SIGTERM shut the services down in reverse order: the server drains its

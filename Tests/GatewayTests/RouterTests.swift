@@ -1,66 +1,53 @@
+import AsyncHTTPClient
 import Foundation
-import Gateway
 import GatewayTestSupport
 import HTTPTypes
-import Hummingbird
-import HummingbirdTesting
 import Ledger
 import StockCore
 import Testing
 
-/// The router without a socket, as Hummingbird's own tests do it.
-@Suite("Router without a socket")
+@testable import Gateway
+
+/// The server's routes and its own endpoints, over a socket.
+@Suite("Routes")
 struct RouterTests {
-    func withApp(_ body: @Sendable (any TestClientProtocol, Ledger) async throws -> Void) async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? ledger.close() }
-        let gateway = Gateway(
-            configuration: GatewayConfiguration(port: 0, dataDirectory: directory, maxBodyBytes: 1024),
-            catalog: demoCatalog, backend: ledger, logger: quietLogger)
-        let app = GatewayServer.makeApplication(gateway: gateway, logger: quietLogger)
-        try await app.test(.router) { client in try await body(client, ledger) }
+    func withApp(_ body: @Sendable (LiveGateway) async throws -> Void) async throws {
+        try await LiveGateway.run(configure: { $0.maxBodyBytes = 1024 }) { live in try await body(live) }
     }
 
     @Test("health, metrics and an unknown path")
     func healthAndMetrics() async throws {
-        try await withApp { client, _ in
-            try await client.execute(uri: "/healthz", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(response.headers[HTTPField.Name("X-Request-Id")!]?.count == 32)
-            }
-            try await client.execute(uri: "/nowhere", method: .get) { response in
-                #expect(response.status == .notFound)
-            }
-            try await client.execute(uri: "/metrics", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
-                let text = String(buffer: response.body)
-                #expect(text.contains(#"stockgate_http_requests_total{dialect="-",route="healthz",status="200"} 1"#))
-                #expect(text.contains(#"route="unmatched",status="404""#))
-            }
+        try await withApp { live in
+            let health = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
+            #expect(health.status == 200)
+            #expect(health.headers["X-Request-Id"].first?.count == 32)
+            #expect(health.headers["Server"].first == "StockGate")
+            #expect(health.headers["Date"].first?.hasSuffix(" GMT") == true)
+            #expect(try await HTTPClient.shared.send(.GET, live.baseURL + "/nowhere").status == 404)
+            let metrics = try await HTTPClient.shared.send(.GET, live.baseURL + "/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.headers["Content-Type"].first?.hasPrefix("text/plain") == true)
+            #expect(metrics.text.contains(#"stockgate_http_requests_total{dialect="-",route="healthz",status="200"} 1"#))
+            #expect(metrics.text.contains(#"route="unmatched",status="404""#))
+            let head = try await HTTPClient.shared.send(.HEAD, live.baseURL + "/healthz")
+            #expect(head.status == 200 && head.body.isEmpty)
         }
     }
 
     @Test("a caller's request id is kept; an unusable one is replaced")
     func requestID() async throws {
-        try await withApp { client, _ in
-            try await client.execute(
-                uri: "/healthz", method: .get, headers: [HTTPField.Name("X-Request-Id")!: "abc-123"]
-            ) {
-                #expect($0.headers[HTTPField.Name("X-Request-Id")!] == "abc-123")
-            }
+        try await withApp { live in
+            let kept = try await HTTPClient.shared.send(
+                .GET, live.baseURL + "/healthz", headers: [("X-Request-Id", "abc-123")])
+            #expect(kept.headers["X-Request-Id"].first == "abc-123")
             let long = String(repeating: "x", count: 200)
-            try await client.execute(uri: "/healthz", method: .get, headers: [HTTPField.Name("X-Request-Id")!: long]) {
-                #expect($0.headers[HTTPField.Name("X-Request-Id")!] != long)
-            }
+            let replaced = try await HTTPClient.shared.send(
+                .GET, live.baseURL + "/healthz", headers: [("X-Request-Id", long)])
+            #expect(replaced.headers["X-Request-Id"].first != long)
             // Fresh ids: 32 hex digits, never the same twice.
             var fresh: [String] = []
             for _ in 0..<50 {
-                try await client.execute(uri: "/healthz", method: .get) {
-                    fresh.append($0.headers[HTTPField.Name("X-Request-Id")!] ?? "")
-                }
+                fresh.append(try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz").headers["X-Request-Id"].first ?? "")
             }
             #expect(Set(fresh).count == 50)
             #expect(
@@ -72,46 +59,77 @@ struct RouterTests {
 
     @Test("a body over the limit is a 413 in the dialect's envelope and changes nothing")
     func bodyLimit() async throws {
-        try await withApp { client, ledger in
+        try await withApp { live in
             let padding = String(repeating: " ", count: 2048)
             let body =
                 #"{"movements": [{"product": "socks", "quantity": 1, "from": "supplier", "to": "warehouse"}]}"#
                 + padding
-            try await client.execute(uri: "/stockgate/v1/movements", method: .post, body: ByteBuffer(string: body)) {
-                response in
-                #expect(response.status == .contentTooLarge)
-                let json = try JSONParser.parse(Array(buffer: response.body))
-                #expect(json["error"]?["code"] == "tooLarge")
-            }
-            #expect(try await ledger.count(MovementQuery()) == 0)
+            let answer = try await HTTPClient.shared.send(.POST, live.baseURL + "/stockgate/v1/movements", body: body)
+            #expect(answer.status == 413)
+            #expect(answer.json?["error"]?["code"] == "tooLarge")
+            #expect(try await live.ledger.count(MovementQuery()) == 0)
         }
     }
 
     @Test("a body nested deeper than max_json_depth is refused in the dialect's envelope")
     func depthLimit() async throws {
-        try await withApp { client, ledger in
+        try await withApp { live in
             // 40 levels: under the parser's own ceiling of 64, over the configured 32.
             let nested = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
-            try await client.execute(
-                uri: "/api/v6/commerce.movements.create", method: .post,
-                body: ByteBuffer(string: #"{"movement": "# + nested + "}")
-            ) { response in
-                #expect(response.status == .ok)
-                let json = try JSONParser.parse(Array(buffer: response.body))
-                #expect(json["status"] == "error")
-                #expect(json["error"]?["type"] == "Malformed")
-                #expect(json["error"]?["description"]?.stringValue?.contains("deeper than 32") == true)
-            }
-            #expect(try await ledger.count(MovementQuery()) == 0)
+            let answer = try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/api/v6/commerce.movements.create", body: #"{"movement": "# + nested + "}")
+            #expect(answer.status == 200)
+            #expect(answer.json?["status"] == "error")
+            #expect(answer.json?["error"]?["type"] == "Malformed")
+            #expect(answer.json?["error"]?["description"]?.stringValue?.contains("deeper than 32") == true)
+            #expect(try await live.ledger.count(MovementQuery()) == 0)
         }
     }
 
     @Test("the wrong method on a canonical route is not served")
     func wrongMethod() async throws {
-        try await withApp { client, _ in
-            try await client.execute(uri: "/stockgate/v1/balances", method: .delete) { response in
-                #expect(response.status.code >= 400 && response.status.code < 500)
-            }
+        try await withApp { live in
+            let answer = try await HTTPClient.shared.send(.DELETE, live.baseURL + "/stockgate/v1/balances")
+            #expect(answer.status == 404)
         }
+    }
+
+    @Test("the route table without a socket: literals over parameters, trailing slashes, methods, parameters")
+    func routeTable() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        defer { try? ledger.close() }
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+            backend: ledger, logger: quietLogger)
+        let table = RouteTable(gateway: gateway)
+        func labels(_ method: HTTPRequest.Method, _ path: Substring) -> String {
+            let destination = table.destination(method: method, path: path)
+            let (dialect, route) = destination.labels
+            if case .codec(_, let parameters) = destination, !parameters.isEmpty {
+                return dialect + " " + route + " " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                    .joined(separator: ",")
+            }
+            return dialect + " " + route
+        }
+        #expect(labels(.post, "/stocklocations/create-transfers") == "storefeeder transfers.create")
+        #expect(labels(.get, "/stocklocations/5431") == "storefeeder location.get stockLocationID=5431")
+        #expect(labels(.get, "/organizations/self/locations/") == "zettle locations.list org=self")
+        #expect(labels(.get, "/healthz") == "- healthz")
+        #expect(labels(.head, "/healthz") == "- healthz")
+        #expect(labels(.post, "/healthz") == "- unmatched")
+        #expect(labels(.delete, "/stockgate/v1/balances") == "- unmatched")
+        #expect(labels(.post, "/stockgate/v1/test/reset") == "- unmatched")  // not enabled
+        #expect(labels(.get, "/api/v6/commerce.movements.find") == "open2b-v6 rpc method=commerce.movements.find")
+        #expect(labels(.get, "/") == "- unmatched")
+    }
+
+    @Test("the Date header: IMF-fixdate, RFC 9110's own example")
+    func dateHeader() {
+        #expect(DateHeader.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(DateHeader.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(DateHeader.format(951_782_400) == "Tue, 29 Feb 2000 00:00:00 GMT")
+        #expect(DateHeader.format(4_102_444_799) == "Thu, 31 Dec 2099 23:59:59 GMT")
     }
 }

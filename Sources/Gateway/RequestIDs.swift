@@ -1,0 +1,39 @@
+import Synchronization
+
+/// Request ids: the caller's `X-Request-Id` when it is sensible, else a new one; returned in
+/// the answer, written in the request's log line and forwarded to backends.
+enum RequestIDs {
+    /// 64 random bits drawn once per process: the first half of every id this process makes.
+    static let idPrefix = hex(UInt64.random(in: .min ... .max))
+    /// The second half: a counter, so a fresh id costs no system call (the random generator
+    /// asks the kernel on every draw) and ids of one process never repeat.
+    static let idCounter = Atomic<UInt64>(0)
+
+    /// The caller's id if it is 1 to 128 characters from `A-Z a-z 0-9 - _ . : / + @`, else a
+    /// fresh one (32 hex digits: this process's random prefix and a counter). Quotes, `=`,
+    /// backslashes and spaces are refused: the id is written into log lines, where they could
+    /// forge a field (`evil"status=500`).
+    static func requestID(from header: String?) -> String {
+        if let header, !header.isEmpty, header.utf8.count <= 128, header.utf8.allSatisfy(isIDByte) {
+            return header
+        }
+        return idPrefix + hex(idCounter.wrappingAdd(1, ordering: .relaxed).newValue)
+    }
+
+    @inline(__always)
+    static func isIDByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+            UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "+"), UInt8(ascii: "@"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+}

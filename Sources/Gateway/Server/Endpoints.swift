@@ -1,0 +1,136 @@
+import Dialects
+import HTTPTypes
+import StockCore
+
+/// What a request leads to: one of the gateway's own endpoints, a dialect's route, or nothing.
+enum Destination: Sendable {
+    /// `/healthz` or `/readyz` (GET, HEAD).
+    case health(String)
+    case metrics
+    /// StoreFeeder's OAuth2 password grant, `POST /Token`.
+    case token
+    /// `POST /stockgate/v1/test/reset`, only with `--enable-test-reset`.
+    case testReset
+    case codec(CodecEndpoint, parameters: [String: String])
+    case notFound
+
+    /// The metrics labels: dialect and route.
+    var labels: (dialect: String, route: String) {
+        switch self {
+        case .health(let name): ("-", name)
+        case .metrics: ("-", "metrics")
+        case .token: ("storefeeder", "token")
+        case .testReset: ("-", "test.reset")
+        case .codec(let endpoint, _): (endpoint.dialect, endpoint.routeName)
+        case .notFound: ("-", "unmatched")
+        }
+    }
+}
+
+/// One route of one inbound codec, with the codec's type erased: how to refuse a request in
+/// the dialect's envelope before the pipeline runs, and how to run the pipeline.
+struct CodecEndpoint: Sendable {
+    let dialect: String
+    let routeName: String
+    let method: HTTPRequest.Method?
+    let template: RouteTemplate
+    /// The dialect's answer to a request refused before it was decoded (credentials, size, time).
+    let refuse: @Sendable (GatewayError) -> CodecResponse
+    /// Decodes, executes and encodes (`Gateway.handle`).
+    let handle: @Sendable (InboundRequest, RequestFacts) async -> CodecResponse
+
+    init<Codec: InboundCodec>(_ codec: Codec, route: Route<Codec.Endpoint>, gateway: Gateway) {
+        dialect = codec.dialect
+        routeName = route.name
+        method = route.method
+        template = RouteTemplate(route.path)
+        refuse = { error in codec.encode(error, route: route, context: nil) }
+        handle = { request, facts in await gateway.handle(codec, route: route, request: request, facts: facts) }
+    }
+}
+
+/// A route's path: literal segments and `{name}` parameters. A trailing slash and empty
+/// segments are ignored when matching (real clients send `organizations/self/locations/`,
+/// SwagPayPal PosRequestUri.php).
+struct RouteTemplate: Sendable {
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    let segments: [Segment]
+    /// Literal segments: where two templates fit a path, the one with more literals wins
+    /// (`/stocklocations/create-transfers` over `/stocklocations/{stockLocationID}`).
+    let literals: Int
+
+    init(_ path: String) {
+        segments = path.split(separator: "/").map { segment in
+            segment.hasPrefix("{") && segment.hasSuffix("}")
+                ? .parameter(String(segment.dropFirst().dropLast())) : .literal(String(segment))
+        }
+        literals = segments.count { if case .literal = $0 { true } else { false } }
+    }
+
+    /// The parameters when `path` (split into its non-empty segments) fits.
+    func match(_ path: [Substring]) -> [String: String]? {
+        guard path.count == segments.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (segment, actual) in zip(segments, path) {
+            switch segment {
+            case .literal(let text):
+                guard actual == text else { return nil }
+            case .parameter(let name):
+                parameters[name] = String(actual)
+            }
+        }
+        return parameters
+    }
+}
+
+/// Every route the server answers, looked up by method and path.
+struct RouteTable: Sendable {
+    private let builtins: [(template: RouteTemplate, methods: Set<HTTPRequest.Method>, destination: Destination)]
+    /// Codec routes by segment count, so a lookup compares only templates of the right length.
+    private let bySegments: [Int: [CodecEndpoint]]
+
+    init(gateway: Gateway) {
+        var builtins: [(RouteTemplate, Set<HTTPRequest.Method>, Destination)] = [
+            (RouteTemplate("/healthz"), [.get, .head], .health("healthz")),
+            (RouteTemplate("/readyz"), [.get, .head], .health("readyz")),
+            (RouteTemplate("/metrics"), [.get], .metrics),
+            (RouteTemplate("/Token"), [.post], .token),
+        ]
+        if gateway.testReset != nil {
+            builtins.append((RouteTemplate("/stockgate/v1/test/reset"), [.post], .testReset))
+        }
+        self.builtins = builtins
+        var bySegments: [Int: [CodecEndpoint]] = [:]
+        for codec in gateway.codecs {
+            for endpoint in Self.endpoints(codec, gateway: gateway) {
+                bySegments[endpoint.template.segments.count, default: []].append(endpoint)
+            }
+        }
+        self.bySegments = bySegments
+    }
+
+    private static func endpoints<Codec: InboundCodec>(_ codec: Codec, gateway: Gateway) -> [CodecEndpoint] {
+        codec.routes.map { CodecEndpoint(codec, route: $0, gateway: gateway) }
+    }
+
+    /// Where `method` and `path` (without its query) lead. A path that fits with another
+    /// method is not found, as before.
+    func destination(method: HTTPRequest.Method, path: Substring) -> Destination {
+        let segments = path.split(separator: "/")
+        for builtin in builtins where builtin.methods.contains(method) && builtin.template.match(segments) != nil {
+            return builtin.destination
+        }
+        var best: (endpoint: CodecEndpoint, parameters: [String: String])?
+        for endpoint in bySegments[segments.count] ?? [] where endpoint.method == nil || endpoint.method == method {
+            guard let parameters = endpoint.template.match(segments) else { continue }
+            if let current = best, current.endpoint.template.literals >= endpoint.template.literals { continue }
+            best = (endpoint, parameters)
+        }
+        guard let best else { return .notFound }
+        return .codec(best.endpoint, parameters: best.parameters)
+    }
+}

@@ -1,0 +1,128 @@
+import Dialects
+import Logging
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
+import NIOPosix
+import ServiceLifecycle
+import StockCore
+import Synchronization
+
+/// What every connection's handler shares: the gateway, its routes and limits.
+struct ServerShared: Sendable {
+    let gateway: Gateway
+    let routes: RouteTable
+    let maxBodyBytes: Int
+    /// How long a request's body may take to arrive, in seconds.
+    let requestTimeout: Double
+    let idleTimeout: TimeAmount?
+    let logger: Logger
+    let dates = DateHeader()
+}
+
+/// The gateway's HTTP/1.1 server: SwiftNIO channel handlers, no framework in between. Each
+/// connection's pipeline: NIO's HTTP/1 codec with its pipelining assistance (one request at a
+/// time, answers in order) and its 400 for requests it cannot parse, `HTTP1ConnectionPolicy`
+/// (HTTP/1.0, `Expect: 100-continue`, closing after an early answer), the conversion to
+/// HTTPTypes, then `GatewayRequestHandler`.
+///
+/// A `Service`: on graceful shutdown it stops accepting, lets each connection finish the
+/// request in hand (idle ones close at once), and returns when every connection is closed.
+public struct GatewayHTTPServer: Service {
+    let shared: ServerShared
+    let host: String
+    let port: Int
+    let group: any EventLoopGroup
+    let onServerRunning: @Sendable (Int) async -> Void
+
+    public init(
+        gateway: Gateway, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        let configuration = gateway.configuration
+        shared = ServerShared(
+            gateway: gateway, routes: RouteTable(gateway: gateway), maxBodyBytes: configuration.maxBodyBytes,
+            requestTimeout: configuration.requestTimeout,
+            idleTimeout: configuration.idleTimeout > 0
+                ? .nanoseconds(Int64(configuration.idleTimeout * 1_000_000_000)) : nil,
+            logger: logger)
+        host = configuration.host
+        port = configuration.port
+        self.group = group
+        self.onServerRunning = onServerRunning
+    }
+
+    public func run() async throws {
+        let quiescing = ServerQuiescingHelper(group: group)
+        let shared = self.shared
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true, withErrorHandling: true,
+                        withOutboundHeaderValidation: false)  // HTTPTypes validate the fields already
+                    try pipeline.addHandler(
+                        HTTP1ConnectionPolicy(maxBodyBytes: shared.maxBodyBytes, logger: shared.logger))
+                    try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                    try pipeline.addHandler(GatewayRequestHandler(shared: shared))
+                }
+            }
+            .bind(host: host, port: port).get()
+        shared.logger.info("server listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+        await onServerRunning(channel.localAddress?.port ?? 0)
+        let closed = group.next().makePromise(of: Void.self)
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await closed.futureResult.get()
+        } onCancelOrGracefulShutdown: {
+            quiescing.initiateShutdown(promise: closed)
+        }
+    }
+}
+
+/// The `Date` header's value, made once a second (RFC 9110 §5.6.7, IMF-fixdate).
+final class DateHeader: Sendable {
+    private let cached = Mutex<(second: Int, text: String)>((-1, ""))
+
+    func now() -> String {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        let second = time.tv_sec
+        return cached.withLock { cached in
+            if cached.second != second { cached = (second, Self.format(second)) }
+            return cached.text
+        }
+    }
+
+    static func format(_ seconds: Int) -> String {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let clock = seconds - days * 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let weekday = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(weekdays[weekday]), \(two(day)) \(months[month - 1]) \(year) "
+            + "\(two(clock / 3600)):\(two(clock / 60 % 60)):\(two(clock % 60)) GMT"
+    }
+
+    private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+}

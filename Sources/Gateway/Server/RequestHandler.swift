@@ -1,0 +1,358 @@
+import Dialects
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTPTypes
+import StockCore
+
+/// One connection's requests, on its event loop: the head routed, the body collected within
+/// the size and time limits, the pipeline run in a task, the answer written back on the loop.
+///
+/// NIO's pipelining handler in front hands over one request at a time and holds the next until
+/// this one's answer has ended, so answers leave in order. An answer can go out before the
+/// request's body has arrived (refused credentials, a declared body over the limit, a body that
+/// did not arrive in time): the rest of that body is dropped and `HTTP1ConnectionPolicy` closes
+/// the connection after the answer. The connection also closes after `idleTimeout` without a
+/// request, when the client half-closes, and on graceful shutdown (`ChannelShouldQuiesceEvent`)
+/// once the request in hand is answered.
+final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// A request whose head has arrived.
+    struct Current {
+        var request: HTTPRequest
+        var requestID: String
+        var started: ContinuousClock.Instant
+        var destination: Destination
+        /// The configured client that sent it (nil when no client is configured).
+        var client: String? = nil
+        /// The body so far (only for destinations that read one).
+        var body: ByteBuffer? = nil
+    }
+
+    enum State {
+        /// Between requests.
+        case idle
+        /// Head in, body arriving.
+        case receiving(Current)
+        /// Answered before the body ended: what is left of it is dropped.
+        case draining
+        /// The pipeline is running; the answer is written when it is done.
+        case handling
+    }
+
+    let shared: ServerShared
+    private var state = State.idle
+    private var bodyTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    /// Close once the request in hand is answered (shutdown, or the client half-closed).
+    private var closeWhenIdle = false
+
+    init(shared: ServerShared) {
+        self.shared = shared
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startIdleTimer(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startIdleTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        bodyTimer?.cancel()
+        idleTimer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            idleTimer?.cancel()
+            idleTimer = nil
+            head(request, context: context)
+        case .body(var part):
+            guard case .receiving(var current) = state, var body = current.body else { return }
+            // Held only here while it grows, so appending never copies it.
+            current.body = nil
+            state = .idle
+            body.writeBuffer(&part)
+            let tooLarge = body.readableBytes > shared.maxBodyBytes
+            current.body = body
+            if tooLarge {
+                refuseEarly(current, GatewayError.tooLarge(shared.maxBodyBytes), context: context)
+            } else {
+                state = .receiving(current)
+            }
+        case .end:
+            bodyTimer?.cancel()
+            bodyTimer = nil
+            switch state {
+            case .receiving(let current):
+                dispatch(current, context: context)
+            case .draining:
+                state = .idle
+                finishAnswer(context: context)
+            case .idle, .handling:
+                return
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent || (event as? ChannelEvent) == .inputClosed {
+            closeWhenIdle = true
+            if case .idle = state { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A request that cannot be turned into HTTP fields (NIO's own parser errors are answered
+        // 400 by its error handler before this): nothing sensible can follow on this connection.
+        shared.logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: The head
+
+    private func head(_ request: HTTPRequest, context: ChannelHandlerContext) {
+        let requestID = RequestIDs.requestID(from: request.headerFields[.requestID])
+        let started = ContinuousClock.now
+        // HTTP/1.1 requires exactly one Host (RFC 9112 §3.2): the first becomes the request's
+        // authority, a second one is left among the fields.
+        if request.authority == nil || request.headerFields[Self.host] != nil {
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; charset=utf-8"
+            headers[.connection] = "close"
+            let refusal = CodecResponse(
+                status: .badRequest, headers: headers,
+                body: Array("400 Bad Request: exactly one Host header is required".utf8))
+            let current = Current(request: request, requestID: requestID, started: started, destination: .notFound)
+            state = .receiving(current)
+            answer(refusal, for: current, context: context)
+            state = .draining
+            return
+        }
+        let path = request.path.map { $0.prefix { $0 != "?" } } ?? "/"
+        let destination = shared.routes.destination(method: request.method, path: path)
+        var current = Current(request: request, requestID: requestID, started: started, destination: destination)
+        let hasBody = Self.hasBody(request.headerFields)
+        switch destination {
+        case .codec(let endpoint, _):
+            let refusal: GatewayError?
+            switch shared.gateway.clients.decide(dialect: endpoint.dialect, headers: request.headerFields) {
+            case .allowed(let name):
+                current.client = name
+                refusal = GatewayServer.unsupportedCoding(request.headerFields)
+            case .unauthenticated:
+                refusal = GatewayError(code: .unauthorized, message: "missing or unknown credentials")
+            case .forbidden:
+                refusal = GatewayError(
+                    code: .forbidden, message: "this client may not use the \(endpoint.dialect) API")
+            }
+            if let refusal {
+                guard hasBody else {
+                    state = .receiving(current)  // answered at its end, so the connection stays open
+                    pendingRefusal = endpoint.refuse(refusal)
+                    return
+                }
+                refuseEarly(current, refusal, context: context)
+                return
+            }
+            if hasBody {
+                if let declared = Self.declaredLength(request.headerFields), declared > shared.maxBodyBytes {
+                    refuseEarly(current, GatewayError.tooLarge(shared.maxBodyBytes), context: context)
+                    return
+                }
+                current.body = context.channel.allocator.buffer(capacity: 0)
+                startBodyTimer(context: context)
+            }
+        case .token:
+            if hasBody { current.body = context.channel.allocator.buffer(capacity: 0) }
+        case .health, .metrics, .testReset, .notFound:
+            break
+        }
+        state = .receiving(current)
+    }
+
+    /// An answer decided from the head alone for a request without a body: given at its end.
+    private var pendingRefusal: CodecResponse?
+
+    /// Answers before the body has ended, in the dialect's envelope when there is one.
+    private func refuseEarly(_ current: Current, _ error: GatewayError, context: ChannelHandlerContext) {
+        bodyTimer?.cancel()
+        bodyTimer = nil
+        let answer: CodecResponse =
+            if case .codec(let endpoint, _) = current.destination {
+                endpoint.refuse(error)
+            } else {
+                .json(error.code.httpStatus, ["error": .string(error.message)])
+            }
+        state = .receiving(current)
+        self.answer(answer, for: current, context: context)
+        state = .draining
+    }
+
+    private func startBodyTimer(context: ChannelHandlerContext) {
+        let timeout = shared.requestTimeout
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        bodyTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) {
+            let (handler, context) = loopBound.value
+            guard case .receiving(let current) = handler.state else { return }
+            handler.refuseEarly(
+                current,
+                GatewayError(
+                    code: .requestTimeout, message: "the request body did not arrive within \(timeout) seconds"),
+                context: context)
+        }
+    }
+
+    // MARK: The pipeline
+
+    private func dispatch(_ current: Current, context: ChannelHandlerContext) {
+        if let refusal = pendingRefusal {
+            pendingRefusal = nil
+            answer(refusal, for: current, context: context)
+            return
+        }
+        let gateway = shared.gateway
+        switch current.destination {
+        case .notFound:
+            answer(CodecResponse(status: .notFound, headers: HTTPFields(), body: []), for: current, context: context)
+        case .metrics:
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            answer(
+                CodecResponse(status: .ok, headers: headers, body: gateway.metrics.exposition()), for: current,
+                context: context)
+        case .token:
+            answer(TokenEndpoint.answer(body: current.body, gateway: gateway), for: current, context: context)
+        case .health:
+            run(current, context: context) {
+                if let problem = await gateway.checkHealth() {
+                    return .json(.serviceUnavailable, ["status": "unavailable", "reason": .string(problem)])
+                }
+                return .json(.ok, ["status": "ok"])
+            }
+        case .testReset:
+            run(current, context: context) {
+                do {
+                    try await gateway.testReset?()
+                    return .json(.ok, ["reset": true])
+                } catch {
+                    return .json(.internalServerError, ["error": .string("reset failed: \(error)")])
+                }
+            }
+        case .codec(let endpoint, let parameters):
+            let request = current.request
+            var body = current.body ?? ByteBuffer()
+            let path = request.path ?? "/"
+            let query = path.firstIndex(of: "?").map { String(path[path.index(after: $0)...]) } ?? ""
+            var inbound = InboundRequest(
+                method: request.method, path: String(path.prefix { $0 != "?" }), query: QueryString.parse(query),
+                headers: request.headerFields, body: body.readBytes(length: body.readableBytes) ?? [],
+                pathParameters: parameters, maxJSONDepth: gateway.configuration.maxJSONDepth,
+                maxJSONValues: gateway.configuration.maxJSONValues)
+            inbound.authority = request.authority
+            let decoded = inbound
+            let facts = RequestFacts(
+                dialect: endpoint.dialect, requestID: current.requestID,
+                idempotencyKey: request.headerFields[.idempotencyKey], client: current.client)
+            run(current, context: context) { await endpoint.handle(decoded, facts) }
+        }
+    }
+
+    /// Runs `work` in a task and writes its answer back on this connection's loop.
+    private func run(
+        _ current: Current, context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> CodecResponse
+    ) {
+        state = .handling
+        let promise = context.eventLoop.makePromise(of: CodecResponse.self)
+        promise.completeWithTask(work)
+        let loopBound = NIOLoopBound((self, context, current), eventLoop: context.eventLoop)
+        promise.futureResult.whenSuccess { response in
+            let (handler, context, current) = loopBound.value
+            handler.answer(response, for: current, context: context)
+        }
+    }
+
+    // MARK: The answer
+
+    /// Writes `response`, then logs the request and records its metrics.
+    private func answer(_ response: CodecResponse, for current: Current, context: ChannelHandlerContext) {
+        var headers = response.headers
+        headers[.requestID] = current.requestID
+        headers[.contentLength] = String(response.body.count)
+        headers[.date] = shared.dates.now()
+        headers[.server] = "StockGate"
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: response.status, headerFields: headers))), promise: nil)
+        if current.request.method != .head && !response.body.isEmpty {
+            context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: response.body))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let elapsed = ContinuousClock.now - current.started
+        let (dialect, route) = current.destination.labels
+        shared.gateway.metrics.recordRequest(
+            dialect: dialect, route: route, status: response.status.code, duration: elapsed)
+        shared.logger.info(
+            "request",
+            metadata: [
+                "request_id": "\(current.requestID)", "dialect": "\(dialect)", "route": "\(route)",
+                "method": "\(current.request.method.rawValue)", "status": "\(response.status.code)",
+                "duration_ms": "\(Self.millis(elapsed))",
+            ])
+        if case .handling = state {
+            state = .idle
+            finishAnswer(context: context)
+        }
+    }
+
+    /// After an answer, with the request wholly read: close if asked to, else wait for the next.
+    private func finishAnswer(context: ChannelHandlerContext) {
+        if closeWhenIdle {
+            context.close(promise: nil)
+        } else {
+            startIdleTimer(context: context)
+        }
+    }
+
+    private func startIdleTimer(context: ChannelHandlerContext) {
+        guard let timeout = shared.idleTimeout else { return }
+        idleTimer?.cancel()
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(in: timeout) { loopBound.value.close(promise: nil) }
+    }
+
+    // MARK: Helpers
+
+    static let host = HTTPField.Name("Host")!
+
+    /// HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body.
+    static func hasBody(_ headers: HTTPFields) -> Bool {
+        if let length = headers[.contentLength] { return length != "0" }
+        return headers[.transferEncoding] != nil
+    }
+
+    static func declaredLength(_ headers: HTTPFields) -> Int? {
+        headers[.contentLength].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    static func millis(_ duration: Duration) -> String {
+        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+        let text = String(micros)
+        let padded = String(repeating: "0", count: max(0, 4 - text.count)) + text
+        return padded.dropLast(3) + "." + padded.suffix(3)
+    }
+}
+
+extension GatewayError {
+    static func tooLarge(_ limit: Int) -> GatewayError {
+        GatewayError(code: .tooLarge, message: "request body is larger than \(limit) bytes")
+    }
+}

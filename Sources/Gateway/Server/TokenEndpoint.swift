@@ -1,0 +1,39 @@
+import Dialects
+import HTTPTypes
+import NIOCore
+import StockCore
+
+/// StoreFeeder's OAuth2 password grant, `POST /Token`: a StoreFeeder client pointed at StockGate
+/// gets its bearer token here, for a configured client (user name = client name, password =
+/// its secret).
+enum TokenEndpoint {
+    static func answer(body: ByteBuffer?, gateway: Gateway) -> CodecResponse {
+        let text = body.map { String(buffer: $0) } ?? ""
+        let form = QueryString.parse(text)
+        func field(_ name: String) -> String? { form.first { $0.name == name }?.value }
+        guard field("grant_type") == "password" else {
+            return .json(.badRequest, ["error": "unsupported_grant_type"])
+        }
+        let username = field("username") ?? ""
+        let name: String
+        if gateway.clients.isOpen {
+            name = username  // no clients configured: every caller is let in anyway
+        } else if let client = gateway.clients.client(name: username, secret: field("password") ?? ""),
+            client.dialects.contains(StoreFeederCodec.dialect)
+        {
+            name = client.name
+        } else {
+            return .json(
+                .badRequest, ["error": "invalid_grant", "error_description": "The user name or password is incorrect."])
+        }
+        var answer = CodecResponse.json(
+            .ok,
+            [
+                "access_token": .string(gateway.clients.issueToken(for: name)), "token_type": "bearer",
+                "expires_in": .integer(IssuedTokens.lifetime), "userName": .string(username),
+            ])
+        answer.headers[.cacheControl] = "no-store"
+        answer.headers[.contentType] = "application/json; charset=utf-8"
+        return answer
+    }
+}
