@@ -27,7 +27,8 @@ struct RouterTests {
             let metrics = try await HTTPClient.shared.send(.GET, live.baseURL + "/metrics")
             #expect(metrics.status == 200)
             #expect(metrics.headers["Content-Type"].first?.hasPrefix("text/plain") == true)
-            #expect(metrics.text.contains(#"stockgate_http_requests_total{dialect="-",route="healthz",status="200"} 1"#))
+            #expect(
+                metrics.text.contains(#"stockgate_http_requests_total{dialect="-",route="healthz",status="200"} 1"#))
             #expect(metrics.text.contains(#"route="unmatched",status="404""#))
             let head = try await HTTPClient.shared.send(.HEAD, live.baseURL + "/healthz")
             #expect(head.status == 200 && head.body.isEmpty)
@@ -47,7 +48,9 @@ struct RouterTests {
             // Fresh ids: 32 hex digits, never the same twice.
             var fresh: [String] = []
             for _ in 0..<50 {
-                fresh.append(try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz").headers["X-Request-Id"].first ?? "")
+                fresh.append(
+                    try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz").headers["X-Request-Id"].first
+                        ?? "")
             }
             #expect(Set(fresh).count == 50)
             #expect(
@@ -108,7 +111,8 @@ struct RouterTests {
             let destination = table.destination(method: method, path: path)
             let (dialect, route) = destination.labels
             if case .codec(_, let parameters) = destination, !parameters.isEmpty {
-                return dialect + " " + route + " " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                return dialect + " " + route + " "
+                    + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
                     .joined(separator: ",")
             }
             return dialect + " " + route

@@ -88,9 +88,8 @@ struct UntrustedBackendTests {
                     // inability of the server is answered with status "error"), not plain text.
                     #expect(answer.json?["status"] == "error", "\(answer.text)")
                     #expect(answer.json?["error"]?["type"] == "UnknownOutcome")
-                    #expect(
-                        (answer.json?["error"]?["description"]?.stringValue ?? "").contains(
-                            "may or may not have been applied"))
+                    let description = answer.json?["error"]?["description"]?.stringValue ?? ""
+                    #expect(description.contains("may or may not have been applied"), "\(description)")
                 }
                 #expect(upstream.requests.count == 1)
                 var query = MovementQuery()

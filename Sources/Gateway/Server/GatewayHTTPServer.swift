@@ -126,3 +126,19 @@ final class DateHeader: Sendable {
     private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 }
+
+/// Runs a task's jobs on one event loop: a request's pipeline stays on the thread of its
+/// connection, with no hand-off to Swift's own pool and back (each a thread wake-up).
+final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    // @unchecked: `loop` is immutable and thread-safe itself.
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}

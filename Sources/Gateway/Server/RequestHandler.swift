@@ -268,19 +268,25 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    /// Runs `work` in a task and writes its answer back on this connection's loop.
+    /// Runs `work` in a task on this connection's loop and writes its answer back there.
     private func run(
         _ current: Current, context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> CodecResponse
     ) {
         state = .handling
-        let promise = context.eventLoop.makePromise(of: CodecResponse.self)
-        promise.completeWithTask(work)
+        let executor = self.executor ?? EventLoopTaskExecutor(context.eventLoop)
+        self.executor = executor
         let loopBound = NIOLoopBound((self, context, current), eventLoop: context.eventLoop)
-        promise.futureResult.whenSuccess { response in
-            let (handler, context, current) = loopBound.value
-            handler.answer(response, for: current, context: context)
+        Task(executorPreference: executor) {
+            let response = await work()
+            executor.loop.execute {
+                let (handler, context, current) = loopBound.value
+                handler.answer(response, for: current, context: context)
+            }
         }
     }
+
+    /// This connection's loop as a task executor, made at its first request.
+    private var executor: EventLoopTaskExecutor?
 
     // MARK: The answer
 
@@ -291,7 +297,8 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         headers[.contentLength] = String(response.body.count)
         headers[.date] = shared.dates.now()
         headers[.server] = "StockGate"
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: response.status, headerFields: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponse(status: response.status, headerFields: headers))), promise: nil)
         if current.request.method != .head && !response.body.isEmpty {
             context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: response.body))), promise: nil)
         }
