@@ -144,7 +144,8 @@ public final class PostgresStore: Sendable {
             return value
         } catch is StoreDidNotAnswer {
             unreachable.withLock { $0 = "the stock database did not answer within \(answerTimeout)" }
-            throw GatewayError(code: .unavailable, message: "the stock database did not answer; try again")
+            throw GatewayError(
+                code: .unavailable, message: "the stock database is unavailable: it did not answer in time; try again")
         } catch {
             throw translated(error)
         }
