@@ -16,6 +16,17 @@ public enum Timestamp {
             + pad(parts.second)
     }
 
+    /// `Sun, 06 Nov 1994 08:49:37 GMT`: an HTTP-date as IMF-fixdate (RFC 9110 §5.6.7), the
+    /// `Date` header's form.
+    public static func imfFixdate(_ date: Date) -> String {
+        let parts = civil(date)
+        let days = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
+        let weekday = ((days % 7) + 10) % 7  // 1970-01-01 was a Thursday (index 3 from Monday)
+        return "\(String(decoding: dayNames[weekday], as: UTF8.self)), \(pad(parts.day)) "
+            + "\(String(decoding: monthNames[parts.month - 1], as: UTF8.self)) \(pad(parts.year, 4)) "
+            + "\(pad(parts.hour)):\(pad(parts.minute)):\(pad(parts.second)) GMT"
+    }
+
     /// Parses `YYYY-MM-DD hh:mm:ss` (UTC); nil when malformed or not a real date.
     public static func parseOpen2b(_ text: String) -> Date? {
         let bytes = Array(text.utf8)

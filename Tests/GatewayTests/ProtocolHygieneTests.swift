@@ -105,6 +105,55 @@ struct ProtocolHygieneTests {
     static let movement =
         #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
 
+    @Test(
+        "60 pipelined requests in one write, reads and writes mixed: every one answered, in order, each write applied once"
+    )
+    func pipelined() async throws {
+        try await LiveGateway.run { live in
+            let client = try RawClient(port: live.port, timeoutSeconds: 10)
+            var text = ""
+            for index in 0..<60 {
+                if index % 3 == 0 {
+                    text +=
+                        "POST /stockgate/v1/movements HTTP/1.1\r\nHost: a\r\nX-Request-Id: r\(index)\r\n"
+                        + "Content-Length: \(Self.movement.utf8.count)\r\n\r\n\(Self.movement)"
+                } else {
+                    text +=
+                        "GET /stockgate/v1/balances?location=shop-floor HTTP/1.1\r\nHost: a\r\nX-Request-Id: r\(index)\r\n\r\n"
+                }
+            }
+            text += "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+            client.send(text)
+            let (answers, closed) = await offPool { client.readUntilClosed() }
+            #expect(closed)
+            let ids = answers.components(separatedBy: "\r\n").compactMap { line -> String? in
+                line.lowercased().hasPrefix("x-request-id: r") ? String(line.dropFirst("x-request-id: ".count)) : nil
+            }
+            #expect(ids == (0..<60).map { "r\($0)" })
+            #expect(answers.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == 61)
+            #expect(try await live.ledger.count(MovementQuery()) == 20)
+        }
+    }
+
+    @Test("a connection that sends nothing is closed after the idle timeout; one mid-request is answered 408")
+    func idleAndSlow() async throws {
+        try await LiveGateway.run(configure: {
+            $0.idleTimeout = 0.3
+            $0.requestTimeout = 0.5
+        }) { live in
+            let silent = try RawClient(port: live.port, timeoutSeconds: 10)
+            let (nothing, closed) = await offPool { silent.readUntilClosed() }
+            #expect(closed && nothing.isEmpty, "\(nothing)")
+            let slow = try RawClient(port: live.port, timeoutSeconds: 10)
+            slow.send("POST /stockgate/v1/movements HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\n{\"movements\"")
+            let (answer, closedAfter) = await offPool { slow.readUntilClosed() }
+            #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
+            #expect(answer.contains("did not arrive within"), "\(answer)")
+            #expect(closedAfter)
+            #expect(try await live.ledger.count(MovementQuery()) == 0)
+        }
+    }
+
     @Test("HTTP/1.0: closed after the answer unless keep-alive was asked for (then said so); Host may be absent")
     func http10() async throws {
         try await LiveGateway.run { live in
