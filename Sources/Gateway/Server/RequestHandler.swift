@@ -330,7 +330,9 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private func startIdleTimer(context: ChannelHandlerContext) {
-        guard let timeout = shared.idleTimeout else { return }
+        // Not for a connection already gone (its client left while its request ran): the timer
+        // would only keep the handler alive until it fired.
+        guard let timeout = shared.idleTimeout, context.channel.isActive else { return }
         idleTimer?.cancel()
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         idleTimer = context.eventLoop.scheduleTask(in: timeout) { loopBound.value.close(promise: nil) }
