@@ -71,4 +71,42 @@ struct GracefulShutdownTests {
         #expect(answer.json?["balances"] != nil)
         try await running.value  // returns once every connection is closed
     }
+
+    @Test("kept-alive connections whose last answer was given at once (404, /metrics, /Token) close at shutdown")
+    func idleConnectionsClose() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+            backend: HeldBackend(), logger: quietLogger)
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = GatewayServer.makeServer(gateway: gateway, logger: quietLogger) { port in
+            continuation.yield(port)
+            continuation.finish()
+        }
+        let group = ServiceGroup(configuration: .init(services: [server], logger: quietLogger))
+        let running = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        var clients: [RawClient] = []
+        for request in [
+            "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n", "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n",
+            "POST /Token HTTP/1.1\r\nHost: a\r\nContent-Length: 19\r\n\r\ngrant_type=password",
+        ] {
+            let client = try RawClient(port: port, timeoutSeconds: 10)
+            client.send(request)
+            let head = await offPool { client.readHead() }
+            #expect(head.hasPrefix("HTTP/1.1 "), "\(head)")
+            clients.append(client)
+        }
+        await group.triggerGracefulShutdown()
+        // The server returns once every connection is closed: long before the 60 s idle timeout.
+        let started = ContinuousClock.now
+        try await running.value
+        #expect(ContinuousClock.now - started < .seconds(10))
+        for client in clients {
+            let (_, closed) = await offPool { client.readUntilClosed() }
+            #expect(closed)
+        }
+    }
 }

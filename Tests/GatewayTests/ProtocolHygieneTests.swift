@@ -135,7 +135,9 @@ struct ProtocolHygieneTests {
         }
     }
 
-    @Test("a connection that sends nothing is closed after the idle timeout; one mid-request is answered 408")
+    @Test(
+        "a connection that sends nothing, or nothing after an answer, is closed after the idle timeout; one mid-request is answered 408"
+    )
     func idleAndSlow() async throws {
         try await LiveGateway.run(configure: {
             $0.idleTimeout = 0.3
@@ -144,6 +146,12 @@ struct ProtocolHygieneTests {
             let silent = try RawClient(port: live.port, timeoutSeconds: 10)
             let (nothing, closed) = await offPool { silent.readUntilClosed() }
             #expect(closed && nothing.isEmpty, "\(nothing)")
+            // Also after an answer given at once (no task): a 404, then silence.
+            let after = try RawClient(port: live.port, timeoutSeconds: 10)
+            after.send("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n")
+            let (notFound, closedAfterAnswer) = await offPool { after.readUntilClosed() }
+            #expect(notFound.hasPrefix("HTTP/1.1 404"), "\(notFound)")
+            #expect(closedAfterAnswer, "a kept-alive connection idle after a 404 must be closed too")
             let slow = try RawClient(port: live.port, timeoutSeconds: 10)
             slow.send("POST /stockgate/v1/movements HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\n{\"movements\"")
             let (answer, closedAfter) = await offPool { slow.readUntilClosed() }

@@ -30,6 +30,8 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         var client: String? = nil
         /// The body so far (only for destinations that read one).
         var body: ByteBuffer? = nil
+        /// An answer decided from the head alone, given once the (bodiless) request has ended.
+        var refusal: CodecResponse? = nil
     }
 
     enum State {
@@ -134,9 +136,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 status: .badRequest, headers: headers,
                 body: Array("400 Bad Request: exactly one Host header is required".utf8))
             let current = Current(request: request, requestID: requestID, started: started, destination: .notFound)
-            state = .receiving(current)
-            answer(refusal, for: current, context: context)
-            state = .draining
+            answerEarly(refusal, for: current, context: context)
             return
         }
         let path = request.path.map { $0.prefix { $0 != "?" } } ?? "/"
@@ -158,8 +158,8 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             }
             if let refusal {
                 guard hasBody else {
-                    state = .receiving(current)  // answered at its end, so the connection stays open
-                    pendingRefusal = endpoint.refuse(refusal)
+                    current.refusal = endpoint.refuse(refusal)  // answered at its end: the connection stays open
+                    state = .receiving(current)
                     return
                 }
                 refuseEarly(current, refusal, context: context)
@@ -181,22 +181,23 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         state = .receiving(current)
     }
 
-    /// An answer decided from the head alone for a request without a body: given at its end.
-    private var pendingRefusal: CodecResponse?
-
     /// Answers before the body has ended, in the dialect's envelope when there is one.
     private func refuseEarly(_ current: Current, _ error: GatewayError, context: ChannelHandlerContext) {
-        bodyTimer?.cancel()
-        bodyTimer = nil
         let answer: CodecResponse =
             if case .codec(let endpoint, _) = current.destination {
                 endpoint.refuse(error)
             } else {
                 .json(error.code.httpStatus, ["error": .string(error.message)])
             }
-        state = .receiving(current)
-        self.answer(answer, for: current, context: context)
+        answerEarly(answer, for: current, context: context)
+    }
+
+    /// Answers before the request has ended; what is left of it is dropped.
+    private func answerEarly(_ response: CodecResponse, for current: Current, context: ChannelHandlerContext) {
+        bodyTimer?.cancel()
+        bodyTimer = nil
         state = .draining
+        answer(response, for: current, context: context)
     }
 
     private func startBodyTimer(context: ChannelHandlerContext) {
@@ -216,8 +217,10 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     // MARK: The pipeline
 
     private func dispatch(_ current: Current, context: ChannelHandlerContext) {
-        if let refusal = pendingRefusal {
-            pendingRefusal = nil
+        // Whether answered here or by a task, `answer` returns the connection to idle (and
+        // starts its idle timer).
+        state = .handling
+        if let refusal = current.refusal {
             answer(refusal, for: current, context: context)
             return
         }
