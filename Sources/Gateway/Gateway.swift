@@ -220,6 +220,8 @@ public final class Gateway: Sendable {
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(decoded.commands.count)
         let target = routes[codec.dialect] ?? backend
+        var dropped: [String] = []
+        var truncated: [String] = []
         do {
             for (index, command) in decoded.commands.enumerated() {
                 let outcome: Outcome
@@ -240,6 +242,14 @@ public final class Gateway: Sendable {
                 }
                 if case .moved(let batch) = outcome, !batch.replayed {
                     metrics.recordMovementsApplied(dialect: codec.dialect, count: batch.succeeded.count)
+                    // What the backend did not receive whole is said, in the caller's field names.
+                    if case .move(let sent) = command, let remote = target as? RemoteBackend,
+                        !batch.succeeded.isEmpty
+                    {
+                        let lost = remote.losses(sent, dialect: codec.dialect)
+                        dropped += lost.dropped.filter { !dropped.contains($0) }
+                        truncated += lost.truncated.filter { !truncated.contains($0) }
+                    }
                 }
                 outcomes.append(outcome)
             }
@@ -252,8 +262,16 @@ public final class Gateway: Sendable {
             let failure = GatewayError(code: .internal, message: "internal error (request \(facts.requestID))")
             return codec.encode(failure, route: route, context: decoded.context)
         }
-        return codec.encode(outcomes, context: decoded.context, route: route, catalog: catalog)
+        var response = codec.encode(outcomes, context: decoded.context, route: route, catalog: catalog)
+        if !dropped.isEmpty { response.headers[Self.droppedHeader] = dropped.joined(separator: ", ") }
+        if !truncated.isEmpty { response.headers[Self.truncatedHeader] = truncated.joined(separator: ", ") }
+        return response
     }
+
+    /// The caller's fields of a forwarded write that the backend's dialect has no place for.
+    public static let droppedHeader = HTTPField.Name("StockGate-Dropped")!
+    /// The caller's fields the backend received cut short: `name;limit=N` (characters).
+    public static let truncatedHeader = HTTPField.Name("StockGate-Truncated")!
 
     /// A digest of what makes two requests the same: method, path, query and body.
     static func fingerprint(_ request: InboundRequest) -> String {

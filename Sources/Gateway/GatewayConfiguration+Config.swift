@@ -60,6 +60,14 @@ public struct ConfigFile: Sendable, Equatable {
     public var backends: [BackendConfiguration] = []
     /// Inbound dialect (or `default`) → backend name; `embedded` is the built-in ledger.
     public var routes: [String: String] = [:]
+    /// Routes (inbound dialect or `default`) with `strict: true`: a movement whose data the
+    /// backend would drop or cut short is refused instead of sent.
+    public var strictRoutes: Set<String> = []
+
+    /// Whether movements of an inbound dialect go out on a strict route.
+    public func isStrict(_ dialect: String) -> Bool {
+        strictRoutes.contains(routes[dialect] != nil ? dialect : "default")
+    }
 
     /// A client allowed to call, with the dialects it may use.
     ///
@@ -236,12 +244,26 @@ public struct ConfigFile: Sendable, Equatable {
                             "\(file):\(keyNode.mark?.line ?? 0): routes: '\(keyNode.string ?? "")' is not an inbound dialect (\(inbound.joined(separator: ", ")))"
                     )
                 }
-                guard let target = valueNode.string,
+                // `dialect: backend`, or `dialect: {backend: name, strict: true}`.
+                var named = valueNode.string
+                if let options = valueNode.mapping {
+                    try rejectUnknown(options, known: ["backend", "strict"], prefix: "routes.\(dialect).", file: file)
+                    named = options["backend"]?.string
+                    if let strict = options["strict"] {
+                        guard let flag = strict.bool else {
+                            throw Error(
+                                description:
+                                    "\(file):\(strict.mark?.line ?? 0): routes.\(dialect).strict must be true or false")
+                        }
+                        if flag { config.strictRoutes.insert(dialect) }
+                    }
+                }
+                guard let target = named,
                     target == "embedded" || config.backends.contains(where: { $0.name == target })
                 else {
                     throw Error(
                         description:
-                            "\(file):\(valueNode.mark?.line ?? 0): routes.\(dialect): no backend named '\(valueNode.string ?? "")'"
+                            "\(file):\(valueNode.mark?.line ?? 0): routes.\(dialect): no backend named '\(named ?? "")'"
                     )
                 }
                 config.routes[dialect] = target

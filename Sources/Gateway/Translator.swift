@@ -24,7 +24,7 @@ public enum Translator {
     ///   - path: the inbound path (with its query), or the dialect's usual one.
     public static func translate(
         body: [UInt8], from: String, to: String, method: String? = nil, path: String? = nil, catalog: Catalog,
-        configuration: GatewayConfiguration = GatewayConfiguration()
+        configuration: GatewayConfiguration = GatewayConfiguration(), explain: Bool = false
     ) throws -> String {
         guard let codec = Gateway.codecs(configuration).first(where: { $0.dialect == from }) else {
             throw Failure(description: "unknown inbound dialect '\(from)'")
@@ -41,9 +41,45 @@ public enum Translator {
             catalog: catalog)
         var lines: [String] = []
         for command in commands {
+            if explain, case .move(let batch) = command {
+                lines += self.explain(batch, from: from, to: outbound, catalog: catalog)
+            }
             lines += describe(command, to: outbound, catalog: catalog)
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// For each movement, what the backend receives of each field the caller sent: carried as
+    /// (its field), transformed, truncated, merged, dropped, or refused — found by running the
+    /// backend's codec with and without each field (`CarriageProbe`).
+    static func explain(_ batch: MoveBatch, from: String, to codec: any OutboundCodec, catalog: Catalog) -> [String] {
+        let names = InboundFieldNames(catalog: catalog).names(from)
+        var lines: [String] = []
+        for (index, item) in batch.items.enumerated() {
+            lines.append("# item \(index): what a \(codec.dialect) backend receives of each field")
+            func line(_ fact: MovementFact, _ text: String) {
+                let name = names[fact].map { "\($0) (\(fact.rawValue))" } ?? fact.rawValue
+                lines.append("#   \(name): \(text)")
+            }
+            if case .failure(let error) = CarriageProbe.request(item, codec: codec, catalog: catalog) {
+                lines.append("#   refused: \(error.message)\(error.field.map { " (field \($0))" } ?? "")")
+                continue
+            }
+            var plain = item
+            for fact in MovementFact.optional { plain = fact.clearing(plain) }
+            let table = CarriageProbe.table(codec: codec, base: plain, catalog: catalog)
+            for fact in MovementFact.allCases where fact.isIdentity {
+                line(fact, table[fact]?.label ?? "carried")
+            }
+            for (fact, carriage) in CarriageProbe.explain(item, codec: codec, catalog: catalog) {
+                if carriage == .dropped, case .shared = table[fact] {
+                    line(fact, "dropped here; " + (table[fact]?.label ?? ""))
+                } else {
+                    line(fact, carriage.label)
+                }
+            }
+        }
+        return lines
     }
 
     static func split(_ path: String) -> (String, [(name: String, value: String)]) {

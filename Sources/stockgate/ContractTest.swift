@@ -38,7 +38,21 @@ struct ContractTest: AsyncParsableCommand {
     @Option(help: "Catalog directory for the in-process gateway (default ./mappings).")
     var mappings: String = "./mappings"
 
+    @Flag(
+        help:
+            "Print what each pair of dialects loses of a movement (the client's fields a backend does not receive whole), found by running the codecs on the --mappings catalog, and exit."
+    )
+    var losses = false
+
     func run() async throws {
+        if losses {
+            do {
+                print(LossReport.markdown(catalog: try CatalogLoader.load(directory: mappings)), terminator: "")
+            } catch {
+                throw CommandError("\(error.description)")
+            }
+            return
+        }
         let cases: [ContractCase]
         do {
             cases = try ContractCase.load(directory: directory, dialect: dialect)

@@ -28,6 +28,12 @@ struct Translate: ParsableCommand {
     @Option(help: "The inbound method (default: the dialect's movement method).")
     var method: String?
 
+    @Flag(
+        help:
+            "Before each request, say what the backend receives of each field: carried as (its field), transformed, truncated, merged, dropped or refused."
+    )
+    var explain = false
+
     @Argument(help: "The request body (default: standard input).")
     var file: String = "-"
 
@@ -46,7 +52,8 @@ struct Translate: ParsableCommand {
         do {
             print(
                 try Translator.translate(
-                    body: Array(data), from: from, to: to, method: method, path: path, catalog: catalog))
+                    body: Array(data), from: from, to: to, method: method, path: path, catalog: catalog,
+                    explain: explain))
         } catch {
             throw CommandError("\(error)", exitCode: 1)
         }

@@ -93,6 +93,38 @@ struct ConfigFileTests {
         }
     }
 
+    @Test("a route may be strict, in the long form; a wrong strict value or key is refused with its line")
+    func strictRoutes() throws {
+        let yaml = """
+            backends:
+              - name: shop
+                dialect: open2b-v6
+                base_url: http://127.0.0.1:9
+            routes:
+              colleqtive: {backend: shop, strict: true}
+              zettle: shop
+              default:
+                backend: shop
+                strict: true
+            """
+        let config = try ConfigFile.parse(yaml)
+        #expect(config.routes == ["colleqtive": "shop", "zettle": "shop", "default": "shop"])
+        #expect(config.strictRoutes == ["colleqtive", "default"])
+        #expect(config.isStrict("colleqtive"))
+        #expect(!config.isStrict("zettle"))  // its own route, not strict
+        #expect(config.isStrict("storefeeder"))  // by `default`
+        #expect {
+            try ConfigFile.parse(yaml.replacingOccurrences(of: "strict: true}", with: "strict: maybe}"))
+        } throws: { error in
+            (error as? ConfigFile.Error)?.description == "config:6: routes.colleqtive.strict must be true or false"
+        }
+        #expect {
+            try ConfigFile.parse(yaml.replacingOccurrences(of: "strict: true}", with: "strcit: true}"))
+        } throws: { error in
+            (error as? ConfigFile.Error)?.description == "config:6: unknown key 'routes.colleqtive.strcit'"
+        }
+    }
+
     @Test("a file that is not a mapping is refused")
     func wrongType() {
         #expect(throws: ConfigFile.Error.self) { try ConfigFile.parse("- a\n- b\n") }

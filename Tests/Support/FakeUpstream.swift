@@ -53,10 +53,16 @@ public final class FakeUpstream: Sendable {
     }
 
     let recorded = Mutex<[Recorded]>([])
-    let script: @Sendable (Recorded) -> Answer
+    let script: @Sendable (Recorded) async -> Answer
 
     public init(_ script: @escaping @Sendable (Recorded) -> Answer) {
-        self.script = script
+        self.script = { script($0) }
+    }
+
+    /// A recording hop: each request is recorded, then answered by `relay` (which may pass it
+    /// on to a real server, so what a backend really answers comes back).
+    public init(relay: @escaping @Sendable (Recorded) async -> Answer) {
+        self.script = relay
     }
 
     /// The answer as status and body, with extra headers and a delay decided per request.
@@ -94,7 +100,7 @@ public final class FakeUpstream: Sendable {
             method: request.method.rawValue, path: request.uri.description, headers: headers,
             body: String(buffer: bytes))
         recorded.withLock { $0.append(entry) }
-        let answer = script(entry)
+        let answer = await script(entry)
         if answer.delay > .zero { try await Task.sleep(for: answer.delay) }
         var fields = HTTPFields()
         for (name, value) in answer.headers { fields[HTTPField.Name(name)!] = value }

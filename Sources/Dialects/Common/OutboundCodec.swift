@@ -207,12 +207,19 @@ public struct MovePlan: Sendable, Equatable {
     public var chunks: [[Int]]
 
     /// An all-or-nothing batch with a refused item sends nothing.
-    public static func make(_ batch: MoveBatch, codec: any OutboundCodec, catalog: Catalog) -> MovePlan {
+    /// - Parameter strict: on a strict route, the caller's field names: an item whose data the
+    ///   backend would drop or cut short is refused, naming the first such field.
+    public static func make(
+        _ batch: MoveBatch, codec: any OutboundCodec, catalog: Catalog, strict: [MovementFact: String]? = nil
+    ) -> MovePlan {
         var refusals: [Int: GatewayError] = [:]
         for (index, item) in batch.items.enumerated() {
             do throws(GatewayError) {
                 try refuseBeyond(codec.capabilities, item, dialect: codec.dialect)
                 try codec.check(item, catalog: catalog)
+                if let names = strict, let loss = CarriageProbe.losses(item, codec: codec, catalog: catalog).first {
+                    throw strictRefusal(loss, dialect: codec.dialect, field: names[loss.fact] ?? loss.fact.rawValue)
+                }
             } catch {
                 refusals[index] = error
             }
@@ -224,6 +231,17 @@ public struct MovePlan: Sendable, Equatable {
             Array(sendable[$0..<min(sendable.count, $0 + size)])
         }
         return MovePlan(refusals: refusals, chunks: chunks)
+    }
+
+    /// The refusal of a strict route for data the backend would not receive whole.
+    static func strictRefusal(_ loss: DataLoss, dialect: String, field: String) -> GatewayError {
+        let what =
+            switch loss.kind {
+            case .dropped: "would drop '\(field)'"
+            case .truncated(let limit): "would cut '\(field)' to \(limit) characters"
+            }
+        return GatewayError.unsupported(
+            "a \(dialect) backend \(what): this route is strict, so the movement is not sent", field: field)
     }
 
     /// What the backend's declared capabilities exclude, refused in one place and one wording

@@ -49,7 +49,11 @@ public enum Backends {
             byName[backend.name] = RemoteBackend(
                 name: backend.name, baseURL: backend.baseURL, codec: codec, client: backendClient, auth: auth,
                 catalog: catalog,
-                journal: embedded, logger: logger, metrics: metrics, redactor: redactor)
+                journal: embedded, logger: logger, metrics: metrics, redactor: redactor,
+                strictDialects: Set(
+                    DialectRegistry.ids.filter {
+                        file.isStrict($0) && (file.routes[$0] ?? file.routes["default"]) == backend.name
+                    }))
         }
         let fallback = file.routes["default"].flatMap { byName[$0] } ?? embedded
         var routes: [String: any StockBackend] = [:]

@@ -39,6 +39,10 @@ public final class RemoteBackend: StockBackend {
     let clock: BackendClock
     /// Scrubs secrets from the vendor's messages before they are relayed.
     let redactor: SecretRedactor
+    /// Inbound dialects whose route here is strict: data the backend would drop is refused.
+    let strictDialects: Set<String>
+    /// Each inbound dialect's name for each fact, to name what is lost in the caller's words.
+    let fieldNames: InboundFieldNames
 
     /// - Parameters:
     ///   - name: the backend's name in the configuration (journal and logs).
@@ -54,8 +58,10 @@ public final class RemoteBackend: StockBackend {
         catalog: Catalog, journal: any ForwardJournal & TrackingStore, timeout: Duration? = nil, logger: Logger,
         metrics: GatewayMetrics? = nil,
         retryPolicy: RetryPolicy = RetryPolicy(), circuitBreaker: CircuitBreaker = CircuitBreaker(),
-        redactor: SecretRedactor = SecretRedactor(), clock: BackendClock = .system
+        redactor: SecretRedactor = SecretRedactor(), clock: BackendClock = .system, strictDialects: Set<String> = []
     ) {
+        self.strictDialects = strictDialects
+        self.fieldNames = InboundFieldNames(catalog: catalog)
         self.clock = clock
         self.redactor = redactor
         self.metrics = metrics
@@ -120,6 +126,27 @@ public final class RemoteBackend: StockBackend {
 
     // MARK: Moves
 
+    /// What this backend would not receive whole of a batch from `dialect`, in that dialect's
+    /// field names: dropped fields, and fields cut short with their limit.
+    public func losses(_ batch: MoveBatch, dialect: String) -> (dropped: [String], truncated: [String]) {
+        var dropped: [String] = []
+        var truncated: [String] = []
+        var names: [MovementFact: String]?
+        for item in batch.items {
+            for loss in CarriageProbe.losses(item, codec: codec, catalog: catalog) {
+                if names == nil { names = fieldNames.names(dialect) }
+                let name = names?[loss.fact] ?? loss.fact.rawValue
+                switch loss.kind {
+                case .dropped where !dropped.contains(name): dropped.append(name)
+                case .truncated(let limit) where !truncated.contains(where: { $0.hasPrefix(name + ";") }):
+                    truncated.append("\(name);limit=\(limit)")
+                default: break
+                }
+            }
+        }
+        return (dropped, truncated)
+    }
+
     func move(_ batch: MoveBatch, facts: RequestFacts) async throws -> BatchOutcome {
         // The journal is the one truth about a keyed write: what became of earlier sends under
         // the same key decides whether this one goes out at all.
@@ -141,7 +168,8 @@ public final class RemoteBackend: StockBackend {
             reusable = earlier.filter { $0.state == .sent || $0.state == .failed }
         }
         var results = [BatchOutcome.Item?](repeating: nil, count: batch.items.count)
-        let plan = MovePlan.make(batch, codec: codec, catalog: catalog)
+        let strict = strictDialects.contains(facts.dialect) ? fieldNames.names(facts.dialect) : nil
+        let plan = MovePlan.make(batch, codec: codec, catalog: catalog, strict: strict)
         for (index, error) in plan.refusals { results[index] = .failed(error) }
         let atomic = batch.atomicity == .allOrNothing
         if atomic && !plan.refusals.isEmpty {
