@@ -108,6 +108,7 @@ let package = Package(
             name: "ContractTesting",
             dependencies: [
                 "StockCore",
+                "Dialects",
                 "Gateway",
                 "Ledger",
                 "CurlHTTP",
@@ -118,6 +119,7 @@ let package = Package(
             name: "stockgate",
             dependencies: [
                 "Gateway",
+                "Dialects",
                 "PostgresStore",
                 "ContractTesting",
                 "CurlHTTP",

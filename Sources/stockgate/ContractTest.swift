@@ -1,6 +1,7 @@
 import ArgumentParser
 import ContractTesting
 import CurlHTTP
+import Dialects
 import Foundation
 import Gateway
 import Logging
@@ -44,7 +45,17 @@ struct ContractTest: AsyncParsableCommand {
     )
     var losses = false
 
+    @Flag(
+        help:
+            "Run the intent cases of DIR/intents: each rendered into every inbound dialect (or --dialect) and run against every backend kind in process, asserting the same stock effect."
+    )
+    var intents = false
+
     func run() async throws {
+        if intents {
+            try await runIntents()
+            return
+        }
         if losses {
             do {
                 print(LossReport.markdown(catalog: try CatalogLoader.load(directory: mappings)), terminator: "")
@@ -70,6 +81,37 @@ struct ContractTest: AsyncParsableCommand {
             throw error
         }
         await client.shutdown()
+    }
+
+    func runIntents() async throws {
+        let loaded: [Intent]
+        let catalog: Catalog
+        do {
+            loaded = try Intent.load(directory: (directory as NSString).appendingPathComponent("intents"))
+            catalog = try CatalogLoader.load(directory: mappings)
+        } catch {
+            throw CommandError("\(error)", exitCode: 2)
+        }
+        let inbound = dialect.map { [$0] } ?? DialectRegistry.ids
+        if let dialect, DialectRegistry.dialect(dialect) == nil {
+            throw CommandError(
+                "unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))", exitCode: 2)
+        }
+        guard !loaded.isEmpty else { throw CommandError("no intent cases in \(directory)/intents", exitCode: 2) }
+        var logger = Logger(label: "stockgate.intents")
+        logger.logLevel = .critical
+        let client = CurlHTTPClient(configuration: .init(maxResponseBytes: 32 * 1024 * 1024))
+        let outcomes: [IntentOutcome]
+        do {
+            outcomes = try await IntentRunner(catalog: catalog, client: client, logger: logger).run(
+                loaded, inbound: inbound, progress: { print($0.line) })
+        } catch {
+            await client.shutdown()
+            throw CommandError("\(error)", exitCode: 2)
+        }
+        await client.shutdown()
+        print(outcomes.summary)
+        if outcomes.failed { throw ExitCode(1) }
     }
 
     func run(_ cases: [ContractCase], runner: ContractRunner, logger: Logger) async throws {
