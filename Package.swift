@@ -204,7 +204,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "Gateway", "Ledger", "StockCore", "Dialects", "CurlHTTP", "TestSupport", "GatewayTestSupport",
-                "PostgresStore", "StoreTestSupport",
+                "PostgresStore", "StoreTestSupport", "ContractTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

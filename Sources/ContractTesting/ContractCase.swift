@@ -37,6 +37,17 @@ public struct ContractCase: Sendable {
     /// nil: balances are not checked; otherwise every balance not listed must stay unchanged.
     public var balances: [BalanceChange]?
 
+    /// What a case needs from its target besides the dialect itself.
+    public enum Need: String, Sendable, CaseIterable {
+        /// StockGate's canonical API (setup movements, balance checks).
+        case canonicalAPI = "stockgate-api"
+        /// An empty target before the case (absolute stock or ids from 1).
+        case reset
+    }
+
+    /// From the case's `needs` key, or else: setup or balances need both.
+    public var needs: Set<Need> = []
+
     public struct FormatError: Error, CustomStringConvertible {
         public var description: String
     }
@@ -51,7 +62,7 @@ public struct ContractCase: Sendable {
             throw fail("not JSON: \(error)")
         }
         guard let object = root.objectValue else { throw fail("a case is a JSON object") }
-        let known: Set<String> = ["description", "setup", "request", "response", "balances"]
+        let known: Set<String> = ["description", "setup", "request", "response", "balances", "needs"]
         for key in object.keys where !known.contains(key) { throw fail("unknown key '\(key)'") }
         guard let request = object["request"]?.objectValue else { throw fail("'request' object required") }
         guard let response = object["response"]?.objectValue else { throw fail("'response' object required") }
@@ -92,7 +103,19 @@ public struct ContractCase: Sendable {
                 return BalanceChange(product: product, location: location, change: change)
             }
         }
-        return ContractCase(
+        let setup = object["setup"]?.arrayValue ?? []
+        var needs: Set<Need> = !setup.isEmpty || balances != nil ? [.canonicalAPI, .reset] : []
+        if let listed = object["needs"] {
+            guard let items = listed.arrayValue else { throw fail("needs must be an array") }
+            needs = try Set(
+                items.map { item in
+                    guard let need = item.stringValue.flatMap(Need.init(rawValue:)) else {
+                        throw fail("needs holds 'stockgate-api' or 'reset'")
+                    }
+                    return need
+                })
+        }
+        var contract = ContractCase(
             name: name, dialect: dialect, description: object["description"]?.stringValue ?? "",
             setup: object["setup"]?.arrayValue ?? [],
             request: Request(
@@ -103,6 +126,8 @@ public struct ContractCase: Sendable {
                 status: status, headers: response["headers"]?.objectValue?.members.map { ($0.key, $0.value) } ?? [],
                 body: response["body"], subset: subset, bodyText: response["bodyText"]?.stringValue),
             balances: balances)
+        contract.needs = needs
+        return contract
     }
 
     /// Every case under `directory` (`<dialect>/<case>.json`), sorted, optionally of one dialect.

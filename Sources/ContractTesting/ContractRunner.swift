@@ -6,16 +6,53 @@ import StockCore
 /// What a case came to.
 public struct ContractResult: Sendable {
     public var name: String
-    /// nil when the case passed.
-    public var failure: String?
+    /// Every difference found; empty when the case passed or was skipped.
+    public var failures: [String]
+    /// Why the case did not run against this target (it needs what the target lacks).
+    public var skipped: String?
     public var seconds: Double
 
-    public var passed: Bool { failure == nil }
+    public var passed: Bool { failures.isEmpty && skipped == nil }
+    public var failed: Bool { !failures.isEmpty }
+    /// The differences as one text, nil when there are none.
+    public var failure: String? { failures.isEmpty ? nil : failures.joined(separator: "; ") }
 
     public init(name: String, failure: String?, seconds: Double) {
+        self.init(name: name, failures: failure.map { [$0] } ?? [], seconds: seconds)
+    }
+
+    public init(name: String, failures: [String], skipped: String? = nil, seconds: Double) {
         self.name = name
-        self.failure = failure
+        self.failures = failures
+        self.skipped = skipped
         self.seconds = seconds
+    }
+}
+
+/// What a target offers beyond the dialect itself, found once before the cases run.
+public struct TargetCapabilities: Sendable, Equatable {
+    /// StockGate's canonical API (`/stockgate/v1/movements`, `/balances`): setup and balance checks.
+    public var canonicalAPI: Bool
+    /// `POST /stockgate/v1/test/reset`: every case starts from empty stock and ids from 1.
+    public var reset: Bool
+
+    public init(canonicalAPI: Bool, reset: Bool) {
+        self.canonicalAPI = canonicalAPI
+        self.reset = reset
+    }
+
+    /// An in-process StockGate: everything.
+    public static let all = TargetCapabilities(canonicalAPI: true, reset: true)
+
+    /// Why `contract` cannot run here, or nil.
+    public func lacks(_ contract: ContractCase) -> String? {
+        if contract.needs.contains(.canonicalAPI) && !canonicalAPI {
+            return "needs StockGate's canonical API for setup or balances, which the target does not serve"
+        }
+        if contract.needs.contains(.reset) && !reset {
+            return "needs an empty target: start it with --enable-test-reset (or run without --no-reset)"
+        }
+        return nil
     }
 }
 
@@ -25,13 +62,30 @@ public struct ContractResult: Sendable {
 public struct ContractRunner: Sendable {
     public let client: CurlHTTPClient
     public let timeout: Duration
+    /// Sent with every request (credentials of a secured target).
+    public let headers: [(name: String, value: String)]
 
     /// - Parameters:
     ///   - client: the HTTP client to send with; its owner shuts it down.
     ///   - timeout: the limit for each request.
-    public init(client: CurlHTTPClient, timeout: Duration = .seconds(30)) {
+    ///   - headers: added to every request, e.g. `Authorization` for a target with clients.
+    public init(
+        client: CurlHTTPClient, timeout: Duration = .seconds(30), headers: [(name: String, value: String)] = []
+    ) {
         self.client = client
         self.timeout = timeout
+        self.headers = headers
+    }
+
+    /// What the target at `baseURL` offers: its canonical API, and a reset unless `allowReset`
+    /// is false (the reset empties it).
+    public func capabilities(_ baseURL: String, allowReset: Bool) async -> TargetCapabilities {
+        let api = (try? await send("GET", baseURL + "/stockgate/v1/balances", body: nil))?.status == 200
+        var reset = false
+        if allowReset {
+            reset = (try? await send("POST", baseURL + "/stockgate/v1/test/reset", body: nil))?.status == 200
+        }
+        return TargetCapabilities(canonicalAPI: api, reset: reset)
     }
 
     func send(
@@ -49,6 +103,9 @@ public struct ContractRunner: Sendable {
             }
             fields.append(HTTPField(name: name, value: header.value))
         }
+        for header in self.headers where fields[HTTPField.Name(header.name)!] == nil {
+            fields.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value))
+        }
         if body != nil && fields[.contentType] == nil { fields[.contentType] = "application/json" }
         return try await client.execute(
             CurlRequest(method: method, url: url, headerFields: fields, body: body, timeout: timeout))
@@ -60,13 +117,20 @@ public struct ContractRunner: Sendable {
     }
 
     /// Runs one case against `baseURL` (no trailing slash).
-    /// - Parameter reset: first empty the target through `POST /stockgate/v1/test/reset`
-    ///   (a StockGate started with `--enable-test-reset`), so the case starts from empty stock.
-    public func run(_ contract: ContractCase, baseURL: String, reset: Bool = false) async -> ContractResult {
+    /// - Parameters:
+    ///   - reset: first empty the target through `POST /stockgate/v1/test/reset` (a StockGate
+    ///     started with `--enable-test-reset`), so the case starts from empty stock.
+    ///   - capabilities: what the target offers; a case needing more is skipped, saying why.
+    public func run(
+        _ contract: ContractCase, baseURL: String, reset: Bool = false, capabilities: TargetCapabilities = .all
+    ) async -> ContractResult {
         let started = Date()
-        let failure: String?
+        if let lacking = capabilities.lacks(contract) {
+            return ContractResult(name: contract.name, failures: [], skipped: lacking, seconds: 0)
+        }
+        var failures: [String]
         do {
-            if reset {
+            if reset && capabilities.reset {
                 let reply = try await send("POST", baseURL + "/stockgate/v1/test/reset", body: nil)
                 guard reply.status == 200 else {
                     return ContractResult(
@@ -76,19 +140,20 @@ public struct ContractRunner: Sendable {
                         seconds: Date().timeIntervalSince(started))
                 }
             }
-            failure = try await check(contract, baseURL: baseURL)
+            failures = try await check(contract, baseURL: baseURL)
         } catch {
-            failure = "error: \(error)"
+            failures = ["error: \(error)"]
         }
-        return ContractResult(name: contract.name, failure: failure, seconds: Date().timeIntervalSince(started))
+        return ContractResult(name: contract.name, failures: failures, seconds: Date().timeIntervalSince(started))
     }
 
-    func check(_ contract: ContractCase, baseURL: String) async throws -> String? {
+    /// Every difference between what the case expects and what the target did.
+    func check(_ contract: ContractCase, baseURL: String) async throws -> [String] {
         if !contract.setup.isEmpty {
             let body = JSONWriter.bytes(["movements": .array(contract.setup), "atomic": true])
             let reply = try await send("POST", baseURL + "/stockgate/v1/movements", body: body)
             guard reply.status == 200 else {
-                return "setup failed with \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"
+                return ["setup failed with \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"]
             }
         }
         let before = contract.balances == nil ? [:] : try await balances(baseURL)
@@ -106,28 +171,25 @@ public struct ContractRunner: Sendable {
                 contract.request.method, url, headers: contract.request.headers, body: contract.request.body)
         }
         let text = String(decoding: reply.body, as: UTF8.self)
+        var problems: [String] = []
         if reply.status != contract.expected.status {
-            return "status \(reply.status), expected \(contract.expected.status): \(text.prefix(300))"
+            problems.append("status \(reply.status), expected \(contract.expected.status): \(text.prefix(300))")
         }
         for (name, expected) in contract.expected.headers {
             let actual = reply.header(name).map(JSONValue.string)
-            if let problem = JSONMatcher.mismatch(
+            problems += JSONMatcher.mismatches(
                 expected: expected, actual: actual, subset: false, path: "header \(name)")
-            {
-                return problem
-            }
         }
         if let expectedText = contract.expected.bodyText, expectedText != text {
-            return "body '\(text.prefix(300))', expected '\(expectedText)'"
+            problems.append("body '\(text.prefix(300))', expected '\(expectedText)'")
         }
         if let expectedBody = contract.expected.body {
-            guard let actual = try? JSONParser.parse(reply.body) else {
-                return "body is not JSON: \(text.prefix(300))"
-            }
-            if let problem = JSONMatcher.mismatch(
-                expected: expectedBody, actual: actual, subset: contract.expected.subset)
-            {
-                return problem + " — body: \(text.prefix(500))"
+            if let actual = try? JSONParser.parse(reply.body) {
+                let found = JSONMatcher.mismatches(
+                    expected: expectedBody, actual: actual, subset: contract.expected.subset)
+                if !found.isEmpty { problems += found + ["body: \(text.prefix(500))"] }
+            } else {
+                problems.append("body is not JSON: \(text.prefix(300))")
             }
         }
         if let changes = contract.balances {
@@ -141,11 +203,11 @@ public struct ContractRunner: Sendable {
                 let want = expected[key] ?? .zero
                 let have = after[key] ?? .zero
                 if want != have {
-                    return "balance \(key) is \(have), expected \(want) (was \(before[key] ?? .zero))"
+                    problems.append("balance \(key) is \(have), expected \(want) (was \(before[key] ?? .zero))")
                 }
             }
         }
-        return nil
+        return problems
     }
 
     func balances(_ baseURL: String) async throws -> [String: Quantity] {
@@ -171,19 +233,23 @@ public struct ContractRunner: Sendable {
 }
 
 extension Array where Element == ContractResult {
-    /// `N passed, N failed`.
+    /// `N passed, N failed` (and `, N skipped` when some were).
     public var summary: String {
-        "\(filter(\.passed).count) passed, \(filter { !$0.passed }.count) failed"
+        let skipped = filter { $0.skipped != nil }.count
+        return "\(filter(\.passed).count) passed, \(filter(\.failed).count) failed"
+            + (skipped > 0 ? ", \(skipped) skipped" : "")
     }
 
-    /// A JUnit XML report.
+    /// A JUnit XML report: a `failure` per failed case holding every difference, `skipped`
+    /// with the reason.
     public func junit(suite: String = "contract-tests") -> String {
         func escape(_ text: String) -> String {
             text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
                 .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
         }
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        xml += "<testsuite name=\"\(suite)\" tests=\"\(count)\" failures=\"\(filter { !$0.passed }.count)\">\n"
+        xml +=
+            "<testsuite name=\"\(suite)\" tests=\"\(count)\" failures=\"\(filter(\.failed).count)\" skipped=\"\(filter { $0.skipped != nil }.count)\">\n"
         for result in self {
             let parts = result.name.split(separator: "/", maxSplits: 1)
             let className = parts.count == 2 ? String(parts[0]) : suite
@@ -191,11 +257,54 @@ extension Array where Element == ContractResult {
                 "  <testcase classname=\"\(escape(className))\" name=\"\(escape(result.name))\" time=\"\(String(format: "%.3f", result.seconds))\""
             if let failure = result.failure {
                 xml +=
-                    ">\n    <failure message=\"\(escape(String(failure.prefix(200))))\">\(escape(failure))</failure>\n  </testcase>\n"
+                    ">\n    <failure message=\"\(escape(String(failure.prefix(200))))\">\(escape(result.failures.joined(separator: "\n")))</failure>\n  </testcase>\n"
+            } else if let reason = result.skipped {
+                xml += ">\n    <skipped message=\"\(escape(reason))\"/>\n  </testcase>\n"
             } else {
                 xml += "/>\n"
             }
         }
         return xml + "</testsuite>\n"
+    }
+
+    /// The results as JSON: `{"passed", "failed", "skipped", "cases": [{"name", "status"
+    /// ("passed" | "failed" | "skipped"), "seconds", "failures": [...], "reason"?}]}`.
+    public func json() -> String {
+        let cases: [JSONValue] = map { result in
+            var object = JSONObject([
+                .init("name", .string(result.name)),
+                .init("status", .string(result.failed ? "failed" : result.skipped != nil ? "skipped" : "passed")),
+                .init("seconds", .number(String(format: "%.3f", result.seconds))),
+                .init("failures", .array(result.failures.map(JSONValue.string))),
+            ])
+            if let reason = result.skipped { object["reason"] = .string(reason) }
+            return .object(object)
+        }
+        let report: JSONValue = [
+            "passed": .number(String(filter(\.passed).count)), "failed": .number(String(filter(\.failed).count)),
+            "skipped": .number(String(filter { $0.skipped != nil }.count)), "cases": .array(cases),
+        ]
+        return JSONWriter.string(report) + "\n"
+    }
+
+    /// GitHub Actions workflow commands: an `::error` per failed case, a `::notice` per skip.
+    public func github() -> String {
+        func escape(_ text: String) -> String {
+            text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D")
+                .replacingOccurrences(of: "\n", with: "%0A").replacingOccurrences(of: ":", with: "%3A")
+                .replacingOccurrences(of: ",", with: "%2C")
+        }
+        var lines: [String] = []
+        for result in self {
+            if result.failed {
+                lines.append(
+                    "::error title=\(escape(result.name))::\(result.failures.joined(separator: "\n").replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\n", with: "%0A"))"
+                )
+            } else if let reason = result.skipped {
+                lines.append("::notice title=\(escape(result.name))::skipped: \(reason)")
+            }
+        }
+        lines.append(summary)
+        return lines.joined(separator: "\n") + "\n"
     }
 }

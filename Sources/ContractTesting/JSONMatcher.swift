@@ -1,61 +1,74 @@
+import Foundation
 import StockCore
 
-/// Compares an actual JSON value with an expected one that may hold matchers:
-/// `{"$type": "string" | "number" | "integer" | "boolean" | "array" | "object" | "null"}`,
-/// `{"$pattern": "regex"}` (a string, or a number's text, must match the whole pattern),
-/// `{"$any": true}`. Numbers compare by value (`42` equals `42.0`).
+/// Compares an actual JSON value with an expected one that may hold matchers, objects with
+/// one `$` key standing anywhere in the expected value:
+///
+/// - `{"$type": "string" | "number" | "integer" | "boolean" | "array" | "object" | "null"}`
+/// - `{"$pattern": "regex"}`: a string, or a number's text, matches the whole pattern
+/// - `{"$any": true}`, `{"$absent": true}`
+/// - `{"$decimal": true}` or `{"$decimal": {"scale": 2, "precision": 12}}`: an exact decimal,
+///   as a number or a string, with at most `scale` fraction digits and `precision` digits
+/// - `{"$uuid": true}`: a UUID in its 8-4-4-4-12 hex form
+/// - `{"$timestamp": "iso8601" | "http" | "epoch-seconds" | "epoch-millis"}`: a vendor's time
+/// - `{"$each": M}`: an array whose every item matches M
+/// - `{"$contains": [M…]}`: an array holding, for each M, an item that matches it
+/// - `{"$unordered": [M…]}`: an array holding exactly items that match the Ms, in any order
+///
+/// Numbers compare by value (`42` equals `42.0`).
 public enum JSONMatcher {
     /// The first difference as `path: what`, or nil when `actual` matches.
     /// - Parameter subset: objects may have members the expectation does not list.
     public static func mismatch(expected: JSONValue, actual: JSONValue?, subset: Bool, path: String = "$") -> String? {
+        mismatches(expected: expected, actual: actual, subset: subset, path: path).first
+    }
+
+    /// Every difference, each as `path: what`, in document order.
+    public static func mismatches(
+        expected: JSONValue, actual: JSONValue?, subset: Bool, path: String = "$"
+    ) -> [String] {
         if case .object(let object) = expected, object.members.count == 1, let key = object.members.first?.key,
             key.hasPrefix("$")
         {
-            return matcher(key, object.members[0].value, actual: actual, path: path)
+            return matcher(key, object.members[0].value, actual: actual, subset: subset, path: path)
         }
-        guard let actual else { return "\(path): missing, expected \(JSONWriter.string(expected))" }
+        guard let actual else { return ["\(path): missing, expected \(JSONWriter.string(expected))"] }
         switch (expected, actual) {
         case (.object(let want), .object(let have)):
+            var problems: [String] = []
             for member in want.members {
-                if let problem = mismatch(
-                    expected: member.value, actual: have[member.key], subset: subset,
-                    path: "\(path).\(member.key)")
-                {
-                    return problem
-                }
+                problems += mismatches(
+                    expected: member.value, actual: have[member.key], subset: subset, path: "\(path).\(member.key)")
             }
             if !subset {
-                for key in have.keys where want[key] == nil { return "\(path).\(key): not expected" }
+                for key in have.keys where want[key] == nil { problems.append("\(path).\(key): not expected") }
             }
-            return nil
+            return problems
         case (.array(let want), .array(let have)):
-            guard want.count == have.count else { return "\(path): \(have.count) items, expected \(want.count)" }
-            for (index, item) in want.enumerated() {
-                if let problem = mismatch(
-                    expected: item, actual: have[index], subset: subset, path: "\(path)[\(index)]")
-                {
-                    return problem
-                }
+            guard want.count == have.count else { return ["\(path): \(have.count) items, expected \(want.count)"] }
+            return want.indices.flatMap { index in
+                mismatches(expected: want[index], actual: have[index], subset: subset, path: "\(path)[\(index)]")
             }
-            return nil
         case (.number(let want), .number(let have)):
-            if want == have { return nil }
-            if let a = try? Quantity(parsing: want), let b = try? Quantity(parsing: have), a == b { return nil }
-            return "\(path): \(have), expected \(want)"
+            if want == have { return [] }
+            if let a = try? Quantity(parsing: want), let b = try? Quantity(parsing: have), a == b { return [] }
+            return ["\(path): \(have), expected \(want)"]
         default:
             return expected == actual
-                ? nil : "\(path): \(JSONWriter.string(actual)), expected \(JSONWriter.string(expected))"
+                ? [] : ["\(path): \(JSONWriter.string(actual)), expected \(JSONWriter.string(expected))"]
         }
     }
 
-    static func matcher(_ key: String, _ argument: JSONValue, actual: JSONValue?, path: String) -> String? {
+    static func matcher(
+        _ key: String, _ argument: JSONValue, actual: JSONValue?, subset: Bool, path: String
+    ) -> [String] {
+        if key == "$absent" { return actual == nil ? [] : ["\(path): present, expected absent"] }
+        guard let actual else { return ["\(path): missing"] }
+        func problem(_ text: String) -> [String] { ["\(path): \(text)"] }
         switch key {
         case "$any":
-            return actual == nil ? "\(path): missing" : nil
-        case "$absent":
-            return actual == nil ? nil : "\(path): present, expected absent"
+            return []
         case "$type":
-            guard let actual else { return "\(path): missing" }
             let want = argument.stringValue ?? ""
             let have: String
             switch actual {
@@ -66,19 +79,96 @@ public enum JSONMatcher {
             case .array: have = "array"
             case .object: have = "object"
             }
-            return have == want || (want == "number" && have == "integer") ? nil : "\(path): \(have), expected \(want)"
+            return have == want || (want == "number" && have == "integer") ? [] : problem("\(have), expected \(want)")
         case "$pattern":
-            guard let actual else { return "\(path): missing" }
-            let text: String
-            switch actual {
-            case .string(let string): text = string
-            case .number(let number): text = number
-            default: return "\(path): \(actual.typeName), expected text matching a pattern"
+            guard let text = scalarText(actual) else {
+                return problem("\(actual.typeName), expected text matching a pattern")
             }
             return matches(text, pattern: argument.stringValue ?? "")
-                ? nil : "\(path): '\(text)' does not match /\(argument.stringValue ?? "")/"
+                ? [] : problem("'\(text)' does not match /\(argument.stringValue ?? "")/")
+        case "$decimal":
+            guard let text = scalarText(actual), let quantity = try? Quantity(parsing: text) else {
+                return problem("\(JSONWriter.string(actual)), expected a decimal")
+            }
+            _ = quantity
+            let digits = text.drop { $0 == "-" || $0 == "+" }
+            let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
+            let fraction = parts.count > 1 ? parts[1].count : 0
+            let integer = String(parts[0]).drop { $0 == "0" }.count
+            if let scale = argument["scale"]?.numberText.flatMap({ Int($0) }), fraction > scale {
+                return problem("\(text) has \(fraction) decimals, expected at most \(scale)")
+            }
+            if let precision = argument["precision"]?.numberText.flatMap({ Int($0) }), integer + fraction > precision {
+                return problem("\(text) has \(integer + fraction) digits, expected at most \(precision)")
+            }
+            return []
+        case "$uuid":
+            guard case .string(let text) = actual, matches(text, pattern: uuidPattern) else {
+                return problem("\(JSONWriter.string(actual)), expected a UUID")
+            }
+            return []
+        case "$timestamp":
+            let format = argument.stringValue ?? "iso8601"
+            guard let text = scalarText(actual), isTimestamp(text, format: format) else {
+                return problem("\(JSONWriter.string(actual)), expected a \(format) timestamp")
+            }
+            return []
+        case "$each":
+            guard case .array(let items) = actual else { return problem("\(actual.typeName), expected an array") }
+            return items.indices.flatMap {
+                mismatches(expected: argument, actual: items[$0], subset: subset, path: "\(path)[\($0)]")
+            }
+        case "$contains":
+            guard case .array(let items) = actual else { return problem("\(actual.typeName), expected an array") }
+            let wanted = argument.arrayValue ?? [argument]
+            return wanted.compactMap { want in
+                items.contains { mismatches(expected: want, actual: $0, subset: subset).isEmpty }
+                    ? nil : "\(path): no item matches \(JSONWriter.string(want))"
+            }
+        case "$unordered":
+            guard case .array(var items) = actual else { return problem("\(actual.typeName), expected an array") }
+            let wanted = argument.arrayValue ?? []
+            guard items.count == wanted.count else { return problem("\(items.count) items, expected \(wanted.count)") }
+            var problems: [String] = []
+            for want in wanted {
+                if let index = items.firstIndex(where: {
+                    mismatches(expected: want, actual: $0, subset: subset).isEmpty
+                }) {
+                    items.remove(at: index)
+                } else {
+                    problems.append("\(path): no item matches \(JSONWriter.string(want))")
+                }
+            }
+            return problems
         default:
-            return "\(path): unknown matcher \(key)"
+            return problem("unknown matcher \(key)")
+        }
+    }
+
+    static let uuidPattern = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    static func scalarText(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let text), .number(let text): text
+        default: nil
+        }
+    }
+
+    /// Whether `text` is a time in one of the vendors' formats: ISO 8601 (Zettle, StockGate,
+    /// Colleqtive), an HTTP date (`Retry-After`, `Date`), or seconds / milliseconds since 1970.
+    static func isTimestamp(_ text: String, format: String) -> Bool {
+        switch format {
+        case "iso8601":
+            return matches(text, pattern: #"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?"#)
+        case "http":
+            return matches(
+                text, pattern: #"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT"#)
+        case "epoch-seconds":
+            return matches(text, pattern: #"\d{9,11}(\.\d+)?"#)
+        case "epoch-millis":
+            return matches(text, pattern: #"\d{12,14}"#)
+        default:
+            return false
         }
     }
 

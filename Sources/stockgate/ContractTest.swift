@@ -13,10 +13,13 @@ struct ContractTest: AsyncParsableCommand {
         commandName: "contract-test",
         abstract: "Run the contract-test cases against a URL, or an in-process StockGate per case.",
         discussion: """
-            Prints one line per case and a closing 'N passed, N failed'; exits 1 when a case fails.
-            Against --target, setup moves and balance checks use the target's /stockgate/v1 API, and
-            each case starts with POST /stockgate/v1/test/reset (run the target with
-            --enable-test-reset) unless --no-reset is given.
+            Prints one line per case (every difference of a failed case) and a closing 'N passed,
+            N failed, N skipped'. Exit codes: 0 when no case failed (skipped cases do not fail), 1
+            when one did, 2 when the run could not start (bad options, no case selected, target
+            unreachable). Against --target, setup moves and balance checks use the target's
+            /stockgate/v1 API and each case starts with POST /stockgate/v1/test/reset (run the
+            target with --enable-test-reset); a case needing what the target lacks (its 'needs',
+            or setup/balances) is skipped with the reason.
             """)
 
     @Argument(help: "Directory of cases, one folder per dialect (default ./contract-tests).")
@@ -30,11 +33,32 @@ struct ContractTest: AsyncParsableCommand {
 
     @Flag(
         name: .customLong("no-reset"),
-        help: "With --target: do not empty the target before each case (cases that assume empty stock may fail).")
+        help: "With --target: do not empty the target before each case; cases that need an empty target are skipped.")
     var noReset = false
 
     @Option(help: "Write a JUnit XML report to this file.")
     var junit: String?
+
+    @Option(help: "Only the cases whose name (dialect/file.json) contains this text.")
+    var filter: String?
+
+    @Flag(name: .customLong("fail-fast"), help: "Stop at the first failed case.")
+    var failFast = false
+
+    @Option(help: "Output on standard output: text (default), json, junit or github (workflow commands).")
+    var format: String = "text"
+
+    @Option(
+        name: .customLong("header"),
+        help: ArgumentHelp("A header sent with every request, 'Name: value' (repeatable).", valueName: "header"))
+    var headers: [String] = []
+
+    @Option(
+        name: .customLong("token-env"),
+        help: ArgumentHelp(
+            "Send 'Authorization: Bearer <token>' with every request, the token read from this environment variable.",
+            valueName: "variable"))
+    var tokenEnv: String?
 
     @Option(help: "Catalog directory for the in-process gateway (default ./mappings).")
     var mappings: String = "./mappings"
@@ -64,18 +88,49 @@ struct ContractTest: AsyncParsableCommand {
             }
             return
         }
-        let cases: [ContractCase]
+        guard ["text", "json", "junit", "github"].contains(format) else {
+            throw CommandError("--format must be text, json, junit or github, got '\(format)'")
+        }
+        if let dialect, !DialectRegistry.ids.contains(dialect) {
+            throw CommandError("unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))")
+        }
+        var cases: [ContractCase]
         do {
             cases = try ContractCase.load(directory: directory, dialect: dialect)
         } catch {
             throw CommandError("\(error)")
         }
+        if let filter { cases = cases.filter { $0.name.contains(filter) } }
+        guard !cases.isEmpty else {
+            // A typo in a selection must not pass CI green.
+            let selection = [dialect.map { "--dialect \($0)" }, filter.map { "--filter \($0)" }].compactMap { $0 }
+            throw CommandError(
+                "no case selected in \(directory)"
+                    + (selection.isEmpty ? "" : " by \(selection.joined(separator: " "))"))
+        }
         var logger = Logger(label: "stockgate.contract")
         logger.logLevel = .warning
         // The runner's HTTP client, shut down before returning (one curl thread).
+        var extra: [(name: String, value: String)] = []
+        for header in headers {
+            guard let colon = header.firstIndex(of: ":"), !header[..<colon].isEmpty else {
+                throw CommandError("--header must be 'Name: value', got '\(header)'")
+            }
+            extra.append(
+                (
+                    String(header[..<colon]),
+                    String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+                ))
+        }
+        if let tokenEnv {
+            guard let token = ProcessInfo.processInfo.environment[tokenEnv], !token.isEmpty else {
+                throw CommandError("--token-env: the variable \(tokenEnv) is not set")
+            }
+            extra.append(("Authorization", "Bearer \(token)"))
+        }
         let client = CurlHTTPClient(configuration: .init(maxResponseBytes: 32 * 1024 * 1024))
         do {
-            try await run(cases, runner: ContractRunner(client: client), logger: logger)
+            try await run(cases, runner: ContractRunner(client: client, headers: extra), logger: logger)
         } catch {
             await client.shutdown()
             throw error
@@ -127,17 +182,19 @@ struct ContractTest: AsyncParsableCommand {
             inProcess = nil
         }
         let base = target.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        var capabilities = TargetCapabilities.all
         if let base {
             do {
                 try await runner.checkReachable(base)
             } catch {
                 throw CommandError("cannot reach \(base): \(error)")
             }
+            capabilities = await runner.capabilities(base, allowReset: !noReset)
         }
         for contract in cases {
             let result: ContractResult
             if let base {
-                result = await runner.run(contract, baseURL: base, reset: !noReset)
+                result = await runner.run(contract, baseURL: base, reset: !noReset, capabilities: capabilities)
             } else {
                 do {
                     result = try await inProcess!.run(contract, runner: runner)
@@ -145,13 +202,28 @@ struct ContractTest: AsyncParsableCommand {
                     result = ContractResult(name: contract.name, failure: "error: \(error)", seconds: 0)
                 }
             }
-            print(result.passed ? "PASS \(result.name)" : "FAIL \(result.name): \(result.failure!)")
+            if format == "text" {
+                if let reason = result.skipped {
+                    print("SKIP \(result.name): \(reason)")
+                } else if result.failed {
+                    print("FAIL \(result.name)")
+                    for failure in result.failures { print("    \(failure)") }
+                } else {
+                    print("PASS \(result.name)")
+                }
+            }
             results.append(result)
+            if failFast && result.failed { break }
         }
-        print(results.summary)
+        switch format {
+        case "json": print(results.json(), terminator: "")
+        case "junit": print(results.junit(), terminator: "")
+        case "github": print(results.github(), terminator: "")
+        default: print(results.summary)
+        }
         if let junit {
             try results.junit().write(toFile: junit, atomically: true, encoding: .utf8)
         }
-        if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+        if results.contains(where: \.failed) { throw ExitCode(1) }
     }
 }

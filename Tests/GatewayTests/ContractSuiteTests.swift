@@ -77,4 +77,30 @@ struct ContractSuiteTests {
             JSONMatcher.mismatch(
                 expected: try JSONParser.parse(#"{"name": {"$pattern": "y+"}}"#), actual: actual, subset: true) != nil)
     }
+
+    @Test(
+        "inventory matchers: decimals with scale and precision, UUIDs, vendor timestamps, arrays by each, contains, any order",
+        arguments: [
+            (#"{"$decimal": true}"#, #""12.50""#, true), (#"{"$decimal": true}"#, "12.5", true),
+            (#"{"$decimal": true}"#, #""12,5""#, false), (#"{"$decimal": {"scale": 2}}"#, #""1.005""#, false),
+            (#"{"$decimal": {"scale": 2}}"#, #""-1.05""#, true), (#"{"$decimal": {"precision": 3}}"#, "1234", false),
+            (#"{"$decimal": {"precision": 3}}"#, "0.12", true),
+            (#"{"$uuid": true}"#, #""89ac1e4a-5f0f-11ec-bf63-0242ac130002""#, true),
+            (#"{"$uuid": true}"#, #""89ac1e4a5f0f11ecbf630242ac130002""#, false),
+            (#"{"$timestamp": "iso8601"}"#, #""2026-12-02T01:05:05.591Z""#, true),
+            (#"{"$timestamp": "iso8601"}"#, #""02/12/2026""#, false),
+            (#"{"$timestamp": "http"}"#, #""Wed, 02 Dec 2026 00:58:36 GMT""#, true),
+            (#"{"$timestamp": "epoch-millis"}"#, "1764637505591", true),
+            (#"{"$each": {"$type": "integer"}}"#, "[1, 2, 3]", true),
+            (#"{"$each": {"$type": "integer"}}"#, "[1, 2.5]", false),
+            (#"{"$contains": [2]}"#, "[1, 2, 3]", true), (#"{"$contains": [{"a": 1}]}"#, #"[{"a": 2}]"#, false),
+            (#"{"$unordered": [3, 1, 2]}"#, "[1, 2, 3]", true), (#"{"$unordered": [1, 1, 2]}"#, "[1, 2, 2]", false),
+            (#"{"$unordered": [1, 2]}"#, "[1, 2, 3]", false),
+        ])
+    func inventoryMatchers(_ expected: String, _ actual: String, _ matches: Bool) throws {
+        let problems = JSONMatcher.mismatches(
+            expected: try JSONParser.parse(Array(expected.utf8)), actual: try JSONParser.parse(Array(actual.utf8)),
+            subset: false)
+        #expect(problems.isEmpty == matches, "\(expected) vs \(actual): \(problems)")
+    }
 }

@@ -1,0 +1,146 @@
+import ContractTesting
+import Foundation
+import GatewayTestSupport
+import StockCore
+import TestSupport
+import Testing
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
+/// `stockgate contract-test` as CI runs it (issue 15): exit codes, output formats, skipping
+/// what a target cannot do, every difference of a case.
+@Suite(
+    "contract-test in CI", .serialized, .enabled(if: StockGateProcess.isBuilt, StockGateProcess.notBuilt))
+struct ContractTestCommandTests {
+    static let cases = StockGateProcess.repository.appendingPathComponent("contract-tests").path
+    static let mappings = StockGateProcess.repository.appendingPathComponent("mappings").path
+
+    /// Runs the command; its standard output and exit status.
+    static func contractTest(_ arguments: [String]) async throws -> (output: String, status: Int32) {
+        let process = try ChildProcess(
+            StockGateProcess.binary, ["contract-test"] + arguments + ["--mappings", mappings],
+            output: .standardOutput)
+        let output = await process.readOutputToEnd()
+        return (output, await process.exit())
+    }
+
+    @Test("against a target without the reset API, exactly the cases that need it are skipped, with reasons; exit 0")
+    func skipsWhatTheTargetLacks() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (server, port) = try await StockGateProcess.start(dataDirectory: directory)  // no --enable-test-reset
+        defer { server.terminate() }
+        let (output, status) = try await Self.contractTest([
+            Self.cases, "--target", "http://127.0.0.1:\(port)", "--format", "json",
+        ])
+        #expect(status == 0, "\(output.suffix(2000))")
+        let report = try JSONParser.parse(Array(output.utf8))
+        let needing = Set(try ContractCase.load(directory: Self.cases).filter { !$0.needs.isEmpty }.map(\.name))
+        let entries = try #require(report["cases"]?.arrayValue)
+        var skipped: Set<String> = []
+        for entry in entries {
+            let name = try #require(entry["name"]?.stringValue)
+            if entry["status"] == "skipped" {
+                skipped.insert(name)
+                #expect(entry["reason"]?.stringValue?.contains("--enable-test-reset") == true, "\(entry)")
+            } else {
+                #expect(entry["status"] == "passed", "\(entry)")
+            }
+        }
+        #expect(skipped == needing)
+        #expect(report["failed"] == 0)
+        #expect(report["skipped"]?.numberText == String(needing.count))
+        #expect(entries.count - skipped.count >= 30, "too few cases ran against the bare dialect")
+    }
+
+    @Test("a selection that matches no case, or an unknown dialect or format, exits 2")
+    func emptySelectionIsAnError() async throws {
+        for arguments in [["--dialect", "nope"], ["--filter", "no-such-case"], ["--format", "xml"]] {
+            let (_, status) = try await Self.contractTest([Self.cases] + arguments)
+            #expect(status == 2, "\(arguments)")
+        }
+    }
+
+    @Test("a failed case reports every difference, exits 1; JSON has the documented shape, JUnit parses")
+    func everyDifferenceAndFormats() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory + "/stockgate", withIntermediateDirectories: true)
+        // Two wrong members in one answer, and one right case.
+        let wrong = #"""
+            {"request": {"method": "GET", "path": "/stockgate/v1/locations"},
+             "response": {"status": 200, "bodyMatch": "subset",
+                          "body": {"locations": {"$each": {"key": {"$pattern": "shop-.*"}, "kind": {"$type": "number"}}}}}}
+            """#
+        let right = #"""
+            {"request": {"method": "GET", "path": "/stockgate/v1/locations"},
+             "response": {"status": 200, "bodyMatch": "subset",
+                          "body": {"locations": {"$contains": [{"key": "shop-floor", "kind": "stock"}]}}}}
+            """#
+        try wrong.write(toFile: directory + "/stockgate/001-wrong.json", atomically: true, encoding: .utf8)
+        try right.write(toFile: directory + "/stockgate/002-right.json", atomically: true, encoding: .utf8)
+
+        let (json, status) = try await Self.contractTest([directory, "--format", "json"])
+        #expect(status == 1, "\(json)")
+        let report = try JSONParser.parse(Array(json.utf8))
+        // The schema: counts, and per case name, status, seconds, failures (strings), reason only when skipped.
+        for key in ["passed", "failed", "skipped"] { #expect(report[key]?.numberText != nil, "\(key)") }
+        #expect(report["passed"] == 1 && report["failed"] == 1 && report["skipped"] == 0)
+        let entries = try #require(report["cases"]?.arrayValue)
+        #expect(entries.count == 2)
+        for entry in entries {
+            let keys = Set(entry.objectValue?.keys ?? [])
+            #expect(keys.isSubset(of: ["name", "status", "seconds", "failures", "reason"]), "\(keys)")
+            #expect(entry["name"]?.stringValue != nil && entry["seconds"]?.numberText != nil)
+            #expect(["passed", "failed", "skipped"].contains(entry["status"]?.stringValue ?? ""))
+            #expect(entry["failures"]?.arrayValue?.allSatisfy { $0.stringValue != nil } == true)
+            #expect((entry["reason"] != nil) == (entry["status"] == "skipped"))
+        }
+        let failures = entries[0]["failures"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        // Every location but the shop floor breaks the pattern, and every kind is a string: many
+        // differences, all reported, not only the first.
+        #expect(failures.contains { $0.contains("$.locations[0].kind: string, expected number") }, "\(failures)")
+        #expect(failures.contains { $0.contains("$.locations[1].key: 'back-room' does not match") }, "\(failures)")
+        #expect(failures.filter { $0.contains(".kind: string, expected number") }.count >= 5, "\(failures)")
+
+        let (xml, junitStatus) = try await Self.contractTest([directory, "--format", "junit"])
+        #expect(junitStatus == 1)
+        let parsed = JUnitShape(xml)
+        #expect(parsed.valid, "\(xml)")
+        #expect(parsed.suiteAttributes["tests"] == "2" && parsed.suiteAttributes["failures"] == "1")
+        #expect(parsed.testcases == 2 && parsed.failures == 1)
+
+        let (github, _) = try await Self.contractTest([directory, "--format", "github"])
+        #expect(github.hasPrefix("::error title=stockgate/001-wrong.json::"), "\(github)")
+        #expect(github.hasSuffix("1 passed, 1 failed\n"), "\(github)")
+    }
+}
+
+/// A JUnit report read with a real XML parser.
+final class JUnitShape: NSObject, XMLParserDelegate {
+    var valid = false
+    var suiteAttributes: [String: String] = [:]
+    var testcases = 0
+    var failures = 0
+
+    init(_ text: String) {
+        super.init()
+        let parser = XMLParser(data: Data(text.utf8))
+        parser.delegate = self
+        valid = parser.parse()
+    }
+
+    func parser(
+        _ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?,
+        attributes: [String: String] = [:]
+    ) {
+        switch element {
+        case "testsuite": suiteAttributes = attributes
+        case "testcase": testcases += 1
+        case "failure": failures += 1
+        default: break
+        }
+    }
+}
