@@ -217,6 +217,7 @@ let package = Package(
             dependencies: [
                 "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP", "TestSupport",
                 "GatewayTestSupport", "StoreTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

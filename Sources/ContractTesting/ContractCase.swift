@@ -11,6 +11,8 @@ public struct ContractCase: Sendable {
         public var body: [UInt8]?
         /// Send the request this many times (a retry); the last answer is compared.
         public var repeatCount: Int
+        /// The JSON body as written (with `${name}` references to values captured earlier).
+        public var bodyJSON: JSONValue? = nil
     }
 
     public struct Expected: Sendable {
@@ -32,8 +34,11 @@ public struct ContractCase: Sendable {
     public var dialect: String
     public var description: String
     public var setup: [JSONValue]
-    public var request: Request
-    public var expected: Expected
+    /// The case's requests in order, each with what it must answer; a single-request case has one.
+    public var steps: [(request: Request, expected: Expected)]
+    /// The first step's request (a single-request case's only one).
+    public var request: Request { steps[0].request }
+    public var expected: Expected { steps[0].expected }
     /// nil: balances are not checked; otherwise every balance not listed must stay unchanged.
     public var balances: [BalanceChange]?
 
@@ -62,35 +67,26 @@ public struct ContractCase: Sendable {
             throw fail("not JSON: \(error)")
         }
         guard let object = root.objectValue else { throw fail("a case is a JSON object") }
-        let known: Set<String> = ["description", "setup", "request", "response", "balances", "needs"]
+        let known: Set<String> = ["description", "setup", "request", "response", "balances", "needs", "steps"]
         for key in object.keys where !known.contains(key) { throw fail("unknown key '\(key)'") }
-        guard let request = object["request"]?.objectValue else { throw fail("'request' object required") }
-        guard let response = object["response"]?.objectValue else { throw fail("'response' object required") }
-        guard let method = request["method"]?.stringValue, let path = request["path"]?.stringValue else {
-            throw fail("request.method and request.path are required")
-        }
-        func pairs(_ value: JSONValue?, _ what: String) throws -> [(name: String, value: String)] {
-            guard let value else { return [] }
-            guard let members = value.objectValue?.members else { throw fail("\(what) must be an object of strings") }
-            return try members.map { member in
-                guard let text = member.value.stringValue else { throw fail("\(what).\(member.key) must be a string") }
-                return (member.key, text)
+        var stepObjects: [(JSONObject?, JSONObject?, String)] = []
+        if let steps = object["steps"] {
+            guard object["request"] == nil && object["response"] == nil else {
+                throw fail("a case has 'steps' or 'request' and 'response', not both")
             }
+            guard let list = steps.arrayValue, !list.isEmpty else { throw fail("'steps' must be a non-empty array") }
+            for (index, step) in list.enumerated() {
+                for key in step.objectValue?.keys ?? [] where key != "request" && key != "response" {
+                    throw fail("steps[\(index)]: unknown key '\(key)'")
+                }
+                stepObjects.append((step["request"]?.objectValue, step["response"]?.objectValue, "steps[\(index)]."))
+            }
+        } else {
+            stepObjects.append((object["request"]?.objectValue, object["response"]?.objectValue, ""))
         }
-        var body: [UInt8]?
-        if let text = request["bodyText"]?.stringValue {
-            body = Array(text.utf8)
-        } else if let json = request["body"] {
-            body = JSONWriter.bytes(json)
-        }
-        guard let statusText = response["status"]?.numberText, let status = Int(statusText) else {
-            throw fail("response.status (a number) is required")
-        }
-        let subset: Bool
-        switch response["bodyMatch"]?.stringValue ?? "exact" {
-        case "exact": subset = false
-        case "subset": subset = true
-        default: throw fail("response.bodyMatch must be exact or subset")
+        var steps: [(request: Request, expected: Expected)] = []
+        for (request, response, prefix) in stepObjects {
+            steps.append(try step(request, response, prefix: prefix, fail: fail))
         }
         var balances: [BalanceChange]?
         if let list = object["balances"] {
@@ -116,18 +112,57 @@ public struct ContractCase: Sendable {
                 })
         }
         var contract = ContractCase(
-            name: name, dialect: dialect, description: object["description"]?.stringValue ?? "",
-            setup: object["setup"]?.arrayValue ?? [],
-            request: Request(
-                method: method, path: path, query: try pairs(request["query"], "request.query"),
-                headers: try pairs(request["headers"], "request.headers"), body: body,
-                repeatCount: Int(request["repeat"]?.numberText ?? "1") ?? 1),
-            expected: Expected(
-                status: status, headers: response["headers"]?.objectValue?.members.map { ($0.key, $0.value) } ?? [],
-                body: response["body"], subset: subset, bodyText: response["bodyText"]?.stringValue),
-            balances: balances)
+            name: name, dialect: dialect, description: object["description"]?.stringValue ?? "", setup: setup,
+            steps: steps, balances: balances)
         contract.needs = needs
         return contract
+    }
+
+    /// One request and the answer it must get (`prefix` names the step in messages).
+    static func step(
+        _ request: JSONObject?, _ response: JSONObject?, prefix: String, fail: (String) -> FormatError
+    ) throws -> (request: Request, expected: Expected) {
+        guard let request else { throw fail("'\(prefix)request' object required") }
+        guard let response else { throw fail("'\(prefix)response' object required") }
+        guard let method = request["method"]?.stringValue, let path = request["path"]?.stringValue else {
+            throw fail("\(prefix)request.method and \(prefix)request.path are required")
+        }
+        func pairs(_ value: JSONValue?, _ what: String) throws -> [(name: String, value: String)] {
+            guard let value else { return [] }
+            guard let members = value.objectValue?.members else { throw fail("\(what) must be an object of strings") }
+            return try members.map { member in
+                guard let text = member.value.stringValue else { throw fail("\(what).\(member.key) must be a string") }
+                return (member.key, text)
+            }
+        }
+        var body: [UInt8]?
+        var bodyJSON: JSONValue?
+        if let text = request["bodyText"]?.stringValue {
+            body = Array(text.utf8)
+        } else if let json = request["body"] {
+            body = JSONWriter.bytes(json)
+            bodyJSON = json
+        }
+        guard let statusText = response["status"]?.numberText, let status = Int(statusText) else {
+            throw fail("\(prefix)response.status (a number) is required")
+        }
+        let subset: Bool
+        switch response["bodyMatch"]?.stringValue ?? "exact" {
+        case "exact": subset = false
+        case "subset": subset = true
+        default: throw fail("\(prefix)response.bodyMatch must be exact or subset")
+        }
+        var built = Request(
+            method: method, path: path, query: try pairs(request["query"], "\(prefix)request.query"),
+            headers: try pairs(request["headers"], "\(prefix)request.headers"), body: body,
+            repeatCount: Int(request["repeat"]?.numberText ?? "1") ?? 1)
+        built.bodyJSON = bodyJSON
+        return (
+            built,
+            Expected(
+                status: status, headers: response["headers"]?.objectValue?.members.map { ($0.key, $0.value) } ?? [],
+                body: response["body"], subset: subset, bodyText: response["bodyText"]?.stringValue)
+        )
     }
 
     /// Every case under `directory` (`<dialect>/<case>.json`), sorted, optionally of one dialect.

@@ -157,39 +157,15 @@ public struct ContractRunner: Sendable {
             }
         }
         let before = contract.balances == nil ? [:] : try await balances(baseURL)
-        var url = baseURL + contract.request.path
-        if !contract.request.query.isEmpty {
-            url +=
-                "?"
-                + contract.request.query.map { "\(Self.escape($0.name))=\(Self.escape($0.value))" }
-                .joined(separator: "&")
-        }
-        var reply = try await send(
-            contract.request.method, url, headers: contract.request.headers, body: contract.request.body)
-        for _ in 1..<max(1, contract.request.repeatCount) {
-            reply = try await send(
-                contract.request.method, url, headers: contract.request.headers, body: contract.request.body)
-        }
-        let text = String(decoding: reply.body, as: UTF8.self)
         var problems: [String] = []
-        if reply.status != contract.expected.status {
-            problems.append("status \(reply.status), expected \(contract.expected.status): \(text.prefix(300))")
-        }
-        for (name, expected) in contract.expected.headers {
-            let actual = reply.header(name).map(JSONValue.string)
-            problems += JSONMatcher.mismatches(
-                expected: expected, actual: actual, subset: false, path: "header \(name)")
-        }
-        if let expectedText = contract.expected.bodyText, expectedText != text {
-            problems.append("body '\(text.prefix(300))', expected '\(expectedText)'")
-        }
-        if let expectedBody = contract.expected.body {
-            if let actual = try? JSONParser.parse(reply.body) {
-                let found = JSONMatcher.mismatches(
-                    expected: expectedBody, actual: actual, subset: contract.expected.subset)
-                if !found.isEmpty { problems += found + ["body: \(text.prefix(500))"] }
-            } else {
-                problems.append("body is not JSON: \(text.prefix(300))")
+        var variables: [String: JSONValue] = [:]
+        for (index, step) in contract.steps.enumerated() {
+            let label = contract.steps.count > 1 ? "step \(index + 1): " : ""
+            let found = try await check(step.request, step.expected, baseURL: baseURL, variables: &variables)
+            problems += found.map { label + $0 }
+            if !found.isEmpty && index + 1 < contract.steps.count {
+                problems.append("steps after step \(index + 1) not run")
+                break
             }
         }
         if let changes = contract.balances {
@@ -205,6 +181,53 @@ public struct ContractRunner: Sendable {
                 if want != have {
                     problems.append("balance \(key) is \(have), expected \(want) (was \(before[key] ?? .zero))")
                 }
+            }
+        }
+        return problems
+    }
+
+    /// One request of a case and every difference in its answer; values the answer holds under
+    /// `$capture` matchers are added to `variables` for the steps after it.
+    func check(
+        _ request: ContractCase.Request, _ expected: ContractCase.Expected, baseURL: String,
+        variables: inout [String: JSONValue]
+    ) async throws -> [String] {
+        let names = variables
+        var url = baseURL + JSONMatcher.substitute(request.path, names)
+        if !request.query.isEmpty {
+            url +=
+                "?"
+                + request.query.map {
+                    "\(Self.escape($0.name))=\(Self.escape(JSONMatcher.substitute($0.value, names)))"
+                }
+                .joined(separator: "&")
+        }
+        let headers = request.headers.map { ($0.name, JSONMatcher.substitute($0.value, names)) }
+        let body = request.bodyJSON.map { JSONWriter.bytes(JSONMatcher.substitute($0, names)) } ?? request.body
+        var reply = try await send(request.method, url, headers: headers, body: body)
+        for _ in 1..<max(1, request.repeatCount) {
+            reply = try await send(request.method, url, headers: headers, body: body)
+        }
+        let text = String(decoding: reply.body, as: UTF8.self)
+        var problems: [String] = []
+        if reply.status != expected.status {
+            problems.append("status \(reply.status), expected \(expected.status): \(text.prefix(300))")
+        }
+        for (name, value) in expected.headers {
+            let actual = reply.header(name).map(JSONValue.string)
+            problems += JSONMatcher.mismatches(
+                expected: JSONMatcher.substitute(value, names), actual: actual, subset: false, path: "header \(name)")
+        }
+        if let expectedText = expected.bodyText, expectedText != text {
+            problems.append("body '\(text.prefix(300))', expected '\(expectedText)'")
+        }
+        if let expectedBody = expected.body.map({ JSONMatcher.substitute($0, names) }) {
+            if let actual = try? JSONParser.parse(reply.body) {
+                let found = JSONMatcher.mismatches(expected: expectedBody, actual: actual, subset: expected.subset)
+                if !found.isEmpty { problems += found + ["body: \(text.prefix(500))"] }
+                variables.merge(JSONMatcher.captures(expected: expectedBody, actual: actual)) { $1 }
+            } else {
+                problems.append("body is not JSON: \(text.prefix(300))")
             }
         }
         return problems

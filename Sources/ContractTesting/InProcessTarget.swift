@@ -39,8 +39,11 @@ public struct InProcessTarget: Sendable {
     ) async throws -> ContractResult {
         let gateway = Gateway(
             configuration: configuration ?? self.configuration, catalog: catalog, backend: storage, logger: logger)
-        return try await GatewayServer.withRunning(gateway, logger: logger) { port in
+        var result = try await GatewayServer.withRunning(gateway, logger: logger) { port in
             await runner.run(contract, baseURL: "http://127.0.0.1:\(port)")
         }
+        // Whatever the case checked, the ledger must still add up.
+        result.failures += try await LedgerInvariant.violations(in: storage)
+        return result
     }
 }

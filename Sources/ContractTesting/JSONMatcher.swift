@@ -7,6 +7,7 @@ import StockCore
 /// - `{"$type": "string" | "number" | "integer" | "boolean" | "array" | "object" | "null"}`
 /// - `{"$pattern": "regex"}`: a string, or a number's text, matches the whole pattern
 /// - `{"$any": true}`, `{"$absent": true}`
+/// - `{"$capture": "name"}`: any present value, kept as `${name}` for later steps
 /// - `{"$decimal": true}` or `{"$decimal": {"scale": 2, "precision": 12}}`: an exact decimal,
 ///   as a number or a string, with at most `scale` fraction digits and `precision` digits
 /// - `{"$uuid": true}`: a UUID in its 8-4-4-4-12 hex form
@@ -66,7 +67,7 @@ public enum JSONMatcher {
         guard let actual else { return ["\(path): missing"] }
         func problem(_ text: String) -> [String] { ["\(path): \(text)"] }
         switch key {
-        case "$any":
+        case "$any", "$capture":
             return []
         case "$type":
             let want = argument.stringValue ?? ""
@@ -143,6 +144,64 @@ public enum JSONMatcher {
         default:
             return problem("unknown matcher \(key)")
         }
+    }
+
+    /// The values `{"$capture": "name"}` matchers in `expected` stand on in `actual`.
+    public static func captures(expected: JSONValue, actual: JSONValue?) -> [String: JSONValue] {
+        guard let actual else { return [:] }
+        switch expected {
+        case .object(let object):
+            if object.members.count == 1, object.members[0].key == "$capture",
+                let name = object.members[0].value.stringValue
+            {
+                return [name: actual]
+            }
+            var found: [String: JSONValue] = [:]
+            for member in object.members {
+                found.merge(captures(expected: member.value, actual: actual[member.key])) { $1 }
+            }
+            return found
+        case .array(let items):
+            guard let have = actual.arrayValue else { return [:] }
+            var found: [String: JSONValue] = [:]
+            for (index, item) in items.enumerated() where index < have.count {
+                found.merge(captures(expected: item, actual: have[index])) { $1 }
+            }
+            return found
+        default:
+            return [:]
+        }
+    }
+
+    /// `value` with `${name}` references to captured values filled in: a string that is only a
+    /// reference becomes the captured value itself (a number stays a number), one holding
+    /// references gets their text.
+    public static func substitute(_ value: JSONValue, _ variables: [String: JSONValue]) -> JSONValue {
+        guard !variables.isEmpty else { return value }
+        switch value {
+        case .string(let text):
+            if text.hasPrefix("${"), text.hasSuffix("}"), let captured = variables[String(text.dropFirst(2).dropLast())]
+            {
+                return captured
+            }
+            return .string(substitute(text, variables))
+        case .array(let items):
+            return .array(items.map { substitute($0, variables) })
+        case .object(let object):
+            return .object(JSONObject(object.members.map { .init($0.key, substitute($0.value, variables)) }))
+        default:
+            return value
+        }
+    }
+
+    /// Text with each `${name}` replaced by the captured value's text.
+    public static func substitute(_ text: String, _ variables: [String: JSONValue]) -> String {
+        var result = text
+        for (name, value) in variables where result.contains("${\(name)}") {
+            let replacement = scalarText(value) ?? JSONWriter.string(value)
+            result = result.replacingOccurrences(of: "${\(name)}", with: replacement)
+        }
+        return result
     }
 
     static let uuidPattern = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

@@ -2,8 +2,10 @@ import ContractTesting
 import CurlHTTP
 import Dialects
 import Foundation
+import GRDB
 import Gateway
 import GatewayTestSupport
+import Ledger
 import StockCore
 import StoreTestSupport
 import Testing
@@ -76,6 +78,62 @@ struct ContractSuiteTests {
         #expect(
             JSONMatcher.mismatch(
                 expected: try JSONParser.parse(#"{"name": {"$pattern": "y+"}}"#), actual: actual, subset: true) != nil)
+    }
+
+    @Test("steps: a case holds steps or one request, captures are substituted with their JSON type")
+    func steps() throws {
+        #expect {
+            try ContractCase.parse(
+                Array(
+                    #"{"steps": [{"request": {"method": "GET", "path": "/"}, "response": {"status": 200}}], "request": {}}"#
+                        .utf8),
+                name: "x", dialect: "stockgate")
+        } throws: { error in "\(error)".contains("'steps' or 'request' and 'response', not both") }
+        let two = try ContractCase.parse(
+            Array(
+                #"{"steps": [{"request": {"method": "POST", "path": "/a"}, "response": {"status": 200, "body": {"id": {"$capture": "id"}}}}, {"request": {"method": "GET", "path": "/b/${id}", "body": {"ids": ["${id}"], "text": "n ${id}"}}, "response": {"status": 200}}]}"#
+                    .utf8), name: "y", dialect: "stockgate")
+        #expect(two.steps.count == 2 && two.needs.isEmpty)
+        let captured = JSONMatcher.captures(
+            expected: try #require(two.steps[0].expected.body), actual: try JSONParser.parse(#"{"id": 42}"#))
+        #expect(captured == ["id": .number("42")])
+        let body = JSONMatcher.substitute(try #require(two.steps[1].request.bodyJSON), captured)
+        #expect(body == (try JSONParser.parse(#"{"ids": [42], "text": "n 42"}"#)))
+        #expect(JSONMatcher.substitute(two.steps[1].request.path, captured) == "/b/42")
+    }
+
+    @Test("the ledger invariant holds after real moves and names a balance that disagrees with the journal")
+    func ledgerInvariant() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        let facts = RequestFacts(dialect: "test", requestID: "r")
+        _ = try await ledger.move(
+            MoveBatch(
+                items: [
+                    Movement(product: "mug-black", quantity: Quantity(10), from: "supplier", to: "shop-floor"),
+                    Movement(product: "mug-black", quantity: Quantity(3), from: "shop-floor", to: "back-room"),
+                ], atomicity: .allOrNothing), facts: facts)
+        let sale = try await ledger.move(
+            MoveBatch(
+                items: [Movement(product: "mug-black", quantity: Quantity(2), from: "shop-floor", to: "sold")],
+                atomicity: .allOrNothing), facts: facts)
+        _ = try await ledger.delete(ids: sale.succeeded.compactMap(\.id), facts: facts)  // reversed, and its reversal
+        #expect(try await LedgerInvariant.violations(in: ledger) == [])
+        try ledger.close()
+        // A balance changed behind the journal's back.
+        let database = try DatabaseQueue(path: directory + "/ledger.sqlite")
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE balance SET quantity = '8' WHERE product = 'mug-black' AND location = 'shop-floor'")
+        }
+        try database.close()
+        let reopened = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        defer { try? reopened.close() }
+        #expect(
+            try await LedgerInvariant.violations(in: reopened) == [
+                "ledger invariant: mug-black@shop-floor is 8, the journal sums to 7"
+            ])
     }
 
     @Test(
