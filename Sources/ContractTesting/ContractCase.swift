@@ -53,12 +53,31 @@ public struct ContractCase: Sendable {
     /// From the case's `needs` key, or else: setup or balances need both.
     public var needs: Set<Need> = []
 
+    /// What running the case does to its target's data: what decides whether it may run
+    /// against a real vendor (`contract-test --backend`).
+    public enum SideEffects: String, Sendable {
+        /// Reads only, or every request is refused (changes nothing).
+        case none
+        /// Changes data and undoes it (create … delete).
+        case compensated
+        /// May leave changes behind: never run against a real vendor.
+        case unknown
+    }
+
+    /// From the case's `sideEffects` key, or else `none` when every step is a GET or HEAD or
+    /// expects a refusal (4xx), `unknown` otherwise.
+    public var sideEffects: SideEffects = .unknown
+
     public struct FormatError: Error, CustomStringConvertible {
         public var description: String
     }
 
     /// Reads a case from its JSON text.
-    public static func parse(_ bytes: [UInt8], name: String, dialect: String) throws -> ContractCase {
+    /// - Parameter fixtures: named setups (`fixtures/<name>.json`, each an array of canonical
+    ///   movements) a case's `setup` may name instead of listing movements.
+    public static func parse(
+        _ bytes: [UInt8], name: String, dialect: String, fixtures: [String: [JSONValue]] = [:]
+    ) throws -> ContractCase {
         func fail(_ message: String) -> FormatError { FormatError(description: "\(name): \(message)") }
         let root: JSONValue
         do {
@@ -67,7 +86,9 @@ public struct ContractCase: Sendable {
             throw fail("not JSON: \(error)")
         }
         guard let object = root.objectValue else { throw fail("a case is a JSON object") }
-        let known: Set<String> = ["description", "setup", "request", "response", "balances", "needs", "steps"]
+        let known: Set<String> = [
+            "description", "setup", "request", "response", "balances", "needs", "steps", "sideEffects",
+        ]
         for key in object.keys where !known.contains(key) { throw fail("unknown key '\(key)'") }
         var stepObjects: [(JSONObject?, JSONObject?, String)] = []
         if let steps = object["steps"] {
@@ -99,7 +120,20 @@ public struct ContractCase: Sendable {
                 return BalanceChange(product: product, location: location, change: change)
             }
         }
-        let setup = object["setup"]?.arrayValue ?? []
+        // `setup`: movements, fixture names, or a mix; a fixture expands to its movements.
+        var setup: [JSONValue] = []
+        let listed = object["setup"].map { $0.arrayValue ?? [$0] } ?? []
+        for item in listed {
+            if let fixture = item.stringValue {
+                guard let movements = fixtures[fixture] else {
+                    let known = fixtures.keys.sorted().joined(separator: ", ")
+                    throw fail("setup names no fixture '\(fixture)' (fixtures/: \(known.isEmpty ? "none" : known))")
+                }
+                setup += movements
+            } else {
+                setup.append(item)
+            }
+        }
         var needs: Set<Need> = !setup.isEmpty || balances != nil ? [.canonicalAPI, .reset] : []
         if let listed = object["needs"] {
             guard let items = listed.arrayValue else { throw fail("needs must be an array") }
@@ -115,6 +149,16 @@ public struct ContractCase: Sendable {
             name: name, dialect: dialect, description: object["description"]?.stringValue ?? "", setup: setup,
             steps: steps, balances: balances)
         contract.needs = needs
+        let readsOnly = steps.allSatisfy {
+            ["GET", "HEAD"].contains($0.request.method.uppercased()) || (400..<500).contains($0.expected.status)
+        }
+        contract.sideEffects = readsOnly && setup.isEmpty ? .none : .unknown
+        if let declared = object["sideEffects"] {
+            guard let value = declared.stringValue.flatMap(SideEffects.init(rawValue:)) else {
+                throw fail("sideEffects is 'none', 'compensated' or 'unknown'")
+            }
+            contract.sideEffects = value
+        }
         return contract
     }
 
@@ -169,6 +213,7 @@ public struct ContractCase: Sendable {
     public static func load(directory: String, dialect: String? = nil) throws -> [ContractCase] {
         let manager = FileManager.default
         var cases: [ContractCase] = []
+        let fixtures = try loadFixtures(directory: directory)
         let dialects = try manager.contentsOfDirectory(atPath: directory).sorted()
         for folder in dialects {
             var isDirectory: ObjCBool = false
@@ -177,15 +222,82 @@ public struct ContractCase: Sendable {
                 continue
             }
             if let dialect, dialect != folder { continue }
-            if folder == "intents" { continue }  // intents run through every dialect (`Intent`)
+            // Intents run through every dialect (`Intent`); fixtures are setups cases name.
+            if folder == "intents" || folder == "fixtures" { continue }
             for file in try manager.contentsOfDirectory(atPath: folderPath).sorted() where file.hasSuffix(".json") {
                 let path = (folderPath as NSString).appendingPathComponent(file)
                 guard let data = manager.contents(atPath: path) else {
                     throw FormatError(description: "\(path): unreadable")
                 }
-                cases.append(try parse(Array(data), name: "\(folder)/\(file)", dialect: folder))
+                cases.append(try parse(Array(data), name: "\(folder)/\(file)", dialect: folder, fixtures: fixtures))
             }
         }
         return cases
+    }
+
+    /// `fixtures/<name>.json` under `directory`, each an array of canonical movements.
+    public static func loadFixtures(directory: String) throws -> [String: [JSONValue]] {
+        let folder = (directory as NSString).appendingPathComponent("fixtures")
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [:] }
+        var fixtures: [String: [JSONValue]] = [:]
+        for file in files where file.hasSuffix(".json") {
+            let path = (folder as NSString).appendingPathComponent(file)
+            guard let data = FileManager.default.contents(atPath: path),
+                let movements = (try? JSONParser.parse(Array(data)))?.arrayValue
+            else { throw FormatError(description: "\(path): a fixture is a JSON array of canonical movements") }
+            fixtures[String(file.dropLast(5))] = movements
+        }
+        return fixtures
+    }
+}
+
+extension ContractCase {
+    /// The case file's text rewritten to what the target answered (`contract-test --update`):
+    /// each step's status and body (matchers that still match are kept), and the balance
+    /// changes when the case checks them. Everything else stays as written.
+    public static func updated(_ bytes: [UInt8], with result: ContractResult) throws -> String {
+        guard var root = try JSONParser.parse(bytes).objectValue else {
+            throw FormatError(description: "\(result.name): a case is a JSON object")
+        }
+        func rewrite(_ response: JSONValue?, answer: (status: Int, body: [UInt8])) -> JSONValue? {
+            guard var response = response?.objectValue else { return response }
+            response["status"] = .number(String(answer.status))
+            let subset = response["bodyMatch"] == "subset"
+            if let body = response["body"] {
+                if let actual = try? JSONParser.parse(answer.body) {
+                    response["body"] = JSONMatcher.updated(body, to: actual, subset: subset) ?? actual
+                } else {
+                    response["body"] = nil
+                    response["bodyText"] = .string(String(decoding: answer.body, as: UTF8.self))
+                }
+            } else if response["bodyText"] != nil {
+                response["bodyText"] = .string(String(decoding: answer.body, as: UTF8.self))
+            }
+            return .object(response)
+        }
+        if let steps = root["steps"]?.arrayValue {
+            var rewritten: [JSONValue] = []
+            for (index, step) in steps.enumerated() {
+                guard index < result.answers.count, var object = step.objectValue else {
+                    rewritten.append(step)
+                    continue
+                }
+                object["response"] = rewrite(object["response"], answer: result.answers[index])
+                rewritten.append(.object(object))
+            }
+            root["steps"] = .array(rewritten)
+        } else if let answer = result.answers.first {
+            root["response"] = rewrite(root["response"], answer: answer)
+        }
+        if root["balances"] != nil, let changes = result.balanceChanges {
+            root["balances"] = .array(
+                changes.map {
+                    [
+                        "product": .string($0.product), "location": .string($0.location),
+                        "change": .string($0.change.description),
+                    ]
+                })
+        }
+        return JSONWriter.pretty(.object(root)) + "\n"
     }
 }

@@ -11,6 +11,13 @@ public struct ContractResult: Sendable {
     /// Why the case did not run against this target (it needs what the target lacks).
     public var skipped: String?
     public var seconds: Double
+    /// Against a real vendor: members its answers hold that the case does not name (drift
+    /// that fails nothing: the vendor added a field).
+    public var notes: [String] = []
+    /// What each step was answered (status, body), for `--update`.
+    public var answers: [(status: Int, body: [UInt8])] = []
+    /// The balance changes the case caused, when it checks balances.
+    public var balanceChanges: [ContractCase.BalanceChange]?
 
     public var passed: Bool { failures.isEmpty && skipped == nil }
     public var failed: Bool { !failures.isEmpty }
@@ -44,8 +51,24 @@ public struct TargetCapabilities: Sendable, Equatable {
     /// An in-process StockGate: everything.
     public static let all = TargetCapabilities(canonicalAPI: true, reset: true)
 
+    /// A real vendor's backend: only its dialect, and only cases that leave its data as they
+    /// found it.
+    public static let vendor: TargetCapabilities = {
+        var capabilities = TargetCapabilities(canonicalAPI: false, reset: false)
+        capabilities.isVendor = true
+        return capabilities
+    }()
+
+    /// A real vendor: cases that may leave changes behind are skipped, and members the case
+    /// does not name are reported as drift, not failures.
+    public var isVendor = false
+
     /// Why `contract` cannot run here, or nil.
     public func lacks(_ contract: ContractCase) -> String? {
+        if isVendor && contract.sideEffects == .unknown {
+            return
+                "may change the vendor's data: only cases whose sideEffects are none or compensated run against a real backend"
+        }
         if contract.needs.contains(.canonicalAPI) && !canonicalAPI {
             return "needs StockGate's canonical API for setup or balances, which the target does not serve"
         }
@@ -129,6 +152,8 @@ public struct ContractRunner: Sendable {
             return ContractResult(name: contract.name, failures: [], skipped: lacking, seconds: 0)
         }
         var failures: [String]
+        var notes: [String] = []
+        var record = Record()
         do {
             if reset && capabilities.reset {
                 let reply = try await send("POST", baseURL + "/stockgate/v1/test/reset", body: nil)
@@ -140,29 +165,48 @@ public struct ContractRunner: Sendable {
                         seconds: Date().timeIntervalSince(started))
                 }
             }
-            failures = try await check(contract, baseURL: baseURL)
+            (failures, notes) = try await check(
+                contract, baseURL: baseURL, tolerant: capabilities.isVendor, record: &record)
         } catch {
             failures = ["error: \(error)"]
         }
-        return ContractResult(name: contract.name, failures: failures, seconds: Date().timeIntervalSince(started))
+        var result = ContractResult(name: contract.name, failures: failures, seconds: Date().timeIntervalSince(started))
+        result.notes = notes
+        result.answers = record.answers
+        result.balanceChanges = record.changes
+        return result
     }
 
     /// Every difference between what the case expects and what the target did.
-    func check(_ contract: ContractCase, baseURL: String) async throws -> [String] {
+    /// - Parameter tolerant: a member an answer holds that the case does not name is a note
+    ///   (drift at a real vendor), not a difference.
+    /// What a run saw, for `--update`.
+    struct Record {
+        var answers: [(status: Int, body: [UInt8])] = []
+        var changes: [ContractCase.BalanceChange]?
+    }
+
+    func check(
+        _ contract: ContractCase, baseURL: String, tolerant: Bool = false, record: inout Record
+    ) async throws -> (failures: [String], notes: [String]) {
         if !contract.setup.isEmpty {
             let body = JSONWriter.bytes(["movements": .array(contract.setup), "atomic": true])
             let reply = try await send("POST", baseURL + "/stockgate/v1/movements", body: body)
             guard reply.status == 200 else {
-                return ["setup failed with \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"]
+                return (["setup failed with \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"], [])
             }
         }
         let before = contract.balances == nil ? [:] : try await balances(baseURL)
         var problems: [String] = []
+        var notes: [String] = []
         var variables: [String: JSONValue] = [:]
         for (index, step) in contract.steps.enumerated() {
             let label = contract.steps.count > 1 ? "step \(index + 1): " : ""
-            let found = try await check(step.request, step.expected, baseURL: baseURL, variables: &variables)
+            let (found, drift) = try await check(
+                step.request, step.expected, baseURL: baseURL, variables: &variables, tolerant: tolerant,
+                answers: &record.answers)
             problems += found.map { label + $0 }
+            notes += drift.map { "drift: " + label + $0 }
             if !found.isEmpty && index + 1 < contract.steps.count {
                 problems.append("steps after step \(index + 1) not run")
                 break
@@ -175,6 +219,12 @@ public struct ContractRunner: Sendable {
                 let key = change.product + "@" + change.location
                 expected[key] = (expected[key] ?? .zero) + change.change
             }
+            record.changes = Set(before.keys).union(after.keys).sorted().compactMap { key in
+                let change = (after[key] ?? .zero) - (before[key] ?? .zero)
+                guard change != .zero, let at = key.firstIndex(of: "@") else { return nil }
+                return ContractCase.BalanceChange(
+                    product: String(key[..<at]), location: String(key[key.index(after: at)...]), change: change)
+            }
             for key in Set(expected.keys).union(after.keys).sorted() {
                 let want = expected[key] ?? .zero
                 let have = after[key] ?? .zero
@@ -183,15 +233,16 @@ public struct ContractRunner: Sendable {
                 }
             }
         }
-        return problems
+        return (problems, notes)
     }
 
     /// One request of a case and every difference in its answer; values the answer holds under
     /// `$capture` matchers are added to `variables` for the steps after it.
     func check(
         _ request: ContractCase.Request, _ expected: ContractCase.Expected, baseURL: String,
-        variables: inout [String: JSONValue]
-    ) async throws -> [String] {
+        variables: inout [String: JSONValue], tolerant: Bool = false,
+        answers: inout [(status: Int, body: [UInt8])]
+    ) async throws -> (failures: [String], notes: [String]) {
         let names = variables
         var url = baseURL + JSONMatcher.substitute(request.path, names)
         if !request.query.isEmpty {
@@ -208,8 +259,10 @@ public struct ContractRunner: Sendable {
         for _ in 1..<max(1, request.repeatCount) {
             reply = try await send(request.method, url, headers: headers, body: body)
         }
+        answers.append((reply.status, reply.body))
         let text = String(decoding: reply.body, as: UTF8.self)
         var problems: [String] = []
+        var notes: [String] = []
         if reply.status != expected.status {
             problems.append("status \(reply.status), expected \(expected.status): \(text.prefix(300))")
         }
@@ -223,14 +276,18 @@ public struct ContractRunner: Sendable {
         }
         if let expectedBody = expected.body.map({ JSONMatcher.substitute($0, names) }) {
             if let actual = try? JSONParser.parse(reply.body) {
-                let found = JSONMatcher.mismatches(expected: expectedBody, actual: actual, subset: expected.subset)
+                var found = JSONMatcher.mismatches(expected: expectedBody, actual: actual, subset: expected.subset)
+                if tolerant {
+                    notes += found.filter(JSONMatcher.isUnexpectedMember)
+                    found.removeAll(where: JSONMatcher.isUnexpectedMember)
+                }
                 if !found.isEmpty { problems += found + ["body: \(text.prefix(500))"] }
                 variables.merge(JSONMatcher.captures(expected: expectedBody, actual: actual)) { $1 }
             } else {
                 problems.append("body is not JSON: \(text.prefix(300))")
             }
         }
-        return problems
+        return (problems, notes)
     }
 
     func balances(_ baseURL: String) async throws -> [String: Quantity] {
@@ -301,6 +358,7 @@ extension Array where Element == ContractResult {
                 .init("failures", .array(result.failures.map(JSONValue.string))),
             ])
             if let reason = result.skipped { object["reason"] = .string(reason) }
+            if !result.notes.isEmpty { object["notes"] = .array(result.notes.map(JSONValue.string)) }
             return .object(object)
         }
         let report: JSONValue = [

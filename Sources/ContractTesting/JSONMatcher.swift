@@ -146,6 +146,38 @@ public enum JSONMatcher {
         }
     }
 
+    /// The expectation rewritten to what `actual` is (`contract-test --update`): matchers that
+    /// match are kept, everything else takes the actual value; members the answer lacks go,
+    /// members it adds come (unless `subset`, where unnamed members stay unnamed).
+    public static func updated(_ expected: JSONValue, to actual: JSONValue?, subset: Bool) -> JSONValue? {
+        guard let actual else { return nil }
+        if case .object(let object) = expected, object.members.count == 1, let key = object.members.first?.key,
+            key.hasPrefix("$")
+        {
+            return mismatches(expected: expected, actual: actual, subset: subset).isEmpty ? expected : actual
+        }
+        switch (expected, actual) {
+        case (.object(let want), .object(let have)):
+            var members: [JSONObject.Member] = []
+            for member in want.members {
+                if let value = updated(member.value, to: have[member.key], subset: subset) {
+                    members.append(.init(member.key, value))
+                }
+            }
+            if !subset {
+                for member in have.members where want[member.key] == nil { members.append(member) }
+            }
+            return .object(JSONObject(members))
+        case (.array(let want), .array(let have)) where want.count == have.count:
+            return .array(want.indices.map { updated(want[$0], to: have[$0], subset: subset) ?? have[$0] })
+        default:
+            return mismatches(expected: expected, actual: actual, subset: subset).isEmpty ? expected : actual
+        }
+    }
+
+    /// Whether a difference says the actual value has a member the expectation does not name.
+    public static func isUnexpectedMember(_ problem: String) -> Bool { problem.hasSuffix(": not expected") }
+
     /// The values `{"$capture": "name"}` matchers in `expected` stand on in `actual`.
     public static func captures(expected: JSONValue, actual: JSONValue?) -> [String: JSONValue] {
         guard let actual else { return [:] }

@@ -39,11 +39,32 @@ struct ContractTest: AsyncParsableCommand {
     @Option(help: "Write a JUnit XML report to this file.")
     var junit: String?
 
+    @Option(
+        help:
+            "Run against this backend of --config, in its dialect with its credentials: only cases whose sideEffects are none or compensated; members the vendor answers that a case does not name are reported as drift."
+    )
+    var backend: String?
+
+    @Option(help: "The configuration file that defines --backend.")
+    var config: String?
+
     @Option(help: "Only the cases whose name (dialect/file.json) contains this text.")
     var filter: String?
 
     @Flag(name: .customLong("fail-fast"), help: "Stop at the first failed case.")
     var failFast = false
+
+    @Option(
+        help:
+            "Cases run at once: in process each has its own StockGate; against a target, cases that reset it run one at a time first, the rest together."
+    )
+    var jobs: Int = 1
+
+    @Flag(
+        help:
+            "Rewrite each failed case's file to what the target answered (status, body — matchers that still match are kept — and balance changes); review the diff before committing."
+    )
+    var update = false
 
     @Option(help: "Output on standard output: text (default), json, junit or github (workflow commands).")
     var format: String = "text"
@@ -94,9 +115,29 @@ struct ContractTest: AsyncParsableCommand {
         if let dialect, !DialectRegistry.ids.contains(dialect) {
             throw CommandError("unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))")
         }
+        var vendor: BackendConfiguration?
+        if let backend {
+            guard target == nil else { throw CommandError("--backend and --target exclude each other") }
+            guard let config else { throw CommandError("--backend needs --config FILE, where the backend is defined") }
+            let file: ConfigFile
+            do {
+                file = try ConfigFile.load(path: config)
+            } catch {
+                throw CommandError("\(error)")
+            }
+            guard let found = file.backends.first(where: { $0.name == backend }), found.dialect != "embedded" else {
+                let names = file.backends.filter { $0.dialect != "embedded" }.map(\.name)
+                throw CommandError(
+                    "no remote backend named '\(backend)' in \(config) (\(names.joined(separator: ", ")))")
+            }
+            if let dialect, dialect != found.dialect {
+                throw CommandError("backend '\(backend)' speaks \(found.dialect), not \(dialect)")
+            }
+            vendor = found
+        }
         var cases: [ContractCase]
         do {
-            cases = try ContractCase.load(directory: directory, dialect: dialect)
+            cases = try ContractCase.load(directory: directory, dialect: vendor?.dialect ?? dialect)
         } catch {
             throw CommandError("\(error)")
         }
@@ -130,7 +171,19 @@ struct ContractTest: AsyncParsableCommand {
         }
         let client = CurlHTTPClient(configuration: .init(maxResponseBytes: 32 * 1024 * 1024))
         do {
-            try await run(cases, runner: ContractRunner(client: client, headers: extra), logger: logger)
+            if let vendor {
+                let access: (client: CurlHTTPClient, headers: [(name: String, value: String)])
+                do {
+                    access = try await Backends.directAccess(to: vendor, client: client)
+                } catch {
+                    throw CommandError("backend '\(vendor.name)': \(error)")
+                }
+                try await run(
+                    cases, runner: ContractRunner(client: access.client, headers: access.headers + extra),
+                    logger: logger, vendorURL: vendor.baseURL)
+            } else {
+                try await run(cases, runner: ContractRunner(client: client, headers: extra), logger: logger)
+            }
         } catch {
             await client.shutdown()
             throw error
@@ -169,10 +222,10 @@ struct ContractTest: AsyncParsableCommand {
         if outcomes.failed { throw ExitCode(1) }
     }
 
-    func run(_ cases: [ContractCase], runner: ContractRunner, logger: Logger) async throws {
+    func run(_ cases: [ContractCase], runner: ContractRunner, logger: Logger, vendorURL: String? = nil) async throws {
         var results: [ContractResult] = []
         let inProcess: InProcessTarget?
-        if target == nil {
+        if target == nil && vendorURL == nil {
             do {
                 inProcess = InProcessTarget(catalog: try CatalogLoader.load(directory: mappings), logger: logger)
             } catch {
@@ -181,7 +234,7 @@ struct ContractTest: AsyncParsableCommand {
         } else {
             inProcess = nil
         }
-        let base = target.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        let base = (vendorURL ?? target).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         var capabilities = TargetCapabilities.all
         if let base {
             do {
@@ -189,18 +242,41 @@ struct ContractTest: AsyncParsableCommand {
             } catch {
                 throw CommandError("cannot reach \(base): \(error)")
             }
-            capabilities = await runner.capabilities(base, allowReset: !noReset)
+            // A real vendor is never sent StockGate's reset, nor asked for StockGate's API.
+            capabilities = vendorURL != nil ? .vendor : await runner.capabilities(base, allowReset: !noReset)
         }
-        for contract in cases {
-            let result: ContractResult
+        // One case, against the target or a fresh in-process StockGate of its own.
+        let (reset, offered) = (!noReset, capabilities)
+        let runOne: @Sendable (ContractCase) async -> ContractResult = { contract in
             if let base {
-                result = await runner.run(contract, baseURL: base, reset: !noReset, capabilities: capabilities)
-            } else {
+                return await runner.run(contract, baseURL: base, reset: reset, capabilities: offered)
+            }
+            do {
+                return try await inProcess!.run(contract, runner: runner)
+            } catch {
+                return ContractResult(name: contract.name, failure: "error: \(error)", seconds: 0)
+            }
+        }
+        // In process every case has its own server, so all may run at once; against one target,
+        // cases that reset it run one at a time first, then the ones that need no reset together.
+        let serial = base == nil ? [] : cases.indices.filter { cases[$0].needs.contains(.reset) && capabilities.reset }
+        let parallel = cases.indices.filter { !serial.contains($0) }
+        var byIndex: [Int: ContractResult] = [:]
+        var stopped = false
+        let progress = format != "text" && isatty(STDERR_FILENO) != 0
+        func finish(_ index: Int, _ result: ContractResult) throws {
+            var result = result
+            if update && result.failed && !result.answers.isEmpty {
+                let path = (directory as NSString).appendingPathComponent(result.name)
                 do {
-                    result = try await inProcess!.run(contract, runner: runner)
+                    let original = try Data(contentsOf: URL(fileURLWithPath: path))
+                    try ContractCase.updated(Array(original), with: result).write(
+                        toFile: path, atomically: true, encoding: .utf8)
                 } catch {
-                    result = ContractResult(name: contract.name, failure: "error: \(error)", seconds: 0)
+                    throw CommandError("cannot update \(path): \(error)", exitCode: 1)
                 }
+                result.notes.append("updated \(path): \(result.failures.count) difference(s) written into the case")
+                result.failures = []
             }
             if format == "text" {
                 if let reason = result.skipped {
@@ -211,10 +287,30 @@ struct ContractTest: AsyncParsableCommand {
                 } else {
                     print("PASS \(result.name)")
                 }
+                for note in result.notes { print("    \(note)") }
+            } else if progress {
+                FileHandle.standardError.write(
+                    Data("\r[\(byIndex.count + 1)/\(cases.count)] \(result.name)\u{1B}[K".utf8))
             }
-            results.append(result)
-            if failFast && result.failed { break }
+            byIndex[index] = result
+            if failFast && result.failed { stopped = true }
         }
+        for index in serial where !stopped { try finish(index, await runOne(cases[index])) }
+        var pending = parallel[...]
+        try await withThrowingTaskGroup(of: (Int, ContractResult).self) { group in
+            func startNext() {
+                guard !stopped, let index = pending.popFirst() else { return }
+                let contract = cases[index]
+                group.addTask { (index, await runOne(contract)) }
+            }
+            for _ in 0..<max(1, jobs) { startNext() }
+            while let (index, result) = try await group.next() {
+                try finish(index, result)
+                startNext()
+            }
+        }
+        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        results = byIndex.keys.sorted().compactMap { byIndex[$0] }
         switch format {
         case "json": print(results.json(), terminator: "")
         case "junit": print(results.junit(), terminator: "")

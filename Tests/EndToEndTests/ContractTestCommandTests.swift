@@ -92,7 +92,7 @@ struct ContractTestCommandTests {
         #expect(entries.count == 2)
         for entry in entries {
             let keys = Set(entry.objectValue?.keys ?? [])
-            #expect(keys.isSubset(of: ["name", "status", "seconds", "failures", "reason"]), "\(keys)")
+            #expect(keys.isSubset(of: ["name", "status", "seconds", "failures", "reason", "notes"]), "\(keys)")
             #expect(entry["name"]?.stringValue != nil && entry["seconds"]?.numberText != nil)
             #expect(["passed", "failed", "skipped"].contains(entry["status"]?.stringValue ?? ""))
             #expect(entry["failures"]?.arrayValue?.allSatisfy { $0.stringValue != nil } == true)
@@ -115,6 +115,130 @@ struct ContractTestCommandTests {
         let (github, _) = try await Self.contractTest([directory, "--format", "github"])
         #expect(github.hasPrefix("::error title=stockgate/001-wrong.json::"), "\(github)")
         #expect(github.hasSuffix("1 passed, 1 failed\n"), "\(github)")
+    }
+}
+
+extension ContractTestCommandTests {
+    @Test(
+        "--backend: against a configured vendor with its credentials, only side-effect-free and self-compensating cases run; new vendor fields are drift, not failures"
+    )
+    func againstARealBackend() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The "vendor": a StockGate that only lets a client with its key in (Open2b's X-Key).
+        let key = "vendor-key-\(UInt64.random(in: 1...UInt64.max))"
+        try key.write(toFile: directory + "/key", atomically: true, encoding: .utf8)
+        try """
+        clients:
+          - name: tester
+            dialects: [all]
+            secret_file: \(directory)/key
+        """.write(toFile: directory + "/vendor.yaml", atomically: true, encoding: .utf8)
+        let (vendor, port) = try await StockGateProcess.start(
+            dataDirectory: directory + "/vendor-data", arguments: ["--config", directory + "/vendor.yaml"])
+        defer { vendor.terminate() }
+        try """
+        backends:
+          - name: shop
+            dialect: open2b-v6
+            base_url: http://127.0.0.1:\(port)
+            auth:
+              type: header
+              name: X-Key
+              value_file: \(directory)/key
+        """.write(toFile: directory + "/gateway.yaml", atomically: true, encoding: .utf8)
+
+        let (output, status) = try await Self.contractTest([
+            Self.cases, "--backend", "shop", "--config", directory + "/gateway.yaml", "--format", "json",
+        ])
+        #expect(status == 0, "\(output.suffix(3000))")
+        let report = try JSONParser.parse(Array(output.utf8))
+        let known = Dictionary(
+            uniqueKeysWithValues: try ContractCase.load(directory: Self.cases, dialect: "open2b-v6").map {
+                ($0.name, $0)
+            })
+        let entries = try #require(report["cases"]?.arrayValue)
+        #expect(entries.count == known.count, "only the backend's dialect")
+        var ran = 0
+        for entry in entries {
+            let name = try #require(entry["name"]?.stringValue)
+            let contract = try #require(known[name])
+            if entry["status"] == "skipped" {
+                #expect(contract.sideEffects == .unknown || !contract.needs.isEmpty, "\(name) could have run")
+            } else {
+                ran += 1
+                #expect(contract.sideEffects != .unknown && contract.needs.isEmpty, "\(name) ran: \(entry)")
+                #expect(entry["status"] == "passed", "\(entry)")
+            }
+        }
+        #expect(ran >= 10, "\(ran) cases ran against the backend")
+        #expect(
+            entries.contains {
+                $0["name"] == "open2b-v6/040-steps-create-get-update-delete.json" && $0["status"] == "passed"
+            })
+
+        // A case written before the vendor added `count`: drift, reported, not a failure.
+        try FileManager.default.createDirectory(
+            atPath: directory + "/cases/open2b-v6", withIntermediateDirectories: true)
+        try
+            #"{"sideEffects": "none", "request": {"method": "POST", "path": "/api/v6/commerce.movements.count", "body": {}}, "response": {"status": 200, "body": {"status": "ok"}}}"#
+            .write(toFile: directory + "/cases/open2b-v6/001-count.json", atomically: true, encoding: .utf8)
+        let (drift, driftStatus) = try await Self.contractTest([
+            directory + "/cases", "--backend", "shop", "--config", directory + "/gateway.yaml",
+        ])
+        #expect(driftStatus == 0, "\(drift)")
+        #expect(drift.contains("PASS open2b-v6/001-count.json\n    drift: $.count: not expected"), "\(drift)")
+
+        // Without the vendor's key the same cases fail: the credentials really were sent.
+        try "wrong".write(toFile: directory + "/key-wrong", atomically: true, encoding: .utf8)
+        try String(contentsOfFile: directory + "/gateway.yaml", encoding: .utf8)
+            .replacingOccurrences(of: directory + "/key", with: directory + "/key-wrong")
+            .write(toFile: directory + "/gateway.yaml", atomically: true, encoding: .utf8)
+        let (_, refused) = try await Self.contractTest([
+            directory + "/cases", "--backend", "shop", "--config", directory + "/gateway.yaml",
+        ])
+        #expect(refused == 1)
+    }
+}
+
+extension ContractTestCommandTests {
+    @Test("--update rewrites a failed case to what was answered, keeping matchers that still match; it passes after")
+    func update() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory + "/open2b-v6", withIntermediateDirectories: true)
+        let path = directory + "/open2b-v6/001-count.json"
+        try
+            #"{"request": {"method": "POST", "path": "/api/v6/commerce.movements.count", "body": {}}, "response": {"status": 201, "body": {"status": {"$type": "string"}, "count": 5}}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let (before, failed) = try await Self.contractTest([directory])
+        #expect(failed == 1, "\(before)")
+        let (output, status) = try await Self.contractTest([directory, "--update"])
+        #expect(status == 0, "\(output)")
+        let rewritten = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        #expect(rewritten["response"]?["status"] == 200)
+        #expect(
+            rewritten["response"]?["body"] == (try JSONParser.parse(#"{"status": {"$type": "string"}, "count": 0}"#)))
+        #expect(
+            rewritten["request"]
+                == (try JSONParser.parse(#"{"method": "POST", "path": "/api/v6/commerce.movements.count", "body": {}}"#))
+        )
+        let (after, passes) = try await Self.contractTest([directory])
+        #expect(passes == 0, "\(after)")
+    }
+}
+
+extension ContractTestCommandTests {
+    @Test("--jobs: cases run at once give the same results, reported in case order")
+    func jobs() async throws {
+        let names = try ContractCase.load(directory: Self.cases, dialect: "open2b-v6").map(\.name)
+        let (output, status) = try await Self.contractTest([
+            Self.cases, "--dialect", "open2b-v6", "--jobs", "4", "--format", "json",
+        ])
+        #expect(status == 0, "\(output.suffix(2000))")
+        let report = try JSONParser.parse(Array(output.utf8))
+        #expect(report["failed"] == 0 && report["passed"]?.numberText == String(names.count))
+        #expect(report["cases"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == names)
     }
 }
 

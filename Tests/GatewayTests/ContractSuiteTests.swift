@@ -26,7 +26,7 @@ struct ContractSuiteTests {
         let loaded = try ContractCase.load(directory: Self.directory)
         // Intent cases (`intents/`) have their own loader and suite (`IntentTests`).
         let files = try FileManager.default.subpathsOfDirectory(atPath: Self.directory).filter {
-            $0.hasSuffix(".json") && !$0.hasPrefix("intents/")
+            $0.hasSuffix(".json") && !$0.hasPrefix("intents/") && !$0.hasPrefix("fixtures/")
         }
         #expect(loaded.count == files.count, "\(files.count) case files, \(loaded.count) loaded")
         #expect(Self.cases.count == files.count)
@@ -100,6 +100,24 @@ struct ContractSuiteTests {
         let body = JSONMatcher.substitute(try #require(two.steps[1].request.bodyJSON), captured)
         #expect(body == (try JSONParser.parse(#"{"ids": [42], "text": "n 42"}"#)))
         #expect(JSONMatcher.substitute(two.steps[1].request.path, captured) == "/b/42")
+    }
+
+    @Test("a setup may name fixtures; an unknown one is refused naming the known ones")
+    func fixtures() throws {
+        let fixtures = try ContractCase.loadFixtures(directory: Self.directory)
+        let shared = try #require(fixtures["mugs-on-the-floor"])
+        let mixed = try ContractCase.parse(
+            Array(
+                #"{"setup": ["mugs-on-the-floor", {"product": "socks", "quantity": "1", "from": "supplier", "to": "shop-floor"}], "request": {"method": "GET", "path": "/"}, "response": {"status": 200}}"#
+                    .utf8), name: "x", dialect: "stockgate", fixtures: fixtures)
+        #expect(mixed.setup.count == shared.count + 1 && Array(mixed.setup.prefix(shared.count)) == shared)
+        #expect(mixed.needs == [.canonicalAPI, .reset])
+        #expect {
+            try ContractCase.parse(
+                Array(
+                    #"{"setup": "nope", "request": {"method": "GET", "path": "/"}, "response": {"status": 200}}"#.utf8),
+                name: "y", dialect: "stockgate", fixtures: fixtures)
+        } throws: { error in "\(error)".contains("setup names no fixture 'nope' (fixtures/: mugs-on-the-floor)") }
     }
 
     @Test("the ledger invariant holds after real moves and names a balance that disagrees with the journal")

@@ -63,3 +63,28 @@ public enum Backends {
         return (fallback, routes)
     }
 }
+
+extension Backends {
+    /// The client and credentials a configured backend is called with (an OAuth2 token is
+    /// fetched now), for tools that call the backend directly: `contract-test --backend`.
+    public static func directAccess(
+        to backend: BackendConfiguration, client: CurlHTTPClient,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> (client: CurlHTTPClient, headers: [(name: String, value: String)]) {
+        let configured = client.configured(
+            .init(
+                connectTimeout: backend.connectTimeout, timeout: backend.timeout,
+                maxResponseBytes: backend.maxResponseBytes, verifyTLS: backend.verifyTLS,
+                caBundlePath: backend.caBundle))
+        let method: BackendAuthMethod
+        do {
+            method = try backend.auth.resolve(environment: environment)
+        } catch {
+            throw ConfigFile.Error(description: "backend '\(backend.name)': \(error)")
+        }
+        let authenticator = BackendAuthenticator(
+            method: method, client: configured, backendName: backend.name, redactor: SecretRedactor())
+        let fields = try await authenticator.headers(refresh: false)
+        return (configured, fields.map { ($0.name.rawName, $0.value) })
+    }
+}
