@@ -88,6 +88,25 @@ public final class Gateway: Sendable {
         return healthProblem
     }
 
+    /// The remote backends of the routes, once each.
+    var remoteBackends: [RemoteBackend] {
+        var seen: Set<String> = []
+        return ([backend] + Array(routes.values)).compactMap { $0 as? RemoteBackend }
+            .filter { seen.insert($0.name).inserted }
+    }
+
+    /// Counts each remote backend's unknown outcomes into `stockgate_unknown_outcomes` (before
+    /// `/metrics` answers, so a scrape sees the journal as it is).
+    public func refreshJournalGauges() async {
+        for remote in remoteBackends {
+            var query = MovementQuery()
+            query.backend = remote.name
+            query.state = .sent
+            guard let count = try? await remote.journal.count(query) else { continue }
+            metrics.recordUnknownOutcomes(backend: remote.name, count: count)
+        }
+    }
+
     /// Every inbound dialect this gateway serves.
     public var codecs: [any InboundCodec] { Self.codecs(configuration) }
 

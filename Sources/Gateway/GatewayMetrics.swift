@@ -84,6 +84,14 @@ public final class GatewayMetrics: Sendable {
         }.record(state)
     }
 
+    /// Forwarded movements whose outcome at a backend is unknown (journal state `sent`).
+    func recordUnknownOutcomes(backend: String, count: Int) {
+        let key = MetricKey(metric: "stockgate_unknown_outcomes", first: backend)
+        cached(gauges, key) {
+            CoreMetrics.Gauge(label: key.metric, dimensions: [("backend", backend)], factory: factory)
+        }.record(count)
+    }
+
     /// One request to a backend, by outcome (`ok`, `retried`, `failed`, `rejected`).
     func recordBackendCall(backend: String, outcome: String) {
         let key = MetricKey(metric: "stockgate_backend_requests_total", first: backend, second: outcome)

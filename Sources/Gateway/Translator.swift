@@ -148,6 +148,8 @@ public enum Translator {
             return ["# answered from StockGate's journal of forwarded movements: nothing is sent"]
         case .listLocations:
             return ["# answered from the catalog: nothing is sent"]
+        case .settleForwarded:
+            return ["# settles StockGate's own journal: nothing is sent"]
         case .readTracking:
             return ["# answered from StockGate's own ledger: nothing is sent"]
         case .setTracking(let products, let tracked):

@@ -67,7 +67,9 @@ extension Ledger {
     /// `WHERE …` for a query, its values bound through SQL interpolation.
     static func whereClause(_ query: MovementQuery) -> SQL {
         var clauses: [SQL] = []
-        if let backend = query.backend {
+        if query.backend == MovementQuery.anyBackend {
+            clauses.append("backend IS NOT NULL")
+        } else if let backend = query.backend {
             clauses.append("backend = \(backend)")
         } else {
             clauses.append("backend IS NULL")
@@ -92,6 +94,12 @@ extension Ledger {
         }
         if query.appliedOnly {
             clauses.append("state = 'applied' AND reverses IS NULL")
+        }
+        if let state = query.state {
+            clauses.append("state = \(state.rawValue)")
+        }
+        if let requestID = query.requestID {
+            clauses.append("request_id = \(requestID)")
         }
         return "WHERE \(clauses.joined(operator: .and))"
     }

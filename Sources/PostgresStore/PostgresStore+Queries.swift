@@ -97,7 +97,9 @@ extension PostgresStore: MovementReader {
     /// `WHERE …` for a query, the same conditions as the SQLite ledger's.
     func filter(_ query: MovementQuery, into builder: inout QueryBuilder) {
         var clauses: [String] = []
-        if let backend = query.backend {
+        if query.backend == MovementQuery.anyBackend {
+            clauses.append("backend IS NOT NULL")
+        } else if let backend = query.backend {
             clauses.append("backend = \(builder.bind(backend))")
         } else {
             clauses.append("backend IS NULL")
@@ -114,6 +116,8 @@ extension PostgresStore: MovementReader {
             clauses.append("description LIKE \(builder.bind(pattern)) ESCAPE '\\'")
         }
         if query.appliedOnly { clauses.append("state = 'applied' AND reverses IS NULL") }
+        if let state = query.state { clauses.append("state = \(builder.bind(state.rawValue))") }
+        if let requestID = query.requestID { clauses.append("request_id = \(builder.bind(requestID))") }
         builder.append("WHERE " + clauses.joined(separator: " AND "))
     }
 

@@ -26,11 +26,14 @@ public enum Command: Sendable, Equatable {
     case setTracking(products: [String], tracked: Bool)
     /// Which products are not tracked.
     case readTracking
+    /// Records a person's (or `stockgate reconcile`'s) decision about a forwarded movement
+    /// whose outcome was unknown (journal state `sent`): `applied` or `failed`.
+    case settleForwarded(id: Int64, state: MovementState)
 
     /// Whether the command changes the ledger.
     public var isWrite: Bool {
         switch self {
-        case .move, .updateDescription, .deleteMovements, .confirmTransfer, .setTracking: return true
+        case .move, .updateDescription, .deleteMovements, .confirmTransfer, .setTracking, .settleForwarded: return true
         case .findMovements, .getMovement, .countMovements, .readBalances, .listLocations, .readTracking: return false
         }
     }
@@ -86,6 +89,13 @@ public struct MovementQuery: Sendable, Equatable {
     /// Whose journal: nil for the embedded ledger's own movements, or a remote backend's
     /// name for the movements the gateway forwarded there. Set by the backend, not by codecs.
     public var backend: String?
+    /// `backend` meaning every remote backend's journal at once.
+    public static let anyBackend = "*"
+    /// Only movements in this state (`sent`: forwarded, outcome unknown).
+    public var state: MovementState?
+    /// Only movements recorded for this request id (what a StockGate backend is asked by
+    /// `stockgate reconcile`: the gateway's `X-Request-Id` travels with each forward).
+    public var requestID: String?
     public var order: [Sort]
     public var offset: Int
     public var limit: Int?

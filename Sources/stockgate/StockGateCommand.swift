@@ -7,7 +7,7 @@ struct StockGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stockgate",
         abstract: "An API gateway and protocol adapter for stock movements.",
-        subcommands: [Serve.self, ContractTest.self, Translate.self, Migrate.self],
+        subcommands: [Serve.self, ContractTest.self, Translate.self, Migrate.self, Journal.self, Reconcile.self],
         defaultSubcommand: Serve.self)
 
     /// Runs the command; a `CommandError` from any of them is printed once, as one line, and

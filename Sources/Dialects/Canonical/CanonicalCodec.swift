@@ -8,6 +8,8 @@ import StockCore
 /// - `GET  /stockgate/v1/movements?product=&location=&after=&limit=`
 /// - `GET  /stockgate/v1/movements/{id}`
 /// - `POST /stockgate/v1/transfers/{id}/confirm`
+/// - `GET  /stockgate/v1/movements?state=sent&backend=NAME&request=ID` (the journal of forwards)
+/// - `POST /stockgate/v1/journal/{id}/settle` `{"state": "applied" | "failed"}`
 /// - `GET  /stockgate/v1/locations`
 public struct CanonicalCodec: InboundCodec {
     public struct Context: Sendable {
@@ -32,6 +34,7 @@ public struct CanonicalCodec: InboundCodec {
         case movementsGet = "movements.get"
         case transfersConfirm = "transfers.confirm"
         case locationsList = "locations.list"
+        case journalSettle = "journal.settle"
     }
 
     public let routes: [Route<Endpoint>] = [
@@ -41,6 +44,7 @@ public struct CanonicalCodec: InboundCodec {
         Route(.movementsGet, .get, "/stockgate/v1/movements/{id}"),
         Route(.transfersConfirm, .post, "/stockgate/v1/transfers/{id}/confirm"),
         Route(.locationsList, .get, "/stockgate/v1/locations"),
+        Route(.journalSettle, .post, "/stockgate/v1/journal/{id}/settle"),
     ]
 
     public func decode(
@@ -59,8 +63,21 @@ public struct CanonicalCodec: InboundCodec {
         case .movementsCreate:
             return try decodeMoves(request.jsonBody())
         case .movementsFind:
-            try rejectUnknownQuery(request, allowed: ["product", "location", "after", "limit", "offset"])
+            try rejectUnknownQuery(
+                request, allowed: ["product", "location", "after", "limit", "offset", "state", "backend", "request"])
             var query = MovementQuery()
+            if let state = request.queryValue("state") {
+                guard let known = MovementState(rawValue: state) else {
+                    throw GatewayError.invalidValue(
+                        "state must be one of \(MovementState.allCases.map(\.rawValue).joined(separator: ", ")), got '\(state)'",
+                        field: "state")
+                }
+                query.state = known
+            }
+            // A remote backend's journal (its name in the configuration); without it, the
+            // movements of the backend this dialect is routed to.
+            query.backend = request.queryValue("backend")
+            query.requestID = request.queryValue("request")
             query.product = try knownProduct(request.queryValue("product"), catalog: catalog)
             query.location = try knownLocation(request.queryValue("location"), field: "location", catalog: catalog)
             query.afterID = try queryInteger(request, "after", range: 0...Int64.max)
@@ -74,6 +91,14 @@ public struct CanonicalCodec: InboundCodec {
             return Decoded(commands: [.confirmTransfer(id: try pathID(request))], context: Context())
         case .locationsList:
             return Decoded(commands: [.listLocations], context: Context())
+        case .journalSettle:
+            let root = try FieldReader(try request.jsonBody(), path: "")
+            try root.rejectUnknown(["state"])
+            let text = try root.requiredString("state", maxLength: 16)
+            guard let state = MovementState(rawValue: text), state == .applied || state == .failed else {
+                throw GatewayError.invalidValue("state must be applied or failed, got '\(text)'", field: "state")
+            }
+            return Decoded(commands: [.settleForwarded(id: try pathID(request), state: state)], context: Context())
         }
     }
 

@@ -71,7 +71,7 @@ public enum CanonicalJSON {
             ("createdAt", movement.createdAt.map(Timestamp.iso8601)),
             ("appliedAt", movement.appliedAt.map(Timestamp.iso8601)),
             ("dialect", movement.dialect), ("requestId", movement.requestID),
-            ("idempotencyKey", movement.idempotencyKey),
+            ("idempotencyKey", movement.idempotencyKey), ("backend", movement.backend),
         ]
         for (key, value) in optional { if let value { object[key] = .string(value) } }
         if movement.allowOverage { object["allowOverage"] = true }

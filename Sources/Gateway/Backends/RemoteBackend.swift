@@ -90,11 +90,13 @@ public final class RemoteBackend: StockBackend {
             }
             return .balances(try await readBalances(query, facts: facts))
         case .findMovements(var query):
-            query.backend = name
+            if query.backend == nil { query.backend = name }
             return .movements(try await journal.movements(query))
         case .countMovements(var query):
-            query.backend = name
+            if query.backend == nil { query.backend = name }
             return .count(try await journal.count(query))
+        case .settleForwarded(let id, let state):
+            return .movement(try await journal.settleUnknown(id: id, state: state))
         case .getMovement(let id):
             let movement = try await journal.movement(id: id)
             return .movement(movement?.backend == name ? movement : nil)

@@ -229,11 +229,12 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         case .notFound:
             answer(CodecResponse(status: .notFound, headers: HTTPFields(), body: []), for: current, context: context)
         case .metrics:
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            answer(
-                CodecResponse(status: .ok, headers: headers, body: gateway.metrics.exposition()), for: current,
-                context: context)
+            run(current, context: context) {
+                await gateway.refreshJournalGauges()
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+                return CodecResponse(status: .ok, headers: headers, body: gateway.metrics.exposition())
+            }
         case .token:
             answer(TokenEndpoint.answer(body: current.body, gateway: gateway), for: current, context: context)
         case .health:

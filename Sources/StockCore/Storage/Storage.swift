@@ -60,6 +60,11 @@ extension LedgerStore {
             try await setTracking(products: products, tracked: tracked)
             return .tracking(untracked: try await untrackedProducts())
         case .readTracking: return .tracking(untracked: try await untrackedProducts())
+        case .settleForwarded(let id, let state):
+            guard let journal = self as? any ForwardJournal else {
+                throw GatewayError.unsupported("this store keeps no journal of forwarded movements")
+            }
+            return .movement(try await journal.settleUnknown(id: id, state: state))
         }
     }
 
@@ -88,6 +93,24 @@ public protocol ForwardJournal: MovementReader {
 }
 
 extension ForwardJournal {
+    /// Settles one forwarded movement whose outcome is unknown (`sent`) as `applied` or
+    /// `failed`; anything else is refused: a movement not forwarded, or already settled.
+    public func settleUnknown(id: Int64, state: MovementState) async throws -> Movement {
+        guard state == .applied || state == .failed else {
+            throw GatewayError.invalidValue("state must be applied or failed, got '\(state.rawValue)'", field: "state")
+        }
+        guard let movement = try await movement(id: id), movement.backend != nil else {
+            throw GatewayError.notFound("no forwarded movement \(id) in the journal", field: "id")
+        }
+        guard movement.state == .sent else {
+            throw GatewayError.conflict(
+                "movement \(id) is \(movement.state.rawValue), not an unknown outcome: there is nothing to settle",
+                field: "id")
+        }
+        try await settleForwarded([(id, state)])
+        return try await self.movement(id: id) ?? movement
+    }
+
     public func journalForwarded(_ items: [Movement], backend: String, facts: RequestFacts) async throws -> [Movement] {
         try await journalForwarded(items, backend: backend, facts: facts, state: .sent)
     }
