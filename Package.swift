@@ -120,6 +120,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "Dialects",
+                .product(name: "NIOCore", package: "swift-nio"),
                 "PostgresStore",
                 "ContractTesting",
                 "CurlHTTP",

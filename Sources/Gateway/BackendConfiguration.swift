@@ -77,7 +77,8 @@ public struct BackendConfiguration: Sendable, Equatable {
             ConfigFile.Error(description: "\(file): backend '\(name)': \(message)")
         }
         guard let dialect = string("dialect"), dialects.contains(dialect) else {
-            throw fail("dialect must be one of \(dialects.joined(separator: ", "))")
+            let given = string("dialect").map { ", got '\($0)'" } ?? ""
+            throw fail("dialect must be one of \(dialects.joined(separator: ", "))\(given)")
         }
         let baseURL = string("base_url") ?? ""
         if dialect != "embedded" {

@@ -38,6 +38,8 @@ public final class GatewayMetrics: Sendable {
             .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
         ]
         self.factory = factory
+        // Which build answers: constant 1, its version a label.
+        registry.makeGauge(name: "stockgate_build_info", labels: [("version", BuildInfo.version)]).set(Int64(1))
     }
 
     /// The metric made once for `key`: found in `cache`, or made and kept there.

@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Ledger
 import Logging
+import NIOCore
 import PostgresStore
 import ServiceLifecycle
 import StockCore
@@ -92,7 +93,18 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(
                 services: [.init(service: client), .init(service: storageService), .init(service: server)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await services.run()
+        do {
+            try await services.run()
+        } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
+            let address = "\(settings.configuration.host):\(settings.configuration.port)"
+            let why =
+                switch error.errnoCode {
+                case EADDRINUSE: "the address is already in use (another process listens there)"
+                case EACCES: "permission denied (ports below 1024 need privileges)"
+                default: "the host is not an address of this machine"
+                }
+            throw CommandError("cannot listen on \(address): \(why)", exitCode: 1)
+        }
         logger.notice("StockGate stopped")
     }
 

@@ -7,7 +7,15 @@ struct StockGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stockgate",
         abstract: "An API gateway and protocol adapter for stock movements.",
-        subcommands: [Serve.self, ContractTest.self, Translate.self, Migrate.self, Journal.self, Reconcile.self],
+        discussion: """
+            Exit codes: 0 success; 1 a failure while running (a contract case failed, a port in use, a
+            row left for a person); 2 a configuration problem (a bad file, catalog, data directory or
+            database); 64 a usage error (an unknown option, dialect or value).
+            """,
+        version: BuildInfo.version,
+        subcommands: [
+            Serve.self, Check.self, ContractTest.self, Translate.self, Migrate.self, Journal.self, Reconcile.self,
+        ],
         defaultSubcommand: Serve.self)
 
     /// Runs the command; a `CommandError` from any of them is printed once, as one line, and

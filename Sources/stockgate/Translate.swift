@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dialects
 import Foundation
 import Gateway
 import StockCore
@@ -38,6 +39,10 @@ struct Translate: ParsableCommand {
     var file: String = "-"
 
     func run() throws {
+        for (flag, dialect) in [("--from", from), ("--to", to)] where DialectRegistry.dialect(dialect) == nil {
+            throw CommandError(
+                "\(flag): unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))", exitCode: 64)
+        }
         let catalog: Catalog
         do {
             catalog = try CatalogLoader.load(directory: mappings)

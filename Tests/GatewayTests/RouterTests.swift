@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Gateway
 import GatewayTestSupport
 import HTTPTypes
 import Ledger
@@ -21,7 +22,7 @@ struct RouterTests {
             let health = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
             #expect(health.status == 200)
             #expect(health.headers["X-Request-Id"].first?.count == 32)
-            #expect(health.headers["Server"].first == "StockGate")
+            #expect(health.headers["Server"].first == "StockGate/\(BuildInfo.version)")
             #expect(health.headers["Date"].first?.hasSuffix(" GMT") == true)
             #expect(try await HTTPClient.shared.send(.GET, live.baseURL + "/nowhere").status == 404)
             let metrics = try await HTTPClient.shared.send(.GET, live.baseURL + "/metrics")

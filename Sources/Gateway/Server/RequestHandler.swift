@@ -300,7 +300,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         headers[.requestID] = current.requestID
         headers[.contentLength] = String(response.body.count)
         headers[.date] = shared.dates.now()
-        headers[.server] = "StockGate"
+        headers[.server] = BuildInfo.server
         context.write(
             wrapOutboundOut(.head(HTTPResponse(status: response.status, headerFields: headers))), promise: nil)
         if current.request.method != .head && !response.body.isEmpty {

@@ -1,0 +1,102 @@
+import AsyncHTTPClient
+import Foundation
+import Gateway
+import GatewayTestSupport
+import TestSupport
+import Testing
+
+/// The command line as an operator meets it (issue 17): a version, a check that serves
+/// nothing, one readable line per problem, and exit codes that say which kind of problem.
+@Suite("Command line", .enabled(if: StockGateProcess.isBuilt, StockGateProcess.notBuilt))
+struct CommandLineTests {
+    static let mappings = StockGateProcess.repository.appendingPathComponent("mappings").path
+
+    /// Runs the binary; standard output, standard error and the exit status.
+    static func stockgate(_ arguments: [String]) async throws -> (output: String, errors: String, status: Int32) {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let process = try ChildProcess(StockGateProcess.binary, arguments, output: .standardOutput)
+        let output = await process.readOutputToEnd()
+        let status = await process.exit()
+        // Standard error, separately.
+        let failing = try ChildProcess(StockGateProcess.binary, arguments, output: .standardError)
+        let errors = await failing.readOutputToEnd()
+        _ = await failing.exit()
+        return (output, errors, status)
+    }
+
+    @Test("--version prints the build's version; the Server header and stockgate_build_info carry it")
+    func version() async throws {
+        let (output, _, status) = try await Self.stockgate(["--version"])
+        #expect(status == 0)
+        #expect(output == BuildInfo.version + "\n")
+        try await LiveGateway.run { gateway in
+            let health = try await HTTPClient.shared.send(.GET, gateway.baseURL + "/healthz")
+            #expect(health.headers.first(name: "Server") == "StockGate/\(BuildInfo.version)")
+            let metrics = try await HTTPClient.shared.send(.GET, gateway.baseURL + "/metrics").text
+            #expect(metrics.contains(#"stockgate_build_info{version="\#(BuildInfo.version)"} 1"#), "\(metrics)")
+        }
+    }
+
+    @Test("check: a good configuration says what it found and exits 0; a bad one is named on one line, exit 2")
+    func check() async throws {
+        let directory = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+        backends:
+          - name: shop
+            dialect: open2b-v6
+            base_url: http://127.0.0.1:9
+        routes:
+          colleqtive: {backend: shop, strict: true}
+        """.write(toFile: directory + "/good.yaml", atomically: true, encoding: .utf8)
+        let good = try await Self.stockgate([
+            "check", "--config", directory + "/good.yaml", "--mappings", Self.mappings,
+        ])
+        #expect(good.status == 0, "\(good.errors)")
+        #expect(good.output.contains("backend shop: open2b-v6 at http://127.0.0.1:9"), "\(good.output)")
+        #expect(good.output.contains("route colleqtive → shop (strict)"), "\(good.output)")
+        #expect(good.output.hasSuffix("ok\n"))
+
+        try """
+        backends:
+          - name: shop
+            dialect: open2b-v9
+            base_url: http://127.0.0.1:9
+        """.write(toFile: directory + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try await Self.stockgate(["check", "--config", directory + "/bad.yaml", "--mappings", Self.mappings])
+        #expect(bad.status == 2)
+        #expect(bad.errors.hasPrefix("stockgate: ") && bad.errors.contains("open2b-v9"), "\(bad.errors)")
+        #expect(bad.errors.split(separator: "\n").count == 1, "\(bad.errors)")
+        #expect(!bad.output.contains("ok"))
+    }
+
+    @Test("a usage error exits 64 and lists the valid values")
+    func usage() async throws {
+        let translate = try await Self.stockgate(["translate", "--from", "foo", "--to", "zettle", "/dev/null"])
+        #expect(translate.status == 64)
+        #expect(
+            translate.errors.contains("unknown dialect 'foo' (stockgate, colleqtive, storefeeder"),
+            "\(translate.errors)")
+        let option = try await Self.stockgate(["serve", "--no-such-option"])
+        #expect(option.status == 64)
+    }
+
+    @Test("a port in use is one readable line and exit 1, not NIO's error text")
+    func portInUse() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (first, port) = try await StockGateProcess.start(dataDirectory: directory + "/a")
+        defer { first.terminate() }
+        let second = try await Self.stockgate([
+            "serve", "--port", "\(port)", "--data-dir", directory + "/b", "--mappings", Self.mappings, "--log-level",
+            "error",
+        ])
+        #expect(second.status == 1)
+        #expect(
+            second.errors
+                == "stockgate: cannot listen on 127.0.0.1:\(port): the address is already in use (another process listens there)\n",
+            "\(second.errors)")
+    }
+}
