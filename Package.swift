@@ -121,6 +121,7 @@ let package = Package(
                 "Gateway",
                 "Dialects",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 "PostgresStore",
                 "ContractTesting",
                 "CurlHTTP",

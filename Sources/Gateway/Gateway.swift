@@ -68,6 +68,13 @@ public final class Gateway: Sendable {
         self.logger = logger
     }
 
+    /// Set on SIGTERM when a drain delay is configured: `/readyz` answers 503 from then on.
+    let draining = Atomic<Bool>(false)
+
+    /// Readiness fails from now on (liveness does not): the drain before the listener closes.
+    public func beginDraining() { draining.store(true, ordering: .relaxed) }
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+
     /// Longest `Idempotency-Key` accepted (keys are stored with every answer and journal row).
     public static let maxIdempotencyKeyLength = 255
 

@@ -31,6 +31,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var requestTimeout: Double = 30
     /// Seconds an idle keep-alive connection is kept open.
     public var idleTimeout: Double = 60
+    /// Seconds between SIGTERM and closing the listener: `/readyz` answers 503 at once so a
+    /// load balancer stops sending, while new connections are still served (0: close at once).
+    public var drainDelay: Double = 0
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./.stockgate",

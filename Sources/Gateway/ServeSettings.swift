@@ -110,6 +110,9 @@ public struct ServeSettings: Sendable {
         }
         if let seconds = try reader.seconds("request_timeout_seconds") { configuration.requestTimeout = seconds }
         if let seconds = try reader.seconds("idle_timeout_seconds") { configuration.idleTimeout = seconds }
+        if let seconds = try reader.seconds("drain_delay_seconds", allowZero: true) {
+            configuration.drainDelay = seconds
+        }
         for (dialect, settings) in file.dialects { configuration.dialectSettings[dialect] = settings }
 
         let levelText = reader.text("log_level") ?? "info"
@@ -186,10 +189,13 @@ public struct ServeSettings: Sendable {
             return number
         }
 
-        func seconds(_ key: String) throws(CommandError) -> Double? {
+        func seconds(_ key: String, allowZero: Bool = false) throws(CommandError) -> Double? {
             guard let value = text(key) else { return nil }
-            guard let number = Double(value), number.isFinite, number > 0, number <= 10_000_000 else {
-                throw CommandError("\(key) must be a number greater than 0, got '\(value)' (from \(places(key)))")
+            guard let number = Double(value), number.isFinite, allowZero ? number >= 0 : number > 0,
+                number <= 10_000_000
+            else {
+                let bound = allowZero ? "0 or more" : "greater than 0"
+                throw CommandError("\(key) must be a number \(bound), got '\(value)' (from \(places(key)))")
             }
             return number
         }

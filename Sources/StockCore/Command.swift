@@ -140,6 +140,9 @@ public struct RequestFacts: Sendable, Equatable {
     public var idempotencyKey: String?
     /// The configured client that sent it (nil when no clients are configured).
     public var client: String?
+    /// The caller's W3C trace context (`traceparent`, and `tracestate` as sent), when valid.
+    public var traceparent: String?
+    public var tracestate: String?
 
     public init(dialect: String, requestID: String, idempotencyKey: String? = nil, client: String? = nil) {
         self.dialect = dialect

@@ -163,12 +163,7 @@ struct ContractTest: AsyncParsableCommand {
                     String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
                 ))
         }
-        if let tokenEnv {
-            guard let token = ProcessInfo.processInfo.environment[tokenEnv], !token.isEmpty else {
-                throw CommandError("--token-env: the variable \(tokenEnv) is not set")
-            }
-            extra.append(("Authorization", "Bearer \(token)"))
-        }
+        if let tokenEnv { extra.append(try GatewayAccess.bearer(fromVariable: tokenEnv)) }
         let client = CurlHTTPClient(configuration: .init(maxResponseBytes: 32 * 1024 * 1024))
         do {
             if let vendor {

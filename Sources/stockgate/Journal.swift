@@ -17,11 +17,15 @@ struct GatewayAccess: ParsableArguments {
     var tokenEnv: String?
 
     func headers() throws -> [(name: String, value: String)] {
-        guard let tokenEnv else { return [] }
-        guard let token = ProcessInfo.processInfo.environment[tokenEnv], !token.isEmpty else {
-            throw CommandError("--token-env: the variable \(tokenEnv) is not set")
+        try tokenEnv.map { [try Self.bearer(fromVariable: $0)] } ?? []
+    }
+
+    /// `Authorization: Bearer <the variable's value>` (`--token-env`).
+    static func bearer(fromVariable name: String) throws -> (name: String, value: String) {
+        guard let token = ProcessInfo.processInfo.environment[name], !token.isEmpty else {
+            throw CommandError("--token-env: the variable \(name) is not set")
         }
-        return [("Authorization", "Bearer \(token)")]
+        return ("Authorization", "Bearer \(token)")
     }
 
     /// Runs `body` with a reconciler on the gateway, its HTTP client shut down after.

@@ -8,6 +8,7 @@ import NIOCore
 import PostgresStore
 import ServiceLifecycle
 import StockCore
+import UnixSignals
 
 /// `stockgate serve`: the gateway on the embedded ledger.
 struct Serve: AsyncParsableCommand {
@@ -89,12 +90,32 @@ struct Serve: AsyncParsableCommand {
         // SIGINT/SIGTERM shut the services down in reverse order: the server drains its
         // requests, then the store closes (the ledger file, or the database pool), then the
         // HTTP client stops.
+        let drainDelay = settings.configuration.drainDelay
         let services = ServiceGroup(
             configuration: .init(
                 services: [.init(service: client), .init(service: storageService), .init(service: server)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                gracefulShutdownSignals: drainDelay > 0 ? [.sigint] : [.sigterm, .sigint], logger: logger))
         do {
-            try await services.run()
+            if drainDelay > 0 {
+                // SIGTERM: readiness fails first, new connections are still served for the
+                // delay, then the shutdown above runs (listener closed, requests drained).
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await services.run() }
+                    tasks.addTask {
+                        for await _ in await UnixSignalsSequence(trapping: .sigterm) {
+                            gateway.beginDraining()
+                            logger.notice("SIGTERM: draining", metadata: ["drain_delay_seconds": "\(drainDelay)"])
+                            try? await Task.sleep(for: .milliseconds(Int(drainDelay * 1000)))
+                            await services.triggerGracefulShutdown()
+                            return
+                        }
+                    }
+                    try await tasks.next()
+                    tasks.cancelAll()
+                }
+            } else {
+                try await services.run()
+            }
         } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
             let address = "\(settings.configuration.host):\(settings.configuration.port)"
             let why =

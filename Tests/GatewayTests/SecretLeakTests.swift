@@ -91,7 +91,11 @@ struct SecretLeakTests {
                     let wrong = try await HTTPClient.shared.send(
                         .GET, base + "/stockgate/v1/balances", headers: [("Authorization", "Bearer \(clientSecret)x")])
                     #expect(wrong.status == 401)
-                    let metrics = try await HTTPClient.shared.send(.GET, base + "/metrics")
+                    let metrics = try await HTTPClient.shared.send(.GET, base + "/metrics", headers: auth)
+                    #expect(metrics.status == 200)
+                    // With clients configured, metrics need a client's credentials too.
+                    let anonymous = try await HTTPClient.shared.send(.GET, base + "/metrics")
+                    #expect(anonymous.status == 401 && anonymous.headers.first(name: "WWW-Authenticate") == "Bearer")
                     let journal = try await HTTPClient.shared.send(
                         .GET, base + "/stockgate/v1/movements", headers: auth)
                     return [moved.text, refused.text, wrong.text, metrics.text, journal.text]

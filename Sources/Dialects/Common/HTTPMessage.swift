@@ -123,4 +123,42 @@ extension HTTPField.Name {
     public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     /// The request id a caller may send, echoed and forwarded.
     public static let requestID = HTTPField.Name("X-Request-Id")!
+    /// W3C Trace Context: accepted from the caller, forwarded to backends as a child span.
+    public static let traceParentField = HTTPField.Name("traceparent")!
+    public static let traceStateField = HTTPField.Name("tracestate")!
+}
+
+/// W3C Trace Context `traceparent` (https://www.w3.org/TR/trace-context/):
+/// `version-traceid-parentid-flags`, lower-case hex, 2-32-16-2 digits.
+public struct TraceParent: Sendable, Equatable {
+    public var traceID: String
+    public var parentID: String
+    public var flags: String
+
+    /// A well-formed header of version 00, or of a later version read as 00 (the spec's rule);
+    /// nil for anything else, and for the all-zero trace or parent id the spec forbids.
+    public init?(_ header: String) {
+        let parts = header.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16,
+            parts[3].count == 2, parts[0] != "00" || parts.count == 4,
+            parts.prefix(4).allSatisfy({ $0.allSatisfy { $0.isHexDigit && !$0.isUppercase } }),
+            parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" })
+        else { return nil }
+        traceID = String(parts[1])
+        parentID = String(parts[2])
+        flags = String(parts[3])
+    }
+
+    /// The same trace with this hop as the parent: a new span id for the forwarded request.
+    public func child() -> TraceParent {
+        var child = self
+        var span = ""
+        repeat {
+            span = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        } while span.count > 16
+        child.parentID = String(repeating: "0", count: 16 - span.count) + span
+        return child
+    }
+
+    public var header: String { "00-\(traceID)-\(parentID)-\(flags)" }
 }

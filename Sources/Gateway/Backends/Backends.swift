@@ -35,17 +35,7 @@ public enum Backends {
             }
             let parameters = BackendParameters(backend.parameters)
             guard let codec = codec(dialect: backend.dialect, parameters: parameters) else { continue }
-            let backendClient = client.configured(
-                .init(
-                    connectTimeout: backend.connectTimeout, timeout: backend.timeout,
-                    maxResponseBytes: backend.maxResponseBytes, verifyTLS: backend.verifyTLS,
-                    caBundlePath: backend.caBundle))
-            let auth: BackendAuthMethod
-            do {
-                auth = try backend.auth.resolve(environment: environment)
-            } catch {
-                throw ConfigFile.Error(description: "backend '\(backend.name)': \(error)")
-            }
+            let (backendClient, auth) = try access(backend, client: client, environment: environment)
             byName[backend.name] = RemoteBackend(
                 name: backend.name, baseURL: backend.baseURL, codec: codec, client: backendClient, auth: auth,
                 catalog: catalog,
@@ -65,23 +55,29 @@ public enum Backends {
 }
 
 extension Backends {
+    /// A backend's own engine settings (timeouts, TLS, answer size) and its auth with secrets read.
+    static func access(
+        _ backend: BackendConfiguration, client: CurlHTTPClient, environment: [String: String]
+    ) throws -> (CurlHTTPClient, BackendAuthMethod) {
+        let configured = client.configured(
+            .init(
+                connectTimeout: backend.connectTimeout, timeout: backend.timeout,
+                maxResponseBytes: backend.maxResponseBytes, verifyTLS: backend.verifyTLS,
+                caBundlePath: backend.caBundle))
+        do {
+            return (configured, try backend.auth.resolve(environment: environment))
+        } catch {
+            throw ConfigFile.Error(description: "backend '\(backend.name)': \(error)")
+        }
+    }
+
     /// The client and credentials a configured backend is called with (an OAuth2 token is
     /// fetched now), for tools that call the backend directly: `contract-test --backend`.
     public static func directAccess(
         to backend: BackendConfiguration, client: CurlHTTPClient,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> (client: CurlHTTPClient, headers: [(name: String, value: String)]) {
-        let configured = client.configured(
-            .init(
-                connectTimeout: backend.connectTimeout, timeout: backend.timeout,
-                maxResponseBytes: backend.maxResponseBytes, verifyTLS: backend.verifyTLS,
-                caBundlePath: backend.caBundle))
-        let method: BackendAuthMethod
-        do {
-            method = try backend.auth.resolve(environment: environment)
-        } catch {
-            throw ConfigFile.Error(description: "backend '\(backend.name)': \(error)")
-        }
+        let (configured, method) = try access(backend, client: client, environment: environment)
         let authenticator = BackendAuthenticator(
             method: method, client: configured, backendName: backend.name, redactor: SecretRedactor())
         let fields = try await authenticator.headers(refresh: false)

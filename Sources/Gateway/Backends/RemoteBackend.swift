@@ -488,6 +488,11 @@ public final class RemoteBackend: StockBackend {
         head.authority = base.authority
         head.path = base.pathPrefix + request.path
         head.headerFields[.requestID] = facts.requestID
+        // The caller's trace continues at the backend, this hop its parent span.
+        if let trace = facts.traceparent.flatMap(TraceParent.init) {
+            head.headerFields[.traceParentField] = trace.child().header
+            if let state = facts.tracestate { head.headerFields[.traceStateField] = state }
+        }
         head.headerFields.append(contentsOf: try await auth.headers(refresh: refresh))
         let curlRequest = CurlRequest(head, body: request.body, timeout: timeout)
         let response = try await client.execute(curlRequest)

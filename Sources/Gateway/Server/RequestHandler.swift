@@ -175,7 +175,17 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             }
         case .token:
             if hasBody { current.body = context.channel.allocator.buffer(capacity: 0) }
-        case .health, .metrics, .testReset, .notFound:
+        case .metrics:
+            // With clients configured, metrics are theirs too: any known client may read them.
+            if !shared.gateway.clients.clients.isEmpty,
+                case .unauthenticated = shared.gateway.clients.decide(dialect: "", headers: request.headerFields)
+            {
+                var refusal = CodecResponse.json(
+                    .unauthorized, ["error": "/metrics needs the credentials of a configured client"])
+                refusal.headers[.wwwAuthenticate] = "Bearer"
+                current.refusal = refusal
+            }
+        case .health, .testReset, .notFound:
             break
         }
         state = .receiving(current)
@@ -237,8 +247,11 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             }
         case .token:
             answer(TokenEndpoint.answer(body: current.body, gateway: gateway), for: current, context: context)
-        case .health:
+        case .health(let which):
             run(current, context: context) {
+                if which == "readyz" && gateway.isDraining {
+                    return .json(.serviceUnavailable, ["status": "draining"])
+                }
                 if let problem = await gateway.checkHealth() {
                     return .json(.serviceUnavailable, ["status": "unavailable", "reason": .string(problem)])
                 }
@@ -265,10 +278,15 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 maxJSONValues: gateway.configuration.maxJSONValues)
             inbound.authority = request.authority
             let decoded = inbound
-            let facts = RequestFacts(
+            var facts = RequestFacts(
                 dialect: endpoint.dialect, requestID: current.requestID,
                 idempotencyKey: request.headerFields[.idempotencyKey], client: current.client)
-            run(current, context: context) { await endpoint.handle(decoded, facts) }
+            if let header = request.headerFields[.traceParentField], TraceParent(header) != nil {
+                facts.traceparent = header
+                facts.tracestate = request.headerFields[.traceStateField].map { String($0.prefix(512)) }
+            }
+            let known = facts
+            run(current, context: context) { await endpoint.handle(decoded, known) }
         }
     }
 
