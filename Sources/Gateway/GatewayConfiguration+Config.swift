@@ -23,6 +23,7 @@ import Yams
 ///   request_timeout_seconds: 30   # a body slower than this is answered 408
 ///   idle_timeout_seconds: 60      # idle keep-alive connections are closed after this
 ///   drain_delay_seconds: 0        # on SIGTERM: /readyz 503 at once, listener closed after this
+///   log_format: text              # or json: one object per line, millisecond UTC timestamps
 /// ```
 ///
 /// ```yaml
@@ -39,7 +40,7 @@ public struct ConfigFile: Sendable, Equatable {
     public static let serverKeys: [String] = [
         "host", "port", "data_dir", "mappings", "max_body_bytes", "max_json_depth", "max_json_values",
         "idempotency_ttl_hours", "max_batch_items", "max_concurrent_requests", "request_timeout_seconds",
-        "idle_timeout_seconds", "drain_delay_seconds",
+        "idle_timeout_seconds", "drain_delay_seconds", "log_format",
     ]
 
     /// The `server` section's scalars as written (typed and range-checked by `ServeSettings`,

@@ -39,12 +39,14 @@ public struct ServeSettings: Sendable {
 
     /// The settings `stockgate serve` has a flag for.
     public static let flagKeys: Set<String> = [
-        "host", "port", "data_dir", "mappings", "config", "log_level", "database",
+        "host", "port", "data_dir", "mappings", "config", "log_level", "log_format", "database",
     ]
 
     public var configuration: GatewayConfiguration
     public var file: ConfigFile
     public var logLevel: Logger.Level
+    /// `text` (swift-log's stream lines) or `json` (`JSONLogHandler`).
+    public var logFormat: String = "text"
     /// `POST /stockgate/v1/test/reset` is served.
     public var testReset: Bool
     /// Who may call, with their secrets read.
@@ -121,6 +123,12 @@ public struct ServeSettings: Sendable {
                 "log_level must be trace, debug, info, notice, warning, error or critical, got '\(levelText)'")
         }
 
+        let logFormat = reader.text("log_format")?.lowercased() ?? "text"
+        guard ["text", "json"].contains(logFormat) else {
+            throw CommandError(
+                "log_format must be text or json, got '\(logFormat)' (from \(reader.places("log_format")))")
+        }
+
         var clients: [ClientAuthenticator.Client] = []
         for client in file.clients {
             do {
@@ -140,10 +148,12 @@ public struct ServeSettings: Sendable {
                 "refusing to listen on \(host) with no client credentials configured (add 'clients' to the config, or pass --allow-anonymous)"
             )
         }
-        return ServeSettings(
+        var settings = ServeSettings(
             configuration: configuration, file: file, logLevel: logLevel,
             testReset: flags.enableTestReset || reader.flag("enable_test_reset"), clients: clients,
             environment: environment, database: database, poolSize: poolSize)
+        settings.logFormat = logFormat
+        return settings
     }
 
     /// Flags over `STOCKGATE_*` variables over the file's `server` section, each key scoped

@@ -59,15 +59,25 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(
+        name: .customLong("log-format"),
+        help: "text (default) or json: one object per line with millisecond UTC timestamps.")
+    var logFormat: String?
+
     func run() async throws {
         let settings = try ServeSettings.read(
             flags: ServeSettings.Flags(
                 [
                     "host": host, "port": port.map(String.init), "data_dir": dataDir, "mappings": mappings,
-                    "config": config, "log_level": logLevel, "database": database,
+                    "config": config, "log_level": logLevel, "log_format": logFormat, "database": database,
                 ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous),
             environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
+            if settings.logFormat == "json" {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = settings.logLevel
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = settings.logLevel
             return handler

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Gateway
 import GatewayTestSupport
+import StockCore
 import TestSupport
 import Testing
 
@@ -70,6 +71,37 @@ struct CommandLineTests {
         #expect(bad.errors.hasPrefix("stockgate: ") && bad.errors.contains("open2b-v9"), "\(bad.errors)")
         #expect(bad.errors.split(separator: "\n").count == 1, "\(bad.errors)")
         #expect(!bad.output.contains("ok"))
+    }
+
+    @Test("--log-format json: one JSON object per line, millisecond UTC timestamps, metadata as members")
+    func jsonLogs() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let process = try ChildProcess(
+            StockGateProcess.binary,
+            ["serve", "--port", "0", "--data-dir", directory, "--mappings", Self.mappings, "--log-format", "json"],
+            output: .standardError)
+        try await waitUntil("the ledger is open") {
+            FileManager.default.fileExists(atPath: directory + "/ledger.sqlite")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        process.terminate()
+        let text = await process.readOutputToEnd()
+        #expect(await process.exit() == 0)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.count >= 3, "\(text)")
+        var messages: [String: JSONValue] = [:]
+        for line in lines {
+            let object = try #require(try? JSONParser.parse(Array(line.utf8)), "not JSON: \(line)")
+            let stamp = try #require(object["ts"]?.stringValue)
+            #expect(stamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) != nil, "\(stamp)")
+            #expect(object["level"]?.stringValue != nil && object["logger"]?.stringValue != nil)
+            if let message = object["msg"]?.stringValue { messages[message] = object }
+        }
+        #expect(messages["catalog loaded"]?["products"] == "6", "\(messages.keys)")
+        #expect(messages["StockGate stopped"]?["level"] == "notice", "\(messages.keys)")
+        let bad = try await Self.stockgate(["serve", "--log-format", "xml", "--data-dir", directory + "/x"])
+        #expect(bad.status == 2 && bad.errors.contains("log_format must be text or json, got 'xml'"), "\(bad.errors)")
     }
 
     @Test("a usage error exits 64 and lists the valid values")
