@@ -48,11 +48,17 @@ struct DatabaseAwayTests {
                     let (method, path, body) = LoadTests.request(dialect, inbound: true)
                     let result = try await HTTPClient.shared.send(method, base + path, body: body)
                     #expect(!LoadTests.succeeded(dialect, result), "\(dialect): \(result.text)")
+                    // postgres-nio now and then leaves a call on a connection whose server went away
+                    // unanswered (the known driver hang, seen in CI twice): the store answers it after
+                    // `answerTimeout` as a write caught in flight — unknown outcome, 504 — which is
+                    // honest; the stock check below shows nothing was applied either way.
+                    let hung = result.text.contains("did not answer within")
                     #expect(
-                        result.status == 503 || (dialect == "storefeeder" && result.status == 200),
+                        result.status == 503 || (dialect == "storefeeder" && result.status == 200)
+                            || (hung && result.status == 504),
                         "\(dialect): \(result.status) \(result.text)")
                     #expect(
-                        result.text.lowercased().contains("unavailable") || result.text.contains("unreachable"),
+                        result.text.lowercased().contains("unavailable") || result.text.contains("unreachable") || hung,
                         "\(dialect): \(result.text)")
                 }
                 let health = try await HTTPClient.shared.send(.GET, base + "/healthz")
