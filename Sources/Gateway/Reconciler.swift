@@ -102,6 +102,8 @@ public struct Reconciler: Sendable {
         backends: [BackendConfiguration], olderThan: Duration = .seconds(60), now: Date = Date()
     ) async throws -> Report {
         var report = Report()
+        // Each backend's client and credentials once (an OAuth2 token is fetched per backend, not per row).
+        var accessByName: [String: (client: CurlHTTPClient, headers: [(name: String, value: String)])] = [:]
         for row in try await rows(state: MovementState.sent.rawValue) {
             guard let backend = backends.first(where: { $0.name == row.backend }) else {
                 report.undecided.append((row, "backend '\(row.backend)' is not in the configuration given"))
@@ -112,7 +114,13 @@ public struct Reconciler: Sendable {
                     (row, "a \(backend.dialect) backend cannot be asked about one forwarded movement: check it there"))
                 continue
             }
-            let access = try await Backends.directAccess(to: backend, client: client)
+            let access: (client: CurlHTTPClient, headers: [(name: String, value: String)])
+            if let known = accessByName[backend.name] {
+                access = known
+            } else {
+                access = try await Backends.directAccess(to: backend, client: client)
+                accessByName[backend.name] = access
+            }
             let base = backend.baseURL.hasSuffix("/") ? String(backend.baseURL.dropLast()) : backend.baseURL
             let response = try await access.client.execute(
                 CurlRequest(
