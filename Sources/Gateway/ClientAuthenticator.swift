@@ -85,6 +85,23 @@ public struct ClientAuthenticator: Sendable {
         return match.dialects.contains(dialect) ? .allowed(client: match.name) : .forbidden(client: match.name)
     }
 
+    /// Whether these headers carry a configured client's credentials, for the gateway's own
+    /// pages (`/metrics`, `/stockgate/console`): any client may read them, whatever its dialects.
+    /// Besides the API's forms, HTTP Basic with the client's name and secret is accepted, so a
+    /// browser can sign in with its own prompt. Always true when no client is configured.
+    public func mayReadOperations(_ headers: HTTPFields, now: Date = Date()) -> Bool {
+        guard !clients.isEmpty else { return true }
+        if let authorization = headers[.authorization], authorization.count > 6,
+            authorization.prefix(6).lowercased() == "basic ",
+            let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            let pair = String(data: decoded, encoding: .utf8), let colon = pair.firstIndex(of: ":")
+        {
+            return client(name: String(pair[..<colon]), secret: String(pair[pair.index(after: colon)...])) != nil
+        }
+        if case .unauthenticated = decide(dialect: "", headers: headers, now: now) { return false }
+        return true
+    }
+
     /// Equal bytes, taking time that depends only on the lengths.
     static func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
         var difference = UInt8(truncatingIfNeeded: lhs.count ^ rhs.count)

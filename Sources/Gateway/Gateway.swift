@@ -102,6 +102,12 @@ public final class Gateway: Sendable {
             .filter { seen.insert($0.name).inserted }
     }
 
+    /// Where stored movements are read: the embedded ledger, which is also the journal of
+    /// what was forwarded (nil only for a gateway with neither).
+    var journalReader: (any MovementReader)? {
+        storage ?? remoteBackends.first?.journal
+    }
+
     /// Counts each remote backend's unknown outcomes into `stockgate_unknown_outcomes` (before
     /// `/metrics` answers, so a scrape sees the journal as it is).
     public func refreshJournalGauges() async {
@@ -248,10 +254,16 @@ public final class Gateway: Sendable {
         let target = routes[codec.dialect] ?? backend
         var dropped: [String] = []
         var truncated: [String] = []
+        var log = CodecResponse.LogFacts()
+        let remote = target as? RemoteBackend
+        log.backend = remote?.name
+        var upstream = Duration.zero
         do {
             for (index, command) in decoded.commands.enumerated() {
                 let outcome: Outcome
+                let started = ContinuousClock.now
                 do {
+                    defer { upstream += ContinuousClock.now - started }
                     outcome = try await target.execute(command, facts: facts)
                 } catch let error as GatewayError
                     where !command.isWrite && decoded.commands[..<index].contains(where: \.isWrite)
@@ -267,11 +279,11 @@ public final class Gateway: Sendable {
                     continue
                 }
                 if case .moved(let batch) = outcome, !batch.replayed {
+                    log.itemsApplied += batch.succeeded.count
+                    log.itemsFailed += batch.items.count - batch.succeeded.count
                     metrics.recordMovementsApplied(dialect: codec.dialect, count: batch.succeeded.count)
                     // What the backend did not receive whole is said, in the caller's field names.
-                    if case .move(let sent) = command, let remote = target as? RemoteBackend,
-                        !batch.succeeded.isEmpty
-                    {
+                    if case .move(let sent) = command, let remote, !batch.succeeded.isEmpty {
                         let lost = remote.losses(sent, dialect: codec.dialect)
                         dropped += lost.dropped.filter { !dropped.contains($0) }
                         truncated += lost.truncated.filter { !truncated.contains($0) }
@@ -280,15 +292,23 @@ public final class Gateway: Sendable {
                 outcomes.append(outcome)
             }
         } catch let error as GatewayError {
-            return codec.encode(error, route: route, context: decoded.context)
+            var refused = codec.encode(error, route: route, context: decoded.context)
+            refused.logFacts = log
+            refused.logFacts.upstream = remote == nil ? nil : upstream
+            return refused
         } catch {
             logger.error(
                 "backend failure",
                 metadata: ["request": "\(facts.requestID)", "dialect": "\(codec.dialect)", "error": "\(error)"])
             let failure = GatewayError(code: .internal, message: "internal error (request \(facts.requestID))")
-            return codec.encode(failure, route: route, context: decoded.context)
+            var refused = codec.encode(failure, route: route, context: decoded.context)
+            refused.logFacts = log
+            refused.logFacts.upstream = remote == nil ? nil : upstream
+            return refused
         }
         var response = codec.encode(outcomes, context: decoded.context, route: route, catalog: catalog)
+        response.logFacts = log
+        response.logFacts.upstream = remote == nil ? nil : upstream
         if !dropped.isEmpty { response.headers[Self.droppedHeader] = dropped.joined(separator: ", ") }
         if !truncated.isEmpty { response.headers[Self.truncatedHeader] = truncated.joined(separator: ", ") }
         return response

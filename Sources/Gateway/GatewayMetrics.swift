@@ -1,19 +1,24 @@
-import CoreMetrics
 import Foundation
 import Prometheus
 import Synchronization
 
-/// The gateway's metrics, through swift-metrics with a Prometheus registry of its own (no
-/// global bootstrap, so several gateways can live in one test process).
+/// The gateway's metrics, in a Prometheus registry of its own (no global bootstrap, so several
+/// gateways can live in one test process). Every family has a `# HELP` line.
 ///
+/// - `stockgate_build_info{version}` (constant 1)
 /// - `stockgate_http_requests_total{dialect,route,status}`
 /// - `stockgate_http_request_duration_seconds{dialect,route}` (histogram)
+/// - `stockgate_http_requests_in_flight` (requests whose pipeline runs now)
 /// - `stockgate_movements_applied_total{dialect}`
 /// - `stockgate_backend_circuit_state{backend}` (0 closed, 1 open, 2 half-open)
 /// - `stockgate_backend_requests_total{backend,outcome}`
+/// - `stockgate_backend_request_duration_seconds{backend}` (histogram, one HTTP call each)
+/// - `stockgate_backend_requests_in_flight{backend}`
+/// - `stockgate_unknown_outcomes{backend}` (refreshed at each scrape)
+/// - `process_*`: CPU seconds, resident and virtual memory, open and maximum descriptors,
+///   start time (read from `/proc` at each scrape)
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    let factory: PrometheusMetricsFactory
 
     /// A metric's name and label values: the key its object is made once under, since making
     /// one looks its labels up in the registry under the registry's lock, too much to repeat
@@ -25,21 +30,65 @@ public final class GatewayMetrics: Sendable {
         var third: Int = 0
     }
 
-    private let counters = Mutex<[MetricKey: CoreMetrics.Counter]>([:])
-    private let timers = Mutex<[MetricKey: CoreMetrics.Timer]>([:])
-    private let gauges = Mutex<[MetricKey: CoreMetrics.Gauge]>([:])
+    private let counters = Mutex<[MetricKey: Counter]>([:])
+    private let histograms = Mutex<[MetricKey: DurationHistogram]>([:])
+    private let gauges = Mutex<[MetricKey: Gauge]>([:])
+    private let inFlight: Gauge
+    /// Requests and answers of 4xx/5xx per dialect since start: the operator page's traffic table.
+    private let traffic = Mutex<[String: Traffic]>([:])
+
+    /// Requests served for one dialect since the process started.
+    public struct Traffic: Sendable, Equatable {
+        public var requests = 0
+        public var clientErrors = 0
+        public var serverErrors = 0
+        public var movementsApplied = 0
+    }
+
+    static let requestBuckets: [Duration] = [
+        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
+    ]
+
+    /// Name (without unit) and help text of every family.
+    enum Family: String {
+        case requests = "stockgate_http_requests"
+        case requestDuration = "stockgate_http_request_duration"
+        case inFlight = "stockgate_http_requests_in_flight"
+        case applied = "stockgate_movements_applied"
+        case circuit = "stockgate_backend_circuit_state"
+        case backendRequests = "stockgate_backend_requests"
+        case backendDuration = "stockgate_backend_request_duration"
+        case backendInFlight = "stockgate_backend_requests_in_flight"
+        case unknownOutcomes = "stockgate_unknown_outcomes"
+        case buildInfo = "stockgate_build_info"
+
+        var descriptor: MetricNameDescriptor {
+            let (unit, help): (String, String) =
+                switch self {
+                case .requests: ("total", "HTTP requests answered, by dialect, route and status.")
+                case .requestDuration: ("seconds", "Time from a request's head to its answer, by dialect and route.")
+                case .inFlight: ("", "Requests whose pipeline is running now.")
+                case .applied: ("total", "Movements applied, by the dialect they arrived in.")
+                case .circuit: ("", "A backend's circuit breaker: 0 closed, 1 open, 2 half-open.")
+                case .backendRequests:
+                    ("total", "HTTP calls to a backend, by outcome (ok, retried, failed, rejected).")
+                case .backendDuration: ("seconds", "Time of one HTTP call to a backend, answer or failure.")
+                case .backendInFlight: ("", "HTTP calls to a backend not yet answered.")
+                case .unknownOutcomes:
+                    ("", "Forwarded movements whose outcome at a backend is unknown (journal state sent).")
+                case .buildInfo: ("", "The running build: constant 1, its version a label.")
+                }
+            return MetricNameDescriptor(metricName: rawValue, unitName: unit, helpText: help)
+        }
+    }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [
-            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
-            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
-            .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
-        ]
-        self.factory = factory
-        // Which build answers: constant 1, its version a label.
-        registry.makeGauge(name: "stockgate_build_info", labels: [("version", BuildInfo.version)]).set(Int64(1))
+        registry.makeGauge(descriptor: Family.buildInfo.descriptor, labels: [("version", BuildInfo.version)])
+            .set(Int64(1))
+        inFlight = registry.makeGauge(descriptor: Family.inFlight.descriptor, labels: [])
     }
 
     /// The metric made once for `key`: found in `cache`, or made and kept there.
@@ -54,57 +103,163 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    private func counter(_ family: Family, _ key: MetricKey, _ labels: [(String, String)]) -> Counter {
+        cached(counters, key) { registry.makeCounter(descriptor: family.descriptor, labels: labels) }
+    }
+
+    private func gauge(_ family: Family, _ key: MetricKey, _ labels: [(String, String)]) -> Gauge {
+        cached(gauges, key) { registry.makeGauge(descriptor: family.descriptor, labels: labels) }
+    }
+
+    private func histogram(_ family: Family, _ key: MetricKey, _ labels: [(String, String)]) -> DurationHistogram {
+        cached(histograms, key) {
+            registry.makeDurationHistogram(descriptor: family.descriptor, labels: labels, buckets: Self.requestBuckets)
+        }
+    }
+
     func recordRequest(dialect: String, route: String, status: Int, duration: Duration) {
-        let requests = MetricKey(metric: "stockgate_http_requests_total", first: dialect, second: route, third: status)
-        cached(counters, requests) {
-            CoreMetrics.Counter(
-                label: requests.metric,
-                dimensions: [("dialect", dialect), ("route", route), ("status", String(status))],
-                factory: factory)
-        }.increment()
-        let durations = MetricKey(metric: "stockgate_http_request_duration_seconds", first: dialect, second: route)
-        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-        cached(timers, durations) {
-            CoreMetrics.Timer(
-                label: durations.metric, dimensions: [("dialect", dialect), ("route", route)], factory: factory)
-        }.recordNanoseconds(nanoseconds)
+        counter(
+            .requests, MetricKey(metric: Family.requests.rawValue, first: dialect, second: route, third: status),
+            [("dialect", dialect), ("route", route), ("status", String(status))]
+        ).increment()
+        histogram(
+            .requestDuration, MetricKey(metric: Family.requestDuration.rawValue, first: dialect, second: route),
+            [("dialect", dialect), ("route", route)]
+        ).record(duration)
+        traffic.withLock { traffic in
+            traffic[dialect, default: Traffic()].requests += 1
+            if status >= 500 {
+                traffic[dialect, default: Traffic()].serverErrors += 1
+            } else if status >= 400 {
+                traffic[dialect, default: Traffic()].clientErrors += 1
+            }
+        }
+    }
+
+    /// A request's pipeline starts (`+1`) or ends (`-1`).
+    func recordInFlight(_ change: Int) {
+        inFlight.increment(by: Double(change))
     }
 
     func recordMovementsApplied(dialect: String, count: Int) {
         guard count > 0 else { return }
-        let key = MetricKey(metric: "stockgate_movements_applied_total", first: dialect)
-        cached(counters, key) {
-            CoreMetrics.Counter(label: key.metric, dimensions: [("dialect", dialect)], factory: factory)
-        }.increment(by: count)
+        counter(.applied, MetricKey(metric: Family.applied.rawValue, first: dialect), [("dialect", dialect)])
+            .increment(by: Int64(count))
+        traffic.withLock { $0[dialect, default: Traffic()].movementsApplied += count }
     }
 
     /// A backend's circuit breaker state: 0 closed, 1 open, 2 half-open.
     func recordCircuit(backend: String, state: Int) {
-        let key = MetricKey(metric: "stockgate_backend_circuit_state", first: backend)
-        cached(gauges, key) {
-            CoreMetrics.Gauge(label: key.metric, dimensions: [("backend", backend)], factory: factory)
-        }.record(state)
+        gauge(.circuit, MetricKey(metric: Family.circuit.rawValue, first: backend), [("backend", backend)])
+            .set(Int64(state))
     }
 
     /// Forwarded movements whose outcome at a backend is unknown (journal state `sent`).
     func recordUnknownOutcomes(backend: String, count: Int) {
-        let key = MetricKey(metric: "stockgate_unknown_outcomes", first: backend)
-        cached(gauges, key) {
-            CoreMetrics.Gauge(label: key.metric, dimensions: [("backend", backend)], factory: factory)
-        }.record(count)
+        gauge(
+            .unknownOutcomes, MetricKey(metric: Family.unknownOutcomes.rawValue, first: backend), [("backend", backend)]
+        )
+        .set(Int64(count))
     }
 
     /// One request to a backend, by outcome (`ok`, `retried`, `failed`, `rejected`).
     func recordBackendCall(backend: String, outcome: String) {
-        let key = MetricKey(metric: "stockgate_backend_requests_total", first: backend, second: outcome)
-        cached(counters, key) {
-            CoreMetrics.Counter(
-                label: key.metric, dimensions: [("backend", backend), ("outcome", outcome)], factory: factory)
-        }.increment()
+        counter(
+            .backendRequests, MetricKey(metric: Family.backendRequests.rawValue, first: backend, second: outcome),
+            [("backend", backend), ("outcome", outcome)]
+        ).increment()
     }
 
-    /// The Prometheus text exposition.
+    /// An HTTP call to a backend starts; the returned closure ends it (duration and in-flight).
+    func startBackendCall(backend: String) -> @Sendable () -> Void {
+        let inFlight = gauge(
+            .backendInFlight, MetricKey(metric: Family.backendInFlight.rawValue, first: backend), [("backend", backend)]
+        )
+        let durations = histogram(
+            .backendDuration, MetricKey(metric: Family.backendDuration.rawValue, first: backend), [("backend", backend)]
+        )
+        inFlight.increment(by: 1)
+        let started = ContinuousClock.now
+        return {
+            durations.record(ContinuousClock.now - started)
+            inFlight.decrement(by: 1)
+        }
+    }
+
+    /// Requests per dialect since start (the operator page).
+    public func trafficByDialect() -> [String: Traffic] {
+        traffic.withLock { $0 }
+    }
+
+    /// The Prometheus text exposition, the process's own figures last.
     public func exposition() -> [UInt8] {
-        registry.emitToBuffer()
+        var buffer = registry.emitToBuffer()
+        buffer.append(contentsOf: ProcessFigures.read().exposition.utf8)
+        return buffer
+    }
+}
+
+/// The process's own figures from `/proc/self` (Linux), as Prometheus' client libraries name them.
+struct ProcessFigures {
+    var cpuSeconds: Double?
+    var residentBytes: Int?
+    var virtualBytes: Int?
+    var openDescriptors: Int?
+    var maxDescriptors: Int?
+    var startTime: Double?
+
+    static func read() -> ProcessFigures {
+        var figures = ProcessFigures()
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let page = sysconf(Int32(_SC_PAGESIZE))
+        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        {
+            // Fields after the command's closing parenthesis, starting with field 3 (state).
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            func field(_ number: Int) -> Double? { fields.count > number - 3 ? Double(fields[number - 3]) : nil }
+            if let user = field(14), let system = field(15), ticks > 0 { figures.cpuSeconds = (user + system) / ticks }
+            if let size = field(23) { figures.virtualBytes = Int(size) }
+            if let pages = field(24) { figures.residentBytes = Int(pages) * page }
+            if let start = field(22), ticks > 0, let boot = bootTime() { figures.startTime = boot + start / ticks }
+        }
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            figures.openDescriptors = entries.count
+        }
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(Int.max) {  // RLIM_INFINITY is all ones
+            figures.maxDescriptors = Int(limit.rlim_cur)
+        }
+        return figures
+    }
+
+    /// When the machine booted, seconds since 1970 (`btime` of `/proc/stat`).
+    static func bootTime() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
+        for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
+            return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
+    }
+
+    var exposition: String {
+        var text = ""
+        func add(_ name: String, _ type: String, _ help: String, _ value: String?) {
+            guard let value else { return }
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+        }
+        add(
+            "process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.",
+            cpuSeconds.map { String(format: "%.2f", $0) })
+        add(
+            "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+            residentBytes.map(String.init))
+        add("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", virtualBytes.map(String.init))
+        add("process_open_fds", "gauge", "Open file descriptors.", openDescriptors.map(String.init))
+        add("process_max_fds", "gauge", "Maximum number of open file descriptors.", maxDescriptors.map(String.init))
+        add(
+            "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.",
+            startTime.map { String(format: "%.2f", $0) })
+        return text
     }
 }

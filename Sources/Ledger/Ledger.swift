@@ -19,7 +19,9 @@ public final class Ledger: StockBackend {
     let writer: any DatabaseWriter
     /// Every write goes through here: concurrent writes share one transaction and one fsync.
     let commits: GroupCommit
-    public let catalog: Catalog
+    /// The products and locations movements may name; replaced by a reload (SIGHUP).
+    public var catalog: Catalog { catalogs.withLock { $0 } }
+    private let catalogs: Mutex<Catalog>
     let clock: @Sendable () -> Date
     let logger: Logger
     /// How long an idempotency key keeps a batch from being applied again, in seconds.
@@ -122,7 +124,7 @@ public final class Ledger: StockBackend {
         self.commits = GroupCommit(writer: writer) {
             if let problem = fileIdentity?.problem { throw GatewayError(code: .unavailable, message: problem) }
         }
-        self.catalog = catalog
+        self.catalogs = Mutex(catalog)
         self.clock = clock
         self.logger = logger
         try Self.migrator.migrate(writer)
@@ -153,5 +155,12 @@ public final class Ledger: StockBackend {
         if let problem = fileIdentity?.problem { return problem }
         if let failure = commits.lastFailure { return "the last commit failed: \(failure)" }
         return nil
+    }
+}
+
+extension Ledger {
+    /// Movements from now on are checked against `catalog` (a reload); the stored ones stay.
+    public func replaceCatalog(_ catalog: Catalog) {
+        catalogs.withLock { $0 = catalog }
     }
 }

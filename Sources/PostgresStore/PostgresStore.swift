@@ -21,7 +21,9 @@ import Synchronization
 /// Quantities are `numeric`, bound and read as their exact decimal text; times are
 /// milliseconds since 1970 (as in the SQLite ledger).
 public final class PostgresStore: Sendable {
-    public let catalog: Catalog
+    /// The products and locations movements may name; replaced by a reload (SIGHUP).
+    public var catalog: Catalog { catalogs.withLock { $0 } }
+    private let catalogs: Mutex<Catalog>
     public let idempotencyWindow: TimeInterval
     let client: PostgresClient
     let clock: @Sendable () -> Date
@@ -80,7 +82,7 @@ public final class PostgresStore: Sendable {
         configuration.options.maximumConnections = max(1, poolSize)
         configuration.options.connectTimeout = .seconds(3)
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.catalog = catalog
+        self.catalogs = Mutex(catalog)
         self.idempotencyWindow = idempotencyWindow
         self.clock = clock
         self.logger = logger
@@ -353,5 +355,12 @@ final class FirstAnswer<T: Sendable>: Sendable {
             return state.afterCancel
         }
         for action in actions { action() }
+    }
+}
+
+extension PostgresStore {
+    /// Movements from now on are checked against `catalog` (a reload); the stored ones stay.
+    public func replaceCatalog(_ catalog: Catalog) {
+        catalogs.withLock { $0 = catalog }
     }
 }

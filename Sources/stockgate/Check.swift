@@ -42,7 +42,8 @@ struct Check: AsyncParsableCommand {
         defer { try? ledger.close() }
         let client = CurlHTTPClient()
         do {
-            _ = try Serve.makeGateway(settings, catalog: catalog, storage: ledger, client: client, logger: logger)
+            _ = try Serve.makeGateway(
+                settings, catalog: catalog, storage: ledger, client: client, metrics: GatewayMetrics(), logger: logger)
         } catch {
             await client.shutdown()
             throw error

@@ -64,14 +64,16 @@ struct Serve: AsyncParsableCommand {
         help: "text (default) or json: one object per line with millisecond UTC timestamps.")
     var logFormat: String?
 
+    var flags: ServeSettings.Flags {
+        ServeSettings.Flags(
+            [
+                "host": host, "port": port.map(String.init), "data_dir": dataDir, "mappings": mappings,
+                "config": config, "log_level": logLevel, "log_format": logFormat, "database": database,
+            ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous)
+    }
+
     func run() async throws {
-        let settings = try ServeSettings.read(
-            flags: ServeSettings.Flags(
-                [
-                    "host": host, "port": port.map(String.init), "data_dir": dataDir, "mappings": mappings,
-                    "config": config, "log_level": logLevel, "log_format": logFormat, "database": database,
-                ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous),
-            environment: ProcessInfo.processInfo.environment)
+        let settings = try ServeSettings.read(flags: flags, environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
             if settings.logFormat == "json" {
                 var handler = JSONLogHandler(label: label)
@@ -87,12 +89,21 @@ struct Serve: AsyncParsableCommand {
         let (storage, storageService) = try await Self.openStorage(settings, catalog: catalog, logger: logger)
         let client = CurlHTTPClient()
         let gateway: Gateway
+        let metrics = GatewayMetrics()
         do {
-            gateway = try Self.makeGateway(settings, catalog: catalog, storage: storage, client: client, logger: logger)
+            gateway = try Self.makeGateway(
+                settings, catalog: catalog, storage: storage, client: client, metrics: metrics, logger: logger)
         } catch {
             await client.shutdown()
             try? (storage as? Ledger)?.close()
             throw error
+        }
+        let host = settings.configuration.host
+        if !(["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")) {
+            // StockGate speaks plain HTTP: on a network, credentials and stock travel readable.
+            logger.warning(
+                "listening beyond loopback without TLS: terminate TLS in front (nginx, HAProxy, a load balancer); docs/operations.md",
+                metadata: ["host": "\(host)"])
         }
         let server = GatewayServer.makeServer(gateway: gateway, logger: logger) { port in
             Self.announce(host: settings.configuration.host, port: port, logger: logger)
@@ -105,26 +116,32 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(
                 services: [.init(service: client), .init(service: storageService), .init(service: server)],
                 gracefulShutdownSignals: drainDelay > 0 ? [.sigint] : [.sigterm, .sigint], logger: logger))
+        // Trapped before the server announces itself: from then on SIGHUP reloads, never kills.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let reloader = Reloader(
+            flags: flags, started: settings, storage: storage, client: client, metrics: metrics, live: server.live,
+            logger: logger)
         do {
-            if drainDelay > 0 {
-                // SIGTERM: readiness fails first, new connections are still served for the
-                // delay, then the shutdown above runs (listener closed, requests drained).
-                try await withThrowingTaskGroup(of: Void.self) { tasks in
-                    tasks.addTask { try await services.run() }
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await services.run() }
+                tasks.addTask {
+                    for await _ in hangups { reloader.reload() }
+                }
+                if drainDelay > 0 {
+                    // SIGTERM: readiness fails first, new connections are still served for the
+                    // delay, then the shutdown above runs (listener closed, requests drained).
+                    let terms = await UnixSignalsSequence(trapping: .sigterm)
                     tasks.addTask {
-                        for await _ in await UnixSignalsSequence(trapping: .sigterm) {
-                            gateway.beginDraining()
+                        for await _ in terms {
+                            server.live.beginDraining()
                             logger.notice("SIGTERM: draining", metadata: ["drain_delay_seconds": "\(drainDelay)"])
                             try? await Task.sleep(for: .milliseconds(Int(drainDelay * 1000)))
                             await services.triggerGracefulShutdown()
-                            return
                         }
                     }
-                    try await tasks.next()
-                    tasks.cancelAll()
                 }
-            } else {
-                try await services.run()
+                try await tasks.next()
+                tasks.cancelAll()
             }
         } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
             let address = "\(settings.configuration.host):\(settings.configuration.port)"
@@ -201,9 +218,9 @@ struct Serve: AsyncParsableCommand {
     /// The pipeline: backends and routes from the configuration, the embedded ledger the
     /// default and the journal, every configured secret scrubbed from what backends relay.
     static func makeGateway(
-        _ settings: ServeSettings, catalog: Catalog, storage: any Storage, client: CurlHTTPClient, logger: Logger
+        _ settings: ServeSettings, catalog: Catalog, storage: any Storage, client: CurlHTTPClient,
+        metrics: GatewayMetrics, logger: Logger
     ) throws(CommandError) -> Gateway {
-        let metrics = GatewayMetrics()
         let backends: (fallback: any StockBackend, routes: [String: any StockBackend])
         do {
             backends = try Backends.make(

@@ -56,6 +56,19 @@ public struct CodecResponse: Sendable {
     public var status: HTTPResponse.Status
     public var headers: HTTPFields
     public var body: [UInt8]
+    /// What the request log says beside the status (never sent).
+    public var logFacts = LogFacts()
+
+    /// The pipeline's facts for the request's log line: where it went, how long the backend
+    /// took, how many items of its batches were applied and how many failed (a 200 whose every
+    /// item failed is visible as such).
+    public struct LogFacts: Sendable {
+        public var backend: String?
+        public var upstream: Duration?
+        public var itemsApplied = 0
+        public var itemsFailed = 0
+        public init() {}
+    }
 
     public init(status: HTTPResponse.Status, headers: HTTPFields = [:], body: [UInt8] = []) {
         self.status = status

@@ -384,7 +384,9 @@ public final class RemoteBackend: StockBackend {
             }
             let canRetry = attempt < retryPolicy.maxAttempts
             let response: OutboundResponse
+            let finished = metrics?.startBackendCall(backend: name)
             do {
+                defer { finished?() }
                 response = try await authenticated(request, facts: facts, timeout: remaining)
             } catch let error as CurlError {
                 recordHealth(ok: false)
@@ -429,6 +431,21 @@ public final class RemoteBackend: StockBackend {
         let now = clock.now()
         breaker.withLock { ok ? $0.recordSuccess() : $0.recordFailure(now: now) }
         publishCircuit()
+    }
+
+    /// The circuit breaker's state in words (the operator page).
+    func circuitDescription() -> String {
+        let now = clock.now()
+        return breaker.withLock { breaker in
+            switch breaker.state {
+            case .closed(let failures):
+                failures == 0 ? "closed" : "closed (\(failures) consecutive failure\(failures == 1 ? "" : "s"))"
+            case .open(let until):
+                "open: calls refused for \(max(0, Int((until - now) / .seconds(1)))) s more"
+            case .halfOpen:
+                "half-open: one probe let through"
+            }
+        }
     }
 
     func publishCircuit() {

@@ -7,6 +7,8 @@ enum Destination: Sendable {
     /// `/healthz` or `/readyz` (GET, HEAD).
     case health(String)
     case metrics
+    /// The operator page, `GET /stockgate/console`.
+    case console
     /// StoreFeeder's OAuth2 password grant, `POST /Token`.
     case token
     /// `POST /stockgate/v1/test/reset`, only with `--enable-test-reset`.
@@ -19,6 +21,7 @@ enum Destination: Sendable {
         switch self {
         case .health(let name): ("-", name)
         case .metrics: ("-", "metrics")
+        case .console: ("-", "console")
         case .token: ("storefeeder", "token")
         case .testReset: ("-", "test.reset")
         case .codec(let endpoint, _): (endpoint.dialect, endpoint.routeName)
@@ -98,6 +101,7 @@ struct RouteTable: Sendable {
             (RouteTemplate("/healthz"), [.get, .head], .health("healthz")),
             (RouteTemplate("/readyz"), [.get, .head], .health("readyz")),
             (RouteTemplate("/metrics"), [.get], .metrics),
+            (RouteTemplate("/stockgate/console"), [.get, .head], .console),
             (RouteTemplate("/Token"), [.post], .token),
         ]
         if gateway.testReset != nil {

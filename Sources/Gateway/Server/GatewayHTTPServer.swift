@@ -12,8 +12,8 @@ import Synchronization
 
 /// What every connection's handler shares: the gateway, its routes and limits.
 struct ServerShared: Sendable {
-    let gateway: Gateway
-    let routes: RouteTable
+    /// The gateway and routes, replaced by a reload.
+    let live: ServedGateway
     let maxBodyBytes: Int
     /// How long a request's body may take to arrive, in seconds.
     let requestTimeout: Double
@@ -32,6 +32,8 @@ struct ServerShared: Sendable {
 /// request in hand (idle ones close at once), and returns when every connection is closed.
 public struct GatewayHTTPServer: Service {
     let shared: ServerShared
+    /// What the server answers with; `replace(with:)` reloads it while serving.
+    public var live: ServedGateway { shared.live }
     let host: String
     let port: Int
     let group: any EventLoopGroup
@@ -43,7 +45,7 @@ public struct GatewayHTTPServer: Service {
     ) {
         let configuration = gateway.configuration
         shared = ServerShared(
-            gateway: gateway, routes: RouteTable(gateway: gateway), maxBodyBytes: configuration.maxBodyBytes,
+            live: ServedGateway(gateway), maxBodyBytes: configuration.maxBodyBytes,
             requestTimeout: configuration.requestTimeout,
             idleTimeout: configuration.idleTimeout > 0
                 ? .nanoseconds(Int64(configuration.idleTimeout * 1_000_000_000)) : nil,

@@ -23,6 +23,8 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     /// A request whose head has arrived.
     struct Current {
         var request: HTTPRequest
+        /// The gateway current when the head arrived: the request keeps it to its answer.
+        var gateway: Gateway
         var requestID: String
         var started: ContinuousClock.Instant
         var destination: Destination
@@ -126,6 +128,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     private func head(_ request: HTTPRequest, context: ChannelHandlerContext) {
         let requestID = RequestIDs.requestID(from: request.headerFields[.requestID])
         let started = ContinuousClock.now
+        let (gateway, routes) = shared.live.current
         // HTTP/1.1 requires exactly one Host (RFC 9112 §3.2): the first becomes the request's
         // authority, a second one is left among the fields.
         if request.authority == nil || request.headerFields[Self.host] != nil {
@@ -135,18 +138,20 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             let refusal = CodecResponse(
                 status: .badRequest, headers: headers,
                 body: Array("400 Bad Request: exactly one Host header is required".utf8))
-            let current = Current(request: request, requestID: requestID, started: started, destination: .notFound)
+            let current = Current(
+                request: request, gateway: gateway, requestID: requestID, started: started, destination: .notFound)
             answerEarly(refusal, for: current, context: context)
             return
         }
         let path = request.path.map { $0.prefix { $0 != "?" } } ?? "/"
-        let destination = shared.routes.destination(method: request.method, path: path)
-        var current = Current(request: request, requestID: requestID, started: started, destination: destination)
+        let destination = routes.destination(method: request.method, path: path)
+        var current = Current(
+            request: request, gateway: gateway, requestID: requestID, started: started, destination: destination)
         let hasBody = Self.hasBody(request.headerFields)
         switch destination {
         case .codec(let endpoint, _):
             let refusal: GatewayError?
-            switch shared.gateway.clients.decide(dialect: endpoint.dialect, headers: request.headerFields) {
+            switch gateway.clients.decide(dialect: endpoint.dialect, headers: request.headerFields) {
             case .allowed(let name):
                 current.client = name
                 refusal = GatewayServer.unsupportedCoding(request.headerFields)
@@ -177,13 +182,21 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             if hasBody { current.body = context.channel.allocator.buffer(capacity: 0) }
         case .metrics:
             // With clients configured, metrics are theirs too: any known client may read them.
-            if !shared.gateway.clients.clients.isEmpty,
-                case .unauthenticated = shared.gateway.clients.decide(dialect: "", headers: request.headerFields)
-            {
+            if !gateway.clients.mayReadOperations(request.headerFields) {
                 var refusal = CodecResponse.json(
                     .unauthorized, ["error": "/metrics needs the credentials of a configured client"])
                 refusal.headers[.wwwAuthenticate] = "Bearer"
                 current.refusal = refusal
+            }
+        case .console:
+            if !gateway.clients.mayReadOperations(request.headerFields) {
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; charset=utf-8"
+                // A browser asks for a client's name and secret with its own prompt.
+                headers[.wwwAuthenticate] = #"Basic realm="StockGate operator page", charset="UTF-8""#
+                current.refusal = CodecResponse(
+                    status: .unauthorized, headers: headers,
+                    body: Array("401 Unauthorized: sign in with a configured client's name and secret\n".utf8))
             }
         case .health, .testReset, .notFound:
             break
@@ -234,7 +247,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             answer(refusal, for: current, context: context)
             return
         }
-        let gateway = shared.gateway
+        let gateway = current.gateway
         switch current.destination {
         case .notFound:
             answer(CodecResponse(status: .notFound, headers: HTTPFields(), body: []), for: current, context: context)
@@ -244,6 +257,24 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 var headers = HTTPFields()
                 headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
                 return CodecResponse(status: .ok, headers: headers, body: gateway.metrics.exposition())
+            }
+        case .console:
+            let query = QueryString.parse(
+                current.request.path.flatMap { path in
+                    path.firstIndex(of: "?").map { String(path[path.index(after: $0)...]) }
+                }
+                    ?? "")
+            let location = query.first { $0.name == "location" }.flatMap { $0.value.isEmpty ? nil : $0.value }
+            run(current, context: context) {
+                let page = OperatorPage.render(await OperatorPage.snapshot(gateway: gateway, location: location))
+                var headers = HTTPFields()
+                headers[.contentType] = "text/html; charset=utf-8"
+                headers[.cacheControl] = "no-store"
+                headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+                headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+                headers[HTTPField.Name("Content-Security-Policy")!] =
+                    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
+                return CodecResponse(status: .ok, headers: headers, body: Array(page.utf8))
             }
         case .token:
             answer(TokenEndpoint.answer(body: current.body, gateway: gateway), for: current, context: context)
@@ -298,8 +329,11 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         let executor = self.executor ?? EventLoopTaskExecutor(context.eventLoop)
         self.executor = executor
         let loopBound = NIOLoopBound((self, context, current), eventLoop: context.eventLoop)
+        let metrics = current.gateway.metrics
+        metrics.recordInFlight(1)
         Task(executorPreference: executor) {
             let response = await work()
+            metrics.recordInFlight(-1)
             executor.loop.execute {
                 let (handler, context, current) = loopBound.value
                 handler.answer(response, for: current, context: context)
@@ -327,15 +361,24 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         let elapsed = ContinuousClock.now - current.started
         let (dialect, route) = current.destination.labels
-        shared.gateway.metrics.recordRequest(
+        current.gateway.metrics.recordRequest(
             dialect: dialect, route: route, status: response.status.code, duration: elapsed)
-        shared.logger.info(
-            "request",
-            metadata: [
+        if shared.logger.logLevel <= .info {
+            var metadata: Logger.Metadata = [
                 "request_id": "\(current.requestID)", "dialect": "\(dialect)", "route": "\(route)",
                 "method": "\(current.request.method.rawValue)", "status": "\(response.status.code)",
                 "duration_ms": "\(Self.millis(elapsed))",
-            ])
+            ]
+            if let client = current.client { metadata["client"] = "\(client)" }
+            let facts = response.logFacts
+            if let backend = facts.backend { metadata["backend"] = "\(backend)" }
+            if let upstream = facts.upstream { metadata["upstream_ms"] = "\(Self.millis(upstream))" }
+            if facts.itemsApplied + facts.itemsFailed > 0 {
+                metadata["items_applied"] = "\(facts.itemsApplied)"
+                metadata["items_failed"] = "\(facts.itemsFailed)"
+            }
+            shared.logger.info("request", metadata: metadata)
+        }
         if case .handling = state {
             state = .idle
             finishAnswer(context: context)

@@ -22,6 +22,8 @@ public protocol MovementReader: Sendable {
 /// descriptions, deletions (as reversals). `execute` is the same for every store (below).
 public protocol LedgerStore: StockBackend, MovementReader, TrackingStore {
     var catalog: Catalog { get }
+    /// Checks movements against `catalog` from now on (a reload).
+    func replaceCatalog(_ catalog: Catalog)
     /// Records a batch: all of it or none of it, or each item on its own, as it says.
     func move(_ batch: MoveBatch, facts: RequestFacts) async throws -> BatchOutcome
     /// Applies a pending transfer now.

@@ -1,0 +1,312 @@
+import Foundation
+import StockCore
+
+/// `GET /stockgate/console`: a read-only page for the people who run the gateway, rendered on
+/// the server (no script, no build step): health, unknown outcomes to reconcile, backends and
+/// their circuits, traffic per dialect, balances by location, the latest movements with the
+/// dialect each arrived in. `?location=KEY` narrows balances and movements to one location.
+///
+/// Every value shown is escaped: product keys, descriptions and backend answers are other
+/// people's text. The page refreshes itself every 30 seconds.
+public struct OperatorPage: Sendable {
+    /// How many rows each table shows at most (the page says when there are more).
+    public static let maxBalances = 500
+    public static let maxMovements = 50
+    public static let maxUnknown = 100
+
+    /// What the page shows, gathered from the gateway at one moment.
+    struct Snapshot {
+        var generatedAt: Date
+        var version: String
+        var status: String
+        var problem: String?
+        var location: String?
+        var backends: [BackendRow] = []
+        var traffic: [(dialect: String, traffic: GatewayMetrics.Traffic)] = []
+        var unknown: [Movement] = []
+        var unknownTotal = 0
+        var balancesSource: String = "embedded ledger"
+        var balances: [Balance] = []
+        var balancesError: String?
+        var movements: [Movement] = []
+        var movementsError: String?
+    }
+
+    struct BackendRow {
+        var name: String
+        var dialect: String
+        var baseURL: String
+        var circuit: String
+        var unknownOutcomes: Int?
+    }
+
+    /// Gathers the page's figures; a part that cannot be read says why instead of failing the page.
+    static func snapshot(gateway: Gateway, location: String?, now: Date = Date()) async -> Snapshot {
+        let problem = await gateway.checkHealth()
+        var snapshot = Snapshot(
+            generatedAt: now, version: BuildInfo.version,
+            status: gateway.isDraining ? "draining" : (problem == nil ? "ok" : "unavailable"), problem: problem,
+            location: location)
+        for remote in gateway.remoteBackends {
+            var query = MovementQuery()
+            query.backend = remote.name
+            query.state = .sent
+            let count = try? await remote.journal.count(query)
+            snapshot.backends.append(
+                BackendRow(
+                    name: remote.name, dialect: remote.codec.dialect, baseURL: Self.withoutUserInfo(remote.baseURL),
+                    circuit: remote.circuitDescription(), unknownOutcomes: count))
+        }
+        snapshot.traffic = gateway.metrics.trafficByDialect().sorted { $0.key < $1.key }.map {
+            (dialect: $0.key, traffic: $0.value)
+        }
+        let facts = RequestFacts(dialect: "stockgate", requestID: "console")
+        if let journal = gateway.journalReader {
+            var unknown = MovementQuery()
+            unknown.backend = MovementQuery.anyBackend
+            unknown.state = .sent
+            unknown.location = location
+            snapshot.unknownTotal = (try? await journal.count(unknown)) ?? 0
+            unknown.order = [.init(.id, descending: true)]
+            unknown.limit = maxUnknown
+            snapshot.unknown = (try? await journal.movements(unknown)) ?? []
+            do {
+                var latest = MovementQuery()
+                latest.location = location
+                latest.order = [.init(.id, descending: true)]
+                latest.limit = maxMovements
+                var rows = try await journal.movements(latest)
+                if !gateway.remoteBackends.isEmpty {
+                    latest.backend = MovementQuery.anyBackend
+                    rows += try await journal.movements(latest)
+                }
+                snapshot.movements = Array(
+                    rows.sorted { ($0.createdAt ?? .distantPast) > ($1.createdAt ?? .distantPast) }.prefix(maxMovements)
+                )
+            } catch {
+                snapshot.movementsError = Self.reason(error)
+            }
+        }
+        if let remote = gateway.backend as? RemoteBackend {
+            snapshot.balancesSource = "backend \(remote.name) (\(remote.codec.dialect))"
+        }
+        do {
+            let outcome = try await gateway.backend.execute(
+                .readBalances(BalanceQuery(location: location, includeZero: false)), facts: facts)
+            if case .balances(let balances) = outcome {
+                snapshot.balances = balances.sorted { ($0.location, $0.product) < ($1.location, $1.product) }
+            }
+        } catch {
+            snapshot.balancesError = Self.reason(error)
+        }
+        return snapshot
+    }
+
+    static func reason(_ error: any Error) -> String {
+        (error as? GatewayError)?.message ?? "\(type(of: error))"
+    }
+
+    /// `https://user:secret@host/path` → `https://host/path`: credentials never reach the page.
+    static func withoutUserInfo(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else {
+            return url
+        }
+        let slash = url[scheme.upperBound...].firstIndex(of: "/") ?? url.endIndex
+        guard at < slash else { return url }
+        return String(url[..<scheme.upperBound]) + String(url[url.index(after: at)...])
+    }
+
+    // MARK: Rendering
+
+    static func render(_ page: Snapshot) -> String {
+        var html = HTML()
+        html.raw(
+            """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <meta http-equiv="refresh" content="30">
+            <title>StockGate operator page</title>
+            <style>\(style)</style></head><body>
+            """)
+        html.raw("<header><h1>StockGate</h1><p>")
+        html.element("span", page.status, attributes: ["id": "status", "class": "status-\(page.status)"])
+        html.text(" · version \(page.version) · generated \(Timestamp.iso8601(page.generatedAt))")
+        if let location = page.location {
+            html.text(" · location ")
+            html.element("code", location)
+            html.raw(" (<a href=\"?\">all locations</a>)")
+        }
+        html.raw("</p>")
+        if let problem = page.problem { html.element("p", problem, attributes: ["class": "problem"]) }
+        html.raw("</header>")
+
+        html.section("unknown", "Unknown outcomes to reconcile")
+        if page.unknownTotal == 0 {
+            html.element("p", "None: every forwarded movement's outcome is known.", attributes: ["class": "empty"])
+        } else {
+            html.element(
+                "p",
+                "\(page.unknownTotal) forwarded movement(s) may or may not have been applied by their backend. "
+                    + "Run `stockgate reconcile` to ask the backends, or settle each with "
+                    + "POST /stockgate/v1/journal/{id}/settle once a person has checked.")
+            html.table(
+                ["Id", "Backend", "Product", "Quantity", "From", "To", "Dialect", "Request", "Sent"],
+                rows: page.unknown.map { movement in
+                    [
+                        movement.id.map(String.init) ?? "", movement.backend ?? "", movement.product,
+                        movement.quantity.description, movement.from, movement.to, movement.dialect ?? "",
+                        movement.requestID ?? "", movement.createdAt.map(Timestamp.iso8601) ?? "",
+                    ]
+                })
+            html.more(shown: page.unknown.count, total: page.unknownTotal)
+        }
+        html.raw("</section>")
+
+        html.section("backends", "Backends")
+        if page.backends.isEmpty {
+            html.element(
+                "p", "No remote backend: every dialect is served by the \(page.balancesSource).",
+                attributes: ["class": "empty"])
+        } else {
+            html.table(
+                ["Backend", "Dialect", "Base URL", "Circuit", "Unknown outcomes"],
+                rows: page.backends.map {
+                    [$0.name, $0.dialect, $0.baseURL, $0.circuit, $0.unknownOutcomes.map(String.init) ?? "?"]
+                })
+        }
+        html.raw("</section>")
+
+        html.section("traffic", "Traffic per dialect since start")
+        if page.traffic.isEmpty {
+            html.element("p", "No request yet.", attributes: ["class": "empty"])
+        } else {
+            html.table(
+                ["Dialect", "Requests", "4xx", "5xx", "Movements applied"],
+                rows: page.traffic.map {
+                    [
+                        $0.dialect == "-" ? "(gateway's own endpoints)" : $0.dialect, String($0.traffic.requests),
+                        String($0.traffic.clientErrors), String($0.traffic.serverErrors),
+                        String($0.traffic.movementsApplied),
+                    ]
+                })
+        }
+        html.raw("</section>")
+
+        html.section("balances", "Balances by location")
+        html.element("p", "From the \(page.balancesSource); zero balances left out.", attributes: ["class": "source"])
+        if let error = page.balancesError {
+            html.element("p", "Could not be read: \(error)", attributes: ["class": "problem"])
+        } else if page.balances.isEmpty {
+            html.element("p", "No stock anywhere.", attributes: ["class": "empty"])
+        } else {
+            var current: String?
+            let shown = page.balances.prefix(maxBalances)
+            for balance in shown {
+                if balance.location != current {
+                    if current != nil { html.raw("</tbody></table>") }
+                    current = balance.location
+                    html.raw("<h3>")
+                    html.element(
+                        "a", balance.location,
+                        attributes: ["href": "?location=" + Self.queryEscaped(balance.location)])
+                    html.raw(
+                        "</h3><table class=\"balances\"><thead><tr><th>Product</th><th>Quantity</th></tr></thead><tbody>"
+                    )
+                }
+                html.row([balance.product, balance.quantity.description])
+            }
+            html.raw("</tbody></table>")
+            html.more(shown: shown.count, total: page.balances.count)
+        }
+        html.raw("</section>")
+
+        html.section("movements", "Latest movements")
+        if let error = page.movementsError {
+            html.element("p", "Could not be read: \(error)", attributes: ["class": "problem"])
+        } else if page.movements.isEmpty {
+            html.element("p", "No movement yet.", attributes: ["class": "empty"])
+        } else {
+            html.table(
+                ["Id", "When", "Product", "Quantity", "From", "To", "State", "Arrived in", "Backend", "Request"],
+                rows: page.movements.map { movement in
+                    [
+                        movement.id.map(String.init) ?? "", movement.createdAt.map(Timestamp.iso8601) ?? "",
+                        movement.product, movement.quantity.description, movement.from, movement.to,
+                        movement.state.rawValue, movement.dialect ?? "", movement.backend ?? "embedded",
+                        movement.requestID ?? "",
+                    ]
+                })
+        }
+        html.raw("</section></body></html>\n")
+        return html.output
+    }
+
+    static func queryEscaped(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    static let style = """
+        body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+        h1{margin:0}h2{margin-top:1.6em;border-bottom:1px solid #ccc}h3{margin:.8em 0 .3em}
+        table{border-collapse:collapse;margin:.3em 0}th,td{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left}
+        th{background:#f4f4f4}td.n{text-align:right}.empty,.source{color:#666}.problem{color:#a00}
+        .status-ok{color:#070;font-weight:bold}.status-draining,.status-unavailable{color:#a00;font-weight:bold}
+        code{background:#f4f4f4;padding:0 .2em}
+        """
+}
+
+/// HTML written as text, every value escaped.
+struct HTML {
+    private(set) var output = ""
+
+    mutating func raw(_ markup: String) { output += markup }
+
+    mutating func text(_ value: String) { output += Self.escape(value) }
+
+    mutating func element(_ name: String, _ value: String, attributes: [String: String] = [:]) {
+        output += "<\(name)"
+        for (key, attribute) in attributes.sorted(by: { $0.key < $1.key }) {
+            output += " \(key)=\"\(Self.escape(attribute))\""
+        }
+        output += ">" + Self.escape(value) + "</\(name)>"
+    }
+
+    mutating func section(_ id: String, _ title: String) {
+        output += "<section id=\"\(id)\"><h2>" + Self.escape(title) + "</h2>"
+    }
+
+    mutating func row(_ cells: [String]) {
+        output += "<tr>" + cells.map { "<td>" + Self.escape($0) + "</td>" }.joined() + "</tr>"
+    }
+
+    mutating func table(_ headers: [String], rows: [[String]]) {
+        output +=
+            "<table><thead><tr>" + headers.map { "<th>" + Self.escape($0) + "</th>" }.joined()
+            + "</tr></thead><tbody>"
+        for cells in rows { row(cells) }
+        output += "</tbody></table>"
+    }
+
+    mutating func more(shown: Int, total: Int) {
+        if total > shown { element("p", "Showing \(shown) of \(total).", attributes: ["class": "source"]) }
+    }
+
+    static func escape(_ value: String) -> String {
+        var escaped = ""
+        escaped.reserveCapacity(value.utf8.count)
+        for character in value.unicodeScalars {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&#39;"
+            default: escaped.unicodeScalars.append(character)
+            }
+        }
+        return escaped
+    }
+}
