@@ -190,7 +190,7 @@ let package = Package(
         .target(
             name: "GatewayTestSupport",
             dependencies: [
-                "Gateway", "Ledger", "StockCore", "TestSupport",
+                "Gateway", "Ledger", "StockCore", "TestSupport", "CurlHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -77,27 +77,35 @@ struct CommandLineTests {
     func jsonLogs() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let process = try ChildProcess(
-            StockGateProcess.binary,
-            ["serve", "--port", "0", "--data-dir", directory, "--mappings", Self.mappings, "--log-format", "json"],
-            output: .standardError)
-        try await waitUntil("the ledger is open") {
-            FileManager.default.fileExists(atPath: directory + "/ledger.sqlite")
-        }
-        try await Task.sleep(for: .milliseconds(300))
+        let (process, port, earlier) = try await StockGateProcess.startReading(
+            dataDirectory: directory, arguments: ["--log-format", "json"], output: .both, logLevel: "info")
+        let base = "http://127.0.0.1:\(port)"
+        // A batch whose every item fails is answered 200 in the caller's dialect: the request's
+        // log line counts its items, so the failures are visible there.
+        let failed = try await HTTPClient.shared.send(
+            .POST, base + "/stockgate/v1/movements",
+            body:
+                #"{"movements": [{"product": "mug-black", "quantity": 5, "from": "shop-floor", "to": "back-room"}, {"product": "socks", "quantity": 5, "from": "shop-floor", "to": "back-room"}]}"#,
+            headers: [("X-Request-Id", "all-failed-1")])
+        #expect(failed.status == 200 && failed.json?["failed"] == 2, "\(failed.text)")
         process.terminate()
-        let text = await process.readOutputToEnd()
+        let text = earlier.joined(separator: "\n") + "\n" + (await process.readOutputToEnd())
         #expect(await process.exit() == 0)
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.count >= 3, "\(text)")
         var messages: [String: JSONValue] = [:]
+        var requestLine: JSONValue?
         for line in lines {
             let object = try #require(try? JSONParser.parse(Array(line.utf8)), "not JSON: \(line)")
             let stamp = try #require(object["ts"]?.stringValue)
             #expect(stamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) != nil, "\(stamp)")
             #expect(object["level"]?.stringValue != nil && object["logger"]?.stringValue != nil)
             if let message = object["msg"]?.stringValue { messages[message] = object }
+            if object["request_id"] == "all-failed-1" { requestLine = object }
         }
+        let request = try #require(requestLine, "no request line in \(text)")
+        #expect(request["status"] == "200" && request["items_applied"] == "0" && request["items_failed"] == "2")
+        #expect(request["dialect"] == "stockgate" && request["duration_ms"]?.stringValue != nil, "\(request)")
         #expect(messages["catalog loaded"]?["products"] == "6", "\(messages.keys)")
         #expect(messages["StockGate stopped"]?["level"] == "notice", "\(messages.keys)")
         let bad = try await Self.stockgate(["serve", "--log-format", "xml", "--data-dir", directory + "/x"])

@@ -24,28 +24,54 @@ public enum StockGateProcess {
     ///   - port: 0 for one the kernel picks; a given port to restart an instance where a load
     ///     balancer expects it.
     ///   - arguments: more `serve` options (`--database …`).
+    ///   - mappings: the catalog's directory (the repository's `mappings` unless given).
+    ///   - output: `.both` to read the log too (after the announcing line, with `readOutputToEnd`).
     public static func start(
-        dataDirectory: String, port: Int = 0, arguments: [String] = []
+        dataDirectory: String, port: Int = 0, arguments: [String] = [], mappings: String? = nil,
+        output: ChildProcess.Output = .standardOutput, logLevel: String = "warning"
     ) async throws -> (process: ChildProcess, port: Int) {
+        let started = try await startReading(
+            dataDirectory: dataDirectory, port: port, arguments: arguments, mappings: mappings, output: output,
+            logLevel: logLevel)
+        return (started.process, started.port)
+    }
+
+    /// `start`, also returning the lines read before the announcing one (log lines, when the
+    /// log is read too).
+    public static func startReading(
+        dataDirectory: String, port: Int = 0, arguments: [String] = [], mappings: String? = nil,
+        output: ChildProcess.Output = .standardOutput, logLevel: String = "warning"
+    ) async throws -> (process: ChildProcess, port: Int, earlier: [String]) {
         let process = try ChildProcess(
             binary,
             [
                 "serve", "--port", "\(port)", "--data-dir", dataDirectory, "--mappings",
-                repository.appendingPathComponent("mappings").path, "--log-level", "warning",
-            ] + arguments, output: .standardOutput)
-        guard let output = process.output else { throw TestFailure("no output pipe") }
-        let line = await offPool { () -> String in
-            var bytes: [UInt8] = []
-            while let byte = try? output.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") {
-                bytes.append(byte)
+                mappings ?? repository.appendingPathComponent("mappings").path, "--log-level", logLevel,
+            ] + arguments, output: output)
+        guard let pipe = process.output else { throw TestFailure("no output pipe") }
+        // The line that says where it listens (log lines may come first when they are read too).
+        let (line, earlier) = await offPool { () -> (String, [String]) in
+            var earlier: [String] = []
+            while true {
+                var bytes: [UInt8] = []
+                var ended = true
+                while let byte = try? pipe.read(upToCount: 1)?.first {
+                    if byte == UInt8(ascii: "\n") {
+                        ended = false
+                        break
+                    }
+                    bytes.append(byte)
+                }
+                let line = String(decoding: bytes, as: UTF8.self)
+                if ended || line.hasPrefix("StockGate listening on") { return (line, earlier) }
+                earlier.append(line)
             }
-            return String(decoding: bytes, as: UTF8.self)
         }
         guard let colon = line.lastIndex(of: ":"), let port = Int(line[line.index(after: colon)...]), port > 0 else {
             process.terminate()
             throw TestFailure("stockgate serve did not say where it listens: '\(line)'")
         }
-        return (process, port)
+        return (process, port, earlier)
     }
 
     public static func waitUntilHealthy(_ base: String) async throws {

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CurlHTTP
 import Foundation
 import Gateway
 import HTTPTypes
@@ -57,6 +58,41 @@ public struct LiveGateway: Sendable {
         defer { try? ledger.close() }
         return try await GatewayServer.withRunning(gateway, logger: logger) { port in
             try await body(LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory))
+        }
+    }
+}
+
+extension LiveGateway {
+    /// A gateway built from `config` (a `stockgate.yaml` text) as `stockgate serve` builds it: its
+    /// backends reached over one libcurl client, the embedded ledger in a temporary directory as
+    /// the fallback, on a real socket for the duration of `body`. The client is shut down after.
+    public static func run<T: Sendable>(
+        config: String, metrics: GatewayMetrics? = nil, clients: ClientAuthenticator = ClientAuthenticator(),
+        _ body: @Sendable (LiveGateway, CurlHTTPClient) async throws -> T
+    ) async throws -> T {
+        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let metrics = metrics ?? GatewayMetrics()
+        do {
+            let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+            defer { try? ledger.close() }
+            let wired = try Backends.make(
+                try ConfigFile.parse(config), catalog: demoCatalog, embedded: ledger, client: client,
+                logger: quietLogger, metrics: metrics)
+            let gateway = Gateway(
+                configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+                backend: wired.fallback, metrics: metrics, logger: quietLogger, routes: wired.routes,
+                clients: clients)
+            let result = try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                try await body(
+                    LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory), client)
+            }
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
         }
     }
 }

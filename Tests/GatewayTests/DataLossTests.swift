@@ -52,29 +52,13 @@ struct DataLossTests {
                     headers: ["Content-Type": answer.headers.first(name: "content-type") ?? "application/json"])
             })
             try await hop.run { hopURL in
-                let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-                let directory = temporaryDirectory()
-                defer { try? FileManager.default.removeItem(atPath: directory) }
-                let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-                defer { try? ledger.close() }
                 // Built from a configuration file, as `stockgate serve` builds it.
-                let file = try ConfigFile.parse(
-                    "backends:\n  - name: recorded\n    dialect: \(target)\n    base_url: \(hopURL)\nroutes:\n" + routes
-                )
-                let backends = try Backends.make(
-                    file, catalog: demoCatalog, embedded: ledger, client: client, logger: quietLogger)
-                let gateway = Gateway(
-                    configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-                    backend: backends.fallback, logger: quietLogger, routes: backends.routes)
-                do {
-                    try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-                        try await body("http://127.0.0.1:\(port)", hop, ledger)
-                    }
-                } catch {
-                    await client.shutdown()
-                    throw error
+                try await LiveGateway.run(
+                    config: "backends:\n  - name: recorded\n    dialect: \(target)\n    base_url: \(hopURL)\nroutes:\n"
+                        + routes
+                ) { live, _ in
+                    try await body(live.baseURL, hop, live.ledger)
                 }
-                await client.shutdown()
             }
         }
     }

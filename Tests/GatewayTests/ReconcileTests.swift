@@ -46,40 +46,24 @@ struct ReconcileTests {
     static func withGateway(
         warehouseURL: String, posURL: String, _ body: @Sendable (String, CurlHTTPClient) async throws -> Void
     ) async throws {
-        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? ledger.close() }
-        let file = try ConfigFile.parse(
-            """
-            backends:
-              - name: warehouse
-                dialect: stockgate
-                base_url: \(warehouseURL)
-                timeout_ms: 700
-              - name: pos
-                dialect: zettle
-                base_url: \(posURL)
-                timeout_ms: 700
-            routes:
-              stockgate: warehouse
-              zettle: pos
-            """)
-        let backends = try Backends.make(
-            file, catalog: demoCatalog, embedded: ledger, client: client, logger: quietLogger)
-        let gateway = Gateway(
-            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-            backend: backends.fallback, logger: quietLogger, routes: backends.routes)
-        do {
-            try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-                try await body("http://127.0.0.1:\(port)", client)
-            }
-        } catch {
-            await client.shutdown()
-            throw error
+        try await LiveGateway.run(
+            config: """
+                backends:
+                  - name: warehouse
+                    dialect: stockgate
+                    base_url: \(warehouseURL)
+                    timeout_ms: 700
+                  - name: pos
+                    dialect: zettle
+                    base_url: \(posURL)
+                    timeout_ms: 700
+                routes:
+                  stockgate: warehouse
+                  zettle: pos
+                """
+        ) { live, client in
+            try await body(live.baseURL, client)
         }
-        await client.shutdown()
     }
 
     static func check(base: String, client: CurlHTTPClient, warehouse: LiveGateway) async throws {

@@ -1,0 +1,154 @@
+import AsyncHTTPClient
+import CurlHTTP
+import Foundation
+import GatewayTestSupport
+import Ledger
+import StockCore
+import TestSupport
+import Testing
+
+@testable import Gateway
+
+/// The operator's page (issue 17): `GET /stockgate/console` over a real socket, read as HTML.
+/// The page in a real browser is `BrowserTests` (headless Chromium against the executable).
+@Suite("Operator page")
+struct OperatorPageTests {
+    @Test("balances by location, latest movements with their dialect, unknown outcomes, backends, traffic")
+    func content() async throws {
+        // A Zettle backend that answers after the gateway gave up: the forward's outcome is unknown.
+        let late = FakeUpstream { _ in FakeUpstream.Answer(200, "{}", delay: .seconds(3)) }
+        try await late.run { lateURL in
+            let config = """
+                backends:
+                  - name: pos
+                    dialect: zettle
+                    base_url: http://pos-user:pos-password@\(lateURL.dropFirst("http://".count))
+                    timeout_ms: 500
+                routes:
+                  zettle: pos
+                """
+            try await LiveGateway.run(config: config) { live, _ in
+                let base = live.baseURL
+                for (product, quantity, to) in [("mug-black", "5", "shop-floor"), ("socks", "2", "back-room")] {
+                    let moved = try await HTTPClient.shared.send(
+                        .POST, base + "/stockgate/v1/movements",
+                        body:
+                            #"{"movements": [{"product": "\#(product)", "quantity": \#(quantity), "from": "supplier", "to": "\#(to)"}]}"#
+                    )
+                    #expect(moved.status == 200, "\(moved.text)")
+                }
+                let zettle = try await HTTPClient.shared.send(
+                    .PUT, base + "/organizations/self/inventory",
+                    body:
+                        #"{"changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 1}]}"#
+                )
+                #expect(zettle.status == 504, "\(zettle.text)")
+
+                let page = try await HTTPClient.shared.send(.GET, base + "/stockgate/console")
+                #expect(page.status == 200)
+                #expect(page.headers["Content-Type"].first == "text/html; charset=utf-8")
+                #expect(page.headers["Content-Security-Policy"].first?.contains("default-src 'none'") == true)
+                #expect(page.headers["Cache-Control"].first == "no-store")
+                let html = page.text
+                let unknown = try Self.section("unknown", of: html)
+                #expect(unknown.contains("1 forwarded movement(s)"), "\(unknown)")
+                #expect(
+                    unknown.contains(
+                        "<td>pos</td><td>tshirt-blue-m</td><td>1</td><td>supplier</td><td>shop-floor</td><td>zettle</td>"
+                    ), "\(unknown)")
+                let backendsSection = try Self.section("backends", of: html)
+                #expect(backendsSection.contains("<td>pos</td><td>zettle</td>"), "\(backendsSection)")
+                #expect(backendsSection.contains("<td>1</td>"), "one unknown outcome: \(backendsSection)")
+                #expect(!html.contains("pos-password") && !html.contains("pos-user"), "credentials of a base URL")
+                let traffic = try Self.section("traffic", of: html)
+                #expect(traffic.contains("<td>stockgate</td><td>2</td><td>0</td><td>0</td><td>2</td>"), "\(traffic)")
+                #expect(traffic.contains("<td>zettle</td><td>1</td><td>0</td><td>1</td><td>0</td>"), "\(traffic)")
+                let balances = try Self.section("balances", of: html)
+                #expect(balances.contains("<td>mug-black</td><td>5</td>"), "\(balances)")
+                #expect(balances.contains("<td>socks</td><td>2</td>"), "\(balances)")
+                #expect(balances.contains(#"<a href="?location=shop-floor">shop-floor</a>"#), "\(balances)")
+                let movements = try Self.section("movements", of: html)
+                #expect(
+                    movements.contains(
+                        "<td>mug-black</td><td>5</td><td>supplier</td><td>shop-floor</td><td>applied</td><td>stockgate</td><td>embedded</td>"
+                    ), "\(movements)")
+                #expect(movements.contains("<td>sent</td><td>zettle</td><td>pos</td>"), "\(movements)")
+
+                // One location: the others' balances and movements are left out.
+                let floor = try await HTTPClient.shared.send(.GET, base + "/stockgate/console?location=shop-floor")
+                #expect(floor.status == 200)
+                #expect(try Self.section("balances", of: floor.text).contains("mug-black"))
+                #expect(!(try Self.section("balances", of: floor.text)).contains("socks"))
+                #expect(!(try Self.section("movements", of: floor.text)).contains("socks"))
+                // HEAD answers the headers alone.
+                let head = try await HTTPClient.shared.send(.HEAD, base + "/stockgate/console")
+                #expect(head.status == 200 && head.body.isEmpty)
+            }
+        }
+    }
+
+    @Test("with clients configured: a browser signs in with Basic, a client's bearer token also opens it")
+    func credentials() async throws {
+        let clients = ClientAuthenticator(clients: [
+            .init(name: "ops", secret: Secret("ops-secret-1"), dialects: ["stockgate"]),
+            .init(name: "pos", secret: Secret("pos-secret-2"), dialects: ["zettle"]),
+        ])
+        try await LiveGateway.run(clients: clients) { live in
+            let url = live.baseURL + "/stockgate/console"
+            let anonymous = try await HTTPClient.shared.send(.GET, url)
+            #expect(anonymous.status == 401)
+            #expect(anonymous.headers["WWW-Authenticate"].first?.hasPrefix(#"Basic realm="StockGate"#) == true)
+            #expect(!anonymous.text.contains("<table"))
+            func basic(_ user: String, _ password: String) -> (String, String) {
+                ("Authorization", "Basic " + Data("\(user):\(password)".utf8).base64EncodedString())
+            }
+            for refused in [basic("ops", "wrong"), basic("pos", "ops-secret-1"), basic("nobody", "ops-secret-1")] {
+                #expect(try await HTTPClient.shared.send(.GET, url, headers: [refused]).status == 401, "\(refused)")
+            }
+            for allowed in [
+                basic("ops", "ops-secret-1"), basic("pos", "pos-secret-2"), ("Authorization", "Bearer ops-secret-1"),
+                ("X-Key", "pos-secret-2"),
+            ] {
+                let page = try await HTTPClient.shared.send(.GET, url, headers: [allowed])
+                #expect(page.status == 200, "\(allowed)")
+                #expect(page.text.contains(#"<span class="status-ok" id="status">ok</span>"#))
+            }
+            // Basic opens /metrics too (Prometheus' basic_auth), and never a dialect's API.
+            #expect(
+                try await HTTPClient.shared.send(
+                    .GET, live.baseURL + "/metrics", headers: [basic("ops", "ops-secret-1")]
+                )
+                .status == 200)
+            #expect(
+                try await HTTPClient.shared.send(
+                    .GET, live.baseURL + "/stockgate/v1/balances", headers: [basic("ops", "ops-secret-1")]
+                ).status == 401)
+        }
+    }
+
+    @Test("other people's text is escaped; a backend's credentials never reach the page")
+    func escaping() {
+        #expect(
+            HTML.escape(#"<script>alert("x" & 'y')</script>"#)
+                == "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;")
+        #expect(OperatorPage.withoutUserInfo("https://user:secret@erp.example/api") == "https://erp.example/api")
+        #expect(OperatorPage.withoutUserInfo("https://erp.example/a@b") == "https://erp.example/a@b")
+        var snapshot = OperatorPage.Snapshot(
+            generatedAt: Date(timeIntervalSince1970: 0), version: "1", status: "ok", problem: "<b>disk</b>",
+            location: nil)
+        snapshot.balances = [Balance(product: "<img src=x onerror=alert(1)>", location: "a\"b", quantity: .zero)]
+        let html = OperatorPage.render(snapshot)
+        #expect(!html.contains("<img src=x"))
+        #expect(html.contains("&lt;img src=x onerror=alert(1)&gt;"))
+        #expect(html.contains("<p class=\"problem\">&lt;b&gt;disk&lt;/b&gt;</p>"))
+        #expect(html.contains("?location=a%22b"))
+    }
+
+    /// The HTML of one `<section id=…>`.
+    static func section(_ id: String, of html: String) throws -> String {
+        guard let start = html.range(of: "<section id=\"\(id)\">"),
+            let end = html.range(of: "</section>", range: start.upperBound..<html.endIndex)
+        else { throw TestFailure("no section \(id) in \(html)") }
+        return String(html[start.upperBound..<end.lowerBound])
+    }
+}
