@@ -227,7 +227,8 @@ struct ProcessFigures {
             figures.openDescriptors = entries.count
         }
         var limit = rlimit()
-        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(Int.max) {  // RLIM_INFINITY is all ones
+        // RLIM_INFINITY is all ones: no maximum to report.
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(Int.max) {
             figures.maxDescriptors = Int(limit.rlim_cur)
         }
         return figures
