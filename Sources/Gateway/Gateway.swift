@@ -38,6 +38,8 @@ public final class Gateway: Sendable {
     public let clients: ClientAuthenticator
     /// Empties the backend between contract cases; nil unless `--enable-test-reset`.
     public let testReset: (@Sendable () async throws -> Void)?
+    /// Faults played on demand (`/stockgate/v1/test/faults`); nil unless `--enable-faults`.
+    public let faults: FaultSchedule?
     let logger: Logger
 
     /// - Parameters:
@@ -52,8 +54,9 @@ public final class Gateway: Sendable {
         metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "stockgate"),
         testReset: (@Sendable () async throws -> Void)? = nil, routes: [String: any StockBackend] = [:],
         clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: (any ResponseStore)? = nil,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() }, faults: FaultSchedule? = nil
     ) {
+        self.faults = faults
         self.clock = clock
         self.clients = clients
         self.admission = Mutex(Admission(limit: configuration.maxConcurrentRequests, clients: clients.clients.count))
@@ -120,6 +123,11 @@ public final class Gateway: Sendable {
         }
     }
 
+    /// The name of the backend `dialect` is routed to (`embedded` for the ledger).
+    func backendName(for dialect: String) -> String {
+        ((routes[dialect] ?? backend) as? RemoteBackend)?.name ?? "embedded"
+    }
+
     /// Every inbound dialect this gateway serves.
     public var codecs: [any InboundCodec] { Self.codecs(configuration) }
 
@@ -130,8 +138,10 @@ public final class Gateway: Sendable {
 
     /// Decodes, executes and encodes one request. Never throws: every failure becomes an
     /// answer in the caller's dialect.
+    /// - Parameter fault: an `error` or `partial` fault to play on the commands (issue 16).
     public func handle<Codec: InboundCodec>(
-        _ codec: Codec, route: Route<Codec.Endpoint>, request: InboundRequest, facts: RequestFacts
+        _ codec: Codec, route: Route<Codec.Endpoint>, request: InboundRequest, facts: RequestFacts,
+        fault: Fault? = nil
     ) async -> CodecResponse {
         let decoded: Decoded<Codec.Context>
         do {
@@ -165,7 +175,7 @@ public final class Gateway: Sendable {
         }
         guard let key = facts.idempotencyKey, let store = idempotencyStore, decoded.commands.contains(where: \.isWrite)
         else {
-            return await execute(codec, route: route, decoded: decoded, facts: facts)
+            return await execute(codec, route: route, decoded: decoded, facts: facts, fault: fault)
         }
         // A write with an idempotency key: the first answer is kept and given again to a repeat
         // of the same request; another request under the same key is refused.
@@ -197,7 +207,7 @@ public final class Gateway: Sendable {
             {
                 response = answer
             } else {
-                response = await execute(codec, route: route, decoded: decoded, facts: facts)
+                response = await execute(codec, route: route, decoded: decoded, facts: facts, fault: fault)
                 if response.status.code < 500 {
                     let headers = response.headers.map { "\($0.name.canonicalName): \($0.value)" }
                     do {
@@ -247,15 +257,23 @@ public final class Gateway: Sendable {
 
     /// Carries out decoded commands in order and encodes the outcomes.
     func execute<Codec: InboundCodec>(
-        _ codec: Codec, route: Route<Codec.Endpoint>, decoded: Decoded<Codec.Context>, facts: RequestFacts
+        _ codec: Codec, route: Route<Codec.Endpoint>, decoded: Decoded<Codec.Context>, facts: RequestFacts,
+        fault: Fault? = nil
     ) async -> CodecResponse {
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(decoded.commands.count)
-        let target = routes[codec.dialect] ?? backend
+        let routed = routes[codec.dialect] ?? backend
+        let target: any StockBackend =
+            if let fault, fault.kind == .error || fault.kind == .partial {
+                FaultyBackend(
+                    base: routed, fault: fault, hitsReads: !decoded.commands.contains(where: \.isWrite))
+            } else {
+                routed
+            }
         var dropped: [String] = []
         var truncated: [String] = []
         var log = CodecResponse.LogFacts()
-        let remote = target as? RemoteBackend
+        let remote = routed as? RemoteBackend
         log.backend = remote?.name
         var upstream = Duration.zero
         do {

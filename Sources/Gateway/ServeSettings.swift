@@ -27,13 +27,18 @@ public struct ServeSettings: Sendable {
         public var values: [String: String]
         public var enableTestReset: Bool
         public var allowAnonymous: Bool
+        public var enableFaults: Bool
 
         /// - Parameter values: by settings key (`host`, `port`, `data_dir`, `mappings`, `config`,
         ///   `log_level`); nil values are left out.
-        public init(_ values: [String: String?], enableTestReset: Bool = false, allowAnonymous: Bool = false) {
+        public init(
+            _ values: [String: String?], enableTestReset: Bool = false, allowAnonymous: Bool = false,
+            enableFaults: Bool = false
+        ) {
             self.values = values.compactMapValues { $0 }
             self.enableTestReset = enableTestReset
             self.allowAnonymous = allowAnonymous
+            self.enableFaults = enableFaults
         }
     }
 
@@ -49,6 +54,8 @@ public struct ServeSettings: Sendable {
     public var logFormat: String = "text"
     /// `POST /stockgate/v1/test/reset` is served.
     public var testReset: Bool
+    /// `/stockgate/v1/test/faults` is served and its faults are played (issue 16).
+    public var faults: Bool = false
     /// Who may call, with their secrets read.
     public var clients: [ClientAuthenticator.Client]
     /// Where the backends' `*_env` secrets are read.
@@ -153,6 +160,7 @@ public struct ServeSettings: Sendable {
             testReset: flags.enableTestReset || reader.flag("enable_test_reset"), clients: clients,
             environment: environment, database: database, poolSize: poolSize)
         settings.logFormat = logFormat
+        settings.faults = flags.enableFaults || reader.flag("enable_faults")
         return settings
     }
 

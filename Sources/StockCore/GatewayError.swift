@@ -50,6 +50,16 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let methodNotAllowed = Code(base: .methodNotAllowed)
 
         public var description: String { base.rawValue }
+
+        /// The code named `name` (its `description`), if there is one.
+        public init?(name: String) {
+            guard let base = Base(rawValue: name) else { return nil }
+            self.base = base
+        }
+
+        private init(base: Base) {
+            self.base = base
+        }
     }
 
     public let code: Code

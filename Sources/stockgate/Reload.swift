@@ -19,6 +19,7 @@ struct Reloader: Sendable {
     let storage: any Storage
     let client: CurlHTTPClient
     let metrics: GatewayMetrics
+    let faults: FaultSchedule?
     let live: ServedGateway
     let logger: Logger
 
@@ -32,7 +33,7 @@ struct Reloader: Sendable {
         ("idle_timeout_seconds", { String($0.configuration.idleTimeout) }),
         ("drain_delay_seconds", { String($0.configuration.drainDelay) }),
         ("idempotency_ttl_hours", { String($0.configuration.idempotencyTTL) }),
-        ("enable_test_reset", { String($0.testReset) }),
+        ("enable_test_reset", { String($0.testReset) }), ("enable_faults", { String($0.faults) }),
     ]
 
     func reload() {
@@ -60,7 +61,8 @@ struct Reloader: Sendable {
             settings.configuration = configuration
             settings.testReset = started.testReset
             gateway = try Serve.makeGateway(
-                settings, catalog: catalog, storage: storage, client: client, metrics: metrics, logger: logger)
+                settings, catalog: catalog, storage: storage, client: client, metrics: metrics, faults: faults,
+                logger: logger)
         } catch {
             logger.error(
                 "reload refused: the running configuration and catalog stay",

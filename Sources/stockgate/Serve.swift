@@ -51,6 +51,13 @@ struct Serve: AsyncParsableCommand {
     var enableTestReset = false
 
     @Flag(
+        name: .customLong("enable-faults"),
+        help:
+            "Serve /stockgate/v1/test/faults and play the faults scheduled there (simulating a vendor's failures; testing only, never in production)."
+    )
+    var enableFaults = false
+
+    @Flag(
         name: .customLong("allow-anonymous"),
         help: "Serve without client credentials on a non-loopback address (refused otherwise).")
     var allowAnonymous = false
@@ -69,7 +76,7 @@ struct Serve: AsyncParsableCommand {
             [
                 "host": host, "port": port.map(String.init), "data_dir": dataDir, "mappings": mappings,
                 "config": config, "log_level": logLevel, "log_format": logFormat, "database": database,
-            ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous)
+            ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous, enableFaults: enableFaults)
     }
 
     func run() async throws {
@@ -90,9 +97,12 @@ struct Serve: AsyncParsableCommand {
         let client = CurlHTTPClient()
         let gateway: Gateway
         let metrics = GatewayMetrics()
+        // Kept across reloads, as the metrics are.
+        let faults = settings.faults ? FaultSchedule() : nil
         do {
             gateway = try Self.makeGateway(
-                settings, catalog: catalog, storage: storage, client: client, metrics: metrics, logger: logger)
+                settings, catalog: catalog, storage: storage, client: client, metrics: metrics, faults: faults,
+                logger: logger)
         } catch {
             await client.shutdown()
             try? (storage as? Ledger)?.close()
@@ -119,8 +129,8 @@ struct Serve: AsyncParsableCommand {
         // Trapped before the server announces itself: from then on SIGHUP reloads, never kills.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let reloader = Reloader(
-            flags: flags, started: settings, storage: storage, client: client, metrics: metrics, live: server.live,
-            logger: logger)
+            flags: flags, started: settings, storage: storage, client: client, metrics: metrics, faults: faults,
+            live: server.live, logger: logger)
         do {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await services.run() }
@@ -219,7 +229,7 @@ struct Serve: AsyncParsableCommand {
     /// default and the journal, every configured secret scrubbed from what backends relay.
     static func makeGateway(
         _ settings: ServeSettings, catalog: Catalog, storage: any Storage, client: CurlHTTPClient,
-        metrics: GatewayMetrics, logger: Logger
+        metrics: GatewayMetrics, faults: FaultSchedule? = nil, logger: Logger
     ) throws(CommandError) -> Gateway {
         let backends: (fallback: any StockBackend, routes: [String: any StockBackend])
         do {
@@ -239,10 +249,13 @@ struct Serve: AsyncParsableCommand {
         if settings.testReset {
             logger.warning("test reset enabled: POST /stockgate/v1/test/reset empties the ledger")
         }
+        if faults != nil {
+            logger.warning("faults enabled: the faults scheduled at /stockgate/v1/test/faults are played")
+        }
         return Gateway(
             configuration: settings.configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
             logger: logger, testReset: settings.testReset ? { @Sendable in try await storage.reset() } : nil,
-            routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients))
+            routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients), faults: faults)
     }
 
     /// One line on standard output, whatever the log level: with `--port 0` it is how a

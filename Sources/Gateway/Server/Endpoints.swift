@@ -13,6 +13,8 @@ enum Destination: Sendable {
     case token
     /// `POST /stockgate/v1/test/reset`, only with `--enable-test-reset`.
     case testReset
+    /// `/stockgate/v1/test/faults[/{id}]`, only with `--enable-faults`.
+    case faults
     case codec(CodecEndpoint, parameters: [String: String])
     case notFound
 
@@ -24,6 +26,7 @@ enum Destination: Sendable {
         case .console: ("-", "console")
         case .token: ("storefeeder", "token")
         case .testReset: ("-", "test.reset")
+        case .faults: ("-", "test.faults")
         case .codec(let endpoint, _): (endpoint.dialect, endpoint.routeName)
         case .notFound: ("-", "unmatched")
         }
@@ -39,8 +42,8 @@ struct CodecEndpoint: Sendable {
     let template: RouteTemplate
     /// The dialect's answer to a request refused before it was decoded (credentials, size, time).
     let refuse: @Sendable (GatewayError) -> CodecResponse
-    /// Decodes, executes and encodes (`Gateway.handle`).
-    let handle: @Sendable (InboundRequest, RequestFacts) async -> CodecResponse
+    /// Decodes, executes and encodes (`Gateway.handle`), playing an `error` or `partial` fault.
+    let handle: @Sendable (InboundRequest, RequestFacts, Fault?) async -> CodecResponse
 
     init<Codec: InboundCodec>(_ codec: Codec, route: Route<Codec.Endpoint>, gateway: Gateway) {
         dialect = codec.dialect
@@ -48,7 +51,9 @@ struct CodecEndpoint: Sendable {
         method = route.method
         template = RouteTemplate(route.path)
         refuse = { error in codec.encode(error, route: route, context: nil) }
-        handle = { request, facts in await gateway.handle(codec, route: route, request: request, facts: facts) }
+        handle = { request, facts, fault in
+            await gateway.handle(codec, route: route, request: request, facts: facts, fault: fault)
+        }
     }
 }
 
@@ -106,6 +111,10 @@ struct RouteTable: Sendable {
         ]
         if gateway.testReset != nil {
             builtins.append((RouteTemplate("/stockgate/v1/test/reset"), [.post], .testReset))
+        }
+        if gateway.faults != nil {
+            builtins.append((RouteTemplate("/stockgate/v1/test/faults"), [.get, .post, .delete], .faults))
+            builtins.append((RouteTemplate("/stockgate/v1/test/faults/{id}"), [.delete], .faults))
         }
         self.builtins = builtins
         var bySegments: [Int: [CodecEndpoint]] = [:]

@@ -53,6 +53,8 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     private var idleTimer: Scheduled<Void>?
     /// Close once the request in hand is answered (shutdown, or the client half-closed).
     private var closeWhenIdle = false
+    /// A `hang` fault holds the request in hand unanswered: shutdown closes the connection.
+    private var hanging = false
 
     init(shared: ServerShared) {
         self.shared = shared
@@ -110,7 +112,11 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent || (event as? ChannelEvent) == .inputClosed {
             closeWhenIdle = true
-            if case .idle = state { context.close(promise: nil) }
+            if case .idle = state {
+                context.close(promise: nil)
+            } else if hanging {
+                context.close(promise: nil)
+            }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -197,6 +203,16 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 current.refusal = CodecResponse(
                     status: .unauthorized, headers: headers,
                     body: Array("401 Unauthorized: sign in with a configured client's name and secret\n".utf8))
+            }
+        case .faults:
+            if !gateway.clients.mayReadOperations(request.headerFields) {
+                var refusal = CodecResponse.json(
+                    .unauthorized, ["error": "the fault API needs the credentials of a configured client"])
+                refusal.headers[.wwwAuthenticate] = "Bearer"
+                current.refusal = refusal
+            } else if hasBody {
+                current.body = context.channel.allocator.buffer(capacity: 0)
+                startBodyTimer(context: context)
             }
         case .health, .testReset, .notFound:
             break
@@ -288,6 +304,17 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 }
                 return .json(.ok, ["status": "ok"])
             }
+        case .faults:
+            if let schedule = gateway.faults {
+                answer(
+                    FaultsEndpoint.answer(
+                        method: current.request.method, path: current.request.path ?? "", body: current.body,
+                        schedule: schedule),
+                    for: current, context: context)
+            } else {
+                answer(
+                    CodecResponse(status: .notFound, headers: HTTPFields(), body: []), for: current, context: context)
+            }
         case .testReset:
             run(current, context: context) {
                 do {
@@ -317,13 +344,65 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 facts.tracestate = request.headerFields[.traceStateField].map { String($0.prefix(512)) }
             }
             let known = facts
-            run(current, context: context) { await endpoint.handle(decoded, known) }
+            let fault = gateway.faults?.take(
+                Fault.Request(
+                    dialect: endpoint.dialect, route: endpoint.routeName, method: request.method.rawValue,
+                    path: inbound.path, backend: gateway.backendName(for: endpoint.dialect)))
+            guard let fault else {
+                run(current, context: context) { await endpoint.handle(decoded, known, nil) }
+                return
+            }
+            shared.logger.info(
+                "fault played",
+                metadata: [
+                    "request_id": "\(current.requestID)", "fault": "\(fault.id)", "kind": "\(fault.kind.rawValue)",
+                    "dialect": "\(endpoint.dialect)", "route": "\(endpoint.routeName)",
+                ])
+            switch fault.kind {
+            case .rateLimit, .unavailable:
+                let limited = fault.kind == .rateLimit
+                var refusal = endpoint.refuse(
+                    limited
+                        ? GatewayError(code: .tooManyRequests, message: "too many requests (a scheduled fault)")
+                        : GatewayError(code: .unavailable, message: "service unavailable (a scheduled fault)"))
+                refusal.headers[.retryAfter] = String(fault.retryAfter)
+                answer(refusal, for: current, context: context)
+            case .hang where !fault.afterApply:
+                hang(for: fault.delay.map(FaultSchedule.sample), context: context)
+            case .reset where !fault.afterApply:
+                reset(context: context)
+            default:
+                let delivery: Delivery =
+                    switch fault.kind {
+                    case .hang: .hang(fault.delay.map(FaultSchedule.sample))
+                    case .reset: .reset
+                    case .truncate: .truncate
+                    default: .answer
+                    }
+                let latency = fault.kind == .latency ? fault.delay.map(FaultSchedule.sample) : nil
+                run(current, context: context, delivery: delivery) {
+                    if let latency { try? await Task.sleep(for: latency) }
+                    return await endpoint.handle(decoded, known, fault)
+                }
+            }
         }
+    }
+
+    /// What is done with a pipeline's answer: written, or a fault played with it.
+    enum Delivery {
+        case answer
+        /// Head and half the body, then the connection closes.
+        case truncate
+        /// The connection is reset instead.
+        case reset
+        /// Nothing is written; the connection closes after the delay, if there is one.
+        case hang(Duration?)
     }
 
     /// Runs `work` in a task on this connection's loop and writes its answer back there.
     private func run(
-        _ current: Current, context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> CodecResponse
+        _ current: Current, context: ChannelHandlerContext, delivery: Delivery = .answer,
+        _ work: @escaping @Sendable () async -> CodecResponse
     ) {
         state = .handling
         let executor = self.executor ?? EventLoopTaskExecutor(context.eventLoop)
@@ -336,7 +415,12 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             metrics.recordInFlight(-1)
             executor.loop.execute {
                 let (handler, context, current) = loopBound.value
-                handler.answer(response, for: current, context: context)
+                switch delivery {
+                case .answer: handler.answer(response, for: current, context: context)
+                case .truncate: handler.answerTruncated(response, for: current, context: context)
+                case .reset: handler.reset(context: context)
+                case .hang(let delay): handler.hang(for: delay, context: context)
+                }
             }
         }
     }
@@ -346,15 +430,62 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
 
     // MARK: The answer
 
-    /// Writes `response`, then logs the request and records its metrics.
-    private func answer(_ response: CodecResponse, for current: Current, context: ChannelHandlerContext) {
+    /// The head `response` is written with.
+    private func head(of response: CodecResponse, for current: Current) -> HTTPResponse {
         var headers = response.headers
         headers[.requestID] = current.requestID
         headers[.contentLength] = String(response.body.count)
         headers[.date] = shared.dates.now()
         headers[.server] = BuildInfo.server
-        context.write(
-            wrapOutboundOut(.head(HTTPResponse(status: response.status, headerFields: headers))), promise: nil)
+        return HTTPResponse(status: response.status, headerFields: headers)
+    }
+
+    // MARK: Faults played on the connection (issue 16)
+
+    /// A `truncate` fault: the head with the whole body's length, half the body, then the
+    /// connection closes.
+    private func answerTruncated(_ response: CodecResponse, for current: Current, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(.head(head(of: response, for: current))), promise: nil)
+        let half = response.body.count / 2
+        if half > 0 {
+            context.write(
+                wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: response.body.prefix(half)))),
+                promise: nil)
+        }
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    /// A `reset` fault: SO_LINGER 0, so closing sends RST instead of FIN.
+    private func reset(context: ChannelHandlerContext) {
+        guard let provider = context.channel as? SocketOptionProvider else {
+            context.close(promise: nil)
+            return
+        }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
+            loopBound.value.close(promise: nil)
+        }
+    }
+
+    /// A `hang` fault: no answer; the connection closes after `delay` if there is one, when the
+    /// client leaves, or on shutdown.
+    private func hang(for delay: Duration?, context: ChannelHandlerContext) {
+        hanging = true
+        if closeWhenIdle {
+            context.close(promise: nil)
+            return
+        }
+        guard let delay else { return }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        _ = context.eventLoop.scheduleTask(in: TimeAmount(delay)) {
+            loopBound.value.close(promise: nil)
+        }
+    }
+
+    /// Writes `response`, then logs the request and records its metrics.
+    private func answer(_ response: CodecResponse, for current: Current, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(.head(head(of: response, for: current))), promise: nil)
         if current.request.method != .head && !response.body.isEmpty {
             context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: response.body))), promise: nil)
         }

@@ -1,0 +1,414 @@
+import Dialects
+import Foundation
+import StockCore
+import Synchronization
+
+/// A fault a StockGate standing in for a vendor plays on demand (issue 16): scheduled through
+/// `POST /stockgate/v1/test/faults` when `serve --enable-faults` is on, or by a contract case's
+/// `fault` key. Each fault is answered in the dialect's own shape: the vendor's error envelope,
+/// its status codes, its `Retry-After`.
+///
+/// A fault hits requests to the dialects' routes (not `/healthz`, `/metrics` or the admin
+/// endpoints) that it `matches`; `skip` lets that many matching requests through first,
+/// `times` is how many it then hits (nil: every one until removed), `probability` makes it hit
+/// only some. When several match, the one scheduled first is played, once per request.
+public struct Fault: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// The request waits `delay`, then is served as usual.
+        case latency
+        /// No answer: the connection stays open (closed after `delay` when given) until the
+        /// client gives up. With `afterApply`, the request is carried out first.
+        case hang
+        /// The connection is reset (TCP RST) instead of answered; with `afterApply` after the
+        /// request was carried out.
+        case reset
+        /// The request is carried out and the answer's head (with its full `Content-Length`)
+        /// and half its body are written, then the connection closes.
+        case truncate
+        /// 429 in the dialect's envelope with `Retry-After: retryAfter`; nothing carried out.
+        case rateLimit = "rate-limit"
+        /// 503 in the dialect's envelope with `Retry-After: retryAfter`; nothing carried out.
+        case unavailable
+        /// The vendor's own refusal of the request (Open2b HTTP 200 `status: error`, StoreFeeder
+        /// per-item failures, Zettle `violations`, Colleqtive `success: false`): every movement
+        /// of a write fails with `code` on `field`; a read fails with `code`. Nothing applied.
+        case error
+        /// The first `applied` movements of a write are applied, then the request fails with
+        /// `code` (500 by default), as a vendor that failed midway.
+        case partial
+    }
+
+    /// How long a `latency` fault waits, or a `hang` holds the connection.
+    public enum Delay: Sendable, Equatable {
+        case fixed(milliseconds: Int)
+        /// Uniformly between the two.
+        case uniform(min: Int, max: Int)
+        /// Normally distributed, never below zero.
+        case normal(mean: Int, deviation: Int)
+
+        func sample<G: RandomNumberGenerator>(using generator: inout G) -> Duration {
+            let milliseconds: Double
+            switch self {
+            case .fixed(let value):
+                milliseconds = Double(value)
+            case .uniform(let low, let high):
+                milliseconds = Double(Int.random(in: low...high, using: &generator))
+            case .normal(let mean, let deviation):
+                // Box–Muller.
+                let u1 = Double.random(in: Double.ulpOfOne..<1, using: &generator)
+                let u2 = Double.random(in: 0..<1, using: &generator)
+                let z = (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+                milliseconds = max(0, Double(mean) + z * Double(deviation))
+            }
+            return .microseconds(Int64(milliseconds * 1000))
+        }
+
+        var json: JSONValue {
+            switch self {
+            case .fixed(let value): .integer(value)
+            case .uniform(let low, let high): ["min": .integer(low), "max": .integer(high)]
+            case .normal(let mean, let deviation): ["mean": .integer(mean), "deviation": .integer(deviation)]
+            }
+        }
+    }
+
+    /// Which requests it hits; a nil member matches anything.
+    public struct Match: Sendable, Equatable {
+        /// The dialect of the route (`zettle`, `open2b-v6`, …).
+        public var dialect: String?
+        /// The route's name, as in metrics and logs (`commerce.movements.create`, `inventory.move`…).
+        public var route: String?
+        public var method: String?
+        /// A path prefix (`/organizations/self/inventory`).
+        public var path: String?
+        /// The name of the backend the dialect is routed to (`embedded` for the ledger).
+        public var backend: String?
+
+        public init(
+            dialect: String? = nil, route: String? = nil, method: String? = nil, path: String? = nil,
+            backend: String? = nil
+        ) {
+            self.dialect = dialect
+            self.route = route
+            self.method = method
+            self.path = path
+            self.backend = backend
+        }
+
+        func matches(_ request: Request) -> Bool {
+            (dialect == nil || dialect == request.dialect) && (route == nil || route == request.route)
+                && (method == nil || method?.uppercased() == request.method)
+                && (path.map { request.path.hasPrefix($0) } ?? true)
+                && (backend == nil || backend == request.backend)
+        }
+    }
+
+    /// What a request is matched on.
+    public struct Request: Sendable {
+        public var dialect: String
+        public var route: String
+        public var method: String
+        public var path: String
+        public var backend: String
+
+        public init(dialect: String, route: String, method: String, path: String, backend: String) {
+            self.dialect = dialect
+            self.route = route
+            self.method = method
+            self.path = path
+            self.backend = backend
+        }
+    }
+
+    public var id: Int = 0
+    public var kind: Kind
+    public var match: Match
+    public var delay: Delay?
+    /// Seconds, for `rate-limit` and `unavailable`.
+    public var retryAfter: Int = 1
+    public var afterApply: Bool = false
+    /// Movements applied before a `partial` fault fails.
+    public var applied: Int = 1
+    /// The refusal of an `error` or `partial` fault.
+    public var code: GatewayError.Code
+    /// The canonical field an `error` names (`product`, `from`, `to`, `quantity`), said in the
+    /// dialect's own words.
+    public var field: String?
+    public var message: String
+    public var skip: Int = 0
+    public var times: Int? = 1
+    public var probability: Double = 1
+    /// Matching requests seen and hit so far.
+    public var seen: Int = 0
+    public var fired: Int = 0
+
+    public init(kind: Kind, match: Match = Match()) {
+        self.kind = kind
+        self.match = match
+        switch kind {
+        case .partial:
+            code = .internal
+            message = "failed after applying part of the request (a scheduled fault)"
+        default:
+            code = .invalidValue
+            message = "refused by a scheduled fault"
+        }
+        if kind == .error { field = "quantity" }
+    }
+
+    /// The error an `error` or `partial` fault answers with.
+    public var refusal: GatewayError { GatewayError(code: code, message: message, field: field) }
+
+    /// Whether it is used up.
+    var spent: Bool { times.map { fired >= $0 } ?? false }
+}
+
+// MARK: JSON
+
+extension Fault {
+    static let members: Set<String> = [
+        "kind", "match", "latency_ms", "hang_ms", "retry_after", "after_apply", "applied", "code", "field",
+        "message", "skip", "times", "probability",
+    ]
+    static let matchMembers: Set<String> = ["dialect", "route", "method", "path", "backend"]
+
+    /// Reads a fault as `POST /stockgate/v1/test/faults` and a contract case's `fault` take it;
+    /// the error names the member at fault (`fault.latency_ms`, `fault.match.dialect`…).
+    public static func parse(_ value: JSONValue, at prefix: String = "fault") throws(GatewayError) -> Fault {
+        let dot = prefix.isEmpty ? "" : prefix + "."
+        guard let object = value.objectValue else {
+            throw GatewayError.malformed("a fault is a JSON object", field: prefix.isEmpty ? nil : prefix)
+        }
+        for key in object.keys where !members.contains(key) {
+            throw GatewayError.unknownField("\(dot)\(key)")
+        }
+        guard let kindText = object["kind"]?.stringValue else { throw GatewayError.missing("\(dot)kind") }
+        guard let kind = Kind(rawValue: kindText) else {
+            throw GatewayError.invalidValue(
+                "unknown fault kind '\(kindText)'; one of: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))",
+                field: "\(dot)kind")
+        }
+        var match = Match()
+        if let matchValue = object["match"] {
+            guard let members = matchValue.objectValue else {
+                throw GatewayError.malformed("match is a JSON object", field: "\(dot)match")
+            }
+            for member in members.members {
+                guard matchMembers.contains(member.key) else {
+                    throw GatewayError.unknownField("\(dot)match.\(member.key)")
+                }
+                guard let text = member.value.stringValue, !text.isEmpty else {
+                    throw GatewayError.invalidValue(
+                        "must be a non-empty string", field: "\(dot)match.\(member.key)")
+                }
+                switch member.key {
+                case "dialect":
+                    guard DialectRegistry.dialect(text) != nil else {
+                        throw GatewayError.invalidValue(
+                            "unknown dialect '\(text)'; one of: \(DialectRegistry.ids.joined(separator: ", "))",
+                            field: "\(dot)match.dialect")
+                    }
+                    match.dialect = text
+                case "route": match.route = text
+                case "method": match.method = text.uppercased()
+                case "path": match.path = text
+                default: match.backend = text
+                }
+            }
+        }
+        var fault = Fault(kind: kind, match: match)
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(GatewayError) -> Int? {
+            guard let member = object[name] else { return nil }
+            guard let text = member.numberText, let number = Int(text), range.contains(number) else {
+                throw GatewayError.invalidValue(
+                    "must be an integer from \(range.lowerBound) to \(range.upperBound)", field: "\(dot)\(name)")
+            }
+            return number
+        }
+        func delay(_ name: String) throws(GatewayError) -> Delay? {
+            guard let member = object[name] else { return nil }
+            let limit = 600_000
+            if member.numberText != nil { return try integer(name, 0...limit).map { .fixed(milliseconds: $0) } }
+            guard let shape = member.objectValue else {
+                throw GatewayError.invalidValue(
+                    "milliseconds, {\"min\", \"max\"} or {\"mean\", \"deviation\"}", field: "\(dot)\(name)")
+            }
+            func part(_ key: String) throws(GatewayError) -> Int? {
+                guard let value = shape[key] else { return nil }
+                guard let text = value.numberText, let number = Int(text), (0...limit).contains(number) else {
+                    throw GatewayError.invalidValue(
+                        "must be an integer from 0 to \(limit)", field: "\(dot)\(name).\(key)")
+                }
+                return number
+            }
+            for key in shape.keys where !["min", "max", "mean", "deviation"].contains(key) {
+                throw GatewayError.unknownField("\(dot)\(name).\(key)")
+            }
+            if let low = try part("min"), let high = try part("max") {
+                guard low <= high else {
+                    throw GatewayError.invalidValue("min must not exceed max", field: "\(dot)\(name).min")
+                }
+                return .uniform(min: low, max: high)
+            }
+            if let mean = try part("mean"), let deviation = try part("deviation") {
+                return .normal(mean: mean, deviation: deviation)
+            }
+            throw GatewayError.invalidValue(
+                "give min and max, or mean and deviation", field: "\(dot)\(name)")
+        }
+        switch kind {
+        case .latency:
+            guard let wait = try delay("latency_ms") else { throw GatewayError.missing("\(dot)latency_ms") }
+            fault.delay = wait
+        case .hang:
+            fault.delay = try delay("hang_ms")
+        default:
+            for name in ["latency_ms", "hang_ms"] where object[name] != nil {
+                throw GatewayError.invalidValue(
+                    "only for a \(name == "latency_ms" ? "latency" : "hang") fault", field: "\(dot)\(name)")
+            }
+        }
+        if let seconds = try integer("retry_after", 0...86_400) { fault.retryAfter = seconds }
+        if let flag = object["after_apply"] {
+            guard let value = flag.boolValue else {
+                throw GatewayError.invalidValue("must be true or false", field: "\(dot)after_apply")
+            }
+            guard kind == .hang || kind == .reset || !value else {
+                throw GatewayError.invalidValue("only for hang and reset faults", field: "\(dot)after_apply")
+            }
+            fault.afterApply = value
+        }
+        if let count = try integer("applied", 0...100_000) { fault.applied = count }
+        if let codeText = object["code"]?.stringValue {
+            guard let code = GatewayError.Code(name: codeText) else {
+                throw GatewayError.invalidValue("unknown error code '\(codeText)'", field: "\(dot)code")
+            }
+            fault.code = code
+        } else if object["code"] != nil {
+            throw GatewayError.invalidValue("must be a string", field: "\(dot)code")
+        }
+        if let field = object["field"] {
+            guard field.isNull || field.stringValue != nil else {
+                throw GatewayError.invalidValue("must be a string or null", field: "\(dot)field")
+            }
+            fault.field = field.stringValue
+        }
+        if let message = object["message"] {
+            guard let text = message.stringValue, !text.isEmpty else {
+                throw GatewayError.invalidValue("must be a non-empty string", field: "\(dot)message")
+            }
+            fault.message = text
+        }
+        if let skip = try integer("skip", 0...1_000_000) { fault.skip = skip }
+        if let times = object["times"] {
+            fault.times = times.isNull ? nil : try integer("times", 1...1_000_000)
+        }
+        if let probability = object["probability"] {
+            guard let text = probability.numberText, let value = Double(text), (0...1).contains(value) else {
+                throw GatewayError.invalidValue("must be a number from 0 to 1", field: "\(dot)probability")
+            }
+            fault.probability = value
+        }
+        return fault
+    }
+
+    /// As `GET /stockgate/v1/test/faults` lists it.
+    public var json: JSONValue {
+        var match: [JSONObject.Member] = []
+        if let dialect = self.match.dialect { match.append(.init("dialect", .string(dialect))) }
+        if let route = self.match.route { match.append(.init("route", .string(route))) }
+        if let method = self.match.method { match.append(.init("method", .string(method))) }
+        if let path = self.match.path { match.append(.init("path", .string(path))) }
+        if let backend = self.match.backend { match.append(.init("backend", .string(backend))) }
+        var members: [JSONObject.Member] = [
+            .init("id", .integer(id)), .init("kind", .string(kind.rawValue)),
+            .init("match", .object(JSONObject(match))),
+        ]
+        switch kind {
+        case .latency: if let delay { members.append(.init("latency_ms", delay.json)) }
+        case .hang: if let delay { members.append(.init("hang_ms", delay.json)) }
+        case .rateLimit, .unavailable: members.append(.init("retry_after", .integer(retryAfter)))
+        case .error:
+            members.append(.init("code", .string(code.description)))
+            members.append(.init("field", .optional(field)))
+            members.append(.init("message", .string(message)))
+        case .partial:
+            members.append(.init("applied", .integer(applied)))
+            members.append(.init("code", .string(code.description)))
+            members.append(.init("message", .string(message)))
+        case .truncate, .reset: break
+        }
+        if kind == .hang || kind == .reset { members.append(.init("after_apply", .bool(afterApply))) }
+        members.append(.init("skip", .integer(skip)))
+        members.append(.init("times", times.map { .integer($0) } ?? .null))
+        members.append(.init("probability", .number(String(probability))))
+        members.append(.init("seen", .integer(seen)))
+        members.append(.init("fired", .integer(fired)))
+        return .object(JSONObject(members))
+    }
+}
+
+// MARK: The schedule
+
+/// The faults scheduled on one server, in the order they were scheduled. Kept in memory only:
+/// a restart forgets them (a test tool, never on in production). Survives a SIGHUP reload.
+public final class FaultSchedule: Sendable {
+    private struct State {
+        var faults: [Fault] = []
+        var nextID = 1
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Schedules faults; returns them with their ids.
+    @discardableResult
+    public func add(_ faults: [Fault]) -> [Fault] {
+        state.withLock { state in
+            faults.map { fault in
+                var fault = fault
+                fault.id = state.nextID
+                state.nextID += 1
+                state.faults.append(fault)
+                return fault
+            }
+        }
+    }
+
+    public var faults: [Fault] { state.withLock { $0.faults } }
+
+    /// Removes one fault (by id) or, with nil, every fault; how many were removed.
+    @discardableResult
+    public func remove(id: Int? = nil) -> Int {
+        state.withLock { state in
+            let before = state.faults.count
+            if let id { state.faults.removeAll { $0.id == id } } else { state.faults.removeAll() }
+            return before - state.faults.count
+        }
+    }
+
+    /// The fault to play on `request`, if any: counted as seen by every fault it matches up to
+    /// the one that fires. A spent fault stays listed (with its counts) until removed.
+    public func take(_ request: Fault.Request) -> Fault? {
+        var generator = SystemRandomNumberGenerator()
+        return state.withLock { state -> Fault? in
+            for index in state.faults.indices where !state.faults[index].spent {
+                guard state.faults[index].match.matches(request) else { continue }
+                state.faults[index].seen += 1
+                guard state.faults[index].seen > state.faults[index].skip else { continue }
+                let probability = state.faults[index].probability
+                guard probability >= 1 || Double.random(in: 0..<1, using: &generator) < probability else { continue }
+                state.faults[index].fired += 1
+                return state.faults[index]
+            }
+            return nil
+        }
+    }
+
+    /// A delay sampled for `fault` (latency, hang).
+    public static func sample(_ delay: Fault.Delay) -> Duration {
+        var generator = SystemRandomNumberGenerator()
+        return delay.sample(using: &generator)
+    }
+}
