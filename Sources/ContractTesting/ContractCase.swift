@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 import StockCore
 
 /// One contract case: data, not code. See `contract-tests/README.md` for the format.
@@ -48,7 +49,14 @@ public struct ContractCase: Sendable {
         case canonicalAPI = "stockgate-api"
         /// An empty target before the case (absolute stock or ids from 1).
         case reset
+        /// Faults on demand (`serve --enable-faults`): the case has a `fault` key.
+        case faults
     }
+
+    /// Faults scheduled on the target just before the case's first request (its `fault` key:
+    /// one fault object or an array of them, as `POST /stockgate/v1/test/faults` takes them),
+    /// removed after its last. Each fault's `times` defaults to 1.
+    public var faults: [JSONValue] = []
 
     /// From the case's `needs` key, or else: setup or balances need both.
     public var needs: Set<Need> = []
@@ -87,7 +95,7 @@ public struct ContractCase: Sendable {
         }
         guard let object = root.objectValue else { throw fail("a case is a JSON object") }
         let known: Set<String> = [
-            "description", "setup", "request", "response", "balances", "needs", "steps", "sideEffects",
+            "description", "setup", "request", "response", "balances", "needs", "steps", "sideEffects", "fault",
         ]
         for key in object.keys where !known.contains(key) { throw fail("unknown key '\(key)'") }
         var stepObjects: [(JSONObject?, JSONObject?, String)] = []
@@ -140,15 +148,29 @@ public struct ContractCase: Sendable {
             needs = try Set(
                 items.map { item in
                     guard let need = item.stringValue.flatMap(Need.init(rawValue:)) else {
-                        throw fail("needs holds 'stockgate-api' or 'reset'")
+                        throw fail("needs holds 'stockgate-api', 'reset' or 'faults'")
                     }
                     return need
                 })
+        }
+        var faults: [JSONValue] = []
+        if let fault = object["fault"] {
+            faults = fault.arrayValue ?? [fault]
+            for (index, item) in faults.enumerated() {
+                let at = faults.count == 1 && fault.arrayValue == nil ? "fault" : "fault[\(index)]"
+                do {
+                    _ = try Fault.parse(item, at: at)
+                } catch {
+                    throw fail("\(error.field ?? at): \(error.message)")
+                }
+            }
+            needs.insert(.faults)
         }
         var contract = ContractCase(
             name: name, dialect: dialect, description: object["description"]?.stringValue ?? "", setup: setup,
             steps: steps, balances: balances)
         contract.needs = needs
+        contract.faults = faults
         let readsOnly = steps.allSatisfy {
             ["GET", "HEAD"].contains($0.request.method.uppercased()) || (400..<500).contains($0.expected.status)
         }

@@ -42,14 +42,17 @@ public struct TargetCapabilities: Sendable, Equatable {
     public var canonicalAPI: Bool
     /// `POST /stockgate/v1/test/reset`: every case starts from empty stock and ids from 1.
     public var reset: Bool
+    /// `/stockgate/v1/test/faults` (`serve --enable-faults`): cases with a `fault` key run.
+    public var faults: Bool
 
-    public init(canonicalAPI: Bool, reset: Bool) {
+    public init(canonicalAPI: Bool, reset: Bool, faults: Bool = false) {
         self.canonicalAPI = canonicalAPI
         self.reset = reset
+        self.faults = faults
     }
 
     /// An in-process StockGate: everything.
-    public static let all = TargetCapabilities(canonicalAPI: true, reset: true)
+    public static let all = TargetCapabilities(canonicalAPI: true, reset: true, faults: true)
 
     /// A real vendor's backend: only its dialect, and only cases that leave its data as they
     /// found it.
@@ -74,6 +77,9 @@ public struct TargetCapabilities: Sendable, Equatable {
         }
         if contract.needs.contains(.reset) && !reset {
             return "needs an empty target: start it with --enable-test-reset (or run without --no-reset)"
+        }
+        if contract.needs.contains(.faults) && !faults {
+            return "needs faults on demand: start the target with --enable-faults"
         }
         return nil
     }
@@ -108,7 +114,8 @@ public struct ContractRunner: Sendable {
         if allowReset {
             reset = (try? await send("POST", baseURL + "/stockgate/v1/test/reset", body: nil))?.status == 200
         }
-        return TargetCapabilities(canonicalAPI: api, reset: reset)
+        let faults = (try? await send("GET", baseURL + "/stockgate/v1/test/faults", body: nil))?.status == 200
+        return TargetCapabilities(canonicalAPI: api, reset: reset, faults: faults)
     }
 
     func send(
@@ -200,18 +207,40 @@ public struct ContractRunner: Sendable {
         var problems: [String] = []
         var notes: [String] = []
         var variables: [String: JSONValue] = [:]
-        for (index, step) in contract.steps.enumerated() {
-            let label = contract.steps.count > 1 ? "step \(index + 1): " : ""
-            let (found, drift) = try await check(
-                step.request, step.expected, baseURL: baseURL, variables: &variables, tolerant: tolerant,
-                answers: &record.answers)
-            problems += found.map { label + $0 }
-            notes += drift.map { "drift: " + label + $0 }
-            if !found.isEmpty && index + 1 < contract.steps.count {
-                problems.append("steps after step \(index + 1) not run")
-                break
+        // The case's faults, scheduled last so that setup and the balance reads do not meet
+        // them, and removed by id after its steps (other cases may share the target).
+        var scheduled: [Int] = []
+        if !contract.faults.isEmpty {
+            let reply = try await send(
+                "POST", baseURL + "/stockgate/v1/test/faults",
+                body: JSONWriter.bytes(["faults": .array(contract.faults)]))
+            guard reply.status == 201 else {
+                return (["fault refused with \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"], [])
             }
+            let listed = (try? JSONParser.parse(reply.body))?["faults"]?.arrayValue ?? []
+            scheduled = listed.compactMap { $0["id"]?.numberText.flatMap { Int($0) } }
         }
+        var thrown: (any Error)?
+        do {
+            for (index, step) in contract.steps.enumerated() {
+                let label = contract.steps.count > 1 ? "step \(index + 1): " : ""
+                let (found, drift) = try await check(
+                    step.request, step.expected, baseURL: baseURL, variables: &variables, tolerant: tolerant,
+                    answers: &record.answers)
+                problems += found.map { label + $0 }
+                notes += drift.map { "drift: " + label + $0 }
+                if !found.isEmpty && index + 1 < contract.steps.count {
+                    problems.append("steps after step \(index + 1) not run")
+                    break
+                }
+            }
+        } catch {
+            thrown = error
+        }
+        for id in scheduled {
+            _ = try? await send("DELETE", baseURL + "/stockgate/v1/test/faults/\(id)", body: nil)
+        }
+        if let thrown { throw thrown }
         if let changes = contract.balances {
             let after = try await balances(baseURL)
             var expected = before

@@ -37,8 +37,10 @@ public struct InProcessTarget: Sendable {
         _ contract: ContractCase, runner: ContractRunner, storage: any Storage,
         configuration: GatewayConfiguration? = nil
     ) async throws -> ContractResult {
+        // Faults on demand, for cases with a `fault` key (each case has its own gateway).
         let gateway = Gateway(
-            configuration: configuration ?? self.configuration, catalog: catalog, backend: storage, logger: logger)
+            configuration: configuration ?? self.configuration, catalog: catalog, backend: storage, logger: logger,
+            faults: FaultSchedule())
         var result = try await GatewayServer.withRunning(gateway, logger: logger) { port in
             await runner.run(contract, baseURL: "http://127.0.0.1:\(port)")
         }
