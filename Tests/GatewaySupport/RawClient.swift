@@ -63,6 +63,32 @@ public final class RawClient: @unchecked Sendable {
         return (String(decoding: output, as: UTF8.self), false)
     }
 
+    /// How the peer ended the exchange.
+    public enum Ending: Sendable, Equatable {
+        /// An orderly close (FIN).
+        case closed
+        /// A reset (RST): `ECONNRESET`.
+        case reset
+        /// Nothing more within the receive timeout; the connection is still open.
+        case timedOut
+    }
+
+    /// Every byte until the peer closes, resets or goes quiet for the receive timeout, and which.
+    public func readUntilEnd(limit: Int = 1_000_000) -> (bytes: [UInt8], ending: Ending) {
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while output.count < limit {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            if count == 0 { return (output, .closed) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return (output, errno == ECONNRESET ? .reset : .timedOut)
+            }
+            output.append(contentsOf: buffer[0..<count])
+        }
+        return (output, .timedOut)
+    }
+
     /// Reads exactly up to the first blank line (one response head, e.g. `100 Continue`).
     public func readHead() -> String {
         var output: [UInt8] = []
@@ -103,4 +129,14 @@ public final class RawClient: @unchecked Sendable {
     }
 
     deinit { close(socket) }
+}
+
+/// Runs blocking work (a `RawClient` waiting in `recv`) on a thread of its own, so it never
+/// holds one of Swift's cooperative threads (two on a 2-core machine), which the server under
+/// test may need to answer.
+public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.start()
+    }
 }
