@@ -40,6 +40,9 @@ public final class Gateway: Sendable {
     public let testReset: (@Sendable () async throws -> Void)?
     /// Faults played on demand (`/stockgate/v1/test/faults`); nil unless `--enable-faults`.
     public let faults: FaultSchedule?
+    /// A dialect's OpenAPI document (`GET /stockgate/openapi/{dialect}.json`), nil for an
+    /// unknown dialect; not served when nil.
+    public let openAPI: (@Sendable (String) -> [UInt8]?)?
     let logger: Logger
 
     /// - Parameters:
@@ -54,9 +57,11 @@ public final class Gateway: Sendable {
         metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "stockgate"),
         testReset: (@Sendable () async throws -> Void)? = nil, routes: [String: any StockBackend] = [:],
         clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: (any ResponseStore)? = nil,
-        clock: @escaping @Sendable () -> Date = { Date() }, faults: FaultSchedule? = nil
+        clock: @escaping @Sendable () -> Date = { Date() }, faults: FaultSchedule? = nil,
+        openAPI: (@Sendable (String) -> [UInt8]?)? = nil
     ) {
         self.faults = faults
+        self.openAPI = openAPI
         self.clock = clock
         self.clients = clients
         self.admission = Mutex(Admission(limit: configuration.maxConcurrentRequests, clients: clients.clients.count))

@@ -52,6 +52,8 @@ public struct ServeSettings: Sendable {
     public var logLevel: Logger.Level
     /// `text` (swift-log's stream lines) or `json` (`JSONLogHandler`).
     public var logFormat: String = "text"
+    /// The contract cases the served OpenAPI documents take their examples from.
+    public var contractTests: String = "contract-tests"
     /// `POST /stockgate/v1/test/reset` is served.
     public var testReset: Bool
     /// `/stockgate/v1/test/faults` is served and its faults are played (issue 16).
@@ -160,6 +162,7 @@ public struct ServeSettings: Sendable {
             testReset: flags.enableTestReset || reader.flag("enable_test_reset"), clients: clients,
             environment: environment, database: database, poolSize: poolSize)
         settings.logFormat = logFormat
+        if let directory = reader.text("contract_tests") { settings.contractTests = directory }
         settings.faults = flags.enableFaults || reader.flag("enable_faults")
         return settings
     }

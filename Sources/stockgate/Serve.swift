@@ -1,4 +1,5 @@
 import ArgumentParser
+import ContractTesting
 import CurlHTTP
 import Foundation
 import Gateway
@@ -40,6 +41,13 @@ struct Serve: AsyncParsableCommand {
     )
     var database: String?
 
+    @Option(
+        name: .customLong("contract-tests"),
+        help:
+            "The contract cases the OpenAPI documents at /stockgate/openapi/<dialect>.json take their examples from (default contract-tests)."
+    )
+    var contractTests: String?
+
     @Option(help: "Optional YAML configuration file.")
     var config: String?
 
@@ -76,6 +84,7 @@ struct Serve: AsyncParsableCommand {
             [
                 "host": host, "port": port.map(String.init), "data_dir": dataDir, "mappings": mappings,
                 "config": config, "log_level": logLevel, "log_format": logFormat, "database": database,
+                "contract_tests": contractTests,
             ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous, enableFaults: enableFaults)
     }
 
@@ -255,7 +264,9 @@ struct Serve: AsyncParsableCommand {
         return Gateway(
             configuration: settings.configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
             logger: logger, testReset: settings.testReset ? { @Sendable in try await storage.reset() } : nil,
-            routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients), faults: faults)
+            routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients), faults: faults,
+            openAPI: OpenAPI.Cache(casesDirectory: settings.contractTests, configuration: settings.configuration)
+                .document)
     }
 
     /// One line on standard output, whatever the log level: with `--port 0` it is how a

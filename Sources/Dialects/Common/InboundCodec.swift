@@ -44,3 +44,24 @@ extension InboundCodec {
     /// The route serving one endpoint.
     public func route(_ endpoint: Endpoint) -> Route<Endpoint>? { routes.first { $0.endpoint == endpoint } }
 }
+
+/// A route with its codec's endpoint type left out: what generated documents need.
+public struct RouteDescription: Sendable {
+    public var name: String
+    /// nil: any method (the codec answers a wrong one itself).
+    public var method: String?
+    public var path: String
+    let matcher: @Sendable (String) -> [String: String]?
+
+    /// The values of the path's `{name}` segments when `path` fits this route, else nil.
+    public func match(_ path: String) -> [String: String]? { matcher(path) }
+}
+
+extension InboundCodec {
+    /// The routes, described without their endpoint type.
+    public var routeDescriptions: [RouteDescription] {
+        routes.map { route in
+            RouteDescription(name: route.name, method: route.method?.rawValue, path: route.path) { route.match($0) }
+        }
+    }
+}

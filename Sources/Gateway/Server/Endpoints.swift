@@ -15,6 +15,8 @@ enum Destination: Sendable {
     case testReset
     /// `/stockgate/v1/test/faults[/{id}]`, only with `--enable-faults`.
     case faults
+    /// `GET /stockgate/openapi/{dialect}.json`.
+    case openAPI
     case codec(CodecEndpoint, parameters: [String: String])
     case notFound
 
@@ -27,6 +29,7 @@ enum Destination: Sendable {
         case .token: ("storefeeder", "token")
         case .testReset: ("-", "test.reset")
         case .faults: ("-", "test.faults")
+        case .openAPI: ("-", "openapi")
         case .codec(let endpoint, _): (endpoint.dialect, endpoint.routeName)
         case .notFound: ("-", "unmatched")
         }
@@ -111,6 +114,9 @@ struct RouteTable: Sendable {
         ]
         if gateway.testReset != nil {
             builtins.append((RouteTemplate("/stockgate/v1/test/reset"), [.post], .testReset))
+        }
+        if gateway.openAPI != nil {
+            builtins.append((RouteTemplate("/stockgate/openapi/{document}"), [.get, .head], .openAPI))
         }
         if gateway.faults != nil {
             builtins.append((RouteTemplate("/stockgate/v1/test/faults"), [.get, .post, .delete], .faults))

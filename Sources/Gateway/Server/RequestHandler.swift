@@ -214,6 +214,14 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 current.body = context.channel.allocator.buffer(capacity: 0)
                 startBodyTimer(context: context)
             }
+        case .openAPI:
+            // Behind the same credentials as the operator's other pages when clients are configured.
+            if !gateway.clients.mayReadOperations(request.headerFields) {
+                var refusal = CodecResponse.json(
+                    .unauthorized, ["error": "the OpenAPI documents need the credentials of a configured client"])
+                refusal.headers[.wwwAuthenticate] = "Bearer"
+                current.refusal = refusal
+            }
         case .health, .testReset, .notFound:
             break
         }
@@ -314,6 +322,23 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             } else {
                 answer(
                     CodecResponse(status: .notFound, headers: HTTPFields(), body: []), for: current, context: context)
+            }
+        case .openAPI:
+            let file = (current.request.path ?? "").prefix { $0 != "?" }.split(separator: "/").last ?? ""
+            let document = file.hasSuffix(".json") ? gateway.openAPI?(String(file.dropLast(5))) : nil
+            if let document {
+                var headers = HTTPFields()
+                headers[.contentType] = "application/json; charset=utf-8"
+                answer(CodecResponse(status: .ok, headers: headers, body: document), for: current, context: context)
+            } else {
+                answer(
+                    .json(
+                        .notFound,
+                        [
+                            "error": .string(
+                                "no such document: /stockgate/openapi/<dialect>.json, one of \(DialectRegistry.ids.joined(separator: ", "))"
+                            )
+                        ]), for: current, context: context)
             }
         case .testReset:
             run(current, context: context) {
