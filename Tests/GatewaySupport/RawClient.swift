@@ -130,13 +130,3 @@ public final class RawClient: @unchecked Sendable {
 
     deinit { close(socket) }
 }
-
-/// Runs blocking work (a `RawClient` waiting in `recv`) on a thread of its own, so it never
-/// holds one of Swift's cooperative threads (two on a 2-core machine), which the server under
-/// test may need to answer.
-public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try work() }) }
-        thread.start()
-    }
-}
