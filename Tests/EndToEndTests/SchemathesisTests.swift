@@ -61,7 +61,9 @@ struct SchemathesisTests {
                     "st", "run", base + "/stockgate/openapi/\(dialect).json", "--url", base,
                     "--checks",
                     "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-                    "--phases", "examples,coverage,fuzzing", "--max-examples", "10", "--max-time", "6",
+                    // Bounded by examples, not time: under load a time budget can run out before
+                    // any phase has sent a request (an empty run passes, and says nothing).
+                    "--phases", "examples,coverage,fuzzing", "--max-examples", "10",
                     "--workers", "1", "--seed", "20261202", "--no-color",
                 ], output: .both)
             let output = await run.readOutputToEnd()
