@@ -43,6 +43,9 @@ public final class Gateway: Sendable {
     /// A dialect's OpenAPI document (`GET /stockgate/openapi/{dialect}.json`), nil for an
     /// unknown dialect; not served when nil.
     public let openAPI: (@Sendable (String) -> [UInt8]?)?
+    /// Zettle's Pusher API (`/organizations/{org}/subscriptions`) and the webhooks it sends;
+    /// nil unless `--enable-webhooks`.
+    public let pusher: PusherHub?
     let logger: Logger
 
     /// - Parameters:
@@ -58,8 +61,9 @@ public final class Gateway: Sendable {
         testReset: (@Sendable () async throws -> Void)? = nil, routes: [String: any StockBackend] = [:],
         clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: (any ResponseStore)? = nil,
         clock: @escaping @Sendable () -> Date = { Date() }, faults: FaultSchedule? = nil,
-        openAPI: (@Sendable (String) -> [UInt8]?)? = nil
+        openAPI: (@Sendable (String) -> [UInt8]?)? = nil, pusher: PusherHub? = nil
     ) {
+        self.pusher = pusher
         self.faults = faults
         self.openAPI = openAPI
         self.clock = clock
@@ -302,6 +306,10 @@ public final class Gateway: Sendable {
                     continue
                 }
                 if case .moved(let batch) = outcome, !batch.replayed {
+                    // The simulator's webhooks, for changes to the ledger it holds.
+                    if let pusher, let store = routed as? any LedgerStore, !batch.succeeded.isEmpty {
+                        await pusher.movementsApplied(batch.succeeded, facts: facts, store: store, catalog: catalog)
+                    }
                     log.itemsApplied += batch.succeeded.count
                     log.itemsFailed += batch.items.count - batch.succeeded.count
                     metrics.recordMovementsApplied(dialect: codec.dialect, count: batch.succeeded.count)

@@ -28,6 +28,7 @@ public struct ServeSettings: Sendable {
         public var enableTestReset: Bool
         public var allowAnonymous: Bool
         public var enableFaults: Bool
+        public var enableWebhooks: Bool = false
 
         /// - Parameter values: by settings key (`host`, `port`, `data_dir`, `mappings`, `config`,
         ///   `log_level`); nil values are left out.
@@ -58,6 +59,8 @@ public struct ServeSettings: Sendable {
     public var testReset: Bool
     /// `/stockgate/v1/test/faults` is served and its faults are played (issue 16).
     public var faults: Bool = false
+    /// Zettle's Pusher API is served and its webhooks sent (issue 16).
+    public var webhooks: Bool = false
     /// Who may call, with their secrets read.
     public var clients: [ClientAuthenticator.Client]
     /// Where the backends' `*_env` secrets are read.
@@ -164,6 +167,7 @@ public struct ServeSettings: Sendable {
         settings.logFormat = logFormat
         if let directory = reader.text("contract_tests") { settings.contractTests = directory }
         settings.faults = flags.enableFaults || reader.flag("enable_faults")
+        settings.webhooks = flags.enableWebhooks || reader.flag("enable_webhooks")
         return settings
     }
 

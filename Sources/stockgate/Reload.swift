@@ -20,6 +20,7 @@ struct Reloader: Sendable {
     let client: CurlHTTPClient
     let metrics: GatewayMetrics
     let faults: FaultSchedule?
+    let pusher: PusherHub?
     let live: ServedGateway
     let logger: Logger
 
@@ -34,6 +35,7 @@ struct Reloader: Sendable {
         ("drain_delay_seconds", { String($0.configuration.drainDelay) }),
         ("idempotency_ttl_hours", { String($0.configuration.idempotencyTTL) }),
         ("enable_test_reset", { String($0.testReset) }), ("enable_faults", { String($0.faults) }),
+        ("enable_webhooks", { String($0.webhooks) }),
     ]
 
     func reload() {
@@ -62,7 +64,7 @@ struct Reloader: Sendable {
             settings.testReset = started.testReset
             gateway = try Serve.makeGateway(
                 settings, catalog: catalog, storage: storage, client: client, metrics: metrics, faults: faults,
-                logger: logger)
+                pusher: pusher, logger: logger)
         } catch {
             logger.error(
                 "reload refused: the running configuration and catalog stay",

@@ -66,6 +66,13 @@ struct Serve: AsyncParsableCommand {
     var enableFaults = false
 
     @Flag(
+        name: .customLong("enable-webhooks"),
+        help:
+            "Serve Zettle's Pusher API (/organizations/{org}/subscriptions) and send its InventoryBalanceChanged webhooks to the subscribed destinations (simulating Zettle)."
+    )
+    var enableWebhooks = false
+
+    @Flag(
         name: .customLong("allow-anonymous"),
         help: "Serve without client credentials on a non-loopback address (refused otherwise).")
     var allowAnonymous = false
@@ -80,12 +87,14 @@ struct Serve: AsyncParsableCommand {
     var logFormat: String?
 
     var flags: ServeSettings.Flags {
-        ServeSettings.Flags(
+        var flags = ServeSettings.Flags(
             [
                 "host": host, "port": port.map(String.init), "data_dir": dataDir, "mappings": mappings,
                 "config": config, "log_level": logLevel, "log_format": logFormat, "database": database,
                 "contract_tests": contractTests,
             ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous, enableFaults: enableFaults)
+        flags.enableWebhooks = enableWebhooks
+        return flags
     }
 
     func run() async throws {
@@ -108,10 +117,15 @@ struct Serve: AsyncParsableCommand {
         let metrics = GatewayMetrics()
         // Kept across reloads, as the metrics are.
         let faults = settings.faults ? FaultSchedule() : nil
+        let pusher =
+            settings.webhooks
+            ? PusherHub(
+                client: client, organization: settings.configuration.dialectSettings["zettle"]?["organization_uuid"],
+                logger: logger) : nil
         do {
             gateway = try Self.makeGateway(
                 settings, catalog: catalog, storage: storage, client: client, metrics: metrics, faults: faults,
-                logger: logger)
+                pusher: pusher, logger: logger)
         } catch {
             await client.shutdown()
             try? (storage as? Ledger)?.close()
@@ -139,7 +153,7 @@ struct Serve: AsyncParsableCommand {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let reloader = Reloader(
             flags: flags, started: settings, storage: storage, client: client, metrics: metrics, faults: faults,
-            live: server.live, logger: logger)
+            pusher: pusher, live: server.live, logger: logger)
         do {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await services.run() }
@@ -238,7 +252,7 @@ struct Serve: AsyncParsableCommand {
     /// default and the journal, every configured secret scrubbed from what backends relay.
     static func makeGateway(
         _ settings: ServeSettings, catalog: Catalog, storage: any Storage, client: CurlHTTPClient,
-        metrics: GatewayMetrics, faults: FaultSchedule? = nil, logger: Logger
+        metrics: GatewayMetrics, faults: FaultSchedule? = nil, pusher: PusherHub? = nil, logger: Logger
     ) throws(CommandError) -> Gateway {
         let backends: (fallback: any StockBackend, routes: [String: any StockBackend])
         do {
@@ -261,12 +275,15 @@ struct Serve: AsyncParsableCommand {
         if faults != nil {
             logger.warning("faults enabled: the faults scheduled at /stockgate/v1/test/faults are played")
         }
+        if pusher != nil {
+            logger.notice("webhooks enabled: Zettle's Pusher API is served and InventoryBalanceChanged is sent")
+        }
         return Gateway(
             configuration: settings.configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
             logger: logger, testReset: settings.testReset ? { @Sendable in try await storage.reset() } : nil,
             routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients), faults: faults,
             openAPI: OpenAPI.Cache(casesDirectory: settings.contractTests, configuration: settings.configuration)
-                .document)
+                .document, pusher: pusher)
     }
 
     /// One line on standard output, whatever the log level: with `--port 0` it is how a

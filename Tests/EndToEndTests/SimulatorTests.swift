@@ -47,4 +47,21 @@ struct SimulatorTests {
             .POST, "http://127.0.0.1:\(plainPort)/stockgate/v1/test/faults", body: #"{"kind": "reset"}"#)
         #expect(absent.status == 404)
     }
+
+    @Test("--enable-webhooks serves Zettle's Pusher API in the executable")
+    func enableWebhooks() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (process, port) = try await StockGateProcess.start(
+            dataDirectory: directory + "/data", arguments: ["--enable-webhooks"])
+        defer { process.terminate() }
+        let base = "http://127.0.0.1:\(port)"
+        try await StockGateProcess.waitUntilHealthy(base)
+        let created = try await HTTPClient.shared.send(
+            .POST, base + "/organizations/self/subscriptions",
+            body:
+                #"{"uuid": "f02f80f8-8f35-11eb-8dcd-0242ac130003", "transportName": "WEBHOOK", "eventNames": [], "destination": "https://example.com/hook", "contactEmail": "ops@example.com"}"#
+        )
+        #expect(created.status == 200 && created.json?["signingKey"]?.stringValue?.count == 64, "\(created.text)")
+    }
 }

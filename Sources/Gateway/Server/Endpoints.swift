@@ -17,6 +17,8 @@ enum Destination: Sendable {
     case faults
     /// `GET /stockgate/openapi/{dialect}.json`.
     case openAPI
+    /// Zettle's Pusher API, `/organizations/{org}/subscriptions[/{uuid}]`, with `--enable-webhooks`.
+    case pusher
     case codec(CodecEndpoint, parameters: [String: String])
     case notFound
 
@@ -30,6 +32,7 @@ enum Destination: Sendable {
         case .testReset: ("-", "test.reset")
         case .faults: ("-", "test.faults")
         case .openAPI: ("-", "openapi")
+        case .pusher: ("zettle", "subscriptions")
         case .codec(let endpoint, _): (endpoint.dialect, endpoint.routeName)
         case .notFound: ("-", "unmatched")
         }
@@ -114,6 +117,11 @@ struct RouteTable: Sendable {
         ]
         if gateway.testReset != nil {
             builtins.append((RouteTemplate("/stockgate/v1/test/reset"), [.post], .testReset))
+        }
+        if gateway.pusher != nil {
+            builtins.append((RouteTemplate("/organizations/{org}/subscriptions"), [.get, .post], .pusher))
+            builtins.append((RouteTemplate("/organizations/{org}/subscriptions/{uuid}"), [.put, .delete], .pusher))
+            builtins.append((RouteTemplate("/organizations/{org}/subscriptions/uuid/{uuid}"), [.delete], .pusher))
         }
         if gateway.openAPI != nil {
             builtins.append((RouteTemplate("/stockgate/openapi/{document}"), [.get, .head], .openAPI))

@@ -222,6 +222,21 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 refusal.headers[.wwwAuthenticate] = "Bearer"
                 current.refusal = refusal
             }
+        case .pusher:
+            // Zettle's clients' credentials, as for its inventory API.
+            switch gateway.clients.decide(dialect: ZettleCodec.dialect, headers: request.headerFields) {
+            case .allowed(let name):
+                current.client = name
+                if hasBody {
+                    current.body = context.channel.allocator.buffer(capacity: 0)
+                    startBodyTimer(context: context)
+                }
+            case .unauthenticated:
+                current.refusal = PusherEndpoint.refusal(.unauthorized, "missing or unknown credentials", field: nil)
+            case .forbidden:
+                current.refusal = PusherEndpoint.refusal(
+                    .forbidden, "this client may not use the zettle API", field: nil)
+            }
         case .health, .testReset, .notFound:
             break
         }
@@ -318,6 +333,16 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                     FaultsEndpoint.answer(
                         method: current.request.method, path: current.request.path ?? "", body: current.body,
                         schedule: schedule),
+                    for: current, context: context)
+            } else {
+                answer(
+                    CodecResponse(status: .notFound, headers: HTTPFields(), body: []), for: current, context: context)
+            }
+        case .pusher:
+            if let hub = gateway.pusher {
+                answer(
+                    PusherEndpoint.answer(
+                        method: current.request.method, path: current.request.path ?? "", body: current.body, hub: hub),
                     for: current, context: context)
             } else {
                 answer(

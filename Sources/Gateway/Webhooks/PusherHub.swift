@@ -1,0 +1,284 @@
+import Crypto
+import CurlHTTP
+import Dialects
+import Foundation
+import HTTPTypes
+import Logging
+import StockCore
+import Synchronization
+
+/// Zettle's Pusher API as the simulator plays it (issue 16, `serve --enable-webhooks`):
+/// subscriptions made through the vendor's own endpoints, and an `InventoryBalanceChanged`
+/// message for every change of a Zettle location's stock, whichever dialect made it, shaped
+/// and signed as the vendor sends them (iZettle/api-documentation `pusher-api/`; the message
+/// as shopware/SwagPayPal's webhook fixture has it: `payload` a JSON string, the signature
+/// `X-iZettle-Signature` = hex HMAC-SHA256 of `timestamp + "." + payload` keyed by the
+/// subscription's `signingKey`).
+///
+/// Delivery: each change becomes one message per subscriber with its own `messageId`, sent in
+/// order per subscriber and retried with the same `messageId` until the destination answers
+/// 2xx (at most `maxAttempts` times, the wait doubling from `retryDelay`). Once answered 2xx it
+/// is never sent again. Subscriptions and undelivered messages live in memory: a restart
+/// forgets them (docs/simulator.md).
+public final class PusherHub: Sendable {
+    public struct Subscription: Sendable, Equatable {
+        public var uuid: String
+        public var transportName: String
+        public var eventNames: [String]
+        public var destination: String
+        public var contactEmail: String
+        public var status: String
+        public var signingKey: String
+        public var updated: Date
+
+        var json: JSONValue {
+            [
+                "uuid": .string(uuid), "transportName": .string(transportName),
+                "eventNames": .array(eventNames.map { .string($0) }),
+                "updated": .string(Timestamp.iso8601(updated)), "destination": .string(destination),
+                "contactEmail": .string(contactEmail), "status": .string(status), "signingKey": .string(signingKey),
+            ]
+        }
+
+        func wants(_ event: String) -> Bool { eventNames.isEmpty || eventNames.contains(event) }
+    }
+
+    /// One message to one subscriber.
+    struct Delivery: Sendable {
+        var subscription: Subscription
+        var body: [UInt8]
+        var signature: String
+        var messageID: String
+    }
+
+    /// The events a subscription may name (the vendor's list); StockGate sends only
+    /// `InventoryBalanceChanged`.
+    public static let supportedEvents: Set<String> = [
+        "PurchaseCreated", "InvoiceCreated", "OrganizationUpdated", "CardPaymentAuthorized", "ProductCreated",
+        "ProductUpdated", "ProductDeleted", "InventoryBalanceChanged", "InventoryTrackingStarted",
+        "InventoryTrackingStopped", "ApplicationConnectionRemoved", "PersonalAssertionDeleted", "TestMessage",
+    ]
+
+    /// The organization UUID messages carry when none is configured (`dialects.zettle.organization_uuid`).
+    public static let defaultOrganization = "5e1c0a00-57c0-11ee-8000-000000000001"
+
+    let client: CurlHTTPClient
+    let logger: Logger
+    let organization: String
+    let maxAttempts: Int
+    let retryDelay: Duration
+    private let subscriptions = Mutex<[Subscription]>([])
+    private let queues = Mutex<[String: AsyncStream<Delivery>.Continuation]>([:])
+    /// Messages answered 2xx, by subscription (what a test reads).
+    private let delivered = Mutex<[String: Int]>([:])
+
+    public init(
+        client: CurlHTTPClient, organization: String? = nil, maxAttempts: Int = 6, retryDelay: Duration = .seconds(1),
+        logger: Logger
+    ) {
+        self.client = client
+        self.organization = organization ?? Self.defaultOrganization
+        self.maxAttempts = maxAttempts
+        self.retryDelay = retryDelay
+        self.logger = logger
+    }
+
+    deinit {
+        for queue in queues.withLock({ Array($0.values) }) { queue.finish() }
+    }
+
+    // MARK: Subscriptions
+
+    public var all: [Subscription] { subscriptions.withLock { $0 } }
+
+    /// Adds a subscription; false when its uuid is taken.
+    func add(_ subscription: Subscription) -> Bool {
+        subscriptions.withLock { list in
+            guard !list.contains(where: { $0.uuid == subscription.uuid }) else { return false }
+            list.append(subscription)
+            return true
+        }
+    }
+
+    /// Changes a subscription; false when there is none with that uuid.
+    func update(_ uuid: String, _ change: (inout Subscription) -> Void) -> Bool {
+        subscriptions.withLock { list in
+            guard let index = list.firstIndex(where: { $0.uuid == uuid }) else { return false }
+            change(&list[index])
+            list[index].updated = Date()
+            return true
+        }
+    }
+
+    func remove(_ uuid: String) -> Bool {
+        let removed = subscriptions.withLock { list -> Bool in
+            let before = list.count
+            list.removeAll { $0.uuid == uuid }
+            return list.count < before
+        }
+        if removed { queues.withLock { $0.removeValue(forKey: uuid) }?.finish() }
+        return removed
+    }
+
+    /// How many messages `subscription` has had answered 2xx.
+    public func deliveredCount(_ subscription: String) -> Int { delivered.withLock { $0[subscription] ?? 0 } }
+
+    /// A new signing key: 64 letters and digits, as the vendor's.
+    static func makeSigningKey() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<64).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+
+    // MARK: Changes
+
+    /// After movements were applied to `store`: one `InventoryBalanceChanged` per subscriber
+    /// wanting it, for the Zettle locations and variants they changed. Nothing when no
+    /// subscriber wants it or nothing Zettle knows changed.
+    func movementsApplied(
+        _ movements: [Movement], facts: RequestFacts, store: any LedgerStore, catalog: Catalog
+    )
+        async
+    {
+        let listeners = subscriptions.withLock { $0.filter { $0.wants("InventoryBalanceChanged") } }
+        guard !listeners.isEmpty, !movements.isEmpty else { return }
+        // The net change per (location, product), for Zettle's tracked locations and variants only.
+        var deltas: [String: [String: Quantity]] = [:]
+        for movement in movements {
+            guard let product = catalog.product(key: movement.product), product.zettleVariantUUID != nil else {
+                continue
+            }
+            for (key, sign) in [(movement.from, -1), (movement.to, 1)] {
+                // Stock is kept at tracked locations only (the STORE); SUPPLIER, SOLD and BIN
+                // are where it comes from and goes to.
+                guard let location = catalog.location(key: key), location.zettleUUID != nil, location.kind.isTracked
+                else { continue }
+                let change = sign < 0 ? Quantity.zero - movement.quantity : movement.quantity
+                deltas[key, default: [:]][product.key] = (deltas[key]?[product.key] ?? .zero) + change
+            }
+        }
+        guard !deltas.isEmpty else { return }
+        var before: [JSONValue] = []
+        var after: [JSONValue] = []
+        for locationKey in deltas.keys.sorted() {
+            let products = deltas[locationKey]!
+            guard let location = catalog.location(key: locationKey), let locationUUID = location.zettleUUID else {
+                continue
+            }
+            let balances =
+                (try? await store.balances(BalanceQuery(products: Array(products.keys), location: locationKey)))
+                ?? []
+            for productKey in products.keys.sorted() {
+                guard let product = catalog.product(key: productKey), let variant = product.zettleVariantUUID else {
+                    continue
+                }
+                let now = balances.first { $0.product == productKey }?.quantity ?? .zero
+                let row: (Quantity) -> JSONValue = { balance in
+                    [
+                        "organizationUuid": .string(self.organization), "locationUuid": .string(locationUUID),
+                        "productUuid": .optional(product.zettleProductUUID), "variantUuid": .string(variant),
+                        "balance": .string(balance.description),
+                    ]
+                }
+                before.append(row(now - products[productKey]!))
+                after.append(row(now))
+            }
+        }
+        guard !after.isEmpty else { return }
+        let timestamp = Timestamp.iso8601(Date())
+        let payload = JSONWriter.string([
+            "organizationUuid": .string(organization),
+            "updated": [
+                "uuid": .string(Self.uuid(from: facts.requestID)), "timestamp": .string(timestamp), "userType": "USER",
+            ],
+            "balanceBefore": .array(before), "balanceAfter": .array(after),
+            "externalUuid": .optional(movements.first { $0.externalID != nil }?.externalID),
+        ])
+        for subscription in listeners {
+            let messageID = UUID().uuidString.lowercased()
+            let body = JSONWriter.bytes([
+                "organizationUuid": .string(organization), "messageUuid": .string(messageID),
+                "eventName": "InventoryBalanceChanged", "messageId": .string(messageID), "payload": .string(payload),
+                "timestamp": .string(timestamp),
+            ])
+            enqueue(
+                Delivery(
+                    subscription: subscription, body: body,
+                    signature: Self.signature(timestamp: timestamp, payload: payload, key: subscription.signingKey),
+                    messageID: messageID))
+        }
+    }
+
+    /// Lowercase hex HMAC-SHA256 of `timestamp.payload` keyed by `key`.
+    public static func signature(timestamp: String, payload: String, key: String) -> String {
+        let code = HMAC<SHA256>.authenticationCode(
+            for: Data((timestamp + "." + payload).utf8), using: SymmetricKey(data: Data(key.utf8)))
+        return code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A request id as a UUID (StockGate's ids are 32 hex digits), else a new one.
+    static func uuid(from requestID: String) -> String {
+        let hex = Array(requestID.lowercased())
+        guard hex.count == 32, hex.allSatisfy(\.isHexDigit) else { return UUID().uuidString.lowercased() }
+        let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }
+        return parts.joined(separator: "-")
+    }
+
+    // MARK: Delivery
+
+    /// Queues a message behind the subscriber's earlier ones (one sender per subscriber, so
+    /// messages arrive in order).
+    private func enqueue(_ delivery: Delivery) {
+        let uuid = delivery.subscription.uuid
+        let queue = queues.withLock { queues -> AsyncStream<Delivery>.Continuation in
+            if let queue = queues[uuid] { return queue }
+            let (stream, continuation) = AsyncStream<Delivery>.makeStream()
+            queues[uuid] = continuation
+            Task { [weak self] in
+                for await delivery in stream {
+                    guard let self else { return }
+                    await self.send(delivery)
+                }
+            }
+            return continuation
+        }
+        queue.yield(delivery)
+    }
+
+    private func send(_ delivery: Delivery) async {
+        var wait = retryDelay
+        for attempt in 1...maxAttempts {
+            // A subscription deleted meanwhile gets nothing more.
+            guard subscriptions.withLock({ $0.contains { $0.uuid == delivery.subscription.uuid } }) else { return }
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            headers[HTTPField.Name("X-iZettle-Signature")!] = delivery.signature
+            let status: Int
+            do {
+                let response = try await client.execute(
+                    CurlRequest(
+                        method: .post, url: delivery.subscription.destination, headerFields: headers,
+                        body: delivery.body, timeout: .seconds(10)))
+                status = response.status
+            } catch {
+                status = 0
+            }
+            if (200..<300).contains(status) {
+                delivered.withLock { $0[delivery.subscription.uuid, default: 0] += 1 }
+                return
+            }
+            logger.warning(
+                "webhook not delivered",
+                metadata: [
+                    "subscription": "\(delivery.subscription.uuid)", "message": "\(delivery.messageID)",
+                    "status": "\(status)", "attempt": "\(attempt)",
+                ])
+            guard attempt < maxAttempts else { break }
+            try? await Task.sleep(for: wait)
+            wait = wait * 2
+        }
+        logger.error(
+            "webhook given up",
+            metadata: ["subscription": "\(delivery.subscription.uuid)", "message": "\(delivery.messageID)"])
+    }
+}

@@ -1,0 +1,215 @@
+import AsyncHTTPClient
+import Crypto
+import CurlHTTP
+import Foundation
+import Gateway
+import GatewayTestSupport
+import Ledger
+import StockCore
+import Synchronization
+import TestSupport
+import Testing
+
+/// Zettle's Pusher API as the simulator plays it (issue 16): subscriptions through the vendor's
+/// endpoints, `InventoryBalanceChanged` shaped and signed as the vendor sends it (as shopware/
+/// SwagPayPal's webhook fixture has it), retried until delivered, never twice once delivered.
+@Suite("Zettle webhooks (the Pusher API)")
+struct PusherTests {
+    static func withHub<T: Sendable>(
+        _ body: @Sendable (LiveGateway, PusherHub) async throws -> T
+    ) async throws -> T {
+        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(5)))
+        let hub = PusherHub(client: client, retryDelay: .milliseconds(100), logger: quietLogger)
+        do {
+            let result = try await LiveGateway.run(pusher: hub) { live in try await body(live, hub) }
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
+    static func subscribe(_ live: LiveGateway, _ body: String) async throws -> HTTPResult {
+        try await HTTPClient.shared.send(.POST, live.baseURL + "/organizations/self/subscriptions", body: body)
+    }
+
+    static func subscription(
+        uuid: String, destination: String, events: String = #"["InventoryBalanceChanged"]"#
+    )
+        -> String
+    {
+        #"{"uuid": "\#(uuid)", "transportName": "WEBHOOK", "eventNames": \#(events), "destination": "\#(destination)", "contactEmail": "ops@example.com"}"#
+    }
+
+    /// Zettle's PUT: 3 of tshirt-blue-m from the supplier into the store, with an externalUuid.
+    static let restock =
+        #"{"externalUuid": "0f4e6b2c-1d3a-4c5e-8f70-9a1b2c3d4e5f", "changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 3}]}"#
+
+    @Test("subscriptions: created with a signingKey, listed, updated, deleted; refused as the vendor refuses")
+    func subscriptions() async throws {
+        try await Self.withHub { live, _ in
+            let uuid = "f02f80f8-8f35-11eb-8dcd-0242ac130003"
+            let created = try await Self.subscribe(
+                live, Self.subscription(uuid: uuid, destination: "https://example.com/hook"))
+            #expect(created.status == 200, "\(created.text)")
+            #expect(created.json?["uuid"]?.stringValue == uuid)
+            #expect(created.json?["status"] == "ACTIVE")
+            let key = try #require(created.json?["signingKey"]?.stringValue)
+            #expect(key.count == 64 && key.allSatisfy { $0.isLetter || $0.isNumber })
+            for (body, status, field) in [
+                (
+                    #"{"transportName": "WEBHOOK", "destination": "https://e.com", "contactEmail": "a@b.c"}"#, 400,
+                    "uuid"
+                ),
+                (Self.subscription(uuid: uuid, destination: "https://example.com/hook"), 400, "uuid"),
+                (
+                    #"{"uuid": "6eefcb26-912c-11eb-a8b3-0242ac130003", "destination": "https://e.com", "contactEmail": "a@b.c"}"#,
+                    400, "transportName"
+                ),
+                (
+                    #"{"uuid": "6eefcb26-912c-11eb-a8b3-0242ac130003", "transportName": "WEBHOOK", "contactEmail": "a@b.c"}"#,
+                    422, "destination"
+                ),
+                (
+                    #"{"uuid": "6eefcb26-912c-11eb-a8b3-0242ac130003", "transportName": "WEBHOOK", "destination": "https://e.com", "contactEmail": "nope"}"#,
+                    422, "contactEmail"
+                ),
+                (
+                    #"{"uuid": "6eefcb26-912c-11eb-a8b3-0242ac130003", "transportName": "WEBHOOK", "eventNames": ["StockWentUp"], "destination": "https://e.com", "contactEmail": "a@b.c"}"#,
+                    400, "eventNames"
+                ),
+            ] {
+                let refused = try await Self.subscribe(live, body)
+                #expect(refused.status == status, "\(body): \(refused.text)")
+                #expect(
+                    refused.json?["violations"]?.arrayValue?.first?["propertyName"]?.stringValue == field,
+                    "\(refused.text)")
+            }
+            let listed = try await HTTPClient.shared.send(.GET, live.baseURL + "/organizations/self/subscriptions")
+            #expect(listed.json?.arrayValue?.count == 1, "\(listed.text)")
+            let updated = try await HTTPClient.shared.send(
+                .PUT, live.baseURL + "/organizations/self/subscriptions/\(uuid)",
+                body: #"{"eventNames": ["InventoryBalanceChanged", "ProductCreated"]}"#)
+            #expect(updated.status == 200 && updated.body.isEmpty, "\(updated.text)")
+            let after = try await HTTPClient.shared.send(.GET, live.baseURL + "/organizations/self/subscriptions")
+            #expect(after.json?.arrayValue?.first?["eventNames"]?.arrayValue?.count == 2, "\(after.text)")
+            let deleted = try await HTTPClient.shared.send(
+                .DELETE, live.baseURL + "/organizations/self/subscriptions/uuid/\(uuid)")
+            #expect(deleted.status == 204)
+            let again = try await HTTPClient.shared.send(
+                .DELETE, live.baseURL + "/organizations/self/subscriptions/\(uuid)")
+            #expect(again.status == 404)
+        }
+    }
+
+    @Test(
+        "a change is pushed as InventoryBalanceChanged: payload a JSON string with balanceBefore, balanceAfter and the externalUuid, signed with the signingKey"
+    )
+    func pushedAndSigned() async throws {
+        let receiver = FakeUpstream { _ in FakeUpstream.Answer(200, "") }
+        try await receiver.run { destination in
+            try await Self.withHub { live, hub in
+                let created = try await Self.subscribe(
+                    live,
+                    Self.subscription(uuid: "7c9e43ce-912c-11eb-a8b3-0242ac130003", destination: destination + "/hook"))
+                let key = try #require(created.json?["signingKey"]?.stringValue)
+                // Some stock there before, through the canonical API: a change is a change,
+                // whichever dialect made it.
+                let seeded = try await HTTPClient.shared.send(
+                    .POST, live.baseURL + "/stockgate/v1/movements",
+                    body:
+                        #"{"movements": [{"product": "tshirt-blue-m", "quantity": 10, "from": "supplier", "to": "shop-floor"}]}"#
+                )
+                #expect(seeded.status == 200)
+                let moved = try await HTTPClient.shared.send(
+                    .PUT, live.baseURL + "/organizations/self/inventory", body: Self.restock)
+                #expect(moved.status == 200, "\(moved.text)")
+                try await waitUntil(timeout: .seconds(10), "both changes delivered") {
+                    hub.deliveredCount("7c9e43ce-912c-11eb-a8b3-0242ac130003") == 2
+                }
+                let requests = receiver.requests
+                #expect(requests.count == 2)
+                let last = try #require(requests.last)
+                #expect(last.path == "/hook" && last.method == "POST")
+                let message = try JSONParser.parse(last.body)
+                #expect(message["eventName"] == "InventoryBalanceChanged")
+                #expect(message["organizationUuid"]?.stringValue == PusherHub.defaultOrganization)
+                let messageID = try #require(message["messageId"]?.stringValue)
+                #expect(UUID(uuidString: messageID) != nil)
+                let timestamp = try #require(message["timestamp"]?.stringValue)
+                let payloadText = try #require(message["payload"]?.stringValue, "payload is a JSON string")
+                // The signature the vendor documents: HMAC-SHA256(signingKey, timestamp + "." + payload), hex.
+                let expected = HMAC<SHA256>.authenticationCode(
+                    for: Data((timestamp + "." + payloadText).utf8), using: SymmetricKey(data: Data(key.utf8))
+                ).map { String(format: "%02x", $0) }.joined()
+                #expect(last.headers["x-izettle-signature"] == expected)
+                let payload = try JSONParser.parse(payloadText)
+                #expect(payload["externalUuid"] == "0f4e6b2c-1d3a-4c5e-8f70-9a1b2c3d4e5f")
+                let before = try #require(payload["balanceBefore"]?.arrayValue?.first)
+                let after = try #require(payload["balanceAfter"]?.arrayValue?.first)
+                #expect(before["balance"] == "10" && after["balance"] == "13", "\(payloadText)")
+                #expect(after["locationUuid"] == "89ac1e4a-5f0f-11ec-bf63-0242ac130002")
+                #expect(after["variantUuid"] == "78194842-5f0f-11ec-bf63-0242ac130002")
+                #expect(after["productUuid"] == "65314d7e-5f0f-11ec-bf63-0242ac130002")
+                // The first change (canonical API, no externalUuid) says null.
+                let firstMessage = try JSONParser.parse(requests[0].body)
+                let first = try JSONParser.parse(try #require(firstMessage["payload"]?.stringValue))
+                #expect(first["externalUuid"] == .null)
+                #expect(first["balanceBefore"]?.arrayValue?.first?["balance"] == "0")
+            }
+        }
+    }
+
+    @Test("a failing destination is retried with the same messageId until it answers 2xx, then never sent again")
+    func retriedOnce() async throws {
+        let calls = Mutex(0)
+        let receiver = FakeUpstream { _ in
+            calls.withLock {
+                $0 += 1
+                return $0
+            } <= 2 ? FakeUpstream.Answer(503, "busy") : FakeUpstream.Answer(204, "")
+        }
+        try await receiver.run { destination in
+            try await Self.withHub { live, hub in
+                let subscribed = try await Self.subscribe(
+                    live,
+                    Self.subscription(uuid: "08db4d6e-912d-11eb-a8b3-0242ac130003", destination: destination + "/hook"))
+                #expect(subscribed.status == 200, "\(subscribed.text)")
+                // Another subscriber that wants other events gets nothing.
+                _ = try await Self.subscribe(
+                    live,
+                    Self.subscription(
+                        uuid: "6eefcb26-912c-11eb-a8b3-0242ac130003", destination: destination + "/other",
+                        events: #"["ProductDeleted"]"#))
+                #expect(
+                    try await HTTPClient.shared.send(
+                        .PUT, live.baseURL + "/organizations/self/inventory", body: Self.restock
+                    ).status == 200)
+                // Two refusals, then delivered (polled: the waits are the hub's own).
+                for _ in 0..<100 where hub.deliveredCount("08db4d6e-912d-11eb-a8b3-0242ac130003") < 1 {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(
+                    hub.deliveredCount("08db4d6e-912d-11eb-a8b3-0242ac130003") == 1,
+                    "\(receiver.requests.map { "\($0.method) \($0.path)" })")
+                // Time for a wrong extra attempt to show.
+                try await Task.sleep(for: .milliseconds(500))
+                let requests = receiver.requests
+                #expect(requests.count == 3, "two refused, one delivered, none after")
+                let ids = try requests.map { try JSONParser.parse($0.body)["messageId"]?.stringValue }
+                #expect(Set(ids).count == 1 && ids.first != nil, "one messageId across the retries")
+                #expect(requests.allSatisfy { $0.path != "/other" })
+            }
+        }
+    }
+
+    @Test("without --enable-webhooks there is no Pusher API")
+    func offByDefault() async throws {
+        try await LiveGateway.run { live in
+            let answer = try await Self.subscribe(
+                live, Self.subscription(uuid: "f02f80f8-8f35-11eb-8dcd-0242ac130003", destination: "https://e.com"))
+            #expect(answer.status == 404)
+        }
+    }
+}
