@@ -189,10 +189,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         case .metrics:
             // With clients configured, metrics are theirs too: any known client may read them.
             if !gateway.clients.mayReadOperations(request.headerFields) {
-                var refusal = CodecResponse.json(
-                    .unauthorized, ["error": "/metrics needs the credentials of a configured client"])
-                refusal.headers[.wwwAuthenticate] = "Bearer"
-                current.refusal = refusal
+                current.refusal = Self.needsCredentials("/metrics needs")
             }
         case .console:
             if !gateway.clients.mayReadOperations(request.headerFields) {
@@ -206,10 +203,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             }
         case .faults:
             if !gateway.clients.mayReadOperations(request.headerFields) {
-                var refusal = CodecResponse.json(
-                    .unauthorized, ["error": "the fault API needs the credentials of a configured client"])
-                refusal.headers[.wwwAuthenticate] = "Bearer"
-                current.refusal = refusal
+                current.refusal = Self.needsCredentials("the fault API needs")
             } else if hasBody {
                 current.body = context.channel.allocator.buffer(capacity: 0)
                 startBodyTimer(context: context)
@@ -217,10 +211,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         case .openAPI:
             // Behind the same credentials as the operator's other pages when clients are configured.
             if !gateway.clients.mayReadOperations(request.headerFields) {
-                var refusal = CodecResponse.json(
-                    .unauthorized, ["error": "the OpenAPI documents need the credentials of a configured client"])
-                refusal.headers[.wwwAuthenticate] = "Bearer"
-                current.refusal = refusal
+                current.refusal = Self.needsCredentials("the OpenAPI documents need")
             }
         case .pusher:
             // Zettle's clients' credentials, as for its inventory API.
@@ -587,6 +578,15 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     // MARK: Helpers
 
     static let host = HTTPField.Name("Host")!
+
+    /// 401 for the gateway's own pages and APIs when clients are configured: `what` "… the
+    /// credentials of a configured client".
+    static func needsCredentials(_ what: String) -> CodecResponse {
+        var refusal = CodecResponse.json(
+            .unauthorized, ["error": .string("\(what) the credentials of a configured client")])
+        refusal.headers[.wwwAuthenticate] = "Bearer"
+        return refusal
+    }
 
     /// HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body.
     static func hasBody(_ headers: HTTPFields) -> Bool {
