@@ -13,7 +13,7 @@ struct SimulatorTests {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (process, port) = try await StockGateProcess.start(
-            dataDirectory: directory + "/data", arguments: ["--enable-faults"])
+            dataDirectory: directory + "/data", arguments: ["--enable-faults"], output: .both, logLevel: "notice")
         defer { process.terminate() }
         let base = "http://127.0.0.1:\(port)"
         try await StockGateProcess.waitUntilHealthy(base)
@@ -27,9 +27,18 @@ struct SimulatorTests {
         // Another dialect is not matched.
         #expect(try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/balances").status == 200)
         process.send(SIGHUP)
-        try await waitUntil(timeout: .seconds(10), "the reload") {
-            (try? await HTTPClient.shared.send(.GET, base + "/readyz"))?.status == 200
+        // The reload has happened once the process says so (the new gateway is serving).
+        let pipe = try #require(process.output)
+        let reloaded = await offPool { () -> Bool in
+            var text = ""
+            while !text.contains(" reloaded") {
+                let data = pipe.availableData
+                if data.isEmpty { return false }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            return true
         }
+        #expect(reloaded, "no 'reloaded' line after SIGHUP")
         // The second of its two hits, after the reload.
         let second = try await HTTPClient.shared.send(.GET, base + zettle)
         #expect(second.status == 503, "\(second.text)")
