@@ -22,6 +22,10 @@ public struct ContractCase: Sendable {
         public var body: JSONValue?
         public var subset: Bool
         public var bodyText: String?
+        /// The answer as a vendor gave it (`response.example`: `headers` and `body`), which
+        /// a replay sends; nil when the case was written by hand (a replay then makes a value
+        /// for each matcher).
+        public var example: JSONValue? = nil
     }
 
     public struct BalanceChange: Sendable, Equatable {
@@ -96,6 +100,7 @@ public struct ContractCase: Sendable {
         guard let object = root.objectValue else { throw fail("a case is a JSON object") }
         let known: Set<String> = [
             "description", "setup", "request", "response", "balances", "needs", "steps", "sideEffects", "fault",
+            "recorded",
         ]
         for key in object.keys where !known.contains(key) { throw fail("unknown key '\(key)'") }
         var stepObjects: [(JSONObject?, JSONObject?, String)] = []
@@ -223,12 +228,14 @@ public struct ContractCase: Sendable {
             headers: try pairs(request["headers"], "\(prefix)request.headers"), body: body,
             repeatCount: Int(request["repeat"]?.numberText ?? "1") ?? 1)
         built.bodyJSON = bodyJSON
-        return (
-            built,
-            Expected(
-                status: status, headers: response["headers"]?.objectValue?.members.map { ($0.key, $0.value) } ?? [],
-                body: response["body"], subset: subset, bodyText: response["bodyText"]?.stringValue)
-        )
+        var expected = Expected(
+            status: status, headers: response["headers"]?.objectValue?.members.map { ($0.key, $0.value) } ?? [],
+            body: response["body"], subset: subset, bodyText: response["bodyText"]?.stringValue)
+        if let example = response["example"] {
+            guard example.objectValue != nil else { throw fail("\(prefix)response.example must be an object") }
+            expected.example = example
+        }
+        return (built, expected)
     }
 
     /// Every case under `directory` (`<dialect>/<case>.json`), sorted, optionally of one dialect.
@@ -245,7 +252,8 @@ public struct ContractCase: Sendable {
             }
             if let dialect, dialect != folder { continue }
             // Intents run through every dialect (`Intent`); fixtures are setups cases name.
-            if folder == "intents" || folder == "fixtures" { continue }
+            // `replay/` holds vendors' answers for `serve --replay`, not cases of StockGate.
+            if folder == "intents" || folder == "fixtures" || folder == "replay" { continue }
             for file in try manager.contentsOfDirectory(atPath: folderPath).sorted() where file.hasSuffix(".json") {
                 let path = (folderPath as NSString).appendingPathComponent(file)
                 guard let data = manager.contents(atPath: path) else {

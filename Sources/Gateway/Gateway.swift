@@ -46,6 +46,8 @@ public final class Gateway: Sendable {
     /// Zettle's Pusher API (`/organizations/{org}/subscriptions`) and the webhooks it sends;
     /// nil unless `--enable-webhooks`.
     public let pusher: PusherHub?
+    /// Answers dialect requests in place of the pipeline (`serve --replay`, `stockgate record`).
+    public let direct: (any DirectAnswerer)?
     let logger: Logger
 
     /// - Parameters:
@@ -61,8 +63,10 @@ public final class Gateway: Sendable {
         testReset: (@Sendable () async throws -> Void)? = nil, routes: [String: any StockBackend] = [:],
         clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: (any ResponseStore)? = nil,
         clock: @escaping @Sendable () -> Date = { Date() }, faults: FaultSchedule? = nil,
-        openAPI: (@Sendable (String) -> [UInt8]?)? = nil, pusher: PusherHub? = nil
+        openAPI: (@Sendable (String) -> [UInt8]?)? = nil, pusher: PusherHub? = nil,
+        direct: (any DirectAnswerer)? = nil
     ) {
+        self.direct = direct
         self.pusher = pusher
         self.faults = faults
         self.openAPI = openAPI

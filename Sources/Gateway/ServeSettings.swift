@@ -57,6 +57,9 @@ public struct ServeSettings: Sendable {
     public var contractTests: String = "contract-tests"
     /// `POST /stockgate/v1/test/reset` is served.
     public var testReset: Bool
+    /// A directory of contract cases the vendor dialects are answered from (`--replay`), nil
+    /// for the ledger.
+    public var replay: String?
     /// `/stockgate/v1/test/faults` is served and its faults are played (issue 16).
     public var faults: Bool = false
     /// Zettle's Pusher API is served and its webhooks sent (issue 16).
@@ -166,6 +169,7 @@ public struct ServeSettings: Sendable {
             environment: environment, database: database, poolSize: poolSize)
         settings.logFormat = logFormat
         if let directory = reader.text("contract_tests") { settings.contractTests = directory }
+        settings.replay = reader.text("replay")
         settings.faults = flags.enableFaults || reader.flag("enable_faults")
         settings.webhooks = flags.enableWebhooks || reader.flag("enable_webhooks")
         return settings

@@ -48,6 +48,12 @@ struct Serve: AsyncParsableCommand {
     )
     var contractTests: String?
 
+    @Option(
+        help:
+            "Answer the vendor dialects that have cases under this directory (<dialect>/<case>.json, as `stockgate record` writes them) from those cases instead of the ledger."
+    )
+    var replay: String?
+
     @Option(help: "Optional YAML configuration file.")
     var config: String?
 
@@ -91,7 +97,7 @@ struct Serve: AsyncParsableCommand {
             [
                 "host": host, "port": port.map(String.init), "data_dir": dataDir, "mappings": mappings,
                 "config": config, "log_level": logLevel, "log_format": logFormat, "database": database,
-                "contract_tests": contractTests,
+                "contract_tests": contractTests, "replay": replay,
             ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous, enableFaults: enableFaults)
         flags.enableWebhooks = enableWebhooks
         return flags
@@ -278,12 +284,26 @@ struct Serve: AsyncParsableCommand {
         if pusher != nil {
             logger.notice("webhooks enabled: Zettle's Pusher API is served and InventoryBalanceChanged is sent")
         }
+        var replay: ReplayBook?
+        if let directory = settings.replay {
+            do {
+                replay = try ReplayBook(directory: directory, logger: Logger(label: "stockgate.replay"))
+            } catch {
+                throw CommandError("replay: \(error)")
+            }
+            logger.notice(
+                "replaying recorded answers",
+                metadata: [
+                    "directory": "\(directory)", "exchanges": "\(replay?.count ?? 0)",
+                    "dialects": "\(replay?.dialects.joined(separator: ",") ?? "")",
+                ])
+        }
         return Gateway(
             configuration: settings.configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
             logger: logger, testReset: settings.testReset ? { @Sendable in try await storage.reset() } : nil,
             routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients), faults: faults,
             openAPI: OpenAPI.Cache(casesDirectory: settings.contractTests, configuration: settings.configuration)
-                .document, pusher: pusher)
+                .document, pusher: pusher, direct: replay)
     }
 
     /// One line on standard output, whatever the log level: with `--port 0` it is how a

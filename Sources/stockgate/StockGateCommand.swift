@@ -15,7 +15,7 @@ struct StockGateCommand: AsyncParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             Serve.self, Check.self, ContractTest.self, Translate.self, Migrate.self, Journal.self, Reconcile.self,
-            OpenAPICommand.self,
+            OpenAPICommand.self, Record.self,
         ],
         defaultSubcommand: Serve.self)
 

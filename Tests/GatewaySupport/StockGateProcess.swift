@@ -48,6 +48,21 @@ public enum StockGateProcess {
                 "serve", "--port", "\(port)", "--data-dir", dataDirectory, "--mappings",
                 mappings ?? repository.appendingPathComponent("mappings").path, "--log-level", logLevel,
             ] + arguments, output: output)
+        return try await announced(process)
+    }
+
+    /// Another listening command (`stockgate record …`) and the port it printed.
+    public static func startListening(
+        _ arguments: [String], environment: [String: String]? = nil
+    ) async throws -> (process: ChildProcess, port: Int) {
+        let process = try ChildProcess(binary, arguments, environment: environment, output: .standardOutput)
+        let started = try await announced(process)
+        return (started.process, started.port)
+    }
+
+    /// Reads up to the line that says where `process` listens.
+    static func announced(_ process: ChildProcess) async throws -> (process: ChildProcess, port: Int, earlier: [String])
+    {
         guard let pipe = process.output else { throw TestFailure("no output pipe") }
         // The line that says where it listens (log lines may come first when they are read too).
         let (line, earlier) = await offPool { () -> (String, [String]) in

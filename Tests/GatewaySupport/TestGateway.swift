@@ -43,7 +43,8 @@ public struct LiveGateway: Sendable {
         catalog: Catalog = demoCatalog, dataDirectory: String? = nil, logger: Logger = quietLogger,
         idempotencyTTL: Double = 24 * 3600, clients: ClientAuthenticator = ClientAuthenticator(),
         clock: @escaping @Sendable () -> Date = { Date() }, configure: (inout GatewayConfiguration) -> Void = { _ in },
-        faults: FaultSchedule? = nil, pusher: PusherHub? = nil, _ body: @Sendable (LiveGateway) async throws -> T
+        faults: FaultSchedule? = nil, pusher: PusherHub? = nil, direct: (any DirectAnswerer)? = nil,
+        _ body: @Sendable (LiveGateway) async throws -> T
     ) async throws -> T {
         let directory = dataDirectory ?? temporaryDirectory()
         defer { if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) } }
@@ -54,7 +55,7 @@ public struct LiveGateway: Sendable {
         configure(&configuration)
         let gateway = Gateway(
             configuration: configuration, catalog: catalog, backend: ledger, logger: logger, clients: clients,
-            clock: clock, faults: faults, pusher: pusher)
+            clock: clock, faults: faults, pusher: pusher, direct: direct)
         defer { try? ledger.close() }
         return try await GatewayServer.withRunning(gateway, logger: logger) { port in
             try await body(LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory))

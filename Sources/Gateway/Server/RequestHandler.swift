@@ -389,8 +389,28 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 Fault.Request(
                     dialect: endpoint.dialect, route: endpoint.routeName, method: request.method.rawValue,
                     path: inbound.path, backend: gateway.backendName(for: endpoint.dialect)))
+            // Replay or record: the request is answered without the pipeline (faults still play).
+            let direct = gateway.direct.map { answerer in
+                (
+                    answerer,
+                    DirectRequest(
+                        dialect: endpoint.dialect, route: endpoint.routeName, method: request.method.rawValue,
+                        path: decoded.path, query: query, headers: request.headerFields, body: decoded.body)
+                )
+            }
+            @Sendable func serve(_ fault: Fault?) async -> CodecResponse {
+                // A vendor envelope or a partial application needs the ledger's own answer.
+                if let (answerer, directRequest) = direct, fault?.kind != .error, fault?.kind != .partial {
+                    switch await answerer.answer(directRequest) {
+                    case .answer(let response): return response
+                    case .refuse(let error): return endpoint.refuse(error)
+                    case .pass: break
+                    }
+                }
+                return await endpoint.handle(decoded, known, fault)
+            }
             guard let fault else {
-                run(current, context: context) { await endpoint.handle(decoded, known, nil) }
+                run(current, context: context) { await serve(nil) }
                 return
             }
             shared.logger.info(
@@ -423,7 +443,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 let latency = fault.kind == .latency ? fault.delay.map(FaultSchedule.sample) : nil
                 run(current, context: context, delivery: delivery) {
                     if let latency { try? await Task.sleep(for: latency) }
-                    return await endpoint.handle(decoded, known, fault)
+                    return await serve(fault)
                 }
             }
         }

@@ -1,0 +1,96 @@
+import AsyncHTTPClient
+import ContractTesting
+import CurlHTTP
+import Dialects
+import Foundation
+import Gateway
+import GatewayTestSupport
+import Ledger
+import NIOHTTP1
+import StockCore
+import Testing
+
+/// The outbound matrix against vendor answers (issue 16): a StockGate whose backend speaks
+/// each vendor dialect forwards to a second StockGate replaying `contract-tests/replay` — the
+/// vendors' documented answers, not StockGate's own reading of the dialect. Each outbound
+/// codec must turn the vendor's success into an applied movement and the vendor's refusal
+/// into a refusal the caller can read.
+@Suite("Outbound codecs against replayed vendor answers")
+struct ReplayMatrixTests {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("contract-tests/replay").path
+
+    /// Every vendor dialect of the registry: one added there without replay cases fails here.
+    static let vendorDialects = DialectRegistry.ids.filter { $0 != "stockgate" }
+
+    /// A word of each vendor's refusal that must reach the caller.
+    static let refusalText: [String: String] = [
+        "colleqtive": "was not found", "storefeeder": "Stock Location does not exist",
+        "open2b-v6": "does not exist", "open2b-v3": "does not exist", "zettle": "not tracked",
+        "zettle-v3": "not tracked",
+    ]
+
+    @Test("the replay cases pass against the replaying StockGate")
+    func casesReplay() async throws {
+        let cases = try ContractCase.load(directory: Self.directory)
+        #expect(Set(cases.map(\.dialect)) == Set(Self.vendorDialects))
+        let book = try ReplayBook(directory: Self.directory, logger: quietLogger)
+        try await LiveGateway.run(direct: book) { replay in
+            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
+            let runner = ContractRunner(client: client)
+            for contract in cases {
+                let result = await runner.run(contract, baseURL: replay.baseURL)
+                #expect(result.failures.isEmpty, "\(contract.name): \(result.failures)")
+            }
+            await client.shutdown()
+        }
+    }
+
+    @Test("each vendor dialect's outbound codec against what the vendor answers", arguments: vendorDialects)
+    func outbound(_ dialect: String) async throws {
+        let book = try ReplayBook(directory: Self.directory, logger: quietLogger)
+        #expect(book.dialects.contains(dialect), "no replay cases for \(dialect) in contract-tests/replay")
+        try await LiveGateway.run(direct: book) { vendor in
+            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
+            let directory = temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+            defer { try? ledger.close() }
+            let codec = try #require(Backends.codec(dialect: dialect, parameters: BackendParameters()))
+            let backend = RemoteBackend(
+                name: "vendor", baseURL: vendor.baseURL, codec: codec, client: client, auth: .none,
+                catalog: demoCatalog, journal: ledger, logger: quietLogger)
+            let gateway = Gateway(
+                configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+                backend: backend, logger: quietLogger)
+            try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                let base = "http://127.0.0.1:\(port)"
+                let restock =
+                    #"{"movements": [{"product": "tshirt-blue-m", "quantity": 3, "from": "supplier", "to": "shop-floor"}]}"#
+                let applied = try await HTTPClient.shared.send(.POST, base + "/stockgate/v1/movements", body: restock)
+                #expect(applied.status == 200, "\(dialect): \(applied.text)")
+                #expect(applied.json?["applied"] == 1, "\(dialect): \(applied.text)")
+
+                let unknown =
+                    #"{"movements": [{"product": "tshirt-blue-l", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
+                let refused = try await HTTPClient.shared.send(.POST, base + "/stockgate/v1/movements", body: unknown)
+                #expect(refused.status < 500, "\(dialect): \(refused.text)")
+                #expect(refused.json?["applied"] == 0 || refused.json?["error"] != nil, "\(dialect): \(refused.text)")
+                let words = try #require(Self.refusalText[dialect])
+                #expect(refused.text.contains(words), "\(dialect): the vendor's reason is lost: \(refused.text)")
+                // The replay was not missed: a miss would say so in the vendor's envelope.
+                #expect(!refused.text.contains("no recorded answer"), "\(dialect): \(refused.text)")
+
+                if dialect == "zettle" {
+                    // Zettle writes balances as JSON numbers; the read path takes them exactly.
+                    let balances = try await HTTPClient.shared.send(
+                        .GET, base + "/stockgate/v1/balances?location=shop-floor")
+                    #expect(balances.status == 200, "\(balances.text)")
+                    let row = balances.json?["balances"]?.arrayValue?.first { $0["product"] == "tshirt-blue-m" }
+                    #expect(row?["quantity"] == "196", "\(balances.text)")
+                }
+            }
+            await client.shutdown()
+        }
+    }
+}
