@@ -46,6 +46,30 @@ struct ReplayMatrixTests {
         }
     }
 
+    @Test("faults play around a replayed answer: 429 with Retry-After, then latency, then the recorded answer")
+    func faultsAroundReplay() async throws {
+        let book = try ReplayBook(directory: Self.directory, logger: quietLogger)
+        try await LiveGateway.run(faults: FaultSchedule(), direct: book) { replay in
+            let scheduled = try await HTTPClient.shared.send(
+                .POST, replay.baseURL + "/stockgate/v1/test/faults",
+                body:
+                    #"{"faults": [{"kind": "rate-limit", "retry_after": 7, "match": {"dialect": "open2b-v6"}}, {"kind": "latency", "latency_ms": 300, "match": {"dialect": "open2b-v6"}}]}"#
+            )
+            #expect(scheduled.status == 201, "\(scheduled.text)")
+            let body = #"{"movement": {"sku": "TS-BLUE-M", "adjustment": "3.00"}}"#
+            let url = replay.baseURL + "/api/v6/commerce.movements.create"
+            let limited = try await HTTPClient.shared.send(.POST, url, body: body)
+            #expect(limited.status == 429, "\(limited.text)")
+            #expect(limited.headers.first(name: "Retry-After") == "7")
+            let started = ContinuousClock.now
+            let slow = try await HTTPClient.shared.send(.POST, url, body: body)
+            #expect(ContinuousClock.now - started >= .milliseconds(300))
+            #expect(slow.json?["status"] == "ok" && slow.json?["id"] == 58913, "\(slow.text)")
+            let plain = try await HTTPClient.shared.send(.POST, url, body: body)
+            #expect(plain.json?["id"] == 58913, "\(plain.text)")
+        }
+    }
+
     @Test("each vendor dialect's outbound codec against what the vendor answers", arguments: vendorDialects)
     func outbound(_ dialect: String) async throws {
         let book = try ReplayBook(directory: Self.directory, logger: quietLogger)
