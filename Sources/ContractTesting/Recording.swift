@@ -164,79 +164,78 @@ public enum Recording {
         return ["external", "request", "idempot", "correlation", "nonce", "trace"].contains { folded.contains($0) }
     }
 
-    /// The answer as a case expects it: UUIDs, times and vendor-assigned identifiers as
-    /// matchers, everything else (quantities above all) exact.
-    public static func generalized(_ value: JSONValue, key: String? = nil) -> JSONValue {
+    /// `value` with each scalar replaced by `leaf(scalar, name of the member holding it)`;
+    /// objects and arrays are walked (an array's items keep the member name of the array).
+    /// A matcher object (one `$` key) is kept whole when `keepMatchers`.
+    static func mapScalars(
+        _ value: JSONValue, key: String? = nil, keepMatchers: Bool = false,
+        _ leaf: (_ scalar: JSONValue, _ key: String?) -> JSONValue
+    ) -> JSONValue {
         switch value {
+        case .object(let object)
+        where keepMatchers && object.members.count == 1 && object.members[0].key.hasPrefix("$"):
+            return value
         case .object(var object):
             for index in object.members.indices {
-                object.members[index].value = generalized(object.members[index].value, key: object.members[index].key)
+                object.members[index].value = mapScalars(
+                    object.members[index].value, key: object.members[index].key, keepMatchers: keepMatchers, leaf)
             }
             return .object(object)
         case .array(let items):
-            return .array(items.map { generalized($0, key: key) })
-        case .string(let text):
-            if isUUID(text) { return ["$uuid": true] }
-            if let format = timestampFormat(text) {
-                return format == "datetime" ? ["$type": "string"] : ["$timestamp": .string(format)]
-            }
-            if let key, isIdentifier(key) { return ["$type": "string"] }
-            return value
-        case .number(let text):
-            if let key, isIdentifier(key) { return Int64(text) != nil ? ["$type": "integer"] : ["$type": "number"] }
-            if let key, key.lowercased().contains("time") || key.lowercased().hasSuffix("at"),
-                JSONMatcher.isTimestamp(text, format: "epoch-millis")
-            {
-                return ["$timestamp": "epoch-millis"]
-            }
-            return value
+            return .array(items.map { mapScalars($0, key: key, keepMatchers: keepMatchers, leaf) })
         default:
-            return value
+            return leaf(value, key)
+        }
+    }
+
+    /// A time's matcher (a date-time in a vendor's own layout is matched as a string).
+    static func timeMatcher(_ format: String) -> JSONValue {
+        format == "datetime" ? ["$type": "string"] : ["$timestamp": .string(format)]
+    }
+
+    /// The answer as a case expects it: UUIDs, times and vendor-assigned identifiers as
+    /// matchers, everything else (quantities above all) exact.
+    public static func generalized(_ value: JSONValue) -> JSONValue {
+        mapScalars(value) { scalar, key in
+            switch scalar {
+            case .string(let text):
+                if isUUID(text) { return ["$uuid": true] }
+                if let format = timestampFormat(text) { return timeMatcher(format) }
+                if let key, isIdentifier(key) { return ["$type": "string"] }
+            case .number(let text):
+                if let key, isIdentifier(key) { return Int64(text) != nil ? ["$type": "integer"] : ["$type": "number"] }
+                if let key, key.lowercased().contains("time") || key.lowercased().hasSuffix("at"),
+                    JSONMatcher.isTimestamp(text, format: "epoch-millis")
+                {
+                    return ["$timestamp": "epoch-millis"]
+                }
+            default:
+                break
+            }
+            return scalar
         }
     }
 
     /// The request as a replay matches it: UUIDs, times, credentials and `${…}` references
-    /// match any value of their kind; the rest must be equal.
+    /// match any value of their kind, matchers written by hand in a replay case's request
+    /// stay; the rest must be equal.
     public static func loosened(_ value: JSONValue) -> JSONValue {
-        switch value {
-        case .object(let object) where object.members.count == 1 && object.members[0].key.hasPrefix("$"):
-            return value  // a matcher written by hand in a replay case's request
-        case .object(var object):
-            for index in object.members.indices {
-                object.members[index].value = loosened(object.members[index].value)
-            }
-            return .object(object)
-        case .array(let items):
-            return .array(items.map(loosened))
-        case .string(let text):
+        mapScalars(value, keepMatchers: true) { scalar, _ in
+            guard case .string(let text) = scalar else { return scalar }
             if text == scrubbed || text.contains("${") { return ["$any": true] }
             if isUUID(text) { return ["$uuid": true] }
-            if let format = timestampFormat(text) {
-                return format == "datetime" ? ["$type": "string"] : ["$timestamp": .string(format)]
-            }
-            return value
-        default:
-            return value
+            if let format = timestampFormat(text) { return timeMatcher(format) }
+            return scalar
         }
     }
 
-    /// What identifies a request across recordings: method, path, query and body with the
-    /// per-request values and times left out.
-    static func identity(_ value: JSONValue, key: String? = nil) -> JSONValue {
-        switch value {
-        case .object(var object):
-            for index in object.members.indices {
-                object.members[index].value = identity(object.members[index].value, key: object.members[index].key)
-            }
-            return .object(object)
-        case .array(let items):
-            return .array(items.map { identity($0, key: key) })
-        case .string(let text):
+    /// What identifies a request across recordings: the body with the per-request values
+    /// and times left out.
+    static func identity(_ value: JSONValue) -> JSONValue {
+        mapScalars(value) { scalar, key in
+            guard case .string(let text) = scalar else { return scalar }
             if let key, isPerRequest(key) { return "*" }
-            if timestampFormat(text) != nil { return "*" }
-            return value
-        default:
-            return value
+            return timestampFormat(text) != nil ? "*" : scalar
         }
     }
 

@@ -410,7 +410,12 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 return await endpoint.handle(decoded, known, fault)
             }
             guard let fault else {
-                run(current, context: context) { await serve(nil) }
+                // The common case keeps its one closure: no answerer to ask.
+                if direct == nil {
+                    run(current, context: context) { await endpoint.handle(decoded, known, nil) }
+                } else {
+                    run(current, context: context) { await serve(nil) }
+                }
                 return
             }
             shared.logger.info(
