@@ -51,7 +51,7 @@ public struct ServeSettings: Sendable {
     public var configuration: GatewayConfiguration
     public var file: ConfigFile
     public var logLevel: Logger.Level
-    /// `text` (swift-log's stream lines) or `json` (`JSONLogHandler`).
+    /// `text` (swift-log's stream lines) or `json` (`LineLogHandler`).
     public var logFormat: String = "text"
     /// The contract cases the served OpenAPI documents take their examples from.
     public var contractTests: String = "contract-tests"

@@ -235,8 +235,7 @@ extension Ledger {
             if state != .applied { movement.appliedAt = nil }
         }
         let extras: String? = movement.extras.isEmpty ? nil : try MovementExtras.json(movement.extras)
-        try MovementRecord(movement: movement, createdAt: created, extras: extras).insert(db)
-        movement.id = db.lastInsertedRowID
+        movement.id = try MovementRecord.insert(movement, createdAt: created, extras: extras, db: db)
         return movement
     }
 

@@ -9,6 +9,40 @@ public enum Timestamp {
             + "\(pad(parts.second)).\(pad(parts.millisecond, 3))Z"
     }
 
+    /// Appends `2026-11-23T08:30:00.123Z` (`milliseconds`) or `2026-11-23T08:30:00+0000` (the
+    /// form of swift-log's stream handler) to `output`, without building strings.
+    public static func appendISO8601(_ date: Date, milliseconds: Bool, into output: inout [UInt8]) {
+        let parts = civil(date)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var value = value
+            while divisor > 0 {
+                output.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                value %= divisor
+                divisor /= 10
+            }
+        }
+        digits(parts.year, 4)
+        output.append(UInt8(ascii: "-"))
+        digits(parts.month, 2)
+        output.append(UInt8(ascii: "-"))
+        digits(parts.day, 2)
+        output.append(UInt8(ascii: "T"))
+        digits(parts.hour, 2)
+        output.append(UInt8(ascii: ":"))
+        digits(parts.minute, 2)
+        output.append(UInt8(ascii: ":"))
+        digits(parts.second, 2)
+        if milliseconds {
+            output.append(UInt8(ascii: "."))
+            digits(parts.millisecond, 3)
+            output.append(UInt8(ascii: "Z"))
+        } else {
+            output.append(contentsOf: "+0000".utf8)
+        }
+    }
+
     /// `2026-11-23 08:30:00` (Open2b's datetime, UTC).
     public static func open2b(_ date: Date) -> String {
         let parts = civil(date)

@@ -60,7 +60,7 @@ struct Record: AsyncParsableCommand {
             ]),
             environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label, format: settings.logFormat == "json" ? .json : .text)
             handler.logLevel = settings.logLevel
             return handler
         }

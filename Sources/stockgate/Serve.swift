@@ -106,12 +106,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let settings = try ServeSettings.read(flags: flags, environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
-            if settings.logFormat == "json" {
-                var handler = JSONLogHandler(label: label)
-                handler.logLevel = settings.logLevel
-                return handler
-            }
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label, format: settings.logFormat == "json" ? .json : .text)
             handler.logLevel = settings.logLevel
             return handler
         }

@@ -88,14 +88,15 @@ struct RouteTemplate: Sendable {
     /// The parameters when `path` (split into its non-empty segments) fits.
     func match(_ path: [Substring]) -> [String: String]? {
         guard path.count == segments.count else { return nil }
+        // Literals first: most templates of the right length fail on one, before any
+        // parameter is copied.
+        for (segment, actual) in zip(segments, path) {
+            if case .literal(let text) = segment, actual != text { return nil }
+        }
+        guard literals < segments.count else { return [:] }
         var parameters: [String: String] = [:]
         for (segment, actual) in zip(segments, path) {
-            switch segment {
-            case .literal(let text):
-                guard actual == text else { return nil }
-            case .parameter(let name):
-                parameters[name] = String(actual)
-            }
+            if case .parameter(let name) = segment { parameters[name] = String(actual) }
         }
         return parameters
     }
@@ -103,12 +104,13 @@ struct RouteTemplate: Sendable {
 
 /// Every route the server answers, looked up by method and path.
 struct RouteTable: Sendable {
-    private let builtins: [(template: RouteTemplate, methods: Set<HTTPRequest.Method>, destination: Destination)]
+    /// The gateway's own endpoints; their methods a short list (compared, not hashed).
+    private let builtins: [(template: RouteTemplate, methods: [HTTPRequest.Method], destination: Destination)]
     /// Codec routes by segment count, so a lookup compares only templates of the right length.
     private let bySegments: [Int: [CodecEndpoint]]
 
     init(gateway: Gateway) {
-        var builtins: [(RouteTemplate, Set<HTTPRequest.Method>, Destination)] = [
+        var builtins: [(RouteTemplate, [HTTPRequest.Method], Destination)] = [
             (RouteTemplate("/healthz"), [.get, .head], .health("healthz")),
             (RouteTemplate("/readyz"), [.get, .head], .health("readyz")),
             (RouteTemplate("/metrics"), [.get], .metrics),

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import StockCore
 import Synchronization
@@ -13,7 +14,14 @@ import Synchronization
 ///
 /// Nobody waits on a timer: the first write of an idle ledger commits at once, alone; writes
 /// arriving during that commit form the next group. Under load the groups grow by themselves.
-final class GroupCommit: Sendable {
+///
+/// The groups are committed on a thread of their own (`stockgate.ledger-commit`) through GRDB's
+/// synchronous API: a write crosses to that thread and its caller is resumed from there, two
+/// hand-offs. (Through a task and GRDB's asynchronous API it was four: the task's thread, GRDB's
+/// queue, the task's thread again, the caller's; each wakes a sleeping thread when traffic is
+/// light — BENCHMARKS.md.) The thread ends after `idleExit` without writes and is started again
+/// by the next one.
+final class GroupCommit: @unchecked Sendable {
     /// One write: its body (run inside its own savepoint) and the way to answer its caller.
     struct Job: Sendable {
         /// Whether its caller waits for the disk (`synchronous = FULL`); a group of writes none
@@ -23,21 +31,31 @@ final class GroupCommit: Sendable {
         let finish: @Sendable ((any Error)?) -> Void
     }
 
-    /// The queue of waiting writes, and whether a drain task is running.
+    /// The queue of waiting writes, and whether the commit thread has work.
     typealias State = WriteQueue<Job>
 
     /// A bound on one transaction, so a burst is committed in steps and the first callers of
     /// a burst are answered without waiting for its last.
     static let maxGroup = 512
+    /// How long the commit thread waits for a write before it ends.
+    static let idleExit: TimeInterval = 2
 
     private let writer: any DatabaseWriter
-    private let state = Mutex(State())
+    /// Guards `queue` and `threadRunning`; the commit thread waits on it for work.
+    private let condition = NSCondition()
+    /// The waiting writes; `draining` while the commit thread has work or is committing.
+    private var queue = State()
+    private var threadRunning = false
     private let groups = Atomic<Int>(0)
 
     /// Transactions committed so far (each holds one or more writes).
     var committedGroups: Int { groups.load(ordering: .relaxed) }
     /// Writes queued behind the commit in progress.
-    var waitingCount: Int { state.withLock { $0.waiting.count } }
+    var waitingCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.waiting.count
+    }
 
     /// Checked before each transaction; a throw fails the whole group without touching the file.
     private let precheck: @Sendable () throws -> Void
@@ -63,56 +81,84 @@ final class GroupCommit: Sendable {
                 finish: { error in
                     if let error { continuation.resume(throwing: error) } else { continuation.resume() }
                 })
-            if state.withLock({ $0.enqueue(job) }) {
-                Task { await self.drain() }
+            condition.lock()
+            if queue.enqueue(job) {
+                if threadRunning {
+                    condition.signal()
+                } else {
+                    threadRunning = true
+                    let thread = Thread { [self] in commitLoop() }
+                    thread.name = "stockgate.ledger-commit"
+                    thread.start()
+                }
             }
+            condition.unlock()
         }
         // Set by `body` before the commit, read after `finish`: the continuation orders them.
         guard let value = slot.value else { throw DatabaseError(message: "group commit lost a result") }
         return value
     }
 
-    /// Commits groups until nothing waits.
-    private func drain() async {
+    /// The commit thread: commits groups while writes wait, then waits for the next, and ends
+    /// after `idleExit` without any.
+    private func commitLoop() {
+        condition.lock()
         while true {
-            let group = state.withLock { $0.nextGroup(limit: Self.maxGroup) }
-            if group.isEmpty { return }
-            do {
-                try precheck()
-                let durable = group.contains(where: \.durable)
-                let failures = try await writer.writeWithoutTransaction { db -> [(any Error)?] in
-                    var failures: [(any Error)?] = Array(repeating: nil, count: group.count)
-                    if !durable { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
-                    defer { if !durable { try? db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() } }
-                    try db.inTransaction {
-                        // Prepared once per connection: GRDB's inSavepoint would parse its SQL per write.
-                        let savepoint = try db.cachedStatement(sql: "SAVEPOINT stockgate_write")
-                        let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT stockgate_write")
-                        let rollback = try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT stockgate_write")
-                        for (index, job) in group.enumerated() {
-                            try savepoint.execute()
-                            do {
-                                try job.body(db)
-                            } catch {
-                                failures[index] = error
-                                try rollback.execute()
-                            }
-                            try release.execute()
-                        }
-                        return .commit
-                    }
-                    return failures
+            let group = queue.nextGroup(limit: Self.maxGroup)
+            if group.isEmpty {
+                // `draining` is off: the next write signals (or, once this thread is gone, starts one).
+                if !condition.wait(until: Date(timeIntervalSinceNow: Self.idleExit)) && queue.waiting.isEmpty
+                    && !queue.draining
+                {
+                    threadRunning = false
+                    condition.unlock()
+                    return
                 }
-                groups.add(1, ordering: .relaxed)
-                failure.withLock { $0 = nil }
-                for (job, failure) in zip(group, failures) { job.finish(failure) }
-            } catch {
-                // The transaction did not commit: none of the group's writes is on disk.
-                let text =
-                    (error as? GatewayError)?.message ?? (error as? DatabaseError)?.message ?? "\(type(of: error))"
-                failure.withLock { $0 = text }
-                for job in group { job.finish(error) }
+                continue
             }
+            condition.unlock()
+            commit(group)
+            condition.lock()
+        }
+    }
+
+    /// Commits one group in one transaction and answers each of its writes.
+    private func commit(_ group: [Job]) {
+        do {
+            try precheck()
+            let durable = group.contains(where: \.durable)
+            let failures = try writer.writeWithoutTransaction { db -> [(any Error)?] in
+                var failures: [(any Error)?] = Array(repeating: nil, count: group.count)
+                if !durable { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
+                defer { if !durable { try? db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() } }
+                try db.inTransaction {
+                    // Prepared once per connection: GRDB's inSavepoint would parse its SQL per write.
+                    let savepoint = try db.cachedStatement(sql: "SAVEPOINT stockgate_write")
+                    let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT stockgate_write")
+                    let rollback = try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT stockgate_write")
+                    for (index, job) in group.enumerated() {
+                        try savepoint.execute()
+                        do {
+                            try job.body(db)
+                        } catch {
+                            failures[index] = error
+                            try rollback.execute()
+                        }
+                        try release.execute()
+                    }
+                    return .commit
+                }
+                return failures
+            }
+            groups.add(1, ordering: .relaxed)
+            failure.withLock { $0 = nil }
+            for (job, failure) in zip(group, failures) { job.finish(failure) }
+        } catch {
+            // The transaction did not commit: none of the group's writes is on disk.
+            let text =
+                (error as? GatewayError)?.message ?? (error as? DatabaseError)?.message ?? "\(type(of: error))"
+            failure.withLock { $0 = text }
+            for job in group { job.finish(error) }
         }
     }
 }

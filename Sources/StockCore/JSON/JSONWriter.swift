@@ -64,6 +64,11 @@ public enum JSONWriter {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
+    /// Appends `text` as a JSON string (quoted and escaped).
+    public static func appendString(_ text: String, into output: inout [UInt8]) {
+        writeString(text, into: &output)
+    }
+
     private static func writeString(_ text: String, into output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         var text = text
