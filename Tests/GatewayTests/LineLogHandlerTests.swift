@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import Gateway
+@testable import StockCore
+
+@Suite("Log lines")
+struct LineLogHandlerTests {
+    /// Collects what the handler writes.
+    final class Lines: Sendable {
+        let written = Mutex<[String]>([])
+        var all: [String] { written.withLock { $0 } }
+        func write(_ bytes: [UInt8]) { written.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) } }
+    }
+
+    func logger(_ format: LineLogHandler.Format, into lines: Lines) -> Logger {
+        Logger(label: "stockgate") { label in
+            var handler = LineLogHandler(label: label, format: format, write: { lines.write($0) })
+            handler.logLevel = .info
+            return handler
+        }
+    }
+
+    @Test(
+        "text: swift-log's stream line — UTC time, level, label, sorted metadata, [source], message; below the level nothing"
+    )
+    func text() throws {
+        let lines = Lines()
+        var logger = logger(.text, into: lines)
+        logger[metadataKey: "instance"] = "a"
+        logger.info("request", metadata: ["status": "200", "dialect": "zettle"], source: "Gateway")
+        logger.debug("not written")
+        #expect(lines.all.count == 1)
+        let line = try #require(lines.all.first)
+        #expect(line.hasSuffix(" info stockgate: dialect=zettle instance=a status=200 [Gateway] request\n"), "\(line)")
+        #expect(line.prefix(24).wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0000/) != nil, "\(line)")
+    }
+
+    @Test(
+        "json: one object per line; strings escaped; metadata as sorted string members that cannot replace ts/level/msg"
+    )
+    func json() throws {
+        let lines = Lines()
+        let logger = logger(.json, into: lines)
+        logger.warning(
+            "quote \" and\nnewline", metadata: ["msg": "spoofed", "count": .stringConvertible(3), "a": ["x", "y"]],
+            source: "Ledger")
+        let line = try #require(lines.all.first)
+        #expect(line.hasSuffix("}\n") && line.split(separator: "\n").count == 1, "\(line)")
+        let object = try JSONParser.parse(Array(line.utf8))
+        #expect(object["msg"] == "quote \" and\nnewline")
+        #expect(object["level"] == "warning" && object["logger"] == "stockgate" && object["source"] == "Ledger")
+        #expect(object["count"] == "3" && object["a"] == #"["x", "y"]"#, "\(line)")
+        let stamp = try #require(object["ts"]?.stringValue)
+        #expect(stamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) != nil, "\(stamp)")
+        #expect(line.range(of: #""a":"#)!.lowerBound < line.range(of: #""count":"#)!.lowerBound, "sorted: \(line)")
+    }
+
+    @Test("the log time is the civil UTC time of the moment, as Timestamp.iso8601 writes it")
+    func time() {
+        let moment = Date(timeIntervalSince1970: 1_796_454_988.123)
+        var text: [UInt8] = []
+        Timestamp.appendISO8601(moment, milliseconds: true, into: &text)
+        #expect(String(decoding: text, as: UTF8.self) == Timestamp.iso8601(moment))
+        var plain: [UInt8] = []
+        Timestamp.appendISO8601(moment, milliseconds: false, into: &plain)
+        #expect(String(decoding: plain, as: UTF8.self) == String(Timestamp.iso8601(moment).prefix(19)) + "+0000")
+    }
+}
