@@ -128,6 +128,11 @@ struct RouterTests {
         #expect(labels(.post, "/stockgate/v1/test/reset") == "- unmatched")  // not enabled
         #expect(labels(.get, "/api/v6/commerce.movements.find") == "open2b-v6 rpc method=commerce.movements.find")
         #expect(labels(.get, "/") == "- unmatched")
+        #expect(labels(.get, "//organizations//self/locations") == "zettle locations.list org=self")
+        #expect(RouteTable.segments("//a//bé/c/") == ["a", "bé", "c"])
+        #expect(RouteTable.segments("") == [] && RouteTable.segments("/") == [])
+        #expect(RouteTable.withoutQuery("/stockgate/v1/balances?location=a?b") == "/stockgate/v1/balances")
+        #expect(RouteTable.withoutQuery("/é/x") == "/é/x")
     }
 
     @Test("the Date header: IMF-fixdate, RFC 9110's own example")

@@ -106,8 +106,10 @@ struct RouteTemplate: Sendable {
 struct RouteTable: Sendable {
     /// The gateway's own endpoints; their methods a short list (compared, not hashed).
     private let builtins: [(template: RouteTemplate, methods: [HTTPRequest.Method], destination: Destination)]
-    /// Codec routes by segment count, so a lookup compares only templates of the right length.
-    private let bySegments: [Int: [CodecEndpoint]]
+    /// Codec routes by segment count, so a lookup compares only templates of the right length;
+    /// each with its index in `endpoints`, so only the one that wins is copied out.
+    private let bySegments: [Int: [(template: RouteTemplate, method: HTTPRequest.Method?, index: Int)]]
+    private let endpoints: [CodecEndpoint]
 
     init(gateway: Gateway) {
         var builtins: [(RouteTemplate, [HTTPRequest.Method], Destination)] = [
@@ -133,12 +135,13 @@ struct RouteTable: Sendable {
             builtins.append((RouteTemplate("/stockgate/v1/test/faults/{id}"), [.delete], .faults))
         }
         self.builtins = builtins
-        var bySegments: [Int: [CodecEndpoint]] = [:]
-        for codec in gateway.codecs {
-            for endpoint in Self.endpoints(codec, gateway: gateway) {
-                bySegments[endpoint.template.segments.count, default: []].append(endpoint)
-            }
+        let endpoints = gateway.codecs.flatMap { Self.endpoints($0, gateway: gateway) }
+        var bySegments: [Int: [(template: RouteTemplate, method: HTTPRequest.Method?, index: Int)]] = [:]
+        for (index, endpoint) in endpoints.enumerated() {
+            bySegments[endpoint.template.segments.count, default: []].append(
+                (endpoint.template, endpoint.method, index))
         }
+        self.endpoints = endpoints
         self.bySegments = bySegments
     }
 
@@ -149,17 +152,48 @@ struct RouteTable: Sendable {
     /// Where `method` and `path` (without its query) lead. A path that fits with another
     /// method is not found, as before.
     func destination(method: HTTPRequest.Method, path: Substring) -> Destination {
-        let segments = path.split(separator: "/")
-        for builtin in builtins where builtin.methods.contains(method) && builtin.template.match(segments) != nil {
-            return builtin.destination
+        let segments = Self.segments(path)
+        for index in builtins.indices
+        where builtins[index].template.segments.count == segments.count && builtins[index].methods.contains(method)
+            && builtins[index].template.match(segments) != nil
+        {
+            return builtins[index].destination
         }
-        var best: (endpoint: CodecEndpoint, parameters: [String: String])?
-        for endpoint in bySegments[segments.count] ?? [] where endpoint.method == nil || endpoint.method == method {
-            guard let parameters = endpoint.template.match(segments) else { continue }
-            if let current = best, current.endpoint.template.literals >= endpoint.template.literals { continue }
-            best = (endpoint, parameters)
+        guard let candidates = bySegments[segments.count] else { return .notFound }
+        var best: (index: Int, literals: Int, parameters: [String: String])?
+        for candidate in candidates.indices {
+            let route = candidates[candidate]
+            guard route.method == nil || route.method == method, let parameters = route.template.match(segments)
+            else { continue }
+            if let current = best, current.literals >= route.template.literals { continue }
+            best = (route.index, route.template.literals, parameters)
         }
         guard let best else { return .notFound }
-        return .codec(best.endpoint, parameters: best.parameters)
+        return .codec(endpoints[best.index], parameters: best.parameters)
+    }
+
+    /// `path`'s non-empty segments, split on the bytes (a `Character` walk cost more than the
+    /// whole lookup).
+    static func segments(_ path: Substring) -> [Substring] {
+        var segments: [Substring] = []
+        segments.reserveCapacity(8)
+        let bytes = path.utf8
+        var start = bytes.startIndex
+        var index = start
+        while index != bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "/") {
+                if start != index { segments.append(path[start..<index]) }
+                start = bytes.index(after: index)
+            }
+            index = bytes.index(after: index)
+        }
+        if start != bytes.endIndex { segments.append(path[start..<bytes.endIndex]) }
+        return segments
+    }
+
+    /// The request target without its query.
+    static func withoutQuery(_ target: String) -> Substring {
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target[...] }
+        return target[..<mark]
     }
 }

@@ -149,7 +149,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             answerEarly(refusal, for: current, context: context)
             return
         }
-        let path = request.path.map { $0.prefix { $0 != "?" } } ?? "/"
+        let path = request.path.map { RouteTable.withoutQuery($0) } ?? "/"
         let destination = routes.destination(method: request.method, path: path)
         var current = Current(
             request: request, gateway: gateway, requestID: requestID, started: started, destination: destination)
