@@ -98,7 +98,7 @@ public struct ColleqtiveCodec: InboundCodec {
         case .storeproductsStock:
             var filter = StockFilter()
             if let store = request.queryValue(caseInsensitive: "store_number") {
-                guard catalog.colleqtiveStores.contains(store) else {
+                guard catalog.hasLocation("colleqtive_store", store) else {
                     throw GatewayError.notFound("Store '\(store)' does not exist", field: "store_number")
                 }
                 filter.store = store
@@ -126,7 +126,8 @@ public struct ColleqtiveCodec: InboundCodec {
 
     func knownStore(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> String {
         let store = request.pathParameters["store_number"] ?? ""
-        guard catalog.colleqtiveStores.contains(store) else {
+        // An index lookup: `colleqtiveStores` lists every store anew (a walk of the catalog).
+        guard catalog.hasLocation("colleqtive_store", store) else {
             throw GatewayError.notFound("Store '\(store)' does not exist", field: "store_number")
         }
         return store

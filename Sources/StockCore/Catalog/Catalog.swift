@@ -71,6 +71,11 @@ public struct Catalog: Sendable {
         locationIndex[column]?[indexValue(column, value)]?.first.map { locations[$0] }
     }
 
+    /// Whether some location's `column` holds `value` (an index lookup, nothing copied).
+    public func hasLocation(_ column: String, _ value: String) -> Bool {
+        locationIndex[column]?[indexValue(column, value)]?.isEmpty == false
+    }
+
     /// Every location whose `column` holds `value`, in catalog order.
     public func locations(_ column: String, _ value: String) -> [Location] {
         (locationIndex[column]?[indexValue(column, value)] ?? []).map { locations[$0] }
