@@ -58,6 +58,15 @@ struct LineLogHandlerTests {
         #expect(line.range(of: #""a":"#)!.lowerBound < line.range(of: #""count":"#)!.lowerBound, "sorted: \(line)")
     }
 
+    @Test("the request log's durations: milliseconds with three decimals")
+    func durations() {
+        #expect(GatewayRequestHandler.millis(.microseconds(5)) == "0.005")
+        #expect(GatewayRequestHandler.millis(.microseconds(73)) == "0.073")
+        #expect(GatewayRequestHandler.millis(.microseconds(1_234)) == "1.234")
+        #expect(GatewayRequestHandler.millis(.seconds(12)) == "12000.000")
+        #expect(GatewayRequestHandler.millis(.zero) == "0.000")
+    }
+
     @Test("the log time is the civil UTC time of the moment, as Timestamp.iso8601 writes it")
     func time() {
         let moment = Date(timeIntervalSince1970: 1_796_454_988.123)

@@ -561,18 +561,19 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         current.gateway.metrics.recordRequest(
             dialect: dialect, route: route, status: response.status.code, duration: elapsed)
         if shared.logger.logLevel <= .info {
+            // `.string` of the values as they are: an interpolation would copy each one.
             var metadata: Logger.Metadata = [
-                "request_id": "\(current.requestID)", "dialect": "\(dialect)", "route": "\(route)",
-                "method": "\(current.request.method.rawValue)", "status": "\(response.status.code)",
-                "duration_ms": "\(Self.millis(elapsed))",
+                "request_id": .string(current.requestID), "dialect": .string(dialect), "route": .string(route),
+                "method": .string(current.request.method.rawValue), "status": .string(String(response.status.code)),
+                "duration_ms": .string(Self.millis(elapsed)),
             ]
-            if let client = current.client { metadata["client"] = "\(client)" }
+            if let client = current.client { metadata["client"] = .string(client) }
             let facts = response.logFacts
-            if let backend = facts.backend { metadata["backend"] = "\(backend)" }
-            if let upstream = facts.upstream { metadata["upstream_ms"] = "\(Self.millis(upstream))" }
+            if let backend = facts.backend { metadata["backend"] = .string(backend) }
+            if let upstream = facts.upstream { metadata["upstream_ms"] = .string(Self.millis(upstream)) }
             if facts.itemsApplied + facts.itemsFailed > 0 {
-                metadata["items_applied"] = "\(facts.itemsApplied)"
-                metadata["items_failed"] = "\(facts.itemsFailed)"
+                metadata["items_applied"] = .string(String(facts.itemsApplied))
+                metadata["items_failed"] = .string(String(facts.itemsFailed))
             }
             shared.logger.info("request", metadata: metadata)
         }
@@ -625,9 +626,9 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
 
     static func millis(_ duration: Duration) -> String {
         let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-        let text = String(micros)
-        let padded = String(repeating: "0", count: max(0, 4 - text.count)) + text
-        return padded.dropLast(3) + "." + padded.suffix(3)
+        let whole = String(micros / 1000)
+        let fraction = micros % 1000
+        return whole + (fraction < 10 ? ".00" : fraction < 100 ? ".0" : ".") + String(fraction)
     }
 }
 
