@@ -162,6 +162,27 @@ struct ProtocolHygieneTests {
         }
     }
 
+    @Test(
+        "the idle timeout counts from a connection's last answer: requests spaced under it keep it open, silence after them closes it"
+    )
+    func idleCountsFromLastAnswer() async throws {
+        try await LiveGateway.run(configure: { $0.idleTimeout = 0.6 }) { live in
+            let client = try RawClient(port: live.port, timeoutSeconds: 10)
+            // Four requests 0.35 s apart: 1.05 s in all, past the timeout counted from the first.
+            for round in 0..<4 {
+                if round > 0 { try await Task.sleep(for: .milliseconds(350)) }
+                client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+                let answer = await offPool { client.readAll() }
+                #expect(answer.hasPrefix("HTTP/1.1 200"), "request \(round + 1): \(answer)")
+            }
+            let silent = ContinuousClock.now
+            let (rest, closed) = await offPool { client.readUntilClosed() }
+            let waited = ContinuousClock.now - silent
+            #expect(closed && rest.isEmpty, "\(rest)")
+            #expect(waited >= .milliseconds(500) && waited < .seconds(5), "closed after \(waited) of silence")
+        }
+    }
+
     @Test("HTTP/1.0: closed after the answer unless keep-alive was asked for (then said so); Host may be absent")
     func http10() async throws {
         try await LiveGateway.run { live in
