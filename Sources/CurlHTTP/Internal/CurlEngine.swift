@@ -78,21 +78,31 @@ final class CurlEngine: @unchecked Sendable {
         if !kept { curl_easy_cleanup(easy) }
     }
 
+    // Every `curl_multi_wakeup` is made under the inbox lock and only while `stopped` is false:
+    // the engine thread sets `stopped` under that lock before `curl_multi_cleanup`, so no wake-up
+    // reaches a freed multi handle. (Before, a cancel after `stop`, or a submit that lost a race
+    // with it, called `curl_multi_wakeup` on freed memory: libcurl's magic-number check made that
+    // harmless most of the time, not always.)
+
     /// Queues a prepared transfer; false when the engine is stopping.
     func submit(_ transfer: Transfer) -> Bool {
-        let (accepted, wake) = inbox.withLock { inbox -> (Bool, Bool) in
-            guard !inbox.stopping else { return (false, false) }
+        inbox.withLock { inbox -> Bool in
+            guard !inbox.stopping else { return false }
             inbox.added.append(transfer)
-            defer { inbox.polling = false }
-            return (true, inbox.polling)
+            if inbox.polling {
+                inbox.polling = false
+                curl_multi_wakeup(multi)
+            }
+            return true
         }
-        if wake { curl_multi_wakeup(multi) }
-        return accepted
     }
 
     func cancel(_ id: UInt64) {
-        inbox.withLock { $0.cancelled.append(id) }
-        curl_multi_wakeup(multi)
+        inbox.withLock { inbox in
+            guard !inbox.stopped else { return }
+            inbox.cancelled.append(id)
+            curl_multi_wakeup(multi)
+        }
     }
 
     /// Stops the thread after failing what is in flight; returns once the multi handle is gone.
@@ -102,20 +112,11 @@ final class CurlEngine: @unchecked Sendable {
                 if inbox.stopped { return true }
                 inbox.stopping = true
                 inbox.stopWaiters.append(continuation)
+                curl_multi_wakeup(multi)
                 return false
             }
-            if alreadyStopped {
-                continuation.resume()
-            } else {
-                curl_multi_wakeup(multi)
-            }
+            if alreadyStopped { continuation.resume() }
         }
-    }
-
-    /// Asks the thread to stop without waiting (used by deinit paths).
-    func requestStop() {
-        inbox.withLock { $0.stopping = true }
-        curl_multi_wakeup(multi)
     }
 
     private func loop() {
@@ -167,7 +168,7 @@ final class CurlEngine: @unchecked Sendable {
                 inbox.withLock { $0.polling = false }
             }
         }
-        curl_multi_cleanup(multi)
+        // `stopped` before the cleanup: from here on nobody wakes the multi handle.
         let (waiters, spares) = inbox.withLock { inbox -> ([CheckedContinuation<Void, Never>], [SpareHandle]) in
             inbox.stopped = true
             defer {
@@ -176,6 +177,7 @@ final class CurlEngine: @unchecked Sendable {
             }
             return (inbox.stopWaiters, inbox.spareHandles)
         }
+        curl_multi_cleanup(multi)
         for spare in spares { curl_easy_cleanup(spare.easy) }
         for waiter in waiters { waiter.resume() }
     }
