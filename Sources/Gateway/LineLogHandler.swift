@@ -72,7 +72,7 @@ public struct LineLogHandler: LogHandler {
                 line.append(UInt8(ascii: " "))
                 line.append(contentsOf: key.utf8)
                 line.append(UInt8(ascii: "="))
-                Self.append(value, to: &line)
+                line.append(contentsOf: Self.text(of: value).utf8)
             }
             line.append(contentsOf: " [".utf8)
             line.append(contentsOf: event.source.utf8)
@@ -93,9 +93,7 @@ public struct LineLogHandler: LogHandler {
                 line.append(UInt8(ascii: ","))
                 JSONWriter.appendString(key, into: &line)
                 line.append(UInt8(ascii: ":"))
-                var text = ""
-                if case .string(let string) = value { text = string } else { text = value.description }
-                JSONWriter.appendString(text, into: &line)
+                JSONWriter.appendString(Self.text(of: value), into: &line)
             }
             line.append(UInt8(ascii: "}"))
         }
@@ -106,11 +104,18 @@ public struct LineLogHandler: LogHandler {
     /// The members a metadata key cannot replace in a JSON line.
     static let reserved: Set<String> = ["ts", "level", "logger", "msg", "source"]
 
-    private static func append(_ value: Logger.Metadata.Value, to line: inout [UInt8]) {
-        if case .string(let string) = value {
-            line.append(contentsOf: string.utf8)
-        } else {
-            line.append(contentsOf: value.description.utf8)
+    /// A metadata value as text: a string as it is, anything else as swift-log describes it.
+    private static func text(of value: Logger.Metadata.Value) -> String {
+        if case .string(let string) = value { return string }
+        return value.description
+    }
+
+    /// Makes every logger of the process write lines of `format` to standard error from `level` up.
+    public static func bootstrap(format: Format, level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var handler = LineLogHandler(label: label, format: format)
+            handler.logLevel = level
+            return handler
         }
     }
 

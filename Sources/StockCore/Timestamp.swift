@@ -4,9 +4,10 @@ import Foundation
 public enum Timestamp {
     /// `2026-11-23T08:30:00.123Z`
     public static func iso8601(_ date: Date) -> String {
-        let parts = civil(date)
-        return "\(pad(parts.year, 4))-\(pad(parts.month))-\(pad(parts.day))T\(pad(parts.hour)):\(pad(parts.minute)):"
-            + "\(pad(parts.second)).\(pad(parts.millisecond, 3))Z"
+        var text: [UInt8] = []
+        text.reserveCapacity(24)
+        appendISO8601(date, milliseconds: true, into: &text)
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Appends `2026-11-23T08:30:00.123Z` (`milliseconds`) or `2026-11-23T08:30:00+0000` (the

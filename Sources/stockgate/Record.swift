@@ -59,11 +59,7 @@ struct Record: AsyncParsableCommand {
                 "log_level": logLevel, "data_dir": scratch,
             ]),
             environment: ProcessInfo.processInfo.environment)
-        LoggingSystem.bootstrap { label in
-            var handler = LineLogHandler(label: label, format: settings.logFormat == "json" ? .json : .text)
-            handler.logLevel = settings.logLevel
-            return handler
-        }
+        LineLogHandler.bootstrap(format: settings.logFormat == "json" ? .json : .text, level: settings.logLevel)
         let logger = Logger(label: "stockgate.record")
         guard let target = settings.file.backends.first(where: { $0.name == backend }) else {
             let known = settings.file.backends.map(\.name).joined(separator: ", ")

@@ -105,11 +105,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try ServeSettings.read(flags: flags, environment: ProcessInfo.processInfo.environment)
-        LoggingSystem.bootstrap { label in
-            var handler = LineLogHandler(label: label, format: settings.logFormat == "json" ? .json : .text)
-            handler.logLevel = settings.logLevel
-            return handler
-        }
+        LineLogHandler.bootstrap(format: settings.logFormat == "json" ? .json : .text, level: settings.logLevel)
         let logger = Logger(label: "stockgate")
         let catalog = try Self.loadCatalog(settings, logger: logger)
         let (storage, storageService) = try await Self.openStorage(settings, catalog: catalog, logger: logger)

@@ -51,6 +51,7 @@ struct LineLogHandlerTests {
         #expect(line.hasSuffix("}\n") && line.split(separator: "\n").count == 1, "\(line)")
         let object = try JSONParser.parse(Array(line.utf8))
         #expect(object["msg"] == "quote \" and\nnewline")
+        #expect(!line.contains("spoofed"), "a metadata key must not replace a reserved member: \(line)")
         #expect(object["level"] == "warning" && object["logger"] == "stockgate" && object["source"] == "Ledger")
         #expect(object["count"] == "3" && object["a"] == #"["x", "y"]"#, "\(line)")
         let stamp = try #require(object["ts"]?.stringValue)
@@ -67,14 +68,14 @@ struct LineLogHandlerTests {
         #expect(GatewayRequestHandler.millis(.zero) == "0.000")
     }
 
-    @Test("the log time is the civil UTC time of the moment, as Timestamp.iso8601 writes it")
+    @Test("the log time is the civil UTC time of the moment, in both forms")
     func time() {
-        let moment = Date(timeIntervalSince1970: 1_796_454_988.123)
-        var text: [UInt8] = []
-        Timestamp.appendISO8601(moment, milliseconds: true, into: &text)
-        #expect(String(decoding: text, as: UTF8.self) == Timestamp.iso8601(moment))
+        // 2026-12-05 07:16:28.125 UTC (a fraction a double holds exactly).
+        let moment = Date(timeIntervalSince1970: 1_796_454_988.125)
+        #expect(Timestamp.iso8601(moment) == "2026-12-05T07:16:28.125Z")
         var plain: [UInt8] = []
         Timestamp.appendISO8601(moment, milliseconds: false, into: &plain)
-        #expect(String(decoding: plain, as: UTF8.self) == String(Timestamp.iso8601(moment).prefix(19)) + "+0000")
+        #expect(String(decoding: plain, as: UTF8.self) == "2026-12-05T07:16:28+0000")
+        #expect(Timestamp.iso8601(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
     }
 }

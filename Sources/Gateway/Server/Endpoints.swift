@@ -154,9 +154,7 @@ struct RouteTable: Sendable {
     func destination(method: HTTPRequest.Method, path: Substring) -> Destination {
         let segments = Self.segments(path)
         for index in builtins.indices
-        where builtins[index].template.segments.count == segments.count && builtins[index].methods.contains(method)
-            && builtins[index].template.match(segments) != nil
-        {
+        where builtins[index].methods.contains(method) && builtins[index].template.match(segments) != nil {
             return builtins[index].destination
         }
         guard let candidates = bySegments[segments.count] else { return .notFound }

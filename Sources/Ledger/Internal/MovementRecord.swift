@@ -14,8 +14,9 @@ extension Quantity: DatabaseValueConvertible {
 /// A movement as its journal row: one prepared `INSERT`, cached per connection.
 ///
 /// Written by hand rather than through GRDB's `PersistableRecord`, which builds the column
-/// list and looks its statement up anew for every row: ~190,000 instructions per insert,
-/// against ~15,000 here (callgrind, a forwarded write; BENCHMARKS.md).
+/// list and looks its statement up anew for every row: ~194,000 instructions per insert
+/// against ~139,000 here, two thirds of it SQLite's own work on the table and its indexes
+/// (callgrind, a forwarded write; BENCHMARKS.md).
 enum MovementRecord {
     static let insertSQL = """
         INSERT INTO movement (product, quantity, from_location, to_location, reason, reference, description,
