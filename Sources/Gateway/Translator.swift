@@ -83,8 +83,8 @@ public enum Translator {
     }
 
     static func split(_ path: String) -> (String, [(name: String, value: String)]) {
-        guard let mark = path.firstIndex(of: "?") else { return (path, []) }
-        return (String(path[..<mark]), QueryString.parse(String(path[path.index(after: mark)...])))
+        let target = QueryString.split(target: path)
+        return (String(target.path), QueryString.parse(target.query))
     }
 
     static func decode<Codec: InboundCodec>(

@@ -1,35 +1,62 @@
 /// Parses `application/x-www-form-urlencoded` text (a URL query or a form body).
+///
+/// It works on the UTF-8 bytes: `&`, `=`, `+` and `%` are ASCII, so the text is cut where the
+/// bytes say (as the WHATWG URL standard does), never inside a character, and a part with
+/// nothing to decode is copied as it is.
 public enum QueryString {
     /// Name/value pairs in order; `+` is a space and `%XX` escapes are decoded in both.
-    /// Invalid escapes are kept as written.
+    /// Invalid escapes are kept as written; empty pairs (`a=1&&b=2`) are skipped.
     public static func parse(_ query: String) -> [(name: String, value: String)] {
-        guard !query.isEmpty else { return [] }
-        return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            if let equals = pair.firstIndex(of: "=") {
-                return (decode(pair[..<equals]), decode(pair[pair.index(after: equals)...]))
+        parse(query[...])
+    }
+
+    /// The same, for a part of a longer text (the query of a request target).
+    public static func parse(_ query: Substring) -> [(name: String, value: String)] {
+        let bytes = query.utf8
+        var pairs: [(name: String, value: String)] = []
+        var start = bytes.startIndex
+        while start != bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+            if start != end {
+                if let equals = bytes[start..<end].firstIndex(of: UInt8(ascii: "=")) {
+                    pairs.append((decode(query[start..<equals]), decode(query[bytes.index(after: equals)..<end])))
+                } else {
+                    pairs.append((decode(query[start..<end]), ""))
+                }
             }
-            return (decode(pair), "")
+            start = end == bytes.endIndex ? end : bytes.index(after: end)
         }
+        return pairs
+    }
+
+    /// A request target cut at its first `?`: the path, and the query after it (empty without one).
+    public static func split(target: String) -> (path: Substring, query: Substring) {
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target[...], "") }
+        return (target[..<mark], target[target.utf8.index(after: mark)...])
     }
 
     public static func decode(_ text: Substring) -> String {
+        let source = text.utf8
+        guard source.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else {
+            return String(text)
+        }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        let source = Array(text.utf8)
-        var index = 0
-        while index < source.count {
+        bytes.reserveCapacity(source.count)
+        var index = source.startIndex
+        while index != source.endIndex {
             let byte = source[index]
+            index = source.index(after: index)
             if byte == UInt8(ascii: "+") {
                 bytes.append(0x20)
-            } else if byte == UInt8(ascii: "%"), index + 2 <= source.count - 1,
-                let high = hex(source[index + 1]), let low = hex(source[index + 2])
+            } else if byte == UInt8(ascii: "%"), index != source.endIndex,
+                source.index(after: index) != source.endIndex, let high = hex(source[index]),
+                let low = hex(source[source.index(after: index)])
             {
                 bytes.append(high << 4 | low)
-                index += 2
+                index = source.index(index, offsetBy: 2)
             } else {
                 bytes.append(byte)
             }
-            index += 1
         }
         return String(decoding: bytes, as: UTF8.self)
     }

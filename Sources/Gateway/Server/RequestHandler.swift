@@ -294,11 +294,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 return CodecResponse(status: .ok, headers: headers, body: gateway.metrics.exposition())
             }
         case .console:
-            let query = QueryString.parse(
-                current.request.path.flatMap { path in
-                    path.firstIndex(of: "?").map { String(path[path.index(after: $0)...]) }
-                }
-                    ?? "")
+            let query = QueryString.parse(QueryString.split(target: current.request.path ?? "").query)
             let location = query.first { $0.name == "location" }.flatMap { $0.value.isEmpty ? nil : $0.value }
             run(current, context: context) {
                 let page = OperatorPage.render(await OperatorPage.snapshot(gateway: gateway, location: location))
@@ -373,10 +369,9 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         case .codec(let endpoint, let parameters):
             let request = current.request
             var body = current.body ?? ByteBuffer()
-            let path = request.path ?? "/"
-            let query = path.firstIndex(of: "?").map { String(path[path.index(after: $0)...]) } ?? ""
+            let target = QueryString.split(target: request.path ?? "/")
             var inbound = InboundRequest(
-                method: request.method, path: String(path.prefix { $0 != "?" }), query: QueryString.parse(query),
+                method: request.method, path: String(target.path), query: QueryString.parse(target.query),
                 headers: request.headerFields, body: body.readBytes(length: body.readableBytes) ?? [],
                 pathParameters: parameters, maxJSONDepth: gateway.configuration.maxJSONDepth,
                 maxJSONValues: gateway.configuration.maxJSONValues)
@@ -400,7 +395,8 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                     answerer,
                     DirectRequest(
                         dialect: endpoint.dialect, route: endpoint.routeName, method: request.method.rawValue,
-                        path: decoded.path, query: query, headers: request.headerFields, body: decoded.body)
+                        path: decoded.path, query: String(target.query), headers: request.headerFields,
+                        body: decoded.body)
                 )
             }
             @Sendable func serve(_ fault: Fault?) async -> CodecResponse {
