@@ -134,6 +134,25 @@ extension Ledger {
                     ) WITHOUT ROWID
                     """)
         }
+        migrator.registerMigration("v8-embedded-only-indexes") { db in
+            // Every query of the journal names the backend (`backend IS NULL` for the embedded
+            // ledger's movements, `backend = ?` or `IS NOT NULL` for forwarded ones), so the
+            // product, location and time indexes serve the embedded ledger only. Journaling a
+            // forwarded movement then writes three b-trees of the file (the table, sqlite_sequence,
+            // the backend index; four with an idempotency key) instead of seven. Queries of
+            // forwarded rows read them through `movement_by_backend`, in id order.
+            try db.execute(
+                sql: """
+                    DROP INDEX movement_by_product;
+                    DROP INDEX movement_by_from;
+                    DROP INDEX movement_by_to;
+                    DROP INDEX movement_by_created;
+                    CREATE INDEX movement_by_product ON movement(product, id) WHERE backend IS NULL;
+                    CREATE INDEX movement_by_from ON movement(from_location, id) WHERE backend IS NULL;
+                    CREATE INDEX movement_by_to ON movement(to_location, id) WHERE backend IS NULL;
+                    CREATE INDEX movement_by_created ON movement(created_at) WHERE backend IS NULL;
+                    """)
+        }
         return migrator
     }
 }

@@ -73,6 +73,23 @@ extension PostgresStore {
         ),
         (2, [oneStatementWrite]),
         (3, [groupWrite]),
+        (
+            4,
+            // As the SQLite ledger's v8: every query names the backend, so the product,
+            // location and time indexes hold the embedded ledger's rows only, and journaling a
+            // forwarded movement writes the table and the backend index.
+            statements(
+                """
+                DROP INDEX movement_by_product;
+                DROP INDEX movement_by_from;
+                DROP INDEX movement_by_to;
+                DROP INDEX movement_by_created;
+                CREATE INDEX movement_by_product ON movement(product, id) WHERE backend IS NULL;
+                CREATE INDEX movement_by_from ON movement(from_location, id) WHERE backend IS NULL;
+                CREATE INDEX movement_by_to ON movement(to_location, id) WHERE backend IS NULL;
+                CREATE INDEX movement_by_created ON movement(created_at) WHERE backend IS NULL;
+                """)
+        ),
     ]
 
     /// Splits statements separated by `;` at the end of a line.

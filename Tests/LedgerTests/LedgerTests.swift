@@ -310,6 +310,65 @@ struct LedgerTests {
         }
     }
 
+    @Test("forwarded rows stay out of the embedded ledger's indexes, also in a ledger made before v8")
+    func embeddedOnlyIndexes() async throws {
+        try await withTemporaryDirectory { dir in
+            // A ledger as v7 left it, with one forwarded row in every index.
+            do {
+                let old = try DatabaseQueue(path: (dir as NSString).appendingPathComponent(Ledger.fileName))
+                try Ledger.migrator.migrate(old, upTo: "v7-tracking")
+                try await old.write { db in
+                    try db.execute(
+                        sql: """
+                            INSERT INTO movement (product, quantity, from_location, to_location, created_at, state,
+                                dialect, request_id, backend)
+                            VALUES ('mug', '3', 'supplier', 'floor', 1, 'applied', 'stockgate', 'old', 'shop')
+                            """)
+                }
+                try old.close()
+            }
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            _ = try await ledger.move(
+                MoveBatch(items: [move("mug", "1", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            _ = try await ledger.journalForwarded([move("tea", "2", "floor", "back")], backend: "shop", facts: facts)
+            // Rows in each index (the first figure of its statistics): 1 embedded, 2 forwarded.
+            let (entries, plans) = try await ledger.writer.write { db in
+                // The plans first: statistics of three rows would make a scan of the table look as cheap.
+                func plan(_ filter: String) throws -> String {
+                    try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM movement WHERE \(filter) ORDER BY id")
+                        .map { $0["detail"] as String }.joined(separator: "; ")
+                }
+                let plans = [
+                    try plan("backend IS NULL AND product = 'mug'"),
+                    try plan("backend IS NULL AND created_at = 1"),
+                    try plan("backend = 'shop' AND product = 'mug'"),
+                ]
+                try db.execute(sql: "ANALYZE")
+                let entries = Dictionary(
+                    uniqueKeysWithValues: try Row.fetchAll(
+                        db, sql: "SELECT idx, stat FROM sqlite_stat1 WHERE idx IS NOT NULL"
+                    ).map {
+                        row -> (String, Int) in
+                        let stat: String = row["stat"]
+                        return (row["idx"], Int(stat.split(separator: " ")[0]) ?? -1)
+                    })
+                return (entries, plans)
+            }
+            for index in ["movement_by_product", "movement_by_from", "movement_by_to", "movement_by_created"] {
+                #expect(entries[index] == 1, "\(index): \(entries)")
+            }
+            #expect(entries["movement_by_backend"] == 3)
+            #expect(plans[0].contains("movement_by_product"), "\(plans[0])")
+            #expect(plans[1].contains("movement_by_created"), "\(plans[1])")
+            #expect(plans[2].contains("movement_by_backend"), "\(plans[2])")
+            // The old forwarded row is still found through its backend.
+            var query = MovementQuery(product: "mug")
+            query.backend = "shop"
+            #expect(try await ledger.movements(query).map(\.requestID) == ["old"])
+            try ledger.close()
+        }
+    }
+
     @Test("the database runs in WAL mode with synchronous FULL")
     func durabilitySettings() async throws {
         try await withTemporaryDirectory { dir in

@@ -47,6 +47,46 @@ struct StoreBehaviourTests {
         }
     }
 
+    @Test(
+        "journal queries: each backend's rows by product, location and time, apart from the embedded ledger's",
+        arguments: StoreKind.testable)
+    func journalQueries(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { store in
+            _ = try await store.move(
+                MoveBatch(items: [move("mug", "5", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            let shop = try await store.journalForwarded(
+                [
+                    move("mug", "2", "supplier", "floor"), move("tea", "1", "floor", "back"),
+                    move("mug", "1", "back", "sold"),
+                ],
+                backend: "shop", facts: facts, state: .sent)
+            let other = try await store.journalForwarded(
+                [move("mug", "4", "supplier", "floor")], backend: "other", facts: facts, state: .applied)
+            func ids(
+                _ backend: String?, product: String? = nil, location: String? = nil, from: Date? = nil
+            )
+                async throws -> [Int64]
+            {
+                var query = MovementQuery(product: product, location: location, createdFrom: from)
+                query.backend = backend
+                return try await store.movements(query).compactMap(\.id)
+            }
+            let shopIDs = shop.compactMap(\.id)
+            #expect(try await ids("shop", product: "mug") == [shopIDs[0], shopIDs[2]])
+            #expect(try await ids("shop", location: "back") == [shopIDs[1], shopIDs[2]])
+            #expect(try await ids("shop", location: "floor", from: .distantPast) == [shopIDs[0], shopIDs[1]])
+            #expect(try await ids("shop", product: "mug", from: Date().addingTimeInterval(3600)).isEmpty)
+            #expect(try await ids("other", product: "mug") == other.compactMap(\.id))
+            #expect(try await ids(MovementQuery.anyBackend, product: "tea") == [shopIDs[1]])
+            // The embedded ledger's queries see its own movement only.
+            #expect(try await ids(nil, product: "mug").count == 1)
+            #expect(try await ids(nil, location: "floor", from: .distantPast).count == 1)
+            var count = MovementQuery(product: "mug")
+            count.backend = "shop"
+            #expect(try await store.count(count) == 2)
+        }
+    }
+
     @Test("idempotency: an answer kept and read back whole, expired by age", arguments: StoreKind.testable)
     func answers(_ kind: StoreKind) async throws {
         try await withStore(kind, catalog: testCatalog) { store in
