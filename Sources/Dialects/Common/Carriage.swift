@@ -338,10 +338,9 @@ public enum CarriageProbe {
     private static func decodeOpened<Codec: InboundCodec>(
         _ request: OutboundRequest, _ codec: Codec, _ catalog: Catalog
     ) -> Movement? {
-        let full = request.path
-        let mark = full.firstIndex(of: "?")
-        let path = mark.map { String(full[..<$0]) } ?? full
-        let query = mark.map { QueryString.parse(String(full[full.index(after: $0)...])) } ?? []
+        let target = QueryString.split(target: request.path)
+        let path = String(target.path)
+        let query = QueryString.parse(target.query)
         for route in codec.routes where route.method == nil || route.method == request.method {
             guard let parameters = route.match(path) else { continue }
             let inbound = InboundRequest(
@@ -360,10 +359,8 @@ struct RequestLeaves {
     var leaves: [(path: String, value: String)] = []
 
     init(_ request: OutboundRequest) {
-        if let mark = request.path.firstIndex(of: "?") {
-            for item in QueryString.parse(String(request.path[request.path.index(after: mark)...])) {
-                leaves.append(("?" + item.name, item.value))
-            }
+        for item in QueryString.parse(QueryString.split(target: request.path).query) {
+            leaves.append(("?" + item.name, item.value))
         }
         for field in request.head.headerFields { leaves.append(("header " + field.name.rawName, field.value)) }
         if let body = request.body, let json = try? JSONParser.parse(body) { add(json, path: "") }
