@@ -149,10 +149,10 @@ let package = Package(
             dependencies: [
                 "Dialects", "StockCore", "Gateway", "Ledger", .product(name: "Logging", package: "swift-log"),
             ]),
-        // Micro-benchmarks for scripts/bench (codec throughput, ledger commits).
+        // Micro-benchmarks for scripts/bench (codec throughput, ledger commits, the hop's floor).
         .executableTarget(
             name: "stockgate-bench",
-            dependencies: ["Dialects", "StockCore", "Ledger", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CCurl", "Dialects", "StockCore", "Ledger", .product(name: "Logging", package: "swift-log")]),
         // Helpers shared by the test targets (deterministic randomness, loopback fake upstreams).
         .target(
             name: "TestSupport",

@@ -2,11 +2,15 @@
 #define CCURL_SHIM_H
 
 #include <curl/curl.h>
+// libcurl's multi-socket API is driven from an epoll loop (the hop floor in stockgate-bench).
+#include <sys/epoll.h>
 
 // Typed shims for libcurl's variadic calls, which Swift cannot call directly.
 // One function per argument type; no logic here.
 
 typedef size_t (*ccurl_data_callback)(char *buffer, size_t size, size_t count, void *context);
+typedef int (*ccurl_socket_callback)(CURL *easy, curl_socket_t socket, int what, void *context, void *socketContext);
+typedef int (*ccurl_timer_callback)(CURLM *multi, long timeoutMilliseconds, void *context);
 typedef int (*ccurl_progress_callback)(void *context, curl_off_t dltotal, curl_off_t dlnow,
                                        curl_off_t ultotal, curl_off_t ulnow);
 
@@ -41,6 +45,18 @@ static inline CURLcode ccurl_easy_getinfo_ptr(CURL *handle, CURLINFO info, void 
 
 static inline CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return curl_multi_setopt(handle, option, value);
+}
+
+static inline CURLMcode ccurl_multi_setopt_ptr(CURLM *handle, CURLMoption option, void *value) {
+    return curl_multi_setopt(handle, option, value);
+}
+
+static inline CURLMcode ccurl_multi_setopt_socket_callback(CURLM *handle, ccurl_socket_callback value) {
+    return curl_multi_setopt(handle, CURLMOPT_SOCKETFUNCTION, value);
+}
+
+static inline CURLMcode ccurl_multi_setopt_timer_callback(CURLM *handle, ccurl_timer_callback value) {
+    return curl_multi_setopt(handle, CURLMOPT_TIMERFUNCTION, value);
 }
 
 #endif

@@ -4,12 +4,21 @@ import Ledger
 import Logging
 import StockCore
 
-/// Micro-benchmarks that need no network: codec throughput and embedded-ledger commits.
+/// Micro-benchmarks that need no network (codec throughput, embedded-ledger commits), and
+/// `hop-floor`, the one-thread libcurl forwarder the hop is measured against (`HopFloor`).
 /// `scripts/bench` builds this in release and prints its lines in the benchmark table.
 @main
 struct Bench {
     static func main() async throws {
         let arguments = CommandLine.arguments.dropFirst()
+        if arguments.contains("hop-floor") {
+            let port = arguments.first { $0.hasPrefix("--port=") }.flatMap { UInt16($0.dropFirst(7)) }
+            let backend = arguments.first { $0.hasPrefix("--backend=") }.map { String($0.dropFirst(10)) }
+            guard let port, let backend else {
+                throw HopFloorError(message: "hop-floor needs --port=PORT and --backend=URL")
+            }
+            try HopFloor(port: port, backend: backend).run()
+        }
         let mappings = arguments.first { $0.hasPrefix("--mappings=") }.map { String($0.dropFirst(11)) } ?? "mappings"
         let catalog = try Catalog.parse(
             productsCSV: String(contentsOfFile: mappings + "/products.csv", encoding: .utf8),
