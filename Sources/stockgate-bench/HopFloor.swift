@@ -5,9 +5,9 @@ import Glibc
 /// nothing else is paid. One thread and one epoll set own both the clients' sockets and
 /// libcurl's (`curl_multi_socket_action`); no NIO, no Swift tasks, no thread crossings, no
 /// translation, no journal. Each request is read up to its head and `Content-Length` body and
-/// sent as it is (method and body) to one fixed backend URL; the backend's status and body go
-/// back. It is a measuring instrument for `scripts/bench`, not a server: no TLS, no chunked
-/// bodies, no limits, no timeouts.
+/// sent as it is (GET, or POST with its body; any other method closes the connection) to one
+/// fixed backend URL; the backend's status and body go back. It is a measuring instrument for
+/// `scripts/bench`, not a server: no TLS, no chunked bodies, no limits, no timeouts.
 ///
 /// `stockgate-bench hop-floor --port=P --backend=http://127.0.0.1:Q/path` runs until killed.
 final class HopFloor {
@@ -192,7 +192,11 @@ final class HopFloor {
             connection.input.count >= headEnd + length
         else { return }
         let body = connection.input[headEnd..<(headEnd + length)]
-        let isPost = connection.input.first == UInt8(ascii: "P")
+        let isPost = connection.input.starts(with: "POST ".utf8)
+        guard isPost || connection.input.starts(with: "GET ".utf8) else {
+            drop(connection)
+            return
+        }
         if isPost {
             _ = ccurl_easy_setopt_long(connection.easy, CURLOPT_POSTFIELDSIZE, body.count)
             _ = body.withUnsafeBytes { ccurl_easy_setopt_ptr(connection.easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
@@ -241,11 +245,12 @@ final class HopFloor {
             _ = ccurl_easy_getinfo_ptr(easy, CURLINFO_PRIVATE, &context)
             var status = 0
             _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+            // Read before the handle leaves the multi: the message does not outlive that.
+            if message.pointee.data.result != CURLE_OK { status = 502 }
             curl_multi_remove_handle(multi, easy)
             guard let context else { continue }
             let connection = Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue()
             connection.forwarding = false
-            if message.pointee.data.result != CURLE_OK { status = 502 }
             let head =
                 "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Forwarded")\r\n"
                 + "Content-Type: application/json\r\nContent-Length: \(connection.answer.count)\r\n\r\n"
