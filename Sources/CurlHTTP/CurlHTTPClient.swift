@@ -25,12 +25,17 @@ public final class CurlHTTPClient: Sendable {
         /// Most connections kept to one host.
         public var maxConnectionsPerHost: Int
         public var userAgent: String
+        /// A request with a body reuses a kept-alive connection only when it was last used at
+        /// most this many whole seconds ago (libcurl's `CURLOPT_MAXAGE_CONN`); older ones are
+        /// closed and a new one is opened. Reads reuse any connection libcurl still finds alive.
+        public var writeReuseMaxIdleSeconds: Int
 
         public init(
             connectTimeout: Duration = .seconds(5), timeout: Duration = .seconds(30),
             maxResponseBytes: Int = 8 * 1024 * 1024, verifyTLS: Bool = true, caBundlePath: String? = nil,
-            maxConnectionsPerHost: Int = 32, userAgent: String = "StockGate"
+            maxConnectionsPerHost: Int = 32, userAgent: String = "StockGate", writeReuseMaxIdleSeconds: Int = 1
         ) {
+            self.writeReuseMaxIdleSeconds = writeReuseMaxIdleSeconds
             self.connectTimeout = connectTimeout
             self.timeout = timeout
             self.maxResponseBytes = maxResponseBytes
@@ -121,13 +126,21 @@ public final class CurlHTTPClient: Sendable {
             set(ccurl_easy_setopt_ptr(easy, CURLOPT_CUSTOMREQUEST, method))
         }
         if let body = request.body {
-            // COPYPOSTFIELDS: libcurl keeps its own copy, so the Swift array's lifetime does not matter.
+            // The body goes through a read callback and no seek callback, never as POSTFIELDS:
+            // when a reused connection closes before any byte of the answer, libcurl sends the
+            // request again on a new connection by itself (Curl_retry_request) — for POST and PUT
+            // too — after rewinding the body. A body it cannot rewind makes it fail instead
+            // (CURLE_SEND_FAIL_REWIND), so a write that may have been applied is never sent a
+            // second time behind the caller's back: the gateway decides about any resend.
+            transfer.upload = body
+            set(ccurl_easy_setopt_long(easy, CURLOPT_POST, 1))
             set(ccurl_easy_setopt_int64(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
-            set(
-                body.withUnsafeBytes {
-                    ccurl_easy_setopt_ptr(
-                        easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
-                })
+            set(ccurl_easy_setopt_data_callback(easy, CURLOPT_READFUNCTION, readCallback))
+            set(ccurl_easy_setopt_ptr(easy, CURLOPT_READDATA, context))
+            // A write reuses only a connection used within the last ~2 s (libcurl counts whole
+            // seconds): a backend that closes idle connections after a few seconds would
+            // otherwise race the write, and the write would fail with an unknown outcome.
+            set(ccurl_easy_setopt_long(easy, CURLOPT_MAXAGE_CONN, configuration.writeReuseMaxIdleSeconds))
         }
         var list: UnsafeMutablePointer<curl_slist>?
         var hasExpect = false
@@ -157,6 +170,12 @@ private let writeCallback: ccurl_data_callback = { buffer, size, count, context 
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
     return transfer.appendBody(UnsafeRawBufferPointer(start: buffer, count: length)) ? length : 0
+}
+
+private let readCallback: ccurl_data_callback = { buffer, size, count, context in
+    guard let buffer, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    return transfer.readBody(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
 }
 
 private let headerCallback: ccurl_data_callback = { buffer, size, count, context in

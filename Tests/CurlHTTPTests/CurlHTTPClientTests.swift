@@ -251,3 +251,88 @@ struct CurlRequestURLTests {
         #expect(request.url == scheme + "://" + authority + path)
     }
 }
+
+/// libcurl resends a request by itself when a reused connection closes before any byte of the
+/// answer (Curl_retry_request). For a write that is a second application at a backend that
+/// applied the first and then dropped the connection: the client must fail instead.
+@Suite("CurlHTTP never resends a write on its own")
+struct CurlNoResendTests {
+    /// Answers every request on a new connection; on a reused one, reads the request whole
+    /// and closes without answering.
+    static func upstream() throws -> RawUpstream {
+        try RawUpstream { request in
+            request.indexOnConnection == 0 ? .answer(200, #"{"ok": true}"#) : .dropConnection
+        }
+    }
+
+    @Test(
+        "a POST or PUT on a reused connection that closes after reading it is sent once and fails",
+        arguments: [
+            HTTPRequest.Method.post, .put,
+        ])
+    func writeNotResent(method: HTTPRequest.Method) async throws {
+        let upstream = try Self.upstream()
+        try await upstream.run { base in
+            let client = CurlHTTPClient()
+            let first = try await client.execute(
+                CurlRequest(method: method, url: base + "/write", body: Array(#"{"n": 1}"#.utf8)))
+            #expect(first.status == 200)
+            await expectCurlError(.transfer) {
+                _ = try await client.execute(
+                    CurlRequest(method: method, url: base + "/write", body: Array(#"{"n": 2}"#.utf8)))
+            }
+            await client.shutdown()
+            let writes = upstream.received.filter { $0.method == method.rawValue }
+            #expect(writes.map(\.body) == [#"{"n": 1}"#, #"{"n": 2}"#], "the second write arrived once")
+            #expect(writes.map(\.indexOnConnection) == [0, 1])
+        }
+    }
+
+    @Test("the failure says the request went out and was not sent again")
+    func failureMessage() async throws {
+        let upstream = try Self.upstream()
+        try await upstream.run { base in
+            let client = CurlHTTPClient()
+            _ = try await client.execute(CurlRequest(method: .post, url: base + "/w", body: Array("a".utf8)))
+            do {
+                _ = try await client.execute(CurlRequest(method: .post, url: base + "/w", body: Array("b".utf8)))
+                Issue.record("the dropped write succeeded")
+            } catch let error as CurlError {
+                #expect(error.message.contains("not sent again"), "\(error)")
+            }
+            await client.shutdown()
+        }
+    }
+
+    @Test("a GET in the same situation is sent again on a new connection and answered (reads may repeat)")
+    func readResent() async throws {
+        let upstream = try Self.upstream()
+        try await upstream.run { base in
+            let client = CurlHTTPClient()
+            _ = try await client.execute(CurlRequest(url: base + "/read"))
+            let second = try await client.execute(CurlRequest(url: base + "/read"))
+            await client.shutdown()
+            #expect(second.status == 200)
+            #expect(upstream.received.map(\.indexOnConnection) == [0, 1, 0])
+        }
+    }
+
+    @Test("a write reuses a connection used in the last second, and opens a new one after ~2 s idle; a read reuses it")
+    func writeAfterIdleOpensConnection() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            let warm = try await client.execute(CurlRequest(method: .post, url: base + "/echo", body: Array("1".utf8)))
+            let soon = try await client.execute(CurlRequest(method: .post, url: base + "/echo", body: Array("2".utf8)))
+            try await Task.sleep(for: .milliseconds(2500))
+            let read = try await client.execute(CurlRequest(url: base + "/hello"))
+            try await Task.sleep(for: .milliseconds(2500))
+            let late = try await client.execute(CurlRequest(method: .post, url: base + "/echo", body: Array("3".utf8)))
+            await client.shutdown()
+            #expect(warm.newConnections == 1)
+            #expect(soon.newConnections == 0)
+            #expect(read.newConnections == 0, "a read reuses an idle connection")
+            #expect(late.newConnections == 1, "a write after 2.5 s idle opens a new connection")
+            #expect(String(decoding: late.body, as: UTF8.self) == "3")
+        }
+    }
+}

@@ -126,3 +126,48 @@ struct UntrustedBackendTests {
         }
     }
 }
+
+/// Attack run finding 2 (issue 29): libcurl resent a write by itself when a reused keep-alive
+/// connection closed before any byte of the answer — a backend that applied the write and then
+/// dropped the connection received it twice within one gateway request.
+@Suite("A write is never sent twice by the transport")
+struct NoTransportResendTests {
+    static let backendDialects = DialectRegistry.ids.filter { $0 != CanonicalCodec.dialect }
+
+    /// A movement the backend dialect can express (StoreFeeder moves between its warehouse
+    /// locations; the others take a receipt at the shop floor).
+    static func movement(_ quantity: Int, to backendDialect: String) -> String {
+        let from = backendDialect == "storefeeder" ? "back-room" : "supplier"
+        return
+            #"{"movements": [{"product": "tshirt-blue-m", "quantity": \#(quantity), "from": "\#(from)", "to": "shop-floor"}]}"#
+    }
+
+    @Test(
+        "a backend that reads a write on a reused connection and closes it receives that write once",
+        arguments: backendDialects)
+    func droppedAfterApplying(backendDialect: String) async throws {
+        // Reads are answered; a write on a reused connection is read whole, then the connection
+        // closes without an answer (applied, then the backend died).
+        let upstream = try RawUpstream { request in
+            request.method != "GET" && request.indexOnConnection > 0 ? .dropConnection : .answer(200, "{}")
+        }
+        try await upstream.run { base in
+            try await UntrustedBackendTests.withRoutedGateway(CanonicalCodec.dialect, to: backendDialect, base: base) {
+                live in
+                let url = live.baseURL + "/stockgate/v1/movements"
+                _ = try await HTTPClient.shared.send(.POST, url, body: Self.movement(1, to: backendDialect))
+                let second = try await HTTPClient.shared.send(.POST, url, body: Self.movement(2, to: backendDialect))
+                let writes = upstream.received.filter { $0.method != "GET" }
+                let dropped = writes.filter { $0.indexOnConnection > 0 }
+                #expect(!dropped.isEmpty, "the second write went out on a reused connection and was dropped")
+                for write in dropped {
+                    #expect(
+                        writes.filter { $0.body == write.body && $0.path == write.path }.count == 1,
+                        "sent once: \(write.method) \(write.path) \(write.body)")
+                }
+                #expect(second.status == 504, "an unknown outcome: \(second.text)")
+                #expect(second.text.contains("unknownOutcome"), "\(second.text)")
+            }
+        }
+    }
+}

@@ -214,7 +214,12 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     static func error(_ code: CURLcode, exceededLimit: Bool) -> CurlError {
-        let message = String(cString: curl_easy_strerror(code))
+        var message = String(cString: curl_easy_strerror(code))
+        if code == CURLE_SEND_FAIL_REWIND {
+            // libcurl wanted to send the body again (see CurlHTTPClient.prepare): the request went
+            // out and the connection closed before any byte of an answer.
+            message = "the connection closed after the request was sent, before any answer; not sent again"
+        }
         let kind: CurlError.Code
         switch code {
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:

@@ -19,6 +19,10 @@ final class Transfer: @unchecked Sendable {
     var headers: [(name: String, value: String)] = []
     var body: [UInt8] = []
     var exceededLimit = false
+    /// A write's body, handed to libcurl by `readBody` (never as `POSTFIELDS`, which libcurl
+    /// may send a second time by itself; see `CurlHTTPClient.prepare`).
+    var upload: [UInt8] = []
+    var uploaded = 0
 
     init(id: UInt64, easy: UnsafeMutableRawPointer, engine: CurlEngine, maxResponseBytes: Int) {
         self.id = id
@@ -40,6 +44,17 @@ final class Transfer: @unchecked Sendable {
         engine.recycle(easy)
         if let headerList { curl_slist_free_all(headerList) }
         headerList = nil
+    }
+
+    /// Copies the next part of the body to be sent into libcurl's buffer; 0 at its end.
+    func readBody(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let count = min(buffer.count, upload.count - uploaded)
+        guard count > 0, let base = buffer.baseAddress else { return 0 }
+        upload.withUnsafeBytes { source in
+            base.copyMemory(from: source.baseAddress! + uploaded, byteCount: count)
+        }
+        uploaded += count
+        return count
     }
 
     func appendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {

@@ -1,0 +1,186 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A backend on raw sockets, for faults a real HTTP server library will not make: it reads each
+/// request whole (head and `Content-Length` body), records it, and then either answers it
+/// (keeping the connection alive) or closes the connection without a byte of an answer — what
+/// a backend (or a proxy in front of it) that applied a write and then died, or restarted, does.
+/// One thread per connection; for tests only.
+public final class RawUpstream: Sendable {
+    public struct Received: Sendable {
+        public var method: String
+        public var path: String
+        public var body: String
+        /// 0 for the first request on its connection, 1 for the second (a reused connection), …
+        public var indexOnConnection: Int
+        public var connection: Int
+    }
+
+    public enum Reply: Sendable {
+        /// Status and body, `Connection: keep-alive`.
+        case answer(Int, String)
+        /// The request was read whole; the connection closes with no answer.
+        case dropConnection
+    }
+
+    let listener: Int32
+    public let port: Int
+    let script: @Sendable (Received) -> Reply
+    let state = Mutex<(received: [Received], connections: Int, stopped: Bool, open: [Int32])>(([], 0, false, []))
+
+    /// - Parameter script: what each request gets, decided once it has been read whole.
+    public init(_ script: @escaping @Sendable (Received) -> Reply) throws {
+        self.script = script
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var yes: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0, listen(listener, 64) == 0 else {
+            close(listener)
+            throw RawUpstreamError()
+        }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        self.listener = listener
+        port = Int(UInt16(bigEndian: actual.sin_port))
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "raw-upstream"
+        thread.start()
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Every request read whole so far, in arrival order.
+    public var received: [Received] { state.withLock { $0.received } }
+
+    /// Stops accepting and closes every connection.
+    public func stop() {
+        let open = state.withLock { state -> [Int32] in
+            state.stopped = true
+            return state.open
+        }
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        for socket in open { shutdown(socket, Int32(SHUT_RDWR)) }
+    }
+
+    /// Runs `body` with the base URL, then stops.
+    public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+        defer { stop() }
+        return try await body(baseURL)
+    }
+
+    private func acceptLoop() {
+        while true {
+            let connection = accept(listener, nil, nil)
+            if connection < 0 {
+                if state.withLock({ $0.stopped }) { return }
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return
+            }
+            let number = state.withLock { state -> Int? in
+                if state.stopped { return nil }
+                state.connections += 1
+                state.open.append(connection)
+                return state.connections
+            }
+            guard let number else {
+                close(connection)
+                return
+            }
+            let thread = Thread { [self] in serve(connection, number: number) }
+            thread.start()
+        }
+    }
+
+    private func serve(_ socket: Int32, number: Int) {
+        defer {
+            state.withLock { $0.open.removeAll { $0 == socket } }
+            close(socket)
+        }
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        var index = 0
+        while true {
+            // Head.
+            var headEnd: Int?
+            while headEnd == nil {
+                if let end = Self.find([13, 10, 13, 10], in: buffer) {
+                    headEnd = end
+                    break
+                }
+                let count = recv(socket, &chunk, chunk.count, 0)
+                if count <= 0 { return }
+                buffer.append(contentsOf: chunk[0..<count])
+            }
+            let head = String(decoding: buffer[0..<headEnd!], as: UTF8.self)
+            let lines = head.components(separatedBy: "\r\n")
+            let requestLine = lines.first?.split(separator: " ") ?? []
+            var length = 0
+            for line in lines.dropFirst() {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                if parts.count == 2, parts[0].lowercased() == "content-length" {
+                    length = Int(parts[1].trimmingCharacters(in: .whitespaces)) ?? 0
+                }
+            }
+            let bodyStart = headEnd! + 4
+            while buffer.count < bodyStart + length {
+                let count = recv(socket, &chunk, chunk.count, 0)
+                if count <= 0 { return }
+                buffer.append(contentsOf: chunk[0..<count])
+            }
+            let received = Received(
+                method: requestLine.count > 0 ? String(requestLine[0]) : "",
+                path: requestLine.count > 1 ? String(requestLine[1]) : "",
+                body: String(decoding: buffer[bodyStart..<(bodyStart + length)], as: UTF8.self),
+                indexOnConnection: index, connection: number)
+            buffer.removeFirst(bodyStart + length)
+            index += 1
+            state.withLock { $0.received.append(received) }
+            switch script(received) {
+            case .dropConnection:
+                return
+            case .answer(let status, let body):
+                let bytes = Array(body.utf8)
+                let text =
+                    "HTTP/1.1 \(status) Answer\r\nContent-Type: application/json\r\nContent-Length: \(bytes.count)\r\n"
+                    + "Connection: keep-alive\r\n\r\n"
+                let answer = Array(text.utf8) + bytes
+                var sent = 0
+                while sent < answer.count {
+                    let count = answer[sent...].withUnsafeBytes {
+                        Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
+                    if count <= 0 { return }
+                    sent += count
+                }
+            }
+        }
+    }
+
+    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+            if Array(haystack[start..<(start + needle.count)]) == needle { return start }
+        }
+        return nil
+    }
+}
+
+/// The raw upstream could not listen on loopback.
+public struct RawUpstreamError: Error {}
