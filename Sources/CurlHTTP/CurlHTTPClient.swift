@@ -24,6 +24,9 @@ public final class CurlHTTPClient: Sendable {
         public var caBundlePath: String?
         /// Most connections kept to one host.
         public var maxConnectionsPerHost: Int
+        /// Most connections open at once to all hosts together (more transfers wait for one):
+        /// what the process budgets descriptors for.
+        public var maxTotalConnections: Int
         public var userAgent: String
         /// A request with a body reuses a kept-alive connection only when it was last used at
         /// most this many whole seconds ago (libcurl's `CURLOPT_MAXAGE_CONN`); older ones are
@@ -33,8 +36,10 @@ public final class CurlHTTPClient: Sendable {
         public init(
             connectTimeout: Duration = .seconds(5), timeout: Duration = .seconds(30),
             maxResponseBytes: Int = 8 * 1024 * 1024, verifyTLS: Bool = true, caBundlePath: String? = nil,
-            maxConnectionsPerHost: Int = 32, userAgent: String = "StockGate", writeReuseMaxIdleSeconds: Int = 1
+            maxConnectionsPerHost: Int = 32, maxTotalConnections: Int = 64, userAgent: String = "StockGate",
+            writeReuseMaxIdleSeconds: Int = 1
         ) {
+            self.maxTotalConnections = maxTotalConnections
             self.writeReuseMaxIdleSeconds = writeReuseMaxIdleSeconds
             self.connectTimeout = connectTimeout
             self.timeout = timeout
@@ -51,7 +56,9 @@ public final class CurlHTTPClient: Sendable {
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        self.engine = CurlEngine(maxConnectionsPerHost: configuration.maxConnectionsPerHost)
+        self.engine = CurlEngine(
+            maxConnectionsPerHost: configuration.maxConnectionsPerHost,
+            maxTotalConnections: configuration.maxTotalConnections)
     }
 
     private init(configuration: Configuration, engine: CurlEngine) {
@@ -61,7 +68,7 @@ public final class CurlHTTPClient: Sendable {
 
     /// A client with its own timeouts, TLS settings and size limit on this client's engine
     /// (one thread and one multi handle, so connections are pooled process-wide). Shutting
-    /// down either stops the engine for both; `maxConnectionsPerHost` is the engine's.
+    /// down either stops the engine for both; the connection caps are the engine's.
     public func configured(_ configuration: Configuration) -> CurlHTTPClient {
         CurlHTTPClient(configuration: configuration, engine: engine)
     }

@@ -20,9 +20,11 @@ import Yams
 ///   idempotency_ttl_hours: 24  # how long a write's answer is kept for repeats of its key
 ///   max_batch_items: 1000    # most movements in one request (each dialect may allow fewer)
 ///   max_concurrent_requests: 512  # more at once are answered 429
+///   max_connections: 10000        # more open at once are answered 503 (lowered to the descriptor budget)
 ///   request_timeout_seconds: 30   # a body slower than this is answered 408
 ///   idle_timeout_seconds: 60      # idle keep-alive connections are closed after this
 ///   drain_delay_seconds: 0        # on SIGTERM: /readyz 503 at once, listener closed after this
+///   drain_timeout_seconds: 30     # then requests in hand get this long; connections still open are closed
 ///   log_format: text              # or json: one object per line, millisecond UTC timestamps
 /// ```
 ///
@@ -39,8 +41,8 @@ public struct ConfigFile: Sendable, Equatable {
     /// `STOCKGATE_*` variable.
     public static let serverKeys: [String] = [
         "host", "port", "data_dir", "mappings", "max_body_bytes", "max_json_depth", "max_json_values",
-        "idempotency_ttl_hours", "max_batch_items", "max_concurrent_requests", "request_timeout_seconds",
-        "idle_timeout_seconds", "drain_delay_seconds", "log_format",
+        "idempotency_ttl_hours", "max_batch_items", "max_concurrent_requests", "max_connections",
+        "request_timeout_seconds", "idle_timeout_seconds", "drain_delay_seconds", "drain_timeout_seconds", "log_format",
     ]
 
     /// The `server` section's scalars as written (typed and range-checked by `ServeSettings`,

@@ -27,6 +27,12 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var maxBatchItems: Int = 1000
     /// Most requests handled at once; more are answered 429.
     public var maxConcurrentRequests: Int = 512
+    /// Most client connections open at once; more are answered 503 and closed. `stockgate
+    /// serve` lowers it to what the descriptor limit allows (`ConnectionBudget`).
+    public var maxConnections: Int = 10_000
+    /// Most seconds a graceful shutdown waits for requests in hand; then the connections still
+    /// open are closed (their requests' journal rows say what became of them).
+    public var drainTimeout: Double = 30
     /// Seconds a request body may take to arrive (408 after).
     public var requestTimeout: Double = 30
     /// Seconds an idle keep-alive connection is kept open.

@@ -34,6 +34,7 @@ public final class GatewayMetrics: Sendable {
     private let histograms = Mutex<[MetricKey: DurationHistogram]>([:])
     private let gauges = Mutex<[MetricKey: Gauge]>([:])
     private let inFlight: Gauge
+    private let connectionsRefused: Counter
     /// Requests and answers of 4xx/5xx per dialect since start: the operator page's traffic table.
     private let traffic = Mutex<[String: Traffic]>([:])
 
@@ -63,6 +64,7 @@ public final class GatewayMetrics: Sendable {
         case backendInFlight = "stockgate_backend_requests_in_flight"
         case unknownOutcomes = "stockgate_unknown_outcomes"
         case buildInfo = "stockgate_build_info"
+        case connectionsRefused = "stockgate_http_connections_refused"
 
         var descriptor: MetricNameDescriptor {
             let (unit, help): (String, String) =
@@ -79,6 +81,8 @@ public final class GatewayMetrics: Sendable {
                 case .unknownOutcomes:
                     ("", "Forwarded movements whose outcome at a backend is unknown (journal state sent).")
                 case .buildInfo: ("", "The running build: constant 1, its version a label.")
+                case .connectionsRefused:
+                    ("total", "Client connections answered 503 (or closed) because max_connections were open.")
                 }
             return MetricNameDescriptor(metricName: rawValue, unitName: unit, helpText: help)
         }
@@ -89,6 +93,7 @@ public final class GatewayMetrics: Sendable {
         registry.makeGauge(descriptor: Family.buildInfo.descriptor, labels: [("version", BuildInfo.version)])
             .set(Int64(1))
         inFlight = registry.makeGauge(descriptor: Family.inFlight.descriptor, labels: [])
+        connectionsRefused = registry.makeCounter(descriptor: Family.connectionsRefused.descriptor, labels: [])
     }
 
     /// The metric made once for `key`: found in `cache`, or made and kept there.
@@ -134,6 +139,11 @@ public final class GatewayMetrics: Sendable {
                 traffic[dialect, default: Traffic()].clientErrors += 1
             }
         }
+    }
+
+    /// A client connection was refused at the connection cap.
+    func recordConnectionRefused() {
+        connectionsRefused.increment()
     }
 
     /// A request's pipeline starts (`+1`) or ends (`-1`).

@@ -9,9 +9,10 @@ import NIOHTTP1
 ///   request is marked `Connection: close`, and the answer to one that asked says
 ///   `Connection: keep-alive`. An HTTP/1.0 request may omit `Host` (RFC 9112 §3.2.3): the
 ///   server's own address stands in for it.
-/// - **`Expect: 100-continue`** (HTTP/1.1): `100 Continue` is sent at once, unless the declared
-///   body is larger than the gateway accepts — then the route answers 413 without the body
-///   ever being sent (RFC 9110 §10.1.1).
+/// - **`Expect: 100-continue`** (HTTP/1.1): `100 Continue` is sent only when the handler above
+///   decides to read the body (`SendContinue`): after routing, credentials and the declared
+///   length are checked, so a refused request (401, 403, 413, …) is answered without the body
+///   ever being sent and nobody unauthenticated is invited to send one (RFC 9110 §10.1.1).
 /// - **A connection that must close** — the request said `close`, the answer says `close`, or
 ///   the answer went out before the request's body had arrived (an early 4xx) — is closed
 ///   after the answer: the write side first, then what the client still sends is read and
@@ -28,7 +29,13 @@ final class HTTP1ConnectionPolicy: ChannelDuplexHandler, RemovableChannelHandler
         var keepAlive: Bool
         var http10: Bool
         var bodyComplete = false
+        /// The client waits for `100 Continue` before it sends the body.
+        var expectsContinue = false
     }
+
+    /// Sent (as a user outbound event) by the handler above when it starts reading a request's
+    /// body: a client that asked for `100 Continue` gets it now.
+    struct SendContinue {}
 
     let maxBodyBytes: Int
     let lingerTime: TimeAmount
@@ -58,20 +65,19 @@ final class HTTP1ConnectionPolicy: ChannelDuplexHandler, RemovableChannelHandler
             if http10 && !head.headers.contains(name: "host") {
                 head.headers.add(name: "host", value: Self.authority(of: context.channel.localAddress))
             }
-            pending.append(Pending(keepAlive: keepAlive, http10: http10))
+            var request = Pending(keepAlive: keepAlive, http10: http10)
             if !http10, Self.expectsContinue(head.headers) {
-                // The expectation is answered here; the application never sees it.
+                // The expectation is answered here (on `SendContinue`); the application never sees it.
                 head.headers.remove(name: "expect")
-                if Self.declaredLength(head.headers).map({ $0 <= maxBodyBytes }) ?? true {
-                    context.writeAndFlush(
-                        wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
-                }
+                request.expectsContinue = Self.declaredLength(head.headers).map { $0 <= maxBodyBytes } ?? true
             }
+            pending.append(request)
             context.fireChannelRead(wrapInboundOut(.head(head)))
         case .end(let trailers):
             if let last = pending.indices.last { pending[last].bodyComplete = true }
             context.fireChannelRead(wrapInboundOut(.end(trailers)))
         case .body:
+            if let last = pending.indices.last { pending[last].expectsContinue = false }
             context.fireChannelRead(data)
         }
     }
@@ -117,6 +123,21 @@ final class HTTP1ConnectionPolicy: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is SendContinue else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        // The request being read is the newest one (NIO's pipelining handler hands them over one
+        // at a time); once its body has begun or ended, the client no longer waits.
+        if let last = pending.indices.last, pending[last].expectsContinue, !pending[last].bodyComplete, !lingering {
+            pending[last].expectsContinue = false
+            context.writeAndFlush(
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+        }
+        promise?.succeed()
+    }
+
     /// The write side is shut; what the client still sends is read and dropped until it
     /// closes, or `lingerTime` has passed.
     private func linger(context: ChannelHandlerContext) {
@@ -138,8 +159,23 @@ final class HTTP1ConnectionPolicy: ChannelDuplexHandler, RemovableChannelHandler
         context.fireChannelReadComplete()
     }
 
+    /// NIO's parser errors are answered here (NIO's own `HTTPServerProtocolErrorHandler` is not
+    /// in the pipeline): `400` with `Connection: close` unless an answer is being written, then
+    /// the handler above closes. Except after a request that asked to close the connection: what
+    /// the client sent behind it is no request of this connection (its parser reports "data after
+    /// Connection: close"), so nothing is answered for it; the connection closes after the answer.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if lingering { return }  // a parse error in what is being dropped
+        if error is HTTPParserError {
+            if closeAfterAnswer || pending.contains(where: { !$0.keepAlive }) { return }
+            if !answering {
+                let headers = HTTPHeaders([("Connection", "close"), ("Content-Length", "0")])
+                context.write(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))),
+                    promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
         context.fireErrorCaught(error)
     }
 

@@ -125,6 +125,8 @@ public struct ServeSettings: Sendable {
         if let count = try reader.integer("max_concurrent_requests", 1...1_000_000) {
             configuration.maxConcurrentRequests = count
         }
+        if let count = try reader.integer("max_connections", 1...10_000_000) { configuration.maxConnections = count }
+        if let seconds = try reader.seconds("drain_timeout_seconds") { configuration.drainTimeout = seconds }
         if let seconds = try reader.seconds("request_timeout_seconds") { configuration.requestTimeout = seconds }
         if let seconds = try reader.seconds("idle_timeout_seconds") { configuration.idleTimeout = seconds }
         if let seconds = try reader.seconds("drain_delay_seconds", allowZero: true) {

@@ -104,9 +104,31 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try ServeSettings.read(flags: flags, environment: ProcessInfo.processInfo.environment)
-        LineLogHandler.bootstrap(format: settings.logFormat == "json" ? .json : .text, level: settings.logLevel)
+        var read = try ServeSettings.read(flags: flags, environment: ProcessInfo.processInfo.environment)
+        LineLogHandler.bootstrap(format: read.logFormat == "json" ? .json : .text, level: read.logLevel)
         let logger = Logger(label: "stockgate")
+        // Never run out of descriptors (libdispatch traps when it cannot open /proc): client
+        // connections get what the limit leaves after backends, the database and the process.
+        let budget: ConnectionBudget
+        do {
+            budget = try ConnectionBudget(
+                configured: read.configuration.maxConnections,
+                descriptorLimit: ConnectionBudget.raiseDescriptorLimit(),
+                backendConnections: CurlHTTPClient.Configuration().maxTotalConnections,
+                databaseConnections: read.database == nil ? 0 : read.poolSize)
+        } catch {
+            throw CommandError(error.description, exitCode: 1)
+        }
+        if budget.maxConnections < read.configuration.maxConnections {
+            logger.notice(
+                "max_connections lowered to what the descriptor limit allows",
+                metadata: [
+                    "max_connections": "\(budget.maxConnections)", "descriptor_limit": "\(budget.descriptorLimit)",
+                    "reserved": "\(budget.reserved)",
+                ])
+        }
+        read.configuration.maxConnections = budget.maxConnections
+        let settings = read
         let catalog = try Self.loadCatalog(settings, logger: logger)
         let (storage, storageService) = try await Self.openStorage(settings, catalog: catalog, logger: logger)
         let client = CurlHTTPClient()

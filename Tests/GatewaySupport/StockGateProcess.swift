@@ -38,16 +38,24 @@ public enum StockGateProcess {
 
     /// `start`, also returning the lines read before the announcing one (log lines, when the
     /// log is read too).
+    ///   - descriptorLimit: started under `ulimit -n` of this many descriptors (soft and hard).
     public static func startReading(
         dataDirectory: String, port: Int = 0, arguments: [String] = [], mappings: String? = nil,
-        output: ChildProcess.Output = .standardOutput, logLevel: String = "warning"
+        output: ChildProcess.Output = .standardOutput, logLevel: String = "warning", descriptorLimit: Int? = nil
     ) async throws -> (process: ChildProcess, port: Int, earlier: [String]) {
-        let process = try ChildProcess(
-            binary,
+        let serve =
             [
                 "serve", "--port", "\(port)", "--data-dir", dataDirectory, "--mappings",
                 mappings ?? repository.appendingPathComponent("mappings").path, "--log-level", logLevel,
-            ] + arguments, output: output)
+            ] + arguments
+        let process =
+            if let descriptorLimit {
+                try ChildProcess(
+                    "/bin/bash", ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", binary] + serve,
+                    output: output)
+            } else {
+                try ChildProcess(binary, serve, output: output)
+            }
         return try await announced(process)
     }
 

@@ -45,10 +45,11 @@ final class CurlEngine: @unchecked Sendable {
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private let nextID = Atomic<UInt64>(1)
 
-    init(maxConnectionsPerHost: Int) {
+    init(maxConnectionsPerHost: Int, maxTotalConnections: Int) {
         _ = curlGlobalInit
         multi = curl_multi_init()
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxTotalConnections)
         // HTTP/2 multiplexing where the server offers it.
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         let thread = Thread { [self] in self.loop() }

@@ -18,8 +18,19 @@ struct ServerShared: Sendable {
     /// How long a request's body may take to arrive, in seconds.
     let requestTimeout: Double
     let idleTimeout: TimeAmount?
+    /// The upper bound of a graceful shutdown's drain.
+    let drainTimeout: TimeAmount
     let logger: Logger
     let dates = DateHeader()
+    /// Open connections against `server.max_connections` (`ConnectionBudget`).
+    let connections: ConnectionGate
+    /// Logs at most one warning a second while connections are refused.
+    func warnAtLimit() {
+        guard connections.firstRefusalThisSecond() else { return }
+        logger.warning(
+            "connection limit reached: new connections are answered 503",
+            metadata: ["max_connections": .stringConvertible(connections.limit)])
+    }
 }
 
 /// The gateway's HTTP/1.1 server: SwiftNIO channel handlers, no framework in between. Each
@@ -49,7 +60,8 @@ public struct GatewayHTTPServer: Service {
             requestTimeout: configuration.requestTimeout,
             idleTimeout: configuration.idleTimeout > 0
                 ? .nanoseconds(Int64(configuration.idleTimeout * 1_000_000_000)) : nil,
-            logger: logger)
+            drainTimeout: .nanoseconds(Int64(configuration.drainTimeout * 1_000_000_000)), logger: logger,
+            connections: ConnectionGate(limit: configuration.maxConnections))
         host = configuration.host
         port = configuration.port
         self.group = group
@@ -72,8 +84,26 @@ public struct GatewayHTTPServer: Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
+                    let gate = shared.connections
+                    switch gate.admit() {
+                    case .serve:
+                        gate.track(channel)
+                    case .refuse:
+                        channel.closeFuture.whenComplete { _ in gate.refusalEnded() }
+                        shared.live.gateway.metrics.recordConnectionRefused()
+                        shared.warnAtLimit()
+                        try pipeline.addHandler(OverCapacityHandler())
+                        return
+                    case .drop:
+                        shared.live.gateway.metrics.recordConnectionRefused()
+                        shared.warnAtLimit()
+                        channel.close(promise: nil)
+                        return
+                    }
+                    // Parser errors are answered by HTTP1ConnectionPolicy, which knows when a 400 is
+                    // wrong (after a request that asked to close).
                     try pipeline.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: true,
+                        withPipeliningAssistance: true, withErrorHandling: false,
                         withOutboundHeaderValidation: false)  // HTTPTypes validate the fields already
                     try pipeline.addHandler(
                         HTTP1ConnectionPolicy(maxBodyBytes: shared.maxBodyBytes, logger: shared.logger))
@@ -89,6 +119,16 @@ public struct GatewayHTTPServer: Service {
             try await closed.futureResult.get()
         } onCancelOrGracefulShutdown: {
             quiescing.initiateShutdown(promise: closed)
+            // The drain has an upper bound: what is still open then is closed.
+            let timer = group.next().scheduleTask(in: shared.drainTimeout) {
+                let count = shared.connections.closeAll()
+                if count > 0 {
+                    shared.logger.warning(
+                        "drain timeout: closing connections still open",
+                        metadata: ["connections": .stringConvertible(count)])
+                }
+            }
+            closed.futureResult.whenComplete { _ in timer.cancel() }
         }
     }
 }

@@ -61,6 +61,8 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     private var closeWhenIdle = false
     /// A `hang` fault holds the request in hand unanswered: shutdown closes the connection.
     private var hanging = false
+    /// An answer is being written (see `answer`).
+    private var writing = false
 
     init(shared: ServerShared) {
         self.shared = shared
@@ -117,7 +119,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent || (event as? ChannelEvent) == .inputClosed {
             closeWhenIdle = true
-            if case .idle = state {
+            if case .idle = state, !writing {
                 context.close(promise: nil)
             } else if hanging {
                 context.close(promise: nil)
@@ -187,7 +189,6 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                     return
                 }
                 current.body = context.channel.allocator.buffer(capacity: 0)
-                startBodyTimer(context: context)
             }
         case .token:
             if hasBody { current.body = context.channel.allocator.buffer(capacity: 0) }
@@ -211,7 +212,6 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 current.refusal = Self.needsCredentials("the fault API needs")
             } else if hasBody {
                 current.body = context.channel.allocator.buffer(capacity: 0)
-                startBodyTimer(context: context)
             }
         case .openAPI:
             // Behind the same credentials as the operator's other pages when clients are configured.
@@ -223,18 +223,30 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             switch gateway.clients.decide(dialect: ZettleCodec.dialect, headers: request.headerFields) {
             case .allowed(let name):
                 current.client = name
-                if hasBody {
-                    current.body = context.channel.allocator.buffer(capacity: 0)
-                    startBodyTimer(context: context)
-                }
+                if hasBody { current.body = context.channel.allocator.buffer(capacity: 0) }
             case .unauthenticated:
                 current.refusal = PusherEndpoint.refusal(.unauthorized, "missing or unknown credentials", field: nil)
             case .forbidden:
                 current.refusal = PusherEndpoint.refusal(
                     .forbidden, "this client may not use the zettle API", field: nil)
             }
-        case .health, .testReset, .notFound:
+        case .testReset:
+            // Empties everything: never for an anonymous caller once clients are configured.
+            if !gateway.clients.mayReadOperations(request.headerFields) {
+                current.refusal = Self.needsCredentials("the test reset needs")
+            }
+        case .health, .notFound:
             break
+        }
+        if hasBody {
+            // A refused request is answered before its body is sent; whatever the route, a body
+            // is bounded by the body deadline, read or not (and `100 Continue` goes out only now).
+            if let refusal = current.refusal {
+                answerEarly(refusal, for: current, context: context)
+                return
+            }
+            startBodyTimer(context: context)
+            context.triggerUserOutboundEvent(HTTP1ConnectionPolicy.SendContinue(), promise: nil)
         }
         state = .receiving(current)
     }
@@ -551,12 +563,29 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     /// Writes `response`, then logs the request and records its metrics.
+    ///
+    /// Writing the answer's end can hand over the next pipelined request (and a half-close the
+    /// client sent after it) at once: NIO's pipelining handler delivers them from inside that
+    /// write. So this request is finished before the write — a request delivered then starts
+    /// from `.idle` and is not taken for this one — and a half-close arriving during the write
+    /// only marks the connection to close once idle (closing inside the write would drop the
+    /// answer before its flush, and closing for this request would drop the next one's).
     private func answer(_ response: CodecResponse, for current: Current, context: ChannelHandlerContext) {
+        let finishing: Bool
+        if case .handling = state {
+            state = .idle
+            finishing = true
+        } else {
+            finishing = false
+        }
+        let wasWriting = writing
+        writing = true
         context.write(wrapOutboundOut(.head(head(of: response, for: current))), promise: nil)
         if current.request.method != .head && !response.body.isEmpty {
             context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: response.body))), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        writing = wasWriting
         let elapsed = ContinuousClock.now - current.started
         let (dialect, route) = current.destination.labels
         current.gateway.metrics.recordRequest(
@@ -578,8 +607,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             }
             shared.logger.info("request", metadata: metadata)
         }
-        if case .handling = state {
-            state = .idle
+        if finishing, case .idle = state {
             finishAnswer(context: context)
         }
     }

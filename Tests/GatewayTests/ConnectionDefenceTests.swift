@@ -1,0 +1,172 @@
+import AsyncHTTPClient
+import Foundation
+import GatewayTestSupport
+import Ledger
+import ServiceLifecycle
+import StockCore
+import TestSupport
+import Testing
+
+@testable import Gateway
+
+/// The attack run against 4fab98f (issue 29), the findings about connections: each test fails
+/// on that commit.
+@Suite("Connection defences (issue 29)")
+struct ConnectionDefenceTests {
+    static let movement =
+        #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
+    static let clients = ClientAuthenticator(clients: [
+        .init(name: "ops", secret: Secret("ops-secret-123"), dialects: ["stockgate"])
+    ])
+
+    /// Finding 4: a head announcing a body on a route that does not read one held its connection
+    /// for ever (no body deadline), and so did a drain waiting for it.
+    @Test(
+        "a body nobody reads is bounded by the body deadline: 408 and closed",
+        arguments: [
+            "/nowhere", "/healthz", "/metrics", "/stockgate/console", "/Token", "/stockgate/openapi/zettle.json",
+        ])
+    func unreadBodyTimesOut(path: String) async throws {
+        try await LiveGateway.run(configure: { $0.requestTimeout = 0.4 }) { live in
+            let client = try RawClient(port: live.port, timeoutSeconds: 10)
+            client.send("POST \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\n{\"a\"")
+            let started = ContinuousClock.now
+            let (answer, closed) = await offPool { client.readUntilClosed() }
+            #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
+            #expect(closed)
+            #expect(ContinuousClock.now - started < .seconds(8))
+        }
+    }
+
+    /// Finding 3: with clients configured, the test reset answered an anonymous caller and
+    /// emptied the ledger.
+    @Test("the test reset refuses anonymous callers when clients are configured; a client's credentials reset")
+    func resetNeedsCredentials() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        defer { try? ledger.close() }
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+            backend: ledger, logger: quietLogger, testReset: { try await ledger.reset() }, clients: Self.clients,
+            idempotencyStore: ledger)
+        try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+            let base = "http://127.0.0.1:\(port)"
+            let moved = try await HTTPClient.shared.send(
+                .POST, base + "/stockgate/v1/movements", body: Self.movement,
+                headers: [("Authorization", "Bearer ops-secret-123")])
+            #expect(moved.status == 200, "\(moved.text)")
+            let anonymous = try await HTTPClient.shared.send(.POST, base + "/stockgate/v1/test/reset")
+            #expect(anonymous.status == 401, "\(anonymous.text)")
+            #expect(try await ledger.count(MovementQuery()) == 1, "nothing emptied")
+            let wrong = try await HTTPClient.shared.send(
+                .POST, base + "/stockgate/v1/test/reset", headers: [("Authorization", "Bearer guess")])
+            #expect(wrong.status == 401)
+            let known = try await HTTPClient.shared.send(
+                .POST, base + "/stockgate/v1/test/reset", headers: [("Authorization", "Bearer ops-secret-123")])
+            #expect(known.status == 200, "\(known.text)")
+            #expect(try await ledger.count(MovementQuery()) == 0)
+        }
+    }
+
+    /// Finding 13: `100 Continue` went out before the credentials were checked, inviting anyone
+    /// to send a body.
+    @Test("Expect: 100-continue without credentials is answered 401 with no 100 first; with them, 100 then 200")
+    func continueAfterCredentials() async throws {
+        try await LiveGateway.run(clients: Self.clients) { live in
+            let head =
+                "POST /stockgate/v1/movements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Expect: 100-continue\r\nContent-Length: \(Self.movement.utf8.count)\r\n"
+            let anonymous = try RawClient(port: live.port, timeoutSeconds: 5)
+            anonymous.send(head + "\r\n")
+            let refusal = await offPool { anonymous.readHead() }
+            #expect(refusal.hasPrefix("HTTP/1.1 401"), "\(refusal)")
+
+            let known = try RawClient(port: live.port, timeoutSeconds: 5)
+            known.send(head + "Authorization: Bearer ops-secret-123\r\n\r\n")
+            let interim = await offPool { known.readHead() }
+            #expect(interim.hasPrefix("HTTP/1.1 100 Continue"), "\(interim)")
+            known.send(Self.movement)
+            let answer = await offPool { known.readAll() }
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            #expect(try await live.ledger.count(MovementQuery()) == 1)
+        }
+    }
+
+    /// Finding 8: pipelined requests followed by a half-close lost the last answer although its
+    /// request ran (the answer's end handed over the next request from inside the write, and the
+    /// connection was closed for the request before).
+    @Test(
+        "pipelined writes then a half-close: every request answered, in order, each applied once", arguments: [2, 3, 8])
+    func pipelinedThenHalfClosed(count: Int) async throws {
+        try await LiveGateway.run { live in
+            let client = try RawClient(port: live.port, timeoutSeconds: 10)
+            var text = ""
+            for index in 0..<count {
+                text +=
+                    "POST /stockgate/v1/movements HTTP/1.1\r\nHost: a\r\nX-Request-Id: p\(index)\r\n"
+                    + "Content-Length: \(Self.movement.utf8.count)\r\n\r\n\(Self.movement)"
+            }
+            client.send(text)
+            client.finishSending()
+            let (answers, closed) = await offPool { client.readUntilClosed() }
+            #expect(closed)
+            let ids = answers.components(separatedBy: "\r\n").compactMap { line -> String? in
+                line.lowercased().hasPrefix("x-request-id: p") ? String(line.dropFirst("x-request-id: ".count)) : nil
+            }
+            #expect(ids == (0..<count).map { "p\($0)" }, "\(answers)")
+            #expect(try await live.ledger.count(MovementQuery()) == count)
+        }
+    }
+
+    /// Finding 8: after a pipelined request with `Connection: close`, a 400 was sent for the
+    /// requests behind it.
+    @Test("a pipelined request with Connection: close is the last answered: nothing after it, no 400")
+    func pipelinedClose() async throws {
+        try await LiveGateway.run { live in
+            let client = try RawClient(port: live.port, timeoutSeconds: 10)
+            client.send(
+                "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+                    + "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                    + "POST /stockgate/v1/movements HTTP/1.1\r\nHost: a\r\n"
+                    + "Content-Length: \(Self.movement.utf8.count)\r\n\r\n\(Self.movement)")
+            let (answers, closed) = await offPool { client.readUntilClosed() }
+            #expect(closed)
+            #expect(answers.components(separatedBy: "HTTP/1.1 ").count - 1 == 2, "\(answers)")
+            #expect(!answers.contains("400"), "\(answers)")
+            #expect(try await live.ledger.count(MovementQuery()) == 0, "nothing after the close request runs")
+        }
+    }
+
+    /// Finding 4: the drain had no upper bound. A request held in the pipeline past
+    /// `drain_timeout_seconds` has its connection closed, and the server stops.
+    @Test("a graceful shutdown waits at most drain_timeout for requests in hand, then closes their connections")
+    func drainIsBounded() async throws {
+        let backend = HeldBackend()
+        defer { backend.release() }
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
+        configuration.drainTimeout = 0.5
+        let gateway = Gateway(
+            configuration: configuration, catalog: demoCatalog, backend: backend, logger: quietLogger)
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = GatewayServer.makeServer(gateway: gateway, logger: quietLogger) { port in
+            continuation.yield(port)
+            continuation.finish()
+        }
+        let group = ServiceGroup(configuration: .init(services: [server], logger: quietLogger))
+        let running = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        let client = try RawClient(port: port, timeoutSeconds: 10)
+        client.send("GET /stockgate/v1/balances?location=shop-floor HTTP/1.1\r\nHost: a\r\n\r\n")
+        try await waitUntil("the request reached the backend") { backend.entered.load(ordering: .relaxed) == 1 }
+        let started = ContinuousClock.now
+        await group.triggerGracefulShutdown()
+        try await running.value  // returns although the request is still held
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let (rest, closed) = await offPool { client.readUntilClosed() }
+        #expect(closed && rest.isEmpty, "\(rest)")
+    }
+}
