@@ -149,6 +149,11 @@ public final class CurlHTTPClient: Sendable {
             // otherwise race the write, and the write would fail with an unknown outcome.
             set(ccurl_easy_setopt_long(easy, CURLOPT_MAXAGE_CONN, configuration.writeReuseMaxIdleSeconds))
         }
+        if let permit = request.permitAddress {
+            transfer.permitAddress = permit
+            set(ccurl_easy_setopt_opensocket_callback(easy, openSocketCallback))
+            set(ccurl_easy_setopt_ptr(easy, CURLOPT_OPENSOCKETDATA, context))
+        }
         var list: UnsafeMutablePointer<curl_slist>?
         var hasExpect = false
         for field in request.head.headerFields {
@@ -183,6 +188,30 @@ private let readCallback: ccurl_data_callback = { buffer, size, count, context i
     guard let buffer, let context else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
     return transfer.readBody(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
+}
+
+/// Asks the transfer's `permitAddress` about the address libcurl will connect to; opens the
+/// socket as libcurl would (close-on-exec) or refuses with `CURL_SOCKET_BAD`.
+private let openSocketCallback: ccurl_opensocket_callback = { context, purpose, address in
+    guard let context, let address else { return -1 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    let family = address.pointee.family
+    let raw = UnsafeRawPointer(address) + MemoryLayout<curl_sockaddr>.offset(of: \.addr)!
+    let ip: IPAddress
+    if family == AF_INET {
+        let v4 = raw.loadUnaligned(as: sockaddr_in.self)
+        ip = .v4(withUnsafeBytes(of: v4.sin_addr) { Array($0) })
+    } else if family == AF_INET6 {
+        let v6 = raw.loadUnaligned(as: sockaddr_in6.self)
+        ip = .v6(withUnsafeBytes(of: v6.sin6_addr) { Array($0) })
+    } else {
+        return -1
+    }
+    if let permit = transfer.permitAddress, !permit(ip) {
+        transfer.refusedAddress = ip
+        return -1
+    }
+    return socket(family, address.pointee.socktype | Int32(SOCK_CLOEXEC.rawValue), address.pointee.protocol)
 }
 
 private let headerCallback: ccurl_data_callback = { buffer, size, count, context in

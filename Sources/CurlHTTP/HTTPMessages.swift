@@ -9,6 +9,12 @@ public struct CurlRequest: Sendable {
     public var body: [UInt8]?
     /// Overrides the client's total timeout for this request.
     public var timeout: Duration?
+    /// When set, every address libcurl is about to connect to (after name resolution, before the
+    /// socket exists) must pass it; a refused one fails the transfer with `addressRefused` and
+    /// nothing is sent. What keeps a destination given by an untrusted party (a webhook
+    /// subscriber) from reaching loopback, link-local or private addresses, whatever its name
+    /// resolves to at the time.
+    public var permitAddress: (@Sendable (IPAddress) -> Bool)?
 
     public init(_ head: HTTPRequest, body: [UInt8]? = nil, timeout: Duration? = nil) {
         self.head = head
@@ -42,6 +48,23 @@ public struct CurlRequest: Sendable {
     }
 }
 
+/// An IPv4 or IPv6 address as libcurl is about to connect to it.
+public enum IPAddress: Sendable, Equatable, CustomStringConvertible {
+    case v4([UInt8])
+    case v6([UInt8])
+
+    public var description: String {
+        switch self {
+        case .v4(let bytes): return bytes.map(String.init).joined(separator: ".")
+        case .v6(let bytes):
+            return stride(from: 0, to: 16, by: 2).map {
+                String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+            }
+            .joined(separator: ":")
+        }
+    }
+}
+
 /// A response read whole.
 public struct CurlResponse: Sendable {
     public var status: Int
@@ -65,7 +88,8 @@ public struct CurlResponse: Sendable {
 public struct CurlError: Error, Sendable, CustomStringConvertible, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable {
-            case connectFailed, timedOut, responseTooLarge, tls, cancelled, shutdown, invalidRequest, transfer
+            case connectFailed, timedOut, responseTooLarge, tls, cancelled, shutdown, invalidRequest, transfer,
+                addressRefused
         }
         private let base: Base
         /// Nothing accepted the connection (refused, unreachable, DNS).
@@ -84,6 +108,8 @@ public struct CurlError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let invalidRequest = Code(base: .invalidRequest)
         /// Anything else: the connection broke, the answer was not HTTP, …
         public static let transfer = Code(base: .transfer)
+        /// The destination's address was refused by the request's `permitAddress`: nothing was sent.
+        public static let addressRefused = Code(base: .addressRefused)
         public var description: String { base.rawValue }
     }
 

@@ -26,6 +26,7 @@ import Yams
 ///   drain_delay_seconds: 0        # on SIGTERM: /readyz 503 at once, listener closed after this
 ///   drain_timeout_seconds: 30     # then requests in hand get this long; connections still open are closed
 ///   log_format: text              # or json: one object per line, millisecond UTC timestamps
+///   webhook_allowed_networks: ""  # CIDRs webhooks may reach besides public addresses: 127.0.0.1/32, 10.0.0.0/8
 /// ```
 ///
 /// ```yaml
@@ -43,6 +44,7 @@ public struct ConfigFile: Sendable, Equatable {
         "host", "port", "data_dir", "mappings", "max_body_bytes", "max_json_depth", "max_json_values",
         "idempotency_ttl_hours", "max_batch_items", "max_concurrent_requests", "max_connections",
         "request_timeout_seconds", "idle_timeout_seconds", "drain_delay_seconds", "drain_timeout_seconds", "log_format",
+        "webhook_allowed_networks",
     ]
 
     /// The `server` section's scalars as written (typed and range-checked by `ServeSettings`,

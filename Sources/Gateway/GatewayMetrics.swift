@@ -65,6 +65,7 @@ public final class GatewayMetrics: Sendable {
         case unknownOutcomes = "stockgate_unknown_outcomes"
         case buildInfo = "stockgate_build_info"
         case connectionsRefused = "stockgate_http_connections_refused"
+        case webhooksDropped = "stockgate_webhook_messages_dropped"
 
         var descriptor: MetricNameDescriptor {
             let (unit, help): (String, String) =
@@ -81,6 +82,8 @@ public final class GatewayMetrics: Sendable {
                 case .unknownOutcomes:
                     ("", "Forwarded movements whose outcome at a backend is unknown (journal state sent).")
                 case .buildInfo: ("", "The running build: constant 1, its version a label.")
+                case .webhooksDropped:
+                    ("total", "Webhook messages dropped undelivered: a subscriber's queue was full, or too old.")
                 case .connectionsRefused:
                     ("total", "Client connections answered 503 (or closed) because max_connections were open.")
                 }
@@ -139,6 +142,11 @@ public final class GatewayMetrics: Sendable {
                 traffic[dialect, default: Traffic()].clientErrors += 1
             }
         }
+    }
+
+    /// A webhook message was dropped undelivered.
+    func recordWebhookDropped() {
+        counter(.webhooksDropped, MetricKey(metric: Family.webhooksDropped.rawValue, first: ""), []).increment()
     }
 
     /// A client connection was refused at the connection cap.

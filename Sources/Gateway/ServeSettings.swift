@@ -127,6 +127,15 @@ public struct ServeSettings: Sendable {
         }
         if let count = try reader.integer("max_connections", 1...10_000_000) { configuration.maxConnections = count }
         if let seconds = try reader.seconds("drain_timeout_seconds") { configuration.drainTimeout = seconds }
+        if let list = reader.text("webhook_allowed_networks") {
+            switch DestinationPolicy.parse(list) {
+            case .success(let policy): configuration.webhookDestinations = policy
+            case .failure(let error):
+                throw CommandError(
+                    "webhook_allowed_networks: '\(error.entry)' is not a network such as 10.0.0.0/8 or 127.0.0.1 (from \(reader.places("webhook_allowed_networks")))"
+                )
+            }
+        }
         if let seconds = try reader.seconds("request_timeout_seconds") { configuration.requestTimeout = seconds }
         if let seconds = try reader.seconds("idle_timeout_seconds") { configuration.idleTimeout = seconds }
         if let seconds = try reader.seconds("drain_delay_seconds", allowZero: true) {

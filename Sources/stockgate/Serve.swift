@@ -140,7 +140,7 @@ struct Serve: AsyncParsableCommand {
             settings.webhooks
             ? PusherHub(
                 client: client, organization: settings.configuration.dialectSettings["zettle"]?["organization_uuid"],
-                logger: logger) : nil
+                destinations: settings.configuration.webhookDestinations, metrics: metrics, logger: logger) : nil
         do {
             gateway = try Self.makeGateway(
                 settings, catalog: catalog, storage: storage, client: client, metrics: metrics, faults: faults,

@@ -15,13 +15,23 @@ import Testing
 /// SwagPayPal's webhook fixture has it), retried until delivered, never twice once delivered.
 @Suite("Zettle webhooks (the Pusher API)")
 struct PusherTests {
+    /// The receivers here listen on loopback, which a hub refuses unless allowed.
+    static let loopbackAllowed = DestinationPolicy(allowed: [DestinationPolicy.Network("127.0.0.0/8")!])
+
     static func withHub<T: Sendable>(
-        _ body: @Sendable (LiveGateway, PusherHub) async throws -> T
+        clients: ClientAuthenticator = ClientAuthenticator(), maxSubscriptions: Int = 50, maxQueued: Int = 1000,
+        maxAge: Duration = .seconds(3600), destinations: DestinationPolicy = loopbackAllowed,
+        metrics: GatewayMetrics? = nil, _ body: @Sendable (LiveGateway, PusherHub) async throws -> T
     ) async throws -> T {
         let client = CurlHTTPClient(configuration: .init(timeout: .seconds(5)))
-        let hub = PusherHub(client: client, retryDelay: .milliseconds(100), logger: quietLogger)
+        let hub = PusherHub(
+            client: client, retryDelay: .milliseconds(100), destinations: destinations,
+            maxSubscriptions: maxSubscriptions, maxQueued: maxQueued, maxAge: maxAge, metrics: metrics,
+            logger: quietLogger)
         do {
-            let result = try await LiveGateway.run(pusher: hub) { live in try await body(live, hub) }
+            let result = try await LiveGateway.run(clients: clients, pusher: hub) { live in
+                try await body(live, hub)
+            }
             await client.shutdown()
             return result
         } catch {

@@ -193,6 +193,12 @@ final class CurlEngine: @unchecked Sendable {
 
     private func result(of transfer: Transfer, code: CURLcode) -> Result<CurlResponse, any Error> {
         guard code == CURLE_OK else {
+            if let refused = transfer.refusedAddress {
+                return .failure(
+                    CurlError(
+                        code: .addressRefused, curlCode: Int(code.rawValue),
+                        message: "the destination's address \(refused) is not allowed; nothing was sent"))
+            }
             return .failure(Self.error(code, exceededLimit: transfer.exceededLimit))
         }
         var status = 0

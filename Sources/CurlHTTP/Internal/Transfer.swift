@@ -23,6 +23,10 @@ final class Transfer: @unchecked Sendable {
     /// may send a second time by itself; see `CurlHTTPClient.prepare`).
     var upload: [UInt8] = []
     var uploaded = 0
+    /// `CurlRequest.permitAddress`, asked by `openSocket`.
+    var permitAddress: (@Sendable (IPAddress) -> Bool)?
+    /// The address `permitAddress` refused, if it refused one.
+    var refusedAddress: IPAddress?
 
     init(id: UInt64, easy: UnsafeMutableRawPointer, engine: CurlEngine, maxResponseBytes: Int) {
         self.id = id

@@ -346,7 +346,8 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             if let hub = gateway.pusher {
                 answer(
                     PusherEndpoint.answer(
-                        method: current.request.method, path: current.request.path ?? "", body: current.body, hub: hub),
+                        method: current.request.method, path: current.request.path ?? "", body: current.body, hub: hub,
+                        client: current.client),
                     for: current, context: context)
             } else {
                 answer(

@@ -18,9 +18,17 @@ import StockCore
 ///   the vendor's example writes it) → 204; 404 unknown.
 ///
 /// `{org}` is `self` or the configured organization UUID. The vendor demands an HTTPS
-/// destination; the simulator also takes `http://`, so a test's receiver on loopback can listen.
+/// destination; the simulator also takes `http://`, so a test's receiver can listen. A
+/// destination must be a public address unless `server.webhook_allowed_networks` allows its
+/// range (`DestinationPolicy`): 422 otherwise.
+///
+/// With clients configured, a subscription is its creator's: another client does not see it in
+/// the list, and its PUT or DELETE answers 404 as for an unknown uuid. A client may hold
+/// `PusherHub.maxSubscriptions` (400 beyond).
 enum PusherEndpoint {
-    static func answer(method: HTTPRequest.Method, path: String, body: ByteBuffer?, hub: PusherHub) -> CodecResponse {
+    static func answer(
+        method: HTTPRequest.Method, path: String, body: ByteBuffer?, hub: PusherHub, client: String?
+    ) -> CodecResponse {
         let segments = path.prefix { $0 != "?" }.split(separator: "/").map(String.init)
         guard segments.count >= 3, segments[1].lowercased() == "self" || segments[1].lowercased() == hub.organization
         else {
@@ -32,13 +40,13 @@ enum PusherEndpoint {
         let uuid = segments.count > 3 ? segments.last! : nil
         switch (method, uuid) {
         case (.get, nil):
-            return .json(.ok, .array(hub.all.map(\.json)))
+            return .json(.ok, .array(hub.owned(by: client).map(\.json)))
         case (.post, nil):
-            return create(body, hub: hub)
+            return create(body, hub: hub, client: client)
         case (.put, let uuid?):
-            return update(uuid, body, hub: hub)
+            return update(uuid, body, hub: hub, client: client)
         case (.delete, let uuid?):
-            guard hub.remove(uuid.lowercased()) else {
+            guard hub.remove(uuid.lowercased(), owner: client) else {
                 return refusal(.notFound, "Subscription '\(uuid)' not found", field: "subscriptionUuid")
             }
             return CodecResponse(status: .noContent, headers: HTTPFields(), body: [])
@@ -47,7 +55,7 @@ enum PusherEndpoint {
         }
     }
 
-    static func create(_ body: ByteBuffer?, hub: PusherHub) -> CodecResponse {
+    static func create(_ body: ByteBuffer?, hub: PusherHub, client: String?) -> CodecResponse {
         let object: JSONObject
         switch read(body) {
         case .success(let read): object = read
@@ -73,21 +81,28 @@ enum PusherEndpoint {
         guard let destination = object["destination"]?.stringValue, !destination.isEmpty else {
             return refusal(.unprocessableContent, "destination is required", field: "destination")
         }
-        if let refused = checkDestination(destination) { return refused }
+        if let refused = checkDestination(destination, hub: hub) { return refused }
         guard let email = object["contactEmail"]?.stringValue, !email.isEmpty else {
             return refusal(.unprocessableContent, "contactEmail is required", field: "contactEmail")
         }
         if let refused = checkEmail(email) { return refused }
         let subscription = PusherHub.Subscription(
             uuid: uuid.lowercased(), transportName: transport, eventNames: events, destination: destination,
-            contactEmail: email, status: "ACTIVE", signingKey: PusherHub.makeSigningKey(), updated: Date())
-        guard hub.add(subscription) else {
+            contactEmail: email, status: "ACTIVE", signingKey: PusherHub.makeSigningKey(), updated: Date(),
+            owner: client)
+        switch hub.add(subscription) {
+        case .added:
+            return .json(.ok, subscription.json)
+        case .taken:
             return refusal(.badRequest, "a subscription with uuid '\(uuid)' already exists", field: "uuid")
+        case .limit:
+            return refusal(
+                .badRequest, "a client may hold at most \(hub.maxSubscriptions) subscriptions: delete one first",
+                field: "uuid")
         }
-        return .json(.ok, subscription.json)
     }
 
-    static func update(_ uuid: String, _ body: ByteBuffer?, hub: PusherHub) -> CodecResponse {
+    static func update(_ uuid: String, _ body: ByteBuffer?, hub: PusherHub, client: String?) -> CodecResponse {
         let object: JSONObject
         switch read(body) {
         case .success(let read): object = read
@@ -105,14 +120,14 @@ enum PusherEndpoint {
             guard let destination, !destination.isEmpty else {
                 return refusal(.unprocessableContent, "destination must not be empty", field: "destination")
             }
-            if let refused = checkDestination(destination) { return refused }
+            if let refused = checkDestination(destination, hub: hub) { return refused }
         }
         let email = object["contactEmail"]?.stringValue
         if let email, let refused = checkEmail(email) { return refused }
         if let transport = object["transportName"]?.stringValue, transport != "WEBHOOK" {
             return refusal(.badRequest, "transportName must be WEBHOOK", field: "transportName")
         }
-        let found = hub.update(uuid.lowercased()) { subscription in
+        let found = hub.update(uuid.lowercased(), owner: client) { subscription in
             if let events { subscription.eventNames = events }
             if let destination { subscription.destination = destination }
             if let email { subscription.contactEmail = email }
@@ -146,11 +161,14 @@ enum PusherEndpoint {
         return .success(names)
     }
 
-    static func checkDestination(_ destination: String) -> CodecResponse? {
+    static func checkDestination(_ destination: String, hub: PusherHub) -> CodecResponse? {
         guard let url = URL(string: destination), let scheme = url.scheme?.lowercased(),
-            scheme == "https" || scheme == "http", url.host != nil
+            scheme == "https" || scheme == "http", let host = url.host, !host.isEmpty
         else {
             return refusal(.unprocessableContent, "destination must be an HTTPS URL", field: "destination")
+        }
+        if let problem = hub.destinations.refusal(host: host) {
+            return refusal(.unprocessableContent, problem, field: "destination")
         }
         return nil
     }

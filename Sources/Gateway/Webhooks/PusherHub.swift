@@ -20,6 +20,12 @@ import Synchronization
 /// 2xx (at most `maxAttempts` times, the wait doubling from `retryDelay`). Once answered 2xx it
 /// is never sent again. Subscriptions and undelivered messages live in memory: a restart
 /// forgets them (docs/simulator.md).
+///
+/// Bounds (issue 29): a subscription belongs to the client that made it (others neither see
+/// nor change it); a client holds at most `maxSubscriptions`; each subscriber's queue holds at
+/// most `maxQueued` messages, and a message older than `maxAge` is not sent — in both cases the
+/// oldest go first, counted (`dropped`, `stockgate_webhook_messages_dropped_total`) and logged;
+/// destinations must pass `destinations` (`DestinationPolicy`).
 public final class PusherHub: Sendable {
     public struct Subscription: Sendable, Equatable {
         public var uuid: String
@@ -30,6 +36,8 @@ public final class PusherHub: Sendable {
         public var status: String
         public var signingKey: String
         public var updated: Date
+        /// The configured client that made it; nil when no client is configured.
+        public var owner: String? = nil
 
         var json: JSONValue {
             [
@@ -49,6 +57,7 @@ public final class PusherHub: Sendable {
         var body: [UInt8]
         var signature: String
         var messageID: String
+        var queued = ContinuousClock.now
     }
 
     /// The events a subscription may name (the vendor's list); StockGate sends only
@@ -67,16 +76,34 @@ public final class PusherHub: Sendable {
     let organization: String
     let maxAttempts: Int
     let retryDelay: Duration
+    let destinations: DestinationPolicy
+    let maxSubscriptions: Int
+    let maxQueued: Int
+    let maxAge: Duration
+    let metrics: GatewayMetrics?
     private let subscriptions = Mutex<[Subscription]>([])
+    /// Messages dropped undelivered (queue full or too old), by subscription.
+    private let droppedCounts = Mutex<[String: Int]>([:])
     private let queues = Mutex<[String: AsyncStream<Delivery>.Continuation]>([:])
     /// Messages answered 2xx, by subscription (what a test reads).
     private let delivered = Mutex<[String: Int]>([:])
 
+    /// - Parameters:
+    ///   - destinations: where webhooks may go (public addresses unless more are allowed).
+    ///   - maxSubscriptions: subscriptions one client may hold (all of them without clients).
+    ///   - maxQueued: undelivered messages kept per subscriber; beyond, the oldest is dropped.
+    ///   - maxAge: a message not delivered within this is dropped.
     public init(
         client: CurlHTTPClient, organization: String? = nil, maxAttempts: Int = 6, retryDelay: Duration = .seconds(1),
-        logger: Logger
+        destinations: DestinationPolicy = DestinationPolicy(), maxSubscriptions: Int = 50, maxQueued: Int = 1000,
+        maxAge: Duration = .seconds(3600), metrics: GatewayMetrics? = nil, logger: Logger
     ) {
         self.client = client
+        self.destinations = destinations
+        self.maxSubscriptions = maxSubscriptions
+        self.maxQueued = maxQueued
+        self.maxAge = maxAge
+        self.metrics = metrics
         self.organization = organization ?? Self.defaultOrganization
         self.maxAttempts = maxAttempts
         self.retryDelay = retryDelay
@@ -91,33 +118,60 @@ public final class PusherHub: Sendable {
 
     public var all: [Subscription] { subscriptions.withLock { $0 } }
 
-    /// Adds a subscription; false when its uuid is taken.
-    func add(_ subscription: Subscription) -> Bool {
+    /// The subscriptions `owner` made (every one when no client is configured: owner nil).
+    func owned(by owner: String?) -> [Subscription] { subscriptions.withLock { $0.filter { $0.owner == owner } } }
+
+    enum Added: Equatable {
+        case added
+        /// The uuid is taken (by this client or another).
+        case taken
+        /// The client holds `maxSubscriptions` already.
+        case limit
+    }
+
+    /// Adds a subscription owned by `subscription.owner`.
+    func add(_ subscription: Subscription) -> Added {
         subscriptions.withLock { list in
-            guard !list.contains(where: { $0.uuid == subscription.uuid }) else { return false }
+            guard !list.contains(where: { $0.uuid == subscription.uuid }) else { return .taken }
+            guard list.count(where: { $0.owner == subscription.owner }) < maxSubscriptions else { return .limit }
             list.append(subscription)
-            return true
+            return .added
         }
     }
 
-    /// Changes a subscription; false when there is none with that uuid.
-    func update(_ uuid: String, _ change: (inout Subscription) -> Void) -> Bool {
+    /// Changes a subscription of `owner`'s; false when it has none with that uuid.
+    func update(_ uuid: String, owner: String?, _ change: (inout Subscription) -> Void) -> Bool {
         subscriptions.withLock { list in
-            guard let index = list.firstIndex(where: { $0.uuid == uuid }) else { return false }
+            guard let index = list.firstIndex(where: { $0.uuid == uuid && $0.owner == owner }) else { return false }
             change(&list[index])
             list[index].updated = Date()
             return true
         }
     }
 
-    func remove(_ uuid: String) -> Bool {
+    /// Removes a subscription of `owner`'s; false when it has none with that uuid.
+    func remove(_ uuid: String, owner: String?) -> Bool {
         let removed = subscriptions.withLock { list -> Bool in
             let before = list.count
-            list.removeAll { $0.uuid == uuid }
+            list.removeAll { $0.uuid == uuid && $0.owner == owner }
             return list.count < before
         }
         if removed { queues.withLock { $0.removeValue(forKey: uuid) }?.finish() }
         return removed
+    }
+
+    /// How many messages to `subscription` were dropped undelivered (queue full, or too old).
+    public func droppedCount(_ subscription: String) -> Int { droppedCounts.withLock { $0[subscription] ?? 0 } }
+
+    private func dropped(_ delivery: Delivery, reason: String) {
+        droppedCounts.withLock { $0[delivery.subscription.uuid, default: 0] += 1 }
+        metrics?.recordWebhookDropped()
+        logger.warning(
+            "webhook dropped undelivered",
+            metadata: [
+                "subscription": "\(delivery.subscription.uuid)", "message": "\(delivery.messageID)",
+                "reason": "\(reason)",
+            ])
     }
 
     /// How many messages `subscription` has had answered 2xx.
@@ -232,7 +286,9 @@ public final class PusherHub: Sendable {
         let uuid = delivery.subscription.uuid
         let queue = queues.withLock { queues -> AsyncStream<Delivery>.Continuation in
             if let queue = queues[uuid] { return queue }
-            let (stream, continuation) = AsyncStream<Delivery>.makeStream()
+            // At most `maxQueued` waiting: a new message pushes out the oldest.
+            let (stream, continuation) = AsyncStream<Delivery>.makeStream(
+                bufferingPolicy: .bufferingNewest(maxQueued))
             queues[uuid] = continuation
             Task { [weak self] in
                 for await delivery in stream {
@@ -242,7 +298,9 @@ public final class PusherHub: Sendable {
             }
             return continuation
         }
-        queue.yield(delivery)
+        if case .dropped(let oldest) = queue.yield(delivery) {
+            dropped(oldest, reason: "more than \(maxQueued) messages queued for the subscriber")
+        }
     }
 
     private func send(_ delivery: Delivery) async {
@@ -250,16 +308,26 @@ public final class PusherHub: Sendable {
         for attempt in 1...maxAttempts {
             // A subscription deleted meanwhile gets nothing more.
             guard subscriptions.withLock({ $0.contains { $0.uuid == delivery.subscription.uuid } }) else { return }
+            guard ContinuousClock.now - delivery.queued <= maxAge else {
+                dropped(delivery, reason: "not delivered within \(maxAge)")
+                return
+            }
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
             headers[HTTPField.Name("X-iZettle-Signature")!] = delivery.signature
             let status: Int
             do {
-                let response = try await client.execute(
-                    CurlRequest(
-                        method: .post, url: delivery.subscription.destination, headerFields: headers,
-                        body: delivery.body, timeout: .seconds(10)))
+                var request = CurlRequest(
+                    method: .post, url: delivery.subscription.destination, headerFields: headers,
+                    body: delivery.body, timeout: .seconds(10))
+                let policy = destinations
+                request.permitAddress = { policy.permits($0) }
+                let response = try await client.execute(request)
                 status = response.status
+            } catch let error as CurlError where error.code == .addressRefused {
+                // Not retried: the address will not become allowed.
+                dropped(delivery, reason: error.message)
+                return
             } catch {
                 status = 0
             }
