@@ -186,6 +186,13 @@ public final class Gateway: Sendable {
                 "Idempotency-Key must be 1 to \(Self.maxIdempotencyKeyLength) bytes", field: "Idempotency-Key")
             return codec.encode(tooLong, route: route, context: decoded.context)
         }
+        // Keys are the caller's own: two clients choosing the same key must not meet (as payment
+        // APIs scope keys per account). Everything below — stored answers, claims, the ledger's
+        // and the journal's rows, the key a deduplicating backend is sent — sees the scoped key.
+        let callerKey = facts.idempotencyKey ?? ""
+        if let key = facts.idempotencyKey, let client = facts.client {
+            facts.idempotencyKey = Self.scopedKey(key, client: client)
+        }
         guard let key = facts.idempotencyKey, let store = idempotencyStore, decoded.commands.contains(where: \.isWrite)
         else {
             return await execute(codec, route: route, decoded: decoded, facts: facts, fault: fault)
@@ -196,7 +203,8 @@ public final class Gateway: Sendable {
         let now = clock()
         let expiry = now.addingTimeInterval(-configuration.idempotencyTTL)
         do {
-            if let answer = try await Self.answerStored(store, codec, route, key, fingerprint, expiry, decoded.context)
+            if let answer = try await Self.answerStored(
+                store, codec, route, key, callerKey, fingerprint, expiry, decoded.context)
             {
                 return answer
             }
@@ -206,7 +214,7 @@ public final class Gateway: Sendable {
                 staleBefore: now.addingTimeInterval(-2 * max(configuration.requestTimeout, 30)))
             guard claimed else {
                 let busy = GatewayError.conflict(
-                    "a request with Idempotency-Key '\(key)' is still in progress", field: "Idempotency-Key")
+                    "a request with Idempotency-Key '\(callerKey)' is still in progress", field: "Idempotency-Key")
                 return codec.encode(busy, route: route, context: decoded.context)
             }
         } catch {
@@ -216,7 +224,8 @@ public final class Gateway: Sendable {
         do {
             // Again under the claim: another instance may have answered between the first look
             // and the claim.
-            if let answer = try await Self.answerStored(store, codec, route, key, fingerprint, expiry, decoded.context)
+            if let answer = try await Self.answerStored(
+                store, codec, route, key, callerKey, fingerprint, expiry, decoded.context)
             {
                 response = answer
             } else {
@@ -243,18 +252,24 @@ public final class Gateway: Sendable {
         return response
     }
 
+    /// A configured client's key in its own namespace: `<length of name>:<name>:<key>`, which no
+    /// other client's name and key can spell.
+    static func scopedKey(_ key: String, client: String) -> String {
+        "\(client.utf8.count):\(client):\(key)"
+    }
+
     /// The stored answer to a repeat of the same request, a refusal of a different request
     /// under the key, or nil when nothing is stored.
     static func answerStored<Codec: InboundCodec>(
         _ store: any ResponseStore, _ codec: Codec, _ route: Route<Codec.Endpoint>, _ key: String,
-        _ fingerprint: String, _ expiry: Date, _ context: Codec.Context
+        _ callerKey: String, _ fingerprint: String, _ expiry: Date, _ context: Codec.Context
     ) async throws -> CodecResponse? {
         guard let stored = try await store.storedResponse(dialect: codec.dialect, key: key, since: expiry) else {
             return nil
         }
         guard stored.fingerprint == fingerprint else {
             let reused = GatewayError.conflict(
-                "Idempotency-Key '\(key)' was already used for a different request", field: "Idempotency-Key")
+                "Idempotency-Key '\(callerKey)' was already used for a different request", field: "Idempotency-Key")
             return codec.encode(reused, route: route, context: context)
         }
         return replay(stored)

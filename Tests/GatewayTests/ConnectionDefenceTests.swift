@@ -170,3 +170,38 @@ struct ConnectionDefenceTests {
         #expect(closed && rest.isEmpty, "\(rest)")
     }
 }
+
+/// Attack run finding 12 (issue 29): idempotency keys were scoped per dialect, not per client.
+@Suite("Idempotency keys are each client's own")
+struct KeyScopeTests {
+    static let clients = ClientAuthenticator(clients: [
+        .init(name: "shop-a", secret: Secret("secret-a-123456"), dialects: ["stockgate"]),
+        .init(name: "shop-b", secret: Secret("secret-b-654321"), dialects: ["stockgate"]),
+    ])
+
+    @Test("two clients choosing one key neither replay nor refuse each other; each client's own reuse still does")
+    func perClient() async throws {
+        try await LiveGateway.run(clients: Self.clients) { live in
+            let url = live.baseURL + "/stockgate/v1/movements"
+            func send(_ secret: String, _ quantity: Int) async throws -> HTTPResult {
+                try await HTTPClient.shared.send(
+                    .POST, url,
+                    body:
+                        #"{"movements": [{"product": "mug-white", "quantity": \#(quantity), "from": "supplier", "to": "shop-floor"}]}"#,
+                    headers: [("Authorization", "Bearer \(secret)"), ("Idempotency-Key", "order-1")])
+            }
+            let a = try await send("secret-a-123456", 1)
+            #expect(a.status == 200 && a.headers.first(name: "Idempotent-Replayed") == nil)
+            let bSame = try await send("secret-b-654321", 1)
+            #expect(bSame.status == 200, "\(bSame.text)")
+            #expect(bSame.headers.first(name: "Idempotent-Replayed") == nil, "not A's stored answer")
+            #expect(try await live.ledger.count(MovementQuery()) == 2)
+            let aAgain = try await send("secret-a-123456", 1)
+            #expect(aAgain.headers.first(name: "Idempotent-Replayed") == "true")
+            let bOther = try await send("secret-b-654321", 5)
+            #expect(bOther.status == 409, "B's own key reused for another request: \(bOther.text)")
+            #expect(bOther.text.contains("'order-1'"), "the message shows the caller's key: \(bOther.text)")
+            #expect(try await live.ledger.count(MovementQuery()) == 2)
+        }
+    }
+}
