@@ -122,7 +122,11 @@ public final class Ledger: StockBackend {
         self.writer = writer
         // Before each commit: a ledger file deleted or replaced under us takes no more writes.
         self.commits = GroupCommit(writer: writer) {
-            if let problem = fileIdentity?.problem { throw GatewayError(code: .unavailable, message: problem) }
+            if let fileIdentity, let problem = fileIdentity.problem {
+                logger.error(
+                    "ledger refuses writes", metadata: ["problem": "\(problem)", "path": "\(fileIdentity.path)"])
+                throw GatewayError(code: .unavailable, message: problem)
+            }
         }
         self.catalogs = Mutex(catalog)
         self.clock = clock

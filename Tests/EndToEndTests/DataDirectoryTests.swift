@@ -64,6 +64,8 @@ struct DataDirectoryTests {
             let write = try await HTTPClient.shared.send(.POST, url, body: Self.move)
             #expect(write.status == 503, "\(write.text)")
             #expect(write.json?["error"]?["message"]?.stringValue?.contains("ledger file") == true)
+            // The server's directories are no business of a client's (issue 29, finding 11).
+            #expect(!write.text.contains(live.dataDirectory), "\(write.text)")
             let colleqtive = try await HTTPClient.shared.send(
                 .POST, live.baseURL + "/api/v2/public/stores/1001/storeproductlocation/movement",
                 body:
@@ -74,6 +76,7 @@ struct DataDirectoryTests {
             let health = try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz")
             #expect(health.status == 503)
             #expect(health.json?["status"] == "unavailable")
+            #expect(!health.text.contains(live.dataDirectory), "\(health.text)")
         }
     }
 }

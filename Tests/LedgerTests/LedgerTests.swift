@@ -478,3 +478,40 @@ func expectBalancesMatchJournal(
             "\(balance.product)@\(balance.location)", sourceLocation: sourceLocation)
     }
 }
+
+/// Attack run finding 13 (issue 29): a full disk answered writes 500 (an internal error) where
+/// `unavailable` fits; SQLite's own limit on pages is a real SQLITE_FULL without filling a disk.
+@Suite("A ledger whose disk is full")
+struct DiskFullTests {
+    @Test("a write that cannot be committed for a full disk is unavailable, names no path, applies nothing")
+    func diskFull() async throws {
+        try await withTemporaryDirectory { directory in
+            let ledger = try Ledger.open(directory: directory, catalog: testCatalog)
+            defer { try? ledger.close() }
+            let batch = MoveBatch(items: [move("mug", "3", "supplier", "floor")], atomicity: .allOrNothing)
+            _ = try await ledger.move(batch, facts: RequestFacts(dialect: "stockgate", requestID: "r1"))
+            try await ledger.writer.writeWithoutTransaction { db in
+                let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1
+                _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(pages)")
+            }
+            var big: [Movement] = []
+            for index in 0..<400 {
+                var item = move("mug", "1", "supplier", "floor")
+                item.reason = String(repeating: "x", count: 200) + "\(index)"
+                big.append(item)
+            }
+            do {
+                _ = try await ledger.move(
+                    MoveBatch(items: big, atomicity: .allOrNothing),
+                    facts: RequestFacts(dialect: "stockgate", requestID: "r2"))
+                Issue.record("the write was committed past max_page_count")
+            } catch let error as GatewayError {
+                #expect(error.code == .unavailable, "\(error)")
+                #expect(error.message.contains("disk is full"), "\(error)")
+                #expect(!error.message.contains(directory))
+            }
+            #expect(try await balance(ledger, "mug", "floor") == q("3"))
+            #expect(ledger.healthProblem?.contains(directory) != true)
+        }
+    }
+}

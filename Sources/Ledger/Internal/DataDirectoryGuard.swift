@@ -68,14 +68,16 @@ struct LedgerFileIdentity: Sendable {
         self.inode = UInt64(info.st_ino)
     }
 
-    /// Why the file on disk is no longer the one the ledger writes to, if it is not.
+    /// Why the file on disk is no longer the one the ledger writes to, if it is not. Callers and
+    /// `/healthz` read this, so it names no path (the server's directories are no business of a
+    /// client's); the log line has the path (`Ledger`'s commit check).
     var problem: String? {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            return "the ledger file \(path) is gone (deleted while StockGate was running)"
+            return "the ledger file is gone (deleted while StockGate was running)"
         }
         guard UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode else {
-            return "the ledger file \(path) was replaced while StockGate was running"
+            return "the ledger file was replaced while StockGate was running"
         }
         return nil
     }

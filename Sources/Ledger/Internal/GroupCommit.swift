@@ -142,7 +142,10 @@ final class GroupCommit: @unchecked Sendable {
                             try job.body(db)
                         } catch {
                             failures[index] = error
-                            try rollback.execute()
+                            // Some errors (SQLITE_FULL, SQLITE_IOERR) abort the whole transaction,
+                            // and the rollback to the savepoint then fails with SQLITE_ABORT: the
+                            // group fails with the cause, not with the failed rollback.
+                            do { try rollback.execute() } catch { throw failures[index]! }
                         }
                         try release.execute()
                     }
@@ -158,8 +161,28 @@ final class GroupCommit: @unchecked Sendable {
             let text =
                 (error as? GatewayError)?.message ?? (error as? DatabaseError)?.message ?? "\(type(of: error))"
             failure.withLock { $0 = text }
-            for job in group { job.finish(error) }
+            let answered = Self.unavailable(error) ?? error
+            for job in group { job.finish(answered) }
         }
+    }
+}
+
+extension GroupCommit {
+    /// A commit that failed because the disk cannot take it (full, an I/O error, read-only, the
+    /// file gone) is `unavailable` — the caller may try again once the operator has acted — not
+    /// an internal error; the words name no path.
+    static func unavailable(_ error: any Error) -> GatewayError? {
+        guard let error = error as? DatabaseError else { return nil }
+        let cause: String
+        switch error.resultCode {
+        case .SQLITE_FULL: cause = "the disk is full"
+        case .SQLITE_IOERR: cause = "the disk reported an I/O error"
+        case .SQLITE_READONLY: cause = "the ledger file is read-only"
+        case .SQLITE_CANTOPEN: cause = "the ledger file cannot be opened"
+        default: return nil
+        }
+        return GatewayError(
+            code: .unavailable, message: "the ledger cannot take writes now: \(cause); nothing was applied")
     }
 }
 
