@@ -205,3 +205,39 @@ struct KeyScopeTests {
         }
     }
 }
+
+/// Attack run finding 10 (issue 29): an invalid `Host` was accepted and echoed into Zettle V3
+/// `Link` URLs.
+@Suite("The Host header")
+struct HostHeaderTests {
+    @Test(
+        "host[:port] with a DNS-style name, IPv4 or bracketed IPv6 is valid",
+        arguments: ["a", "127.0.0.1:8080", "shop.example.com", "stock_gate-1.internal:443", "[::1]:9000", "[fe80::1]"])
+    func valid(host: String) {
+        #expect(HostHeader.isValid(host))
+    }
+
+    @Test(
+        "anything that could forge a URL or header syntax is not",
+        arguments: [
+            "", "evil.com>; rel=\"next\", <http://x", "a b", "a,b", "a;b", "a/b", "user@host", "host:", "host:123456",
+            "host:80a", "[::1", "[]", ":80", "a\"b", "h\u{7F}", String(repeating: "a", count: 256),
+        ])
+    func invalid(host: String) {
+        #expect(!HostHeader.isValid(host))
+    }
+
+    @Test("a request with such a Host is refused 400 before routing, and nothing is applied")
+    func refusedOnTheWire() async throws {
+        try await LiveGateway.run { live in
+            let client = try RawClient(port: live.port, timeoutSeconds: 5)
+            client.send(
+                "GET /v3/stock/locations/89ac1e4a-5f0f-11ec-bf63-0242ac130002?limit=1 HTTP/1.1\r\nHost: evil.com>; rel=\"x\"\r\n\r\n"
+            )
+            let (answer, closed) = await offPool { client.readUntilClosed() }
+            #expect(answer.hasPrefix("HTTP/1.1 400"), "\(answer)")
+            #expect(!answer.contains("evil.com"), "\(answer)")
+            #expect(closed)
+        }
+    }
+}

@@ -144,13 +144,15 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         let (gateway, routes) = shared.live.current
         // HTTP/1.1 requires exactly one Host (RFC 9112 §3.2): the first becomes the request's
         // authority, a second one is left among the fields.
-        if request.authority == nil || request.headerFields[Self.host] != nil {
+        if request.authority == nil || request.headerFields[Self.host] != nil
+            || !HostHeader.isValid(request.authority ?? "")
+        {
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; charset=utf-8"
             headers[.connection] = "close"
             let refusal = CodecResponse(
                 status: .badRequest, headers: headers,
-                body: Array("400 Bad Request: exactly one Host header is required".utf8))
+                body: Array("400 Bad Request: exactly one valid Host header (host[:port]) is required".utf8))
             let current = Current(
                 request: request, gateway: gateway, requestID: requestID, started: started, destination: .notFound)
             answerEarly(refusal, for: current, context: context)
