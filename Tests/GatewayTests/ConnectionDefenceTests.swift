@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GatewayTestSupport
 import Ledger
+import NIOCore
 import ServiceLifecycle
 import StockCore
 import TestSupport
@@ -239,5 +240,69 @@ struct HostHeaderTests {
             #expect(!answer.contains("evil.com"), "\(answer)")
             #expect(closed)
         }
+    }
+}
+
+/// Attack run finding 13 (issue 29): `POST /Token` (and every credential check) could be asked
+/// without limit, so secrets could be guessed at line rate.
+@Suite("Guessing secrets is slowed down")
+struct GuessingTests {
+    static let clients = ClientAuthenticator(clients: [
+        .init(name: "feeder", secret: Secret("feeder-secret-789"), dialects: ["storefeeder", "stockgate"])
+    ])
+
+    static func token(_ live: LiveGateway, password: String) async throws -> HTTPResult {
+        try await HTTPClient.shared.send(
+            .POST, live.baseURL + "/Token", body: "grant_type=password&username=feeder&password=\(password)",
+            headers: [("Content-Type", "application/x-www-form-urlencoded")])
+    }
+
+    @Test("after 10 wrong passwords for a name, /Token answers 429 with Retry-After even to the right one")
+    func tokenGuessing() async throws {
+        try await LiveGateway.run(clients: Self.clients) { live in
+            let good = try await Self.token(live, password: "feeder-secret-789")
+            #expect(good.status == 200, "\(good.text)")
+            for attempt in 0..<10 {
+                let wrong = try await Self.token(live, password: "guess-\(attempt)")
+                #expect(wrong.status == 400, "attempt \(attempt): \(wrong.text)")
+            }
+            let blocked = try await Self.token(live, password: "feeder-secret-789")
+            #expect(blocked.status == 429, "\(blocked.text)")
+            #expect(Int(blocked.headers.first(name: "Retry-After") ?? "") ?? 0 >= 1)
+            #expect(blocked.text.contains("invalid_grant"))
+            #expect(try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz").status == 200)
+        }
+    }
+
+    @Test("after 10 failed credential checks from one address, its requests are answered 429 in the dialect's envelope")
+    func bearerGuessing() async throws {
+        try await LiveGateway.run(clients: Self.clients) { live in
+            let url = live.baseURL + "/stockgate/v1/balances?location=shop-floor"
+            for attempt in 0..<10 {
+                let wrong = try await HTTPClient.shared.send(
+                    .GET, url, headers: [("Authorization", "Bearer guess-\(attempt)")])
+                #expect(wrong.status == 401)
+            }
+            let blocked = try await HTTPClient.shared.send(
+                .GET, url, headers: [("Authorization", "Bearer feeder-secret-789")])
+            #expect(blocked.status == 429, "\(blocked.text)")
+            #expect(blocked.json?["error"]?["message"]?.stringValue?.contains("failed credential checks") == true)
+            #expect(blocked.headers.first(name: "Retry-After") != nil)
+            #expect(try await HTTPClient.shared.send(.GET, live.baseURL + "/healthz").status == 200)
+        }
+    }
+
+    @Test("the throttle forgets a window once it has passed")
+    func windowPasses() {
+        let throttle = AuthThrottle(maxFailures: 2, window: .seconds(60))
+        let start = NIODeadline.now()
+        #expect(throttle.isQuiet)
+        throttle.failed("peer:1", now: start)
+        #expect(throttle.blocked("peer:1", now: start) == nil)
+        throttle.failed("peer:1", now: start)
+        #expect(throttle.blocked("peer:1", now: start + .seconds(10)) == .seconds(50))
+        #expect(throttle.blocked("peer:2", now: start) == nil)
+        #expect(throttle.blocked("peer:1", now: start + .seconds(61)) == nil)
+        #expect(throttle.isQuiet)
     }
 }

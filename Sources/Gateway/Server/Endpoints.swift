@@ -23,6 +23,12 @@ enum Destination: Sendable {
     case notFound
 
     /// The metrics labels: dialect and route.
+    /// `/healthz` and `/readyz`: answered to anyone, always.
+    var isHealth: Bool {
+        if case .health = self { return true }
+        return false
+    }
+
     var labels: (dialect: String, route: String) {
         switch self {
         case .health(let name): ("-", name)

@@ -24,6 +24,8 @@ struct ServerShared: Sendable {
     let dates = DateHeader()
     /// Open connections against `server.max_connections` (`ConnectionBudget`).
     let connections: ConnectionGate
+    /// Failed credential checks per peer and per `/Token` user name.
+    let throttle = AuthThrottle()
     /// Logs at most one warning a second while connections are refused.
     func warnAtLimit() {
         guard connections.firstRefusalThisSecond() else { return }

@@ -163,6 +163,14 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         var current = Current(
             request: request, gateway: gateway, requestID: requestID, started: started, destination: destination)
         let hasBody = Self.hasBody(request.headerFields)
+        if !shared.throttle.isQuiet, !destination.isHealth,
+            let wait = shared.throttle.blocked(AuthThrottle.peer(context.channel.remoteAddress))
+        {
+            var refusal = throttled(current, wait: wait)
+            refusal.headers[.retryAfter] = String(max(1, wait.nanoseconds / 1_000_000_000))
+            answerEarly(refusal, for: current, context: context)
+            return
+        }
         switch destination {
         case .codec(let endpoint, _):
             let refusal: GatewayError?
@@ -171,6 +179,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 current.client = name
                 refusal = GatewayServer.unsupportedCoding(request.headerFields)
             case .unauthenticated:
+                shared.throttle.failed(AuthThrottle.peer(context.channel.remoteAddress))
                 refusal = GatewayError(code: .unauthorized, message: "missing or unknown credentials")
             case .forbidden:
                 refusal = GatewayError(
@@ -227,6 +236,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 current.client = name
                 if hasBody { current.body = context.channel.allocator.buffer(capacity: 0) }
             case .unauthenticated:
+                shared.throttle.failed(AuthThrottle.peer(context.channel.remoteAddress))
                 current.refusal = PusherEndpoint.refusal(.unauthorized, "missing or unknown credentials", field: nil)
             case .forbidden:
                 current.refusal = PusherEndpoint.refusal(
@@ -251,6 +261,22 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             context.triggerUserOutboundEvent(HTTP1ConnectionPolicy.SendContinue(), promise: nil)
         }
         state = .receiving(current)
+    }
+
+    /// 429 for a peer that failed too many credential checks, in the dialect's envelope.
+    private func throttled(_ current: Current, wait: TimeAmount) -> CodecResponse {
+        let error = GatewayError(
+            code: .tooManyRequests,
+            message:
+                "too many failed credential checks from this address: try again in \(max(1, wait.nanoseconds / 1_000_000_000)) s"
+        )
+        switch current.destination {
+        case .codec(let endpoint, _): return endpoint.refuse(error)
+        case .token:
+            return .json(
+                error.code.httpStatus, ["error": "invalid_grant", "error_description": .string(error.message)])
+        default: return .json(error.code.httpStatus, ["error": .string(error.message)])
+        }
     }
 
     /// Answers before the body has ended, in the dialect's envelope when there is one.
@@ -322,7 +348,11 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 return CodecResponse(status: .ok, headers: headers, body: Array(page.utf8))
             }
         case .token:
-            answer(TokenEndpoint.answer(body: current.body, gateway: gateway), for: current, context: context)
+            answer(
+                TokenEndpoint.answer(
+                    body: current.body, gateway: gateway, throttle: shared.throttle,
+                    peer: AuthThrottle.peer(context.channel.remoteAddress)),
+                for: current, context: context)
         case .health(let which):
             run(current, context: context) {
                 if which == "readyz" && gateway.isDraining {

@@ -7,7 +7,9 @@ import StockCore
 /// gets its bearer token here, for a configured client (user name = client name, password =
 /// its secret).
 enum TokenEndpoint {
-    static func answer(body: ByteBuffer?, gateway: Gateway) -> CodecResponse {
+    /// Failed grants count against the caller's address and the user name tried
+    /// (`AuthThrottle`): past the limit a name is answered 429 whatever the password.
+    static func answer(body: ByteBuffer?, gateway: Gateway, throttle: AuthThrottle, peer: String) -> CodecResponse {
         let text = body.map { String(buffer: $0) } ?? ""
         let form = QueryString.parse(text)
         func field(_ name: String) -> String? { form.first { $0.name == name }?.value }
@@ -15,6 +17,17 @@ enum TokenEndpoint {
             return .json(.badRequest, ["error": "unsupported_grant_type"])
         }
         let username = field("username") ?? ""
+        let user = "user:" + username
+        if let wait = throttle.blocked(user) {
+            var refusal = CodecResponse.json(
+                .tooManyRequests,
+                [
+                    "error": "invalid_grant",
+                    "error_description": .string("Too many failed attempts for this user name; try again later."),
+                ])
+            refusal.headers[.retryAfter] = String(max(1, wait.nanoseconds / 1_000_000_000))
+            return refusal
+        }
         let name: String
         if gateway.clients.isOpen {
             name = username  // no clients configured: every caller is let in anyway
@@ -23,6 +36,8 @@ enum TokenEndpoint {
         {
             name = client.name
         } else {
+            throttle.failed(peer)
+            throttle.failed(user)
             return .json(
                 .badRequest, ["error": "invalid_grant", "error_description": "The user name or password is incorrect."])
         }
