@@ -15,6 +15,8 @@ import StockCore
 /// - `{"$each": M}`: an array whose every item matches M
 /// - `{"$contains": [M…]}`: an array holding, for each M, an item that matches it
 /// - `{"$unordered": [M…]}`: an array holding exactly items that match the Ms, in any order
+/// - `{"$literal": V}`: exactly V, matchers inside it taken as plain values (how a recording
+///   keeps a caller's or a vendor's own `{"$pattern": …}` from becoming a live matcher)
 ///
 /// Numbers compare by value (`42` equals `42.0`).
 public enum JSONMatcher {
@@ -69,6 +71,9 @@ public enum JSONMatcher {
         switch key {
         case "$any", "$capture":
             return []
+        case "$literal":
+            return literallyEqual(argument, actual)
+                ? [] : problem("\(JSONWriter.string(actual)), expected exactly \(JSONWriter.string(argument))")
         case "$type":
             let want = argument.stringValue ?? ""
             let have: String
@@ -172,6 +177,21 @@ public enum JSONMatcher {
             return .array(want.indices.map { updated(want[$0], to: have[$0], subset: subset) ?? have[$0] })
         default:
             return mismatches(expected: expected, actual: actual, subset: subset).isEmpty ? expected : actual
+        }
+    }
+
+    /// Equal as JSON, no value read as a matcher; numbers by value.
+    static func literallyEqual(_ want: JSONValue, _ have: JSONValue) -> Bool {
+        switch (want, have) {
+        case (.object(let a), .object(let b)):
+            return a.members.count == b.members.count
+                && a.members.allSatisfy { member in b[member.key].map { literallyEqual(member.value, $0) } ?? false }
+        case (.array(let a), .array(let b)):
+            return a.count == b.count && zip(a, b).allSatisfy { literallyEqual($0, $1) }
+        case (.number(let a), .number(let b)):
+            return a == b || ((try? Quantity(parsing: a)).map { x in (try? Quantity(parsing: b)) == x } ?? false)
+        default:
+            return want == have
         }
     }
 

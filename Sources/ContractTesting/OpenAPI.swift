@@ -378,6 +378,7 @@ enum Schema {
             let items = argument.arrayValue ?? []
             return items.isEmpty ? ["type": "array"] : ["type": "array", "items": infer(items, matchers: true)]
         case "$contains": return ["type": "array"]
+        case "$literal": return infer([argument], matchers: false)
         default: return [:]  // $any, $capture, and anything newer: any value
         }
     }

@@ -173,6 +173,9 @@ public enum Recording {
     ) -> JSONValue {
         switch value {
         case .object(let object)
+        where object.members.count == 1 && object.members[0].key == "$literal":
+            return value  // exact, whatever it holds
+        case .object(let object)
         where keepMatchers && object.members.count == 1 && object.members[0].key.hasPrefix("$"):
             return value
         case .object(var object):
@@ -185,6 +188,26 @@ public enum Recording {
             return .array(items.map { mapScalars($0, key: key, keepMatchers: keepMatchers, leaf) })
         default:
             return leaf(value, key)
+        }
+    }
+
+    /// `value` with every object that would read as a matcher (one member, its name starting
+    /// with `$`) wrapped as `{"$literal": …}`: what a caller sent or a vendor answered is data,
+    /// never a matcher a replay would run (issue 29: a caller of the recorder could plant a
+    /// `$pattern` that stalled the server).
+    public static func escapingMatchers(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let object) where object.members.count == 1 && object.members[0].key.hasPrefix("$"):
+            return ["$literal": value]
+        case .object(var object):
+            for index in object.members.indices {
+                object.members[index].value = escapingMatchers(object.members[index].value)
+            }
+            return .object(object)
+        case .array(let items):
+            return .array(items.map(escapingMatchers))
+        default:
+            return value
         }
     }
 
@@ -298,7 +321,7 @@ public enum Recording {
         }
         if !exchange.requestBody.isEmpty {
             if let json = try? JSONParser.parse(exchange.requestBody) {
-                request["body"] = scrub(json)
+                request["body"] = escapingMatchers(scrub(json))
             } else {
                 request["bodyText"] = .string(String(decoding: exchange.requestBody, as: UTF8.self))
             }
@@ -325,7 +348,7 @@ public enum Recording {
         if !exampleHeaders.members.isEmpty { example["headers"] = .object(exampleHeaders) }
         if let json = try? JSONParser.parse(exchange.responseBody) {
             let kept = scrub(json)
-            response["body"] = generalized(kept)
+            response["body"] = generalized(escapingMatchers(kept))
             example["body"] = kept
         } else if !exchange.responseBody.isEmpty {
             let text = String(decoding: exchange.responseBody, as: UTF8.self)

@@ -55,9 +55,17 @@ public final class ReplayBook: DirectAnswerer {
     /// How many exchanges were loaded.
     public var count: Int { exchanges.values.reduce(0) { $0 + $1.count } }
 
+    /// Where requests are matched: off the event loop that calls in. Matching runs the cases'
+    /// `$pattern`s, and a slow one (catastrophic backtracking) would stall every connection of
+    /// that loop (issue 29, finding 7); here it holds one thread of its own.
+    static let matching = DispatchQueue(label: "stockgate.replay-matching", attributes: .concurrent)
+
     public func answer(_ request: DirectRequest) async -> DirectAnswer {
         guard exchanges[request.dialect] != nil else { return .pass }
-        switch match(request) {
+        let matched = await withCheckedContinuation { (continuation: CheckedContinuation<Match, Never>) in
+            Self.matching.async { continuation.resume(returning: self.match(request)) }
+        }
+        switch matched {
         case .found(let exchange, let echoes):
             logger.debug("replayed", metadata: ["case": "\(exchange.name)"])
             return .answer(Self.response(exchange.expected, echoes: echoes))
@@ -68,7 +76,7 @@ public final class ReplayBook: DirectAnswerer {
         }
     }
 
-    enum Match {
+    enum Match: Sendable {
         case found(Exchange, echoes: [String: JSONValue])
         case missed(String)
     }
