@@ -147,7 +147,8 @@ let package = Package(
         .executableTarget(
             name: "stockgate-fuzz",
             dependencies: [
-                "Dialects", "StockCore", "Gateway", "Ledger", .product(name: "Logging", package: "swift-log"),
+                "Dialects", "StockCore", "Gateway", "Ledger", "CurlHTTP",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // Micro-benchmarks for scripts/bench (codec throughput, ledger commits, the hop's floor).
         .executableTarget(

@@ -9,7 +9,7 @@ enum FuzzTarget {
     static func run(_ data: [UInt8]) {
         switch name {
         case "answers": AnswerFuzz.run(data)
-        case "http": HTTPFuzz.run(data)
+        case "http", "http-forward": HTTPFuzz.run(data)
         default: DecoderFuzz.run(data)
         }
     }
@@ -105,7 +105,7 @@ struct DecoderFuzzMain {
                 FuzzTarget.run(Array(data))
                 replayed += 1
             }
-            if FuzzTarget.name == "http" {
+            if FuzzTarget.name.hasPrefix("http") {
                 HTTPFuzz.checkLedger()
                 print(
                     "replayed \(replayed) inputs without a finding (\(HTTPFuzz.answered.load(ordering: .relaxed)) answered)"

@@ -98,9 +98,10 @@ struct RawHTTPFuzzTests {
             "needs .build/debug/stockgate-fuzz: swift build --build-tests"))
     func corpusReplays() async throws {
         let repository = StockGateProcess.repository
-        for target in ["decoders", "answers", "http"] {
+        for target in ["decoders", "answers", "http", "http-forward"] {
             let binary = StockGateProcess.fuzzBinary
-            let directory = repository.appendingPathComponent("Tests/FuzzCorpus/\(target)").path
+            let corpus = target == "http-forward" ? "http" : target
+            let directory = repository.appendingPathComponent("Tests/FuzzCorpus/\(corpus)").path
             let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map {
                 directory + "/" + $0
             }
@@ -115,7 +116,7 @@ struct RawHTTPFuzzTests {
             await process.exit()
             #expect(process.terminationStatus == 0, "\(target): \(text)")
             #expect(text.contains("replayed \(files.count) inputs without a finding"), "\(target): \(text)")
-            if target == "http" {
+            if target.hasPrefix("http") {
                 // Each seed is a well-formed request: all reach the pipeline and are answered.
                 #expect(text.contains("(\(files.count) answered)"), "\(text)")
             }
