@@ -1,5 +1,5 @@
-import Foundation
 import CurlHTTP
+import Foundation
 import Gateway
 import Ledger
 import Logging

@@ -48,7 +48,11 @@ final class HostileBackend: Sendable {
     }
 
     /// The writes read so far; `taken()` empties the list.
-    func taken() -> [Write] { writes.withLock { taken in defer { taken.removeAll() } ; return taken } }
+    func taken() -> [Write] {
+        writes.withLock { taken in
+            defer { taken.removeAll() }; return taken
+        }
+    }
 
     private func serve(_ socket: Int32) {
         defer { close(socket) }

@@ -151,15 +151,7 @@ struct ConnectionDefenceTests {
         configuration.drainTimeout = 0.5
         let gateway = Gateway(
             configuration: configuration, catalog: demoCatalog, backend: backend, logger: quietLogger)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = GatewayServer.makeServer(gateway: gateway, logger: quietLogger) { port in
-            continuation.yield(port)
-            continuation.finish()
-        }
-        let group = ServiceGroup(configuration: .init(services: [server], logger: quietLogger))
-        let running = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let (port, group, running) = try await startServer(gateway)
         let client = try RawClient(port: port, timeoutSeconds: 10)
         client.send("GET /stockgate/v1/balances?location=shop-floor HTTP/1.1\r\nHost: a\r\n\r\n")
         try await waitUntil("the request reached the backend") { backend.entered.load(ordering: .relaxed) == 1 }

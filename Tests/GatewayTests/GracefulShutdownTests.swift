@@ -37,6 +37,21 @@ final class HeldBackend: StockBackend {
     }
 }
 
+/// A server for `gateway` in a service group of its own, running until the group is shut
+/// down: its port, the group, and the task that returns once every connection has closed.
+func startServer(_ gateway: Gateway) async throws -> (port: Int, group: ServiceGroup, running: Task<Void, any Error>) {
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let server = GatewayServer.makeServer(gateway: gateway, logger: quietLogger) { port in
+        continuation.yield(port)
+        continuation.finish()
+    }
+    let group = ServiceGroup(configuration: .init(services: [server], logger: quietLogger))
+    let running = Task { try await group.run() }
+    var iterator = ports.makeAsyncIterator()
+    let port = try #require(await iterator.next())
+    return (port, group, running)
+}
+
 @Suite("Graceful shutdown")
 struct GracefulShutdownTests {
     @Test("a request in flight when shutdown begins is answered, after the listener has closed")
@@ -47,15 +62,7 @@ struct GracefulShutdownTests {
         let gateway = Gateway(
             configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
             backend: backend, logger: quietLogger)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = GatewayServer.makeServer(gateway: gateway, logger: quietLogger) { port in
-            continuation.yield(port)
-            continuation.finish()
-        }
-        let group = ServiceGroup(configuration: .init(services: [server], logger: quietLogger))
-        let running = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let (port, group, running) = try await startServer(gateway)
         let base = "http://127.0.0.1:\(port)"
         let inFlight = Task {
             try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/balances?location=shop-floor")
@@ -79,15 +86,7 @@ struct GracefulShutdownTests {
         let gateway = Gateway(
             configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
             backend: HeldBackend(), logger: quietLogger)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = GatewayServer.makeServer(gateway: gateway, logger: quietLogger) { port in
-            continuation.yield(port)
-            continuation.finish()
-        }
-        let group = ServiceGroup(configuration: .init(services: [server], logger: quietLogger))
-        let running = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let (port, group, running) = try await startServer(gateway)
         var clients: [RawClient] = []
         for request in [
             "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n", "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n",

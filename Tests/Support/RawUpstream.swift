@@ -27,57 +27,30 @@ public final class RawUpstream: Sendable {
         case dropConnection
     }
 
-    let listener: Int32
-    public let port: Int
-    let script: @Sendable (Received) -> Reply
-    let state = Mutex<(received: [Received], connections: Int, stopped: Bool, open: [Int32])>(([], 0, false, []))
+    /// The requests read whole, in arrival order.
+    final class Log: Sendable {
+        let entries = Mutex<[Received]>([])
+    }
+
+    private let acceptor: RawAcceptor
+    public var port: Int { acceptor.port }
+    private let log = Log()
 
     /// - Parameter script: what each request gets, decided once it has been read whole.
     public init(_ script: @escaping @Sendable (Received) -> Reply) throws {
-        self.script = script
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var yes: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        let log = self.log
+        acceptor = try RawAcceptor(backlog: 64) { socket, number in
+            Self.serve(socket, number: number, script: script, log: log)
         }
-        guard bound == 0, listen(listener, 64) == 0 else {
-            close(listener)
-            throw RawUpstreamError()
-        }
-        var actual = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        self.listener = listener
-        port = Int(UInt16(bigEndian: actual.sin_port))
-        let thread = Thread { [self] in acceptLoop() }
-        thread.name = "raw-upstream"
-        thread.start()
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Every request read whole so far, in arrival order.
-    public var received: [Received] { state.withLock { $0.received } }
+    public var received: [Received] { log.entries.withLock { $0 } }
 
     /// Stops accepting and closes every connection.
-    public func stop() {
-        let open = state.withLock { state -> [Int32] in
-            state.stopped = true
-            return state.open
-        }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-        for socket in open { shutdown(socket, Int32(SHUT_RDWR)) }
-    }
+    public func stop() { acceptor.stop() }
 
     /// Runs `body` with the base URL, then stops.
     public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
@@ -85,34 +58,9 @@ public final class RawUpstream: Sendable {
         return try await body(baseURL)
     }
 
-    private func acceptLoop() {
-        while true {
-            let connection = accept(listener, nil, nil)
-            if connection < 0 {
-                if state.withLock({ $0.stopped }) { return }
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                return
-            }
-            let number = state.withLock { state -> Int? in
-                if state.stopped { return nil }
-                state.connections += 1
-                state.open.append(connection)
-                return state.connections
-            }
-            guard let number else {
-                close(connection)
-                return
-            }
-            let thread = Thread { [self] in serve(connection, number: number) }
-            thread.start()
-        }
-    }
-
-    private func serve(_ socket: Int32, number: Int) {
-        defer {
-            state.withLock { $0.open.removeAll { $0 == socket } }
-            close(socket)
-        }
+    private static func serve(
+        _ socket: Int32, number: Int, script: @Sendable (Received) -> Reply, log: Log
+    ) {
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         var index = 0
@@ -151,7 +99,7 @@ public final class RawUpstream: Sendable {
                 indexOnConnection: index, connection: number)
             buffer.removeFirst(bodyStart + length)
             index += 1
-            state.withLock { $0.received.append(received) }
+            log.entries.withLock { $0.append(received) }
             switch script(received) {
             case .dropConnection:
                 return
@@ -161,14 +109,7 @@ public final class RawUpstream: Sendable {
                     "HTTP/1.1 \(status) Answer\r\nContent-Type: application/json\r\nContent-Length: \(bytes.count)\r\n"
                     + "Connection: keep-alive\r\n\r\n"
                 let answer = Array(text.utf8) + bytes
-                var sent = 0
-                while sent < answer.count {
-                    let count = answer[sent...].withUnsafeBytes {
-                        Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                    }
-                    if count <= 0 { return }
-                    sent += count
-                }
+                guard LoopbackSocket.sendAll(socket, answer) else { return }
             }
         }
     }

@@ -1,0 +1,98 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Raw-socket plumbing the test servers on raw sockets share (`RawUpstream`, `HostileProxy`).
+enum LoopbackSocket {
+    /// A listening TCP socket on 127.0.0.1 at a port the kernel picks.
+    static func listen(backlog: Int32) throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = address(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && Glibc.listen(fd, backlog) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard listening else {
+            close(fd)
+            throw RawUpstreamError()
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    static func address(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+
+    /// Sends every byte; false when the peer is gone.
+    static func sendAll(_ socket: Int32, _ bytes: [UInt8]) -> Bool {
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes {
+                Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            if count <= 0 { return false }
+            sent += count
+        }
+        return true
+    }
+}
+
+/// A loopback listener that serves each connection on a thread of its own (`handle` gets the
+/// socket and the connection's number from 1, and the socket is closed when it returns), until
+/// `stop()` closes the listener and shuts every open connection.
+final class RawAcceptor: Sendable {
+    let listener: Int32
+    let port: Int
+    private let state = Mutex<(stopped: Bool, open: [Int32], count: Int)>((false, [], 0))
+
+    init(backlog: Int32, handle: @escaping @Sendable (Int32, Int) -> Void) throws {
+        (listener, port) = try LoopbackSocket.listen(backlog: backlog)
+        let listener = self.listener
+        Thread { [self] in
+            while true {
+                let connection = accept(listener, nil, nil)
+                if connection < 0 {
+                    if state.withLock({ $0.stopped }) { return }
+                    if errno == EINTR || errno == ECONNABORTED { continue }
+                    return
+                }
+                let number = state.withLock { state -> Int? in
+                    guard !state.stopped else { return nil }
+                    state.count += 1
+                    state.open.append(connection)
+                    return state.count
+                }
+                guard let number else {
+                    close(connection)
+                    return
+                }
+                Thread { [self] in
+                    handle(connection, number)
+                    state.withLock { $0.open.removeAll { $0 == connection } }
+                    close(connection)
+                }.start()
+            }
+        }.start()
+    }
+
+    func stop() {
+        let open = state.withLock { state -> [Int32] in
+            state.stopped = true
+            return state.open
+        }
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        for socket in open { shutdown(socket, Int32(SHUT_RDWR)) }
+    }
+}
