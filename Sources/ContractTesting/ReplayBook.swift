@@ -50,6 +50,11 @@ public final class ReplayBook: DirectAnswerer {
         self.logger = logger
     }
 
+    /// Every exchange is unused again: repeats are answered from the first one on.
+    public func resetPositions() {
+        served.withLock { $0.removeAll() }
+    }
+
     /// The dialects answered from cases.
     public var dialects: [String] { exchanges.keys.sorted() }
     /// How many exchanges were loaded.

@@ -38,6 +38,16 @@ public final class Gateway: Sendable {
     public let clients: ClientAuthenticator
     /// Empties the backend between contract cases; nil unless `--enable-test-reset`.
     public let testReset: (@Sendable () async throws -> Void)?
+
+    /// `POST /stockgate/v1/test/reset`: everything a contract case can observe back to a fresh
+    /// start — the store (movements, balances, ids, idempotency answers, tracking), the fault
+    /// schedule, webhook subscriptions and their queues, a replay's positions.
+    func resetForTest() async throws {
+        try await testReset?()
+        faults?.remove()
+        pusher?.reset()
+        direct?.resetPositions()
+    }
     /// Faults played on demand (`/stockgate/v1/test/faults`); nil unless `--enable-faults`.
     public let faults: FaultSchedule?
     /// A dialect's OpenAPI document (`GET /stockgate/openapi/{dialect}.json`), nil for an

@@ -202,12 +202,16 @@ extension Ledger {
         }
     }
 
-    /// Empties the ledger: no movements, no balances, ids from 1 again. Only for contract
-    /// testing (`serve --enable-test-reset`); never wired in a normal run.
+    /// Empties the ledger: no movements, no balances, ids from 1 again, no stored answers of
+    /// idempotency keys, every product tracked again — what PostgreSQL's reset truncates too.
+    /// Only for contract testing (`serve --enable-test-reset`); never wired in a normal run.
     public func reset() async throws {
         try await write { db in
             try db.execute(
-                sql: "DELETE FROM balance; DELETE FROM movement; DELETE FROM sqlite_sequence WHERE name = 'movement'")
+                sql: """
+                    DELETE FROM balance; DELETE FROM movement; DELETE FROM sqlite_sequence WHERE name = 'movement';
+                    DELETE FROM idempotency; DELETE FROM tracking
+                    """)
         }
         logger.warning("ledger reset for testing")
     }

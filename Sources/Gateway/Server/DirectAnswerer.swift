@@ -8,6 +8,12 @@ import StockCore
 /// as for any request.
 public protocol DirectAnswerer: Sendable {
     func answer(_ request: DirectRequest) async -> DirectAnswer
+    /// Forgets what was answered so far (a replay's positions), for the test reset.
+    func resetPositions()
+}
+
+extension DirectAnswerer {
+    public func resetPositions() {}
 }
 
 /// A request as it arrived, with the route it was routed to.

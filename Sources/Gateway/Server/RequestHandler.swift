@@ -405,7 +405,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         case .testReset:
             run(current, context: context) {
                 do {
-                    try await gateway.testReset?()
+                    try await gateway.resetForTest()
                     return .json(.ok, ["reset": true])
                 } catch {
                     return .json(.internalServerError, ["error": .string("reset failed: \(error)")])

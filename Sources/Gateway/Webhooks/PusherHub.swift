@@ -160,6 +160,18 @@ public final class PusherHub: Sendable {
         return removed
     }
 
+    /// No subscription, nothing queued, nothing counted: the test reset.
+    public func reset() {
+        subscriptions.withLock { $0.removeAll() }
+        let open = queues.withLock { queues in
+            defer { queues.removeAll() }
+            return Array(queues.values)
+        }
+        for queue in open { queue.finish() }
+        delivered.withLock { $0.removeAll() }
+        droppedCounts.withLock { $0.removeAll() }
+    }
+
     /// How many messages to `subscription` were dropped undelivered (queue full, or too old).
     public func droppedCount(_ subscription: String) -> Int { droppedCounts.withLock { $0[subscription] ?? 0 } }
 
