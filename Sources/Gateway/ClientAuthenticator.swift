@@ -2,8 +2,38 @@ import Crypto
 import Foundation
 import HTTPTypes
 
-/// Who may call: the clients of the configuration, each with a secret and the dialects it
-/// may use. With no client configured every caller is let in (and `serve` refuses to bind
+/// What a route needs of its caller (every route declares one: `Destination.requirement`).
+public enum Requirement: Sendable, Equatable {
+    /// Health: answered to anyone, always.
+    case anyone
+    /// Any configured client (the OpenAPI documents).
+    case anyClient
+    /// A client allowed this dialect's stock.
+    case dialect(String)
+    /// A client holding this role.
+    case role(Role)
+
+    /// A dialect's API (never opened by a browser's Basic credentials).
+    public var isDialect: Bool {
+        if case .dialect = self { return true }
+        return false
+    }
+}
+
+/// What a client may do besides moving stock in its dialects. A client holds the roles its
+/// configuration lists (`roles: [metrics, operator]`), and may hold no dialect at all — a
+/// Prometheus scraper gets `metrics` and nothing else.
+public enum Role: String, Sendable, CaseIterable, Hashable {
+    /// `GET /metrics`.
+    case metrics
+    /// The operator page and the journal's settle (`POST /stockgate/v1/journal/{id}/settle`).
+    case `operator`
+    /// The test reset and the fault API, where they are enabled.
+    case test
+}
+
+/// Who may call: the clients of the configuration, each with a secret, the dialects it
+/// may use and its roles. With no client configured every caller is let in (and `serve` refuses to bind
 /// to anything but loopback unless `--allow-anonymous`).
 ///
 /// A client presents its secret as `Authorization: Bearer <secret>` (or the bare secret as the
@@ -14,12 +44,16 @@ public struct ClientAuthenticator: Sendable {
     public struct Client: Sendable {
         public var name: String
         public var secret: Secret
+        /// The dialects whose stock it may read and move.
         public var dialects: Set<String>
+        /// What it may do besides stock (`Role`).
+        public var roles: Set<Role>
 
-        public init(name: String, secret: Secret, dialects: Set<String>) {
+        public init(name: String, secret: Secret, dialects: Set<String>, roles: Set<Role> = []) {
             self.name = name
             self.secret = secret
             self.dialects = dialects
+            self.roles = roles
         }
     }
 
@@ -59,7 +93,42 @@ public struct ClientAuthenticator: Sendable {
 
     /// Decides for a request of `dialect` with these headers.
     public func decide(dialect: String, headers: HTTPFields, now: Date = Date()) -> Decision {
-        guard !clients.isEmpty else { return .allowed(client: nil) }
+        decide(.dialect(dialect), headers: headers, now: now)
+    }
+
+    /// Decides for a route needing `requirement`: anyone for `.anyone`; otherwise the client
+    /// the credentials name, allowed when it holds what is required. Credentials: a bearer token
+    /// (a client's secret or a `/Token` access token), the bare secret as the whole
+    /// `Authorization` value, `X-Key`, or — for reading the gateway's own pages only
+    /// (`basicAllowed`: GET or HEAD, not a dialect's API) — HTTP Basic with the client's name and
+    /// secret, which a browser keeps and would send along with a cross-site request that changes
+    /// something.
+    public func decide(
+        _ requirement: Requirement, headers: HTTPFields, basicAllowed: Bool = false, now: Date = Date()
+    ) -> Decision {
+        guard !clients.isEmpty, requirement != .anyone else { return .allowed(client: nil) }
+        guard let match = authenticated(headers, basicAllowed: basicAllowed, now: now) else { return .unauthenticated }
+        let allowed: Bool =
+            switch requirement {
+            case .anyone, .anyClient: true
+            case .dialect(let dialect): match.dialects.contains(dialect)
+            case .role(let role): match.roles.contains(role)
+            }
+        return allowed ? .allowed(client: match.name) : .forbidden(client: match.name)
+    }
+
+    /// The client these headers' credentials belong to.
+    func authenticated(_ headers: HTTPFields, basicAllowed: Bool, now: Date) -> Client? {
+        if let authorization = headers[.authorization], authorization.count > 6,
+            authorization.prefix(6).lowercased() == "basic "
+        {
+            guard basicAllowed,
+                let decoded = Data(
+                    base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+                let pair = String(data: decoded, encoding: .utf8), let colon = pair.firstIndex(of: ":")
+            else { return nil }
+            return client(name: String(pair[..<colon]), secret: String(pair[pair.index(after: colon)...]))
+        }
         var presented: [UInt8]?
         if let authorization = headers[.authorization] {
             let prefix = "bearer "
@@ -72,7 +141,7 @@ public struct ClientAuthenticator: Sendable {
             }
         }
         if presented == nil, let key = headers[HTTPField.Name("X-Key")!] { presented = Array(key.utf8) }
-        guard let presented else { return .unauthenticated }
+        guard let presented else { return nil }
         var match: Client?
         for client in clients {
             // Every client is compared, whatever matched before.
@@ -81,25 +150,7 @@ public struct ClientAuthenticator: Sendable {
         if match == nil {
             match = IssuedTokens.client(of: String(decoding: presented, as: UTF8.self), among: clients, now: now)
         }
-        guard let match else { return .unauthenticated }
-        return match.dialects.contains(dialect) ? .allowed(client: match.name) : .forbidden(client: match.name)
-    }
-
-    /// Whether these headers carry a configured client's credentials, for the gateway's own
-    /// pages (`/metrics`, `/stockgate/console`): any client may read them, whatever its dialects.
-    /// Besides the API's forms, HTTP Basic with the client's name and secret is accepted, so a
-    /// browser can sign in with its own prompt. Always true when no client is configured.
-    public func mayReadOperations(_ headers: HTTPFields, now: Date = Date()) -> Bool {
-        guard !clients.isEmpty else { return true }
-        if let authorization = headers[.authorization], authorization.count > 6,
-            authorization.prefix(6).lowercased() == "basic ",
-            let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-            let pair = String(data: decoded, encoding: .utf8), let colon = pair.firstIndex(of: ":")
-        {
-            return client(name: String(pair[..<colon]), secret: String(pair[pair.index(after: colon)...])) != nil
-        }
-        if case .unauthenticated = decide(dialect: "", headers: headers, now: now) { return false }
-        return true
+        return match
     }
 
     /// Equal bytes, taking time that depends only on the lengths.

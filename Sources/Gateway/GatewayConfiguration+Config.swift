@@ -26,6 +26,7 @@ import Yams
 ///   drain_delay_seconds: 0        # on SIGTERM: /readyz 503 at once, listener closed after this
 ///   drain_timeout_seconds: 30     # then requests in hand get this long; connections still open are closed
 ///   log_format: text              # or json: one object per line, millisecond UTC timestamps
+///   auth_failures_per_minute: 10  # failed credential checks an address may make before 429
 ///   webhook_allowed_networks: ""  # CIDRs webhooks may reach besides public addresses: 127.0.0.1/32, 10.0.0.0/8
 /// ```
 ///
@@ -44,7 +45,7 @@ public struct ConfigFile: Sendable, Equatable {
         "host", "port", "data_dir", "mappings", "max_body_bytes", "max_json_depth", "max_json_values",
         "idempotency_ttl_hours", "max_batch_items", "max_concurrent_requests", "max_connections",
         "request_timeout_seconds", "idle_timeout_seconds", "drain_delay_seconds", "drain_timeout_seconds", "log_format",
-        "webhook_allowed_networks",
+        "webhook_allowed_networks", "auth_failures_per_minute",
     ]
 
     /// The `server` section's scalars as written (typed and range-checked by `ServeSettings`,
@@ -75,18 +76,22 @@ public struct ConfigFile: Sendable, Equatable {
         strictRoutes.contains(routes[dialect] != nil ? dialect : "default")
     }
 
-    /// A client allowed to call, with the dialects it may use.
+    /// A client allowed to call, with the dialects it may use and its roles.
     ///
     /// ```yaml
     /// clients:
     ///   - name: pos-terminals
     ///     dialects: [zettle]            # or [all]
     ///     secret_env: POS_TOKEN         # or secret_file: /run/secrets/pos
+    ///   - name: prometheus
+    ///     roles: [metrics]              # metrics, operator, test; no dialect: no stock
+    ///     secret_file: /run/secrets/scrape
     /// ```
     public struct Client: Sendable, Equatable {
         public var name: String
         public var dialects: Set<String>
         public var secret: BackendConfiguration.SecretSource
+        public var roles: Set<Role> = []
     }
 
     public var clients: [Client] = []
@@ -208,7 +213,8 @@ public struct ConfigFile: Sendable, Equatable {
                     throw Error(description: "\(file): each client must be a mapping")
                 }
                 try rejectUnknown(
-                    client, known: ["name", "dialects", "secret", "secret_env", "secret_file"], prefix: "clients[].",
+                    client, known: ["name", "dialects", "roles", "secret", "secret_env", "secret_file"],
+                    prefix: "clients[].",
                     file: file)
                 guard let name = client["name"]?.string, !name.isEmpty else {
                     throw Error(description: "\(file):\(node.mark?.line ?? 0): a client needs a name")
@@ -229,13 +235,26 @@ public struct ConfigFile: Sendable, Equatable {
                 }
                 let listed = client["dialects"]?.sequence?.compactMap(\.string) ?? []
                 let dialects = listed.contains("all") ? inbound : Set(listed)
-                guard !dialects.isEmpty, dialects.isSubset(of: inbound) else {
+                guard dialects.isSubset(of: inbound) else {
                     throw Error(
                         description:
                             "\(file): client '\(name)': dialects must list some of \(inbound.sorted().joined(separator: ", ")) or all"
                     )
                 }
-                config.clients.append(Client(name: name, dialects: dialects, secret: secret))
+                var roles: Set<Role> = []
+                for text in client["roles"]?.sequence?.compactMap(\.string) ?? [] {
+                    guard let role = Role(rawValue: text) else {
+                        throw Error(
+                            description:
+                                "\(file): client '\(name)': unknown role '\(text)' (roles are \(Role.allCases.map(\.rawValue).joined(separator: ", ")))"
+                        )
+                    }
+                    roles.insert(role)
+                }
+                guard !dialects.isEmpty || !roles.isEmpty else {
+                    throw Error(description: "\(file): client '\(name)' needs dialects, roles or both")
+                }
+                config.clients.append(Client(name: name, dialects: dialects, secret: secret, roles: roles))
             }
         }
         if let routesNode = mapping["routes"] {

@@ -33,6 +33,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// Most seconds a graceful shutdown waits for requests in hand; then the connections still
     /// open are closed (their requests' journal rows say what became of them).
     public var drainTimeout: Double = 30
+    /// Failed credential checks a minute one address (or a `/Token` user name) may make before
+    /// it is answered 429 (`AuthThrottle`).
+    public var authFailuresPerMinute: Int = 10
     /// Where webhooks may be delivered besides public addresses (`server.webhook_allowed_networks`).
     public var webhookDestinations = DestinationPolicy()
     /// Seconds a request body may take to arrive (408 after).

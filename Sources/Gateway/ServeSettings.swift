@@ -126,6 +126,9 @@ public struct ServeSettings: Sendable {
             configuration.maxConcurrentRequests = count
         }
         if let count = try reader.integer("max_connections", 1...10_000_000) { configuration.maxConnections = count }
+        if let count = try reader.integer("auth_failures_per_minute", 1...1_000_000) {
+            configuration.authFailuresPerMinute = count
+        }
         if let seconds = try reader.seconds("drain_timeout_seconds") { configuration.drainTimeout = seconds }
         if let list = reader.text("webhook_allowed_networks") {
             switch DestinationPolicy.parse(list) {
@@ -161,7 +164,7 @@ public struct ServeSettings: Sendable {
                 clients.append(
                     .init(
                         name: client.name, secret: try client.secret.read(environment: environment),
-                        dialects: client.dialects))
+                        dialects: client.dialects, roles: client.roles))
             } catch {
                 throw CommandError("client credentials: \(error)")
             }

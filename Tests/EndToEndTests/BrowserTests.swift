@@ -26,6 +26,7 @@ struct BrowserTests {
           - name: ops
             secret_file: \(directory)/ops.secret
             dialects: [stockgate]
+            roles: [operator]
         """.write(toFile: directory + "/config.yaml", atomically: true, encoding: .utf8)
         let (process, port) = try await StockGateProcess.start(
             dataDirectory: directory + "/data", arguments: ["--config", directory + "/config.yaml"])

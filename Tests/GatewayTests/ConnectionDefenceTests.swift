@@ -17,7 +17,8 @@ struct ConnectionDefenceTests {
     static let movement =
         #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
     static let clients = ClientAuthenticator(clients: [
-        .init(name: "ops", secret: Secret("ops-secret-123"), dialects: ["stockgate"])
+        .init(name: "ops", secret: Secret("ops-secret-123"), dialects: ["stockgate"], roles: [.test]),
+        .init(name: "shop", secret: Secret("shop-secret-456"), dialects: ["stockgate"]),
     ])
 
     /// Finding 4: a head announcing a body on a route that does not read one held its connection
@@ -63,6 +64,9 @@ struct ConnectionDefenceTests {
             let wrong = try await HTTPClient.shared.send(
                 .POST, base + "/stockgate/v1/test/reset", headers: [("Authorization", "Bearer guess")])
             #expect(wrong.status == 401)
+            let stockOnly = try await HTTPClient.shared.send(
+                .POST, base + "/stockgate/v1/test/reset", headers: [("Authorization", "Bearer shop-secret-456")])
+            #expect(stockOnly.status == 403, "a client without the test role: \(stockOnly.text)")
             let known = try await HTTPClient.shared.send(
                 .POST, base + "/stockgate/v1/test/reset", headers: [("Authorization", "Bearer ops-secret-123")])
             #expect(known.status == 200, "\(known.text)")

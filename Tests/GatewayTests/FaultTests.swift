@@ -111,10 +111,11 @@ struct FaultTests {
         }
     }
 
-    @Test("with clients configured the fault API needs a client's credentials")
+    @Test("with clients configured the fault API needs the credentials of a client with the test role")
     func adminNeedsCredentials() async throws {
         let clients = ClientAuthenticator(clients: [
-            .init(name: "tester", secret: Secret("s3cret-for-faults"), dialects: ["zettle"])
+            .init(name: "tester", secret: Secret("s3cret-for-faults"), dialects: ["zettle"], roles: [.test]),
+            .init(name: "till", secret: Secret("till-secret-3"), dialects: ["zettle"]),
         ])
         try await LiveGateway.run(clients: clients, faults: FaultSchedule()) { live in
             let anonymous = try await Self.schedule(live, #"{"kind": "reset"}"#)
@@ -123,6 +124,10 @@ struct FaultTests {
                 .POST, live.baseURL + "/stockgate/v1/test/faults", body: #"{"kind": "reset"}"#,
                 headers: [("Authorization", "Bearer s3cret-for-faults")])
             #expect(signed.status == 201, "\(signed.text)")
+            let stockOnly = try await HTTPClient.shared.send(
+                .POST, live.baseURL + "/stockgate/v1/test/faults", body: #"{"kind": "reset"}"#,
+                headers: [("Authorization", "Bearer till-secret-3")])
+            #expect(stockOnly.status == 403, "\(stockOnly.text)")
         }
     }
 

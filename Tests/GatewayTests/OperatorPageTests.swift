@@ -87,11 +87,13 @@ struct OperatorPageTests {
         }
     }
 
-    @Test("with clients configured: a browser signs in with Basic, a client's bearer token also opens it")
+    @Test(
+        "with clients configured: an operator signs in with Basic or its bearer token; a stock client is refused 403")
     func credentials() async throws {
         let clients = ClientAuthenticator(clients: [
-            .init(name: "ops", secret: Secret("ops-secret-1"), dialects: ["stockgate"]),
-            .init(name: "pos", secret: Secret("pos-secret-2"), dialects: ["zettle"]),
+            .init(name: "ops", secret: Secret("ops-secret-1"), dialects: ["stockgate"], roles: [.operator, .metrics]),
+            .init(name: "pos", secret: Secret("pos-secret-2"), dialects: ["zettle"], roles: [.operator]),
+            .init(name: "till", secret: Secret("till-secret-3"), dialects: ["zettle"]),
         ])
         try await LiveGateway.run(clients: clients) { live in
             let url = live.baseURL + "/stockgate/console"
@@ -113,6 +115,10 @@ struct OperatorPageTests {
                 #expect(page.status == 200, "\(allowed)")
                 #expect(page.text.contains(#"<span class="status-ok" id="status">ok</span>"#))
             }
+            // A stock client without the operator role is known, not allowed.
+            let stockOnly = try await HTTPClient.shared.send(.GET, url, headers: [basic("till", "till-secret-3")])
+            #expect(stockOnly.status == 403, "\(stockOnly.text)")
+            #expect(!stockOnly.text.contains("<table"))
             // Basic opens /metrics too (Prometheus' basic_auth), and never a dialect's API.
             #expect(
                 try await HTTPClient.shared.send(

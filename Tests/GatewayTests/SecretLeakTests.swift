@@ -70,7 +70,8 @@ struct SecretLeakTests {
                     backend: zettle, logger: logger, routes: ["colleqtive": colleqtive],
                     clients: ClientAuthenticator(clients: [
                         .init(
-                            name: "all", secret: Secret(clientSecret), dialects: ["stockgate", "colleqtive", "zettle"])
+                            name: "all", secret: Secret(clientSecret), dialects: ["stockgate", "colleqtive", "zettle"],
+                            roles: [.metrics])
                     ]),
                     idempotencyStore: ledger)
                 let bodies = try await GatewayServer.withRunning(gateway, logger: logger) { port -> [String] in

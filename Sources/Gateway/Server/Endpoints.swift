@@ -22,7 +22,20 @@ enum Destination: Sendable {
     case codec(CodecEndpoint, parameters: [String: String])
     case notFound
 
-    /// The metrics labels: dialect and route.
+    /// What the caller must be (with clients configured): every destination says it here, and
+    /// the role-matrix test (`RoleMatrixTests`) checks each against every role.
+    var requirement: Requirement {
+        switch self {
+        case .health, .token, .notFound: .anyone
+        case .metrics: .role(.metrics)
+        case .console: .role(.operator)
+        case .testReset, .faults: .role(.test)
+        case .openAPI: .anyClient
+        case .pusher: .dialect(ZettleCodec.dialect)
+        case .codec(let endpoint, _): endpoint.requirement
+        }
+    }
+
     /// `/healthz` and `/readyz`: answered to anyone, always.
     var isHealth: Bool {
         if case .health = self { return true }
@@ -54,6 +67,11 @@ struct CodecEndpoint: Sendable {
     let template: RouteTemplate
     /// The dialect's answer to a request refused before it was decoded (credentials, size, time).
     let refuse: @Sendable (GatewayError) -> CodecResponse
+    /// The dialect's stock right, or a role for the routes that operate rather than trade.
+    let requirement: Requirement
+
+    /// Routes of the canonical API that settle the journal: the operator's, not a stock client's.
+    static let operatorRoutes: Set<String> = ["journal.settle"]
     /// Decodes, executes and encodes (`Gateway.handle`), playing an `error` or `partial` fault.
     let handle: @Sendable (InboundRequest, RequestFacts, Fault?) async -> CodecResponse
 
@@ -62,6 +80,9 @@ struct CodecEndpoint: Sendable {
         routeName = route.name
         method = route.method
         template = RouteTemplate(route.path)
+        requirement =
+            codec.dialect == CanonicalCodec.dialect && Self.operatorRoutes.contains(route.name)
+            ? .role(.operator) : .dialect(codec.dialect)
         refuse = { error in codec.encode(error, route: route, context: nil) }
         handle = { request, facts, fault in
             await gateway.handle(codec, route: route, request: request, facts: facts, fault: fault)
@@ -149,6 +170,13 @@ struct RouteTable: Sendable {
         }
         self.endpoints = endpoints
         self.bySegments = bySegments
+    }
+
+    /// Every route: its template, the methods it answers (nil: any) and where it leads — what
+    /// the role-matrix test walks, so no route escapes it.
+    var all: [(template: RouteTemplate, methods: [HTTPRequest.Method]?, destination: Destination)] {
+        builtins.map { ($0.template, $0.methods, $0.destination) }
+            + endpoints.map { ($0.template, $0.method.map { [$0] }, Destination.codec($0, parameters: [:])) }
     }
 
     private static func endpoints<Codec: InboundCodec>(_ codec: Codec, gateway: Gateway) -> [CodecEndpoint] {

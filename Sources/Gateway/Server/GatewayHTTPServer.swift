@@ -25,7 +25,7 @@ struct ServerShared: Sendable {
     /// Open connections against `server.max_connections` (`ConnectionBudget`).
     let connections: ConnectionGate
     /// Failed credential checks per peer and per `/Token` user name.
-    let throttle = AuthThrottle()
+    let throttle: AuthThrottle
     /// Logs at most one warning a second while connections are refused.
     func warnAtLimit() {
         guard connections.firstRefusalThisSecond() else { return }
@@ -63,7 +63,8 @@ public struct GatewayHTTPServer: Service {
             idleTimeout: configuration.idleTimeout > 0
                 ? .nanoseconds(Int64(configuration.idleTimeout * 1_000_000_000)) : nil,
             drainTimeout: .nanoseconds(Int64(configuration.drainTimeout * 1_000_000_000)), logger: logger,
-            connections: ConnectionGate(limit: configuration.maxConnections))
+            connections: ConnectionGate(limit: configuration.maxConnections),
+            throttle: AuthThrottle(maxFailures: configuration.authFailuresPerMinute))
         host = configuration.host
         port = configuration.port
         self.group = group

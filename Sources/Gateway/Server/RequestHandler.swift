@@ -171,84 +171,36 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             answerEarly(refusal, for: current, context: context)
             return
         }
-        switch destination {
-        case .codec(let endpoint, _):
-            let refusal: GatewayError?
-            switch gateway.clients.decide(dialect: endpoint.dialect, headers: request.headerFields) {
-            case .allowed(let name):
-                current.client = name
-                refusal = GatewayServer.unsupportedCoding(request.headerFields)
-            case .unauthenticated:
-                shared.throttle.failed(AuthThrottle.peer(context.channel.remoteAddress))
-                refusal = GatewayError(code: .unauthorized, message: "missing or unknown credentials")
-            case .forbidden:
-                refusal = GatewayError(
-                    code: .forbidden, message: "this client may not use the \(endpoint.dialect) API")
-            }
-            if let refusal {
-                guard hasBody else {
-                    current.refusal = endpoint.refuse(refusal)  // answered at its end: the connection stays open
-                    state = .receiving(current)
-                    return
+        // One rule for every route: what it requires of the caller (`Destination.requirement`).
+        let requirement = destination.requirement
+        let pageRead = (request.method == .get || request.method == .head) && !requirement.isDialect
+        switch gateway.clients.decide(requirement, headers: request.headerFields, basicAllowed: pageRead) {
+        case .allowed(let name):
+            current.client = name
+        case .unauthenticated:
+            shared.throttle.failed(AuthThrottle.peer(context.channel.remoteAddress))
+            current.refusal = Self.unauthenticated(destination)
+        case .forbidden(let name):
+            current.client = name
+            current.refusal = Self.forbidden(destination)
+        }
+        if current.refusal == nil {
+            switch destination {
+            case .codec(let endpoint, _):
+                if let problem = GatewayServer.unsupportedCoding(request.headerFields) {
+                    current.refusal = endpoint.refuse(problem)
+                } else if hasBody {
+                    if let declared = Self.declaredLength(request.headerFields), declared > shared.maxBodyBytes {
+                        refuseEarly(current, GatewayError.tooLarge(shared.maxBodyBytes), context: context)
+                        return
+                    }
+                    current.body = context.channel.allocator.buffer(capacity: 0)
                 }
-                refuseEarly(current, refusal, context: context)
-                return
-            }
-            if hasBody {
-                if let declared = Self.declaredLength(request.headerFields), declared > shared.maxBodyBytes {
-                    refuseEarly(current, GatewayError.tooLarge(shared.maxBodyBytes), context: context)
-                    return
-                }
-                current.body = context.channel.allocator.buffer(capacity: 0)
-            }
-        case .token:
-            if hasBody { current.body = context.channel.allocator.buffer(capacity: 0) }
-        case .metrics:
-            // With clients configured, metrics are theirs too: any known client may read them.
-            if !gateway.clients.mayReadOperations(request.headerFields) {
-                current.refusal = Self.needsCredentials("/metrics needs")
-            }
-        case .console:
-            if !gateway.clients.mayReadOperations(request.headerFields) {
-                var headers = HTTPFields()
-                headers[.contentType] = "text/plain; charset=utf-8"
-                // A browser asks for a client's name and secret with its own prompt.
-                headers[.wwwAuthenticate] = #"Basic realm="StockGate operator page", charset="UTF-8""#
-                current.refusal = CodecResponse(
-                    status: .unauthorized, headers: headers,
-                    body: Array("401 Unauthorized: sign in with a configured client's name and secret\n".utf8))
-            }
-        case .faults:
-            if !gateway.clients.mayReadOperations(request.headerFields) {
-                current.refusal = Self.needsCredentials("the fault API needs")
-            } else if hasBody {
-                current.body = context.channel.allocator.buffer(capacity: 0)
-            }
-        case .openAPI:
-            // Behind the same credentials as the operator's other pages when clients are configured.
-            if !gateway.clients.mayReadOperations(request.headerFields) {
-                current.refusal = Self.needsCredentials("the OpenAPI documents need")
-            }
-        case .pusher:
-            // Zettle's clients' credentials, as for its inventory API.
-            switch gateway.clients.decide(dialect: ZettleCodec.dialect, headers: request.headerFields) {
-            case .allowed(let name):
-                current.client = name
+            case .token, .faults, .pusher:
                 if hasBody { current.body = context.channel.allocator.buffer(capacity: 0) }
-            case .unauthenticated:
-                shared.throttle.failed(AuthThrottle.peer(context.channel.remoteAddress))
-                current.refusal = PusherEndpoint.refusal(.unauthorized, "missing or unknown credentials", field: nil)
-            case .forbidden:
-                current.refusal = PusherEndpoint.refusal(
-                    .forbidden, "this client may not use the zettle API", field: nil)
+            case .health, .metrics, .console, .openAPI, .testReset, .notFound:
+                break
             }
-        case .testReset:
-            // Empties everything: never for an anonymous caller once clients are configured.
-            if !gateway.clients.mayReadOperations(request.headerFields) {
-                current.refusal = Self.needsCredentials("the test reset needs")
-            }
-        case .health, .notFound:
-            break
         }
         if hasBody {
             // A refused request is answered before its body is sent; whatever the route, a body
@@ -686,6 +638,45 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     // MARK: Helpers
 
     static let host = HTTPField.Name("Host")!
+
+    /// 401 in the destination's own envelope: the dialect's, Zettle's for its Pusher API, a
+    /// browser's sign-in prompt for the operator page, JSON for the gateway's own APIs.
+    static func unauthenticated(_ destination: Destination) -> CodecResponse {
+        switch destination {
+        case .codec(let endpoint, _):
+            return endpoint.refuse(GatewayError(code: .unauthorized, message: "missing or unknown credentials"))
+        case .pusher:
+            return PusherEndpoint.refusal(.unauthorized, "missing or unknown credentials", field: nil)
+        case .console:
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; charset=utf-8"
+            // A browser asks for a client's name and secret with its own prompt.
+            headers[.wwwAuthenticate] = #"Basic realm="StockGate operator page", charset="UTF-8""#
+            return CodecResponse(
+                status: .unauthorized, headers: headers,
+                body: Array("401 Unauthorized: sign in with a configured client's name and secret\n".utf8))
+        case .metrics: return needsCredentials("/metrics needs")
+        case .faults: return needsCredentials("the fault API needs")
+        case .openAPI: return needsCredentials("the OpenAPI documents need")
+        case .testReset: return needsCredentials("the test reset needs")
+        case .health, .token, .notFound: return needsCredentials("this needs")
+        }
+    }
+
+    /// 403 for a known client without what the destination requires, in its envelope.
+    static func forbidden(_ destination: Destination) -> CodecResponse {
+        let message =
+            switch destination.requirement {
+            case .dialect(let dialect): "this client may not use the \(dialect) API"
+            case .role(let role): "this client does not hold the '\(role.rawValue)' role this needs"
+            case .anyone, .anyClient: "this client may not do this"
+            }
+        switch destination {
+        case .codec(let endpoint, _): return endpoint.refuse(GatewayError(code: .forbidden, message: message))
+        case .pusher: return PusherEndpoint.refusal(.forbidden, message, field: nil)
+        default: return .json(.forbidden, ["error": .string(message)])
+        }
+    }
 
     /// 401 for the gateway's own pages and APIs when clients are configured: `what` "… the
     /// credentials of a configured client".

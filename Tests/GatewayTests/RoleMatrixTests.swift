@@ -1,0 +1,141 @@
+import AsyncHTTPClient
+import CurlHTTP
+import Dialects
+import Foundation
+import GatewayTestSupport
+import Ledger
+import NIOHTTP1
+import StockCore
+import TestSupport
+import Testing
+
+@testable import Gateway
+
+/// Issue 30, roles: every credential could do everything (a Prometheus scraper's secret could
+/// write stock and settle the journal). Every route now needs a dialect's stock right or a
+/// role. This walks the route table itself — every route of every feature, all enabled — with
+/// a caller of each kind, so a new route cannot escape it: the policy below must name it.
+@Suite("Roles: every route × every kind of caller")
+struct RoleMatrixTests {
+    static let stockClients = DialectRegistry.ids.map { dialect in
+        ClientAuthenticator.Client(
+            name: "stock-\(dialect)", secret: Secret("secret-stock-\(dialect)"), dialects: [dialect])
+    }
+    static let clients = ClientAuthenticator(
+        clients: stockClients + [
+            .init(name: "scraper", secret: Secret("secret-scraper"), dialects: [], roles: [.metrics]),
+            .init(name: "operator", secret: Secret("secret-operator"), dialects: [], roles: [.operator]),
+            .init(name: "tester", secret: Secret("secret-tester"), dialects: [], roles: [.test]),
+        ])
+
+    /// Who may call each destination: the documented policy, written out again here (not read
+    /// from `Destination.requirement`), so a change to either shows.
+    static func allowed(_ destination: Destination, caller: String) -> Bool {
+        switch destination {
+        case .health, .token, .notFound: return true
+        case .metrics: return caller == "scraper"
+        case .console: return caller == "operator"
+        case .testReset, .faults: return caller == "tester"
+        case .openAPI: return caller != "anonymous"
+        case .pusher: return caller == "stock-zettle"
+        case .codec(let endpoint, _):
+            if endpoint.dialect == "stockgate" && endpoint.routeName == "journal.settle" { return caller == "operator" }
+            return caller == "stock-\(endpoint.dialect)"
+        }
+    }
+
+    static func withEverythingEnabled<T: Sendable>(
+        _ body: @Sendable (Int, RouteTable) async throws -> T
+    ) async throws -> T {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        defer { try? ledger.close() }
+        let client = CurlHTTPClient()
+        defer { Task { await client.shutdown() } }
+        var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
+        configuration.authFailuresPerMinute = 1_000_000  // the matrix fails on purpose, many times
+        let gateway = Gateway(
+            configuration: configuration, catalog: demoCatalog,
+            backend: ledger, logger: quietLogger, testReset: { try await ledger.reset() }, clients: clients,
+            idempotencyStore: ledger, faults: FaultSchedule(), openAPI: { _ in Array("{}".utf8) },
+            pusher: PusherHub(client: client, logger: quietLogger))
+        let table = RouteTable(gateway: gateway)
+        return try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in try await body(port, table) }
+    }
+
+    @Test("each route answers each caller as the policy says: allowed, or 401 / 403 in its envelope")
+    func matrix() async throws {
+        try await Self.withEverythingEnabled { port, table in
+            let callers: [(String, [(String, String)])] =
+                [("anonymous", [])]
+                + Self.clients.clients.map { ($0.name, [("Authorization", "Bearer \($0.secret.value)")]) }
+            var checked = 0
+            for route in table.all {
+                let path =
+                    "/"
+                    + route.template.segments.map { segment -> String in
+                        switch segment {
+                        case .literal(let text): text
+                        case .parameter: "1"
+                        }
+                    }.joined(separator: "/")
+                for method in route.methods ?? [.get, .post] where method != .head {
+                    for (caller, headers) in callers {
+                        let answer = try await HTTPClient.shared.send(
+                            HTTPMethod(rawValue: method.rawValue), "http://127.0.0.1:\(port)" + path,
+                            body: method == .get || method == .delete ? nil : "{}",
+                            headers: headers + [("Content-Type", "application/json")])
+                        let (dialect, name) = route.destination.labels
+                        let what =
+                            "\(method) \(path) (\(dialect) \(name)) as \(caller): \(answer.status) \(answer.text.prefix(160))"
+                        if Self.allowed(route.destination, caller: caller) {
+                            #expect(answer.status != 401 && answer.status != 403, "\(what)")
+                        } else if caller == "anonymous" {
+                            // Open2b refuses unknown callers 403, as the vendor does; the rest 401.
+                            #expect(
+                                answer.status == 401 || (dialect.hasPrefix("open2b") && answer.status == 403), "\(what)"
+                            )
+                        } else {
+                            #expect(answer.status == 403, "\(what)")
+                        }
+                        checked += 1
+                    }
+                }
+            }
+            #expect(checked > 500, "\(checked) route × caller pairs")
+        }
+    }
+
+    @Test("a scraper with only the metrics role reads /metrics and cannot write stock, settle or open the page")
+    func scraper() async throws {
+        try await Self.withEverythingEnabled { port, _ in
+            let base = "http://127.0.0.1:\(port)"
+            let headers = [("Authorization", "Bearer secret-scraper")]
+            #expect(try await HTTPClient.shared.send(.GET, base + "/metrics", headers: headers).status == 200)
+            let write = try await HTTPClient.shared.send(
+                .POST, base + "/stockgate/v1/movements",
+                body:
+                    #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#,
+                headers: headers)
+            #expect(write.status == 403, "\(write.text)")
+            let settle = try await HTTPClient.shared.send(
+                .POST, base + "/stockgate/v1/journal/1/settle", body: #"{"state": "applied"}"#, headers: headers)
+            #expect(settle.status == 403, "\(settle.text)")
+            #expect(try await HTTPClient.shared.send(.GET, base + "/stockgate/console", headers: headers).status == 403)
+            #expect(try await HTTPClient.shared.send(.GET, base + "/healthz").status == 200, "health stays open")
+        }
+    }
+
+    @Test("a browser's Basic credentials open the operator's pages, never a write")
+    func basicOnlyReads() async throws {
+        try await Self.withEverythingEnabled { port, _ in
+            let base = "http://127.0.0.1:\(port)"
+            let basic = ("Authorization", "Basic " + Data("operator:secret-operator".utf8).base64EncodedString())
+            #expect(try await HTTPClient.shared.send(.GET, base + "/stockgate/console", headers: [basic]).status == 200)
+            let settle = try await HTTPClient.shared.send(
+                .POST, base + "/stockgate/v1/journal/1/settle", body: #"{"state": "applied"}"#, headers: [basic])
+            #expect(settle.status == 401, "a cross-site form could send what the browser keeps: \(settle.text)")
+        }
+    }
+}
