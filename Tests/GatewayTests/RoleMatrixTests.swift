@@ -32,7 +32,7 @@ struct RoleMatrixTests {
     /// from `Destination.requirement`), so a change to either shows.
     static func allowed(_ destination: Destination, caller: String) -> Bool {
         switch destination {
-        case .health, .token, .notFound: return true
+        case .health, .token, .notFound, .methodNotAllowed: return true
         case .metrics: return caller == "scraper"
         case .console: return caller == "operator"
         case .testReset, .faults: return caller == "tester"
@@ -136,6 +136,55 @@ struct RoleMatrixTests {
             let settle = try await HTTPClient.shared.send(
                 .POST, base + "/stockgate/v1/journal/1/settle", body: #"{"state": "applied"}"#, headers: [basic])
             #expect(settle.status == 401, "a cross-site form could send what the browser keeps: \(settle.text)")
+        }
+    }
+
+    /// Issue 30: a method a route does not serve got 404 with an empty body; Open2b's 405 had
+    /// no `Allow`.
+    @Test("every path answers a method it does not serve with 405 and Allow, in the dialect's envelope")
+    func methodNotAllowed() async throws {
+        try await Self.withEverythingEnabled { port, table in
+            let byPath = Dictionary(grouping: table.all) { route in
+                "/"
+                    + route.template.segments.map { segment -> String in
+                        switch segment {
+                        case .literal(let text): text
+                        case .parameter: "1"
+                        }
+                    }.joined(separator: "/")
+            }
+            var checked = 0
+            for (path, routes) in byPath.sorted(by: { $0.key < $1.key }) {
+                // Routes that take any method (Open2b's RPC) are judged by their codec below.
+                let methods = routes.compactMap(\.methods)
+                guard methods.count == routes.count else { continue }
+                let served = Set(methods.flatMap { $0 })
+                guard !served.contains(.patch) else { continue }
+                // A literal path may also fit another route's template (a parameter): skip those.
+                let answer = try await HTTPClient.shared.send(
+                    .PATCH, "http://127.0.0.1:\(port)" + path, headers: [("Authorization", "Bearer secret-tester")])
+                guard answer.status == 405 else {
+                    Issue.record("PATCH \(path): \(answer.status) \(answer.text.prefix(120))")
+                    continue
+                }
+                let allow = answer.headers.first(name: "Allow") ?? ""
+                let listed = Set(allow.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                #expect(served.map(\.rawValue).allSatisfy(listed.contains), "PATCH \(path): Allow \(allow)")
+                if case .codec(let endpoint, _) = routes[0].destination, endpoint.dialect == "open2b-v6" {
+                    #expect(answer.text.contains("405"))
+                } else if case .codec = routes[0].destination {
+                    #expect(!answer.text.isEmpty, "PATCH \(path): an envelope, not an empty body")
+                }
+                checked += 1
+            }
+            #expect(checked > 20, "\(checked) paths")
+            // Open2b's RPC route takes any method: its codec answers 405 itself, with Allow too.
+            let open2b = try await HTTPClient.shared.send(
+                .GET, "http://127.0.0.1:\(port)/api/v6/commerce.movements.find",
+                headers: [("Authorization", "Bearer secret-stock-open2b-v6")])
+            #expect(
+                open2b.status == 405 && open2b.headers.first(name: "Allow") == "POST", "\(open2b.status) \(open2b.text)"
+            )
         }
     }
 }

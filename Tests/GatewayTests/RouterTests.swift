@@ -90,11 +90,13 @@ struct RouterTests {
         }
     }
 
-    @Test("the wrong method on a canonical route is not served")
+    @Test("the wrong method on a canonical route is not served: 405 with Allow, in the API's envelope")
     func wrongMethod() async throws {
         try await withApp { live in
             let answer = try await HTTPClient.shared.send(.DELETE, live.baseURL + "/stockgate/v1/balances")
-            #expect(answer.status == 404)
+            #expect(answer.status == 405)
+            #expect(answer.headers.first(name: "Allow") == "GET, HEAD", "\(answer.headers)")
+            #expect(answer.json?["error"]?["code"] != nil, "\(answer.text)")
         }
     }
 
@@ -123,8 +125,8 @@ struct RouterTests {
         #expect(labels(.get, "/organizations/self/locations/") == "zettle locations.list org=self")
         #expect(labels(.get, "/healthz") == "- healthz")
         #expect(labels(.head, "/healthz") == "- healthz")
-        #expect(labels(.post, "/healthz") == "- unmatched")
-        #expect(labels(.delete, "/stockgate/v1/balances") == "- unmatched")
+        #expect(labels(.post, "/healthz") == "- method_not_allowed")
+        #expect(labels(.delete, "/stockgate/v1/balances") == "stockgate method_not_allowed")
         #expect(labels(.post, "/stockgate/v1/test/reset") == "- unmatched")  // not enabled
         #expect(labels(.get, "/api/v6/commerce.movements.find") == "open2b-v6 rpc method=commerce.movements.find")
         #expect(labels(.get, "/") == "- unmatched")

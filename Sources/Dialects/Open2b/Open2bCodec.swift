@@ -300,7 +300,11 @@ public struct Open2bCodec: InboundCodec {
         // Transport errors are plain text, as the vendor's web server answers them.
         switch error.code {
         case .noSuchEndpoint: return .text(.notFound, "404 Not Found")
-        case .methodNotAllowed: return .text(.methodNotAllowed, "405 Method Not Allowed")
+        case .methodNotAllowed:
+            // Every call of the API is a POST (RFC 9110 §15.5.6: a 405 lists what is allowed).
+            var answer = CodecResponse.text(.methodNotAllowed, "405 Method Not Allowed")
+            answer.headers[.allow] = "POST"
+            return answer
         case .unauthorized, .forbidden: return .text(.forbidden, "403 Forbidden")
         case .tooLarge: return .text(.contentTooLarge, "413 Request Entity Too Large")
         case .tooManyRequests: return .text(.tooManyRequests, "429 Too Many Requests")

@@ -20,13 +20,16 @@ enum Destination: Sendable {
     /// Zettle's Pusher API, `/organizations/{org}/subscriptions[/{uuid}]`, with `--enable-webhooks`.
     case pusher
     case codec(CodecEndpoint, parameters: [String: String])
+    /// The path exists with other methods: 405 with `Allow`, in the dialect's envelope when a
+    /// dialect's route has the path.
+    case methodNotAllowed(allowed: [HTTPRequest.Method], endpoint: CodecEndpoint?)
     case notFound
 
     /// What the caller must be (with clients configured): every destination says it here, and
     /// the role-matrix test (`RoleMatrixTests`) checks each against every role.
     var requirement: Requirement {
         switch self {
-        case .health, .token, .notFound: .anyone
+        case .health, .token, .notFound, .methodNotAllowed: .anyone
         case .metrics: .role(.metrics)
         case .console: .role(.operator)
         case .testReset, .faults: .role(.test)
@@ -53,6 +56,7 @@ enum Destination: Sendable {
         case .openAPI: ("-", "openapi")
         case .pusher: ("zettle", "subscriptions")
         case .codec(let endpoint, _): (endpoint.dialect, endpoint.routeName)
+        case .methodNotAllowed(_, let endpoint): (endpoint?.dialect ?? "-", "method_not_allowed")
         case .notFound: ("-", "unmatched")
         }
     }
@@ -183,15 +187,15 @@ struct RouteTable: Sendable {
         codec.routes.map { CodecEndpoint(codec, route: $0, gateway: gateway) }
     }
 
-    /// Where `method` and `path` (without its query) lead. A path that fits with another
-    /// method is not found, as before.
+    /// Where `method` and `path` (without its query) lead. A path that fits only with other
+    /// methods is `methodNotAllowed`, with every method it fits with.
     func destination(method: HTTPRequest.Method, path: Substring) -> Destination {
         let segments = Self.segments(path)
         for index in builtins.indices
         where builtins[index].methods.contains(method) && builtins[index].template.match(segments) != nil {
             return builtins[index].destination
         }
-        guard let candidates = bySegments[segments.count] else { return .notFound }
+        guard let candidates = bySegments[segments.count] else { return otherMethods(segments) }
         var best: (index: Int, literals: Int, parameters: [String: String])?
         for candidate in candidates.indices {
             let route = candidates[candidate]
@@ -200,8 +204,25 @@ struct RouteTable: Sendable {
             if let current = best, current.literals >= route.template.literals { continue }
             best = (route.index, route.template.literals, parameters)
         }
-        guard let best else { return .notFound }
+        guard let best else { return otherMethods(segments) }
         return .codec(endpoints[best.index], parameters: best.parameters)
+    }
+
+    /// The miss path only: the methods other routes serve this path with, if any.
+    private func otherMethods(_ segments: [Substring]) -> Destination {
+        var allowed: [HTTPRequest.Method] = []
+        var endpoint: CodecEndpoint?
+        for builtin in builtins where builtin.template.match(segments) != nil {
+            allowed += builtin.methods.filter { !allowed.contains($0) }
+        }
+        for route in bySegments[segments.count] ?? [] where route.template.match(segments) != nil {
+            guard let method = route.method else { continue }
+            if !allowed.contains(method) { allowed.append(method) }
+            if endpoint == nil { endpoint = endpoints[route.index] }
+        }
+        guard !allowed.isEmpty else { return .notFound }
+        if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
+        return .methodNotAllowed(allowed: allowed, endpoint: endpoint)
     }
 
     /// `path`'s non-empty segments, split on the bytes (a `Character` walk cost more than the

@@ -198,7 +198,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 }
             case .token, .faults, .pusher:
                 if hasBody { current.body = context.channel.allocator.buffer(capacity: 0) }
-            case .health, .metrics, .console, .openAPI, .testReset, .notFound:
+            case .health, .metrics, .console, .openAPI, .testReset, .notFound, .methodNotAllowed:
                 break
             }
         }
@@ -278,6 +278,15 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         switch current.destination {
         case .notFound:
             answer(CodecResponse(status: .notFound, headers: HTTPFields(), body: []), for: current, context: context)
+        case .methodNotAllowed(let allowed, let endpoint):
+            let error = GatewayError(
+                code: .methodNotAllowed,
+                message:
+                    "\(current.request.method.rawValue) is not allowed here; allowed: \(allowed.map(\.rawValue).joined(separator: ", "))"
+            )
+            var refusal = endpoint?.refuse(error) ?? .json(.methodNotAllowed, ["error": .string(error.message)])
+            refusal.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+            answer(refusal, for: current, context: context)
         case .metrics:
             run(current, context: context) {
                 await gateway.refreshJournalGauges()
@@ -659,7 +668,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         case .faults: return needsCredentials("the fault API needs")
         case .openAPI: return needsCredentials("the OpenAPI documents need")
         case .testReset: return needsCredentials("the test reset needs")
-        case .health, .token, .notFound: return needsCredentials("this needs")
+        case .health, .token, .notFound, .methodNotAllowed: return needsCredentials("this needs")
         }
     }
 
