@@ -47,4 +47,6 @@ extension Ledger {
     }
 }
 
-extension Ledger: LedgerStore, ForwardJournal, ResponseStore, TrackingStore {}
+extension Ledger: LedgerStore, ForwardJournal, ResponseStore, TrackingStore {
+    public var storeDescription: String { "embedded ledger" }
+}

@@ -3,6 +3,8 @@ import PostgresNIO
 import StockCore
 
 extension PostgresStore: LedgerStore, ForwardJournal {
+    public var storeDescription: String { "shared PostgreSQL database" }
+
     public func move(_ batch: MoveBatch, facts: RequestFacts) async throws -> BatchOutcome {
         let now = clock()
         let checked: [GatewayError?] = batch.items.map { item -> GatewayError? in

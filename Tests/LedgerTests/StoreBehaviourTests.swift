@@ -19,6 +19,15 @@ struct StoreBehaviourTests {
         #expect(count == 0)
     }
 
+    /// Issue 30/33: the operator page said "embedded ledger" on PostgreSQL; it names the store.
+    @Test("each store names itself for the operator page", arguments: StoreKind.testable)
+    func describesItself(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { store in
+            #expect(
+                store.storeDescription == (kind == .sqlite ? "embedded ledger" : "shared PostgreSQL database"))
+        }
+    }
+
     @Test(
         "the journal: sent before sending, settled after, found again by key and backend", arguments: StoreKind.testable
     )

@@ -89,6 +89,8 @@ public struct OperatorPage: Sendable {
         }
         if let remote = gateway.backend as? RemoteBackend {
             snapshot.balancesSource = "backend \(remote.name) (\(remote.codec.dialect))"
+        } else if let store = gateway.backend as? any LedgerStore {
+            snapshot.balancesSource = store.storeDescription
         }
         do {
             let outcome = try await gateway.backend.execute(

@@ -21,6 +21,9 @@ public protocol MovementReader: Sendable {
 /// The embedded backend: moves, balances, pending transfers and their confirmation,
 /// descriptions, deletions (as reversals). `execute` is the same for every store (below).
 public protocol LedgerStore: StockBackend, MovementReader, TrackingStore {
+    /// What the store is, in words for the operator: "embedded ledger", "shared PostgreSQL database".
+    var storeDescription: String { get }
+
     var catalog: Catalog { get }
     /// Checks movements against `catalog` from now on (a reload).
     func replaceCatalog(_ catalog: Catalog)
