@@ -27,6 +27,7 @@ import Yams
 ///   drain_timeout_seconds: 30     # then requests in hand get this long; connections still open are closed
 ///   log_format: text              # or json: one object per line, millisecond UTC timestamps
 ///   auth_failures_per_minute: 10  # failed credential checks an address may make before 429
+///   admin_listen: 127.0.0.1:9901  # health, metrics, console and journal here, not on the traffic port
 ///   webhook_allowed_networks: ""  # CIDRs webhooks may reach besides public addresses: 127.0.0.1/32, 10.0.0.0/8
 /// ```
 ///
@@ -45,7 +46,7 @@ public struct ConfigFile: Sendable, Equatable {
         "host", "port", "data_dir", "mappings", "max_body_bytes", "max_json_depth", "max_json_values",
         "idempotency_ttl_hours", "max_batch_items", "max_concurrent_requests", "max_connections",
         "request_timeout_seconds", "idle_timeout_seconds", "drain_delay_seconds", "drain_timeout_seconds", "log_format",
-        "webhook_allowed_networks", "auth_failures_per_minute",
+        "webhook_allowed_networks", "auth_failures_per_minute", "admin_listen",
     ]
 
     /// The `server` section's scalars as written (typed and range-checked by `ServeSettings`,

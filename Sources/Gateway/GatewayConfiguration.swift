@@ -33,6 +33,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// Most seconds a graceful shutdown waits for requests in hand; then the connections still
     /// open are closed (their requests' journal rows say what became of them).
     public var drainTimeout: Double = 30
+    /// `host:port` of the admin listener (`server.admin_listen`): health, metrics, the operator
+    /// page and the journal there, and no longer on the traffic port. nil: one port for all.
+    public var adminListen: String?
     /// Failed credential checks a minute one address (or a `/Token` user name) may make before
     /// it is answered 429 (`AuthThrottle`).
     public var authFailuresPerMinute: Int = 10
@@ -45,6 +48,16 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// Seconds between SIGTERM and closing the listener: `/readyz` answers 503 at once so a
     /// load balancer stops sending, while new connections are still served (0: close at once).
     public var drainDelay: Double = 0
+
+    /// `127.0.0.1:9901` → ("127.0.0.1", 9901); `[::1]:9901` → ("::1", 9901); nil when not one.
+    public static func hostAndPort(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./.stockgate",

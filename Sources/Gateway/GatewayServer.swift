@@ -8,10 +8,13 @@ import StockCore
 /// `/readyz`, `/metrics` and StoreFeeder's `/Token`.
 public enum GatewayServer {
     /// The server as a `Service`. `onServerRunning` receives the bound port (useful with port 0).
+    /// `onAdminRunning` receives the admin listener's port, when `server.admin_listen` is set.
     public static func makeServer(
-        gateway: Gateway, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        gateway: Gateway, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        onAdminRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> GatewayHTTPServer {
-        GatewayHTTPServer(gateway: gateway, logger: logger, onServerRunning: onServerRunning)
+        GatewayHTTPServer(
+            gateway: gateway, logger: logger, onServerRunning: onServerRunning, onAdminRunning: onAdminRunning)
     }
 
     /// A content or transfer coding the gateway does not decode: refused rather than reading a

@@ -126,6 +126,14 @@ public struct ServeSettings: Sendable {
             configuration.maxConcurrentRequests = count
         }
         if let count = try reader.integer("max_connections", 1...10_000_000) { configuration.maxConnections = count }
+        if let address = reader.text("admin_listen") {
+            guard GatewayConfiguration.hostAndPort(address) != nil else {
+                throw CommandError(
+                    "admin_listen must be host:port, such as 127.0.0.1:9901, got '\(address)' (from \(reader.places("admin_listen")))"
+                )
+            }
+            configuration.adminListen = address
+        }
         if let count = try reader.integer("auth_failures_per_minute", 1...1_000_000) {
             configuration.authFailuresPerMinute = count
         }

@@ -157,9 +157,14 @@ struct Serve: AsyncParsableCommand {
                 "listening beyond loopback without TLS: terminate TLS in front (nginx, HAProxy, a load balancer); docs/operations.md",
                 metadata: ["host": "\(host)"])
         }
-        let server = GatewayServer.makeServer(gateway: gateway, logger: logger) { port in
-            Self.announce(host: settings.configuration.host, port: port, logger: logger)
-        }
+        let server = GatewayServer.makeServer(
+            gateway: gateway, logger: logger,
+            onServerRunning: { port in Self.announce(host: settings.configuration.host, port: port, logger: logger) },
+            onAdminRunning: { port in
+                let host = settings.configuration.adminListen.flatMap(GatewayConfiguration.hostAndPort)?.0 ?? "?"
+                let shown = host.contains(":") ? "[\(host)]" : host
+                FileHandle.standardOutput.write(Data("StockGate admin listening on http://\(shown):\(port)\n".utf8))
+            })
         // SIGINT/SIGTERM shut the services down in reverse order: the server drains its
         // requests, then the store closes (the ledger file, or the database pool), then the
         // HTTP client stops.

@@ -39,6 +39,43 @@ enum Destination: Sendable {
         }
     }
 
+    /// Where it is served when an admin listener is configured.
+    enum Placement {
+        /// The admin listener only: metrics, the operator page, settling the journal.
+        case operations
+        /// Both: health, and the canonical API's reads (`stockgate journal` and `reconcile`
+        /// pointed at the admin address list the journal there).
+        case both
+        /// The traffic port only: every dialect's API, `/Token`, the simulator, OpenAPI.
+        case traffic
+    }
+
+    var placement: Placement {
+        switch self {
+        case .metrics, .console: .operations
+        case .health: .both
+        case .codec(let endpoint, _):
+            if endpoint.requirement == .role(.operator) {
+                .operations
+            } else if endpoint.dialect == CanonicalCodec.dialect && endpoint.method == .get {
+                .both
+            } else {
+                .traffic
+            }
+        default: .traffic
+        }
+    }
+
+    /// Whether a connection on `listener` is served this (with `adminSeparate`: an admin
+    /// listener configured); otherwise it is not found there.
+    func isServed(on listener: Listener, adminSeparate: Bool) -> Bool {
+        guard adminSeparate else { return true }
+        switch (listener, placement) {
+        case (_, .both), (.traffic, .traffic), (.admin, .operations): return true
+        default: return false
+        }
+    }
+
     /// `/healthz` and `/readyz`: answered to anyone, always.
     var isHealth: Bool {
         if case .health = self { return true }

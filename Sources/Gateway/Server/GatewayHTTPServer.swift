@@ -26,6 +26,8 @@ struct ServerShared: Sendable {
     let connections: ConnectionGate
     /// Failed credential checks per peer and per `/Token` user name.
     let throttle: AuthThrottle
+    /// An admin listener is configured: the traffic port no longer serves the operations routes.
+    let adminSeparate: Bool
     /// Logs at most one warning a second while connections are refused.
     func warnAtLimit() {
         guard connections.firstRefusalThisSecond() else { return }
@@ -49,12 +51,16 @@ public struct GatewayHTTPServer: Service {
     public var live: ServedGateway { shared.live }
     let host: String
     let port: Int
+    /// `server.admin_listen`: health and the operations routes on their own address.
+    let adminAddress: (String, Int)?
     let group: any EventLoopGroup
     let onServerRunning: @Sendable (Int) async -> Void
+    let onAdminRunning: @Sendable (Int) async -> Void
 
     public init(
         gateway: Gateway, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        onAdminRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         let configuration = gateway.configuration
         shared = ServerShared(
@@ -64,17 +70,57 @@ public struct GatewayHTTPServer: Service {
                 ? .nanoseconds(Int64(configuration.idleTimeout * 1_000_000_000)) : nil,
             drainTimeout: .nanoseconds(Int64(configuration.drainTimeout * 1_000_000_000)), logger: logger,
             connections: ConnectionGate(limit: configuration.maxConnections),
-            throttle: AuthThrottle(maxFailures: configuration.authFailuresPerMinute))
+            throttle: AuthThrottle(maxFailures: configuration.authFailuresPerMinute),
+            adminSeparate: configuration.adminListen != nil)
         host = configuration.host
         port = configuration.port
+        adminAddress = configuration.adminListen.flatMap(GatewayConfiguration.hostAndPort)
         self.group = group
         self.onServerRunning = onServerRunning
+        self.onAdminRunning = onAdminRunning
     }
 
     public func run() async throws {
         let quiescing = ServerQuiescingHelper(group: group)
+        let channel = try await bind(host: host, port: port, listener: .traffic, quiescing: quiescing)
+        var admin: (any Channel)?
+        do {
+            if let (adminHost, adminPort) = adminAddress {
+                admin = try await bind(host: adminHost, port: adminPort, listener: .admin, quiescing: quiescing)
+                shared.logger.info(
+                    "admin listener", metadata: ["address": "\(admin?.localAddress?.description ?? "?")"])
+                await onAdminRunning(admin?.localAddress?.port ?? 0)
+            }
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        shared.logger.info("server listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+        await onServerRunning(channel.localAddress?.port ?? 0)
+        let closed = group.next().makePromise(of: Void.self)
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await closed.futureResult.get()
+        } onCancelOrGracefulShutdown: {
+            quiescing.initiateShutdown(promise: closed)
+            // The drain has an upper bound: what is still open then is closed.
+            let timer = group.next().scheduleTask(in: shared.drainTimeout) {
+                let count = shared.connections.closeAll()
+                if count > 0 {
+                    shared.logger.warning(
+                        "drain timeout: closing connections still open",
+                        metadata: ["connections": .stringConvertible(count)])
+                }
+            }
+            closed.futureResult.whenComplete { _ in timer.cancel() }
+        }
+    }
+
+    /// One listening socket: `.traffic` serves the dialects, `.admin` health and operations.
+    private func bind(
+        host: String, port: Int, listener: Listener, quiescing: ServerQuiescingHelper
+    ) async throws -> any Channel {
         let shared = self.shared
-        let channel = try await ServerBootstrap(group: group)
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
@@ -111,29 +157,19 @@ public struct GatewayHTTPServer: Service {
                     try pipeline.addHandler(
                         HTTP1ConnectionPolicy(maxBodyBytes: shared.maxBodyBytes, logger: shared.logger))
                     try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                    try pipeline.addHandler(GatewayRequestHandler(shared: shared))
+                    try pipeline.addHandler(GatewayRequestHandler(shared: shared, listener: listener))
                 }
             }
             .bind(host: host, port: port).get()
-        shared.logger.info("server listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
-        await onServerRunning(channel.localAddress?.port ?? 0)
-        let closed = group.next().makePromise(of: Void.self)
-        try await withTaskCancellationOrGracefulShutdownHandler {
-            try await closed.futureResult.get()
-        } onCancelOrGracefulShutdown: {
-            quiescing.initiateShutdown(promise: closed)
-            // The drain has an upper bound: what is still open then is closed.
-            let timer = group.next().scheduleTask(in: shared.drainTimeout) {
-                let count = shared.connections.closeAll()
-                if count > 0 {
-                    shared.logger.warning(
-                        "drain timeout: closing connections still open",
-                        metadata: ["connections": .stringConvertible(count)])
-                }
-            }
-            closed.futureResult.whenComplete { _ in timer.cancel() }
-        }
     }
+}
+
+/// Which socket a connection came in on.
+enum Listener: Sendable {
+    /// The dialects' port (everything, unless an admin listener takes the operations routes).
+    case traffic
+    /// `server.admin_listen`: health, metrics, the operator page, the journal.
+    case admin
 }
 
 /// The `Date` header's value, made once a second (RFC 9110 §5.6.7, IMF-fixdate).

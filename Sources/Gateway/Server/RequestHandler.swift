@@ -64,8 +64,12 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     /// An answer is being written (see `answer`).
     private var writing = false
 
-    init(shared: ServerShared) {
+    /// The socket this connection came in on (`server.admin_listen`).
+    let listener: Listener
+
+    init(shared: ServerShared, listener: Listener = .traffic) {
         self.shared = shared
+        self.listener = listener
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -159,7 +163,10 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             return
         }
         let path = request.path.map { RouteTable.withoutQuery($0) } ?? "/"
-        let destination = routes.destination(method: request.method, path: path)
+        var destination = routes.destination(method: request.method, path: path)
+        if shared.adminSeparate, !destination.isServed(on: listener, adminSeparate: true) {
+            destination = .notFound  // the other listener's route: not found here
+        }
         var current = Current(
             request: request, gateway: gateway, requestID: requestID, started: started, destination: destination)
         let hasBody = Self.hasBody(request.headerFields)
