@@ -288,6 +288,19 @@ struct GuessingTests {
         }
     }
 
+    @Test("requests without any credentials are refused 401 every time, never counted as guesses")
+    func noCredentialsNotCounted() async throws {
+        try await LiveGateway.run(clients: Self.clients) { live in
+            for _ in 0..<15 {
+                let bare = try await HTTPClient.shared.send(.GET, live.baseURL + "/stockgate/v1/balances")
+                #expect(bare.status == 401)
+            }
+            let known = try await HTTPClient.shared.send(
+                .GET, live.baseURL + "/stockgate/v1/balances", headers: [("Authorization", "Bearer feeder-secret-789")])
+            #expect(known.status == 200, "\(known.text)")
+        }
+    }
+
     @Test("the throttle forgets a window once it has passed")
     func windowPasses() {
         let throttle = AuthThrottle(maxFailures: 2, window: .seconds(60))

@@ -2,7 +2,8 @@ import NIOCore
 import Synchronization
 
 /// Slows down guessing of client secrets (issue 29, finding 13): after `maxFailures` failed
-/// credential checks within `window` from one peer address — or, on `POST /Token`, for one
+/// credential checks (credentials presented and wrong; a request with none is refused 401 and
+/// not counted) within `window` from one peer address — or, on `POST /Token`, for one
 /// user name — further requests from that peer (or for that name) are answered 429 with
 /// `Retry-After` until the window has passed, whatever credentials they carry. The server
 /// keeps one for all connections, across reloads. Requests that pass are never slowed: with

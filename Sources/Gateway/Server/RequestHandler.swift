@@ -185,7 +185,10 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         case .allowed(let name):
             current.client = name
         case .unauthenticated:
-            shared.throttle.failed(AuthThrottle.peer(context.channel.remoteAddress))
+            // A guess presents credentials; a request with none is only refused (401), not counted.
+            if request.headerFields[.authorization] != nil || request.headerFields[Self.xKey] != nil {
+                shared.throttle.failed(AuthThrottle.peer(context.channel.remoteAddress))
+            }
             current.refusal = Self.unauthenticated(destination)
         case .forbidden(let name):
             current.client = name
@@ -654,6 +657,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     // MARK: Helpers
 
     static let host = HTTPField.Name("Host")!
+    static let xKey = HTTPField.Name("X-Key")!
 
     /// 401 in the destination's own envelope: the dialect's, Zettle's for its Pusher API, a
     /// browser's sign-in prompt for the operator page, JSON for the gateway's own APIs.
