@@ -26,6 +26,22 @@ struct ContractTestCommandTests {
         return (output, await process.exit())
     }
 
+    /// Issue 32: `--intents` ignored `--format`, `--junit` and `--filter` (no file, exit 0), and
+    /// `--losses` ignored `--format json`.
+    @Test(
+        "--intents and --losses refuse options they would not honour, exit 2, writing no file",
+        arguments: [
+            ["--intents", "--format", "json"], ["--intents", "--junit", "/tmp/stockgate-intents-junit.xml"],
+            ["--intents", "--filter", "restock"], ["--losses", "--format", "json"],
+            ["--losses", "--junit", "/tmp/x.xml"],
+        ])
+    func modesRefuseWhatTheyIgnore(arguments: [String]) async throws {
+        try? FileManager.default.removeItem(atPath: "/tmp/stockgate-intents-junit.xml")
+        let (output, status) = try await Self.contractTest([Self.cases] + arguments)
+        #expect(status == 2, "\(arguments): \(output)")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/stockgate-intents-junit.xml"))
+    }
+
     @Test("against a target without the reset API, exactly the cases that need it are skipped, with reasons; exit 0")
     func skipsWhatTheTargetLacks() async throws {
         let directory = temporaryDirectory()
