@@ -349,8 +349,10 @@ extension Array where Element == ContractResult {
             + (skipped > 0 ? ", \(skipped) skipped" : "")
     }
 
-    /// A JUnit XML report: a `failure` per failed case holding every difference, `skipped`
-    /// with the reason.
+    /// A JUnit XML report as the Jenkins xunit plugin's JUnit schema accepts it (`errors` and
+    /// `time` on the suite): a `failure` per failed case holding every difference, `skipped`
+    /// with the reason, drift notes (members a real vendor answered that the case does not
+    /// name) in the case's `system-out`.
     public func junit(suite: String = "contract-tests") -> String {
         func escape(_ text: String) -> String {
             text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -358,20 +360,24 @@ extension Array where Element == ContractResult {
         }
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml +=
-            "<testsuite name=\"\(suite)\" tests=\"\(count)\" failures=\"\(filter(\.failed).count)\" skipped=\"\(filter { $0.skipped != nil }.count)\">\n"
+            "<testsuite name=\"\(suite)\" tests=\"\(count)\" failures=\"\(filter(\.failed).count)\" errors=\"0\" skipped=\"\(filter { $0.skipped != nil }.count)\" time=\"\(String(format: "%.3f", reduce(0) { $0 + $1.seconds }))\">\n"
         for result in self {
             let parts = result.name.split(separator: "/", maxSplits: 1)
             let className = parts.count == 2 ? String(parts[0]) : suite
             xml +=
                 "  <testcase classname=\"\(escape(className))\" name=\"\(escape(result.name))\" time=\"\(String(format: "%.3f", result.seconds))\""
+            var children = ""
             if let failure = result.failure {
-                xml +=
-                    ">\n    <failure message=\"\(escape(String(failure.prefix(200))))\">\(escape(result.failures.joined(separator: "\n")))</failure>\n  </testcase>\n"
+                children +=
+                    "    <failure message=\"\(escape(String(failure.prefix(200))))\">\(escape(result.failures.joined(separator: "\n")))</failure>\n"
             } else if let reason = result.skipped {
-                xml += ">\n    <skipped message=\"\(escape(reason))\"/>\n  </testcase>\n"
-            } else {
-                xml += "/>\n"
+                children += "    <skipped message=\"\(escape(reason))\"/>\n"
             }
+            if !result.notes.isEmpty {
+                children +=
+                    "    <system-out>\(escape((["drift:"] + result.notes).joined(separator: "\n")))</system-out>\n"
+            }
+            xml += children.isEmpty ? "/>\n" : ">\n" + children + "  </testcase>\n"
         }
         return xml + "</testsuite>\n"
     }
@@ -397,21 +403,30 @@ extension Array where Element == ContractResult {
         return JSONWriter.string(report) + "\n"
     }
 
-    /// GitHub Actions workflow commands: an `::error` per failed case, a `::notice` per skip.
-    public func github() -> String {
+    /// GitHub Actions workflow commands: an `::error` per failed case, a `::notice` per skip,
+    /// a `::warning` per case with drift notes, each with `file=` naming the case's file under
+    /// `directory`.
+    public func github(directory: String = "contract-tests") -> String {
         func escape(_ text: String) -> String {
             text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D")
                 .replacingOccurrences(of: "\n", with: "%0A").replacingOccurrences(of: ":", with: "%3A")
                 .replacingOccurrences(of: ",", with: "%2C")
         }
         var lines: [String] = []
+        func message(_ text: String) -> String {
+            text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D")
+                .replacingOccurrences(of: "\n", with: "%0A")
+        }
+        let folder = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         for result in self {
+            let place = "file=\(escape(folder + "/" + result.name)),title=\(escape(result.name))"
             if result.failed {
-                lines.append(
-                    "::error title=\(escape(result.name))::\(result.failures.joined(separator: "\n").replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\n", with: "%0A"))"
-                )
+                lines.append("::error \(place)::\(message(result.failures.joined(separator: "\n")))")
             } else if let reason = result.skipped {
-                lines.append("::notice title=\(escape(result.name))::skipped: \(reason)")
+                lines.append("::notice \(place)::skipped: \(message(reason))")
+            }
+            if !result.notes.isEmpty {
+                lines.append("::warning \(place)::drift: \(message(result.notes.joined(separator: "\n")))")
             }
         }
         lines.append(summary)

@@ -326,7 +326,7 @@ struct ContractTest: AsyncParsableCommand {
         switch format {
         case "json": print(results.json(), terminator: "")
         case "junit": print(results.junit(), terminator: "")
-        case "github": print(results.github(), terminator: "")
+        case "github": print(results.github(directory: directory), terminator: "")
         default: print(results.summary)
         }
         if let junit {

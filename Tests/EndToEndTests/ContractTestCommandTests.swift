@@ -26,6 +26,50 @@ struct ContractTestCommandTests {
         return (output, await process.exit())
     }
 
+    /// Issue 32: the JUnit report was refused by the Jenkins xunit schema (no `errors` on the
+    /// suite), drift notes were in neither JUnit nor GitHub output, annotations had no `file=`.
+    @Test(
+        "the JUnit report validates against the Jenkins xunit JUnit schema, drift notes in system-out; GitHub annotations name the case's file"
+    )
+    func junitValid() async throws {
+        let directory = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let schema = StockGateProcess.repository.appendingPathComponent("Tests/Schemas/junit-jenkins-xunit.xsd").path
+        func valid(_ file: String) async throws -> (Bool, String) {
+            let process = try ChildProcess(
+                "/usr/bin/xmllint", ["--noout", "--schema", schema, file], output: .both)
+            let text = await process.readOutputToEnd()
+            return (await process.exit() == 0, text)
+        }
+        // The binary's own report, over real cases.
+        let (_, status) = try await Self.contractTest([
+            Self.cases, "--filter", "zettle/00", "--junit", directory + "/cases.xml",
+        ])
+        #expect(status == 0)
+        let (casesValid, casesText) = try await valid(directory + "/cases.xml")
+        #expect(casesValid, "\(casesText)")
+        // Every kind of outcome: passed, failed, skipped, with drift notes.
+        var drifted = ContractResult(name: "zettle/900-drift.json", failures: [], seconds: 0.01)
+        drifted.notes = ["$.newMember: not expected"]
+        let results = [
+            ContractResult(name: "zettle/901-ok.json", failures: [], seconds: 0.02),
+            ContractResult(name: "zettle/902-bad.json", failures: ["status 500, expected 200 <&>"], seconds: 0.03),
+            ContractResult(name: "zettle/903-skip.json", failures: [], skipped: "needs faults", seconds: 0),
+            drifted,
+        ]
+        let xml = results.junit()
+        try xml.write(toFile: directory + "/kinds.xml", atomically: true, encoding: .utf8)
+        let (kindsValid, kindsText) = try await valid(directory + "/kinds.xml")
+        #expect(kindsValid, "\(kindsText)\n\(xml)")
+        #expect(xml.contains("<system-out>drift:\n$.newMember: not expected</system-out>"), "\(xml)")
+        let github = results.github(directory: "contract-tests")
+        #expect(
+            github.contains("::error file=contract-tests/zettle/902-bad.json,title=zettle/902-bad.json::"), "\(github)")
+        #expect(github.contains("::warning file=contract-tests/zettle/900-drift.json"), "\(github)")
+        #expect(github.contains("::notice file=contract-tests/zettle/903-skip.json"), "\(github)")
+    }
+
     /// Issue 32: `--intents` ignored `--format`, `--junit` and `--filter` (no file, exit 0), and
     /// `--losses` ignored `--format json`.
     @Test(
@@ -129,7 +173,9 @@ struct ContractTestCommandTests {
         #expect(parsed.testcases == 2 && parsed.failures == 1)
 
         let (github, _) = try await Self.contractTest([directory, "--format", "github"])
-        #expect(github.hasPrefix("::error title=stockgate/001-wrong.json::"), "\(github)")
+        #expect(
+            github.hasPrefix("::error file=\(directory)/stockgate/001-wrong.json,title=stockgate/001-wrong.json::"),
+            "\(github)")
         #expect(github.hasSuffix("1 passed, 1 failed\n"), "\(github)")
     }
 }
