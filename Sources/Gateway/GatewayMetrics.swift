@@ -66,6 +66,8 @@ public final class GatewayMetrics: Sendable {
         case buildInfo = "stockgate_build_info"
         case connectionsRefused = "stockgate_http_connections_refused"
         case webhooksDropped = "stockgate_webhook_messages_dropped"
+        case reloads = "stockgate_config_reloads"
+        case lastReload = "stockgate_config_last_reload_success_timestamp"
 
         var descriptor: MetricNameDescriptor {
             let (unit, help): (String, String) =
@@ -82,6 +84,13 @@ public final class GatewayMetrics: Sendable {
                 case .unknownOutcomes:
                     ("", "Forwarded movements whose outcome at a backend is unknown (journal state sent).")
                 case .buildInfo: ("", "The running build: constant 1, its version a label.")
+                case .reloads:
+                    ("total", "SIGHUP reloads, by result (success: serving the new configuration; failure: refused).")
+                case .lastReload:
+                    (
+                        "seconds",
+                        "When the running configuration was loaded (at start, or by the last successful reload)."
+                    )
                 case .webhooksDropped:
                     ("total", "Webhook messages dropped undelivered: a subscriber's queue was full, or too old.")
                 case .connectionsRefused:
@@ -142,6 +151,19 @@ public final class GatewayMetrics: Sendable {
                 traffic[dialect, default: Traffic()].clientErrors += 1
             }
         }
+    }
+
+    /// A SIGHUP reload ended: served (`succeeded`) or refused.
+    public func recordReload(succeeded: Bool, at time: Date = Date()) {
+        let result = succeeded ? "success" : "failure"
+        counter(.reloads, MetricKey(metric: Family.reloads.rawValue, first: result), [("result", result)]).increment()
+        if succeeded { configurationLoaded(at: time) }
+    }
+
+    /// The running configuration was loaded now (at start, or by a reload).
+    public func configurationLoaded(at time: Date = Date()) {
+        gauge(.lastReload, MetricKey(metric: Family.lastReload.rawValue, first: ""), [])
+            .set(time.timeIntervalSince1970)
     }
 
     /// A webhook message was dropped undelivered.

@@ -36,6 +36,13 @@ struct Reloader: Sendable {
         ("idempotency_ttl_hours", { String($0.configuration.idempotencyTTL) }),
         ("enable_test_reset", { String($0.testReset) }), ("enable_faults", { String($0.faults) }),
         ("enable_webhooks", { String($0.webhooks) }),
+        ("drain_timeout_seconds", { String($0.configuration.drainTimeout) }),
+        ("admin_listen", { $0.configuration.adminListen ?? "" }),
+        ("auth_failures_per_minute", { String($0.configuration.authFailuresPerMinute) }),
+        (
+            "webhook_allowed_networks",
+            { $0.configuration.webhookDestinations.allowed.map(\.description).joined(separator: ",") }
+        ),
     ]
 
     func reload() {
@@ -66,6 +73,7 @@ struct Reloader: Sendable {
                 settings, catalog: catalog, storage: storage, client: client, metrics: metrics, faults: faults,
                 pusher: pusher, logger: logger)
         } catch {
+            metrics.recordReload(succeeded: false)
             logger.error(
                 "reload refused: the running configuration and catalog stay",
                 metadata: ["problem": "\(error)"])
@@ -75,6 +83,7 @@ struct Reloader: Sendable {
         // on are translated with it (one in flight keeps the gateway it started with).
         storage.replaceCatalog(catalog)
         live.replace(with: gateway)
+        metrics.recordReload(succeeded: true)
         logger.notice(
             "reloaded",
             metadata: [

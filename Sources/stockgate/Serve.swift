@@ -134,6 +134,7 @@ struct Serve: AsyncParsableCommand {
         let client = CurlHTTPClient()
         let gateway: Gateway
         let metrics = GatewayMetrics()
+        metrics.configurationLoaded()
         // Kept across reloads, as the metrics are.
         let faults = settings.faults ? FaultSchedule() : nil
         let pusher =

@@ -87,6 +87,12 @@ struct ReloadTests {
         process.send(SIGHUP)
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await applied("mug-green"))
+        // Reloads are visible (issue 33): one served, two refused, and when the running
+        // configuration was loaded.
+        let metrics = try await HTTPClient.shared.send(.GET, base + "/metrics").text
+        #expect(metrics.contains(#"stockgate_config_reloads_total{result="success"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"stockgate_config_reloads_total{result="failure"} 2"#), "\(metrics)")
+        #expect(metrics.contains("stockgate_config_last_reload_success_timestamp_seconds "), "\(metrics)")
 
         stop.set()
         var acknowledged = 0

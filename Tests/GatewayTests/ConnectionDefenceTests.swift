@@ -143,6 +143,22 @@ struct ConnectionDefenceTests {
         }
     }
 
+    /// Issue 33: keep-alive clients were not told to reconnect while the instance drains.
+    @Test("while draining, every answer says Connection: close and the connection closes after it")
+    func drainingSaysClose() async throws {
+        try await LiveGateway.run { live in
+            let client = try RawClient(port: live.port, timeoutSeconds: 5)
+            client.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+            let before = await offPool { client.readAll() }
+            #expect(!before.lowercased().contains("connection: close"), "\(before)")
+            live.gateway.beginDraining()
+            client.send("GET /stockgate/v1/balances HTTP/1.1\r\nHost: a\r\n\r\n")
+            let (answer, closed) = await offPool { client.readUntilClosed() }
+            #expect(answer.hasPrefix("HTTP/1.1 200") && answer.lowercased().contains("connection: close"), "\(answer)")
+            #expect(closed)
+        }
+    }
+
     /// Finding 4: the drain had no upper bound. A request held in the pipeline past
     /// `drain_timeout_seconds` has its connection closed, and the server stops.
     @Test("a graceful shutdown waits at most drain_timeout for requests in hand, then closes their connections")

@@ -520,6 +520,9 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         headers[.contentLength] = String(response.body.count)
         headers[.date] = shared.dates.now()
         headers[.server] = BuildInfo.server
+        // Draining: a kept-alive client is told to reconnect, so its next request reaches an
+        // instance that stays (HTTP1ConnectionPolicy closes after this answer).
+        if current.gateway.isDraining { headers[.connection] = "close" }
         return HTTPResponse(status: response.status, headerFields: headers)
     }
 
