@@ -268,6 +268,17 @@ struct StoreFeederClientTests {
             #expect(granted.status == 200)
             #expect(granted.json?["token_type"] == "bearer")
             #expect(granted.json?["expires_in"]?.numberText == "1209599")
+            // .issued / .expires as the vendor's OAuth stack writes them (RFC 1123), 1209599 s apart.
+            let issued = try #require(granted.json?[".issued"]?.stringValue)
+            let expires = try #require(granted.json?[".expires"]?.stringValue)
+            let format = DateFormatter()
+            format.locale = Locale(identifier: "en_US_POSIX")
+            format.timeZone = TimeZone(identifier: "GMT")
+            format.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+            let from = try #require(format.date(from: issued), "\(issued)")
+            let to = try #require(format.date(from: expires), "\(expires)")
+            #expect(to.timeIntervalSince(from) == 1_209_599)
+            #expect(abs(from.timeIntervalSinceNow) < 60)
             let token = try #require(granted.json?["access_token"]?.stringValue)
             #expect(token != "wh-secret-1")
             let auth = [("Authorization", "Bearer \(token)")]

@@ -1,4 +1,5 @@
 import Dialects
+import Foundation
 import HTTPTypes
 import NIOCore
 import StockCore
@@ -41,11 +42,17 @@ enum TokenEndpoint {
             return .json(
                 .badRequest, ["error": "invalid_grant", "error_description": "The user name or password is incorrect."])
         }
+        // `.issued` and `.expires` as the OAuth password grant of the stack StoreFeeder runs on
+        // answers them (RFC 1123 dates, what `DateTimeOffset.ToString("r")` writes): a client that
+        // caches its token by `.expires` fetches a new one only when it runs out (issue 31).
+        let issued = Date()
+        let expires = issued.addingTimeInterval(Double(IssuedTokens.lifetime))
         var answer = CodecResponse.json(
             .ok,
             [
-                "access_token": .string(gateway.clients.issueToken(for: name)), "token_type": "bearer",
+                "access_token": .string(gateway.clients.issueToken(for: name, now: issued)), "token_type": "bearer",
                 "expires_in": .integer(IssuedTokens.lifetime), "userName": .string(username),
+                ".issued": .string(Timestamp.imfFixdate(issued)), ".expires": .string(Timestamp.imfFixdate(expires)),
             ])
         answer.headers[.cacheControl] = "no-store"
         answer.headers[.contentType] = "application/json; charset=utf-8"
