@@ -44,6 +44,17 @@ struct RoleMatrixTests {
         }
     }
 
+    /// A concrete path for a template: every parameter "1".
+    static func samplePath(_ template: RouteTemplate) -> String {
+        "/"
+            + template.segments.map { segment -> String in
+                switch segment {
+                case .literal(let text): text
+                case .parameter: "1"
+                }
+            }.joined(separator: "/")
+    }
+
     static func withEverythingEnabled<T: Sendable>(
         _ body: @Sendable (Int, RouteTable) async throws -> T
     ) async throws -> T {
@@ -72,14 +83,7 @@ struct RoleMatrixTests {
                 + Self.clients.clients.map { ($0.name, [("Authorization", "Bearer \($0.secret.value)")]) }
             var checked = 0
             for route in table.all {
-                let path =
-                    "/"
-                    + route.template.segments.map { segment -> String in
-                        switch segment {
-                        case .literal(let text): text
-                        case .parameter: "1"
-                        }
-                    }.joined(separator: "/")
+                let path = Self.samplePath(route.template)
                 for method in route.methods ?? [.get, .post] where method != .head {
                     for (caller, headers) in callers {
                         let answer = try await HTTPClient.shared.send(
@@ -144,15 +148,7 @@ struct RoleMatrixTests {
     @Test("every path answers a method it does not serve with 405 and Allow, in the dialect's envelope")
     func methodNotAllowed() async throws {
         try await Self.withEverythingEnabled { port, table in
-            let byPath = Dictionary(grouping: table.all) { route in
-                "/"
-                    + route.template.segments.map { segment -> String in
-                        switch segment {
-                        case .literal(let text): text
-                        case .parameter: "1"
-                        }
-                    }.joined(separator: "/")
-            }
+            let byPath = Dictionary(grouping: table.all) { Self.samplePath($0.template) }
             var checked = 0
             for (path, routes) in byPath.sorted(by: { $0.key < $1.key }) {
                 // Routes that take any method (Open2b's RPC) are judged by their codec below.

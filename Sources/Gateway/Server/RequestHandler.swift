@@ -383,90 +383,99 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                 }
             }
         case .codec(let endpoint, let parameters):
-            let request = current.request
-            var body = current.body ?? ByteBuffer()
-            let target = QueryString.split(target: request.path ?? "/")
-            var inbound = InboundRequest(
-                method: request.method, path: String(target.path), query: QueryString.parse(target.query),
-                headers: request.headerFields, body: body.readBytes(length: body.readableBytes) ?? [],
-                pathParameters: parameters, maxJSONDepth: gateway.configuration.maxJSONDepth,
-                maxJSONValues: gateway.configuration.maxJSONValues)
-            inbound.authority = request.authority
-            let decoded = inbound
-            var facts = RequestFacts(
-                dialect: endpoint.dialect, requestID: current.requestID,
-                idempotencyKey: request.headerFields[.idempotencyKey], client: current.client)
-            if let header = request.headerFields[.traceParentField], TraceParent(header) != nil {
-                facts.traceparent = header
-                facts.tracestate = request.headerFields[.traceStateField].map { String($0.prefix(512)) }
-            }
-            let known = facts
-            let fault = gateway.faults?.take(
-                Fault.Request(
+            dispatchCodec(current, endpoint: endpoint, parameters: parameters, context: context)
+        }
+    }
+
+    /// A dialect's route: the pipeline in a task, a replay or recording answering first, a
+    /// scheduled fault played on the way.
+    private func dispatchCodec(
+        _ current: Current, endpoint: CodecEndpoint, parameters: [String: String], context: ChannelHandlerContext
+    ) {
+        let gateway = current.gateway
+        let request = current.request
+        var body = current.body ?? ByteBuffer()
+        let target = QueryString.split(target: request.path ?? "/")
+        var inbound = InboundRequest(
+            method: request.method, path: String(target.path), query: QueryString.parse(target.query),
+            headers: request.headerFields, body: body.readBytes(length: body.readableBytes) ?? [],
+            pathParameters: parameters, maxJSONDepth: gateway.configuration.maxJSONDepth,
+            maxJSONValues: gateway.configuration.maxJSONValues)
+        inbound.authority = request.authority
+        let decoded = inbound
+        var facts = RequestFacts(
+            dialect: endpoint.dialect, requestID: current.requestID,
+            idempotencyKey: request.headerFields[.idempotencyKey], client: current.client)
+        if let header = request.headerFields[.traceParentField], TraceParent(header) != nil {
+            facts.traceparent = header
+            facts.tracestate = request.headerFields[.traceStateField].map { String($0.prefix(512)) }
+        }
+        let known = facts
+        let fault = gateway.faults?.take(
+            Fault.Request(
+                dialect: endpoint.dialect, route: endpoint.routeName, method: request.method.rawValue,
+                path: inbound.path, backend: gateway.backendName(for: endpoint.dialect)))
+        // Replay or record: the request is answered without the pipeline (faults still play).
+        let direct = gateway.direct.map { answerer in
+            (
+                answerer,
+                DirectRequest(
                     dialect: endpoint.dialect, route: endpoint.routeName, method: request.method.rawValue,
-                    path: inbound.path, backend: gateway.backendName(for: endpoint.dialect)))
-            // Replay or record: the request is answered without the pipeline (faults still play).
-            let direct = gateway.direct.map { answerer in
-                (
-                    answerer,
-                    DirectRequest(
-                        dialect: endpoint.dialect, route: endpoint.routeName, method: request.method.rawValue,
-                        path: decoded.path, query: String(target.query), headers: request.headerFields,
-                        body: decoded.body)
-                )
-            }
-            @Sendable func serve(_ fault: Fault?) async -> CodecResponse {
-                // A vendor envelope or a partial application needs the ledger's own answer.
-                if let (answerer, directRequest) = direct, fault?.kind != .error, fault?.kind != .partial {
-                    switch await answerer.answer(directRequest) {
-                    case .answer(let response): return response
-                    case .refuse(let error): return endpoint.refuse(error)
-                    case .pass: break
-                    }
+                    path: decoded.path, query: String(target.query), headers: request.headerFields,
+                    body: decoded.body)
+            )
+        }
+        @Sendable func serve(_ fault: Fault?) async -> CodecResponse {
+            // A vendor envelope or a partial application needs the ledger's own answer.
+            if let (answerer, directRequest) = direct, fault?.kind != .error, fault?.kind != .partial {
+                switch await answerer.answer(directRequest) {
+                case .answer(let response): return response
+                case .refuse(let error): return endpoint.refuse(error)
+                case .pass: break
                 }
-                return await endpoint.handle(decoded, known, fault)
             }
-            guard let fault else {
-                // The common case keeps its one closure: no answerer to ask.
-                if direct == nil {
-                    run(current, context: context) { await endpoint.handle(decoded, known, nil) }
-                } else {
-                    run(current, context: context) { await serve(nil) }
-                }
-                return
+            return await endpoint.handle(decoded, known, fault)
+        }
+        guard let fault else {
+            // The common case keeps its one closure: no answerer to ask.
+            if direct == nil {
+                run(current, context: context) { await endpoint.handle(decoded, known, nil) }
+            } else {
+                run(current, context: context) { await serve(nil) }
             }
-            shared.logger.info(
-                "fault played",
-                metadata: [
-                    "request_id": "\(current.requestID)", "fault": "\(fault.id)", "kind": "\(fault.kind.rawValue)",
-                    "dialect": "\(endpoint.dialect)", "route": "\(endpoint.routeName)",
-                ])
-            switch fault.kind {
-            case .rateLimit, .unavailable:
-                let limited = fault.kind == .rateLimit
-                var refusal = endpoint.refuse(
-                    limited
-                        ? GatewayError(code: .tooManyRequests, message: "too many requests (a scheduled fault)")
-                        : GatewayError(code: .unavailable, message: "service unavailable (a scheduled fault)"))
-                refusal.headers[.retryAfter] = String(fault.retryAfter)
-                answer(refusal, for: current, context: context)
-            case .hang where !fault.afterApply:
-                hang(for: fault.delay.map(FaultSchedule.sample), context: context)
-            case .reset where !fault.afterApply:
-                reset(context: context)
-            default:
-                let delivery: Delivery =
-                    switch fault.kind {
-                    case .hang: .hang(fault.delay.map(FaultSchedule.sample))
-                    case .reset: .reset
-                    case .truncate: .truncate
-                    default: .answer
-                    }
-                let latency = fault.kind == .latency ? fault.delay.map(FaultSchedule.sample) : nil
-                run(current, context: context, delivery: delivery) {
-                    if let latency { try? await Task.sleep(for: latency) }
-                    return await serve(fault)
+            return
+        }
+        shared.logger.info(
+            "fault played",
+            metadata: [
+                "request_id": "\(current.requestID)", "fault": "\(fault.id)", "kind": "\(fault.kind.rawValue)",
+                "dialect": "\(endpoint.dialect)", "route": "\(endpoint.routeName)",
+            ])
+        switch fault.kind {
+        case .rateLimit, .unavailable:
+            let limited = fault.kind == .rateLimit
+            var refusal = endpoint.refuse(
+                limited
+                    ? GatewayError(code: .tooManyRequests, message: "too many requests (a scheduled fault)")
+                    : GatewayError(code: .unavailable, message: "service unavailable (a scheduled fault)"))
+            refusal.headers[.retryAfter] = String(fault.retryAfter)
+            answer(refusal, for: current, context: context)
+        case .hang where !fault.afterApply:
+            hang(for: fault.delay.map(FaultSchedule.sample), context: context)
+        case .reset where !fault.afterApply:
+            reset(context: context)
+        default:
+            let delivery: Delivery =
+                switch fault.kind {
+                case .hang: .hang(fault.delay.map(FaultSchedule.sample))
+                case .reset: .reset
+                case .truncate: .truncate
+                default: .answer
                 }
+            let latency = fault.kind == .latency ? fault.delay.map(FaultSchedule.sample) : nil
+            run(current, context: context, delivery: delivery) {
+                if let latency { try? await Task.sleep(for: latency) }
+                return await serve(fault)
             }
         }
     }
