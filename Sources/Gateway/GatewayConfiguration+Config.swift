@@ -97,6 +97,56 @@ public struct ConfigFile: Sendable, Equatable {
 
     public var clients: [Client] = []
 
+    /// One entry of `clients`: its name, where its secret is read, its dialects and roles.
+    static func parseClient(_ node: Node, inbound: Set<String>, file: String) throws -> Client {
+        guard let client = node.mapping else {
+            throw Error(description: "\(file): each client must be a mapping")
+        }
+        try rejectUnknown(
+            client, known: ["name", "dialects", "roles", "secret", "secret_env", "secret_file"],
+            prefix: "clients[].",
+            file: file)
+        guard let name = client["name"]?.string, !name.isEmpty else {
+            throw Error(description: "\(file):\(node.mark?.line ?? 0): a client needs a name")
+        }
+        if client["secret"] != nil {
+            throw Error(
+                description:
+                    "\(file): client '\(name)': secret must not be written in the file: use secret_env or secret_file"
+            )
+        }
+        let secret: BackendConfiguration.SecretSource
+        if let variable = client["secret_env"]?.string {
+            secret = .environment(variable)
+        } else if let path = client["secret_file"]?.string {
+            secret = .file(path)
+        } else {
+            throw Error(description: "\(file): client '\(name)' needs secret_env or secret_file")
+        }
+        let listed = client["dialects"]?.sequence?.compactMap(\.string) ?? []
+        let dialects = listed.contains("all") ? inbound : Set(listed)
+        guard dialects.isSubset(of: inbound) else {
+            throw Error(
+                description:
+                    "\(file): client '\(name)': dialects must list some of \(inbound.sorted().joined(separator: ", ")) or all"
+            )
+        }
+        var roles: Set<Role> = []
+        for text in client["roles"]?.sequence?.compactMap(\.string) ?? [] {
+            guard let role = Role(rawValue: text) else {
+                throw Error(
+                    description:
+                        "\(file): client '\(name)': unknown role '\(text)' (roles are \(Role.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
+            }
+            roles.insert(role)
+        }
+        guard !dialects.isEmpty || !roles.isEmpty else {
+            throw Error(description: "\(file): client '\(name)' needs dialects, roles or both")
+        }
+        return Client(name: name, dialects: dialects, secret: secret, roles: roles)
+    }
+
     static func rejectUnknown(_ mapping: Node.Mapping, known: Set<String>, prefix: String, file: String) throws {
         for key in mapping.keys.compactMap(\.string) where !known.contains(key) {
             throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown key '\(prefix)\(key)'")
@@ -209,54 +259,7 @@ public struct ConfigFile: Sendable, Equatable {
         if let clientsNode = mapping["clients"] {
             guard let list = clientsNode.sequence else { throw Error(description: "\(file): 'clients' must be a list") }
             let inbound = Set(DialectRegistry.ids)
-            for node in list {
-                guard let client = node.mapping else {
-                    throw Error(description: "\(file): each client must be a mapping")
-                }
-                try rejectUnknown(
-                    client, known: ["name", "dialects", "roles", "secret", "secret_env", "secret_file"],
-                    prefix: "clients[].",
-                    file: file)
-                guard let name = client["name"]?.string, !name.isEmpty else {
-                    throw Error(description: "\(file):\(node.mark?.line ?? 0): a client needs a name")
-                }
-                if client["secret"] != nil {
-                    throw Error(
-                        description:
-                            "\(file): client '\(name)': secret must not be written in the file: use secret_env or secret_file"
-                    )
-                }
-                let secret: BackendConfiguration.SecretSource
-                if let variable = client["secret_env"]?.string {
-                    secret = .environment(variable)
-                } else if let path = client["secret_file"]?.string {
-                    secret = .file(path)
-                } else {
-                    throw Error(description: "\(file): client '\(name)' needs secret_env or secret_file")
-                }
-                let listed = client["dialects"]?.sequence?.compactMap(\.string) ?? []
-                let dialects = listed.contains("all") ? inbound : Set(listed)
-                guard dialects.isSubset(of: inbound) else {
-                    throw Error(
-                        description:
-                            "\(file): client '\(name)': dialects must list some of \(inbound.sorted().joined(separator: ", ")) or all"
-                    )
-                }
-                var roles: Set<Role> = []
-                for text in client["roles"]?.sequence?.compactMap(\.string) ?? [] {
-                    guard let role = Role(rawValue: text) else {
-                        throw Error(
-                            description:
-                                "\(file): client '\(name)': unknown role '\(text)' (roles are \(Role.allCases.map(\.rawValue).joined(separator: ", ")))"
-                        )
-                    }
-                    roles.insert(role)
-                }
-                guard !dialects.isEmpty || !roles.isEmpty else {
-                    throw Error(description: "\(file): client '\(name)' needs dialects, roles or both")
-                }
-                config.clients.append(Client(name: name, dialects: dialects, secret: secret, roles: roles))
-            }
+            for node in list { config.clients.append(try parseClient(node, inbound: inbound, file: file)) }
         }
         if let routesNode = mapping["routes"] {
             guard let routes = routesNode.mapping else {

@@ -97,23 +97,7 @@ struct ContractTest: AsyncParsableCommand {
     var intents = false
 
     func run() async throws {
-        if intents || losses {
-            // These modes have one output of their own: an option they would not honour is
-            // refused (exit 2), never silently ignored (issue 32).
-            let mode = intents ? "--intents" : "--losses"
-            var inapplicable: [String] = []
-            if format != "text" { inapplicable.append("--format") }
-            if junit != nil { inapplicable.append("--junit") }
-            if filter != nil { inapplicable.append("--filter") }
-            if target != nil { inapplicable.append("--target") }
-            if backend != nil { inapplicable.append("--backend") }
-            if update { inapplicable.append("--update") }
-            if intents && losses { inapplicable.append("--losses") }
-            guard inapplicable.isEmpty else {
-                throw CommandError(
-                    "\(mode) does not take \(inapplicable.joined(separator: ", ")): it prints its own report")
-            }
-        }
+        try refuseWhatTheModeIgnores()
         if intents {
             try await runIntents()
             return
@@ -201,6 +185,25 @@ struct ContractTest: AsyncParsableCommand {
             throw error
         }
         await client.shutdown()
+    }
+
+    /// `--intents` and `--losses` have one output of their own: an option they would not honour
+    /// is refused (exit 2), never silently ignored (issue 32).
+    func refuseWhatTheModeIgnores() throws {
+        guard intents || losses else { return }
+        let mode = intents ? "--intents" : "--losses"
+        var inapplicable: [String] = []
+        if format != "text" { inapplicable.append("--format") }
+        if junit != nil { inapplicable.append("--junit") }
+        if filter != nil { inapplicable.append("--filter") }
+        if target != nil { inapplicable.append("--target") }
+        if backend != nil { inapplicable.append("--backend") }
+        if update { inapplicable.append("--update") }
+        if intents && losses { inapplicable.append("--losses") }
+        guard inapplicable.isEmpty else {
+            throw CommandError(
+                "\(mode) does not take \(inapplicable.joined(separator: ", ")): it prints its own report")
+        }
     }
 
     func runIntents() async throws {

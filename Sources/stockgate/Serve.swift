@@ -107,27 +107,7 @@ struct Serve: AsyncParsableCommand {
         var read = try ServeSettings.read(flags: flags, environment: ProcessInfo.processInfo.environment)
         LineLogHandler.bootstrap(format: read.logFormat == "json" ? .json : .text, level: read.logLevel)
         let logger = Logger(label: "stockgate")
-        // Never run out of descriptors (libdispatch traps when it cannot open /proc): client
-        // connections get what the limit leaves after backends, the database and the process.
-        let budget: ConnectionBudget
-        do {
-            budget = try ConnectionBudget(
-                configured: read.configuration.maxConnections,
-                descriptorLimit: ConnectionBudget.raiseDescriptorLimit(),
-                backendConnections: CurlHTTPClient.Configuration().maxTotalConnections,
-                databaseConnections: read.database == nil ? 0 : read.poolSize)
-        } catch {
-            throw CommandError(error.description, exitCode: 1)
-        }
-        if budget.maxConnections < read.configuration.maxConnections {
-            logger.notice(
-                "max_connections lowered to what the descriptor limit allows",
-                metadata: [
-                    "max_connections": "\(budget.maxConnections)", "descriptor_limit": "\(budget.descriptorLimit)",
-                    "reserved": "\(budget.reserved)",
-                ])
-        }
-        read.configuration.maxConnections = budget.maxConnections
+        read.configuration.maxConnections = try Self.connectionBudget(read, logger: logger)
         let settings = read
         let catalog = try Self.loadCatalog(settings, logger: logger)
         let (storage, storageService) = try await Self.openStorage(settings, catalog: catalog, logger: logger)
@@ -323,6 +303,31 @@ struct Serve: AsyncParsableCommand {
             routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients), faults: faults,
             openAPI: OpenAPI.Cache(casesDirectory: settings.contractTests, configuration: settings.configuration)
                 .document, pusher: pusher, direct: replay)
+    }
+
+    /// The client connections the descriptor limit allows (`ConnectionBudget`): never run out of
+    /// descriptors (libdispatch traps when it cannot open /proc); client connections get what
+    /// the limit leaves after backends, the database and the process, at most the configured.
+    static func connectionBudget(_ settings: ServeSettings, logger: Logger) throws -> Int {
+        let budget: ConnectionBudget
+        do {
+            budget = try ConnectionBudget(
+                configured: settings.configuration.maxConnections,
+                descriptorLimit: ConnectionBudget.raiseDescriptorLimit(),
+                backendConnections: CurlHTTPClient.Configuration().maxTotalConnections,
+                databaseConnections: settings.database == nil ? 0 : settings.poolSize)
+        } catch {
+            throw CommandError(error.description, exitCode: 1)
+        }
+        if budget.maxConnections < settings.configuration.maxConnections {
+            logger.notice(
+                "max_connections lowered to what the descriptor limit allows",
+                metadata: [
+                    "max_connections": "\(budget.maxConnections)", "descriptor_limit": "\(budget.descriptorLimit)",
+                    "reserved": "\(budget.reserved)",
+                ])
+        }
+        return budget.maxConnections
     }
 
     /// One line on standard output, whatever the log level: with `--port 0` it is how a
