@@ -208,7 +208,9 @@ public struct MovePlan: Sendable, Equatable {
 
     /// An all-or-nothing batch with a refused item sends nothing.
     /// - Parameter strict: on a strict route, the caller's field names: an item whose data the
-    ///   backend would drop or cut short is refused, naming the first such field.
+    ///   backend would drop or cut short is refused, naming the first such field. Only facts
+    ///   the caller's dialect has a field for count: one it cannot say (a dialect's implied
+    ///   `allowOverage`) is never the caller's loss.
     public static func make(
         _ batch: MoveBatch, codec: any OutboundCodec, catalog: Catalog, strict: [MovementFact: String]? = nil
     ) -> MovePlan {
@@ -217,7 +219,11 @@ public struct MovePlan: Sendable, Equatable {
             do throws(GatewayError) {
                 try refuseBeyond(codec.capabilities, item, dialect: codec.dialect)
                 try codec.check(item, catalog: catalog)
-                if let names = strict, let loss = CarriageProbe.losses(item, codec: codec, catalog: catalog).first {
+                if let names = strict,
+                    let loss = CarriageProbe.losses(item, codec: codec, catalog: catalog).first(where: {
+                        names[$0.fact] != nil
+                    })
+                {
                     throw strictRefusal(loss, dialect: codec.dialect, field: names[loss.fact] ?? loss.fact.rawValue)
                 }
             } catch {

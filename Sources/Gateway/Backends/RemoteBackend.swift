@@ -129,7 +129,8 @@ public final class RemoteBackend: StockBackend {
     // MARK: Moves
 
     /// What this backend would not receive whole of a batch from `dialect`, in that dialect's
-    /// field names: dropped fields, and fields cut short with their limit.
+    /// field names: dropped fields, and fields cut short with their limit. A fact `dialect` has
+    /// no field for is not the caller's to lose, and is not listed.
     public func losses(_ batch: MoveBatch, dialect: String) -> (dropped: [String], truncated: [String]) {
         var dropped: [String] = []
         var truncated: [String] = []
@@ -137,7 +138,7 @@ public final class RemoteBackend: StockBackend {
         for item in batch.items {
             for loss in CarriageProbe.losses(item, codec: codec, catalog: catalog) {
                 if names == nil { names = fieldNames.names(dialect) }
-                let name = names?[loss.fact] ?? loss.fact.rawValue
+                guard let name = names?[loss.fact] else { continue }
                 switch loss.kind {
                 case .dropped where !dropped.contains(name): dropped.append(name)
                 case .truncated(let limit) where !truncated.contains(where: { $0.hasPrefix(name + ";") }):
