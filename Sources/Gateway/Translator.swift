@@ -71,7 +71,10 @@ public enum Translator {
             for fact in MovementFact.allCases where fact.isIdentity {
                 line(fact, table[fact]?.label ?? "carried")
             }
-            for (fact, carriage) in CarriageProbe.explain(item, codec: codec, catalog: catalog) {
+            // Only what the caller can say: a fact its dialect has no field for (an implied
+            // `allowOverage`) is not its to lose (issue 32).
+            for (fact, carriage) in CarriageProbe.explain(item, codec: codec, catalog: catalog)
+            where names[fact] != nil {
                 if carriage == .dropped, case .shared = table[fact] {
                     line(fact, "dropped here; " + (table[fact]?.label ?? ""))
                 } else {

@@ -251,3 +251,17 @@ struct DataLossTests {
         #expect(text.contains("(quantity): carried as changes[].change"), "\(text)")
     }
 }
+
+/// Issue 32: `translate --explain` listed `allowOverage` for a Zettle caller, a fact Zettle's
+/// clients cannot say.
+@Suite("translate --explain says only what the caller can say")
+struct ExplainCallerFactsTests {
+    @Test("a plain Zettle restock explained for a Zettle backend names no allowOverage")
+    func noImpliedFacts() throws {
+        let text = try Translator.translate(
+            body: Array(PusherTests.restock.utf8), from: "zettle", to: "zettle",
+            path: "/organizations/self/inventory", catalog: demoCatalog, explain: true)
+        #expect(text.contains("# item 0: what a zettle backend receives of each field"), "\(text)")
+        #expect(!text.contains("allowOverage"), "\(text)")
+    }
+}
