@@ -53,6 +53,13 @@ public enum IPAddress: Sendable, Equatable, CustomStringConvertible {
     case v4([UInt8])
     case v6([UInt8])
 
+    /// The address's 4 or 16 bytes, in network order.
+    public var bytes: [UInt8] {
+        switch self {
+        case .v4(let bytes), .v6(let bytes): bytes
+        }
+    }
+
     public var description: String {
         switch self {
         case .v4(let bytes): return bytes.map(String.init).joined(separator: ".")

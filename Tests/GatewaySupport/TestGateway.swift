@@ -44,6 +44,7 @@ public struct LiveGateway: Sendable {
         idempotencyTTL: Double = 24 * 3600, clients: ClientAuthenticator = ClientAuthenticator(),
         clock: @escaping @Sendable () -> Date = { Date() }, configure: (inout GatewayConfiguration) -> Void = { _ in },
         faults: FaultSchedule? = nil, pusher: PusherHub? = nil, direct: (any DirectAnswerer)? = nil,
+        testReset: Bool = false, openAPI: (@Sendable (String) -> [UInt8]?)? = nil,
         _ body: @Sendable (LiveGateway) async throws -> T
     ) async throws -> T {
         let directory = dataDirectory ?? temporaryDirectory()
@@ -53,9 +54,11 @@ public struct LiveGateway: Sendable {
         var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
         configuration.idempotencyTTL = idempotencyTTL
         configure(&configuration)
+        let reset: (@Sendable () async throws -> Void)? = testReset ? { @Sendable in try await ledger.reset() } : nil
         let gateway = Gateway(
-            configuration: configuration, catalog: catalog, backend: ledger, logger: logger, clients: clients,
-            clock: clock, faults: faults, pusher: pusher, direct: direct)
+            configuration: configuration, catalog: catalog, backend: ledger, logger: logger, testReset: reset,
+            clients: clients, clock: clock, faults: faults,
+            openAPI: openAPI, pusher: pusher, direct: direct)
         defer { try? ledger.close() }
         return try await GatewayServer.withRunning(gateway, logger: logger) { port in
             try await body(LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory))

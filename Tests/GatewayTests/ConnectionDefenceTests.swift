@@ -44,16 +44,9 @@ struct ConnectionDefenceTests {
     /// emptied the ledger.
     @Test("the test reset refuses anonymous callers when clients are configured; a client's credentials reset")
     func resetNeedsCredentials() async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? ledger.close() }
-        let gateway = Gateway(
-            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-            backend: ledger, logger: quietLogger, testReset: { try await ledger.reset() }, clients: Self.clients,
-            idempotencyStore: ledger)
-        try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-            let base = "http://127.0.0.1:\(port)"
+        try await LiveGateway.run(clients: Self.clients, testReset: true) { live in
+            let base = live.baseURL
+            let ledger = live.ledger
             let moved = try await HTTPClient.shared.send(
                 .POST, base + "/stockgate/v1/movements", body: Self.movement,
                 headers: [("Authorization", "Bearer ops-secret-123")])

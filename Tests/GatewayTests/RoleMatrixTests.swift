@@ -58,21 +58,19 @@ struct RoleMatrixTests {
     static func withEverythingEnabled<T: Sendable>(
         _ body: @Sendable (Int, RouteTable) async throws -> T
     ) async throws -> T {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? ledger.close() }
         let client = CurlHTTPClient()
-        defer { Task { await client.shutdown() } }
-        var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
-        configuration.authFailuresPerMinute = 1_000_000  // the matrix fails on purpose, many times
-        let gateway = Gateway(
-            configuration: configuration, catalog: demoCatalog,
-            backend: ledger, logger: quietLogger, testReset: { try await ledger.reset() }, clients: clients,
-            idempotencyStore: ledger, faults: FaultSchedule(), openAPI: { _ in Array("{}".utf8) },
-            pusher: PusherHub(client: client, logger: quietLogger))
-        let table = RouteTable(gateway: gateway)
-        return try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in try await body(port, table) }
+        do {
+            let result = try await LiveGateway.run(
+                clients: clients, configure: { $0.authFailuresPerMinute = 1_000_000 },  // it fails on purpose, often
+                faults: FaultSchedule(), pusher: PusherHub(client: client, logger: quietLogger), testReset: true,
+                openAPI: { _ in Array("{}".utf8) }
+            ) { live in try await body(live.port, RouteTable(gateway: live.gateway)) }
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
+        }
     }
 
     @Test("each route answers each caller as the policy says: allowed, or 401 / 403 in its envelope")

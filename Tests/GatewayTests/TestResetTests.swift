@@ -16,18 +16,11 @@ import Testing
 struct TestResetTests {
     @Test("after a reset: no movements, ids from 1, keys unused, every product tracked, no faults, no subscriptions")
     func resetsEverything() async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? ledger.close() }
         let client = CurlHTTPClient()
         let hub = PusherHub(client: client, logger: quietLogger)
-        let gateway = Gateway(
-            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-            backend: ledger, logger: quietLogger, testReset: { try await ledger.reset() }, idempotencyStore: ledger,
-            faults: FaultSchedule(), pusher: hub)
-        try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-            let base = "http://127.0.0.1:\(port)"
+        try await LiveGateway.run(faults: FaultSchedule(), pusher: hub, testReset: true) { live in
+            let base = live.baseURL
+            let ledger = live.ledger
             func move(_ quantity: Int) async throws -> HTTPResult {
                 try await HTTPClient.shared.send(
                     .POST, base + "/stockgate/v1/movements",

@@ -146,13 +146,18 @@ struct WebhookBoundsTests {
         }
     }
 
-    /// Ten changes for a subscriber whose destination takes a second per message (the changes
-    /// are made in far less than the seconds their delivery takes).
-    static func slowReceiverRun(
-        maxQueued: Int, maxAge: Duration,
+    /// Ten changes for a subscriber whose destination holds every answer until the test has
+    /// made all ten and waited `hold` more: the first message is in flight, the other nine wait
+    /// behind it — whatever the machine's speed, so the bounds' effect is exact.
+    static func heldReceiverRun(
+        maxQueued: Int, maxAge: Duration, hold: Duration,
         _ check: @Sendable (PusherHub, FakeUpstream, GatewayMetrics) async throws -> Void
     ) async throws {
-        let receiver = FakeUpstream { _ in FakeUpstream.Answer(200, "", delay: .seconds(1)) }
+        let released = Atomic<Bool>(false)
+        let receiver = FakeUpstream(relay: { _ in
+            while !released.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
+            return FakeUpstream.Answer(200, "")
+        })
         let metrics = GatewayMetrics()
         try await receiver.run { destination in
             try await PusherTests.withHub(maxQueued: maxQueued, maxAge: maxAge, metrics: metrics) { live, hub in
@@ -164,27 +169,34 @@ struct WebhookBoundsTests {
                         .PUT, live.baseURL + "/organizations/self/inventory", body: PusherTests.restock)
                     #expect(moved.status == 200)
                 }
+                try await Task.sleep(for: hold)
+                released.store(true, ordering: .relaxed)
+                try await waitUntil(timeout: .seconds(20), "the queue drained") {
+                    hub.deliveredCount(Self.heldUUID) + hub.droppedCount(Self.heldUUID) == 10
+                }
                 try await check(hub, receiver, metrics)
             }
         }
     }
 
+    static let heldUUID = "5c8c9a1e-5f0f-41ec-bf63-024200000000"
+
     @Test("a subscriber's queue holds at most maxQueued: the oldest are dropped, counted and in the metrics")
     func queueBound() async throws {
-        try await Self.slowReceiverRun(maxQueued: 3, maxAge: .seconds(3600)) { hub, receiver, metrics in
-            let uuid = "5c8c9a1e-5f0f-41ec-bf63-024200000000"
-            try await waitUntil(timeout: .seconds(20), "the queue drained") {
-                hub.deliveredCount(uuid) + hub.droppedCount(uuid) == 10
-            }
-            // While one was in flight, at most three were kept behind it: the rest were dropped.
-            #expect(hub.droppedCount(uuid) >= 1, "\(hub.deliveredCount(uuid)) delivered")
+        try await Self.heldReceiverRun(maxQueued: 3, maxAge: .seconds(3600), hold: .milliseconds(100)) {
+            hub, receiver, metrics in
+            let uuid = Self.heldUUID
+            // One in flight (taken before or after the rest arrived), three kept behind it: 6 or
+            // 7 of the 10 dropped, the oldest first.
+            #expect((3...4).contains(hub.deliveredCount(uuid)), "\(hub.deliveredCount(uuid)) delivered")
+            #expect(hub.droppedCount(uuid) == 10 - hub.deliveredCount(uuid))
             #expect(receiver.requests.count == hub.deliveredCount(uuid))
-            // The newest change is among those delivered (the oldest went first).
             let balances = try receiver.requests.map { request -> String? in
                 let payload = try JSONParser.parse(try JSONParser.parse(request.body)["payload"]?.stringValue ?? "")
                 return payload["balanceAfter"]?.arrayValue?.first?["balance"]?.stringValue
             }
-            #expect(balances.last == "30", "\(balances)")
+            // The three newest changes (restocks of 3 each: 24, 27, 30) are the last delivered.
+            #expect(Array(balances.suffix(3)) == ["24", "27", "30"], "\(balances)")
             let exposition = String(decoding: metrics.exposition(), as: UTF8.self)
             #expect(exposition.contains("stockgate_webhook_messages_dropped_total \(hub.droppedCount(uuid))"))
         }
@@ -192,13 +204,12 @@ struct WebhookBoundsTests {
 
     @Test("a message not delivered within maxAge is dropped, not sent late")
     func ageBound() async throws {
-        try await Self.slowReceiverRun(maxQueued: 1000, maxAge: .milliseconds(300)) { hub, receiver, _ in
-            let uuid = "5c8c9a1e-5f0f-41ec-bf63-024200000000"
-            try await waitUntil(timeout: .seconds(20), "the queue drained") {
-                hub.deliveredCount(uuid) + hub.droppedCount(uuid) == 10
-            }
-            // Every message that waited behind the first (a second in flight) was too old.
-            #expect(hub.droppedCount(uuid) >= 1 && hub.deliveredCount(uuid) < 10, "\(hub.droppedCount(uuid)) dropped")
+        // Held 400 ms past the last change: the nine waiting behind the first are all older
+        // than 300 ms when their turn comes.
+        try await Self.heldReceiverRun(maxQueued: 1000, maxAge: .milliseconds(300), hold: .milliseconds(400)) {
+            hub, receiver, _ in
+            let uuid = Self.heldUUID
+            #expect(hub.droppedCount(uuid) >= 9, "\(hub.droppedCount(uuid)) dropped")
             #expect(receiver.requests.count == hub.deliveredCount(uuid))
         }
     }

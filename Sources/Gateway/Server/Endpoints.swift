@@ -66,10 +66,9 @@ enum Destination: Sendable {
         }
     }
 
-    /// Whether a connection on `listener` is served this (with `adminSeparate`: an admin
-    /// listener configured); otherwise it is not found there.
-    func isServed(on listener: Listener, adminSeparate: Bool) -> Bool {
-        guard adminSeparate else { return true }
+    /// Whether a connection on `listener` is served this when an admin listener is configured;
+    /// otherwise it is not found there.
+    func isServed(on listener: Listener) -> Bool {
         switch (listener, placement) {
         case (_, .both), (.traffic, .traffic), (.admin, .operations): return true
         default: return false

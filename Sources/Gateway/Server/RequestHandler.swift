@@ -164,7 +164,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         let path = request.path.map { RouteTable.withoutQuery($0) } ?? "/"
         var destination = routes.destination(method: request.method, path: path)
-        if shared.adminSeparate, !destination.isServed(on: listener, adminSeparate: true) {
+        if shared.adminSeparate, !destination.isServed(on: listener) {
             destination = .notFound  // the other listener's route: not found here
         }
         var current = Current(
@@ -173,8 +173,13 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         if !shared.throttle.isQuiet, !destination.isHealth,
             let wait = shared.throttle.blocked(AuthThrottle.peer(context.channel.remoteAddress))
         {
-            var refusal = throttled(current, wait: wait)
-            refusal.headers[.retryAfter] = String(max(1, wait.nanoseconds / 1_000_000_000))
+            let seconds = max(1, wait.nanoseconds / 1_000_000_000)
+            var refusal = Self.refusal(
+                GatewayError(
+                    code: .tooManyRequests,
+                    message: "too many failed credential checks from this address: try again in \(seconds) s"),
+                for: destination)
+            refusal.headers[.retryAfter] = String(seconds)
             answerEarly(refusal, for: current, context: context)
             return
         }
@@ -225,31 +230,9 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         state = .receiving(current)
     }
 
-    /// 429 for a peer that failed too many credential checks, in the dialect's envelope.
-    private func throttled(_ current: Current, wait: TimeAmount) -> CodecResponse {
-        let error = GatewayError(
-            code: .tooManyRequests,
-            message:
-                "too many failed credential checks from this address: try again in \(max(1, wait.nanoseconds / 1_000_000_000)) s"
-        )
-        switch current.destination {
-        case .codec(let endpoint, _): return endpoint.refuse(error)
-        case .token:
-            return .json(
-                error.code.httpStatus, ["error": "invalid_grant", "error_description": .string(error.message)])
-        default: return .json(error.code.httpStatus, ["error": .string(error.message)])
-        }
-    }
-
     /// Answers before the body has ended, in the dialect's envelope when there is one.
     private func refuseEarly(_ current: Current, _ error: GatewayError, context: ChannelHandlerContext) {
-        let answer: CodecResponse =
-            if case .codec(let endpoint, _) = current.destination {
-                endpoint.refuse(error)
-            } else {
-                .json(error.code.httpStatus, ["error": .string(error.message)])
-            }
-        answerEarly(answer, for: current, context: context)
+        answerEarly(Self.refusal(error, for: current.destination), for: current, context: context)
     }
 
     /// Answers before the request has ended; what is left of it is dropped.
@@ -288,15 +271,8 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         switch current.destination {
         case .notFound:
             answer(CodecResponse(status: .notFound, headers: HTTPFields(), body: []), for: current, context: context)
-        case .methodNotAllowed(let allowed, let endpoint):
-            let error = GatewayError(
-                code: .methodNotAllowed,
-                message:
-                    "\(current.request.method.rawValue) is not allowed here; allowed: \(allowed.map(\.rawValue).joined(separator: ", "))"
-            )
-            var refusal = endpoint?.refuse(error) ?? .json(.methodNotAllowed, ["error": .string(error.message)])
-            refusal.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
-            answer(refusal, for: current, context: context)
+        case .methodNotAllowed(let allowed, _):
+            answer(Self.methodNotAllowed(current, allowed: allowed), for: current, context: context)
         case .metrics:
             run(current, context: context) {
                 await gateway.refreshJournalGauges()
@@ -307,17 +283,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         case .console:
             let query = QueryString.parse(QueryString.split(target: current.request.path ?? "").query)
             let location = query.first { $0.name == "location" }.flatMap { $0.value.isEmpty ? nil : $0.value }
-            run(current, context: context) {
-                let page = OperatorPage.render(await OperatorPage.snapshot(gateway: gateway, location: location))
-                var headers = HTTPFields()
-                headers[.contentType] = "text/html; charset=utf-8"
-                headers[.cacheControl] = "no-store"
-                headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-                headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
-                headers[HTTPField.Name("Content-Security-Policy")!] =
-                    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
-                return CodecResponse(status: .ok, headers: headers, body: Array(page.utf8))
-            }
+            run(current, context: context) { await Self.consolePage(gateway, location: location) }
         case .token:
             answer(
                 TokenEndpoint.answer(
@@ -357,22 +323,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                     CodecResponse(status: .notFound, headers: HTTPFields(), body: []), for: current, context: context)
             }
         case .openAPI:
-            let file = (current.request.path ?? "").prefix { $0 != "?" }.split(separator: "/").last ?? ""
-            let document = file.hasSuffix(".json") ? gateway.openAPI?(String(file.dropLast(5))) : nil
-            if let document {
-                var headers = HTTPFields()
-                headers[.contentType] = "application/json; charset=utf-8"
-                answer(CodecResponse(status: .ok, headers: headers, body: document), for: current, context: context)
-            } else {
-                answer(
-                    .json(
-                        .notFound,
-                        [
-                            "error": .string(
-                                "no such document: /stockgate/openapi/<dialect>.json, one of \(DialectRegistry.ids.joined(separator: ", "))"
-                            )
-                        ]), for: current, context: context)
-            }
+            answer(Self.openAPIDocument(gateway, path: current.request.path ?? ""), for: current, context: context)
         case .testReset:
             run(current, context: context) {
                 do {
@@ -385,6 +336,43 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         case .codec(let endpoint, let parameters):
             dispatchCodec(current, endpoint: endpoint, parameters: parameters, context: context)
         }
+    }
+
+    /// 405 with `Allow`, in the envelope of the dialect whose route has the path.
+    static func methodNotAllowed(_ current: Current, allowed: [HTTPRequest.Method]) -> CodecResponse {
+        let methods = allowed.map(\.rawValue).joined(separator: ", ")
+        let error = GatewayError(
+            code: .methodNotAllowed,
+            message: "\(current.request.method.rawValue) is not allowed here; allowed: \(methods)")
+        var refusal = refusal(error, for: current.destination)
+        refusal.headers[.allow] = methods
+        return refusal
+    }
+
+    /// The operator page, with headers that keep it from being framed, sniffed or cached.
+    static func consolePage(_ gateway: Gateway, location: String?) async -> CodecResponse {
+        let page = OperatorPage.render(await OperatorPage.snapshot(gateway: gateway, location: location))
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        headers[HTTPField.Name("Content-Security-Policy")!] =
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
+        return CodecResponse(status: .ok, headers: headers, body: Array(page.utf8))
+    }
+
+    /// `GET /stockgate/openapi/{dialect}.json`.
+    static func openAPIDocument(_ gateway: Gateway, path: String) -> CodecResponse {
+        let file = path.prefix { $0 != "?" }.split(separator: "/").last ?? ""
+        guard file.hasSuffix(".json"), let document = gateway.openAPI?(String(file.dropLast(5))) else {
+            let known = DialectRegistry.ids.joined(separator: ", ")
+            return .json(
+                .notFound, ["error": .string("no such document: /stockgate/openapi/<dialect>.json, one of \(known)")])
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return CodecResponse(status: .ok, headers: headers, body: document)
     }
 
     /// A dialect's route: the pipeline in a task, a replay or recording answering first, a
@@ -671,14 +659,33 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     static let host = HTTPField.Name("Host")!
     static let xKey = HTTPField.Name("X-Key")!
 
-    /// 401 in the destination's own envelope: the dialect's, Zettle's for its Pusher API, a
-    /// browser's sign-in prompt for the operator page, JSON for the gateway's own APIs.
+    /// A refusal in the destination's own envelope: the dialect's, Zettle's for its Pusher API,
+    /// OAuth's for `/Token`, JSON for the gateway's own endpoints.
+    static func refusal(_ error: GatewayError, for destination: Destination) -> CodecResponse {
+        switch destination {
+        case .codec(let endpoint, _): endpoint.refuse(error)
+        case .methodNotAllowed(_, let endpoint?): endpoint.refuse(error)
+        case .pusher: PusherEndpoint.refusal(error.code.httpStatus, error.message, field: error.field)
+        case .token:
+            // RFC 6749 §5.2: a refused grant (or too many of them) is invalid_grant; the rest of
+            // what is refused before the grant is read is an invalid request.
+            .json(
+                error.code.httpStatus,
+                [
+                    "error": error.code == .tooManyRequests ? "invalid_grant" : "invalid_request",
+                    "error_description": .string(error.message),
+                ])
+        default: .json(error.code.httpStatus, ["error": .string(error.message)])
+        }
+    }
+
+    /// 401: the destination's envelope, a browser's sign-in prompt for the operator page, and
+    /// for the gateway's own APIs a JSON answer saying whose credentials they need.
     static func unauthenticated(_ destination: Destination) -> CodecResponse {
         switch destination {
-        case .codec(let endpoint, _):
-            return endpoint.refuse(GatewayError(code: .unauthorized, message: "missing or unknown credentials"))
-        case .pusher:
-            return PusherEndpoint.refusal(.unauthorized, "missing or unknown credentials", field: nil)
+        case .codec, .pusher:
+            return refusal(
+                GatewayError(code: .unauthorized, message: "missing or unknown credentials"), for: destination)
         case .console:
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; charset=utf-8"
@@ -703,11 +710,7 @@ final class GatewayRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             case .role(let role): "this client does not hold the '\(role.rawValue)' role this needs"
             case .anyone, .anyClient: "this client may not do this"
             }
-        switch destination {
-        case .codec(let endpoint, _): return endpoint.refuse(GatewayError(code: .forbidden, message: message))
-        case .pusher: return PusherEndpoint.refusal(.forbidden, message, field: nil)
-        default: return .json(.forbidden, ["error": .string(message)])
-        }
+        return refusal(GatewayError(code: .forbidden, message: message), for: destination)
     }
 
     /// 401 for the gateway's own pages and APIs when clients are configured: `what` "… the

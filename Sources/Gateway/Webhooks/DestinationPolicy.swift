@@ -22,11 +22,7 @@ public struct DestinationPolicy: Sendable, Equatable {
                 separator: "/", omittingEmptySubsequences: false)
             guard parts.count == 1 || parts.count == 2, let address = DestinationPolicy.parseIP(String(parts[0]))
             else { return nil }
-            let bytes: [UInt8]
-            switch address {
-            case .v4(let value): bytes = value
-            case .v6(let value): bytes = value
-            }
+            let bytes = address.bytes
             let prefix = parts.count == 2 ? Int(parts[1]) : bytes.count * 8
             guard let prefix, (0...(bytes.count * 8)).contains(prefix) else { return nil }
             self.bytes = bytes
@@ -81,11 +77,7 @@ public struct DestinationPolicy: Sendable, Equatable {
 
     /// Whether a webhook may connect to `address`.
     public func permits(_ address: IPAddress) -> Bool {
-        let bytes: [UInt8]
-        switch address {
-        case .v4(let value): bytes = value
-        case .v6(let value): bytes = value
-        }
+        let bytes = address.bytes
         if allowed.contains(where: { $0.contains(bytes) }) { return true }
         if case .v6 = address, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
             // An IPv4 address written as IPv6 (::ffff:a.b.c.d) is judged as the IPv4 address.
