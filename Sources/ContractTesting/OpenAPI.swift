@@ -41,11 +41,7 @@ public enum OpenAPI {
             for (request, expected) in contract.steps {
                 let path = String(request.path.prefix { $0 != "?" })
                 let method = request.method.uppercased()
-                guard
-                    let route = codec.routeDescriptions.first(where: {
-                        ($0.method == nil || $0.method == method) && $0.match(path) != nil
-                    })
-                else { continue }
+                guard let route = codec.routeDescription(method: method, path: path) else { continue }
                 let key = operation(
                     path: route.method == nil ? path : route.path, method: method.lowercased(), route: route)
                 operations[key]!.add(contract.name, request, expected, parameters: route.match(path) ?? [:])

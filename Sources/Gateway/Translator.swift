@@ -94,20 +94,20 @@ public enum Translator {
         _ codec: Codec, method: HTTPRequest.Method, path: String, query: [(name: String, value: String)],
         body: [UInt8], catalog: Catalog
     ) throws -> [Command] {
-        for route in codec.routes where route.method == nil || route.method == method {
-            guard let parameters = route.match(path) else { continue }
-            let request = InboundRequest(
-                method: method, path: path, query: query, body: body, pathParameters: parameters)
-            do {
-                return try codec.decode(request, route: route, catalog: catalog).commands
-            } catch {
-                let answer = codec.encode(error, route: route, context: nil)
-                throw Failure(
-                    description: "the \(codec.dialect) request is refused (HTTP \(answer.status.code)): "
-                        + String(decoding: answer.body, as: UTF8.self))
-            }
+        // The server's own rule (`RouteMatcher`): what `translate` shows is what a request to
+        // the gateway would reach.
+        guard let (route, parameters) = codec.route(method: method, path: path) else {
+            throw Failure(description: "no \(codec.dialect) route for \(method.rawValue) \(path)")
         }
-        throw Failure(description: "no \(codec.dialect) route for \(method.rawValue) \(path)")
+        let request = InboundRequest(method: method, path: path, query: query, body: body, pathParameters: parameters)
+        do {
+            return try codec.decode(request, route: route, catalog: catalog).commands
+        } catch {
+            let answer = codec.encode(error, route: route, context: nil)
+            throw Failure(
+                description: "the \(codec.dialect) request is refused (HTTP \(answer.status.code)): "
+                    + String(decoding: answer.body, as: UTF8.self))
+        }
     }
 
     static func describe(_ command: Command, to codec: any OutboundCodec, catalog: Catalog) -> [String] {

@@ -61,11 +61,11 @@ struct LineLogHandlerTests {
 
     @Test("the request log's durations: milliseconds with three decimals")
     func durations() {
-        #expect(GatewayRequestHandler.millis(.microseconds(5)) == "0.005")
-        #expect(GatewayRequestHandler.millis(.microseconds(73)) == "0.073")
-        #expect(GatewayRequestHandler.millis(.microseconds(1_234)) == "1.234")
-        #expect(GatewayRequestHandler.millis(.seconds(12)) == "12000.000")
-        #expect(GatewayRequestHandler.millis(.zero) == "0.000")
+        #expect(RequestLog.millis(.microseconds(5)) == "0.005")
+        #expect(RequestLog.millis(.microseconds(73)) == "0.073")
+        #expect(RequestLog.millis(.microseconds(1_234)) == "1.234")
+        #expect(RequestLog.millis(.seconds(12)) == "12000.000")
+        #expect(RequestLog.millis(.zero) == "0.000")
     }
 
     @Test("the log time is the civil UTC time of the moment, in both forms")

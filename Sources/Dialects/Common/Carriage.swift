@@ -341,14 +341,12 @@ public enum CarriageProbe {
         let target = QueryString.split(target: request.path)
         let path = String(target.path)
         let query = QueryString.parse(target.query)
-        for route in codec.routes where route.method == nil || route.method == request.method {
-            guard let parameters = route.match(path) else { continue }
-            let inbound = InboundRequest(
-                method: request.method, path: path, query: query, headers: request.head.headerFields,
-                body: request.body ?? [], pathParameters: parameters)
-            guard let decoded = try? codec.decode(inbound, route: route, catalog: catalog) else { continue }
-            for case .move(let batch) in decoded.commands where batch.items.count == 1 { return batch.items[0] }
-        }
+        guard let (route, parameters) = codec.route(method: request.method, path: path) else { return nil }
+        let inbound = InboundRequest(
+            method: request.method, path: path, query: query, headers: request.head.headerFields,
+            body: request.body ?? [], pathParameters: parameters)
+        guard let decoded = try? codec.decode(inbound, route: route, catalog: catalog) else { return nil }
+        for case .move(let batch) in decoded.commands where batch.items.count == 1 { return batch.items[0] }
         return nil
     }
 }

@@ -113,20 +113,10 @@ where Endpoint.RawValue == String {
 }
 
 extension Route {
-    /// The values of the `{name}` segments when `path` fits this route, else nil.
+    /// The values of the `{name}` segments when `path` fits this route's template (by
+    /// `RouteTemplate`'s rule: empty segments ignored, parameters percent-decoded), else nil.
     public func match(_ path: String) -> [String: String]? {
-        let pattern = self.path.split(separator: "/", omittingEmptySubsequences: false)
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard pattern.count == segments.count else { return nil }
-        var parameters: [String: String] = [:]
-        for (expected, actual) in zip(pattern, segments) {
-            if expected.hasPrefix("{") && expected.hasSuffix("}") {
-                parameters[String(expected.dropFirst().dropLast())] = QueryString.decode(actual)
-            } else if expected != actual {
-                return nil
-            }
-        }
-        return parameters
+        RouteTemplate(self.path).match(RouteMatcher.segments(path[...]))
     }
 }
 

@@ -1,3 +1,4 @@
+import HTTPTypes
 import StockCore
 
 /// What a codec made of a request: the commands to run in order, and whatever the encoder
@@ -55,6 +56,14 @@ public struct RouteDescription: Sendable {
 
     /// The values of the path's `{name}` segments when `path` fits this route, else nil.
     public func match(_ path: String) -> [String: String]? { matcher(path) }
+}
+
+extension InboundCodec {
+    /// The description of the route `method` and `path` reach (`RouteMatcher`'s rule).
+    public func routeDescription(method: String, path: String) -> RouteDescription? {
+        guard let found = route(method: HTTPRequest.Method(method) ?? .get, path: path) else { return nil }
+        return routeDescriptions.first { $0.name == found.route.name }
+    }
 }
 
 extension InboundCodec {

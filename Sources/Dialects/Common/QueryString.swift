@@ -61,7 +61,7 @@ public enum QueryString {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    private static func hex(_ byte: UInt8) -> UInt8? {
+    static func hex(_ byte: UInt8) -> UInt8? {
         switch byte {
         case 0x30...0x39: return byte - 0x30
         case 0x41...0x46: return byte - 0x41 + 10

@@ -10,24 +10,18 @@ import ServiceLifecycle
 import StockCore
 import Synchronization
 
-/// What every connection's handler shares: the gateway, its routes and limits.
+/// What every connection shares: the responder (routes and middleware), the connection
+/// layer's limits, and the connection count.
 struct ServerShared: Sendable {
-    /// The gateway and routes, replaced by a reload.
-    let live: ServedGateway
-    let maxBodyBytes: Int
-    /// How long a request's body may take to arrive, in seconds.
-    let requestTimeout: Double
-    let idleTimeout: TimeAmount?
+    let router: Router
+    let connection: ConnectionSettings
     /// The upper bound of a graceful shutdown's drain.
     let drainTimeout: TimeAmount
     let logger: Logger
-    let dates = DateHeader()
     /// Open connections against `server.max_connections` (`ConnectionBudget`).
     let connections: ConnectionGate
-    /// Failed credential checks per peer and per `/Token` user name.
-    let throttle: AuthThrottle
-    /// An admin listener is configured: the traffic port no longer serves the operations routes.
-    let adminSeparate: Bool
+    var live: ServedGateway { router.live }
+
     /// Logs at most one warning a second while connections are refused.
     func warnAtLimit() {
         guard connections.firstRefusalThisSecond() else { return }
@@ -41,7 +35,8 @@ struct ServerShared: Sendable {
 /// connection's pipeline: NIO's HTTP/1 codec with its pipelining assistance (one request at a
 /// time, answers in order) and its 400 for requests it cannot parse, `HTTP1ConnectionPolicy`
 /// (HTTP/1.0, `Expect: 100-continue`, closing after an early answer), the conversion to
-/// HTTPTypes, then `GatewayRequestHandler`.
+/// HTTPTypes, then `HTTPConnectionHandler` (the connection layer), which hands each request to
+/// the `Router` (routes and middleware).
 ///
 /// A `Service`: on graceful shutdown it stops accepting, lets each connection finish the
 /// request in hand (idle ones close at once), and returns when every connection is closed.
@@ -63,21 +58,34 @@ public struct GatewayHTTPServer: Service {
         onAdminRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         let configuration = gateway.configuration
+        let throttle = AuthThrottle(maxFailures: configuration.authFailuresPerMinute)
         shared = ServerShared(
-            live: ServedGateway(gateway), maxBodyBytes: configuration.maxBodyBytes,
-            requestTimeout: configuration.requestTimeout,
-            idleTimeout: configuration.idleTimeout > 0
-                ? .nanoseconds(Int64(configuration.idleTimeout * 1_000_000_000)) : nil,
+            router: Router(
+                live: ServedGateway(gateway), maxBodyBytes: configuration.maxBodyBytes,
+                adminSeparate: configuration.adminListen != nil, throttle: throttle,
+                middleware: Self.middleware(throttle: throttle),
+                observers: [RequestMetrics(), RequestLog(logger: logger)]),
+            connection: ConnectionSettings(
+                maxBodyBytes: configuration.maxBodyBytes,
+                bodyTimeout: .nanoseconds(Int64(configuration.requestTimeout * 1_000_000_000)),
+                idleTimeout: configuration.idleTimeout > 0
+                    ? .nanoseconds(Int64(configuration.idleTimeout * 1_000_000_000)) : nil),
             drainTimeout: .nanoseconds(Int64(configuration.drainTimeout * 1_000_000_000)), logger: logger,
-            connections: ConnectionGate(limit: configuration.maxConnections),
-            throttle: AuthThrottle(maxFailures: configuration.authFailuresPerMinute),
-            adminSeparate: configuration.adminListen != nil)
+            connections: ConnectionGate(limit: configuration.maxConnections))
         host = configuration.host
         port = configuration.port
         adminAddress = configuration.adminListen.flatMap(GatewayConfiguration.hostAndPort)
         self.group = group
         self.onServerRunning = onServerRunning
         self.onAdminRunning = onAdminRunning
+    }
+
+    /// The steps every request's head passes, in order (`Middleware`).
+    static func middleware(throttle: AuthThrottle) -> [any Middleware] {
+        [
+            HostCheck(), ThrottleGate(throttle: throttle), Authentication(throttle: throttle), ContentCoding(),
+            TraceContext(),
+        ]
     }
 
     public func run() async throws {
@@ -149,27 +157,13 @@ public struct GatewayHTTPServer: Service {
                         channel.close(promise: nil)
                         return
                     }
-                    // Parser errors are answered by HTTP1ConnectionPolicy, which knows when a 400 is
-                    // wrong (after a request that asked to close).
-                    try pipeline.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: false,
-                        withOutboundHeaderValidation: false)  // HTTPTypes validate the fields already
-                    try pipeline.addHandler(
-                        HTTP1ConnectionPolicy(maxBodyBytes: shared.maxBodyBytes, logger: shared.logger))
-                    try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                    try pipeline.addHandler(GatewayRequestHandler(shared: shared, listener: listener))
+                    try HTTPConnectionHandler.configure(
+                        pipeline, responder: shared.router, settings: shared.connection, listener: listener,
+                        logger: shared.logger)
                 }
             }
             .bind(host: host, port: port).get()
     }
-}
-
-/// Which socket a connection came in on.
-enum Listener: Sendable {
-    /// The dialects' port (everything, unless an admin listener takes the operations routes).
-    case traffic
-    /// `server.admin_listen`: health, metrics, the operator page, the journal.
-    case admin
 }
 
 /// The `Date` header's value, made once a second (RFC 9110 §5.6.7, IMF-fixdate).

@@ -1,0 +1,180 @@
+import HTTPTypes
+
+/// A route's path: literal segments and `{name}` parameters. A trailing slash and empty
+/// segments are ignored when matching (real clients send `organizations/self/locations/`,
+/// SwagPayPal PosRequestUri.php); a parameter's value is percent-decoded (`+` stays a `+` in
+/// a path).
+public struct RouteTemplate: Sendable, Hashable {
+    public enum Segment: Sendable, Hashable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    public let segments: [Segment]
+    /// Literal segments: where two templates fit a path, the one with more literals wins
+    /// (`/stocklocations/create-transfers` over `/stocklocations/{stockLocationID}`).
+    public let literals: Int
+
+    public init(_ path: String) {
+        segments = path.split(separator: "/").map { segment in
+            segment.hasPrefix("{") && segment.hasSuffix("}")
+                ? .parameter(String(segment.dropFirst().dropLast())) : .literal(String(segment))
+        }
+        literals = segments.count { if case .literal = $0 { true } else { false } }
+    }
+
+    /// The parameters when `path` (split into its non-empty segments) fits.
+    public func match(_ path: [Substring]) -> [String: String]? {
+        guard path.count == segments.count else { return nil }
+        // Literals first: most templates of the right length fail on one, before any
+        // parameter is copied.
+        for (segment, actual) in zip(segments, path) {
+            if case .literal(let text) = segment, actual != text { return nil }
+        }
+        guard literals < segments.count else { return [:] }
+        var parameters: [String: String] = [:]
+        for (segment, actual) in zip(segments, path) {
+            if case .parameter(let name) = segment { parameters[name] = Self.percentDecoded(actual) }
+        }
+        return parameters
+    }
+
+    /// `%XX` decoded; text that is not valid UTF-8 afterwards, or holds a broken escape, is kept
+    /// as it was sent.
+    static func percentDecoded(_ text: Substring) -> String {
+        let source = text.utf8
+        guard source.contains(UInt8(ascii: "%")) else { return String(text) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(source.count)
+        var index = source.startIndex
+        while index != source.endIndex {
+            let byte = source[index]
+            index = source.index(after: index)
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard index != source.endIndex, source.index(after: index) != source.endIndex,
+                let high = QueryString.hex(source[index]), let low = QueryString.hex(source[source.index(after: index)])
+            else { return String(text) }
+            bytes.append(high << 4 | low)
+            index = source.index(index, offsetBy: 2)
+        }
+        return String(validating: bytes, as: UTF8.self) ?? String(text)
+    }
+}
+
+/// The one rule by which a method and a path find their route — the server's route table,
+/// `translate`, the loss probe and the OpenAPI generator all use it:
+///
+/// - a route fits when its template fits the path's non-empty segments and it serves the
+///   method (a route without a method serves any; `HEAD` is served wherever `GET` is);
+/// - of the routes that fit, the one with the most literal segments wins, then the first given;
+/// - a path that fits only with other methods is `otherMethods`, with every method it fits
+///   with (405 with `Allow`).
+public struct RouteMatcher: Sendable {
+    public enum Match: Sendable, Equatable {
+        /// The index of the route (in the order given) and the path's parameters.
+        case route(Int, parameters: [String: String])
+        /// The path exists with these methods only; `first` is the first route with the path.
+        case otherMethods([HTTPRequest.Method], first: Int)
+        case none
+    }
+
+    public struct Entry: Sendable {
+        public var template: RouteTemplate
+        /// nil: any method.
+        public var methods: [HTTPRequest.Method]?
+
+        public init(_ template: RouteTemplate, methods: [HTTPRequest.Method]?) {
+            self.template = template
+            self.methods = methods
+        }
+    }
+
+    /// Entries by segment count, so a lookup compares only templates of the right length.
+    private let bySegments: [Int: [(entry: Entry, index: Int)]]
+
+    public init(_ entries: [Entry]) {
+        var bySegments: [Int: [(entry: Entry, index: Int)]] = [:]
+        for (index, entry) in entries.enumerated() {
+            bySegments[entry.template.segments.count, default: []].append((entry, index))
+        }
+        self.bySegments = bySegments
+    }
+
+    /// Where `method` and `path` (without its query) lead.
+    public func match(method: HTTPRequest.Method, path: Substring) -> Match {
+        let segments = Self.segments(path)
+        guard let candidates = bySegments[segments.count] else { return .none }
+        var best: (index: Int, literals: Int, parameters: [String: String])?
+        for candidate in candidates {
+            if let current = best, current.literals >= candidate.entry.template.literals { continue }
+            guard Self.serves(candidate.entry.methods, method),
+                let parameters = candidate.entry.template.match(segments)
+            else { continue }
+            best = (candidate.index, candidate.entry.template.literals, parameters)
+        }
+        if let best { return .route(best.index, parameters: best.parameters) }
+        return otherMethods(segments, candidates)
+    }
+
+    static func serves(_ methods: [HTTPRequest.Method]?, _ method: HTTPRequest.Method) -> Bool {
+        guard let methods else { return true }
+        return methods.contains(method) || (method == .head && methods.contains(.get))
+    }
+
+    /// The miss path only: the methods other routes serve this path with, if any.
+    private func otherMethods(_ segments: [Substring], _ candidates: [(entry: Entry, index: Int)]) -> Match {
+        var allowed: [HTTPRequest.Method] = []
+        var first: Int?
+        for candidate in candidates where candidate.entry.template.match(segments) != nil {
+            guard let methods = candidate.entry.methods else { continue }
+            allowed += methods.filter { !allowed.contains($0) }
+            first = first ?? candidate.index
+        }
+        guard let first else { return .none }
+        if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
+        return .otherMethods(allowed, first: first)
+    }
+
+    /// `path`'s non-empty segments, split on the bytes (a `Character` walk cost more than the
+    /// whole lookup).
+    public static func segments(_ path: Substring) -> [Substring] {
+        var segments: [Substring] = []
+        segments.reserveCapacity(8)
+        let bytes = path.utf8
+        var start = bytes.startIndex
+        var index = start
+        while index != bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "/") {
+                if start != index { segments.append(path[start..<index]) }
+                start = bytes.index(after: index)
+            }
+            index = bytes.index(after: index)
+        }
+        if start != bytes.endIndex { segments.append(path[start..<bytes.endIndex]) }
+        return segments
+    }
+
+    /// The request target without its query.
+    public static func withoutQuery(_ target: String) -> Substring {
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target[...] }
+        return target[..<mark]
+    }
+}
+
+extension InboundCodec {
+    /// The route `method` and `path` (without its query) reach, by the server's own rule
+    /// (`RouteMatcher`), with the path's parameters.
+    public func route(
+        method: HTTPRequest.Method, path: String
+    ) -> (route: Route<Endpoint>, parameters: [String: String])? {
+        let routes = self.routes
+        let matcher = RouteMatcher(routes.map { .init(RouteTemplate($0.path), methods: $0.method.map { [$0] }) })
+        guard case .route(let index, let parameters) = matcher.match(method: method, path: path[...]) else {
+            return nil
+        }
+        return (routes[index], parameters)
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// How an answer leaves when a scheduled fault plays on the connection (`Answer.Delivery`).
+enum FaultedDelivery {
+    /// `truncate`: the head with the whole body's length, half the body, then the connection
+    /// closes.
+    static func truncate(_ head: HTTPResponse, body: [UInt8], context: ChannelHandlerContext) {
+        context.write(NIOAny(HTTPResponsePart.head(head)), promise: nil)
+        if body.count / 2 > 0 {
+            let half = context.channel.allocator.buffer(bytes: body.prefix(body.count / 2))
+            context.write(NIOAny(HTTPResponsePart.body(half)), promise: nil)
+        }
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    /// `reset`: SO_LINGER 0, so closing sends RST instead of FIN.
+    static func reset(context: ChannelHandlerContext) {
+        guard let provider = context.channel as? SocketOptionProvider else { return context.close(promise: nil) }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in loopBound.value.close(promise: nil) }
+    }
+
+    /// `hang`: no answer; the connection closes after `delay`, if there is one (or when the
+    /// client leaves, or on shutdown).
+    static func closeAfter(_ delay: Duration?, context: ChannelHandlerContext) {
+        guard let delay else { return }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        _ = context.eventLoop.scheduleTask(in: TimeAmount(delay)) { loopBound.value.close(promise: nil) }
+    }
+}

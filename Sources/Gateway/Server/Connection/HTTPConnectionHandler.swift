@@ -1,0 +1,250 @@
+import Dialects
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTPTypes
+import StockCore
+
+/// One connection's requests, on its event loop, knowing no endpoint: each head goes to the
+/// responder, the body is collected within its limit and deadline, the whole request handed
+/// over, and the answer written back on the loop. NIO's pipelining handler in front hands over one request at a time and holds the next until
+/// this one's answer has ended, so answers leave in order. An answer can go out before the
+/// request's body has arrived (refused from its head, a body over the limit or too slow): the
+/// rest of that body is dropped and `HTTP1ConnectionPolicy` closes the connection after the
+/// answer. The connection also closes after `idleTimeout` without a request, when the client
+/// half-closes, and on graceful shutdown (`ChannelShouldQuiesceEvent`) once the request in
+/// hand is answered.
+final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias OutboundOut = HTTPResponsePart
+    typealias Exchange = Responder.Exchange
+
+    enum State {
+        /// Between requests.
+        case idle
+        /// Head in, body arriving (collected when `body` is not nil).
+        case receiving(Exchange, body: ByteBuffer?)
+        /// Answered before the request ended: what is left of it is dropped.
+        case draining
+        /// The responder has the request; the answer is written when it is ready.
+        case handling
+    }
+
+    let responder: Responder
+    let settings: ConnectionSettings
+    let listener: Listener
+    let logger: Logger
+    private var state = State.idle
+    /// A bodiless request refused from its head: answered once it has ended, so the
+    /// connection stays open (an answer before the request's end closes it).
+    private var refusal: CodecResponse?
+    private var bodyLimit = 0
+    private var isHead = false
+    private var bodyTimer: Scheduled<Void>?
+    private let idle: IdleTimer
+    /// Close once the request in hand is answered (shutdown, or the client half-closed).
+    private var closeWhenIdle = false
+    /// A `hang` fault holds the request unanswered: shutdown closes the connection.
+    private var hanging = false
+    /// An answer is being written (see `write`).
+    private var writing = false
+    /// This connection's loop as a task executor, made for its first task.
+    private var executor: EventLoopTaskExecutor?
+
+    init(responder: Responder, settings: ConnectionSettings, listener: Listener = .traffic, logger: Logger) {
+        self.responder = responder
+        self.settings = settings
+        self.listener = listener
+        self.logger = logger
+        idle = IdleTimer(timeout: settings.idleTimeout)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { idle.start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        idle.start(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        bodyTimer?.cancel()
+        idle.cancel()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            idle.stop()
+            begin(head, context: context)
+        case .body(var part):
+            guard case .receiving(let exchange, var body?) = state else { return }
+            state = .handling  // the buffer is held only here while it grows: appending never copies it
+            body.writeBuffer(&part)
+            if body.readableBytes > bodyLimit {
+                answerEarly(responder.refusal(.tooLarge(bodyLimit), for: exchange), for: exchange, context: context)
+            } else {
+                state = .receiving(exchange, body: body)
+            }
+        case .end:
+            bodyTimer?.cancel()
+            bodyTimer = nil
+            switch state {
+            case .receiving(let exchange, let body):
+                state = .handling
+                if let refused = refusal {
+                    refusal = nil
+                    write(refused, for: exchange, context: context)
+                } else {
+                    deliver(responder.respond(to: exchange, body: body), for: exchange, context: context)
+                }
+            case .draining:
+                state = .idle
+                finishAnswer(context: context)
+            case .idle, .handling:
+                return
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent || (event as? ChannelEvent) == .inputClosed else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        closeWhenIdle = true
+        if case .idle = state, !writing { context.close(promise: nil) } else if hanging { context.close(promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A request that cannot be turned into HTTP fields (NIO's parser errors are answered 400
+        // by HTTP1ConnectionPolicy before this): nothing sensible can follow on this connection.
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    private func begin(_ head: HTTPRequest, context: ChannelHandlerContext) {
+        isHead = head.method == .head
+        let (exchange, admission) = responder.begin(
+            head, connection: ConnectionFacts(listener: listener, channel: context.channel))
+        let hasBody = head.headerFields.announceBody
+        var body: ByteBuffer?
+        switch admission {
+        case .refuse(let response):
+            guard hasBody else {
+                refusal = response
+                break
+            }
+            return answerEarly(response, for: exchange, context: context)
+        case .read(let limit):
+            bodyLimit = limit
+            if let declared = head.headerFields.declaredLength, declared > limit {
+                return answerEarly(responder.refusal(.tooLarge(limit), for: exchange), for: exchange, context: context)
+            }
+            if hasBody { body = context.channel.allocator.buffer(capacity: 0) }
+        case .ignoreBody:
+            break
+        }
+        if hasBody, refusal == nil {
+            // Whatever the route, a body is bounded by the body deadline, read or not; and
+            // `100 Continue` goes out only now that the request is accepted.
+            startBodyTimer(context: context)
+            context.triggerUserOutboundEvent(HTTP1ConnectionPolicy.SendContinue(), promise: nil)
+        }
+        state = .receiving(exchange, body: body)
+    }
+
+    /// Answers before the request has ended; what is left of it is dropped.
+    private func answerEarly(_ response: CodecResponse, for exchange: Exchange, context: ChannelHandlerContext) {
+        bodyTimer?.cancel()
+        bodyTimer = nil
+        state = .draining
+        write(response, for: exchange, context: context)
+    }
+
+    private func startBodyTimer(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        bodyTimer = context.eventLoop.scheduleTask(in: settings.bodyTimeout) {
+            let (handler, context) = loopBound.value
+            guard case .receiving(let exchange, _) = handler.state else { return }
+            let seconds = Double(handler.settings.bodyTimeout.nanoseconds) / 1e9
+            let error = GatewayError(
+                code: .requestTimeout, message: "the request body did not arrive within \(seconds) seconds")
+            handler.answerEarly(handler.responder.refusal(error, for: exchange), for: exchange, context: context)
+        }
+    }
+
+    /// Delivers a reply: at once, or from a task run on this connection's loop.
+    private func deliver(_ reply: Reply, for exchange: Exchange, context: ChannelHandlerContext) {
+        switch reply {
+        case .now(let answer):
+            play(answer, for: exchange, context: context)
+        case .later(let work):
+            let executor = self.executor ?? EventLoopTaskExecutor(context.eventLoop)
+            self.executor = executor
+            let loopBound = NIOLoopBound((self, context, exchange), eventLoop: context.eventLoop)
+            Task(executorPreference: executor) {
+                let answer = await work()
+                executor.loop.execute {
+                    let (handler, context, exchange) = loopBound.value
+                    handler.play(answer, for: exchange, context: context)
+                }
+            }
+        }
+    }
+
+    private func play(_ answer: Answer, for exchange: Exchange, context: ChannelHandlerContext) {
+        switch answer.delivery {
+        case .write:
+            write(answer.response, for: exchange, context: context)
+        case .truncate:
+            var response = answer.response
+            FaultedDelivery.truncate(head(of: &response, for: exchange), body: response.body, context: context)
+        case .reset:
+            FaultedDelivery.reset(context: context)
+        case .hang(let delay):
+            hanging = true
+            if closeWhenIdle { return context.close(promise: nil) }
+            FaultedDelivery.closeAfter(delay, context: context)
+        }
+    }
+
+    private func head(of response: inout CodecResponse, for exchange: Exchange) -> HTTPResponse {
+        responder.complete(&response, for: exchange)
+        return settings.frame(response)
+    }
+
+    /// Writes `response`, then has the responder log it.
+    ///
+    /// Writing the answer's end can hand over the next pipelined request (and a half-close the
+    /// client sent after it) at once: NIO's pipelining handler delivers them from inside that
+    /// write. So this request is finished before the write — a request delivered then starts
+    /// from `.idle` and is not taken for this one — and a half-close arriving during the write
+    /// only marks the connection to close once idle (closing inside the write would drop the
+    /// answer before its flush, and closing for this request would drop the next one's).
+    private func write(_ response: CodecResponse, for exchange: Exchange, context: ChannelHandlerContext) {
+        var finishing = false
+        if case .handling = state {
+            state = .idle
+            finishing = true
+        }
+        let wasWriting = writing
+        writing = true
+        var response = response
+        let omitBody = isHead
+        context.write(wrapOutboundOut(.head(head(of: &response, for: exchange))), promise: nil)
+        if !omitBody && !response.body.isEmpty {
+            context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: response.body))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        writing = wasWriting
+        responder.answered(exchange, response: response)
+        if finishing, case .idle = state { finishAnswer(context: context) }
+    }
+
+    /// After an answer, with the request wholly read: close if asked to, else wait for the next.
+    private func finishAnswer(context: ChannelHandlerContext) {
+        if closeWhenIdle { context.close(promise: nil) } else { idle.start(context: context) }
+    }
+}
