@@ -75,9 +75,10 @@ struct ConnectionLayerTests {
         let channel = NIOAsyncTestingChannel()
         let settings = ConnectionSettings(maxBodyBytes: 16, bodyTimeout: bodyTimeout, idleTimeout: idleTimeout)
         try await channel.testingEventLoop.executeInContext {
-            try HTTPConnectionHandler.configure(
-                channel.pipeline.syncOperations, responder: EchoResponder(journal: journal), settings: settings,
-                listener: .traffic, logger: quietLogger)
+            try configureConnection(
+                channel.pipeline.syncOperations, settings: settings, logger: quietLogger,
+                handler: HTTPConnectionHandler(
+                    responder: EchoResponder(journal: journal), settings: settings, logger: quietLogger))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).get()
         return (channel, journal)

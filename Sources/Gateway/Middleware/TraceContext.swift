@@ -1,9 +1,10 @@
 import Dialects
 
 /// A valid W3C `traceparent` (with its `tracestate`, at most 512 bytes of it) is kept for the
-/// backend call, which sends a child of it; an invalid one is ignored.
+/// backend call of a dialect's request, which sends a child of it; an invalid one is ignored.
 struct TraceContext: Middleware {
     func admit(_ exchange: inout Exchange) -> CodecResponse? {
+        guard exchange.route.isDialectAPI else { return nil }
         let fields = exchange.head.headerFields
         if let header = fields[.traceParentField], TraceParent(header) != nil {
             exchange.trace = (header, fields[.traceStateField].map { String($0.prefix(512)) })

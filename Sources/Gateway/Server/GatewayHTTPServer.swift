@@ -157,9 +157,12 @@ public struct GatewayHTTPServer: Service {
                         channel.close(promise: nil)
                         return
                     }
-                    try HTTPConnectionHandler.configure(
-                        pipeline, responder: shared.router, settings: shared.connection, listener: listener,
-                        logger: shared.logger)
+                    try configureConnection(
+                        pipeline, settings: shared.connection, logger: shared.logger,
+                        handler: RouterConnection(
+                            HTTPConnectionHandler(
+                                responder: shared.router, settings: shared.connection, listener: listener,
+                                logger: shared.logger)))
                 }
             }
             .bind(host: host, port: port).get()
