@@ -97,78 +97,25 @@ public struct ContractCase: Sendable {
         } catch {
             throw fail("not JSON: \(error)")
         }
-        guard let object = root.objectValue else { throw fail("a case is a JSON object") }
-        let known: Set<String> = [
-            "description", "setup", "request", "response", "balances", "needs", "steps", "sideEffects", "fault",
-            "recorded",
-        ]
-        for key in object.keys where !known.contains(key) { throw fail("unknown key '\(key)'") }
-        var stepObjects: [(JSONObject?, JSONObject?, String)] = []
-        if let steps = object["steps"] {
-            guard object["request"] == nil && object["response"] == nil else {
-                throw fail("a case has 'steps' or 'request' and 'response', not both")
-            }
-            guard let list = steps.arrayValue, !list.isEmpty else { throw fail("'steps' must be a non-empty array") }
-            for (index, step) in list.enumerated() {
-                for key in step.objectValue?.keys ?? [] where key != "request" && key != "response" {
-                    throw fail("steps[\(index)]: unknown key '\(key)'")
-                }
-                stepObjects.append((step["request"]?.objectValue, step["response"]?.objectValue, "steps[\(index)]."))
-            }
-        } else {
-            stepObjects.append((object["request"]?.objectValue, object["response"]?.objectValue, ""))
+        guard root.objectValue != nil else { throw fail("a case is a JSON object") }
+        let object: TreeObject<JSONValue>
+        do {
+            object = try TreeObject(root, at: "", known: members)
+        } catch {
+            throw fail(error.text)
         }
         var steps: [(request: Request, expected: Expected)] = []
-        for (request, response, prefix) in stepObjects {
+        for (request, response, prefix) in try stepObjects(object, fail: fail) {
             steps.append(try step(request, response, prefix: prefix, fail: fail))
         }
-        var balances: [BalanceChange]?
-        if let list = object["balances"] {
-            guard let items = list.arrayValue else { throw fail("balances must be an array") }
-            balances = try items.map { item in
-                guard let product = item["product"]?.stringValue, let location = item["location"]?.stringValue,
-                    let changeText = item["change"]?.stringValue ?? item["change"]?.numberText,
-                    let change = try? Quantity(parsing: changeText)
-                else { throw fail("each balance change needs product, location and change") }
-                return BalanceChange(product: product, location: location, change: change)
-            }
-        }
-        // `setup`: movements, fixture names, or a mix; a fixture expands to its movements.
-        var setup: [JSONValue] = []
-        let listed = object["setup"].map { $0.arrayValue ?? [$0] } ?? []
-        for item in listed {
-            if let fixture = item.stringValue {
-                guard let movements = fixtures[fixture] else {
-                    let known = fixtures.keys.sorted().joined(separator: ", ")
-                    throw fail("setup names no fixture '\(fixture)' (fixtures/: \(known.isEmpty ? "none" : known))")
-                }
-                setup += movements
-            } else {
-                setup.append(item)
-            }
-        }
-        var needs: Set<Need> = !setup.isEmpty || balances != nil ? [.canonicalAPI, .reset] : []
-        if let listed = object["needs"] {
-            guard let items = listed.arrayValue else { throw fail("needs must be an array") }
-            needs = try Set(
-                items.map { item in
-                    guard let need = item.stringValue.flatMap(Need.init(rawValue:)) else {
-                        throw fail("needs holds 'stockgate-api', 'reset' or 'faults'")
-                    }
-                    return need
-                })
-        }
+        let balances = try readBalances(object["balances"], fail: fail)
+        let setup = try readSetup(object["setup"], fixtures: fixtures, fail: fail)
+        var needs =
+            try readNeeds(object["needs"], fail: fail)
+            ?? (!setup.isEmpty || balances != nil ? [.canonicalAPI, .reset] : [])
         var faults: [JSONValue] = []
         if let fault = object["fault"] {
-            faults = fault.arrayValue ?? [fault]
-            for (index, item) in faults.enumerated() {
-                let at = faults.count == 1 && fault.arrayValue == nil ? "fault" : "fault[\(index)]"
-                do {
-                    _ = try Fault.parse(item, at: at)
-                } catch {
-                    throw fail("\(error.field ?? at): \(error.message)")
-                }
-            }
+            faults = try readFaults(fault, fail: fail)
             needs.insert(.faults)
         }
         var contract = ContractCase(
@@ -187,6 +134,88 @@ public struct ContractCase: Sendable {
             contract.sideEffects = value
         }
         return contract
+    }
+
+    /// The members a case may have.
+    static let members: Set<String> = [
+        "description", "setup", "request", "response", "balances", "needs", "steps", "sideEffects", "fault",
+        "recorded",
+    ]
+
+    /// `steps`, or the one `request` and `response`: each with the prefix its messages name.
+    static func stepObjects(
+        _ object: TreeObject<JSONValue>, fail: (String) -> FormatError
+    ) throws -> [(JSONObject?, JSONObject?, String)] {
+        guard let steps = object["steps"] else {
+            return [(object["request"]?.objectValue, object["response"]?.objectValue, "")]
+        }
+        guard object["request"] == nil && object["response"] == nil else {
+            throw fail("a case has 'steps' or 'request' and 'response', not both")
+        }
+        guard let list = steps.arrayValue, !list.isEmpty else { throw fail("'steps' must be a non-empty array") }
+        return try list.enumerated().map { index, step in
+            for key in step.objectValue?.keys ?? [] where key != "request" && key != "response" {
+                throw fail("steps[\(index)]: unknown key '\(key)'")
+            }
+            return (step["request"]?.objectValue, step["response"]?.objectValue, "steps[\(index)].")
+        }
+    }
+
+    static func readBalances(_ value: JSONValue?, fail: (String) -> FormatError) throws -> [BalanceChange]? {
+        guard let value else { return nil }
+        guard let items = value.arrayValue else { throw fail("balances must be an array") }
+        return try items.map { item in
+            guard let product = item["product"]?.stringValue, let location = item["location"]?.stringValue,
+                let changeText = item["change"]?.stringValue ?? item["change"]?.numberText,
+                let change = try? Quantity(parsing: changeText)
+            else { throw fail("each balance change needs product, location and change") }
+            return BalanceChange(product: product, location: location, change: change)
+        }
+    }
+
+    /// `setup`: movements, fixture names, or a mix; a fixture expands to its movements.
+    static func readSetup(
+        _ value: JSONValue?, fixtures: [String: [JSONValue]], fail: (String) -> FormatError
+    ) throws -> [JSONValue] {
+        var setup: [JSONValue] = []
+        for item in value.map({ $0.arrayValue ?? [$0] }) ?? [] {
+            guard let fixture = item.stringValue else {
+                setup.append(item)
+                continue
+            }
+            guard let movements = fixtures[fixture] else {
+                let known = fixtures.keys.sorted().joined(separator: ", ")
+                throw fail("setup names no fixture '\(fixture)' (fixtures/: \(known.isEmpty ? "none" : known))")
+            }
+            setup += movements
+        }
+        return setup
+    }
+
+    static func readNeeds(_ value: JSONValue?, fail: (String) -> FormatError) throws -> Set<Need>? {
+        guard let value else { return nil }
+        guard let items = value.arrayValue else { throw fail("needs must be an array") }
+        return try Set(
+            items.map { item in
+                guard let need = item.stringValue.flatMap(Need.init(rawValue:)) else {
+                    throw fail("needs holds 'stockgate-api', 'reset' or 'faults'")
+                }
+                return need
+            })
+    }
+
+    /// `fault`: one fault or a list, each read as the fault API reads it.
+    static func readFaults(_ fault: JSONValue, fail: (String) -> FormatError) throws -> [JSONValue] {
+        let faults = fault.arrayValue ?? [fault]
+        for (index, item) in faults.enumerated() {
+            let at = faults.count == 1 && fault.arrayValue == nil ? "fault" : "fault[\(index)]"
+            do {
+                _ = try Fault.parse(item, at: at)
+            } catch {
+                throw fail("\(error.field ?? at): \(error.message)")
+            }
+        }
+        return faults
     }
 
     /// One request and the answer it must get (`prefix` names the step in messages).

@@ -68,7 +68,7 @@ public struct BackendConfiguration: Sendable, Equatable {
         ]
         // A dialect's own keys are known only on a backend of that dialect.
         let own = Set(DialectRegistry.dialect(mapping["dialect"]?.string ?? "")?.backendKeys ?? [])
-        try ConfigFile.rejectUnknown(mapping, known: common.union(own), prefix: "backends[].", file: file)
+        _ = try ConfigFile.object(node, at: "backends[]", known: common.union(own), file: file)
         func string(_ key: String) -> String? { mapping[key]?.string }
         guard let name = string("name"), !name.isEmpty else {
             throw ConfigFile.Error(description: "\(file):\(node.mark?.line ?? 0): a backend needs a name")
@@ -123,7 +123,7 @@ public struct BackendConfiguration: Sendable, Equatable {
         let secrets = ["token", "value", "client_secret", "password"]
         let allowed = Set(["type", "name", "token_url", "client_id", "scope", "username"])
             .union(secrets.flatMap { [$0, $0 + "_env", $0 + "_file"] })
-        try ConfigFile.rejectUnknown(mapping, known: allowed, prefix: "auth.", file: file)
+        _ = try ConfigFile.object(node, at: "auth", known: allowed, file: file)
         switch type {
         case "none": return .none
         case "bearer": return .bearer(token: try secret("token"))

@@ -99,12 +99,8 @@ public struct ConfigFile: Sendable, Equatable {
 
     /// One entry of `clients`: its name, where its secret is read, its dialects and roles.
     static func parseClient(_ node: Node, inbound: Set<String>, file: String) throws -> Client {
-        guard let client = node.mapping else {
-            throw Error(description: "\(file): each client must be a mapping")
-        }
-        try rejectUnknown(
-            client, known: ["name", "dialects", "roles", "secret", "secret_env", "secret_file"],
-            prefix: "clients[].",
+        let client = try object(
+            node, at: "clients[]", known: ["name", "dialects", "roles", "secret", "secret_env", "secret_file"],
             file: file)
         guard let name = client["name"]?.string, !name.isEmpty else {
             throw Error(description: "\(file):\(node.mark?.line ?? 0): a client needs a name")
@@ -147,9 +143,25 @@ public struct ConfigFile: Sendable, Equatable {
         return Client(name: name, dialects: dialects, secret: secret, roles: roles)
     }
 
-    static func rejectUnknown(_ mapping: Node.Mapping, known: Set<String>, prefix: String, file: String) throws {
-        for key in mapping.keys.compactMap(\.string) where !known.contains(key) {
-            throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown key '\(prefix)\(key)'")
+    /// `node` as a mapping of `known` keys, read by the one tree reader (`TreeObject`); a
+    /// problem becomes a line of this file's errors.
+    static func object(_ node: Node, at path: String, known: Set<String>?, file: String) throws -> TreeObject<Node> {
+        do {
+            return try TreeObject(node, at: path, known: known)
+        } catch {
+            throw Self.error(error, file: file)
+        }
+    }
+
+    /// A tree problem as `file:line: …`: an unknown top-level key is an unknown section.
+    static func error(_ problem: TreeProblem, file: String) -> Error {
+        let at = "\(file):\(problem.line ?? 1)"
+        switch problem.kind {
+        case .unknown:
+            let what = problem.path.contains(".") || problem.path.contains("[") ? "key" : "section"
+            return Error(description: "\(at): unknown \(what) '\(problem.path)'")
+        case .missing: return Error(description: "\(at): '\(problem.path)' is required")
+        case .invalid: return Error(description: "\(at): '\(problem.path)' \(problem.message)")
         }
     }
 
@@ -171,141 +183,125 @@ public struct ConfigFile: Sendable, Equatable {
             throw Error(description: "\(file): not valid YAML: \(error)")
         }
         guard let node else { return ConfigFile() }
-        guard let mapping = node.mapping else { throw Error(description: "\(file): the top level must be a mapping") }
-        for key in mapping.keys.compactMap(\.string)
-        where !["server", "storage", "dialects", "backends", "routes", "clients"].contains(key) {
-            throw Error(description: "\(file):\(line(of: key, in: mapping)): unknown section '\(key)'")
-        }
+        let top = try object(
+            node, at: "", known: ["server", "storage", "dialects", "backends", "routes", "clients"], file: file)
         var config = ConfigFile()
         config.path = file
-        if let serverNode = mapping["server"] {
-            guard let serverMapping = serverNode.mapping else {
-                throw Error(description: "\(file): 'server' must be a mapping")
-            }
-            try rejectUnknown(serverMapping, known: Set(serverKeys), prefix: "server.", file: file)
-            for (keyNode, valueNode) in serverMapping {
-                let key = keyNode.string ?? ""
-                guard let value = valueNode.scalar?.string else {
-                    throw Error(
-                        description: "\(file):\(keyNode.mark?.line ?? 0): 'server.\(key)' must be a single value")
-                }
-                config.server[key] = value
-                config.serverLines[key] = keyNode.mark?.line ?? 0
+        if let server = try section(top, "server", known: Set(serverKeys), file: file) {
+            config.server = try scalars(server, file: file)
+            for member in server.members { config.serverLines[member.key] = member.line ?? 0 }
+        }
+        if let storage = try section(top, "storage", known: Set(storageKeys), file: file) {
+            config.storage = try scalars(storage, file: file)
+            if let value = config.storage["database"], let url = URLComponents(string: value),
+                url.password?.isEmpty == false
+            {
+                throw Error(
+                    description:
+                        "\(file):\(storage.line(of: "database") ?? 1): storage.database holds a password: use database_env or database_file"
+                )
             }
         }
-        if let storageNode = mapping["storage"] {
-            guard let storageMapping = storageNode.mapping else {
-                throw Error(description: "\(file): 'storage' must be a mapping")
-            }
-            try rejectUnknown(storageMapping, known: Set(storageKeys), prefix: "storage.", file: file)
-            for (keyNode, valueNode) in storageMapping {
-                let key = keyNode.string ?? ""
-                guard let value = valueNode.scalar?.string else {
-                    throw Error(
-                        description: "\(file):\(keyNode.mark?.line ?? 0): 'storage.\(key)' must be a single value")
-                }
-                if key == "database", let url = URLComponents(string: value), url.password?.isEmpty == false {
-                    throw Error(
-                        description:
-                            "\(file):\(keyNode.mark?.line ?? 0): storage.database holds a password: use database_env or database_file"
-                    )
-                }
-                config.storage[key] = value
-            }
+        if let dialects = try section(top, "dialects", known: nil, file: file) {
+            config.dialects = try parseDialects(dialects, file: file)
         }
-        if let dialectsNode = mapping["dialects"] {
-            guard let dialectsMapping = dialectsNode.mapping else {
-                throw Error(description: "\(file): 'dialects' must be a mapping")
+        for node in try list(top, "backends", file: file) {
+            let backend = try BackendConfiguration.parse(node, file: file)
+            guard backend.name != "embedded", !config.backends.contains(where: { $0.name == backend.name }) else {
+                throw Error(description: "\(file): backend name '\(backend.name)' is taken")
             }
-            for key in dialectsMapping.keys.compactMap(\.string) {
-                guard let dialect = DialectRegistry.dialect(key), !dialect.settingKeys.isEmpty else {
-                    throw Error(
-                        description: "\(file):\(line(of: key, in: dialectsMapping)): unknown key 'dialects.\(key)'")
-                }
-                guard let settings = dialectsMapping[key]?.mapping else {
-                    throw Error(description: "\(file): 'dialects.\(key)' must be a mapping")
-                }
-                var values: [String: String] = [:]
-                for (nameNode, valueNode) in settings {
-                    let name = nameNode.string ?? ""
-                    guard dialect.settingKeys.contains(name) else {
-                        throw Error(
-                            description:
-                                "\(file):\(line(of: name, in: settings)): unknown key 'dialects.\(key).\(name)'")
-                    }
-                    guard let value = valueNode.string else {
-                        throw Error(
-                            description:
-                                "\(file):\(line(of: name, in: settings)): 'dialects.\(key).\(name)' must be a string")
-                    }
-                    values[name] = value
-                }
-                if let problem = dialect.problem(settings: values) { throw Error(description: "\(file): \(problem)") }
-                config.dialects[key] = values
-            }
+            config.backends.append(backend)
         }
-        if let backendsNode = mapping["backends"] {
-            guard let list = backendsNode.sequence else {
-                throw Error(description: "\(file): 'backends' must be a list")
-            }
-            for node in list {
-                let backend = try BackendConfiguration.parse(node, file: file)
-                guard backend.name != "embedded", !config.backends.contains(where: { $0.name == backend.name }) else {
-                    throw Error(description: "\(file): backend name '\(backend.name)' is taken")
-                }
-                config.backends.append(backend)
-            }
+        let inbound = Set(DialectRegistry.ids)
+        for node in try list(top, "clients", file: file) {
+            config.clients.append(try parseClient(node, inbound: inbound, file: file))
         }
-        if let clientsNode = mapping["clients"] {
-            guard let list = clientsNode.sequence else { throw Error(description: "\(file): 'clients' must be a list") }
-            let inbound = Set(DialectRegistry.ids)
-            for node in list { config.clients.append(try parseClient(node, inbound: inbound, file: file)) }
-        }
-        if let routesNode = mapping["routes"] {
-            guard let routes = routesNode.mapping else {
-                throw Error(description: "\(file): 'routes' must be a mapping")
-            }
-            let inbound = DialectRegistry.ids + ["default"]
-            for (keyNode, valueNode) in routes {
-                guard let dialect = keyNode.string, inbound.contains(dialect) else {
-                    throw Error(
-                        description:
-                            "\(file):\(keyNode.mark?.line ?? 0): routes: '\(keyNode.string ?? "")' is not an inbound dialect (\(inbound.joined(separator: ", ")))"
-                    )
-                }
-                // `dialect: backend`, or `dialect: {backend: name, strict: true}`.
-                var named = valueNode.string
-                if let options = valueNode.mapping {
-                    try rejectUnknown(options, known: ["backend", "strict"], prefix: "routes.\(dialect).", file: file)
-                    named = options["backend"]?.string
-                    if let strict = options["strict"] {
-                        guard let flag = strict.bool else {
-                            throw Error(
-                                description:
-                                    "\(file):\(strict.mark?.line ?? 0): routes.\(dialect).strict must be true or false")
-                        }
-                        if flag { config.strictRoutes.insert(dialect) }
-                    }
-                }
-                guard let target = named,
-                    target == "embedded" || config.backends.contains(where: { $0.name == target })
-                else {
-                    throw Error(
-                        description:
-                            "\(file):\(valueNode.mark?.line ?? 0): routes.\(dialect): no backend named '\(named ?? "")'"
-                    )
-                }
-                config.routes[dialect] = target
-            }
+        if let routes = try section(top, "routes", known: nil, file: file) {
+            try parseRoutes(routes, into: &config, file: file)
         }
         return config
     }
 
-    static func line(of key: String, in mapping: Node.Mapping) -> Int {
-        for (keyNode, _) in mapping where keyNode.string == key {
-            return keyNode.mark?.line ?? 1
+    static func section(
+        _ top: TreeObject<Node>, _ key: String, known: Set<String>?, file: String
+    ) throws -> TreeObject<Node>? {
+        guard let node = top[key] else { return nil }
+        return try object(node, at: key, known: known, file: file)
+    }
+
+    static func list(_ top: TreeObject<Node>, _ key: String, file: String) throws -> [Node] {
+        do {
+            return try top.list(key) ?? []
+        } catch {
+            throw Self.error(error, file: file)
         }
-        return 1
+    }
+
+    /// A section of single values (`server`, `storage`), as text.
+    static func scalars(_ section: TreeObject<Node>, file: String) throws -> [String: String] {
+        var values: [String: String] = [:]
+        for member in section.members {
+            guard let value = member.value.scalar?.string else {
+                throw Self.error(section.problem(member.key, "must be a single value"), file: file)
+            }
+            values[member.key] = value
+        }
+        return values
+    }
+
+    /// `dialects.<id>`: each dialect's own settings, checked by the dialect.
+    static func parseDialects(_ dialects: TreeObject<Node>, file: String) throws -> [String: [String: String]] {
+        var all: [String: [String: String]] = [:]
+        for member in dialects.members {
+            guard let dialect = DialectRegistry.dialect(member.key), !dialect.settingKeys.isEmpty else {
+                throw Self.error(dialects.problem(member.key, "", .unknown), file: file)
+            }
+            let settings = try object(
+                member.value, at: dialects.name(member.key), known: Set(dialect.settingKeys), file: file)
+            var values: [String: String] = [:]
+            for setting in settings.members {
+                guard let value = setting.value.string else {
+                    throw Self.error(settings.problem(setting.key, "must be a string"), file: file)
+                }
+                values[setting.key] = value
+            }
+            if let problem = dialect.problem(settings: values) { throw Error(description: "\(file): \(problem)") }
+            all[member.key] = values
+        }
+        return all
+    }
+
+    /// `routes`: `dialect: backend`, or `dialect: {backend: name, strict: true}`.
+    static func parseRoutes(_ routes: TreeObject<Node>, into config: inout ConfigFile, file: String) throws {
+        let inbound = DialectRegistry.ids + ["default"]
+        for member in routes.members {
+            let line = member.line ?? 1
+            guard inbound.contains(member.key) else {
+                throw Error(
+                    description:
+                        "\(file):\(line): routes: '\(member.key)' is not an inbound dialect (\(inbound.joined(separator: ", ")))"
+                )
+            }
+            var named = member.value.string
+            if member.value.mapping != nil {
+                let options = try object(
+                    member.value, at: routes.name(member.key), known: ["backend", "strict"], file: file)
+                named = options["backend"]?.string
+                do {
+                    if try options.bool("strict") == true { config.strictRoutes.insert(member.key) }
+                } catch {
+                    throw Error(description: "\(file):\(error.line ?? line): \(error.path) must be true or false")
+                }
+            }
+            guard let target = named, target == "embedded" || config.backends.contains(where: { $0.name == target })
+            else {
+                throw Error(
+                    description:
+                        "\(file):\(member.value.mark?.line ?? line): routes.\(member.key): no backend named '\(named ?? "")'"
+                )
+            }
+            config.routes[member.key] = target
+        }
     }
 
     /// Reads and parses a configuration file.

@@ -175,141 +175,106 @@ extension Fault {
     /// Reads a fault as `POST /stockgate/v1/test/faults` and a contract case's `fault` take it;
     /// the error names the member at fault (`fault.latency_ms`, `fault.match.dialect`…).
     public static func parse(_ value: JSONValue, at prefix: String = "fault") throws(GatewayError) -> Fault {
-        let dot = prefix.isEmpty ? "" : prefix + "."
-        guard let object = value.objectValue else {
+        guard value.objectValue != nil else {
             throw GatewayError.malformed("a fault is a JSON object", field: prefix.isEmpty ? nil : prefix)
         }
-        for key in object.keys where !members.contains(key) {
-            throw GatewayError.unknownField("\(dot)\(key)")
+        do throws(TreeProblem) {
+            let object = try TreeObject(value, at: prefix, known: members)
+            guard let kindText = try object.string("kind") else { throw object.problem("kind", "", .missing) }
+            guard let kind = Kind(rawValue: kindText) else {
+                let kinds = Kind.allCases.map(\.rawValue).joined(separator: ", ")
+                throw object.problem("kind", "unknown fault kind '\(kindText)'; one of: \(kinds)")
+            }
+            var fault = Fault(kind: kind, match: try parseMatch(object))
+            try readTiming(object, into: &fault)
+            try readRefusal(object, into: &fault)
+            if let skip = try object.integer("skip", in: 0...1_000_000) { fault.skip = skip }
+            if let times = object["times"] {
+                fault.times = times.isNull ? nil : try object.integer("times", in: 1...1_000_000)
+            }
+            if let probability = try object.number("probability", in: 0...1) { fault.probability = probability }
+            return fault
+        } catch {
+            throw error.gatewayError
         }
-        guard let kindText = object["kind"]?.stringValue else { throw GatewayError.missing("\(dot)kind") }
-        guard let kind = Kind(rawValue: kindText) else {
-            throw GatewayError.invalidValue(
-                "unknown fault kind '\(kindText)'; one of: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))",
-                field: "\(dot)kind")
-        }
+    }
+
+    /// `match`: which requests the fault plays on.
+    static func parseMatch(_ object: TreeObject<JSONValue>) throws(TreeProblem) -> Match {
         var match = Match()
-        if let matchValue = object["match"] {
-            guard let members = matchValue.objectValue else {
-                throw GatewayError.malformed("match is a JSON object", field: "\(dot)match")
-            }
-            for member in members.members {
-                guard matchMembers.contains(member.key) else {
-                    throw GatewayError.unknownField("\(dot)match.\(member.key)")
+        guard let members = try object.object("match", known: matchMembers) else { return match }
+        for key in members.keys {
+            let text = try members.string(key, nonEmpty: true) ?? ""
+            switch key {
+            case "dialect":
+                guard DialectRegistry.dialect(text) != nil else {
+                    let known = DialectRegistry.ids.joined(separator: ", ")
+                    throw members.problem(key, "unknown dialect '\(text)'; one of: \(known)")
                 }
-                guard let text = member.value.stringValue, !text.isEmpty else {
-                    throw GatewayError.invalidValue(
-                        "must be a non-empty string", field: "\(dot)match.\(member.key)")
-                }
-                switch member.key {
-                case "dialect":
-                    guard DialectRegistry.dialect(text) != nil else {
-                        throw GatewayError.invalidValue(
-                            "unknown dialect '\(text)'; one of: \(DialectRegistry.ids.joined(separator: ", "))",
-                            field: "\(dot)match.dialect")
-                    }
-                    match.dialect = text
-                case "route": match.route = text
-                case "method": match.method = text.uppercased()
-                case "path": match.path = text
-                default: match.backend = text
-                }
+                match.dialect = text
+            case "route": match.route = text
+            case "method": match.method = text.uppercased()
+            case "path": match.path = text
+            default: match.backend = text
             }
         }
-        var fault = Fault(kind: kind, match: match)
-        func integer(_ name: String, _ range: ClosedRange<Int>) throws(GatewayError) -> Int? {
-            guard let member = object[name] else { return nil }
-            guard let text = member.numberText, let number = Int(text), range.contains(number) else {
-                throw GatewayError.invalidValue(
-                    "must be an integer from \(range.lowerBound) to \(range.upperBound)", field: "\(dot)\(name)")
-            }
-            return number
-        }
-        func delay(_ name: String) throws(GatewayError) -> Delay? {
-            guard let member = object[name] else { return nil }
-            let limit = 600_000
-            if member.numberText != nil { return try integer(name, 0...limit).map { .fixed(milliseconds: $0) } }
-            guard let shape = member.objectValue else {
-                throw GatewayError.invalidValue(
-                    "milliseconds, {\"min\", \"max\"} or {\"mean\", \"deviation\"}", field: "\(dot)\(name)")
-            }
-            func part(_ key: String) throws(GatewayError) -> Int? {
-                guard let value = shape[key] else { return nil }
-                guard let text = value.numberText, let number = Int(text), (0...limit).contains(number) else {
-                    throw GatewayError.invalidValue(
-                        "must be an integer from 0 to \(limit)", field: "\(dot)\(name).\(key)")
-                }
-                return number
-            }
-            for key in shape.keys where !["min", "max", "mean", "deviation"].contains(key) {
-                throw GatewayError.unknownField("\(dot)\(name).\(key)")
-            }
-            if let low = try part("min"), let high = try part("max") {
-                guard low <= high else {
-                    throw GatewayError.invalidValue("min must not exceed max", field: "\(dot)\(name).min")
-                }
-                return .uniform(min: low, max: high)
-            }
-            if let mean = try part("mean"), let deviation = try part("deviation") {
-                return .normal(mean: mean, deviation: deviation)
-            }
-            throw GatewayError.invalidValue(
-                "give min and max, or mean and deviation", field: "\(dot)\(name)")
-        }
-        switch kind {
-        case .latency:
-            guard let wait = try delay("latency_ms") else { throw GatewayError.missing("\(dot)latency_ms") }
-            fault.delay = wait
-        case .hang:
-            fault.delay = try delay("hang_ms")
+        return match
+    }
+
+    /// `latency_ms`, `hang_ms` (each for its kind only), `retry_after`, `after_apply`, `applied`.
+    static func readTiming(_ object: TreeObject<JSONValue>, into fault: inout Fault) throws(TreeProblem) {
+        switch fault.kind {
+        case .latency: fault.delay = try object.required("latency_ms", try delay(object, "latency_ms"))
+        case .hang: fault.delay = try delay(object, "hang_ms")
         default:
             for name in ["latency_ms", "hang_ms"] where object[name] != nil {
-                throw GatewayError.invalidValue(
-                    "only for a \(name == "latency_ms" ? "latency" : "hang") fault", field: "\(dot)\(name)")
+                throw object.problem(name, "only for a \(name == "latency_ms" ? "latency" : "hang") fault")
             }
         }
-        if let seconds = try integer("retry_after", 0...86_400) { fault.retryAfter = seconds }
-        if let flag = object["after_apply"] {
-            guard let value = flag.boolValue else {
-                throw GatewayError.invalidValue("must be true or false", field: "\(dot)after_apply")
+        if let seconds = try object.integer("retry_after", in: 0...86_400) { fault.retryAfter = seconds }
+        if let afterApply = try object.bool("after_apply") {
+            guard fault.kind == .hang || fault.kind == .reset || !afterApply else {
+                throw object.problem("after_apply", "only for hang and reset faults")
             }
-            guard kind == .hang || kind == .reset || !value else {
-                throw GatewayError.invalidValue("only for hang and reset faults", field: "\(dot)after_apply")
-            }
-            fault.afterApply = value
+            fault.afterApply = afterApply
         }
-        if let count = try integer("applied", 0...100_000) { fault.applied = count }
-        if let codeText = object["code"]?.stringValue {
+        if let count = try object.integer("applied", in: 0...100_000) { fault.applied = count }
+    }
+
+    /// A delay in milliseconds: fixed, `{"min", "max"}` or `{"mean", "deviation"}`.
+    static func delay(_ object: TreeObject<JSONValue>, _ name: String) throws(TreeProblem) -> Delay? {
+        guard let member = object[name] else { return nil }
+        let limit = 0...600_000
+        if member.numberText != nil { return try object.integer(name, in: limit).map { .fixed(milliseconds: $0) } }
+        guard member.objectValue != nil else {
+            throw object.problem(name, "milliseconds, {\"min\", \"max\"} or {\"mean\", \"deviation\"}")
+        }
+        let shape = try TreeObject(member, at: object.name(name), known: ["min", "max", "mean", "deviation"])
+        if let low = try shape.integer("min", in: limit), let high = try shape.integer("max", in: limit) {
+            guard low <= high else { throw shape.problem("min", "min must not exceed max") }
+            return .uniform(min: low, max: high)
+        }
+        if let mean = try shape.integer("mean", in: limit), let deviation = try shape.integer("deviation", in: limit) {
+            return .normal(mean: mean, deviation: deviation)
+        }
+        throw object.problem(name, "give min and max, or mean and deviation")
+    }
+
+    /// `code`, `field`, `message`: the refusal an `error` fault answers with.
+    static func readRefusal(_ object: TreeObject<JSONValue>, into fault: inout Fault) throws(TreeProblem) {
+        if let codeText = try object.string("code") {
             guard let code = GatewayError.Code(name: codeText) else {
-                throw GatewayError.invalidValue("unknown error code '\(codeText)'", field: "\(dot)code")
+                throw object.problem("code", "unknown error code '\(codeText)'")
             }
             fault.code = code
-        } else if object["code"] != nil {
-            throw GatewayError.invalidValue("must be a string", field: "\(dot)code")
         }
         if let field = object["field"] {
             guard field.isNull || field.stringValue != nil else {
-                throw GatewayError.invalidValue("must be a string or null", field: "\(dot)field")
+                throw object.problem("field", "must be a string or null")
             }
             fault.field = field.stringValue
         }
-        if let message = object["message"] {
-            guard let text = message.stringValue, !text.isEmpty else {
-                throw GatewayError.invalidValue("must be a non-empty string", field: "\(dot)message")
-            }
-            fault.message = text
-        }
-        if let skip = try integer("skip", 0...1_000_000) { fault.skip = skip }
-        if let times = object["times"] {
-            fault.times = times.isNull ? nil : try integer("times", 1...1_000_000)
-        }
-        if let probability = object["probability"] {
-            guard let text = probability.numberText, let value = Double(text), (0...1).contains(value) else {
-                throw GatewayError.invalidValue("must be a number from 0 to 1", field: "\(dot)probability")
-            }
-            fault.probability = value
-        }
-        return fault
+        if let message = try object.string("message", nonEmpty: true) { fault.message = message }
     }
 
     /// As `GET /stockgate/v1/test/faults` lists it.
