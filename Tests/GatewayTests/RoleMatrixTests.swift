@@ -184,3 +184,63 @@ struct RoleMatrixTests {
         }
     }
 }
+
+/// Issue 30: `translate` and the server matched routes by different rules. Both now read one
+/// rule (`RouteMatcher`); this walks every route of every served codec, with every feature
+/// enabled, and asks both where its request line leads.
+@Suite("translate and the server agree on every route")
+struct OneRouteTableTests {
+    static func probe<Codec: InboundCodec>(
+        _ codec: Codec, table: RouteTable
+    ) -> [String] {
+        var problems: [String] = []
+        for route in codec.routes {
+            let path = RoleMatrixTests.samplePath(RouteTemplate(route.path))
+            for method in route.method.map({ [$0] }) ?? [.get, .post, .put, .delete] {
+                let (served, parameters) = table.route(method: method, path: path[...])
+                let translated = codec.route(method: method, path: path)
+                let line = "\(codec.dialect) \(method) \(path)"
+                if served.dialect != codec.dialect || served.name != route.name {
+                    problems.append("\(line): the server serves \(served.dialect) \(served.name), not \(route.name)")
+                }
+                if translated?.route.name != route.name || translated?.parameters != parameters {
+                    problems.append("\(line): translate finds \(translated?.route.name ?? "nothing")")
+                }
+            }
+        }
+        return problems
+    }
+
+    @Test("each codec route's request line reaches that route in the server's table and in translate")
+    func agree() async throws {
+        try await RoleMatrixTests.withEverythingEnabled { _, table in
+            var problems: [String] = []
+            var codecs = 0
+            for dialect in DialectRegistry.all {
+                let codec = dialect.inboundCodec(settings: [:])
+                problems += Self.probe(codec, table: table)
+                codecs += 1
+            }
+            #expect(codecs == DialectRegistry.ids.count && codecs >= 7)
+            #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        }
+    }
+
+    @Test("the one rule: literals over parameters, then the first given; HEAD where GET; 405 lists the methods")
+    func matcherRule() {
+        let matcher = RouteMatcher([
+            .init(RouteTemplate("/a/{x}"), methods: [.get]),
+            .init(RouteTemplate("/a/b"), methods: [.get]),
+            .init(RouteTemplate("/a/{y}"), methods: [.get]),
+            .init(RouteTemplate("/c"), methods: [.post, .put]),
+            .init(RouteTemplate("/d"), methods: nil),
+        ])
+        #expect(matcher.match(method: .get, path: "/a/b") == .route(1, parameters: [:]))
+        #expect(matcher.match(method: .get, path: "/a/z") == .route(0, parameters: ["x": "z"]))
+        #expect(matcher.match(method: .head, path: "/a/z") == .route(0, parameters: ["x": "z"]))
+        #expect(matcher.match(method: .get, path: "/c") == .otherMethods([.post, .put], first: 3))
+        #expect(matcher.match(method: .patch, path: "/a/b") == .otherMethods([.get, .head], first: 0))
+        #expect(matcher.match(method: .patch, path: "/d") == .route(4, parameters: [:]))
+        #expect(matcher.match(method: .get, path: "/e") == .none)
+    }
+}
