@@ -170,35 +170,43 @@ public struct IntentRunner: Sendable {
             for (key, quantity) in after where quantity != before[key, default: .zero] {
                 moved[key] = quantity - before[key, default: .zero]
             }
-            let failures = items.compactMap { item -> GatewayError? in
-                if case .failed(let error) = item { return error } else { return nil }
-            }
-            let allApplied = items.allSatisfy { if case .applied = $0 { true } else { false } }
-            switch intent.expectation {
-            case .changes(let expected):
-                if !allApplied {
-                    let why = failures.first.map { "\($0.code): \($0.message)" } ?? "not applied"
-                    return .failed(
-                        "the \(dialect) answer reads as refused (\(why)); answered \(answers.joined(separator: "; "))")
-                }
-                var wanted: [String: Quantity] = [:]
-                for change in expected where change.change != .zero {
-                    let key = "\(change.product)@\(change.location)"
-                    wanted[key] = wanted[key, default: .zero] + change.change
-                }
-                guard moved == wanted else {
-                    return .failed("stock moved \(Self.text(moved)), expected \(Self.text(wanted))")
-                }
-                return .passed
-            case .refused:
-                if allApplied {
-                    return .failed("applied, expected a refusal; answered \(answers.joined(separator: "; "))")
-                }
-                guard moved.isEmpty else { return .failed("refused, but stock moved \(Self.text(moved))") }
-                return .passed
-            }
+            return verdict(intent, items: items, moved: moved, answers: answers, dialect: dialect)
         } catch {
             return .failed("error: \(error)")
+        }
+    }
+
+    /// The intent's expectation against what the client read from its answers and how stock
+    /// moved at the holder.
+    func verdict(
+        _ intent: Intent, items: [BatchOutcome.Item], moved: [String: Quantity], answers: [String], dialect: String
+    ) -> IntentOutcome.Verdict {
+        let failures = items.compactMap { item -> GatewayError? in
+            if case .failed(let error) = item { return error } else { return nil }
+        }
+        let allApplied = items.allSatisfy { if case .applied = $0 { true } else { false } }
+        switch intent.expectation {
+        case .changes(let expected):
+            if !allApplied {
+                let why = failures.first.map { "\($0.code): \($0.message)" } ?? "not applied"
+                return .failed(
+                    "the \(dialect) answer reads as refused (\(why)); answered \(answers.joined(separator: "; "))")
+            }
+            var wanted: [String: Quantity] = [:]
+            for change in expected where change.change != .zero {
+                let key = "\(change.product)@\(change.location)"
+                wanted[key] = wanted[key, default: .zero] + change.change
+            }
+            guard moved == wanted else {
+                return .failed("stock moved \(Self.text(moved)), expected \(Self.text(wanted))")
+            }
+            return .passed
+        case .refused:
+            if allApplied {
+                return .failed("applied, expected a refusal; answered \(answers.joined(separator: "; "))")
+            }
+            guard moved.isEmpty else { return .failed("refused, but stock moved \(Self.text(moved))") }
+            return .passed
         }
     }
 

@@ -62,6 +62,54 @@ public enum JSONMatcher {
         }
     }
 
+    /// `$type`: null, boolean, integer, number, string, array or object.
+    static func typeMismatch(want: String, actual: JSONValue) -> String? {
+        let have: String
+        switch actual {
+        case .null: have = "null"
+        case .bool: have = "boolean"
+        case .number(let text): have = (want == "integer" && Int64(text) != nil) ? "integer" : "number"
+        case .string: have = "string"
+        case .array: have = "array"
+        case .object: have = "object"
+        }
+        return have == want || (want == "number" && have == "integer") ? nil : "\(have), expected \(want)"
+    }
+
+    /// `$decimal`, with an optional `scale` (decimals) and `precision` (digits).
+    static func decimalMismatch(_ argument: JSONValue, actual: JSONValue) -> String? {
+        guard let text = scalarText(actual), (try? Quantity(parsing: text)) != nil else {
+            return "\(JSONWriter.string(actual)), expected a decimal"
+        }
+        let digits = text.drop { $0 == "-" || $0 == "+" }
+        let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
+        let fraction = parts.count > 1 ? parts[1].count : 0
+        let integer = String(parts[0]).drop { $0 == "0" }.count
+        if let scale = argument["scale"]?.numberText.flatMap({ Int($0) }), fraction > scale {
+            return "\(text) has \(fraction) decimals, expected at most \(scale)"
+        }
+        if let precision = argument["precision"]?.numberText.flatMap({ Int($0) }), integer + fraction > precision {
+            return "\(text) has \(integer + fraction) digits, expected at most \(precision)"
+        }
+        return nil
+    }
+
+    /// `$unordered`: exactly items that match the matchers, in any order.
+    static func unorderedMismatches(_ argument: JSONValue, actual: JSONValue, subset: Bool, path: String) -> [String] {
+        guard case .array(var items) = actual else { return ["\(path): \(actual.typeName), expected an array"] }
+        let wanted = argument.arrayValue ?? []
+        guard items.count == wanted.count else { return ["\(path): \(items.count) items, expected \(wanted.count)"] }
+        var problems: [String] = []
+        for want in wanted {
+            if let index = items.firstIndex(where: { mismatches(expected: want, actual: $0, subset: subset).isEmpty }) {
+                items.remove(at: index)
+            } else {
+                problems.append("\(path): no item matches \(JSONWriter.string(want))")
+            }
+        }
+        return problems
+    }
+
     static func matcher(
         _ key: String, _ argument: JSONValue, actual: JSONValue?, subset: Bool, path: String
     ) -> [String] {
@@ -75,17 +123,7 @@ public enum JSONMatcher {
             return literallyEqual(argument, actual)
                 ? [] : problem("\(JSONWriter.string(actual)), expected exactly \(JSONWriter.string(argument))")
         case "$type":
-            let want = argument.stringValue ?? ""
-            let have: String
-            switch actual {
-            case .null: have = "null"
-            case .bool: have = "boolean"
-            case .number(let text): have = (want == "integer" && Int64(text) != nil) ? "integer" : "number"
-            case .string: have = "string"
-            case .array: have = "array"
-            case .object: have = "object"
-            }
-            return have == want || (want == "number" && have == "integer") ? [] : problem("\(have), expected \(want)")
+            return typeMismatch(want: argument.stringValue ?? "", actual: actual).map { problem($0) } ?? []
         case "$pattern":
             guard let text = scalarText(actual) else {
                 return problem("\(actual.typeName), expected text matching a pattern")
@@ -93,21 +131,7 @@ public enum JSONMatcher {
             return matches(text, pattern: argument.stringValue ?? "")
                 ? [] : problem("'\(text)' does not match /\(argument.stringValue ?? "")/")
         case "$decimal":
-            guard let text = scalarText(actual), let quantity = try? Quantity(parsing: text) else {
-                return problem("\(JSONWriter.string(actual)), expected a decimal")
-            }
-            _ = quantity
-            let digits = text.drop { $0 == "-" || $0 == "+" }
-            let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
-            let fraction = parts.count > 1 ? parts[1].count : 0
-            let integer = String(parts[0]).drop { $0 == "0" }.count
-            if let scale = argument["scale"]?.numberText.flatMap({ Int($0) }), fraction > scale {
-                return problem("\(text) has \(fraction) decimals, expected at most \(scale)")
-            }
-            if let precision = argument["precision"]?.numberText.flatMap({ Int($0) }), integer + fraction > precision {
-                return problem("\(text) has \(integer + fraction) digits, expected at most \(precision)")
-            }
-            return []
+            return decimalMismatch(argument, actual: actual).map { problem($0) } ?? []
         case "$uuid":
             guard case .string(let text) = actual, matches(text, pattern: uuidPattern) else {
                 return problem("\(JSONWriter.string(actual)), expected a UUID")
@@ -132,20 +156,7 @@ public enum JSONMatcher {
                     ? nil : "\(path): no item matches \(JSONWriter.string(want))"
             }
         case "$unordered":
-            guard case .array(var items) = actual else { return problem("\(actual.typeName), expected an array") }
-            let wanted = argument.arrayValue ?? []
-            guard items.count == wanted.count else { return problem("\(items.count) items, expected \(wanted.count)") }
-            var problems: [String] = []
-            for want in wanted {
-                if let index = items.firstIndex(where: {
-                    mismatches(expected: want, actual: $0, subset: subset).isEmpty
-                }) {
-                    items.remove(at: index)
-                } else {
-                    problems.append("\(path): no item matches \(JSONWriter.string(want))")
-                }
-            }
-            return problems
+            return unorderedMismatches(argument, actual: actual, subset: subset, path: path)
         default:
             return problem("unknown matcher \(key)")
         }

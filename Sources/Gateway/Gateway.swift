@@ -207,8 +207,19 @@ public final class Gateway: Sendable {
         else {
             return await execute(codec, route: route, decoded: decoded, facts: facts, fault: fault)
         }
-        // A write with an idempotency key: the first answer is kept and given again to a repeat
-        // of the same request; another request under the same key is refused.
+        return await executeOnce(
+            codec, route: route, request: request, decoded: decoded, facts: facts, keys: (key, callerKey),
+            store: store, fault: fault)
+    }
+
+    /// A write with an idempotency key: the first answer is kept and given again to a repeat of
+    /// the same request; another request under the same key is refused, and one still in
+    /// progress (here or on another instance) is answered 409.
+    func executeOnce<Codec: InboundCodec>(
+        _ codec: Codec, route: Route<Codec.Endpoint>, request: InboundRequest, decoded: Decoded<Codec.Context>,
+        facts: RequestFacts, keys: (scoped: String, caller: String), store: any ResponseStore, fault: Fault?
+    ) async -> CodecResponse {
+        let (key, callerKey) = keys
         let fingerprint = Self.fingerprint(request)
         let now = clock()
         let expiry = now.addingTimeInterval(-configuration.idempotencyTTL)

@@ -43,6 +43,14 @@ extension PostgresStore: LedgerStore, ForwardJournal {
                 break
             }
         }
+        return try await moveLocked(batch, checked: checked, facts: facts, now: now, replaySince: replaySince)
+    }
+
+    /// The batch in one transaction with its balances locked: what a single statement could not
+    /// write (a balance outside the acceptance window, a pending movement, a refused item).
+    func moveLocked(
+        _ batch: MoveBatch, checked: [GatewayError?], facts: RequestFacts, now: Date, replaySince: Int64
+    ) async throws -> BatchOutcome {
         return try await transaction { connection in
             // A batch recorded before under the same key is answered, not applied again.
             if let key = facts.idempotencyKey {

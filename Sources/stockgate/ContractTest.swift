@@ -116,55 +116,12 @@ struct ContractTest: AsyncParsableCommand {
         if let dialect, !DialectRegistry.ids.contains(dialect) {
             throw CommandError("unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))")
         }
-        var vendor: BackendConfiguration?
-        if let backend {
-            guard target == nil else { throw CommandError("--backend and --target exclude each other") }
-            guard let config else { throw CommandError("--backend needs --config FILE, where the backend is defined") }
-            let file: ConfigFile
-            do {
-                file = try ConfigFile.load(path: config)
-            } catch {
-                throw CommandError("\(error)")
-            }
-            guard let found = file.backends.first(where: { $0.name == backend }), found.dialect != "embedded" else {
-                let names = file.backends.filter { $0.dialect != "embedded" }.map(\.name)
-                throw CommandError(
-                    "no remote backend named '\(backend)' in \(config) (\(names.joined(separator: ", ")))")
-            }
-            if let dialect, dialect != found.dialect {
-                throw CommandError("backend '\(backend)' speaks \(found.dialect), not \(dialect)")
-            }
-            vendor = found
-        }
-        var cases: [ContractCase]
-        do {
-            cases = try ContractCase.load(directory: directory, dialect: vendor?.dialect ?? dialect)
-        } catch {
-            throw CommandError("\(error)")
-        }
-        if let filter { cases = cases.filter { $0.name.contains(filter) } }
-        guard !cases.isEmpty else {
-            // A typo in a selection must not pass CI green.
-            let selection = [dialect.map { "--dialect \($0)" }, filter.map { "--filter \($0)" }].compactMap { $0 }
-            throw CommandError(
-                "no case selected in \(directory)"
-                    + (selection.isEmpty ? "" : " by \(selection.joined(separator: " "))"))
-        }
+        let vendor = try vendorBackend()
+        let cases = try selectedCases(loading: vendor?.dialect ?? dialect)
         var logger = Logger(label: "stockgate.contract")
         logger.logLevel = .warning
+        let extra = try extraHeaders()
         // The runner's HTTP client, shut down before returning (one curl thread).
-        var extra: [(name: String, value: String)] = []
-        for header in headers {
-            guard let colon = header.firstIndex(of: ":"), !header[..<colon].isEmpty else {
-                throw CommandError("--header must be 'Name: value', got '\(header)'")
-            }
-            extra.append(
-                (
-                    String(header[..<colon]),
-                    String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-                ))
-        }
-        if let tokenEnv { extra.append(try GatewayAccess.bearer(fromVariable: tokenEnv)) }
         let client = CurlHTTPClient(configuration: .init(maxResponseBytes: 32 * 1024 * 1024))
         do {
             if let vendor {
@@ -185,6 +142,63 @@ struct ContractTest: AsyncParsableCommand {
             throw error
         }
         await client.shutdown()
+    }
+
+    /// `--backend NAME`: the remote backend of `--config` whose vendor the cases run against.
+    func vendorBackend() throws -> BackendConfiguration? {
+        guard let backend else { return nil }
+        guard target == nil else { throw CommandError("--backend and --target exclude each other") }
+        guard let config else { throw CommandError("--backend needs --config FILE, where the backend is defined") }
+        let file: ConfigFile
+        do {
+            file = try ConfigFile.load(path: config)
+        } catch {
+            throw CommandError("\(error)")
+        }
+        guard let found = file.backends.first(where: { $0.name == backend }), found.dialect != "embedded" else {
+            let names = file.backends.filter { $0.dialect != "embedded" }.map(\.name)
+            throw CommandError("no remote backend named '\(backend)' in \(config) (\(names.joined(separator: ", ")))")
+        }
+        if let dialect, dialect != found.dialect {
+            throw CommandError("backend '\(backend)' speaks \(found.dialect), not \(dialect)")
+        }
+        return found
+    }
+
+    /// The cases of `directory` for `loading` (a dialect), narrowed by `--filter`; none is an error.
+    func selectedCases(loading: String?) throws -> [ContractCase] {
+        var cases: [ContractCase]
+        do {
+            cases = try ContractCase.load(directory: directory, dialect: loading)
+        } catch {
+            throw CommandError("\(error)")
+        }
+        if let filter { cases = cases.filter { $0.name.contains(filter) } }
+        guard !cases.isEmpty else {
+            // A typo in a selection must not pass CI green.
+            let selection = [dialect.map { "--dialect \($0)" }, filter.map { "--filter \($0)" }].compactMap { $0 }
+            throw CommandError(
+                "no case selected in \(directory)"
+                    + (selection.isEmpty ? "" : " by \(selection.joined(separator: " "))"))
+        }
+        return cases
+    }
+
+    /// `--header` and `--token-env`: what every request of the run carries.
+    func extraHeaders() throws -> [(name: String, value: String)] {
+        var extra: [(name: String, value: String)] = []
+        for header in headers {
+            guard let colon = header.firstIndex(of: ":"), !header[..<colon].isEmpty else {
+                throw CommandError("--header must be 'Name: value', got '\(header)'")
+            }
+            extra.append(
+                (
+                    String(header[..<colon]),
+                    String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+                ))
+        }
+        if let tokenEnv { extra.append(try GatewayAccess.bearer(fromVariable: tokenEnv)) }
+        return extra
     }
 
     /// `--intents` and `--losses` have one output of their own: an option they would not honour
@@ -239,27 +253,8 @@ struct ContractTest: AsyncParsableCommand {
 
     func run(_ cases: [ContractCase], runner: ContractRunner, logger: Logger, vendorURL: String? = nil) async throws {
         var results: [ContractResult] = []
-        let inProcess: InProcessTarget?
-        if target == nil && vendorURL == nil {
-            do {
-                inProcess = InProcessTarget(catalog: try CatalogLoader.load(directory: mappings), logger: logger)
-            } catch {
-                throw CommandError("\(error.description)")
-            }
-        } else {
-            inProcess = nil
-        }
-        let base = (vendorURL ?? target).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
-        var capabilities = TargetCapabilities.all
-        if let base {
-            do {
-                try await runner.checkReachable(base)
-            } catch {
-                throw CommandError("cannot reach \(base): \(error)")
-            }
-            // A real vendor is never sent StockGate's reset, nor asked for StockGate's API.
-            capabilities = vendorURL != nil ? .vendor : await runner.capabilities(base, allowReset: !noReset)
-        }
+        let (base, inProcess, capabilities) = try await prepareTarget(
+            runner: runner, logger: logger, vendorURL: vendorURL)
         // One case, against the target or a fresh in-process StockGate of its own.
         let (reset, offered) = (!noReset, capabilities)
         let runOne: @Sendable (ContractCase) async -> ContractResult = { contract in
@@ -280,29 +275,9 @@ struct ContractTest: AsyncParsableCommand {
         var stopped = false
         let progress = format != "text" && isatty(STDERR_FILENO) != 0
         func finish(_ index: Int, _ result: ContractResult) throws {
-            var result = result
-            if update && result.failed && !result.answers.isEmpty {
-                let path = (directory as NSString).appendingPathComponent(result.name)
-                do {
-                    let original = try Data(contentsOf: URL(fileURLWithPath: path))
-                    try ContractCase.updated(Array(original), with: result).write(
-                        toFile: path, atomically: true, encoding: .utf8)
-                } catch {
-                    throw CommandError("cannot update \(path): \(error)", exitCode: 1)
-                }
-                result.notes.append("updated \(path): \(result.failures.count) difference(s) written into the case")
-                result.failures = []
-            }
+            let result = try updated(result)
             if format == "text" {
-                if let reason = result.skipped {
-                    print("SKIP \(result.name): \(reason)")
-                } else if result.failed {
-                    print("FAIL \(result.name)")
-                    for failure in result.failures { print("    \(failure)") }
-                } else {
-                    print("PASS \(result.name)")
-                }
-                for note in result.notes { print("    \(note)") }
+                printLine(result)
             } else if progress {
                 FileHandle.standardError.write(
                     Data("\r[\(byIndex.count + 1)/\(cases.count)] \(result.name)\u{1B}[K".utf8))
@@ -326,6 +301,66 @@ struct ContractTest: AsyncParsableCommand {
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         results = byIndex.keys.sorted().compactMap { byIndex[$0] }
+        try report(results)
+        if results.contains(where: \.failed) { throw ExitCode(1) }
+    }
+
+    /// Where the cases run: a URL (`--target`, a vendor) checked reachable and asked what it
+    /// offers, or StockGate in process.
+    func prepareTarget(
+        runner: ContractRunner, logger: Logger, vendorURL: String?
+    ) async throws -> (base: String?, inProcess: InProcessTarget?, capabilities: TargetCapabilities) {
+        let base = (vendorURL ?? target).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        guard let base else {
+            do {
+                let catalog = try CatalogLoader.load(directory: mappings)
+                return (nil, InProcessTarget(catalog: catalog, logger: logger), .all)
+            } catch {
+                throw CommandError("\(error.description)")
+            }
+        }
+        do {
+            try await runner.checkReachable(base)
+        } catch {
+            throw CommandError("cannot reach \(base): \(error)")
+        }
+        // A real vendor is never sent StockGate's reset, nor asked for StockGate's API.
+        let capabilities = vendorURL != nil ? .vendor : await runner.capabilities(base, allowReset: !noReset)
+        return (base, nil, capabilities)
+    }
+
+    /// With `--update`, a failed case rewritten to what was answered.
+    func updated(_ result: ContractResult) throws -> ContractResult {
+        guard update && result.failed && !result.answers.isEmpty else { return result }
+        var result = result
+        let path = (directory as NSString).appendingPathComponent(result.name)
+        do {
+            let original = try Data(contentsOf: URL(fileURLWithPath: path))
+            try ContractCase.updated(Array(original), with: result).write(
+                toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw CommandError("cannot update \(path): \(error)", exitCode: 1)
+        }
+        result.notes.append("updated \(path): \(result.failures.count) difference(s) written into the case")
+        result.failures = []
+        return result
+    }
+
+    /// One case's line in the text format.
+    func printLine(_ result: ContractResult) {
+        if let reason = result.skipped {
+            print("SKIP \(result.name): \(reason)")
+        } else if result.failed {
+            print("FAIL \(result.name)")
+            for failure in result.failures { print("    \(failure)") }
+        } else {
+            print("PASS \(result.name)")
+        }
+        for note in result.notes { print("    \(note)") }
+    }
+
+    /// The run's report in `--format`, and `--junit FILE`.
+    func report(_ results: [ContractResult]) throws {
         switch format {
         case "json": print(results.json(), terminator: "")
         case "junit": print(results.junit(), terminator: "")
@@ -335,6 +370,5 @@ struct ContractTest: AsyncParsableCommand {
         if let junit {
             try results.junit().write(toFile: junit, atomically: true, encoding: .utf8)
         }
-        if results.contains(where: \.failed) { throw ExitCode(1) }
     }
 }

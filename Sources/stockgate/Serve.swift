@@ -131,21 +131,7 @@ struct Serve: AsyncParsableCommand {
             try? (storage as? Ledger)?.close()
             throw error
         }
-        let host = settings.configuration.host
-        if !(["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")) {
-            // StockGate speaks plain HTTP: on a network, credentials and stock travel readable.
-            logger.warning(
-                "listening beyond loopback without TLS: terminate TLS in front (nginx, HAProxy, a load balancer); docs/operations.md",
-                metadata: ["host": "\(host)"])
-        }
-        let server = GatewayServer.makeServer(
-            gateway: gateway, logger: logger,
-            onServerRunning: { port in Self.announce(host: settings.configuration.host, port: port, logger: logger) },
-            onAdminRunning: { port in
-                let host = settings.configuration.adminListen.flatMap(GatewayConfiguration.hostAndPort)?.0 ?? "?"
-                let shown = host.contains(":") ? "[\(host)]" : host
-                FileHandle.standardOutput.write(Data("StockGate admin listening on http://\(shown):\(port)\n".utf8))
-            })
+        let server = Self.makeServer(settings, gateway: gateway, logger: logger)
         // SIGINT/SIGTERM shut the services down in reverse order: the server drains its
         // requests, then the store closes (the ledger file, or the database pool), then the
         // HTTP client stops.
@@ -159,6 +145,37 @@ struct Serve: AsyncParsableCommand {
         let reloader = Reloader(
             flags: flags, started: settings, storage: storage, client: client, metrics: metrics, faults: faults,
             pusher: pusher, live: server.live, logger: logger)
+        try await Self.run(
+            services, live: server.live, reloader: reloader, hangups: hangups, settings: settings, logger: logger)
+        logger.notice("StockGate stopped")
+    }
+
+    /// The server, announcing its addresses; a warning when it listens beyond loopback.
+    static func makeServer(_ settings: ServeSettings, gateway: Gateway, logger: Logger) -> GatewayHTTPServer {
+        let host = settings.configuration.host
+        if !(["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")) {
+            // StockGate speaks plain HTTP: on a network, credentials and stock travel readable.
+            logger.warning(
+                "listening beyond loopback without TLS: terminate TLS in front (nginx, HAProxy, a load balancer); docs/operations.md",
+                metadata: ["host": "\(host)"])
+        }
+        return GatewayServer.makeServer(
+            gateway: gateway, logger: logger,
+            onServerRunning: { port in Self.announce(host: settings.configuration.host, port: port, logger: logger) },
+            onAdminRunning: { port in
+                let host = settings.configuration.adminListen.flatMap(GatewayConfiguration.hostAndPort)?.0 ?? "?"
+                let shown = host.contains(":") ? "[\(host)]" : host
+                FileHandle.standardOutput.write(Data("StockGate admin listening on http://\(shown):\(port)\n".utf8))
+            })
+    }
+
+    /// Runs the services until a signal stops them: SIGHUP reloads, SIGTERM drains first when
+    /// a drain delay is set; a listening address that cannot be had is one line and exit 1.
+    static func run(
+        _ services: ServiceGroup, live: ServedGateway, reloader: Reloader, hangups: UnixSignalsSequence,
+        settings: ServeSettings, logger: Logger
+    ) async throws {
+        let drainDelay = settings.configuration.drainDelay
         do {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await services.run() }
@@ -171,7 +188,7 @@ struct Serve: AsyncParsableCommand {
                     let terms = await UnixSignalsSequence(trapping: .sigterm)
                     tasks.addTask {
                         for await _ in terms {
-                            server.live.beginDraining()
+                            live.beginDraining()
                             logger.notice("SIGTERM: draining", metadata: ["drain_delay_seconds": "\(drainDelay)"])
                             try? await Task.sleep(for: .milliseconds(Int(drainDelay * 1000)))
                             await services.triggerGracefulShutdown()
@@ -191,7 +208,6 @@ struct Serve: AsyncParsableCommand {
                 }
             throw CommandError("cannot listen on \(address): \(why)", exitCode: 1)
         }
-        logger.notice("StockGate stopped")
     }
 
     static func loadCatalog(_ settings: ServeSettings, logger: Logger) throws(CommandError) -> Catalog {

@@ -75,17 +75,7 @@ public struct Open2bCodec: InboundCodec {
         var context = Context(method: method, fields: Self.allFields, stockLocation: stock.key)
         switch method {
         case .find:
-            try root.rejectUnknown(["conditions", "fields", "order", "limit", "first"])
-            let conditions = try conditions(root, stock: stock.key, catalog: catalog)
-            context.fields = try fields(root)
-            let sortOrder = try order(root)
-            let limit = try root.integer("limit", range: 1...Int64(version.maxLimit ?? Int(Int32.max)))
-            let first = try root.integer("first", range: 0...Int64(Int32.max))
-            guard var query = conditions else { return Decoded(commands: [], context: context) }
-            query.order = sortOrder
-            query.limit = limit.map { Int($0) } ?? version.maxLimit ?? Self.defaultFindLimit
-            query.offset = Int(first ?? 0)
-            return Decoded(commands: [.findMovements(query)], context: context)
+            return try decodeFind(root, context: context, stock: stock.key, catalog: catalog)
         case .count:
             try root.rejectUnknown(["conditions"])
             let query = try conditions(root, stock: stock.key, catalog: catalog)
@@ -96,25 +86,7 @@ public struct Open2bCodec: InboundCodec {
             context.fields = try fields(root)
             return Decoded(commands: [.getMovement(id: id)], context: context)
         case .create:
-            try root.rejectUnknown(["movement"])
-            let movement = try root.requiredObject("movement")
-            try movement.rejectUnknown(["sku", "adjustment", "description"])
-            let sku = try movement.requiredString("sku", maxLength: 32)
-            guard let product = catalog.product(sku: sku) else {
-                throw GatewayError.notFound("Item '\(sku)' does not exist", field: "movement.sku")
-            }
-            let adjustment = try self.adjustment(movement)
-            let description = try movement.string("description", maxLength: 255)
-            let counterpart: Open2bRole = adjustment.isPositive ? .in : .out
-            guard let other = catalog.location(open2bRole: counterpart) else {
-                throw GatewayError.unsupported(
-                    "the catalog has no open2b_role \(counterpart.rawValue) location", field: "movement.adjustment")
-            }
-            let item = Movement(
-                product: product.key, quantity: adjustment.absolute,
-                from: adjustment.isPositive ? other.key : stock.key, to: adjustment.isPositive ? stock.key : other.key,
-                description: description, allowOverage: true)
-            return Decoded(commands: [.move(MoveBatch(items: [item], atomicity: .allOrNothing))], context: context)
+            return try decodeCreate(root, context: context, stock: stock, catalog: catalog)
         case .update:
             try root.rejectUnknown(["id", "movement"])
             let id = try root.requiredInteger("id", range: 1...Int64.max)
@@ -140,6 +112,51 @@ public struct Open2bCodec: InboundCodec {
             }
             return Decoded(commands: ids.isEmpty ? [] : [.deleteMovements(ids: ids)], context: context)
         }
+    }
+
+    /// `find`: the conditions, the fields answered, the order, and a page of at most the
+    /// version's limit.
+    func decodeFind(
+        _ root: FieldReader, context: Context, stock: String, catalog: Catalog
+    ) throws(GatewayError) -> Decoded<Context> {
+        var context = context
+        try root.rejectUnknown(["conditions", "fields", "order", "limit", "first"])
+        let conditions = try conditions(root, stock: stock, catalog: catalog)
+        context.fields = try fields(root)
+        let sortOrder = try order(root)
+        let limit = try root.integer("limit", range: 1...Int64(version.maxLimit ?? Int(Int32.max)))
+        let first = try root.integer("first", range: 0...Int64(Int32.max))
+        guard var query = conditions else { return Decoded(commands: [], context: context) }
+        query.order = sortOrder
+        query.limit = limit.map { Int($0) } ?? version.maxLimit ?? Self.defaultFindLimit
+        query.offset = Int(first ?? 0)
+        return Decoded(commands: [.findMovements(query)], context: context)
+    }
+
+    /// `create`: one adjustment of a SKU at the stock location, its counterpart the catalog's
+    /// `in` or `out` location by its sign.
+    func decodeCreate(
+        _ root: FieldReader, context: Context, stock: Location, catalog: Catalog
+    ) throws(GatewayError) -> Decoded<Context> {
+        try root.rejectUnknown(["movement"])
+        let movement = try root.requiredObject("movement")
+        try movement.rejectUnknown(["sku", "adjustment", "description"])
+        let sku = try movement.requiredString("sku", maxLength: 32)
+        guard let product = catalog.product(sku: sku) else {
+            throw GatewayError.notFound("Item '\(sku)' does not exist", field: "movement.sku")
+        }
+        let adjustment = try self.adjustment(movement)
+        let description = try movement.string("description", maxLength: 255)
+        let counterpart: Open2bRole = adjustment.isPositive ? .in : .out
+        guard let other = catalog.location(open2bRole: counterpart) else {
+            throw GatewayError.unsupported(
+                "the catalog has no open2b_role \(counterpart.rawValue) location", field: "movement.adjustment")
+        }
+        let item = Movement(
+            product: product.key, quantity: adjustment.absolute,
+            from: adjustment.isPositive ? other.key : stock.key, to: adjustment.isPositive ? stock.key : other.key,
+            description: description, allowOverage: true)
+        return Decoded(commands: [.move(MoveBatch(items: [item], atomicity: .allOrNothing))], context: context)
     }
 
     /// The query the `conditions` ask for, or nil when nothing can match (a SKU the catalog

@@ -356,44 +356,7 @@ public struct ZettleCodec: InboundCodec {
             }
             return .json(.ok, .array(rows))
         case .balances(let locationKey, _, let summary):
-            let location = catalog.location(key: locationKey)
-            let uuid = location?.zettleUUID ?? ""
-            let untracked = Self.untracked(outcomes)
-            var rows: [JSONValue] = []
-            var latest: Date?
-            for case .balances(let balances) in outcomes {
-                for balance in balances where !untracked.contains(balance.product) {
-                    guard let product = catalog.product(key: balance.product),
-                        let productUUID = product.zettleProductUUID,
-                        let variantUUID = product.zettleVariantUUID
-                    else { continue }
-                    rows.append(
-                        Self.balanceRow(
-                            location: location, productUUID: productUUID, variantUUID: variantUUID,
-                            balance: balance.quantity))
-                    if let updated = balance.updatedAt { latest = max(latest ?? updated, updated) }
-                }
-            }
-            guard summary else { return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)]) }
-            // Real clients read `trackedProducts` (Shopware's Status, nopCommerce's
-            // LocationInventoryBalance): every product the catalog maps to Zettle whose
-            // tracking was not stopped. `latest`: when the newest balance answered last changed,
-            // as an ISO 8601 date, null when unknown — nopCommerce reads it into a `DateTime?`
-            // (Nop.Plugin.Misc.Zettle Domain/Api/Inventory/LocationInventoryBalance.cs), which
-            // a number (the vendor's example shows `0`) would break.
-            var tracked: [JSONValue] = []
-            for product in catalog.products where !untracked.contains(product.key) {
-                guard let productUUID = product.zettleProductUUID, !tracked.contains(.string(productUUID)) else {
-                    continue
-                }
-                tracked.append(.string(productUUID))
-            }
-            return .json(
-                .ok,
-                [
-                    "locationUuid": .string(uuid), "trackedProducts": .array(tracked), "variants": .array(rows),
-                    "latest": latest.map { .string(Timestamp.iso8601($0)) } ?? .null,
-                ])
+            return encodeBalances(outcomes, at: locationKey, summary: summary, catalog: catalog)
         case .tracked(let locationKey, _):
             let location = catalog.location(key: locationKey)
             var rows: [JSONValue] = []
@@ -413,31 +376,84 @@ public struct ZettleCodec: InboundCodec {
         case .untracked:
             return CodecResponse(status: .noContent)
         case .update(let locationKey, let variants, _):
-            if case .moved(let batch) = outcomes.first,
-                let failure = batch.combinedFailure(naming: { _, error in error })
-            {
-                return encode(failure, route: route, context: context)
-            }
-            let location = catalog.location(key: locationKey)
-            let uuid = location?.zettleUUID ?? ""
-            var held: [String: Quantity] = [:]
-            guard
-                let balances = outcomes.lazy.compactMap({ outcome -> [Balance]? in
-                    if case .balances(let balances) = outcome { return balances }
-                    return nil
-                }).last
-            else {
-                // The backend cannot read balances: the move stands, no balances to report.
-                return .json(.ok, ["locationUuid": .string(uuid), "variants": []])
-            }
-            for balance in balances { held[balance.product] = balance.quantity }
-            let rows = variants.map { variant -> JSONValue in
-                Self.balanceRow(
-                    location: location, productUUID: variant.productUUID, variantUUID: variant.variantUUID,
-                    balance: held[variant.product] ?? .zero)
-            }
-            return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)])
+            return encodeUpdate(
+                outcomes, at: locationKey, variants: variants, context: context, route: route, catalog: catalog)
         }
+    }
+
+    /// A location's balances: the variants' rows, and for the summary read the tracked products
+    /// and when the newest balance last changed.
+    func encodeBalances(_ outcomes: [Outcome], at locationKey: String, summary: Bool, catalog: Catalog) -> CodecResponse
+    {
+        let location = catalog.location(key: locationKey)
+        let uuid = location?.zettleUUID ?? ""
+        let untracked = Self.untracked(outcomes)
+        var rows: [JSONValue] = []
+        var latest: Date?
+        for case .balances(let balances) in outcomes {
+            for balance in balances where !untracked.contains(balance.product) {
+                guard let product = catalog.product(key: balance.product),
+                    let productUUID = product.zettleProductUUID,
+                    let variantUUID = product.zettleVariantUUID
+                else { continue }
+                rows.append(
+                    Self.balanceRow(
+                        location: location, productUUID: productUUID, variantUUID: variantUUID,
+                        balance: balance.quantity))
+                if let updated = balance.updatedAt { latest = max(latest ?? updated, updated) }
+            }
+        }
+        guard summary else { return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)]) }
+        // Real clients read `trackedProducts` (Shopware's Status, nopCommerce's
+        // LocationInventoryBalance): every product the catalog maps to Zettle whose
+        // tracking was not stopped. `latest`: when the newest balance answered last changed,
+        // as an ISO 8601 date, null when unknown — nopCommerce reads it into a `DateTime?`
+        // (Nop.Plugin.Misc.Zettle Domain/Api/Inventory/LocationInventoryBalance.cs), which
+        // a number (the vendor's example shows `0`) would break.
+        var tracked: [JSONValue] = []
+        for product in catalog.products where !untracked.contains(product.key) {
+            guard let productUUID = product.zettleProductUUID, !tracked.contains(.string(productUUID)) else {
+                continue
+            }
+            tracked.append(.string(productUUID))
+        }
+        return .json(
+            .ok,
+            [
+                "locationUuid": .string(uuid), "trackedProducts": .array(tracked), "variants": .array(rows),
+                "latest": latest.map { .string(Timestamp.iso8601($0)) } ?? .null,
+            ])
+    }
+
+    /// A movement's answer: the moved variants' balances at the location, or the refusal.
+    func encodeUpdate(
+        _ outcomes: [Outcome], at locationKey: String, variants: [VariantRef], context: Context, route: Route<Endpoint>,
+        catalog: Catalog
+    ) -> CodecResponse {
+        if case .moved(let batch) = outcomes.first,
+            let failure = batch.combinedFailure(naming: { _, error in error })
+        {
+            return encode(failure, route: route, context: context)
+        }
+        let location = catalog.location(key: locationKey)
+        let uuid = location?.zettleUUID ?? ""
+        var held: [String: Quantity] = [:]
+        guard
+            let balances = outcomes.lazy.compactMap({ outcome -> [Balance]? in
+                if case .balances(let balances) = outcome { return balances }
+                return nil
+            }).last
+        else {
+            // The backend cannot read balances: the move stands, no balances to report.
+            return .json(.ok, ["locationUuid": .string(uuid), "variants": []])
+        }
+        for balance in balances { held[balance.product] = balance.quantity }
+        let rows = variants.map { variant -> JSONValue in
+            Self.balanceRow(
+                location: location, productUUID: variant.productUUID, variantUUID: variant.variantUUID,
+                balance: held[variant.product] ?? .zero)
+        }
+        return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)])
     }
 
     /// The products whose tracking is stopped, from a `.readTracking` outcome among `outcomes`.

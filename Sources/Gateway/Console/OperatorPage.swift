@@ -122,6 +122,18 @@ public struct OperatorPage: Sendable {
 
     static func render(_ page: Snapshot) -> String {
         var html = HTML()
+        renderHeader(page, into: &html)
+        renderUnknown(page, into: &html)
+        renderBackends(page, into: &html)
+        renderTraffic(page, into: &html)
+        renderBalances(page, into: &html)
+        renderMovements(page, into: &html)
+        html.raw("</body></html>\n")
+        return html.output
+    }
+
+    /// The document's head, the status line and the location filter.
+    static func renderHeader(_ page: Snapshot, into html: inout HTML) {
         html.raw(
             """
             <!DOCTYPE html>
@@ -142,7 +154,10 @@ public struct OperatorPage: Sendable {
         html.raw("</p>")
         if let problem = page.problem { html.element("p", problem, attributes: ["class": "problem"]) }
         html.raw("</header>")
+    }
 
+    /// Forwarded movements whose outcome is unknown, with what to do about them.
+    static func renderUnknown(_ page: Snapshot, into html: inout HTML) {
         html.section("unknown", "Unknown outcomes to reconcile")
         if page.unknownTotal == 0 {
             html.element("p", "None: every forwarded movement's outcome is known.", attributes: ["class": "empty"])
@@ -164,7 +179,9 @@ public struct OperatorPage: Sendable {
             html.more(shown: page.unknown.count, total: page.unknownTotal)
         }
         html.raw("</section>")
+    }
 
+    static func renderBackends(_ page: Snapshot, into html: inout HTML) {
         html.section("backends", "Backends")
         if page.backends.isEmpty {
             html.element(
@@ -178,7 +195,9 @@ public struct OperatorPage: Sendable {
                 })
         }
         html.raw("</section>")
+    }
 
+    static func renderTraffic(_ page: Snapshot, into html: inout HTML) {
         html.section("traffic", "Traffic per dialect since start")
         if page.traffic.isEmpty {
             html.element("p", "No request yet.", attributes: ["class": "empty"])
@@ -194,7 +213,10 @@ public struct OperatorPage: Sendable {
                 })
         }
         html.raw("</section>")
+    }
 
+    /// Balances grouped by location, each location a link to its filter.
+    static func renderBalances(_ page: Snapshot, into html: inout HTML) {
         html.section("balances", "Balances by location")
         html.element("p", "From the \(page.balancesSource); zero balances left out.", attributes: ["class": "source"])
         if let error = page.balancesError {
@@ -222,7 +244,9 @@ public struct OperatorPage: Sendable {
             html.more(shown: shown.count, total: page.balances.count)
         }
         html.raw("</section>")
+    }
 
+    static func renderMovements(_ page: Snapshot, into html: inout HTML) {
         html.section("movements", "Latest movements")
         if let error = page.movementsError {
             html.element("p", "Could not be read: \(error)", attributes: ["class": "problem"])
@@ -240,8 +264,7 @@ public struct OperatorPage: Sendable {
                     ]
                 })
         }
-        html.raw("</section></body></html>\n")
-        return html.output
+        html.raw("</section>")
     }
 
     static func queryEscaped(_ value: String) -> String {
