@@ -8,7 +8,7 @@ import Yams
 /// ```yaml
 /// backends:
 ///   - name: shop-zettle
-///     dialect: zettle            # colleqtive, storefeeder, open2b-v6, open2b-v3, zettle, stockgate, embedded
+///     dialect: zettle            # any id of DialectRegistry, or embedded
 ///     base_url: https://inventory.izettle.com
 ///     connect_timeout_ms: 5000   # default 5000
 ///     timeout_ms: 30000          # default 30000

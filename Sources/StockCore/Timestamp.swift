@@ -44,8 +44,8 @@ public enum Timestamp {
         }
     }
 
-    /// `2026-11-23 08:30:00` (Open2b's datetime, UTC).
-    public static func open2b(_ date: Date) -> String {
+    /// `2026-11-23 08:30:00`: SQL's datetime, UTC, without a zone (Open2b answers its times so).
+    public static func sqlDateTime(_ date: Date) -> String {
         let parts = civil(date)
         return "\(pad(parts.year, 4))-\(pad(parts.month))-\(pad(parts.day)) \(pad(parts.hour)):\(pad(parts.minute)):"
             + pad(parts.second)

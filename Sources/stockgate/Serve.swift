@@ -1,6 +1,7 @@
 import ArgumentParser
 import ContractTesting
 import CurlHTTP
+import Dialects
 import Foundation
 import Gateway
 import Ledger
@@ -120,7 +121,8 @@ struct Serve: AsyncParsableCommand {
         let pusher =
             settings.webhooks
             ? PusherHub(
-                client: client, organization: settings.configuration.dialectSettings["zettle"]?["organization_uuid"],
+                client: client,
+                organization: settings.configuration.dialectSettings[ZettleCodec.dialect]?["organization_uuid"],
                 destinations: settings.configuration.webhookDestinations, metrics: metrics, logger: logger) : nil
         do {
             gateway = try Self.makeGateway(

@@ -14,10 +14,10 @@ struct Translate: ParsableCommand {
             standard input when FILE is - or absent.
             """)
 
-    @Option(help: "The inbound dialect (stockgate, colleqtive, storefeeder, open2b-v6, open2b-v3, zettle).")
+    @Option(help: ArgumentHelp("The inbound dialect (\(DialectRegistry.ids.joined(separator: ", ")))."))
     var from: String
 
-    @Option(help: "The backend dialect.")
+    @Option(help: ArgumentHelp("The backend dialect (\(DialectRegistry.ids.joined(separator: ", ")))."))
     var to: String
 
     @Option(help: "Catalog directory (default ./mappings).")

@@ -5,6 +5,7 @@ import Foundation
 import Gateway
 import GatewayTestSupport
 import Ledger
+import NIOCore
 import NIOHTTP1
 import StockCore
 import TestSupport
@@ -17,66 +18,35 @@ import Testing
 struct LoadTests {
     static let requestsPerClient = 40
 
-    /// A restock (in) or a sale (out) of one unit of mug-black, in a dialect.
-    static func request(_ dialect: String, inbound: Bool) -> (HTTPMethod, String, String) {
-        switch dialect {
-        case "stockgate":
-            let (from, to) = inbound ? ("supplier", "shop-floor") : ("shop-floor", "sold")
-            return (
-                .POST, "/stockgate/v1/movements",
-                #"{"movements": [{"product": "mug-black", "quantity": 1, "from": "\#(from)", "to": "\#(to)"}]}"#
-            )
-        case "colleqtive":
-            let (from, to) = inbound ? ("INBOUND", "SHOPFLOOR") : ("SHOPFLOOR", "SOLD")
-            return (
-                .POST, "/api/v2/public/stores/1001/storeproductlocation/movement",
-                #"[{"product_number": "100300", "quantity": 1, "from_location": {"location_code": "\#(from)"}, "to_location": {"location_code": "\#(to)"}}]"#
-            )
-        case "storefeeder":
-            let (from, to) =
-                inbound
-                ? (
-                    #"{"IDType": "StockLocationReference", "Value": "Unspecified"}"#,
-                    #"{"IDType": "ID", "Value": "5431"}"#
-                )
-                : (
-                    #"{"IDType": "ID", "Value": "5431"}"#,
-                    #"{"IDType": "StockLocationReference", "Value": "Unspecified"}"#
-                )
-            return (
-                .POST, "/stocklocations/create-transfers",
-                #"[{"ProductIDType": {"IDType": "SKU", "Value": "A927TP"}, "StockLocationFrom": \#(from), "StockLocationTo": \#(to), "TransferAmount": 1, "ImmediateTransfer": true}]"#
-            )
-        case "open2b-v6":
-            return (
-                .POST, "/api/v6/commerce.movements.create",
-                #"{"movement": {"sku": "A927TP", "adjustment": "\#(inbound ? "1.00" : "-1.00")"}}"#
-            )
-        default:
-            let (from, to) =
-                inbound
-                ? ("c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "89ac1e4a-5f0f-11ec-bf63-0242ac130002")
-                : ("89ac1e4a-5f0f-11ec-bf63-0242ac130002", "92646e02-5f0f-11ec-bf63-0242ac130002")
-            return (
-                .PUT, "/organizations/self/inventory",
-                #"{"changes": [{"productUuid": "3cc3b9f6-623b-11ec-90d6-0242ac120003", "variantUuid": "45900c4c-623b-11ec-90d6-0242ac120003", "fromLocationUuid": "\#(from)", "toLocationUuid": "\#(to)", "change": 1}]}"#
-            )
+    /// Every registered dialect: each client's request is written by its own client codec.
+    static let dialects = DialectRegistry.ids
+
+    /// A restock (in) or a sale (out) of one unit of mug-black, as a `dialect` client sends it
+    /// (every dialect can say both: `IntentTests`).
+    static func request(_ dialect: String, inbound: Bool) -> DialectClient.Request {
+        guard let request = DialectClient.request(dialect, DialectClient.unit(inbound: inbound)) else {
+            preconditionFailure("a \(dialect) client cannot send a unit restock or sale")
         }
+        return request
     }
 
-    static func succeeded(_ dialect: String, _ result: HTTPResult) -> Bool {
-        switch dialect {
-        case "stockgate": return result.json?["applied"] == 1
-        case "colleqtive": return result.json?["success"] == true
-        case "storefeeder": return result.json?["Successful"] == 1
-        case "open2b-v6": return result.json?["status"] == "ok"
-        default: return result.status == 200
-        }
+    /// Whether the answer says the movement was applied, as the dialect's client reads it.
+    static func succeeded(_ dialect: String, _ result: HTTPResult, inbound: Bool = true) -> Bool {
+        DialectClient.applied(dialect, DialectClient.unit(inbound: inbound), result)
+    }
+
+    /// Sends `request` to `base`, with `headers` besides its own.
+    static func send(
+        _ request: DialectClient.Request, to base: String, headers: [(String, String)] = [],
+        timeout: TimeAmount = .seconds(30)
+    ) async throws -> HTTPResult {
+        try await HTTPClient.shared.send(
+            request.method, base + request.path, body: request.body, headers: request.headers + headers,
+            timeout: timeout)
     }
 
     /// Runs the load against `base`; returns the net change it was told succeeded, and how many succeeded.
     static func load(_ base: String) async throws -> (net: Int, successes: Int) {
-        let dialects = ["stockgate", "colleqtive", "storefeeder", "open2b-v6", "zettle"]
         return try await withThrowingTaskGroup(of: (Int, Int).self) { group in
             for client in 0..<32 {
                 group.addTask {
@@ -86,12 +56,11 @@ struct LoadTests {
                     for index in 0..<requestsPerClient {
                         let dialect = dialects[(client + index) % dialects.count]
                         let inbound = Bool.random(using: &generator) || index < 4
-                        let (method, path, body) = request(dialect, inbound: inbound)
-                        let result = try await HTTPClient.shared.send(method, base + path, body: body)
+                        let result = try await send(request(dialect, inbound: inbound), to: base)
                         guard result.status < 500 else {
                             throw TestFailure("\(dialect): \(result.status) \(result.text)")
                         }
-                        if succeeded(dialect, result) {
+                        if succeeded(dialect, result, inbound: inbound) {
                             net += inbound ? 1 : -1
                             successes += 1
                         }

@@ -26,7 +26,7 @@ let nginxPath: String? = ["/usr/sbin/nginx", "/usr/bin/nginx"].first {
     .enabled(if: nginxPath != nil, "needs nginx: scripts/install-deps test installs it"),
     .enabled(if: StockGateProcess.isBuilt, StockGateProcess.notBuilt))
 struct ThreeInstancesTests {
-    static let dialects = ["stockgate", "colleqtive", "storefeeder", "open2b-v6", "zettle"]
+    static let dialects = LoadTests.dialects
 
     @Test("every acknowledged movement is in the journal exactly once, no key applied twice, stock conserved")
     func killOneUnderLoad() async throws {
@@ -55,12 +55,12 @@ struct ThreeInstancesTests {
                         for sequence in 0..<12 {
                             let dialect = Self.dialects[(client + sequence) % Self.dialects.count]
                             let key = "c\(client)-\(sequence)"
-                            let (method, path, body) = LoadTests.request(dialect, inbound: true)
+                            let request = LoadTests.request(dialect, inbound: true)
                             // Resend the same request with the same key until an answer comes back.
                             for _ in 0..<60 {
-                                if let result = try? await HTTPClient.shared.send(
-                                    method, base + path, body: body, headers: [("Idempotency-Key", key)],
-                                    timeout: .seconds(10)), result.status < 500
+                                if let result = try? await LoadTests.send(
+                                    request, to: base, headers: [("Idempotency-Key", key)], timeout: .seconds(10)),
+                                    result.status < 500
                                 {
                                     if LoadTests.succeeded(dialect, result) { acknowledged.add(key) }
                                     break

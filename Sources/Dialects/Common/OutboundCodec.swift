@@ -61,6 +61,9 @@ public struct BackendCapabilities: Sendable, Equatable {
     public var balanceReads: Bool
     /// Deduplicates a repeated request by a key (so a retry is safe).
     public var idempotencyKeys: Bool
+    /// Most pages of one balance read followed (`nextBalanceRequest`): a backend that keeps
+    /// announcing pages is cut off there. 1 for a dialect that does not page.
+    public var maxBalancePages = 1
 }
 
 /// The dialect's own parameters of a backend, from the configuration: the keys its

@@ -295,7 +295,7 @@ public struct Open2bCodec: InboundCodec {
                 // More than two decimals can only come from another dialect; Open2b would
                 // round, StockGate shows the exact value rather than invent one.
                 object["adjustment"] = .string(signed.fixed(fractionDigits: 2) ?? signed.description)
-            case "creationTime": object["creationTime"] = .string(movement.createdAt.map(Timestamp.open2b) ?? "")
+            case "creationTime": object["creationTime"] = .string(movement.createdAt.map(Timestamp.sqlDateTime) ?? "")
             case "description": object["description"] = .string(movement.description ?? "")
             default: break
             }

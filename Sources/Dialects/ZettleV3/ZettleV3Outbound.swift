@@ -9,9 +9,8 @@ public struct ZettleV3Outbound: OutboundCodec {
     public var dialect: String { ZettleV3Codec.dialect }
     public let capabilities = BackendCapabilities(
         maxBatchItems: ZettleV3Codec.maxMovements, atomicRequests: true, integerQuantities: false,
-        maxFractionDigits: nil, pendingTransfers: false, balanceReads: true, idempotencyKeys: false)
-    /// Most pages of one balance read followed (a backend that keeps announcing pages is cut off).
-    public static let maxPages = 100
+        maxFractionDigits: nil, pendingTransfers: false, balanceReads: true, idempotencyKeys: false,
+        maxBalancePages: 100)
 
     /// The earlier API's codec: the catalog lookups are the same (the same UUIDs).
     let identities = ZettleOutbound()

@@ -454,12 +454,12 @@ public final class RemoteBackend: StockBackend {
         metrics?.recordCircuit(backend: name, state: state)
     }
 
-    /// Balances, page after page while the backend announces another (at most
-    /// `ZettleV3Outbound.maxPages`); a product read on two pages counts once, non-zero first.
+    /// Balances, page after page while the backend announces another (at most its dialect's
+    /// `capabilities.maxBalancePages`); a product read on two pages counts once, non-zero first.
     func readBalances(_ query: BalanceQuery, facts: RequestFacts) async throws -> [Balance] {
         var request = try codec.balanceRequest(query, catalog: catalog)
         var balances: [Balance] = []
-        for _ in 0..<ZettleV3Outbound.maxPages {
+        for _ in 0..<max(1, codec.capabilities.maxBalancePages) {
             let response = try await send(request, facts: facts)
             do {
                 balances += try codec.balanceResult(response, query: query, catalog: catalog)

@@ -56,7 +56,7 @@ struct SimulatorRoutes: RouteCollection {
             ] as [([HTTPRequest.Method], String)] {
                 routes.append(
                     ServedRoute(
-                        methods, path, requirement: .dialect(ZettleCodec.dialect), dialect: "zettle",
+                        methods, path, requirement: .dialect(ZettleCodec.dialect), dialect: ZettleCodec.dialect,
                         name: "subscriptions", readsBody: true, envelope: envelope, handle: handle))
             }
         }

@@ -7,7 +7,8 @@ struct TokenRoutes: RouteCollection {
     func routes(for gateway: Gateway) -> [ServedRoute] {
         [
             ServedRoute(
-                [.post], "/Token", requirement: .anyone, dialect: "storefeeder", name: "token", readsBody: true,
+                [.post], "/Token", requirement: .anyone, dialect: StoreFeederCodec.dialect, name: "token",
+                readsBody: true,
                 envelope: Self.oauthEnvelope
             ) { request in
                 .answer(
