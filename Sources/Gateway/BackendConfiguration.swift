@@ -38,12 +38,6 @@ public struct BackendConfiguration: Sendable, Equatable {
         case password(tokenURL: String, username: String, password: SecretSource, clientID: String?)
     }
 
-    /// Where a secret is read from.
-    public enum SecretSource: Sendable, Equatable {
-        case environment(String)
-        case file(String)
-    }
-
     public var name: String
     public var dialect: String
     public var baseURL: String
@@ -142,26 +136,6 @@ public struct BackendConfiguration: Sendable, Equatable {
                 clientID: string("client_id"))
         default:
             throw fail("auth.type must be none, bearer, header, oauth2_client_credentials or oauth2_password")
-        }
-    }
-}
-
-extension BackendConfiguration.SecretSource {
-    /// Reads the secret now (at start), so a missing one stops the start, not a request.
-    public func read(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Secret {
-        switch self {
-        case .environment(let variable):
-            guard let value = environment[variable], !value.isEmpty else {
-                throw ConfigFile.Error(description: "the environment variable \(variable) is not set")
-            }
-            return Secret(value)
-        case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ConfigFile.Error(description: "cannot read the secret file \(path)")
-            }
-            var text = String(decoding: data, as: UTF8.self)
-            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
-            return Secret(text)
         }
     }
 }

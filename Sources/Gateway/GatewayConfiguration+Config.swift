@@ -42,12 +42,7 @@ import Yams
 public struct ConfigFile: Sendable, Equatable {
     /// The keys of the `server` section; `ServeSettings` reads each under its flag and its
     /// `STOCKGATE_*` variable.
-    public static let serverKeys: [String] = [
-        "host", "port", "data_dir", "mappings", "max_body_bytes", "max_json_depth", "max_json_values",
-        "idempotency_ttl_hours", "max_batch_items", "max_concurrent_requests", "max_connections",
-        "request_timeout_seconds", "idle_timeout_seconds", "drain_delay_seconds", "drain_timeout_seconds", "log_format",
-        "webhook_allowed_networks", "auth_failures_per_minute", "admin_listen",
-    ]
+    public static let serverKeys = Setting.all.filter { $0.place == .server }.map(\.key)
 
     /// The `server` section's scalars as written (typed and range-checked by `ServeSettings`,
     /// which knows every layer), with the line of each for messages.
@@ -57,7 +52,8 @@ public struct ConfigFile: Sendable, Equatable {
     /// `database_env` / `database_file` (where a URL with its password is read), and
     /// `pool_size`. `ServeSettings` layers them under `--database` / `STOCKGATE_DATABASE`.
     public var storage: [String: String] = [:]
-    public static let storageKeys = ["database", "database_env", "database_file", "pool_size"]
+    public static let storageKeys = Setting.all.filter { $0.place == .storage || $0.place == .storageFileOnly }.map(
+        \.key)
     /// The file's path as given, for messages.
     public var path = "config"
 
@@ -91,7 +87,7 @@ public struct ConfigFile: Sendable, Equatable {
     public struct Client: Sendable, Equatable {
         public var name: String
         public var dialects: Set<String>
-        public var secret: BackendConfiguration.SecretSource
+        public var secret: SecretSource
         public var roles: Set<Role> = []
     }
 
@@ -111,7 +107,7 @@ public struct ConfigFile: Sendable, Equatable {
                     "\(file): client '\(name)': secret must not be written in the file: use secret_env or secret_file"
             )
         }
-        let secret: BackendConfiguration.SecretSource
+        let secret: SecretSource
         if let variable = client["secret_env"]?.string {
             secret = .environment(variable)
         } else if let path = client["secret_file"]?.string {

@@ -44,9 +44,11 @@ public struct ServeSettings: Sendable {
     }
 
     /// The settings `stockgate serve` has a flag for.
-    public static let flagKeys: Set<String> = [
-        "host", "port", "data_dir", "mappings", "config", "log_level", "log_format", "database",
-    ]
+    public static let flagKeys = Set(Setting.all.filter(\.hasFlag).map(\.key))
+
+    /// Each setting's value as read from its layers (flag, variable, file), by key; unset ones
+    /// are absent. What `check` lists and what a reload compares.
+    public var effective: [String: String] = [:]
 
     public var configuration: GatewayConfiguration
     public var file: ConfigFile
@@ -92,40 +94,39 @@ public struct ServeSettings: Sendable {
                 }),
             file: file)
         var database = reader.text("database")
-        if database == nil, let variable = file.storage["database_env"] {
-            guard let value = environment[variable], !value.isEmpty else {
-                throw CommandError("storage.database_env: the environment variable \(variable) is not set")
+        for (key, source) in [
+            ("database_env", file.storage["database_env"].map(SecretSource.environment)),
+            ("database_file", file.storage["database_file"].map(SecretSource.file)),
+        ] where database == nil {
+            guard let source else { continue }
+            do {
+                database = try source.read(environment: environment).value
+            } catch {
+                throw CommandError("storage.\(key): \(error)")
             }
-            database = value
-        }
-        if database == nil, let path = file.storage["database_file"] {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw CommandError("storage.database_file: cannot read \(path)")
-            }
-            database = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         if let database, !(database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")) {
             throw CommandError(
                 "database must be a postgres:// URL (from --database, STOCKGATE_DATABASE or storage.database)")
         }
-        let poolSize = try reader.integer("pool_size", 1...1000) ?? 16
+        let poolSize = try reader.integer("pool_size") ?? 16
 
         var configuration = GatewayConfiguration()
         if let host = reader.text("host") { configuration.host = host }
-        if let port = try reader.integer("port", 0...65535) { configuration.port = port }
+        if let port = try reader.integer("port") { configuration.port = port }
         if let directory = reader.text("data_dir") { configuration.dataDirectory = directory }
         if let directory = reader.text("mappings") { configuration.mappingsDirectory = directory }
-        if let bytes = try reader.integer("max_body_bytes", 1...Int(Int32.max)) { configuration.maxBodyBytes = bytes }
-        if let depth = try reader.integer("max_json_depth", 1...1000) { configuration.maxJSONDepth = depth }
-        if let values = try reader.integer("max_json_values", 1...Int(Int32.max)) {
+        if let bytes = try reader.integer("max_body_bytes") { configuration.maxBodyBytes = bytes }
+        if let depth = try reader.integer("max_json_depth") { configuration.maxJSONDepth = depth }
+        if let values = try reader.integer("max_json_values") {
             configuration.maxJSONValues = values
         }
         if let hours = try reader.seconds("idempotency_ttl_hours") { configuration.idempotencyTTL = hours * 3600 }
-        if let items = try reader.integer("max_batch_items", 1...1_000_000) { configuration.maxBatchItems = items }
-        if let count = try reader.integer("max_concurrent_requests", 1...1_000_000) {
+        if let items = try reader.integer("max_batch_items") { configuration.maxBatchItems = items }
+        if let count = try reader.integer("max_concurrent_requests") {
             configuration.maxConcurrentRequests = count
         }
-        if let count = try reader.integer("max_connections", 1...10_000_000) { configuration.maxConnections = count }
+        if let count = try reader.integer("max_connections") { configuration.maxConnections = count }
         if let address = reader.text("admin_listen") {
             guard GatewayConfiguration.hostAndPort(address) != nil else {
                 throw CommandError(
@@ -134,7 +135,7 @@ public struct ServeSettings: Sendable {
             }
             configuration.adminListen = address
         }
-        if let count = try reader.integer("auth_failures_per_minute", 1...1_000_000) {
+        if let count = try reader.integer("auth_failures_per_minute") {
             configuration.authFailuresPerMinute = count
         }
         if let seconds = try reader.seconds("drain_timeout_seconds") { configuration.drainTimeout = seconds }
@@ -149,22 +150,13 @@ public struct ServeSettings: Sendable {
         }
         if let seconds = try reader.seconds("request_timeout_seconds") { configuration.requestTimeout = seconds }
         if let seconds = try reader.seconds("idle_timeout_seconds") { configuration.idleTimeout = seconds }
-        if let seconds = try reader.seconds("drain_delay_seconds", allowZero: true) {
+        if let seconds = try reader.seconds("drain_delay_seconds") {
             configuration.drainDelay = seconds
         }
         for (dialect, settings) in file.dialects { configuration.dialectSettings[dialect] = settings }
 
-        let levelText = reader.text("log_level") ?? "info"
-        guard let logLevel = Logger.Level(rawValue: levelText.lowercased()) else {
-            throw CommandError(
-                "log_level must be trace, debug, info, notice, warning, error or critical, got '\(levelText)'")
-        }
-
-        let logFormat = reader.text("log_format")?.lowercased() ?? "text"
-        guard ["text", "json"].contains(logFormat) else {
-            throw CommandError(
-                "log_format must be text or json, got '\(logFormat)' (from \(reader.places("log_format")))")
-        }
+        let logLevel = Logger.Level(rawValue: try reader.choice("log_level") ?? "info") ?? .info
+        let logFormat = try reader.choice("log_format") ?? "text"
 
         var clients: [ClientAuthenticator.Client] = []
         for client in file.clients {
@@ -194,6 +186,7 @@ public struct ServeSettings: Sendable {
         settings.replay = reader.text("replay")
         settings.faults = flags.enableFaults || reader.flag("enable_faults")
         settings.webhooks = flags.enableWebhooks || reader.flag("enable_webhooks")
+        settings.effective = reader.effective(flags: flags)
         return settings
     }
 
@@ -223,14 +216,57 @@ public struct ServeSettings: Sendable {
 
         func flag(_ key: String) -> Bool { ["1", "true", "yes"].contains(text(key)?.lowercased() ?? "") }
 
+        /// Every place `key` can be given, for a message.
         func places(_ key: String) -> String {
-            let flag = ServeSettings.flagKeys.contains(key) ? "--\(key.replacingOccurrences(of: "_", with: "-")), " : ""
+            let setting = Setting.named(key)
+            let flag = setting.hasFlag ? "\(setting.flag), " : ""
             let line = file.serverLines[key].map { ", \(file.path):\($0)" } ?? ""
-            let section = ConfigFile.storageKeys.contains(key) ? "storage" : "server"
-            return "\(flag)STOCKGATE_\(key.uppercased()) or \(section).\(key)\(line)"
+            return "\(flag)\(setting.variable)" + (setting.fileKey.map { " or \($0)\(line)" } ?? "")
         }
 
-        func integer(_ key: String, _ range: ClosedRange<Int>) throws(CommandError) -> Int? {
+        /// Each setting's value from its layers; the `enable_*` and `allow_anonymous` flags as
+        /// `on` when set by flag or variable.
+        func effective(flags: Flags) -> [String: String] {
+            var values: [String: String] = [:]
+            for setting in Setting.all where setting.place != .storageFileOnly {
+                if setting.kind == .flag {
+                    let given =
+                        switch setting.key {
+                        case "enable_test_reset": flags.enableTestReset
+                        case "enable_faults": flags.enableFaults
+                        case "enable_webhooks": flags.enableWebhooks
+                        case "allow_anonymous": flags.allowAnonymous
+                        default: false
+                        }
+                    values[setting.key] = given || flag(setting.key) ? "on" : "off"
+                } else if let value = text(setting.key) {
+                    values[setting.key] = value
+                }
+            }
+            for key in ["database_env", "database_file"] { values[key] = file.storage[key] }
+            return values
+        }
+
+        /// One of the setting's choices (lower-cased).
+        func choice(_ key: String) throws(CommandError) -> String? {
+            guard let value = text(key)?.lowercased() else { return nil }
+            guard case .choice(let choices) = Setting.named(key).kind, choices.contains(value) else {
+                let choices = if case .choice(let all) = Setting.named(key).kind { all } else { [String]() }
+                throw CommandError(
+                    "\(key) must be \(Self.oneOf(choices)), got '\(value)' (from \(places(key)))")
+            }
+            return value
+        }
+
+        static func oneOf(_ choices: [String]) -> String {
+            choices.count < 2
+                ? choices.joined() : choices.dropLast().joined(separator: ", ") + " or " + choices.last!
+        }
+
+        func integer(_ key: String) throws(CommandError) -> Int? {
+            guard case .integer(let range) = Setting.named(key).kind else {
+                preconditionFailure("\(key) is not an integer setting")
+            }
             guard let value = text(key) else { return nil }
             guard let number = Int(value), range.contains(number) else {
                 throw CommandError(
@@ -240,7 +276,10 @@ public struct ServeSettings: Sendable {
             return number
         }
 
-        func seconds(_ key: String, allowZero: Bool = false) throws(CommandError) -> Double? {
+        func seconds(_ key: String) throws(CommandError) -> Double? {
+            guard case .seconds(let allowZero) = Setting.named(key).kind else {
+                preconditionFailure("\(key) is not a duration setting")
+            }
             guard let value = text(key) else { return nil }
             guard let number = Double(value), number.isFinite, allowZero ? number >= 0 : number > 0,
                 number <= 10_000_000

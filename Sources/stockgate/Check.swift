@@ -13,8 +13,8 @@ struct Check: AsyncParsableCommand {
         discussion: """
             Reads flags, STOCKGATE_* variables and --config in the same layers as 'serve', loads the
             catalog, reads every backend's and client's secret and builds the routes; sends nothing,
-            opens no data directory. Prints what it found and exits 0, or names the first problem
-            on one line and exits 2.
+            opens no data directory. Prints what it found, each setting's value (secrets only as
+            set), and exits 0, or names the first problem on one line and exits 2.
             """)
 
     @Option(help: "The configuration file.")
@@ -57,6 +57,7 @@ struct Check: AsyncParsableCommand {
         }
         print(
             "clients: \(settings.clients.count); listen \(settings.configuration.host):\(settings.configuration.port)")
+        for line in Setting.listing(settings.effective) { print(line) }
         print("ok")
     }
 }

@@ -22,10 +22,11 @@ struct GatewayAccess: ParsableArguments {
 
     /// `Authorization: Bearer <the variable's value>` (`--token-env`).
     static func bearer(fromVariable name: String) throws -> (name: String, value: String) {
-        guard let token = ProcessInfo.processInfo.environment[name], !token.isEmpty else {
-            throw CommandError("--token-env: the variable \(name) is not set")
+        do {
+            return ("Authorization", "Bearer \(try SecretSource.environment(name).read().value)")
+        } catch {
+            throw CommandError("--token-env: \(error)")
         }
-        return ("Authorization", "Bearer \(token)")
     }
 
     /// Runs `body` with a reconciler on the gateway, its HTTP client shut down after.

@@ -24,26 +24,8 @@ struct Reloader: Sendable {
     let live: ServedGateway
     let logger: Logger
 
-    /// Settings read once at start: their running value and how to read it from new settings.
-    static let fixed: [(key: String, value: @Sendable (ServeSettings) -> String)] = [
-        ("host", { $0.configuration.host }), ("port", { String($0.configuration.port) }),
-        ("data_dir", { $0.configuration.dataDirectory }), ("database", { $0.database ?? "" }),
-        ("pool_size", { String($0.poolSize) }), ("log_level", { $0.logLevel.rawValue }),
-        ("log_format", { $0.logFormat }), ("max_body_bytes", { String($0.configuration.maxBodyBytes) }),
-        ("request_timeout_seconds", { String($0.configuration.requestTimeout) }),
-        ("idle_timeout_seconds", { String($0.configuration.idleTimeout) }),
-        ("drain_delay_seconds", { String($0.configuration.drainDelay) }),
-        ("idempotency_ttl_hours", { String($0.configuration.idempotencyTTL) }),
-        ("enable_test_reset", { String($0.testReset) }), ("enable_faults", { String($0.faults) }),
-        ("enable_webhooks", { String($0.webhooks) }),
-        ("drain_timeout_seconds", { String($0.configuration.drainTimeout) }),
-        ("admin_listen", { $0.configuration.adminListen ?? "" }),
-        ("auth_failures_per_minute", { String($0.configuration.authFailuresPerMinute) }),
-        (
-            "webhook_allowed_networks",
-            { $0.configuration.webhookDestinations.allowed.map(\.description).joined(separator: ",") }
-        ),
-    ]
+    /// The settings that keep their running value until a restart (`Setting.reloadable`).
+    static let restartOnly = Setting.all.filter { !$0.reloadable }.map(\.key)
 
     func reload() {
         logger.notice("SIGHUP: reloading the configuration and the catalog")
@@ -54,7 +36,7 @@ struct Reloader: Sendable {
             settings = try ServeSettings.read(flags: flags, environment: ProcessInfo.processInfo.environment)
             catalog = try Serve.loadCatalog(settings, logger: logger)
             // What only a restart changes keeps its running value.
-            let restartOnly = Self.fixed.filter { $0.value(settings) != $0.value(started) }.map(\.key)
+            let restartOnly = Self.restartOnly.filter { settings.effective[$0] != started.effective[$0] }
             if !restartOnly.isEmpty {
                 logger.warning(
                     "reload: these settings changed but take effect only at a restart",

@@ -17,80 +17,52 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the gateway (embedded SQLite ledger unless configured otherwise).",
         discussion: """
-            Every option can also be set by an environment variable (STOCKGATE_HOST, STOCKGATE_PORT,
-            STOCKGATE_DATA_DIR, STOCKGATE_MAPPINGS, STOCKGATE_CONFIG, STOCKGATE_LOG_LEVEL,
-            STOCKGATE_ENABLE_TEST_RESET=1, STOCKGATE_ALLOW_ANONYMOUS=1), and every key of the config
-            file's server section by STOCKGATE_<KEY> (STOCKGATE_MAX_BODY_BYTES, ...).
-            Precedence: flag, then environment, then the config file, then the default.
+            Every option, and every key of the config file's server section, can also be set by its
+            environment variable: \(Setting.variablesHelp) (a switch by 1, true or yes).
+            Precedence: flag, then environment, then the config file, then the default. \
+            `stockgate check` lists each setting's value; docs/configuration.md has the table.
             """)
 
-    @Option(help: "Address to listen on (default 127.0.0.1).")
+    @Option(help: ArgumentHelp(Setting.named("host").help))
     var host: String?
 
-    @Option(help: "Port to listen on (default 8080; 0 picks a free port).")
+    @Option(help: ArgumentHelp(Setting.named("port").help))
     var port: Int?
 
-    @Option(name: .customLong("data-dir"), help: "Directory of the ledger database (default ./.stockgate).")
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp(Setting.named("data_dir").help))
     var dataDir: String?
 
-    @Option(help: "Directory with products.csv and locations.csv (default ./mappings).")
+    @Option(help: ArgumentHelp(Setting.named("mappings").help))
     var mappings: String?
 
-    @Option(
-        help:
-            "A shared PostgreSQL (postgres://user@host:port/db) instead of the embedded SQLite ledger; migrations are applied at start."
-    )
+    @Option(help: ArgumentHelp(Setting.named("database").help))
     var database: String?
 
-    @Option(
-        name: .customLong("contract-tests"),
-        help:
-            "The contract cases the OpenAPI documents at /stockgate/openapi/<dialect>.json take their examples from (default contract-tests)."
-    )
+    @Option(name: .customLong("contract-tests"), help: ArgumentHelp(Setting.named("contract_tests").help))
     var contractTests: String?
 
-    @Option(
-        help:
-            "Answer the vendor dialects that have cases under this directory (<dialect>/<case>.json, as `stockgate record` writes them) from those cases instead of the ledger."
-    )
+    @Option(help: ArgumentHelp(Setting.named("replay").help))
     var replay: String?
 
-    @Option(help: "Optional YAML configuration file.")
+    @Option(help: ArgumentHelp(Setting.named("config").help))
     var config: String?
 
-    @Flag(
-        name: .customLong("enable-test-reset"),
-        help:
-            "Serve POST /stockgate/v1/test/reset, which empties the ledger (contract testing only, never in production)."
-    )
+    @Flag(name: .customLong("enable-test-reset"), help: ArgumentHelp(Setting.named("enable_test_reset").help))
     var enableTestReset = false
 
-    @Flag(
-        name: .customLong("enable-faults"),
-        help:
-            "Serve /stockgate/v1/test/faults and play the faults scheduled there (simulating a vendor's failures; testing only, never in production)."
-    )
+    @Flag(name: .customLong("enable-faults"), help: ArgumentHelp(Setting.named("enable_faults").help))
     var enableFaults = false
 
-    @Flag(
-        name: .customLong("enable-webhooks"),
-        help:
-            "Serve Zettle's Pusher API (/organizations/{org}/subscriptions) and send its InventoryBalanceChanged webhooks to the subscribed destinations (simulating Zettle)."
-    )
+    @Flag(name: .customLong("enable-webhooks"), help: ArgumentHelp(Setting.named("enable_webhooks").help))
     var enableWebhooks = false
 
-    @Flag(
-        name: .customLong("allow-anonymous"),
-        help: "Serve without client credentials on a non-loopback address (refused otherwise).")
+    @Flag(name: .customLong("allow-anonymous"), help: ArgumentHelp(Setting.named("allow_anonymous").help))
     var allowAnonymous = false
 
-    @Option(
-        name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(Setting.named("log_level").help))
     var logLevel: String?
 
-    @Option(
-        name: .customLong("log-format"),
-        help: "text (default) or json: one object per line with millisecond UTC timestamps.")
+    @Option(name: .customLong("log-format"), help: ArgumentHelp(Setting.named("log_format").help))
     var logFormat: String?
 
     var flags: ServeSettings.Flags {
