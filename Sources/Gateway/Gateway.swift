@@ -222,7 +222,7 @@ public final class Gateway: Sendable {
         let (key, callerKey) = keys
         let fingerprint = Self.fingerprint(request)
         let now = clock()
-        let expiry = now.addingTimeInterval(-configuration.idempotencyTTL)
+        let expiry = now.addingTimeInterval(-configuration.idempotencyTTL.timeInterval)
         do {
             if let answer = try await Self.answerStored(
                 store, codec, route, key, callerKey, fingerprint, expiry, decoded.context)
@@ -232,7 +232,7 @@ public final class Gateway: Sendable {
             // A claim older than twice the request timeout belongs to an instance that died.
             let claimed = try await store.claim(
                 dialect: codec.dialect, key: key, now: now,
-                staleBefore: now.addingTimeInterval(-2 * max(configuration.requestTimeout, 30)))
+                staleBefore: now.addingTimeInterval(-2 * max(configuration.requestTimeout.timeInterval, 30)))
             guard claimed else {
                 let busy = GatewayError.conflict(
                     "a request with Idempotency-Key '\(callerKey)' is still in progress", field: "Idempotency-Key")

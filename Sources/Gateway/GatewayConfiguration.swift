@@ -1,3 +1,4 @@
+import Foundation
 import StockCore
 
 /// How a gateway runs. Defaults suit a developer machine; `stockgate serve` fills it from
@@ -21,8 +22,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// The Zettle organization UUID answered besides `self` in `/organizations/{org}/…`.
     /// Each dialect's `dialects.<id>` settings (keys its `Dialect.settingKeys` declare).
     public var dialectSettings: [String: [String: String]]
-    /// How long the answer to a write with an idempotency key is kept for repeats, in seconds.
-    public var idempotencyTTL: Double = 24 * 3600
+    /// How long the answer to a write with an idempotency key is kept for repeats.
+    public var idempotencyTTL: Duration = .seconds(24 * 3600)
     /// Most movements one request may carry, whatever the dialect allows.
     public var maxBatchItems: Int = 1000
     /// Most requests handled at once; more are answered 429.
@@ -30,9 +31,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// Most client connections open at once; more are answered 503 and closed. `stockgate
     /// serve` lowers it to what the descriptor limit allows (`ConnectionBudget`).
     public var maxConnections: Int = 10_000
-    /// Most seconds a graceful shutdown waits for requests in hand; then the connections still
-    /// open are closed (their requests' journal rows say what became of them).
-    public var drainTimeout: Double = 30
+    /// How long a graceful shutdown waits for requests in hand; then the connections still open
+    /// are closed (their requests' journal rows say what became of them).
+    public var drainTimeout: Duration = .seconds(30)
     /// `host:port` of the admin listener (`server.admin_listen`): health, metrics, the operator
     /// page and the journal there, and no longer on the traffic port. nil: one port for all.
     public var adminListen: String?
@@ -41,13 +42,13 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var authFailuresPerMinute: Int = 10
     /// Where webhooks may be delivered besides public addresses (`server.webhook_allowed_networks`).
     public var webhookDestinations = DestinationPolicy()
-    /// Seconds a request body may take to arrive (408 after).
-    public var requestTimeout: Double = 30
-    /// Seconds an idle keep-alive connection is kept open.
-    public var idleTimeout: Double = 60
-    /// Seconds between SIGTERM and closing the listener: `/readyz` answers 503 at once so a
-    /// load balancer stops sending, while new connections are still served (0: close at once).
-    public var drainDelay: Double = 0
+    /// How long a request body may take to arrive (408 after).
+    public var requestTimeout: Duration = .seconds(30)
+    /// How long an idle keep-alive connection is kept open.
+    public var idleTimeout: Duration = .seconds(60)
+    /// Between SIGTERM and closing the listener: `/readyz` answers 503 at once so a load
+    /// balancer stops sending, while new connections are still served (zero: close at once).
+    public var drainDelay: Duration = .zero
 
     /// `127.0.0.1:9901` → ("127.0.0.1", 9901); `[::1]:9901` → ("::1", 9901); nil when not one.
     public static func hostAndPort(_ text: String) -> (String, Int)? {
@@ -71,5 +72,12 @@ public struct GatewayConfiguration: Sendable, Equatable {
         self.mappingsDirectory = mappingsDirectory
         self.maxBodyBytes = maxBodyBytes
         self.maxJSONDepth = maxJSONDepth
+    }
+}
+
+extension Duration {
+    /// In seconds, for `Date` arithmetic and messages.
+    public var timeInterval: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -121,7 +121,9 @@ public struct ServeSettings: Sendable {
         if let values = try reader.integer("max_json_values") {
             configuration.maxJSONValues = values
         }
-        if let hours = try reader.seconds("idempotency_ttl_hours") { configuration.idempotencyTTL = hours * 3600 }
+        if let hours = try reader.seconds("idempotency_ttl_hours") {
+            configuration.idempotencyTTL = .seconds(hours * 3600)
+        }
         if let items = try reader.integer("max_batch_items") { configuration.maxBatchItems = items }
         if let count = try reader.integer("max_concurrent_requests") {
             configuration.maxConcurrentRequests = count
@@ -138,7 +140,7 @@ public struct ServeSettings: Sendable {
         if let count = try reader.integer("auth_failures_per_minute") {
             configuration.authFailuresPerMinute = count
         }
-        if let seconds = try reader.seconds("drain_timeout_seconds") { configuration.drainTimeout = seconds }
+        if let seconds = try reader.seconds("drain_timeout_seconds") { configuration.drainTimeout = .seconds(seconds) }
         if let list = reader.text("webhook_allowed_networks") {
             switch DestinationPolicy.parse(list) {
             case .success(let policy): configuration.webhookDestinations = policy
@@ -148,10 +150,12 @@ public struct ServeSettings: Sendable {
                 )
             }
         }
-        if let seconds = try reader.seconds("request_timeout_seconds") { configuration.requestTimeout = seconds }
-        if let seconds = try reader.seconds("idle_timeout_seconds") { configuration.idleTimeout = seconds }
+        if let seconds = try reader.seconds("request_timeout_seconds") {
+            configuration.requestTimeout = .seconds(seconds)
+        }
+        if let seconds = try reader.seconds("idle_timeout_seconds") { configuration.idleTimeout = .seconds(seconds) }
         if let seconds = try reader.seconds("drain_delay_seconds") {
-            configuration.drainDelay = seconds
+            configuration.drainDelay = .seconds(seconds)
         }
         for (dialect, settings) in file.dialects { configuration.dialectSettings[dialect] = settings }
 

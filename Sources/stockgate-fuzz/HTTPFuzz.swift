@@ -48,8 +48,8 @@ enum HTTPFuzz {
             let catalog = try CatalogLoader.load(directory: mappings)
             let ledger = try Ledger.open(directory: directory, catalog: catalog, logger: logger)
             var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
-            configuration.requestTimeout = 0.5
-            configuration.idleTimeout = 2
+            configuration.requestTimeout = .milliseconds(500)
+            configuration.idleTimeout = .seconds(2)
             var routes: [String: any StockBackend] = [:]
             if let backend {
                 configuration.maxConnections = 32

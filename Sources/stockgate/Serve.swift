@@ -113,7 +113,7 @@ struct Serve: AsyncParsableCommand {
         let services = ServiceGroup(
             configuration: .init(
                 services: [.init(service: client), .init(service: storageService), .init(service: server)],
-                gracefulShutdownSignals: drainDelay > 0 ? [.sigint] : [.sigterm, .sigint], logger: logger))
+                gracefulShutdownSignals: drainDelay > .zero ? [.sigint] : [.sigterm, .sigint], logger: logger))
         // Trapped before the server announces itself: from then on SIGHUP reloads, never kills.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let reloader = Reloader(
@@ -156,15 +156,16 @@ struct Serve: AsyncParsableCommand {
                 tasks.addTask {
                     for await _ in hangups { reloader.reload() }
                 }
-                if drainDelay > 0 {
+                if drainDelay > .zero {
                     // SIGTERM: readiness fails first, new connections are still served for the
                     // delay, then the shutdown above runs (listener closed, requests drained).
                     let terms = await UnixSignalsSequence(trapping: .sigterm)
                     tasks.addTask {
                         for await _ in terms {
                             live.beginDraining()
-                            logger.notice("SIGTERM: draining", metadata: ["drain_delay_seconds": "\(drainDelay)"])
-                            try? await Task.sleep(for: .milliseconds(Int(drainDelay * 1000)))
+                            logger.notice(
+                                "SIGTERM: draining", metadata: ["drain_delay_seconds": "\(drainDelay.timeInterval)"])
+                            try? await Task.sleep(for: drainDelay)
                             await services.triggerGracefulShutdown()
                         }
                     }
@@ -229,7 +230,7 @@ struct Serve: AsyncParsableCommand {
         }
         let store = PostgresStore(
             location: location, catalog: catalog, poolSize: settings.poolSize, logger: databaseLogger,
-            idempotencyWindow: settings.configuration.idempotencyTTL)
+            idempotencyWindow: settings.configuration.idempotencyTTL.timeInterval)
         return (store, store)
     }
 
@@ -237,7 +238,8 @@ struct Serve: AsyncParsableCommand {
         do {
             return try Ledger.open(
                 directory: settings.configuration.dataDirectory, catalog: catalog,
-                logger: Logger(label: "stockgate.ledger"), idempotencyWindow: settings.configuration.idempotencyTTL)
+                logger: Logger(label: "stockgate.ledger"),
+                idempotencyWindow: settings.configuration.idempotencyTTL.timeInterval)
         } catch {
             throw CommandError("\(error)")
         }

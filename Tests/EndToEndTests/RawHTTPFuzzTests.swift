@@ -54,7 +54,7 @@ struct RawHTTPFuzzTests {
 
     @Test("mutated raw requests never get a 5xx, never take the server down, never apply a bad movement")
     func mutatedRequests() async throws {
-        try await LiveGateway.run(configure: { $0.requestTimeout = 1 }) { live in
+        try await LiveGateway.run(configure: { $0.requestTimeout = .seconds(1) }) { live in
             var random = SeededGenerator(seed: 0x5EED_4711)
             var inputs: [[UInt8]] = []
             for _ in 0..<300 {

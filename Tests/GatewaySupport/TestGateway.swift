@@ -52,7 +52,7 @@ public struct LiveGateway: Sendable {
         let ledger = try Ledger.open(
             directory: directory, catalog: catalog, clock: clock, logger: logger, idempotencyWindow: idempotencyTTL)
         var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
-        configuration.idempotencyTTL = idempotencyTTL
+        configuration.idempotencyTTL = .seconds(idempotencyTTL)
         configure(&configuration)
         let reset: (@Sendable () async throws -> Void)? = testReset ? { @Sendable in try await ledger.reset() } : nil
         let gateway = Gateway(

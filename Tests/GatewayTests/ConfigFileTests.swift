@@ -35,7 +35,7 @@ struct ConfigFileTests {
         #expect(configuration.port == 7070)  // the flag over the variable and the file
         #expect(configuration.dataDirectory == "/srv/stockgate")  // the variable over the file
         #expect(configuration.host == "127.0.0.2")  // an empty variable is unset: the file's
-        #expect(configuration.maxBodyBytes == 1000 && configuration.idleTimeout == 5)  // the file's
+        #expect(configuration.maxBodyBytes == 1000 && configuration.idleTimeout == .seconds(5))  // the file's
         #expect(configuration.maxJSONDepth == 8)  // a file-only key set by its variable
         #expect(configuration.mappingsDirectory == GatewayConfiguration().mappingsDirectory)  // the default
         #expect(settings.logLevel == .info && !settings.testReset)

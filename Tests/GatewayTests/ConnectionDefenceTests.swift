@@ -29,7 +29,7 @@ struct ConnectionDefenceTests {
             "/nowhere", "/healthz", "/metrics", "/stockgate/console", "/Token", "/stockgate/openapi/zettle.json",
         ])
     func unreadBodyTimesOut(path: String) async throws {
-        try await LiveGateway.run(configure: { $0.requestTimeout = 0.4 }) { live in
+        try await LiveGateway.run(configure: { $0.requestTimeout = .milliseconds(400) }) { live in
             let client = try RawClient(port: live.port, timeoutSeconds: 10)
             client.send("POST \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\n{\"a\"")
             let started = ContinuousClock.now
@@ -161,7 +161,7 @@ struct ConnectionDefenceTests {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
-        configuration.drainTimeout = 0.5
+        configuration.drainTimeout = .milliseconds(500)
         let gateway = Gateway(
             configuration: configuration, catalog: demoCatalog, backend: backend, logger: quietLogger)
         let (port, group, running) = try await startServer(gateway)

@@ -13,7 +13,7 @@ import Testing
 struct LimitsTests {
     @Test("a body that does not arrive in time is answered 408 in the dialect's envelope")
     func slowBody() async throws {
-        try await LiveGateway.run(configure: { $0.requestTimeout = 0.5 }) { live in
+        try await LiveGateway.run(configure: { $0.requestTimeout = .milliseconds(500) }) { live in
             let client = try RawClient(port: live.port)
             client.send(
                 "POST /api/v2/public/stores/1001/storeproductlocation/movement HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{\"product"
@@ -35,7 +35,7 @@ struct LimitsTests {
     func slowBodiesHoldNoSlot() async throws {
         try await LiveGateway.run(configure: {
             $0.maxConcurrentRequests = 2
-            $0.requestTimeout = 5
+            $0.requestTimeout = .seconds(5)
         }) { live in
             let paths = [
                 "/stockgate/v1/movements", "/api/v2/public/stores/1001/storeproductlocation/movement",

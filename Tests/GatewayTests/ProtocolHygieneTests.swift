@@ -140,8 +140,8 @@ struct ProtocolHygieneTests {
     )
     func idleAndSlow() async throws {
         try await LiveGateway.run(configure: {
-            $0.idleTimeout = 0.3
-            $0.requestTimeout = 0.5
+            $0.idleTimeout = .milliseconds(300)
+            $0.requestTimeout = .milliseconds(500)
         }) { live in
             let silent = try RawClient(port: live.port, timeoutSeconds: 10)
             let (nothing, closed) = await offPool { silent.readUntilClosed() }
@@ -166,7 +166,7 @@ struct ProtocolHygieneTests {
         "the idle timeout counts from a connection's last answer: requests spaced under it keep it open, silence after them closes it"
     )
     func idleCountsFromLastAnswer() async throws {
-        try await LiveGateway.run(configure: { $0.idleTimeout = 0.6 }) { live in
+        try await LiveGateway.run(configure: { $0.idleTimeout = .milliseconds(600) }) { live in
             let client = try RawClient(port: live.port, timeoutSeconds: 10)
             // Four requests 0.35 s apart: 1.05 s in all, past the timeout counted from the first.
             for round in 0..<4 {

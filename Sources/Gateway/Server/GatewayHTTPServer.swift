@@ -67,10 +67,9 @@ public struct GatewayHTTPServer: Service {
                 observers: [RequestMetrics(), RequestLog(logger: logger)]),
             connection: ConnectionSettings(
                 maxBodyBytes: configuration.maxBodyBytes,
-                bodyTimeout: .nanoseconds(Int64(configuration.requestTimeout * 1_000_000_000)),
-                idleTimeout: configuration.idleTimeout > 0
-                    ? .nanoseconds(Int64(configuration.idleTimeout * 1_000_000_000)) : nil),
-            drainTimeout: .nanoseconds(Int64(configuration.drainTimeout * 1_000_000_000)), logger: logger,
+                bodyTimeout: TimeAmount(configuration.requestTimeout),
+                idleTimeout: configuration.idleTimeout > .zero ? TimeAmount(configuration.idleTimeout) : nil),
+            drainTimeout: TimeAmount(configuration.drainTimeout), logger: logger,
             connections: ConnectionGate(limit: configuration.maxConnections))
         host = configuration.host
         port = configuration.port
