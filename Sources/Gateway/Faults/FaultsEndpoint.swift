@@ -1,6 +1,5 @@
 import Dialects
 import HTTPTypes
-import NIOCore
 import StockCore
 
 /// The fault admin API, served only with `serve --enable-faults` (issue 16):
@@ -13,7 +12,7 @@ import StockCore
 /// A fault that does not read is refused 400 naming the member, and nothing is scheduled.
 enum FaultsEndpoint {
     static func answer(
-        method: HTTPRequest.Method, path: String, body: ByteBuffer?, schedule: FaultSchedule
+        method: HTTPRequest.Method, path: String, body: [UInt8]?, schedule: FaultSchedule
     )
         -> CodecResponse
     {
@@ -32,7 +31,7 @@ enum FaultsEndpoint {
             }
             return .json(.ok, ["removed": .integer(schedule.remove())])
         default:
-            let bytes = body.map { Array($0.readableBytesView) } ?? []
+            let bytes = body ?? []
             let document: JSONValue
             do {
                 document = try JSONParser.parse(bytes)

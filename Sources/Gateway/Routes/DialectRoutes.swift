@@ -1,6 +1,5 @@
 import Dialects
 import HTTPTypes
-import NIOCore
 import StockCore
 
 /// Every route of every served dialect's codec (the canonical API's among them): each needs
@@ -47,12 +46,11 @@ struct DialectRoutes: RouteCollection {
         handle: @escaping @Sendable (InboundRequest, RequestFacts, Fault?) async -> CodecResponse
     ) -> Reply {
         let head = request.head
-        var body = request.body ?? ByteBuffer()
         let target = QueryString.split(target: head.path ?? "/")
         var inbound = InboundRequest(
             method: head.method == .head ? .get : head.method, path: String(target.path),
             query: QueryString.parse(target.query), headers: head.headerFields,
-            body: body.readBytes(length: body.readableBytes) ?? [], pathParameters: request.parameters,
+            body: request.body ?? [], pathParameters: request.parameters,
             maxJSONDepth: gateway.configuration.maxJSONDepth, maxJSONValues: gateway.configuration.maxJSONValues)
         inbound.authority = head.authority
         let decoded = inbound

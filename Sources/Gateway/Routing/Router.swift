@@ -58,7 +58,8 @@ struct Router: RequestResponder {
     func respond(to exchange: Exchange, body: ByteBuffer?) -> Reply {
         let reply = exchange.route.handle(
             RouteRequest(
-                head: exchange.head, body: body, parameters: exchange.parameters, requestID: exchange.requestID,
+                head: exchange.head, body: body.map { Array($0.readableBytesView) }, parameters: exchange.parameters,
+                requestID: exchange.requestID,
                 client: exchange.client, trace: exchange.trace, connection: exchange.connection,
                 gateway: exchange.gateway, throttle: throttle))
         guard case .later(let work) = reply else { return reply }

@@ -1,6 +1,5 @@
 import Dialects
 import HTTPTypes
-import NIOCore
 import StockCore
 
 /// One route the server answers: its method(s) and path template, the role it needs, where it
@@ -126,7 +125,8 @@ struct Envelope: Sendable {
 /// What a route's handler is given: the request, whole, and who sent it.
 struct RouteRequest: Sendable {
     var head: HTTPRequest
-    var body: ByteBuffer?
+    /// The body as it arrived (nil when there was none).
+    var body: [UInt8]?
     var parameters: [String: String]
     var requestID: String
     /// The configured client that sent it (nil when no client is configured).

@@ -1,7 +1,6 @@
 import Dialects
 import Foundation
 import HTTPTypes
-import NIOCore
 import StockCore
 
 /// StoreFeeder's OAuth2 password grant, `POST /Token`: a StoreFeeder client pointed at StockGate
@@ -10,8 +9,8 @@ import StockCore
 enum TokenEndpoint {
     /// Failed grants count against the caller's address and the user name tried
     /// (`AuthThrottle`): past the limit a name is answered 429 whatever the password.
-    static func answer(body: ByteBuffer?, gateway: Gateway, throttle: AuthThrottle, peer: String) -> CodecResponse {
-        let text = body.map { String(buffer: $0) } ?? ""
+    static func answer(body: [UInt8]?, gateway: Gateway, throttle: AuthThrottle, peer: String) -> CodecResponse {
+        let text = body.map { String(decoding: $0, as: UTF8.self) } ?? ""
         let form = QueryString.parse(text)
         func field(_ name: String) -> String? { form.first { $0.name == name }?.value }
         guard field("grant_type") == "password" else {

@@ -1,7 +1,6 @@
 import Dialects
 import Foundation
 import HTTPTypes
-import NIOCore
 import StockCore
 
 /// The Pusher API's subscription endpoints (iZettle/api-documentation
@@ -27,7 +26,7 @@ import StockCore
 /// `PusherHub.maxSubscriptions` (400 beyond).
 enum PusherEndpoint {
     static func answer(
-        method: HTTPRequest.Method, path: String, body: ByteBuffer?, hub: PusherHub, client: String?
+        method: HTTPRequest.Method, path: String, body: [UInt8]?, hub: PusherHub, client: String?
     ) -> CodecResponse {
         let segments = path.prefix { $0 != "?" }.split(separator: "/").map(String.init)
         guard segments.count >= 3, segments[1].lowercased() == "self" || segments[1].lowercased() == hub.organization
@@ -55,7 +54,7 @@ enum PusherEndpoint {
         }
     }
 
-    static func create(_ body: ByteBuffer?, hub: PusherHub, client: String?) -> CodecResponse {
+    static func create(_ body: [UInt8]?, hub: PusherHub, client: String?) -> CodecResponse {
         let object: JSONObject
         switch read(body) {
         case .success(let read): object = read
@@ -102,7 +101,7 @@ enum PusherEndpoint {
         }
     }
 
-    static func update(_ uuid: String, _ body: ByteBuffer?, hub: PusherHub, client: String?) -> CodecResponse {
+    static func update(_ uuid: String, _ body: [UInt8]?, hub: PusherHub, client: String?) -> CodecResponse {
         let object: JSONObject
         switch read(body) {
         case .success(let read): object = read
@@ -136,8 +135,8 @@ enum PusherEndpoint {
         return CodecResponse(status: .ok, headers: HTTPFields(), body: [])
     }
 
-    static func read(_ body: ByteBuffer?) -> Result<JSONObject, Refusal> {
-        let bytes = body.map { Array($0.readableBytesView) } ?? []
+    static func read(_ body: [UInt8]?) -> Result<JSONObject, Refusal> {
+        let bytes = body ?? []
         guard !bytes.isEmpty else { return .success(JSONObject()) }
         guard let value = try? JSONParser.parse(bytes), let object = value.objectValue else {
             return .failure(Refusal(refusal(.badRequest, "the body must be a JSON object", field: nil)))
