@@ -148,8 +148,10 @@ public struct ContractRunner: Sendable {
 
     /// Runs one case against `baseURL` (no trailing slash).
     /// - Parameters:
-    ///   - reset: first empty the target through `POST /stockgate/v1/test/reset` (a StockGate
-    ///     started with `--enable-test-reset`), so the case starts from empty stock.
+    ///   - reset: empty the target first through `POST /stockgate/v1/test/reset` (a StockGate
+    ///     started with `--enable-test-reset`) when the case needs it (`needs` holds `reset`: it
+    ///     states absolute stock or ids). A case that needs no reset never resets: it may run
+    ///     beside others, and a reset would empty the target under them.
     ///   - capabilities: what the target offers; a case needing more is skipped, saying why.
     public func run(
         _ contract: ContractCase, baseURL: String, reset: Bool = false, capabilities: TargetCapabilities = .all
@@ -162,7 +164,7 @@ public struct ContractRunner: Sendable {
         var notes: [String] = []
         var record = Record()
         do {
-            if reset && capabilities.reset {
+            if reset && capabilities.reset && contract.needs.contains(.reset) {
                 let reply = try await send("POST", baseURL + "/stockgate/v1/test/reset", body: nil)
                 guard reply.status == 200 else {
                     return ContractResult(

@@ -304,6 +304,33 @@ extension ContractTestCommandTests {
     }
 }
 
+/// Issue 32: with `--jobs N` against one served target, the runner reset the target before
+/// every case — also the cases running beside others — so a case's stock vanished between its
+/// steps (`colleqtive/034` failed about every second run; at 4 jobs, three cases every run).
+/// Now only a case that needs an empty target resets it, and those run one at a time first.
+@Suite(
+    "contract-test --jobs against one target", .serialized,
+    .enabled(if: StockGateProcess.isBuilt, StockGateProcess.notBuilt))
+struct ParallelTargetTests {
+    @Test("twenty consecutive full runs with --jobs 4 against one served target: all green")
+    func twentyRuns() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (server, port) = try await StockGateProcess.start(
+            dataDirectory: directory, arguments: ["--enable-test-reset"])
+        defer { server.terminate() }
+        for run in 1...20 {
+            let (output, status) = try await ContractTestCommandTests.contractTest([
+                ContractTestCommandTests.cases, "--target", "http://127.0.0.1:\(port)", "--jobs", "4",
+            ])
+            let failed = output.split(separator: "\n").filter { $0.hasPrefix("FAIL") || $0.hasPrefix("    ") }
+            #expect(status == 0, "run \(run): \(failed.prefix(12).joined(separator: "\n"))")
+            #expect(output.contains(" 0 failed"), "run \(run): \(output.suffix(300))")
+            if status != 0 { break }
+        }
+    }
+}
+
 /// A JUnit report read with a real XML parser.
 final class JUnitShape: NSObject, XMLParserDelegate {
     var valid = false
