@@ -42,6 +42,9 @@ public enum OpenAPI {
                 let path = String(request.path.prefix { $0 != "?" })
                 let method = request.method.uppercased()
                 guard let route = codec.routeDescription(method: method, path: path) else { continue }
+                // A route that takes any method (Open2b's RPC) has the operations its cases reach:
+                // a case showing a 404 or 405 there shows an operation that does not exist.
+                if route.method == nil && (expected.status == 404 || expected.status == 405) { continue }
                 let key = operation(
                     path: route.method == nil ? path : route.path, method: method.lowercased(), route: route)
                 operations[key]!.add(contract.name, request, expected, parameters: route.match(path) ?? [:])
@@ -56,7 +59,10 @@ public enum OpenAPI {
             }
         }
         let nullable = Schema.nullMembers(gathered.flatMap { $0.responses.values.flatMap(\.json) })
-        let refusal = refusals.isEmpty ? nil : Schema.infer(refusals, matchers: true, nullable: nullable)
+        // Not `refusals.isEmpty ? nil : …`: JSONValue is ExpressibleByNilLiteral, so that `nil`
+        // was JSON null, and the documents said `"schema": null` (invalid OpenAPI).
+        var refusal: JSONValue?
+        if !refusals.isEmpty { refusal = Schema.infer(refusals, matchers: true, nullable: nullable) }
         var paths = JSONObject()
         for key in order {
             let operation = operations[key]!
