@@ -91,13 +91,26 @@ public enum CarriageProbe {
                 continue
             }
             if other == full {
-                result.append((fact, .dropped))
+                result.append((fact, sameAsAbsent(fact, item, full: full, codec: codec, catalog: catalog)))
                 continue
             }
             if leaves == nil { leaves = RequestLeaves(full) }
             result.append((fact, carriage(of: value, in: leaves!, comparedWith: RequestLeaves(other))))
         }
         return result
+    }
+
+    /// A fact whose removal leaves the request as it was: dropped — unless its value is what
+    /// the backend writes when the fact is absent (Colleqtive's `source` defaults to
+    /// "stockgate"), which another value shows: then it arrives as sent.
+    static func sameAsAbsent(
+        _ fact: MovementFact, _ item: Movement, full: OutboundRequest, codec: any OutboundCodec, catalog: Catalog
+    ) -> Carriage {
+        let probe = fact.probing(item)
+        guard let value = fact.value(in: probe), value != fact.value(in: item),
+            case .success(let varied) = request(probe, codec: codec, catalog: catalog), varied != full
+        else { return .dropped }
+        return carriage(of: value, in: RequestLeaves(varied), comparedWith: RequestLeaves(full))
     }
 
     /// What the backend would lose of `item`: facts dropped, and text cut short.
@@ -240,8 +253,12 @@ public enum CarriageProbe {
                 if let negated = changed.first(where: { $0.value == "-" + value }) {
                     return .transformed(as: negated.path, how: "signed: negative out of the location")
                 }
+                // The form, not the probe's value: `translate --explain` once said "written as
+                // 7.00" (the probe's 7) whatever the caller's quantity (issue 32).
                 if let scaled = changed.first(where: { (try? Quantity(parsing: $0.value)) == Quantity(7) }) {
-                    return .transformed(as: scaled.path, how: "written as \(scaled.value)")
+                    let decimals = scaled.value.split(separator: ".").dropFirst().first?.count ?? 0
+                    let form = decimals == 0 ? "as text" : "with \(decimals) decimal\(decimals == 1 ? "" : "s")"
+                    return .transformed(as: scaled.path, how: "written \(form)")
                 }
                 return .transformed(as: first.path, how: "value mapped")
             }
