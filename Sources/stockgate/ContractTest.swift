@@ -111,10 +111,12 @@ struct ContractTest: AsyncParsableCommand {
             return
         }
         guard ["text", "json", "junit", "github"].contains(format) else {
-            throw CommandError("--format must be text, json, junit or github, got '\(format)'")
+            throw CommandError("--format must be text, json, junit or github, got '\(format)'", exitCode: 64)
         }
         if let dialect, !DialectRegistry.ids.contains(dialect) {
-            throw CommandError("unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))")
+            throw CommandError(
+                "--dialect: unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))", exitCode: 64
+            )
         }
         let vendor = try vendorBackend()
         let cases = try selectedCases(loading: vendor?.dialect ?? dialect)
@@ -147,8 +149,10 @@ struct ContractTest: AsyncParsableCommand {
     /// `--backend NAME`: the remote backend of `--config` whose vendor the cases run against.
     func vendorBackend() throws -> BackendConfiguration? {
         guard let backend else { return nil }
-        guard target == nil else { throw CommandError("--backend and --target exclude each other") }
-        guard let config else { throw CommandError("--backend needs --config FILE, where the backend is defined") }
+        guard target == nil else { throw CommandError("--backend and --target exclude each other", exitCode: 64) }
+        guard let config else {
+            throw CommandError("--backend needs --config FILE, where the backend is defined", exitCode: 64)
+        }
         let file: ConfigFile
         do {
             file = try ConfigFile.load(path: config)
@@ -189,7 +193,7 @@ struct ContractTest: AsyncParsableCommand {
         var extra: [(name: String, value: String)] = []
         for header in headers {
             guard let colon = header.firstIndex(of: ":"), !header[..<colon].isEmpty else {
-                throw CommandError("--header must be 'Name: value', got '\(header)'")
+                throw CommandError("--header must be 'Name: value', got '\(header)'", exitCode: 64)
             }
             extra.append(
                 (
@@ -216,7 +220,8 @@ struct ContractTest: AsyncParsableCommand {
         if intents && losses { inapplicable.append("--losses") }
         guard inapplicable.isEmpty else {
             throw CommandError(
-                "\(mode) does not take \(inapplicable.joined(separator: ", ")): it prints its own report")
+                "\(mode) does not take \(inapplicable.joined(separator: ", ")): it prints its own report",
+                exitCode: 64)
         }
     }
 
@@ -232,7 +237,8 @@ struct ContractTest: AsyncParsableCommand {
         let inbound = dialect.map { [$0] } ?? DialectRegistry.ids
         if let dialect, DialectRegistry.dialect(dialect) == nil {
             throw CommandError(
-                "unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))", exitCode: 2)
+                "--dialect: unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))", exitCode: 64
+            )
         }
         guard !loaded.isEmpty else { throw CommandError("no intent cases in \(directory)/intents", exitCode: 2) }
         var logger = Logger(label: "stockgate.intents")

@@ -73,7 +73,7 @@ struct ContractTestCommandTests {
     /// Issue 32: `--intents` ignored `--format`, `--junit` and `--filter` (no file, exit 0), and
     /// `--losses` ignored `--format json`.
     @Test(
-        "--intents and --losses refuse options they would not honour, exit 2, writing no file",
+        "--intents and --losses refuse options they would not honour, exit 64 (usage), writing no file",
         arguments: [
             ["--intents", "--format", "json"], ["--intents", "--junit", "/tmp/stockgate-intents-junit.xml"],
             ["--intents", "--filter", "restock"], ["--losses", "--format", "json"],
@@ -82,7 +82,7 @@ struct ContractTestCommandTests {
     func modesRefuseWhatTheyIgnore(arguments: [String]) async throws {
         try? FileManager.default.removeItem(atPath: "/tmp/stockgate-intents-junit.xml")
         let (output, status) = try await Self.contractTest([Self.cases] + arguments)
-        #expect(status == 2, "\(arguments): \(output)")
+        #expect(status == 64, "\(arguments): \(output)")
         #expect(!FileManager.default.fileExists(atPath: "/tmp/stockgate-intents-junit.xml"))
     }
 
@@ -115,11 +115,13 @@ struct ContractTestCommandTests {
         #expect(entries.count - skipped.count >= 30, "too few cases ran against the bare dialect")
     }
 
-    @Test("a selection that matches no case, or an unknown dialect or format, exits 2")
+    @Test("a selection that matches no case exits 2 (the run cannot start); an unknown dialect or format 64 (usage)")
     func emptySelectionIsAnError() async throws {
-        for arguments in [["--dialect", "nope"], ["--filter", "no-such-case"], ["--format", "xml"]] {
+        for (arguments, expected) in [
+            (["--filter", "no-such-case"], Int32(2)), (["--dialect", "nope"], 64), (["--format", "xml"], 64),
+        ] {
             let (_, status) = try await Self.contractTest([Self.cases] + arguments)
-            #expect(status == 2, "\(arguments)")
+            #expect(status == expected, "\(arguments)")
         }
     }
 
