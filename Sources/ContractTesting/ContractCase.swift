@@ -1,4 +1,6 @@
+import Dialects
 import Foundation
+import HTTPTypes
 import Gateway
 import StockCore
 
@@ -123,8 +125,11 @@ public struct ContractCase: Sendable {
             steps: steps, balances: balances)
         contract.needs = needs
         contract.faults = faults
-        let readsOnly = steps.allSatisfy {
-            ["GET", "HEAD"].contains($0.request.method.uppercased()) || (400..<500).contains($0.expected.status)
+        let codec = DialectRegistry.dialect(dialect)?.inboundCodec()
+        let readsOnly = steps.allSatisfy { step in
+            let method = HTTPRequest.Method(step.request.method.uppercased()) ?? .post
+            return codec?.onlyReads(method: method, path: step.request.path) ?? (method == .get || method == .head)
+                || (400..<500).contains(step.expected.status)
         }
         contract.sideEffects = readsOnly && setup.isEmpty ? .none : .unknown
         if let declared = object["sideEffects"] {

@@ -1,4 +1,6 @@
+import Dialects
 import Foundation
+import HTTPTypes
 import StockCore
 
 /// The pure half of `stockgate record`: what a request/answer pair becomes as a contract case —
@@ -363,13 +365,23 @@ public enum Recording {
                 "backend": .string(backend), "route": .string(exchange.route),
                 "at": .string(Timestamp.iso8601(time)),
             ],
-            "sideEffects": .string(
-                ["GET", "HEAD"].contains(exchange.method.uppercased()) ? "none" : "unknown"),
+            "sideEffects": .string(Self.onlyReads(exchange) ? "none" : "unknown"),
             "request": .object(request),
             "response": .object(response),
         ]
         let text = redact(JSONWriter.pretty(root) + "\n", secrets: secrets)
         try checkAbsent(secrets, in: text, name: exchange.dialect + "/" + fileName(for: exchange))
         return text
+    }
+}
+
+extension Recording {
+    /// Whether the exchange only read, as its dialect says (Open2b's find, get and count read by POST).
+    static func onlyReads(_ exchange: Exchange) -> Bool {
+        let method = HTTPRequest.Method(exchange.method.uppercased()) ?? .post
+        guard let codec = DialectRegistry.dialect(exchange.dialect)?.inboundCodec() else {
+            return method == .get || method == .head
+        }
+        return codec.onlyReads(method: method, path: exchange.path)
     }
 }

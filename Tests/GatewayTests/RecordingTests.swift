@@ -188,3 +188,34 @@ struct RecordingTests {
         #expect(await Self.answered(book, other).2 == "pass")
     }
 }
+
+/// Issue 32, point 5: recorded Open2b reads were marked `sideEffects: unknown` (they go by
+/// POST), so `contract-test --backend` skipped every one.
+@Suite("Recorded reads of an RPC dialect are side-effect free")
+struct RecordedReadsTests {
+    static func exchange(_ call: String) -> Recording.Exchange {
+        Recording.Exchange(
+            dialect: "open2b-v6", route: "rpc", method: "POST", path: "/api/v6/commerce.movements.\(call)", query: [],
+            requestHeaders: [("Content-Type", "application/json")], requestBody: Array(#"{"id": 1}"#.utf8),
+            status: 200, responseHeaders: [("Content-Type", "application/json")],
+            responseBody: Array(#"{"status": "ok"}"#.utf8))
+    }
+
+    @Test(
+        "find, get and count are reads; create, update and delete are not",
+        arguments: [
+            ("find", "none"), ("get", "none"), ("count", "none"), ("create", "unknown"), ("update", "unknown"),
+            ("delete", "unknown"),
+        ])
+    func sideEffects(call: String, expected: String) throws {
+        let text = try Recording.caseText(
+            Self.exchange(call), backend: "shop", at: Date(timeIntervalSince1970: 0), secrets: [])
+        #expect(try JSONParser.parse(Array(text.utf8))["sideEffects"]?.stringValue == expected)
+        // And a hand-written case without the key infers the same.
+        var root = try JSONParser.parse(Array(text.utf8)).objectValue ?? JSONObject()
+        root["sideEffects"] = nil
+        let parsed = try ContractCase.parse(
+            JSONWriter.bytes(.object(root)), name: "open2b-v6/x.json", dialect: "open2b-v6")
+        #expect(parsed.sideEffects == (expected == "none" ? .none : .unknown))
+    }
+}

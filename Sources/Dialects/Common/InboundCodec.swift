@@ -39,6 +39,15 @@ public protocol InboundCodec: Sendable {
 
     /// Turns a failure into the dialect's error envelope. `context` is nil when decoding failed.
     func encode(_ error: GatewayError, route: Route<Endpoint>, context: Context?) -> CodecResponse
+
+    /// Whether a request to `path` only reads (changes nothing): what a recording and a contract
+    /// case take as free of side effects. GET and HEAD unless the dialect says more (an RPC
+    /// dialect reads by POST).
+    func onlyReads(method: HTTPRequest.Method, path: String) -> Bool
+}
+
+extension InboundCodec {
+    public func onlyReads(method: HTTPRequest.Method, path: String) -> Bool { method == .get || method == .head }
 }
 
 extension InboundCodec {

@@ -49,6 +49,14 @@ public struct Open2bCodec: InboundCodec {
     /// Without `limit`, `find` returns at most this many movements.
     public static let defaultFindLimit = 10_000
 
+    /// `find`, `get` and `count` read, by POST as every Open2b call.
+    public func onlyReads(method: HTTPRequest.Method, path: String) -> Bool {
+        let name = path.split(separator: "?")[0].split(separator: "/").last ?? ""
+        guard method == .post, name.hasPrefix("commerce.movements.") else { return false }
+        let call = Method(rawValue: String(name.dropFirst("commerce.movements.".count)))
+        return call == .find || call == .get || call == .count
+    }
+
     public init(version: Version) {
         self.version = version
         self.routes = [Route(.rpc, nil, version.prefix + "/{method}")]
