@@ -1,7 +1,7 @@
 import Dialects
 import Foundation
-import HTTPTypes
 import Gateway
+import HTTPTypes
 import StockCore
 
 /// One contract case: data, not code. See `contract-tests/README.md` for the format.
