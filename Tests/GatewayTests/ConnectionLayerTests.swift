@@ -73,12 +73,12 @@ struct ConnectionLayerTests {
     ) async throws -> (NIOAsyncTestingChannel, Journal) {
         let journal = Journal()
         let channel = NIOAsyncTestingChannel()
-        let settings = ConnectionSettings(maxBodyBytes: 16, bodyTimeout: bodyTimeout, idleTimeout: idleTimeout)
+        let settings = ConnectionSettings(
+            maxBodyBytes: 16, bodyTimeout: bodyTimeout, idleTimeout: idleTimeout, logger: quietLogger)
         try await channel.testingEventLoop.executeInContext {
             try configureConnection(
-                channel.pipeline.syncOperations, settings: settings, logger: quietLogger,
-                handler: HTTPConnectionHandler(
-                    responder: EchoResponder(journal: journal), settings: settings, logger: quietLogger))
+                channel.pipeline.syncOperations, settings: settings,
+                handler: HTTPConnectionHandler(responder: EchoResponder(journal: journal), settings: settings))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).get()
         return (channel, journal)

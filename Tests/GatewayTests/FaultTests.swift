@@ -197,6 +197,26 @@ struct FaultTests {
         }
     }
 
+    /// Issue 32, point 5: a slow-body ("dribble") fault.
+    @Test("dribble: the whole answer arrives, in pieces, slowly; applied; the connection stays open")
+    func dribble() async throws {
+        try await Self.withFaults { live in
+            let scheduled = try await Self.schedule(live, #"{"kind": "dribble", "chunk_bytes": 8, "dribble_ms": 40}"#)
+            #expect(scheduled.json?["faults"]?.arrayValue?.first?["dribble_ms"] == .integer(40), "\(scheduled.text)")
+            let started = ContinuousClock.now
+            let slow = try await Self.send(live, Self.zettleRestock)
+            let took = ContinuousClock.now - started
+            #expect(slow.status == 200 && slow.json?["variants"] != nil, "\(slow.text)")
+            let pieces = (slow.body.count + 7) / 8
+            #expect(took >= .milliseconds(40 * (pieces - 1)), "\(pieces) pieces in \(took)")
+            #expect(try await balance(live, "tshirt-blue-m", "shop-floor") == Quantity(25))
+            // Spent: the next answer comes at once, on the same kept-alive client.
+            #expect(try await Self.send(live, Self.zettleRestock).status == 200)
+            let refused = try await Self.schedule(live, #"{"kind": "latency", "latency_ms": 5, "chunk_bytes": 8}"#)
+            #expect(refused.status == 400 && refused.text.contains("chunk_bytes"), "\(refused.text)")
+        }
+    }
+
     @Test(
         "rate-limit and unavailable: 429 / 503 in each vendor's envelope with Retry-After; nothing applied",
         arguments: ["zettle", "open2b-v6", "colleqtive", "storefeeder"])

@@ -36,6 +36,10 @@ public struct Fault: Sendable, Equatable {
         /// The first `applied` movements of a write are applied, then the request fails with
         /// `code` (500 by default), as a vendor that failed midway.
         case partial
+        /// The request is carried out and its answer written slowly: the head (with the full
+        /// `Content-Length`), then the body `chunkBytes` at a time, one piece every `dribble_ms`
+        /// — a slow network or an overloaded vendor, for a client's read timeouts.
+        case dribble
     }
 
     /// How long a `latency` fault waits, or a `hang` holds the connection.
@@ -129,6 +133,9 @@ public struct Fault: Sendable, Equatable {
     public var afterApply: Bool = false
     /// Movements applied before a `partial` fault fails.
     public var applied: Int = 1
+    /// A `dribble` fault's pieces: bytes each, and milliseconds between them.
+    public var chunkBytes: Int = 16
+    public var dribbleInterval: Int = 200
     /// The refusal of an `error` or `partial` fault.
     public var code: GatewayError.Code
     /// The canonical field an `error` names (`product`, `from`, `to`, `quantity`), said in the
@@ -168,7 +175,7 @@ public struct Fault: Sendable, Equatable {
 extension Fault {
     static let members: Set<String> = [
         "kind", "match", "latency_ms", "hang_ms", "retry_after", "after_apply", "applied", "code", "field",
-        "message", "skip", "times", "probability",
+        "message", "skip", "times", "probability", "chunk_bytes", "dribble_ms",
     ]
     static let matchMembers: Set<String> = ["dialect", "route", "method", "path", "backend"]
 
@@ -239,6 +246,11 @@ extension Fault {
             fault.afterApply = afterApply
         }
         if let count = try object.integer("applied", in: 0...100_000) { fault.applied = count }
+        for name in ["chunk_bytes", "dribble_ms"] where object[name] != nil && fault.kind != .dribble {
+            throw object.problem(name, "only for a dribble fault")
+        }
+        if let bytes = try object.integer("chunk_bytes", in: 1...65_536) { fault.chunkBytes = bytes }
+        if let interval = try object.integer("dribble_ms", in: 1...60_000) { fault.dribbleInterval = interval }
     }
 
     /// A delay in milliseconds: fixed, `{"min", "max"}` or `{"mean", "deviation"}`.
@@ -301,6 +313,9 @@ extension Fault {
             members.append(.init("applied", .integer(applied)))
             members.append(.init("code", .string(code.description)))
             members.append(.init("message", .string(message)))
+        case .dribble:
+            members.append(.init("chunk_bytes", .integer(chunkBytes)))
+            members.append(.init("dribble_ms", .integer(dribbleInterval)))
         case .truncate, .reset: break
         }
         if kind == .hang || kind == .reset { members.append(.init("after_apply", .bool(afterApply))) }

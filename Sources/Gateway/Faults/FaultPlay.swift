@@ -3,7 +3,7 @@ import StockCore
 
 /// How a scheduled fault changes a dialect request's reply: refused at once (429 or 503 in the
 /// dialect's envelope, with `Retry-After`), never answered (`hang`), reset, or the pipeline's
-/// answer delayed (`latency`), cut short (`truncate`) or replaced by a reset or hang after the
+/// answer delayed (`latency`), written slowly (`dribble`), cut short (`truncate`) or replaced by a reset or hang after the
 /// movement was applied (`afterApply`). `error` and `partial` are played by the pipeline itself.
 enum FaultPlay {
     static func reply(
@@ -28,6 +28,7 @@ enum FaultPlay {
                 case .hang: .hang(fault.delay.map(FaultSchedule.sample))
                 case .reset: .reset
                 case .truncate: .truncate
+                case .dribble: .dribble(chunkBytes: fault.chunkBytes, every: .milliseconds(fault.dribbleInterval))
                 default: .write
                 }
             let latency = fault.kind == .latency ? fault.delay.map(FaultSchedule.sample) : nil

@@ -68,7 +68,8 @@ public struct GatewayHTTPServer: Service {
             connection: ConnectionSettings(
                 maxBodyBytes: configuration.maxBodyBytes,
                 bodyTimeout: TimeAmount(configuration.requestTimeout),
-                idleTimeout: configuration.idleTimeout > .zero ? TimeAmount(configuration.idleTimeout) : nil),
+                idleTimeout: configuration.idleTimeout > .zero ? TimeAmount(configuration.idleTimeout) : nil,
+                logger: logger),
             drainTimeout: TimeAmount(configuration.drainTimeout), logger: logger,
             connections: ConnectionGate(limit: configuration.maxConnections))
         host = configuration.host
@@ -156,12 +157,12 @@ public struct GatewayHTTPServer: Service {
                         channel.close(promise: nil)
                         return
                     }
+                    var settings = shared.connection
+                    settings.listener = listener
                     try configureConnection(
-                        pipeline, settings: shared.connection, logger: shared.logger,
+                        pipeline, settings: settings,
                         handler: RouterConnection(
-                            HTTPConnectionHandler(
-                                responder: shared.router, settings: shared.connection, listener: listener,
-                                logger: shared.logger)))
+                            HTTPConnectionHandler(responder: shared.router, settings: settings)))
                 }
             }
             .bind(host: host, port: port).get()

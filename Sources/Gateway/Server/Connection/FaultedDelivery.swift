@@ -31,4 +31,25 @@ enum FaultedDelivery {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         _ = context.eventLoop.scheduleTask(in: TimeAmount(delay)) { loopBound.value.close(promise: nil) }
     }
+
+    /// `dribble`: the head (with the whole body's length) now, then the body `size` bytes at a
+    /// time, one piece every `interval`; `done` runs on the loop once the last piece is written
+    /// (not when the client went away meanwhile).
+    static func dribble(
+        _ head: HTTPResponse, body: [UInt8], size: Int, interval: Duration, context: ChannelHandlerContext,
+        done: @escaping () -> Void
+    ) {
+        context.writeAndFlush(NIOAny(HTTPResponsePart.head(head)), promise: nil)
+        let loopBound = NIOLoopBound((context, done), eventLoop: context.eventLoop)
+        func next(_ offset: Int) {
+            let (context, done) = loopBound.value
+            guard context.channel.isActive else { return }
+            guard offset < body.count else { return done() }
+            let end = min(offset + size, body.count)
+            let piece = context.channel.allocator.buffer(bytes: body[offset..<end])
+            context.writeAndFlush(NIOAny(HTTPResponsePart.body(piece)), promise: nil)
+            _ = context.eventLoop.scheduleTask(in: TimeAmount(interval)) { next(end) }
+        }
+        next(0)
+    }
 }

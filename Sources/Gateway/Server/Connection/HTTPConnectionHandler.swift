@@ -7,33 +7,25 @@ import StockCore
 
 /// One connection's requests, on its event loop, knowing no endpoint: each head goes to the
 /// responder, the body is collected within its limit and deadline, the whole request handed
-/// over, and the answer written back on the loop. NIO's pipelining handler in front hands over one request at a time and holds the next until
-/// this one's answer has ended, so answers leave in order. An answer can go out before the
-/// request's body has arrived (refused from its head, a body over the limit or too slow): the
-/// rest of that body is dropped and `HTTP1ConnectionPolicy` closes the connection after the
-/// answer. The connection also closes after `idleTimeout` without a request, when the client
-/// half-closes, and on graceful shutdown (`ChannelShouldQuiesceEvent`) once the request in
-/// hand is answered.
+/// over, and the answer written back. NIO's pipelining handler in front hands over one request
+/// at a time. An answer can go out before the body has arrived (refused from its head, a body
+/// over the limit or too slow): the rest is dropped and `HTTP1ConnectionPolicy` closes the
+/// connection after the answer. The connection also closes when idle for `idleTimeout`, when
+/// the client half-closes, and on shutdown (`ChannelShouldQuiesceEvent`) once answered.
 final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias OutboundOut = HTTPResponsePart
     typealias Exchange = Responder.Exchange
 
     enum State {
-        /// Between requests.
-        case idle
-        /// Head in, body arriving (collected when `body` is not nil).
-        case receiving(Exchange, body: ByteBuffer?)
-        /// Answered before the request ended: what is left of it is dropped.
-        case draining
-        /// The responder has the request; the answer is written when it is ready.
-        case handling
+        case idle  // between requests
+        case receiving(Exchange, body: ByteBuffer?)  // head in, body arriving (kept when not nil)
+        case draining  // answered before the request ended: the rest of it is dropped
+        case handling  // the responder has it; the answer is written when ready
     }
 
     let responder: Responder
     let settings: ConnectionSettings
-    let listener: Listener
-    let logger: Logger
     private var state = State.idle
     /// A bodiless request refused from its head: answered once it has ended, so the
     /// connection stays open (an answer before the request's end closes it).
@@ -51,11 +43,9 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
     /// This connection's loop as a task executor, made for its first task.
     private var executor: EventLoopTaskExecutor?
 
-    init(responder: Responder, settings: ConnectionSettings, listener: Listener = .traffic, logger: Logger) {
+    init(responder: Responder, settings: ConnectionSettings) {
         self.responder = responder
         self.settings = settings
-        self.listener = listener
-        self.logger = logger
         idle = IdleTimer(timeout: settings.idleTimeout)
     }
 
@@ -120,14 +110,14 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A request that cannot be turned into HTTP fields (NIO's parser errors are answered 400
         // by HTTP1ConnectionPolicy before this): nothing sensible can follow on this connection.
-        logger.debug("connection error", metadata: ["error": "\(error)"])
+        settings.logger.debug("connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
     }
 
     private func begin(_ head: HTTPRequest, context: ChannelHandlerContext) {
         isHead = head.method == .head
         let (exchange, admission) = responder.begin(
-            head, connection: ConnectionFacts(listener: listener, channel: context.channel))
+            head, connection: ConnectionFacts(listener: settings.listener, channel: context.channel))
         let hasBody = head.headerFields.announceBody
         var body: ByteBuffer?
         switch admission {
@@ -207,6 +197,12 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
             hanging = true
             if closeWhenIdle { return context.close(promise: nil) }
             FaultedDelivery.closeAfter(delay, context: context)
+        case .dribble(let size, let interval):
+            var response = answer.response
+            let head = head(of: &response, for: exchange)
+            FaultedDelivery.dribble(head, body: response.body, size: size, interval: interval, context: context) {
+                self.write(response, for: exchange, context: context, headAndBodySent: true)
+            }
         }
     }
 
@@ -223,7 +219,9 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
     /// from `.idle` and is not taken for this one — and a half-close arriving during the write
     /// only marks the connection to close once idle (closing inside the write would drop the
     /// answer before its flush, and closing for this request would drop the next one's).
-    private func write(_ response: CodecResponse, for exchange: Exchange, context: ChannelHandlerContext) {
+    private func write(
+        _ response: CodecResponse, for exchange: Exchange, context: ChannelHandlerContext, headAndBodySent: Bool = false
+    ) {
         var finishing = false
         if case .handling = state {
             state = .idle
@@ -232,10 +230,12 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
         let wasWriting = writing
         writing = true
         var response = response
-        let omitBody = isHead
-        context.write(wrapOutboundOut(.head(head(of: &response, for: exchange))), promise: nil)
-        if !omitBody && !response.body.isEmpty {
-            context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: response.body))), promise: nil)
+        if !headAndBodySent {
+            context.write(wrapOutboundOut(.head(head(of: &response, for: exchange))), promise: nil)
+            if !isHead && !response.body.isEmpty {
+                let body = context.channel.allocator.buffer(bytes: response.body)
+                context.write(wrapOutboundOut(.body(body)), promise: nil)
+            }
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         writing = wasWriting

@@ -13,15 +13,14 @@ import StockCore
 /// closing after an early answer), the conversion to HTTPTypes, then `handler` (an
 /// `HTTPConnectionHandler`, or the gateway's `RouterConnection`).
 func configureConnection(
-    _ pipeline: ChannelPipeline.SynchronousOperations, settings: ConnectionSettings, logger: Logger,
-    handler: some ChannelHandler
+    _ pipeline: ChannelPipeline.SynchronousOperations, settings: ConnectionSettings, handler: some ChannelHandler
 ) throws {
     // Parser errors are answered by HTTP1ConnectionPolicy, which knows when a 400 is wrong
     // (after a request that asked to close).
     try pipeline.configureHTTPServerPipeline(
         withPipeliningAssistance: true, withErrorHandling: false,
         withOutboundHeaderValidation: false)  // HTTPTypes validate the fields already
-    try pipeline.addHandler(HTTP1ConnectionPolicy(maxBodyBytes: settings.maxBodyBytes, logger: logger))
+    try pipeline.addHandler(HTTP1ConnectionPolicy(maxBodyBytes: settings.maxBodyBytes, logger: settings.logger))
     try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
     try pipeline.addHandler(handler)
 }
@@ -124,6 +123,8 @@ struct Answer: Sendable {
         case reset
         /// Nothing is written; the connection closes after the delay, if there is one.
         case hang(Duration?)
+        /// The head, then the body `chunkBytes` at a time with a pause between pieces.
+        case dribble(chunkBytes: Int, every: Duration)
     }
 }
 
@@ -145,6 +146,9 @@ struct ConnectionSettings: Sendable {
     var idleTimeout: TimeAmount?
     /// The `Date` header's clock.
     var dates = DateHeader()
+    /// The socket the connections came in on.
+    var listener: Listener = .traffic
+    var logger: Logger
 
     /// The head `response` is written with: its fields, and the framing the layer adds.
     func frame(_ response: CodecResponse) -> HTTPResponse {
