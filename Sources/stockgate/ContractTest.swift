@@ -96,7 +96,15 @@ struct ContractTest: AsyncParsableCommand {
     )
     var intents = false
 
+    @Option(
+        name: .customLong("diff"), parsing: .upToNextOption,
+        help:
+            "OLD NEW: what changed between two OpenAPI documents or two recordings directories, per operation; exit 1 on a breaking change."
+    )
+    var diff: [String] = []
+
     func run() async throws {
+        if !diff.isEmpty { return try runDiff() }
         try refuseWhatTheModeIgnores()
         if intents {
             try await runIntents()
@@ -376,5 +384,40 @@ struct ContractTest: AsyncParsableCommand {
         if let junit {
             try results.junit().write(toFile: junit, atomically: true, encoding: .utf8)
         }
+    }
+
+    /// `--diff OLD NEW`: breaking changes first; exit 1 when there is one.
+    func runDiff() throws {
+        guard diff.count == 2 else {
+            throw CommandError("--diff takes two paths, OLD and NEW, got \(diff.count)", exitCode: 64)
+        }
+        let changes: [OpenAPIDiff.Change]
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: diff[0], isDirectory: &isDirectory), isDirectory.boolValue {
+            do {
+                changes = OpenAPIDiff.changes(
+                    oldCases: try ContractCase.load(directory: diff[0], dialect: nil),
+                    newCases: try ContractCase.load(directory: diff[1], dialect: nil),
+                    configuration: GatewayConfiguration())
+            } catch {
+                throw CommandError("--diff: \(error)")
+            }
+        } else {
+            func read(_ path: String) throws -> JSONValue {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw CommandError("--diff: cannot read \(path)")
+                }
+                do {
+                    return try JSONParser.parse(Array(data))
+                } catch {
+                    throw CommandError("--diff: \(path) is not a JSON OpenAPI document: \(error)")
+                }
+            }
+            changes = OpenAPIDiff.changes(old: try read(diff[0]), new: try read(diff[1]))
+        }
+        for change in changes { print(change.description) }
+        let breaking = changes.filter(\.breaking).count
+        print("\(breaking) breaking, \(changes.count - breaking) compatible")
+        if breaking > 0 { throw ExitCode(1) }
     }
 }

@@ -293,6 +293,24 @@ extension ContractTestCommandTests {
 }
 
 extension ContractTestCommandTests {
+    @Test("--diff OLD NEW: exit 0 without a breaking change, 1 with one, 64 without two paths")
+    func diff() async throws {
+        let same = try await Self.contractTest(["--diff", Self.cases, Self.cases])
+        #expect(same.status == 0 && same.output.contains("0 breaking"), "\(same.output.suffix(300))")
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let old: JSONValue = [
+            "openapi": "3.1.0",
+            "paths": ["/a": ["get": ["responses": ["200": ["description": "x"]]]]],
+        ]
+        try JSONWriter.pretty(old).write(toFile: directory + "/old.json", atomically: true, encoding: .utf8)
+        try JSONWriter.pretty(["openapi": "3.1.0", "paths": [:]]).write(
+            toFile: directory + "/new.json", atomically: true, encoding: .utf8)
+        let gone = try await Self.contractTest(["--diff", directory + "/old.json", directory + "/new.json"])
+        #expect(gone.status == 1 && gone.output.contains("BREAKING GET /a: the operation is gone"), "\(gone.output)")
+        #expect(try await Self.contractTest(["--diff", Self.cases]).status == 64)
+    }
+
     @Test("--jobs: cases run at once give the same results, reported in case order")
     func jobs() async throws {
         let names = try ContractCase.load(directory: Self.cases, dialect: "open2b-v6").map(\.name)
