@@ -29,12 +29,27 @@ public final class ReplayBook: DirectAnswerer {
         var loose: JSONValue?
     }
 
-    let exchanges: [String: [Exchange]]
+    /// By dialect; replaced whole when the directory is read again (`reload`).
+    let loaded: Mutex<[String: [Exchange]]>
+    var exchanges: [String: [Exchange]] { loaded.withLock { $0 } }
     let served = Mutex<Set<String>>([])
     let logger: Logger
+    let directory: String
 
     /// Loads every case under `directory` (`<dialect>/<case>.json`).
     public init(directory: String, logger: Logger = Logger(label: "stockgate.replay")) throws {
+        self.directory = directory
+        self.logger = logger
+        loaded = Mutex(try Self.read(directory))
+    }
+
+    /// Reads the directory again (a case was recorded into it).
+    public func reload() throws {
+        let fresh = try Self.read(directory)
+        loaded.withLock { $0 = fresh }
+    }
+
+    static func read(_ directory: String) throws -> [String: [Exchange]] {
         let cases = try ContractCase.load(directory: directory)
         var exchanges: [String: [Exchange]] = [:]
         for contract in cases {
@@ -46,8 +61,7 @@ public final class ReplayBook: DirectAnswerer {
                         loose: step.request.bodyJSON.map(Recording.loosened)))
             }
         }
-        self.exchanges = exchanges
-        self.logger = logger
+        return exchanges
     }
 
     /// Every exchange is unused again: repeats are answered from the first one on.

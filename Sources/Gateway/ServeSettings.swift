@@ -29,6 +29,7 @@ public struct ServeSettings: Sendable {
         public var allowAnonymous: Bool
         public var enableFaults: Bool
         public var enableWebhooks: Bool = false
+        public var recordMissing: Bool = false
 
         /// - Parameter values: by settings key (`host`, `port`, `data_dir`, `mappings`, `config`,
         ///   `log_level`); nil values are left out.
@@ -66,6 +67,8 @@ public struct ServeSettings: Sendable {
     public var faults: Bool = false
     /// Zettle's Pusher API is served and its webhooks sent (issue 16).
     public var webhooks: Bool = false
+    /// With `replay`: a miss is relayed to the dialect's backend and recorded (`MissRecorder`).
+    public var recordMissing: Bool = false
     /// Who may call, with their secrets read.
     public var clients: [ClientAuthenticator.Client]
     /// Where the backends' `*_env` secrets are read.
@@ -190,6 +193,10 @@ public struct ServeSettings: Sendable {
         settings.replay = reader.text("replay")
         settings.faults = flags.enableFaults || reader.flag("enable_faults")
         settings.webhooks = flags.enableWebhooks || reader.flag("enable_webhooks")
+        settings.recordMissing = flags.recordMissing || reader.flag("record_missing")
+        if settings.recordMissing && settings.replay == nil {
+            throw CommandError("record_missing needs replay: a directory to record the missing answers into")
+        }
         settings.effective = reader.effective(flags: flags)
         return settings
     }
@@ -239,6 +246,7 @@ public struct ServeSettings: Sendable {
                         case "enable_test_reset": flags.enableTestReset
                         case "enable_faults": flags.enableFaults
                         case "enable_webhooks": flags.enableWebhooks
+                        case "record_missing": flags.recordMissing
                         case "allow_anonymous": flags.allowAnonymous
                         default: false
                         }

@@ -142,6 +142,9 @@ extension Setting {
             "replay", .command, .text, default: nil, flag: true, reloadable: true,
             "answer the vendor dialects from the recorded cases under this directory"),
         Setting(
+            "record_missing", .command, .flag, default: "off", flag: true,
+            "with replay: a request no case answers goes to its dialect's configured backend and is recorded"),
+        Setting(
             "enable_test_reset", .command, .flag, default: "off", flag: true,
             "serve POST /stockgate/v1/test/reset (contract testing only)"),
         Setting(

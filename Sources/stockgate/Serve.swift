@@ -59,6 +59,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("allow-anonymous"), help: ArgumentHelp(Setting.named("allow_anonymous").help))
     var allowAnonymous = false
 
+    @Flag(name: .customLong("record-missing"), help: ArgumentHelp(Setting.named("record_missing").help))
+    var recordMissing = false
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp(Setting.named("log_level").help))
     var logLevel: String?
 
@@ -73,6 +76,7 @@ struct Serve: AsyncParsableCommand {
                 "contract_tests": contractTests, "replay": replay,
             ], enableTestReset: enableTestReset, allowAnonymous: allowAnonymous, enableFaults: enableFaults)
         flags.enableWebhooks = enableWebhooks
+        flags.recordMissing = recordMissing
         return flags
     }
 
@@ -294,7 +298,32 @@ struct Serve: AsyncParsableCommand {
             logger: logger, testReset: settings.testReset ? { @Sendable in try await storage.reset() } : nil,
             routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients), faults: faults,
             openAPI: OpenAPI.Cache(casesDirectory: settings.contractTests, configuration: settings.configuration)
-                .document, pusher: pusher, direct: replay)
+                .document, pusher: pusher,
+            direct: replay.map { direct($0, settings, client: client, logger: logger) })
+    }
+
+    /// What answers in place of the pipeline: the recorded cases, and with `--record-missing`
+    /// the configured backends for what they miss (`MissRecorder`).
+    static func direct(
+        _ book: ReplayBook, _ settings: ServeSettings, client: CurlHTTPClient, logger: Logger
+    ) -> any DirectAnswerer {
+        guard settings.recordMissing, let directory = settings.replay else { return book }
+        var makers: [String: @Sendable () async throws -> Recorder] = [:]
+        let secrets = settings.clients.map(\.secret.value)
+        for backend in settings.file.backends where backend.dialect != "embedded" {
+            let environment = settings.environment
+            makers[backend.dialect] = {
+                let access = try await Backends.directAccess(to: backend, client: client, environment: environment)
+                let own = try backend.auth.resolve(environment: environment).secretValues
+                return Recorder(
+                    backend: backend.name, baseURL: backend.baseURL, client: access.client,
+                    credentials: access.headers, secrets: own + secrets, directory: directory,
+                    logger: Logger(label: "stockgate.record"))
+            }
+        }
+        logger.notice(
+            "recording what the cases miss", metadata: ["dialects": "\(makers.keys.sorted().joined(separator: ","))"])
+        return MissRecorder(book: book, makers: makers, logger: Logger(label: "stockgate.replay"))
     }
 
     /// The client connections the descriptor limit allows (`ConnectionBudget`): never run out of

@@ -170,3 +170,51 @@ struct RecordReplayTests {
         }
     }
 }
+
+/// Issue 32, point 5: a replay miss could not fall through to the vendor and be recorded.
+@Suite("serve --replay DIR --record-missing")
+struct RecordMissingTests {
+    @Test("a miss is relayed to the vendor and recorded; the same request then replays without the vendor")
+    func missIsRecorded() async throws {
+        let vendor = RecordReplayTests.vendor(balance: RecordReplayTests.Balance())
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
+        do {
+            try await vendor.run { vendorBase in
+                let answerer = MissRecorder(
+                    book: try ReplayBook(directory: out, logger: quietLogger),
+                    makers: [
+                        "zettle": {
+                            Recorder(
+                                backend: "zettle-prod", baseURL: vendorBase, client: client,
+                                credentials: [("Authorization", "Bearer \(RecordReplayTests.backendToken)")],
+                                secrets: [RecordReplayTests.backendToken], directory: out, logger: quietLogger)
+                        }
+                    ], logger: quietLogger)
+                try await LiveGateway.run(direct: answerer) { live in
+                    let path = "/organizations/self/inventory/locations/\(RecordReplayTests.location)"
+                    let first = try await HTTPClient.shared.send(.GET, live.baseURL + path)
+                    #expect(
+                        first.status == 200
+                            && first.text.replacingOccurrences(of: " ", with: "").contains(#""balance":7"#),
+                        "\(first.text)")
+                    #expect(!first.text.contains(RecordReplayTests.backendToken), "the vendor's echo is scrubbed")
+                    #expect(try RecordReplayTests.files(out).count == 1)
+                    let relayed = vendor.requests.count
+                    let second = try await HTTPClient.shared.send(.GET, live.baseURL + path)
+                    #expect(
+                        second.status == 200
+                            && second.text.replacingOccurrences(of: " ", with: "").contains(#""balance":7"#),
+                        "\(second.text)")
+                    #expect(vendor.requests.count == relayed, "replayed, not relayed again")
+                }
+            }
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+    }
+}
