@@ -24,11 +24,15 @@ public final class Recorder: DirectAnswerer {
     let clock: @Sendable () -> Date
     let logger: Logger
 
+    /// Answers' data recorded by its shape (`Recording.shaped`), not its values.
+    let dataAsMatchers: Bool
+
     public init(
         backend: String, baseURL: String, client: CurlHTTPClient, credentials: [(name: String, value: String)],
-        secrets: [String], directory: String, routes: Set<String>? = nil,
+        secrets: [String], directory: String, routes: Set<String>? = nil, dataAsMatchers: Bool = false,
         clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
+        self.dataAsMatchers = dataAsMatchers
         self.backend = backend
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.client = client
@@ -114,7 +118,8 @@ public final class Recorder: DirectAnswerer {
         let name = Recording.fileName(for: exchange)
         let path = (folder as NSString).appendingPathComponent(name)
         do {
-            let text = try Recording.caseText(exchange, backend: backend, at: clock(), secrets: secrets)
+            let text = try Recording.caseText(
+                exchange, backend: backend, at: clock(), secrets: secrets, dataAsMatchers: dataAsMatchers)
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let temporary = path + ".partial"
             try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))

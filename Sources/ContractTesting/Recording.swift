@@ -241,6 +241,47 @@ public enum Recording {
         }
     }
 
+    /// The answer's data by its shape: numbers and numeric text as `$decimal`, booleans as
+    /// `$type`, a non-empty list as `$each` of what all its items share (a member whose values
+    /// differ between items by its type; one not in every item left out, the case matching as
+    /// a subset); matchers already there (UUIDs, times, identifiers) and other text stay.
+    public static func shaped(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .array(let items):
+            return items.isEmpty ? value : ["$each": shared(items.map(shaped))]
+        case .object(let object):
+            if object.members.count == 1, object.members[0].key.hasPrefix("$") { return value }
+            return .object(JSONObject(object.members.map { .init($0.key, shaped($0.value)) }))
+        case .number:
+            return ["$decimal": [:]]
+        case .string(let text):
+            return (try? Quantity(parsing: text)) != nil ? ["$decimal": [:]] : value
+        case .bool:
+            return ["$type": "boolean"]
+        case .null:
+            return value
+        }
+    }
+
+    /// What every one of `values` (already shaped) fits.
+    static func shared(_ values: [JSONValue]) -> JSONValue {
+        guard let first = values.first, !values.allSatisfy({ $0 == first }) else { return values.first ?? .null }
+        let objects = values.compactMap { value -> JSONObject? in
+            guard let object = value.objectValue, !(object.members.count == 1 && object.keys[0].hasPrefix("$")) else {
+                return nil
+            }
+            return object
+        }
+        if objects.count == values.count {
+            let keys = objects[0].keys.filter { key in objects.allSatisfy { $0[key] != nil } }
+            return .object(JSONObject(keys.map { key in .init(key, shared(objects.map { $0[key]! })) }))
+        }
+        switch first {
+        case .string: return ["$type": "string"]
+        default: return ["$any": true]
+        }
+    }
+
     /// The request as a replay matches it: UUIDs, times, credentials and `${…}` references
     /// match any value of their kind, matchers written by hand in a replay case's request
     /// stay; the rest must be equal.
@@ -304,8 +345,11 @@ public enum Recording {
     /// - Parameters:
     ///   - backend: the configured backend's name, kept in the case's `recorded` key.
     ///   - secrets: every configured secret; the text is redacted of them and checked.
+    /// - Parameter dataAsMatchers: record the answer's data by its shape — numbers and numeric
+    ///   text as `$decimal`, a list as `$each` of its first item — so the case still holds once
+    ///   the vendor's stock has moved (the example keeps the values, for a replay).
     public static func caseText(
-        _ exchange: Exchange, backend: String, at time: Date, secrets: [String]
+        _ exchange: Exchange, backend: String, at time: Date, secrets: [String], dataAsMatchers: Bool = false
     ) throws -> String {
         var request = JSONObject([
             .init("method", .string(exchange.method.uppercased())), .init("path", .string(exchange.path)),
@@ -350,7 +394,9 @@ public enum Recording {
         if !exampleHeaders.members.isEmpty { example["headers"] = .object(exampleHeaders) }
         if let json = try? JSONParser.parse(exchange.responseBody) {
             let kept = scrub(json)
-            response["body"] = generalized(escapingMatchers(kept))
+            let general = generalized(escapingMatchers(kept))
+            response["body"] = dataAsMatchers ? shaped(general) : general
+            if dataAsMatchers { response["bodyMatch"] = "subset" }
             example["body"] = kept
         } else if !exchange.responseBody.isEmpty {
             let text = String(decoding: exchange.responseBody, as: UTF8.self)

@@ -36,6 +36,13 @@ struct Record: AsyncParsableCommand {
     @Option(help: "Comma-separated route names to write (e.g. inventory.update,rpc); every route by default.")
     var routes: String?
 
+    @Flag(
+        name: .customLong("data-as-matchers"),
+        help:
+            "Record the answers' data by its shape ($decimal for numbers, $each for lists), so the cases hold once the vendor's stock has moved."
+    )
+    var dataAsMatchers = false
+
     @Option(help: "Address to listen on (default 127.0.0.1).")
     var host: String?
 
@@ -80,7 +87,7 @@ struct Record: AsyncParsableCommand {
             recorder = Recorder(
                 backend: target.name, baseURL: target.baseURL, client: access.client, credentials: access.headers,
                 secrets: secrets + settings.clients.map(\.secret.value), directory: out, routes: wanted,
-                logger: logger)
+                dataAsMatchers: dataAsMatchers, logger: logger)
             ledger = try Ledger.open(directory: scratch, catalog: catalog, logger: Logger(label: "stockgate.ledger"))
         } catch {
             await client.shutdown()

@@ -219,3 +219,46 @@ struct RecordedReadsTests {
         #expect(parsed.sideEffects == (expected == "none" ? .none : .unknown))
     }
 }
+
+/// Issue 32, point 5: recorded data values were exact, so a recording broke as soon as the
+/// vendor's stock moved. `--data-as-matchers` records the answer's shape.
+@Suite("Recordings by shape")
+struct RecordedShapeTests {
+    static let answer =
+        #"{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "variants": [{"variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "balance": 7, "text": "7.50", "name": "Mug"}, {"variantUuid": "4066f6cc-623b-11ec-90d6-0242ac120003", "balance": 2, "text": "1", "name": "Cup"}], "more": true}"#
+
+    static func recorded(dataAsMatchers: Bool) throws -> JSONValue {
+        let exchange = Recording.Exchange(
+            dialect: "zettle", route: "inventory.location", method: "GET",
+            path: "/organizations/self/inventory/locations/89ac1e4a-5f0f-11ec-bf63-0242ac130002", query: [],
+            requestHeaders: [], requestBody: [], status: 200, responseHeaders: [],
+            responseBody: Array(Self.answer.utf8))
+        let text = try Recording.caseText(
+            exchange, backend: "pos", at: Date(timeIntervalSince1970: 0), secrets: [], dataAsMatchers: dataAsMatchers)
+        return try JSONParser.parse(Array(text.utf8))
+    }
+
+    @Test("the expectation holds once the stock moved; the example keeps the values for replay")
+    func shape() throws {
+        let root = try Self.recorded(dataAsMatchers: true)
+        let expected = try #require(root["response"]?["body"])
+        #expect(root["response"]?["example"]?["body"] == (try JSONParser.parse(Array(Self.answer.utf8))))
+        let moved = try JSONParser.parse(
+            Array(
+                #"{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "variants": [{"variantUuid": "0b7c8a3e-0000-4000-8000-000000000001", "balance": 12.5, "text": "3", "name": "Mug"}], "more": false}"#
+                    .utf8))
+        #expect(root["response"]?["bodyMatch"] == "subset")
+        let original = try JSONParser.parse(Array(Self.answer.utf8))
+        #expect(JSONMatcher.mismatches(expected: expected, actual: original, subset: true).isEmpty, "\(expected)")
+        #expect(JSONMatcher.mismatches(expected: expected, actual: moved, subset: true).isEmpty, "\(expected)")
+        // Without the option, values are exact: the same answer no longer matches.
+        let exact = try #require(try Self.recorded(dataAsMatchers: false)["response"]?["body"])
+        #expect(!JSONMatcher.mismatches(expected: exact, actual: moved, subset: false).isEmpty)
+        // The shape still checks the shape: a balance that is not a number fails.
+        let broken = try JSONParser.parse(
+            Array(
+                #"{"locationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "variants": [{"variantUuid": "0b7c8a3e-0000-4000-8000-000000000001", "balance": "many", "text": "3", "name": "Mug"}], "more": false}"#
+                    .utf8))
+        #expect(!JSONMatcher.mismatches(expected: expected, actual: broken, subset: true).isEmpty)
+    }
+}
