@@ -170,19 +170,19 @@ public final class Gateway: Sendable {
         do {
             decoded = try codec.decode(request, route: route, catalog: catalog)
         } catch {
-            return codec.encode(error, route: route, context: nil)
+            return Self.refusal(codec, error, route: route, context: nil)
         }
         for case .move(let batch) in decoded.commands where batch.items.count > configuration.maxBatchItems {
             let tooMany = GatewayError.invalidValue(
                 "\(batch.items.count) movements in one request, at most \(configuration.maxBatchItems) are allowed",
                 field: "items")
-            return codec.encode(tooMany, route: route, context: decoded.context)
+            return Self.refusal(codec, tooMany, route: route, context: decoded.context)
         }
         // A slot, now that the body is whole and decoded: writes may not take the slots reads need.
         let write = decoded.commands.contains(where: \.isWrite)
         guard admit(write: write, client: facts.client) else {
             let busy = GatewayError(code: .tooManyRequests, message: "too many requests at once, try again shortly")
-            var answer = codec.encode(busy, route: route, context: decoded.context)
+            var answer = Self.refusal(codec, busy, route: route, context: decoded.context)
             // When to try again, as vendors answer their rate limits (and StockGate's own
             // backends read): slots free up as requests finish, so soon.
             answer.headers[.retryAfter] = "1"
@@ -194,7 +194,7 @@ public final class Gateway: Sendable {
         if let key = facts.idempotencyKey, key.utf8.count > Self.maxIdempotencyKeyLength || key.isEmpty {
             let tooLong = GatewayError.invalidValue(
                 "Idempotency-Key must be 1 to \(Self.maxIdempotencyKeyLength) bytes", field: "Idempotency-Key")
-            return codec.encode(tooLong, route: route, context: decoded.context)
+            return Self.refusal(codec, tooLong, route: route, context: decoded.context)
         }
         // Keys are the caller's own: two clients choosing the same key must not meet (as payment
         // APIs scope keys per account). Everything below — stored answers, claims, the ledger's
@@ -236,10 +236,10 @@ public final class Gateway: Sendable {
             guard claimed else {
                 let busy = GatewayError.conflict(
                     "a request with Idempotency-Key '\(callerKey)' is still in progress", field: "Idempotency-Key")
-                return codec.encode(busy, route: route, context: decoded.context)
+                return Self.refusal(codec, busy, route: route, context: decoded.context)
             }
         } catch {
-            return codec.encode(storageFailure(error, facts: facts), route: route, context: decoded.context)
+            return Self.refusal(codec, storageFailure(error, facts: facts), route: route, context: decoded.context)
         }
         let response: CodecResponse
         do {
@@ -262,14 +262,24 @@ public final class Gateway: Sendable {
                     } catch {
                         logger.error(
                             "idempotency store unwritable",
-                            metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
+                            metadata: ["request_id": "\(facts.requestID)", "error": "\(error)"])
                     }
                 }
             }
         } catch {
-            response = codec.encode(storageFailure(error, facts: facts), route: route, context: decoded.context)
+            response = Self.refusal(codec, storageFailure(error, facts: facts), route: route, context: decoded.context)
         }
         await store.releaseClaim(dialect: codec.dialect, key: key)
+        return response
+    }
+
+    /// The dialect's refusal of `error`, with its code and reason for the request log.
+    static func refusal<Codec: InboundCodec>(
+        _ codec: Codec, _ error: GatewayError, route: Route<Codec.Endpoint>, context: Codec.Context?
+    ) -> CodecResponse {
+        var response = codec.encode(error, route: route, context: context)
+        response.logFacts.error = error.code.description
+        response.logFacts.reason = error.message
         return response
     }
 
@@ -291,7 +301,7 @@ public final class Gateway: Sendable {
         guard stored.fingerprint == fingerprint else {
             let reused = GatewayError.conflict(
                 "Idempotency-Key '\(callerKey)' was already used for a different request", field: "Idempotency-Key")
-            return codec.encode(reused, route: route, context: context)
+            return Self.refusal(codec, reused, route: route, context: context)
         }
         return replay(stored)
     }
@@ -300,7 +310,7 @@ public final class Gateway: Sendable {
     /// `unavailable`) as it is; anything else an internal error, logged with the request id.
     func storageFailure(_ error: any Error, facts: RequestFacts) -> GatewayError {
         if let error = error as? GatewayError { return error }
-        logger.error("storage failed", metadata: ["request": "\(facts.requestID)", "error": "\(error)"])
+        logger.error("storage failed", metadata: ["request_id": "\(facts.requestID)", "error": "\(error)"])
         return GatewayError.internalError("internal error (request \(facts.requestID))")
     }
 
@@ -342,7 +352,7 @@ public final class Gateway: Sendable {
                     let level: Logger.Level = error.code == .unsupported ? .debug : .warning
                     logger.log(
                         level: level, "read after write left out",
-                        metadata: ["request": "\(facts.requestID)", "error": "\(error.code)"])
+                        metadata: ["request_id": "\(facts.requestID)", "error": "\(error.code)"])
                     continue
                 }
                 if case .moved(let batch) = outcome, !batch.replayed {
@@ -363,16 +373,16 @@ public final class Gateway: Sendable {
                 outcomes.append(outcome)
             }
         } catch let error as GatewayError {
-            var refused = codec.encode(error, route: route, context: decoded.context)
+            var refused = Self.refusal(codec, error, route: route, context: decoded.context)
             refused.logFacts = log
             refused.logFacts.upstream = remote == nil ? nil : upstream
             return refused
         } catch {
             logger.error(
                 "backend failure",
-                metadata: ["request": "\(facts.requestID)", "dialect": "\(codec.dialect)", "error": "\(error)"])
+                metadata: ["request_id": "\(facts.requestID)", "dialect": "\(codec.dialect)", "error": "\(error)"])
             let failure = GatewayError(code: .internal, message: "internal error (request \(facts.requestID))")
-            var refused = codec.encode(failure, route: route, context: decoded.context)
+            var refused = Self.refusal(codec, failure, route: route, context: decoded.context)
             refused.logFacts = log
             refused.logFacts.upstream = remote == nil ? nil : upstream
             return refused

@@ -74,7 +74,7 @@ extension Ledger {
         if applied > 0 {
             logger.debug(
                 "movements recorded",
-                metadata: ["count": "\(applied)", "dialect": "\(facts.dialect)", "request": "\(facts.requestID)"])
+                metadata: ["count": "\(applied)", "dialect": "\(facts.dialect)", "request_id": "\(facts.requestID)"])
         }
         return outcome
     }

@@ -88,6 +88,13 @@ struct CommandLineTests {
                 #"{"movements": [{"product": "mug-black", "quantity": 5, "from": "shop-floor", "to": "back-room"}, {"product": "socks", "quantity": 5, "from": "shop-floor", "to": "back-room"}]}"#,
             headers: [("X-Request-Id", "all-failed-1")])
         #expect(failed.status == 200 && failed.json?["failed"] == 2, "\(failed.text)")
+        // A refusal: its line carries the error code and reason the caller was told.
+        let refused = try await HTTPClient.shared.send(
+            .POST, base + "/stockgate/v1/movements", body: #"{"movements": []}"#,
+            headers: [("X-Request-Id", "refused-1"), ("User-Agent", "probe/1.0")])
+        #expect(refused.status == 400, "\(refused.text)")
+        // Health is polled every few seconds: logged at debug, so not at info.
+        _ = try await HTTPClient.shared.send(.GET, base + "/healthz", headers: [("X-Request-Id", "health-1")])
         process.terminate()
         let text = earlier.joined(separator: "\n") + "\n" + (await process.readOutputToEnd())
         #expect(await process.exit() == 0)
@@ -95,6 +102,7 @@ struct CommandLineTests {
         #expect(lines.count >= 3, "\(text)")
         var messages: [String: JSONValue] = [:]
         var requestLine: JSONValue?
+        var refusedLine: JSONValue?
         for line in lines {
             let object = try #require(try? JSONParser.parse(Array(line.utf8)), "not JSON: \(line)")
             let stamp = try #require(object["ts"]?.stringValue)
@@ -102,10 +110,17 @@ struct CommandLineTests {
             #expect(object["level"]?.stringValue != nil && object["logger"]?.stringValue != nil)
             if let message = object["msg"]?.stringValue { messages[message] = object }
             if object["request_id"] == "all-failed-1" { requestLine = object }
+            if object["request_id"] == "refused-1" { refusedLine = object }
+            #expect(object["request_id"] != "health-1", "health at info: \(line)")
         }
         let request = try #require(requestLine, "no request line in \(text)")
-        #expect(request["status"] == "200" && request["items_applied"] == "0" && request["items_failed"] == "2")
-        #expect(request["dialect"] == "stockgate" && request["duration_ms"]?.stringValue != nil, "\(request)")
+        // Numbers are JSON numbers, so a log query can say `status >= 500` (issue 33).
+        #expect(request["status"] == 200 && request["items_applied"] == 0 && request["items_failed"] == 2, "\(request)")
+        #expect(request["dialect"] == "stockgate" && request["duration_ms"]?.numberText != nil, "\(request)")
+        #expect(request["peer"]?.stringValue?.hasPrefix("127.0.0.1") == true && request["bytes_out"]?.numberText != nil)
+        let refusal = try #require(refusedLine, "no line for the refused request in \(text)")
+        #expect(refusal["status"] == 400 && refusal["error"]?.stringValue?.isEmpty == false, "\(refusal)")
+        #expect(refusal["reason"]?.stringValue?.isEmpty == false && refusal["user_agent"] == "probe/1.0", "\(refusal)")
         #expect(messages["catalog loaded"]?["products"] == "6", "\(messages.keys)")
         #expect(messages["StockGate stopped"]?["level"] == "notice", "\(messages.keys)")
         let bad = try await Self.stockgate(["serve", "--log-format", "xml", "--data-dir", directory + "/x"])

@@ -67,6 +67,9 @@ public struct CodecResponse: Sendable {
         public var upstream: Duration?
         public var itemsApplied = 0
         public var itemsFailed = 0
+        /// A refused request's error code and reason, as the caller's copy says them.
+        public var error: String?
+        public var reason: String?
         public init() {}
     }
 

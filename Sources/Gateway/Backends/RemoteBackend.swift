@@ -320,7 +320,7 @@ public final class RemoteBackend: StockBackend {
         let outcome = try await send([reversal], atomic: true, facts: reversalFacts)
         if case .applied = outcome.first {
             logger.warning(
-                "movement undone at backend", metadata: ["backend": "\(name)", "request": "\(facts.requestID)"])
+                "movement undone at backend", metadata: ["backend": "\(name)", "request_id": "\(facts.requestID)"])
             _ = try await journal.journalForwarded([reversal], backend: name, facts: reversalFacts, state: .applied)
             if let id = movement.id { try await journal.settleForwarded([(id, .reversed)]) }
             var undone = movement
@@ -329,7 +329,7 @@ public final class RemoteBackend: StockBackend {
         }
         logger.error(
             "could not undo a movement at the backend",
-            metadata: ["backend": "\(name)", "request": "\(facts.requestID)"])
+            metadata: ["backend": "\(name)", "request_id": "\(facts.requestID)"])
         return .failed(
             GatewayError.conflict(
                 "applied at backend \(name) but could not be reversed after another item failed: check the backend"))
@@ -403,7 +403,7 @@ public final class RemoteBackend: StockBackend {
                 metrics?.recordBackendCall(backend: name, outcome: "failed")
                 logger.warning(
                     "backend unreachable",
-                    metadata: ["backend": "\(name)", "error": "\(error.code)", "request": "\(facts.requestID)"])
+                    metadata: ["backend": "\(name)", "error": "\(error.code)", "request_id": "\(facts.requestID)"])
                 throw giveUp(
                     GatewayError(code: .unavailable, message: "backend \(name) is unavailable (\(error.code))"))
             }
@@ -518,7 +518,7 @@ public final class RemoteBackend: StockBackend {
             "backend answered",
             metadata: [
                 "backend": "\(name)", "method": "\(request.method)", "path": "\(request.path)",
-                "status": "\(response.status)", "request": "\(facts.requestID)",
+                "status": "\(response.status)", "request_id": "\(facts.requestID)",
             ])
         return OutboundResponse(
             status: response.status, body: response.body, retryAfter: response.header("Retry-After"),

@@ -1,5 +1,6 @@
 import Dialects
 import HTTPTypes
+import StockCore
 
 /// One rule for every route: the caller must be what the route requires (`Requirement`: a
 /// dialect's stock right, a role, any client, or anyone). 401 without credentials it knows,
@@ -24,7 +25,10 @@ struct Authentication: Middleware {
             if head.headerFields[.authorization] != nil || head.headerFields[Self.xKey] != nil {
                 throttle.failed(exchange.connection.peer)
             }
-            return route.envelope.unauthenticated()
+            var refusal = route.envelope.unauthenticated()
+            refusal.logFacts.error = GatewayError.Code.unauthorized.description
+            refusal.logFacts.reason = "missing or unknown credentials"
+            return refusal
         case .forbidden(let name):
             exchange.client = name
             return route.envelope.forbidden(route.requirement)

@@ -39,7 +39,7 @@ struct OperationsRoutes: RouteCollection {
     }
 
     /// The operator page's: a browser's sign-in prompt without credentials, JSON otherwise.
-    static let pageEnvelope = Envelope(refuse: Envelope.gateway("").refuse) {
+    static let pageEnvelope = Envelope(refuse: { Envelope.gateway("").refuse($0) }) {
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; charset=utf-8"
         // A browser asks for a client's name and secret with its own prompt.

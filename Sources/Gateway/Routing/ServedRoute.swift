@@ -88,9 +88,25 @@ final class ServedRoute: Sendable {
 }
 
 /// How a route refuses: its error envelope, and its answer to a caller without credentials.
+/// Every refusal carries its code and reason for the request log (`LogFacts`).
 struct Envelope: Sendable {
-    let refuse: @Sendable (GatewayError) -> CodecResponse
+    private let envelope: @Sendable (GatewayError) -> CodecResponse
     let unauthenticated: @Sendable () -> CodecResponse
+
+    init(
+        refuse: @escaping @Sendable (GatewayError) -> CodecResponse,
+        unauthenticated: @escaping @Sendable () -> CodecResponse
+    ) {
+        envelope = refuse
+        self.unauthenticated = unauthenticated
+    }
+
+    func refuse(_ error: GatewayError) -> CodecResponse {
+        var response = envelope(error)
+        response.logFacts.error = error.code.description
+        response.logFacts.reason = error.message
+        return response
+    }
 
     /// A dialect's own envelope, for every refusal.
     static func dialect(_ refuse: @escaping @Sendable (GatewayError) -> CodecResponse) -> Envelope {

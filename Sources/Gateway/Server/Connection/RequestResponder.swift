@@ -95,6 +95,8 @@ struct ConnectionFacts: Sendable {
 
     /// The peer's address, as `AuthThrottle` keys it (made only when asked for).
     var peer: String { AuthThrottle.peer(channel.remoteAddress) }
+    /// The peer's IP address, for the request log.
+    var address: String { channel.remoteAddress?.ipAddress ?? "?" }
 }
 
 /// A request's answer: now, or when a task has made it.
