@@ -150,6 +150,24 @@ struct OperatorPageTests {
         #expect(html.contains("?location=a%22b"))
     }
 
+    /// Issue 33: the headline was a green "ok" while a circuit was open and outcomes unknown.
+    @Test("the headline says what needs a person: an open circuit, unknown outcomes; ok only when nothing does")
+    func headline() {
+        var snapshot = OperatorPage.Snapshot(
+            generatedAt: Date(timeIntervalSince1970: 0), version: "1", status: "ok", problem: nil, location: nil)
+        #expect(snapshot.headline == ("ok", "ok"))
+        snapshot.backends = [
+            .init(
+                name: "pos", dialect: "zettle", baseURL: "http://x",
+                circuit: "open: the next call is let through as the probe")
+        ]
+        snapshot.unknownTotal = 2
+        #expect(snapshot.headline.text == "attention: 1 circuit open, 2 unknown outcomes to settle")
+        #expect(OperatorPage.render(snapshot).contains(#"<span class="status-attention" id="status">attention: "#))
+        snapshot.status = "draining"
+        #expect(snapshot.headline == ("draining", "draining"))
+    }
+
     /// The HTML of one `<section id=…>`.
     static func section(_ id: String, of html: String) throws -> String {
         guard let start = html.range(of: "<section id=\"\(id)\">"),

@@ -441,8 +441,10 @@ public final class RemoteBackend: StockBackend {
             switch breaker.state {
             case .closed(let failures):
                 failures == 0 ? "closed" : "closed (\(failures) consecutive failure\(failures == 1 ? "" : "s"))"
-            case .open(let until):
-                "open: calls refused for \(max(0, Int((until - now) / .seconds(1)))) s more"
+            case .open(let until) where until > now:
+                "open: calls refused for \(max(1, Int(((until - now) / .seconds(1)).rounded(.up)))) s more"
+            case .open:
+                "open: the next call is let through as the probe"
             case .halfOpen:
                 "half-open: one probe let through"
             }

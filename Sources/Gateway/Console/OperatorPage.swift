@@ -30,6 +30,19 @@ public struct OperatorPage: Sendable {
         var balancesError: String?
         var movements: [Movement] = []
         var movementsError: String?
+
+        /// The headline: `ok` only when nothing needs a person — no problem, no open circuit,
+        /// no unknown outcome (issue 33: it said a green "ok" beside an open circuit).
+        var headline: (text: String, kind: String) {
+            guard status == "ok" else { return (status, status) }
+            var attention: [String] = []
+            let open = backends.filter { $0.circuit.hasPrefix("open") }.count
+            if open > 0 { attention.append("\(open) circuit\(open == 1 ? "" : "s") open") }
+            if unknownTotal > 0 {
+                attention.append("\(unknownTotal) unknown outcome\(unknownTotal == 1 ? "" : "s") to settle")
+            }
+            return attention.isEmpty ? ("ok", "ok") : ("attention: " + attention.joined(separator: ", "), "attention")
+        }
     }
 
     struct BackendRow {
@@ -144,7 +157,8 @@ public struct OperatorPage: Sendable {
             <style>\(style)</style></head><body>
             """)
         html.raw("<header><h1>StockGate</h1><p>")
-        html.element("span", page.status, attributes: ["id": "status", "class": "status-\(page.status)"])
+        let headline = page.headline
+        html.element("span", headline.text, attributes: ["id": "status", "class": "status-\(headline.kind)"])
         html.text(" · version \(page.version) · generated \(Timestamp.iso8601(page.generatedAt))")
         if let location = page.location {
             html.text(" · location ")
@@ -278,7 +292,7 @@ public struct OperatorPage: Sendable {
         h1{margin:0}h2{margin-top:1.6em;border-bottom:1px solid #ccc}h3{margin:.8em 0 .3em}
         table{border-collapse:collapse;margin:.3em 0}th,td{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left}
         th{background:#f4f4f4}td.n{text-align:right}.empty,.source{color:#666}.problem{color:#a00}
-        .status-ok{color:#070;font-weight:bold}.status-draining,.status-unavailable{color:#a00;font-weight:bold}
+        .status-ok{color:#070;font-weight:bold}.status-draining,.status-unavailable{color:#a00;font-weight:bold}.status-attention{color:#a50;font-weight:bold}
         code{background:#f4f4f4;padding:0 .2em}
         """
 }
