@@ -34,6 +34,9 @@ public final class PostgresStore: Sendable {
     let leaseTimeout: Duration
     /// Longest wait for a leased connection's work (see `withLease`).
     let answerTimeout: Duration
+    let location: Location
+    /// A diagnosis is under way (one at a time).
+    let diagnosing = Mutex(false)
     /// The writes of this instance that arrive together, committed as one statement.
     let writes = WriteGroup()
 
@@ -73,6 +76,7 @@ public final class PostgresStore: Sendable {
         answerTimeout: Duration = .seconds(30),
         clock: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.location = location
         self.leaseTimeout = leaseTimeout
         self.answerTimeout = max(answerTimeout, leaseTimeout + .seconds(1))
         var configuration = PostgresClient.Configuration(
@@ -251,12 +255,75 @@ public final class PostgresStore: Sendable {
         if error is LeaseTimedOut {
             let reason = "the stock database did not give a connection within \(leaseTimeout)"
             unreachable.withLock { $0 = reason }
+            diagnoseInBackground()
             return GatewayError(code: .unavailable, message: "the stock database is unreachable; try again")
         }
         // The pool's own failures (a connection attempt that timed out, …) carry no SQLSTATE.
         let reason = "the database is unreachable"
         unreachable.withLock { $0 = reason }
         return GatewayError(code: .unavailable, message: "the stock database is unreachable; try again")
+    }
+
+    /// Why no connection can be had, from one connection of its own: the pool keeps retrying in
+    /// the background and tells the cause only to its own log, so a role that does not exist
+    /// (SQLSTATE 28000), a wrong password (28P01) or a missing database (3D000) read as
+    /// "unreachable". nil when a connection can be made now.
+    public func diagnose(timeout: Duration = .seconds(3)) async -> String? {
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if location.requireTLS {
+            do {
+                tls = .require(try .init(configuration: .makeClientConfiguration()))
+            } catch {
+                return "cannot set up TLS for the database: \(error)"
+            }
+        }
+        let configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.username, password: location.password,
+            database: location.database, tls: tls)
+        do {
+            let connection = try await withThrowingTaskGroup(of: PostgresConnection.self) { group in
+                group.addTask {
+                    try await PostgresConnection.connect(configuration: configuration, id: 0, logger: self.logger)
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw StoreDidNotAnswer()
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+            try? await connection.close()
+            return nil
+        } catch let error as PSQLError {
+            if let state = error.serverInfo?[.sqlState] {
+                let message = error.serverInfo?[.message] ?? ""
+                return "the database refused the connection: SQLSTATE \(state) \(message)"
+            }
+            return "no connection to \(location.host):\(location.port): \(String(reflecting: error.code))"
+        } catch is StoreDidNotAnswer {
+            return "no connection to \(location.host):\(location.port) within \(timeout)"
+        } catch {
+            return "no connection to \(location.host):\(location.port): \(error)"
+        }
+    }
+
+    /// A lease timed out: find out why, once at a time, and say it in the health problem and
+    /// the log (with its SQLSTATE).
+    func diagnoseInBackground() {
+        guard
+            diagnosing.withLock({ started in
+                defer { started = true }
+                return !started
+            })
+        else { return }
+        Task {
+            let cause = await diagnose()
+            if let cause {
+                unreachable.withLock { $0 = cause }
+                logger.error("database unreachable", metadata: ["cause": "\(cause)"])
+            }
+            diagnosing.withLock { $0 = false }
+        }
     }
 
     static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }

@@ -230,7 +230,9 @@ struct Serve: AsyncParsableCommand {
                     "schema": "\(PostgresStore.schemaVersion)",
                 ])
         } catch {
-            throw CommandError("cannot prepare the database at \(place): \(error)")
+            // "Unreachable" may be a login the server refused: say what it said (SQLSTATE).
+            let cause = await migrator.diagnose().map { " (\($0))" } ?? ""
+            throw CommandError("cannot prepare the database at \(place): \(error)\(cause)")
         }
         let store = PostgresStore(
             location: location, catalog: catalog, poolSize: settings.poolSize, logger: databaseLogger,

@@ -1,0 +1,40 @@
+import Foundation
+import GatewayTestSupport
+import PostgresStore
+import StoreTestSupport
+import TestSupport
+import Testing
+
+/// Issue 33: a PostgreSQL role that does not exist was reported as "the stock database is
+/// unreachable; try again", SQLSTATE 28000 hidden in PostgresNIO's own info log.
+@Suite(
+    "The database's refusal, said", .enabled(if: postgresURL != nil, postgresMissing),
+    .enabled(if: StockGateProcess.isBuilt, StockGateProcess.notBuilt))
+struct DatabaseLoginTests {
+    @Test("serve with a role that does not exist exits 2 naming SQLSTATE 28000, not only 'unreachable'")
+    func missingRole() async throws {
+        let url = try #require(postgresURL)
+        let location = try #require(PostgresStore.Location(url: url))
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (_, errors, status) = try await CommandLineTests.stockgate([
+            "serve", "--port", "0", "--data-dir", directory,
+            "--database", "postgres://no_such_role_sg@\(location.host):\(location.port)/postgres",
+        ])
+        #expect(status == 2, "\(errors)")
+        #expect(errors.contains("SQLSTATE 28000"), "\(errors)")
+    }
+
+    @Test("diagnose: nil when a connection can be made; the refusal when not")
+    func diagnose() async throws {
+        let url = try #require(postgresURL)
+        let location = try #require(PostgresStore.Location(url: url))
+        let good = PostgresStore(location: location, catalog: demoCatalog, logger: quietLogger)
+        #expect(await good.diagnose() == nil)
+        var wrong = location
+        wrong.username = "no_such_role_sg"
+        let bad = PostgresStore(location: wrong, catalog: demoCatalog, logger: quietLogger)
+        let cause = await bad.diagnose()
+        #expect(cause?.contains("28000") == true, "\(cause ?? "nil")")
+    }
+}
