@@ -161,6 +161,20 @@ extension PostgresStore {
     /// The newest schema version this build knows.
     public static var schemaVersion: Int { migrations.last?.version ?? 0 }
 
+    /// The newest migration the database has (0 when none): read only, nothing is changed.
+    public func appliedSchemaVersion() async throws -> Int {
+        try await read { connection in
+            let table =
+                try await connection.query(
+                    "SELECT to_regclass('stockgate_migration') IS NOT NULL", logger: self.logger
+                ).collect().first?.decode(Bool.self) ?? false
+            guard table else { return 0 }
+            return try await connection.query(
+                "SELECT COALESCE(MAX(version), 0) FROM stockgate_migration", logger: self.logger
+            ).collect().first?.decode(Int.self) ?? 0
+        }
+    }
+
     /// Applies the migrations the database lacks, one transaction each, under an advisory
     /// lock so that instances starting together apply each once. Returns the versions applied.
     @discardableResult

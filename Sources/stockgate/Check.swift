@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Ledger
 import Logging
+import PostgresStore
 import StockCore
 
 /// `stockgate check`: validates the configuration and the catalog without serving.
@@ -23,9 +24,15 @@ struct Check: AsyncParsableCommand {
     @Option(help: "Catalog directory (default ./mappings, or the config's server.mappings).")
     var mappings: String?
 
+    @Option(
+        help:
+            "A shared PostgreSQL (postgres://…) to check as serve would use it: reached, logged in, its schema version. Also STOCKGATE_DATABASE or the config's storage."
+    )
+    var database: String?
+
     func run() async throws {
         let settings = try ServeSettings.read(
-            flags: ServeSettings.Flags(["config": config, "mappings": mappings]),
+            flags: ServeSettings.Flags(["config": config, "mappings": mappings, "database": database]),
             environment: ProcessInfo.processInfo.environment)
         var logger = Logger(label: "stockgate.check")
         logger.logLevel = .critical
@@ -58,6 +65,30 @@ struct Check: AsyncParsableCommand {
         print(
             "clients: \(settings.clients.count); listen \(settings.configuration.host):\(settings.configuration.port)")
         for line in Setting.listing(settings.effective) { print(line) }
+        if let url = settings.database { print("database: " + (try await Self.checkDatabase(url, catalog: catalog))) }
         print("ok")
+    }
+
+    /// Connects as serve would: the server's refusal (SQLSTATE) or its schema version.
+    static func checkDatabase(_ url: String, catalog: Catalog) async throws -> String {
+        guard let location = PostgresStore.Location(url: url) else {
+            throw CommandError("database: not a postgres:// URL")
+        }
+        var logger = Logger(label: "stockgate.check")
+        logger.logLevel = .critical
+        let store = PostgresStore(location: location, catalog: catalog, poolSize: 1, logger: logger)
+        if let problem = await store.diagnose() { throw CommandError("database: \(problem)") }
+        let place = "\(location.host):\(location.port)/\(location.database ?? location.username)"
+        do {
+            let version = try await store.whileRunning { try await store.appliedSchemaVersion() }
+            let current = PostgresStore.schemaVersion
+            let state =
+                version == current
+                ? "up to date"
+                : version < current ? "serve will migrate it to \(current)" : "newer than this build (\(current))"
+            return "\(place) reached, schema version \(version): \(state)"
+        } catch {
+            throw CommandError("database: \(place): \(error)")
+        }
     }
 }

@@ -37,4 +37,19 @@ struct DatabaseLoginTests {
         let cause = await bad.diagnose()
         #expect(cause?.contains("28000") == true, "\(cause ?? "nil")")
     }
+
+    @Test("check --database: reached and its schema version, or the server's refusal with exit 2")
+    func check() async throws {
+        let url = try #require(postgresURL)
+        let location = try #require(PostgresStore.Location(url: url))
+        let mappings = StockGateProcess.repository.appendingPathComponent("mappings").path
+        let good = try await CommandLineTests.stockgate(["check", "--mappings", mappings, "--database", url])
+        #expect(good.status == 0, "\(good.errors)")
+        #expect(good.output.contains("reached, schema version"), "\(good.output)")
+        let bad = try await CommandLineTests.stockgate([
+            "check", "--mappings", mappings, "--database",
+            "postgres://no_such_role_sg@\(location.host):\(location.port)/postgres",
+        ])
+        #expect(bad.status == 2 && bad.errors.contains("SQLSTATE 28000"), "\(bad.errors)")
+    }
 }
