@@ -327,6 +327,9 @@ public struct ColleqtiveCodec: InboundCodec {
                     object["most_likely_pool_\(pool)"] = entry.pools[pool].map(jsonNumber) ?? .null
                 }
                 object["is_stock"] = .bool(true)
+                // A member every row of the vendor's carries (`schemas.py` `STOCK_FIELDS`);
+                // whether the store replenishes the product is not StockGate's to know: null.
+                object["is_replenishment"] = .null
                 rows.append(.object(object))
             }
         }
