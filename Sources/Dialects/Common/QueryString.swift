@@ -35,9 +35,11 @@ public enum QueryString {
         return (target[..<mark], target[target.utf8.index(after: mark)...])
     }
 
-    public static func decode(_ text: Substring) -> String {
+    /// `%XX` decoded, and `+` as a space unless `plusAsSpace` is false (a path, where `+` is a
+    /// `+`); a broken escape is kept as sent.
+    public static func decode(_ text: Substring, plusAsSpace: Bool = true) -> String {
         let source = text.utf8
-        guard source.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else {
+        guard source.contains(where: { ($0 == UInt8(ascii: "+") && plusAsSpace) || $0 == UInt8(ascii: "%") }) else {
             return String(text)
         }
         var bytes: [UInt8] = []
@@ -46,7 +48,7 @@ public enum QueryString {
         while index != source.endIndex {
             let byte = source[index]
             index = source.index(after: index)
-            if byte == UInt8(ascii: "+") {
+            if byte == UInt8(ascii: "+") && plusAsSpace {
                 bytes.append(0x20)
             } else if byte == UInt8(ascii: "%"), index != source.endIndex,
                 source.index(after: index) != source.endIndex, let high = hex(source[index]),

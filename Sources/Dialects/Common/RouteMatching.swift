@@ -34,33 +34,9 @@ public struct RouteTemplate: Sendable, Hashable {
         guard literals < segments.count else { return [:] }
         var parameters: [String: String] = [:]
         for (segment, actual) in zip(segments, path) {
-            if case .parameter(let name) = segment { parameters[name] = Self.percentDecoded(actual) }
+            if case .parameter(let name) = segment { parameters[name] = QueryString.decode(actual, plusAsSpace: false) }
         }
         return parameters
-    }
-
-    /// `%XX` decoded; text that is not valid UTF-8 afterwards, or holds a broken escape, is kept
-    /// as it was sent.
-    static func percentDecoded(_ text: Substring) -> String {
-        let source = text.utf8
-        guard source.contains(UInt8(ascii: "%")) else { return String(text) }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(source.count)
-        var index = source.startIndex
-        while index != source.endIndex {
-            let byte = source[index]
-            index = source.index(after: index)
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard index != source.endIndex, source.index(after: index) != source.endIndex,
-                let high = QueryString.hex(source[index]), let low = QueryString.hex(source[source.index(after: index)])
-            else { return String(text) }
-            bytes.append(high << 4 | low)
-            index = source.index(index, offsetBy: 2)
-        }
-        return String(validating: bytes, as: UTF8.self) ?? String(text)
     }
 }
 

@@ -361,16 +361,7 @@ public struct ZettleCodec: InboundCodec {
             let location = catalog.location(key: locationKey)
             var rows: [JSONValue] = []
             for case .balances(let balances) in outcomes {
-                for balance in balances {
-                    guard let product = catalog.product(key: balance.product),
-                        let productUUID = product.zettleProductUUID,
-                        let variantUUID = product.zettleVariantUUID
-                    else { continue }
-                    rows.append(
-                        Self.balanceRow(
-                            location: location, productUUID: productUUID, variantUUID: variantUUID,
-                            balance: balance.quantity))
-                }
+                rows += balances.compactMap { Self.balanceRow($0, at: location, catalog: catalog) }
             }
             return .json(.ok, ["locationUuid": .string(location?.zettleUUID ?? ""), "variants": .array(rows)])
         case .untracked:
@@ -392,14 +383,8 @@ public struct ZettleCodec: InboundCodec {
         var latest: Date?
         for case .balances(let balances) in outcomes {
             for balance in balances where !untracked.contains(balance.product) {
-                guard let product = catalog.product(key: balance.product),
-                    let productUUID = product.zettleProductUUID,
-                    let variantUUID = product.zettleVariantUUID
-                else { continue }
-                rows.append(
-                    Self.balanceRow(
-                        location: location, productUUID: productUUID, variantUUID: variantUUID,
-                        balance: balance.quantity))
+                guard let row = Self.balanceRow(balance, at: location, catalog: catalog) else { continue }
+                rows.append(row)
                 if let updated = balance.updatedAt { latest = max(latest ?? updated, updated) }
             }
         }
@@ -454,6 +439,15 @@ public struct ZettleCodec: InboundCodec {
                 balance: held[variant.product] ?? .zero)
         }
         return .json(.ok, ["locationUuid": .string(uuid), "variants": .array(rows)])
+    }
+
+    /// A balance's row, for a product the catalog maps to a Zettle variant (nil otherwise).
+    static func balanceRow(_ balance: Balance, at location: Location?, catalog: Catalog) -> JSONValue? {
+        guard let product = catalog.product(key: balance.product), let productUUID = product.zettleProductUUID,
+            let variantUUID = product.zettleVariantUUID
+        else { return nil }
+        return balanceRow(
+            location: location, productUUID: productUUID, variantUUID: variantUUID, balance: balance.quantity)
     }
 
     /// The products whose tracking is stopped, from a `.readTracking` outcome among `outcomes`.
