@@ -327,9 +327,9 @@ public struct ColleqtiveCodec: InboundCodec {
                     object["most_likely_pool_\(pool)"] = entry.pools[pool].map(jsonNumber) ?? .null
                 }
                 object["is_stock"] = .bool(true)
-                // A member every row of the vendor's carries (`schemas.py` `STOCK_FIELDS`);
-                // whether the store replenishes the product is not StockGate's to know: null.
-                object["is_replenishment"] = .null
+                // A member every row carries, a boolean (developer.colleqtive.com, Store Products;
+                // the tap's `STOCK_FIELDS`): StockGate replenishes nothing, so false.
+                object["is_replenishment"] = .bool(false)
                 rows.append(.object(object))
             }
         }

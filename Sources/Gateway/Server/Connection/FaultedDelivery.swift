@@ -40,16 +40,24 @@ enum FaultedDelivery {
         done: @escaping () -> Void
     ) {
         context.writeAndFlush(NIOAny(HTTPResponsePart.head(head)), promise: nil)
-        let loopBound = NIOLoopBound((context, done), eventLoop: context.eventLoop)
-        func next(_ offset: Int) {
-            let (context, done) = loopBound.value
-            guard context.channel.isActive else { return }
-            guard offset < body.count else { return done() }
-            let end = min(offset + size, body.count)
-            let piece = context.channel.allocator.buffer(bytes: body[offset..<end])
-            context.writeAndFlush(NIOAny(HTTPResponsePart.body(piece)), promise: nil)
-            _ = context.eventLoop.scheduleTask(in: TimeAmount(interval)) { next(end) }
+        piece(
+            from: 0, of: body, size: size, interval: interval,
+            NIOLoopBound((context, done), eventLoop: context.eventLoop))
+    }
+
+    /// One piece of a `dribble`, then the next after `interval`, on the connection's loop.
+    private static func piece(
+        from offset: Int, of body: [UInt8], size: Int, interval: Duration,
+        _ bound: NIOLoopBound<(ChannelHandlerContext, () -> Void)>
+    ) {
+        let (context, done) = bound.value
+        guard context.channel.isActive else { return }
+        guard offset < body.count else { return done() }
+        let end = min(offset + size, body.count)
+        context.writeAndFlush(
+            NIOAny(HTTPResponsePart.body(context.channel.allocator.buffer(bytes: body[offset..<end]))), promise: nil)
+        _ = context.eventLoop.scheduleTask(in: TimeAmount(interval)) {
+            piece(from: end, of: body, size: size, interval: interval, bound)
         }
-        next(0)
     }
 }
