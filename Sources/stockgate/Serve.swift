@@ -94,12 +94,14 @@ struct Serve: AsyncParsableCommand {
         metrics.configurationLoaded()
         // Kept across reloads, as the metrics are.
         let faults = settings.faults ? FaultSchedule() : nil
-        let pusher =
-            settings.webhooks
-            ? PusherHub(
-                client: client,
-                organization: settings.configuration.dialectSettings[ZettleCodec.dialect]?["organization_uuid"],
-                destinations: settings.configuration.webhookDestinations, metrics: metrics, logger: logger) : nil
+        let pusher: PusherHub?
+        do {
+            pusher = try Self.makePusher(settings, client: client, metrics: metrics, logger: logger)
+        } catch {
+            await client.shutdown()
+            try? (storage as? Ledger)?.close()
+            throw error
+        }
         do {
             gateway = try Self.makeGateway(
                 settings, catalog: catalog, storage: storage, client: client, metrics: metrics, faults: faults,
@@ -302,6 +304,24 @@ struct Serve: AsyncParsableCommand {
             openAPI: OpenAPI.Cache(casesDirectory: settings.contractTests, configuration: settings.configuration)
                 .document, pusher: pusher,
             direct: replay.map { direct($0, settings, client: client, logger: logger) })
+    }
+
+    /// Zettle's Pusher API with `--enable-webhooks`: its subscriptions and undelivered messages
+    /// kept in `<data_dir>/webhooks`, so a restart forgets neither.
+    static func makePusher(
+        _ settings: ServeSettings, client: CurlHTTPClient, metrics: GatewayMetrics, logger: Logger
+    ) throws(CommandError) -> PusherHub? {
+        guard settings.webhooks else { return nil }
+        let store: WebhookStore
+        do {
+            store = try WebhookStore(directory: settings.configuration.dataDirectory + "/webhooks")
+        } catch {
+            throw CommandError("webhooks: \(error)")
+        }
+        return PusherHub(
+            client: client,
+            organization: settings.configuration.dialectSettings[ZettleCodec.dialect]?["organization_uuid"],
+            destinations: settings.configuration.webhookDestinations, metrics: metrics, store: store, logger: logger)
     }
 
     /// What answers in place of the pipeline: the recorded cases, and with `--record-missing`

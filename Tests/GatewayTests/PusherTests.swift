@@ -223,3 +223,72 @@ struct PusherTests {
         }
     }
 }
+
+/// Issue 33: webhooks were forgotten on restart — subscriptions and undelivered messages were
+/// kept in memory, so an acknowledged change could be lost for a subscriber.
+@Suite("Zettle webhooks survive a restart")
+struct WebhookRestartTests {
+    /// A receiver that answers `status` and records what it was sent.
+    final class Receiver: Sendable {
+        let status = Mutex(500)
+        let received = Mutex<[JSONValue]>([])
+    }
+
+    @Test("a subscription and a message not yet delivered are kept; after the restart it arrives, under its id")
+    func restart() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let receiver = Receiver()
+        let upstream = FakeUpstream { request in
+            if let body = try? JSONParser.parse(request.body) { receiver.received.withLock { $0.append(body) } }
+            return .init(receiver.status.withLock { $0 }, "")
+        }
+        try await upstream.run { base in
+            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(5)))
+            // The first run's hub waits a minute before its second attempt, as a stopped process
+            // never makes one; the next runs retry at once.
+            func hub(retryDelay: Duration = .milliseconds(50)) throws -> PusherHub {
+                PusherHub(
+                    client: client, maxAttempts: 1000, retryDelay: retryDelay,
+                    destinations: PusherTests.loopbackAllowed, store: try WebhookStore(directory: directory),
+                    logger: quietLogger)
+            }
+            do {
+                // The first run: the receiver is down, the message stays queued.
+                try await LiveGateway.run(pusher: try hub(retryDelay: .seconds(60))) { live in
+                    let subscribed = try await PusherTests.subscribe(
+                        live,
+                        PusherTests.subscription(
+                            uuid: "7d0b2a1e-8f35-11eb-8dcd-0242ac130003", destination: base + "/hook"))
+                    #expect(subscribed.status == 200, "\(subscribed.text)")
+                    let moved = try await HTTPClient.shared.send(
+                        .PUT, live.baseURL + "/organizations/self/inventory", body: PusherTests.restock)
+                    #expect(moved.status == 200, "\(moved.text)")
+                    try await waitUntil(timeout: .seconds(10), "a failed attempt (\(upstream.requests.count) sent)") {
+                        !receiver.received.withLock { $0 }.isEmpty
+                    }
+                }
+                let messageID = receiver.received.withLock { $0.first?["messageUuid"]?.stringValue }
+                #expect(messageID != nil, "\(receiver.received.withLock { $0 })")
+                // The second run, on the same data directory, with the receiver back.
+                receiver.status.withLock { $0 = 200 }
+                let before = receiver.received.withLock { $0.count }
+                let second = try hub()
+                #expect(second.all.map(\.uuid) == ["7d0b2a1e-8f35-11eb-8dcd-0242ac130003"], "the subscription is kept")
+                try await waitUntil(timeout: .seconds(10), "the kept message delivered") {
+                    second.deliveredCount("7d0b2a1e-8f35-11eb-8dcd-0242ac130003") == 1
+                }
+                let resent = receiver.received.withLock { Array($0.dropFirst(before)) }
+                #expect(resent.last?["messageUuid"]?.stringValue == messageID, "the same message, under its id")
+                // Delivered: a third run sends it no more.
+                let third = try hub()
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(third.deliveredCount("7d0b2a1e-8f35-11eb-8dcd-0242ac130003") == 0)
+            } catch {
+                await client.shutdown()
+                throw error
+            }
+            await client.shutdown()
+        }
+    }
+}

@@ -58,6 +58,8 @@ public final class PusherHub: Sendable {
         var signature: String
         var messageID: String
         var queued = ContinuousClock.now
+        /// When it was queued, on the wall clock (what survives a restart).
+        var queuedAt = Date()
     }
 
     /// The events a subscription may name (the vendor's list); StockGate sends only
@@ -81,6 +83,8 @@ public final class PusherHub: Sendable {
     let maxQueued: Int
     let maxAge: Duration
     let metrics: GatewayMetrics?
+    /// Where subscriptions and undelivered messages are kept across restarts (nil: memory only).
+    let store: WebhookStore?
     private let subscriptions = Mutex<[Subscription]>([])
     /// Messages dropped undelivered (queue full or too old), by subscription.
     private let droppedCounts = Mutex<[String: Int]>([:])
@@ -96,8 +100,10 @@ public final class PusherHub: Sendable {
     public init(
         client: CurlHTTPClient, organization: String? = nil, maxAttempts: Int = 6, retryDelay: Duration = .seconds(1),
         destinations: DestinationPolicy = DestinationPolicy(), maxSubscriptions: Int = 50, maxQueued: Int = 1000,
-        maxAge: Duration = .seconds(3600), metrics: GatewayMetrics? = nil, logger: Logger
+        maxAge: Duration = .seconds(3600), metrics: GatewayMetrics? = nil, store: WebhookStore? = nil,
+        logger: Logger
     ) {
+        self.store = store
         self.client = client
         self.destinations = destinations
         self.maxSubscriptions = maxSubscriptions
@@ -108,6 +114,20 @@ public final class PusherHub: Sendable {
         self.maxAttempts = maxAttempts
         self.retryDelay = retryDelay
         self.logger = logger
+        guard let store else { return }
+        // What the last run knew: its subscriptions, and its messages not yet delivered, sent
+        // again under their ids (a receiver deduplicates by `messageId`).
+        let kept = store.loadSubscriptions()
+        subscriptions.withLock { $0 = kept }
+        let now = Date()
+        for message in store.loadPending() {
+            guard let subscription = kept.first(where: { $0.uuid == message.subscription }) else { continue }
+            var delivery = Delivery(
+                subscription: subscription, body: message.body, signature: message.signature,
+                messageID: message.messageID, queuedAt: message.queuedAt)
+            delivery.queued = ContinuousClock.now - .seconds(max(0, now.timeIntervalSince(message.queuedAt)))
+            enqueue(delivery, persist: false)
+        }
     }
 
     deinit {
@@ -135,6 +155,7 @@ public final class PusherHub: Sendable {
             guard !list.contains(where: { $0.uuid == subscription.uuid }) else { return .taken }
             guard list.count(where: { $0.owner == subscription.owner }) < maxSubscriptions else { return .limit }
             list.append(subscription)
+            store?.saveSubscriptions(list)
             return .added
         }
     }
@@ -145,6 +166,7 @@ public final class PusherHub: Sendable {
             guard let index = list.firstIndex(where: { $0.uuid == uuid && $0.owner == owner }) else { return false }
             change(&list[index])
             list[index].updated = Date()
+            store?.saveSubscriptions(list)
             return true
         }
     }
@@ -154,6 +176,7 @@ public final class PusherHub: Sendable {
         let removed = subscriptions.withLock { list -> Bool in
             let before = list.count
             list.removeAll { $0.uuid == uuid && $0.owner == owner }
+            if list.count < before { store?.saveSubscriptions(list) }
             return list.count < before
         }
         if removed { queues.withLock { $0.removeValue(forKey: uuid) }?.finish() }
@@ -163,6 +186,7 @@ public final class PusherHub: Sendable {
     /// No subscription, nothing queued, nothing counted: the test reset.
     public func reset() {
         subscriptions.withLock { $0.removeAll() }
+        store?.clear()
         let open = queues.withLock { queues in
             defer { queues.removeAll() }
             return Array(queues.values)
@@ -176,6 +200,7 @@ public final class PusherHub: Sendable {
     public func droppedCount(_ subscription: String) -> Int { droppedCounts.withLock { $0[subscription] ?? 0 } }
 
     private func dropped(_ delivery: Delivery, reason: String) {
+        store?.done(delivery.messageID)
         droppedCounts.withLock { $0[delivery.subscription.uuid, default: 0] += 1 }
         metrics?.recordWebhookDropped()
         logger.warning(
@@ -294,7 +319,14 @@ public final class PusherHub: Sendable {
 
     /// Queues a message behind the subscriber's earlier ones (one sender per subscriber, so
     /// messages arrive in order).
-    private func enqueue(_ delivery: Delivery) {
+    private func enqueue(_ delivery: Delivery, persist: Bool = true) {
+        if persist {
+            // On disk before the change that caused it is answered.
+            store?.queued(
+                WebhookStore.Pending(
+                    messageID: delivery.messageID, subscription: delivery.subscription.uuid, body: delivery.body,
+                    signature: delivery.signature, queuedAt: delivery.queuedAt))
+        }
         let uuid = delivery.subscription.uuid
         let queue = queues.withLock { queues -> AsyncStream<Delivery>.Continuation in
             if let queue = queues[uuid] { return queue }
@@ -319,7 +351,10 @@ public final class PusherHub: Sendable {
         var wait = retryDelay
         for attempt in 1...maxAttempts {
             // A subscription deleted meanwhile gets nothing more.
-            guard subscriptions.withLock({ $0.contains { $0.uuid == delivery.subscription.uuid } }) else { return }
+            guard subscriptions.withLock({ $0.contains { $0.uuid == delivery.subscription.uuid } }) else {
+                store?.done(delivery.messageID)
+                return
+            }
             guard ContinuousClock.now - delivery.queued <= maxAge else {
                 dropped(delivery, reason: "not delivered within \(maxAge)")
                 return
@@ -345,6 +380,7 @@ public final class PusherHub: Sendable {
             }
             if (200..<300).contains(status) {
                 delivered.withLock { $0[delivery.subscription.uuid, default: 0] += 1 }
+                store?.done(delivery.messageID)
                 return
             }
             logger.warning(
@@ -357,6 +393,7 @@ public final class PusherHub: Sendable {
             try? await Task.sleep(for: wait)
             wait = wait * 2
         }
+        store?.done(delivery.messageID)
         logger.error(
             "webhook given up",
             metadata: ["subscription": "\(delivery.subscription.uuid)", "message": "\(delivery.messageID)"])
