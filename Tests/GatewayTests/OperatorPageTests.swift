@@ -54,23 +54,29 @@ struct OperatorPageTests {
                 #expect(unknown.contains("1 forwarded movement(s)"), "\(unknown)")
                 #expect(
                     unknown.contains(
-                        "<td>pos</td><td>tshirt-blue-m</td><td>1</td><td>supplier</td><td>shop-floor</td><td>zettle</td>"
+                        "<td>pos</td><td>tshirt-blue-m</td><td class=\"n\">1</td><td>supplier</td><td>shop-floor</td><td>zettle</td>"
                     ), "\(unknown)")
                 let backendsSection = try Self.section("backends", of: html)
                 #expect(backendsSection.contains("<td>pos</td><td>zettle</td>"), "\(backendsSection)")
-                #expect(backendsSection.contains("<td>1</td>"), "one unknown outcome: \(backendsSection)")
+                #expect(backendsSection.contains("<td class=\"n\">1</td>"), "one unknown outcome: \(backendsSection)")
                 #expect(!html.contains("pos-password") && !html.contains("pos-user"), "credentials of a base URL")
                 let traffic = try Self.section("traffic", of: html)
-                #expect(traffic.contains("<td>stockgate</td><td>2</td><td>0</td><td>0</td><td>2</td>"), "\(traffic)")
-                #expect(traffic.contains("<td>zettle</td><td>1</td><td>0</td><td>1</td><td>0</td>"), "\(traffic)")
+                #expect(
+                    traffic.contains(
+                        "<td>stockgate</td><td class=\"n\">2</td><td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">2</td>"
+                    ), "\(traffic)")
+                #expect(
+                    traffic.contains(
+                        "<td>zettle</td><td class=\"n\">1</td><td class=\"n\">0</td><td class=\"n\">1</td><td class=\"n\">0</td>"
+                    ), "\(traffic)")
                 let balances = try Self.section("balances", of: html)
-                #expect(balances.contains("<td>mug-black</td><td>5</td>"), "\(balances)")
-                #expect(balances.contains("<td>socks</td><td>2</td>"), "\(balances)")
+                #expect(balances.contains("<td>mug-black</td><td class=\"n\">5</td>"), "\(balances)")
+                #expect(balances.contains("<td>socks</td><td class=\"n\">2</td>"), "\(balances)")
                 #expect(balances.contains(#"<a href="?location=shop-floor">shop-floor</a>"#), "\(balances)")
                 let movements = try Self.section("movements", of: html)
                 #expect(
                     movements.contains(
-                        "<td>mug-black</td><td>5</td><td>supplier</td><td>shop-floor</td><td>applied</td><td>stockgate</td><td>embedded</td>"
+                        "<td>mug-black</td><td class=\"n\">5</td><td>supplier</td><td>shop-floor</td><td>applied</td><td>stockgate</td><td>embedded</td>"
                     ), "\(movements)")
                 #expect(movements.contains("<td>sent</td><td>zettle</td><td>pos</td>"), "\(movements)")
 
@@ -148,6 +154,27 @@ struct OperatorPageTests {
         #expect(html.contains("&lt;img src=x onerror=alert(1)&gt;"))
         #expect(html.contains("<p class=\"problem\">&lt;b&gt;disk&lt;/b&gt;</p>"))
         #expect(html.contains("?location=a%22b"))
+    }
+
+    /// Issue 33: numbers were left-aligned, a negative balance unmarked, and at 390 px the
+    /// tables were cut off.
+    @Test("numbers right-aligned, a negative balance marked, every table in a box that scrolls sideways")
+    func numbersAndNarrowScreens() {
+        var snapshot = OperatorPage.Snapshot(
+            generatedAt: Date(timeIntervalSince1970: 0), version: "1", status: "ok", problem: nil, location: nil)
+        snapshot.balances = [
+            Balance(product: "mug-white", location: "shop-floor", quantity: Quantity(-2)),
+            Balance(product: "mug-black", location: "shop-floor", quantity: Quantity(7)),
+        ]
+        let html = OperatorPage.render(snapshot)
+        #expect(html.contains(#"<td>mug-white</td><td class="n neg">-2</td>"#), "\(html)")
+        #expect(html.contains(#"<td>mug-black</td><td class="n">7</td>"#))
+        #expect(
+            html.components(separatedBy: "<table").count - 1 == html.components(
+                separatedBy: #"<div class="wide"><table"#
+            ).count - 1)
+        #expect(html.contains("@media (max-width:480px)") && html.contains("overflow-x:auto"))
+        #expect(HTML.cell("shop-floor") == "<td>shop-floor</td>" && HTML.cell("") == "<td></td>")
     }
 
     /// Issue 33: the headline was a green "ok" while a circuit was open and outcomes unknown.

@@ -242,19 +242,19 @@ public struct OperatorPage: Sendable {
             let shown = page.balances.prefix(maxBalances)
             for balance in shown {
                 if balance.location != current {
-                    if current != nil { html.raw("</tbody></table>") }
+                    if current != nil { html.raw("</tbody></table></div>") }
                     current = balance.location
                     html.raw("<h3>")
                     html.element(
                         "a", balance.location,
                         attributes: ["href": "?location=" + Self.queryEscaped(balance.location)])
                     html.raw(
-                        "</h3><table class=\"balances\"><thead><tr><th>Product</th><th>Quantity</th></tr></thead><tbody>"
+                        "</h3><div class=\"wide\"><table class=\"balances\"><thead><tr><th>Product</th><th>Quantity</th></tr></thead><tbody>"
                     )
                 }
                 html.row([balance.product, balance.quantity.description])
             }
-            html.raw("</tbody></table>")
+            html.raw("</tbody></table></div>")
             html.more(shown: shown.count, total: page.balances.count)
         }
         html.raw("</section>")
@@ -294,6 +294,8 @@ public struct OperatorPage: Sendable {
         th{background:#f4f4f4}td.n{text-align:right}.empty,.source{color:#666}.problem{color:#a00}
         .status-ok{color:#070;font-weight:bold}.status-draining,.status-unavailable{color:#a00;font-weight:bold}.status-attention{color:#a50;font-weight:bold}
         code{background:#f4f4f4;padding:0 .2em}
+        td.neg{color:#a00;font-weight:bold}.wide{overflow-x:auto;max-width:100%}
+        @media (max-width:480px){body{margin:.6em}th,td{padding:.2em .35em}h2{font-size:1.1em}}
         """
 }
 
@@ -317,16 +319,23 @@ struct HTML {
         output += "<section id=\"\(id)\"><h2>" + Self.escape(title) + "</h2>"
     }
 
+    /// A row; a number is right-aligned, a negative one marked (`neg`).
     mutating func row(_ cells: [String]) {
-        output += "<tr>" + cells.map { "<td>" + Self.escape($0) + "</td>" }.joined() + "</tr>"
+        output += "<tr>" + cells.map { Self.cell($0) }.joined() + "</tr>"
     }
 
+    static func cell(_ text: String) -> String {
+        guard !text.isEmpty, let quantity = try? Quantity(parsing: text) else { return "<td>" + escape(text) + "</td>" }
+        return (quantity < .zero ? "<td class=\"n neg\">" : "<td class=\"n\">") + escape(text) + "</td>"
+    }
+
+    /// A table in a box that scrolls sideways on a narrow screen instead of cutting it off.
     mutating func table(_ headers: [String], rows: [[String]]) {
         output +=
-            "<table><thead><tr>" + headers.map { "<th>" + Self.escape($0) + "</th>" }.joined()
+            "<div class=\"wide\"><table><thead><tr>" + headers.map { "<th>" + Self.escape($0) + "</th>" }.joined()
             + "</tr></thead><tbody>"
         for cells in rows { row(cells) }
-        output += "</tbody></table>"
+        output += "</tbody></table></div>"
     }
 
     mutating func more(shown: Int, total: Int) {
