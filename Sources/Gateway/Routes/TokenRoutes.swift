@@ -19,16 +19,7 @@ struct TokenRoutes: RouteCollection {
         ]
     }
 
-    /// A refused grant (or too many of them) is `invalid_grant`; the rest of what is refused
-    /// before the grant is read is an invalid request.
+    /// OAuth's envelope, as StoreFeeder's clients read it (`StoreFeederToken.refusal`).
     static let oauthEnvelope = Envelope(
-        refuse: { error in
-            .json(
-                error.code.httpStatus,
-                [
-                    "error": error.code == .tooManyRequests ? "invalid_grant" : "invalid_request",
-                    "error_description": .string(error.message),
-                ])
-        },
-        unauthenticated: Envelope.gateway("this needs").unauthenticated)
+        refuse: { StoreFeederToken.refusal($0) }, unauthenticated: Envelope.gateway("this needs").unauthenticated)
 }
