@@ -18,8 +18,9 @@ var colleqtiveSDKInstalled: Bool {
     .enabled(if: colleqtiveSDKInstalled, "needs python3 with colleqtive-sdk 0.1.1: scripts/install-deps installs it"))
 struct VendorClientTests {
 
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/vendor-clients/colleqtive_sdk_check.py").path
+    static let script = StockGateProcess.repository.appendingPathComponent(
+        "scripts/vendor-clients/colleqtive_sdk_check.py"
+    ).path
 
     @Test("Colleqtive's Python SDK (colleqtive-sdk, installed by scripts/install-deps) works unchanged")
     func colleqtiveSDK() async throws {

@@ -11,8 +11,7 @@ import StockCore
 
 /// The repository's demo catalog, as `stockgate serve` loads it.
 public let demoCatalog: Catalog = {
-    let mappings = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("mappings").path
+    let mappings = StockGateProcess.repository.appendingPathComponent("mappings").path
     return try! CatalogLoader.load(directory: mappings)
 }()
 

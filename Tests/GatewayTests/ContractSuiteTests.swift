@@ -13,8 +13,7 @@ import Testing
 /// Every case of `contract-tests/`, each against a fresh in-process StockGate.
 @Suite("Contract suite")
 struct ContractSuiteTests {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("contract-tests").path
+    static let directory = StockGateProcess.repository.appendingPathComponent("contract-tests").path
 
     static let cases: [ContractCase] = (try? ContractCase.load(directory: directory)) ?? []
     /// One client for every case; it lives as long as the test process (never dropped, so

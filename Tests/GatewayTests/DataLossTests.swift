@@ -230,9 +230,8 @@ struct DataLossTests {
 
     @Test("docs/translation-losses.md's table is the one the codecs give")
     func lossTableIsCurrent() throws {
-        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("docs/translation-losses.md")
-        let text = try String(contentsOf: readme, encoding: .utf8)
+        let doc = StockGateProcess.repository.appendingPathComponent("docs/translation-losses.md")
+        let text = try String(contentsOf: doc, encoding: .utf8)
         let table = LossReport.markdown(catalog: demoCatalog)
         #expect(text.contains(table), "regenerate with: stockgate contract-test --losses")
     }

@@ -11,8 +11,7 @@ import Testing
 /// and each vendor dialect over HTTP to a StockGate standing in for the vendor.
 @Suite("One intent, every dialect, every backend")
 struct IntentTests {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("contract-tests/intents").path
+    static let directory = StockGateProcess.repository.appendingPathComponent("contract-tests/intents").path
 
     static func run(_ intents: [Intent]) async throws -> [IntentOutcome] {
         let client = CurlHTTPClient(configuration: .init(timeout: .seconds(30)))

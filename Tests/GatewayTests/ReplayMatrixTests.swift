@@ -17,8 +17,7 @@ import Testing
 /// into a refusal the caller can read.
 @Suite("Outbound codecs against replayed vendor answers")
 struct ReplayMatrixTests {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("contract-tests/replay").path
+    static let directory = StockGateProcess.repository.appendingPathComponent("contract-tests/replay").path
 
     /// Every vendor dialect of the registry: one added there without replay cases fails here.
     static let vendorDialects = DialectRegistry.ids.filter { $0 != "stockgate" }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
 @testable import Gateway
@@ -7,8 +8,7 @@ import Testing
 /// check that each place reads it.
 @Suite("Settings, named once")
 struct SettingsTableTests {
-    static let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("docs/configuration.md")
+    static let docs = StockGateProcess.repository.appendingPathComponent("docs/configuration.md")
 
     @Test("docs/configuration.md's table is the one Setting.all gives")
     func docsTable() throws {
