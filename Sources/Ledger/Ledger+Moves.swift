@@ -45,11 +45,12 @@ extension Ledger {
             accepted.reserveCapacity(batch.items.count)
             var items: [BatchOutcome.Item] = []
             items.reserveCapacity(batch.items.count)
+            var resolved = batch.items
             for (index, item) in batch.items.enumerated() {
                 var failure = checked[index]
                 if failure == nil && item.state != .pending {
                     do {
-                        try changes.apply(item, catalog: self.catalog) { product, location in
+                        resolved[index] = try changes.apply(item, catalog: self.catalog) { product, location in
                             try self.balance(product: product, location: location, db: db)
                         }
                     } catch let error as GatewayError {
@@ -65,7 +66,7 @@ extension Ledger {
             try changes.write { product, location, quantity in
                 try self.setBalance(product: product, location: location, quantity, db: db)
             }
-            for (index, item) in batch.items.enumerated() where accepted[index] {
+            for (index, item) in resolved.enumerated() where accepted[index] {
                 items[index] = .applied(try self.insert(item, at: now, facts: facts, db: db))
             }
             return BatchOutcome(items: items)
@@ -202,6 +203,15 @@ extension Ledger {
         }
     }
 
+    public func recordLevelResolution(id: Int64, as movement: Movement) async throws {
+        let extras = try movement.storedExtras()
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE movement SET quantity = ?, from_location = ?, to_location = ?, extras = ? WHERE id = ?",
+                arguments: [movement.quantity, movement.from, movement.to, extras, id])
+        }
+    }
+
     /// Empties the ledger: no movements, no balances, ids from 1 again, no stored answers of
     /// idempotency keys, every product tracked again — what PostgreSQL's reset truncates too.
     /// Only for contract testing (`serve --enable-test-reset`); never wired in a normal run.
@@ -238,7 +248,7 @@ extension Ledger {
             movement.state = state
             if state != .applied { movement.appliedAt = nil }
         }
-        let extras: String? = movement.extras.isEmpty ? nil : try MovementExtras.json(movement.extras)
+        let extras = try movement.storedExtras()
         movement.id = try MovementRecord.insert(movement, createdAt: created, extras: extras, db: db)
         return movement
     }

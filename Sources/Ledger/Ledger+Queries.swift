@@ -129,15 +129,16 @@ extension Ledger {
         let extrasText: String? = row["extras"]
         let state: String = row["state"]
         let applied: Int64? = row["applied_at"]
-        return Movement(
+        var movement = Movement(
             id: row["id"], product: row["product"], quantity: try quantity(row["quantity"]),
             from: row["from_location"], to: row["to_location"], reason: row["reason"], reference: row["reference"],
             description: row["description"], user: row["acting_user"], sourceSystem: row["source_system"],
             externalID: row["external_id"], createdAt: date(row["created_at"]), appliedAt: applied.map(date),
             state: MovementState(rawValue: state) ?? .applied, allowOverage: row["allow_overage"],
-            extras: try extrasText.map(MovementExtras.init(json:)) ?? MovementExtras(), reverses: row["reverses"],
-            dialect: row["dialect"], requestID: row["request_id"], idempotencyKey: row["idempotency_key"],
-            backend: row["backend"])
+            reverses: row["reverses"], dialect: row["dialect"], requestID: row["request_id"],
+            idempotencyKey: row["idempotency_key"], backend: row["backend"])
+        try movement.restoreExtras(extrasText)
+        return movement
     }
 
     static func quantity(_ text: String) throws -> Quantity {

@@ -68,11 +68,12 @@ extension PostgresStore: LedgerStore, ForwardJournal {
             var changes = BalanceChanges()
             var accepted: [Bool] = []
             var items: [BatchOutcome.Item] = []
+            var resolved = batch.items
             for (index, item) in batch.items.enumerated() {
                 var failure = checked[index]
                 if failure == nil && item.state != .pending {
                     do {
-                        try changes.apply(item, catalog: self.catalog) { product, location in
+                        resolved[index] = try changes.apply(item, catalog: self.catalog) { product, location in
                             held[BalanceChanges.Key(product: product, location: location)] ?? .zero
                         }
                     } catch let error as GatewayError {
@@ -88,7 +89,7 @@ extension PostgresStore: LedgerStore, ForwardJournal {
             if !accepted.contains(true) { return (BatchOutcome(items: items), false) }
             try await self.writeBalances(connection, changes, now: now, into: &held)
             try await self.takeInsertLock(connection)
-            for (index, item) in batch.items.enumerated() where accepted[index] {
+            for (index, item) in resolved.enumerated() where accepted[index] {
                 items[index] = .applied(try await self.insert(connection, item, at: now, facts: facts))
             }
             return (BatchOutcome(items: items), true)
@@ -222,6 +223,19 @@ extension PostgresStore: LedgerStore, ForwardJournal {
         }
     }
 
+    public func recordLevelResolution(id: Int64, as movement: Movement) async throws {
+        let extras = try movement.storedExtras()
+        try await transaction { connection in
+            try await connection.query(
+                """
+                UPDATE movement SET quantity = \(movement.quantity.description)::numeric, from_location = \(movement.from),
+                    to_location = \(movement.to), extras = \(extras)
+                WHERE id = \(id)
+                """, logger: self.logger)
+            return ((), true)
+        }
+    }
+
     public func reset() async throws {
         try await transaction { connection in
             try await connection.query(
@@ -335,7 +349,7 @@ extension PostgresStore: LedgerStore, ForwardJournal {
     {
         let created = Self.millis(now)
         var movement = item.journaled(atMillis: created, facts: facts)
-        let extras: String? = movement.extras.isEmpty ? nil : try MovementExtras.json(movement.extras)
+        let extras = try movement.storedExtras()
         let applied: Int64? = movement.state == .applied ? created : nil
         let rows = try await connection.query(
             """

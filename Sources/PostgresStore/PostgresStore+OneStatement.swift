@@ -37,7 +37,7 @@ extension PostgresStore {
             "external_id": .optional(movement.externalID),
             "applied": .bool(movement.appliedAt != nil),
             "state": .string(movement.state.rawValue), "allow_overage": .bool(movement.allowOverage),
-            "extras": .optional(movement.extras.isEmpty ? nil : try MovementExtras.json(movement.extras)),
+            "extras": .optional(try movement.storedExtras()),
             "reverses": movement.reverses.map { .integer($0) } ?? .null, "backend": .optional(movement.backend),
         ]
     }

@@ -78,7 +78,7 @@ extension PostgresStore: MovementReader {
 
     static func movement(from row: PostgresRandomAccessRow) throws -> Movement {
         let extras = try row[15].decode(String?.self)
-        return Movement(
+        var movement = Movement(
             id: try row[0].decode(Int64.self), product: try row[1].decode(String.self),
             quantity: try quantity(try row[2].decode(String.self)), from: try row[3].decode(String.self),
             to: try row[4].decode(String.self), reason: try row[5].decode(String?.self),
@@ -88,10 +88,11 @@ extension PostgresStore: MovementReader {
             appliedAt: try row[12].decode(Int64?.self).map(date),
             state: MovementState(rawValue: try row[13].decode(String.self)) ?? .applied,
             allowOverage: try row[14].decode(Bool.self),
-            extras: try extras.map(MovementExtras.init(json:)) ?? MovementExtras(),
             reverses: try row[16].decode(Int64?.self), dialect: try row[17].decode(String.self),
             requestID: try row[18].decode(String.self), idempotencyKey: try row[19].decode(String?.self),
             backend: try row[20].decode(String?.self))
+        try movement.restoreExtras(extras)
+        return movement
     }
 
     /// `WHERE …` for a query, the same conditions as the SQLite ledger's.

@@ -81,7 +81,7 @@ public struct MovementExtras: Sendable, Equatable, Codable {
 public struct Movement: Sendable, Equatable {
     public var id: Int64?
     public var product: String
-    /// Always greater than zero.
+    /// Greater than zero; zero only in a level movement (unresolved, or a level already held).
     public var quantity: Quantity
     public var from: String
     public var to: String
@@ -109,15 +109,19 @@ public struct Movement: Sendable, Equatable {
     public var idempotencyKey: String?
     /// The remote backend the gateway forwarded it to; nil for the embedded ledger.
     public var backend: String?
+    /// Set when the movement carries a level command (see `StockLevel`).
+    public var level: StockLevel?
 
     public init(
         id: Int64? = nil, product: String, quantity: Quantity, from: String, to: String, reason: String? = nil,
         reference: String? = nil, description: String? = nil, user: String? = nil, sourceSystem: String? = nil,
         externalID: String? = nil, createdAt: Date? = nil, appliedAt: Date? = nil, state: MovementState = .applied,
         allowOverage: Bool = false, extras: MovementExtras = MovementExtras(), reverses: Int64? = nil,
-        dialect: String? = nil, requestID: String? = nil, idempotencyKey: String? = nil, backend: String? = nil
+        dialect: String? = nil, requestID: String? = nil, idempotencyKey: String? = nil, backend: String? = nil,
+        level: StockLevel? = nil
     ) {
         self.backend = backend
+        self.level = level
         self.id = id
         self.product = product
         self.quantity = quantity

@@ -5,6 +5,7 @@ import StockCore
 ///
 /// - `GET  /stockgate/v1/balances?product=KEY&location=KEY`
 /// - `POST /stockgate/v1/movements` `{"movements": [...], "atomic": false}`
+/// - `POST /stockgate/v1/levels` `{"levels": [{"product", "location", "level" | "change", "expected"?}], "atomic": false}`
 /// - `GET  /stockgate/v1/movements?product=&location=&after=&limit=`
 /// - `GET  /stockgate/v1/movements/{id}`
 /// - `POST /stockgate/v1/transfers/{id}/confirm`
@@ -30,6 +31,7 @@ public struct CanonicalCodec: InboundCodec {
     public enum Endpoint: String, Sendable, Hashable, CaseIterable {
         case balancesRead = "balances.read"
         case movementsCreate = "movements.create"
+        case levelsSet = "levels.set"
         case movementsFind = "movements.find"
         case movementsGet = "movements.get"
         case transfersConfirm = "transfers.confirm"
@@ -40,6 +42,7 @@ public struct CanonicalCodec: InboundCodec {
     public let routes: [Route<Endpoint>] = [
         Route(.balancesRead, .get, "/stockgate/v1/balances"),
         Route(.movementsCreate, .post, "/stockgate/v1/movements"),
+        Route(.levelsSet, .post, "/stockgate/v1/levels"),
         Route(.movementsFind, .get, "/stockgate/v1/movements"),
         Route(.movementsGet, .get, "/stockgate/v1/movements/{id}"),
         Route(.transfersConfirm, .post, "/stockgate/v1/transfers/{id}/confirm"),
@@ -61,7 +64,9 @@ public struct CanonicalCodec: InboundCodec {
                 commands: [.readBalances(BalanceQuery(products: product.map { [$0] }, location: location))],
                 context: Context())
         case .movementsCreate:
-            return try decodeMoves(request.jsonBody())
+            return try decodeMoves(request.jsonBody(), member: "movements", catalog: catalog)
+        case .levelsSet:
+            return try decodeMoves(request.jsonBody(), member: "levels", catalog: catalog)
         case .movementsFind:
             try rejectUnknownQuery(
                 request, allowed: ["product", "location", "after", "limit", "offset", "state", "backend", "request"])
@@ -102,22 +107,29 @@ public struct CanonicalCodec: InboundCodec {
         }
     }
 
-    func decodeMoves(_ body: JSONValue) throws(GatewayError) -> Decoded<Context> {
+    /// A batch of `movements` (each a movement, or a level item naming one `location`), or of
+    /// `levels` (level items only).
+    func decodeMoves(_ body: JSONValue, member: String, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
         let root = try FieldReader(body, path: "")
-        try root.rejectUnknown(["movements", "atomic"])
-        let items = try root.requiredArray("movements")
+        try root.rejectUnknown([member, "atomic"])
+        let items = try root.requiredArray(member)
         guard !items.isEmpty else {
-            throw GatewayError.invalidValue("movements must hold at least one movement", field: "movements")
+            throw GatewayError.invalidValue("\(member) must hold at least one item", field: member)
         }
         guard items.count <= Self.maxBatchItems else {
             throw GatewayError.invalidValue(
-                "movements holds \(items.count) items, at most \(Self.maxBatchItems) are allowed", field: "movements")
+                "\(member) holds \(items.count) items, at most \(Self.maxBatchItems) are allowed", field: member)
         }
         let atomic = try root.bool("atomic") ?? false
         var movements: [Movement] = []
         movements.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            movements.append(try CanonicalJSON.movement(FieldReader(item, path: "movements[\(index)]")))
+            let reader = try FieldReader(item, path: "\(member)[\(index)]")
+            if member == "levels" || CanonicalJSON.isLevel(reader) {
+                movements.append(try CanonicalJSON.level(reader, catalog: catalog))
+            } else {
+                movements.append(try CanonicalJSON.movement(reader))
+            }
         }
         let batch = MoveBatch(items: movements, atomicity: atomic ? .allOrNothing : .perItem)
         return Decoded(commands: [.move(batch)], context: Context(atomic: atomic))
@@ -138,7 +150,8 @@ public struct CanonicalCodec: InboundCodec {
                         "index": .integer(index), "status": "applied", "movement": CanonicalJSON.json(movement),
                     ])
                 case .failed(let error):
-                    let named = error.withField(error.field.map { "movements[\(index)].\($0)" })
+                    let member = route.endpoint == .levelsSet ? "levels" : "movements"
+                    let named = error.withField(error.field.map { "\(member)[\(index)].\($0)" })
                     results.append([
                         "index": .integer(index), "status": "failed", "error": CanonicalJSON.json(named)["error"]!,
                     ])

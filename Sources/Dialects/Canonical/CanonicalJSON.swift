@@ -12,6 +12,92 @@ public enum CanonicalJSON {
         "trackingStatusChange",
     ]
     static let orderFields: Set<String> = ["orderNumber", "lineNumber", "shipmentNumber", "shipmentLineNumber"]
+    static let levelFields: Set<String> = [
+        "product", "location", "level", "change", "expected", "reason", "reference", "description", "user", "source",
+        "externalId",
+    ]
+
+    /// Whether an item of a movements body is a level item (it names one `location`).
+    static func isLevel(_ reader: FieldReader) -> Bool { reader.has("location") }
+
+    /// Reads one level item: `{"product", "location", "level": "7"}` sets the level,
+    /// `{"product", "location", "change": "-2"}` changes it; `"expected": "5"` makes either
+    /// a compare-and-set. Quantities as numbers or decimal strings.
+    public static func level(_ reader: FieldReader, catalog: Catalog) throws(GatewayError) -> Movement {
+        try reader.rejectUnknown(levelFields)
+        let product = try reader.requiredString("product", maxLength: 128)
+        let location = try reader.requiredString("location", maxLength: 128)
+        let target: Quantity? = reader.has("level") ? try reader.requiredQuantity("level", positive: false) : nil
+        let change: Quantity? = reader.has("change") ? try reader.requiredQuantity("change", positive: false) : nil
+        switch (target, change) {
+        case (nil, nil):
+            throw GatewayError.missing(reader.name("level"))
+        case (.some, .some):
+            throw GatewayError.invalidValue(
+                "\(reader.name("level")) and \(reader.name("change")) exclude each other: set a level or change it",
+                field: reader.name("change"))
+        case (nil, .some(let change)) where change.isZero:
+            throw GatewayError.invalidValue("\(reader.name("change")) must not be zero", field: reader.name("change"))
+        default: break
+        }
+        if let target, target.isNegative {
+            throw GatewayError.invalidValue(
+                "\(reader.name("level")) must be zero or more, got \(target)", field: reader.name("level"))
+        }
+        let expected: Quantity? =
+            reader.has("expected") ? try reader.requiredQuantity("expected", positive: false) : nil
+        guard
+            var movement = Movement.level(
+                product: product, location: location, target: target, change: change ?? .zero, expected: expected,
+                catalog: catalog)
+        else {
+            throw GatewayError.unsupported(
+                "the catalog has no outside, supplier or bin location for a level change to come from or go to",
+                field: reader.name("location"))
+        }
+        movement.reason = try reader.string("reason", maxLength: maxTextLength)
+        movement.reference = try reader.string("reference", maxLength: maxTextLength)
+        movement.description = try reader.string("description", maxLength: maxTextLength)
+        movement.user = try reader.string("user", maxLength: maxTextLength)
+        movement.sourceSystem = try reader.string("source", maxLength: maxTextLength)
+        movement.externalID = try reader.string("externalId", maxLength: maxTextLength)
+        return movement
+    }
+
+    /// A level item as StockGate's API sends it (to another StockGate).
+    static func levelRequest(_ item: Movement, level: StockLevel) -> JSONValue {
+        var object = JSONObject()
+        object["product"] = .string(item.product)
+        object["location"] = .string(level.location)
+        if let target = level.target {
+            object["level"] = .string(target.description)
+        } else {
+            object["change"] = .string(item.signedChange.description)
+        }
+        if let expected = level.expected { object["expected"] = .string(expected.description) }
+        let texts: [(String, String?)] = [
+            ("reason", item.reason), ("reference", item.reference), ("description", item.description),
+            ("user", item.user), ("source", item.sourceSystem), ("externalId", item.externalID),
+        ]
+        for (key, value) in texts { if let value { object[key] = .string(value) } }
+        return .object(object)
+    }
+
+    /// A level movement's facts as the API shows them: what was asked, what was read, what
+    /// changed, and the sentence that says it.
+    static func json(level: StockLevel, of movement: Movement) -> JSONValue {
+        var object = JSONObject()
+        object["location"] = .string(level.location)
+        if let target = level.target { object["level"] = .string(target.description) }
+        if let expected = level.expected { object["expected"] = .string(expected.description) }
+        if let before = level.before { object["before"] = .string(before.description) }
+        if let after = movement.levelAfter { object["after"] = .string(after.description) }
+        if level.before != nil || level.target == nil { object["change"] = .string(movement.signedChange.description) }
+        if let summary = movement.levelSummary(verb: movement.backend == nil ? "applied" : "sent") {
+            object["summary"] = .string(summary)
+        }
+        return .object(object)
+    }
 
     /// Longest free text accepted in a movement (reason, reference, description, …).
     public static let maxTextLength = 1000
@@ -77,6 +163,7 @@ public enum CanonicalJSON {
         if movement.allowOverage { object["allowOverage"] = true }
         if let reverses = movement.reverses { object["reverses"] = .integer(reverses) }
         if !movement.extras.isEmpty { object["extras"] = json(movement.extras) }
+        if let level = movement.level { object["level"] = json(level: level, of: movement) }
         return .object(object)
     }
 

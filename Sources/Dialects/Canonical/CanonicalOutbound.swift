@@ -4,9 +4,10 @@ import StockCore
 /// the shared identity.
 public struct CanonicalOutbound: OutboundCodec {
     public var dialect: String { CanonicalCodec.dialect }
+    /// Levels go as level items: the other StockGate reads and changes each atomically.
     public let capabilities = BackendCapabilities(
         maxBatchItems: CanonicalCodec.maxBatchItems, atomicRequests: false, integerQuantities: false,
-        maxFractionDigits: nil, pendingTransfers: true, balanceReads: true, idempotencyKeys: true)
+        maxFractionDigits: nil, pendingTransfers: true, balanceReads: true, idempotencyKeys: true, nativeLevels: true)
 
     public init() {}
 
@@ -20,6 +21,10 @@ public struct CanonicalOutbound: OutboundCodec {
     {
         var movements: [JSONValue] = []
         for item in items {
+            if let level = item.level {
+                movements.append(CanonicalJSON.levelRequest(item, level: level))
+                continue
+            }
             var object = JSONObject()
             object["product"] = .string(item.product)
             object["quantity"] = .string(item.quantity.description)
@@ -60,6 +65,13 @@ public struct CanonicalOutbound: OutboundCodec {
             case "applied":
                 var movement = item
                 if let id = result["movement"]?["id"]?.numberText.flatMap({ Int64($0) }) { movement.id = id }
+                if item.level != nil {
+                    // What the other StockGate found and did: the balance it read, the change it made.
+                    guard let resolved = Self.resolvedLevel(result["movement"], item: item) else {
+                        return .failed(unreadableAnswer("StockGate", response))
+                    }
+                    movement = resolved
+                }
                 return .applied(movement)
             case "failed":
                 return .failed(Self.error(result["error"]))
@@ -93,6 +105,26 @@ public struct CanonicalOutbound: OutboundCodec {
             if !query.includeZero && quantity.isZero { return nil }
             return Balance(product: product, location: location, quantity: quantity)
         }
+    }
+
+    /// A level item as the other StockGate applied it: quantity, ends and the balance it read.
+    static func resolvedLevel(_ answer: JSONValue?, item: Movement) -> Movement? {
+        guard let answer, var level = item.level,
+            let quantity = answer["quantity"]?.stringValue.flatMap({ try? Quantity(parsing: $0) }),
+            let from = answer["from"]?.stringValue, let to = answer["to"]?.stringValue,
+            from == level.location || to == level.location, !quantity.isNegative
+        else { return nil }
+        if let text = answer["level"]?["before"]?.stringValue {
+            guard let before = try? Quantity(parsing: text) else { return nil }
+            level.before = before
+        }
+        var movement = item
+        movement.quantity = quantity
+        movement.from = from
+        movement.to = to
+        movement.level = level
+        if let id = answer["id"]?.numberText.flatMap({ Int64($0) }) { movement.id = id }
+        return movement
     }
 
     func errorOf(_ response: OutboundResponse) -> GatewayError {

@@ -64,6 +64,9 @@ public struct BackendCapabilities: Sendable, Equatable {
     /// Most pages of one balance read followed (`nextBalanceRequest`): a backend that keeps
     /// announcing pages is cut off there. 1 for a dialect that does not page.
     public var maxBalancePages = 1
+    /// Takes level movements as they are (a level call): the backend reads and changes each
+    /// level itself, atomically. Without it the gateway reads the balance and sends the difference.
+    public var nativeLevels = false
 }
 
 /// The dialect's own parameters of a backend, from the configuration: the keys its

@@ -29,7 +29,9 @@ public final class RemoteBackend: StockBackend {
     let client: CurlHTTPClient
     let auth: BackendAuthenticator
     let catalog: Catalog
-    let journal: any ForwardJournal & TrackingStore
+    let journal: any ForwardJournal & TrackingStore & ResponseStore
+    /// Serializes level commands per product and location (see `LevelLocks`).
+    let levelLocks: LevelLocks
     let timeout: Duration?
     let logger: Logger
     let metrics: GatewayMetrics?
@@ -55,7 +57,7 @@ public final class RemoteBackend: StockBackend {
     ///   - timeout: the total timeout of one request, overriding the client's.
     public init(
         name: String, baseURL: String, codec: any OutboundCodec, client: CurlHTTPClient, auth: BackendAuthMethod,
-        catalog: Catalog, journal: any ForwardJournal & TrackingStore, timeout: Duration? = nil, logger: Logger,
+        catalog: Catalog, journal: any ForwardJournal & TrackingStore & ResponseStore, timeout: Duration? = nil, logger: Logger,
         metrics: GatewayMetrics? = nil,
         retryPolicy: RetryPolicy = RetryPolicy(), circuitBreaker: CircuitBreaker = CircuitBreaker(),
         redactor: SecretRedactor = SecretRedactor(), clock: BackendClock = .system, strictDialects: Set<String> = []
@@ -76,6 +78,7 @@ public final class RemoteBackend: StockBackend {
         self.auth = BackendAuthenticator(method: auth, client: client, backendName: name, redactor: redactor)
         self.catalog = catalog
         self.journal = journal
+        self.levelLocks = LevelLocks(claims: journal, clock: clock)
         self.timeout = timeout
         self.logger = logger
     }
@@ -170,9 +173,34 @@ public final class RemoteBackend: StockBackend {
             // outcome), or settled as failed: the same rows are sent again and settled anew.
             reusable = earlier.filter { $0.state == .sent || $0.state == .failed }
         }
+        let keys = codec.capabilities.nativeLevels ? [] : levelKeys(batch)
+        guard !keys.isEmpty else { return try await forward(batch, reusable: &reusable, facts: facts) }
+        try await levelLocks.acquire(keys, until: clock.now() + (timeout ?? client.configuration.timeout))
+        do {
+            let levels = try await resolveLevels(batch, facts: facts)
+            let outcome = try await forward(levels.batch, reusable: &reusable, facts: facts, settled: levels.settled)
+            await levelLocks.release(keys)
+            return outcome
+        } catch {
+            await levelLocks.release(keys)
+            throw error
+        }
+    }
+
+    /// Sends a batch: refusals first, then the chunks, each journaled `sent` before it goes
+    /// and settled from the answer. `settled`: items decided without sending (a level refused,
+    /// or already held: journaled applied once the batch stands).
+    func forward(
+        _ batch: MoveBatch, reusable: inout [Movement], facts: RequestFacts, settled: [Int: Result<Void, GatewayError>] = [:]
+    ) async throws -> BatchOutcome {
         var results = [BatchOutcome.Item?](repeating: nil, count: batch.items.count)
         let strict = strictDialects.contains(facts.dialect) ? fieldNames.names(facts.dialect) : nil
-        let plan = MovePlan.make(batch, codec: codec, catalog: catalog, strict: strict)
+        var plan = MovePlan.make(batch, codec: codec, catalog: catalog, strict: strict)
+        for (index, result) in settled {
+            plan.refusals[index] = nil
+            if case .failure(let error) = result { plan.refusals[index] = error }
+        }
+        plan.chunks = plan.chunks.map { $0.filter { settled[$0] == nil } }.filter { !$0.isEmpty }
         for (index, error) in plan.refusals { results[index] = .failed(error) }
         let atomic = batch.atomicity == .allOrNothing
         if atomic && !plan.refusals.isEmpty {
@@ -201,7 +229,14 @@ public final class RemoteBackend: StockBackend {
             for (position, index) in chunk.enumerated() {
                 guard var row = journaled[index], let id = row.id else { continue }
                 switch outcomes[position] {
-                case .applied:
+                case .applied(let answered):
+                    if row.level != nil, answered.level?.before != nil {
+                        // A backend that took the level natively says what it read and changed.
+                        try await journal.recordLevelResolution(id: id, as: answered)
+                        (row.quantity, row.from, row.to, row.level) = (
+                            answered.quantity, answered.from, answered.to, answered.level
+                        )
+                    }
                     row.state = .applied
                     applied.append(index)
                     settled.append((id, .applied))
@@ -224,9 +259,10 @@ public final class RemoteBackend: StockBackend {
             if atomic && failed {
                 try await undo(applied, results: &results, facts: facts)
                 for later in plan.chunks.dropFirst(chunkIndex + 1).joined() { results[later] = .notApplied }
-                break
+                return BatchOutcome(items: results.map { $0 ?? .notApplied })
             }
         }
+        try await journalHeldLevels(batch, settled: settled, results: &results, facts: facts)
         return BatchOutcome(items: results.map { $0 ?? .notApplied })
     }
 

@@ -41,11 +41,19 @@ public struct BalanceChanges {
 
     /// Applies a movement that is not pending: the quantity leaves a stock source and enters a
     /// stock destination. Refuses (changing nothing) a source that would go below zero unless
-    /// the movement allows overage, and a balance that would pass 18 integer digits.
+    /// the movement allows overage, and a balance that would pass 18 integer digits. A level
+    /// movement is first resolved against the balance as it stands at this point of the write.
     /// - Parameter read: the stored balance of a product at a location (zero when none).
+    /// - Returns: the movement as applied (a level movement resolved).
+    @discardableResult
     public mutating func apply(
         _ movement: Movement, catalog: Catalog, read: (_ product: String, _ location: String) throws -> Quantity
-    ) throws {
+    ) throws -> Movement {
+        var movement = movement
+        if let level = movement.level {
+            let balance = try current(Key(product: movement.product, location: level.location), read: read)
+            movement = try movement.resolved(balance: balance, catalog: catalog)
+        }
         var updates: [(Key, Quantity)] = []
         if let from = catalog.location(key: movement.from), from.kind.isTracked {
             let key = Key(product: movement.product, location: from.key)
@@ -68,6 +76,7 @@ public struct BalanceChanges {
             if entries[key]?.changed == false { changed.append(key) }
             entries[key] = Entry(quantity: quantity, changed: true)
         }
+        return movement
     }
 
     /// The balance, or a refusal when it passes what 18 integer digits carry (either sign).
@@ -137,6 +146,8 @@ public struct AcceptanceWindow: Sendable, Equatable {
             return true
         }
         for movement in movements where movement.state != .pending {
+            // A level's change is known only once its balance is read: no window.
+            if movement.level != nil { return nil }
             if let from = catalog.location(key: movement.from), from.kind.isTracked {
                 let key = BalanceChanges.Key(product: movement.product, location: from.key)
                 guard change(key, by: -movement.quantity, mayGoNegative: movement.allowOverage) else { return nil }

@@ -6,7 +6,9 @@ extension Movement {
     /// The checks every store makes before a movement touches a balance, needing only the
     /// catalog: a positive quantity, a known product and two different known locations.
     public func check(against catalog: Catalog) throws(GatewayError) {
-        guard quantity.isPositive else {
+        if let level {
+            try level.check(product: product, against: catalog)
+        } else if !quantity.isPositive {
             throw GatewayError.invalidValue("quantity must be greater than zero, got \(quantity)", field: "quantity")
         }
         guard catalog.product(key: product) != nil else {
@@ -24,17 +26,64 @@ extension Movement {
     }
 }
 
-extension MovementExtras {
-    /// The extras as stored in a journal row's `extras` column (JSON, keys sorted).
-    public static func json(_ extras: MovementExtras) throws -> String {
+extension Movement {
+    /// What a journal row's `extras` column holds: the vendor extras and, for a level movement,
+    /// the level under the key `level` (JSON, keys sorted); nil when there is neither.
+    public func storedExtras() throws -> String? {
+        if level == nil && extras.isEmpty { return nil }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(extras), as: UTF8.self)
+        return String(decoding: try encoder.encode(StoredExtras(extras: extras, level: level)), as: UTF8.self)
     }
 
-    /// Extras read back from a journal row.
-    public init(json text: String) throws {
-        self = try JSONDecoder().decode(MovementExtras.self, from: Data(text.utf8))
+    /// Reads a journal row's `extras` column back into `extras` and `level`.
+    public mutating func restoreExtras(_ text: String?) throws {
+        guard let text else { return }
+        let stored = try JSONDecoder().decode(StoredExtras.self, from: Data(text.utf8))
+        extras = stored.extras
+        level = stored.level
+    }
+}
+
+/// The `extras` column: the extras' own members, with the level beside them.
+private struct StoredExtras: Codable {
+    var extras: MovementExtras
+    var level: StockLevel?
+
+    init(extras: MovementExtras, level: StockLevel?) {
+        self.extras = extras
+        self.level = level
+    }
+
+    enum Keys: String, CodingKey { case level }
+
+    init(from decoder: any Decoder) throws {
+        extras = try MovementExtras(from: decoder)
+        level = try decoder.container(keyedBy: Keys.self).decodeIfPresent(StockLevel.self, forKey: .level)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try extras.encode(to: encoder)
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encodeIfPresent(level, forKey: .level)
+    }
+}
+
+extension StockLevel {
+    /// The level's own checks: a stock location of the catalog, a level asked that is not
+    /// negative, and an expected level within what quantities carry.
+    func check(product: String, against catalog: Catalog) throws(GatewayError) {
+        guard let place = catalog.location(key: location) else {
+            throw GatewayError.notFound("location '\(location)' is not in the catalog", field: "location")
+        }
+        guard place.kind.isTracked else {
+            throw GatewayError.invalidValue(
+                "location '\(location)' is a \(place.kind.rawValue) location: only a stock location has a level",
+                field: "location")
+        }
+        if let target, target.isNegative {
+            throw GatewayError.invalidValue("the level asked must be zero or more, got \(target)", field: "level")
+        }
     }
 }
 
