@@ -23,6 +23,8 @@ public struct StoreFeederCodec: InboundCodec {
         case locations(LocationFilter, pageSize: Int, page: Int)
         /// `GET /stocklocations/{id}`: the catalog location.
         case location(String)
+        /// `PUT products/stocklocationinventory` and `PUT products/{id}/stocklocationinventory`.
+        case inventory(InventoryUpdates)
     }
 
     public struct Transfers: Sendable {
@@ -46,12 +48,16 @@ public struct StoreFeederCodec: InboundCodec {
         case transfersCreate = "transfers.create"
         case locationsList = "locations.list"
         case locationGet = "location.get"
+        case inventoryUpdate = "inventory.update"
+        case productInventoryUpdate = "product.inventory.update"
     }
 
     public let routes: [Route<Endpoint>] = [
         Route(.transfersCreate, .post, "/stocklocations/create-transfers"),
         Route(.locationsList, .get, "/stocklocations"),
         Route(.locationGet, .get, "/stocklocations/{stockLocationID}"),
+        Route(.inventoryUpdate, .put, "/products/stocklocationinventory"),
+        Route(.productInventoryUpdate, .put, "/products/{productid}/stocklocationinventory"),
     ]
 
     public func decode(
@@ -74,6 +80,8 @@ public struct StoreFeederCodec: InboundCodec {
                 commands: [.readBalances(BalanceQuery(location: location.key, includeZero: false))],
                 context: .location(location.key))
         case .transfersCreate: return try decodeTransfers(request, catalog: catalog)
+        case .inventoryUpdate: return try decodeInventoryUpdates(request, single: false, catalog: catalog)
+        case .productInventoryUpdate: return try decodeInventoryUpdates(request, single: true, catalog: catalog)
         }
     }
 
@@ -136,16 +144,20 @@ public struct StoreFeederCodec: InboundCodec {
         ]
     }
 
-    func decodeTransfers(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
-        if let contentType = request.headers[.contentType] {
-            let mediaType = contentType.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() } ?? ""
-            guard mediaType == "application/json" || mediaType == "text/json" else {
-                throw GatewayError(
-                    code: .unsupported,
-                    message: "The request entity's media type '\(mediaType)' is not supported for this resource.",
-                    field: "Content-Type")
-            }
+    /// JSON only (`application/json`, `text/json`): Web API's refusal of any other media type.
+    func requireJSONMediaType(_ request: InboundRequest) throws(GatewayError) {
+        guard let contentType = request.headers[.contentType] else { return }
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() } ?? ""
+        guard mediaType == "application/json" || mediaType == "text/json" else {
+            throw GatewayError(
+                code: .unsupported,
+                message: "The request entity's media type '\(mediaType)' is not supported for this resource.",
+                field: "Content-Type")
         }
+    }
+
+    func decodeTransfers(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
+        try requireJSONMediaType(request)
         let root = try request.jsonBody()
         guard case .array(let items) = root else {
             throw GatewayError.malformed(
@@ -294,6 +306,8 @@ public struct StoreFeederCodec: InboundCodec {
         switch context {
         case .transfers(let transfers):
             return encode(outcomes, transfers: transfers)
+        case .inventory(let updates):
+            return encode(outcomes, inventory: updates, catalog: catalog)
         case .location(let key):
             guard let location = catalog.location(key: key) else {
                 return .json(.notFound, ["Message": .string(Self.unknownLocation)])
@@ -373,6 +387,15 @@ public struct StoreFeederCodec: InboundCodec {
             ])
     }
 
+    /// What the ModelState calls a body refused whole.
+    static func bodyName(_ endpoint: Endpoint) -> String {
+        switch endpoint {
+        case .inventoryUpdate: "updates"
+        case .productInventoryUpdate: "update"
+        default: "transfers"
+        }
+    }
+
     /// An item's error text: the message, with the field in front when the message does not name it.
     /// An enum value as ASP.NET binds it: matched case-insensitively to its declared name.
     static func enumName(_ text: String, _ names: [String]) -> String {
@@ -393,7 +416,7 @@ public struct StoreFeederCodec: InboundCodec {
             // ASP.NET Web API's own answer to a request its [Authorize] filter refuses.
             return .json(error.code.httpStatus, ["Message": "Authorization has been denied for this request."])
         }
-        if route.endpoint != .transfersCreate {
+        if route.endpoint == .locationsList || route.endpoint == .locationGet {
             // The reads answer a refusal as Web API does outside model binding: `{"Message": …}`.
             return .json(error.code.httpStatus, ["Message": .string(Self.message(error))])
         }
@@ -404,7 +427,7 @@ public struct StoreFeederCodec: InboundCodec {
             [
                 "Message": "The request is invalid.",
                 "ModelState": .object(
-                    JSONObject([.init(error.field ?? "transfers", .array([.string(error.message)]))])),
+                    JSONObject([.init(error.field ?? Self.bodyName(route.endpoint), .array([.string(error.message)]))])),
             ])
     }
 }
