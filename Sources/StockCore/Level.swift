@@ -124,7 +124,10 @@ extension Movement {
         guard let before = level.before else { return parts.joined(separator: "; ") }
         parts.append("balance \(before) read")
         let change = signedChange
-        parts.append(change.isZero ? "nothing to \(verb == "sent" ? "send" : "apply")" : "\(change.isNegative ? "" : "+")\(change) \(verb)")
+        parts.append(
+            change.isZero
+                ? "nothing to \(verb == "sent" ? "send" : "apply")" : "\(change.isNegative ? "" : "+")\(change) \(verb)"
+        )
         return parts.joined(separator: "; ")
     }
 }

@@ -49,7 +49,9 @@ struct LevelMatrixTests {
             let holder: Ledger = backendKind == "embedded" ? ledger : second.ledger
             _ = try await holder.move(
                 MoveBatch(
-                    items: [Movement(product: "tshirt-blue-m", quantity: Quantity(5), from: "supplier", to: "shop-floor")],
+                    items: [
+                        Movement(product: "tshirt-blue-m", quantity: Quantity(5), from: "supplier", to: "shop-floor")
+                    ],
                     atomicity: .perItem),
                 facts: RequestFacts(dialect: "stockgate", requestID: "preload"))
             @Sendable func held() async throws -> Quantity {
@@ -89,7 +91,8 @@ struct LevelMatrixTests {
                 // Compare-and-set with a stale expectation is refused everywhere, and nothing moves.
                 let stale = try await HTTPClient.shared.send(
                     .POST, base + "/stockgate/v1/levels",
-                    body: #"{"levels": [{"product": "tshirt-blue-m", "location": "shop-floor", "level": 1, "expected": 99}]}"#
+                    body:
+                        #"{"levels": [{"product": "tshirt-blue-m", "location": "shop-floor", "level": 1, "expected": 99}]}"#
                 )
                 #expect(stale.json?["failed"] == 1, "\(backendKind): \(stale.text)")
                 let field = stale.json?["results"]?.arrayValue?.first?["error"]?["field"]

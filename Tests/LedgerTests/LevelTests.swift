@@ -19,10 +19,13 @@ struct LevelTests {
             expected: expected.map(q), catalog: testCatalog)!
     }
 
-    @Test("set, change and hold a level: each journaled with what was asked, read and changed", arguments: StoreKind.testable)
+    @Test(
+        "set, change and hold a level: each journaled with what was asked, read and changed",
+        arguments: StoreKind.testable)
     func setAndChange(_ kind: StoreKind) async throws {
         try await withStore(kind, catalog: testCatalog) { store in
-            _ = try await store.move(MoveBatch(items: [move("mug", "5", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            _ = try await store.move(
+                MoveBatch(items: [move("mug", "5", "supplier", "floor")], atomicity: .perItem), facts: facts)
             let outcome = try await store.move(
                 MoveBatch(
                     items: [
@@ -51,10 +54,13 @@ struct LevelTests {
         }
     }
 
-    @Test("compare-and-set refuses a level that is not the one expected, and changes nothing", arguments: StoreKind.testable)
+    @Test(
+        "compare-and-set refuses a level that is not the one expected, and changes nothing",
+        arguments: StoreKind.testable)
     func compareAndSet(_ kind: StoreKind) async throws {
         try await withStore(kind, catalog: testCatalog) { store in
-            _ = try await store.move(MoveBatch(items: [move("mug", "4", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            _ = try await store.move(
+                MoveBatch(items: [move("mug", "4", "supplier", "floor")], atomicity: .perItem), facts: facts)
             let refused = try await store.move(
                 MoveBatch(
                     items: [move("tea", "1", "supplier", "back"), level("mug", at: "floor", to: "9", expected: "3")],
@@ -77,12 +83,15 @@ struct LevelTests {
         }
     }
 
-    @Test("a level resent under its key is answered from the journal, never read and applied again", arguments: StoreKind.testable)
+    @Test(
+        "a level resent under its key is answered from the journal, never read and applied again",
+        arguments: StoreKind.testable)
     func resend(_ kind: StoreKind) async throws {
         try await withStore(kind, catalog: testCatalog) { store in
             let batch = MoveBatch(items: [level("mug", at: "floor", to: "6")], atomicity: .perItem)
             let first = try await store.move(batch, facts: keyedFacts)
-            _ = try await store.move(MoveBatch(items: [move("mug", "2", "floor", "sold")], atomicity: .perItem), facts: facts)
+            _ = try await store.move(
+                MoveBatch(items: [move("mug", "2", "floor", "sold")], atomicity: .perItem), facts: facts)
             let again = try await store.move(batch, facts: keyedFacts)
             #expect(again.replayed)
             #expect(again.succeeded.map(\.id) == first.succeeded.map(\.id))
@@ -91,7 +100,9 @@ struct LevelTests {
         }
     }
 
-    @Test("refusals name the field: a negative level, a level at a location that holds none", arguments: StoreKind.testable)
+    @Test(
+        "refusals name the field: a negative level, a level at a location that holds none",
+        arguments: StoreKind.testable)
     func refusals(_ kind: StoreKind) async throws {
         try await withStore(kind, catalog: testCatalog) { store in
             var negative = level("mug", at: "floor", to: "1")
@@ -104,7 +115,9 @@ struct LevelTests {
         }
     }
 
-    @Test("levels set at once by many writers: the journal replayed in order gives the balance", arguments: StoreKind.testable)
+    @Test(
+        "levels set at once by many writers: the journal replayed in order gives the balance",
+        arguments: StoreKind.testable)
     func concurrentLevels(_ kind: StoreKind) async throws {
         try await withStore(kind, catalog: testCatalog) { store in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -112,7 +125,8 @@ struct LevelTests {
                     group.addTask {
                         let item =
                             writer % 2 == 0
-                            ? level("mug", at: "floor", to: "\(writer + 3)") : move("mug", "\(writer)", "supplier", "floor")
+                            ? level("mug", at: "floor", to: "\(writer + 3)")
+                            : move("mug", "\(writer)", "supplier", "floor")
                         _ = try await store.move(MoveBatch(items: [item], atomicity: .perItem), facts: facts)
                     }
                 }

@@ -66,7 +66,8 @@ extension StoreFeederCodec {
         var slots: [Result<Int, GatewayError>] = []
         for (index, item) in items.enumerated() {
             do throws(GatewayError) {
-                movements.append(try inventoryUpdate(item, path: single ? "" : "[\(index)]", product: product, catalog: catalog))
+                movements.append(
+                    try inventoryUpdate(item, path: single ? "" : "[\(index)]", product: product, catalog: catalog))
                 slots.append(.success(movements.count - 1))
             } catch {
                 if single { throw error }
@@ -123,7 +124,7 @@ extension StoreFeederCodec {
             throw GatewayError.notFound(Self.unknownLocation, field: locationField)
         }
         guard catalog.location(key: location)?.kind.isTracked == true else {
-            throw GatewayError.unsupported(
+            throw GatewayError.invalidValue(
                 "\(locationField): the Unspecified location holds no stock StockGate keeps; name a stock location.",
                 field: locationField)
         }
@@ -183,7 +184,8 @@ extension StoreFeederCodec {
             guard only["Success"] == .bool(false) else { return .json(.ok, .object(only)) }
             var status = HTTPResponse.Status.badRequest
             if case .failed(let error)? = batchItems.first { status = error.code.httpStatus }
-            return .json(status, ["Message": only["Error"] ?? "The request is invalid.", "Adjustment": context.items[0]])
+            return .json(
+                status, ["Message": only["Error"] ?? "The request is invalid.", "Adjustment": context.items[0]])
         }
         return .json(
             .ok,

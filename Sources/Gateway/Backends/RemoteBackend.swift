@@ -57,7 +57,8 @@ public final class RemoteBackend: StockBackend {
     ///   - timeout: the total timeout of one request, overriding the client's.
     public init(
         name: String, baseURL: String, codec: any OutboundCodec, client: CurlHTTPClient, auth: BackendAuthMethod,
-        catalog: Catalog, journal: any ForwardJournal & TrackingStore & ResponseStore, timeout: Duration? = nil, logger: Logger,
+        catalog: Catalog, journal: any ForwardJournal & TrackingStore & ResponseStore, timeout: Duration? = nil,
+        logger: Logger,
         metrics: GatewayMetrics? = nil,
         retryPolicy: RetryPolicy = RetryPolicy(), circuitBreaker: CircuitBreaker = CircuitBreaker(),
         redactor: SecretRedactor = SecretRedactor(), clock: BackendClock = .system, strictDialects: Set<String> = []
@@ -191,7 +192,8 @@ public final class RemoteBackend: StockBackend {
     /// and settled from the answer. `settled`: items decided without sending (a level refused,
     /// or already held: journaled applied once the batch stands).
     func forward(
-        _ batch: MoveBatch, reusable: inout [Movement], facts: RequestFacts, settled: [Int: Result<Void, GatewayError>] = [:]
+        _ batch: MoveBatch, reusable: inout [Movement], facts: RequestFacts,
+        settled: [Int: Result<Void, GatewayError>] = [:]
     ) async throws -> BatchOutcome {
         var results = [BatchOutcome.Item?](repeating: nil, count: batch.items.count)
         let strict = strictDialects.contains(facts.dialect) ? fieldNames.names(facts.dialect) : nil
