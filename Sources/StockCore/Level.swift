@@ -76,10 +76,12 @@ extension Movement {
         return to == location ? quantity : -quantity
     }
 
-    /// The level after the change, once resolved.
+    /// The level after the change, once applied: the level asked, or the balance read plus
+    /// the change (nil for a relative change applied without a read).
     public var levelAfter: Quantity? {
-        guard let before = level?.before else { return nil }
-        return before + signedChange
+        guard let level else { return nil }
+        if let target = level.target { return target }
+        return level.before.map { $0 + signedChange }
     }
 
     /// This level movement resolved against the balance read at its location: the compare-and-set
@@ -121,7 +123,15 @@ extension Movement {
             parts.append("change \(signedChange.isNegative ? "" : "+")\(signedChange) asked")
         }
         if let expected = level.expected { parts.append("\(expected) expected") }
-        guard let before = level.before else { return parts.joined(separator: "; ") }
+        guard let before = level.before else {
+            // Sent without a read: a relative change as a movement, or a level to a backend
+            // that sets it itself and did not say what it replaced.
+            parts.append(
+                level.target == nil
+                    ? "\(signedChange.isNegative ? "" : "+")\(signedChange) \(verb)"
+                    : "\(verb) as a level; the balance it replaced is unknown")
+            return parts.joined(separator: "; ")
+        }
         parts.append("balance \(before) read")
         let change = signedChange
         parts.append(

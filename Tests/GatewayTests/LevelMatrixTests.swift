@@ -18,9 +18,10 @@ import Testing
 @Suite("Levels in, any dialect out")
 struct LevelMatrixTests {
     static let backendKinds = ["embedded"] + DialectRegistry.ids
-    /// Backends a level can become a movement at: the embedded ledger and StockGate apply it
-    /// atomically; Zettle and Zettle V3 are read, then sent the difference.
-    static let levelKinds: Set<String> = ["embedded", "stockgate", "zettle", "zettle-v3"]
+    /// Backends a level lands at: the embedded ledger and StockGate apply it atomically,
+    /// StoreFeeder takes it natively (stock sync); Zettle and Zettle V3 are read, then sent the
+    /// difference.
+    static let levelKinds: Set<String> = ["embedded", "stockgate", "storefeeder", "zettle", "zettle-v3"]
 
     static func storeFeederAbsolute(_ amount: Int) -> String {
         #"[{"ProductIDType": {"IDType": "SKU", "Value": "TS-BLUE-M"}, "AdjustmentType": "AbsoluteAdjustment", "AdjustmentAmount": \#(amount), "StockLocationID": {"IDType": "ID", "Value": "5431"}, "Reason": "stock count"}]"#
@@ -70,9 +71,11 @@ struct LevelMatrixTests {
                     #expect(set.json?["Successful"] == 1 && set.json?["Failed"] == 0, "\(backendKind): \(set.text)")
                     #expect(response?["NewStockLocationInventory"]?["Inventory"] == 7, "\(backendKind): \(set.text)")
                     let verb = backendKind == "embedded" ? "applied" : "sent"
-                    #expect(
-                        response?["StockGateLevel"] == .string("level 7 asked; balance 5 read; +2 \(verb)"),
-                        "\(backendKind): \(set.text)")
+                    let summary =
+                        backendKind == "storefeeder"
+                        ? "level 7 asked; sent as a level; the balance it replaced is unknown"
+                        : "level 7 asked; balance 5 read; +2 \(verb)"
+                    #expect(response?["StockGateLevel"] == .string(summary), "\(backendKind): \(set.text)")
                     #expect(try await held() == Quantity(7), "\(backendKind)")
                 } else {
                     #expect(set.json?["Failed"] == 1, "\(backendKind): \(set.text)")
@@ -87,6 +90,14 @@ struct LevelMatrixTests {
                     .POST, base + "/stockgate/v1/levels",
                     body: #"{"levels": [{"product": "tshirt-blue-m", "location": "shop-floor", "change": -2}]}"#)
                 #expect(change.json?["applied"] == 1, "\(backendKind): \(change.text)")
+                // What was done, in words: a backend that reads or takes the level says the balance.
+                let read = ["embedded", "stockgate", "storefeeder"].contains(backendKind)
+                let said = change.json?["results"]?.arrayValue?.first?["movement"]?["level"]?["summary"]
+                let words =
+                    read
+                    ? "change -2 asked; balance \(before) read; -2 \(backendKind == "embedded" ? "applied" : "sent")"
+                    : "change -2 asked; -2 sent"
+                #expect(said == .string(words), "\(backendKind): \(change.text)")
                 #expect(try await held() == before - Quantity(2), "\(backendKind)")
                 // Compare-and-set with a stale expectation is refused everywhere, and nothing moves.
                 let stale = try await HTTPClient.shared.send(

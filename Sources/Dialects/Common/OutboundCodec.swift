@@ -67,6 +67,8 @@ public struct BackendCapabilities: Sendable, Equatable {
     /// Takes level movements as they are (a level call): the backend reads and changes each
     /// level itself, atomically. Without it the gateway reads the balance and sends the difference.
     public var nativeLevels = false
+    /// Most level items one request may carry, when fewer than `maxBatchItems` (StoreFeeder: 50).
+    public var maxLevelItems: Int? = nil
 }
 
 /// The dialect's own parameters of a backend, from the configuration: the keys its
@@ -238,9 +240,23 @@ public struct MovePlan: Sendable, Equatable {
         }
         if batch.atomicity == .allOrNothing && !refusals.isEmpty { return MovePlan(refusals: refusals, chunks: []) }
         let sendable = batch.items.indices.filter { refusals[$0] == nil }
-        let size = max(1, codec.capabilities.maxBatchItems)
-        let chunks = stride(from: 0, to: sendable.count, by: size).map {
-            Array(sendable[$0..<min(sendable.count, $0 + size)])
+        let capabilities = codec.capabilities
+        // A backend that takes levels natively takes them by a call of their own: level items
+        // and movements never share a request.
+        var runs: [[Int]] = []
+        for index in sendable {
+            let kind = capabilities.nativeLevels && batch.items[index].level != nil
+            if let last = runs.last?.last, (capabilities.nativeLevels && batch.items[last].level != nil) == kind {
+                runs[runs.count - 1].append(index)
+            } else {
+                runs.append([index])
+            }
+        }
+        let chunks = runs.flatMap { run -> [[Int]] in
+            let levels = capabilities.nativeLevels && batch.items[run[0]].level != nil
+            let size = max(
+                1, levels ? capabilities.maxLevelItems ?? capabilities.maxBatchItems : capabilities.maxBatchItems)
+            return stride(from: 0, to: run.count, by: size).map { Array(run[$0..<min(run.count, $0 + size)]) }
         }
         return MovePlan(refusals: refusals, chunks: chunks)
     }

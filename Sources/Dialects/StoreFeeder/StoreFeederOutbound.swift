@@ -1,11 +1,13 @@
 import StockCore
 
-/// A StoreFeeder backend: bulk transfers with per-item results, whole quantities only.
+/// A StoreFeeder backend: bulk transfers with per-item results, whole quantities only; levels
+/// natively, as stock sync updates (`PUT /products/stocklocationinventory`, 50 per call).
 public struct StoreFeederOutbound: OutboundCodec {
     public var dialect: String { StoreFeederCodec.dialect }
     public let capabilities = BackendCapabilities(
         maxBatchItems: StoreFeederCodec.maxBatchItems, atomicRequests: false, integerQuantities: true,
-        maxFractionDigits: 0, pendingTransfers: true, balanceReads: false, idempotencyKeys: false)
+        maxFractionDigits: 0, pendingTransfers: true, balanceReads: false, idempotencyKeys: false, nativeLevels: true,
+        maxLevelItems: StoreFeederCodec.maxInventoryUpdates)
 
     public init() {}
 
@@ -50,6 +52,7 @@ public struct StoreFeederOutbound: OutboundCodec {
 
     /// Refuses what StoreFeeder cannot carry, without building the request.
     public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {
+        if let level = item.level { return try check(level, of: item, catalog: catalog) }
         _ = try product(item, catalog: catalog)
         _ = try location(item.from, asSource: true, catalog: catalog, field: "from")
         _ = try location(item.to, asSource: false, catalog: catalog, field: "to")
@@ -79,12 +82,14 @@ public struct StoreFeederOutbound: OutboundCodec {
     ) throws(GatewayError)
         -> OutboundRequest
     {
+        if items.first?.level != nil { return try levelRequest(items, catalog: catalog) }
         var transfers: [JSONValue] = []
         for item in items { transfers.append(try transfer(item, catalog: catalog)) }
         return .json(.post, "/stocklocations/create-transfers", .array(transfers))
     }
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
+        if items.first?.level != nil { return levelResult(response, items: items) }
         if (200..<300).contains(response.status),
             response.json?["Responses"]?.arrayValue.map({ $0.count == items.count }) != true
         {
@@ -103,11 +108,107 @@ public struct StoreFeederOutbound: OutboundCodec {
         }
         return zip(responses, items).map { result, item in
             if result["Success"] == true { return .applied(item) }
-            let message = result["Error"]?.stringValue ?? "StoreFeeder refused the transfer"
-            let code: GatewayError.Code =
-                message.contains("does not exist")
-                ? .notFound : message.contains("holds") ? .insufficientStock : .invalidValue
-            return .failed(GatewayError(code: code, message: message))
+            return .failed(Self.itemError(result["Error"]?.stringValue ?? "StoreFeeder refused the transfer"))
         }
+    }
+
+    /// An item's refusal, its code from the vendor's words.
+    static func itemError(_ message: String) -> GatewayError {
+        let code: GatewayError.Code =
+            message.contains("does not exist")
+            ? .notFound : message.contains("holds") ? .insufficientStock : .invalidValue
+        return GatewayError(code: code, message: message)
+    }
+}
+
+/// Levels as StoreFeeder stock sync updates (rest.storefeeder.com/Help,
+/// PUT-products-stocklocationinventory): an absolute level as an `AbsoluteAdjustment`, a
+/// relative change as a `RelativeAdjustment`, each at the location by ID or reference.
+extension StoreFeederOutbound {
+    /// What StoreFeeder's stock sync cannot say: an expected level (it has no compare-and-set,
+    /// and StockGate cannot read its balances to check one), a fraction, a location it does
+    /// not know.
+    func check(_ level: StockLevel, of item: Movement, catalog: Catalog) throws(GatewayError) {
+        _ = try product(item, catalog: catalog)
+        _ = try location(level.location, asSource: false, catalog: catalog, field: "location")
+        if level.expected != nil {
+            throw GatewayError.unsupported(
+                "a storefeeder backend cannot check an expected level (no compare-and-set, no balance reads): send the level without one",
+                field: "expected")
+        }
+        let amount = level.target ?? item.signedChange
+        guard amount.isInteger, amount.intValue != nil else {
+            throw GatewayError.unsupported(
+                "a storefeeder backend carries whole quantities only, got \(amount)",
+                field: level.target == nil ? "change" : "level")
+        }
+    }
+
+    func levelRequest(_ items: [Movement], catalog: Catalog) throws(GatewayError) -> OutboundRequest {
+        var updates: [JSONValue] = []
+        for item in items {
+            guard let level = item.level else {
+                throw GatewayError.internalError("a movement in a StoreFeeder stock sync request")
+            }
+            var object = JSONObject()
+            object["ProductIDType"] = try product(item, catalog: catalog).json
+            object["AdjustmentType"] = .string(level.target == nil ? "RelativeAdjustment" : "AbsoluteAdjustment")
+            object["AdjustmentAmount"] = .number((level.target ?? item.signedChange).description)
+            object["StockLocationID"] = try location(
+                level.location, asSource: false, catalog: catalog, field: "location"
+            )
+            .json
+            if let reason = item.reason ?? item.description { object["Reason"] = .string(reason) }
+            updates.append(.object(object))
+        }
+        return .json(.put, "/products/stocklocationinventory", .array(updates))
+    }
+
+    /// Each update's outcome: per item when the answer lists `Responses`; from the counts when
+    /// it says all succeeded or all failed; otherwise nobody knows which applied (an unknown
+    /// outcome, never a guess). A relative change's new inventory gives the balance it read.
+    func levelResult(_ response: OutboundResponse, items: [Movement]) -> [BatchOutcome.Item] {
+        let json = response.json
+        guard response.status == 200 else {
+            var message = "StoreFeeder answered \(response.status): \(response.text)"
+            if let state = json?["ModelState"]?.objectValue, let first = state.members.first {
+                message =
+                    "\(first.key): " + (first.value.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? "")
+            } else if let text = json?["Message"]?.stringValue {
+                message = text
+            }
+            let error = backendError(status: response.status, message: message)
+            return items.map { _ in .failed(error) }
+        }
+        if let responses = json?["Responses"]?.arrayValue, responses.count == items.count {
+            return zip(responses, items).map { result, item in
+                guard result["Success"] == true else {
+                    return .failed(Self.itemError(result["Error"]?.stringValue ?? "StoreFeeder refused the update"))
+                }
+                return .applied(Self.applied(item, newInventory: result["NewStockLocationInventory"]?["Inventory"]))
+            }
+        }
+        let successful = json?["Successful"]?.numberText.flatMap { Int($0) }
+        let failed = json?["Failed"]?.numberText.flatMap { Int($0) }
+        if successful == items.count && failed == 0 { return items.map { .applied($0) } }
+        if successful == 0 && failed == items.count {
+            return items.map { _ in
+                .failed(GatewayError(code: .invalidValue, message: "StoreFeeder refused the update"))
+            }
+        }
+        return items.map { _ in .failed(unreadableAnswer("StoreFeeder", response)) }
+    }
+
+    /// A level item as StoreFeeder applied it: with the new inventory known, a relative change
+    /// read `inventory - change`; an absolute level leaves the balance it replaced unknown.
+    static func applied(_ item: Movement, newInventory: JSONValue?) -> Movement {
+        guard var level = item.level, level.target == nil,
+            let text = newInventory?.numberText ?? newInventory?.stringValue,
+            let inventory = try? Quantity(parsing: text)
+        else { return item }
+        level.before = inventory - item.signedChange
+        var movement = item
+        movement.level = level
+        return movement
     }
 }
