@@ -28,6 +28,9 @@ public struct Intent: Sendable, Equatable {
 
     public enum Expectation: Sendable, Equatable {
         case changes([Change])
+        /// The balances afterwards (`change` is the level): what a level intent promises,
+        /// whatever the location held before.
+        case levels([Change])
         case refused
     }
 
@@ -41,7 +44,8 @@ public struct Intent: Sendable, Equatable {
     public var skip: [String: String] = [:]
 
     /// Every intent file (`*.json`) of a directory, by name.
-    public static func load(directory: String) throws -> [Intent] {
+    /// - Parameter catalog: where level items find their counterpart (`Catalog.levelCounterpart`).
+    public static func load(directory: String, catalog: Catalog? = nil) throws -> [Intent] {
         let manager = FileManager.default
         var intents: [Intent] = []
         for file in try manager.contentsOfDirectory(atPath: directory).sorted() where file.hasSuffix(".json") {
@@ -49,12 +53,14 @@ public struct Intent: Sendable, Equatable {
             guard let data = manager.contents(atPath: path) else {
                 throw ContractCase.FormatError(description: "\(path): unreadable")
             }
-            intents.append(try parse(Array(data), name: "intents/\(file)"))
+            intents.append(try parse(Array(data), name: "intents/\(file)", catalog: catalog))
         }
         return intents
     }
 
-    public static func parse(_ bytes: [UInt8], name: String) throws -> Intent {
+    /// An intent's movements are canonical movements, or level items (`product`, `location`,
+    /// `level` or `change`, optional `expected`), which need `catalog`.
+    public static func parse(_ bytes: [UInt8], name: String, catalog: Catalog? = nil) throws -> Intent {
         func fail(_ text: String) -> ContractCase.FormatError {
             ContractCase.FormatError(description: "\(name): \(text)")
         }
@@ -73,6 +79,18 @@ public struct Intent: Sendable, Equatable {
             guard let items = value.arrayValue else { throw fail("'\(key)' must be an array") }
             return try items.enumerated().map { index, item in
                 let field = "\(key)[\(index)]"
+                if let location = item["location"]?.stringValue, let product = item["product"]?.stringValue {
+                    let target = try item["level"].map { try quantity($0, field: field + ".level") }
+                    let change = try item["change"].map { try quantity($0, field: field + ".change") }
+                    let expected = try item["expected"].map { try quantity($0, field: field + ".expected") }
+                    guard (target == nil) != (change == nil) else { throw fail("\(field) needs level or change") }
+                    guard let catalog,
+                        let movement = Movement.level(
+                            product: product, location: location, target: target, change: change ?? .zero,
+                            expected: expected, catalog: catalog)
+                    else { throw fail("\(field): a level item needs a catalog with an outside location") }
+                    return movement
+                }
                 guard let product = item["product"]?.stringValue, let from = item["from"]?.stringValue,
                     let to = item["to"]?.stringValue
                 else { throw fail("\(field) needs product, from and to") }
@@ -103,8 +121,17 @@ public struct Intent: Sendable, Equatable {
                         product: product, location: location,
                         change: try quantity(change["change"], field: "expect.changes[\(index)].change"))
                 })
+        } else if let levels = expect["levels"]?.arrayValue {
+            expectation = .levels(
+                try levels.enumerated().map { index, level in
+                    guard let product = level["product"]?.stringValue, let location = level["location"]?.stringValue
+                    else { throw fail("expect.levels[\(index)] needs product and location") }
+                    return Change(
+                        product: product, location: location,
+                        change: try quantity(level["level"], field: "expect.levels[\(index)].level"))
+                })
         } else {
-            throw fail("'expect' holds 'changes' or \"refused\": true")
+            throw fail("'expect' holds 'changes', 'levels' or \"refused\": true")
         }
         var skip: [String: String] = [:]
         if let value = object["skip"] {

@@ -127,6 +127,20 @@ public struct IntentRunner: Sendable {
         }
         if let reason = intent.skip[backend] ?? intent.skip[dialect] { return .skipped(reason) }
         let batch = MoveBatch(items: intent.movements, atomicity: intent.atomic ? .allOrNothing : .perItem)
+        // A level is said only by a dialect with a level call; it lands only where the backend
+        // can take one (docs/levels.md).
+        if intent.movements.contains(where: { $0.level != nil }) {
+            if !clientCodec.capabilities.nativeLevels {
+                return .skipped("a \(dialect) client has no level call (docs/levels.md)")
+            }
+            if backend != "embedded", let codec = Backends.codec(dialect: backend) {
+                for (index, item) in intent.movements.enumerated() {
+                    if case .refused(let error) = LevelTreatment.of(item, codec: codec) {
+                        return .skipped("a \(backend) backend cannot take level \(index): \(error.message)")
+                    }
+                }
+            }
+        }
         // What the backend's own dialect cannot carry is refused there by design: said, not failed.
         if backend != "embedded", let codec = Backends.codec(dialect: backend),
             let (index, error) = MovePlan.make(batch, codec: codec, catalog: catalog).refusals.min(by: {
@@ -170,7 +184,7 @@ public struct IntentRunner: Sendable {
             for (key, quantity) in after where quantity != before[key, default: .zero] {
                 moved[key] = quantity - before[key, default: .zero]
             }
-            return verdict(intent, items: items, moved: moved, answers: answers, dialect: dialect)
+            return verdict(intent, items: items, moved: moved, after: after, answers: answers, dialect: dialect)
         } catch {
             return .failed("error: \(error)")
         }
@@ -179,7 +193,8 @@ public struct IntentRunner: Sendable {
     /// The intent's expectation against what the client read from its answers and how stock
     /// moved at the holder.
     func verdict(
-        _ intent: Intent, items: [BatchOutcome.Item], moved: [String: Quantity], answers: [String], dialect: String
+        _ intent: Intent, items: [BatchOutcome.Item], moved: [String: Quantity], after: [String: Quantity] = [:],
+        answers: [String], dialect: String
     ) -> IntentOutcome.Verdict {
         let failures = items.compactMap { item -> GatewayError? in
             if case .failed(let error) = item { return error } else { return nil }
@@ -199,6 +214,20 @@ public struct IntentRunner: Sendable {
             }
             guard moved == wanted else {
                 return .failed("stock moved \(Self.text(moved)), expected \(Self.text(wanted))")
+            }
+            return .passed
+        case .levels(let expected):
+            if !allApplied {
+                let why = failures.first.map { "\($0.code): \($0.message)" } ?? "not applied"
+                return .failed(
+                    "the \(dialect) answer reads as refused (\(why)); answered \(answers.joined(separator: "; "))")
+            }
+            for level in expected {
+                let held = after["\(level.product)@\(level.location)", default: .zero]
+                if held != level.change {
+                    return .failed(
+                        "\(level.product)@\(level.location) holds \(held) afterwards, expected \(level.change)")
+                }
             }
             return .passed
         case .refused:

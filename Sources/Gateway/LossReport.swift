@@ -125,7 +125,56 @@ public enum LossReport {
             let cells = tables.map { table in table[fact].map(cell) ?? "?" }
             lines.append("| \(fact.rawValue) | " + cells.joined(separator: " | ") + " |")
         }
+        lines.append("")
+        lines += levelTable(catalog: catalog)
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// What a level command becomes at each backend dialect (docs/levels.md): native, read
+    /// then moved (not atomic at the backend: a change made there by another path between the
+    /// read and the write is not seen), a plain movement, or refused.
+    static func levelTable(catalog: Catalog) -> [String] {
+        let ids = DialectRegistry.ids
+        var lines = [
+            "What a level command becomes at each backend dialect (docs/levels.md; the embedded ledger",
+            "and PostgreSQL apply every kind atomically). \"read, then moved\" is not atomic at the backend:",
+            "a change made there by another path between StockGate's read and its write is not seen.", "",
+            "| level command | " + ids.joined(separator: " | ") + " |",
+            "|---|" + ids.map { _ in "---" }.joined(separator: "|") + "|",
+        ]
+        guard let product = catalog.products.first?.key,
+            let location = catalog.locations.first(where: { $0.kind.isTracked })?.key
+        else { return lines }
+        let kinds: [(String, Movement?)] = [
+            (
+                "absolute (\"holds 7\")",
+                Movement.level(product: product, location: location, target: Quantity(7), catalog: catalog)
+            ),
+            (
+                "relative (\"2 fewer\")",
+                Movement.level(product: product, location: location, change: Quantity(-2), catalog: catalog)
+            ),
+            (
+                "compare-and-set (\"7 if it is 5\")",
+                Movement.level(
+                    product: product, location: location, target: Quantity(7), expected: Quantity(5), catalog: catalog)
+            ),
+        ]
+        for (name, item) in kinds {
+            guard let item else { continue }
+            let cells = ids.map { id -> String in
+                guard let codec = DialectRegistry.dialect(id)?.outboundCodec() else { return "?" }
+                var treatment = LevelTreatment.of(item, codec: codec)
+                if treatment == .native {
+                    do throws(GatewayError) { try codec.check(item, catalog: catalog) } catch {
+                        treatment = .refused(error)
+                    }
+                }
+                return treatment.cell
+            }
+            lines.append("| \(name) | " + cells.joined(separator: " | ") + " |")
+        }
+        return lines
     }
 
     static func suffix(_ carriage: Carriage, pair: Pair, fact: MovementFact) -> String {

@@ -56,6 +56,13 @@ public enum Translator {
         let names = InboundFieldNames(catalog: catalog).names(from)
         var lines: [String] = []
         for (index, item) in batch.items.enumerated() {
+            if let level = item.level {
+                // A level's fields are its own (the level, the change, the expected level), not a
+                // movement's: say what becomes of the command.
+                lines.append(
+                    "# item \(index): \(describe(level, of: item)) — \(LevelTreatment.of(item, codec: codec).words)")
+                continue
+            }
             lines.append("# item \(index): what a \(codec.dialect) backend receives of each field")
             func line(_ fact: MovementFact, _ text: String) {
                 let name = names[fact].map { "\($0) (\(fact.rawValue))" } ?? fact.rawValue
@@ -110,11 +117,54 @@ public enum Translator {
         }
     }
 
+    /// A level command in words: "level 7 of mug-white at shop-floor, if it is 5".
+    static func describe(_ level: StockLevel, of item: Movement) -> String {
+        let what =
+            level.target.map { "level \($0)" }
+            ?? "change \(item.signedChange.isNegative ? "" : "+")\(item.signedChange)"
+        return "\(what) of \(item.product) at \(level.location)" + (level.expected.map { ", if it is \($0)" } ?? "")
+    }
+
+    /// Level items as the backend would be sent them: a read-then-move level shown with its
+    /// balance read and resolved against a balance of 0; a refused one listed.
+    static func levelPlan(
+        _ batch: MoveBatch, to codec: any OutboundCodec, catalog: Catalog
+    ) -> (batch: MoveBatch, refusals: [Int: GatewayError], lines: [String]) {
+        var resolved = batch
+        var refusals: [Int: GatewayError] = [:]
+        var lines: [String] = []
+        for (index, item) in batch.items.enumerated() where item.level != nil {
+            switch LevelTreatment.of(item, codec: codec) {
+            case .refused(let error): refusals[index] = error
+            case .readThenMove:
+                lines.append("# item \(index): the backend's balance is read first, then the difference is sent:")
+                if let level = item.level,
+                    let read = try? codec.balanceRequest(
+                        BalanceQuery(products: [item.product], location: level.location), catalog: catalog)
+                {
+                    lines.append(render(read))
+                }
+                lines.append(
+                    "# item \(index) shown for a balance read of 0; the change sent is the level asked less the balance read"
+                )
+                if let movement = try? item.resolved(balance: .zero, catalog: catalog) {
+                    resolved.items[index] = movement
+                }
+            case .native, .movement: break
+            }
+        }
+        return (resolved, refusals, lines)
+    }
+
     static func describe(_ command: Command, to codec: any OutboundCodec, catalog: Catalog) -> [String] {
         switch command {
-        case .move(let batch):
-            let plan = MovePlan.make(batch, codec: codec, catalog: catalog)
-            var lines: [String] = []
+        case .move(let original):
+            let levels = levelPlan(original, to: codec, catalog: catalog)
+            let batch = levels.batch
+            var plan = MovePlan.make(batch, codec: codec, catalog: catalog)
+            for (index, error) in levels.refusals { plan.refusals[index] = error }
+            plan.chunks = plan.chunks.map { $0.filter { levels.refusals[$0] == nil } }.filter { !$0.isEmpty }
+            var lines: [String] = levels.lines
             for (index, error) in plan.refusals.sorted(by: { $0.key < $1.key }) {
                 lines.append("# item \(index) refused before sending: \(error)")
             }

@@ -237,8 +237,9 @@ struct ContractTest: AsyncParsableCommand {
         let loaded: [Intent]
         let catalog: Catalog
         do {
-            loaded = try Intent.load(directory: (directory as NSString).appendingPathComponent("intents"))
             catalog = try CatalogLoader.load(directory: mappings)
+            loaded = try Intent.load(
+                directory: (directory as NSString).appendingPathComponent("intents"), catalog: catalog)
         } catch {
             throw CommandError("\(error)", exitCode: 2)
         }

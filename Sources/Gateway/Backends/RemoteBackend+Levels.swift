@@ -12,7 +12,7 @@ extension RemoteBackend {
     /// or any level with an expected value. A relative change without one is a plain movement.
     func levelKeys(_ batch: MoveBatch) -> [String] {
         batch.items.compactMap { item in
-            guard let level = item.level, level.target != nil || level.expected != nil else { return nil }
+            guard let level = item.level, LevelTreatment.of(item, codec: codec) == .readThenMove else { return nil }
             return "\(name)\u{1F}\(item.product)\u{1F}\(level.location)"
         }
     }
@@ -29,7 +29,12 @@ extension RemoteBackend {
         var settled: [Int: Result<Void, GatewayError>] = [:]
         var known: [BalanceChanges.Key: Quantity] = [:]
         for (index, item) in batch.items.enumerated() {
-            guard let level = item.level, level.target != nil || level.expected != nil else {
+            let treatment = LevelTreatment.of(item, codec: codec)
+            if case .refused(let error) = treatment {
+                settled[index] = .failure(error)
+                continue
+            }
+            guard let level = item.level, treatment == .readThenMove else {
                 for key in BalanceChanges.keys(of: item, catalog: catalog) where known[key] != nil {
                     known[key] = (known[key] ?? .zero) + (key.location == item.to ? item.quantity : -item.quantity)
                 }
@@ -57,11 +62,6 @@ extension RemoteBackend {
 
     /// The backend's balance of one product at one location (zero when it lists none).
     func backendBalance(product: String, location: String, facts: RequestFacts) async throws -> Quantity {
-        guard codec.capabilities.balanceReads else {
-            throw GatewayError.unsupported(
-                "a \(codec.dialect) backend cannot read balances, so a level cannot become a movement there: send a relative change without an expected level",
-                field: "level")
-        }
         let balances = try await readBalances(BalanceQuery(products: [product], location: location), facts: facts)
         return balances.first { $0.product == product && $0.location == location }?.quantity ?? .zero
     }

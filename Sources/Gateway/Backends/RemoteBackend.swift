@@ -174,8 +174,12 @@ public final class RemoteBackend: StockBackend {
             // outcome), or settled as failed: the same rows are sent again and settled anew.
             reusable = earlier.filter { $0.state == .sent || $0.state == .failed }
         }
-        let keys = codec.capabilities.nativeLevels ? [] : levelKeys(batch)
-        guard !keys.isEmpty else { return try await forward(batch, reusable: &reusable, facts: facts) }
+        let needsResolving = batch.items.contains {
+            if case .refused = LevelTreatment.of($0, codec: codec) { return true }
+            return LevelTreatment.of($0, codec: codec) == .readThenMove
+        }
+        guard needsResolving else { return try await forward(batch, reusable: &reusable, facts: facts) }
+        let keys = levelKeys(batch)
         try await levelLocks.acquire(keys, until: clock.now() + (timeout ?? client.configuration.timeout))
         do {
             let levels = try await resolveLevels(batch, facts: facts)
