@@ -114,3 +114,32 @@ struct LevelMatrixTests {
         }
     }
 }
+
+@Suite("translate --explain for levels")
+struct LevelTranslateTests {
+    static let body = Array(
+        #"[{"ProductIDType": {"IDType": "SKU", "Value": "sku5"}, "AdjustmentType": "AbsoluteAdjustment", "AdjustmentAmount": 7, "StockLocationID": {"IDType": "ID", "Value": "5431"}}, {"ProductIDType": {"IDType": "SKU", "Value": "sku5"}, "AdjustmentType": "RelativeAdjustment", "AdjustmentAmount": -2, "StockLocationID": {"IDType": "ID", "Value": "5431"}}]"#
+            .utf8)
+
+    func translate(to backend: String) throws -> String {
+        try Translator.translate(
+            body: Self.body, from: "storefeeder", to: backend, method: "PUT", path: "/products/stocklocationinventory",
+            catalog: demoCatalog, explain: true)
+    }
+
+    @Test("says what becomes of each level at each backend, and shows what would be sent")
+    func explainLevels() throws {
+        let zettle = try translate(to: "zettle")
+        #expect(zettle.contains("# item 0: level 7 of mug-white at shop-floor — read, then moved"), "\(zettle)")
+        #expect(zettle.contains("GET /organizations/self/inventory/locations/"), "\(zettle)")
+        #expect(zettle.contains(#""change": 7"#), "\(zettle)")
+        #expect(zettle.contains("# item 1: change -2 of mug-white at shop-floor — sent as a movement"), "\(zettle)")
+        let open2b = try translate(to: "open2b-v6")
+        #expect(open2b.contains("# item 0 refused before sending: unsupported (level)"), "\(open2b)")
+        #expect(open2b.contains(#""adjustment": "-2.00""#), "\(open2b)")
+        let storefeeder = try translate(to: "storefeeder")
+        #expect(storefeeder.contains("PUT /products/stocklocationinventory"), "\(storefeeder)")
+        #expect(storefeeder.contains(#""AdjustmentType": "AbsoluteAdjustment""#), "\(storefeeder)")
+        #expect(!storefeeder.contains("create-transfers"), "\(storefeeder)")
+    }
+}
