@@ -147,6 +147,37 @@ struct ZettleV3Tests {
         }
     }
 
+    /// Issue 31: the V3 API refuses a movement over 100,000 (PayPal's integration caps each one,
+    /// inpsyde/paypal-point-of-sale SyncStockJob.php); a larger one goes as several movements of
+    /// one request, which V3 applies all or nothing. Exact to the last decimal.
+    @Test("to a V3 backend: a movement over 100,000 goes as parts of at most 100,000 in one request")
+    func outboundSplitsLargeMovements() async throws {
+        let upstream = FakeUpstream { _ in (204, "") }
+        try await upstream.run { base in
+            try await UntrustedBackendTests.withRoutedGateway("stockgate", to: "zettle-v3", base: base) { live in
+                let applied = try await HTTPClient.shared.send(
+                    .POST, live.baseURL + "/stockgate/v1/movements",
+                    body:
+                        #"{"movements": [{"product": "tshirt-blue-m", "quantity": "250000.5", "from": "supplier", "to": "shop-floor"}, {"product": "tshirt-blue-m", "quantity": "100000", "from": "shop-floor", "to": "sold"}], "atomic": true}"#
+                )
+                #expect(applied.json?["applied"] == 2, "\(applied.text)")
+                #expect(upstream.requests.count == 1)
+                let sent = try #require(upstream.requests.first)
+                let movements = try JSONParser.parse(Array(sent.body.utf8))["movements"]?.arrayValue ?? []
+                #expect(movements.compactMap { $0["change"]?.numberText } == ["100000", "100000", "50000.5", "100000"])
+                #expect(
+                    movements.map { $0["to"]?.stringValue } == [
+                        Self.store, Self.store, Self.store, "92646e02-5f0f-11ec-bf63-0242ac130002",
+                    ])
+                // One movement each in the answer and the journal, as the caller sent them.
+                let quantities = applied.json?["results"]?.arrayValue?.compactMap {
+                    $0["movement"]?["quantity"]?.stringValue
+                }
+                #expect(quantities == ["250000.5", "100000"])
+            }
+        }
+    }
+
     @Test(
         "to a V3 backend: 429 with Retry-After is waited for and retried (not processed), then applied once; the wait is on the backend's clock"
     )

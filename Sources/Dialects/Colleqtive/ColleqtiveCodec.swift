@@ -14,6 +14,8 @@ import StockCore
 ///   production tap reads it (Optiply/tap-colleqtive `tap_colleqtive/streams.py`, `StocksStream`:
 ///   `Page_Size`/`Page_Start`, rows under `list`, `last_stock_modified_datetime` for increments,
 ///   `most_likely_datetime` as its replication key; the fields of `schemas.py` `STOCK_FIELDS`).
+/// - `GET /api/v2/public/products/stock/storeproductlogs`: the store product log, paged
+///   (`Colleqtive+Logs.swift`).
 ///
 /// Every answer is the `{data, message, success}` envelope; a failure has `success: false`
 /// and a 4xx status (the vendor's SDK raises on any non-2xx).
@@ -30,6 +32,7 @@ public struct ColleqtiveCodec: InboundCodec {
         case locations(store: String, Page)
         case products(store: String, locations: [String], Page)
         case stock(StockFilter, Page)
+        case logs(LogFilter, Page)
     }
 
     /// The filters of the store-product stock list.
@@ -55,6 +58,7 @@ public struct ColleqtiveCodec: InboundCodec {
         case locationsList = "locations.list"
         case locationProducts = "location.products"
         case storeproductsStock = "storeproducts.stock"
+        case storeproductLogs = "storeproductlogs.list"
     }
 
     public let routes: [Route<Endpoint>] = [
@@ -63,6 +67,7 @@ public struct ColleqtiveCodec: InboundCodec {
         Route(.locationsList, .get, "/api/v2/public/stores/{store_number}/locations"),
         Route(.locationProducts, .get, "/api/v2/public/stores/{store_number}/locations/{location_code}/products"),
         Route(.storeproductsStock, .get, "/api/v2/public/storeproducts/stock"),
+        Route(.storeproductLogs, .get, "/api/v2/public/products/stock/storeproductlogs"),
     ]
 
     public func decode(
@@ -121,6 +126,8 @@ public struct ColleqtiveCodec: InboundCodec {
             return Decoded(commands: [.readBalances(query)], context: .stock(filter, try page(request)))
         case .movementCreate:
             return try decodeMovements(request, catalog: catalog)
+        case .storeproductLogs:
+            return try decodeLogs(request, catalog: catalog)
         }
     }
 
@@ -276,6 +283,9 @@ public struct ColleqtiveCodec: InboundCodec {
         case .stock(let filter, let page):
             guard case .balances(let balances) = outcomes.first else { return list([], page) }
             return list(stockRows(balances, filter: filter, catalog: catalog), page)
+        case .logs(let filter, let page):
+            guard case .movements(let movements) = outcomes.first else { return list([], page) }
+            return list(logRows(movements, filter: filter, catalog: catalog), page)
         }
     }
 

@@ -287,8 +287,18 @@ public struct ZettleV3Codec: InboundCodec {
                     .init("inventoryUuid", .string(inventoryUUID)),
                     .init("productUuid", .string(productUUID)), .init("variantUuid", .string(variantUUID)),
                     .init("balance", .number(balance.quantity.description)),
+                    // On every row of the vendor's fetch-balance guide (developer.zettle.com, Inventory,
+                    // "Fetch inventory balance"). StockGate keeps no low stock settings: no level, no alert.
+                    .init("lowStockLevel", .integer(0)), .init("lowStockAlert", .bool(false)),
                 ])
-                if let updated = balance.updatedAt { row["updated"] = .string(Timestamp.iso8601(updated)) }
+                let updated = balance.updatedAt.map(Timestamp.iso8601)
+                if let updated { row["updated"] = .string(updated) }
+                // The guide's `checksum` is a string of decimal digits that changes with the row:
+                // a CRC-32 of the row's inventory, variant, balance and time.
+                row["checksum"] = .string(
+                    String(
+                        Self.crc32(
+                            "\(inventoryUUID)|\(variantUUID)|\(balance.quantity)|\(updated ?? "")")))
                 rows.append((inventoryUUID + "~" + variantUUID, .object(row)))
             }
         }
@@ -331,5 +341,17 @@ extension String {
 
     fileprivate func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension ZettleV3Codec {
+    /// CRC-32 (IEEE 802.3, the zlib polynomial) of a text's UTF-8 bytes.
+    static func crc32(_ text: String) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in text.utf8 {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = (crc >> 1) ^ (0xEDB8_8320 & (0 &- (crc & 1))) }
+        }
+        return ~crc
     }
 }

@@ -29,10 +29,16 @@ public struct ZettleV3Outbound: OutboundCodec {
         var movements: [JSONValue] = []
         for item in items {
             let ids = try identities.identifiers(item, catalog: catalog)
-            movements.append([
-                "productUuid": .string(ids.product), "variantUuid": .string(ids.variant),
-                "from": .string(ids.from), "to": .string(ids.to), "change": .number(item.quantity.description),
-            ])
+            // The API refuses a movement over 100,000 (PayPal's own integration caps each one:
+            // inpsyde/paypal-point-of-sale `modules.local/paypal-pos-sync/src/Job/SyncStockJob.php`,
+            // "The API does not allow transactions larger than 100.000"). A larger one goes as
+            // several movements of the same request, which V3 applies all or nothing.
+            for part in Self.parts(item.quantity) {
+                movements.append([
+                    "productUuid": .string(ids.product), "variantUuid": .string(ids.variant),
+                    "from": .string(ids.from), "to": .string(ids.to), "change": .number(part.description),
+                ])
+            }
         }
         var body = JSONObject([.init("movements", .array(movements))])
         if let correlation = items.first?.externalID, items.allSatisfy({ $0.externalID == correlation }),
@@ -41,6 +47,21 @@ public struct ZettleV3Outbound: OutboundCodec {
             body["identifier"] = .string(correlation)
         }
         return .json(.post, "/v3/movements", .object(body))
+    }
+
+    /// The largest movement the V3 API takes.
+    public static let maxChange = Quantity(100_000)
+
+    /// A quantity as movements of at most `maxChange` each, the remainder last.
+    static func parts(_ quantity: Quantity) -> [Quantity] {
+        var parts: [Quantity] = []
+        var left = quantity
+        while left > maxChange {
+            parts.append(maxChange)
+            left = left - maxChange
+        }
+        parts.append(left)
+        return parts
     }
 
     public func moveResult(_ response: OutboundResponse, items: [Movement], catalog: Catalog) -> [BatchOutcome.Item] {
