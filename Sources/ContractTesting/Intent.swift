@@ -60,6 +60,26 @@ public struct Intent: Sendable, Equatable {
 
     /// An intent's movements are canonical movements, or level items (`product`, `location`,
     /// `level` or `change`, optional `expected`), which need `catalog`.
+    /// A level item of an intent: `product`, `location`, `level` or `change`, optional `expected`.
+    static func levelItem(
+        _ item: JSONValue, field: String, catalog: Catalog?, quantity: (JSONValue?, String) throws -> Quantity,
+        fail: (String) -> ContractCase.FormatError
+    ) throws -> Movement {
+        guard let product = item["product"]?.stringValue, let location = item["location"]?.stringValue else {
+            throw fail("\(field) needs product and location")
+        }
+        let target = try item["level"].map { try quantity($0, field + ".level") }
+        let change = try item["change"].map { try quantity($0, field + ".change") }
+        let expected = try item["expected"].map { try quantity($0, field + ".expected") }
+        guard (target == nil) != (change == nil) else { throw fail("\(field) needs level or change") }
+        guard let catalog,
+            let movement = Movement.level(
+                product: product, location: location, target: target, change: change ?? .zero, expected: expected,
+                catalog: catalog)
+        else { throw fail("\(field): a level item needs a catalog with an outside location") }
+        return movement
+    }
+
     public static func parse(_ bytes: [UInt8], name: String, catalog: Catalog? = nil) throws -> Intent {
         func fail(_ text: String) -> ContractCase.FormatError {
             ContractCase.FormatError(description: "\(name): \(text)")
@@ -79,17 +99,8 @@ public struct Intent: Sendable, Equatable {
             guard let items = value.arrayValue else { throw fail("'\(key)' must be an array") }
             return try items.enumerated().map { index, item in
                 let field = "\(key)[\(index)]"
-                if let location = item["location"]?.stringValue, let product = item["product"]?.stringValue {
-                    let target = try item["level"].map { try quantity($0, field: field + ".level") }
-                    let change = try item["change"].map { try quantity($0, field: field + ".change") }
-                    let expected = try item["expected"].map { try quantity($0, field: field + ".expected") }
-                    guard (target == nil) != (change == nil) else { throw fail("\(field) needs level or change") }
-                    guard let catalog,
-                        let movement = Movement.level(
-                            product: product, location: location, target: target, change: change ?? .zero,
-                            expected: expected, catalog: catalog)
-                    else { throw fail("\(field): a level item needs a catalog with an outside location") }
-                    return movement
+                if item["location"] != nil {
+                    return try levelItem(item, field: field, catalog: catalog, quantity: quantity, fail: fail)
                 }
                 guard let product = item["product"]?.stringValue, let from = item["from"]?.stringValue,
                     let to = item["to"]?.stringValue
