@@ -21,6 +21,8 @@ public struct Reconciler: Sendable {
         public var requestID: String
         public var idempotencyKey: String?
         public var createdAt: String
+        /// Why the backend refused it (a `failed` row).
+        public var failure: String?
 
         init?(_ json: JSONValue) {
             guard let id = json["id"]?.numberText.flatMap({ Int64($0) }), let state = json["state"]?.stringValue,
@@ -37,11 +39,12 @@ public struct Reconciler: Sendable {
             self.requestID = json["requestId"]?.stringValue ?? ""
             self.idempotencyKey = json["idempotencyKey"]?.stringValue
             self.createdAt = json["createdAt"]?.stringValue ?? ""
+            self.failure = json["failure"]?.stringValue
         }
 
         public var line: String {
             "\(id)\t\(state)\t\(backend)\t\(createdAt)\t\(product)\t\(quantity)\t\(from) → \(to)\trequest \(requestID)"
-                + (idempotencyKey.map { "\tkey \($0)" } ?? "")
+                + (idempotencyKey.map { "\tkey \($0)" } ?? "") + (failure.map { "\tfailed: \($0)" } ?? "")
         }
     }
 

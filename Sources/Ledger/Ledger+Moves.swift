@@ -203,6 +203,15 @@ extension Ledger {
         }
     }
 
+    public func recordFailures(_ reasons: [(id: Int64, reason: String)]) async throws {
+        guard !reasons.isEmpty else { return }
+        try await write { db in
+            let statement = try db.cachedStatement(
+                sql: "UPDATE movement SET extras = json_set(COALESCE(extras, '{}'), '$.failure', ?) WHERE id = ?")
+            for (id, reason) in reasons { try statement.execute(arguments: [reason, id]) }
+        }
+    }
+
     public func recordLevelResolution(id: Int64, as movement: Movement) async throws {
         let extras = try movement.storedExtras()
         try await write { db in

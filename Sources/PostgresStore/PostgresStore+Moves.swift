@@ -223,6 +223,20 @@ extension PostgresStore: LedgerStore, ForwardJournal {
         }
     }
 
+    public func recordFailures(_ reasons: [(id: Int64, reason: String)]) async throws {
+        guard !reasons.isEmpty else { return }
+        let ids = reasons.map(\.id)
+        let texts = reasons.map(\.reason)
+        try await read { connection in
+            try await connection.query(
+                """
+                UPDATE movement SET extras = (COALESCE(movement.extras, '{}')::jsonb || jsonb_build_object('failure', r.reason))::text
+                FROM unnest(\(ids)::bigint[], \(texts)::text[]) AS r(id, reason)
+                WHERE movement.id = r.id
+                """, logger: self.logger)
+        }
+    }
+
     public func recordLevelResolution(id: Int64, as movement: Movement) async throws {
         let extras = try movement.storedExtras()
         try await transaction { connection in

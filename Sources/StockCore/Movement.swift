@@ -111,6 +111,9 @@ public struct Movement: Sendable, Equatable {
     public var backend: String?
     /// Set when the movement carries a level command (see `StockLevel`).
     public var level: StockLevel?
+    /// Why a forwarded movement failed: the backend's refusal, as the caller was told it
+    /// (journal state `failed`).
+    public var failureReason: String?
 
     public init(
         id: Int64? = nil, product: String, quantity: Quantity, from: String, to: String, reason: String? = nil,

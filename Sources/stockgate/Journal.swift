@@ -85,6 +85,7 @@ struct Journal: AsyncParsableCommand {
                     "quantity": .string(row.quantity), "from": .string(row.from), "to": .string(row.to),
                     "requestId": .string(row.requestID),
                     "idempotencyKey": row.idempotencyKey.map(JSONValue.string) ?? .null,
+                    "failure": row.failure.map(JSONValue.string) ?? .null,
                 ]
                 print(JSONWriter.string(object))
             } else {

@@ -143,6 +143,13 @@ struct ZettleV3Tests {
                 let refused = try await HTTPClient.shared.send(.POST, url, body: Self.canonicalMove)
                 #expect(refused.json?["failed"] == 1, "\(refused.text)")
                 #expect(refused.text.contains("Variant not tracked"))
+                // Issue 33: the failed journal row keeps why (the API, `stockgate journal`, the page).
+                let journal = try await HTTPClient.shared.send(
+                    .GET, live.baseURL + "/stockgate/v1/movements?backend=*&state=failed")
+                let rows = journal.json?["movements"]?.arrayValue ?? []
+                #expect(rows.count == 1, "\(journal.text)")
+                #expect(
+                    rows.first?["failure"]?.stringValue?.contains("Variant not tracked") == true, "\(journal.text)")
             }
         }
     }

@@ -43,6 +43,10 @@ struct StoreBehaviourTests {
             #expect(try await store.movement(id: ids[0])?.state == .applied)
             #expect(try await store.movement(id: ids[0])?.appliedAt == appliedAt)
             #expect(try await store.movement(id: ids[1])?.state == .failed)
+            // A failed row keeps why (issue 33), whatever else its extras hold.
+            try await store.recordFailures([(ids[1], "invalidValue: Variant not tracked")])
+            #expect(try await store.movement(id: ids[1])?.failureReason == "invalidValue: Variant not tracked")
+            #expect(try await store.movement(id: ids[0])?.failureReason == nil)
             #expect(try await store.forwarded(idempotencyKey: "key-1", backend: "shop").map(\.id) == ids)
             #expect(try await store.forwarded(idempotencyKey: "key-1", backend: "other").isEmpty)
             try await store.markReversed(id: ids[0])

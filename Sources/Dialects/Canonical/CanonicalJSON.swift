@@ -164,6 +164,7 @@ public enum CanonicalJSON {
         if let reverses = movement.reverses { object["reverses"] = .integer(reverses) }
         if !movement.extras.isEmpty { object["extras"] = json(movement.extras) }
         if let level = movement.level { object["level"] = json(level: level, of: movement) }
+        if let reason = movement.failureReason { object["failure"] = .string(reason) }
         return .object(object)
     }
 

@@ -226,12 +226,15 @@ public final class RemoteBackend: StockBackend {
             } catch let error as GatewayError {
                 // Unknown outcome: the rows stay `sent`. Anything else was not applied.
                 if error.code != .unknownOutcome {
-                    try await journal.settleForwarded(rows.compactMap { $0.id }.map { ($0, .failed) })
+                    let ids = rows.compactMap(\.id)
+                    try await journal.settleForwarded(ids.map { ($0, .failed) })
+                    try await journal.recordFailures(ids.map { ($0, Self.reason(error)) })
                 }
                 if atomic { try await undo(applied, results: &results, facts: facts) }
                 throw error
             }
             var settled: [(id: Int64, state: MovementState)] = []
+            var reasons: [(id: Int64, reason: String)] = []
             for (position, index) in chunk.enumerated() {
                 guard var row = journaled[index], let id = row.id else { continue }
                 switch outcomes[position] {
@@ -249,13 +252,16 @@ public final class RemoteBackend: StockBackend {
                 case .failed(let error):
                     results[index] = .failed(error)
                     settled.append((id, .failed))
+                    reasons.append((id, Self.reason(error)))
                 case .notApplied, .undone:
                     results[index] = .notApplied
                     settled.append((id, .failed))
+                    reasons.append((id, "not applied: the backend refused another item of the request"))
                 }
                 journaled[index] = row
             }
             let appliedAt = try await journal.settleForwarded(settled)
+            try await journal.recordFailures(reasons)
             for index in chunk {
                 guard var row = journaled[index], row.state == .applied, results[index] == nil else { continue }
                 row.appliedAt = appliedAt
@@ -293,6 +299,12 @@ public final class RemoteBackend: StockBackend {
             row.state = .sent
             return row
         }
+    }
+
+    /// A refusal as the journal keeps it: its code and the (already redacted) message, capped.
+    static func reason(_ error: GatewayError) -> String {
+        let text = "\(error.code): \(error.message)"
+        return text.count > 500 ? String(text.prefix(500)) + "…" : text
     }
 
     /// The caller's answer when a write may or may not have been applied at the backend.

@@ -30,10 +30,11 @@ extension Movement {
     /// What a journal row's `extras` column holds: the vendor extras and, for a level movement,
     /// the level under the key `level` (JSON, keys sorted); nil when there is neither.
     public func storedExtras() throws -> String? {
-        if level == nil && extras.isEmpty { return nil }
+        if level == nil && extras.isEmpty && failureReason == nil { return nil }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(StoredExtras(extras: extras, level: level)), as: UTF8.self)
+        let stored = StoredExtras(extras: extras, level: level, failure: failureReason)
+        return String(decoding: try encoder.encode(stored), as: UTF8.self)
     }
 
     /// Reads a journal row's `extras` column back into `extras` and `level`.
@@ -42,30 +43,37 @@ extension Movement {
         let stored = try JSONDecoder().decode(StoredExtras.self, from: Data(text.utf8))
         extras = stored.extras
         level = stored.level
+        failureReason = stored.failure
     }
 }
 
-/// The `extras` column: the extras' own members, with the level beside them.
+/// The `extras` column: the extras' own members, with the level and a failed forward's
+/// reason (`failure`, which the stores also set in place: `ForwardJournal.recordFailures`) beside them.
 private struct StoredExtras: Codable {
     var extras: MovementExtras
     var level: StockLevel?
+    var failure: String?
 
-    init(extras: MovementExtras, level: StockLevel?) {
+    init(extras: MovementExtras, level: StockLevel?, failure: String?) {
         self.extras = extras
         self.level = level
+        self.failure = failure
     }
 
-    enum Keys: String, CodingKey { case level }
+    enum Keys: String, CodingKey { case level, failure }
 
     init(from decoder: any Decoder) throws {
         extras = try MovementExtras(from: decoder)
-        level = try decoder.container(keyedBy: Keys.self).decodeIfPresent(StockLevel.self, forKey: .level)
+        let container = try decoder.container(keyedBy: Keys.self)
+        level = try container.decodeIfPresent(StockLevel.self, forKey: .level)
+        failure = try container.decodeIfPresent(String.self, forKey: .failure)
     }
 
     func encode(to encoder: any Encoder) throws {
         try extras.encode(to: encoder)
         var container = encoder.container(keyedBy: Keys.self)
         try container.encodeIfPresent(level, forKey: .level)
+        try container.encodeIfPresent(failure, forKey: .failure)
     }
 }
 

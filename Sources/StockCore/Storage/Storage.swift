@@ -95,6 +95,9 @@ public protocol ForwardJournal: MovementReader {
     /// left out, oldest first.
     func forwarded(idempotencyKey key: String, backend: String) async throws -> [Movement]
     func markReversed(id: Int64) async throws
+    /// Keeps why forwarded movements failed (the backend's refusal, redacted), beside their
+    /// `failed` state: `stockgate journal`, the API and the operator page show it.
+    func recordFailures(_ reasons: [(id: Int64, reason: String)]) async throws
     /// Records what a backend that takes levels natively did with a journaled level movement:
     /// the change it made (quantity and direction) and the balance it read.
     func recordLevelResolution(id: Int64, as movement: Movement) async throws
