@@ -101,8 +101,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            plugins: ["BuildStamp"]
         ),
+        // Writes the commit and its date into Gateway before each build (`stockgate --version`).
+        .plugin(name: "BuildStamp", capability: .buildTool()),
         // The contract-test runner: cases from contract-tests/ against any URL or an in-process gateway.
         .target(
             name: "ContractTesting",

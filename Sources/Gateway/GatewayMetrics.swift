@@ -53,7 +53,7 @@ public final class GatewayMetrics: Sendable {
     ]
 
     /// Name (without unit) and help text of every family.
-    enum Family: String {
+    enum Family: String, CaseIterable {
         case requests = "stockgate_http_requests"
         case requestDuration = "stockgate_http_request_duration"
         case inFlight = "stockgate_http_requests_in_flight"
@@ -83,7 +83,7 @@ public final class GatewayMetrics: Sendable {
                 case .backendInFlight: ("", "HTTP calls to a backend not yet answered.")
                 case .unknownOutcomes:
                     ("", "Forwarded movements whose outcome at a backend is unknown (journal state sent).")
-                case .buildInfo: ("", "The running build: constant 1, its version a label.")
+                case .buildInfo: ("", "The running build: constant 1; its version, commit and commit date as labels.")
                 case .reloads:
                     ("total", "SIGHUP reloads, by result (success: serving the new configuration; failure: refused).")
                 case .lastReload:
@@ -100,10 +100,19 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    /// Every metric family StockGate exposes, by its full name (`stockgate_http_requests_total`):
+    /// what the shipped alert rules and dashboard may query (`DeploymentTests/alertRules`).
+    public static var familyNames: [String] { Family.allCases.map(\.descriptor.name) }
+
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        registry.makeGauge(descriptor: Family.buildInfo.descriptor, labels: [("version", BuildInfo.version)])
-            .set(Int64(1))
+        registry.makeGauge(
+            descriptor: Family.buildInfo.descriptor,
+            labels: [
+                ("version", BuildInfo.version), ("commit", BuildInfo.commit), ("commit_date", BuildInfo.commitDate),
+            ]
+        )
+        .set(Int64(1))
         inFlight = registry.makeGauge(descriptor: Family.inFlight.descriptor, labels: [])
         connectionsRefused = registry.makeCounter(descriptor: Family.connectionsRefused.descriptor, labels: [])
     }

@@ -12,10 +12,10 @@ struct StockGateCommand: AsyncParsableCommand {
             row left for a person); 2 a configuration problem (a bad file, catalog, data directory or
             database); 64 a usage error (an unknown option, dialect or value).
             """,
-        version: BuildInfo.version,
+        version: BuildInfo.description,
         subcommands: [
             Serve.self, Check.self, ContractTest.self, Translate.self, Migrate.self, Journal.self, Reconcile.self,
-            OpenAPICommand.self, Record.self,
+            OpenAPICommand.self, Record.self, Health.self,
         ],
         defaultSubcommand: Serve.self)
 

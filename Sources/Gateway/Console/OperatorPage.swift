@@ -57,7 +57,7 @@ public struct OperatorPage: Sendable {
     static func snapshot(gateway: Gateway, location: String?, now: Date = Date()) async -> Snapshot {
         let problem = await gateway.checkHealth()
         var snapshot = Snapshot(
-            generatedAt: now, version: BuildInfo.version,
+            generatedAt: now, version: BuildInfo.description,
             status: gateway.isDraining ? "draining" : (problem == nil ? "ok" : "unavailable"), problem: problem,
             location: location)
         for remote in gateway.remoteBackends {
