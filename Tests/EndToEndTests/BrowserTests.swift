@@ -55,6 +55,21 @@ struct BrowserTests {
         #expect(dom.contains("<td>stockgate</td><td>embedded</td>"), "movements with the dialect they arrived in")
         #expect(dom.contains("None: every forwarded movement"), "no unknown outcome")
 
+        // Issue 33: at a phone's width, filtered and paused; its screenshot kept beside the other.
+        let phone = StockGateProcess.repository.appendingPathComponent(".build/operator-page-phone.png").path
+        try? FileManager.default.removeItem(atPath: phone)
+        let narrow = try await Self.run(
+            browser,
+            [
+                "--dump-dom", "--screenshot=\(phone)", "--window-size=390,1400",
+                signedIn + "?dialect=stockgate&state=applied&refresh=off",
+            ], profile: directory + "/profile-phone")
+        #expect(narrow.contains(#"<form method="get" action="" class="filters">"#), "\(narrow)")
+        #expect(narrow.contains("refresh paused"), "\(narrow)")
+        #expect(narrow.contains("<td>stockgate</td><td>embedded</td>"), "the filter lets the stockgate rows through")
+        let phoneImage = try #require(FileManager.default.contents(atPath: phone), "no phone screenshot written")
+        #expect(phoneImage.count > 5_000, "a rendered page: \(phoneImage.count) bytes")
+
         // Without the credentials the browser is asked to sign in (headless, nobody answers the
         // prompt) and is shown none of the data.
         let anonymous = try await Self.run(

@@ -57,7 +57,13 @@ struct OperatorPageTests {
                         "<td>pos</td><td>tshirt-blue-m</td><td class=\"n\">1</td><td>supplier</td><td>shop-floor</td><td>zettle</td>"
                     ), "\(unknown)")
                 let backendsSection = try Self.section("backends", of: html)
-                #expect(backendsSection.contains("<td>pos</td><td>zettle</td>"), "\(backendsSection)")
+                #expect(
+                    backendsSection.contains(#"<td><a href="?backend=pos">pos</a></td><td>zettle</td>"#),
+                    "\(backendsSection)")
+                // Issue 33: the last error, the error rate and p50/p95 from the histograms.
+                #expect(backendsSection.contains("unreachable ("), "\(backendsSection)")
+                #expect(backendsSection.contains("<td>100.0 %</td>"), "\(backendsSection)")
+                #expect(backendsSection.contains(" ms</td>"), "\(backendsSection)")
                 #expect(backendsSection.contains("<td class=\"n\">1</td>"), "one unknown outcome: \(backendsSection)")
                 #expect(!html.contains("pos-password") && !html.contains("pos-user"), "credentials of a base URL")
                 let traffic = try Self.section("traffic", of: html)
@@ -193,6 +199,80 @@ struct OperatorPageTests {
         #expect(OperatorPage.render(snapshot).contains(#"<span class="status-attention" id="status">attention: "#))
         snapshot.status = "draining"
         #expect(snapshot.headline == ("draining", "draining"))
+    }
+
+    /// Issue 33: the latest movements filter by state, backend, dialect and request id; a request
+    /// id links to its rows; times say how long ago; the refresh is shown and can be paused.
+    @Test("filters, request links, relative times, a refresh that can be paused")
+    func filtersAndRefresh() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        defer { try? ledger.close() }
+        for (dialect, request) in [("stockgate", "r-1"), ("zettle", "r-2"), ("stockgate", "r-3")] {
+            _ = try await ledger.move(
+                MoveBatch(
+                    items: [Movement(product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor")],
+                    atomicity: .perItem),
+                facts: RequestFacts(dialect: dialect, requestID: request))
+        }
+        let byDialect = try await OperatorPage.latestMovements(
+            ledger, location: nil, filter: OperatorPage.Filter(dialect: "zettle"), remote: false)
+        #expect(byDialect.map(\.requestID) == ["r-2"])
+        let byRequest = try await OperatorPage.latestMovements(
+            ledger, location: nil, filter: OperatorPage.Filter(request: "r-3"), remote: false)
+        #expect(byRequest.map(\.requestID) == ["r-3"])
+        let byState = try await OperatorPage.latestMovements(
+            ledger, location: nil, filter: OperatorPage.Filter(state: .failed), remote: false)
+        #expect(byState.isEmpty)
+        let filter = OperatorPage.Filter(query: [
+            ("state", "applied"), ("dialect", "stockgate"), ("refresh", "off"), ("backend", ""),
+        ])
+        #expect(filter.state == .applied && filter.dialect == "stockgate" && filter.backend == nil && filter.paused)
+        var snapshot = OperatorPage.Snapshot(
+            generatedAt: Date(timeIntervalSince1970: 100), version: "1", status: "ok", problem: nil, location: nil)
+        snapshot.filter = filter
+        snapshot.movements = [
+            Movement(
+                id: 7, product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor",
+                createdAt: Date(timeIntervalSince1970: 40), state: .failed, dialect: "stockgate", requestID: "r&1",
+                backend: "pos")
+        ]
+        snapshot.movements[0].failureReason = "invalidValue: Variant not tracked"
+        let html = OperatorPage.render(snapshot)
+        #expect(!html.contains(#"http-equiv="refresh""#), "paused")
+        #expect(
+            html.contains(#"refresh paused (<a href="?state=applied&amp;dialect=stockgate">resume</a>)"#), "\(html)")
+        #expect(html.contains(#"<a href="?request=r%261&amp;refresh=off">r&amp;1</a>"#), "\(html)")
+        #expect(html.contains("(1 min ago)"), "\(html)")
+        #expect(html.contains("failed: invalidValue: Variant not tracked"))
+        #expect(html.contains(#"<option value="applied" selected>applied</option>"#))
+        #expect(html.contains(#"<option value="stockgate" selected>stockgate</option>"#))
+        snapshot.filter = OperatorPage.Filter()
+        let live = OperatorPage.render(snapshot)
+        #expect(live.contains(#"<meta http-equiv="refresh" content="30">"#))
+        #expect(live.contains(#"refreshes every 30 s (<a href="?refresh=off">pause</a>)"#), "\(live)")
+    }
+
+    /// Issue 33: p50/p95 and the error rate come from the histogram and counters /metrics has.
+    @Test("backend figures read back from the exposition: calls, errors, quantiles as histogram_quantile")
+    func backendFigures() {
+        let text = """
+            stockgate_backend_request_duration_seconds_bucket{backend="pos",le="0.01"} 50
+            stockgate_backend_request_duration_seconds_bucket{backend="pos",le="0.1"} 90
+            stockgate_backend_request_duration_seconds_bucket{backend="pos",le="1.0"} 100
+            stockgate_backend_request_duration_seconds_bucket{backend="pos",le="+Inf"} 100
+            stockgate_backend_requests_total{backend="pos",outcome="ok"} 96
+            stockgate_backend_requests_total{backend="pos",outcome="retried"} 3
+            stockgate_backend_requests_total{backend="pos",outcome="failed"} 1
+            stockgate_backend_requests_total{backend="pos",outcome="rejected"} 7
+            """
+        let figures = GatewayMetrics.backendFigures(exposition: text)["pos"]
+        #expect(figures?.calls == 100 && figures?.errors == 4)
+        #expect(figures?.errorRate == 0.04)
+        #expect(figures?.p50 == 0.01)
+        #expect(abs((figures?.p95 ?? 0) - 0.55) < 1e-9)
+        #expect(GatewayMetrics.labels(#"a="1",b="x\"y""#) == ["a": "1", "b": "x\"y"])
     }
 
     /// The HTML of one `<section id=…>`.

@@ -37,6 +37,8 @@ public final class RemoteBackend: StockBackend {
     let metrics: GatewayMetrics?
     let retryPolicy: RetryPolicy
     let breaker: Mutex<CircuitBreaker>
+    /// Last success, last error, circuit since (the operator page).
+    let activity = Mutex(BackendActivity())
     /// What retries wait by and the breaker reads the time from.
     let clock: BackendClock
     /// Scrubs secrets from the vendor's messages before they are relayed.
@@ -444,7 +446,7 @@ public final class RemoteBackend: StockBackend {
                 defer { finished?() }
                 response = try await authenticated(request, facts: facts, timeout: remaining)
             } catch let error as CurlError {
-                recordHealth(ok: false)
+                recordHealth(ok: false, what: "unreachable (\(error.code))")
                 // Refused, unresolvable, a failed handshake or a request curl would not build:
                 // nothing reached the backend's application.
                 let neverSent = error.code == .connectFailed || error.code == .tls || error.code == .invalidRequest
@@ -461,7 +463,7 @@ public final class RemoteBackend: StockBackend {
                 throw giveUp(
                     GatewayError(code: .unavailable, message: "backend \(name) is unavailable (\(error.code))"))
             }
-            recordHealth(ok: response.status < 500)
+            recordHealth(ok: response.status < 500, what: "answered \(response.status)")
             let notProcessed = response.status == 429 || response.status == 503
             let serverError = response.status >= 500 && !notProcessed
             if !notProcessed { reached = true }
@@ -482,9 +484,10 @@ public final class RemoteBackend: StockBackend {
         }
     }
 
-    func recordHealth(ok: Bool) {
+    func recordHealth(ok: Bool, what: String) {
         let now = clock.now()
         breaker.withLock { ok ? $0.recordSuccess() : $0.recordFailure(now: now) }
+        activity.withLock { $0.record(ok: ok, what: what, at: Date()) }
         publishCircuit()
     }
 
@@ -507,6 +510,7 @@ public final class RemoteBackend: StockBackend {
 
     func publishCircuit() {
         let state = breaker.withLock { $0.state.metricValue }
+        activity.withLock { $0.circuit(state, at: Date()) }
         metrics?.recordCircuit(backend: name, state: state)
     }
 

@@ -1,3 +1,4 @@
+import Dialects
 import Foundation
 import StockCore
 
@@ -13,6 +14,52 @@ public struct OperatorPage: Sendable {
     public static let maxBalances = 500
     public static let maxMovements = 50
     public static let maxUnknown = 100
+
+    /// The latest movements' filters (`?state=&backend=&dialect=&request=`) and the refresh
+    /// switch (`?refresh=off`), as the query gave them; the location is the snapshot's own.
+    struct Filter: Sendable, Equatable {
+        var state: MovementState?
+        /// A remote backend's name, or `embedded`.
+        var backend: String?
+        var dialect: String?
+        var request: String?
+        /// `?refresh=off`: the page does not reload itself.
+        var paused = false
+
+        init(state: MovementState? = nil, backend: String? = nil, dialect: String? = nil, request: String? = nil) {
+            self.state = state
+            self.backend = backend
+            self.dialect = dialect
+            self.request = request
+        }
+
+        /// From the query: empty values are no filter; an unknown state is no filter.
+        init(query: [(name: String, value: String)]) {
+            func value(_ name: String) -> String? {
+                query.first { $0.name == name }.flatMap { $0.value.isEmpty ? nil : String($0.value.prefix(200)) }
+            }
+            state = value("state").flatMap(MovementState.init(rawValue:))
+            backend = value("backend")
+            dialect = value("dialect")
+            request = value("request")
+            paused = value("refresh") == "off"
+        }
+
+        var isEmpty: Bool { state == nil && backend == nil && dialect == nil && request == nil }
+
+        /// This filter (and `location`) as a query string, each value escaped; `paused` kept.
+        func query(location: String?, paused: Bool? = nil) -> String {
+            var parts: [String] = []
+            let pairs: [(String, String?)] = [
+                ("location", location), ("state", state?.rawValue), ("backend", backend), ("dialect", dialect),
+                ("request", request), ("refresh", (paused ?? self.paused) ? "off" : nil),
+            ]
+            for (name, value) in pairs {
+                if let value { parts.append(name + "=" + OperatorPage.queryEscaped(value)) }
+            }
+            return "?" + parts.joined(separator: "&")
+        }
+    }
 
     /// What the page shows, gathered from the gateway at one moment.
     struct Snapshot {
@@ -30,6 +77,9 @@ public struct OperatorPage: Sendable {
         var balancesError: String?
         var movements: [Movement] = []
         var movementsError: String?
+        var filter = Filter()
+        /// Names the backend filter offers: `embedded` and every remote backend.
+        var backendNames: [String] = ["embedded"]
 
         /// The headline: `ok` only when nothing needs a person — no problem, no open circuit,
         /// no unknown outcome (issue 33: it said a green "ok" beside an open circuit).
@@ -51,24 +101,38 @@ public struct OperatorPage: Sendable {
         var baseURL: String
         var circuit: String
         var unknownOutcomes: Int?
+        /// When the circuit entered its state (nil: not since start).
+        var circuitSince: Date? = nil
+        var lastSuccess: Date? = nil
+        var lastError: (at: Date, what: String)? = nil
+        /// Since start, from the metrics' histogram and counters.
+        var figures = GatewayMetrics.BackendFigures()
     }
 
     /// Gathers the page's figures; a part that cannot be read says why instead of failing the page.
-    static func snapshot(gateway: Gateway, location: String?, now: Date = Date()) async -> Snapshot {
+    static func snapshot(
+        gateway: Gateway, location: String?, filter: Filter = Filter(), now: Date = Date()
+    ) async -> Snapshot {
         let problem = await gateway.checkHealth()
         var snapshot = Snapshot(
             generatedAt: now, version: BuildInfo.description,
             status: gateway.isDraining ? "draining" : (problem == nil ? "ok" : "unavailable"), problem: problem,
             location: location)
+        snapshot.filter = filter
+        let figures = gateway.metrics.backendFigures()
         for remote in gateway.remoteBackends {
             var query = MovementQuery()
             query.backend = remote.name
             query.state = .sent
             let count = try? await remote.journal.count(query)
+            let activity = remote.activity.withLock { $0 }
             snapshot.backends.append(
                 BackendRow(
                     name: remote.name, dialect: remote.codec.dialect, baseURL: Self.withoutUserInfo(remote.baseURL),
-                    circuit: remote.circuitDescription(), unknownOutcomes: count))
+                    circuit: remote.circuitDescription(), unknownOutcomes: count, circuitSince: activity.circuit?.since,
+                    lastSuccess: activity.lastSuccess, lastError: activity.lastError,
+                    figures: figures[remote.name] ?? GatewayMetrics.BackendFigures()))
+            snapshot.backendNames.append(remote.name)
         }
         snapshot.traffic = gateway.metrics.trafficByDialect().sorted { $0.key < $1.key }.map {
             (dialect: $0.key, traffic: $0.value)
@@ -84,18 +148,8 @@ public struct OperatorPage: Sendable {
             unknown.limit = maxUnknown
             snapshot.unknown = (try? await journal.movements(unknown)) ?? []
             do {
-                var latest = MovementQuery()
-                latest.location = location
-                latest.order = [.init(.id, descending: true)]
-                latest.limit = maxMovements
-                var rows = try await journal.movements(latest)
-                if !gateway.remoteBackends.isEmpty {
-                    latest.backend = MovementQuery.anyBackend
-                    rows += try await journal.movements(latest)
-                }
-                snapshot.movements = Array(
-                    rows.sorted { ($0.createdAt ?? .distantPast) > ($1.createdAt ?? .distantPast) }.prefix(maxMovements)
-                )
+                snapshot.movements = try await latestMovements(
+                    journal, location: location, filter: filter, remote: !gateway.remoteBackends.isEmpty)
             } catch {
                 snapshot.movementsError = Self.reason(error)
             }
@@ -115,6 +169,47 @@ public struct OperatorPage: Sendable {
             snapshot.balancesError = Self.reason(error)
         }
         return snapshot
+    }
+
+    /// The latest movements the filter lets through, newest first: the embedded ledger's and
+    /// (with remote backends) the journal of forwards, or only the backend filtered on.
+    static func latestMovements(
+        _ journal: any MovementReader, location: String?, filter: Filter, remote: Bool
+    ) async throws -> [Movement] {
+        var latest = MovementQuery()
+        latest.location = location
+        latest.state = filter.state
+        latest.requestID = filter.request
+        latest.order = [.init(.id, descending: true)]
+        // A dialect is filtered here, not in the store: read more so the page still fills.
+        latest.limit = filter.dialect == nil ? maxMovements : maxMovements * 20
+        var rows: [Movement] = []
+        if filter.backend == nil || filter.backend == "embedded" { rows += try await journal.movements(latest) }
+        if remote && filter.backend != "embedded" {
+            latest.backend = filter.backend ?? MovementQuery.anyBackend
+            rows += try await journal.movements(latest)
+        }
+        if let dialect = filter.dialect { rows = rows.filter { $0.dialect == dialect } }
+        return Array(
+            rows.sorted { ($0.createdAt ?? .distantPast) > ($1.createdAt ?? .distantPast) }.prefix(maxMovements))
+    }
+
+    /// "12 s ago", "3 min ago", "2 h ago", "4 d ago" (or "in 3 s" for a clock ahead).
+    static func ago(_ date: Date, now: Date) -> String {
+        let seconds = Int(now.timeIntervalSince(date).rounded())
+        if seconds < 0 { return "in \(-seconds) s" }
+        switch seconds {
+        case ..<60: return "\(seconds) s ago"
+        case ..<3600: return "\(seconds / 60) min ago"
+        case ..<86_400: return "\(seconds / 3600) h ago"
+        default: return "\(seconds / 86_400) d ago"
+        }
+    }
+
+    /// A time as the page shows it: ISO 8601 and how long ago.
+    static func when(_ date: Date?, now: Date) -> String {
+        guard let date else { return "" }
+        return Timestamp.iso8601(date) + " (" + ago(date, now: now) + ")"
     }
 
     static func reason(_ error: any Error) -> String {
@@ -152,14 +247,23 @@ public struct OperatorPage: Sendable {
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <meta http-equiv="refresh" content="30">
+            \(page.filter.paused ? "" : "<meta http-equiv=\"refresh\" content=\"30\">")
             <title>StockGate operator page</title>
             <style>\(style)</style></head><body>
             """)
         html.raw("<header><h1>StockGate</h1><p>")
         let headline = page.headline
         html.element("span", headline.text, attributes: ["id": "status", "class": "status-\(headline.kind)"])
-        html.text(" · version \(page.version) · generated \(Timestamp.iso8601(page.generatedAt))")
+        html.text(" · version \(page.version) · generated \(Timestamp.iso8601(page.generatedAt)) · ")
+        // The refresh is shown, and can be paused (to read a table without it moving).
+        if page.filter.paused {
+            html.text("refresh paused (")
+            html.element("a", "resume", attributes: ["href": page.filter.query(location: page.location, paused: false)])
+        } else {
+            html.text("refreshes every 30 s (")
+            html.element("a", "pause", attributes: ["href": page.filter.query(location: page.location, paused: true)])
+        }
+        html.text(")")
         if let location = page.location {
             html.text(" · location ")
             html.element("code", location)
@@ -187,9 +291,9 @@ public struct OperatorPage: Sendable {
                     [
                         movement.id.map(String.init) ?? "", movement.backend ?? "", movement.product,
                         movement.quantity.description, movement.from, movement.to, movement.dialect ?? "",
-                        movement.requestID ?? "", movement.createdAt.map(Timestamp.iso8601) ?? "",
+                        movement.requestID ?? "", when(movement.createdAt, now: page.generatedAt),
                     ]
-                })
+                }, links: [7: { requestLink($0, page) }])
             html.more(shown: page.unknown.count, total: page.unknownTotal)
         }
         html.raw("</section>")
@@ -203,10 +307,25 @@ public struct OperatorPage: Sendable {
                 attributes: ["class": "empty"])
         } else {
             html.table(
-                ["Backend", "Dialect", "Base URL", "Circuit", "Unknown outcomes"],
-                rows: page.backends.map {
-                    [$0.name, $0.dialect, $0.baseURL, $0.circuit, $0.unknownOutcomes.map(String.init) ?? "?"]
-                })
+                [
+                    "Backend", "Dialect", "Base URL", "Circuit", "Since", "Last success", "Last error", "Calls",
+                    "Error rate", "p50", "p95", "Unknown outcomes",
+                ],
+                rows: page.backends.map { backend in
+                    [
+                        backend.name, backend.dialect, backend.baseURL, backend.circuit,
+                        backend.circuitSince.map { ago($0, now: page.generatedAt) } ?? "start",
+                        backend.lastSuccess.map { ago($0, now: page.generatedAt) } ?? "none yet",
+                        backend.lastError.map { "\($0.what), \(ago($0.at, now: page.generatedAt))" } ?? "none",
+                        String(backend.figures.calls),
+                        backend.figures.errorRate.map { String(format: "%.1f %%", $0 * 100) } ?? "",
+                        backend.figures.p50.map(milliseconds) ?? "", backend.figures.p95.map(milliseconds) ?? "",
+                        backend.unknownOutcomes.map(String.init) ?? "?",
+                    ]
+                }, links: [0: { "?backend=" + queryEscaped($0) }])
+            html.element(
+                "p", "Calls, error rate (transport errors and 5xx, retried or not) and p50/p95 since start.",
+                attributes: ["class": "source"])
         }
         html.raw("</section>")
     }
@@ -262,6 +381,7 @@ public struct OperatorPage: Sendable {
 
     static func renderMovements(_ page: Snapshot, into html: inout HTML) {
         html.section("movements", "Latest movements")
+        renderFilterForm(page, into: &html)
         if let error = page.movementsError {
             html.element("p", "Could not be read: \(error)", attributes: ["class": "problem"])
         } else if page.movements.isEmpty {
@@ -271,14 +391,57 @@ public struct OperatorPage: Sendable {
                 ["Id", "When", "Product", "Quantity", "From", "To", "State", "Arrived in", "Backend", "Request"],
                 rows: page.movements.map { movement in
                     [
-                        movement.id.map(String.init) ?? "", movement.createdAt.map(Timestamp.iso8601) ?? "",
+                        movement.id.map(String.init) ?? "", when(movement.createdAt, now: page.generatedAt),
                         movement.product, movement.quantity.description, movement.from, movement.to,
-                        movement.state.rawValue, movement.dialect ?? "", movement.backend ?? "embedded",
-                        movement.requestID ?? "",
+                        movement.state.rawValue + (movement.failureReason.map { ": " + $0 } ?? ""),
+                        movement.dialect ?? "", movement.backend ?? "embedded", movement.requestID ?? "",
                     ]
-                })
+                }, links: [9: { requestLink($0, page) }])
         }
         html.raw("</section>")
+    }
+
+    /// The page narrowed to one request's journal rows (location and refresh kept).
+    static func requestLink(_ request: String, _ page: Snapshot) -> String {
+        var filter = Filter(request: request)
+        filter.paused = page.filter.paused
+        return filter.query(location: page.location)
+    }
+
+    static func milliseconds(_ seconds: Double) -> String {
+        seconds < 0.001 ? "< 1 ms" : String(format: "%.0f ms", seconds * 1000)
+    }
+
+    /// The filters of the latest movements: a GET form (state, backend, dialect, request id).
+    static func renderFilterForm(_ page: Snapshot, into html: inout HTML) {
+        let filter = page.filter
+        html.raw("<form method=\"get\" action=\"\" class=\"filters\">")
+        if let location = page.location {
+            html.raw("<input type=\"hidden\" name=\"location\" value=\"" + HTML.escape(location) + "\">")
+        }
+        if filter.paused { html.raw("<input type=\"hidden\" name=\"refresh\" value=\"off\">") }
+        func select(_ name: String, _ options: [String], selected: String?) {
+            html.raw("<label>" + name + " <select name=\"" + name + "\"><option value=\"\">any</option>")
+            for option in options {
+                html.raw(
+                    "<option value=\"" + HTML.escape(option) + "\"" + (option == selected ? " selected" : "") + ">"
+                        + HTML.escape(option) + "</option>")
+            }
+            html.raw("</select></label> ")
+        }
+        select("state", MovementState.allCases.map(\.rawValue), selected: filter.state?.rawValue)
+        select("backend", page.backendNames, selected: filter.backend)
+        select("dialect", DialectRegistry.ids, selected: filter.dialect)
+        html.raw(
+            "<label>request <input name=\"request\" size=\"16\" value=\"" + HTML.escape(filter.request ?? "")
+                + "\"></label> <button type=\"submit\">Filter</button>")
+        if !filter.isEmpty {
+            var cleared = Filter()
+            cleared.paused = filter.paused
+            html.raw(" ")
+            html.element("a", "clear", attributes: ["href": cleared.query(location: page.location)])
+        }
+        html.raw("</form>")
     }
 
     static func queryEscaped(_ value: String) -> String {
@@ -295,6 +458,7 @@ public struct OperatorPage: Sendable {
         .status-ok{color:#070;font-weight:bold}.status-draining,.status-unavailable{color:#a00;font-weight:bold}.status-attention{color:#a50;font-weight:bold}
         code{background:#f4f4f4;padding:0 .2em}
         td.neg{color:#a00;font-weight:bold}.wide{overflow-x:auto;max-width:100%}
+        form.filters{margin:.4em 0}form.filters label{margin-right:.6em;white-space:nowrap}
         @media (max-width:480px){body{margin:.6em}th,td{padding:.2em .35em}h2{font-size:1.1em}}
         """
 }
@@ -330,11 +494,26 @@ struct HTML {
     }
 
     /// A table in a box that scrolls sideways on a narrow screen instead of cutting it off.
-    mutating func table(_ headers: [String], rows: [[String]]) {
+    /// - Parameter links: per column, the link a non-empty cell's text leads to.
+    mutating func table(_ headers: [String], rows: [[String]], links: [Int: (String) -> String] = [:]) {
         output +=
             "<div class=\"wide\"><table><thead><tr>" + headers.map { "<th>" + Self.escape($0) + "</th>" }.joined()
             + "</tr></thead><tbody>"
-        for cells in rows { row(cells) }
+        for cells in rows {
+            guard !links.isEmpty else {
+                row(cells)
+                continue
+            }
+            output += "<tr>"
+            for (column, text) in cells.enumerated() {
+                if let link = links[column], !text.isEmpty {
+                    output += "<td><a href=\"" + Self.escape(link(text)) + "\">" + Self.escape(text) + "</a></td>"
+                } else {
+                    output += Self.cell(text)
+                }
+            }
+            output += "</tr>"
+        }
         output += "</tbody></table></div>"
     }
 

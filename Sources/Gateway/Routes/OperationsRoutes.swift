@@ -25,7 +25,8 @@ struct OperationsRoutes: RouteCollection {
                 let location = request.query.first { $0.name == "location" }.flatMap {
                     $0.value.isEmpty ? nil : $0.value
                 }
-                return .later { Answer(await Self.consolePage(gateway, location: location)) }
+                let filter = OperatorPage.Filter(query: request.query.map { ($0.name, $0.value) })
+                return .later { Answer(await Self.consolePage(gateway, location: location, filter: filter)) }
             },
         ]
         if let openAPI = gateway.openAPI {
@@ -50,15 +51,18 @@ struct OperationsRoutes: RouteCollection {
     }
 
     /// The operator page, with headers that keep it from being framed, sniffed or cached.
-    static func consolePage(_ gateway: Gateway, location: String?) async -> CodecResponse {
-        let page = OperatorPage.render(await OperatorPage.snapshot(gateway: gateway, location: location))
+    static func consolePage(
+        _ gateway: Gateway, location: String?, filter: OperatorPage.Filter = OperatorPage.Filter()
+    ) async -> CodecResponse {
+        let page = OperatorPage.render(
+            await OperatorPage.snapshot(gateway: gateway, location: location, filter: filter))
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         headers[HTTPField.Name("Content-Security-Policy")!] =
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'"
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"
         return CodecResponse(status: .ok, headers: headers, body: Array(page.utf8))
     }
 
