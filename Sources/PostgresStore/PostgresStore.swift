@@ -85,11 +85,20 @@ public final class PostgresStore: Sendable {
             tls: location.requireTLS ? .require(.makeClientConfiguration()) : .disable)
         configuration.options.maximumConnections = max(1, poolSize)
         configuration.options.connectTimeout = .seconds(3)
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: Self.poolLogger(logger))
         self.catalogs = Mutex(catalog)
         self.idempotencyWindow = idempotencyWindow
         self.clock = clock
         self.logger = logger
+    }
+
+    /// PostgresNIO's pool logs every failed connection attempt at `info` — once per retry, with
+    /// the cause only there. The store reports an unreachable or refusing database itself (a
+    /// warning with the cause, `diagnose`'s SQLSTATE), so the pool speaks from `warning` up.
+    static func poolLogger(_ logger: Logger) -> Logger {
+        var pool = logger
+        pool.logLevel = max(logger.logLevel, .warning)
+        return pool
     }
 
     // MARK: Transactions
