@@ -134,6 +134,11 @@ public final class Gateway: Sendable {
         storage ?? remoteBackends.first?.journal
     }
 
+    /// The journal of forwarded movements (settling unknown outcomes), when there is one.
+    var forwardJournal: (any ForwardJournal)? {
+        remoteBackends.first?.journal ?? (storage as? any ForwardJournal)
+    }
+
     /// Counts each remote backend's unknown outcomes into `stockgate_unknown_outcomes` (before
     /// `/metrics` answers, so a scrape sees the journal as it is).
     public func refreshJournalGauges() async {

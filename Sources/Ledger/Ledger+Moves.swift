@@ -203,12 +203,16 @@ extension Ledger {
         }
     }
 
-    public func recordFailures(_ reasons: [(id: Int64, reason: String)]) async throws {
-        guard !reasons.isEmpty else { return }
+    public func recordNotes(_ notes: [(id: Int64, note: JournalNote, text: String)]) async throws {
+        guard !notes.isEmpty else { return }
         try await write { db in
-            let statement = try db.cachedStatement(
-                sql: "UPDATE movement SET extras = json_set(COALESCE(extras, '{}'), '$.failure', ?) WHERE id = ?")
-            for (id, reason) in reasons { try statement.execute(arguments: [reason, id]) }
+            for (id, note, text) in notes {
+                // The key is the enum's own raw value, never caller text.
+                try db.execute(
+                    sql:
+                        "UPDATE movement SET extras = json_set(COALESCE(extras, '{}'), '$.\(note.rawValue)', ?) WHERE id = ?",
+                    arguments: [text, id])
+            }
         }
     }
 

@@ -223,15 +223,16 @@ extension PostgresStore: LedgerStore, ForwardJournal {
         }
     }
 
-    public func recordFailures(_ reasons: [(id: Int64, reason: String)]) async throws {
-        guard !reasons.isEmpty else { return }
-        let ids = reasons.map(\.id)
-        let texts = reasons.map(\.reason)
+    public func recordNotes(_ notes: [(id: Int64, note: JournalNote, text: String)]) async throws {
+        guard !notes.isEmpty else { return }
+        let ids = notes.map(\.id)
+        let keys = notes.map(\.note.rawValue)
+        let texts = notes.map(\.text)
         try await read { connection in
             try await connection.query(
                 """
-                UPDATE movement SET extras = (COALESCE(movement.extras, '{}')::jsonb || jsonb_build_object('failure', r.reason))::text
-                FROM unnest(\(ids)::bigint[], \(texts)::text[]) AS r(id, reason)
+                UPDATE movement SET extras = (COALESCE(movement.extras, '{}')::jsonb || jsonb_build_object(r.key, r.text))::text
+                FROM unnest(\(ids)::bigint[], \(keys)::text[], \(texts)::text[]) AS r(id, key, text)
                 WHERE movement.id = r.id
                 """, logger: self.logger)
         }

@@ -114,6 +114,8 @@ public struct Movement: Sendable, Equatable {
     /// Why a forwarded movement failed: the backend's refusal, as the caller was told it
     /// (journal state `failed`).
     public var failureReason: String?
+    /// Who settled an unknown outcome (journal state `sent`), as what, and why.
+    public var settlementNote: String?
 
     public init(
         id: Int64? = nil, product: String, quantity: Quantity, from: String, to: String, reason: String? = nil,

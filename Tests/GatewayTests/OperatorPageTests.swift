@@ -95,8 +95,45 @@ struct OperatorPageTests {
                 // HEAD answers the headers alone.
                 let head = try await HTTPClient.shared.send(.HEAD, base + "/stockgate/console")
                 #expect(head.status == 200 && head.body.isEmpty)
+                try await Self.settleFromThePage(base: base, html: html)
             }
         }
+    }
+
+    /// Issue 33: the page's settle buttons — a token bound to the page, same-origin only, a note
+    /// required; the row settled and the note kept on it.
+    static func settleFromThePage(base: String, html: String) async throws {
+        let token = try #require(html.firstMatch(of: /name="token" value="([0-9a-f]{64})"/)?.output.1)
+        let id = try #require(html.firstMatch(of: /name="id" value="([0-9]+)"/)?.output.1)
+        let url = base + "/stockgate/console/settle"
+        let form = [("Content-Type", "application/x-www-form-urlencoded")]
+        let good = "token=\(token)&id=\(id)&state=applied&note=checked+the+POS%3A+it+holds+the+change"
+        let host = String(base.dropFirst("http://".count))
+        let refusals: [(body: String, headers: [(String, String)], why: String)] = [
+            (good, form + [("Sec-Fetch-Site", "cross-site")], "from the operator page itself"),
+            (good, form + [("Origin", "http://evil.example")], "another site"),
+            ("token=\(String(repeating: "0", count: 64))&id=\(id)&state=applied&note=x", form, "stale"),
+            ("token=\(token)&id=\(id)&state=applied&note=", form, "a note"),
+            ("token=\(token)&id=\(id)&state=sent&note=x", form, "applied or failed"),
+        ]
+        for refusal in refusals {
+            let answer = try await HTTPClient.shared.send(.POST, url, body: refusal.body, headers: refusal.headers)
+            #expect(answer.status == 403 || answer.status == 400, "\(refusal.why): \(answer.status) \(answer.text)")
+            #expect(answer.text.contains("Not settled") && answer.text.contains(refusal.why), "\(answer.text)")
+        }
+        let unsettled = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/movements?backend=*&state=sent")
+        #expect(unsettled.json?["movements"]?.arrayValue?.count == 1, "nothing settled by a refused form")
+        let settled = try await HTTPClient.shared.send(
+            .POST, url, body: good,
+            headers: form + [("Sec-Fetch-Site", "same-origin"), ("Origin", "http://" + host)])
+        #expect(settled.status == 303 || settled.status == 200, "\(settled.status) \(settled.text)")
+        let row = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/movements/\(id)")
+        #expect(row.json?["movement"]?["state"] == "applied", "\(row.text)")
+        let note = row.json?["movement"]?["settlement"]?.stringValue ?? ""
+        #expect(note.hasPrefix("applied by ") && note.hasSuffix(": checked the POS: it holds the change"), "\(note)")
+        // Settled once: the same form again is refused (the row is no longer unknown).
+        let again = try await HTTPClient.shared.send(.POST, url, body: good, headers: form)
+        #expect(again.status == 409, "\(again.status) \(again.text)")
     }
 
     @Test(

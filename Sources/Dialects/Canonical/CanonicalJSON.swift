@@ -165,6 +165,7 @@ public enum CanonicalJSON {
         if !movement.extras.isEmpty { object["extras"] = json(movement.extras) }
         if let level = movement.level { object["level"] = json(level: level, of: movement) }
         if let reason = movement.failureReason { object["failure"] = .string(reason) }
+        if let note = movement.settlementNote { object["settlement"] = .string(note) }
         return .object(object)
     }
 

@@ -78,6 +78,8 @@ public struct OperatorPage: Sendable {
         var movements: [Movement] = []
         var movementsError: String?
         var filter = Filter()
+        /// The token of this page's settle forms (nil: no forms).
+        var settleToken: String?
         /// Names the backend filter offers: `embedded` and every remote backend.
         var backendNames: [String] = ["embedded"]
 
@@ -295,6 +297,7 @@ public struct OperatorPage: Sendable {
                     ]
                 }, links: [7: { requestLink($0, page) }])
             html.more(shown: page.unknown.count, total: page.unknownTotal)
+            if let token = page.settleToken { renderSettleForms(page.unknown, token: token, into: &html) }
         }
         html.raw("</section>")
     }
@@ -393,12 +396,32 @@ public struct OperatorPage: Sendable {
                     [
                         movement.id.map(String.init) ?? "", when(movement.createdAt, now: page.generatedAt),
                         movement.product, movement.quantity.description, movement.from, movement.to,
-                        movement.state.rawValue + (movement.failureReason.map { ": " + $0 } ?? ""),
+                        movement.state.rawValue + (movement.failureReason.map { ": " + $0 } ?? "")
+                            + (movement.settlementNote.map { " (settled " + $0 + ")" } ?? ""),
                         movement.dialect ?? "", movement.backend ?? "embedded", movement.requestID ?? "",
                     ]
                 }, links: [9: { requestLink($0, page) }])
         }
         html.raw("</section>")
+    }
+
+    /// One settle form per unknown outcome: applied or failed, and a note saying what was
+    /// checked (`ConsoleSettle`). Only after a person has looked at the backend.
+    static func renderSettleForms(_ rows: [Movement], token: String, into html: inout HTML) {
+        html.element(
+            "p", "After checking the backend, record what became of each (kept on the row with your note):",
+            attributes: ["class": "source"])
+        for movement in rows {
+            guard let id = movement.id else { continue }
+            html.raw("<form method=\"post\" action=\"/stockgate/console/settle\" class=\"settle\">")
+            html.raw("<input type=\"hidden\" name=\"token\" value=\"" + HTML.escape(token) + "\">")
+            html.raw("<input type=\"hidden\" name=\"id\" value=\"\(id)\">")
+            html.text("\(id) (\(movement.backend ?? "")): ")
+            html.raw(
+                "<select name=\"state\"><option value=\"applied\">applied</option><option value=\"failed\">failed</option></select> "
+                    + "<input name=\"note\" required maxlength=\"\(ConsoleSettle.maxNote)\" size=\"30\" placeholder=\"what you checked\"> "
+                    + "<button type=\"submit\">Settle</button></form>")
+        }
     }
 
     /// The page narrowed to one request's journal rows (location and refresh kept).
@@ -458,7 +481,7 @@ public struct OperatorPage: Sendable {
         .status-ok{color:#070;font-weight:bold}.status-draining,.status-unavailable{color:#a00;font-weight:bold}.status-attention{color:#a50;font-weight:bold}
         code{background:#f4f4f4;padding:0 .2em}
         td.neg{color:#a00;font-weight:bold}.wide{overflow-x:auto;max-width:100%}
-        form.filters{margin:.4em 0}form.filters label{margin-right:.6em;white-space:nowrap}
+        form.filters,form.settle{margin:.4em 0}form.filters label{margin-right:.6em;white-space:nowrap}
         @media (max-width:480px){body{margin:.6em}th,td{padding:.2em .35em}h2{font-size:1.1em}}
         """
 }

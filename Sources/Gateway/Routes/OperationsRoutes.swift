@@ -26,7 +26,20 @@ struct OperationsRoutes: RouteCollection {
                     $0.value.isEmpty ? nil : $0.value
                 }
                 let filter = OperatorPage.Filter(query: request.query.map { ($0.name, $0.value) })
-                return .later { Answer(await Self.consolePage(gateway, location: location, filter: filter)) }
+                let token = ConsoleSettle.token(client: request.client)
+                return .later {
+                    Answer(await Self.consolePage(gateway, location: location, filter: filter, settleToken: token))
+                }
+            },
+            ServedRoute(
+                [.post], "/stockgate/console/settle", requirement: .role(.operator), placement: .operations,
+                name: "console.settle", readsBody: true, envelope: Self.pageEnvelope
+            ) { request in
+                .later {
+                    Answer(
+                        await ConsoleSettle.settle(
+                            gateway, head: request.head, body: request.body ?? [], client: request.client))
+                }
             },
         ]
         if let openAPI = gateway.openAPI {
@@ -52,10 +65,12 @@ struct OperationsRoutes: RouteCollection {
 
     /// The operator page, with headers that keep it from being framed, sniffed or cached.
     static func consolePage(
-        _ gateway: Gateway, location: String?, filter: OperatorPage.Filter = OperatorPage.Filter()
+        _ gateway: Gateway, location: String?, filter: OperatorPage.Filter = OperatorPage.Filter(),
+        settleToken: String? = nil
     ) async -> CodecResponse {
-        let page = OperatorPage.render(
-            await OperatorPage.snapshot(gateway: gateway, location: location, filter: filter))
+        var snapshot = await OperatorPage.snapshot(gateway: gateway, location: location, filter: filter)
+        snapshot.settleToken = settleToken
+        let page = OperatorPage.render(snapshot)
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"

@@ -30,10 +30,11 @@ extension Movement {
     /// What a journal row's `extras` column holds: the vendor extras and, for a level movement,
     /// the level under the key `level` (JSON, keys sorted); nil when there is neither.
     public func storedExtras() throws -> String? {
-        if level == nil && extras.isEmpty && failureReason == nil { return nil }
+        if level == nil && extras.isEmpty && failureReason == nil && settlementNote == nil { return nil }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let stored = StoredExtras(extras: extras, level: level, failure: failureReason)
+        let stored = StoredExtras(
+            extras: extras, level: level, failure: failureReason, settlement: settlementNote)
         return String(decoding: try encoder.encode(stored), as: UTF8.self)
     }
 
@@ -44,29 +45,34 @@ extension Movement {
         extras = stored.extras
         level = stored.level
         failureReason = stored.failure
+        settlementNote = stored.settlement
     }
 }
 
 /// The `extras` column: the extras' own members, with the level and a failed forward's
-/// reason (`failure`, which the stores also set in place: `ForwardJournal.recordFailures`) beside them.
+/// reason and an unknown outcome's settlement (`failure`, `settlement`: the stores also set them in
+/// place, `ForwardJournal.recordNotes`) beside them.
 private struct StoredExtras: Codable {
     var extras: MovementExtras
     var level: StockLevel?
     var failure: String?
+    var settlement: String?
 
-    init(extras: MovementExtras, level: StockLevel?, failure: String?) {
+    init(extras: MovementExtras, level: StockLevel?, failure: String?, settlement: String?) {
         self.extras = extras
         self.level = level
         self.failure = failure
+        self.settlement = settlement
     }
 
-    enum Keys: String, CodingKey { case level, failure }
+    enum Keys: String, CodingKey { case level, failure, settlement }
 
     init(from decoder: any Decoder) throws {
         extras = try MovementExtras(from: decoder)
         let container = try decoder.container(keyedBy: Keys.self)
         level = try container.decodeIfPresent(StockLevel.self, forKey: .level)
         failure = try container.decodeIfPresent(String.self, forKey: .failure)
+        settlement = try container.decodeIfPresent(String.self, forKey: .settlement)
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -74,6 +80,7 @@ private struct StoredExtras: Codable {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encodeIfPresent(level, forKey: .level)
         try container.encodeIfPresent(failure, forKey: .failure)
+        try container.encodeIfPresent(settlement, forKey: .settlement)
     }
 }
 

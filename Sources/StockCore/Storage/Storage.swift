@@ -95,9 +95,10 @@ public protocol ForwardJournal: MovementReader {
     /// left out, oldest first.
     func forwarded(idempotencyKey key: String, backend: String) async throws -> [Movement]
     func markReversed(id: Int64) async throws
-    /// Keeps why forwarded movements failed (the backend's refusal, redacted), beside their
-    /// `failed` state: `stockgate journal`, the API and the operator page show it.
-    func recordFailures(_ reasons: [(id: Int64, reason: String)]) async throws
+    /// Keeps a note on journal rows beside their state: why a forwarded movement failed (the
+    /// backend's refusal, redacted), or who settled an unknown outcome and why. `stockgate
+    /// journal`, the API and the operator page show them.
+    func recordNotes(_ notes: [(id: Int64, note: JournalNote, text: String)]) async throws
     /// Records what a backend that takes levels natively did with a journaled level movement:
     /// the change it made (quantity and direction) and the balance it read.
     func recordLevelResolution(id: Int64, as movement: Movement) async throws
@@ -124,6 +125,21 @@ extension ForwardJournal {
 
     public func journalForwarded(_ items: [Movement], backend: String, facts: RequestFacts) async throws -> [Movement] {
         try await journalForwarded(items, backend: backend, facts: facts, state: .sent)
+    }
+}
+
+/// A note a journal row keeps (its key in the row's `extras` JSON).
+public enum JournalNote: String, Sendable {
+    /// Why the backend refused it.
+    case failure
+    /// Who settled an unknown outcome, as what, and why.
+    case settlement
+}
+
+extension ForwardJournal {
+    /// Keeps why forwarded movements failed.
+    public func recordFailures(_ reasons: [(id: Int64, reason: String)]) async throws {
+        try await recordNotes(reasons.map { ($0.id, .failure, $0.reason) })
     }
 }
 
