@@ -5,6 +5,10 @@ import StockCore
 /// flags, `STOCKGATE_*` environment variables and the `--config` YAML file
 /// (see `GatewayConfiguration+Config.swift`).
 public struct GatewayConfiguration: Sendable, Equatable {
+    /// The whole running configuration as an operator may read it, secrets left out
+    /// (`ServeSettings.runningDescription`; `GET /stockgate/v1/config`). Nil when the gateway was
+    /// not started by `stockgate serve` (tests, the contract tester's in-process gateways).
+    public var running: JSONValue? = nil
     /// The address to listen on.
     public var host: String
     /// The port to listen on; 0 picks a free one (tests).

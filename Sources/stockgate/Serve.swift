@@ -297,8 +297,10 @@ struct Serve: AsyncParsableCommand {
                     "dialects": "\(replay?.dialects.joined(separator: ",") ?? "")",
                 ])
         }
+        var configuration = settings.configuration
+        configuration.running = settings.runningDescription
         return Gateway(
-            configuration: settings.configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
+            configuration: configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
             logger: logger, testReset: settings.testReset ? { @Sendable in try await storage.reset() } : nil,
             routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients), faults: faults,
             openAPI: OpenAPI.Cache(casesDirectory: settings.contractTests, configuration: settings.configuration)

@@ -34,7 +34,7 @@ struct RoleMatrixTests {
         switch (route.dialect, route.name) {
         case ("-", "healthz"), ("-", "readyz"), ("storefeeder", "token"): return true
         case ("-", "metrics"): return caller == "scraper"
-        case ("-", "console"), ("-", "console.settle"): return caller == "operator"
+        case ("-", "console"), ("-", "console.settle"), ("-", "config"): return caller == "operator"
         case ("-", "test.reset"), ("-", "test.faults"): return caller == "tester"
         case ("-", "openapi"): return caller != "anonymous"
         case ("zettle", "subscriptions"): return caller == "stock-zettle"

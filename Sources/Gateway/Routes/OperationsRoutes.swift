@@ -32,6 +32,17 @@ struct OperationsRoutes: RouteCollection {
                 }
             },
             ServedRoute(
+                [.get, .head], "/stockgate/v1/config", requirement: .role(.operator), placement: .operations,
+                name: "config", envelope: .gateway("the running configuration needs")
+            ) { _ in
+                guard let running = gateway.configuration.running else {
+                    return .answer(
+                        .json(.notFound, ["error": "this gateway was not started by stockgate serve: no configuration"])
+                    )
+                }
+                return .answer(.json(.ok, running))
+            },
+            ServedRoute(
                 [.post], "/stockgate/console/settle", requirement: .role(.operator), placement: .operations,
                 name: "console.settle", readsBody: true, envelope: Self.pageEnvelope
             ) { request in
