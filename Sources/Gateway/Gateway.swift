@@ -360,6 +360,13 @@ public final class Gateway: Sendable {
                         metadata: ["request_id": "\(facts.requestID)", "error": "\(error.code)"])
                     continue
                 }
+                if case .moved(let batch) = outcome, batch.replayed, let pusher, let store = routed as? any LedgerStore,
+                    !batch.succeeded.isEmpty
+                {
+                    // A resend answered from the journal: its change's message, if it never got queued.
+                    await pusher.movementsApplied(
+                        batch.succeeded, facts: facts, store: store, catalog: catalog, replayed: true)
+                }
                 if case .moved(let batch) = outcome, !batch.replayed {
                     // The simulator's webhooks, for changes to the ledger it holds.
                     if let pusher, let store = routed as? any LedgerStore, !batch.succeeded.isEmpty {

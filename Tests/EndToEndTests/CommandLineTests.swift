@@ -30,12 +30,16 @@ struct CommandLineTests {
     func version() async throws {
         let (output, _, status) = try await Self.stockgate(["--version"])
         #expect(status == 0)
-        #expect(output == BuildInfo.version + "\n")
+        #expect(output == BuildInfo.description + "\n")
+        #expect(output.hasPrefix(BuildInfo.version + " (commit "))
         try await LiveGateway.run { gateway in
             let health = try await HTTPClient.shared.send(.GET, gateway.baseURL + "/healthz")
             #expect(health.headers.first(name: "Server") == "StockGate/\(BuildInfo.version)")
             let metrics = try await HTTPClient.shared.send(.GET, gateway.baseURL + "/metrics").text
-            #expect(metrics.contains(#"stockgate_build_info{version="\#(BuildInfo.version)"} 1"#), "\(metrics)")
+            #expect(
+                metrics.contains(
+                    #"stockgate_build_info{version="\#(BuildInfo.version)",commit="\#(BuildInfo.commit)",commit_date="\#(BuildInfo.commitDate)"} 1"#
+                ), "\(metrics)")
         }
     }
 

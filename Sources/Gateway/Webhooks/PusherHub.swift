@@ -91,6 +91,10 @@ public final class PusherHub: Sendable {
     private let queues = Mutex<[String: AsyncStream<Delivery>.Continuation]>([:])
     /// Messages answered 2xx, by subscription (what a test reads).
     private let delivered = Mutex<[String: Int]>([:])
+    /// Message ids queued by this process (the newest `maxRemembered`): a resend answered from
+    /// the journal queues its change's message only when this process never did.
+    private let published = Mutex<(ids: Set<String>, order: [String])>(([], []))
+    static let maxRemembered = 100_000
 
     /// - Parameters:
     ///   - destinations: where webhooks may go (public addresses unless more are allowed).
@@ -226,8 +230,17 @@ public final class PusherHub: Sendable {
     /// After movements were applied to `store`: one `InventoryBalanceChanged` per subscriber
     /// wanting it, for the Zettle locations and variants they changed. Nothing when no
     /// subscriber wants it or nothing Zettle knows changed.
+    ///
+    /// A message's id is derived from the subscription and the movements' journal ids, so the
+    /// same change always has the same `messageUuid`. That makes a write answered from the
+    /// journal (`replayed`: a resend under its key) safe to publish again: a process killed after
+    /// the ledger committed but before the message was on disk lost it, and the resend queues it
+    /// now; one this process already queued is not queued again, and one queued before a restart
+    /// arrives, at worst, twice under one id, which the subscriber can drop (`WebhookKillTests`).
+    /// Its balances are the ones at publication.
     func movementsApplied(
-        _ movements: [Movement], facts: RequestFacts, store: any LedgerStore, catalog: Catalog
+        _ movements: [Movement], facts: RequestFacts, store: any LedgerStore, catalog: Catalog,
+        replayed: Bool = false
     )
         async
     {
@@ -286,7 +299,8 @@ public final class PusherHub: Sendable {
             "externalUuid": .optional(movements.first { $0.externalID != nil }?.externalID),
         ])
         for subscription in listeners {
-            let messageID = UUID().uuidString.lowercased()
+            let messageID = Self.messageID(subscription: subscription.uuid, movements: movements)
+            guard remember(messageID) || !replayed else { continue }
             let body = JSONWriter.bytes([
                 "organizationUuid": .string(organization), "messageUuid": .string(messageID),
                 "eventName": "InventoryBalanceChanged", "messageId": .string(messageID), "payload": .string(payload),
@@ -305,6 +319,34 @@ public final class PusherHub: Sendable {
         let code = HMAC<SHA256>.authenticationCode(
             for: Data((timestamp + "." + payload).utf8), using: SymmetricKey(data: Data(key.utf8)))
         return code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The message id of a change for a subscriber: a name-based UUID (version 5 layout) of
+    /// the subscription and the movements' journal ids; a random one when a movement has none.
+    static func messageID(subscription: String, movements: [Movement]) -> String {
+        let ids = movements.map { $0.id.map(String.init) ?? "" }
+        guard !ids.contains("") else { return UUID().uuidString.lowercased() }
+        var bytes = Array(
+            SHA256.hash(data: Data("stockgate-webhook|\(subscription)|\(ids.joined(separator: ","))".utf8)))
+        bytes[6] = (bytes[6] & 0x0F) | 0x50
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.prefix(16).map { String(format: "%02x", $0) }.joined()
+        let characters = Array(hex)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+    }
+
+    /// Notes a message id as queued by this process; false when it already was.
+    private func remember(_ messageID: String) -> Bool {
+        published.withLock { memory in
+            guard memory.ids.insert(messageID).inserted else { return false }
+            memory.order.append(messageID)
+            if memory.order.count > Self.maxRemembered {
+                let forgotten = memory.order.prefix(memory.order.count - Self.maxRemembered)
+                for id in forgotten { memory.ids.remove(id) }
+                memory.order.removeFirst(forgotten.count)
+            }
+            return true
+        }
     }
 
     /// A request id as a UUID (StockGate's ids are 32 hex digits), else a new one.
