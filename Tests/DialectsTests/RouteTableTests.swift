@@ -40,4 +40,26 @@ struct RouteTableTests {
             }
         }
     }
+
+    /// Issue 30, point 5: who a route is for and where it is served is the codec's declaration,
+    /// not a list of names in the gateway. Only the journal's settle is the operator's.
+    @Test("routes declare their audience and exposure: the settle is the operator's, canonical reads on both listeners")
+    func audienceAndExposure() {
+        let canonical = CanonicalCodec()
+        for route in canonical.routes {
+            switch route.endpoint {
+            case .journalSettle:
+                #expect(route.audience == .operator && route.exposure == .operations)
+            default:
+                #expect(route.audience == .stock)
+                #expect(route.exposure == (route.method == .get ? .both : .traffic), "\(route.name)")
+            }
+        }
+        for route in StoreFeederCodec().routes {
+            #expect(route.audience == .stock && route.exposure == .traffic, "\(route.name)")
+        }
+        for route in ZettleCodec().routes {
+            #expect(route.audience == .stock && route.exposure == .traffic, "\(route.name)")
+        }
+    }
 }

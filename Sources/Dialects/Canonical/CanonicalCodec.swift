@@ -39,15 +39,17 @@ public struct CanonicalCodec: InboundCodec {
         case journalSettle = "journal.settle"
     }
 
+    /// The reads are served on the admin listener too (the operator's `journal` and `reconcile`
+    /// read there); settling the journal is the operator's, on the admin listener only.
     public let routes: [Route<Endpoint>] = [
-        Route(.balancesRead, .get, "/stockgate/v1/balances"),
+        Route(.balancesRead, .get, "/stockgate/v1/balances", exposure: .both),
         Route(.movementsCreate, .post, "/stockgate/v1/movements"),
         Route(.levelsSet, .post, "/stockgate/v1/levels"),
-        Route(.movementsFind, .get, "/stockgate/v1/movements"),
-        Route(.movementsGet, .get, "/stockgate/v1/movements/{id}"),
+        Route(.movementsFind, .get, "/stockgate/v1/movements", exposure: .both),
+        Route(.movementsGet, .get, "/stockgate/v1/movements/{id}", exposure: .both),
         Route(.transfersConfirm, .post, "/stockgate/v1/transfers/{id}/confirm"),
-        Route(.locationsList, .get, "/stockgate/v1/locations"),
-        Route(.journalSettle, .post, "/stockgate/v1/journal/{id}/settle"),
+        Route(.locationsList, .get, "/stockgate/v1/locations", exposure: .both),
+        Route(.journalSettle, .post, "/stockgate/v1/journal/{id}/settle", audience: .operator, exposure: .operations),
     ]
 
     public func decode(

@@ -104,15 +104,44 @@ where Endpoint.RawValue == String {
     public var method: HTTPRequest.Method?
     /// The path with `{name}` segments for parameters.
     public var path: String
+    /// Who the route is for; the gateway gives it the matching requirement.
+    public var audience: RouteAudience
+    /// Where it is served when operations have a listener of their own.
+    public var exposure: RouteExposure
 
-    public init(_ endpoint: Endpoint, _ method: HTTPRequest.Method?, _ path: String) {
+    public init(
+        _ endpoint: Endpoint, _ method: HTTPRequest.Method?, _ path: String, audience: RouteAudience = .stock,
+        exposure: RouteExposure = .traffic
+    ) {
         self.endpoint = endpoint
         self.method = method
         self.path = path
+        self.audience = audience
+        self.exposure = exposure
     }
 
     /// A stable name, used as the metrics label (`movements.create`): the endpoint's raw value.
     public var name: String { endpoint.rawValue }
+}
+
+/// Who a dialect route is for.
+public enum RouteAudience: Sendable, Hashable {
+    /// A client holding the dialect's stock right.
+    case stock
+    /// The operator (settling the journal).
+    case `operator`
+}
+
+/// Where a dialect route is served when operations have a listener of their own
+/// (`server.admin_listen`).
+public enum RouteExposure: Sendable, Hashable {
+    /// The traffic port only: the dialect's API.
+    case traffic
+    /// The admin listener only: what only an operator does.
+    case operations
+    /// Both: reads the operator's tools make too (`stockgate journal` and `reconcile` pointed
+    /// at the admin address read the journal there).
+    case both
 }
 
 extension Route {

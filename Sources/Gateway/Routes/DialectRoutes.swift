@@ -3,24 +3,25 @@ import HTTPTypes
 import StockCore
 
 /// Every route of every served dialect's codec (the canonical API's among them): each needs
-/// its dialect's stock right, except the journal's settle, which is the operator's. A request
+/// what its codec's `Route` declares — its dialect's stock right, or the operator's role (the
+/// journal's settle) — and is served where the route's exposure says. A request
 /// runs the pipeline (`Gateway.handle`: decode → plan → journal → backend → encode) in a task;
 /// a replay or recording may answer first (`DirectAnswerer`), and a scheduled fault is played
 /// on the way (`FaultPlay`).
 struct DialectRoutes: RouteCollection {
-    /// Routes of the canonical API that settle the journal: the operator's, not a stock client's.
-    static let operatorRoutes: Set<String> = ["journal.settle"]
-
     func routes(for gateway: Gateway) -> [ServedRoute] {
         gateway.codecs.flatMap { Self.routes($0, gateway: gateway) }
     }
 
     static func routes<Codec: InboundCodec>(_ codec: Codec, gateway: Gateway) -> [ServedRoute] {
         codec.routes.map { route in
-            let operates = codec.dialect == CanonicalCodec.dialect && operatorRoutes.contains(route.name)
+            let operates = route.audience == .operator
             let placement: ServedRoute.Placement =
-                operates
-                ? .operations : codec.dialect == CanonicalCodec.dialect && route.method == .get ? .both : .traffic
+                switch route.exposure {
+                case .traffic: .traffic
+                case .operations: .operations
+                case .both: .both
+                }
             let handle: @Sendable (InboundRequest, RequestFacts, Fault?) async -> CodecResponse = {
                 request, facts, fault in
                 await gateway.handle(codec, route: route, request: request, facts: facts, fault: fault)
