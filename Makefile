@@ -6,10 +6,13 @@ SHELL := /bin/bash
 .PHONY: run test build deps format dist
 
 ## Start the gateway on the embedded SQLite ledger and the demo catalog (127.0.0.1:8080).
+## TRAITS=OpenTelemetry builds the span exporter in (docs/operations.md, "Traces").
 # The Swift runtime is linked statically (as Swift servers are usually deployed): less memory
 # at rest and no indirection on every runtime call. scripts/bench builds the same way.
+TRAITS ?=
+TRAIT_FLAGS = $(if $(TRAITS),--traits $(TRAITS),)
 run: deps
-	$(SWIFT) build -c release --static-swift-stdlib --product stockgate
+	$(SWIFT) build -c release --static-swift-stdlib --product stockgate $(TRAIT_FLAGS)
 	.build/release/stockgate serve $(ARGS)
 
 ## Build and run the whole test suite, with a throwaway PostgreSQL (scripts/with-postgres) for
@@ -18,10 +21,11 @@ run: deps
 ## At most 6 tests run at once: many suites start real processes (gateways, PostgreSQL,
 ## nginx, Chromium) and bound an answer's time; unbounded on 2 cores, the load itself made
 ## those bounds fail (load average 8-9). Override with TEST_WIDTH=N.
+## The tests are built with the OpenTelemetry trait, so the span export is tested too.
 TEST_WIDTH ?= 6
 test:
 	@scripts/install-deps test
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --build-tests --traits OpenTelemetry
 	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) scripts/with-postgres $(SWIFT) test --skip-build 2>&1 | tee .build/test-output.txt
 	@if [ "$$CI" = true ] && grep -q ' skipped: ' .build/test-output.txt; then \
 		echo "CI: skipped for a missing prerequisite:" >&2; grep ' skipped: ' .build/test-output.txt >&2; exit 1; fi
@@ -32,7 +36,7 @@ build: deps
 ## The binary to deploy: release, Swift runtime linked statically, debug info stripped
 ## (dist/stockgate; the unstripped build carries ~100 MB of debug info). docs/operations.md.
 dist: deps
-	$(SWIFT) build -c release --static-swift-stdlib --product stockgate
+	$(SWIFT) build -c release --static-swift-stdlib --product stockgate $(TRAIT_FLAGS)
 	mkdir -p dist
 	strip -o dist/stockgate .build/release/stockgate
 	@ls -l dist/stockgate && ldd dist/stockgate

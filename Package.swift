@@ -11,8 +11,17 @@ let package = Package(
         .library(name: "Ledger", targets: ["Ledger"]),
         .library(name: "Gateway", targets: ["Gateway"]),
     ],
+    traits: [
+        // Off by default: the exporter and its protobuf code cost ~7 minutes of a first build.
+        .trait(
+            name: "OpenTelemetry",
+            description: "Export spans over OTLP/HTTP with swift-otel, configured by the OTEL_* variables")
+    ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Spans: the API always (a no-op until a tracer is bootstrapped), the exporter behind the trait.
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -101,6 +110,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             plugins: ["BuildStamp"]
         ),
@@ -132,6 +142,7 @@ let package = Package(
                 "StockCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OpenTelemetry"])),
             ],
             // The Swift driver links executables with -export-dynamic: every public symbol of
             // every module (45,000) went into the dynamic symbol table, which nothing loads

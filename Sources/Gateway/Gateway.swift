@@ -4,6 +4,7 @@ import HTTPTypes
 import Logging
 import StockCore
 import Synchronization
+import Tracing
 
 /// The pipeline: a request decoded by its dialect's codec, the commands carried out by the
 /// backend, the outcome encoded in the same dialect. Everything between the HTTP server and
@@ -170,6 +171,37 @@ public final class Gateway: Sendable {
     public func handle<Codec: InboundCodec>(
         _ codec: Codec, route: Route<Codec.Endpoint>, request: InboundRequest, facts: RequestFacts,
         fault: Fault? = nil
+    ) async -> CodecResponse {
+        // The request's server span (GatewayTracing): a child of the caller's trace, if it sent one.
+        let context = GatewayTracing.context(traceparent: facts.traceparent, tracestate: facts.tracestate)
+        return await withSpan("\(request.method.rawValue) \(route.path)", context: context, ofKind: .server) { span in
+            span.attributes["http.request.method"] = request.method.rawValue
+            span.attributes["http.route"] = route.path
+            span.attributes["stockgate.dialect"] = codec.dialect
+            span.attributes["stockgate.request_id"] = facts.requestID
+            let response = await handleInSpan(codec, route: route, request: request, facts: facts, fault: fault)
+            span.attributes["http.response.status_code"] = Int(response.status.code)
+            if response.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+            return response
+        }
+    }
+
+    /// A command's span name: `stockgate.move`, `stockgate.readBalances`, …
+    static func spanName(_ command: Command) -> String {
+        switch command {
+        case .move: "stockgate.move"
+        case .readBalances: "stockgate.readBalances"
+        case .findMovements, .countMovements, .getMovement: "stockgate.readJournal"
+        case .settleForwarded: "stockgate.settle"
+        case .setTracking, .readTracking: "stockgate.tracking"
+        case .updateDescription, .deleteMovements, .confirmTransfer: "stockgate.change"
+        case .listLocations: "stockgate.locations"
+        }
+    }
+
+    func handleInSpan<Codec: InboundCodec>(
+        _ codec: Codec, route: Route<Codec.Endpoint>, request: InboundRequest, facts: RequestFacts,
+        fault: Fault?
     ) async -> CodecResponse {
         let decoded: Decoded<Codec.Context>
         do {
@@ -346,7 +378,10 @@ public final class Gateway: Sendable {
                 let started = ContinuousClock.now
                 do {
                     defer { upstream += ContinuousClock.now - started }
-                    outcome = try await target.execute(command, facts: facts)
+                    // The store's (or the backend's) part of the request, a span of its own.
+                    outcome = try await withSpan(Self.spanName(command), ofKind: .internal) { _ in
+                        try await target.execute(command, facts: facts)
+                    }
                 } catch let error as GatewayError
                     where !command.isWrite && decoded.commands[..<index].contains(where: \.isWrite)
                 {

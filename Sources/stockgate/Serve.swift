@@ -116,9 +116,16 @@ struct Serve: AsyncParsableCommand {
         // requests, then the store closes (the ledger file, or the database pool), then the
         // HTTP client stops.
         let drainDelay = settings.configuration.drainDelay
+        var parts: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: client), .init(service: storageService), .init(service: server),
+        ]
+        // The span exporter stops last: it sends what the drained requests recorded.
+        if let tracing = try Self.tracingService(environment: settings.environment, logger: logger) {
+            parts.insert(.init(service: tracing), at: 0)
+        }
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: client), .init(service: storageService), .init(service: server)],
+                services: parts,
                 gracefulShutdownSignals: drainDelay > .zero ? [.sigint] : [.sigterm, .sigint], logger: logger))
         // Trapped before the server announces itself: from then on SIGHUP reloads, never kills.
         let hangups = await UnixSignalsSequence(trapping: .sighup)

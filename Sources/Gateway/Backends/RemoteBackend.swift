@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import StockCore
 import Synchronization
+import Tracing
 
 /// A backend reached over HTTP in its own dialect.
 ///
@@ -572,8 +573,17 @@ public final class RemoteBackend: StockBackend {
             if let state = facts.tracestate { head.headerFields[.traceStateField] = state }
         }
         head.headerFields.append(contentsOf: try await auth.headers(refresh: refresh))
-        let curlRequest = CurlRequest(head, body: request.body, timeout: timeout)
-        let response = try await client.execute(curlRequest)
+        let response = try await withSpan("\(request.method.rawValue) \(name)", ofKind: .client) { span in
+            span.attributes["http.request.method"] = request.method.rawValue
+            span.attributes["server.address"] = base.authority
+            span.attributes["stockgate.backend"] = name
+            // A tracer's own context wins over the child made above: the backend's parent is this span.
+            GatewayTracing.inject(into: &head.headerFields)
+            let answer = try await client.execute(CurlRequest(head, body: request.body, timeout: timeout))
+            span.attributes["http.response.status_code"] = answer.status
+            if answer.status >= 500 { span.setStatus(SpanStatus(code: .error)) }
+            return answer
+        }
         logger.debug(
             "backend answered",
             metadata: [
