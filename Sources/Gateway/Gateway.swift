@@ -366,8 +366,7 @@ public final class Gateway: Sendable {
             } else {
                 routed
             }
-        var dropped: [String] = []
-        var truncated: [String] = []
+        var losses = (dropped: [String](), truncated: [String]())
         var log = CodecResponse.LogFacts()
         let remote = routed as? RemoteBackend
         log.backend = remote?.name
@@ -395,27 +394,10 @@ public final class Gateway: Sendable {
                         metadata: ["request_id": "\(facts.requestID)", "error": "\(error.code)"])
                     continue
                 }
-                if case .moved(let batch) = outcome, batch.replayed, let pusher, let store = routed as? any LedgerStore,
-                    !batch.succeeded.isEmpty
-                {
-                    // A resend answered from the journal: its change's message, if it never got queued.
-                    await pusher.movementsApplied(
-                        batch.succeeded, facts: facts, store: store, catalog: catalog, replayed: true)
-                }
-                if case .moved(let batch) = outcome, !batch.replayed {
-                    // The simulator's webhooks, for changes to the ledger it holds.
-                    if let pusher, let store = routed as? any LedgerStore, !batch.succeeded.isEmpty {
-                        await pusher.movementsApplied(batch.succeeded, facts: facts, store: store, catalog: catalog)
-                    }
-                    log.itemsApplied += batch.succeeded.count
-                    log.itemsFailed += batch.items.count - batch.succeeded.count
-                    metrics.recordMovementsApplied(dialect: codec.dialect, count: batch.succeeded.count)
-                    // What the backend did not receive whole is said, in the caller's field names.
-                    if case .move(let sent) = command, let remote, !batch.succeeded.isEmpty {
-                        let lost = remote.losses(sent, dialect: codec.dialect)
-                        dropped += lost.dropped.filter { !dropped.contains($0) }
-                        truncated += lost.truncated.filter { !truncated.contains($0) }
-                    }
+                if case .moved(let batch) = outcome {
+                    await moved(
+                        batch, command: command, dialect: codec.dialect, routed: routed, facts: facts, log: &log,
+                        losses: &losses)
                 }
                 outcomes.append(outcome)
             }
@@ -437,9 +419,33 @@ public final class Gateway: Sendable {
         var response = codec.encode(outcomes, context: decoded.context, route: route, catalog: catalog)
         response.logFacts = log
         response.logFacts.upstream = remote == nil ? nil : upstream
-        if !dropped.isEmpty { response.headers[Self.droppedHeader] = dropped.joined(separator: ", ") }
-        if !truncated.isEmpty { response.headers[Self.truncatedHeader] = truncated.joined(separator: ", ") }
+        if !losses.dropped.isEmpty { response.headers[Self.droppedHeader] = losses.dropped.joined(separator: ", ") }
+        if !losses.truncated.isEmpty {
+            response.headers[Self.truncatedHeader] = losses.truncated.joined(separator: ", ")
+        }
         return response
+    }
+
+    /// After a batch was moved: the simulator's webhooks for changes to the ledger it holds (a
+    /// resend answered from the journal queues its message if it never was), the counts, and
+    /// what the backend did not receive whole, in the caller's field names.
+    func moved(
+        _ batch: BatchOutcome, command: Command, dialect: String, routed: any StockBackend, facts: RequestFacts,
+        log: inout CodecResponse.LogFacts, losses: inout (dropped: [String], truncated: [String])
+    ) async {
+        if let pusher, let store = routed as? any LedgerStore, !batch.succeeded.isEmpty {
+            await pusher.movementsApplied(
+                batch.succeeded, facts: facts, store: store, catalog: catalog, replayed: batch.replayed)
+        }
+        guard !batch.replayed else { return }
+        log.itemsApplied += batch.succeeded.count
+        log.itemsFailed += batch.items.count - batch.succeeded.count
+        metrics.recordMovementsApplied(dialect: dialect, count: batch.succeeded.count)
+        if case .move(let sent) = command, let remote = routed as? RemoteBackend, !batch.succeeded.isEmpty {
+            let lost = remote.losses(sent, dialect: dialect)
+            losses.dropped += lost.dropped.filter { !losses.dropped.contains($0) }
+            losses.truncated += lost.truncated.filter { !losses.truncated.contains($0) }
+        }
     }
 
     /// The caller's fields of a forwarded write that the backend's dialect has no place for.

@@ -236,40 +236,7 @@ public final class RemoteBackend: StockBackend {
                 if atomic { try await undo(applied, results: &results, facts: facts) }
                 throw error
             }
-            var settled: [(id: Int64, state: MovementState)] = []
-            var reasons: [(id: Int64, reason: String)] = []
-            for (position, index) in chunk.enumerated() {
-                guard var row = journaled[index], let id = row.id else { continue }
-                switch outcomes[position] {
-                case .applied(let answered):
-                    if row.level != nil, answered.level?.before != nil {
-                        // A backend that took the level natively says what it read and changed.
-                        try await journal.recordLevelResolution(id: id, as: answered)
-                        (row.quantity, row.from, row.to, row.level) = (
-                            answered.quantity, answered.from, answered.to, answered.level
-                        )
-                    }
-                    row.state = .applied
-                    applied.append(index)
-                    settled.append((id, .applied))
-                case .failed(let error):
-                    results[index] = .failed(error)
-                    settled.append((id, .failed))
-                    reasons.append((id, Self.reason(error)))
-                case .notApplied, .undone:
-                    results[index] = .notApplied
-                    settled.append((id, .failed))
-                    reasons.append((id, "not applied: the backend refused another item of the request"))
-                }
-                journaled[index] = row
-            }
-            let appliedAt = try await journal.settleForwarded(settled)
-            try await journal.recordFailures(reasons)
-            for index in chunk {
-                guard var row = journaled[index], row.state == .applied, results[index] == nil else { continue }
-                row.appliedAt = appliedAt
-                results[index] = .applied(row)
-            }
+            applied += try await settle(chunk, outcomes: outcomes, journaled: &journaled, results: &results)
             let failed = chunk.contains { if case .failed = results[$0] { true } else { false } }
             if atomic && failed {
                 try await undo(applied, results: &results, facts: facts)
@@ -279,6 +246,51 @@ public final class RemoteBackend: StockBackend {
         }
         try await journalHeldLevels(batch, settled: settled, results: &results, facts: facts)
         return BatchOutcome(items: results.map { $0 ?? .notApplied })
+    }
+
+    /// Settles one chunk's journal rows from the backend's answer to it: applied (with what a
+    /// native level read), failed with its reason, or not applied.
+    /// - Returns: the batch indices applied.
+    func settle(
+        _ chunk: [Int], outcomes: [BatchOutcome.Item], journaled: inout [Int: Movement],
+        results: inout [BatchOutcome.Item?]
+    ) async throws -> [Int] {
+        var applied: [Int] = []
+        var settled: [(id: Int64, state: MovementState)] = []
+        var reasons: [(id: Int64, reason: String)] = []
+        for (position, index) in chunk.enumerated() {
+            guard var row = journaled[index], let id = row.id else { continue }
+            switch outcomes[position] {
+            case .applied(let answered):
+                if row.level != nil, answered.level?.before != nil {
+                    // A backend that took the level natively says what it read and changed.
+                    try await journal.recordLevelResolution(id: id, as: answered)
+                    (row.quantity, row.from, row.to, row.level) = (
+                        answered.quantity, answered.from, answered.to, answered.level
+                    )
+                }
+                row.state = .applied
+                applied.append(index)
+                settled.append((id, .applied))
+            case .failed(let error):
+                results[index] = .failed(error)
+                settled.append((id, .failed))
+                reasons.append((id, Self.reason(error)))
+            case .notApplied, .undone:
+                results[index] = .notApplied
+                settled.append((id, .failed))
+                reasons.append((id, "not applied: the backend refused another item of the request"))
+            }
+            journaled[index] = row
+        }
+        let appliedAt = try await journal.settleForwarded(settled)
+        try await journal.recordFailures(reasons)
+        for index in chunk {
+            guard var row = journaled[index], row.state == .applied, results[index] == nil else { continue }
+            row.appliedAt = appliedAt
+            results[index] = .applied(row)
+        }
+        return applied
     }
 
     /// The journal rows (state `sent`) of items about to be sent: rows of an earlier send under
