@@ -29,19 +29,9 @@ extension ColleqtiveCodec {
     func decodeLogs(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> Decoded<Context> {
         var filter = LogFilter()
         var query = MovementQuery()
-        if let store = request.queryValue(caseInsensitive: "store_number") {
-            guard catalog.hasLocation("colleqtive_store", store) else {
-                throw GatewayError.notFound("Store '\(store)' does not exist", field: "store_number")
-            }
-            filter.store = store
-        }
-        if let number = request.queryValue(caseInsensitive: "article_number") {
-            guard let product = catalog.product(colleqtiveNumber: number) else {
-                throw GatewayError.notFound("Product '\(number)' does not exist", field: "article_number")
-            }
-            filter.product = product.key
-            query.product = product.key
-        }
+        filter.store = try storeFilter(request, catalog: catalog)
+        filter.product = try productFilter(request, name: "article_number", catalog: catalog)
+        query.product = filter.product
         func integer(_ name: String) throws(GatewayError) -> Int64? {
             guard let text = request.queryValue(caseInsensitive: name) else { return nil }
             guard let value = Int64(text), value >= 0 else {

@@ -102,18 +102,8 @@ public struct ColleqtiveCodec: InboundCodec {
                 context: .products(store: store, locations: candidates.map(\.key), try page(request)))
         case .storeproductsStock:
             var filter = StockFilter()
-            if let store = request.queryValue(caseInsensitive: "store_number") {
-                guard catalog.hasLocation("colleqtive_store", store) else {
-                    throw GatewayError.notFound("Store '\(store)' does not exist", field: "store_number")
-                }
-                filter.store = store
-            }
-            if let number = request.queryValue(caseInsensitive: "product_number") {
-                guard let product = catalog.product(colleqtiveNumber: number) else {
-                    throw GatewayError.notFound("Product '\(number)' does not exist", field: "product_number")
-                }
-                filter.product = product.key
-            }
+            filter.store = try storeFilter(request, catalog: catalog)
+            filter.product = try productFilter(request, name: "product_number", catalog: catalog)
             if let text = request.queryValue(caseInsensitive: "last_stock_modified_datetime") {
                 guard let date = Self.parseDateTime(text) else {
                     throw GatewayError.invalidValue(
@@ -129,6 +119,24 @@ public struct ColleqtiveCodec: InboundCodec {
         case .storeproductLogs:
             return try decodeLogs(request, catalog: catalog)
         }
+    }
+
+    /// `store_number` of a read's query, when given: a store of the catalog, else 404.
+    func storeFilter(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> String? {
+        guard let store = request.queryValue(caseInsensitive: "store_number") else { return nil }
+        guard catalog.hasLocation("colleqtive_store", store) else {
+            throw GatewayError.notFound("Store '\(store)' does not exist", field: "store_number")
+        }
+        return store
+    }
+
+    /// A product number of a read's query (`name`), when given: the catalog's key, else 404.
+    func productFilter(_ request: InboundRequest, name: String, catalog: Catalog) throws(GatewayError) -> String? {
+        guard let number = request.queryValue(caseInsensitive: name) else { return nil }
+        guard let product = catalog.product(colleqtiveNumber: number) else {
+            throw GatewayError.notFound("Product '\(number)' does not exist", field: name)
+        }
+        return product.key
     }
 
     func knownStore(_ request: InboundRequest, catalog: Catalog) throws(GatewayError) -> String {
