@@ -30,87 +30,73 @@ struct LevelMatrixTests {
     @Test("a level from StockGate and StoreFeeder clients × backend", arguments: backendKinds)
     func levels(_ backendKind: String) async throws {
         try await LiveGateway.run(catalog: demoCatalog) { second in
-            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-            let directory = temporaryDirectory()
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-            defer { try? ledger.close() }
-            let backend: any StockBackend
-            if backendKind == "embedded" {
-                backend = ledger
-            } else {
-                let codec = try #require(Backends.codec(dialect: backendKind, parameters: BackendParameters()))
-                backend = RemoteBackend(
-                    name: "second", baseURL: second.baseURL, codec: codec, client: client, auth: .none,
-                    catalog: demoCatalog, journal: ledger, logger: quietLogger)
-            }
-            let gateway = Gateway(
-                configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-                backend: backend, logger: quietLogger)
-            let holder: Ledger = backendKind == "embedded" ? ledger : second.ledger
-            _ = try await holder.move(
-                MoveBatch(
-                    items: [
-                        Movement(product: "tshirt-blue-m", quantity: Quantity(5), from: "supplier", to: "shop-floor")
-                    ],
-                    atomicity: .perItem),
-                facts: RequestFacts(dialect: "stockgate", requestID: "preload"))
-            @Sendable func held() async throws -> Quantity {
-                try await holder.balances(BalanceQuery(products: ["tshirt-blue-m"], location: "shop-floor")).first?
-                    .quantity ?? .zero
-            }
-            let canLevel = Self.levelKinds.contains(backendKind)
-            try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-                let base = "http://127.0.0.1:\(port)"
-                // StoreFeeder: "this bin holds 7 now".
-                let set = try await HTTPClient.shared.send(
-                    .PUT, base + "/products/stocklocationinventory", body: Self.storeFeederAbsolute(7))
-                #expect(set.status == 200, "\(backendKind): \(set.text)")
-                let response = set.json?["Responses"]?.arrayValue?.first
-                if canLevel {
-                    #expect(set.json?["Successful"] == 1 && set.json?["Failed"] == 0, "\(backendKind): \(set.text)")
-                    #expect(response?["NewStockLocationInventory"]?["Inventory"] == 7, "\(backendKind): \(set.text)")
-                    let verb = backendKind == "embedded" ? "applied" : "sent"
-                    let summary =
-                        backendKind == "storefeeder"
-                        ? "level 7 asked; sent as a level; the balance it replaced is unknown"
-                        : "level 7 asked; balance 5 read; +2 \(verb)"
-                    #expect(response?["StockGateLevel"] == .string(summary), "\(backendKind): \(set.text)")
-                    #expect(try await held() == Quantity(7), "\(backendKind)")
-                } else {
-                    #expect(set.json?["Failed"] == 1, "\(backendKind): \(set.text)")
-                    #expect(
-                        response?["Error"]?.stringValue?.contains("cannot read balances") == true,
-                        "\(backendKind): \(set.text)")
-                    #expect(try await held() == Quantity(5), "\(backendKind)")
+            try await MatrixTests.withGateway(to: backendKind, second: second) { gateway, holder in
+                _ = try await holder.move(
+                    MoveBatch(
+                        items: [
+                            Movement(
+                                product: "tshirt-blue-m", quantity: Quantity(5), from: "supplier", to: "shop-floor")
+                        ],
+                        atomicity: .perItem),
+                    facts: RequestFacts(dialect: "stockgate", requestID: "preload"))
+                @Sendable func held() async throws -> Quantity {
+                    try await holder.balances(BalanceQuery(products: ["tshirt-blue-m"], location: "shop-floor")).first?
+                        .quantity ?? .zero
                 }
-                let before = try await held()
-                // StockGate's API: a relative change is a movement every backend takes.
-                let change = try await HTTPClient.shared.send(
-                    .POST, base + "/stockgate/v1/levels",
-                    body: #"{"levels": [{"product": "tshirt-blue-m", "location": "shop-floor", "change": -2}]}"#)
-                #expect(change.json?["applied"] == 1, "\(backendKind): \(change.text)")
-                // What was done, in words: a backend that reads or takes the level says the balance.
-                let read = ["embedded", "stockgate", "storefeeder"].contains(backendKind)
-                let said = change.json?["results"]?.arrayValue?.first?["movement"]?["level"]?["summary"]
-                let words =
-                    read
-                    ? "change -2 asked; balance \(before) read; -2 \(backendKind == "embedded" ? "applied" : "sent")"
-                    : "change -2 asked; -2 sent"
-                #expect(said == .string(words), "\(backendKind): \(change.text)")
-                #expect(try await held() == before - Quantity(2), "\(backendKind)")
-                // Compare-and-set with a stale expectation is refused everywhere, and nothing moves.
-                let stale = try await HTTPClient.shared.send(
-                    .POST, base + "/stockgate/v1/levels",
-                    body:
-                        #"{"levels": [{"product": "tshirt-blue-m", "location": "shop-floor", "level": 1, "expected": 99}]}"#
-                )
-                #expect(stale.json?["failed"] == 1, "\(backendKind): \(stale.text)")
-                let field = stale.json?["results"]?.arrayValue?.first?["error"]?["field"]
-                #expect(field == (canLevel ? "levels[0].expected" : "levels[0].level"), "\(backendKind): \(stale.text)")
-                #expect(try await held() == before - Quantity(2), "\(backendKind)")
+                let canLevel = Self.levelKinds.contains(backendKind)
+                try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                    let base = "http://127.0.0.1:\(port)"
+                    // StoreFeeder: "this bin holds 7 now".
+                    let set = try await HTTPClient.shared.send(
+                        .PUT, base + "/products/stocklocationinventory", body: Self.storeFeederAbsolute(7))
+                    #expect(set.status == 200, "\(backendKind): \(set.text)")
+                    let response = set.json?["Responses"]?.arrayValue?.first
+                    if canLevel {
+                        #expect(set.json?["Successful"] == 1 && set.json?["Failed"] == 0, "\(backendKind): \(set.text)")
+                        #expect(
+                            response?["NewStockLocationInventory"]?["Inventory"] == 7, "\(backendKind): \(set.text)")
+                        let verb = backendKind == "embedded" ? "applied" : "sent"
+                        let summary =
+                            backendKind == "storefeeder"
+                            ? "level 7 asked; sent as a level; the balance it replaced is unknown"
+                            : "level 7 asked; balance 5 read; +2 \(verb)"
+                        #expect(response?["StockGateLevel"] == .string(summary), "\(backendKind): \(set.text)")
+                        #expect(try await held() == Quantity(7), "\(backendKind)")
+                    } else {
+                        #expect(set.json?["Failed"] == 1, "\(backendKind): \(set.text)")
+                        #expect(
+                            response?["Error"]?.stringValue?.contains("cannot read balances") == true,
+                            "\(backendKind): \(set.text)")
+                        #expect(try await held() == Quantity(5), "\(backendKind)")
+                    }
+                    let before = try await held()
+                    // StockGate's API: a relative change is a movement every backend takes.
+                    let change = try await HTTPClient.shared.send(
+                        .POST, base + "/stockgate/v1/levels",
+                        body: #"{"levels": [{"product": "tshirt-blue-m", "location": "shop-floor", "change": -2}]}"#)
+                    #expect(change.json?["applied"] == 1, "\(backendKind): \(change.text)")
+                    // What was done, in words: a backend that reads or takes the level says the balance.
+                    let read = ["embedded", "stockgate", "storefeeder"].contains(backendKind)
+                    let said = change.json?["results"]?.arrayValue?.first?["movement"]?["level"]?["summary"]
+                    let words =
+                        read
+                        ? "change -2 asked; balance \(before) read; -2 \(backendKind == "embedded" ? "applied" : "sent")"
+                        : "change -2 asked; -2 sent"
+                    #expect(said == .string(words), "\(backendKind): \(change.text)")
+                    #expect(try await held() == before - Quantity(2), "\(backendKind)")
+                    // Compare-and-set with a stale expectation is refused everywhere, and nothing moves.
+                    let stale = try await HTTPClient.shared.send(
+                        .POST, base + "/stockgate/v1/levels",
+                        body:
+                            #"{"levels": [{"product": "tshirt-blue-m", "location": "shop-floor", "level": 1, "expected": 99}]}"#
+                    )
+                    #expect(stale.json?["failed"] == 1, "\(backendKind): \(stale.text)")
+                    let field = stale.json?["results"]?.arrayValue?.first?["error"]?["field"]
+                    #expect(
+                        field == (canLevel ? "levels[0].expected" : "levels[0].level"), "\(backendKind): \(stale.text)")
+                    #expect(try await held() == before - Quantity(2), "\(backendKind)")
+                }
             }
-            await client.shutdown()
         }
     }
 }

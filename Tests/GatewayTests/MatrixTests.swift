@@ -96,59 +96,74 @@ struct MatrixTests {
         return nil
     }
 
+    /// A gateway, not yet running, whose backend is `backendKind` — its own ledger, or `second`
+    /// over loopback in that dialect — and the ledger that holds the stock there, for `body`.
+    static func withGateway<T: Sendable>(
+        to backendKind: String, second: LiveGateway, _ body: @Sendable (Gateway, Ledger) async throws -> T
+    ) async throws -> T {
+        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        defer { try? ledger.close() }
+        let backend: any StockBackend
+        if backendKind == "embedded" {
+            backend = ledger
+        } else {
+            let codec = try #require(Backends.codec(dialect: backendKind, parameters: BackendParameters()))
+            backend = RemoteBackend(
+                name: "second", baseURL: second.baseURL, codec: codec, client: client, auth: .none,
+                catalog: demoCatalog, journal: ledger, logger: quietLogger)
+        }
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+            backend: backend, logger: quietLogger)
+        do {
+            // Where the stock lands: the second StockGate, or the gateway's own ledger.
+            let result = try await body(gateway, backendKind == "embedded" ? ledger : second.ledger)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
     @Test("inbound × backend", arguments: backendKinds)
     func matrix(_ backendKind: String) async throws {
         try await LiveGateway.run(catalog: Self.backendCatalog) { second in
-            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-            let directory = temporaryDirectory()
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-            defer { try? ledger.close() }
-            let backend: any StockBackend
-            if backendKind == "embedded" {
-                backend = ledger
-            } else {
-                let codec = try #require(Backends.codec(dialect: backendKind, parameters: BackendParameters()))
-                backend = RemoteBackend(
-                    name: "second", baseURL: second.baseURL, codec: codec, client: client, auth: .none,
-                    catalog: demoCatalog, journal: ledger, logger: quietLogger)
-            }
-            let gateway = Gateway(
-                configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-                backend: backend, logger: quietLogger)
-            // Where the stock lands: the second StockGate, or the gateway's own ledger.
-            let holder = backendKind == "embedded" ? ledger : second.ledger
-            try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-                let base = "http://127.0.0.1:\(port)"
-                var expected = Quantity.zero
-                for (index, dialect) in Self.inbound.enumerated() {
-                    let quantity = index + 1
-                    let (method, path, body) = try #require(
-                        Self.restock(dialect, product: "tshirt-blue-m", quantity: quantity))
-                    let result = try await HTTPClient.shared.send(method, base + path, body: body)
-                    #expect(
-                        Self.applied(dialect, result) == true,
-                        "\(dialect) → \(backendKind): \(result.status) \(result.text)")
-                    expected = expected + Quantity(quantity)
-                    let held = try await holder.balances(
-                        BalanceQuery(products: ["tshirt-blue-m"], location: "shop-floor"))
-                    #expect(held.first?.quantity == expected, "\(dialect) → \(backendKind)")
-
-                    if backendKind != "embedded" {
+            try await MatrixTests.withGateway(to: backendKind, second: second) { gateway, holder in
+                try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                    let base = "http://127.0.0.1:\(port)"
+                    var expected = Quantity.zero
+                    for (index, dialect) in Self.inbound.enumerated() {
+                        let quantity = index + 1
                         let (method, path, body) = try #require(
-                            Self.restock(dialect, product: Self.unknownThere, quantity: 1))
-                        let refused = try await HTTPClient.shared.send(method, base + path, body: body)
+                            Self.restock(dialect, product: "tshirt-blue-m", quantity: quantity))
+                        let result = try await HTTPClient.shared.send(method, base + path, body: body)
                         #expect(
-                            Self.applied(dialect, refused) == false,
-                            "\(dialect) → \(backendKind): \(refused.status) \(refused.text)")
-                        #expect(refused.status < 500, "\(dialect) → \(backendKind): \(refused.text)")
+                            Self.applied(dialect, result) == true,
+                            "\(dialect) → \(backendKind): \(result.status) \(result.text)")
+                        expected = expected + Quantity(quantity)
+                        let held = try await holder.balances(
+                            BalanceQuery(products: ["tshirt-blue-m"], location: "shop-floor"))
+                        #expect(held.first?.quantity == expected, "\(dialect) → \(backendKind)")
+
+                        if backendKind != "embedded" {
+                            let (method, path, body) = try #require(
+                                Self.restock(dialect, product: Self.unknownThere, quantity: 1))
+                            let refused = try await HTTPClient.shared.send(method, base + path, body: body)
+                            #expect(
+                                Self.applied(dialect, refused) == false,
+                                "\(dialect) → \(backendKind): \(refused.status) \(refused.text)")
+                            #expect(refused.status < 500, "\(dialect) → \(backendKind): \(refused.text)")
+                        }
                     }
+                    // Nothing else moved at the second StockGate.
+                    let everything = try await holder.balances(BalanceQuery(includeZero: false))
+                    #expect(everything.map(\.product) == ["tshirt-blue-m"], "\(everything)")
                 }
-                // Nothing else moved at the second StockGate.
-                let everything = try await holder.balances(BalanceQuery(includeZero: false))
-                #expect(everything.map(\.product) == ["tshirt-blue-m"], "\(everything)")
             }
-            await client.shutdown()
         }
     }
 }
