@@ -172,6 +172,9 @@ public final class Gateway: Sendable {
         _ codec: Codec, route: Route<Codec.Endpoint>, request: InboundRequest, facts: RequestFacts,
         fault: Fault? = nil
     ) async -> CodecResponse {
+        guard GatewayTracing.recording else {
+            return await handleInSpan(codec, route: route, request: request, facts: facts, fault: fault)
+        }
         // The request's server span (GatewayTracing): a child of the caller's trace, if it sent one.
         let context = GatewayTracing.context(traceparent: facts.traceparent, tracestate: facts.tracestate)
         return await withSpan("\(request.method.rawValue) \(route.path)", context: context, ofKind: .server) { span in
@@ -378,8 +381,12 @@ public final class Gateway: Sendable {
                 do {
                     defer { upstream += ContinuousClock.now - started }
                     // The store's (or the backend's) part of the request, a span of its own.
-                    outcome = try await withSpan(Self.spanName(command), ofKind: .internal) { _ in
-                        try await target.execute(command, facts: facts)
+                    if GatewayTracing.recording {
+                        outcome = try await withSpan(Self.spanName(command), ofKind: .internal) { _ in
+                            try await target.execute(command, facts: facts)
+                        }
+                    } else {
+                        outcome = try await target.execute(command, facts: facts)
                     }
                 } catch let error as GatewayError
                     where !command.isWrite && decoded.commands[..<index].contains(where: \.isWrite)

@@ -9,6 +9,10 @@ import Tracing
 /// W3C trace context; a client span per backend call is its child and is what the backend is
 /// told as its parent; the store's write is a span of its own.
 enum GatewayTracing {
+    /// Whether a tracer records anything: without one (the default build, or no OTLP endpoint)
+    /// the request path opens no span at all, and pays for none.
+    static var recording: Bool { !(InstrumentationSystem.tracer is NoOpTracer) }
+
     /// The caller's trace context (already checked by `TraceContext`) as a service context.
     static func context(traceparent: String?, tracestate: String?) -> ServiceContext {
         var context = ServiceContext.topLevel
