@@ -54,16 +54,10 @@ struct LevelConcurrencyTests {
     @Test("the journal replayed in order gives the balance; no key twice; every acknowledged change has its row")
     func twoInstances() async throws {
         try await withPostgresDatabase { location in
-            let url =
-                "postgres://\(location.username)@\(location.host):\(location.port)/\(location.database ?? "postgres")"
+            let url = ThreeInstancesTests.url(location)
             let directory = temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            var instances: [(process: ChildProcess, port: Int)] = []
-            for index in 0..<2 {
-                let data = directory + "/instance\(index)"
-                try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-                instances.append(try await StockGateProcess.start(dataDirectory: data, arguments: ["--database", url]))
-            }
+            let instances = try await ThreeInstancesTests.startInstances(2, directory: directory, database: url)
             defer { for instance in instances { instance.process.terminate() } }
             let bases = instances.map { "http://127.0.0.1:\($0.port)" }
             for base in bases { try await StockGateProcess.waitUntilHealthy(base) }

@@ -31,17 +31,10 @@ struct ThreeInstancesTests {
     @Test("every acknowledged movement is in the journal exactly once, no key applied twice, stock conserved")
     func killOneUnderLoad() async throws {
         try await withPostgresDatabase { location in
-            let url =
-                "postgres://\(location.username)@\(location.host):\(location.port)/\(location.database ?? "postgres")"
+            let url = Self.url(location)
             let directory = temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            // Each instance its own data directory (none is used for the ledger with --database).
-            var instances: [(process: ChildProcess, port: Int)] = []
-            for index in 0..<3 {
-                let data = directory + "/instance\(index)"
-                try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-                instances.append(try await StockGateProcess.start(dataDirectory: data, arguments: ["--database", url]))
-            }
+            let instances = try await Self.startInstances(3, directory: directory, database: url)
             defer { for instance in instances { instance.process.terminate() } }
             let balancer = try await Nginx.start(upstreams: instances.map(\.port), directory: directory)
             defer { balancer.stop() }
@@ -101,6 +94,32 @@ struct ThreeInstancesTests {
                 try await expectJournalMatchesBalances(store)
             }
         }
+    }
+}
+
+extension ThreeInstancesTests {
+    /// The test database's URL for `stockgate serve --database`.
+    static func url(_ location: PostgresStore.Location) -> String {
+        "postgres://\(location.username)@\(location.host):\(location.port)/\(location.database ?? "postgres")"
+    }
+
+    /// `count` serve processes on one database, each with a data directory of its own under
+    /// `directory` (none is used for the ledger with --database).
+    static func startInstances(
+        _ count: Int, directory: String, database url: String
+    ) async throws -> [(process: ChildProcess, port: Int)] {
+        var instances: [(process: ChildProcess, port: Int)] = []
+        for index in 0..<count {
+            let data = directory + "/instance\(index)"
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            do {
+                instances.append(try await StockGateProcess.start(dataDirectory: data, arguments: ["--database", url]))
+            } catch {
+                for instance in instances { instance.process.terminate() }
+                throw error
+            }
+        }
+        return instances
     }
 }
 

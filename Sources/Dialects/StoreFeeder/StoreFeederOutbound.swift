@@ -98,18 +98,27 @@ public struct StoreFeederOutbound: OutboundCodec {
         guard response.status == 200, let responses = response.json?["Responses"]?.arrayValue,
             responses.count == items.count
         else {
-            var message = "StoreFeeder answered \(response.status): \(response.text)"
-            if let state = response.json?["ModelState"]?.objectValue, let first = state.members.first {
-                message =
-                    "\(first.key): " + (first.value.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? "")
-            }
-            let error = backendError(status: response.status, message: message)
+            let error = Self.wholeRefusal(response)
             return items.map { _ in .failed(error) }
         }
         return zip(responses, items).map { result, item in
             if result["Success"] == true { return .applied(item) }
             return .failed(Self.itemError(result["Error"]?.stringValue ?? "StoreFeeder refused the transfer"))
         }
+    }
+
+    /// A request refused whole, in the vendor's words: the first `ModelState` entry, else its
+    /// `Message`, else the status and the start of the body.
+    static func wholeRefusal(_ response: OutboundResponse) -> GatewayError {
+        let json = response.json
+        var message = "StoreFeeder answered \(response.status): \(response.text)"
+        if let state = json?["ModelState"]?.objectValue, let first = state.members.first {
+            message =
+                "\(first.key): " + (first.value.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? "")
+        } else if let text = json?["Message"]?.stringValue {
+            message = text
+        }
+        return backendError(status: response.status, message: message)
     }
 
     /// An item's refusal, its code from the vendor's words.
@@ -170,14 +179,7 @@ extension StoreFeederOutbound {
     func levelResult(_ response: OutboundResponse, items: [Movement]) -> [BatchOutcome.Item] {
         let json = response.json
         guard response.status == 200 else {
-            var message = "StoreFeeder answered \(response.status): \(response.text)"
-            if let state = json?["ModelState"]?.objectValue, let first = state.members.first {
-                message =
-                    "\(first.key): " + (first.value.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? "")
-            } else if let text = json?["Message"]?.stringValue {
-                message = text
-            }
-            let error = backendError(status: response.status, message: message)
+            let error = Self.wholeRefusal(response)
             return items.map { _ in .failed(error) }
         }
         if let responses = json?["Responses"]?.arrayValue, responses.count == items.count {

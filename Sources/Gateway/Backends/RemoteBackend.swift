@@ -177,9 +177,13 @@ public final class RemoteBackend: StockBackend {
             // outcome), or settled as failed: the same rows are sent again and settled anew.
             reusable = earlier.filter { $0.state == .sent || $0.state == .failed }
         }
-        let needsResolving = batch.items.contains {
-            if case .refused = LevelTreatment.of($0, codec: codec) { return true }
-            return LevelTreatment.of($0, codec: codec) == .readThenMove
+        // Levels the backend cannot take, or must be read for, are decided before sending.
+        let needsResolving = batch.items.contains { item in
+            guard item.level != nil else { return false }
+            switch LevelTreatment.of(item, codec: codec) {
+            case .refused, .readThenMove: return true
+            case .native, .movement: return false
+            }
         }
         guard needsResolving else { return try await forward(batch, reusable: &reusable, facts: facts) }
         let keys = levelKeys(batch)
