@@ -218,6 +218,19 @@ struct RecordedReadsTests {
             JSONWriter.bytes(.object(root)), name: "open2b-v6/x.json", dialect: "open2b-v6")
         #expect(parsed.sideEffects == (expected == "none" ? .none : .unknown))
     }
+
+    @Test(
+        "Zettle V3: the product status read by POST is a read; starting or stopping tracking is not",
+        arguments: [("/v3/products/status", "none"), ("/v3/products", "unknown")])
+    func zettleStatus(path: String, expected: String) throws {
+        let exchange = Recording.Exchange(
+            dialect: "zettle-v3", route: "products", method: "POST", path: path, query: [],
+            requestHeaders: [("Content-Type", "application/json")],
+            requestBody: Array(#"["65314d7e-5f0f-11ec-bf63-0242ac130002"]"#.utf8), status: 200,
+            responseHeaders: [("Content-Type", "application/json")], responseBody: Array("[]".utf8))
+        let text = try Recording.caseText(exchange, backend: "pos", at: Date(timeIntervalSince1970: 0), secrets: [])
+        #expect(try JSONParser.parse(Array(text.utf8))["sideEffects"]?.stringValue == expected)
+    }
 }
 
 /// Issue 32, point 5: recorded data values were exact, so a recording broke as soon as the

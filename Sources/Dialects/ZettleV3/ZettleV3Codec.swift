@@ -15,6 +15,11 @@ import StockCore
 ///   with `limit` and `cursor`; a further page is announced in a `Link: <…>; rel="next"` header.
 /// - `GET /v3/stock/{inventoryUuid}/products/{productUuid}`: that product's variant rows.
 /// - `POST /v3/products` `[{"productUuid", "tracking": "enable" | "disable"}]` → 204.
+/// - `POST /v3/products/status` `["productUuid", …]` → `[{"productUuid", "enabled"}]`: whether each
+///   product's stock is tracked. Its shape is a production client's: BjornTech's WooCommerce Zettle
+///   Integration (`WC_iZettle_Integration`, class `IZ_Integration_API_Transaction_V2`,
+///   `get_location_content`) posts an array of product UUIDs and keeps the `productUuid` of every
+///   row whose `enabled` is true. The vendor's pages do not show it.
 ///
 /// Errors are Zettle's `{developerMessage, errorType, violations}` (`ZettleCodec.vendorError`).
 public struct ZettleV3Codec: InboundCodec {
@@ -32,6 +37,8 @@ public struct ZettleV3Codec: InboundCodec {
         case inventories(single: String?)
         case moved
         case tracking
+        /// Tracking status of these product UUIDs, in the request's order.
+        case status(products: [String])
         /// Balance rows of these locations (catalog keys, one read each, in order), one page.
         case stock(locations: [String], product: String?, page: Page)
     }
@@ -58,6 +65,7 @@ public struct ZettleV3Codec: InboundCodec {
         case stockInventory = "stock.inventory"
         case stockProduct = "stock.product"
         case productsTracking = "products.tracking"
+        case productsStatus = "products.status"
     }
 
     public let routes: [Route<Endpoint>] = [
@@ -68,7 +76,17 @@ public struct ZettleV3Codec: InboundCodec {
         Route(.stockInventory, .get, "/v3/stock/{inventoryUuid}"),
         Route(.stockProduct, .get, "/v3/stock/{inventoryUuid}/products/{productUuid}"),
         Route(.productsTracking, .post, "/v3/products"),
+        Route(.productsStatus, .post, "/v3/products/status"),
     ]
+
+    /// Most product UUIDs one status request may name; the vendor documents none.
+    public static let maxStatusProducts = 1000
+
+    /// The status read is a read made by POST.
+    public func onlyReads(method: HTTPRequest.Method, path: String) -> Bool {
+        method == .get || method == .head
+            || (method == .post && path.split(separator: "?").first.map { $0.hasSuffix("/v3/products/status") } == true)
+    }
 
     public func decode(
         _ request: InboundRequest, route: Route<Endpoint>, catalog: Catalog
@@ -86,6 +104,8 @@ public struct ZettleV3Codec: InboundCodec {
             return try decodeMovements(request, catalog: catalog)
         case .productsTracking:
             return try decodeTracking(request, catalog: catalog)
+        case .productsStatus:
+            return try decodeStatus(request)
         case .stockAll:
             let stores = catalog.locations.filter { $0.kind == .stock && $0.zettleUUID != nil }
             return try stock(stores, product: nil, request: request, path: "/v3/stock", catalog: catalog)
@@ -168,6 +188,33 @@ public struct ZettleV3Codec: InboundCodec {
         return Decoded(commands: commands, context: .tracking)
     }
 
+    /// `["productUuid", …]`: at least one, each a UUID. A product the catalog does not hold is
+    /// answered as not tracked, not refused: it is a question, not a change.
+    func decodeStatus(_ request: InboundRequest) throws(GatewayError) -> Decoded<Context> {
+        guard case .array(let entries) = try request.jsonBody(), !entries.isEmpty else {
+            throw GatewayError.invalidValue("the body must be a non-empty array of product UUIDs", field: "products")
+        }
+        guard entries.count <= Self.maxStatusProducts else {
+            throw GatewayError.invalidValue(
+                "the body names \(entries.count) products, at most \(Self.maxStatusProducts) are allowed",
+                field: "products")
+        }
+        var products: [String] = []
+        products.reserveCapacity(entries.count)
+        for (index, entry) in entries.enumerated() {
+            guard case .string(let text) = entry else {
+                throw GatewayError.invalidValue(
+                    "[\(index)] must be a product UUID, got \(entry.typeName)", field: "[\(index)]")
+            }
+            guard UUIDText.isValid(text) else {
+                throw GatewayError.invalidValue(
+                    "[\(index)] must be a product UUID, got '\(text.prefix(64))'", field: "[\(index)]")
+            }
+            products.append(text.caseFolded)
+        }
+        return Decoded(commands: [.readTracking], context: .status(products: products))
+    }
+
     func stock(
         _ locations: [Location], product: String?, request: InboundRequest, path: String, catalog: Catalog
     )
@@ -248,6 +295,14 @@ public struct ZettleV3Codec: InboundCodec {
             return CodecResponse(status: .noContent)
         case .tracking:
             return CodecResponse(status: .noContent)
+        case .status(let products):
+            let untracked = ZettleCodec.untracked(outcomes)
+            let rows = products.map { uuid -> JSONValue in
+                let keys = ZettleCodec.catalogProducts(uuid, catalog)
+                let enabled = !keys.isEmpty && !keys.contains { untracked.contains($0) }
+                return ["productUuid": .string(uuid), "enabled": .bool(enabled)]
+            }
+            return .json(.ok, .array(rows))
         case .stock(let keys, let product, let page):
             return stockPage(outcomes, keys: keys, product: product, page: page, catalog: catalog)
         }
