@@ -4,8 +4,8 @@ import HTTPTypes
 
 /// An async HTTP client over libcurl: one multi handle on its own thread, connections kept
 /// alive and reused across requests, TLS verification on, HTTP/2 where the server offers it
-/// over TLS, proxies from the standard `http_proxy` / `https_proxy` / `no_proxy` variables
-/// (libcurl reads them), a response size limit, and the transfer cancelled when the
+/// over TLS, proxies from the standard `http_proxy` / `https_proxy` / `all_proxy` / `no_proxy`
+/// variables (libcurl reads them; when none is set at start, no transfer looks), a response size limit, and the transfer cancelled when the
 /// calling task is.
 ///
 /// Call `shutdown()` before dropping the client: it fails what is in flight and frees the
@@ -99,6 +99,17 @@ public final class CurlHTTPClient: Sendable {
         }
     }
 
+    /// Whether a proxy variable libcurl reads for HTTP and HTTPS URLs is set, read once, when
+    /// the process first sends. When one is, libcurl reads them for each transfer as before
+    /// (`no_proxy` included); when none is, each transfer says "no proxy" instead. A variable
+    /// set later in the process's life is not seen, as with most servers.
+    static let proxyFromEnvironment: Bool = {
+        ["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"].contains { name in
+            guard let value = getenv(name) else { return false }
+            return value.pointee != 0
+        }
+    }()
+
     private func prepare(_ request: CurlRequest) throws -> Transfer {
         guard let easy = engine.makeHandle() else {
             throw CurlError(code: .transfer, curlCode: 0, message: "curl_easy_init failed")
@@ -121,6 +132,12 @@ public final class CurlHTTPClient: Sendable {
         set(ccurl_easy_setopt_int64(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(configuration.maxResponseBytes)))
         set(ccurl_easy_setopt_ptr(easy, CURLOPT_USERAGENT, configuration.userAgent))
         set(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
+        if !Self.proxyFromEnvironment {
+            // No proxy variable was set when the process started: say so, and libcurl skips
+            // reading five variables from the environment on every transfer.
+            set(ccurl_easy_setopt_ptr(easy, CURLOPT_PROXY, ""))
+            set(ccurl_easy_setopt_ptr(easy, CURLOPT_NOPROXY, ""))
+        }
         set(ccurl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, writeCallback))
         set(ccurl_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, context))
         set(ccurl_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION, headerCallback))
