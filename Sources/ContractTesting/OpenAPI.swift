@@ -67,7 +67,8 @@ public enum OpenAPI {
         for key in order {
             let operation = operations[key]!
             var item = paths[operation.path]?.objectValue ?? JSONObject()
-            item[operation.method] = operation.json(dialect: dialect, refusal: refusal, nullable: nullable)
+            item[operation.method] = operation.json(
+                dialect: dialect, refusal: refusal, nullable: nullable, maxBatchItems: configuration.maxBatchItems)
             paths[operation.path] = .object(item)
         }
         return [
@@ -92,9 +93,12 @@ public enum OpenAPI {
         let method: String
         let route: RouteDescription
         var accepted: [JSONValue] = []
+        var acceptedBodies: [(name: String, value: JSONValue)] = []
         var bodies: [(name: String, value: JSONValue)] = []
         var query: [String: [String]] = [:]
         var queryOrder: [String] = []
+        /// Query values of the cases the route accepted (examples of a declared parameter).
+        var acceptedQuery: [String: [String]] = [:]
         var pathExamples: [String: String] = [:]
         var idempotencyKey = false
         var responses: [Int: Response] = [:]
@@ -121,11 +125,15 @@ public enum OpenAPI {
                 request.bodyJSON ?? request.body.flatMap { try? JSONParser.parse($0) }
             if let body, !JSONWriter.string(body).contains("${") {
                 bodies.append((name, body))
-                if (200..<300).contains(expected.status) { accepted.append(body) }
+                if (200..<300).contains(expected.status) {
+                    accepted.append(body)
+                    acceptedBodies.append((name, body))
+                }
             }
             for item in request.query {
                 if query[item.name] == nil { queryOrder.append(item.name) }
                 query[item.name, default: []].append(item.value)
+                if (200..<300).contains(expected.status) { acceptedQuery[item.name, default: []].append(item.value) }
             }
             if request.headers.contains(where: { $0.name.lowercased() == "idempotency-key" }) { idempotencyKey = true }
             for (name, value) in parameters where pathExamples[name] == nil && !value.contains("${") {
@@ -143,27 +151,42 @@ public enum OpenAPI {
             responses[expected.status] = response
         }
 
-        func json(dialect: String, refusal: JSONValue?, nullable: Set<String>) -> JSONValue {
+        func json(dialect: String, refusal: JSONValue?, nullable: Set<String>, maxBatchItems: Int) -> JSONValue {
             var object = JSONObject.from([
                 "operationId": .string(
                     "\(dialect).\(route.name)"
                         + (route.method == nil ? ".\(path.split(separator: "/").last ?? "")" : "")),
                 "summary": .string(route.name),
             ])
+            // A schema the codec declares is as strict as its decoder; without one, the schema
+            // is inferred from the cases' examples.
+            let declared = route.requestSchema(path: path)
             var parameters: [JSONValue] = []
             for name in Self.pathParameters(path) {
                 var parameter = JSONObject.from([
-                    "name": .string(name), "in": "path", "required": true, "schema": ["type": "string"],
+                    "name": .string(name), "in": "path", "required": true,
+                    "schema": declared?.path[name] ?? ["type": "string"],
                 ])
                 if let example = pathExamples[name] { parameter["example"] = .string(example) }
                 parameters.append(.object(parameter))
             }
-            for name in queryOrder {
-                var parameter = JSONObject.from([
-                    "name": .string(name), "in": "query", "required": false, "schema": ["type": "string"],
-                ])
-                if let example = query[name]?.first { parameter["example"] = .string(example) }
-                parameters.append(.object(parameter))
+            if let declared {
+                for item in declared.query {
+                    var parameter = JSONObject.from([
+                        "name": .string(item.name), "in": "query", "required": .bool(item.required),
+                        "schema": item.schema,
+                    ])
+                    if let example = acceptedQuery[item.name]?.first { parameter["example"] = .string(example) }
+                    parameters.append(.object(parameter))
+                }
+            } else {
+                for name in queryOrder {
+                    var parameter = JSONObject.from([
+                        "name": .string(name), "in": "query", "required": false, "schema": ["type": "string"],
+                    ])
+                    if let example = query[name]?.first { parameter["example"] = .string(example) }
+                    parameters.append(.object(parameter))
+                }
             }
             if idempotencyKey {
                 parameters.append([
@@ -173,7 +196,14 @@ public enum OpenAPI {
                 ])
             }
             if !parameters.isEmpty { object["parameters"] = .array(parameters) }
-            if !bodies.isEmpty {
+            if let body = declared?.body.map({ SchemaFragment.capBatches($0, at: maxBatchItems) }) {
+                // Examples fit the schema: only the bodies the route accepted.
+                var media = JSONObject.from(["schema": body])
+                var examples = JSONObject()
+                for (name, value) in acceptedBodies where examples[name] == nil { examples[name] = ["value": value] }
+                if !examples.isEmpty { media["examples"] = .object(examples) }
+                object["requestBody"] = ["required": true, "content": ["application/json": .object(media)]]
+            } else if !bodies.isEmpty {
                 var examples = JSONObject()
                 for (name, value) in bodies where examples[name] == nil { examples[name] = ["value": value] }
                 let schema = accepted.isEmpty ? JSONValue.object(JSONObject()) : Schema.infer(accepted, matchers: false)
@@ -384,9 +414,4 @@ enum Schema {
         default: return [:]  // $any, $capture, and anything newer: any value
         }
     }
-}
-
-extension JSONObject {
-    /// The members of an object literal.
-    static func from(_ value: JSONValue) -> JSONObject { value.objectValue ?? JSONObject() }
 }

@@ -44,10 +44,17 @@ public protocol InboundCodec: Sendable {
     /// case take as free of side effects. GET and HEAD unless the dialect says more (an RPC
     /// dialect reads by POST).
     func onlyReads(method: HTTPRequest.Method, path: String) -> Bool
+
+    /// What the route reached at `path` takes, declared as strictly as `decode` checks it
+    /// (`RequestSchema`); nil where nothing is declared (the documents then infer a schema from
+    /// the contract cases' examples).
+    func requestSchema(_ route: Route<Endpoint>, path: String) -> RequestSchema?
 }
 
 extension InboundCodec {
     public func onlyReads(method: HTTPRequest.Method, path: String) -> Bool { method == .get || method == .head }
+
+    public func requestSchema(_ route: Route<Endpoint>, path: String) -> RequestSchema? { nil }
 }
 
 extension InboundCodec {
@@ -62,9 +69,13 @@ public struct RouteDescription: Sendable {
     public var method: String?
     public var path: String
     let matcher: @Sendable (String) -> [String: String]?
+    let schema: @Sendable (String) -> RequestSchema?
 
     /// The values of the path's `{name}` segments when `path` fits this route, else nil.
     public func match(_ path: String) -> [String: String]? { matcher(path) }
+
+    /// What the route takes at `path`, as its codec declares it (`InboundCodec.requestSchema`).
+    public func requestSchema(path: String) -> RequestSchema? { schema(path) }
 }
 
 extension InboundCodec {
@@ -79,7 +90,9 @@ extension InboundCodec {
     /// The routes, described without their endpoint type.
     public var routeDescriptions: [RouteDescription] {
         routes.map { route in
-            RouteDescription(name: route.name, method: route.method?.rawValue, path: route.path) { route.match($0) }
+            RouteDescription(
+                name: route.name, method: route.method?.rawValue, path: route.path, matcher: { route.match($0) },
+                schema: { requestSchema(route, path: $0) })
         }
     }
 }
