@@ -58,7 +58,9 @@ public enum OpenAPI {
                 operation.responses[$0]!.json
             }
         }
-        let nullable = Schema.nullMembers(gathered.flatMap { $0.responses.values.flatMap(\.json) })
+        let answers = gathered.flatMap { $0.responses.values.flatMap(\.json) }
+        let nullable = Schema.nullMembers(answers)
+        let named = Schema.memberValues(answers)
         // Not `refusals.isEmpty ? nil : …`: JSONValue is ExpressibleByNilLiteral, so that `nil`
         // was JSON null, and the documents said `"schema": null` (invalid OpenAPI).
         var refusal: JSONValue?
@@ -68,7 +70,8 @@ public enum OpenAPI {
             let operation = operations[key]!
             var item = paths[operation.path]?.objectValue ?? JSONObject()
             item[operation.method] = operation.json(
-                dialect: dialect, refusal: refusal, nullable: nullable, maxBatchItems: configuration.maxBatchItems)
+                dialect: dialect, refusal: refusal, nullable: nullable, named: named,
+                maxBatchItems: configuration.maxBatchItems)
             paths[operation.path] = .object(item)
         }
         return [
@@ -151,7 +154,10 @@ public enum OpenAPI {
             responses[expected.status] = response
         }
 
-        func json(dialect: String, refusal: JSONValue?, nullable: Set<String>, maxBatchItems: Int) -> JSONValue {
+        func json(
+            dialect: String, refusal: JSONValue?, nullable: Set<String>, named: [String: [JSONValue]],
+            maxBatchItems: Int
+        ) -> JSONValue {
             var object = JSONObject.from([
                 "operationId": .string(
                     "\(dialect).\(route.name)"
@@ -221,7 +227,7 @@ public enum OpenAPI {
                 var content = JSONObject()
                 if !response.json.isEmpty {
                     content["application/json"] = [
-                        "schema": Schema.infer(response.json, matchers: true, nullable: nullable)
+                        "schema": Schema.infer(response.json, matchers: true, nullable: nullable, named: named)
                     ]
                 }
                 if response.text { content["text/plain"] = ["schema": ["type": "string"]] }
@@ -285,7 +291,12 @@ enum Schema {
     /// the schema it checks, and a `${name}` string for any value.
     /// - Parameter nullable: member names that are null in some example of the dialect: a name
     ///   means one thing within a dialect, so such a member may be null wherever it appears.
-    static func infer(_ values: [JSONValue], matchers: Bool, nullable: Set<String> = []) -> JSONValue {
+    /// - Parameter named: non-null values each member name has anywhere in the dialect's
+    ///   answers: a member only ever null in one operation's examples (`next_page` on a first
+    ///   page) takes the type its name has elsewhere, or null.
+    static func infer(
+        _ values: [JSONValue], matchers: Bool, nullable: Set<String> = [], named: [String: [JSONValue]] = [:]
+    ) -> JSONValue {
         var types: [String] = []
         var objects: [JSONObject] = []
         var arrays: [[JSONValue]] = []
@@ -329,7 +340,10 @@ enum Schema {
                     return value
                 }
                 guard !present.isEmpty else { continue }
-                let schema = infer(present, matchers: matchers, nullable: nullable)
+                var schema = infer(present, matchers: matchers, nullable: nullable, named: named)
+                if schema == ["type": "null"], let others = named[key], !others.isEmpty {
+                    schema = infer(others, matchers: matchers, nullable: nullable)
+                }
                 properties[key] = nullable.contains(key) ? orNull(schema) : schema
                 if present.count == objects.count { required.append(.string(key)) }
             }
@@ -342,7 +356,7 @@ enum Schema {
             alternatives.append(
                 items.isEmpty
                     ? ["type": "array"]
-                    : ["type": "array", "items": infer(items, matchers: matchers, nullable: nullable)])
+                    : ["type": "array", "items": infer(items, matchers: matchers, nullable: nullable, named: named)])
         }
         alternatives += leaves
         if alternatives.contains([:]) { return [:] }
@@ -368,6 +382,28 @@ enum Schema {
         case nil:
             return ["anyOf": [schema, ["type": "null"]]]
         }
+    }
+
+    /// The non-null values of each member name anywhere in `values` (scalars only: a name
+    /// whose values are objects or arrays keeps its own inference).
+    static func memberValues(_ values: [JSONValue]) -> [String: [JSONValue]] {
+        var found: [String: [JSONValue]] = [:]
+        func visit(_ value: JSONValue) {
+            switch value {
+            case .object(let object):
+                for member in object.members {
+                    switch member.value {
+                    case .null, .object, .array: break
+                    default: found[member.key, default: []].append(member.value)
+                    }
+                    visit(member.value)
+                }
+            case .array(let items): items.forEach(visit)
+            default: break
+            }
+        }
+        values.forEach(visit)
+        return found
     }
 
     /// The member names that are null somewhere in `values`.

@@ -71,9 +71,27 @@ public enum Timestamp {
         return parseFields(bytes)
     }
 
-    /// Parses `YYYY-MM-DDThh:mm:ss[.fff]Z` (UTC); nil when malformed.
+    /// Parses `YYYY-MM-DDThh:mm:ss[.fff]Z`, or with an RFC 3339 offset (`+02:00`) instead of `Z`;
+    /// nil when malformed.
     public static func parseISO8601(_ text: String) -> Date? {
         var bytes = Array(text.utf8)
+        // RFC 3339's numeric offset (`+02:00`, `-05:30`): the same instant in UTC.
+        var offset: TimeInterval = 0
+        if bytes.count >= 25, bytes[bytes.count - 3] == UInt8(ascii: ":"),
+            bytes[bytes.count - 6] == UInt8(ascii: "+") || bytes[bytes.count - 6] == UInt8(ascii: "-")
+        {
+            let tail = bytes.suffix(5)
+            let digits = [
+                tail[tail.startIndex], tail[tail.startIndex + 1], tail[tail.startIndex + 3], tail[tail.startIndex + 4],
+            ]
+            guard digits.allSatisfy({ $0 &- 0x30 < 10 }) else { return nil }
+            let hours = Int(digits[0] - 0x30) * 10 + Int(digits[1] - 0x30)
+            let minutes = Int(digits[2] - 0x30) * 10 + Int(digits[3] - 0x30)
+            guard hours < 24, minutes < 60 else { return nil }
+            offset = TimeInterval(hours * 3600 + minutes * 60) * (bytes[bytes.count - 6] == UInt8(ascii: "-") ? -1 : 1)
+            bytes.removeLast(6)
+            bytes.append(UInt8(ascii: "Z"))
+        }
         guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z"), bytes[10] == UInt8(ascii: "T"),
             bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[13] == UInt8(ascii: ":"),
             bytes[16] == UInt8(ascii: ":")
@@ -87,7 +105,7 @@ public enum Timestamp {
             millis = fraction
         }
         guard let base = parseFields(Array(bytes[0..<19])) else { return nil }
-        return base.addingTimeInterval(millis)
+        return base.addingTimeInterval(millis - offset)
     }
 
     /// Parses an HTTP-date in its preferred form, IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`,

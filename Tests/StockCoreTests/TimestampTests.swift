@@ -15,6 +15,17 @@ struct TimestampTests {
         #expect(Timestamp.sqlDateTime(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29 00:00:00")
     }
 
+    @Test("an RFC 3339 offset names the same instant as its UTC form (Schemathesis sent one a reader refused)")
+    func offsets() {
+        let date = Date(timeIntervalSince1970: 1_375_360_490.25)  // 2013-08-01 12:34:50.250 UTC
+        #expect(Timestamp.parseISO8601("2013-08-01T14:34:50.250+02:00") == date)
+        #expect(Timestamp.parseISO8601("2013-08-01T07:04:50.250-05:30") == date)
+        #expect(Timestamp.parseISO8601("2013-08-01T12:34:50.250+00:00") == date)
+        #expect(Timestamp.parseISO8601("2013-08-01T12:34:50+24:00") == nil)
+        #expect(Timestamp.parseISO8601("2013-08-01T12:34:50+02:60") == nil)
+        #expect(Timestamp.parseISO8601("2013-08-01T12:34:50+0a:00") == nil)
+    }
+
     @Test(
         "refuses impossible dates",
         arguments: [
