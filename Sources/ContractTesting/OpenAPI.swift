@@ -10,8 +10,9 @@ import Synchronization
 ///
 /// - Operations: one per route and method. A route that takes any method and dispatches on
 ///   its path (Open2b's `/api/v6/{method}`) becomes one `POST` operation per path its cases use.
-/// - Request bodies: the schema inferred from the bodies of the cases the route accepts (2xx);
-///   every case's body, accepted or refused, is an example.
+/// - Requests: the schemas the codec declares (`InboundCodec.requestSchema`, as strict as its
+///   decoder), the accepted cases' bodies as examples. A route without a declaration falls
+///   back to a schema inferred from the bodies its cases accept (2xx).
 /// - Responses: one per status the cases expect, the schema inferred from the expected bodies
 ///   with each matcher turned into the schema it stands for (`$pattern` → `pattern`, `$uuid` →
 ///   `format: uuid`, `$each` → `items`…).
@@ -80,7 +81,7 @@ public enum OpenAPI {
                 "title": .string("StockGate: the \(dialect) dialect"),
                 "version": .string(BuildInfo.version),
                 "description": .string(
-                    "The \(dialect) API as StockGate serves it, generated from its codec's routes and its contract cases' examples (contract-tests/\(dialect)). Schemas are inferred from those examples: a member every accepted example carries is required."
+                    "The \(dialect) API as StockGate serves it, generated from its codec's routes and request schemas (as strict as its decoders) and its contract cases' examples (contract-tests/\(dialect)). Response schemas are inferred from those examples: a member every example carries is required."
                 ),
             ],
             "paths": .object(paths),
@@ -167,6 +168,45 @@ public enum OpenAPI {
             // A schema the codec declares is as strict as its decoder; without one, the schema
             // is inferred from the cases' examples.
             let declared = route.requestSchema(path: path)
+            let parameters = parametersJSON(declared)
+            if !parameters.isEmpty { object["parameters"] = .array(parameters) }
+            if let body = requestBodyJSON(declared, maxBatchItems: maxBatchItems) { object["requestBody"] = body }
+            var answers = JSONObject()
+            for status in responses.keys.sorted() {
+                let response = responses[status]!
+                var answer = JSONObject.from([
+                    "description": .string("As contract-tests/\(response.cases.first ?? "") shows")
+                ])
+                var content = JSONObject()
+                if !response.json.isEmpty {
+                    content["application/json"] = [
+                        "schema": Schema.infer(response.json, matchers: true, nullable: nullable, named: named)
+                    ]
+                }
+                if response.text { content["text/plain"] = ["schema": ["type": "string"]] }
+                if !content.isEmpty { answer["content"] = .object(content) }
+                answers[String(status)] = .object(answer)
+            }
+            // Any other 4xx is a refusal in the dialect's envelope, as its cases show them; a 5xx
+            // (the store or a backend away, an unknown outcome) is too, its members not shown.
+            var refused = JSONObject.from([
+                "description":
+                    "Any other 4xx: a refusal in the dialect's error envelope (as its contract cases' 4xx answers show it)"
+            ])
+            if let refusal { refused["content"] = ["application/json": ["schema": refusal]] }
+            answers["4XX"] = .object(refused)
+            if !responses.keys.contains(where: { (200..<300).contains($0) }) {
+                answers["2XX"] = ["description": "Success; no contract case shows this route's answer yet"]
+            }
+            answers["5XX"] = [
+                "description": "The store or a backend unavailable (503), or a forwarded write's outcome unknown (504)"
+            ]
+            object["responses"] = .object(answers)
+            return .object(object)
+        }
+
+        /// The path, query and header parameters: the declared ones, or those the cases send.
+        func parametersJSON(_ declared: RequestSchema?) -> [JSONValue] {
             var parameters: [JSONValue] = []
             for name in Self.pathParameters(path) {
                 var parameter = JSONObject.from([
@@ -201,55 +241,27 @@ public enum OpenAPI {
                     "description": "The first answer is kept and replayed to a repeat of the same request.",
                 ])
             }
-            if !parameters.isEmpty { object["parameters"] = .array(parameters) }
+            return parameters
+        }
+
+        /// The request body: the declared schema with the accepted bodies as examples, or one
+        /// inferred from the cases' bodies; nil for a route that takes none.
+        func requestBodyJSON(_ declared: RequestSchema?, maxBatchItems: Int) -> JSONValue? {
             if let body = declared?.body.map({ SchemaFragment.capBatches($0, at: maxBatchItems) }) {
                 // Examples fit the schema: only the bodies the route accepted.
                 var media = JSONObject.from(["schema": body])
                 var examples = JSONObject()
                 for (name, value) in acceptedBodies where examples[name] == nil { examples[name] = ["value": value] }
                 if !examples.isEmpty { media["examples"] = .object(examples) }
-                object["requestBody"] = ["required": true, "content": ["application/json": .object(media)]]
-            } else if !bodies.isEmpty {
-                var examples = JSONObject()
-                for (name, value) in bodies where examples[name] == nil { examples[name] = ["value": value] }
-                let schema = accepted.isEmpty ? JSONValue.object(JSONObject()) : Schema.infer(accepted, matchers: false)
-                object["requestBody"] = [
-                    "required": true,
-                    "content": ["application/json": ["schema": schema, "examples": .object(examples)]],
-                ]
+                return ["required": true, "content": ["application/json": .object(media)]]
             }
-            var answers = JSONObject()
-            for status in responses.keys.sorted() {
-                let response = responses[status]!
-                var answer = JSONObject.from([
-                    "description": .string("As contract-tests/\(response.cases.first ?? "") shows")
-                ])
-                var content = JSONObject()
-                if !response.json.isEmpty {
-                    content["application/json"] = [
-                        "schema": Schema.infer(response.json, matchers: true, nullable: nullable, named: named)
-                    ]
-                }
-                if response.text { content["text/plain"] = ["schema": ["type": "string"]] }
-                if !content.isEmpty { answer["content"] = .object(content) }
-                answers[String(status)] = .object(answer)
-            }
-            // Any other 4xx is a refusal in the dialect's envelope, as its cases show them; a 5xx
-            // (the store or a backend away, an unknown outcome) is too, its members not shown.
-            var refused = JSONObject.from([
-                "description":
-                    "Any other 4xx: a refusal in the dialect's error envelope (as its contract cases' 4xx answers show it)"
-            ])
-            if let refusal { refused["content"] = ["application/json": ["schema": refusal]] }
-            answers["4XX"] = .object(refused)
-            if !responses.keys.contains(where: { (200..<300).contains($0) }) {
-                answers["2XX"] = ["description": "Success; no contract case shows this route's answer yet"]
-            }
-            answers["5XX"] = [
-                "description": "The store or a backend unavailable (503), or a forwarded write's outcome unknown (504)"
+            guard !bodies.isEmpty else { return nil }
+            var examples = JSONObject()
+            for (name, value) in bodies where examples[name] == nil { examples[name] = ["value": value] }
+            let schema = accepted.isEmpty ? JSONValue.object(JSONObject()) : Schema.infer(accepted, matchers: false)
+            return [
+                "required": true, "content": ["application/json": ["schema": schema, "examples": .object(examples)]],
             ]
-            object["responses"] = .object(answers)
-            return .object(object)
         }
 
         static func pathParameters(_ path: String) -> [String] {

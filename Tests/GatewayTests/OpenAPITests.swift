@@ -28,18 +28,72 @@ struct OpenAPITests {
         #expect(OpenAPI.document(dialect: "sap", cases: []) == nil)
     }
 
-    @Test("request schemas from accepted bodies: members every one carries are required, types united")
+    @Test(
+        "request schemas are the codec's declaration: formats, ranges, required members, batch limits; accepted bodies are the examples"
+    )
     func requestSchema() throws {
         let put = try Self.document("zettle")["paths"]?["/organizations/{org}/inventory"]?["put"]
         let schema = try #require(put?["requestBody"]?["content"]?["application/json"]?["schema"])
-        let change = schema["properties"]?["changes"]?["items"]
-        #expect(change?["required"]?.arrayValue?.contains("productUuid") == true)
-        // `change` is a number in some cases and a decimal string in others (zettle/015).
-        #expect(change?["properties"]?["change"]?["type"] == ["number", "string"])
+        let changes = schema["properties"]?["changes"]
+        #expect(changes?["minItems"] == 1 && changes?["maxItems"] == 1000 && changes?["x-stockgate-batch"] == true)
+        let change = changes?["items"]
+        #expect(change?["required"] == ["productUuid", "variantUuid", "fromLocationUuid", "toLocationUuid", "change"])
+        #expect(change?["properties"]?["variantUuid"]?["format"] == "uuid")
+        // A number or a decimal string (zettle/015 sends one, zettle/001 the other).
+        let kinds = change?["properties"]?["change"]?["anyOf"]?.arrayValue?.compactMap { $0["type"]?.stringValue }
+        #expect(kinds == ["number", "string"])
         #expect(schema["required"] == ["changes"])
-        // Every case's body is an example, refused ones too.
+        #expect(schema["properties"]?["externalUuid"]?["anyOf"]?.arrayValue?.last == ["type": "null"])
+        // Examples fit the schema: accepted bodies only.
         let examples = put?["requestBody"]?["content"]?["application/json"]?["examples"]?.objectValue
-        #expect(examples?.keys.contains("zettle/013-negative-change-400.json") == true)
+        #expect(examples?.keys.contains("zettle/013-negative-change-400.json") == false)
+        #expect(
+            examples?.keys.contains("zettle/001-seed-sample-update-balance.json") == true, "\(examples?.keys ?? [])")
+        // A batch is also at most server.max_batch_items long.
+        let capped = try #require(
+            OpenAPI.document(
+                dialect: "colleqtive", cases: ContractSuiteTests.cases,
+                configuration: {
+                    var configuration = GatewayConfiguration(port: 0, dataDirectory: "")
+                    configuration.maxBatchItems = 50
+                    return configuration
+                }()))
+        let movement = capped["paths"]?["/api/v2/public/stores/{store_number}/storeproductlocation/movement"]?["post"]
+        #expect(movement?["requestBody"]?["content"]?["application/json"]?["schema"]?["maxItems"] == 50)
+        // Query parameters as declared: a range and an enum.
+        let find = try Self.document("stockgate")["paths"]?["/stockgate/v1/movements"]?["get"]?["parameters"]
+        let limit = find?.arrayValue?.first { $0["name"] == "limit" }
+        #expect(limit?["schema"] == ["type": "integer", "minimum": 1, "maximum": 1000])
+        let state = find?.arrayValue?.first { $0["name"] == "state" }
+        #expect(state?["schema"]?["enum"]?.arrayValue?.contains("sent") == true)
+    }
+
+    @Test("every route of every dialect declares what it takes")
+    func everyRouteDeclares() {
+        for codec in Gateway.codecs(GatewayConfiguration(port: 0, dataDirectory: "")) {
+            for route in codec.routeDescriptions {
+                // Open2b's one route: a declaration per method it dispatches to.
+                let paths =
+                    route.method == nil
+                    ? ["find", "get", "count", "create", "update", "delete"].map {
+                        route.path.replacingOccurrences(of: "{method}", with: "commerce.movements.\($0)")
+                    } : [route.path]
+                for path in paths {
+                    #expect(route.requestSchema(path: path) != nil, "\(codec.dialect) \(route.name) \(path)")
+                }
+            }
+        }
+    }
+
+    @Test(
+        "without a declaration, a request schema is inferred: members every accepted body carries are required, types united"
+    )
+    func inferredRequestSchema() {
+        let schema = Schema.infer(
+            [["changes": [["change": 1, "note": "a"]]], ["changes": [["change": "2"]]]], matchers: false)
+        let change = schema["properties"]?["changes"]?["items"]
+        #expect(change?["required"] == ["change"])
+        #expect(change?["properties"]?["change"]?["type"] == ["number", "string"])
     }
 
     @Test("responses per status the cases expect, matchers turned into schemas; a member null anywhere may be null")
