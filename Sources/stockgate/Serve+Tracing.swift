@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 import Logging
 import ServiceLifecycle
 
@@ -24,6 +25,7 @@ extension Serve {
             configuration.logs.enabled = false
             configuration.traces.otlpExporter.protocol = .httpJSON
             let service = try OTel.bootstrap(configuration: configuration, environment: environment)
+            GatewayTracing.tracerBootstrapped()
             logger.notice("exporting spans over OTLP/HTTP")
             return service
         #else
