@@ -102,6 +102,9 @@ struct Serve: AsyncParsableCommand {
             try? (storage as? Ledger)?.close()
             throw error
         }
+        // One process owns the embedded ledger: what it committed and never queued (a crash in
+        // between) is its own to send. On PostgreSQL other instances wrote too: no recovery.
+        if let pusher, let ledger = storage as? Ledger { await pusher.recover(store: ledger, catalog: catalog) }
         do {
             gateway = try Self.makeGateway(
                 settings, catalog: catalog, storage: storage, client: client, metrics: metrics, faults: faults,

@@ -2,13 +2,14 @@ import AsyncHTTPClient
 import Crypto
 import CurlHTTP
 import Foundation
-import Gateway
 import GatewayTestSupport
 import Ledger
 import StockCore
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import Gateway
 
 /// Zettle's Pusher API as the simulator plays it (issue 16): subscriptions through the vendor's
 /// endpoints, `InventoryBalanceChanged` shaped and signed as the vendor sends it (as shopware/
@@ -289,6 +290,101 @@ struct WebhookRestartTests {
                 throw error
             }
             await client.shutdown()
+        }
+    }
+}
+
+/// Issue 33, point 7, the case `WebhookKillTests` cannot force: the process died after the
+/// ledger committed a change and before its message reached the disk, and the client never sent
+/// the write again. On the next start the change is found in the journal and its message queued.
+@Suite("Webhooks recovered from the journal")
+struct WebhookRecoveryTests {
+    static let subscription = "9c1d2a1e-8f35-11eb-8dcd-0242ac130003"
+
+    /// A restock of the shop floor applied to the ledger behind the hub's back, as a crash
+    /// would leave it: committed, no message.
+    static func restock(_ ledger: Ledger, _ quantity: Int, request: String, external: String) async throws {
+        var movement = Movement(
+            product: "tshirt-blue-m", quantity: Quantity(quantity), from: "supplier", to: "shop-floor")
+        movement.externalID = external
+        _ = try await ledger.move(
+            MoveBatch(items: [movement], atomicity: .allOrNothing),
+            facts: RequestFacts(dialect: "zettle", requestID: request))
+    }
+
+    @Test(
+        "a change committed and never queued is sent after the restart; one queued is not sent again; one from before the subscription is not sent"
+    )
+    func recovered() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let received = Mutex<[JSONValue]>([])
+        let upstream = FakeUpstream { request in
+            if let body = try? JSONParser.parse(request.body) { received.withLock { $0.append(body) } }
+            return .init(200, "")
+        }
+        try await upstream.run { base in
+            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(5)))
+            defer { Task { await client.shutdown() } }
+            func hub() throws -> PusherHub {
+                PusherHub(
+                    client: client, retryDelay: .milliseconds(50), destinations: PusherTests.loopbackAllowed,
+                    store: try WebhookStore(directory: directory + "/webhooks"), logger: quietLogger)
+            }
+            let ledger = try Ledger.open(directory: directory + "/data", catalog: demoCatalog, logger: quietLogger)
+            defer { try? ledger.close() }
+            // Before anyone subscribed: never to be sent.
+            try await Self.restock(
+                ledger, 1, request: "0a".padding(toLength: 32, withPad: "0", startingAt: 0),
+                external: "00000000-0000-4000-8000-000000000001")
+            try await Task.sleep(for: .milliseconds(20))
+            let first = try hub()
+            let made = PusherHub.Subscription(
+                uuid: Self.subscription, transportName: "WEBHOOK", eventNames: ["InventoryBalanceChanged"],
+                destination: base + "/hook", contactEmail: "ops@example.com", status: "ACTIVE",
+                signingKey: PusherHub.makeSigningKey(), updated: Date())
+            #expect(first.add(made) == .added)
+            try await Task.sleep(for: .milliseconds(20))
+            // A change published as usual (queued, delivered) ...
+            try await Self.restock(
+                ledger, 2, request: "0b".padding(toLength: 32, withPad: "0", startingAt: 0),
+                external: "00000000-0000-4000-8000-000000000002")
+            let published = try await ledger.movements(MovementQuery(afterID: 1))
+            await first.movementsApplied(
+                published,
+                facts: RequestFacts(
+                    dialect: "zettle", requestID: "0b".padding(toLength: 32, withPad: "0", startingAt: 0)),
+                store: ledger, catalog: demoCatalog)
+            try await waitUntil(timeout: .seconds(10), "the published change delivered") {
+                first.deliveredCount(Self.subscription) == 1
+            }
+            // ... and one the crash kept from being queued.
+            try await Self.restock(
+                ledger, 4, request: "0c".padding(toLength: 32, withPad: "0", startingAt: 0),
+                external: "00000000-0000-4000-8000-000000000003")
+
+            // The restart: the journal has three changes; only the third is sent.
+            let second = try hub()
+            await second.recover(store: ledger, catalog: demoCatalog)
+            try await waitUntil(timeout: .seconds(10), "the recovered change delivered") {
+                second.deliveredCount(Self.subscription) == 1
+            }
+            let externals = received.withLock { messages in
+                messages.compactMap { message -> String? in
+                    guard let payload = message["payload"]?.stringValue else { return nil }
+                    return (try? JSONParser.parse(Array(payload.utf8)))?["externalUuid"]?.stringValue
+                }
+            }
+            #expect(externals == ["00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"])
+            let recovered = try #require(received.withLock { $0.last })
+            let payload = try JSONParser.parse(Array((recovered["payload"]?.stringValue ?? "").utf8))
+            #expect(payload["balanceAfter"]?.arrayValue?.first?["balance"] == "7", "\(payload)")
+            #expect(payload["balanceBefore"]?.arrayValue?.first?["balance"] == "3", "\(payload)")
+            // Another restart finds every change sent: nothing more.
+            let third = try hub()
+            await third.recover(store: ledger, catalog: demoCatalog)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(received.withLock { $0.count } == 2)
         }
     }
 }

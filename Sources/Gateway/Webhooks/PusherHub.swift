@@ -18,8 +18,8 @@ import Synchronization
 /// Delivery: each change becomes one message per subscriber with its own `messageId`, sent in
 /// order per subscriber and retried with the same `messageId` until the destination answers
 /// 2xx (at most `maxAttempts` times, the wait doubling from `retryDelay`). Once answered 2xx it
-/// is never sent again. Subscriptions and undelivered messages live in memory: a restart
-/// forgets them (docs/simulator.md).
+/// is never sent again. With a `WebhookStore`, subscriptions and undelivered messages
+/// survive a restart, and `recover` queues what a crash kept from being queued (docs/simulator.md).
 ///
 /// Bounds (issue 29): a subscription belongs to the client that made it (others neither see
 /// nor change it); a client holds at most `maxSubscriptions`; each subscriber's queue holds at
@@ -38,6 +38,24 @@ public final class PusherHub: Sendable {
         public var updated: Date
         /// The configured client that made it; nil when no client is configured.
         public var owner: String? = nil
+        /// When it was made: a recovery from the journal sends it no change from before.
+        public var created: Date
+
+        public init(
+            uuid: String, transportName: String, eventNames: [String], destination: String, contactEmail: String,
+            status: String, signingKey: String, updated: Date, owner: String? = nil, created: Date? = nil
+        ) {
+            self.uuid = uuid
+            self.transportName = transportName
+            self.eventNames = eventNames
+            self.destination = destination
+            self.contactEmail = contactEmail
+            self.status = status
+            self.signingKey = signingKey
+            self.updated = updated
+            self.owner = owner
+            self.created = created ?? updated
+        }
 
         var json: JSONValue {
             [
@@ -124,7 +142,10 @@ public final class PusherHub: Sendable {
         let kept = store.loadSubscriptions()
         subscriptions.withLock { $0 = kept }
         let now = Date()
-        for message in store.loadPending() {
+        let (pending, queued) = store.load(window: Self.seconds(maxAge), now: now)
+        // A message queued before the restart is not queued again by a resend or a recovery.
+        for id in queued.keys { _ = remember(id) }
+        for message in pending {
             guard let subscription = kept.first(where: { $0.uuid == message.subscription }) else { continue }
             var delivery = Delivery(
                 subscription: subscription, body: message.body, signature: message.signature,
@@ -238,13 +259,19 @@ public final class PusherHub: Sendable {
     /// now; one this process already queued is not queued again, and one queued before a restart
     /// arrives, at worst, twice under one id, which the subscriber can drop (`WebhookKillTests`).
     /// Its balances are the ones at publication.
+    /// - Parameter madeAt: when the change was made, for a recovery: a subscription made later
+    ///   is not told of it.
     func movementsApplied(
         _ movements: [Movement], facts: RequestFacts, store: any LedgerStore, catalog: Catalog,
-        replayed: Bool = false
+        replayed: Bool = false, madeAt: Date? = nil
     )
         async
     {
-        let listeners = subscriptions.withLock { $0.filter { $0.wants("InventoryBalanceChanged") } }
+        let listeners = subscriptions.withLock { list in
+            list.filter { subscription in
+                subscription.wants("InventoryBalanceChanged") && madeAt.map { subscription.created <= $0 } ?? true
+            }
+        }
         guard !listeners.isEmpty, !movements.isEmpty else { return }
         // The net change per (location, product), for Zettle's tracked locations and variants only.
         var deltas: [String: [String: Quantity]] = [:]
@@ -312,6 +339,54 @@ public final class PusherHub: Sendable {
                     signature: Self.signature(timestamp: timestamp, payload: payload, key: subscription.signingKey),
                     messageID: messageID))
         }
+    }
+
+    /// After a restart on the embedded ledger: the changes of the journal made within `maxAge`
+    /// whose message was never queued — the process died after the ledger committed and before
+    /// the message reached the disk, and the client never sent the write again — are queued now,
+    /// under the ids they would have had (`messageID` from the subscription and the journal ids),
+    /// one per request as they were made, oldest first. A message queued before the restart is
+    /// known by its id (`WebhookStore`'s `published` line) and not queued again. Balances are the
+    /// ones at recovery, as for any message (they are read when it is made).
+    public func recover(store: any LedgerStore, catalog: Catalog) async {
+        let listeners = subscriptions.withLock { $0.filter { $0.wants("InventoryBalanceChanged") } }
+        guard let earliest = listeners.map(\.created).min() else { return }
+        let since = max(earliest, Date().addingTimeInterval(-Self.seconds(maxAge)))
+        guard let journal = try? await store.movements(MovementQuery(createdFrom: since)) else { return }
+        // The movements each request applied: reversals (a delete) and transfers confirmed
+        // later are not changes the Pusher API was told of when they were made.
+        var groups: [(request: String, movements: [Movement])] = []
+        var index: [String: Int] = [:]
+        for movement in journal.sorted(by: { ($0.id ?? 0) < ($1.id ?? 0) })
+        where movement.reverses == nil && movement.backend == nil
+            && (movement.state == .applied || movement.state == .reversed)
+        {
+            let request = movement.requestID ?? "movement-\(movement.id ?? 0)"
+            if let at = index[request] {
+                groups[at].movements.append(movement)
+            } else {
+                index[request] = groups.count
+                groups.append((request, [movement]))
+            }
+        }
+        var recovered = 0
+        for group in groups {
+            let before = published.withLock { $0.ids.count }
+            await movementsApplied(
+                group.movements,
+                facts: RequestFacts(dialect: group.movements[0].dialect ?? "", requestID: group.request),
+                store: store, catalog: catalog, replayed: true, madeAt: group.movements[0].createdAt)
+            recovered += published.withLock { $0.ids.count } - before
+        }
+        if recovered > 0 {
+            logger.warning(
+                "webhook messages recovered from the journal",
+                metadata: ["messages": "\(recovered)", "changes": "\(groups.count)"])
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
     }
 
     /// Lowercase hex HMAC-SHA256 of `timestamp.payload` keyed by `key`.

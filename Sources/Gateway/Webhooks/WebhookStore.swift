@@ -11,7 +11,8 @@ import Synchronization
 /// messages not yet delivered (`queue.jsonl`: a `queued` line, flushed to disk before the
 /// change that caused it is answered, and a `done` line once delivered or given up). On start
 /// the queue is read back, what is still pending is sent again under its message id, and the
-/// file is rewritten with only that.
+/// file is rewritten with only that, after a `published` line naming the messages queued within
+/// the window a message lives (`maxAge`): what a recovery from the journal must not queue again.
 public final class WebhookStore: Sendable {
     let directory: String
     /// The queue file, appended to under the lock.
@@ -63,7 +64,8 @@ public final class WebhookStore: Sendable {
                 destination: destination, contactEmail: item["contactEmail"]?.stringValue ?? "",
                 status: item["status"]?.stringValue ?? "ACTIVE", signingKey: key,
                 updated: item["updated"]?.stringValue.flatMap(Timestamp.parseISO8601) ?? Date(),
-                owner: item["owner"]?.stringValue)
+                owner: item["owner"]?.stringValue,
+                created: item["created"]?.stringValue.flatMap(Timestamp.parseISO8601))
         }
     }
 
@@ -73,6 +75,7 @@ public final class WebhookStore: Sendable {
             list.map { subscription in
                 var object = subscription.json.objectValue ?? JSONObject()
                 object["owner"] = .optional(subscription.owner)
+                object["created"] = .string(Timestamp.iso8601(subscription.created))
                 return .object(object)
             })
         let temporary = subscriptionsPath + ".tmp"
@@ -102,29 +105,43 @@ public final class WebhookStore: Sendable {
         append(["op": "done", "messageId": .string(messageID)], sync: false)
     }
 
-    /// The messages still pending, in the order they were queued; the file is rewritten with
-    /// only them.
-    func loadPending() -> [Pending] {
-        guard let data = FileManager.default.contents(atPath: queuePath) else { return [] }
+    /// The messages still pending, in the order they were queued, and every message queued
+    /// within `window` (when): the file is rewritten with only those.
+    func load(window: TimeInterval, now: Date = Date()) -> (pending: [Pending], published: [String: Date]) {
+        guard let data = FileManager.default.contents(atPath: queuePath) else { return ([], [:]) }
         var pending: [Pending] = []
+        var published: [String: Date] = [:]
         for line in data.split(separator: UInt8(ascii: "\n")) {
-            guard let value = try? JSONParser.parse(Array(line)), let id = value["messageId"]?.stringValue else {
+            guard let value = try? JSONParser.parse(Array(line)) else {
                 continue  // a line cut short by a crash: it was never acknowledged
             }
+            if value["op"] == "published" {
+                for item in value["messages"]?.arrayValue ?? [] {
+                    guard let id = item["messageId"]?.stringValue,
+                        let seconds = item["queuedAt"]?.numberText.flatMap(Double.init)
+                    else { continue }
+                    published[id] = Date(timeIntervalSince1970: seconds)
+                }
+                continue
+            }
+            guard let id = value["messageId"]?.stringValue else { continue }
             if value["op"] == "done" {
                 pending.removeAll { $0.messageID == id }
             } else if let subscription = value["subscription"]?.stringValue, let body = value["body"]?.stringValue,
                 let signature = value["signature"]?.stringValue,
                 let seconds = value["queuedAt"]?.numberText.flatMap(Double.init)
             {
+                let queuedAt = Date(timeIntervalSince1970: seconds)
+                published[id] = queuedAt
                 pending.append(
                     Pending(
                         messageID: id, subscription: subscription, body: Array(body.utf8), signature: signature,
-                        queuedAt: Date(timeIntervalSince1970: seconds)))
+                        queuedAt: queuedAt))
             }
         }
-        compact(pending)
-        return pending
+        published = published.filter { now.timeIntervalSince($0.value) <= window }
+        compact(pending, published: published)
+        return (pending, published)
     }
 
     /// Everything forgotten (the test reset).
@@ -133,9 +150,19 @@ public final class WebhookStore: Sendable {
         queue.withLock { descriptor in _ = ftruncate(descriptor, 0) }
     }
 
-    private func compact(_ pending: [Pending]) {
+    private func compact(_ pending: [Pending], published: [String: Date]) {
         queue.withLock { descriptor in
             _ = ftruncate(descriptor, 0)
+            if !published.isEmpty {
+                let messages = published.sorted { $0.key < $1.key }.map { entry -> JSONValue in
+                    [
+                        "messageId": .string(entry.key),
+                        "queuedAt": .number(String(entry.value.timeIntervalSince1970)),
+                    ]
+                }
+                let line: JSONValue = ["op": "published", "messages": .array(messages)]
+                Self.writeAll(descriptor, JSONWriter.bytes(line) + [UInt8(ascii: "\n")])
+            }
             for message in pending {
                 let line: JSONValue = [
                     "op": "queued", "messageId": .string(message.messageID),
