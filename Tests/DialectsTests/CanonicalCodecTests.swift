@@ -53,3 +53,28 @@ struct CanonicalCodecTests {
         }
     }
 }
+
+/// Issue 34: the balances answer is written straight into bytes; they must be the bytes the
+/// tree would have made, for any key and any quantity.
+@Suite("Canonical balances written as bytes")
+struct CanonicalBalancesBytesTests {
+    @Test("the same bytes as the JSON tree, with keys that need escaping and every quantity form")
+    func sameAsTree() throws {
+        let keys = ["mug-white", "quote\"d", "back\\slash", "tab\there", "line\nbreak", "é ☃ 𝄞", "\u{1}", ""]
+        let quantities = ["0", "12", "-3", "3.5", "0.000000000000000001", "999999999999999999", "-0.25"]
+        var balances: [Balance] = []
+        for (index, key) in keys.enumerated() {
+            for quantity in quantities {
+                balances.append(
+                    Balance(
+                        product: key, location: keys[(index + 3) % keys.count],
+                        quantity: try Quantity(parsing: quantity)))
+            }
+        }
+        for count in [0, 1, 2, balances.count] {
+            let slice = Array(balances.prefix(count))
+            let tree = JSONWriter.bytes(["balances": .array(slice.map(CanonicalJSON.json))])
+            #expect(CanonicalJSON.balancesBytes(slice) == tree, "\(count) balances")
+        }
+    }
+}

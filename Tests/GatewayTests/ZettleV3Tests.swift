@@ -186,6 +186,37 @@ struct ZettleV3Tests {
     }
 
     @Test(
+        "to a V3 backend: a movement that would need more parts than one request holds is refused at once, nothing sent (the split was quantity ÷ 100,000 steps)"
+    )
+    func outboundRefusesTooManyParts() async throws {
+        let upstream = FakeUpstream { _ in (204, "") }
+        try await upstream.run { base in
+            try await UntrustedBackendTests.withRoutedGateway("stockgate", to: "zettle-v3", base: base) { live in
+                let started = ContinuousClock.now
+                // The largest quantity the decoders take: 10¹³ parts before.
+                let huge = try await HTTPClient.shared.send(
+                    .POST, live.baseURL + "/stockgate/v1/movements",
+                    body:
+                        #"{"movements": [{"product": "tshirt-blue-m", "quantity": "999999999999999999", "from": "supplier", "to": "shop-floor"}]}"#
+                )
+                #expect(ContinuousClock.now - started < .seconds(5))
+                let error = huge.json?["results"]?.arrayValue?.first?["error"]
+                #expect(error?["field"] == "movements[0].quantity", "\(huge.text)")
+                #expect(error?["message"]?.stringValue?.contains("at most 1000 movements") == true, "\(huge.text)")
+                // Two movements that fit alone but not together (600 parts each).
+                let together = try await HTTPClient.shared.send(
+                    .POST, live.baseURL + "/stockgate/v1/movements",
+                    body:
+                        #"{"atomic": true, "movements": [{"product": "tshirt-blue-m", "quantity": "60000000", "from": "supplier", "to": "shop-floor"}, {"product": "tshirt-blue-l", "quantity": "60000000", "from": "supplier", "to": "shop-floor"}]}"#
+                )
+                #expect(together.status == 422, "\(together.text)")
+                #expect(together.text.contains("these need 1200"), "\(together.text)")
+                #expect(upstream.requests.isEmpty)
+            }
+        }
+    }
+
+    @Test(
         "to a V3 backend: 429 with Retry-After is waited for and retried (not processed), then applied once; the wait is on the backend's clock"
     )
     func outboundRateLimit() async throws {

@@ -187,7 +187,9 @@ public struct CanonicalCodec: InboundCodec {
         case .deleted(let ids):
             return .json(.ok, ["deleted": .array(ids.map(JSONValue.integer))])
         case .balances(let balances):
-            return .json(.ok, ["balances": .array(balances.map(CanonicalJSON.json))])
+            var response = CodecResponse.json(.ok, [:])
+            response.body = CanonicalJSON.balancesBytes(balances)
+            return response
         case .locations(let locations):
             return .json(.ok, ["locations": .array(locations.map(CanonicalJSON.json))])
         case .tracking(let untracked):

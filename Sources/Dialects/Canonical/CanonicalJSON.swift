@@ -198,6 +198,27 @@ public enum CanonicalJSON {
         ]
     }
 
+    /// `{"balances": [...]}` written straight into bytes: the same bytes as
+    /// `JSONWriter.bytes(["balances": .array(balances.map(json))])` without building the tree
+    /// (the read hop's answer; issue 34).
+    public static func balancesBytes(_ balances: [Balance]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(16 + balances.count * 80)
+        output.append(contentsOf: #"{"balances":["#.utf8)
+        for (index, balance) in balances.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            output.append(contentsOf: #"{"product":"#.utf8)
+            JSONWriter.appendString(balance.product, into: &output)
+            output.append(contentsOf: #","location":"#.utf8)
+            JSONWriter.appendString(balance.location, into: &output)
+            output.append(contentsOf: #","quantity":""#.utf8)
+            output.append(contentsOf: balance.quantity.description.utf8)
+            output.append(contentsOf: #""}"#.utf8)
+        }
+        output.append(contentsOf: "]}".utf8)
+        return output
+    }
+
     public static func json(_ location: Location) -> JSONValue {
         ["key": .string(location.key), "kind": .string(location.kind.rawValue)]
     }

@@ -19,6 +19,7 @@ public struct ZettleV3Outbound: OutboundCodec {
 
     public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {
         _ = try identities.identifiers(item, catalog: catalog)
+        _ = try Self.partCount(item.quantity)
     }
 
     public func moveRequest(
@@ -26,7 +27,17 @@ public struct ZettleV3Outbound: OutboundCodec {
     ) throws(GatewayError)
         -> OutboundRequest
     {
+        // Every part is a movement of the one request, and the request holds at most
+        // `maxMovements`: counted before any part is made, so a huge quantity costs nothing.
+        var count = 0
+        for item in items { count += try Self.partCount(item.quantity) }
+        guard count <= ZettleV3Codec.maxMovements else {
+            throw GatewayError.unsupported(
+                "a Zettle V3 backend takes at most \(ZettleV3Codec.maxMovements) movements of at most \(Self.maxChange) in one request; these need \(count)",
+                field: "quantity")
+        }
         var movements: [JSONValue] = []
+        movements.reserveCapacity(count)
         for item in items {
             let ids = try identities.identifiers(item, catalog: catalog)
             // The API refuses a movement over 100,000 (PayPal's own integration caps each one:
@@ -51,6 +62,25 @@ public struct ZettleV3Outbound: OutboundCodec {
 
     /// The largest movement the V3 API takes.
     public static let maxChange = Quantity(100_000)
+
+    /// How many movements of at most `maxChange` a quantity takes; refused past what one
+    /// request may hold (the split was a loop of quantity ÷ 100,000 steps: 10¹³ for a quantity
+    /// the decoders take).
+    static func partCount(_ quantity: Quantity) throws(GatewayError) -> Int {
+        let most = Quantity(100_000 * ZettleV3Codec.maxMovements)  // maxChange × maxMovements
+        guard quantity <= most else {
+            throw GatewayError.unsupported(
+                "a Zettle V3 backend takes at most \(ZettleV3Codec.maxMovements) movements of at most \(maxChange) in one request: \(quantity) is more than \(most)",
+                field: "quantity")
+        }
+        var count = 1
+        var left = quantity
+        while left > maxChange {
+            left = left - maxChange
+            count += 1
+        }
+        return count
+    }
 
     /// A quantity as movements of at most `maxChange` each, the remainder last.
     static func parts(_ quantity: Quantity) -> [Quantity] {
