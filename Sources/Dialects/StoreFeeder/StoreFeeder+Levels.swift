@@ -123,8 +123,11 @@ extension StoreFeederCodec {
         } else {
             throw GatewayError.notFound(Self.unknownLocation, field: locationField)
         }
+        // A well-formed update at a location StockGate keeps no stock at: a conflict with what
+        // the location is (409), not a malformed request (Schemathesis sent one naming
+        // `Unspecified` by its reference, which its schema rightly allows).
         guard catalog.location(key: location)?.kind.isTracked == true else {
-            throw GatewayError.invalidValue(
+            throw GatewayError.conflict(
                 "\(locationField): the Unspecified location holds no stock StockGate keeps; name a stock location.",
                 field: locationField)
         }

@@ -65,11 +65,14 @@ extension StoreFeederCodec {
         let limit = Int(Int32.max)
         let common: [(String, JSONValue)] =
             (withProduct ? [("ProductIDType", identifier(["SKU", "ID"]))] : []) + [
-                ("StockLocationID", identifier(["ID", "StockLocationReference"], warehouse: true)),
+                // Null or absent: the Unspecified location (the vendor's help), refused 409 here.
+                (
+                    "StockLocationID",
+                    SchemaFragment.nullable(identifier(["ID", "StockLocationReference"], warehouse: true))
+                ),
                 ("Reason", SchemaFragment.nullable(SchemaFragment.text(maxLength: maxText, allowEmpty: true))),
             ]
-        let required =
-            (withProduct ? ["ProductIDType"] : []) + ["AdjustmentType", "AdjustmentAmount", "StockLocationID"]
+        let required = (withProduct ? ["ProductIDType"] : []) + ["AdjustmentType", "AdjustmentAmount"]
         return [
             "anyOf": [
                 SchemaFragment.object(
