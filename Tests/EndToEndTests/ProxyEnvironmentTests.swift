@@ -19,14 +19,6 @@ struct ProxyEnvironmentTests {
                 for viaProxy in [true, false] {
                     let directory = temporaryDirectory()
                     defer { try? FileManager.default.removeItem(atPath: directory) }
-                    try """
-                    backends:
-                      - name: pos
-                        dialect: zettle-v3
-                        base_url: \(backendURL)
-                    routes:
-                      stockgate: pos
-                    """.write(toFile: directory + "/config.yaml", atomically: true, encoding: .utf8)
                     var environment = ProcessInfo.processInfo.environment
                     for name in [
                         "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
@@ -34,12 +26,8 @@ struct ProxyEnvironmentTests {
                         environment[name] = nil
                     }
                     if viaProxy { environment["http_proxy"] = proxyURL }
-                    let (process, port) = try await StockGateProcess.startListening(
-                        [
-                            "serve", "--port", "0", "--data-dir", directory + "/data", "--config",
-                            directory + "/config.yaml",
-                            "--mappings", StockGateProcess.repository.appendingPathComponent("mappings").path,
-                        ], environment: environment)
+                    let (process, port) = try await StockGateProcess.startRouted(
+                        to: "zettle-v3", at: backendURL, directory: directory, environment: environment)
                     defer { process.terminate() }
                     let (proxied, direct) = (proxy.requests.count, backend.requests.count)
                     let moved = try await HTTPClient.shared.send(

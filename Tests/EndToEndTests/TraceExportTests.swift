@@ -29,23 +29,11 @@ struct TraceExportTests {
             try await backend.run { backendURL in
                 let directory = temporaryDirectory()
                 defer { try? FileManager.default.removeItem(atPath: directory) }
-                try """
-                backends:
-                  - name: pos
-                    dialect: zettle-v3
-                    base_url: \(backendURL)
-                routes:
-                  stockgate: pos
-                """.write(toFile: directory + "/config.yaml", atomically: true, encoding: .utf8)
                 var environment = ProcessInfo.processInfo.environment
                 environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = collectorURL
                 environment["OTEL_BSP_SCHEDULE_DELAY"] = "100"
-                let (process, port) = try await StockGateProcess.startListening(
-                    [
-                        "serve", "--port", "0", "--data-dir", directory + "/data", "--config",
-                        directory + "/config.yaml",
-                        "--mappings", StockGateProcess.repository.appendingPathComponent("mappings").path,
-                    ], environment: environment)
+                let (process, port) = try await StockGateProcess.startRouted(
+                    to: "zettle-v3", at: backendURL, directory: directory, environment: environment)
                 defer { process.terminate() }
                 let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
                 let moved = try await HTTPClient.shared.send(

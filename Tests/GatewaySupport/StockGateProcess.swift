@@ -59,6 +59,26 @@ public enum StockGateProcess {
         return try await announced(process)
     }
 
+    /// `stockgate serve` with StockGate's own API routed to one backend (`dialect` at
+    /// `baseURL`), its data and config in `directory`, in `environment`: the process and its port.
+    public static func startRouted(
+        to dialect: String, at baseURL: String, directory: String, environment: [String: String]
+    ) async throws -> (process: ChildProcess, port: Int) {
+        try """
+        backends:
+          - name: routed
+            dialect: \(dialect)
+            base_url: \(baseURL)
+        routes:
+          stockgate: routed
+        """.write(toFile: directory + "/config.yaml", atomically: true, encoding: .utf8)
+        return try await startListening(
+            [
+                "serve", "--port", "0", "--data-dir", directory + "/data", "--config", directory + "/config.yaml",
+                "--mappings", repository.appendingPathComponent("mappings").path,
+            ], environment: environment)
+    }
+
     /// Another listening command (`stockgate record …`) and the port it printed.
     public static func startListening(
         _ arguments: [String], environment: [String: String]? = nil
