@@ -64,21 +64,27 @@ actor BackendAuthenticator {
         }
     }
 
+    /// The headers of fixed credentials (none, a bearer token, a header of its own), read
+    /// without an `await`; nil for OAuth2, whose token `headers(refresh:)` fetches and caches.
+    nonisolated var fixedHeaders: HTTPFields? {
+        switch method {
+        case .none: return [:]
+        case .bearer(let token): return [.authorization: "Bearer " + token.value]
+        case .header(let name, let value):
+            // The configuration refuses a name that is not a header name.
+            guard let name = HTTPField.Name(name) else { return nil }
+            return [name: value.value]
+        case .clientCredentials, .password: return nil
+        }
+    }
+
     /// The headers to add to a request; `refresh` drops a cached token first. Fixed
     /// credentials are answered without entering the actor (no hop on every request).
     nonisolated func headers(refresh: Bool) async throws -> HTTPFields {
-        switch method {
-        case .none:
-            return [:]
-        case .bearer(let token):
-            return [.authorization: "Bearer " + token.value]
-        case .header(let name, let value):
-            // The configuration refuses a name that is not a header name.
-            guard let name = HTTPField.Name(name) else { throw GatewayError.internalError("bad auth header name") }
-            return [name: value.value]
-        case .clientCredentials, .password:
-            return try await tokenHeaders(refresh: refresh)
-        }
+        if let fixed = fixedHeaders { return fixed }
+        // The configuration refuses a name that is not a header name.
+        if case .header = method { throw GatewayError.internalError("bad auth header name") }
+        return try await tokenHeaders(refresh: refresh)
     }
 
     /// A cached token, or a fresh one from the token endpoint.

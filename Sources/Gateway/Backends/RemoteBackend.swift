@@ -588,7 +588,12 @@ public final class RemoteBackend: StockBackend {
             head.headerFields[.traceParentField] = trace.child().header
             if let state = facts.tracestate { head.headerFields[.traceStateField] = state }
         }
-        head.headerFields.append(contentsOf: try await auth.headers(refresh: refresh))
+        // Fixed credentials need no `await` (a suspension point on every forward).
+        if let fixed = auth.fixedHeaders {
+            head.headerFields.append(contentsOf: fixed)
+        } else {
+            head.headerFields.append(contentsOf: try await auth.headers(refresh: refresh))
+        }
         let response: CurlResponse
         if GatewayTracing.recording {
             response = try await withSpan("\(request.method.rawValue) \(name)", ofKind: .client) { span in
