@@ -385,6 +385,24 @@ struct WebhookRecoveryTests {
             await third.recover(store: ledger, catalog: demoCatalog)
             try await Task.sleep(for: .milliseconds(300))
             #expect(received.withLock { $0.count } == 2)
+            // A recovery reads the newest movements only; a full window leaves out its oldest
+            // request (it may be cut short, and its message id would not be its own).
+            for (index, request) in ["0d", "0e", "0f"].enumerated() {
+                try await Self.restock(
+                    ledger, 1, request: request.padding(toLength: 32, withPad: "0", startingAt: 0),
+                    external: "00000000-0000-4000-8000-00000000001\(index)")
+            }
+            let bounded = PusherHub(
+                client: client, retryDelay: .milliseconds(50), destinations: PusherTests.loopbackAllowed,
+                store: try WebhookStore(directory: directory + "/webhooks"), maxRecovered: 2, logger: quietLogger)
+            await bounded.recover(store: ledger, catalog: demoCatalog)
+            try await waitUntil(timeout: .seconds(10), "the newest change delivered") {
+                bounded.deliveredCount(Self.subscription) == 1
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let last = received.withLock { $0.count == 3 ? $0.last : nil }
+            let newest = try JSONParser.parse(Array((last?["payload"]?.stringValue ?? "").utf8))
+            #expect(newest["externalUuid"] == "00000000-0000-4000-8000-000000000012", "\(newest)")
         }
     }
 }

@@ -100,6 +100,8 @@ public final class PusherHub: Sendable {
     let maxSubscriptions: Int
     let maxQueued: Int
     let maxAge: Duration
+    /// Most journal movements a recovery reads (the newest).
+    let maxRecovered: Int
     let metrics: GatewayMetrics?
     /// Where subscriptions and undelivered messages are kept across restarts (nil: memory only).
     let store: WebhookStore?
@@ -123,8 +125,9 @@ public final class PusherHub: Sendable {
         client: CurlHTTPClient, organization: String? = nil, maxAttempts: Int = 6, retryDelay: Duration = .seconds(1),
         destinations: DestinationPolicy = DestinationPolicy(), maxSubscriptions: Int = 50, maxQueued: Int = 1000,
         maxAge: Duration = .seconds(3600), metrics: GatewayMetrics? = nil, store: WebhookStore? = nil,
-        logger: Logger
+        maxRecovered: Int = 10_000, logger: Logger
     ) {
+        self.maxRecovered = maxRecovered
         self.store = store
         self.client = client
         self.destinations = destinations
@@ -352,7 +355,11 @@ public final class PusherHub: Sendable {
         let listeners = subscriptions.withLock { $0.filter { $0.wants("InventoryBalanceChanged") } }
         guard let earliest = listeners.map(\.created).min() else { return }
         let since = max(earliest, Date().addingTimeInterval(-Self.seconds(maxAge)))
-        guard let journal = try? await store.movements(MovementQuery(createdFrom: since)) else { return }
+        // The newest `maxRecovered` movements at most: a crash loses the messages of the last
+        // writes before it, and a busy hour is not read whole into memory at start.
+        let query = MovementQuery(
+            createdFrom: since, order: [MovementQuery.Sort(.id, descending: true)], limit: maxRecovered)
+        guard let journal = try? await store.movements(query) else { return }
         // The movements each request applied: reversals (a delete) and transfers confirmed
         // later are not changes the Pusher API was told of when they were made.
         var groups: [(request: String, movements: [Movement])] = []
@@ -369,6 +376,9 @@ public final class PusherHub: Sendable {
                 groups.append((request, [movement]))
             }
         }
+        // A full window may cut the oldest request's movements short: its message id would not
+        // be the one it was queued under, so it is left out.
+        if journal.count == maxRecovered, !groups.isEmpty { groups.removeFirst() }
         var recovered = 0
         for group in groups {
             let before = published.withLock { $0.ids.count }
