@@ -96,7 +96,6 @@ public enum OpenAPI {
         let path: String
         let method: String
         let route: RouteDescription
-        var accepted: [JSONValue] = []
         var acceptedBodies: [(name: String, value: JSONValue)] = []
         var bodies: [(name: String, value: JSONValue)] = []
         var query: [String: [String]] = [:]
@@ -129,10 +128,7 @@ public enum OpenAPI {
                 request.bodyJSON ?? request.body.flatMap { try? JSONParser.parse($0) }
             if let body, !JSONWriter.string(body).contains("${") {
                 bodies.append((name, body))
-                if (200..<300).contains(expected.status) {
-                    accepted.append(body)
-                    acceptedBodies.append((name, body))
-                }
+                if (200..<300).contains(expected.status) { acceptedBodies.append((name, body)) }
             }
             for item in request.query {
                 if query[item.name] == nil { queryOrder.append(item.name) }
@@ -258,7 +254,9 @@ public enum OpenAPI {
             guard !bodies.isEmpty else { return nil }
             var examples = JSONObject()
             for (name, value) in bodies where examples[name] == nil { examples[name] = ["value": value] }
-            let schema = accepted.isEmpty ? JSONValue.object(JSONObject()) : Schema.infer(accepted, matchers: false)
+            let schema =
+                acceptedBodies.isEmpty
+                ? JSONValue.object(JSONObject()) : Schema.infer(acceptedBodies.map(\.value), matchers: false)
             return [
                 "required": true, "content": ["application/json": ["schema": schema, "examples": .object(examples)]],
             ]

@@ -39,8 +39,8 @@ extension CanonicalCodec {
     static func batchSchema(member: String) -> JSONValue {
         let items: JSONValue =
             member == "levels"
-            ? ["anyOf": CanonicalJSON.levelSchemas]
-            : ["anyOf": .array([CanonicalJSON.movementSchema] + CanonicalJSON.levelSchemas.arrayValue!)]
+            ? ["anyOf": .array(CanonicalJSON.levelSchemas)]
+            : ["anyOf": .array([CanonicalJSON.movementSchema] + CanonicalJSON.levelSchemas)]
         return SchemaFragment.object(
             [
                 (member, SchemaFragment.batch(items, maxItems: maxBatchItems)),
@@ -84,7 +84,7 @@ extension CanonicalJSON {
 
     /// A level item, one schema for "set to `level`" and one for "change by `change`": the two
     /// exclude each other. `level` is zero or more; `change` is not zero.
-    static var levelSchemas: JSONValue {
+    static var levelSchemas: [JSONValue] {
         let key = SchemaFragment.text(maxLength: 128)
         let expected = SchemaFragment.nullable(SchemaFragment.quantity(positive: false, nonZero: false))
         let common: [(String, JSONValue)] = [("product", key), ("location", key), ("expected", expected)] + texts

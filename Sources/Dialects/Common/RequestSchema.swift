@@ -114,9 +114,6 @@ public enum SchemaFragment {
         ["type": "integer", "minimum": .integer(Int(range.lowerBound)), "maximum": .integer(Int(range.upperBound))]
     }
 
-    /// An integer in `range`, as a query parameter's text.
-    public static func integerText(_ range: ClosedRange<Int64>) -> JSONValue { integer(range) }
-
     /// A quantity as the decoders read it: a JSON number or, with `allowString`, a decimal
     /// string; greater than zero when `positive`, else any sign (not zero when `nonZero`). The
     /// decoders take at most 18 integer and 18 fraction digits: a string's pattern says so

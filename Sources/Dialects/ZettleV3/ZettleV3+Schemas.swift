@@ -8,7 +8,7 @@ extension ZettleV3Codec {
         // A member the decoder reads as absent when null.
         let optionalUUID: JSONValue = ["anyOf": [uuid, ["type": "null"]]]
         let page = [
-            RequestSchema.Parameter("limit", SchemaFragment.integerText(1...Int64(Self.maxLimit))),
+            RequestSchema.Parameter("limit", SchemaFragment.integer(1...Int64(Self.maxLimit))),
             RequestSchema.Parameter("cursor", ["type": "string", "minLength": 1, "maxLength": 100]),
         ]
         switch route.endpoint {

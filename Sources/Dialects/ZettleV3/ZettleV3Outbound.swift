@@ -19,7 +19,7 @@ public struct ZettleV3Outbound: OutboundCodec {
 
     public func check(_ item: Movement, catalog: Catalog) throws(GatewayError) {
         _ = try identities.identifiers(item, catalog: catalog)
-        _ = try Self.partCount(item.quantity)
+        _ = try Self.parts(item.quantity)
     }
 
     public func moveRequest(
@@ -27,10 +27,9 @@ public struct ZettleV3Outbound: OutboundCodec {
     ) throws(GatewayError)
         -> OutboundRequest
     {
-        // Every part is a movement of the one request, and the request holds at most
-        // `maxMovements`: counted before any part is made, so a huge quantity costs nothing.
-        var count = 0
-        for item in items { count += try Self.partCount(item.quantity) }
+        // Every part is a movement of the one request, which holds at most `maxMovements`.
+        let split = try items.map { item throws(GatewayError) in try Self.parts(item.quantity) }
+        let count = split.reduce(0) { $0 + $1.count }
         guard count <= ZettleV3Codec.maxMovements else {
             throw GatewayError.unsupported(
                 "a Zettle V3 backend takes at most \(ZettleV3Codec.maxMovements) movements of at most \(Self.maxChange) in one request; these need \(count)",
@@ -38,13 +37,13 @@ public struct ZettleV3Outbound: OutboundCodec {
         }
         var movements: [JSONValue] = []
         movements.reserveCapacity(count)
-        for item in items {
+        for (item, parts) in zip(items, split) {
             let ids = try identities.identifiers(item, catalog: catalog)
             // The API refuses a movement over 100,000 (PayPal's own integration caps each one:
             // inpsyde/paypal-point-of-sale `modules.local/paypal-pos-sync/src/Job/SyncStockJob.php`,
             // "The API does not allow transactions larger than 100.000"). A larger one goes as
             // several movements of the same request, which V3 applies all or nothing.
-            for part in Self.parts(item.quantity) {
+            for part in parts {
                 movements.append([
                     "productUuid": .string(ids.product), "variantUuid": .string(ids.variant),
                     "from": .string(ids.from), "to": .string(ids.to), "change": .number(part.description),
@@ -63,27 +62,16 @@ public struct ZettleV3Outbound: OutboundCodec {
     /// The largest movement the V3 API takes.
     public static let maxChange = Quantity(100_000)
 
-    /// How many movements of at most `maxChange` a quantity takes; refused past what one
-    /// request may hold (the split was a loop of quantity ÷ 100,000 steps: 10¹³ for a quantity
-    /// the decoders take).
-    static func partCount(_ quantity: Quantity) throws(GatewayError) -> Int {
+    /// A quantity as movements of at most `maxChange` each, the remainder last; refused past
+    /// what one request may hold before any part is made (the split was a loop of
+    /// quantity ÷ 100,000 steps: 10¹³ for a quantity the decoders take).
+    static func parts(_ quantity: Quantity) throws(GatewayError) -> [Quantity] {
         let most = Quantity(100_000 * ZettleV3Codec.maxMovements)  // maxChange × maxMovements
         guard quantity <= most else {
             throw GatewayError.unsupported(
                 "a Zettle V3 backend takes at most \(ZettleV3Codec.maxMovements) movements of at most \(maxChange) in one request: \(quantity) is more than \(most)",
                 field: "quantity")
         }
-        var count = 1
-        var left = quantity
-        while left > maxChange {
-            left = left - maxChange
-            count += 1
-        }
-        return count
-    }
-
-    /// A quantity as movements of at most `maxChange` each, the remainder last.
-    static func parts(_ quantity: Quantity) -> [Quantity] {
         var parts: [Quantity] = []
         var left = quantity
         while left > maxChange {

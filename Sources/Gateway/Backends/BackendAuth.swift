@@ -47,12 +47,22 @@ actor BackendAuthenticator {
     /// Learns each access token fetched, so a backend quoting it back is redacted.
     let redactor: SecretRedactor
     private var token: (value: String, expires: ContinuousClock.Instant)?
+    /// The headers of fixed credentials (none, a bearer token, a header of its own), made once:
+    /// read without an `await` on every forward. Nil for OAuth2, whose token `headers(refresh:)`
+    /// fetches and caches, and for a header name that is not one (the configuration refuses it).
+    nonisolated let fixedHeaders: HTTPFields?
 
     init(method: BackendAuthMethod, client: CurlHTTPClient, backendName: String, redactor: SecretRedactor) {
         self.method = method
         self.client = client
         self.backendName = backendName
         self.redactor = redactor
+        switch method {
+        case .none: fixedHeaders = [:]
+        case .bearer(let token): fixedHeaders = [.authorization: "Bearer " + token.value]
+        case .header(let name, let value): fixedHeaders = HTTPField.Name(name).map { [$0: value.value] }
+        case .clientCredentials, .password: fixedHeaders = nil
+        }
         for secret in method.secretValues { redactor.add(secret) }
     }
 
@@ -61,20 +71,6 @@ actor BackendAuthenticator {
         switch method {
         case .clientCredentials, .password: return true
         default: return false
-        }
-    }
-
-    /// The headers of fixed credentials (none, a bearer token, a header of its own), read
-    /// without an `await`; nil for OAuth2, whose token `headers(refresh:)` fetches and caches.
-    nonisolated var fixedHeaders: HTTPFields? {
-        switch method {
-        case .none: return [:]
-        case .bearer(let token): return [.authorization: "Bearer " + token.value]
-        case .header(let name, let value):
-            // The configuration refuses a name that is not a header name.
-            guard let name = HTTPField.Name(name) else { return nil }
-            return [name: value.value]
-        case .clientCredentials, .password: return nil
         }
     }
 

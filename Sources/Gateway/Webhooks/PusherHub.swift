@@ -145,7 +145,7 @@ public final class PusherHub: Sendable {
         let kept = store.loadSubscriptions()
         subscriptions.withLock { $0 = kept }
         let now = Date()
-        let (pending, queued) = store.load(window: Self.seconds(maxAge), now: now)
+        let (pending, queued) = store.load(window: maxAge.timeInterval, now: now)
         // A message queued before the restart is not queued again by a resend or a recovery.
         for id in queued.keys { _ = remember(id) }
         for message in pending {
@@ -354,7 +354,7 @@ public final class PusherHub: Sendable {
     public func recover(store: any LedgerStore, catalog: Catalog) async {
         let listeners = subscriptions.withLock { $0.filter { $0.wants("InventoryBalanceChanged") } }
         guard let earliest = listeners.map(\.created).min() else { return }
-        let since = max(earliest, Date().addingTimeInterval(-Self.seconds(maxAge)))
+        let since = max(earliest, Date().addingTimeInterval(-maxAge.timeInterval))
         // The newest `maxRecovered` movements at most: a crash loses the messages of the last
         // writes before it, and a busy hour is not read whole into memory at start.
         let query = MovementQuery(
@@ -393,10 +393,6 @@ public final class PusherHub: Sendable {
                 "webhook messages recovered from the journal",
                 metadata: ["messages": "\(recovered)", "changes": "\(groups.count)"])
         }
-    }
-
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
     }
 
     /// Lowercase hex HMAC-SHA256 of `timestamp.payload` keyed by `key`.
