@@ -244,7 +244,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP", "TestSupport",
-                "GatewayTestSupport", "StoreTestSupport",
+                "GatewayTestSupport", "StoreTestSupport", "PostgresStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

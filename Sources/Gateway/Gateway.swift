@@ -46,7 +46,7 @@ public final class Gateway: Sendable {
     func resetForTest() async throws {
         try await testReset?()
         faults?.remove()
-        pusher?.reset()
+        await pusher?.reset()
         direct?.resetPositions()
     }
     /// Faults played on demand (`/stockgate/v1/test/faults`); nil unless `--enable-faults`.
@@ -441,8 +441,7 @@ public final class Gateway: Sendable {
         log: inout CodecResponse.LogFacts, losses: inout (dropped: [String], truncated: [String])
     ) async {
         if let pusher, let store = routed as? any LedgerStore, !batch.succeeded.isEmpty {
-            await pusher.movementsApplied(
-                batch.succeeded, facts: facts, store: store, catalog: catalog, replayed: batch.replayed)
+            await pusher.movementsApplied(batch.succeeded, facts: facts, store: store, catalog: catalog)
         }
         guard !batch.replayed else { return }
         log.itemsApplied += batch.succeeded.count

@@ -233,7 +233,8 @@ extension Ledger {
             try db.execute(
                 sql: """
                     DELETE FROM balance; DELETE FROM movement; DELETE FROM sqlite_sequence WHERE name = 'movement';
-                    DELETE FROM idempotency; DELETE FROM tracking
+                    DELETE FROM idempotency; DELETE FROM tracking; DELETE FROM webhook_subscription;
+                    DELETE FROM webhook_message
                     """)
         }
         logger.warning("ledger reset for testing")

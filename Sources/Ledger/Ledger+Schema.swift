@@ -153,6 +153,32 @@ extension Ledger {
                     CREATE INDEX movement_by_created ON movement(created_at) WHERE backend IS NULL;
                     """)
         }
+        migrator.registerMigration("v9-webhooks") { db in
+            // The webhook simulator's state (issue 33): subscriptions with the lease of their
+            // deliverer, and the messages queued lately — pending while `outcome` is NULL, kept
+            // after that for a message's lifetime so that a change is never queued twice.
+            try db.execute(
+                sql: """
+                    CREATE TABLE webhook_subscription (
+                        uuid TEXT PRIMARY KEY,
+                        owner TEXT,
+                        document TEXT NOT NULL,
+                        deliverer TEXT,
+                        lease_until INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE TABLE webhook_message (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        message_id TEXT NOT NULL UNIQUE,
+                        subscription TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        signature TEXT NOT NULL,
+                        queued_at INTEGER NOT NULL,
+                        outcome TEXT
+                    );
+                    CREATE INDEX webhook_message_pending ON webhook_message(subscription, seq) WHERE outcome IS NULL;
+                    CREATE INDEX webhook_message_by_age ON webhook_message(queued_at);
+                    """)
+        }
         return migrator
     }
 }

@@ -135,9 +135,12 @@ public final class Ledger: StockBackend {
     }
 
     /// Runs `body` as part of the next group commit, in a savepoint of its own: it is applied
-    /// whole or not at all, and this returns once it is committed (on disk).
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await commits.write(body)
+    /// whole or not at all, and this returns once it is committed (on disk, unless not `durable`:
+    /// then a crash may lose it, never a part of it).
+    func write<T: Sendable>(
+        durable: Bool = true, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        try await commits.write(durable: durable, body)
     }
 
     /// Transactions committed since the ledger was opened; each holds one or more writes.

@@ -254,7 +254,10 @@ extension PostgresStore: LedgerStore, ForwardJournal {
     public func reset() async throws {
         try await transaction { connection in
             try await connection.query(
-                "TRUNCATE movement, balance, idempotency, idempotency_claim, tracking RESTART IDENTITY",
+                """
+                TRUNCATE movement, balance, idempotency, idempotency_claim, tracking, webhook_subscription,
+                    webhook_message RESTART IDENTITY
+                """,
                 logger: self.logger)
             return ((), true)
         }

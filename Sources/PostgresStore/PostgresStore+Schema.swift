@@ -90,6 +90,31 @@ extension PostgresStore {
                 CREATE INDEX movement_by_created ON movement(created_at) WHERE backend IS NULL;
                 """)
         ),
+        (
+            5,
+            // As the SQLite ledger's v9: the webhook simulator's state, shared by the instances.
+            statements(
+                """
+                CREATE TABLE webhook_subscription (
+                    uuid TEXT PRIMARY KEY,
+                    owner TEXT,
+                    document TEXT NOT NULL,
+                    deliverer TEXT,
+                    lease_until BIGINT NOT NULL DEFAULT 0
+                );
+                CREATE TABLE webhook_message (
+                    seq BIGSERIAL PRIMARY KEY,
+                    message_id TEXT NOT NULL UNIQUE,
+                    subscription TEXT NOT NULL,
+                    body BYTEA NOT NULL,
+                    signature TEXT NOT NULL,
+                    queued_at BIGINT NOT NULL,
+                    outcome TEXT
+                );
+                CREATE INDEX webhook_message_pending ON webhook_message(subscription, seq) WHERE outcome IS NULL;
+                CREATE INDEX webhook_message_by_age ON webhook_message(queued_at);
+                """)
+        ),
     ]
 
     /// Splits statements separated by `;` at the end of a line.

@@ -94,17 +94,10 @@ struct Serve: AsyncParsableCommand {
         metrics.configurationLoaded()
         // Kept across reloads, as the metrics are.
         let faults = settings.faults ? FaultSchedule() : nil
-        let pusher: PusherHub?
-        do {
-            pusher = try Self.makePusher(settings, client: client, metrics: metrics, logger: logger)
-        } catch {
-            await client.shutdown()
-            try? (storage as? Ledger)?.close()
-            throw error
-        }
-        // One process owns the embedded ledger: what it committed and never queued (a crash in
-        // between) is its own to send. On PostgreSQL other instances wrote too: no recovery.
-        if let pusher, let ledger = storage as? Ledger { await pusher.recover(store: ledger, catalog: catalog) }
+        let pusher = Self.makePusher(settings, storage: storage, client: client, metrics: metrics, logger: logger)
+        // What was committed and never queued (a crash in between) is sent now; a message id is
+        // queued once, so on PostgreSQL every instance may look.
+        if let pusher { await pusher.recover(store: storage, catalog: catalog) }
         do {
             gateway = try Self.makeGateway(
                 settings, catalog: catalog, storage: storage, client: client, metrics: metrics, faults: faults,
@@ -122,6 +115,8 @@ struct Serve: AsyncParsableCommand {
         var parts: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: client), .init(service: storageService), .init(service: server),
         ]
+        // Stops delivering webhooks after the server drained, before the store closes.
+        if let pusher { parts.insert(.init(service: pusher), at: 2) }
         // The span exporter stops last: it sends what the drained requests recorded.
         if let tracing = try Self.tracingService(environment: settings.environment, logger: logger) {
             parts.insert(.init(service: tracing), at: 0)
@@ -319,21 +314,18 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// Zettle's Pusher API with `--enable-webhooks`: its subscriptions and undelivered messages
-    /// kept in `<data_dir>/webhooks`, so a restart forgets neither.
+    /// kept in the store (the ledger's file, or the shared database), so a restart forgets
+    /// neither and the instances of one database share them.
     static func makePusher(
-        _ settings: ServeSettings, client: CurlHTTPClient, metrics: GatewayMetrics, logger: Logger
-    ) throws(CommandError) -> PusherHub? {
+        _ settings: ServeSettings, storage: any LedgerStore, client: CurlHTTPClient, metrics: GatewayMetrics,
+        logger: Logger
+    ) -> PusherHub? {
         guard settings.webhooks else { return nil }
-        let store: WebhookStore
-        do {
-            store = try WebhookStore(directory: settings.configuration.dataDirectory + "/webhooks")
-        } catch {
-            throw CommandError("webhooks: \(error)")
-        }
         return PusherHub(
             client: client,
             organization: settings.configuration.dialectSettings[ZettleCodec.dialect]?["organization_uuid"],
-            destinations: settings.configuration.webhookDestinations, metrics: metrics, store: store, logger: logger)
+            destinations: settings.configuration.webhookDestinations, metrics: metrics,
+            state: storage as? any WebhookStateStore, ownsStore: storage is Ledger, logger: logger)
     }
 
     /// What answers in place of the pipeline: the recorded cases, and with `--record-missing`

@@ -246,17 +246,20 @@ struct WebhookRestartTests {
         }
         try await upstream.run { base in
             let client = CurlHTTPClient(configuration: .init(timeout: .seconds(5)))
+            // The webhook state lives in a ledger file of its own, as in a data directory.
+            let store = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+            defer { try? store.close() }
             // The first run's hub waits a minute before its second attempt, as a stopped process
             // never makes one; the next runs retry at once.
-            func hub(retryDelay: Duration = .milliseconds(50)) throws -> PusherHub {
+            func hub(retryDelay: Duration = .milliseconds(50)) -> PusherHub {
                 PusherHub(
                     client: client, maxAttempts: 1000, retryDelay: retryDelay,
-                    destinations: PusherTests.loopbackAllowed, store: try WebhookStore(directory: directory),
-                    logger: quietLogger)
+                    destinations: PusherTests.loopbackAllowed, state: store, ownsStore: true, logger: quietLogger)
             }
             do {
                 // The first run: the receiver is down, the message stays queued.
-                try await LiveGateway.run(pusher: try hub(retryDelay: .seconds(60))) { live in
+                let first = hub(retryDelay: .seconds(60))
+                try await LiveGateway.run(pusher: first) { live in
                     let subscribed = try await PusherTests.subscribe(
                         live,
                         PusherTests.subscription(
@@ -269,12 +272,14 @@ struct WebhookRestartTests {
                         !receiver.received.withLock { $0 }.isEmpty
                     }
                 }
+                await first.shutdown()
                 let messageID = receiver.received.withLock { $0.first?["messageUuid"]?.stringValue }
                 #expect(messageID != nil, "\(receiver.received.withLock { $0 })")
                 // The second run, on the same data directory, with the receiver back.
                 receiver.status.withLock { $0 = 200 }
                 let before = receiver.received.withLock { $0.count }
-                let second = try hub()
+                let second = hub()
+                await second.ready()
                 #expect(second.all.map(\.uuid) == ["7d0b2a1e-8f35-11eb-8dcd-0242ac130003"], "the subscription is kept")
                 try await waitUntil(timeout: .seconds(10), "the kept message delivered") {
                     second.deliveredCount("7d0b2a1e-8f35-11eb-8dcd-0242ac130003") == 1
@@ -282,7 +287,8 @@ struct WebhookRestartTests {
                 let resent = receiver.received.withLock { Array($0.dropFirst(before)) }
                 #expect(resent.last?["messageUuid"]?.stringValue == messageID, "the same message, under its id")
                 // Delivered: a third run sends it no more.
-                let third = try hub()
+                await second.shutdown()
+                let third = hub()
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(third.deliveredCount("7d0b2a1e-8f35-11eb-8dcd-0242ac130003") == 0)
             } catch {
@@ -326,24 +332,24 @@ struct WebhookRecoveryTests {
         try await upstream.run { base in
             let client = CurlHTTPClient(configuration: .init(timeout: .seconds(5)))
             defer { Task { await client.shutdown() } }
-            func hub() throws -> PusherHub {
-                PusherHub(
-                    client: client, retryDelay: .milliseconds(50), destinations: PusherTests.loopbackAllowed,
-                    store: try WebhookStore(directory: directory + "/webhooks"), logger: quietLogger)
-            }
             let ledger = try Ledger.open(directory: directory + "/data", catalog: demoCatalog, logger: quietLogger)
             defer { try? ledger.close() }
+            func hub(maxRecovered: Int = 10_000) -> PusherHub {
+                PusherHub(
+                    client: client, retryDelay: .milliseconds(50), destinations: PusherTests.loopbackAllowed,
+                    state: ledger, ownsStore: true, maxRecovered: maxRecovered, logger: quietLogger)
+            }
             // Before anyone subscribed: never to be sent.
             try await Self.restock(
                 ledger, 1, request: "0a".padding(toLength: 32, withPad: "0", startingAt: 0),
                 external: "00000000-0000-4000-8000-000000000001")
             try await Task.sleep(for: .milliseconds(20))
-            let first = try hub()
+            let first = hub()
             let made = PusherHub.Subscription(
                 uuid: Self.subscription, transportName: "WEBHOOK", eventNames: ["InventoryBalanceChanged"],
                 destination: base + "/hook", contactEmail: "ops@example.com", status: "ACTIVE",
                 signingKey: PusherHub.makeSigningKey(), updated: Date())
-            #expect(first.add(made) == .added)
+            #expect(await first.add(made) == .added)
             try await Task.sleep(for: .milliseconds(20))
             // A change published as usual (queued, delivered) ...
             try await Self.restock(
@@ -364,7 +370,8 @@ struct WebhookRecoveryTests {
                 external: "00000000-0000-4000-8000-000000000003")
 
             // The restart: the journal has three changes; only the third is sent.
-            let second = try hub()
+            await first.shutdown()
+            let second = hub()
             await second.recover(store: ledger, catalog: demoCatalog)
             try await waitUntil(timeout: .seconds(10), "the recovered change delivered") {
                 second.deliveredCount(Self.subscription) == 1
@@ -381,7 +388,8 @@ struct WebhookRecoveryTests {
             #expect(payload["balanceAfter"]?.arrayValue?.first?["balance"] == "7", "\(payload)")
             #expect(payload["balanceBefore"]?.arrayValue?.first?["balance"] == "3", "\(payload)")
             // Another restart finds every change sent: nothing more.
-            let third = try hub()
+            await second.shutdown()
+            let third = hub()
             await third.recover(store: ledger, catalog: demoCatalog)
             try await Task.sleep(for: .milliseconds(300))
             #expect(received.withLock { $0.count } == 2)
@@ -392,9 +400,8 @@ struct WebhookRecoveryTests {
                     ledger, 1, request: request.padding(toLength: 32, withPad: "0", startingAt: 0),
                     external: "00000000-0000-4000-8000-00000000001\(index)")
             }
-            let bounded = PusherHub(
-                client: client, retryDelay: .milliseconds(50), destinations: PusherTests.loopbackAllowed,
-                store: try WebhookStore(directory: directory + "/webhooks"), maxRecovered: 2, logger: quietLogger)
+            await third.shutdown()
+            let bounded = hub(maxRecovered: 2)
             await bounded.recover(store: ledger, catalog: demoCatalog)
             try await waitUntil(timeout: .seconds(10), "the newest change delivered") {
                 bounded.deliveredCount(Self.subscription) == 1

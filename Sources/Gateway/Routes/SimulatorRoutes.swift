@@ -44,10 +44,12 @@ struct SimulatorRoutes: RouteCollection {
         if let hub = gateway.pusher {
             let envelope = Envelope.dialect { PusherEndpoint.refusal($0.code.httpStatus, $0.message, field: $0.field) }
             let handle: @Sendable (RouteRequest) -> Reply = { request in
-                .answer(
-                    PusherEndpoint.answer(
-                        method: request.head.method, path: request.head.path ?? "", body: request.body, hub: hub,
-                        client: request.client))
+                .later {
+                    Answer(
+                        await PusherEndpoint.answer(
+                            method: request.head.method, path: request.head.path ?? "", body: request.body, hub: hub,
+                            client: request.client))
+                }
             }
             for (methods, path) in [
                 ([.get, .post], "/organizations/{org}/subscriptions"),

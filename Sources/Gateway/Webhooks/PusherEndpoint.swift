@@ -27,7 +27,7 @@ import StockCore
 enum PusherEndpoint {
     static func answer(
         method: HTTPRequest.Method, path: String, body: [UInt8]?, hub: PusherHub, client: String?
-    ) -> CodecResponse {
+    ) async -> CodecResponse {
         let segments = path.prefix { $0 != "?" }.split(separator: "/").map(String.init)
         guard segments.count >= 3, segments[1].lowercased() == "self" || segments[1].lowercased() == hub.organization
         else {
@@ -39,22 +39,23 @@ enum PusherEndpoint {
         let uuid = segments.count > 3 ? segments.last! : nil
         switch (method, uuid) {
         case (.get, nil):
-            return .json(.ok, .array(hub.owned(by: client).map(\.json)))
+            return .json(.ok, .array(await hub.owned(by: client).map(\.json)))
         case (.post, nil):
-            return create(body, hub: hub, client: client)
+            return await create(body, hub: hub, client: client)
         case (.put, let uuid?):
-            return update(uuid, body, hub: hub, client: client)
+            return await update(uuid, body, hub: hub, client: client)
         case (.delete, let uuid?):
-            guard hub.remove(uuid.lowercased(), owner: client) else {
-                return refusal(.notFound, "Subscription '\(uuid)' not found", field: "subscriptionUuid")
+            switch await hub.remove(uuid.lowercased(), owner: client) {
+            case true: return CodecResponse(status: .noContent, headers: HTTPFields(), body: [])
+            case false: return refusal(.notFound, "Subscription '\(uuid)' not found", field: "subscriptionUuid")
+            case nil: return storeFailed
             }
-            return CodecResponse(status: .noContent, headers: HTTPFields(), body: [])
         default:
             return refusal(.methodNotAllowed, "\(method.rawValue) is not allowed here", field: nil)
         }
     }
 
-    static func create(_ body: [UInt8]?, hub: PusherHub, client: String?) -> CodecResponse {
+    static func create(_ body: [UInt8]?, hub: PusherHub, client: String?) async -> CodecResponse {
         let object: JSONObject
         switch read(body) {
         case .success(let read): object = read
@@ -89,7 +90,7 @@ enum PusherEndpoint {
             uuid: uuid.lowercased(), transportName: transport, eventNames: events, destination: destination,
             contactEmail: email, status: "ACTIVE", signingKey: PusherHub.makeSigningKey(), updated: Date(),
             owner: client)
-        switch hub.add(subscription) {
+        switch await hub.add(subscription) {
         case .added:
             return .json(.ok, subscription.json)
         case .taken:
@@ -98,10 +99,17 @@ enum PusherEndpoint {
             return refusal(
                 .badRequest, "a client may hold at most \(hub.maxSubscriptions) subscriptions: delete one first",
                 field: "uuid")
+        case .failed:
+            return storeFailed
         }
     }
 
-    static func update(_ uuid: String, _ body: [UInt8]?, hub: PusherHub, client: String?) -> CodecResponse {
+    /// The store did not take a change: nothing changed, try again.
+    static var storeFailed: CodecResponse {
+        refusal(.serviceUnavailable, "the subscription could not be stored; nothing was changed; try again", field: nil)
+    }
+
+    static func update(_ uuid: String, _ body: [UInt8]?, hub: PusherHub, client: String?) async -> CodecResponse {
         let object: JSONObject
         switch read(body) {
         case .success(let read): object = read
@@ -126,13 +134,16 @@ enum PusherEndpoint {
         if let transport = object["transportName"]?.stringValue, transport != "WEBHOOK" {
             return refusal(.badRequest, "transportName must be WEBHOOK", field: "transportName")
         }
-        let found = hub.update(uuid.lowercased(), owner: client) { subscription in
+        let found = await hub.update(uuid.lowercased(), owner: client) { subscription in
             if let events { subscription.eventNames = events }
             if let destination { subscription.destination = destination }
             if let email { subscription.contactEmail = email }
         }
-        guard found else { return refusal(.notFound, "Subscription '\(uuid)' not found", field: "subscriptionUuid") }
-        return CodecResponse(status: .ok, headers: HTTPFields(), body: [])
+        switch found {
+        case true: return CodecResponse(status: .ok, headers: HTTPFields(), body: [])
+        case false: return refusal(.notFound, "Subscription '\(uuid)' not found", field: "subscriptionUuid")
+        case nil: return storeFailed
+        }
     }
 
     static func read(_ body: [UInt8]?) -> Result<JSONObject, Refusal> {

@@ -4,6 +4,7 @@ import Dialects
 import Foundation
 import HTTPTypes
 import Logging
+import ServiceLifecycle
 import StockCore
 import Synchronization
 
@@ -15,15 +16,22 @@ import Synchronization
 /// `X-iZettle-Signature` = hex HMAC-SHA256 of `timestamp + "." + payload` keyed by the
 /// subscription's `signingKey`).
 ///
-/// Delivery: each change becomes one message per subscriber with its own `messageId`, sent in
-/// order per subscriber and retried with the same `messageId` until the destination answers
-/// 2xx (at most `maxAttempts` times, the wait doubling from `retryDelay`). Once answered 2xx it
-/// is never sent again. With a `WebhookStore`, subscriptions and undelivered messages
-/// survive a restart, and `recover` queues what a crash kept from being queued (docs/simulator.md).
+/// State: subscriptions and messages live in the store (`WebhookStateStore`: the ledger's file,
+/// or the shared PostgreSQL database, whose instances then share them; in memory without one).
+/// A message is queued in the store before the change that caused it is answered, once per id
+/// whichever instance or restart publishes it again.
+///
+/// Delivery: each change becomes one message per subscriber with its own `messageId`. One
+/// deliverer at a time (a lease in the store, `lease`) sends a subscriber's messages in queue
+/// order, each retried with the same `messageId` until the destination answers 2xx (at most
+/// `maxAttempts` times, the wait doubling from `retryDelay`). Once answered 2xx it is never
+/// sent again. Every `refreshInterval` a hub reads the subscriptions again and looks for
+/// messages other instances queued or a dead deliverer left; `recover` queues what a crash kept
+/// from being queued (docs/simulator.md).
 ///
 /// Bounds (issue 29): a subscription belongs to the client that made it (others neither see
 /// nor change it); a client holds at most `maxSubscriptions`; each subscriber's queue holds at
-/// most `maxQueued` messages, and a message older than `maxAge` is not sent — in both cases the
+/// most `maxQueued` messages behind the one being sent, and a message older than `maxAge` is not sent — in both cases the
 /// oldest go first, counted (`dropped`, `stockgate_webhook_messages_dropped_total`) and logged;
 /// destinations must pass `destinations` (`DestinationPolicy`).
 public final class PusherHub: Sendable {
@@ -66,18 +74,27 @@ public final class PusherHub: Sendable {
             ]
         }
 
-        func wants(_ event: String) -> Bool { eventNames.isEmpty || eventNames.contains(event) }
-    }
+        /// As the store keeps it: the vendor's fields and when it was made.
+        var stored: StoredSubscription {
+            var object = json.objectValue ?? JSONObject()
+            object["created"] = .string(Timestamp.iso8601(created))
+            return StoredSubscription(uuid: uuid, owner: owner, document: JSONWriter.string(.object(object)))
+        }
 
-    /// One message to one subscriber.
-    struct Delivery: Sendable {
-        var subscription: Subscription
-        var body: [UInt8]
-        var signature: String
-        var messageID: String
-        var queued = ContinuousClock.now
-        /// When it was queued, on the wall clock (what survives a restart).
-        var queuedAt = Date()
+        init?(_ stored: StoredSubscription) {
+            guard let item = try? JSONParser.parse(Array(stored.document.utf8)),
+                let destination = item["destination"]?.stringValue, let key = item["signingKey"]?.stringValue
+            else { return nil }
+            self.init(
+                uuid: stored.uuid, transportName: item["transportName"]?.stringValue ?? "WEBHOOK",
+                eventNames: item["eventNames"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                destination: destination, contactEmail: item["contactEmail"]?.stringValue ?? "",
+                status: item["status"]?.stringValue ?? "ACTIVE", signingKey: key,
+                updated: item["updated"]?.stringValue.flatMap(Timestamp.parseISO8601) ?? Date(), owner: stored.owner,
+                created: item["created"]?.stringValue.flatMap(Timestamp.parseISO8601))
+        }
+
+        func wants(_ event: String) -> Bool { eventNames.isEmpty || eventNames.contains(event) }
     }
 
     /// The events a subscription may name (the vendor's list); StockGate sends only
@@ -103,32 +120,44 @@ public final class PusherHub: Sendable {
     /// Most journal movements a recovery reads (the newest).
     let maxRecovered: Int
     let metrics: GatewayMetrics?
-    /// Where subscriptions and undelivered messages are kept across restarts (nil: memory only).
-    let store: WebhookStore?
-    private let subscriptions = Mutex<[Subscription]>([])
+    /// Where subscriptions and messages are kept.
+    let state: any WebhookStateStore
+    /// This hub's name as a deliverer (a lease names it).
+    let deliverer = UUID().uuidString.lowercased()
+    /// How long a deliverer holds a subscriber's messages without renewing; a deliverer that
+    /// died is taken over after it.
+    let lease: Duration
+    /// How often the subscriptions are read again and queues looked at.
+    let refreshInterval: Duration
+    /// The subscriptions as last read from the store, with this hub's own changes.
+    let subscriptions = Mutex<[Subscription]>([])
     /// Messages dropped undelivered (queue full or too old), by subscription.
-    private let droppedCounts = Mutex<[String: Int]>([:])
-    private let queues = Mutex<[String: AsyncStream<Delivery>.Continuation]>([:])
+    let droppedCounts = Mutex<[String: Int]>([:])
     /// Messages answered 2xx, by subscription (what a test reads).
-    private let delivered = Mutex<[String: Int]>([:])
-    /// Message ids queued by this process (the newest `maxRemembered`): a resend answered from
-    /// the journal queues its change's message only when this process never did.
-    private let published = Mutex<(ids: Set<String>, order: [String])>(([], []))
-    static let maxRemembered = 100_000
+    let delivered = Mutex<[String: Int]>([:])
+    /// One delivery loop per subscription, woken when its queue may hold something.
+    let loops = Mutex<[String: (wake: AsyncStream<Void>.Continuation, task: Task<Void, Never>)]>([:])
+    /// The first read of the store, then the periodic one.
+    let background = Mutex<(first: Task<Void, Never>?, refresh: Task<Void, Never>?)>((nil, nil))
 
     /// - Parameters:
     ///   - destinations: where webhooks may go (public addresses unless more are allowed).
     ///   - maxSubscriptions: subscriptions one client may hold (all of them without clients).
-    ///   - maxQueued: undelivered messages kept per subscriber; beyond, the oldest is dropped.
+    ///   - maxQueued: undelivered messages kept per subscriber behind the one being sent; beyond,
+    ///     the oldest is dropped.
     ///   - maxAge: a message not delivered within this is dropped.
+    ///   - state: the store; nil keeps everything in memory.
+    ///   - ownsStore: no other process uses the store (the embedded ledger's file): leases left
+    ///     by a process that died are void at once.
     public init(
         client: CurlHTTPClient, organization: String? = nil, maxAttempts: Int = 6, retryDelay: Duration = .seconds(1),
         destinations: DestinationPolicy = DestinationPolicy(), maxSubscriptions: Int = 50, maxQueued: Int = 1000,
-        maxAge: Duration = .seconds(3600), metrics: GatewayMetrics? = nil, store: WebhookStore? = nil,
+        maxAge: Duration = .seconds(3600), metrics: GatewayMetrics? = nil, state: (any WebhookStateStore)? = nil,
+        ownsStore: Bool = false, lease: Duration = .seconds(15), refreshInterval: Duration = .seconds(2),
         maxRecovered: Int = 10_000, logger: Logger
     ) {
         self.maxRecovered = maxRecovered
-        self.store = store
+        self.state = state ?? MemoryWebhookState()
         self.client = client
         self.destinations = destinations
         self.maxSubscriptions = maxSubscriptions
@@ -138,28 +167,94 @@ public final class PusherHub: Sendable {
         self.organization = organization ?? Self.defaultOrganization
         self.maxAttempts = maxAttempts
         self.retryDelay = retryDelay
+        self.lease = lease
+        self.refreshInterval = refreshInterval
         self.logger = logger
-        guard let store else { return }
-        // What the last run knew: its subscriptions, and its messages not yet delivered, sent
-        // again under their ids (a receiver deduplicates by `messageId`).
-        let kept = store.loadSubscriptions()
-        subscriptions.withLock { $0 = kept }
-        let now = Date()
-        let (pending, queued) = store.load(window: maxAge.timeInterval, now: now)
-        // A message queued before the restart is not queued again by a resend or a recovery.
-        for id in queued.keys { _ = remember(id) }
-        for message in pending {
-            guard let subscription = kept.first(where: { $0.uuid == message.subscription }) else { continue }
-            var delivery = Delivery(
-                subscription: subscription, body: message.body, signature: message.signature,
-                messageID: message.messageID, queuedAt: message.queuedAt)
-            delivery.queued = ContinuousClock.now - .seconds(max(0, now.timeIntervalSince(message.queuedAt)))
-            enqueue(delivery, persist: false)
+        let first = Task { [weak self] in
+            guard let self else { return }
+            if ownsStore { await self.voidLeases() }
+            await self.refresh(prune: true)
         }
+        let refresh = Task { [weak self, refreshInterval] in
+            await first.value
+            var ticks = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: refreshInterval)
+                guard let self, !Task.isCancelled else { return }
+                ticks += 1
+                await self.refresh(prune: ticks % 30 == 0)
+            }
+        }
+        background.withLock { $0 = (first, refresh) }
     }
 
     deinit {
-        for queue in queues.withLock({ Array($0.values) }) { queue.finish() }
+        let tasks = background.withLock { [$0.first, $0.refresh] }
+        for task in tasks { task?.cancel() }
+        for loop in loops.withLock({ Array($0.values) }) {
+            loop.wake.finish()
+            loop.task.cancel()
+        }
+    }
+
+    /// Returns once the subscriptions were read from the store and their queues looked at.
+    public func ready() async {
+        await background.withLock { $0.first }?.value
+    }
+
+    /// Stops delivering and gives up this hub's leases, so another deliverer goes on at once.
+    public func shutdown() async {
+        let tasks = background.withLock { [$0.first, $0.refresh] }
+        for task in tasks { task?.cancel() }
+        let stopped = loops.withLock { loops in
+            defer { loops.removeAll() }
+            return loops
+        }
+        for (uuid, loop) in stopped {
+            loop.wake.finish()
+            loop.task.cancel()
+            await loop.task.value
+            try? await state.releaseWebhookDelivery(subscription: uuid, deliverer: deliverer)
+        }
+    }
+
+    /// Reads the subscriptions again, starts and stops delivery loops to match, and wakes each
+    /// (another instance may have queued, or a deliverer may have died); with `prune`, forgets
+    /// messages older than a message's lifetime and a margin.
+    func refresh(prune: Bool) async {
+        do {
+            let stored = try await state.webhookSubscriptions()
+            let list = stored.compactMap(Subscription.init)
+            subscriptions.withLock { $0 = list }
+            let uuids = Set(list.map(\.uuid))
+            let gone = loops.withLock { loops in
+                let gone = loops.filter { !uuids.contains($0.key) }
+                for uuid in gone.keys { loops.removeValue(forKey: uuid) }
+                return gone
+            }
+            for loop in gone.values {
+                loop.wake.finish()
+                loop.task.cancel()
+            }
+            for uuid in uuids { wake(uuid) }
+            if prune {
+                try await state.pruneWebhookMessages(
+                    queuedBefore: Date().addingTimeInterval(-maxAge.timeInterval - 600))
+            }
+        } catch {
+            logger.warning(
+                "webhook state could not be read from the store", metadata: ["error": "\(String(describing: error))"])
+        }
+    }
+
+    /// Leases left by a process that died: void, when this process alone uses the store.
+    func voidLeases() async {
+        guard let list = try? await state.webhookSubscriptions() else { return }
+        for subscription in list {
+            // Taken now with an end already past: free for this hub's first claim.
+            _ = try? await state.claimWebhookDelivery(
+                subscription: subscription.uuid, deliverer: deliverer, until: .distantPast, now: .distantFuture)
+        }
     }
 
     // MARK: Subscriptions
@@ -167,7 +262,10 @@ public final class PusherHub: Sendable {
     public var all: [Subscription] { subscriptions.withLock { $0 } }
 
     /// The subscriptions `owner` made (every one when no client is configured: owner nil).
-    func owned(by owner: String?) -> [Subscription] { subscriptions.withLock { $0.filter { $0.owner == owner } } }
+    func owned(by owner: String?) async -> [Subscription] {
+        await ready()
+        return subscriptions.withLock { $0.filter { $0.owner == owner } }
+    }
 
     enum Added: Equatable {
         case added
@@ -175,69 +273,86 @@ public final class PusherHub: Sendable {
         case taken
         /// The client holds `maxSubscriptions` already.
         case limit
+        /// The store did not take it.
+        case failed
     }
 
     /// Adds a subscription owned by `subscription.owner`.
-    func add(_ subscription: Subscription) -> Added {
-        subscriptions.withLock { list in
-            guard !list.contains(where: { $0.uuid == subscription.uuid }) else { return .taken }
-            guard list.count(where: { $0.owner == subscription.owner }) < maxSubscriptions else { return .limit }
-            list.append(subscription)
-            store?.saveSubscriptions(list)
-            return .added
+    func add(_ subscription: Subscription) async -> Added {
+        await ready()
+        let held = subscriptions.withLock { $0.count { $0.owner == subscription.owner } }
+        guard held < maxSubscriptions else { return .limit }
+        do {
+            guard try await state.saveWebhookSubscription(subscription.stored, replacing: false) else { return .taken }
+        } catch {
+            logger.error("webhook subscription not stored", metadata: ["error": "\(String(describing: error))"])
+            return .failed
         }
+        subscriptions.withLock { list in
+            if !list.contains(where: { $0.uuid == subscription.uuid }) { list.append(subscription) }
+        }
+        wake(subscription.uuid)
+        return .added
     }
 
-    /// Changes a subscription of `owner`'s; false when it has none with that uuid.
-    func update(_ uuid: String, owner: String?, _ change: (inout Subscription) -> Void) -> Bool {
-        subscriptions.withLock { list in
-            guard let index = list.firstIndex(where: { $0.uuid == uuid && $0.owner == owner }) else { return false }
-            change(&list[index])
-            list[index].updated = Date()
-            store?.saveSubscriptions(list)
-            return true
+    /// Changes a subscription of `owner`'s; false when it has none with that uuid, nil when
+    /// the store did not take the change.
+    func update(_ uuid: String, owner: String?, _ change: (inout Subscription) -> Void) async -> Bool? {
+        await ready()
+        guard var subscription = subscriptions.withLock({ $0.first { $0.uuid == uuid && $0.owner == owner } }) else {
+            return false
         }
+        change(&subscription)
+        subscription.updated = Date()
+        do {
+            _ = try await state.saveWebhookSubscription(subscription.stored, replacing: true)
+        } catch {
+            logger.error("webhook subscription not stored", metadata: ["error": "\(String(describing: error))"])
+            return nil
+        }
+        subscriptions.withLock { list in
+            if let index = list.firstIndex(where: { $0.uuid == uuid }) { list[index] = subscription }
+        }
+        return true
     }
 
-    /// Removes a subscription of `owner`'s; false when it has none with that uuid.
-    func remove(_ uuid: String, owner: String?) -> Bool {
-        let removed = subscriptions.withLock { list -> Bool in
-            let before = list.count
-            list.removeAll { $0.uuid == uuid && $0.owner == owner }
-            if list.count < before { store?.saveSubscriptions(list) }
-            return list.count < before
+    /// Removes a subscription of `owner`'s and its messages; false when it has none with that
+    /// uuid, nil when the store did not take the change.
+    func remove(_ uuid: String, owner: String?) async -> Bool? {
+        await ready()
+        guard subscriptions.withLock({ $0.contains { $0.uuid == uuid && $0.owner == owner } }) else { return false }
+        do {
+            try await state.deleteWebhookSubscription(uuid: uuid)
+        } catch {
+            logger.error("webhook subscription not removed", metadata: ["error": "\(String(describing: error))"])
+            return nil
         }
-        if removed { queues.withLock { $0.removeValue(forKey: uuid) }?.finish() }
-        return removed
+        subscriptions.withLock { $0.removeAll { $0.uuid == uuid } }
+        if let loop = loops.withLock({ $0.removeValue(forKey: uuid) }) {
+            loop.wake.finish()
+            loop.task.cancel()
+        }
+        return true
     }
 
     /// No subscription, nothing queued, nothing counted: the test reset.
-    public func reset() {
+    public func reset() async {
         subscriptions.withLock { $0.removeAll() }
-        store?.clear()
-        let open = queues.withLock { queues in
-            defer { queues.removeAll() }
-            return Array(queues.values)
+        try? await state.clearWebhooks()
+        let open = loops.withLock { loops in
+            defer { loops.removeAll() }
+            return Array(loops.values)
         }
-        for queue in open { queue.finish() }
+        for loop in open {
+            loop.wake.finish()
+            loop.task.cancel()
+        }
         delivered.withLock { $0.removeAll() }
         droppedCounts.withLock { $0.removeAll() }
     }
 
     /// How many messages to `subscription` were dropped undelivered (queue full, or too old).
     public func droppedCount(_ subscription: String) -> Int { droppedCounts.withLock { $0[subscription] ?? 0 } }
-
-    private func dropped(_ delivery: Delivery, reason: String) {
-        store?.done(delivery.messageID)
-        droppedCounts.withLock { $0[delivery.subscription.uuid, default: 0] += 1 }
-        metrics?.recordWebhookDropped()
-        logger.warning(
-            "webhook dropped undelivered",
-            metadata: [
-                "subscription": "\(delivery.subscription.uuid)", "message": "\(delivery.messageID)",
-                "reason": "\(reason)",
-            ])
-    }
 
     /// How many messages `subscription` has had answered 2xx.
     public func deliveredCount(_ subscription: String) -> Int { delivered.withLock { $0[subscription] ?? 0 } }
@@ -248,277 +363,12 @@ public final class PusherHub: Sendable {
         var generator = SystemRandomNumberGenerator()
         return String((0..<64).map { _ in alphabet.randomElement(using: &generator)! })
     }
+}
 
-    // MARK: Changes
-
-    /// After movements were applied to `store`: one `InventoryBalanceChanged` per subscriber
-    /// wanting it, for the Zettle locations and variants they changed. Nothing when no
-    /// subscriber wants it or nothing Zettle knows changed.
-    ///
-    /// A message's id is derived from the subscription and the movements' journal ids, so the
-    /// same change always has the same `messageUuid`. That makes a write answered from the
-    /// journal (`replayed`: a resend under its key) safe to publish again: a process killed after
-    /// the ledger committed but before the message was on disk lost it, and the resend queues it
-    /// now; one this process already queued is not queued again, and one queued before a restart
-    /// arrives, at worst, twice under one id, which the subscriber can drop (`WebhookKillTests`).
-    /// Its balances are the ones at publication.
-    /// - Parameter madeAt: when the change was made, for a recovery: a subscription made later
-    ///   is not told of it.
-    func movementsApplied(
-        _ movements: [Movement], facts: RequestFacts, store: any LedgerStore, catalog: Catalog,
-        replayed: Bool = false, madeAt: Date? = nil
-    )
-        async
-    {
-        let listeners = subscriptions.withLock { list in
-            list.filter { subscription in
-                subscription.wants("InventoryBalanceChanged") && madeAt.map { subscription.created <= $0 } ?? true
-            }
-        }
-        guard !listeners.isEmpty, !movements.isEmpty else { return }
-        // The net change per (location, product), for Zettle's tracked locations and variants only.
-        var deltas: [String: [String: Quantity]] = [:]
-        for movement in movements {
-            guard let product = catalog.product(key: movement.product), product.zettleVariantUUID != nil else {
-                continue
-            }
-            for (key, sign) in [(movement.from, -1), (movement.to, 1)] {
-                // Stock is kept at tracked locations only (the STORE); SUPPLIER, SOLD and BIN
-                // are where it comes from and goes to.
-                guard let location = catalog.location(key: key), location.zettleUUID != nil, location.kind.isTracked
-                else { continue }
-                let change = sign < 0 ? Quantity.zero - movement.quantity : movement.quantity
-                deltas[key, default: [:]][product.key] = (deltas[key]?[product.key] ?? .zero) + change
-            }
-        }
-        guard !deltas.isEmpty else { return }
-        var before: [JSONValue] = []
-        var after: [JSONValue] = []
-        for locationKey in deltas.keys.sorted() {
-            let products = deltas[locationKey]!
-            guard let location = catalog.location(key: locationKey), let locationUUID = location.zettleUUID else {
-                continue
-            }
-            let balances =
-                (try? await store.balances(BalanceQuery(products: Array(products.keys), location: locationKey)))
-                ?? []
-            for productKey in products.keys.sorted() {
-                guard let product = catalog.product(key: productKey), let variant = product.zettleVariantUUID else {
-                    continue
-                }
-                let now = balances.first { $0.product == productKey }?.quantity ?? .zero
-                let row: (Quantity) -> JSONValue = { balance in
-                    [
-                        "organizationUuid": .string(self.organization), "locationUuid": .string(locationUUID),
-                        "productUuid": .optional(product.zettleProductUUID), "variantUuid": .string(variant),
-                        "balance": .string(balance.description),
-                    ]
-                }
-                before.append(row(now - products[productKey]!))
-                after.append(row(now))
-            }
-        }
-        guard !after.isEmpty else { return }
-        let timestamp = Timestamp.iso8601(Date())
-        let payload = JSONWriter.string([
-            "organizationUuid": .string(organization),
-            "updated": [
-                "uuid": .string(Self.uuid(from: facts.requestID)), "timestamp": .string(timestamp), "userType": "USER",
-            ],
-            "balanceBefore": .array(before), "balanceAfter": .array(after),
-            "externalUuid": .optional(movements.first { $0.externalID != nil }?.externalID),
-        ])
-        for subscription in listeners {
-            let messageID = Self.messageID(subscription: subscription.uuid, movements: movements)
-            guard remember(messageID) || !replayed else { continue }
-            let body = JSONWriter.bytes([
-                "organizationUuid": .string(organization), "messageUuid": .string(messageID),
-                "eventName": "InventoryBalanceChanged", "messageId": .string(messageID), "payload": .string(payload),
-                "timestamp": .string(timestamp),
-            ])
-            enqueue(
-                Delivery(
-                    subscription: subscription, body: body,
-                    signature: Self.signature(timestamp: timestamp, payload: payload, key: subscription.signingKey),
-                    messageID: messageID))
-        }
-    }
-
-    /// After a restart on the embedded ledger: the changes of the journal made within `maxAge`
-    /// whose message was never queued — the process died after the ledger committed and before
-    /// the message reached the disk, and the client never sent the write again — are queued now,
-    /// under the ids they would have had (`messageID` from the subscription and the journal ids),
-    /// one per request as they were made, oldest first. A message queued before the restart is
-    /// known by its id (`WebhookStore`'s `published` line) and not queued again. Balances are the
-    /// ones at recovery, as for any message (they are read when it is made).
-    public func recover(store: any LedgerStore, catalog: Catalog) async {
-        let listeners = subscriptions.withLock { $0.filter { $0.wants("InventoryBalanceChanged") } }
-        guard let earliest = listeners.map(\.created).min() else { return }
-        let since = max(earliest, Date().addingTimeInterval(-maxAge.timeInterval))
-        // The newest `maxRecovered` movements at most: a crash loses the messages of the last
-        // writes before it, and a busy hour is not read whole into memory at start.
-        let query = MovementQuery(
-            createdFrom: since, order: [MovementQuery.Sort(.id, descending: true)], limit: maxRecovered)
-        guard let journal = try? await store.movements(query) else { return }
-        // The movements each request applied: reversals (a delete) and transfers confirmed
-        // later are not changes the Pusher API was told of when they were made.
-        var groups: [(request: String, movements: [Movement])] = []
-        var index: [String: Int] = [:]
-        for movement in journal.sorted(by: { ($0.id ?? 0) < ($1.id ?? 0) })
-        where movement.reverses == nil && movement.backend == nil
-            && (movement.state == .applied || movement.state == .reversed)
-        {
-            let request = movement.requestID ?? "movement-\(movement.id ?? 0)"
-            if let at = index[request] {
-                groups[at].movements.append(movement)
-            } else {
-                index[request] = groups.count
-                groups.append((request, [movement]))
-            }
-        }
-        // A full window may cut the oldest request's movements short: its message id would not
-        // be the one it was queued under, so it is left out.
-        if journal.count == maxRecovered, !groups.isEmpty { groups.removeFirst() }
-        var recovered = 0
-        for group in groups {
-            let before = published.withLock { $0.ids.count }
-            await movementsApplied(
-                group.movements,
-                facts: RequestFacts(dialect: group.movements[0].dialect ?? "", requestID: group.request),
-                store: store, catalog: catalog, replayed: true, madeAt: group.movements[0].createdAt)
-            recovered += published.withLock { $0.ids.count } - before
-        }
-        if recovered > 0 {
-            logger.warning(
-                "webhook messages recovered from the journal",
-                metadata: ["messages": "\(recovered)", "changes": "\(groups.count)"])
-        }
-    }
-
-    /// Lowercase hex HMAC-SHA256 of `timestamp.payload` keyed by `key`.
-    public static func signature(timestamp: String, payload: String, key: String) -> String {
-        let code = HMAC<SHA256>.authenticationCode(
-            for: Data((timestamp + "." + payload).utf8), using: SymmetricKey(data: Data(key.utf8)))
-        return code.map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// The message id of a change for a subscriber: a name-based UUID (version 5 layout) of
-    /// the subscription and the movements' journal ids; a random one when a movement has none.
-    static func messageID(subscription: String, movements: [Movement]) -> String {
-        let ids = movements.map { $0.id.map(String.init) ?? "" }
-        guard !ids.contains("") else { return UUID().uuidString.lowercased() }
-        var bytes = Array(
-            SHA256.hash(data: Data("stockgate-webhook|\(subscription)|\(ids.joined(separator: ","))".utf8)))
-        bytes[6] = (bytes[6] & 0x0F) | 0x50
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.prefix(16).map { String(format: "%02x", $0) }.joined()
-        let characters = Array(hex)
-        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
-    }
-
-    /// Notes a message id as queued by this process; false when it already was.
-    private func remember(_ messageID: String) -> Bool {
-        published.withLock { memory in
-            guard memory.ids.insert(messageID).inserted else { return false }
-            memory.order.append(messageID)
-            if memory.order.count > Self.maxRemembered {
-                let forgotten = memory.order.prefix(memory.order.count - Self.maxRemembered)
-                for id in forgotten { memory.ids.remove(id) }
-                memory.order.removeFirst(forgotten.count)
-            }
-            return true
-        }
-    }
-
-    /// A request id as a UUID (StockGate's ids are 32 hex digits), else a new one.
-    static func uuid(from requestID: String) -> String {
-        let hex = Array(requestID.lowercased())
-        guard hex.count == 32, hex.allSatisfy(\.isHexDigit) else { return UUID().uuidString.lowercased() }
-        let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }
-        return parts.joined(separator: "-")
-    }
-
-    // MARK: Delivery
-
-    /// Queues a message behind the subscriber's earlier ones (one sender per subscriber, so
-    /// messages arrive in order).
-    private func enqueue(_ delivery: Delivery, persist: Bool = true) {
-        if persist {
-            // On disk before the change that caused it is answered.
-            store?.queued(
-                WebhookStore.Pending(
-                    messageID: delivery.messageID, subscription: delivery.subscription.uuid, body: delivery.body,
-                    signature: delivery.signature, queuedAt: delivery.queuedAt))
-        }
-        let uuid = delivery.subscription.uuid
-        let queue = queues.withLock { queues -> AsyncStream<Delivery>.Continuation in
-            if let queue = queues[uuid] { return queue }
-            // At most `maxQueued` waiting: a new message pushes out the oldest.
-            let (stream, continuation) = AsyncStream<Delivery>.makeStream(
-                bufferingPolicy: .bufferingNewest(maxQueued))
-            queues[uuid] = continuation
-            Task { [weak self] in
-                for await delivery in stream {
-                    guard let self else { return }
-                    await self.send(delivery)
-                }
-            }
-            return continuation
-        }
-        if case .dropped(let oldest) = queue.yield(delivery) {
-            dropped(oldest, reason: "more than \(maxQueued) messages queued for the subscriber")
-        }
-    }
-
-    private func send(_ delivery: Delivery) async {
-        var wait = retryDelay
-        for attempt in 1...maxAttempts {
-            // A subscription deleted meanwhile gets nothing more.
-            guard subscriptions.withLock({ $0.contains { $0.uuid == delivery.subscription.uuid } }) else {
-                store?.done(delivery.messageID)
-                return
-            }
-            guard ContinuousClock.now - delivery.queued <= maxAge else {
-                dropped(delivery, reason: "not delivered within \(maxAge)")
-                return
-            }
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            headers[HTTPField.Name("X-iZettle-Signature")!] = delivery.signature
-            let status: Int
-            do {
-                var request = CurlRequest(
-                    method: .post, url: delivery.subscription.destination, headerFields: headers,
-                    body: delivery.body, timeout: .seconds(10))
-                let policy = destinations
-                request.permitAddress = { policy.permits($0) }
-                let response = try await client.execute(request)
-                status = response.status
-            } catch let error as CurlError where error.code == .addressRefused {
-                // Not retried: the address will not become allowed.
-                dropped(delivery, reason: error.message)
-                return
-            } catch {
-                status = 0
-            }
-            if (200..<300).contains(status) {
-                delivered.withLock { $0[delivery.subscription.uuid, default: 0] += 1 }
-                store?.done(delivery.messageID)
-                return
-            }
-            logger.warning(
-                "webhook not delivered",
-                metadata: [
-                    "subscription": "\(delivery.subscription.uuid)", "message": "\(delivery.messageID)",
-                    "status": "\(status)", "attempt": "\(attempt)",
-                ])
-            guard attempt < maxAttempts else { break }
-            try? await Task.sleep(for: wait)
-            wait = wait * 2
-        }
-        store?.done(delivery.messageID)
-        logger.error(
-            "webhook given up",
-            metadata: ["subscription": "\(delivery.subscription.uuid)", "message": "\(delivery.messageID)"])
+extension PusherHub: Service {
+    /// Delivers until the service group shuts down, then gives this hub's leases up.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
     }
 }
