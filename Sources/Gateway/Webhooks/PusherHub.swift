@@ -31,9 +31,10 @@ import Synchronization
 ///
 /// Bounds (issue 29): a subscription belongs to the client that made it (others neither see
 /// nor change it); a client holds at most `maxSubscriptions`; each subscriber's queue holds at
-/// most `maxQueued` messages behind the one being sent, and a message older than `maxAge` is not sent — in both cases the
-/// oldest go first, counted (`dropped`, `stockgate_webhook_messages_dropped_total`) and logged;
-/// destinations must pass `destinations` (`DestinationPolicy`).
+/// most `maxQueued` messages behind the one being sent, and a message older than `maxAge` is
+/// not sent — in both cases the oldest go first, counted (`dropped`,
+/// `stockgate_webhook_messages_dropped_total`) and logged; destinations must pass
+/// `destinations` (`DestinationPolicy`).
 public final class PusherHub: Sendable {
     public struct Subscription: Sendable, Equatable {
         public var uuid: String
