@@ -16,62 +16,39 @@ public enum MovementState: String, Sendable, Codable, CaseIterable {
     case failed
 }
 
-/// A customer order reference carried by Colleqtive on either end of a movement.
-public struct CustomerOrderRef: Sendable, Equatable, Codable {
-    public var orderNumber: String?
-    public var lineNumber: Int?
-    public var shipmentNumber: String?
-    public var shipmentLineNumber: Int?
+/// Facts a dialect carries with a movement that the canonical model has no member for (a
+/// StoreFeeder batch reference, a Colleqtive customer order, Zettle's tracking change):
+/// StockGate keeps them with the movement, shows them in its own API and passes them to a
+/// backend whose dialect has a place for them. The fields are declared by the dialects that
+/// know them (`ExtraField` in Dialects, with typed accessors beside each vendor's codec); here
+/// they are JSON values by name, so the model and the stores know no vendor.
+public struct MovementExtras: Sendable, Equatable {
+    /// The fields set, by name.
+    public private(set) var values: [String: JSONValue] = [:]
 
-    public init(
-        orderNumber: String? = nil, lineNumber: Int? = nil, shipmentNumber: String? = nil,
-        shipmentLineNumber: Int? = nil
-    ) {
-        self.orderNumber = orderNumber
-        self.lineNumber = lineNumber
-        self.shipmentNumber = shipmentNumber
-        self.shipmentLineNumber = shipmentLineNumber
+    public init() {}
+
+    public var isEmpty: Bool { values.isEmpty }
+
+    /// The value of field `name`; setting nil (or JSON null) removes it. An object's members are
+    /// kept sorted by name, as the stores write them, so a value read back equals the one set.
+    public subscript(name: String) -> JSONValue? {
+        get { values[name] }
+        set {
+            if let newValue, !newValue.isNull { values[name] = Self.sorted(newValue) } else { values[name] = nil }
+        }
     }
 
-    public var isEmpty: Bool {
-        orderNumber == nil && lineNumber == nil && shipmentNumber == nil && shipmentLineNumber == nil
+    private static func sorted(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let object):
+            return .object(
+                JSONObject(
+                    object.members.sorted { $0.key < $1.key }.map { JSONObject.Member($0.key, sorted($0.value)) }))
+        case .array(let items): return .array(items.map(sorted))
+        default: return value
+        }
     }
-}
-
-/// Optional facts some dialects carry with a movement; StockGate keeps them and passes them on.
-public struct MovementExtras: Sendable, Equatable, Codable {
-    /// StoreFeeder `StockLocationFromBatchReference`.
-    public var batchReference: String?
-    /// StoreFeeder `StockLocationFromExpiryDate`, as sent.
-    public var expiryDate: String?
-    /// StoreFeeder `StockLocationFromDeliveredDate`, as sent.
-    public var deliveredDate: String?
-    /// Colleqtive customer order references at the source and destination.
-    public var fromOrder: CustomerOrderRef?
-    public var toOrder: CustomerOrderRef?
-    /// StoreFeeder `DissociateProductIfEmpty`.
-    public var dissociateIfEmpty: Bool?
-    /// StoreFeeder `IsSystem`.
-    public var isSystem: Bool?
-    /// Zettle `trackingStatusChange` (e.g. `START_TRACKING`).
-    public var trackingStatusChange: String?
-
-    public init(
-        batchReference: String? = nil, expiryDate: String? = nil, deliveredDate: String? = nil,
-        fromOrder: CustomerOrderRef? = nil, toOrder: CustomerOrderRef? = nil, dissociateIfEmpty: Bool? = nil,
-        isSystem: Bool? = nil, trackingStatusChange: String? = nil
-    ) {
-        self.batchReference = batchReference
-        self.expiryDate = expiryDate
-        self.deliveredDate = deliveredDate
-        self.fromOrder = fromOrder
-        self.toOrder = toOrder
-        self.dissociateIfEmpty = dissociateIfEmpty
-        self.isSystem = isSystem
-        self.trackingStatusChange = trackingStatusChange
-    }
-
-    public var isEmpty: Bool { self == MovementExtras() }
 }
 
 /// One movement of stock: `quantity` of `product` from one location to another.

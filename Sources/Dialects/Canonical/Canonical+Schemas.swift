@@ -60,22 +60,8 @@ extension CanonicalJSON {
     static var movementSchema: JSONValue {
         let key = SchemaFragment.text(maxLength: 128)
         let flag = SchemaFragment.nullable(["type": "boolean"])
-        let int32 = SchemaFragment.nullable(SchemaFragment.integer(Int64(Int32.min)...Int64(Int32.max)))
-        let longText = SchemaFragment.nullable(SchemaFragment.text(maxLength: maxTextLength, allowEmpty: true))
-        let shortText = SchemaFragment.nullable(SchemaFragment.text(maxLength: 64, allowEmpty: true))
-        let order = SchemaFragment.nullable(
-            SchemaFragment.object(
-                [
-                    ("orderNumber", longText), ("lineNumber", int32), ("shipmentNumber", longText),
-                    ("shipmentLineNumber", int32),
-                ], closed: true))
         let extras = SchemaFragment.nullable(
-            SchemaFragment.object(
-                [
-                    ("batchReference", longText), ("expiryDate", shortText), ("deliveredDate", shortText),
-                    ("fromOrder", order), ("toOrder", order), ("dissociateIfEmpty", flag), ("isSystem", flag),
-                    ("trackingStatusChange", shortText),
-                ], closed: true))
+            SchemaFragment.object(ExtraField.all.map { ($0.name, $0.schema) }, closed: true))
         return SchemaFragment.object(
             [("product", key), ("quantity", SchemaFragment.quantity()), ("from", key), ("to", key)] + texts + [
                 ("pending", flag), ("allowOverage", flag), ("extras", extras),

@@ -7,11 +7,8 @@ public enum CanonicalJSON {
         "product", "quantity", "from", "to", "reason", "reference", "description", "user", "source", "externalId",
         "pending", "allowOverage", "extras",
     ]
-    static let extrasFields: Set<String> = [
-        "batchReference", "expiryDate", "deliveredDate", "fromOrder", "toOrder", "dissociateIfEmpty", "isSystem",
-        "trackingStatusChange",
-    ]
-    static let orderFields: Set<String> = ["orderNumber", "lineNumber", "shipmentNumber", "shipmentLineNumber"]
+    /// The dialects' declared extra fields (`ExtraField`).
+    static let extrasFields = Set(ExtraField.all.map(\.name))
     static let levelFields: Set<String> = [
         "product", "location", "level", "change", "expected", "reason", "reference", "description", "user", "source",
         "externalId",
@@ -111,14 +108,7 @@ public enum CanonicalJSON {
         var extras = MovementExtras()
         if let extrasReader = try reader.object("extras") {
             try extrasReader.rejectUnknown(extrasFields)
-            extras.batchReference = try extrasReader.string("batchReference", maxLength: maxTextLength)
-            extras.expiryDate = try extrasReader.string("expiryDate", maxLength: 64)
-            extras.deliveredDate = try extrasReader.string("deliveredDate", maxLength: 64)
-            extras.fromOrder = try order(extrasReader.object("fromOrder"))
-            extras.toOrder = try order(extrasReader.object("toOrder"))
-            extras.dissociateIfEmpty = try extrasReader.bool("dissociateIfEmpty")
-            extras.isSystem = try extrasReader.bool("isSystem")
-            extras.trackingStatusChange = try extrasReader.string("trackingStatusChange", maxLength: 64)
+            for field in ExtraField.all { extras[field.name] = try field.read(extrasReader) }
         }
         return Movement(
             product: try reader.requiredString("product", maxLength: 128),
@@ -129,17 +119,6 @@ public enum CanonicalJSON {
             user: try text("user"), sourceSystem: try text("source"), externalID: try text("externalId"),
             state: try reader.bool("pending") == true ? .pending : .applied,
             allowOverage: try reader.bool("allowOverage") ?? false, extras: extras)
-    }
-
-    private static func order(_ reader: FieldReader?) throws(GatewayError) -> CustomerOrderRef? {
-        guard let reader else { return nil }
-        try reader.rejectUnknown(orderFields)
-        let int32 = Int64(Int32.min)...Int64(Int32.max)
-        return CustomerOrderRef(
-            orderNumber: try reader.string("orderNumber", maxLength: maxTextLength),
-            lineNumber: try reader.integer("lineNumber", range: int32).map { Int($0) },
-            shipmentNumber: try reader.string("shipmentNumber", maxLength: maxTextLength),
-            shipmentLineNumber: try reader.integer("shipmentLineNumber", range: int32).map { Int($0) })
     }
 
     /// A movement as StockGate's API shows it: quantities as decimal strings, absent values left out.
@@ -169,25 +148,12 @@ public enum CanonicalJSON {
         return .object(object)
     }
 
+    /// The extras as StockGate's API shows them: each declared field set, in the declared order.
     static func json(_ extras: MovementExtras) -> JSONValue {
         var object = JSONObject()
-        if let value = extras.batchReference { object["batchReference"] = .string(value) }
-        if let value = extras.expiryDate { object["expiryDate"] = .string(value) }
-        if let value = extras.deliveredDate { object["deliveredDate"] = .string(value) }
-        if let value = extras.fromOrder { object["fromOrder"] = json(value) }
-        if let value = extras.toOrder { object["toOrder"] = json(value) }
-        if let value = extras.dissociateIfEmpty { object["dissociateIfEmpty"] = .bool(value) }
-        if let value = extras.isSystem { object["isSystem"] = .bool(value) }
-        if let value = extras.trackingStatusChange { object["trackingStatusChange"] = .string(value) }
-        return .object(object)
-    }
-
-    static func json(_ order: CustomerOrderRef) -> JSONValue {
-        var object = JSONObject()
-        if let value = order.orderNumber { object["orderNumber"] = .string(value) }
-        if let value = order.lineNumber { object["lineNumber"] = .integer(value) }
-        if let value = order.shipmentNumber { object["shipmentNumber"] = .string(value) }
-        if let value = order.shipmentLineNumber { object["shipmentLineNumber"] = .integer(value) }
+        for field in ExtraField.all {
+            if let value = extras[field.name] { object[field.name] = field.json(value) }
+        }
         return .object(object)
     }
 

@@ -219,11 +219,12 @@ public struct StoreFeederCodec: InboundCodec {
             }
             user = try assigned.requiredString("Value", maxLength: Self.maxText)
         }
-        let extras = MovementExtras(
-            batchReference: try reader.string("StockLocationFromBatchReference", maxLength: Self.maxText),
-            expiryDate: try date(reader, "StockLocationFromExpiryDate"),
-            deliveredDate: try date(reader, "StockLocationFromDeliveredDate"),
-            dissociateIfEmpty: try reader.bool("DissociateProductIfEmpty"), isSystem: try reader.bool("IsSystem"))
+        var extras = MovementExtras()
+        extras.batchReference = try reader.string("StockLocationFromBatchReference", maxLength: Self.maxText)
+        extras.expiryDate = try date(reader, "StockLocationFromExpiryDate")
+        extras.deliveredDate = try date(reader, "StockLocationFromDeliveredDate")
+        extras.dissociateIfEmpty = try reader.bool("DissociateProductIfEmpty")
+        extras.isSystem = try reader.bool("IsSystem")
         return Movement(
             product: product, quantity: amount, from: from, to: to,
             reason: try reader.string("TransferReason", maxLength: Self.maxText), user: user,

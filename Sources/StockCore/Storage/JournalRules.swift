@@ -49,7 +49,7 @@ extension Movement {
     }
 }
 
-/// The `extras` column: the extras' own members, with the level and a failed forward's
+/// The `extras` column: the extras' own fields, with the level and a failed forward's
 /// reason and an unknown outcome's settlement (`failure`, `settlement`: the stores also set them in
 /// place, `ForwardJournal.recordNotes`) beside them.
 private struct StoredExtras: Codable {
@@ -65,22 +65,33 @@ private struct StoredExtras: Codable {
         self.settlement = settlement
     }
 
-    enum Keys: String, CodingKey { case level, failure, settlement }
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
 
     init(from decoder: any Decoder) throws {
-        extras = try MovementExtras(from: decoder)
-        let container = try decoder.container(keyedBy: Keys.self)
-        level = try container.decodeIfPresent(StockLevel.self, forKey: .level)
-        failure = try container.decodeIfPresent(String.self, forKey: .failure)
-        settlement = try container.decodeIfPresent(String.self, forKey: .settlement)
+        let container = try decoder.container(keyedBy: Key.self)
+        extras = MovementExtras()
+        for key in container.allKeys {
+            switch key.stringValue {
+            case "level": level = try container.decodeIfPresent(StockLevel.self, forKey: key)
+            case "failure": failure = try container.decodeIfPresent(String.self, forKey: key)
+            case "settlement": settlement = try container.decodeIfPresent(String.self, forKey: key)
+            default: extras[key.stringValue] = try container.decode(JSONValue.self, forKey: key)
+            }
+        }
     }
 
     func encode(to encoder: any Encoder) throws {
-        try extras.encode(to: encoder)
-        var container = encoder.container(keyedBy: Keys.self)
-        try container.encodeIfPresent(level, forKey: .level)
-        try container.encodeIfPresent(failure, forKey: .failure)
-        try container.encodeIfPresent(settlement, forKey: .settlement)
+        var container = encoder.container(keyedBy: Key.self)
+        for (name, value) in extras.values { try container.encode(value, forKey: Key(name)) }
+        try container.encodeIfPresent(level, forKey: Key("level"))
+        try container.encodeIfPresent(failure, forKey: Key("failure"))
+        try container.encodeIfPresent(settlement, forKey: Key("settlement"))
     }
 }
 
