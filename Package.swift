@@ -52,6 +52,8 @@ let package = Package(
             dependencies: [
                 "StockCore",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                // HMAC: Zettle's webhook signatures.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // libcurl, through typed shims for its variadic calls.

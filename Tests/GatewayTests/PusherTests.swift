@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import CurlHTTP
+import Dialects
 import Foundation
 import GatewayTestSupport
 import Ledger
@@ -145,7 +146,7 @@ struct PusherTests {
                 #expect(last.path == "/hook" && last.method == "POST")
                 let message = try JSONParser.parse(last.body)
                 #expect(message["eventName"] == "InventoryBalanceChanged")
-                #expect(message["organizationUuid"]?.stringValue == PusherHub.defaultOrganization)
+                #expect(message["organizationUuid"]?.stringValue == ZettlePusher.defaultOrganization)
                 let messageID = try #require(message["messageId"]?.stringValue)
                 #expect(UUID(uuidString: messageID) != nil)
                 let timestamp = try #require(message["timestamp"]?.stringValue)
@@ -348,7 +349,7 @@ struct WebhookRecoveryTests {
             let made = PusherHub.Subscription(
                 uuid: Self.subscription, transportName: "WEBHOOK", eventNames: ["InventoryBalanceChanged"],
                 destination: base + "/hook", contactEmail: "ops@example.com", status: "ACTIVE",
-                signingKey: PusherHub.makeSigningKey(), updated: Date())
+                signingKey: ZettlePusher.makeSigningKey(), updated: Date())
             #expect(await first.add(made) == .added)
             try await Task.sleep(for: .milliseconds(20))
             // A change published as usual (queued, delivered) ...

@@ -1,4 +1,5 @@
 import CurlHTTP
+import Dialects
 import Foundation
 import GatewayTestSupport
 import PostgresStore
@@ -71,7 +72,7 @@ struct WebhookInstancesTests {
         let made = PusherHub.Subscription(
             uuid: subscription, transportName: "WEBHOOK", eventNames: ["InventoryBalanceChanged"],
             destination: destination, contactEmail: "ops@example.com", status: "ACTIVE",
-            signingKey: PusherHub.makeSigningKey(), updated: Date())
+            signingKey: ZettlePusher.makeSigningKey(), updated: Date())
         #expect(await first.add(made) == .added)
         #expect(await second.add(made) == .taken, "the uuid is taken on the other instance too")
         try await waitUntil(timeout: .seconds(5), "the other instance sees the subscription") {

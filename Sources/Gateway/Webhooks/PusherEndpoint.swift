@@ -56,40 +56,17 @@ enum PusherEndpoint {
     }
 
     static func create(_ body: [UInt8]?, hub: PusherHub, client: String?) async -> CodecResponse {
-        let object: JSONObject
-        switch read(body) {
-        case .success(let read): object = read
+        let fields: ZettlePusher.SubscriptionFields
+        switch ZettlePusher.create(body, refuseHost: { hub.destinations.refusal(host: $0) }) {
+        case .success(let read): fields = read
         case .failure(let refused): return refused.response
         }
-        guard let uuid = object["uuid"]?.stringValue, !uuid.isEmpty else {
-            return refusal(.badRequest, "uuid is required", field: "uuid")
-        }
-        guard UUID(uuidString: uuid) != nil else {
-            return refusal(.badRequest, "uuid must be a UUID", field: "uuid")
-        }
-        guard let transport = object["transportName"]?.stringValue else {
-            return refusal(.badRequest, "transportName is required", field: "transportName")
-        }
-        guard transport == "WEBHOOK" else {
-            return refusal(.badRequest, "transportName must be WEBHOOK", field: "transportName")
-        }
-        let events: [String]
-        switch eventNames(object["eventNames"]) {
-        case .success(let names): events = names
-        case .failure(let refused): return refused.response
-        }
-        guard let destination = object["destination"]?.stringValue, !destination.isEmpty else {
-            return refusal(.unprocessableContent, "destination is required", field: "destination")
-        }
-        if let refused = checkDestination(destination, hub: hub) { return refused }
-        guard let email = object["contactEmail"]?.stringValue, !email.isEmpty else {
-            return refusal(.unprocessableContent, "contactEmail is required", field: "contactEmail")
-        }
-        if let refused = checkEmail(email) { return refused }
+        let uuid = fields.uuid ?? ""
         let subscription = PusherHub.Subscription(
-            uuid: uuid.lowercased(), transportName: transport, eventNames: events, destination: destination,
-            contactEmail: email, status: "ACTIVE", signingKey: PusherHub.makeSigningKey(), updated: Date(),
-            owner: client)
+            uuid: uuid.lowercased(), transportName: fields.transportName ?? "WEBHOOK",
+            eventNames: fields.eventNames ?? [], destination: fields.destination ?? "",
+            contactEmail: fields.contactEmail ?? "", status: "ACTIVE", signingKey: ZettlePusher.makeSigningKey(),
+            updated: Date(), owner: client)
         switch await hub.add(subscription) {
         case .added:
             return .json(.ok, subscription.json)
@@ -110,34 +87,15 @@ enum PusherEndpoint {
     }
 
     static func update(_ uuid: String, _ body: [UInt8]?, hub: PusherHub, client: String?) async -> CodecResponse {
-        let object: JSONObject
-        switch read(body) {
-        case .success(let read): object = read
+        let fields: ZettlePusher.SubscriptionFields
+        switch ZettlePusher.update(body, refuseHost: { hub.destinations.refusal(host: $0) }) {
+        case .success(let read): fields = read
         case .failure(let refused): return refused.response
         }
-        var events: [String]?
-        if object["eventNames"] != nil {
-            switch eventNames(object["eventNames"]) {
-            case .success(let names): events = names
-            case .failure(let refused): return refused.response
-            }
-        }
-        let destination = object["destination"]?.stringValue
-        if object["destination"] != nil {
-            guard let destination, !destination.isEmpty else {
-                return refusal(.unprocessableContent, "destination must not be empty", field: "destination")
-            }
-            if let refused = checkDestination(destination, hub: hub) { return refused }
-        }
-        let email = object["contactEmail"]?.stringValue
-        if let email, let refused = checkEmail(email) { return refused }
-        if let transport = object["transportName"]?.stringValue, transport != "WEBHOOK" {
-            return refusal(.badRequest, "transportName must be WEBHOOK", field: "transportName")
-        }
         let found = await hub.update(uuid.lowercased(), owner: client) { subscription in
-            if let events { subscription.eventNames = events }
-            if let destination { subscription.destination = destination }
-            if let email { subscription.contactEmail = email }
+            if let events = fields.eventNames { subscription.eventNames = events }
+            if let destination = fields.destination { subscription.destination = destination }
+            if let email = fields.contactEmail { subscription.contactEmail = email }
         }
         switch found {
         case true: return CodecResponse(status: .ok, headers: HTTPFields(), body: [])
@@ -146,73 +104,12 @@ enum PusherEndpoint {
         }
     }
 
-    static func read(_ body: [UInt8]?) -> Result<JSONObject, Refusal> {
-        let bytes = body ?? []
-        guard !bytes.isEmpty else { return .success(JSONObject()) }
-        guard let value = try? JSONParser.parse(bytes), let object = value.objectValue else {
-            return .failure(Refusal(refusal(.badRequest, "the body must be a JSON object", field: nil)))
-        }
-        return .success(object)
-    }
-
-    static func eventNames(_ value: JSONValue?) -> Result<[String], Refusal> {
-        guard let value else { return .success([]) }
-        guard let items = value.arrayValue else {
-            return .failure(Refusal(refusal(.badRequest, "eventNames must be an array", field: "eventNames")))
-        }
-        var names: [String] = []
-        for item in items {
-            guard let name = item.stringValue, PusherHub.supportedEvents.contains(name) else {
-                return .failure(
-                    Refusal(refusal(.badRequest, "unsupported event '\(item.stringValue ?? "")'", field: "eventNames")))
-            }
-            names.append(name)
-        }
-        return .success(names)
-    }
-
-    static func checkDestination(_ destination: String, hub: PusherHub) -> CodecResponse? {
-        guard let url = URL(string: destination), let scheme = url.scheme?.lowercased(),
-            scheme == "https" || scheme == "http", let host = url.host, !host.isEmpty
-        else {
-            return refusal(.unprocessableContent, "destination must be an HTTPS URL", field: "destination")
-        }
-        if let problem = hub.destinations.refusal(host: host) {
-            return refusal(.unprocessableContent, problem, field: "destination")
-        }
-        return nil
-    }
-
-    static func checkEmail(_ email: String) -> CodecResponse? {
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        guard email.count <= 512, parts.count == 2, !parts[0].isEmpty, parts[1].contains(".") else {
-            return refusal(.unprocessableContent, "contactEmail must be an email address", field: "contactEmail")
-        }
-        return nil
-    }
-
-    /// A refusal, carried through `Result`.
-    struct Refusal: Error {
-        let response: CodecResponse
-        init(_ response: CodecResponse) { self.response = response }
-    }
-
     /// Zettle's error envelope, as its other APIs answer.
     static func refusal(
         _ status: HTTPResponse.Status, _ message: String, field: String?, type: String? = nil
     )
         -> CodecResponse
     {
-        var violations: [JSONValue] = []
-        if let field {
-            violations.append([
-                "propertyName": .string(field), "developerMessage": .string(message), "constraintType": "INVALID",
-            ])
-        }
-        return .json(
-            status,
-            [
-                "developerMessage": .string(message), "errorType": .optional(type), "violations": .array(violations),
-            ])
+        ZettlePusher.Refused(status, message, field: field, type: type).response
     }
 }

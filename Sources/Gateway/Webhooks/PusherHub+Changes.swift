@@ -1,4 +1,5 @@
 import Crypto
+import Dialects
 import Foundation
 import StockCore
 
@@ -26,72 +27,39 @@ extension PusherHub {
         await ready()
         let listeners = subscriptions.withLock { list in
             list.filter { subscription in
-                subscription.wants("InventoryBalanceChanged") && madeAt.map { subscription.created <= $0 } ?? true
+                subscription.wants(ZettlePusher.balanceChanged) && madeAt.map { subscription.created <= $0 } ?? true
             }
         }
         guard !listeners.isEmpty, !movements.isEmpty else { return 0 }
-        // The net change per (location, product), for Zettle's tracked locations and variants only.
-        var deltas: [String: [String: Quantity]] = [:]
-        for movement in movements {
-            guard let product = catalog.product(key: movement.product), product.zettleVariantUUID != nil else {
-                continue
-            }
-            for (key, sign) in [(movement.from, -1), (movement.to, 1)] {
-                // Stock is kept at tracked locations only (the STORE); SUPPLIER, SOLD and BIN
-                // are where it comes from and goes to.
-                guard let location = catalog.location(key: key), location.zettleUUID != nil, location.kind.isTracked
-                else { continue }
-                let change = sign < 0 ? Quantity.zero - movement.quantity : movement.quantity
-                deltas[key, default: [:]][product.key] = (deltas[key]?[product.key] ?? .zero) + change
-            }
-        }
+        let deltas = ZettlePusher.changes(movements, catalog: catalog)
         guard !deltas.isEmpty else { return 0 }
-        var before: [JSONValue] = []
-        var after: [JSONValue] = []
+        var balances: [ZettlePusher.Balance] = []
         for locationKey in deltas.keys.sorted() {
             let products = deltas[locationKey]!
-            guard let location = catalog.location(key: locationKey), let locationUUID = location.zettleUUID else {
-                continue
-            }
-            let balances =
+            guard let location = catalog.location(key: locationKey) else { continue }
+            let held =
                 (try? await store.balances(BalanceQuery(products: Array(products.keys), location: locationKey)))
                 ?? []
             for productKey in products.keys.sorted() {
-                guard let product = catalog.product(key: productKey), let variant = product.zettleVariantUUID else {
-                    continue
-                }
-                let now = balances.first { $0.product == productKey }?.quantity ?? .zero
-                let row: (Quantity) -> JSONValue = { balance in
-                    [
-                        "organizationUuid": .string(self.organization), "locationUuid": .string(locationUUID),
-                        "productUuid": .optional(product.zettleProductUUID), "variantUuid": .string(variant),
-                        "balance": .string(balance.description),
-                    ]
-                }
-                before.append(row(now - products[productKey]!))
-                after.append(row(now))
+                guard let product = catalog.product(key: productKey) else { continue }
+                let now = held.first { $0.product == productKey }?.quantity ?? .zero
+                balances.append(
+                    ZettlePusher.Balance(
+                        location: location, product: product, before: now - products[productKey]!, after: now))
             }
         }
-        guard !after.isEmpty else { return 0 }
+        guard !balances.isEmpty else { return 0 }
         let timestamp = Timestamp.iso8601(Date())
-        let payload = JSONWriter.string([
-            "organizationUuid": .string(organization),
-            "updated": [
-                "uuid": .string(Self.uuid(from: facts.requestID)), "timestamp": .string(timestamp), "userType": "USER",
-            ],
-            "balanceBefore": .array(before), "balanceAfter": .array(after),
-            "externalUuid": .optional(movements.first { $0.externalID != nil }?.externalID),
-        ])
+        let payload = ZettlePusher.payload(
+            organization: organization, update: Self.uuid(from: facts.requestID), timestamp: timestamp,
+            balances: balances, externalUUID: movements.first { $0.externalID != nil }?.externalID)
         let messages = listeners.map { subscription in
             let messageID = Self.messageID(subscription: subscription.uuid, movements: movements)
-            let body = JSONWriter.bytes([
-                "organizationUuid": .string(organization), "messageUuid": .string(messageID),
-                "eventName": "InventoryBalanceChanged", "messageId": .string(messageID), "payload": .string(payload),
-                "timestamp": .string(timestamp),
-            ])
             return WebhookMessage(
-                messageID: messageID, subscription: subscription.uuid, body: body,
-                signature: Self.signature(timestamp: timestamp, payload: payload, key: subscription.signingKey),
+                messageID: messageID, subscription: subscription.uuid,
+                body: ZettlePusher.message(
+                    organization: organization, messageID: messageID, payload: payload, timestamp: timestamp),
+                signature: ZettlePusher.signature(timestamp: timestamp, payload: payload, key: subscription.signingKey),
                 queuedAt: Date())
         }
         return await queue(messages)
@@ -107,7 +75,7 @@ extension PusherHub {
     /// message (they are read when it is made).
     public func recover(store: any LedgerStore, catalog: Catalog) async {
         await ready()
-        let listeners = subscriptions.withLock { $0.filter { $0.wants("InventoryBalanceChanged") } }
+        let listeners = subscriptions.withLock { $0.filter { $0.wants(ZettlePusher.balanceChanged) } }
         guard let earliest = listeners.map(\.created).min() else { return }
         let since = max(earliest, Date().addingTimeInterval(-maxAge.timeInterval))
         // The newest `maxRecovered` movements at most: a crash loses the messages of the last
@@ -146,13 +114,6 @@ extension PusherHub {
                 "webhook messages recovered from the journal",
                 metadata: ["messages": "\(recovered)", "changes": "\(groups.count)"])
         }
-    }
-
-    /// Lowercase hex HMAC-SHA256 of `timestamp.payload` keyed by `key`.
-    public static func signature(timestamp: String, payload: String, key: String) -> String {
-        let code = HMAC<SHA256>.authenticationCode(
-            for: Data((timestamp + "." + payload).utf8), using: SymmetricKey(data: Data(key.utf8)))
-        return code.map { String(format: "%02x", $0) }.joined()
     }
 
     /// The message id of a change for a subscriber: a name-based UUID (version 5 layout) of

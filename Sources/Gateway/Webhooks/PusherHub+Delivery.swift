@@ -1,4 +1,5 @@
 import CurlHTTP
+import Dialects
 import Foundation
 import HTTPTypes
 import StockCore
@@ -164,7 +165,7 @@ extension PusherHub {
     func send(_ message: WebhookMessage, to subscription: Subscription) async -> Sent {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        headers[HTTPField.Name("X-iZettle-Signature")!] = message.signature
+        headers[ZettlePusher.signatureHeader] = message.signature
         do {
             var request = CurlRequest(
                 method: .post, url: subscription.destination, headerFields: headers, body: message.body,

@@ -11,10 +11,8 @@ import Synchronization
 /// Zettle's Pusher API as the simulator plays it (issue 16, `serve --enable-webhooks`):
 /// subscriptions made through the vendor's own endpoints, and an `InventoryBalanceChanged`
 /// message for every change of a Zettle location's stock, whichever dialect made it, shaped
-/// and signed as the vendor sends them (iZettle/api-documentation `pusher-api/`; the message
-/// as shopware/SwagPayPal's webhook fixture has it: `payload` a JSON string, the signature
-/// `X-iZettle-Signature` = hex HMAC-SHA256 of `timestamp + "." + payload` keyed by the
-/// subscription's `signingKey`).
+/// and signed as the vendor sends them (`ZettlePusher` in Dialects knows the vendor's shapes;
+/// this knows who subscribed, what is queued and when it is delivered).
 ///
 /// State: subscriptions and messages live in the store (`WebhookStateStore`: the ledger's file,
 /// or the shared PostgreSQL database, whose instances then share them; in memory without one).
@@ -98,17 +96,6 @@ public final class PusherHub: Sendable {
         func wants(_ event: String) -> Bool { eventNames.isEmpty || eventNames.contains(event) }
     }
 
-    /// The events a subscription may name (the vendor's list); StockGate sends only
-    /// `InventoryBalanceChanged`.
-    public static let supportedEvents: Set<String> = [
-        "PurchaseCreated", "InvoiceCreated", "OrganizationUpdated", "CardPaymentAuthorized", "ProductCreated",
-        "ProductUpdated", "ProductDeleted", "InventoryBalanceChanged", "InventoryTrackingStarted",
-        "InventoryTrackingStopped", "ApplicationConnectionRemoved", "PersonalAssertionDeleted", "TestMessage",
-    ]
-
-    /// The organization UUID messages carry when none is configured (`dialects.zettle.organization_uuid`).
-    public static let defaultOrganization = "5e1c0a00-57c0-11ee-8000-000000000001"
-
     let client: CurlHTTPClient
     let logger: Logger
     let organization: String
@@ -165,7 +152,7 @@ public final class PusherHub: Sendable {
         self.maxQueued = maxQueued
         self.maxAge = maxAge
         self.metrics = metrics
-        self.organization = organization ?? Self.defaultOrganization
+        self.organization = organization ?? ZettlePusher.defaultOrganization
         self.maxAttempts = maxAttempts
         self.retryDelay = retryDelay
         self.lease = lease
@@ -357,13 +344,6 @@ public final class PusherHub: Sendable {
 
     /// How many messages `subscription` has had answered 2xx.
     public func deliveredCount(_ subscription: String) -> Int { delivered.withLock { $0[subscription] ?? 0 } }
-
-    /// A new signing key: 64 letters and digits, as the vendor's.
-    static func makeSigningKey() -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-        var generator = SystemRandomNumberGenerator()
-        return String((0..<64).map { _ in alphabet.randomElement(using: &generator)! })
-    }
 }
 
 extension PusherHub: Service {
