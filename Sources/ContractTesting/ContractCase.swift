@@ -125,7 +125,7 @@ public struct ContractCase: Sendable {
             steps: steps, balances: balances)
         contract.needs = needs
         contract.faults = faults
-        let codec = DialectRegistry.dialect(dialect)?.inboundCodec()
+        let codec = DialectRegistry.dialect(named: dialect)?.inboundCodec()
         let readsOnly = steps.allSatisfy { step in
             let method = HTTPRequest.Method(step.request.method.uppercased()) ?? .post
             return codec?.onlyReads(method: method, path: step.request.path) ?? (method == .get || method == .head)

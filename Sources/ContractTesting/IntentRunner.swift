@@ -54,7 +54,7 @@ public struct IntentRunner: Sendable {
     public let logger: Logger
 
     /// `embedded` and every dialect of the registry.
-    public static var backendKinds: [String] { ["embedded"] + DialectRegistry.ids }
+    public static var backendKinds: [String] { ["embedded"] + DialectRegistry.names }
 
     public init(catalog: Catalog, client: CurlHTTPClient, logger: Logger) {
         self.catalog = catalog
@@ -63,7 +63,7 @@ public struct IntentRunner: Sendable {
     }
 
     public func run(
-        _ intents: [Intent], inbound: [String] = DialectRegistry.ids, backends: [String] = IntentRunner.backendKinds,
+        _ intents: [Intent], inbound: [String] = DialectRegistry.names, backends: [String] = IntentRunner.backendKinds,
         progress: @escaping @Sendable (IntentOutcome) -> Void = { _ in }
     ) async throws -> [IntentOutcome] {
         var outcomes: [IntentOutcome] = []
@@ -99,7 +99,7 @@ public struct IntentRunner: Sendable {
         if kind == "embedded" {
             return try await GatewayServer.withRunning(standIn, logger: logger, runAll)
         }
-        guard let codec = Backends.codec(dialect: kind) else {
+        guard let codec = Backends.codec(dialect: DialectID(kind)) else {
             throw ContractCase.FormatError(description: "unknown backend kind '\(kind)'")
         }
         return try await GatewayServer.withRunning(standIn, logger: logger) { standInPort in
@@ -122,7 +122,7 @@ public struct IntentRunner: Sendable {
     ) async
         -> IntentOutcome.Verdict
     {
-        guard let clientCodec = DialectRegistry.dialect(dialect)?.outboundCodec() else {
+        guard let clientCodec = DialectRegistry.dialect(named: dialect)?.outboundCodec() else {
             return .failed("unknown dialect '\(dialect)'")
         }
         if let reason = intent.skip[backend] ?? intent.skip[dialect] { return .skipped(reason) }
@@ -133,7 +133,7 @@ public struct IntentRunner: Sendable {
             if !clientCodec.capabilities.nativeLevels {
                 return .skipped("a \(dialect) client has no level call (docs/levels.md)")
             }
-            if backend != "embedded", let codec = Backends.codec(dialect: backend) {
+            if backend != "embedded", let codec = Backends.codec(dialect: DialectID(backend)) {
                 for (index, item) in intent.movements.enumerated() {
                     if case .refused(let error) = LevelTreatment.of(item, codec: codec) {
                         return .skipped("a \(backend) backend cannot take level \(index): \(error.message)")
@@ -142,7 +142,7 @@ public struct IntentRunner: Sendable {
             }
         }
         // What the backend's own dialect cannot carry is refused there by design: said, not failed.
-        if backend != "embedded", let codec = Backends.codec(dialect: backend),
+        if backend != "embedded", let codec = Backends.codec(dialect: DialectID(backend)),
             let (index, error) = MovePlan.make(batch, codec: codec, catalog: catalog).refusals.min(by: {
                 $0.key < $1.key
             })

@@ -30,14 +30,14 @@ public final class MissRecorder: DirectAnswerer {
         case .refuse(let error) where error.code != .notFound: return replayed
         case .refuse, .pass: break
         }
-        guard let make = makers[request.dialect] else { return replayed }
+        guard let make = makers[request.dialect.rawValue] else { return replayed }
         let recorder: Recorder
         do {
-            if let made = recorders.withLock({ $0[request.dialect] }) {
+            if let made = recorders.withLock({ $0[request.dialect.rawValue] }) {
                 recorder = made
             } else {
                 let made = try await make()
-                recorders.withLock { $0[request.dialect] = made }
+                recorders.withLock { $0[request.dialect.rawValue] = made }
                 recorder = made
             }
         } catch {

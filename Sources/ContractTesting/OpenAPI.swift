@@ -24,7 +24,9 @@ public enum OpenAPI {
         dialect: String, cases: [ContractCase],
         configuration: GatewayConfiguration = GatewayConfiguration(port: 0, dataDirectory: "")
     ) -> JSONValue? {
-        guard let codec = Gateway.codecs(configuration).first(where: { $0.dialect == dialect }) else { return nil }
+        guard let codec = Gateway.codecs(configuration).first(where: { $0.dialect.rawValue == dialect }) else {
+            return nil
+        }
         var operations: [String: Operation] = [:]
         var order: [String] = []
         func operation(path: String, method: String, route: RouteDescription) -> String {
@@ -89,7 +91,7 @@ public enum OpenAPI {
     }
 
     /// Every dialect StockGate serves.
-    public static var dialects: [String] { DialectRegistry.ids }
+    public static var dialects: [String] { DialectRegistry.names }
 
     /// One operation being gathered from the cases.
     struct Operation {

@@ -98,7 +98,7 @@ public final class Recorder: DirectAnswerer {
         if routes?.contains(request.route) ?? true {
             write(
                 Recording.Exchange(
-                    dialect: request.dialect, route: request.route, method: request.method, path: request.path,
+                    dialect: request.dialect.rawValue, route: request.route, method: request.method, path: request.path,
                     query: QueryString.parse(request.query),
                     requestHeaders: request.headers.map { ($0.name.rawName, $0.value) },
                     requestBody: request.body, status: response.status, responseHeaders: response.headers,

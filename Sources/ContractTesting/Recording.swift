@@ -425,7 +425,7 @@ extension Recording {
     /// Whether the exchange only read, as its dialect says (Open2b's find, get and count read by POST).
     static func onlyReads(_ exchange: Exchange) -> Bool {
         let method = HTTPRequest.Method(exchange.method.uppercased()) ?? .post
-        guard let codec = DialectRegistry.dialect(exchange.dialect)?.inboundCodec() else {
+        guard let codec = DialectRegistry.dialect(named: exchange.dialect)?.inboundCodec() else {
             return method == .get || method == .head
         }
         return codec.onlyReads(method: method, path: exchange.path)

@@ -80,7 +80,7 @@ public final class ReplayBook: DirectAnswerer {
     static let matching = DispatchQueue(label: "stockgate.replay-matching", attributes: .concurrent)
 
     public func answer(_ request: DirectRequest) async -> DirectAnswer {
-        guard exchanges[request.dialect] != nil else { return .pass }
+        guard exchanges[request.dialect.rawValue] != nil else { return .pass }
         let matched = await withCheckedContinuation { (continuation: CheckedContinuation<Match, Never>) in
             Self.matching.async { continuation.resume(returning: self.match(request)) }
         }
@@ -103,7 +103,7 @@ public final class ReplayBook: DirectAnswerer {
     /// The exchange answering `request`, marked used, with the caller's values that stand for
     /// recorded ones.
     func match(_ request: DirectRequest) -> Match {
-        let candidates = exchanges[request.dialect] ?? []
+        let candidates = exchanges[request.dialect.rawValue] ?? []
         let query = QueryString.parse(request.query)
         let body = request.body.isEmpty ? nil : try? JSONParser.parse(request.body)
         var best: [(exchange: Exchange, echoes: [String: JSONValue])] = []

@@ -17,9 +17,15 @@ public enum DialectRegistry {
     public static var catalogRules: [CatalogRules] { all.compactMap(\.catalogRules) }
 
     /// The ids, in registry order.
-    public static var ids: [String] { all.map(\.id) }
+    public static var ids: [DialectID] { all.map(\.id) }
 
-    public static func dialect(_ id: String) -> Dialect? { all.first { $0.id == id } }
+    /// The ids as text, in registry order (help texts, error messages).
+    public static var names: [String] { ids.map(\.rawValue) }
+
+    public static func dialect(_ id: DialectID) -> Dialect? { all.first { $0.id == id } }
+
+    /// The registered dialect a text names (a configuration value, a path segment), if any.
+    public static func dialect(named text: String) -> Dialect? { dialect(DialectID(text)) }
 }
 
 extension Catalog {

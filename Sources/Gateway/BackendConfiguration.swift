@@ -1,6 +1,7 @@
 import Dialects
 import Foundation
 import HTTPTypes
+import StockCore
 import Yams
 
 /// One backend of the configuration file's `backends` list.
@@ -50,7 +51,10 @@ public struct BackendConfiguration: Sendable, Equatable {
     public var parameters: [String: String]
     public var auth: Auth
 
-    public static var dialects: [String] { DialectRegistry.ids + ["embedded"] }
+    public static var dialects: [String] { DialectRegistry.names + ["embedded"] }
+
+    /// The dialect the backend speaks; nil for the embedded ledger.
+    public var dialectID: DialectID? { dialect == "embedded" ? nil : DialectID(dialect) }
 
     static func parse(_ node: Node, file: String) throws -> BackendConfiguration {
         guard let mapping = node.mapping else {
@@ -61,7 +65,7 @@ public struct BackendConfiguration: Sendable, Equatable {
             "max_response_bytes", "auth",
         ]
         // A dialect's own keys are known only on a backend of that dialect.
-        let own = Set(DialectRegistry.dialect(mapping["dialect"]?.string ?? "")?.backendKeys ?? [])
+        let own = Set(DialectRegistry.dialect(named: mapping["dialect"]?.string ?? "")?.backendKeys ?? [])
         _ = try ConfigFile.object(node, at: "backends[]", known: common.union(own), file: file)
         func string(_ key: String) -> String? { mapping[key]?.string }
         guard let name = string("name"), !name.isEmpty else {

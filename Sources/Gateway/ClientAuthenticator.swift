@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HTTPTypes
+import StockCore
 
 /// What a route needs of its caller (every route declares one: `Destination.requirement`).
 public enum Requirement: Sendable, Equatable {
@@ -9,7 +10,7 @@ public enum Requirement: Sendable, Equatable {
     /// Any configured client (the OpenAPI documents).
     case anyClient
     /// A client allowed this dialect's stock.
-    case dialect(String)
+    case dialect(DialectID)
     /// A client holding this role.
     case role(Role)
 
@@ -45,11 +46,11 @@ public struct ClientAuthenticator: Sendable {
         public var name: String
         public var secret: Secret
         /// The dialects whose stock it may read and move.
-        public var dialects: Set<String>
+        public var dialects: Set<DialectID>
         /// What it may do besides stock (`Role`).
         public var roles: Set<Role>
 
-        public init(name: String, secret: Secret, dialects: Set<String>, roles: Set<Role> = []) {
+        public init(name: String, secret: Secret, dialects: Set<DialectID>, roles: Set<Role> = []) {
             self.name = name
             self.secret = secret
             self.dialects = dialects
@@ -92,7 +93,7 @@ public struct ClientAuthenticator: Sendable {
     }
 
     /// Decides for a request of `dialect` with these headers.
-    public func decide(dialect: String, headers: HTTPFields, now: Date = Date()) -> Decision {
+    public func decide(dialect: DialectID, headers: HTTPFields, now: Date = Date()) -> Decision {
         decide(.dialect(dialect), headers: headers, now: now)
     }
 

@@ -15,7 +15,7 @@ public final class Gateway: Sendable {
     /// The backend of every dialect without a route of its own.
     public let backend: any StockBackend
     /// Inbound dialect → its backend, from the configuration's `routes`.
-    public let routes: [String: any StockBackend]
+    public let routes: [DialectID: any StockBackend]
     public let metrics: GatewayMetrics
     /// Where answers to writes with an idempotency key are kept (the embedded ledger's file).
     let idempotencyStore: (any ResponseStore)?
@@ -71,7 +71,7 @@ public final class Gateway: Sendable {
     public init(
         configuration: GatewayConfiguration, catalog: Catalog, backend: any StockBackend,
         metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "stockgate"),
-        testReset: (@Sendable () async throws -> Void)? = nil, routes: [String: any StockBackend] = [:],
+        testReset: (@Sendable () async throws -> Void)? = nil, routes: [DialectID: any StockBackend] = [:],
         clients: ClientAuthenticator = ClientAuthenticator(), idempotencyStore: (any ResponseStore)? = nil,
         clock: @escaping @Sendable () -> Date = { Date() }, faults: FaultSchedule? = nil,
         openAPI: (@Sendable (String) -> [UInt8]?)? = nil, pusher: PusherHub? = nil,
@@ -153,7 +153,7 @@ public final class Gateway: Sendable {
     }
 
     /// The name of the backend `dialect` is routed to (`embedded` for the ledger).
-    func backendName(for dialect: String) -> String {
+    func backendName(for dialect: DialectID) -> String {
         ((routes[dialect] ?? backend) as? RemoteBackend)?.name ?? "embedded"
     }
 
@@ -162,7 +162,7 @@ public final class Gateway: Sendable {
 
     /// Every inbound dialect, configured.
     public static func codecs(_ configuration: GatewayConfiguration) -> [any InboundCodec] {
-        DialectRegistry.all.map { $0.inboundCodec(settings: configuration.dialectSettings[$0.id] ?? [:]) }
+        DialectRegistry.all.map { $0.inboundCodec(settings: configuration.dialectSettings[$0.id.rawValue] ?? [:]) }
     }
 
     /// Decodes, executes and encodes one request. Never throws: every failure becomes an
@@ -180,7 +180,7 @@ public final class Gateway: Sendable {
         return await withSpan("\(request.method.rawValue) \(route.path)", context: context, ofKind: .server) { span in
             span.attributes["http.request.method"] = request.method.rawValue
             span.attributes["http.route"] = route.path
-            span.attributes["stockgate.dialect"] = codec.dialect
+            span.attributes["stockgate.dialect"] = codec.dialect.rawValue
             span.attributes["stockgate.request_id"] = facts.requestID
             let response = await handleInSpan(codec, route: route, request: request, facts: facts, fault: fault)
             span.attributes["http.response.status_code"] = Int(response.status.code)
@@ -437,7 +437,7 @@ public final class Gateway: Sendable {
     /// resend answered from the journal queues its message if it never was), the counts, and
     /// what the backend did not receive whole, in the caller's field names.
     func moved(
-        _ batch: BatchOutcome, command: Command, dialect: String, routed: any StockBackend, facts: RequestFacts,
+        _ batch: BatchOutcome, command: Command, dialect: DialectID, routed: any StockBackend, facts: RequestFacts,
         log: inout CodecResponse.LogFacts, losses: inout (dropped: [String], truncated: [String])
     ) async {
         if let pusher, let store = routed as? any LedgerStore, !batch.succeeded.isEmpty {

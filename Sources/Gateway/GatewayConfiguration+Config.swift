@@ -69,8 +69,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var strictRoutes: Set<String> = []
 
     /// Whether movements of an inbound dialect go out on a strict route.
-    public func isStrict(_ dialect: String) -> Bool {
-        strictRoutes.contains(routes[dialect] != nil ? dialect : "default")
+    public func isStrict(_ dialect: DialectID) -> Bool {
+        strictRoutes.contains(routes[dialect.rawValue] != nil ? dialect.rawValue : "default")
     }
 
     /// A client allowed to call, with the dialects it may use and its roles.
@@ -86,7 +86,7 @@ public struct ConfigFile: Sendable, Equatable {
     /// ```
     public struct Client: Sendable, Equatable {
         public var name: String
-        public var dialects: Set<String>
+        public var dialects: Set<DialectID>
         public var secret: SecretSource
         public var roles: Set<Role> = []
     }
@@ -136,7 +136,7 @@ public struct ConfigFile: Sendable, Equatable {
         guard !dialects.isEmpty || !roles.isEmpty else {
             throw Error(description: "\(file): client '\(name)' needs dialects, roles or both")
         }
-        return Client(name: name, dialects: dialects, secret: secret, roles: roles)
+        return Client(name: name, dialects: Set(dialects.map { DialectID($0) }), secret: secret, roles: roles)
     }
 
     /// `node` as a mapping of `known` keys, read by the one tree reader (`TreeObject`); a
@@ -208,7 +208,7 @@ public struct ConfigFile: Sendable, Equatable {
             }
             config.backends.append(backend)
         }
-        let inbound = Set(DialectRegistry.ids)
+        let inbound = Set(DialectRegistry.names)
         for node in try list(top, "clients", file: file) {
             config.clients.append(try parseClient(node, inbound: inbound, file: file))
         }
@@ -249,7 +249,7 @@ public struct ConfigFile: Sendable, Equatable {
     static func parseDialects(_ dialects: TreeObject<Node>, file: String) throws -> [String: [String: String]] {
         var all: [String: [String: String]] = [:]
         for member in dialects.members {
-            guard let dialect = DialectRegistry.dialect(member.key), !dialect.settingKeys.isEmpty else {
+            guard let dialect = DialectRegistry.dialect(named: member.key), !dialect.settingKeys.isEmpty else {
                 throw Self.error(dialects.problem(member.key, "", .unknown), file: file)
             }
             let settings = try object(
@@ -269,7 +269,7 @@ public struct ConfigFile: Sendable, Equatable {
 
     /// `routes`: `dialect: backend`, or `dialect: {backend: name, strict: true}`.
     static func parseRoutes(_ routes: TreeObject<Node>, into config: inout ConfigFile, file: String) throws {
-        let inbound = DialectRegistry.ids + ["default"]
+        let inbound = DialectRegistry.names + ["default"]
         for member in routes.members {
             let line = member.line ?? 1
             guard inbound.contains(member.key) else {

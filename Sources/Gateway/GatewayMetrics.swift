@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import StockCore
 import Synchronization
 
 /// The gateway's metrics, in a Prometheus registry of its own (no global bootstrap, so several
@@ -143,7 +144,8 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
-    func recordRequest(dialect: String, route: String, status: Int, duration: Duration) {
+    func recordRequest(dialect: DialectID, route: String, status: Int, duration: Duration) {
+        let dialect = dialect.rawValue
         counter(
             .requests, MetricKey(metric: Family.requests.rawValue, first: dialect, second: route, third: status),
             [("dialect", dialect), ("route", route), ("status", String(status))]
@@ -190,7 +192,8 @@ public final class GatewayMetrics: Sendable {
         inFlight.increment(by: Double(change))
     }
 
-    func recordMovementsApplied(dialect: String, count: Int) {
+    func recordMovementsApplied(dialect: DialectID, count: Int) {
+        let dialect = dialect.rawValue
         guard count > 0 else { return }
         counter(.applied, MetricKey(metric: Family.applied.rawValue, first: dialect), [("dialect", dialect)])
             .increment(by: Int64(count))

@@ -8,8 +8,8 @@ public enum LossReport {
     /// One client dialect → backend dialect cell: the client's fields the backend does not
     /// receive whole, or nil when no movement of the catalog goes through both.
     public struct Pair: Sendable, Equatable {
-        public var source: String
-        public var target: String
+        public var source: DialectID
+        public var target: DialectID
         /// Client field name → what becomes of it at the backend, for every optional fact the
         /// client's dialect carries.
         public var fields: [(name: String, fact: MovementFact, carriage: Carriage)]
@@ -41,7 +41,7 @@ public enum LossReport {
     }
 
     /// The pair's carriage, or nil when no movement of the catalog goes from the one to the other.
-    public static func pair(source: String, target: String, catalog: Catalog) -> Pair? {
+    public static func pair(source: DialectID, target: DialectID, catalog: Catalog) -> Pair? {
         guard let client = DialectRegistry.dialect(source), let backend = DialectRegistry.dialect(target) else {
             return nil
         }
@@ -75,7 +75,7 @@ public enum LossReport {
     }
 
     /// How one backend dialect carries each fact of the canonical movement.
-    public static func backendTable(target: String, catalog: Catalog) -> [MovementFact: Carriage] {
+    public static func backendTable(target: DialectID, catalog: Catalog) -> [MovementFact: Carriage] {
         guard let backend = DialectRegistry.dialect(target) else { return [:] }
         let codec = backend.outboundCodec()
         guard
@@ -100,7 +100,7 @@ public enum LossReport {
         lines.append("the movement is dropped). Found by running the codecs on movements of the demo catalog")
         lines.append("(`stockgate contract-test --losses` prints it for yours).")
         lines.append("")
-        lines.append("| client ↓ / backend → | " + ids.joined(separator: " | ") + " |")
+        lines.append("| client ↓ / backend → | " + ids.map(\.rawValue).joined(separator: " | ") + " |")
         lines.append("|---|" + ids.map { _ in "---" }.joined(separator: "|") + "|")
         for source in ids {
             var cells: [String] = []
@@ -118,7 +118,7 @@ public enum LossReport {
         lines.append("What each backend dialect makes of each fact of a canonical movement (a field of the")
         lines.append("backend's request; `[]` is an array's element):")
         lines.append("")
-        lines.append("| fact | " + ids.joined(separator: " | ") + " |")
+        lines.append("| fact | " + ids.map(\.rawValue).joined(separator: " | ") + " |")
         lines.append("|---|" + ids.map { _ in "---" }.joined(separator: "|") + "|")
         let tables = ids.map { backendTable(target: $0, catalog: catalog) }
         for fact in MovementFact.allCases {
@@ -139,7 +139,7 @@ public enum LossReport {
             "What a level command becomes at each backend dialect (docs/levels.md; the embedded ledger",
             "and PostgreSQL apply every kind atomically). \"read, then moved\" is not atomic at the backend:",
             "a change made there by another path between StockGate's read and its write is not seen.", "",
-            "| level command | " + ids.joined(separator: " | ") + " |",
+            "| level command | " + ids.map(\.rawValue).joined(separator: " | ") + " |",
             "|---|" + ids.map { _ in "---" }.joined(separator: "|") + "|",
         ]
         guard let product = catalog.products.first?.key,

@@ -112,7 +112,7 @@ public struct Reconciler: Sendable {
                 report.undecided.append((row, "backend '\(row.backend)' is not in the configuration given"))
                 continue
             }
-            guard backend.dialect == CanonicalCodec.dialect else {
+            guard backend.dialectID == CanonicalCodec.dialect else {
                 report.undecided.append(
                     (row, "a \(backend.dialect) backend cannot be asked about one forwarded movement: check it there"))
                 continue

@@ -35,7 +35,7 @@ extension ServeSettings {
         for (dialect, backend) in file.routes.sorted(by: { $0.key < $1.key }) { routes[dialect] = .string(backend) }
         let clients = self.clients.sorted { $0.name < $1.name }.map { client -> JSONValue in
             [
-                "name": .string(client.name), "dialects": .array(client.dialects.sorted().map(JSONValue.string)),
+                "name": .string(client.name), "dialects": .array(client.dialects.sorted().map { .string($0.rawValue) }),
                 "roles": .array(client.roles.map(\.rawValue).sorted().map(JSONValue.string)),
             ]
         }

@@ -7,7 +7,7 @@ import StockCore
 /// dialect for a request of another, without sending anything.
 public enum Translator {
     /// The route a dialect's movements usually arrive by, when the caller names none.
-    public static func defaultRequest(for dialect: String, catalog: Catalog) -> (method: String, path: String)? {
+    public static func defaultRequest(for dialect: DialectID, catalog: Catalog) -> (method: String, path: String)? {
         DialectRegistry.dialect(dialect)?.defaultWriteRequest(catalog: catalog)
     }
 
@@ -23,7 +23,7 @@ public enum Translator {
     ///   - method: the inbound method, or the dialect's usual one.
     ///   - path: the inbound path (with its query), or the dialect's usual one.
     public static func translate(
-        body: [UInt8], from: String, to: String, method: String? = nil, path: String? = nil, catalog: Catalog,
+        body: [UInt8], from: DialectID, to: DialectID, method: String? = nil, path: String? = nil, catalog: Catalog,
         configuration: GatewayConfiguration = GatewayConfiguration(), explain: Bool = false
     ) throws -> String {
         guard let codec = Gateway.codecs(configuration).first(where: { $0.dialect == from }) else {
@@ -52,7 +52,8 @@ public enum Translator {
     /// For each movement, what the backend receives of each field the caller sent: carried as
     /// (its field), transformed, truncated, merged, dropped, or refused — found by running the
     /// backend's codec with and without each field (`CarriageProbe`).
-    static func explain(_ batch: MoveBatch, from: String, to codec: any OutboundCodec, catalog: Catalog) -> [String] {
+    static func explain(_ batch: MoveBatch, from: DialectID, to codec: any OutboundCodec, catalog: Catalog) -> [String]
+    {
         let names = InboundFieldNames(catalog: catalog).names(from)
         var lines: [String] = []
         for (index, item) in batch.items.enumerated() {

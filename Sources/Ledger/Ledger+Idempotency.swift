@@ -4,7 +4,7 @@ import StockCore
 
 extension Ledger {
     /// The answer stored for `key` in `dialect`, unless it is older than `since`.
-    public func storedResponse(dialect: String, key: String, since: Date) async throws -> StoredResponse? {
+    public func storedResponse(dialect: DialectID, key: String, since: Date) async throws -> StoredResponse? {
         try await writer.read { db in
             guard
                 let row = try Row.fetchOne(
@@ -21,7 +21,7 @@ extension Ledger {
     }
 
     /// Keeps the answer for `key` (the first one wins) and forgets answers older than `expiredBefore`.
-    public func store(_ response: StoredResponse, dialect: String, key: String, expiredBefore: Date) async throws {
+    public func store(_ response: StoredResponse, dialect: DialectID, key: String, expiredBefore: Date) async throws {
         try await write { db in
             try db.execute(
                 sql: """
@@ -38,12 +38,12 @@ extension Ledger {
 
     /// Claims live in this process: one process owns the data directory, so no other instance
     /// can hold one.
-    public func claim(dialect: String, key: String, now: Date, staleBefore: Date) async throws -> Bool {
-        claims.withLock { $0.insert(dialect + "\u{0}" + key).inserted }
+    public func claim(dialect: DialectID, key: String, now: Date, staleBefore: Date) async throws -> Bool {
+        claims.withLock { $0.insert(dialect.rawValue + "\u{0}" + key).inserted }
     }
 
-    public func releaseClaim(dialect: String, key: String) async {
-        _ = claims.withLock { $0.remove(dialect + "\u{0}" + key) }
+    public func releaseClaim(dialect: DialectID, key: String) async {
+        _ = claims.withLock { $0.remove(dialect.rawValue + "\u{0}" + key) }
     }
 }
 

@@ -171,3 +171,6 @@ extension Ledger {
         catalogs.withLock { $0 = catalog }
     }
 }
+
+/// A dialect id is kept as its text.
+extension DialectID: DatabaseValueConvertible {}

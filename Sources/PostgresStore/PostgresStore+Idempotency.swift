@@ -4,13 +4,13 @@ import PostgresNIO
 import StockCore
 
 extension PostgresStore: ResponseStore, TrackingStore {
-    public func storedResponse(dialect: String, key: String, since: Date) async throws -> StoredResponse? {
+    public func storedResponse(dialect: DialectID, key: String, since: Date) async throws -> StoredResponse? {
         let cutoff = Self.millis(since)
         return try await read { connection in
             let rows = try await connection.query(
                 """
                 SELECT fingerprint, status, headers, body, created_at FROM idempotency
-                WHERE dialect = \(dialect) AND key = \(key) AND created_at >= \(cutoff)
+                WHERE dialect = \(dialect.rawValue) AND key = \(key) AND created_at >= \(cutoff)
                 """, logger: self.logger)
             var stored: StoredResponse?
             for try await (fingerprint, status, headers, body, created) in rows.decode(
@@ -25,14 +25,14 @@ extension PostgresStore: ResponseStore, TrackingStore {
         }
     }
 
-    public func store(_ response: StoredResponse, dialect: String, key: String, expiredBefore: Date) async throws {
+    public func store(_ response: StoredResponse, dialect: DialectID, key: String, expiredBefore: Date) async throws {
         let created = Self.millis(response.createdAt)
         let expired = Self.millis(expiredBefore)
         try await transaction { connection in
             try await connection.query(
                 """
                 INSERT INTO idempotency (dialect, key, fingerprint, status, headers, body, created_at)
-                VALUES (\(dialect), \(key), \(response.fingerprint), \(Int32(response.status)),
+                VALUES (\(dialect.rawValue), \(key), \(response.fingerprint), \(Int32(response.status)),
                     \(response.headers.joined(separator: "\n")), \(ByteBuffer(bytes: response.body)), \(created))
                 ON CONFLICT (dialect, key) DO UPDATE SET fingerprint = excluded.fingerprint,
                     status = excluded.status, headers = excluded.headers, body = excluded.body,
@@ -45,13 +45,13 @@ extension PostgresStore: ResponseStore, TrackingStore {
 
     /// A row per claim: the primary key makes two claims of one key, from any instances,
     /// exclusive; a claim older than `staleBefore` (its instance died mid-request) is taken over.
-    public func claim(dialect: String, key: String, now: Date, staleBefore: Date) async throws -> Bool {
+    public func claim(dialect: DialectID, key: String, now: Date, staleBefore: Date) async throws -> Bool {
         let claimed = Self.millis(now)
         let stale = Self.millis(staleBefore)
         return try await transaction { connection in
             let rows = try await connection.query(
                 """
-                INSERT INTO idempotency_claim (dialect, key, claimed_at) VALUES (\(dialect), \(key), \(claimed))
+                INSERT INTO idempotency_claim (dialect, key, claimed_at) VALUES (\(dialect.rawValue), \(key), \(claimed))
                 ON CONFLICT (dialect, key) DO UPDATE SET claimed_at = excluded.claimed_at
                     WHERE idempotency_claim.claimed_at < \(stale)
                 RETURNING claimed_at
@@ -62,11 +62,12 @@ extension PostgresStore: ResponseStore, TrackingStore {
         }
     }
 
-    public func releaseClaim(dialect: String, key: String) async {
+    public func releaseClaim(dialect: DialectID, key: String) async {
         do {
             try await transaction { connection in
                 try await connection.query(
-                    "DELETE FROM idempotency_claim WHERE dialect = \(dialect) AND key = \(key)", logger: self.logger)
+                    "DELETE FROM idempotency_claim WHERE dialect = \(dialect.rawValue) AND key = \(key)",
+                    logger: self.logger)
                 return ((), true)
             }
         } catch {

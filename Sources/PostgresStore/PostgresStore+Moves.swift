@@ -377,7 +377,7 @@ extension PostgresStore: LedgerStore, ForwardJournal {
             VALUES (\(movement.product), \(movement.quantity.description)::numeric, \(movement.from), \(movement.to),
                 \(movement.reason), \(movement.reference), \(movement.description), \(movement.user),
                 \(movement.sourceSystem), \(movement.externalID), \(created), \(applied), \(movement.state.rawValue),
-                \(movement.allowOverage), \(extras), \(movement.reverses), \(facts.dialect), \(facts.requestID),
+                \(movement.allowOverage), \(extras), \(movement.reverses), \(facts.dialect.rawValue), \(facts.requestID),
                 \(facts.idempotencyKey))
             RETURNING id
             """, logger: logger)

@@ -88,7 +88,7 @@ extension PostgresStore: MovementReader {
             appliedAt: try row[12].decode(Int64?.self).map(date),
             state: MovementState(rawValue: try row[13].decode(String.self)) ?? .applied,
             allowOverage: try row[14].decode(Bool.self),
-            reverses: try row[16].decode(Int64?.self), dialect: try row[17].decode(String.self),
+            reverses: try row[16].decode(Int64?.self), dialect: try row[17].decode(String?.self).map { DialectID($0) },
             requestID: try row[18].decode(String.self), idempotencyKey: try row[19].decode(String?.self),
             backend: try row[20].decode(String?.self))
         try movement.restoreExtras(extras)

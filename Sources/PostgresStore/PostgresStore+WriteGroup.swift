@@ -106,7 +106,7 @@ extension PostgresStore {
                                 ]
                             }),
                         "rows": .array(try write.rows.map(Self.journalRow)),
-                        "dialect": .string(write.facts.dialect), "request_id": .string(write.facts.requestID),
+                        "dialect": .string(write.facts.dialect.rawValue), "request_id": .string(write.facts.requestID),
                         "key": .optional(write.facts.idempotencyKey), "stamp": .integer(write.stamp),
                         "replay": .bool(write.replay && write.facts.idempotencyKey != nil),
                     ]

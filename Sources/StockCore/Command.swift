@@ -135,7 +135,7 @@ public struct BalanceQuery: Sendable, Equatable {
 
 /// Facts about the request a command came in with, recorded in the journal.
 public struct RequestFacts: Sendable, Equatable {
-    public var dialect: String
+    public var dialect: DialectID
     public var requestID: String
     public var idempotencyKey: String?
     /// The configured client that sent it (nil when no clients are configured).
@@ -144,7 +144,7 @@ public struct RequestFacts: Sendable, Equatable {
     public var traceparent: String?
     public var tracestate: String?
 
-    public init(dialect: String, requestID: String, idempotencyKey: String? = nil, client: String? = nil) {
+    public init(dialect: DialectID, requestID: String, idempotencyKey: String? = nil, client: String? = nil) {
         self.dialect = dialect
         self.requestID = requestID
         self.idempotencyKey = idempotencyKey

@@ -81,7 +81,7 @@ public struct Movement: Sendable, Equatable {
     /// Set on a reversal: the id of the movement it undoes.
     public var reverses: Int64?
     /// Journal facts: the dialect it came in by, the request id, the idempotency key.
-    public var dialect: String?
+    public var dialect: DialectID?
     public var requestID: String?
     public var idempotencyKey: String?
     /// The remote backend the gateway forwarded it to; nil for the embedded ledger.
@@ -99,7 +99,7 @@ public struct Movement: Sendable, Equatable {
         reference: String? = nil, description: String? = nil, user: String? = nil, sourceSystem: String? = nil,
         externalID: String? = nil, createdAt: Date? = nil, appliedAt: Date? = nil, state: MovementState = .applied,
         allowOverage: Bool = false, extras: MovementExtras = MovementExtras(), reverses: Int64? = nil,
-        dialect: String? = nil, requestID: String? = nil, idempotencyKey: String? = nil, backend: String? = nil,
+        dialect: DialectID? = nil, requestID: String? = nil, idempotencyKey: String? = nil, backend: String? = nil,
         level: StockLevel? = nil
     ) {
         self.backend = backend

@@ -1,4 +1,5 @@
 import CurlHTTP
+import Dialects
 import Foundation
 import Gateway
 import Ledger
@@ -50,15 +51,15 @@ enum HTTPFuzz {
             var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
             configuration.requestTimeout = .milliseconds(500)
             configuration.idleTimeout = .seconds(2)
-            var routes: [String: any StockBackend] = [:]
+            var routes: [DialectID: any StockBackend] = [:]
             if let backend {
                 configuration.maxConnections = 32
                 let remote = RemoteBackend(
                     name: "hostile", baseURL: "http://127.0.0.1:\(backend.port)",
-                    codec: Backends.codec(dialect: "zettle")!,
+                    codec: Backends.codec(dialect: ZettleCodec.dialect)!,
                     client: CurlHTTPClient(configuration: .init(timeout: .seconds(2))), auth: .none, catalog: catalog,
                     journal: ledger, timeout: .seconds(2), logger: logger)
-                routes = ["zettle": remote, "stockgate": remote]
+                routes = [ZettleCodec.dialect: remote, CanonicalCodec.dialect: remote]
             }
             let gateway = Gateway(
                 configuration: configuration, catalog: catalog, backend: ledger, logger: logger, routes: routes,

@@ -121,9 +121,10 @@ struct ContractTest: AsyncParsableCommand {
         guard ["text", "json", "junit", "github"].contains(format) else {
             throw CommandError("--format must be text, json, junit or github, got '\(format)'", exitCode: 64)
         }
-        if let dialect, !DialectRegistry.ids.contains(dialect) {
+        if let dialect, DialectRegistry.dialect(named: dialect) == nil {
             throw CommandError(
-                "--dialect: unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))", exitCode: 64
+                "--dialect: unknown dialect '\(dialect)' (\(DialectRegistry.names.joined(separator: ", ")))",
+                exitCode: 64
             )
         }
         let vendor = try vendorBackend()
@@ -243,10 +244,11 @@ struct ContractTest: AsyncParsableCommand {
         } catch {
             throw CommandError("\(error)", exitCode: 2)
         }
-        let inbound = dialect.map { [$0] } ?? DialectRegistry.ids
-        if let dialect, DialectRegistry.dialect(dialect) == nil {
+        let inbound = dialect.map { [$0] } ?? DialectRegistry.names
+        if let dialect, DialectRegistry.dialect(named: dialect) == nil {
             throw CommandError(
-                "--dialect: unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))", exitCode: 64
+                "--dialect: unknown dialect '\(dialect)' (\(DialectRegistry.names.joined(separator: ", ")))",
+                exitCode: 64
             )
         }
         guard !loaded.isEmpty else { throw CommandError("no intent cases in \(directory)/intents", exitCode: 2) }

@@ -26,9 +26,10 @@ struct OpenAPICommand: ParsableCommand {
     var cases: String = "contract-tests"
 
     func run() throws {
-        if let dialect, DialectRegistry.dialect(dialect) == nil {
+        if let dialect, DialectRegistry.dialect(named: dialect) == nil {
             throw CommandError(
-                "--dialect: unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))", exitCode: 64
+                "--dialect: unknown dialect '\(dialect)' (\(DialectRegistry.names.joined(separator: ", ")))",
+                exitCode: 64
             )
         }
         guard dialect != nil || out != nil else {

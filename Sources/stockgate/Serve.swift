@@ -264,7 +264,7 @@ struct Serve: AsyncParsableCommand {
         _ settings: ServeSettings, catalog: Catalog, storage: any Storage, client: CurlHTTPClient,
         metrics: GatewayMetrics, faults: FaultSchedule? = nil, pusher: PusherHub? = nil, logger: Logger
     ) throws(CommandError) -> Gateway {
-        let backends: (fallback: any StockBackend, routes: [String: any StockBackend])
+        let backends: (fallback: any StockBackend, routes: [DialectID: any StockBackend])
         do {
             backends = try Backends.make(
                 settings.file, catalog: catalog, embedded: storage, client: client, logger: logger, metrics: metrics,
@@ -323,7 +323,7 @@ struct Serve: AsyncParsableCommand {
         guard settings.webhooks else { return nil }
         return PusherHub(
             client: client,
-            organization: settings.configuration.dialectSettings[ZettleCodec.dialect]?["organization_uuid"],
+            organization: settings.configuration.dialectSettings[ZettleCodec.dialect.rawValue]?["organization_uuid"],
             destinations: settings.configuration.webhookDestinations, metrics: metrics,
             state: storage as? any WebhookStateStore, ownsStore: storage is Ledger, logger: logger)
     }

@@ -14,10 +14,10 @@ struct Translate: ParsableCommand {
             standard input when FILE is - or absent.
             """)
 
-    @Option(help: ArgumentHelp("The inbound dialect (\(DialectRegistry.ids.joined(separator: ", ")))."))
+    @Option(help: ArgumentHelp("The inbound dialect (\(DialectRegistry.names.joined(separator: ", ")))."))
     var from: String
 
-    @Option(help: ArgumentHelp("The backend dialect (\(DialectRegistry.ids.joined(separator: ", ")))."))
+    @Option(help: ArgumentHelp("The backend dialect (\(DialectRegistry.names.joined(separator: ", ")))."))
     var to: String
 
     @Option(help: "Catalog directory (default ./mappings).")
@@ -39,9 +39,10 @@ struct Translate: ParsableCommand {
     var file: String = "-"
 
     func run() throws {
-        for (flag, dialect) in [("--from", from), ("--to", to)] where DialectRegistry.dialect(dialect) == nil {
+        for (flag, dialect) in [("--from", from), ("--to", to)] where DialectRegistry.dialect(named: dialect) == nil {
             throw CommandError(
-                "\(flag): unknown dialect '\(dialect)' (\(DialectRegistry.ids.joined(separator: ", ")))", exitCode: 64)
+                "\(flag): unknown dialect '\(dialect)' (\(DialectRegistry.names.joined(separator: ", ")))", exitCode: 64
+            )
         }
         let catalog: Catalog
         do {
@@ -57,7 +58,8 @@ struct Translate: ParsableCommand {
         do {
             print(
                 try Translator.translate(
-                    body: Array(data), from: from, to: to, method: method, path: path, catalog: catalog,
+                    body: Array(data), from: DialectID(from), to: DialectID(to), method: method, path: path,
+                    catalog: catalog,
                     explain: explain))
         } catch {
             throw CommandError("\(error)", exitCode: 1)

@@ -92,7 +92,7 @@ struct DecoderFuzzTests {
     @Test("mutated bodies never crash a decoder, and what is accepted is sound", arguments: seeds.map(\.dialect))
     func fuzz(_ dialect: String) throws {
         let seed = Self.seeds.first { $0.dialect == dialect }!
-        let codec = Self.codecs.first { $0.dialect == dialect }!
+        let codec = Self.codecs.first { $0.dialect.rawValue == dialect }!
         var generator = SeededGenerator(seed: UInt64(dialect.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
         var accepted = 0
         let iterations = 3000

@@ -104,11 +104,11 @@ struct OutboundCodecTests {
 
     @Test("every registered backend dialect is covered here")
     func coverage() {
-        #expect(Set(Self.vendors.map(\.dialect)) == Set(DialectRegistry.ids))
+        #expect(Set(Self.vendors.map(\.dialect)) == Set(DialectRegistry.ids.map(\.rawValue)))
     }
 
     static func codec(_ dialect: String) -> any OutboundCodec {
-        DialectRegistry.dialect(dialect)!.outboundCodec(BackendParameters(["colleqtive_app_user": "gateway"]))
+        DialectRegistry.dialect(named: dialect)!.outboundCodec(BackendParameters(["colleqtive_app_user": "gateway"]))
     }
 
     @Test("a restock becomes the vendor's request; its success and its refusal read back", arguments: vendors)
@@ -159,7 +159,7 @@ struct OutboundCodecTests {
         let fine = Movement(
             product: "tshirt-blue-m", quantity: Quantity(parsingOrZero: "1.005"), from: "supplier", to: "shop-floor")
         for dialect in DialectRegistry.ids {
-            let codec = Self.codec(dialect)
+            let codec = Self.codec(dialect.rawValue)
             let capabilities = codec.capabilities
             func refusal(_ item: Movement) -> GatewayError? {
                 MovePlan.make(MoveBatch(items: [item], atomicity: .allOrNothing), codec: codec, catalog: demo).refusals[

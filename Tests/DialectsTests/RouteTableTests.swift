@@ -18,7 +18,7 @@ struct RouteTableTests {
 
     static func table(_ codec: some InboundCodec) -> Table {
         Table(
-            dialect: codec.dialect,
+            dialect: codec.dialect.rawValue,
             endpoints: type(of: codec).Endpoint.allCases.map(\.rawValue),
             routed: codec.routes.map(\.name),
             requestLines: codec.routes.map { "\($0.method?.rawValue ?? "*") \($0.path)" })

@@ -139,7 +139,7 @@ extension DatabaseAwayTests {
                 group.addTask {
                     for sequence in 0..<12 {
                         let key = "r\(client)-\(sequence)"
-                        let dialect =
+                        let dialect: DialectID =
                             sequence % 3 == 0 ? "batch" : Self.dialects[(client + sequence) % Self.dialects.count]
                         let request = dialect == "batch" ? Self.batchOfThree : LoadTests.request(dialect, inbound: true)
                         // Resend under the same key, to the other instance, until answered.

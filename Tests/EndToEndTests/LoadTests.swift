@@ -23,7 +23,7 @@ struct LoadTests {
 
     /// A restock (in) or a sale (out) of one unit of mug-black, as a `dialect` client sends it
     /// (every dialect can say both: `IntentTests`).
-    static func request(_ dialect: String, inbound: Bool) -> DialectClient.Request {
+    static func request(_ dialect: DialectID, inbound: Bool) -> DialectClient.Request {
         guard let request = DialectClient.request(dialect, DialectClient.unit(inbound: inbound)) else {
             preconditionFailure("a \(dialect) client cannot send a unit restock or sale")
         }
@@ -31,7 +31,7 @@ struct LoadTests {
     }
 
     /// Whether the answer says the movement was applied, as the dialect's client reads it.
-    static func succeeded(_ dialect: String, _ result: HTTPResult, inbound: Bool = true) -> Bool {
+    static func succeeded(_ dialect: DialectID, _ result: HTTPResult, inbound: Bool = true) -> Bool {
         DialectClient.applied(dialect, DialectClient.unit(inbound: inbound), result)
     }
 

@@ -32,7 +32,7 @@ public enum DialectClient {
     }
 
     /// `movement` as a `dialect` client sends it (nil when that dialect cannot say it).
-    public static func request(_ dialect: String, _ movement: Movement, catalog: Catalog = demoCatalog) -> Request? {
+    public static func request(_ dialect: DialectID, _ movement: Movement, catalog: Catalog = demoCatalog) -> Request? {
         guard let codec = DialectRegistry.dialect(dialect)?.outboundCodec(),
             (try? codec.check(movement, catalog: catalog)) != nil,
             let request = try? codec.moveRequest([movement], catalog: catalog, idempotencyKey: nil, atomic: true)
@@ -45,7 +45,7 @@ public enum DialectClient {
 
     /// Whether the `dialect` answer says `movement` was applied, as its client reads it.
     public static func applied(
-        _ dialect: String, _ movement: Movement, _ result: HTTPResult, catalog: Catalog = demoCatalog
+        _ dialect: DialectID, _ movement: Movement, _ result: HTTPResult, catalog: Catalog = demoCatalog
     ) -> Bool {
         guard let codec = DialectRegistry.dialect(dialect)?.outboundCodec() else { return false }
         let items = codec.moveResult(
@@ -55,7 +55,7 @@ public enum DialectClient {
 
     /// Sends `movement` as a `dialect` client to `base`; nil when the dialect cannot say it.
     public static func send(
-        _ dialect: String, _ movement: Movement, to base: String, catalog: Catalog = demoCatalog
+        _ dialect: DialectID, _ movement: Movement, to base: String, catalog: Catalog = demoCatalog
     ) async throws -> HTTPResult? {
         guard let request = request(dialect, movement, catalog: catalog) else { return nil }
         return try await HTTPClient.shared.send(

@@ -29,7 +29,8 @@ struct BackendFaultTests {
         clock: BackendClock = .system
     ) -> RemoteBackend {
         RemoteBackend(
-            name: "faulty", baseURL: base, codec: Backends.codec(dialect: dialect, parameters: BackendParameters())!,
+            name: "faulty", baseURL: base,
+            codec: Backends.codec(dialect: DialectID(dialect), parameters: BackendParameters())!,
             client: client, auth: .none, catalog: demoCatalog, journal: journal, timeout: timeout, logger: quietLogger,
             metrics: metrics,
             retryPolicy: fastRetries, circuitBreaker: breaker, clock: clock)

@@ -37,7 +37,7 @@ struct ContractSuiteTests {
     func coverage() throws {
         let loaded = try ContractCase.load(directory: Self.directory)
         for dialect in DialectRegistry.ids where dialect != "stockgate" {
-            #expect(loaded.filter { $0.dialect == dialect }.count >= 20, "\(dialect)")
+            #expect(loaded.filter { $0.dialect == dialect.rawValue }.count >= 20, "\(dialect)")
         }
     }
 

@@ -34,7 +34,7 @@ struct DataLossTests {
     /// A gateway whose only backend speaks `target`, reached through a recording hop in front
     /// of a second StockGate; `body` gets the gateway's base URL and the hop.
     static func throughRecordingHop(
-        target: String, routes: String = "  default: recorded\n",
+        target: DialectID, routes: String = "  default: recorded\n",
         _ body: @Sendable (_ base: String, _ hop: FakeUpstream, _ journal: Ledger) async throws -> Void
     ) async throws {
         try await LiveGateway.run(catalog: demoCatalog) { second in
@@ -64,7 +64,7 @@ struct DataLossTests {
     }
 
     /// Sends a movement as a client of `dialect` would (rendered by that dialect's own codec).
-    static func send(_ movement: Movement, as dialect: String, to base: String) async throws -> HTTPResult {
+    static func send(_ movement: Movement, as dialect: DialectID, to base: String) async throws -> HTTPResult {
         let codec = try #require(DialectRegistry.dialect(dialect)).outboundCodec()
         let request = try CarriageProbe.request(movement, codec: codec, catalog: demoCatalog).get()
         let headers = request.head.headerFields.map { ($0.name.rawName, $0.value) }
@@ -86,7 +86,7 @@ struct DataLossTests {
     @Test(
         "every client dialect into this backend: dropped is absent on the wire, carried arrives intact",
         arguments: DialectRegistry.ids)
-    func reportMatchesTheWire(_ target: String) async throws {
+    func reportMatchesTheWire(_ target: DialectID) async throws {
         try await Self.throughRecordingHop(target: target) { base, hop, _ in
             var pairs = 0
             for source in DialectRegistry.ids {

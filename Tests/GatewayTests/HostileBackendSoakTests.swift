@@ -16,7 +16,7 @@ import Testing
 /// answers advise.
 @Suite("A hostile backend that applies and then drops the connection")
 struct HostileBackendSoakTests {
-    static let backendDialects = DialectRegistry.ids.filter { Backends.codec(dialect: $0) != nil }
+    static let backendDialects = DialectRegistry.names.filter { Backends.codec(dialect: DialectID($0)) != nil }
     static let writesPerDialect = 30
     static let base = 31_000
 
@@ -32,7 +32,7 @@ struct HostileBackendSoakTests {
             let proxy = try HostileProxy(targetPort: backend.port, dropEvery: 3)
             try await proxy.run { proxyBase in
                 try await UntrustedBackendTests.withRoutedGateway(
-                    CanonicalCodec.dialect, to: backendDialect, base: proxyBase
+                    CanonicalCodec.dialect, to: DialectID(backendDialect), base: proxyBase
                 ) { live in
                     let from = backendDialect == "storefeeder" ? "back-room" : "supplier"
                     let finals = try await withThrowingTaskGroup(of: [Int: Int].self) { group in

@@ -17,7 +17,7 @@ import Testing
 /// (a plain movement) still lands.
 @Suite("Levels in, any dialect out")
 struct LevelMatrixTests {
-    static let backendKinds = ["embedded"] + DialectRegistry.ids
+    static let backendKinds = ["embedded"] + DialectRegistry.names
     /// Backends a level lands at: the embedded ledger and StockGate apply it atomically,
     /// StoreFeeder takes it natively (stock sync); Zettle and Zettle V3 are read, then sent the
     /// difference.
@@ -107,7 +107,7 @@ struct LevelTranslateTests {
         #"[{"ProductIDType": {"IDType": "SKU", "Value": "sku5"}, "AdjustmentType": "AbsoluteAdjustment", "AdjustmentAmount": 7, "StockLocationID": {"IDType": "ID", "Value": "5431"}}, {"ProductIDType": {"IDType": "SKU", "Value": "sku5"}, "AdjustmentType": "RelativeAdjustment", "AdjustmentAmount": -2, "StockLocationID": {"IDType": "ID", "Value": "5431"}}]"#
             .utf8)
 
-    func translate(to backend: String) throws -> String {
+    func translate(to backend: DialectID) throws -> String {
         try Translator.translate(
             body: Self.body, from: "storefeeder", to: backend, method: "PUT", path: "/products/stocklocationinventory",
             catalog: demoCatalog, explain: true)

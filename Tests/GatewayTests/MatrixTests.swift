@@ -16,7 +16,7 @@ import Testing
 @Suite("Any dialect in, any dialect out")
 struct MatrixTests {
     /// Every dialect of the registry, in and out: a dialect added there joins the matrix.
-    static let backendKinds = ["embedded"] + DialectRegistry.ids
+    static let backendKinds = ["embedded"] + DialectRegistry.names
     static let inbound = DialectRegistry.ids
 
     /// The second StockGate does not know this product; the gateway does.
@@ -27,7 +27,7 @@ struct MatrixTests {
     }
 
     /// A restock of `quantity` of `product` from an untracked source into the shop floor, in `dialect`.
-    static func restock(_ dialect: String, product key: String, quantity: Int) -> (HTTPMethod, String, String)? {
+    static func restock(_ dialect: DialectID, product key: String, quantity: Int) -> (HTTPMethod, String, String)? {
         let product = demoCatalog.product(key: key)!
         switch dialect {
         case "stockgate":
@@ -67,7 +67,7 @@ struct MatrixTests {
     }
 
     /// Whether the answer says the movement was applied (true), refused (false), or neither (nil).
-    static func applied(_ dialect: String, _ result: HTTPResult) -> Bool? {
+    static func applied(_ dialect: DialectID, _ result: HTTPResult) -> Bool? {
         let json = result.json
         switch dialect {
         case "stockgate":
@@ -110,7 +110,7 @@ struct MatrixTests {
         if backendKind == "embedded" {
             backend = ledger
         } else {
-            let codec = try #require(Backends.codec(dialect: backendKind, parameters: BackendParameters()))
+            let codec = try #require(Backends.codec(dialect: DialectID(backendKind), parameters: BackendParameters()))
             backend = RemoteBackend(
                 name: "second", baseURL: second.baseURL, codec: codec, client: client, auth: .none,
                 catalog: demoCatalog, journal: ledger, logger: quietLogger)

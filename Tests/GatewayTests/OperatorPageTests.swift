@@ -251,7 +251,7 @@ struct OperatorPageTests {
                 MoveBatch(
                     items: [Movement(product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor")],
                     atomicity: .perItem),
-                facts: RequestFacts(dialect: dialect, requestID: request))
+                facts: RequestFacts(dialect: DialectID(dialect), requestID: request))
         }
         let byDialect = try await OperatorPage.latestMovements(
             ledger, location: nil, filter: OperatorPage.Filter(dialect: "zettle"), remote: false)

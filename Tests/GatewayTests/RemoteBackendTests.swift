@@ -24,7 +24,7 @@ struct RemoteBackendTests {
         let journal = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
         defer { try? journal.close() }
         let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-        let codec = Backends.codec(dialect: dialect, parameters: BackendParameters())!
+        let codec = Backends.codec(dialect: DialectID(dialect), parameters: BackendParameters())!
         let backend = RemoteBackend(
             name: "remote", baseURL: baseURL, codec: codec, client: client, auth: auth, catalog: catalog,
             journal: journal, logger: quietLogger)

@@ -20,7 +20,7 @@ struct ReplayMatrixTests {
     static let directory = StockGateProcess.repository.appendingPathComponent("contract-tests/replay").path
 
     /// Every vendor dialect of the registry: one added there without replay cases fails here.
-    static let vendorDialects = DialectRegistry.ids.filter { $0 != "stockgate" }
+    static let vendorDialects = DialectRegistry.names.filter { $0 != "stockgate" }
 
     /// A word of each vendor's refusal that must reach the caller.
     static let refusalText: [String: String] = [
@@ -79,7 +79,7 @@ struct ReplayMatrixTests {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
             defer { try? ledger.close() }
-            let codec = try #require(Backends.codec(dialect: dialect, parameters: BackendParameters()))
+            let codec = try #require(Backends.codec(dialect: DialectID(dialect), parameters: BackendParameters()))
             let backend = RemoteBackend(
                 name: "vendor", baseURL: vendor.baseURL, codec: codec, client: client, auth: .none,
                 catalog: demoCatalog, journal: ledger, logger: quietLogger)

@@ -98,7 +98,8 @@ struct RoleMatrixTests {
                         } else if caller == "anonymous" {
                             // Open2b refuses unknown callers 403, as the vendor does; the rest 401.
                             #expect(
-                                answer.status == 401 || (dialect.hasPrefix("open2b") && answer.status == 403), "\(what)"
+                                answer.status == 401 || (dialect.rawValue.hasPrefix("open2b") && answer.status == 403),
+                                "\(what)"
                             )
                         } else {
                             #expect(answer.status == 403, "\(what)")

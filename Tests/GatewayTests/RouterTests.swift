@@ -113,7 +113,7 @@ struct RouterTests {
         let table = RouteTable(gateway: gateway)
         func labels(_ method: HTTPRequest.Method, _ path: Substring) -> String {
             let (route, parameters) = table.route(method: method, path: path)
-            let (dialect, name) = (route.dialect, route.name)
+            let (dialect, name) = (route.dialect.rawValue, route.name)
             if !parameters.isEmpty {
                 return dialect + " " + name + " "
                     + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }

@@ -68,7 +68,7 @@ struct StrictMatrixTests {
 
     /// What the loss table says the write loses at `backend`: the facts it carries that the
     /// pair's report lists as not arriving whole.
-    static func expectedLosses(client: String, backend: String, movement: Movement) -> [String] {
+    static func expectedLosses(client: DialectID, backend: DialectID, movement: Movement) -> [String] {
         guard let pair = LossReport.pair(source: client, target: backend, catalog: demoCatalog) else { return [] }
         return pair.losses.filter { $0.fact.value(in: movement) != nil }.map(\.name)
     }
@@ -117,7 +117,7 @@ struct StrictMatrixTests {
     /// `request` through a gateway whose route for `source` is strict and goes to a `target`
     /// backend (the StockGate `backend` standing in for it).
     static func send(
-        _ request: DialectClient.Request, from source: String, to target: String, at backend: LiveGateway,
+        _ request: DialectClient.Request, from source: DialectID, to target: DialectID, at backend: LiveGateway,
         client: CurlHTTPClient
     ) async throws -> HTTPResult {
         let directory = temporaryDirectory()

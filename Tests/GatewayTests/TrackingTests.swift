@@ -120,7 +120,8 @@ struct TrackingTests {
                 )
         }
         try await upstream.run { base in
-            try await UntrustedBackendTests.withRoutedGateway("zettle-v3", to: backendDialect, base: base) { live in
+            try await UntrustedBackendTests.withRoutedGateway("zettle-v3", to: DialectID(backendDialect), base: base) {
+                live in
                 let disable = try await HTTPClient.shared.send(
                     .POST, live.baseURL + "/v3/products",
                     body: #"[{"productUuid": "\#(Self.mug)", "tracking": "disable"}]"#)

@@ -16,7 +16,7 @@ import Testing
 struct UntrustedBackendTests {
     /// A gateway whose `dialect` route goes to a `backendDialect` backend at `base`.
     static func withRoutedGateway<T: Sendable>(
-        _ dialect: String, to backendDialect: String, base: String, timeout: Duration = .seconds(2),
+        _ dialect: DialectID, to backendDialect: DialectID, base: String, timeout: Duration = .seconds(2),
         clients: ClientAuthenticator = ClientAuthenticator(), clock: BackendClock = .system,
         configure: (inout GatewayConfiguration) -> Void = { _ in },
         _ body: @Sendable (LiveGateway) async throws -> T
@@ -132,7 +132,7 @@ struct UntrustedBackendTests {
 /// dropped the connection received it twice within one gateway request.
 @Suite("A write is never sent twice by the transport")
 struct NoTransportResendTests {
-    static let backendDialects = DialectRegistry.ids.filter { $0 != CanonicalCodec.dialect }
+    static let backendDialects = DialectRegistry.names.filter { $0 != CanonicalCodec.dialect.rawValue }
 
     /// A movement the backend dialect can express (StoreFeeder moves between its warehouse
     /// locations; the others take a receipt at the shop floor).
@@ -152,7 +152,9 @@ struct NoTransportResendTests {
             request.method != "GET" && request.indexOnConnection > 0 ? .dropConnection : .answer(200, "{}")
         }
         try await upstream.run { base in
-            try await UntrustedBackendTests.withRoutedGateway(CanonicalCodec.dialect, to: backendDialect, base: base) {
+            try await UntrustedBackendTests.withRoutedGateway(
+                CanonicalCodec.dialect, to: DialectID(backendDialect), base: base
+            ) {
                 live in
                 let url = live.baseURL + "/stockgate/v1/movements"
                 _ = try await HTTPClient.shared.send(.POST, url, body: Self.movement(1, to: backendDialect))

@@ -18,12 +18,12 @@ public struct CanonicalCodec: InboundCodec {
         public init(atomic: Bool = false) { self.atomic = atomic }
     }
 
-    public static let dialect = "stockgate"
+    public static let dialect: DialectID = "stockgate"
     public static let maxBatchItems = 10_000
     public static let defaultLimit = 100
     public static let maxLimit = 1000
 
-    public var dialect: String { Self.dialect }
+    public var dialect: DialectID { Self.dialect }
 
     public init() {}
 

@@ -135,7 +135,7 @@ public enum CanonicalJSON {
             ("user", movement.user), ("source", movement.sourceSystem), ("externalId", movement.externalID),
             ("createdAt", movement.createdAt.map(Timestamp.iso8601)),
             ("appliedAt", movement.appliedAt.map(Timestamp.iso8601)),
-            ("dialect", movement.dialect), ("requestId", movement.requestID),
+            ("dialect", movement.dialect?.rawValue), ("requestId", movement.requestID),
             ("idempotencyKey", movement.idempotencyKey), ("backend", movement.backend),
         ]
         for (key, value) in optional { if let value { object[key] = .string(value) } }

@@ -3,7 +3,7 @@ import StockCore
 /// Another StockGate as a backend, through its own API (`/stockgate/v1`). Catalog keys are
 /// the shared identity.
 public struct CanonicalOutbound: OutboundCodec {
-    public var dialect: String { CanonicalCodec.dialect }
+    public var dialect: DialectID { CanonicalCodec.dialect }
     /// Levels go as level items: the other StockGate reads and changes each atomically.
     public let capabilities = BackendCapabilities(
         maxBatchItems: CanonicalCodec.maxBatchItems, atomicRequests: false, integerQuantities: false,

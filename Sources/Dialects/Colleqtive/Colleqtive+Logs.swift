@@ -104,7 +104,7 @@ extension ColleqtiveCodec {
         object["location"] = .null
         object["location_code"] = .string(code)
         object["stock_pool"] = .optional(location.colleqtiveStockPool.map(String.init))
-        object["source"] = .optional(movement.sourceSystem ?? movement.dialect)
+        object["source"] = .optional(movement.sourceSystem ?? movement.dialect?.rawValue)
         object["reference"] = .optional(movement.reference)
         object["reason_code"] = reasonCode.map(JSONValue.integer) ?? .null
         object["reason_code_description"] = reasonCode == nil ? .optional(movement.reason) : .null

@@ -20,8 +20,8 @@ import StockCore
 /// Every answer is the `{data, message, success}` envelope; a failure has `success: false`
 /// and a 4xx status (the vendor's SDK raises on any non-2xx).
 public struct ColleqtiveCodec: InboundCodec {
-    public static let dialect = "colleqtive"
-    public var dialect: String { Self.dialect }
+    public static let dialect: DialectID = "colleqtive"
+    public var dialect: DialectID { Self.dialect }
     public static let maxBatchItems = 1000
     static let maxText = 255
     static let int32 = Int64(Int32.min)...Int64(Int32.max)

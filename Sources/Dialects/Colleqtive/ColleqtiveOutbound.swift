@@ -2,7 +2,7 @@ import StockCore
 
 /// A Colleqtive backend: movements within one store, all-or-nothing per request.
 public struct ColleqtiveOutbound: OutboundCodec {
-    public var dialect: String { ColleqtiveCodec.dialect }
+    public var dialect: DialectID { ColleqtiveCodec.dialect }
     public let capabilities = BackendCapabilities(
         maxBatchItems: ColleqtiveCodec.maxBatchItems, atomicRequests: true, integerQuantities: false,
         maxFractionDigits: nil, pendingTransfers: false, balanceReads: false, idempotencyKeys: false)

@@ -416,13 +416,13 @@ struct RequestLeaves {
 /// use per dialect and kept: how losses and strict refusals are named in the caller's words.
 public final class InboundFieldNames: Sendable {
     let catalog: Catalog
-    let known = Mutex<[String: [MovementFact: String]]>([:])
+    let known = Mutex<[DialectID: [MovementFact: String]]>([:])
 
     public init(catalog: Catalog) {
         self.catalog = catalog
     }
 
-    public func names(_ dialect: String) -> [MovementFact: String] {
+    public func names(_ dialect: DialectID) -> [MovementFact: String] {
         if let names = known.withLock({ $0[dialect] }) { return names }
         var names: [MovementFact: String] = [:]
         if let found = DialectRegistry.dialect(dialect),

@@ -6,7 +6,7 @@ import StockCore
 /// dialect is its folder plus one line there.
 public struct Dialect: Sendable {
     /// The id used in routes, backends, clients, metrics and the journal.
-    public let id: String
+    public let id: DialectID
     /// Keys of the configuration file's `dialects.<id>` section.
     public let settingKeys: [String]
     /// Keys a backend of this dialect takes besides the common ones (`zettle_organization`).
@@ -25,7 +25,7 @@ public struct Dialect: Sendable {
     ///   - defaultWrite: the request `stockgate translate` reads a body as when none is named.
     ///   - settingsProblem: what is wrong with the `dialects.<id>` settings, if anything.
     public init(
-        id: String, settingKeys: [String] = [], backendKeys: [String] = [], catalogRules: CatalogRules? = nil,
+        id: DialectID, settingKeys: [String] = [], backendKeys: [String] = [], catalogRules: CatalogRules? = nil,
         inbound: @escaping @Sendable ([String: String]) -> any InboundCodec,
         outbound: @escaping @Sendable (BackendParameters) -> any OutboundCodec,
         defaultWrite: @escaping @Sendable (Catalog) -> (method: String, path: String),

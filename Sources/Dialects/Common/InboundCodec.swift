@@ -25,7 +25,7 @@ public protocol InboundCodec: Sendable {
     associatedtype Endpoint: RawRepresentable & Sendable & Hashable & CaseIterable where Endpoint.RawValue == String
 
     /// The dialect id (`stockgate`, `colleqtive`, …), used in config, metrics and the journal.
-    var dialect: String { get }
+    var dialect: DialectID { get }
     /// The endpoints this dialect serves.
     var routes: [Route<Endpoint>] { get }
 

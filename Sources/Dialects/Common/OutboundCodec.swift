@@ -86,7 +86,7 @@ public struct BackendParameters: Sendable, Equatable {
 /// A dialect as a client: canonical commands to the vendor's requests, the vendor's answers
 /// back to canonical outcomes. Pure, like the inbound codecs.
 public protocol OutboundCodec: Sendable {
-    var dialect: String { get }
+    var dialect: DialectID { get }
     var capabilities: BackendCapabilities { get }
 
     /// Translates one movement into the backend's terms, or refuses it before anything is
@@ -262,7 +262,7 @@ public struct MovePlan: Sendable, Equatable {
     }
 
     /// The refusal of a strict route for data the backend would not receive whole.
-    static func strictRefusal(_ loss: DataLoss, dialect: String, field: String) -> GatewayError {
+    static func strictRefusal(_ loss: DataLoss, dialect: DialectID, field: String) -> GatewayError {
         let what =
             switch loss.kind {
             case .dropped: "would drop '\(field)'"
@@ -276,7 +276,7 @@ public struct MovePlan: Sendable, Equatable {
     /// (each codec's `check` resolves identities only): a pending transfer, a fraction where
     /// quantities are whole, more decimals than the backend carries.
     public static func refuseBeyond(
-        _ capabilities: BackendCapabilities, _ item: Movement, dialect: String
+        _ capabilities: BackendCapabilities, _ item: Movement, dialect: DialectID
     )
         throws(GatewayError)
     {

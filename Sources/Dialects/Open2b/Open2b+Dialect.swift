@@ -6,7 +6,7 @@ extension Open2bCodec {
 
     static func registration(_ version: Version) -> Dialect {
         Dialect(
-            id: version.rawValue, catalogRules: version == .v6 ? catalogRules : nil,
+            id: DialectID(version.rawValue), catalogRules: version == .v6 ? catalogRules : nil,
             inbound: { _ in Open2bCodec(version: version) },
             outbound: { _ in Open2bOutbound(version: version) },
             defaultWrite: { _ in ("POST", version.prefix + "/commerce.movements.create") })

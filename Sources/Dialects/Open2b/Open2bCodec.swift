@@ -32,7 +32,7 @@ public struct Open2bCodec: InboundCodec {
     }
 
     public let version: Version
-    public var dialect: String { version.rawValue }
+    public var dialect: DialectID { DialectID(version.rawValue) }
     /// The endpoints, one case each (raw value: the metrics label).
     public enum Endpoint: String, Sendable, Hashable, CaseIterable {
         case rpc = "rpc"

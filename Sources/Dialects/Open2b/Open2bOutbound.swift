@@ -3,7 +3,7 @@ import StockCore
 /// An Open2b backend: one signed adjustment of the stock-role location per call.
 public struct Open2bOutbound: OutboundCodec {
     public let version: Open2bCodec.Version
-    public var dialect: String { version.rawValue }
+    public var dialect: DialectID { DialectID(version.rawValue) }
     public let capabilities = BackendCapabilities(
         maxBatchItems: 1, atomicRequests: true, integerQuantities: false, maxFractionDigits: 2,
         pendingTransfers: false, balanceReads: false, idempotencyKeys: false)

@@ -9,8 +9,8 @@ import StockCore
 /// cannot be read at all (not JSON, not an array) is an ASP.NET-style whole-request 400:
 /// `{"Message": "The request is invalid.", "ModelState": {...}}`.
 public struct StoreFeederCodec: InboundCodec {
-    public static let dialect = "storefeeder"
-    public var dialect: String { Self.dialect }
+    public static let dialect: DialectID = "storefeeder"
+    public var dialect: DialectID { Self.dialect }
     public static let maxBatchItems = 1000
     static let maxText = 255
     /// The seed's own text for an unknown location.

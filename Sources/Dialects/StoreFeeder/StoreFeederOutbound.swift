@@ -3,7 +3,7 @@ import StockCore
 /// A StoreFeeder backend: bulk transfers with per-item results, whole quantities only; levels
 /// natively, as stock sync updates (`PUT /products/stocklocationinventory`, 50 per call).
 public struct StoreFeederOutbound: OutboundCodec {
-    public var dialect: String { StoreFeederCodec.dialect }
+    public var dialect: DialectID { StoreFeederCodec.dialect }
     public let capabilities = BackendCapabilities(
         maxBatchItems: StoreFeederCodec.maxBatchItems, atomicRequests: false, integerQuantities: true,
         maxFractionDigits: 0, pendingTransfers: true, balanceReads: false, idempotencyKeys: false, nativeLevels: true,

@@ -18,8 +18,8 @@ import StockCore
 /// Errors are a 4xx with `{developerMessage, errorType, violations: [{propertyName,
 /// developerMessage, constraintType}]}`.
 public struct ZettleCodec: InboundCodec {
-    public static let dialect = "zettle"
-    public var dialect: String { Self.dialect }
+    public static let dialect: DialectID = "zettle"
+    public var dialect: DialectID { Self.dialect }
     public static let maxChanges = 1000
 
     public enum Context: Sendable {

@@ -4,7 +4,7 @@ import StockCore
 /// deduplicate: `externalUuid` is only a correlation id it passes through to its webhooks, so
 /// the movements' own `externalUuid` travels there and a write already sent is never repeated.
 public struct ZettleOutbound: OutboundCodec {
-    public var dialect: String { ZettleCodec.dialect }
+    public var dialect: DialectID { ZettleCodec.dialect }
     public let capabilities = BackendCapabilities(
         maxBatchItems: ZettleCodec.maxChanges, atomicRequests: true, integerQuantities: false,
         maxFractionDigits: nil, pendingTransfers: false, balanceReads: true, idempotencyKeys: false)

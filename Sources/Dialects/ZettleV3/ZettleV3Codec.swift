@@ -23,8 +23,8 @@ import StockCore
 ///
 /// Errors are Zettle's `{developerMessage, errorType, violations}` (`ZettleCodec.vendorError`).
 public struct ZettleV3Codec: InboundCodec {
-    public static let dialect = "zettle-v3"
-    public var dialect: String { Self.dialect }
+    public static let dialect: DialectID = "zettle-v3"
+    public var dialect: DialectID { Self.dialect }
     /// Most movements one request may carry; the vendor documents none for V3, so the earlier API's.
     public static let maxMovements = ZettleCodec.maxChanges
     /// Rows per page when the caller names no `limit`, and the most it may name.

@@ -6,7 +6,7 @@ import StockCore
 /// API it does not deduplicate: a write already sent is never repeated, and the movements'
 /// correlation id travels as `identifier`.
 public struct ZettleV3Outbound: OutboundCodec {
-    public var dialect: String { ZettleV3Codec.dialect }
+    public var dialect: DialectID { ZettleV3Codec.dialect }
     public let capabilities = BackendCapabilities(
         maxBatchItems: ZettleV3Codec.maxMovements, atomicRequests: true, integerQuantities: false,
         maxFractionDigits: nil, pendingTransfers: false, balanceReads: true, idempotencyKeys: false,

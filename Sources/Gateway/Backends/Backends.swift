@@ -8,7 +8,7 @@ import StockCore
 public enum Backends {
     /// The outbound codec of a backend dialect.
     public static func codec(
-        dialect: String, parameters: BackendParameters = BackendParameters()
+        dialect: DialectID, parameters: BackendParameters = BackendParameters()
     ) -> (any OutboundCodec)? {
         DialectRegistry.dialect(dialect)?.outboundCodec(parameters)
     }
@@ -26,15 +26,15 @@ public enum Backends {
         _ file: ConfigFile, catalog: Catalog, embedded: any Storage, client: CurlHTTPClient, logger: Logger,
         metrics: GatewayMetrics? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
         redactor: SecretRedactor = SecretRedactor()
-    ) throws -> (fallback: any StockBackend, routes: [String: any StockBackend]) {
+    ) throws -> (fallback: any StockBackend, routes: [DialectID: any StockBackend]) {
         var byName: [String: any StockBackend] = ["embedded": embedded]
         for backend in file.backends {
-            if backend.dialect == "embedded" {
+            guard let dialect = backend.dialectID else {
                 byName[backend.name] = embedded
                 continue
             }
             let parameters = BackendParameters(backend.parameters)
-            guard let codec = codec(dialect: backend.dialect, parameters: parameters) else { continue }
+            guard let codec = codec(dialect: dialect, parameters: parameters) else { continue }
             let (backendClient, auth) = try access(backend, client: client, environment: environment)
             byName[backend.name] = RemoteBackend(
                 name: backend.name, baseURL: backend.baseURL, codec: codec, client: backendClient, auth: auth,
@@ -42,13 +42,13 @@ public enum Backends {
                 journal: embedded, logger: logger, metrics: metrics, redactor: redactor,
                 strictDialects: Set(
                     DialectRegistry.ids.filter {
-                        file.isStrict($0) && (file.routes[$0] ?? file.routes["default"]) == backend.name
+                        file.isStrict($0) && (file.routes[$0.rawValue] ?? file.routes["default"]) == backend.name
                     }))
         }
         let fallback = file.routes["default"].flatMap { byName[$0] } ?? embedded
-        var routes: [String: any StockBackend] = [:]
+        var routes: [DialectID: any StockBackend] = [:]
         for (dialect, name) in file.routes where dialect != "default" {
-            routes[dialect] = byName[name]
+            routes[DialectID(dialect)] = byName[name]
         }
         return (fallback, routes)
     }

@@ -11,7 +11,7 @@ import Synchronization
 /// wait for each other.
 final class LevelLocks: Sendable {
     /// The claims' namespace in the store (beside the dialects' idempotency keys).
-    static let claimSpace = "level-lock"
+    static let claimSpace: DialectID = "level-lock"
 
     private let waiting = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
     private let claims: (any ResponseStore)?

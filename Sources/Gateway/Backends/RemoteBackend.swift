@@ -45,7 +45,7 @@ public final class RemoteBackend: StockBackend {
     /// Scrubs secrets from the vendor's messages before they are relayed.
     let redactor: SecretRedactor
     /// Inbound dialects whose route here is strict: data the backend would drop is refused.
-    let strictDialects: Set<String>
+    let strictDialects: Set<DialectID>
     /// Each inbound dialect's name for each fact, to name what is lost in the caller's words.
     let fieldNames: InboundFieldNames
 
@@ -64,7 +64,7 @@ public final class RemoteBackend: StockBackend {
         logger: Logger,
         metrics: GatewayMetrics? = nil,
         retryPolicy: RetryPolicy = RetryPolicy(), circuitBreaker: CircuitBreaker = CircuitBreaker(),
-        redactor: SecretRedactor = SecretRedactor(), clock: BackendClock = .system, strictDialects: Set<String> = []
+        redactor: SecretRedactor = SecretRedactor(), clock: BackendClock = .system, strictDialects: Set<DialectID> = []
     ) {
         self.strictDialects = strictDialects
         self.fieldNames = InboundFieldNames(catalog: catalog)
@@ -138,7 +138,7 @@ public final class RemoteBackend: StockBackend {
     /// What this backend would not receive whole of a batch from `dialect`, in that dialect's
     /// field names: dropped fields, and fields cut short with their limit. A fact `dialect` has
     /// no field for is not the caller's to lose, and is not listed.
-    public func losses(_ batch: MoveBatch, dialect: String) -> (dropped: [String], truncated: [String]) {
+    public func losses(_ batch: MoveBatch, dialect: DialectID) -> (dropped: [String], truncated: [String]) {
         var dropped: [String] = []
         var truncated: [String] = []
         var names: [MovementFact: String]?

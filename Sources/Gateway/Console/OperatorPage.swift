@@ -99,7 +99,7 @@ public struct OperatorPage: Sendable {
 
     struct BackendRow {
         var name: String
-        var dialect: String
+        var dialect: DialectID
         var baseURL: String
         var circuit: String
         var unknownOutcomes: Int?
@@ -139,7 +139,7 @@ public struct OperatorPage: Sendable {
         snapshot.traffic = gateway.metrics.trafficByDialect().sorted { $0.key < $1.key }.map {
             (dialect: $0.key, traffic: $0.value)
         }
-        let facts = RequestFacts(dialect: "stockgate", requestID: "console")
+        let facts = RequestFacts(dialect: CanonicalCodec.dialect, requestID: "console")
         if let journal = gateway.journalReader {
             var unknown = MovementQuery()
             unknown.backend = MovementQuery.anyBackend
@@ -191,7 +191,7 @@ public struct OperatorPage: Sendable {
             latest.backend = filter.backend ?? MovementQuery.anyBackend
             rows += try await journal.movements(latest)
         }
-        if let dialect = filter.dialect { rows = rows.filter { $0.dialect == dialect } }
+        if let dialect = filter.dialect { rows = rows.filter { $0.dialect?.rawValue == dialect } }
         return Array(
             rows.sorted { ($0.createdAt ?? .distantPast) > ($1.createdAt ?? .distantPast) }.prefix(maxMovements))
     }
@@ -292,7 +292,7 @@ public struct OperatorPage: Sendable {
                 rows: page.unknown.map { movement in
                     [
                         movement.id.map(String.init) ?? "", movement.backend ?? "", movement.product,
-                        movement.quantity.description, movement.from, movement.to, movement.dialect ?? "",
+                        movement.quantity.description, movement.from, movement.to, movement.dialect?.rawValue ?? "",
                         movement.requestID ?? "", when(movement.createdAt, now: page.generatedAt),
                     ]
                 }, links: [7: { requestLink($0, page) }])
@@ -316,7 +316,7 @@ public struct OperatorPage: Sendable {
                 ],
                 rows: page.backends.map { backend in
                     [
-                        backend.name, backend.dialect, backend.baseURL, backend.circuit,
+                        backend.name, backend.dialect.rawValue, backend.baseURL, backend.circuit,
                         backend.circuitSince.map { ago($0, now: page.generatedAt) } ?? "start",
                         backend.lastSuccess.map { ago($0, now: page.generatedAt) } ?? "none yet",
                         backend.lastError.map { "\($0.what), \(ago($0.at, now: page.generatedAt))" } ?? "none",
@@ -398,7 +398,7 @@ public struct OperatorPage: Sendable {
                         movement.product, movement.quantity.description, movement.from, movement.to,
                         movement.state.rawValue + (movement.failureReason.map { ": " + $0 } ?? "")
                             + (movement.settlementNote.map { " (settled " + $0 + ")" } ?? ""),
-                        movement.dialect ?? "", movement.backend ?? "embedded", movement.requestID ?? "",
+                        movement.dialect?.rawValue ?? "", movement.backend ?? "embedded", movement.requestID ?? "",
                     ]
                 }, links: [9: { requestLink($0, page) }])
         }
@@ -454,7 +454,7 @@ public struct OperatorPage: Sendable {
         }
         select("state", MovementState.allCases.map(\.rawValue), selected: filter.state?.rawValue)
         select("backend", page.backendNames, selected: filter.backend)
-        select("dialect", DialectRegistry.ids, selected: filter.dialect)
+        select("dialect", DialectRegistry.names, selected: filter.dialect)
         html.raw(
             "<label>request <input name=\"request\" size=\"16\" value=\"" + HTML.escape(filter.request ?? "")
                 + "\"></label> <button type=\"submit\">Filter</button>")

@@ -100,7 +100,7 @@ public struct Fault: Sendable, Equatable {
         }
 
         func matches(_ request: Request) -> Bool {
-            (dialect == nil || dialect == request.dialect) && (route == nil || route == request.route)
+            (dialect == nil || dialect == request.dialect.rawValue) && (route == nil || route == request.route)
                 && (method == nil || method?.uppercased() == request.method)
                 && (path.map { request.path.hasPrefix($0) } ?? true)
                 && (backend == nil || backend == request.backend)
@@ -109,13 +109,13 @@ public struct Fault: Sendable, Equatable {
 
     /// What a request is matched on.
     public struct Request: Sendable {
-        public var dialect: String
+        public var dialect: DialectID
         public var route: String
         public var method: String
         public var path: String
         public var backend: String
 
-        public init(dialect: String, route: String, method: String, path: String, backend: String) {
+        public init(dialect: DialectID, route: String, method: String, path: String, backend: String) {
             self.dialect = dialect
             self.route = route
             self.method = method
@@ -214,8 +214,8 @@ extension Fault {
             let text = try members.string(key, nonEmpty: true) ?? ""
             switch key {
             case "dialect":
-                guard DialectRegistry.dialect(text) != nil else {
-                    let known = DialectRegistry.ids.joined(separator: ", ")
+                guard DialectRegistry.dialect(named: text) != nil else {
+                    let known = DialectRegistry.names.joined(separator: ", ")
                     throw members.problem(key, "unknown dialect '\(text)'; one of: \(known)")
                 }
                 match.dialect = text

@@ -17,7 +17,7 @@ struct RequestLog: AnswerObserver {
         let head = exchange.head
         // `.string` of the values as they are: an interpolation would copy each one.
         var metadata: Logger.Metadata = [
-            "request_id": .string(exchange.requestID), "dialect": .string(exchange.route.dialect),
+            "request_id": .string(exchange.requestID), "dialect": .string(exchange.route.dialect.rawValue),
             "route": .string(exchange.route.name), "method": .string(head.method.rawValue),
             "status": .number(Int(response.status.code)),
             "duration_ms": .stringConvertible(LogNumber(text: Self.millis(elapsed))),

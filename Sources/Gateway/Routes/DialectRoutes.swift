@@ -42,7 +42,7 @@ struct DialectRoutes: RouteCollection {
 
     /// The pipeline in a task, a replay or recording answering first, a scheduled fault played.
     static func reply(
-        to request: RouteRequest, dialect: String, route: String, gateway: Gateway,
+        to request: RouteRequest, dialect: DialectID, route: String, gateway: Gateway,
         refuse: @escaping @Sendable (GatewayError) -> CodecResponse,
         handle: @escaping @Sendable (InboundRequest, RequestFacts, Fault?) async -> CodecResponse
     ) -> Reply {

@@ -95,7 +95,7 @@ struct OperationsRoutes: RouteCollection {
     /// `GET /stockgate/openapi/{dialect}.json`.
     static func openAPIDocument(_ openAPI: @Sendable (String) -> [UInt8]?, name: String) -> CodecResponse {
         guard name.hasSuffix(".json"), let document = openAPI(String(name.dropLast(5))) else {
-            let known = DialectRegistry.ids.joined(separator: ", ")
+            let known = DialectRegistry.names.joined(separator: ", ")
             return .json(
                 .notFound, ["error": .string("no such document: /stockgate/openapi/<dialect>.json, one of \(known)")])
         }

@@ -15,7 +15,7 @@ final class ServedRoute: Sendable {
     /// Where it is served when an admin listener is configured.
     let placement: Placement
     /// The metric and log labels: the dialect (`-` for the gateway's own) and the route's name.
-    let dialect: String
+    let dialect: DialectID
     let name: String
     /// Whether it reads a body (a body sent to a route that does not is dropped).
     let readsBody: Bool
@@ -27,7 +27,7 @@ final class ServedRoute: Sendable {
 
     init(
         _ methods: [HTTPRequest.Method]?, _ path: String, requirement: Requirement, placement: Placement = .traffic,
-        dialect: String = "-", name: String, readsBody: Bool = false, isDialectAPI: Bool = false,
+        dialect: DialectID = "-", name: String, readsBody: Bool = false, isDialectAPI: Bool = false,
         envelope: Envelope,
         handle: @escaping @Sendable (RouteRequest) -> Reply
     ) {

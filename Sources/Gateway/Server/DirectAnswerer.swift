@@ -18,7 +18,7 @@ extension DirectAnswerer {
 
 /// A request as it arrived, with the route it was routed to.
 public struct DirectRequest: Sendable {
-    public var dialect: String
+    public var dialect: DialectID
     /// The route's name in its codec (`inventory.update`, `rpc`, …).
     public var route: String
     public var method: String
@@ -30,7 +30,7 @@ public struct DirectRequest: Sendable {
     public var body: [UInt8]
 
     public init(
-        dialect: String, route: String, method: String, path: String, query: String, headers: HTTPFields,
+        dialect: DialectID, route: String, method: String, path: String, query: String, headers: HTTPFields,
         body: [UInt8]
     ) {
         self.dialect = dialect

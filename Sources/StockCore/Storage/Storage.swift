@@ -165,14 +165,14 @@ public struct StoredResponse: Sendable, Equatable {
 /// once — across every gateway instance that shares the store.
 public protocol ResponseStore: Sendable {
     /// The answer stored for `key` in `dialect`, unless it is older than `since`.
-    func storedResponse(dialect: String, key: String, since: Date) async throws -> StoredResponse?
+    func storedResponse(dialect: DialectID, key: String, since: Date) async throws -> StoredResponse?
     /// Keeps an answer; answers older than `expiredBefore` may be dropped on the way.
-    func store(_ response: StoredResponse, dialect: String, key: String, expiredBefore: Date) async throws
+    func store(_ response: StoredResponse, dialect: DialectID, key: String, expiredBefore: Date) async throws
     /// Claims `key` for one request in flight; false when another request holds it. A claim
     /// older than `staleBefore` (its instance died) is taken over.
-    func claim(dialect: String, key: String, now: Date, staleBefore: Date) async throws -> Bool
+    func claim(dialect: DialectID, key: String, now: Date, staleBefore: Date) async throws -> Bool
     /// Gives a claim up (the answer is stored, or the request failed).
-    func releaseClaim(dialect: String, key: String) async
+    func releaseClaim(dialect: DialectID, key: String) async
 }
 
 /// Which products Zettle clients see (tracking started or stopped), durably.
