@@ -94,10 +94,10 @@ struct Serve: AsyncParsableCommand {
         metrics.configurationLoaded()
         // Kept across reloads, as the metrics are.
         let faults = settings.faults ? FaultSchedule() : nil
-        let pusher = Self.makePusher(settings, storage: storage, client: client, metrics: metrics, logger: logger)
-        // What was committed and never queued (a crash in between) is sent now; a message id is
-        // queued once, so on PostgreSQL every instance may look.
-        if let pusher { await pusher.recover(store: storage, catalog: catalog) }
+        // Once the store runs, what was committed and never queued (a crash in between) is sent;
+        // a message id is queued once, so on PostgreSQL every instance may look.
+        let pusher = Self.makePusher(
+            settings, storage: storage, catalog: catalog, client: client, metrics: metrics, logger: logger)
         do {
             gateway = try Self.makeGateway(
                 settings, catalog: catalog, storage: storage, client: client, metrics: metrics, faults: faults,
@@ -317,15 +317,16 @@ struct Serve: AsyncParsableCommand {
     /// kept in the store (the ledger's file, or the shared database), so a restart forgets
     /// neither and the instances of one database share them.
     static func makePusher(
-        _ settings: ServeSettings, storage: any LedgerStore, client: CurlHTTPClient, metrics: GatewayMetrics,
-        logger: Logger
+        _ settings: ServeSettings, storage: any LedgerStore, catalog: Catalog, client: CurlHTTPClient,
+        metrics: GatewayMetrics, logger: Logger
     ) -> PusherHub? {
         guard settings.webhooks else { return nil }
         return PusherHub(
             client: client,
             organization: settings.configuration.dialectSettings[ZettleCodec.dialect.rawValue]?["organization_uuid"],
             destinations: settings.configuration.webhookDestinations, metrics: metrics,
-            state: storage as? any WebhookStateStore, ownsStore: storage is Ledger, logger: logger)
+            state: storage as? any WebhookStateStore, ownsStore: storage is Ledger, recovery: (storage, catalog),
+            logger: logger)
     }
 
     /// What answers in place of the pipeline: the recorded cases, and with `--record-missing`

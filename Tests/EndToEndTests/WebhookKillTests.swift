@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GatewayTestSupport
 import StockCore
+import StoreTestSupport
 import TestSupport
 import Testing
 
@@ -15,20 +16,36 @@ import Testing
 /// SIGKILL mid-load and started again on the same data directory. Every acknowledged change
 /// reaches the subscriber; a change that arrives twice arrives under the same `messageUuid`, so
 /// the subscriber can drop the repeat. Half the clients never resend, and every change the
-/// journal holds reaches the subscriber too (recovered from the journal at the restart).
+/// journal holds reaches the subscriber too (recovered from the journal at the restart). On the
+/// embedded ledger and on PostgreSQL (`--database`): there the webhook state is in the database,
+/// and the killed process's delivery lease holds until it ends (15 s) before the restarted one
+/// takes over.
 @Suite("Webhooks across kill -9", .enabled(if: StockGateProcess.isBuilt, StockGateProcess.notBuilt))
 struct WebhookKillTests {
     static func restock(_ externalUuid: String) -> String {
         #"{"externalUuid": "\#(externalUuid)", "changes": [{"productUuid": "65314d7e-5f0f-11ec-bf63-0242ac130002", "variantUuid": "78194842-5f0f-11ec-bf63-0242ac130002", "fromLocationUuid": "c1a0b7e2-5f0f-11ec-bf63-0242ac130002", "toLocationUuid": "89ac1e4a-5f0f-11ec-bf63-0242ac130002", "change": 1}]}"#
     }
 
-    @Test("every acknowledged change is pushed; a repeat carries its first messageUuid")
-    func killUnderLoad() async throws {
+    @Test(
+        "every acknowledged change is pushed; a repeat carries its first messageUuid", arguments: StoreKind.testable)
+    func killUnderLoad(_ kind: StoreKind) async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "server:\n  webhook_allowed_networks: 127.0.0.0/8\n".write(
             toFile: directory + "/config.yaml", atomically: true, encoding: .utf8)
         let arguments = ["--enable-webhooks", "--config", directory + "/config.yaml"]
+        switch kind {
+        case .sqlite:
+            try await Self.run(arguments, directory: directory)
+        case .postgres:
+            try await withPostgresDatabase { location in
+                try await Self.run(
+                    arguments + ["--database", ThreeInstancesTests.url(location)], directory: directory)
+            }
+        }
+    }
+
+    static func run(_ arguments: [String], directory: String) async throws {
         let receiver = FakeUpstream { _ in FakeUpstream.Answer(200, "") }
         try await receiver.run { hook in
             let first = try await StockGateProcess.start(dataDirectory: directory + "/data", arguments: arguments)

@@ -75,6 +75,10 @@ extension PusherHub {
     /// message (they are read when it is made).
     public func recover(store: any LedgerStore, catalog: Catalog) async {
         await ready()
+        await recovering(store: store, catalog: catalog)
+    }
+
+    func recovering(store: any LedgerStore, catalog: Catalog) async {
         let listeners = subscriptions.withLock { $0.filter { $0.wants(ZettlePusher.balanceChanged) } }
         guard let earliest = listeners.map(\.created).min() else { return }
         let since = max(earliest, Date().addingTimeInterval(-maxAge.timeInterval))

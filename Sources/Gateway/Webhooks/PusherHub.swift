@@ -125,8 +125,14 @@ public final class PusherHub: Sendable {
     let delivered = Mutex<[String: Int]>([:])
     /// One delivery loop per subscription, woken when its queue may hold something.
     let loops = Mutex<[String: (wake: AsyncStream<Void>.Continuation, task: Task<Void, Never>)]>([:])
-    /// The first read of the store, then the periodic one.
+    /// The first read of the store (retried until it succeeds, then the recovery), then the
+    /// periodic one; started by the first use or by the service's start.
     let background = Mutex<(first: Task<Void, Never>?, refresh: Task<Void, Never>?)>((nil, nil))
+    /// Whether the first read succeeded.
+    let loaded = Atomic<Bool>(false)
+    let ownsStore: Bool
+    /// What the first read is followed by: a recovery from this store's journal.
+    let recovery: (store: any LedgerStore, catalog: Catalog)?
 
     /// - Parameters:
     ///   - destinations: where webhooks may go (public addresses unless more are allowed).
@@ -137,14 +143,19 @@ public final class PusherHub: Sendable {
     ///   - state: the store; nil keeps everything in memory.
     ///   - ownsStore: no other process uses the store (the embedded ledger's file): leases left
     ///     by a process that died are void at once.
+    ///   - recovery: the journal whose changes of the last hour are looked at once the state is
+    ///     first read (`recover`): what a crash kept from being queued, or what changed while
+    ///     the store could not be read.
     public init(
         client: CurlHTTPClient, organization: String? = nil, maxAttempts: Int = 6, retryDelay: Duration = .seconds(1),
         destinations: DestinationPolicy = DestinationPolicy(), maxSubscriptions: Int = 50, maxQueued: Int = 1000,
         maxAge: Duration = .seconds(3600), metrics: GatewayMetrics? = nil, state: (any WebhookStateStore)? = nil,
         ownsStore: Bool = false, lease: Duration = .seconds(15), refreshInterval: Duration = .seconds(2),
-        maxRecovered: Int = 10_000, logger: Logger
+        maxRecovered: Int = 10_000, recovery: (store: any LedgerStore, catalog: Catalog)? = nil, logger: Logger
     ) {
         self.maxRecovered = maxRecovered
+        self.ownsStore = ownsStore
+        self.recovery = recovery
         self.state = state ?? MemoryWebhookState()
         self.client = client
         self.destinations = destinations
@@ -158,22 +169,41 @@ public final class PusherHub: Sendable {
         self.lease = lease
         self.refreshInterval = refreshInterval
         self.logger = logger
-        let first = Task { [weak self] in
-            guard let self else { return }
-            if ownsStore { await self.voidLeases() }
-            await self.refresh(prune: true)
-        }
-        let refresh = Task { [weak self, refreshInterval] in
-            await first.value
-            var ticks = 0
-            while !Task.isCancelled {
-                try? await Task.sleep(for: refreshInterval)
+    }
+
+    /// Starts reading the store (once): the first read, retried until the store answers (a
+    /// database whose pool is not running yet, or away), the recovery, then a read every
+    /// `refreshInterval`.
+    @discardableResult
+    func start() -> Task<Void, Never> {
+        background.withLock { tasks in
+            if let first = tasks.first { return first }
+            let first = Task { [weak self] in
+                var wait = Duration.milliseconds(100)
+                while !Task.isCancelled {
+                    guard let self else { return }
+                    if self.ownsStore { await self.voidLeases() }
+                    if await self.refresh(prune: true) { break }
+                    try? await Task.sleep(for: wait)
+                    wait = min(wait * 2, .seconds(2))
+                }
                 guard let self, !Task.isCancelled else { return }
-                ticks += 1
-                await self.refresh(prune: ticks % 30 == 0)
+                self.loaded.store(true, ordering: .releasing)
+                if let (store, catalog) = self.recovery { await self.recovering(store: store, catalog: catalog) }
             }
+            let refresh = Task { [weak self, refreshInterval] in
+                await first.value
+                var ticks = 0
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: refreshInterval)
+                    guard let self, !Task.isCancelled else { return }
+                    ticks += 1
+                    await self.refresh(prune: ticks % 30 == 0)
+                }
+            }
+            tasks = (first, refresh)
+            return first
         }
-        background.withLock { $0 = (first, refresh) }
     }
 
     deinit {
@@ -185,9 +215,17 @@ public final class PusherHub: Sendable {
         }
     }
 
-    /// Returns once the subscriptions were read from the store and their queues looked at.
-    public func ready() async {
-        await background.withLock { $0.first }?.value
+    /// Returns once the subscriptions were first read from the store, or after `within` if the
+    /// store does not answer by then (what changes meanwhile is found by the recovery that
+    /// follows the first read, when the hub has one).
+    public func ready(within: Duration = .seconds(5)) async {
+        if loaded.load(ordering: .acquiring) { return }
+        start()
+        // Polled: awaiting the first read's task could not be given up after `within`.
+        let deadline = ContinuousClock.now + within
+        while !loaded.load(ordering: .acquiring), ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     /// Stops delivering and gives up this hub's leases, so another deliverer goes on at once.
@@ -209,7 +247,8 @@ public final class PusherHub: Sendable {
     /// Reads the subscriptions again, starts and stops delivery loops to match, and wakes each
     /// (another instance may have queued, or a deliverer may have died); with `prune`, forgets
     /// messages older than a message's lifetime and a margin.
-    func refresh(prune: Bool) async {
+    @discardableResult
+    func refresh(prune: Bool) async -> Bool {
         do {
             let stored = try await state.webhookSubscriptions()
             let list = stored.compactMap(Subscription.init)
@@ -229,9 +268,11 @@ public final class PusherHub: Sendable {
                 try await state.pruneWebhookMessages(
                     queuedBefore: Date().addingTimeInterval(-maxAge.timeInterval - 600))
             }
+            return true
         } catch {
             logger.warning(
                 "webhook state could not be read from the store", metadata: ["error": "\(String(describing: error))"])
+            return false
         }
     }
 
@@ -347,8 +388,10 @@ public final class PusherHub: Sendable {
 }
 
 extension PusherHub: Service {
-    /// Delivers until the service group shuts down, then gives this hub's leases up.
+    /// Reads the store (once it runs: the database's pool is a service too) and delivers until
+    /// the service group shuts down, then gives this hub's leases up.
     public func run() async throws {
+        start()
         try? await gracefulShutdown()
         await shutdown()
     }
