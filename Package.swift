@@ -90,7 +90,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The pipeline and the HTTP server.
+        // The connection layer: HTTP/1 framing and connection policy on SwiftNIO, handing whole
+        // requests to a responder; it knows no endpoint.
+        .target(
+            name: "HTTPServer",
+            dependencies: [
+                "StockCore",
+                "Dialects",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The gateway: routes, middleware, the pipeline, backends, the simulator, operations.
         .target(
             name: "Gateway",
             dependencies: [
@@ -98,6 +113,7 @@ let package = Package(
                 "Dialects",
                 "Ledger",
                 "CurlHTTP",
+                "HTTPServer",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -246,7 +262,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP", "TestSupport",
-                "GatewayTestSupport", "StoreTestSupport", "PostgresStore",
+                "GatewayTestSupport", "StoreTestSupport", "PostgresStore", "HTTPServer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -10,6 +10,7 @@ import Synchronization
 import Testing
 
 @testable import Gateway
+@testable import HTTPServer
 
 /// Issue 30, point 1: the connection layer knows no endpoint. It is driven here without a
 /// socket — bytes in, bytes out, on NIO's testing channel, the way swift-nio's own pipelining
@@ -28,12 +29,13 @@ struct ConnectionLayerTests {
     /// Reads a body of at most 16 bytes for most paths; `/refuse…` is refused from its head,
     /// `/nobody` takes none, `/slow` answers from a task after a while.
     struct EchoResponder: RequestResponder {
-        struct Exchange {
-            var path: String
+        final class Exchange: Sendable {
+            let path: String
+            init(path: String) { self.path = path }
         }
         let journal: Journal
 
-        func begin(_ head: HTTPRequest, connection: ConnectionFacts) -> (Exchange, HeadDecision) {
+        func begin(_ head: HTTPRequest, connection: ConnectionFacts) -> (any HTTPServer.Exchange, HeadDecision) {
             let path = head.path ?? ""
             journal.add("begin \(path)")
             if path.hasPrefix("/refuse") {
@@ -42,11 +44,12 @@ struct ConnectionLayerTests {
             return (Exchange(path: path), path == "/nobody" ? .ignoreBody : .read(limit: 16))
         }
 
-        func refusal(_ error: GatewayError, for exchange: Exchange) -> CodecResponse {
+        func refusal(_ error: GatewayError, for exchange: any HTTPServer.Exchange) -> CodecResponse {
             CodecResponse(status: error.code.httpStatus, body: Array(error.message.utf8))
         }
 
-        func respond(to exchange: Exchange, body: ByteBuffer?) -> Reply {
+        func respond(to held: any HTTPServer.Exchange, body: ByteBuffer?) -> Reply {
+            let exchange = held as! Exchange
             let text = body.map { String(buffer: $0) } ?? "-"
             journal.add("respond \(exchange.path) \(text)")
             guard exchange.path == "/slow" else {
@@ -58,12 +61,12 @@ struct ConnectionLayerTests {
             }
         }
 
-        func complete(_ response: inout CodecResponse, for exchange: Exchange) {
-            response.headers[HTTPField.Name("X-Path")!] = exchange.path
+        func complete(_ response: inout CodecResponse, for held: any HTTPServer.Exchange) {
+            response.headers[HTTPField.Name("X-Path")!] = (held as! Exchange).path
         }
 
-        func answered(_ exchange: Exchange, response: CodecResponse) {
-            journal.add("answered \(exchange.path) \(response.status.code)")
+        func answered(_ held: any HTTPServer.Exchange, response: CodecResponse) {
+            journal.add("answered \((held as! Exchange).path) \(response.status.code)")
         }
     }
 
@@ -74,7 +77,7 @@ struct ConnectionLayerTests {
         let journal = Journal()
         let channel = NIOAsyncTestingChannel()
         let settings = ConnectionSettings(
-            maxBodyBytes: 16, bodyTimeout: bodyTimeout, idleTimeout: idleTimeout, logger: quietLogger)
+            maxBodyBytes: 16, bodyTimeout: bodyTimeout, idleTimeout: idleTimeout, server: "test", logger: quietLogger)
         try await channel.testingEventLoop.executeInContext {
             try configureConnection(
                 channel.pipeline.syncOperations, settings: settings,

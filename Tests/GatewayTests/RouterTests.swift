@@ -9,6 +9,7 @@ import StockCore
 import Testing
 
 @testable import Gateway
+@testable import HTTPServer
 
 /// The server's routes and its own endpoints, over a socket.
 @Suite("Routes")

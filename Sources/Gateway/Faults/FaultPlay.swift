@@ -1,4 +1,5 @@
 import Dialects
+import HTTPServer
 import StockCore
 
 /// How a scheduled fault changes a dialect request's reply: refused at once (429 or 503 in the

@@ -1,4 +1,5 @@
 import Dialects
+import HTTPServer
 
 /// `/healthz` (alive) and `/readyz` (ready for traffic; 503 while draining or while the
 /// backend or stock store cannot be reached): anyone may ask, on either listener.

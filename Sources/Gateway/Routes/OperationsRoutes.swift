@@ -1,4 +1,5 @@
 import Dialects
+import HTTPServer
 import HTTPTypes
 
 /// What an operator and their tools read: `/metrics` (the `metrics` role), the operator page

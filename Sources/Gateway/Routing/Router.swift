@@ -1,10 +1,13 @@
 import Dialects
+import HTTPServer
 import HTTPTypes
 import NIOCore
 import StockCore
 
-/// A request from its head to its answer, as the routing layer keeps it.
-struct Exchange: Sendable {
+/// A request from its head to its answer, as the routing layer keeps it: the connection
+/// layer holds it (one reference) and hands it back. Touched on its connection's event loop
+/// only (a task gets a `RouteRequest` of its fields), hence `@unchecked Sendable`.
+final class Exchange: @unchecked Sendable {
     var head: HTTPRequest
     /// The gateway current when the head arrived: the request keeps it to its answer.
     let gateway: Gateway
@@ -17,6 +20,22 @@ struct Exchange: Sendable {
     var client: String? = nil
     /// A valid W3C trace context, carried on to the backend (set by `TraceContext`).
     var trace: (parent: String, state: String?)? = nil
+
+    init(
+        head: HTTPRequest, gateway: Gateway, route: ServedRoute, parameters: [String: String], requestID: String,
+        started: ContinuousClock.Instant, connection: ConnectionFacts
+    ) {
+        self.head = head
+        self.gateway = gateway
+        self.route = route
+        self.parameters = parameters
+        self.requestID = requestID
+        self.started = started
+        self.connection = connection
+    }
+
+    /// The exchange the connection layer hands back (it only ever holds this class's).
+    static func of(_ held: any HTTPServer.Exchange) -> Exchange { unsafeDowncast(held, to: Exchange.self) }
 }
 
 /// The gateway's responder: finds the route, runs the middleware composed at start, calls the
@@ -34,7 +53,7 @@ struct Router: RequestResponder {
     /// Told of each answer once it is written.
     let observers: [any AnswerObserver]
 
-    func begin(_ head: HTTPRequest, connection: ConnectionFacts) -> (Exchange, HeadDecision) {
+    func begin(_ head: HTTPRequest, connection: ConnectionFacts) -> (any HTTPServer.Exchange, HeadDecision) {
         let (gateway, routes) = live.current
         var (route, parameters) = routes.route(
             method: head.method, path: head.path.map { RouteMatcher.withoutQuery($0) } ?? "/")
@@ -51,11 +70,12 @@ struct Router: RequestResponder {
         return (exchange, exchange.route.readsBody ? .read(limit: maxBodyBytes) : .ignoreBody)
     }
 
-    func refusal(_ error: GatewayError, for exchange: Exchange) -> CodecResponse {
-        exchange.route.envelope.refuse(error)
+    func refusal(_ error: GatewayError, for held: any HTTPServer.Exchange) -> CodecResponse {
+        Exchange.of(held).route.envelope.refuse(error)
     }
 
-    func respond(to exchange: Exchange, body: ByteBuffer?) -> Reply {
+    func respond(to held: any HTTPServer.Exchange, body: ByteBuffer?) -> Reply {
+        let exchange = Exchange.of(held)
         let reply = exchange.route.handle(
             RouteRequest(
                 head: exchange.head, body: body.map { Array($0.readableBytesView) }, parameters: exchange.parameters,
@@ -72,14 +92,16 @@ struct Router: RequestResponder {
         }
     }
 
-    func complete(_ response: inout CodecResponse, for exchange: Exchange) {
+    func complete(_ response: inout CodecResponse, for held: any HTTPServer.Exchange) {
+        let exchange = Exchange.of(held)
         response.headers[.requestID] = exchange.requestID
         // Draining: a kept-alive client is told to reconnect, so its next request reaches an
         // instance that stays (HTTP1ConnectionPolicy closes after this answer).
         if exchange.gateway.isDraining { response.headers[.connection] = "close" }
     }
 
-    func answered(_ exchange: Exchange, response: CodecResponse) {
+    func answered(_ held: any HTTPServer.Exchange, response: CodecResponse) {
+        let exchange = Exchange.of(held)
         let elapsed = ContinuousClock.now - exchange.started
         for observer in observers { observer.answered(exchange, response: response, elapsed: elapsed) }
     }

@@ -1,3 +1,4 @@
+import HTTPServer
 import NIOCore
 import Synchronization
 
@@ -70,4 +71,9 @@ final class AuthThrottle: Sendable {
     static func peer(_ address: SocketAddress?) -> String {
         "peer:" + (address?.ipAddress ?? "?")
     }
+}
+
+extension ConnectionFacts {
+    /// The peer's address, as `AuthThrottle` keys it (made only when asked for).
+    var peer: String { AuthThrottle.peer(channel.remoteAddress) }
 }

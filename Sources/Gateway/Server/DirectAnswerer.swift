@@ -1,4 +1,5 @@
 import Dialects
+import HTTPServer
 import HTTPTypes
 import StockCore
 

@@ -1,5 +1,6 @@
 import Dialects
 import Foundation
+import HTTPServer
 import Logging
 import NIOCore
 import NIOExtras
@@ -69,7 +70,7 @@ public struct GatewayHTTPServer: Service {
                 maxBodyBytes: configuration.maxBodyBytes,
                 bodyTimeout: TimeAmount(configuration.requestTimeout),
                 idleTimeout: configuration.idleTimeout > .zero ? TimeAmount(configuration.idleTimeout) : nil,
-                logger: logger),
+                server: BuildInfo.server, logger: logger),
             drainTimeout: TimeAmount(configuration.drainTimeout), logger: logger,
             connections: ConnectionGate(limit: configuration.maxConnections))
         host = configuration.host
@@ -161,45 +162,9 @@ public struct GatewayHTTPServer: Service {
                     settings.listener = listener
                     try configureConnection(
                         pipeline, settings: settings,
-                        handler: RouterConnection(
-                            HTTPConnectionHandler(responder: shared.router, settings: settings)))
+                        handler: HTTPConnectionHandler(responder: shared.router, settings: settings))
                 }
             }
             .bind(host: host, port: port).get()
-    }
-}
-
-/// The `Date` header's value, made once a second (RFC 9110 §5.6.7, IMF-fixdate).
-final class DateHeader: Sendable {
-    private let cached = Mutex<(second: Int, text: String)>((-1, ""))
-
-    func now() -> String {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        let second = time.tv_sec
-        return cached.withLock { cached in
-            if cached.second != second { cached = (second, Self.format(second)) }
-            return cached.text
-        }
-    }
-
-    static func format(_ seconds: Int) -> String {
-        Timestamp.imfFixdate(Date(timeIntervalSince1970: Double(seconds)))
-    }
-}
-
-/// Runs a task's jobs on one event loop: a request's pipeline stays on the thread of its
-/// connection, with no hand-off to Swift's own pool and back (each a thread wake-up).
-final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
-    // @unchecked: `loop` is immutable and thread-safe itself.
-    let loop: any EventLoop
-
-    init(_ loop: any EventLoop) {
-        self.loop = loop
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

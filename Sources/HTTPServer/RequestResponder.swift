@@ -11,8 +11,8 @@ import StockCore
 /// A connection's pipeline: NIO's HTTP/1 codec with its pipelining assistance (one request at a
 /// time, answers in order), `HTTP1ConnectionPolicy` (HTTP/1.0, `Expect`, parser errors,
 /// closing after an early answer), the conversion to HTTPTypes, then `handler` (an
-/// `HTTPConnectionHandler`, or the gateway's `RouterConnection`).
-func configureConnection(
+/// `HTTPConnectionHandler`).
+public func configureConnection(
     _ pipeline: ChannelPipeline.SynchronousOperations, settings: ConnectionSettings, handler: some ChannelHandler
 ) throws {
     // Parser errors are answered by HTTP1ConnectionPolicy, which knows when a 400 is wrong
@@ -25,61 +25,38 @@ func configureConnection(
     try pipeline.addHandler(handler)
 }
 
-/// The gateway's connection handler: `HTTPConnectionHandler<Router>` behind a conformance that
-/// is not generic. NIO calls a handler through its protocol, and the protocol witnesses of a
-/// generic class run its unspecialized code (witness tables for every `Exchange` move: ~16,000
-/// instructions a request, callgrind); calling the generic class from this one lets the
-/// compiler specialize it for `Router`.
-final class RouterConnection: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias OutboundOut = HTTPResponsePart
-    let handler: HTTPConnectionHandler<Router>
-
-    init(_ handler: HTTPConnectionHandler<Router>) {
-        self.handler = handler
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) { handler.handlerAdded(context: context) }
-    func channelActive(context: ChannelHandlerContext) { handler.channelActive(context: context) }
-    func channelInactive(context: ChannelHandlerContext) { handler.channelInactive(context: context) }
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { handler.channelRead(context: context, data: data) }
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        handler.errorCaught(context: context, error: error)
-    }
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        handler.userInboundEventTriggered(context: context, event: event)
-    }
-}
+/// What a responder keeps of one request from its head to its answer: an object of the
+/// responder's own class, which the connection layer only holds and hands back. A class, so
+/// that the layer (which is not generic: NIO calls a handler through its protocol, and a
+/// generic handler's witnesses would run unspecialized code) moves it as one reference.
+public typealias Exchange = AnyObject & Sendable
 
 /// What the connection layer (`HTTPConnectionHandler`) hands a request to: it knows framing,
 /// limits and deadlines, and nothing of routes, credentials or dialects; the responder knows
-/// those and nothing of sockets. `Router` is the gateway's; tests drive the connection layer
+/// those and nothing of sockets. The gateway's is its router; tests drive the connection layer
 /// with their own.
-protocol RequestResponder: Sendable {
-    /// What the responder keeps of a request from its head to its answer.
-    associatedtype Exchange
-
+public protocol RequestResponder: Sendable {
     /// The head has arrived: what is kept of it, and whether its body is read, dropped, or the
     /// request refused from the head alone.
-    func begin(_ head: HTTPRequest, connection: ConnectionFacts) -> (Exchange, HeadDecision)
+    func begin(_ head: HTTPRequest, connection: ConnectionFacts) -> (any Exchange, HeadDecision)
 
     /// A refusal the connection layer decided (a body over the limit or too slow), in the
     /// envelope of the route the request was for.
-    func refusal(_ error: GatewayError, for exchange: Exchange) -> CodecResponse
+    func refusal(_ error: GatewayError, for exchange: any Exchange) -> CodecResponse
 
     /// The whole request (its body, when one was read): answered now or by a task.
-    func respond(to exchange: Exchange, body: ByteBuffer?) -> Reply
+    func respond(to exchange: any Exchange, body: ByteBuffer?) -> Reply
 
     /// Fields every answer to this request carries besides framing (its request id; while
     /// draining, `Connection: close`).
-    func complete(_ response: inout CodecResponse, for exchange: Exchange)
+    func complete(_ response: inout CodecResponse, for exchange: any Exchange)
 
     /// After the answer is written: the request log and metrics.
-    func answered(_ exchange: Exchange, response: CodecResponse)
+    func answered(_ exchange: any Exchange, response: CodecResponse)
 }
 
 /// What a responder decided from a request's head.
-enum HeadDecision {
+public enum HeadDecision: Sendable {
     /// Read the body, up to `limit` bytes.
     case read(limit: Int)
     /// The route takes no body: one sent is dropped (within the body deadline).
@@ -89,35 +66,38 @@ enum HeadDecision {
 }
 
 /// The connection a request came in on, as the layers above may see it.
-struct ConnectionFacts: Sendable {
-    let listener: Listener
-    let channel: any Channel
+public struct ConnectionFacts: Sendable {
+    public let listener: Listener
+    public let channel: any Channel
 
-    /// The peer's address, as `AuthThrottle` keys it (made only when asked for).
-    var peer: String { AuthThrottle.peer(channel.remoteAddress) }
-    /// The peer's IP address, for the request log.
-    var address: String { channel.remoteAddress?.ipAddress ?? "?" }
+    public init(listener: Listener, channel: any Channel) {
+        self.listener = listener
+        self.channel = channel
+    }
+
+    /// The peer's IP address ("?" when unknown).
+    public var address: String { channel.remoteAddress?.ipAddress ?? "?" }
 }
 
 /// A request's answer: now, or when a task has made it.
-enum Reply: Sendable {
+public enum Reply: Sendable {
     case now(Answer)
     case later(@Sendable () async -> Answer)
 
-    static func answer(_ response: CodecResponse) -> Reply { .now(Answer(response)) }
+    public static func answer(_ response: CodecResponse) -> Reply { .now(Answer(response)) }
 }
 
 /// A response and how it leaves: written, or a fault played with it on the connection.
-struct Answer: Sendable {
-    var response: CodecResponse
-    var delivery: Delivery
+public struct Answer: Sendable {
+    public var response: CodecResponse
+    public var delivery: Delivery
 
-    init(_ response: CodecResponse, _ delivery: Delivery = .write) {
+    public init(_ response: CodecResponse, _ delivery: Delivery = .write) {
         self.response = response
         self.delivery = delivery
     }
 
-    enum Delivery: Sendable {
+    public enum Delivery: Sendable {
         case write
         /// Head and half the body, then the connection closes.
         case truncate
@@ -131,7 +111,7 @@ struct Answer: Sendable {
 }
 
 /// Which socket a connection came in on.
-enum Listener: Sendable {
+public enum Listener: Sendable {
     /// The dialects' port (everything, unless an admin listener takes the operations routes).
     case traffic
     /// `server.admin_listen`: health, metrics, the operator page, the journal.
@@ -139,25 +119,39 @@ enum Listener: Sendable {
 }
 
 /// The connection layer's limits and deadlines.
-struct ConnectionSettings: Sendable {
+public struct ConnectionSettings: Sendable {
     /// The largest body `HTTP1ConnectionPolicy` invites with `100 Continue`.
-    var maxBodyBytes: Int
+    public var maxBodyBytes: Int
     /// How long a request's body may take to arrive.
-    var bodyTimeout: TimeAmount
+    public var bodyTimeout: TimeAmount
     /// How long a connection may wait for its next request (nil: for ever).
-    var idleTimeout: TimeAmount?
+    public var idleTimeout: TimeAmount?
     /// The `Date` header's clock.
-    var dates = DateHeader()
+    public var dates = DateHeader()
     /// The socket the connections came in on.
-    var listener: Listener = .traffic
-    var logger: Logger
+    public var listener: Listener = .traffic
+    /// The `Server` header of every answer.
+    public var server: String
+    public var logger: Logger
+
+    public init(
+        maxBodyBytes: Int, bodyTimeout: TimeAmount, idleTimeout: TimeAmount?, listener: Listener = .traffic,
+        server: String, logger: Logger
+    ) {
+        self.maxBodyBytes = maxBodyBytes
+        self.bodyTimeout = bodyTimeout
+        self.idleTimeout = idleTimeout
+        self.listener = listener
+        self.server = server
+        self.logger = logger
+    }
 
     /// The head `response` is written with: its fields, and the framing the layer adds.
     func frame(_ response: CodecResponse) -> HTTPResponse {
         var headers = response.headers
         headers[.contentLength] = String(response.body.count)
         headers[.date] = dates.now()
-        headers[.server] = BuildInfo.server
+        headers[.server] = server
         return HTTPResponse(status: response.status, headerFields: headers)
     }
 }

@@ -4,8 +4,8 @@ import NIOCore
 /// `Connection: close` and `Retry-After: 1`, written before any request is read, then the
 /// write side closed; what the client sends meanwhile is read and dropped (so it gets the
 /// answer, not a reset), and the connection closes when the client does or after `linger`.
-final class OverCapacityHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
+public final class OverCapacityHandler: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
 
     static let body = #"{"error":"the server is at its connection limit; try again"}"#
     static let answer =
@@ -14,11 +14,11 @@ final class OverCapacityHandler: ChannelInboundHandler {
 
     let linger: TimeAmount
 
-    init(linger: TimeAmount = .milliseconds(200)) {
+    public init(linger: TimeAmount = .milliseconds(200)) {
         self.linger = linger
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    public func channelActive(context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: Self.answer))).whenComplete { _ in
             loopBound.value.close(mode: .output, promise: nil)
@@ -27,13 +27,13 @@ final class OverCapacityHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if (event as? ChannelEvent) == .inputClosed { context.close(promise: nil) }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 }

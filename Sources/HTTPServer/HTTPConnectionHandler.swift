@@ -12,19 +12,18 @@ import StockCore
 /// over the limit or too slow): the rest is dropped and `HTTP1ConnectionPolicy` closes the
 /// connection after the answer. The connection also closes when idle for `idleTimeout`, when
 /// the client half-closes, and on shutdown (`ChannelShouldQuiesceEvent`) once answered.
-final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias OutboundOut = HTTPResponsePart
-    typealias Exchange = Responder.Exchange
+public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPRequestPart
+    public typealias OutboundOut = HTTPResponsePart
 
     enum State {
         case idle  // between requests
-        case receiving(Exchange, body: ByteBuffer?)  // head in, body arriving (kept when not nil)
+        case receiving(any Exchange, body: ByteBuffer?)  // head in, body arriving (kept when not nil)
         case draining  // answered before the request ended: the rest of it is dropped
         case handling  // the responder has it; the answer is written when ready
     }
 
-    let responder: Responder
+    let responder: any RequestResponder
     let settings: ConnectionSettings
     private var state = State.idle
     /// A bodiless request refused from its head: answered once it has ended, so the
@@ -43,28 +42,28 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
     /// This connection's loop as a task executor, made for its first task.
     private var executor: EventLoopTaskExecutor?
 
-    init(responder: Responder, settings: ConnectionSettings) {
+    public init(responder: any RequestResponder, settings: ConnectionSettings) {
         self.responder = responder
         self.settings = settings
         idle = IdleTimer(timeout: settings.idleTimeout)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    public func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { idle.start(context: context) }
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    public func channelActive(context: ChannelHandlerContext) {
         idle.start(context: context)
         context.fireChannelActive()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         bodyTimer?.cancel()
         idle.cancel()
         context.fireChannelInactive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             idle.stop()
@@ -99,7 +98,7 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard event is ChannelShouldQuiesceEvent || (event as? ChannelEvent) == .inputClosed else {
             return context.fireUserInboundEventTriggered(event)
         }
@@ -107,7 +106,7 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
         if case .idle = state, !writing { context.close(promise: nil) } else if hanging { context.close(promise: nil) }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A request that cannot be turned into HTTP fields (NIO's parser errors are answered 400
         // by HTTP1ConnectionPolicy before this): nothing sensible can follow on this connection.
         settings.logger.debug("connection error", metadata: ["error": "\(error)"])
@@ -146,7 +145,7 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
     }
 
     /// Answers before the request has ended; what is left of it is dropped.
-    private func answerEarly(_ response: CodecResponse, for exchange: Exchange, context: ChannelHandlerContext) {
+    private func answerEarly(_ response: CodecResponse, for exchange: any Exchange, context: ChannelHandlerContext) {
         bodyTimer?.cancel()
         bodyTimer = nil
         state = .draining
@@ -166,7 +165,7 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
     }
 
     /// Delivers a reply: at once, or from a task run on this connection's loop.
-    private func deliver(_ reply: Reply, for exchange: Exchange, context: ChannelHandlerContext) {
+    private func deliver(_ reply: Reply, for exchange: any Exchange, context: ChannelHandlerContext) {
         switch reply {
         case .now(let answer):
             play(answer, for: exchange, context: context)
@@ -184,7 +183,7 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
         }
     }
 
-    private func play(_ answer: Answer, for exchange: Exchange, context: ChannelHandlerContext) {
+    private func play(_ answer: Answer, for exchange: any Exchange, context: ChannelHandlerContext) {
         switch answer.delivery {
         case .write:
             write(answer.response, for: exchange, context: context)
@@ -206,7 +205,7 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
         }
     }
 
-    private func head(of response: inout CodecResponse, for exchange: Exchange) -> HTTPResponse {
+    private func head(of response: inout CodecResponse, for exchange: any Exchange) -> HTTPResponse {
         responder.complete(&response, for: exchange)
         return settings.frame(response)
     }
@@ -220,7 +219,8 @@ final class HTTPConnectionHandler<Responder: RequestResponder>: ChannelInboundHa
     /// only marks the connection to close once idle (closing inside the write would drop the
     /// answer before its flush, and closing for this request would drop the next one's).
     private func write(
-        _ response: CodecResponse, for exchange: Exchange, context: ChannelHandlerContext, headAndBodySent: Bool = false
+        _ response: CodecResponse, for exchange: any Exchange, context: ChannelHandlerContext,
+        headAndBodySent: Bool = false
     ) {
         var finishing = false
         if case .handling = state {
