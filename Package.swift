@@ -105,6 +105,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The simulator's Zettle webhooks: subscriptions and messages in the store, delivered
+        // over libcurl, one deliverer per subscriber.
+        .target(
+            name: "Webhooks",
+            dependencies: [
+                "StockCore",
+                "Dialects",
+                "CurlHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The gateway: routes, middleware, the pipeline, backends, the simulator, operations.
         .target(
             name: "Gateway",
@@ -114,6 +128,7 @@ let package = Package(
                 "Ledger",
                 "CurlHTTP",
                 "HTTPServer",
+                "Webhooks",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -151,6 +166,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "Dialects",
+                "Webhooks",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 "PostgresStore",
@@ -234,7 +250,7 @@ let package = Package(
         .target(
             name: "GatewayTestSupport",
             dependencies: [
-                "Gateway", "Ledger", "StockCore", "TestSupport", "CurlHTTP",
+                "Gateway", "Ledger", "StockCore", "TestSupport", "CurlHTTP", "Webhooks",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -262,7 +278,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP", "TestSupport",
-                "GatewayTestSupport", "StoreTestSupport", "PostgresStore", "HTTPServer",
+                "GatewayTestSupport", "StoreTestSupport", "PostgresStore", "HTTPServer", "Webhooks",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

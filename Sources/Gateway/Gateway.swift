@@ -5,6 +5,7 @@ import Logging
 import StockCore
 import Synchronization
 import Tracing
+import Webhooks
 
 /// The pipeline: a request decoded by its dialect's codec, the commands carried out by the
 /// backend, the outcome encoded in the same dialect. Everything between the HTTP server and

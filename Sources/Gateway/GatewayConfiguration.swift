@@ -1,5 +1,6 @@
 import Foundation
 import StockCore
+import Webhooks
 
 /// How a gateway runs. Defaults suit a developer machine; `stockgate serve` fills it from
 /// flags, `STOCKGATE_*` environment variables and the `--config` YAML file
@@ -76,12 +77,5 @@ public struct GatewayConfiguration: Sendable, Equatable {
         self.mappingsDirectory = mappingsDirectory
         self.maxBodyBytes = maxBodyBytes
         self.maxJSONDepth = maxJSONDepth
-    }
-}
-
-extension Duration {
-    /// In seconds, for `Date` arithmetic and messages.
-    public var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

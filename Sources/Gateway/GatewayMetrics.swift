@@ -2,6 +2,7 @@ import Foundation
 import Prometheus
 import StockCore
 import Synchronization
+import Webhooks
 
 /// The gateway's metrics, in a Prometheus registry of its own (no global bootstrap, so several
 /// gateways can live in one test process). Every family has a `# HELP` line.
@@ -178,7 +179,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// A webhook message was dropped undelivered.
-    func recordWebhookDropped() {
+    public func recordWebhookDropped() {
         counter(.webhooksDropped, MetricKey(metric: Family.webhooksDropped.rawValue, first: ""), []).increment()
     }
 
@@ -316,3 +317,5 @@ struct ProcessFigures {
         return text
     }
 }
+
+extension GatewayMetrics: WebhookMetrics {}

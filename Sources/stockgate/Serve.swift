@@ -11,6 +11,7 @@ import PostgresStore
 import ServiceLifecycle
 import StockCore
 import UnixSignals
+import Webhooks
 
 /// `stockgate serve`: the gateway on the embedded ledger.
 struct Serve: AsyncParsableCommand {

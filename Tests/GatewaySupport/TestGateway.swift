@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import StockCore
+import Webhooks
 
 /// The repository's demo catalog, as `stockgate serve` loads it.
 public let demoCatalog: Catalog = {

@@ -10,6 +10,7 @@ import TestSupport
 import Testing
 
 @testable import Gateway
+@testable import Webhooks
 
 /// Issue 33, point 7, on PostgreSQL: two instances (two stores with pools of their own, two
 /// hubs) on one database share the subscriptions, queue a change's message once whichever

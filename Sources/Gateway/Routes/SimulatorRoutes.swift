@@ -2,6 +2,7 @@ import Dialects
 import HTTPServer
 import HTTPTypes
 import StockCore
+import Webhooks
 
 /// What a test suite drives, each only where `serve` enabled it: the test reset
 /// (`--enable-test-reset`) and the fault API (`--enable-faults`), both for the `test` role;

@@ -19,7 +19,7 @@ extension PusherHub {
     /// - Parameter madeAt: when the change was made, for a recovery: a subscription made later
     ///   is not told of it.
     @discardableResult
-    func movementsApplied(
+    public func movementsApplied(
         _ movements: [Movement], facts: RequestFacts, store: any LedgerStore, catalog: Catalog, madeAt: Date? = nil
     )
         async -> Int

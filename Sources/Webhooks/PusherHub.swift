@@ -64,7 +64,7 @@ public final class PusherHub: Sendable {
             self.created = created ?? updated
         }
 
-        var json: JSONValue {
+        public var json: JSONValue {
             [
                 "uuid": .string(uuid), "transportName": .string(transportName),
                 "eventNames": .array(eventNames.map { .string($0) }),
@@ -98,16 +98,16 @@ public final class PusherHub: Sendable {
 
     let client: CurlHTTPClient
     let logger: Logger
-    let organization: String
+    public let organization: String
     let maxAttempts: Int
     let retryDelay: Duration
-    let destinations: DestinationPolicy
-    let maxSubscriptions: Int
+    public let destinations: DestinationPolicy
+    public let maxSubscriptions: Int
     let maxQueued: Int
     let maxAge: Duration
     /// Most journal movements a recovery reads (the newest).
     let maxRecovered: Int
-    let metrics: GatewayMetrics?
+    let metrics: (any WebhookMetrics)?
     /// Where subscriptions and messages are kept.
     let state: any WebhookStateStore
     /// This hub's name as a deliverer (a lease names it).
@@ -149,7 +149,7 @@ public final class PusherHub: Sendable {
     public init(
         client: CurlHTTPClient, organization: String? = nil, maxAttempts: Int = 6, retryDelay: Duration = .seconds(1),
         destinations: DestinationPolicy = DestinationPolicy(), maxSubscriptions: Int = 50, maxQueued: Int = 1000,
-        maxAge: Duration = .seconds(3600), metrics: GatewayMetrics? = nil, state: (any WebhookStateStore)? = nil,
+        maxAge: Duration = .seconds(3600), metrics: (any WebhookMetrics)? = nil, state: (any WebhookStateStore)? = nil,
         ownsStore: Bool = false, lease: Duration = .seconds(15), refreshInterval: Duration = .seconds(2),
         maxRecovered: Int = 10_000, recovery: (store: any LedgerStore, catalog: Catalog)? = nil, logger: Logger
     ) {
@@ -291,12 +291,12 @@ public final class PusherHub: Sendable {
     public var all: [Subscription] { subscriptions.withLock { $0 } }
 
     /// The subscriptions `owner` made (every one when no client is configured: owner nil).
-    func owned(by owner: String?) async -> [Subscription] {
+    public func owned(by owner: String?) async -> [Subscription] {
         await ready()
         return subscriptions.withLock { $0.filter { $0.owner == owner } }
     }
 
-    enum Added: Equatable {
+    public enum Added: Equatable, Sendable {
         case added
         /// The uuid is taken (by this client or another).
         case taken
@@ -307,7 +307,7 @@ public final class PusherHub: Sendable {
     }
 
     /// Adds a subscription owned by `subscription.owner`.
-    func add(_ subscription: Subscription) async -> Added {
+    public func add(_ subscription: Subscription) async -> Added {
         await ready()
         let held = subscriptions.withLock { $0.count { $0.owner == subscription.owner } }
         guard held < maxSubscriptions else { return .limit }
@@ -326,7 +326,7 @@ public final class PusherHub: Sendable {
 
     /// Changes a subscription of `owner`'s; false when it has none with that uuid, nil when
     /// the store did not take the change.
-    func update(_ uuid: String, owner: String?, _ change: (inout Subscription) -> Void) async -> Bool? {
+    public func update(_ uuid: String, owner: String?, _ change: (inout Subscription) -> Void) async -> Bool? {
         await ready()
         guard var subscription = subscriptions.withLock({ $0.first { $0.uuid == uuid && $0.owner == owner } }) else {
             return false
@@ -347,7 +347,7 @@ public final class PusherHub: Sendable {
 
     /// Removes a subscription of `owner`'s and its messages; false when it has none with that
     /// uuid, nil when the store did not take the change.
-    func remove(_ uuid: String, owner: String?) async -> Bool? {
+    public func remove(_ uuid: String, owner: String?) async -> Bool? {
         await ready()
         guard subscriptions.withLock({ $0.contains { $0.uuid == uuid && $0.owner == owner } }) else { return false }
         do {
@@ -395,4 +395,9 @@ extension PusherHub: Service {
         try? await gracefulShutdown()
         await shutdown()
     }
+}
+
+/// Where a hub counts the messages it drops undelivered (`stockgate_webhook_messages_dropped_total`).
+public protocol WebhookMetrics: Sendable {
+    func recordWebhookDropped()
 }

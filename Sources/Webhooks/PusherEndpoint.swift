@@ -24,8 +24,8 @@ import StockCore
 /// With clients configured, a subscription is its creator's: another client does not see it in
 /// the list, and its PUT or DELETE answers 404 as for an unknown uuid. A client may hold
 /// `PusherHub.maxSubscriptions` (400 beyond).
-enum PusherEndpoint {
-    static func answer(
+public enum PusherEndpoint {
+    public static func answer(
         method: HTTPRequest.Method, path: String, body: [UInt8]?, hub: PusherHub, client: String?
     ) async -> CodecResponse {
         let segments = path.prefix { $0 != "?" }.split(separator: "/").map(String.init)
@@ -105,7 +105,7 @@ enum PusherEndpoint {
     }
 
     /// Zettle's error envelope, as its other APIs answer.
-    static func refusal(
+    public static func refusal(
         _ status: HTTPResponse.Status, _ message: String, field: String?, type: String? = nil
     )
         -> CodecResponse
