@@ -105,14 +105,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The simulator's Zettle webhooks: subscriptions and messages in the store, delivered
-        // over libcurl, one deliverer per subscriber.
+        // The simulator: faults played on demand, and Zettle's webhooks (subscriptions and
+        // messages in the store, delivered over libcurl, one deliverer per subscriber).
         .target(
-            name: "Webhooks",
+            name: "Simulator",
             dependencies: [
                 "StockCore",
                 "Dialects",
                 "CurlHTTP",
+                "HTTPServer",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,7 +129,7 @@ let package = Package(
                 "Ledger",
                 "CurlHTTP",
                 "HTTPServer",
-                "Webhooks",
+                "Simulator",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -166,7 +167,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "Dialects",
-                "Webhooks",
+                "Simulator",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 "PostgresStore",
@@ -250,7 +251,7 @@ let package = Package(
         .target(
             name: "GatewayTestSupport",
             dependencies: [
-                "Gateway", "Ledger", "StockCore", "TestSupport", "CurlHTTP", "Webhooks",
+                "Gateway", "Ledger", "StockCore", "TestSupport", "CurlHTTP", "Simulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -278,7 +279,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP", "TestSupport",
-                "GatewayTestSupport", "StoreTestSupport", "PostgresStore", "HTTPServer", "Webhooks",
+                "GatewayTestSupport", "StoreTestSupport", "PostgresStore", "HTTPServer", "Simulator",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

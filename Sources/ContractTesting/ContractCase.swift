@@ -2,6 +2,7 @@ import Dialects
 import Foundation
 import Gateway
 import HTTPTypes
+import Simulator
 import StockCore
 
 /// One contract case: data, not code. See `contract-tests/README.md` for the format.

@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import Ledger
 import Logging
+import Simulator
 import StockCore
 
 /// Runs cases against a fresh StockGate per case: a temporary data directory, the embedded

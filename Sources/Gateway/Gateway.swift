@@ -2,10 +2,10 @@ import Dialects
 import Foundation
 import HTTPTypes
 import Logging
+import Simulator
 import StockCore
 import Synchronization
 import Tracing
-import Webhooks
 
 /// The pipeline: a request decoded by its dialect's codec, the commands carried out by the
 /// backend, the outcome encoded in the same dialect. Everything between the HTTP server and

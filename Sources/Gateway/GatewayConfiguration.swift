@@ -1,6 +1,6 @@
 import Foundation
+import Simulator
 import StockCore
-import Webhooks
 
 /// How a gateway runs. Defaults suit a developer machine; `stockgate serve` fills it from
 /// flags, `STOCKGATE_*` environment variables and the `--config` YAML file

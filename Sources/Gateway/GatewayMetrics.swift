@@ -1,8 +1,8 @@
 import Foundation
 import Prometheus
+import Simulator
 import StockCore
 import Synchronization
-import Webhooks
 
 /// The gateway's metrics, in a Prometheus registry of its own (no global bootstrap, so several
 /// gateways can live in one test process). Every family has a `# HELP` line.

@@ -1,8 +1,8 @@
 import Configuration
 import Foundation
 import Logging
+import Simulator
 import StockCore
-import Webhooks
 
 /// Why a `stockgate` command failed: one line for a person, and the exit status. Every
 /// start-up failure (settings, config file, catalog, data directory) and every command's own

@@ -2,8 +2,8 @@ import CurlHTTP
 import Foundation
 import Gateway
 import Logging
+import Simulator
 import StockCore
-import Webhooks
 
 /// SIGHUP: the config file and the catalog read again and served from the next request on,
 /// all of it or none of it. A file that does not read, a catalog that does not load, a backend

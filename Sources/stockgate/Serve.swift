@@ -9,9 +9,9 @@ import Logging
 import NIOCore
 import PostgresStore
 import ServiceLifecycle
+import Simulator
 import StockCore
 import UnixSignals
-import Webhooks
 
 /// `stockgate serve`: the gateway on the embedded ledger.
 struct Serve: AsyncParsableCommand {

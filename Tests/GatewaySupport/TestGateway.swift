@@ -7,8 +7,8 @@ import Ledger
 import Logging
 import NIOCore
 import NIOHTTP1
+import Simulator
 import StockCore
-import Webhooks
 
 /// The repository's demo catalog, as `stockgate serve` loads it.
 public let demoCatalog: Catalog = {

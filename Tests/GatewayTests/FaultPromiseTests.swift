@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import GatewayTestSupport
 import Ledger
+import Simulator
 import StockCore
 import TestSupport
 import Testing

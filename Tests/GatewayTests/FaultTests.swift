@@ -4,6 +4,7 @@ import Gateway
 import GatewayTestSupport
 import Ledger
 import NIOHTTP1
+import Simulator
 import StockCore
 import TestSupport
 import Testing

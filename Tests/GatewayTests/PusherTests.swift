@@ -11,7 +11,7 @@ import TestSupport
 import Testing
 
 @testable import Gateway
-@testable import Webhooks
+@testable import Simulator
 
 /// Zettle's Pusher API as the simulator plays it (issue 16): subscriptions through the vendor's
 /// endpoints, `InventoryBalanceChanged` shaped and signed as the vendor sends it (as shopware/

@@ -7,6 +7,7 @@ import Gateway
 import GatewayTestSupport
 import Ledger
 import NIOHTTP1
+import Simulator
 import StockCore
 import Testing
 

@@ -10,7 +10,7 @@ import TestSupport
 import Testing
 
 @testable import Gateway
-@testable import Webhooks
+@testable import Simulator
 
 /// Issue 30, roles: every credential could do everything (a Prometheus scraper's secret could
 /// write stock and settle the journal). Every route now needs a dialect's stock right or a

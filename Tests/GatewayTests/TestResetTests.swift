@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 @testable import Gateway
-@testable import Webhooks
+@testable import Simulator
 
 /// Issue 32, "a reset that resets": the test reset emptied the ledger but kept Zettle tracking
 /// and used idempotency keys, so the documented quick start failed cases on a fresh server and

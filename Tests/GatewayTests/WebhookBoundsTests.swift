@@ -3,11 +3,11 @@ import CurlHTTP
 import Foundation
 import Gateway
 import GatewayTestSupport
+import Simulator
 import StockCore
 import Synchronization
 import TestSupport
 import Testing
-import Webhooks
 
 /// The attack run's webhook findings (issue 29, 5, 6 and 9): unbounded queues and
 /// subscriptions, subscriptions visible to (and changeable by) every client, and destinations

@@ -10,7 +10,7 @@ import TestSupport
 import Testing
 
 @testable import Gateway
-@testable import Webhooks
+@testable import Simulator
 
 /// Issue 33, point 7, on PostgreSQL: two instances (two stores with pools of their own, two
 /// hubs) on one database share the subscriptions, queue a change's message once whichever

@@ -1,6 +1,7 @@
 import Dialects
 import HTTPServer
 import HTTPTypes
+import Simulator
 import StockCore
 
 /// Every route of every served dialect's codec (the canonical API's among them): each needs

@@ -1,8 +1,8 @@
 import Dialects
 import HTTPServer
 import HTTPTypes
+import Simulator
 import StockCore
-import Webhooks
 
 /// What a test suite drives, each only where `serve` enabled it: the test reset
 /// (`--enable-test-reset`) and the fault API (`--enable-faults`), both for the `test` role;

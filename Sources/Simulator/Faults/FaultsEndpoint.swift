@@ -10,8 +10,8 @@ import StockCore
 /// - `DELETE /stockgate/v1/test/faults` removes every one; `DELETE …/faults/{id}` one.
 ///
 /// A fault that does not read is refused 400 naming the member, and nothing is scheduled.
-enum FaultsEndpoint {
-    static func answer(
+public enum FaultsEndpoint {
+    public static func answer(
         method: HTTPRequest.Method, path: String, body: [UInt8]?, schedule: FaultSchedule
     )
         -> CodecResponse
@@ -57,7 +57,7 @@ enum FaultsEndpoint {
         }
     }
 
-    static func refusal(_ error: GatewayError) -> CodecResponse {
+    public static func refusal(_ error: GatewayError) -> CodecResponse {
         .json(error.code.httpStatus, CanonicalJSON.json(error))
     }
 }

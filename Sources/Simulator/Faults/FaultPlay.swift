@@ -6,8 +6,8 @@ import StockCore
 /// dialect's envelope, with `Retry-After`), never answered (`hang`), reset, or the pipeline's
 /// answer delayed (`latency`), written slowly (`dribble`), cut short (`truncate`) or replaced by a reset or hang after the
 /// movement was applied (`afterApply`). `error` and `partial` are played by the pipeline itself.
-enum FaultPlay {
-    static func reply(
+public enum FaultPlay {
+    public static func reply(
         _ fault: Fault, refuse: @escaping @Sendable (GatewayError) -> CodecResponse,
         serve: @escaping @Sendable (Fault?) async -> CodecResponse
     ) -> Reply {

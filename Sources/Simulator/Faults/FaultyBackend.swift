@@ -5,7 +5,7 @@ import Synchronization
 /// the request's first write (or, for a request that only reads, its first command); every
 /// other command passes through. The refusal goes back through the codec as any backend's
 /// would, so it comes out in the vendor's own shape.
-struct FaultyBackend: StockBackend {
+public struct FaultyBackend: StockBackend {
     let base: any StockBackend
     let fault: Fault
     /// The request writes nothing: the fault lands on its first command.
@@ -13,13 +13,13 @@ struct FaultyBackend: StockBackend {
     /// Whether the fault has landed (a request's commands run one after another).
     private let landed = LandedFlag()
 
-    init(base: any StockBackend, fault: Fault, hitsReads: Bool) {
+    public init(base: any StockBackend, fault: Fault, hitsReads: Bool) {
         self.base = base
         self.fault = fault
         self.hitsReads = hitsReads
     }
 
-    func execute(_ command: Command, facts: RequestFacts) async throws -> Outcome {
+    public func execute(_ command: Command, facts: RequestFacts) async throws -> Outcome {
         guard command.isWrite || hitsReads, landed.land() else {
             return try await base.execute(command, facts: facts)
         }
