@@ -126,114 +126,101 @@ public enum ZettlePusher {
     public static func create(
         _ body: [UInt8]?, refuseHost: (String) -> String?
     ) -> Result<SubscriptionFields, Refused> {
-        var fields: SubscriptionFields
-        switch read(body) {
-        case .success(let read): fields = read
-        case .failure(let refused): return .failure(refused)
+        Result { () throws(Refused) in
+            var fields = try read(body)
+            guard let uuid = fields.uuid, !uuid.isEmpty else {
+                throw Refused(.badRequest, "uuid is required", field: "uuid")
+            }
+            guard UUID(uuidString: uuid) != nil else {
+                throw Refused(.badRequest, "uuid must be a UUID", field: "uuid")
+            }
+            guard let transport = fields.transportName else {
+                throw Refused(.badRequest, "transportName is required", field: "transportName")
+            }
+            guard transport == "WEBHOOK" else {
+                throw Refused(.badRequest, "transportName must be WEBHOOK", field: "transportName")
+            }
+            fields.eventNames = try eventNames(fields.events) ?? []
+            guard let destination = fields.destination, !destination.isEmpty else {
+                throw Refused(.unprocessableContent, "destination is required", field: "destination")
+            }
+            try checkDestination(destination, refuseHost: refuseHost)
+            guard let email = fields.contactEmail, !email.isEmpty else {
+                throw Refused(.unprocessableContent, "contactEmail is required", field: "contactEmail")
+            }
+            try checkEmail(email)
+            return fields
         }
-        guard let uuid = fields.uuid, !uuid.isEmpty else {
-            return .failure(Refused(.badRequest, "uuid is required", field: "uuid"))
-        }
-        guard UUID(uuidString: uuid) != nil else {
-            return .failure(Refused(.badRequest, "uuid must be a UUID", field: "uuid"))
-        }
-        guard let transport = fields.transportName else {
-            return .failure(Refused(.badRequest, "transportName is required", field: "transportName"))
-        }
-        guard transport == "WEBHOOK" else {
-            return .failure(Refused(.badRequest, "transportName must be WEBHOOK", field: "transportName"))
-        }
-        switch eventNames(fields.events) {
-        case .success(let names): fields.eventNames = names ?? []
-        case .failure(let refused): return .failure(refused)
-        }
-        guard let destination = fields.destination, !destination.isEmpty else {
-            return .failure(Refused(.unprocessableContent, "destination is required", field: "destination"))
-        }
-        if let refused = checkDestination(destination, refuseHost: refuseHost) { return .failure(refused) }
-        guard let email = fields.contactEmail, !email.isEmpty else {
-            return .failure(Refused(.unprocessableContent, "contactEmail is required", field: "contactEmail"))
-        }
-        if let refused = checkEmail(email) { return .failure(refused) }
-        return .success(fields)
     }
 
     /// A `PUT …/subscriptions/{uuid}` body: what it changes, checked.
     public static func update(
         _ body: [UInt8]?, refuseHost: (String) -> String?
     ) -> Result<SubscriptionFields, Refused> {
-        var fields: SubscriptionFields
-        switch read(body) {
-        case .success(let read): fields = read
-        case .failure(let refused): return .failure(refused)
-        }
-        switch eventNames(fields.events) {
-        case .success(let names): fields.eventNames = names
-        case .failure(let refused): return .failure(refused)
-        }
-        if let destination = fields.destination {
-            guard !destination.isEmpty else {
-                return .failure(Refused(.unprocessableContent, "destination must not be empty", field: "destination"))
+        Result { () throws(Refused) in
+            var fields = try read(body)
+            fields.eventNames = try eventNames(fields.events)
+            if let destination = fields.destination {
+                guard !destination.isEmpty else {
+                    throw Refused(.unprocessableContent, "destination must not be empty", field: "destination")
+                }
+                try checkDestination(destination, refuseHost: refuseHost)
             }
-            if let refused = checkDestination(destination, refuseHost: refuseHost) { return .failure(refused) }
+            if let email = fields.contactEmail { try checkEmail(email) }
+            if let transport = fields.transportName, transport != "WEBHOOK" {
+                throw Refused(.badRequest, "transportName must be WEBHOOK", field: "transportName")
+            }
+            return fields
         }
-        if let email = fields.contactEmail, let refused = checkEmail(email) { return .failure(refused) }
-        if let transport = fields.transportName, transport != "WEBHOOK" {
-            return .failure(Refused(.badRequest, "transportName must be WEBHOOK", field: "transportName"))
-        }
-        return .success(fields)
     }
 
     /// The members of a subscription body, their types checked.
-    static func read(_ body: [UInt8]?) -> Result<SubscriptionFields, Refused> {
+    static func read(_ body: [UInt8]?) throws(Refused) -> SubscriptionFields {
         let bytes = body ?? []
         var fields = SubscriptionFields()
-        guard !bytes.isEmpty else { return .success(fields) }
+        guard !bytes.isEmpty else { return fields }
         guard let value = try? JSONParser.parse(bytes), let object = value.objectValue else {
-            return .failure(Refused(.badRequest, "the body must be a JSON object", field: nil))
+            throw Refused(.badRequest, "the body must be a JSON object", field: nil)
         }
         fields.uuid = object["uuid"]?.stringValue
         fields.transportName = object["transportName"]?.stringValue
         fields.contactEmail = object["contactEmail"]?.stringValue
         if let destination = object["destination"] { fields.destination = destination.stringValue ?? "" }
         fields.events = object["eventNames"]
-        return .success(fields)
+        return fields
     }
 
     /// The event names sent (nil when none were), each one the vendor knows.
-    static func eventNames(_ value: JSONValue?) -> Result<[String]?, Refused> {
-        guard let value else { return .success(nil) }
+    static func eventNames(_ value: JSONValue?) throws(Refused) -> [String]? {
+        guard let value else { return nil }
         guard let items = value.arrayValue else {
-            return .failure(Refused(.badRequest, "eventNames must be an array", field: "eventNames"))
+            throw Refused(.badRequest, "eventNames must be an array", field: "eventNames")
         }
         var names: [String] = []
         for item in items {
             guard let name = item.stringValue, supportedEvents.contains(name) else {
-                return .failure(
-                    Refused(.badRequest, "unsupported event '\(item.stringValue ?? "")'", field: "eventNames"))
+                throw Refused(.badRequest, "unsupported event '\(item.stringValue ?? "")'", field: "eventNames")
             }
             names.append(name)
         }
-        return .success(names)
+        return names
     }
 
     /// An http(s) URL with a host (the vendor demands HTTPS; a test's receiver listens on http).
-    static func checkDestination(_ destination: String, refuseHost: (String) -> String?) -> Refused? {
+    static func checkDestination(_ destination: String, refuseHost: (String) -> String?) throws(Refused) {
         guard let url = URL(string: destination), let scheme = url.scheme?.lowercased(),
             scheme == "https" || scheme == "http", let host = url.host, !host.isEmpty
         else {
-            return Refused(.unprocessableContent, "destination must be an HTTPS URL", field: "destination")
+            throw Refused(.unprocessableContent, "destination must be an HTTPS URL", field: "destination")
         }
-        if let problem = refuseHost(host) { return Refused(.unprocessableContent, problem, field: "destination") }
-        return nil
+        if let problem = refuseHost(host) { throw Refused(.unprocessableContent, problem, field: "destination") }
     }
 
-    static func checkEmail(_ email: String) -> Refused? {
+    static func checkEmail(_ email: String) throws(Refused) {
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard email.count <= 512, parts.count == 2, !parts[0].isEmpty, parts[1].contains(".") else {
-            return Refused(.unprocessableContent, "contactEmail must be an email address", field: "contactEmail")
+            throw Refused(.unprocessableContent, "contactEmail must be an email address", field: "contactEmail")
         }
-        return nil
     }
 
     /// A refusal in Zettle's envelope, as its other APIs answer.
