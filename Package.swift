@@ -120,7 +120,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The gateway: routes, middleware, the pipeline, backends, the simulator, operations.
+        // What an operator reads: the Prometheus metrics and the console's page.
+        .target(
+            name: "Operations",
+            dependencies: [
+                "StockCore",
+                "Dialects",
+                "CurlHTTP",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            plugins: ["BuildStamp"]
+        ),
+        // The gateway: routes, middleware, the pipeline, backends; it serves the simulator's and
+        // the operations' routes.
         .target(
             name: "Gateway",
             dependencies: [
@@ -130,6 +143,7 @@ let package = Package(
                 "CurlHTTP",
                 "HTTPServer",
                 "Simulator",
+                "Operations",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -145,10 +159,9 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
-            ],
-            plugins: ["BuildStamp"]
+            ]
         ),
-        // Writes the commit and its date into Gateway before each build (`stockgate --version`).
+        // Writes the commit and its date into Operations before each build (`stockgate --version`).
         .plugin(name: "BuildStamp", capability: .buildTool()),
         // The contract-test runner: cases from contract-tests/ against any URL or an in-process gateway.
         .target(
@@ -251,7 +264,7 @@ let package = Package(
         .target(
             name: "GatewayTestSupport",
             dependencies: [
-                "Gateway", "Ledger", "StockCore", "TestSupport", "CurlHTTP", "Simulator",
+                "Gateway", "Ledger", "StockCore", "TestSupport", "CurlHTTP", "Simulator", "Operations",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -279,7 +292,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP", "TestSupport",
-                "GatewayTestSupport", "StoreTestSupport", "PostgresStore", "HTTPServer", "Simulator",
+                "GatewayTestSupport", "StoreTestSupport", "PostgresStore", "HTTPServer", "Simulator", "Operations",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

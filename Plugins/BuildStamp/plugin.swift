@@ -1,7 +1,7 @@
 import Foundation
 import PackagePlugin
 
-/// Writes `BuildStamp.swift` for the Gateway target before each build: the git commit the
+/// Writes `BuildStamp.swift` for the Operations target before each build: the git commit the
 /// sources are at and that commit's date, for `stockgate --version` and `stockgate_build_info`.
 /// The date is the commit's, not the build's, so two builds of one commit are the same binary;
 /// the file is rewritten only when the commit changes, so it costs no recompile otherwise.

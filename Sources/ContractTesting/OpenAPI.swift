@@ -1,6 +1,7 @@
 import Dialects
 import Foundation
 import Gateway
+import Operations
 import StockCore
 import Synchronization
 

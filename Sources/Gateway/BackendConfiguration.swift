@@ -1,6 +1,8 @@
+import CurlHTTP
 import Dialects
 import Foundation
 import HTTPTypes
+import Operations
 import StockCore
 import Yams
 
@@ -161,6 +163,19 @@ extension BackendConfiguration.Auth {
         case .password(let url, let username, let password, let id):
             return .password(
                 tokenURL: url, username: username, password: try password.read(environment: environment), clientID: id)
+        }
+    }
+}
+
+extension BackendConfiguration {
+    /// This backend as `Reconciler` reaches it: called with `client`'s engine, its own
+    /// settings and its credentials (read from `environment`).
+    public func reconcilable(
+        client: CurlHTTPClient, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Reconciler.Backend {
+        let backend = self
+        return Reconciler.Backend(name: name, dialect: dialectID, baseURL: baseURL) {
+            try await Backends.directAccess(to: backend, client: client, environment: environment)
         }
     }
 }

@@ -2,6 +2,7 @@ import Dialects
 import Foundation
 import HTTPTypes
 import Logging
+import Operations
 import Simulator
 import StockCore
 import Synchronization

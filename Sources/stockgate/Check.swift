@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Ledger
 import Logging
+import Operations
 import PostgresStore
 import StockCore
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import CurlHTTP
 import Foundation
 import Gateway
+import Operations
 import StockCore
 
 /// Where a running gateway is, and its client credentials: what `journal` and `reconcile` share.
@@ -139,8 +140,10 @@ struct Reconcile: AsyncParsableCommand {
             throw CommandError("\(error)")
         }
         let seconds = olderThan
-        let report = try await access.with {
-            try await $0.reconcile(backends: file.backends, olderThan: .seconds(seconds))
+        let report = try await access.with { reconciler in
+            try await reconciler.reconcile(
+                backends: file.backends.map { $0.reconcilable(client: reconciler.client) },
+                olderThan: .seconds(seconds))
         }
         for id in report.applied { print("\(id)\tapplied (the backend holds it)") }
         for id in report.failed { print("\(id)\tfailed (the backend holds nothing of it)") }

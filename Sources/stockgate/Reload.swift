@@ -2,6 +2,7 @@ import CurlHTTP
 import Foundation
 import Gateway
 import Logging
+import Operations
 import Simulator
 import StockCore
 

@@ -7,6 +7,7 @@ import Gateway
 import Ledger
 import Logging
 import NIOCore
+import Operations
 import PostgresStore
 import ServiceLifecycle
 import Simulator

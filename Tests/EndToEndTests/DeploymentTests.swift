@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Gateway
 import GatewayTestSupport
+import Operations
 import TestSupport
 import Testing
 

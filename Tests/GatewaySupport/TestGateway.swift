@@ -7,6 +7,7 @@ import Ledger
 import Logging
 import NIOCore
 import NIOHTTP1
+import Operations
 import Simulator
 import StockCore
 

@@ -7,6 +7,7 @@ import HTTPTypes
 import Hummingbird
 import Ledger
 import NIOCore
+import Operations
 import ServiceLifecycle
 import StockCore
 import Synchronization

@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import GatewayTestSupport
 import Ledger
+import Operations
 import StockCore
 import TestSupport
 import Testing

@@ -8,6 +8,7 @@ import TestSupport
 import Testing
 
 @testable import Gateway
+@testable import Operations
 
 /// The operator's page (issue 17): `GET /stockgate/console` over a real socket, read as HTML.
 /// The page in a real browser is `BrowserTests` (headless Chromium against the executable).

@@ -11,6 +11,7 @@ import TestSupport
 import Testing
 
 @testable import Gateway
+@testable import Operations
 @testable import Simulator
 
 /// Zettle's Pusher API as the simulator plays it (issue 16): subscriptions through the vendor's

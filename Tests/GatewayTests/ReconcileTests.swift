@@ -5,6 +5,7 @@ import Gateway
 import GatewayTestSupport
 import Ledger
 import NIOHTTP1
+import Operations
 import StockCore
 import TestSupport
 import Testing
@@ -106,7 +107,8 @@ struct ReconcileTests {
                 dialect: zettle
                 base_url: http://127.0.0.1:9
             """)
-        let report = try await reconciler.reconcile(backends: configured.backends, olderThan: .zero)
+        let report = try await reconciler.reconcile(
+            backends: configured.backends.map { $0.reconcilable(client: reconciler.client) }, olderThan: .zero)
         let tshirt = try #require(unknown.first { $0.product == "tshirt-blue-m" })
         let socks = try #require(unknown.first { $0.product == "socks" })
         let pos = try #require(unknown.first { $0.backend == "pos" })

@@ -10,6 +10,7 @@ import Testing
 
 @testable import Gateway
 @testable import HTTPServer
+@testable import Operations
 
 /// The server's routes and its own endpoints, over a socket.
 @Suite("Routes")

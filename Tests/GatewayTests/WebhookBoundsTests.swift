@@ -3,6 +3,7 @@ import CurlHTTP
 import Foundation
 import Gateway
 import GatewayTestSupport
+import Operations
 import Simulator
 import StockCore
 import Synchronization

@@ -2,6 +2,7 @@ import CurlHTTP
 import Dialects
 import Foundation
 import Logging
+import Operations
 import StockCore
 
 /// Builds the backends and routes of a configuration.

@@ -2,6 +2,7 @@ import CurlHTTP
 import Dialects
 import Foundation
 import Logging
+import Operations
 import StockCore
 import Synchronization
 import Tracing

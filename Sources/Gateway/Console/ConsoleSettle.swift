@@ -2,6 +2,7 @@ import Crypto
 import Dialects
 import Foundation
 import HTTPTypes
+import Operations
 import StockCore
 
 /// `POST /stockgate/console/settle`: the operator page's settle buttons. An operator records
@@ -16,7 +17,7 @@ import StockCore
 enum ConsoleSettle {
     /// A key of this process: tokens die with it (a page from before a restart asks for a reload).
     static let key = SymmetricKey(size: .bits256)
-    static let maxNote = 500
+    static let maxNote = OperatorPage.maxSettleNote
 
     /// The token a page served to `client` carries in its settle forms.
     static func token(client: String?) -> String {

@@ -1,6 +1,7 @@
 import Dialects
 import HTTPServer
 import HTTPTypes
+import Operations
 
 /// What an operator and their tools read: `/metrics` (the `metrics` role), the operator page
 /// (`operator`; a browser signs in with Basic), and the OpenAPI documents (any client). The

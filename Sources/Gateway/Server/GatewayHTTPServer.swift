@@ -7,6 +7,7 @@ import NIOExtras
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
 import NIOPosix
+import Operations
 import ServiceLifecycle
 import StockCore
 import Synchronization

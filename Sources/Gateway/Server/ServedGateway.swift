@@ -1,3 +1,4 @@
+import Operations
 import Synchronization
 
 /// The gateway a server answers with, replaceable while it serves (SIGHUP's reload). Each

@@ -65,7 +65,8 @@ public struct Reconciler: Sendable {
         public var description: String
     }
 
-    let client: CurlHTTPClient
+    /// The HTTP client it calls the gateway with (and, by default, the backends).
+    public let client: CurlHTTPClient
     let gatewayURL: String
     let headers: [(name: String, value: String)]
 
@@ -101,8 +102,32 @@ public struct Reconciler: Sendable {
     /// `X-Request-Id`); found with the same product, quantity and locations → applied; none
     /// found for a row older than `olderThan` → failed (it never arrived, or was refused).
     /// Rows of other backends (vendors cannot be asked about one forward) are listed.
+    /// A configured backend as the reconciliation reaches it.
+    public struct Backend: Sendable {
+        public var name: String
+        /// nil: the embedded ledger.
+        public var dialect: DialectID?
+        public var baseURL: String
+        /// The client and credentials it is called with (an OAuth2 token is fetched then).
+        public var access:
+            @Sendable () async throws -> (client: CurlHTTPClient, headers: [(name: String, value: String)])
+
+        public init(
+            name: String, dialect: DialectID?, baseURL: String,
+            access:
+                @escaping @Sendable () async throws -> (
+                    client: CurlHTTPClient, headers: [(name: String, value: String)]
+                )
+        ) {
+            self.name = name
+            self.dialect = dialect
+            self.baseURL = baseURL
+            self.access = access
+        }
+    }
+
     public func reconcile(
-        backends: [BackendConfiguration], olderThan: Duration = .seconds(60), now: Date = Date()
+        backends: [Backend], olderThan: Duration = .seconds(60), now: Date = Date()
     ) async throws -> Report {
         var report = Report()
         // Each backend's client and credentials once (an OAuth2 token is fetched per backend, not per row).
@@ -112,16 +137,19 @@ public struct Reconciler: Sendable {
                 report.undecided.append((row, "backend '\(row.backend)' is not in the configuration given"))
                 continue
             }
-            guard backend.dialectID == CanonicalCodec.dialect else {
+            guard backend.dialect == CanonicalCodec.dialect else {
                 report.undecided.append(
-                    (row, "a \(backend.dialect) backend cannot be asked about one forwarded movement: check it there"))
+                    (
+                        row,
+                        "a \(backend.dialect?.rawValue ?? "embedded") backend cannot be asked about one forwarded movement: check it there"
+                    ))
                 continue
             }
             let access: (client: CurlHTTPClient, headers: [(name: String, value: String)])
             if let known = accessByName[backend.name] {
                 access = known
             } else {
-                access = try await Backends.directAccess(to: backend, client: client)
+                access = try await backend.access()
                 accessByName[backend.name] = access
             }
             let base = backend.baseURL.hasSuffix("/") ? String(backend.baseURL.dropLast()) : backend.baseURL

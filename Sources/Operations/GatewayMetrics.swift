@@ -1,6 +1,5 @@
 import Foundation
 import Prometheus
-import Simulator
 import StockCore
 import Synchronization
 
@@ -46,6 +45,13 @@ public final class GatewayMetrics: Sendable {
         public var clientErrors = 0
         public var serverErrors = 0
         public var movementsApplied = 0
+
+        public init(requests: Int = 0, clientErrors: Int = 0, serverErrors: Int = 0, movementsApplied: Int = 0) {
+            self.requests = requests
+            self.clientErrors = clientErrors
+            self.serverErrors = serverErrors
+            self.movementsApplied = movementsApplied
+        }
     }
 
     static let requestBuckets: [Duration] = [
@@ -145,7 +151,7 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
-    func recordRequest(dialect: DialectID, route: String, status: Int, duration: Duration) {
+    public func recordRequest(dialect: DialectID, route: String, status: Int, duration: Duration) {
         let dialect = dialect.rawValue
         counter(
             .requests, MetricKey(metric: Family.requests.rawValue, first: dialect, second: route, third: status),
@@ -184,16 +190,16 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// A client connection was refused at the connection cap.
-    func recordConnectionRefused() {
+    public func recordConnectionRefused() {
         connectionsRefused.increment()
     }
 
     /// A request's pipeline starts (`+1`) or ends (`-1`).
-    func recordInFlight(_ change: Int) {
+    public func recordInFlight(_ change: Int) {
         inFlight.increment(by: Double(change))
     }
 
-    func recordMovementsApplied(dialect: DialectID, count: Int) {
+    public func recordMovementsApplied(dialect: DialectID, count: Int) {
         let dialect = dialect.rawValue
         guard count > 0 else { return }
         counter(.applied, MetricKey(metric: Family.applied.rawValue, first: dialect), [("dialect", dialect)])
@@ -202,13 +208,13 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// A backend's circuit breaker state: 0 closed, 1 open, 2 half-open.
-    func recordCircuit(backend: String, state: Int) {
+    public func recordCircuit(backend: String, state: Int) {
         gauge(.circuit, MetricKey(metric: Family.circuit.rawValue, first: backend), [("backend", backend)])
             .set(Int64(state))
     }
 
     /// Forwarded movements whose outcome at a backend is unknown (journal state `sent`).
-    func recordUnknownOutcomes(backend: String, count: Int) {
+    public func recordUnknownOutcomes(backend: String, count: Int) {
         gauge(
             .unknownOutcomes, MetricKey(metric: Family.unknownOutcomes.rawValue, first: backend), [("backend", backend)]
         )
@@ -216,7 +222,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// One request to a backend, by outcome (`ok`, `retried`, `failed`, `rejected`).
-    func recordBackendCall(backend: String, outcome: String) {
+    public func recordBackendCall(backend: String, outcome: String) {
         counter(
             .backendRequests, MetricKey(metric: Family.backendRequests.rawValue, first: backend, second: outcome),
             [("backend", backend), ("outcome", outcome)]
@@ -224,7 +230,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// An HTTP call to a backend starts; the returned closure ends it (duration and in-flight).
-    func startBackendCall(backend: String) -> @Sendable () -> Void {
+    public func startBackendCall(backend: String) -> @Sendable () -> Void {
         let inFlight = gauge(
             .backendInFlight, MetricKey(metric: Family.backendInFlight.rawValue, first: backend), [("backend", backend)]
         )
@@ -317,5 +323,3 @@ struct ProcessFigures {
         return text
     }
 }
-
-extension GatewayMetrics: WebhookMetrics {}

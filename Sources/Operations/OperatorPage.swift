@@ -14,19 +14,23 @@ public struct OperatorPage: Sendable {
     public static let maxBalances = 500
     public static let maxMovements = 50
     public static let maxUnknown = 100
+    /// The longest note a settle form takes (`ConsoleSettle` refuses longer ones).
+    public static let maxSettleNote = 500
 
     /// The latest movements' filters (`?state=&backend=&dialect=&request=`) and the refresh
     /// switch (`?refresh=off`), as the query gave them; the location is the snapshot's own.
-    struct Filter: Sendable, Equatable {
-        var state: MovementState?
+    public struct Filter: Sendable, Equatable {
+        public var state: MovementState?
         /// A remote backend's name, or `embedded`.
-        var backend: String?
-        var dialect: String?
-        var request: String?
+        public var backend: String?
+        public var dialect: String?
+        public var request: String?
         /// `?refresh=off`: the page does not reload itself.
-        var paused = false
+        public var paused = false
 
-        init(state: MovementState? = nil, backend: String? = nil, dialect: String? = nil, request: String? = nil) {
+        public init(
+            state: MovementState? = nil, backend: String? = nil, dialect: String? = nil, request: String? = nil
+        ) {
             self.state = state
             self.backend = backend
             self.dialect = dialect
@@ -34,7 +38,7 @@ public struct OperatorPage: Sendable {
         }
 
         /// From the query: empty values are no filter; an unknown state is no filter.
-        init(query: [(name: String, value: String)]) {
+        public init(query: [(name: String, value: String)]) {
             func value(_ name: String) -> String? {
                 query.first { $0.name == name }.flatMap { $0.value.isEmpty ? nil : String($0.value.prefix(200)) }
             }
@@ -62,26 +66,34 @@ public struct OperatorPage: Sendable {
     }
 
     /// What the page shows, gathered from the gateway at one moment.
-    struct Snapshot {
-        var generatedAt: Date
-        var version: String
-        var status: String
-        var problem: String?
-        var location: String?
-        var backends: [BackendRow] = []
-        var traffic: [(dialect: String, traffic: GatewayMetrics.Traffic)] = []
-        var unknown: [Movement] = []
-        var unknownTotal = 0
-        var balancesSource: String = "embedded ledger"
-        var balances: [Balance] = []
-        var balancesError: String?
-        var movements: [Movement] = []
-        var movementsError: String?
-        var filter = Filter()
+    public struct Snapshot {
+        public var generatedAt: Date
+        public var version: String
+        public var status: String
+        public var problem: String?
+        public var location: String?
+        public var backends: [BackendRow] = []
+        public var traffic: [(dialect: String, traffic: GatewayMetrics.Traffic)] = []
+        public var unknown: [Movement] = []
+        public var unknownTotal = 0
+        public var balancesSource: String = "embedded ledger"
+        public var balances: [Balance] = []
+        public var balancesError: String?
+        public var movements: [Movement] = []
+        public var movementsError: String?
+        public var filter = Filter()
         /// The token of this page's settle forms (nil: no forms).
-        var settleToken: String?
+        public var settleToken: String?
         /// Names the backend filter offers: `embedded` and every remote backend.
-        var backendNames: [String] = ["embedded"]
+        public var backendNames: [String] = ["embedded"]
+
+        public init(generatedAt: Date, version: String, status: String, problem: String?, location: String?) {
+            self.generatedAt = generatedAt
+            self.version = version
+            self.status = status
+            self.problem = problem
+            self.location = location
+        }
 
         /// The headline: `ok` only when nothing needs a person — no problem, no open circuit,
         /// no unknown outcome (issue 33: it said a green "ok" beside an open circuit).
@@ -97,85 +109,39 @@ public struct OperatorPage: Sendable {
         }
     }
 
-    struct BackendRow {
-        var name: String
-        var dialect: DialectID
-        var baseURL: String
-        var circuit: String
-        var unknownOutcomes: Int?
+    public struct BackendRow {
+        public var name: String
+        public var dialect: DialectID
+        public var baseURL: String
+        public var circuit: String
+        public var unknownOutcomes: Int?
         /// When the circuit entered its state (nil: not since start).
-        var circuitSince: Date? = nil
-        var lastSuccess: Date? = nil
-        var lastError: (at: Date, what: String)? = nil
+        public var circuitSince: Date?
+        public var lastSuccess: Date?
+        public var lastError: (at: Date, what: String)?
         /// Since start, from the metrics' histogram and counters.
-        var figures = GatewayMetrics.BackendFigures()
-    }
+        public var figures: GatewayMetrics.BackendFigures
 
-    /// Gathers the page's figures; a part that cannot be read says why instead of failing the page.
-    static func snapshot(
-        gateway: Gateway, location: String?, filter: Filter = Filter(), now: Date = Date()
-    ) async -> Snapshot {
-        let problem = await gateway.checkHealth()
-        var snapshot = Snapshot(
-            generatedAt: now, version: BuildInfo.description,
-            status: gateway.isDraining ? "draining" : (problem == nil ? "ok" : "unavailable"), problem: problem,
-            location: location)
-        snapshot.filter = filter
-        let figures = gateway.metrics.backendFigures()
-        for remote in gateway.remoteBackends {
-            var query = MovementQuery()
-            query.backend = remote.name
-            query.state = .sent
-            let count = try? await remote.journal.count(query)
-            let activity = remote.activity.withLock { $0 }
-            snapshot.backends.append(
-                BackendRow(
-                    name: remote.name, dialect: remote.codec.dialect, baseURL: Self.withoutUserInfo(remote.baseURL),
-                    circuit: remote.circuitDescription(), unknownOutcomes: count, circuitSince: activity.circuit?.since,
-                    lastSuccess: activity.lastSuccess, lastError: activity.lastError,
-                    figures: figures[remote.name] ?? GatewayMetrics.BackendFigures()))
-            snapshot.backendNames.append(remote.name)
+        public init(
+            name: String, dialect: DialectID, baseURL: String, circuit: String, unknownOutcomes: Int? = nil,
+            circuitSince: Date? = nil, lastSuccess: Date? = nil, lastError: (at: Date, what: String)? = nil,
+            figures: GatewayMetrics.BackendFigures = GatewayMetrics.BackendFigures()
+        ) {
+            self.name = name
+            self.dialect = dialect
+            self.baseURL = baseURL
+            self.circuit = circuit
+            self.unknownOutcomes = unknownOutcomes
+            self.circuitSince = circuitSince
+            self.lastSuccess = lastSuccess
+            self.lastError = lastError
+            self.figures = figures
         }
-        snapshot.traffic = gateway.metrics.trafficByDialect().sorted { $0.key < $1.key }.map {
-            (dialect: $0.key, traffic: $0.value)
-        }
-        let facts = RequestFacts(dialect: CanonicalCodec.dialect, requestID: "console")
-        if let journal = gateway.journalReader {
-            var unknown = MovementQuery()
-            unknown.backend = MovementQuery.anyBackend
-            unknown.state = .sent
-            unknown.location = location
-            snapshot.unknownTotal = (try? await journal.count(unknown)) ?? 0
-            unknown.order = [.init(.id, descending: true)]
-            unknown.limit = maxUnknown
-            snapshot.unknown = (try? await journal.movements(unknown)) ?? []
-            do {
-                snapshot.movements = try await latestMovements(
-                    journal, location: location, filter: filter, remote: !gateway.remoteBackends.isEmpty)
-            } catch {
-                snapshot.movementsError = Self.reason(error)
-            }
-        }
-        if let remote = gateway.backend as? RemoteBackend {
-            snapshot.balancesSource = "backend \(remote.name) (\(remote.codec.dialect))"
-        } else if let store = gateway.backend as? any LedgerStore {
-            snapshot.balancesSource = store.storeDescription
-        }
-        do {
-            let outcome = try await gateway.backend.execute(
-                .readBalances(BalanceQuery(location: location, includeZero: false)), facts: facts)
-            if case .balances(let balances) = outcome {
-                snapshot.balances = balances.sorted { ($0.location, $0.product) < ($1.location, $1.product) }
-            }
-        } catch {
-            snapshot.balancesError = Self.reason(error)
-        }
-        return snapshot
     }
 
     /// The latest movements the filter lets through, newest first: the embedded ledger's and
     /// (with remote backends) the journal of forwards, or only the backend filtered on.
-    static func latestMovements(
+    public static func latestMovements(
         _ journal: any MovementReader, location: String?, filter: Filter, remote: Bool
     ) async throws -> [Movement] {
         var latest = MovementQuery()
@@ -197,7 +163,7 @@ public struct OperatorPage: Sendable {
     }
 
     /// "12 s ago", "3 min ago", "2 h ago", "4 d ago" (or "in 3 s" for a clock ahead).
-    static func ago(_ date: Date, now: Date) -> String {
+    public static func ago(_ date: Date, now: Date) -> String {
         let seconds = Int(now.timeIntervalSince(date).rounded())
         if seconds < 0 { return "in \(-seconds) s" }
         switch seconds {
@@ -209,17 +175,17 @@ public struct OperatorPage: Sendable {
     }
 
     /// A time as the page shows it: ISO 8601 and how long ago.
-    static func when(_ date: Date?, now: Date) -> String {
+    public static func when(_ date: Date?, now: Date) -> String {
         guard let date else { return "" }
         return Timestamp.iso8601(date) + " (" + ago(date, now: now) + ")"
     }
 
-    static func reason(_ error: any Error) -> String {
+    public static func reason(_ error: any Error) -> String {
         (error as? GatewayError)?.message ?? "\(type(of: error))"
     }
 
     /// `https://user:secret@host/path` → `https://host/path`: credentials never reach the page.
-    static func withoutUserInfo(_ url: String) -> String {
+    public static func withoutUserInfo(_ url: String) -> String {
         guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else {
             return url
         }
@@ -230,7 +196,7 @@ public struct OperatorPage: Sendable {
 
     // MARK: Rendering
 
-    static func render(_ page: Snapshot) -> String {
+    public static func render(_ page: Snapshot) -> String {
         var html = HTML()
         renderHeader(page, into: &html)
         renderUnknown(page, into: &html)
@@ -419,7 +385,7 @@ public struct OperatorPage: Sendable {
             html.text("\(id) (\(movement.backend ?? "")): ")
             html.raw(
                 "<select name=\"state\"><option value=\"applied\">applied</option><option value=\"failed\">failed</option></select> "
-                    + "<input name=\"note\" required maxlength=\"\(ConsoleSettle.maxNote)\" size=\"30\" placeholder=\"what you checked\"> "
+                    + "<input name=\"note\" required maxlength=\"\(maxSettleNote)\" size=\"30\" placeholder=\"what you checked\"> "
                     + "<button type=\"submit\">Settle</button></form>")
         }
     }
@@ -487,14 +453,16 @@ public struct OperatorPage: Sendable {
 }
 
 /// HTML written as text, every value escaped.
-struct HTML {
-    private(set) var output = ""
+public struct HTML {
+    public private(set) var output = ""
 
-    mutating func raw(_ markup: String) { output += markup }
+    public init() {}
 
-    mutating func text(_ value: String) { output += Self.escape(value) }
+    public mutating func raw(_ markup: String) { output += markup }
 
-    mutating func element(_ name: String, _ value: String, attributes: [String: String] = [:]) {
+    public mutating func text(_ value: String) { output += Self.escape(value) }
+
+    public mutating func element(_ name: String, _ value: String, attributes: [String: String] = [:]) {
         output += "<\(name)"
         for (key, attribute) in attributes.sorted(by: { $0.key < $1.key }) {
             output += " \(key)=\"\(Self.escape(attribute))\""
@@ -502,23 +470,23 @@ struct HTML {
         output += ">" + Self.escape(value) + "</\(name)>"
     }
 
-    mutating func section(_ id: String, _ title: String) {
+    public mutating func section(_ id: String, _ title: String) {
         output += "<section id=\"\(id)\"><h2>" + Self.escape(title) + "</h2>"
     }
 
     /// A row; a number is right-aligned, a negative one marked (`neg`).
-    mutating func row(_ cells: [String]) {
+    public mutating func row(_ cells: [String]) {
         output += "<tr>" + cells.map { Self.cell($0) }.joined() + "</tr>"
     }
 
-    static func cell(_ text: String) -> String {
+    public static func cell(_ text: String) -> String {
         guard !text.isEmpty, let quantity = try? Quantity(parsing: text) else { return "<td>" + escape(text) + "</td>" }
         return (quantity < .zero ? "<td class=\"n neg\">" : "<td class=\"n\">") + escape(text) + "</td>"
     }
 
     /// A table in a box that scrolls sideways on a narrow screen instead of cutting it off.
     /// - Parameter links: per column, the link a non-empty cell's text leads to.
-    mutating func table(_ headers: [String], rows: [[String]], links: [Int: (String) -> String] = [:]) {
+    public mutating func table(_ headers: [String], rows: [[String]], links: [Int: (String) -> String] = [:]) {
         output +=
             "<div class=\"wide\"><table><thead><tr>" + headers.map { "<th>" + Self.escape($0) + "</th>" }.joined()
             + "</tr></thead><tbody>"
@@ -540,11 +508,11 @@ struct HTML {
         output += "</tbody></table></div>"
     }
 
-    mutating func more(shown: Int, total: Int) {
+    public mutating func more(shown: Int, total: Int) {
         if total > shown { element("p", "Showing \(shown) of \(total).", attributes: ["class": "source"]) }
     }
 
-    static func escape(_ value: String) -> String {
+    public static func escape(_ value: String) -> String {
         var escaped = ""
         escaped.reserveCapacity(value.utf8.count)
         for character in value.unicodeScalars {

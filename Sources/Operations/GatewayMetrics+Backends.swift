@@ -15,6 +15,13 @@ extension GatewayMetrics {
         public var p95: Double?
 
         public var errorRate: Double? { calls == 0 ? nil : Double(errors) / Double(calls) }
+
+        public init(calls: Int = 0, errors: Int = 0, p50: Double? = nil, p95: Double? = nil) {
+            self.calls = calls
+            self.errors = errors
+            self.p50 = p50
+            self.p95 = p95
+        }
     }
 
     /// Every backend's figures, by backend name.
@@ -23,7 +30,7 @@ extension GatewayMetrics {
     }
 
     /// The figures in a Prometheus text exposition (pure: tested on text).
-    static func backendFigures(exposition text: String) -> [String: BackendFigures] {
+    public static func backendFigures(exposition text: String) -> [String: BackendFigures] {
         var buckets: [String: [(le: Double, count: Double)]] = [:]
         var figures: [String: BackendFigures] = [:]
         for line in text.split(separator: "\n") where line.hasPrefix("stockgate_backend_") {
