@@ -23,13 +23,13 @@ public struct OperatorPage: Sendable {
         public var state: MovementState?
         /// A remote backend's name, or `embedded`.
         public var backend: String?
-        public var dialect: String?
+        public var dialect: DialectID?
         public var request: String?
         /// `?refresh=off`: the page does not reload itself.
         public var paused = false
 
         public init(
-            state: MovementState? = nil, backend: String? = nil, dialect: String? = nil, request: String? = nil
+            state: MovementState? = nil, backend: String? = nil, dialect: DialectID? = nil, request: String? = nil
         ) {
             self.state = state
             self.backend = backend
@@ -44,7 +44,7 @@ public struct OperatorPage: Sendable {
             }
             state = value("state").flatMap(MovementState.init(rawValue:))
             backend = value("backend")
-            dialect = value("dialect")
+            dialect = value("dialect").map { DialectID($0) }
             request = value("request")
             paused = value("refresh") == "off"
         }
@@ -55,7 +55,8 @@ public struct OperatorPage: Sendable {
         func query(location: String?, paused: Bool? = nil) -> String {
             var parts: [String] = []
             let pairs: [(String, String?)] = [
-                ("location", location), ("state", state?.rawValue), ("backend", backend), ("dialect", dialect),
+                ("location", location), ("state", state?.rawValue), ("backend", backend),
+                ("dialect", dialect?.rawValue),
                 ("request", request), ("refresh", (paused ?? self.paused) ? "off" : nil),
             ]
             for (name, value) in pairs {
@@ -157,7 +158,7 @@ public struct OperatorPage: Sendable {
             latest.backend = filter.backend ?? MovementQuery.anyBackend
             rows += try await journal.movements(latest)
         }
-        if let dialect = filter.dialect { rows = rows.filter { $0.dialect?.rawValue == dialect } }
+        if let dialect = filter.dialect { rows = rows.filter { $0.dialect == dialect } }
         return Array(
             rows.sorted { ($0.createdAt ?? .distantPast) > ($1.createdAt ?? .distantPast) }.prefix(maxMovements))
     }
@@ -420,7 +421,7 @@ public struct OperatorPage: Sendable {
         }
         select("state", MovementState.allCases.map(\.rawValue), selected: filter.state?.rawValue)
         select("backend", page.backendNames, selected: filter.backend)
-        select("dialect", DialectRegistry.names, selected: filter.dialect)
+        select("dialect", DialectRegistry.names, selected: filter.dialect?.rawValue)
         html.raw(
             "<label>request <input name=\"request\" size=\"16\" value=\"" + HTML.escape(filter.request ?? "")
                 + "\"></label> <button type=\"submit\">Filter</button>")

@@ -75,7 +75,7 @@ extension PostgresStore: WebhookStateStore {
                         ORDER BY seq DESC OFFSET \(keep))
                     RETURNING seq, message_id, subscription, body, signature, queued_at
                     """, logger: self.logger)
-                dropped += try await Self.webhookMessages(rows).sorted { $0.seq < $1.seq }.map(\.message)
+                dropped += try await Self.webhookMessages(rows)
             }
             return ((queued, dropped), true)
         }
@@ -116,7 +116,7 @@ extension PostgresStore: WebhookStateStore {
                 SELECT seq, message_id, subscription, body, signature, queued_at FROM webhook_message
                 WHERE subscription = \(subscription) AND outcome IS NULL ORDER BY seq LIMIT \(limit)
                 """, logger: self.logger)
-            return try await Self.webhookMessages(rows).sorted { $0.seq < $1.seq }.map(\.message)
+            return try await Self.webhookMessages(rows)
         }
     }
 
@@ -143,8 +143,9 @@ extension PostgresStore: WebhookStateStore {
         }
     }
 
-    /// Rows of `seq, message_id, subscription, body, signature, queued_at`, in the order read.
-    static func webhookMessages(_ rows: PostgresRowSequence) async throws -> [(seq: Int64, message: WebhookMessage)] {
+    /// Rows of `seq, message_id, subscription, body, signature, queued_at` as messages in queue
+    /// order (an `UPDATE … RETURNING` gives its rows in no order).
+    static func webhookMessages(_ rows: PostgresRowSequence) async throws -> [WebhookMessage] {
         var messages: [(seq: Int64, message: WebhookMessage)] = []
         for try await (seq, id, subscription, body, signature, queued) in rows.decode(
             (Int64, String, String, ByteBuffer, String, Int64).self)
@@ -157,6 +158,6 @@ extension PostgresStore: WebhookStateStore {
                         signature: signature, queuedAt: date(queued))
                 ))
         }
-        return messages
+        return messages.sorted { $0.seq < $1.seq }.map(\.message)
     }
 }

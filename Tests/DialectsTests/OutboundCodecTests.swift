@@ -14,7 +14,7 @@ struct OutboundCodecTests {
     /// Per dialect: the request line, a fragment its body holds, the vendor's success answer
     /// and its refusal (with the message the caller must get).
     struct Vendor: Sendable, CustomTestStringConvertible {
-        var dialect: String
+        var dialect: DialectID
         var method: String
         var path: String
         var bodyHolds: [String]
@@ -23,7 +23,7 @@ struct OutboundCodecTests {
         /// Whether a 2xx with a body the codec cannot read is an unknown outcome (vendors
         /// whose success status alone says the write was taken read it as applied).
         var readsSuccessBody: Bool
-        var testDescription: String { dialect }
+        var testDescription: String { dialect.rawValue }
     }
 
     static let vendors: [Vendor] = [
@@ -104,11 +104,11 @@ struct OutboundCodecTests {
 
     @Test("every registered backend dialect is covered here")
     func coverage() {
-        #expect(Set(Self.vendors.map(\.dialect)) == Set(DialectRegistry.ids.map(\.rawValue)))
+        #expect(Set(Self.vendors.map(\.dialect)) == Set(DialectRegistry.ids))
     }
 
-    static func codec(_ dialect: String) -> any OutboundCodec {
-        DialectRegistry.dialect(named: dialect)!.outboundCodec(BackendParameters(["colleqtive_app_user": "gateway"]))
+    static func codec(_ dialect: DialectID) -> any OutboundCodec {
+        DialectRegistry.dialect(dialect)!.outboundCodec(BackendParameters(["colleqtive_app_user": "gateway"]))
     }
 
     @Test("a restock becomes the vendor's request; its success and its refusal read back", arguments: vendors)
@@ -159,7 +159,7 @@ struct OutboundCodecTests {
         let fine = Movement(
             product: "tshirt-blue-m", quantity: Quantity(parsingOrZero: "1.005"), from: "supplier", to: "shop-floor")
         for dialect in DialectRegistry.ids {
-            let codec = Self.codec(dialect.rawValue)
+            let codec = Self.codec(dialect)
             let capabilities = codec.capabilities
             func refusal(_ item: Movement) -> GatewayError? {
                 MovePlan.make(MoveBatch(items: [item], atomicity: .allOrNothing), codec: codec, catalog: demo).refusals[

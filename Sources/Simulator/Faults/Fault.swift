@@ -79,7 +79,7 @@ public struct Fault: Sendable, Equatable {
     /// Which requests it hits; a nil member matches anything.
     public struct Match: Sendable, Equatable {
         /// The dialect of the route (`zettle`, `open2b-v6`, …).
-        public var dialect: String?
+        public var dialect: DialectID?
         /// The route's name, as in metrics and logs (`commerce.movements.create`, `inventory.move`…).
         public var route: String?
         public var method: String?
@@ -89,7 +89,7 @@ public struct Fault: Sendable, Equatable {
         public var backend: String?
 
         public init(
-            dialect: String? = nil, route: String? = nil, method: String? = nil, path: String? = nil,
+            dialect: DialectID? = nil, route: String? = nil, method: String? = nil, path: String? = nil,
             backend: String? = nil
         ) {
             self.dialect = dialect
@@ -100,7 +100,7 @@ public struct Fault: Sendable, Equatable {
         }
 
         func matches(_ request: Request) -> Bool {
-            (dialect == nil || dialect == request.dialect.rawValue) && (route == nil || route == request.route)
+            (dialect == nil || dialect == request.dialect) && (route == nil || route == request.route)
                 && (method == nil || method?.uppercased() == request.method)
                 && (path.map { request.path.hasPrefix($0) } ?? true)
                 && (backend == nil || backend == request.backend)
@@ -218,7 +218,7 @@ extension Fault {
                     let known = DialectRegistry.names.joined(separator: ", ")
                     throw members.problem(key, "unknown dialect '\(text)'; one of: \(known)")
                 }
-                match.dialect = text
+                match.dialect = DialectID(text)
             case "route": match.route = text
             case "method": match.method = text.uppercased()
             case "path": match.path = text
@@ -292,7 +292,7 @@ extension Fault {
     /// As `GET /stockgate/v1/test/faults` lists it.
     public var json: JSONValue {
         var match: [JSONObject.Member] = []
-        if let dialect = self.match.dialect { match.append(.init("dialect", .string(dialect))) }
+        if let dialect = self.match.dialect { match.append(.init("dialect", .string(dialect.rawValue))) }
         if let route = self.match.route { match.append(.init("route", .string(route))) }
         if let method = self.match.method { match.append(.init("method", .string(method))) }
         if let path = self.match.path { match.append(.init("path", .string(path))) }

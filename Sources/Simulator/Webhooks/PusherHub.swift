@@ -124,7 +124,8 @@ public final class PusherHub: Sendable {
     /// Messages answered 2xx, by subscription (what a test reads).
     let delivered = Mutex<[String: Int]>([:])
     /// One delivery loop per subscription, woken when its queue may hold something.
-    let loops = Mutex<[String: (wake: AsyncStream<Void>.Continuation, task: Task<Void, Never>)]>([:])
+    let loops = Mutex<[String: Loop]>([:])
+    typealias Loop = (wake: AsyncStream<Void>.Continuation, task: Task<Void, Never>)
     /// The first read of the store (retried until it succeeds, then the recovery), then the
     /// periodic one; started by the first use or by the service's start.
     let background = Mutex<(first: Task<Void, Never>?, refresh: Task<Void, Never>?)>((nil, nil))
@@ -207,12 +208,24 @@ public final class PusherHub: Sendable {
     }
 
     deinit {
-        let tasks = background.withLock { [$0.first, $0.refresh] }
-        for task in tasks { task?.cancel() }
-        for loop in loops.withLock({ Array($0.values) }) {
+        for task in background.withLock({ [$0.first, $0.refresh] }) { task?.cancel() }
+        stopLoops()
+    }
+
+    /// Takes the delivery loops of the subscriptions `which` selects (every one by default) out
+    /// of the hub and stops them; returns them, to be awaited.
+    @discardableResult
+    func stopLoops(where which: (String) -> Bool = { _ in true }) -> [String: Loop] {
+        let stopped = loops.withLock { loops in
+            let taken = loops.filter { which($0.key) }
+            for uuid in taken.keys { loops.removeValue(forKey: uuid) }
+            return taken
+        }
+        for loop in stopped.values {
             loop.wake.finish()
             loop.task.cancel()
         }
+        return stopped
     }
 
     /// Returns once the subscriptions were first read from the store, or after `within` if the
@@ -230,15 +243,8 @@ public final class PusherHub: Sendable {
 
     /// Stops delivering and gives up this hub's leases, so another deliverer goes on at once.
     public func shutdown() async {
-        let tasks = background.withLock { [$0.first, $0.refresh] }
-        for task in tasks { task?.cancel() }
-        let stopped = loops.withLock { loops in
-            defer { loops.removeAll() }
-            return loops
-        }
-        for (uuid, loop) in stopped {
-            loop.wake.finish()
-            loop.task.cancel()
+        for task in background.withLock({ [$0.first, $0.refresh] }) { task?.cancel() }
+        for (uuid, loop) in stopLoops() {
             await loop.task.value
             try? await state.releaseWebhookDelivery(subscription: uuid, deliverer: deliverer)
         }
@@ -254,15 +260,7 @@ public final class PusherHub: Sendable {
             let list = stored.compactMap(Subscription.init)
             subscriptions.withLock { $0 = list }
             let uuids = Set(list.map(\.uuid))
-            let gone = loops.withLock { loops in
-                let gone = loops.filter { !uuids.contains($0.key) }
-                for uuid in gone.keys { loops.removeValue(forKey: uuid) }
-                return gone
-            }
-            for loop in gone.values {
-                loop.wake.finish()
-                loop.task.cancel()
-            }
+            stopLoops { !uuids.contains($0) }
             for uuid in uuids { wake(uuid) }
             if prune {
                 try await state.pruneWebhookMessages(
@@ -357,10 +355,7 @@ public final class PusherHub: Sendable {
             return nil
         }
         subscriptions.withLock { $0.removeAll { $0.uuid == uuid } }
-        if let loop = loops.withLock({ $0.removeValue(forKey: uuid) }) {
-            loop.wake.finish()
-            loop.task.cancel()
-        }
+        stopLoops { $0 == uuid }
         return true
     }
 
@@ -368,14 +363,7 @@ public final class PusherHub: Sendable {
     public func reset() async {
         subscriptions.withLock { $0.removeAll() }
         try? await state.clearWebhooks()
-        let open = loops.withLock { loops in
-            defer { loops.removeAll() }
-            return Array(loops.values)
-        }
-        for loop in open {
-            loop.wake.finish()
-            loop.task.cancel()
-        }
+        stopLoops()
         delivered.withLock { $0.removeAll() }
         droppedCounts.withLock { $0.removeAll() }
     }
