@@ -193,8 +193,7 @@ extension PostgresStore: LedgerStore, ForwardJournal {
         let now = Self.millis(clock())
         let ids = states.map(\.id)
         let names = states.map(\.state.rawValue)
-        // One statement: its own transaction.
-        try await read { connection in
+        try await transaction { connection in
             try await connection.query(
                 """
                 UPDATE movement SET state = s.state,
@@ -202,6 +201,7 @@ extension PostgresStore: LedgerStore, ForwardJournal {
                 FROM unnest(\(ids)::bigint[], \(names)::text[]) AS s(id, state)
                 WHERE movement.id = s.id
                 """, logger: self.logger)
+            return ((), true)
         }
         return Self.date(now)
     }
@@ -228,13 +228,14 @@ extension PostgresStore: LedgerStore, ForwardJournal {
         let ids = notes.map(\.id)
         let keys = notes.map(\.note.rawValue)
         let texts = notes.map(\.text)
-        try await read { connection in
+        try await transaction { connection in
             try await connection.query(
                 """
                 UPDATE movement SET extras = (COALESCE(movement.extras, '{}')::jsonb || jsonb_build_object(r.key, r.text))::text
                 FROM unnest(\(ids)::bigint[], \(keys)::text[], \(texts)::text[]) AS r(id, key, text)
                 WHERE movement.id = r.id
                 """, logger: self.logger)
+            return ((), true)
         }
     }
 

@@ -115,17 +115,21 @@ extension PostgresStore {
         while true {
             attempt += 1
             do {
+                // In an explicit transaction: the outcomes are read only once COMMIT has answered
+                // (`inTransaction` says why).
                 let rows = try await withLease { connection -> [(Int, Int64?, String)] in
-                    let answer = try await connection.query(
-                        """
-                        SELECT write_index, movement_id, outcome FROM stockgate_write_group(\(writesJSON)::jsonb,
-                            \(keysJSON)::jsonb, \(stamp), \(Self.insertLock), \(replaySince))
-                        """, logger: self.logger)
-                    var rows: [(Int, Int64?, String)] = []
-                    for try await (index, id, outcome) in answer.decode((Int, Int64?, String).self) {
-                        rows.append((index, id, outcome))
+                    try await self.inTransaction(connection) { connection in
+                        let answer = try await connection.query(
+                            """
+                            SELECT write_index, movement_id, outcome FROM stockgate_write_group(\(writesJSON)::jsonb,
+                                \(keysJSON)::jsonb, \(stamp), \(Self.insertLock), \(replaySince))
+                            """, logger: self.logger)
+                        var rows: [(Int, Int64?, String)] = []
+                        for try await (index, id, outcome) in answer.decode((Int, Int64?, String).self) {
+                            rows.append((index, id, outcome))
+                        }
+                        return (rows, true)
                     }
-                    return rows
                 }
                 reached()
                 var ids = Array(repeating: [Int64](), count: writes.count)

@@ -114,32 +114,7 @@ public final class PostgresStore: Sendable {
             attempt += 1
             do {
                 let value = try await withLease { connection -> T in
-                    try await connection.query("BEGIN", logger: self.logger)
-                    let value: T
-                    let commit: Bool
-                    do {
-                        (value, commit) = try await body(connection)
-                    } catch {
-                        _ = try? await connection.query("ROLLBACK", logger: self.logger)
-                        throw error
-                    }
-                    guard commit else {
-                        try await connection.query("ROLLBACK", logger: self.logger)
-                        return value
-                    }
-                    do {
-                        try await connection.query("COMMIT", logger: self.logger)
-                    } catch let error as PSQLError where error.serverInfo == nil {
-                        // The connection broke with the COMMIT on its way: the server may or may
-                        // not have committed. Not `unavailable`, which says nothing was applied.
-                        self.unreachable.withLock { $0 = "the stock database connection was lost" }
-                        throw GatewayError(
-                            code: .unknownOutcome,
-                            message:
-                                "the stock database connection was lost during the commit; the write may or may not be applied"
-                        )
-                    }
-                    return value
+                    try await self.inTransaction(connection, body)
                 }
                 reached()
                 return value
@@ -149,6 +124,47 @@ public final class PostgresStore: Sendable {
                 throw translated(error)
             }
         }
+    }
+
+    /// `body` between BEGIN and COMMIT on a leased connection: committed when it returns
+    /// `commit: true`, rolled back when it returns false or throws.
+    ///
+    /// Every write goes through an explicit COMMIT, never a statement's implicit transaction:
+    /// over the extended protocol the server answers a statement (its rows and CommandComplete)
+    /// before it commits the implicit transaction at the Sync that follows, and postgres-nio
+    /// ends the query at CommandComplete. A server stopped in between lost a write the caller
+    /// had been told was applied (CI, `DatabaseAwayTests`; `CommitTests`). COMMIT's own answer
+    /// comes after the commit is durable.
+    func inTransaction<T: Sendable>(
+        _ connection: PostgresConnection,
+        _ body: @Sendable (PostgresConnection) async throws -> (value: T, commit: Bool)
+    ) async throws -> T {
+        try await connection.query("BEGIN", logger: logger)
+        let value: T
+        let commit: Bool
+        do {
+            (value, commit) = try await body(connection)
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+        guard commit else {
+            try await connection.query("ROLLBACK", logger: logger)
+            return value
+        }
+        do {
+            try await connection.query("COMMIT", logger: logger)
+        } catch let error as PSQLError where error.serverInfo == nil || Self.isUnreachable(error) {
+            // The connection broke, or the server went away, with the COMMIT on its way: it may
+            // or may not have committed. Not `unavailable`, which says nothing was applied. (A
+            // commit the server refused, a deferred check, rolled back: that error passes.)
+            unreachable.withLock { $0 = "the stock database connection was lost" }
+            throw GatewayError(
+                code: .unknownOutcome,
+                message: "the stock database connection was lost during the commit; the write may or may not be applied"
+            )
+        }
+        return value
     }
 
     /// One read outside an explicit transaction.

@@ -68,6 +68,25 @@ public func withStore<T: Sendable>(
     }
 }
 
+/// A migrated PostgreSQL store on a database of its own, with the database's location (for
+/// statements a test runs beside the store), for the duration of `body`.
+public func withPostgresStore<T: Sendable>(
+    catalog: Catalog, _ body: @Sendable (PostgresStore, PostgresStore.Location) async throws -> T
+) async throws -> T {
+    try await withPostgresDatabase { location in
+        let store = PostgresStore(location: location, catalog: catalog, poolSize: 4, logger: storeLogger)
+        return try await store.whileRunning {
+            try await store.migrate()
+            return try await body(store, location)
+        }
+    }
+}
+
+/// Runs one statement, `sql` (no parameters), on the database at `location`.
+public func executeSQL(_ location: PostgresStore.Location, _ sql: String) async throws {
+    try await admin(location, sql)
+}
+
 /// A database of its own on the test server for the duration of `body`, dropped after.
 public func withPostgresDatabase<T: Sendable>(
     _ body: @Sendable (PostgresStore.Location) async throws -> T
