@@ -310,6 +310,66 @@ struct LedgerTests {
         }
     }
 
+    @Test("the journal's state rule is checked without an ephemeral table per row, also in a ledger made before v10")
+    func stateCheckWithoutList() async throws {
+        try await withTemporaryDirectory { dir in
+            // What a row costs to check, from SQLite's own program for it.
+            @Sendable func opcodes(_ db: Database, _ sql: String) throws -> [String] {
+                try Row.fetchAll(db, sql: "EXPLAIN " + sql).map { $0["opcode"] as String }
+            }
+            let insert = """
+                INSERT INTO movement (product, quantity, from_location, to_location, created_at, state, dialect,
+                    request_id, backend)
+                VALUES ('mug', '3', 'supplier', 'floor', 1, 'sent', 'stockgate', 'old', 'shop')
+                """
+            let update = "UPDATE movement SET state = 'applied' WHERE id = 1"
+            // A ledger as v9 left it, with a forwarded row: its rule builds the list per row.
+            do {
+                let old = try DatabaseQueue(path: (dir as NSString).appendingPathComponent(Ledger.fileName))
+                try Ledger.migrator.migrate(old, upTo: "v9-webhooks")
+                let before = try await old.write { db in
+                    try db.execute(sql: insert)
+                    return (try opcodes(db, insert), try opcodes(db, update))
+                }
+                #expect(before.0.contains("OpenEphemeral") && before.1.contains("OpenEphemeral"))
+                try old.close()
+            }
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            _ = try await ledger.move(
+                MoveBatch(items: [move("mug", "1", "supplier", "floor")], atomicity: .perItem), facts: facts)
+            try await ledger.settleForwarded([(1, .applied)])
+            let after = try await ledger.writer.write { db in
+                var refused = false
+                do {
+                    try db.execute(sql: insert.replacingOccurrences(of: "'sent'", with: "'lost'"))
+                } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_CHECK {
+                    refused = true
+                }
+                return (
+                    insert: try opcodes(db, insert), update: try opcodes(db, update), refused: refused,
+                    integrity: try String.fetchAll(db, sql: "PRAGMA integrity_check"),
+                    definition: try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'movement'")
+                )
+            }
+            #expect(!after.insert.contains("OpenEphemeral") && !after.update.contains("OpenEphemeral"))
+            #expect(after.refused, "a state outside the five is still refused")
+            #expect(after.integrity == ["ok"])
+            #expect(after.definition?.contains(Ledger.stateCheckAsComparisons) == true)
+            #expect(try await ledger.movement(id: 1)?.state == .applied, "the row written before v10 is kept")
+            #expect(try await ledger.count(MovementQuery()) == 1)
+            try ledger.close()
+        }
+        // A new ledger has the same rule.
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            let definition = try await ledger.writer.read { db in
+                try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'movement'")
+            }
+            #expect(definition?.contains(Ledger.stateCheckAsComparisons) == true)
+            try ledger.close()
+        }
+    }
+
     @Test("forwarded rows stay out of the embedded ledger's indexes, also in a ledger made before v8")
     func embeddedOnlyIndexes() async throws {
         try await withTemporaryDirectory { dir in
