@@ -115,12 +115,19 @@ public struct ZettleOutbound: OutboundCodec {
         return OutboundRequest(.get, "/organizations/\(organization)/inventory/locations/\(uuid)")
     }
 
+    /// What a location's balances answer is read for: each variant's id and balance. The rest
+    /// (product and location ids, other fields Zettle adds) is checked as JSON, not built.
+    static let balancesRead = JSONShape.members([
+        ("variants", .items(.members([("variantUuid", .whole), ("balance", .whole)])))
+    ])
+
     public func balanceResult(
         _ response: OutboundResponse, query: BalanceQuery, catalog: Catalog
     )
         throws(GatewayError) -> [Balance]
     {
-        guard response.status == 200, let variants = response.json?["variants"]?.arrayValue,
+        guard response.status == 200,
+            let variants = (try? JSONParser.parse(response.body, keeping: Self.balancesRead))?["variants"]?.arrayValue,
             let location = query.location
         else { throw Self.refusal(response) }
         var balances: [Balance] = []

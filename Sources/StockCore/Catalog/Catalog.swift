@@ -91,8 +91,17 @@ extension String {
     /// The string lowercased, for case-insensitive keys and UUIDs: itself, without a copy, when it is
     /// ASCII with no uppercase letter (UUIDs, most references).
     public var caseFolded: String {
-        utf8.contains(where: { $0 >= 0x80 || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) })
-            ? lowercased() : self
+        // Over the contiguous bytes when there are (native strings): a closure per byte through
+        // the UTF-8 view cost ~1,200 instructions per UUID (callgrind, the read hop).
+        let plain =
+            utf8.withContiguousStorageIfAvailable { bytes in
+                for byte in bytes where byte >= 0x80 || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) {
+                    return false
+                }
+                return true
+            }
+            ?? !utf8.contains(where: { $0 >= 0x80 || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) })
+        return plain ? self : lowercased()
     }
 
     public func caseInsensitiveEquals(_ other: String) -> Bool {

@@ -45,6 +45,27 @@ public struct JSONParser {
         return try result.get()
     }
 
+    /// Parses one document as strictly as `parse(_:maxDepth:maxValues:)` — it accepts and refuses
+    /// the same documents — and builds only the parts `shape` names: every other member is
+    /// checked and skipped without being built (no strings, arrays or objects made for it).
+    /// For a reader that uses a few fields of a large answer.
+    public static func parse(
+        _ bytes: [UInt8], keeping shape: JSONShape, maxDepth: Int = defaultMaxDepth,
+        maxValues: Int = defaultMaxValues
+    )
+        throws(JSONParseError) -> JSONValue
+    {
+        let result = bytes.withUnsafeBufferPointer { buffer -> Result<JSONValue, JSONParseError> in
+            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth, maxValues: maxValues)
+            do throws(JSONParseError) {
+                return .success(try parser.parseDocument(shape))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8), maxDepth: maxDepth)
     }
@@ -55,12 +76,12 @@ public struct JSONParser {
         self.valuesLeft = maxValues
     }
 
-    private mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+    private mutating func parseDocument(_ shape: JSONShape = .whole) throws(JSONParseError) -> JSONValue {
         // A UTF-8 byte order mark is tolerated, as many .NET clients send one.
         if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
         skipWhitespace()
         guard index < bytes.count else { throw fail("empty body, expected a JSON value") }
-        let value = try parseValue(depth: 0)
+        let value = try parseValue(depth: 0, shape: shape)
         skipWhitespace()
         guard index == bytes.count else { throw fail("unexpected data after the JSON value") }
         return value
@@ -80,13 +101,7 @@ public struct JSONParser {
     }
 
     private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard index < bytes.count else { throw fail("unexpected end of JSON") }
-        valuesLeft -= 1
-        guard valuesLeft >= 0 else {
-            var error = fail("the document holds too many JSON values")
-            error.tooManyValues = true
-            throw error
-        }
+        try countValue()
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
@@ -95,6 +110,66 @@ public struct JSONParser {
         case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
         case UInt8(ascii: "n"): try expectLiteral("null"); return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        case UInt8(ascii: "N"), UInt8(ascii: "I"):
+            throw fail("NaN and Infinity are not JSON numbers")
+        default:
+            throw fail("unexpected character '\(Self.printable(bytes[index]))'")
+        }
+    }
+
+    /// The value at `index` built to `shape`: an object or array the shape looks into is built
+    /// in part, anything else whole.
+    private mutating func parseValue(depth: Int, shape: JSONShape) throws(JSONParseError) -> JSONValue {
+        guard index < bytes.count else { throw fail("unexpected end of JSON") }
+        switch (shape, bytes[index]) {
+        case (.members(let wanted), UInt8(ascii: "{")):
+            try countValue()
+            return try parseObject(depth: depth + 1, keeping: wanted)
+        case (.items(let item), UInt8(ascii: "[")):
+            try countValue()
+            return try parseArray(depth: depth + 1, keeping: item)
+        default:
+            return try parseValue(depth: depth)
+        }
+    }
+
+    /// One more value in the document (at `index`, which must be in the body), within the bound.
+    @inline(__always)
+    private mutating func countValue() throws(JSONParseError) {
+        guard index < bytes.count else { throw fail("unexpected end of JSON") }
+        valuesLeft -= 1
+        guard valuesLeft >= 0 else {
+            var error = fail("the document holds too many JSON values")
+            error.tooManyValues = true
+            throw error
+        }
+    }
+
+    /// Checks the value at `index` as `parseValue` would, and moves past it without building it.
+    private mutating func skipValue(depth: Int) throws(JSONParseError) {
+        try countValue()
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            guard depth + 1 <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
+            index += 1
+            // Its keys are kept only to refuse a duplicate, as `parseObject` does.
+            var keys: [String] = []
+            try forEachMember { (parser, keyOffset) throws(JSONParseError) in
+                let key = try parser.parseString()
+                if keys.contains(key) { throw JSONParseError(message: "duplicate key '\(key)'", offset: keyOffset) }
+                keys.append(key)
+                try parser.expectColon()
+                try parser.skipValue(depth: depth + 1)
+            }
+        case UInt8(ascii: "["):
+            guard depth + 1 <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
+            index += 1
+            try forEachItem { (parser) throws(JSONParseError) in try parser.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try expectLiteral("true")
+        case UInt8(ascii: "f"): try expectLiteral("false")
+        case UInt8(ascii: "n"): try expectLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try scanNumber()
         case UInt8(ascii: "N"), UInt8(ascii: "I"):
             throw fail("NaN and Infinity are not JSON numbers")
         default:
@@ -116,6 +191,9 @@ public struct JSONParser {
         index += count
     }
 
+    // The whole parse keeps loops of its own: walking through `forEachMember` and
+    // `forEachItem` (as the kept and skipped parts do) measured +3.4% instructions per item on
+    // a 1000-item body (callgrind), and every request's body is parsed whole.
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
         index += 1
@@ -136,10 +214,7 @@ public struct JSONParser {
             for member in members where member.key == key {
                 throw JSONParseError(message: "duplicate key '\(key)'", offset: keyOffset)
             }
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after key") }
-            index += 1
-            skipWhitespace()
+            try expectColon()
             let value = try parseValue(depth: depth)
             members.append(JSONObject.Member(key, value))
             skipWhitespace()
@@ -182,8 +257,116 @@ public struct JSONParser {
         }
     }
 
+    /// An object after its `{`, only the members `wanted` names built (each to its shape), the
+    /// others checked and skipped.
+    private mutating func parseObject(
+        depth: Int, keeping wanted: [(key: String, shape: JSONShape)]
+    ) throws(JSONParseError) -> JSONValue {
+        guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
+        index += 1
+        var members: [JSONObject.Member] = []
+        var skipped: [String] = []
+        try forEachMember { (parser, keyOffset) throws(JSONParseError) in
+            let key = try parser.parseString()
+            if members.contains(where: { $0.key == key }) || skipped.contains(key) {
+                throw JSONParseError(message: "duplicate key '\(key)'", offset: keyOffset)
+            }
+            try parser.expectColon()
+            if let shape = wanted.first(where: { $0.key == key })?.shape {
+                members.append(JSONObject.Member(key, try parser.parseValue(depth: depth, shape: shape)))
+            } else {
+                skipped.append(key)
+                try parser.skipValue(depth: depth)
+            }
+        }
+        return .object(JSONObject(members))
+    }
+
+    /// An array after its `[`, each item built to `item`'s shape.
+    private mutating func parseArray(depth: Int, keeping item: JSONShape) throws(JSONParseError) -> JSONValue {
+        guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
+        index += 1
+        var items: [JSONValue] = []
+        try forEachItem { (parser) throws(JSONParseError) in
+            items.append(try parser.parseValue(depth: depth, shape: item))
+        }
+        return .array(items)
+    }
+
+    /// Walks an object's members after its `{`: `member` reads each from its key's opening quote
+    /// (given the key's offset); the separators and the closing brace are checked here.
+    private mutating func forEachMember(
+        _ member: (inout JSONParser, Int) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw fail("expected a string key in object")
+            }
+            try member(&self, index)
+            skipWhitespace()
+            guard index < bytes.count else { throw fail("unexpected end of JSON in object") }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return
+            }
+            throw fail("expected ',' or '}' in object")
+        }
+    }
+
+    /// Walks an array's items after its `[`: `item` reads each; the separators and the closing
+    /// bracket are checked here.
+    private mutating func forEachItem(_ item: (inout JSONParser) throws(JSONParseError) -> Void) throws(JSONParseError)
+    {
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            try item(&self)
+            skipWhitespace()
+            guard index < bytes.count else { throw fail("unexpected end of JSON in array") }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return
+            }
+            throw fail("expected ',' or ']' in array")
+        }
+    }
+
+    /// The `:` after a key, and the whitespace around it.
+    @inline(__always)
+    private mutating func expectColon() throws(JSONParseError) {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after key") }
+        index += 1
+        skipWhitespace()
+    }
+
     private mutating func parseNumber() throws(JSONParseError) -> String {
         let start = index
+        try scanNumber()
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+    }
+
+    /// Moves past a number, checking its grammar.
+    @inline(__always)
+    private mutating func scanNumber() throws(JSONParseError) {
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
         if bytes[index] == UInt8(ascii: "0") {
@@ -209,13 +392,39 @@ public struct JSONParser {
             }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
     }
 
     @inline(__always)
     private func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
     private mutating func parseString() throws(JSONParseError) -> String {
+        let (start, end, hasEscape, hasNonASCII) = try scanString()
+        if !hasEscape {
+            if hasNonASCII {
+                guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+                else {
+                    throw JSONParseError(message: "invalid UTF-8 in string", offset: start)
+                }
+                return text
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        }
+        return try unescape(start: start, end: end)
+    }
+
+    /// Checks a string as `parseString` does, without making it (unless it holds escapes or
+    /// non-ASCII bytes, which are checked by decoding them).
+    private mutating func skipString() throws(JSONParseError) {
+        let (start, end, hasEscape, hasNonASCII) = try scanString()
+        if hasEscape || hasNonASCII { _ = try unescape(start: start, end: end) }
+    }
+
+    /// Moves past a string from its opening quote: where its content starts and ends, and
+    /// whether it holds escapes or non-ASCII bytes. Control characters are refused here.
+    @inline(__always)
+    private mutating func scanString() throws(JSONParseError) -> (
+        start: Int, end: Int, hasEscape: Bool, hasNonASCII: Bool
+    ) {
         index += 1  // opening quote
         let start = index
         // Fast path: no escapes, plain ASCII or valid UTF-8 bytes.
@@ -236,17 +445,7 @@ public struct JSONParser {
         guard index < bytes.count else { throw JSONParseError(message: "unterminated string", offset: start - 1) }
         let end = index
         index += 1  // closing quote
-        if !hasEscape {
-            if hasNonASCII {
-                guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-                else {
-                    throw JSONParseError(message: "invalid UTF-8 in string", offset: start)
-                }
-                return text
-            }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-        }
-        return try unescape(start: start, end: end)
+        return (start, end, hasEscape, hasNonASCII)
     }
 
     private func unescape(start: Int, end: Int) throws(JSONParseError) -> String {
@@ -315,4 +514,15 @@ public struct JSONParser {
         }
         return value
     }
+}
+
+/// The parts of a JSON document a reader uses (`JSONParser.parse(_:keeping:)`).
+public indirect enum JSONShape: Sendable {
+    /// The value, whole.
+    case whole
+    /// An object's members named here, each with its shape; the others are checked and skipped.
+    /// A value that is not an object is built whole (its reader refuses it as before).
+    case members([(key: String, shape: JSONShape)])
+    /// An array's items, each with this shape. A value that is not an array is built whole.
+    case items(JSONShape)
 }
