@@ -4,6 +4,32 @@ import Testing
 
 @Suite("JSON parser and writer")
 struct JSONParserTests {
+    /// Strings are scanned eight bytes at a time up to their first quote, backslash or control
+    /// character: each of those, and non-ASCII bytes, at every offset across two words.
+    @Test("strings read the same whatever the offset of a quote, an escape, a control character or UTF-8")
+    func stringOffsets() throws {
+        for offset in 0..<20 {
+            for tail in [0, 1, 9] {
+                let before = String(repeating: "a", count: offset)
+                let after = String(repeating: "b", count: tail)
+                #expect(try JSONParser.parse("[\"\(before)\", 1]") == [.string(before), .number("1")])
+                #expect(try JSONParser.parse("\"\(before)\\n\(after)\"") == .string(before + "\n" + after))
+                #expect(try JSONParser.parse("\"\(before)\\\"\(after)\"") == .string(before + "\"" + after))
+                #expect(try JSONParser.parse("\"\(before)é\(after)\"") == .string(before + "é" + after))
+                #expect(
+                    throws: JSONParseError(message: "control character in string", offset: 1 + offset),
+                    "at \(offset)"
+                ) { try JSONParser.parse(Array("\"\(before)\u{01}\(after)\"".utf8)) }
+                #expect(throws: JSONParseError(message: "invalid UTF-8 in string", offset: 1), "at \(offset)") {
+                    try JSONParser.parse(Array("\"\(before)".utf8) + [0xFF] + Array("\(after)\"".utf8))
+                }
+                #expect(throws: JSONParseError(message: "unterminated string", offset: 0), "at \(offset)") {
+                    try JSONParser.parse(Array("\"\(before)\(after)".utf8))
+                }
+            }
+        }
+    }
+
     @Test("numbers keep their exact text")
     func numbersKeepText() throws {
         let value = try JSONParser.parse(#"{"a": 0.1, "b": -12.50, "c": 1e3, "d": 12345678901234567890.123}"#)

@@ -430,6 +430,32 @@ public struct JSONParser {
         // Fast path: no escapes, plain ASCII or valid UTF-8 bytes.
         var hasEscape = false
         var hasNonASCII = false
+        // Eight bytes at a time up to the first quote, backslash or control character, which the
+        // byte loop below then reads (most of a document's bytes are in strings). In a word read
+        // least significant byte first, the lowest byte each test flags is a true match: a
+        // borrow only runs upward from a byte that matched.
+        if let base = bytes.baseAddress {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            while index + 8 <= bytes.count {
+                let word = UInt64(
+                    littleEndian: UnsafeRawPointer(base).loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                let quote = word ^ (ones &* 0x22)
+                let backslash = word ^ (ones &* 0x5C)
+                let special =
+                    (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word))
+                    & highs
+                if special == 0 {
+                    if word & highs != 0 { hasNonASCII = true }
+                    index += 8
+                    continue
+                }
+                let first = special.trailingZeroBitCount  // the high bit of the first special byte
+                if word & highs & ((1 << first) &- 1) != 0 { hasNonASCII = true }
+                index += first / 8
+                break
+            }
+        }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") { break }
