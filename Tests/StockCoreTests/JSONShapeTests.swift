@@ -18,8 +18,8 @@ struct JSONShapeTests {
 
     /// The whole parse cut down to `shape`, as the kept parse should build it.
     static func pruned(_ value: JSONValue, _ shape: JSONShape) -> JSONValue {
-        switch (shape, value) {
-        case (.members(let wanted), .object(let object)):
+        switch (shape.members, shape.item, value) {
+        case (let wanted?, _, .object(let object)):
             return .object(
                 JSONObject(
                     object.members.compactMap { member in
@@ -27,7 +27,7 @@ struct JSONShapeTests {
                             JSONObject.Member(member.key, pruned(member.value, $0.shape))
                         }
                     }))
-        case (.items(let item), .array(let items)):
+        case (_, let item?, .array(let items)):
             return .array(items.map { pruned($0, item) })
         default:
             return value

@@ -121,16 +121,15 @@ public struct JSONParser {
     /// in part, anything else whole.
     private mutating func parseValue(depth: Int, shape: JSONShape) throws(JSONParseError) -> JSONValue {
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
-        switch (shape, bytes[index]) {
-        case (.members(let wanted), UInt8(ascii: "{")):
+        if let wanted = shape.members, bytes[index] == UInt8(ascii: "{") {
             try countValue()
             return try parseObject(depth: depth + 1, keeping: wanted)
-        case (.items(let item), UInt8(ascii: "[")):
+        }
+        if let item = shape.item, bytes[index] == UInt8(ascii: "[") {
             try countValue()
             return try parseArray(depth: depth + 1, keeping: item)
-        default:
-            return try parseValue(depth: depth)
         }
+        return try parseValue(depth: depth)
     }
 
     /// One more value in the document (at `index`, which must be in the body), within the bound.
@@ -542,13 +541,40 @@ public struct JSONParser {
     }
 }
 
-/// The parts of a JSON document a reader uses (`JSONParser.parse(_:keeping:)`).
-public indirect enum JSONShape: Sendable {
+/// The parts of a JSON document a reader uses (`JSONParser.parse(_:keeping:)`): the value
+/// whole, an object's members named (each with its shape; the others checked and skipped), or
+/// an array's items (each with one shape). A value that is not the object or array a shape
+/// looks into is built whole (its reader refuses it as before).
+///
+/// A class rather than an indirect enum: a reader keeps its shape in a static, and an enum's
+/// payload is stored with its case in the pointer's spare bits, which LeakSanitizer (the fuzz
+/// build) does not follow, so it reported the static's boxes as leaked.
+public final class JSONShape: Sendable, CustomStringConvertible {
+    let members: [(key: String, shape: JSONShape)]?
+    let item: JSONShape?
+
+    private init(members: [(key: String, shape: JSONShape)]?, item: JSONShape?) {
+        self.members = members
+        self.item = item
+    }
+
     /// The value, whole.
-    case whole
-    /// An object's members named here, each with its shape; the others are checked and skipped.
-    /// A value that is not an object is built whole (its reader refuses it as before).
-    case members([(key: String, shape: JSONShape)])
-    /// An array's items, each with this shape. A value that is not an array is built whole.
-    case items(JSONShape)
+    public static let whole = JSONShape(members: nil, item: nil)
+
+    /// An object's members named here, each with its shape.
+    public static func members(_ members: [(key: String, shape: JSONShape)]) -> JSONShape {
+        JSONShape(members: members, item: nil)
+    }
+
+    /// An array's items, each with this shape.
+    public static func items(_ item: JSONShape) -> JSONShape {
+        JSONShape(members: nil, item: item)
+    }
+
+    /// `*` for whole, `{key: shape, …}`, `[shape]`.
+    public var description: String {
+        if let members { return "{" + members.map { "\($0.key): \($0.shape)" }.joined(separator: ", ") + "}" }
+        if let item { return "[\(item)]" }
+        return "*"
+    }
 }
