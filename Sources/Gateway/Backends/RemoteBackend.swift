@@ -36,7 +36,7 @@ public final class RemoteBackend: StockBackend {
     let levelLocks: LevelLocks
     let timeout: Duration?
     let logger: Logger
-    let metrics: GatewayMetrics?
+    let metrics: GatewayMetrics.Backend?
     let retryPolicy: RetryPolicy
     let breaker: Mutex<CircuitBreaker>
     /// Last success, last error, circuit since (the operator page).
@@ -71,7 +71,7 @@ public final class RemoteBackend: StockBackend {
         self.fieldNames = InboundFieldNames(catalog: catalog)
         self.clock = clock
         self.redactor = redactor
-        self.metrics = metrics
+        self.metrics = metrics?.backend(name)
         self.retryPolicy = retryPolicy
         self.breaker = Mutex(circuitBreaker)
         self.name = name
@@ -436,7 +436,7 @@ public final class RemoteBackend: StockBackend {
         /// Waits before the next attempt; false when the wait would pass the deadline.
         func pause(_ wait: Duration) async throws -> Bool {
             guard clock.now() + wait < deadline else { return false }
-            metrics?.recordBackendCall(backend: name, outcome: "retried")
+            metrics?.record(.retried)
             try await clock.sleep(wait)
             return true
         }
@@ -451,7 +451,7 @@ public final class RemoteBackend: StockBackend {
             let admitted = breaker.withLock { $0.admit(now: now) }
             publishCircuit()
             guard admitted == .allowed else {
-                metrics?.recordBackendCall(backend: name, outcome: "rejected")
+                metrics?.record(.rejected)
                 throw giveUp(
                     GatewayError(
                         code: .unavailable,
@@ -459,9 +459,9 @@ public final class RemoteBackend: StockBackend {
             }
             let canRetry = attempt < retryPolicy.maxAttempts
             let response: OutboundResponse
-            let finished = metrics?.startBackendCall(backend: name)
+            let started = metrics?.started()
             do {
-                defer { finished?() }
+                defer { if let started { metrics?.ended(started) } }
                 response = try await authenticated(request, facts: facts, timeout: remaining)
             } catch let error as CurlError {
                 recordHealth(ok: false, what: "unreachable (\(error.code))")
@@ -474,7 +474,7 @@ public final class RemoteBackend: StockBackend {
                 {
                     continue
                 }
-                metrics?.recordBackendCall(backend: name, outcome: "failed")
+                metrics?.record(.failed)
                 logger.warning(
                     "backend unreachable",
                     metadata: ["backend": "\(name)", "error": "\(error.code)", "request_id": "\(facts.requestID)"])
@@ -493,7 +493,7 @@ public final class RemoteBackend: StockBackend {
                     continue
                 }
             }
-            metrics?.recordBackendCall(backend: name, outcome: response.status < 500 ? "ok" : "failed")
+            metrics?.record(response.status < 500 ? .ok : .failed)
             if write && reached && (serverError || notProcessed) {
                 // A 5xx after the write may have been applied (now or by an earlier attempt).
                 throw unknownOutcome(facts: facts, detail: "answered \(response.status)")
@@ -502,9 +502,11 @@ public final class RemoteBackend: StockBackend {
         }
     }
 
-    func recordHealth(ok: Bool, what: String) {
+    /// `what` (made only for a failure) is what the operator page shows as the last error.
+    func recordHealth(ok: Bool, what: @autoclosure () -> String) {
         let now = clock.now()
         breaker.withLock { ok ? $0.recordSuccess() : $0.recordFailure(now: now) }
+        let what = ok ? "" : what()
         activity.withLock { $0.record(ok: ok, what: what, at: Date()) }
         publishCircuit()
     }
@@ -529,7 +531,7 @@ public final class RemoteBackend: StockBackend {
     func publishCircuit() {
         let state = breaker.withLock { $0.state.metricValue }
         activity.withLock { $0.circuit(state, at: Date()) }
-        metrics?.recordCircuit(backend: name, state: state)
+        metrics?.circuit(state)
     }
 
     /// Balances, page after page while the backend announces another (at most its dialect's
