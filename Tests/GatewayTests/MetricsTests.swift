@@ -29,6 +29,16 @@ struct MetricsTests {
                 """
             try await LiveGateway.run(config: config, metrics: GatewayMetrics()) { live, _ in
                 let base = live.baseURL
+                // Before any call, the configured backend's series are there at zero.
+                let first = try await HTTPClient.shared.send(.GET, base + "/metrics").text
+                for series in [
+                    #"stockgate_backend_requests_total{backend="erp",outcome="rejected"} 0"#,
+                    #"stockgate_backend_requests_total{backend="erp",outcome="ok"} 0"#,
+                    #"stockgate_backend_circuit_state{backend="erp"} 0"#,
+                    #"stockgate_backend_request_duration_seconds_count{backend="erp"} 0"#,
+                ] {
+                    #expect(first.contains(series), "\(series): \(first)")
+                }
                 for _ in 0..<3 {
                     let read = try await HTTPClient.shared.send(.GET, base + "/stockgate/v1/balances")
                     #expect(read.status == 200, "\(read.text)")
