@@ -67,7 +67,9 @@ struct WebhookInstancesTests {
         func hub(_ store: PostgresStore) -> PusherHub {
             PusherHub(
                 client: client, retryDelay: .milliseconds(50), destinations: PusherTests.loopbackAllowed, state: store,
-                lease: .seconds(1), refreshInterval: .milliseconds(100), logger: quietLogger)
+                // A lease longer than a send and its settlement take under CI's load (a 1 s
+                // lease once saw a message sent twice: taken over while its send was on its way).
+                lease: .seconds(3), refreshInterval: .milliseconds(100), logger: quietLogger)
         }
         let (first, second) = (hub(one), hub(two))
         let made = PusherHub.Subscription(

@@ -116,7 +116,10 @@ extension PusherHub {
                 noteDropped(message, reason: "not delivered within \(maxAge)")
                 return WebhookMessage.dropped
             }
-            guard !Task.isCancelled, await holder.renew(self) else { return nil }
+            // Renewed right before each send, so that a live deliverer's lease outlasts the send
+            // it starts: taken over mid-send, a message goes out twice (CI once saw it with a
+            // 1 s lease, renewed a third of a lease earlier, under load).
+            guard !Task.isCancelled, await holder.renew(self, force: true) else { return nil }
             switch await send(message, to: subscription) {
             case .delivered:
                 delivered.withLock { $0[message.subscription, default: 0] += 1 }
