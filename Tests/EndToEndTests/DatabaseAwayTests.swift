@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import CurlHTTP
+import Dialects
 import Foundation
 import Gateway
 import GatewayTestSupport
@@ -221,5 +223,60 @@ func expectJournalMatchesBalances(_ store: any LedgerStore) async throws {
     }
     for balance in try await store.balances(BalanceQuery()) {
         #expect(balance.quantity == sums[balance.product + "@" + balance.location, default: .zero], "\(balance)")
+    }
+}
+
+extension DatabaseAwayTests {
+    /// The journal is PostgreSQL and the backend is remote: the database goes away while a write
+    /// is at the backend, which applies it. The gateway cannot journal the answer, so the row
+    /// stays `sent`; the caller must hear that the outcome is unknown, never "unavailable" (which
+    /// says nothing was applied, and invites a resend that would apply it twice).
+    @Test("the database gone while a write is at the backend: answered unknown outcome, not unavailable")
+    func awayDuringForward() async throws {
+        let cluster = try await OwnCluster.make()
+        try await cluster.start()
+        defer { Task { await cluster.remove() } }
+        let location = try #require(PostgresStore.Location(url: cluster.url))
+        let store = PostgresStore(
+            location: location, catalog: demoCatalog, poolSize: 4, logger: quietLogger, answerTimeout: .seconds(8))
+        let applied = Mutex(0)
+        let upstream = FakeUpstream(relay: { _ in
+            try? await cluster.stop()
+            applied.withLock { $0 += 1 }
+            return .init(200, #"{"results": [{"status": "applied", "movement": {"id": 7}}]}"#)
+        })
+        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
+        defer { Task { await client.shutdown() } }
+        try await upstream.run { backendURL in
+            try await store.whileRunning {
+                try await store.migrate()
+                let remote = RemoteBackend(
+                    name: "erp", baseURL: backendURL,
+                    codec: Backends.codec(dialect: "stockgate", parameters: BackendParameters())!, client: client,
+                    auth: .none, catalog: demoCatalog, journal: store, logger: quietLogger)
+                let gateway = Gateway(
+                    configuration: GatewayConfiguration(port: 0), catalog: demoCatalog, backend: remote,
+                    logger: quietLogger)
+                try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                    let result = try await LoadTests.send(
+                        LoadTests.request("stockgate", inbound: true), to: "http://127.0.0.1:\(port)")
+                    #expect(applied.withLock { $0 } == 1, "the backend took the write")
+                    #expect(result.status == 504, "\(result.status) \(result.text)")
+                    #expect(result.text.contains("may or may not"), "\(result.text)")
+                    #expect(!result.text.lowercased().contains("unavailable"), "\(result.text)")
+                }
+                try await cluster.start()
+                let sent = {
+                    var query = MovementQuery()
+                    query.backend = "erp"
+                    query.state = .sent
+                    return query
+                }()
+                try await waitUntil(timeout: .seconds(30), "the journal readable again") {
+                    (try? await store.count(sent)) != nil
+                }
+                #expect(try await store.count(sent) == 1, "the journal says the outcome is unknown")
+            }
+        }
     }
 }

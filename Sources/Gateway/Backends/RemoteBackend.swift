@@ -241,7 +241,17 @@ public final class RemoteBackend: StockBackend {
                 if atomic { try await undo(applied, results: &results, facts: facts) }
                 throw error
             }
-            applied += try await settle(chunk, outcomes: outcomes, journaled: &journaled, results: &results)
+            do {
+                applied += try await settle(chunk, outcomes: outcomes, journaled: &journaled, results: &results)
+            } catch {
+                // The backend answered, but its answer could not be journaled (the database went
+                // away): the rows stay `sent`. The caller must not read "nothing applied" from a
+                // storage refusal; the outcome is unknown until the journal is settled.
+                logger.warning(
+                    "backend answer not journaled",
+                    metadata: ["backend": "\(name)", "error": "\(error)", "request_id": "\(facts.requestID)"])
+                throw unknownOutcome(facts: facts, detail: "answered, but its answer could not be journaled")
+            }
             let failed = chunk.contains { if case .failed = results[$0] { true } else { false } }
             if atomic && failed {
                 try await undo(applied, results: &results, facts: facts)
