@@ -15,6 +15,27 @@ struct CatalogRulesTests {
         ],
         locationChecks: [{ $0["shelf_code"] != nil && $0.kind != .stock ? "a shelf is a stock location" : nil }])
 
+    @Test("locations by two columns: the two lookups intersected, in catalog order, case folded where the column says")
+    func twoColumnLookup() {
+        var random = SplitMix(seed: 0x2026_1206_19)
+        let locations = (0..<60).map { row -> Location in
+            var identifiers = ["store": "s\(random.next() % 4)", "code": ["A", "B", "c", "C"][Int(random.next() % 4)]]
+            if random.next() % 5 == 0 { identifiers["store"] = nil }
+            return Location(key: "l\(row)", kind: .stock, identifiers: identifiers)
+        }
+        for folded in [Set<String>(), ["code"]] {
+            let catalog = Catalog(products: [], locations: locations, caseInsensitiveColumns: folded)
+            for store in ["s0", "s1", "s2", "s3", "s9"] {
+                for code in ["A", "B", "c", "C", "D"] {
+                    let expected = catalog.locations("store", store).filter {
+                        catalog.hasLocation("code", code) && catalog.locations("code", code).contains($0)
+                    }
+                    #expect(catalog.locations("store", store, "code", code) == expected, "\(store) \(code) \(folded)")
+                }
+            }
+        }
+    }
+
     @Test("a dialect's columns are read, indexed and looked up, case-insensitively where it says so")
     func columns() throws {
         let catalog = try Catalog.parse(

@@ -81,6 +81,29 @@ public struct Catalog: Sendable {
         (locationIndex[column]?[indexValue(column, value)] ?? []).map { locations[$0] }
     }
 
+    /// Every location whose `column` holds `value` and whose `other` column holds `otherValue`,
+    /// in catalog order: the two index lookups intersected, without a lookup per location.
+    public func locations(_ column: String, _ value: String, _ other: String, _ otherValue: String) -> [Location] {
+        guard let first = locationIndex[column]?[indexValue(column, value)],
+            let second = locationIndex[other]?[indexValue(other, otherValue)]
+        else { return [] }
+        // Both lists hold row numbers in ascending (catalog) order.
+        var result: [Location] = []
+        var (i, j) = (0, 0)
+        while i < first.count, j < second.count {
+            if first[i] == second[j] {
+                result.append(locations[first[i]])
+                i += 1
+                j += 1
+            } else if first[i] < second[j] {
+                i += 1
+            } else {
+                j += 1
+            }
+        }
+        return result
+    }
+
     /// The first location of a kind (Zettle's STORE is the first stock location with a UUID).
     public func firstLocation(kind: LocationKind, where predicate: (Location) -> Bool = { _ in true }) -> Location? {
         locations.first { $0.kind == kind && predicate($0) }
