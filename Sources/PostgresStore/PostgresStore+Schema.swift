@@ -115,7 +115,27 @@ extension PostgresStore {
                 CREATE INDEX webhook_message_by_age ON webhook_message(queued_at);
                 """)
         ),
+        (6, [committedGroupWrite]),
     ]
+
+    /// The group write as a procedure that commits before it answers, so a group is
+    /// acknowledged durably in one round trip. Called as a statement, the function's answer
+    /// came before its implicit transaction committed (`PostgresStore.inTransaction` says why
+    /// that lost a write); between BEGIN and COMMIT it took three round trips. A procedure
+    /// `CALL`ed outside a transaction block may COMMIT, and its INOUT result is sent after that:
+    /// each write's (index, movement id, outcome) as JSON text.
+    static let committedGroupWrite = """
+        CREATE PROCEDURE stockgate_write_group_committed(
+            p_writes JSONB, p_keys JSONB, p_stamp BIGINT, p_insert_lock BIGINT, p_replay_since BIGINT,
+            INOUT p_outcomes TEXT DEFAULT NULL)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            SELECT COALESCE(jsonb_agg(jsonb_build_array(g.write_index, g.movement_id, g.outcome)), '[]'::jsonb)::text
+                INTO p_outcomes
+                FROM stockgate_write_group(p_writes, p_keys, p_stamp, p_insert_lock, p_replay_since) AS g;
+            COMMIT;
+        END $$
+        """
 
     /// Splits statements separated by `;` at the end of a line.
     static func statements(_ sql: String) -> [String] {

@@ -86,7 +86,21 @@ struct GroupRefused: Error {
 }
 
 extension PostgresStore {
-    /// Runs `stockgate_write_group` once (again after a deadlock or a serialization failure);
+    /// Each write's (index, movement id, outcome) from the procedure's JSON answer.
+    static func groupOutcomes(_ text: String?) throws -> [(Int, Int64?, String)] {
+        guard let text, let rows = (try? JSONParser.parse(text))?.arrayValue else {
+            throw GatewayError.internalError("the database answered the group write unreadably")
+        }
+        return try rows.map { row in
+            guard let fields = row.arrayValue, fields.count == 3,
+                let index = fields[0].numberText.flatMap({ Int($0) }), let outcome = fields[2].stringValue
+            else { throw GatewayError.internalError("the database answered the group write unreadably") }
+            return (index, fields[1].numberText.flatMap { Int64($0) }, outcome)
+        }
+    }
+
+    /// Runs the group write once, through `stockgate_write_group_committed` (again after a deadlock
+    /// or a serialization failure);
     /// the outcome of each write, in order.
     func writeGroup(_ writes: [WriteGroup.Write]) async throws -> [OneStatementResult] {
         let stamp = Self.millis(clock())
@@ -115,21 +129,16 @@ extension PostgresStore {
         while true {
             attempt += 1
             do {
-                // In an explicit transaction: the outcomes are read only once COMMIT has answered
-                // (`inTransaction` says why).
+                // One round trip, answered after the commit (`committedGroupWrite`).
                 let rows = try await withLease { connection -> [(Int, Int64?, String)] in
-                    try await self.inTransaction(connection) { connection in
-                        let answer = try await connection.query(
-                            """
-                            SELECT write_index, movement_id, outcome FROM stockgate_write_group(\(writesJSON)::jsonb,
-                                \(keysJSON)::jsonb, \(stamp), \(Self.insertLock), \(replaySince))
-                            """, logger: self.logger)
-                        var rows: [(Int, Int64?, String)] = []
-                        for try await (index, id, outcome) in answer.decode((Int, Int64?, String).self) {
-                            rows.append((index, id, outcome))
-                        }
-                        return (rows, true)
-                    }
+                    let answer = try await connection.query(
+                        """
+                        CALL stockgate_write_group_committed(\(writesJSON)::jsonb, \(keysJSON)::jsonb, \(stamp),
+                            \(Self.insertLock), \(replaySince), NULL)
+                        """, logger: self.logger)
+                    var outcomes: String?
+                    for try await text in answer.decode(String?.self) { outcomes = text }
+                    return try Self.groupOutcomes(outcomes)
                 }
                 reached()
                 var ids = Array(repeating: [Int64](), count: writes.count)

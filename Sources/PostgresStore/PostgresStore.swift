@@ -129,7 +129,8 @@ public final class PostgresStore: Sendable {
     /// `body` between BEGIN and COMMIT on a leased connection: committed when it returns
     /// `commit: true`, rolled back when it returns false or throws.
     ///
-    /// Every write goes through an explicit COMMIT, never a statement's implicit transaction:
+    /// Every write goes through an explicit COMMIT (here, or inside the group write's procedure,
+    /// `committedGroupWrite`), never a statement's implicit transaction:
     /// over the extended protocol the server answers a statement (its rows and CommandComplete)
     /// before it commits the implicit transaction at the Sync that follows, and postgres-nio
     /// ends the query at CommandComplete. A server stopped in between lost a write the caller
