@@ -228,7 +228,7 @@ let package = Package(
             ],
             path: "Tests/Support"
         ),
-        .testTarget(name: "StockCoreTests", dependencies: ["StockCore"]),
+        .testTarget(name: "StockCoreTests", dependencies: ["StockCore", "TestSupport"]),
         .testTarget(name: "DialectsTests", dependencies: ["Dialects", "StockCore", "TestSupport"]),
         // The stores the storage-boundary suites run on: SQLite, and PostgreSQL when the run has one.
         .target(

@@ -263,7 +263,8 @@ extension PostgresStore {
     /// (sorted by the caller), then each write in turn — answered from the journal when its key
     /// was applied before, refused alone (`outside`, nothing of it changed) when a balance lies
     /// outside its window, else its deltas added and its rows journaled under the insert lock.
-    /// One statement, one implicit transaction, one commit for the group; balance rows it
+    /// One statement and one commit for the group (the procedure `committedGroupWrite` calls it
+    /// and commits before answering); balance rows it
     /// created only to lock them, for writes then refused, are removed again.
     static let groupWrite = """
         CREATE FUNCTION stockgate_write_group(

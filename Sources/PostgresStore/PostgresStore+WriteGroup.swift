@@ -4,8 +4,9 @@ import StockCore
 import Synchronization
 
 /// Group commit over PostgreSQL: the writes of one instance that arrive while a group is on its
-/// way share the next call of `stockgate_write_group` — one statement, one commit, one lock
-/// hand-over of the balance rows they touch, for all of them.
+/// way share the next call of `stockgate_write_group` (through `stockgate_write_group_committed`,
+/// which commits before it answers) — one round trip, one commit, one lock hand-over of the
+/// balance rows they touch, for all of them.
 ///
 /// Measured (BENCHMARKS.md, "PostgreSQL"): as one statement per write, single movements on one
 /// hot balance were bound by PostgreSQL's own CPU per statement and commit (~650 µs) and by the
@@ -86,15 +87,18 @@ struct GroupRefused: Error {
 }
 
 extension PostgresStore {
-    /// Each write's (index, movement id, outcome) from the procedure's JSON answer.
+    /// Each write's (index, movement id, outcome) from the procedure's JSON answer. The answer
+    /// comes after the commit, so one that cannot be read leaves the writes' outcome unknown (an
+    /// internal error would read as "not applied" and invite a resend).
     static func groupOutcomes(_ text: String?) throws -> [(Int, Int64?, String)] {
-        guard let text, let rows = (try? JSONParser.parse(text))?.arrayValue else {
-            throw GatewayError.internalError("the database answered the group write unreadably")
-        }
+        let unreadable = GatewayError(
+            code: .unknownOutcome,
+            message: "the stock database answered the write unreadably after its commit; it may or may not be applied")
+        guard let text, let rows = (try? JSONParser.parse(text))?.arrayValue else { throw unreadable }
         return try rows.map { row in
             guard let fields = row.arrayValue, fields.count == 3,
                 let index = fields[0].numberText.flatMap({ Int($0) }), let outcome = fields[2].stringValue
-            else { throw GatewayError.internalError("the database answered the group write unreadably") }
+            else { throw unreadable }
             return (index, fields[1].numberText.flatMap { Int64($0) }, outcome)
         }
     }

@@ -1,9 +1,9 @@
 import Foundation
-import PostgresStore
 import StoreTestSupport
 import TestSupport
 import Testing
 
+@testable import PostgresStore
 @testable import StockCore
 
 /// A write is acknowledged only once PostgreSQL has committed it.
@@ -31,6 +31,22 @@ struct CommitTests {
         EXECUTE FUNCTION stockgate_test_refuse()
         """,
     ]
+
+    /// The procedure answers after its commit: an answer that cannot be read leaves the writes
+    /// applied or not, never "failed".
+    @Test("the group write's answer: read per write; unreadable, an unknown outcome")
+    func groupAnswer() throws {
+        let rows = try PostgresStore.groupOutcomes(#"[[0, 12, "written"], [1, null, "outside"]]"#)
+        #expect(rows.map(\.0) == [0, 1] && rows.map(\.1) == [12, nil] && rows.map(\.2) == ["written", "outside"])
+        for unreadable in [nil, "", "{}", #"[[0, 12]]"#, #"[["0", 12, "written"]]"#] {
+            #expect(throws: GatewayError.self, "\(unreadable ?? "nil")") {
+                do { _ = try PostgresStore.groupOutcomes(unreadable) } catch let error as GatewayError {
+                    #expect(error.code == .unknownOutcome)
+                    throw error
+                }
+            }
+        }
+    }
 
     @Test("a write whose commit is refused is not acknowledged, and nothing of it stays")
     func commitRefused() async throws {

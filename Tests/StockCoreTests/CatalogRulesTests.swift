@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 @testable import StockCore
@@ -17,7 +18,7 @@ struct CatalogRulesTests {
 
     @Test("locations by two columns: the two lookups intersected, in catalog order, case folded where the column says")
     func twoColumnLookup() {
-        var random = SplitMix(seed: 0x2026_1206_19)
+        var random = SeededGenerator(seed: 0x2026_1206_19)
         let locations = (0..<60).map { row -> Location in
             var identifiers = ["store": "s\(random.next() % 4)", "code": ["A", "B", "c", "C"][Int(random.next() % 4)]]
             if random.next() % 5 == 0 { identifiers["store"] = nil }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import StockCore
@@ -97,7 +98,7 @@ struct JSONShapeTests {
 
     @Test("2,000 mutations of a balances answer: both parses agree on each")
     func mutations() {
-        var random = SplitMix(seed: 0x5EED_2026_1206)
+        var random = SeededGenerator(seed: 0x5EED_2026_1206)
         let alphabet = Array(#"{}[]",:\u0 9e.-+tfn"#.utf8) + [0x80, 0xC3, 0xFF, 0x0A]
         for round in 0..<2000 {
             var bytes = Self.answer
@@ -129,18 +130,5 @@ struct JSONShapeTests {
             Self.expectAgreement(body, file.lastPathComponent)
             Self.expectAgreement(Array(data), file.lastPathComponent + " (whole file)")
         }
-    }
-}
-
-/// A seeded generator, so a failing mutation can be found again.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

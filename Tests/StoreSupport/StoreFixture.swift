@@ -56,25 +56,23 @@ public func withStore<T: Sendable>(
         defer { try? ledger.close() }
         return try await body(ledger)
     case .postgres:
-        return try await withPostgresDatabase { location in
-            let store = PostgresStore(
-                location: location, catalog: catalog, poolSize: 16, logger: storeLogger,
-                idempotencyWindow: idempotencyWindow, clock: clock)
-            return try await store.whileRunning {
-                try await store.migrate()
-                return try await body(store)
-            }
-        }
+        return try await withPostgresStore(
+            catalog: catalog, poolSize: 16, idempotencyWindow: idempotencyWindow, clock: clock
+        ) { store, _ in try await body(store) }
     }
 }
 
 /// A migrated PostgreSQL store on a database of its own, with the database's location (for
 /// statements a test runs beside the store), for the duration of `body`.
 public func withPostgresStore<T: Sendable>(
-    catalog: Catalog, _ body: @Sendable (PostgresStore, PostgresStore.Location) async throws -> T
+    catalog: Catalog, poolSize: Int = 4, idempotencyWindow: TimeInterval = 24 * 3600,
+    clock: @escaping @Sendable () -> Date = { Date() },
+    _ body: @Sendable (PostgresStore, PostgresStore.Location) async throws -> T
 ) async throws -> T {
     try await withPostgresDatabase { location in
-        let store = PostgresStore(location: location, catalog: catalog, poolSize: 4, logger: storeLogger)
+        let store = PostgresStore(
+            location: location, catalog: catalog, poolSize: poolSize, logger: storeLogger,
+            idempotencyWindow: idempotencyWindow, clock: clock)
         return try await store.whileRunning {
             try await store.migrate()
             return try await body(store, location)

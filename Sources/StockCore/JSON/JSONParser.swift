@@ -38,11 +38,7 @@ public struct JSONParser {
     )
         throws(JSONParseError) -> JSONValue
     {
-        let result = bytes.withUnsafeBufferPointer { buffer -> Result<JSONValue, JSONParseError> in
-            var parser = JSONParser(bytes: buffer, maxDepth: maxDepth, maxValues: maxValues)
-            do throws(JSONParseError) { return .success(try parser.parseDocument()) } catch { return .failure(error) }
-        }
-        return try result.get()
+        try parse(bytes, keeping: .whole, maxDepth: maxDepth, maxValues: maxValues)
     }
 
     /// Parses one document as strictly as `parse(_:maxDepth:maxValues:)` — it accepts and refuses
@@ -76,7 +72,7 @@ public struct JSONParser {
         self.valuesLeft = maxValues
     }
 
-    private mutating func parseDocument(_ shape: JSONShape = .whole) throws(JSONParseError) -> JSONValue {
+    private mutating func parseDocument(_ shape: JSONShape) throws(JSONParseError) -> JSONValue {
         // A UTF-8 byte order mark is tolerated, as many .NET clients send one.
         if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
         skipWhitespace()
