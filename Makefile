@@ -12,7 +12,7 @@ SHELL := /bin/bash
 TRAITS ?=
 TRAIT_FLAGS = $(if $(TRAITS),--traits $(TRAITS),)
 run: deps
-	$(SWIFT) build -c release --static-swift-stdlib --product stockgate $(TRAIT_FLAGS)
+	$(SWIFT) build --force-resolved-versions -c release --static-swift-stdlib --product stockgate $(TRAIT_FLAGS)
 	.build/release/stockgate serve $(ARGS)
 
 ## Build and run the whole test suite, with a throwaway PostgreSQL (scripts/with-postgres) for
@@ -25,18 +25,18 @@ run: deps
 TEST_WIDTH ?= 6
 test:
 	@scripts/install-deps test
-	$(SWIFT) build --build-tests --traits OpenTelemetry
+	$(SWIFT) build --force-resolved-versions --build-tests --traits OpenTelemetry
 	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) scripts/with-postgres $(SWIFT) test --skip-build 2>&1 | tee .build/test-output.txt
 	@if [ "$$CI" = true ] && grep -q ' skipped: ' .build/test-output.txt; then \
 		echo "CI: skipped for a missing prerequisite:" >&2; grep ' skipped: ' .build/test-output.txt >&2; exit 1; fi
 
 build: deps
-	$(SWIFT) build
+	$(SWIFT) build --force-resolved-versions
 
 ## The binary to deploy: release, Swift runtime linked statically, debug info stripped
 ## (dist/stockgate; the unstripped build carries ~100 MB of debug info). docs/operations.md.
 dist: deps
-	$(SWIFT) build -c release --static-swift-stdlib --product stockgate $(TRAIT_FLAGS)
+	$(SWIFT) build --force-resolved-versions -c release --static-swift-stdlib --product stockgate $(TRAIT_FLAGS)
 	mkdir -p dist
 	strip -o dist/stockgate .build/release/stockgate
 	@ls -l dist/stockgate && ldd dist/stockgate
