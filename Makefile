@@ -21,12 +21,13 @@ run: deps
 ## At most 6 tests run at once: many suites start real processes (gateways, PostgreSQL,
 ## nginx, Chromium) and bound an answer's time; unbounded on 2 cores, the load itself made
 ## those bounds fail (load average 8-9). Override with TEST_WIDTH=N.
-## The tests are built with the OpenTelemetry trait, so the span export is tested too.
+## The tests are built and run with the OpenTelemetry trait, so the span export is tested too
+## (a `swift test` without the trait would resolve again and drop its pins from Package.resolved).
 TEST_WIDTH ?= 6
 test:
 	@scripts/install-deps test
 	$(SWIFT) build --force-resolved-versions --build-tests --traits OpenTelemetry
-	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) scripts/with-postgres $(SWIFT) test --skip-build 2>&1 | tee .build/test-output.txt
+	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) scripts/with-postgres $(SWIFT) test --skip-build --force-resolved-versions --traits OpenTelemetry 2>&1 | tee .build/test-output.txt
 	@if [ "$$CI" = true ] && grep -q ' skipped: ' .build/test-output.txt; then \
 		echo "CI: skipped for a missing prerequisite:" >&2; grep ' skipped: ' .build/test-output.txt >&2; exit 1; fi
 
