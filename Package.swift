@@ -31,7 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        // NIO's HTTP/1 pipeline parts, to put a handler where the request's HTTP version is known.
+        // HTTPTypes request and response parts on NIO channels (NIOHTTPTypes).
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         // A real HTTP client for the contract-test runner and the tests.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -90,17 +90,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The connection layer: HTTP/1 framing and connection policy on SwiftNIO, handing whole
-        // requests to a responder; it knows no endpoint.
+        // The connection layer: HTTP/1 framing (a parser of our own) and connection policy on
+        // SwiftNIO, handing whole requests to a responder; it knows no endpoint.
         .target(
             name: "HTTPServer",
             dependencies: [
                 "StockCore",
                 "Dialects",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -7,9 +7,9 @@ import StockCore
 
 /// One connection's requests, on its event loop, knowing no endpoint: each head goes to the
 /// responder, the body is collected within its limit and deadline, the whole request handed
-/// over, and the answer written back. NIO's pipelining handler in front hands over one request
-/// at a time. An answer can go out before the body has arrived (refused from its head, a body
-/// over the limit or too slow): the rest is dropped and `HTTP1ConnectionPolicy` closes the
+/// over, and the answer written back. `HTTP1ServerCodec` in front hands over one request at a
+/// time. An answer can go out before the body has arrived (refused from its head, a body
+/// over the limit or too slow): the rest is dropped and `HTTP1ServerCodec` closes the
 /// connection after the answer. The connection also closes when idle for `idleTimeout`, when
 /// the client half-closes, and on shutdown (`ChannelShouldQuiesceEvent`) once answered.
 public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -107,8 +107,8 @@ public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChanne
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A request that cannot be turned into HTTP fields (NIO's parser errors are answered 400
-        // by HTTP1ConnectionPolicy before this): nothing sensible can follow on this connection.
+        // Bytes that are no request (answered 400 by HTTP1ServerCodec before this), or the
+        // socket's own error: nothing sensible can follow on this connection.
         settings.logger.debug("connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
     }
@@ -139,7 +139,7 @@ public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChanne
             // Whatever the route, a body is bounded by the body deadline, read or not; and
             // `100 Continue` goes out only now that the request is accepted.
             startBodyTimer(context: context)
-            context.triggerUserOutboundEvent(HTTP1ConnectionPolicy.SendContinue(), promise: nil)
+            context.triggerUserOutboundEvent(HTTP1ServerCodec.SendContinue(), promise: nil)
         }
         state = .receiving(exchange, body: body)
     }
@@ -213,7 +213,7 @@ public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChanne
     /// Writes `response`, then has the responder log it.
     ///
     /// Writing the answer's end can hand over the next pipelined request (and a half-close the
-    /// client sent after it) at once: NIO's pipelining handler delivers them from inside that
+    /// client sent after it) at once: `HTTP1ServerCodec` delivers them from inside that
     /// write. So this request is finished before the write — a request delivered then starts
     /// from `.idle` and is not taken for this one — and a half-close arriving during the write
     /// only marks the connection to close once idle (closing inside the write would drop the

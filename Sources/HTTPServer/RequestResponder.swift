@@ -3,25 +3,16 @@ import Foundation
 import HTTPTypes
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOHTTPTypes
-import NIOHTTPTypesHTTP1
 import StockCore
 
-/// A connection's pipeline: NIO's HTTP/1 codec with its pipelining assistance (one request at a
-/// time, answers in order), `HTTP1ConnectionPolicy` (HTTP/1.0, `Expect`, parser errors,
-/// closing after an early answer), the conversion to HTTPTypes, then `handler` (an
-/// `HTTPConnectionHandler`).
+/// A connection's pipeline: `HTTP1ServerCodec` (HTTP/1.x framing, one request at a time with
+/// answers in order, HTTP/1.0, `Expect`, unparsable requests, closing after an early answer),
+/// then `handler` (an `HTTPConnectionHandler`).
 public func configureConnection(
     _ pipeline: ChannelPipeline.SynchronousOperations, settings: ConnectionSettings, handler: some ChannelHandler
 ) throws {
-    // Parser errors are answered by HTTP1ConnectionPolicy, which knows when a 400 is wrong
-    // (after a request that asked to close).
-    try pipeline.configureHTTPServerPipeline(
-        withPipeliningAssistance: true, withErrorHandling: false,
-        withOutboundHeaderValidation: false)  // HTTPTypes validate the fields already
-    try pipeline.addHandler(HTTP1ConnectionPolicy(maxBodyBytes: settings.maxBodyBytes, logger: settings.logger))
-    try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+    try pipeline.addHandler(HTTP1ServerCodec(maxBodyBytes: settings.maxBodyBytes))
     try pipeline.addHandler(handler)
 }
 
@@ -120,7 +111,7 @@ public enum Listener: Sendable {
 
 /// The connection layer's limits and deadlines.
 public struct ConnectionSettings: Sendable {
-    /// The largest body `HTTP1ConnectionPolicy` invites with `100 Continue`.
+    /// The largest body `HTTP1ServerCodec` invites with `100 Continue`.
     public var maxBodyBytes: Int
     /// How long a request's body may take to arrive.
     public var bodyTimeout: TimeAmount

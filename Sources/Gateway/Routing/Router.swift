@@ -96,7 +96,7 @@ struct Router: RequestResponder {
         let exchange = Exchange.of(held)
         response.headers[.requestID] = exchange.requestID
         // Draining: a kept-alive client is told to reconnect, so its next request reaches an
-        // instance that stays (HTTP1ConnectionPolicy closes after this answer).
+        // instance that stays (HTTP1ServerCodec closes after this answer).
         if exchange.gateway.isDraining { response.headers[.connection] = "close" }
     }
 

@@ -4,8 +4,6 @@ import HTTPServer
 import Logging
 import NIOCore
 import NIOExtras
-import NIOHTTP1
-import NIOHTTPTypesHTTP1
 import NIOPosix
 import Operations
 import ServiceLifecycle
@@ -34,11 +32,10 @@ struct ServerShared: Sendable {
 }
 
 /// The gateway's HTTP/1.1 server: SwiftNIO channel handlers, no framework in between. Each
-/// connection's pipeline: NIO's HTTP/1 codec with its pipelining assistance (one request at a
-/// time, answers in order) and its 400 for requests it cannot parse, `HTTP1ConnectionPolicy`
-/// (HTTP/1.0, `Expect: 100-continue`, closing after an early answer), the conversion to
-/// HTTPTypes, then `HTTPConnectionHandler` (the connection layer), which hands each request to
-/// the `Router` (routes and middleware).
+/// connection's pipeline: `HTTP1ServerCodec` (HTTP/1.x framing of our own: one request at a
+/// time, answers in order, 400 for bytes that are no request, HTTP/1.0, `Expect:
+/// 100-continue`, closing after an early answer), then `HTTPConnectionHandler` (the connection
+/// layer), which hands each request to the `Router` (routes and middleware).
 ///
 /// A `Service`: on graceful shutdown it stops accepting, lets each connection finish the
 /// request in hand (idle ones close at once), and returns when every connection is closed.
