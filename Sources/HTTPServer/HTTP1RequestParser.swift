@@ -335,12 +335,9 @@ private struct RequestLine {
         guard version.count == 8, version.starts(with: "HTTP/".utf8), version[6] == UInt8(ascii: "."),
             (0x30...0x39).contains(version[5]), (0x30...0x39).contains(version[7])
         else { throw .bad("the HTTP version is malformed") }
-        // HTTP/1.x with x > 1 is answered as HTTP/1.1 (RFC 9110 §6.2); another major version is not served.
-        guard version[5] == UInt8(ascii: "1") else {
-            throw HTTP1ParseError(
-                status: .init(code: 505, reasonPhrase: "HTTP Version Not Supported"),
-                reason: "only HTTP/1.0 and HTTP/1.1 are served")
-        }
+        // HTTP/1.x with x > 1 is answered as HTTP/1.1 (RFC 9110 §6.2). Another major version is
+        // refused 400, not 505: a 5xx from StockGate means StockGate (or a backend) failed.
+        guard version[5] == UInt8(ascii: "1") else { throw .bad("only HTTP/1.0 and HTTP/1.1 are served") }
         http10 = version[7] == UInt8(ascii: "0")
         self.method = Self.method(method)
         path = Self.path(target)

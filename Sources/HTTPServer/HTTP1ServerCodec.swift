@@ -27,7 +27,7 @@ import NIOHTTPTypes
 ///   dropped for at most `lingerTime`, then the socket is closed (so the client reads the
 ///   answer instead of a reset, and the socket is not left half-open for the idle timeout).
 ///   Nothing after a request that closes the connection is read as a request.
-/// - **Bytes that are no request** (`HTTP1RequestParser`'s errors) are answered 400 (431, 505)
+/// - **Bytes that are no request** (`HTTP1RequestParser`'s errors) are answered 400 (431 for a head too large)
 ///   with `Connection: close`, unless an answer is being written; the handler above then
 ///   closes the connection.
 final class HTTP1ServerCodec: ChannelDuplexHandler {
@@ -299,23 +299,103 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
 
     // MARK: Encoding
 
-    /// The status line and fields of `head`, then the empty line.
+    /// The status line and fields of `head`, then the empty line: sized first, then copied in
+    /// one pass (a `ByteBuffer` write per piece cost ~5,000 instructions per answer, callgrind).
     static func encode(_ head: HTTPResponse, into bytes: inout ByteBuffer) {
-        bytes.writeStaticString("HTTP/1.1 ")
         let code = head.status.code
-        bytes.writeInteger(UInt8(truncatingIfNeeded: 0x30 + code / 100 % 10))
-        bytes.writeInteger(UInt8(truncatingIfNeeded: 0x30 + code / 10 % 10))
-        bytes.writeInteger(UInt8(truncatingIfNeeded: 0x30 + code % 10))
-        bytes.writeInteger(UInt8(ascii: " "))
-        bytes.writeString(head.status.reasonPhrase)
-        bytes.writeStaticString("\r\n")
-        for field in head.headerFields {
-            bytes.writeString(field.name.rawName)
-            bytes.writeStaticString(": ")
-            bytes.writeString(field.value)
-            bytes.writeStaticString("\r\n")
+        let reason = head.status.reasonPhrase.isEmpty ? reasonPhrase(code) : head.status.reasonPhrase
+        var size = 17 + reason.utf8.count  // "HTTP/1.1 200 " (13), reason, CRLF, …, CRLF
+        for field in head.headerFields { size += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
+        bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { buffer in
+            var out = Output(at: buffer.baseAddress!)
+            out.append("HTTP/1.1 ")
+            out.append(UInt8(truncatingIfNeeded: 0x30 + code / 100 % 10))
+            out.append(UInt8(truncatingIfNeeded: 0x30 + code / 10 % 10))
+            out.append(UInt8(truncatingIfNeeded: 0x30 + code % 10))
+            out.append(UInt8(ascii: " "))
+            out.append(reason)
+            out.append("\r\n")
+            for field in head.headerFields {
+                out.append(field.name.rawName)
+                out.append(": ")
+                out.append(field.value)
+                out.append("\r\n")
+            }
+            out.append("\r\n")
+            assert(out.written == size, "the head was sized \(size) bytes and is \(out.written)")
+            return out.written
         }
-        bytes.writeStaticString("\r\n")
+    }
+
+    /// Where `encode` copies to, within the room it sized.
+    private struct Output {
+        let start: UnsafeMutableRawPointer
+        var written = 0
+
+        init(at start: UnsafeMutableRawPointer) {
+            self.start = start
+        }
+
+        mutating func append(_ byte: UInt8) {
+            start.storeBytes(of: byte, toByteOffset: written, as: UInt8.self)
+            written += 1
+        }
+
+        mutating func append(_ text: StaticString) {
+            (start + written).copyMemory(from: text.utf8Start, byteCount: text.utf8CodeUnitCount)
+            written += text.utf8CodeUnitCount
+        }
+
+        mutating func append(_ text: String) {
+            var text = text
+            text.withUTF8 { utf8 in
+                guard let base = utf8.baseAddress else { return }
+                (start + written).copyMemory(from: base, byteCount: utf8.count)
+                written += utf8.count
+            }
+        }
+    }
+
+    /// RFC 9110's reason phrase for a status made from its code alone.
+    static func reasonPhrase(_ code: Int) -> String {
+        switch code {
+        case 100: "Continue"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 206: "Partial Content"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 303: "See Other"
+        case 304: "Not Modified"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 406: "Not Acceptable"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 411: "Length Required"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 415: "Unsupported Media Type"
+        case 422: "Unprocessable Content"
+        case 425: "Too Early"
+        case 428: "Precondition Required"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        default: ""
+        }
     }
 
     static func authority(of address: SocketAddress?) -> String {

@@ -181,9 +181,14 @@ struct HTTP1RequestParserTests {
         #expect(error?.reason.contains(reason) == true, "\(request.debugDescription): \(String(describing: error))")
     }
 
-    @Test("a version other than HTTP/1.x is 505; a head over 80 KiB is 431, whether or not it has ended")
+    @Test("a version other than HTTP/1.x is 400, naming it; a head over 80 KiB is 431, whether or not it has ended")
     func statuses() {
-        #expect(Self.refusal("GET / HTTP/2.0\r\nHost: a\r\n\r\n")?.status.code == 505)
+        // Not 505: a 5xx from StockGate means StockGate (or a backend) failed (RawHTTPFuzzTests).
+        for version in ["HTTP/2.0", "HTTP/0.9", "HTTP/0.1"] {
+            let error = Self.refusal("GET / \(version)\r\nHost: a\r\n\r\n")
+            #expect(
+                error?.status == .badRequest && error?.reason.contains("HTTP/1.0 and HTTP/1.1") == true, "\(version)")
+        }
         let long = "GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + String(repeating: "x", count: 81 * 1024)
         #expect(Self.refusal(long)?.status.code == 431)
         #expect(Self.refusal(long + "\r\n\r\n")?.status.code == 431)
@@ -209,5 +214,26 @@ struct HTTP1RequestParserTests {
         parser.expectRequest()
         guard case .head(let second) = try parser.next(&buffer) else { Issue.record("no second head"); return }
         #expect(second.request.path == "/b")
+    }
+
+    @Test("an answer's head is written as HTTP/1.1 text, fields in order; a status made from its code gets its phrase")
+    func encodesHead() {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields.append(HTTPField(name: HTTPField.Name("X-Many")!, value: "a"))
+        fields.append(HTTPField(name: HTTPField.Name("X-Many")!, value: "b, c"))
+        fields[.contentLength] = "0"
+        var bytes = ByteBuffer(string: "before|")
+        HTTP1ServerCodec.encode(HTTPResponse(status: .init(code: 422), headerFields: fields), into: &bytes)
+        #expect(
+            String(buffer: bytes)
+                == "before|HTTP/1.1 422 Unprocessable Content\r\nContent-Type: application/json\r\nX-Many: a\r\n"
+                + "X-Many: b, c\r\nContent-Length: 0\r\n\r\n")
+        var custom = ByteBuffer()
+        HTTP1ServerCodec.encode(HTTPResponse(status: .init(code: 200, reasonPhrase: "Fine")), into: &custom)
+        #expect(String(buffer: custom) == "HTTP/1.1 200 Fine\r\n\r\n")
+        var unnamed = ByteBuffer()
+        HTTP1ServerCodec.encode(HTTPResponse(status: .init(code: 299)), into: &unnamed)
+        #expect(String(buffer: unnamed) == "HTTP/1.1 299 \r\n\r\n")
     }
 }
