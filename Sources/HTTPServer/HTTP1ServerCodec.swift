@@ -49,7 +49,14 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
         var expectsContinue: Bool
     }
 
+    /// The `Date` and `Server` every final answer carries (in place of any it has).
+    struct Stamp {
+        var server: String
+        var dates: DateHeader
+    }
+
     let maxBodyBytes: Int
+    let stamp: Stamp?
     let lingerTime: TimeAmount
     private var parser = HTTP1RequestParser()
     /// What has arrived and is not parsed yet.
@@ -71,8 +78,9 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
     /// The answer's head (and small body parts), written as one buffer.
     private var outgoing: ByteBuffer?
 
-    init(maxBodyBytes: Int, lingerTime: TimeAmount = .seconds(2)) {
+    init(maxBodyBytes: Int, stamp: Stamp? = nil, lingerTime: TimeAmount = .seconds(2)) {
         self.maxBodyBytes = maxBodyBytes
+        self.stamp = stamp
         self.lingerTime = lingerTime
     }
 
@@ -146,7 +154,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
             head.headerFields[.connection] = "close"
             head.headerFields[.contentLength] = "0"
             var bytes = context.channel.allocator.buffer(capacity: 128)
-            Self.encode(head, into: &bytes)
+            Self.encode(head, into: &bytes, stamp: stamp)
             context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
         }
         context.fireErrorCaught(error)
@@ -207,7 +215,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
                 head.headerFields[.connection] = "keep-alive"
             }
             var bytes = context.channel.allocator.buffer(capacity: 256)
-            Self.encode(head, into: &bytes)
+            Self.encode(head, into: &bytes, stamp: stamp)
             append(bytes, promise: promise, context: context)
         case .body(let body):
             append(body, promise: promise, context: context)
@@ -301,11 +309,15 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
 
     /// The status line and fields of `head`, then the empty line: sized first, then copied in
     /// one pass (a `ByteBuffer` write per piece cost ~5,000 instructions per answer, callgrind).
-    static func encode(_ head: HTTPResponse, into bytes: inout ByteBuffer) {
+    static func encode(_ head: HTTPResponse, into bytes: inout ByteBuffer, stamp: Stamp? = nil) {
         let code = head.status.code
         let reason = head.status.reasonPhrase.isEmpty ? reasonPhrase(code) : head.status.reasonPhrase
+        let stamped = stamp.map { (date: $0.dates.now(), server: $0.server) }
         var size = 17 + reason.utf8.count  // "HTTP/1.1 200 " (13), reason, CRLF, …, CRLF
-        for field in head.headerFields { size += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
+        for field in head.headerFields where stamped == nil || !Self.isStamped(field.name) {
+            size += field.name.rawName.utf8.count + field.value.utf8.count + 4
+        }
+        if let stamped { size += 18 + stamped.date.utf8.count + stamped.server.utf8.count }  // "Date: ", CRLF "Server: ", CRLF
         bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { buffer in
             var out = Output(at: buffer.baseAddress!)
             out.append("HTTP/1.1 ")
@@ -315,10 +327,17 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
             out.append(UInt8(ascii: " "))
             out.append(reason)
             out.append("\r\n")
-            for field in head.headerFields {
+            for field in head.headerFields where stamped == nil || !Self.isStamped(field.name) {
                 out.append(field.name.rawName)
                 out.append(": ")
                 out.append(field.value)
+                out.append("\r\n")
+            }
+            if let stamped {
+                out.append("Date: ")
+                out.append(stamped.date)
+                out.append("\r\nServer: ")
+                out.append(stamped.server)
                 out.append("\r\n")
             }
             out.append("\r\n")
@@ -326,6 +345,8 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
             return out.written
         }
     }
+
+    private static func isStamped(_ name: HTTPField.Name) -> Bool { name == .date || name == .server }
 
     /// Where `encode` copies to, within the room it sized.
     private struct Output {

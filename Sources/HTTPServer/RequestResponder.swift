@@ -12,7 +12,10 @@ import StockCore
 public func configureConnection(
     _ pipeline: ChannelPipeline.SynchronousOperations, settings: ConnectionSettings, handler: some ChannelHandler
 ) throws {
-    try pipeline.addHandler(HTTP1ServerCodec(maxBodyBytes: settings.maxBodyBytes))
+    try pipeline.addHandler(
+        HTTP1ServerCodec(
+            maxBodyBytes: settings.maxBodyBytes,
+            stamp: HTTP1ServerCodec.Stamp(server: settings.server, dates: settings.dates)))
     try pipeline.addHandler(handler)
 }
 
@@ -137,12 +140,11 @@ public struct ConnectionSettings: Sendable {
         self.logger = logger
     }
 
-    /// The head `response` is written with: its fields, and the framing the layer adds.
+    /// The head `response` is written with: its fields and its length. `HTTP1ServerCodec`
+    /// stamps `Date` and `Server` as it writes the head (`Stamp`), so they cost no field edits.
     func frame(_ response: CodecResponse) -> HTTPResponse {
         var headers = response.headers
         headers[.contentLength] = String(response.body.count)
-        headers[.date] = dates.now()
-        headers[.server] = server
         return HTTPResponse(status: response.status, headerFields: headers)
     }
 }

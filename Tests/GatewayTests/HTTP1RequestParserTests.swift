@@ -232,6 +232,20 @@ struct HTTP1RequestParserTests {
         var custom = ByteBuffer()
         HTTP1ServerCodec.encode(HTTPResponse(status: .init(code: 200, reasonPhrase: "Fine")), into: &custom)
         #expect(String(buffer: custom) == "HTTP/1.1 200 Fine\r\n\r\n")
+        // Date and Server are stamped by the codec, in place of any the answer carries.
+        var replayed = HTTPFields()
+        replayed[.date] = "Mon, 01 Jan 2001 00:00:00 GMT"
+        replayed[.contentLength] = "0"
+        replayed[.server] = "someone else"
+        var stamped = ByteBuffer()
+        let dates = DateHeader()
+        HTTP1ServerCodec.encode(
+            HTTPResponse(status: .noContent, headerFields: replayed), into: &stamped,
+            stamp: .init(server: "StockGate/test", dates: dates))
+        let text = String(buffer: stamped)
+        #expect(text.hasPrefix("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nDate: "), "\(text)")
+        #expect(text.hasSuffix(" GMT\r\nServer: StockGate/test\r\n\r\n"), "\(text)")
+        #expect(!text.contains("2001") && !text.contains("someone"), "\(text)")
         var unnamed = ByteBuffer()
         HTTP1ServerCodec.encode(HTTPResponse(status: .init(code: 299)), into: &unnamed)
         #expect(String(buffer: unnamed) == "HTTP/1.1 299 \r\n\r\n")
