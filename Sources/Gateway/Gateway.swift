@@ -118,6 +118,13 @@ public final class Gateway: Sendable {
         return nil
     }
 
+    /// `checkHealth()`'s answer when it needs no waiting (no store asked over the network): a
+    /// health route then answers without a task. nil when the store must be asked.
+    public var healthKnownNow: String?? {
+        if storage?.probesOverNetwork == true { return nil }
+        return .some(healthProblem)
+    }
+
     /// `healthProblem` after asking the store itself (a shared database over the network).
     public func checkHealth() async -> String? {
         if let problem = await storage?.probe() { return problem }

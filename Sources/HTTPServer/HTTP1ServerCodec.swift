@@ -317,7 +317,8 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
         for field in head.headerFields where stamped == nil || !Self.isStamped(field.name) {
             size += field.name.rawName.utf8.count + field.value.utf8.count + 4
         }
-        if let stamped { size += 18 + stamped.date.utf8.count + stamped.server.utf8.count }  // "Date: ", CRLF "Server: ", CRLF
+        // "Date: ", the date, CRLF "Server: ", the server, CRLF.
+        if let stamped { size += 18 + stamped.date.utf8.count + stamped.server.utf8.count }
         bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { buffer in
             var out = Output(at: buffer.baseAddress!)
             out.append("HTTP/1.1 ")

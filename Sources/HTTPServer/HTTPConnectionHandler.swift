@@ -177,7 +177,7 @@ public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChanne
                 let answer = await work()
                 // The task prefers this connection's loop, so it ends there as a rule: the answer
                 // is played at once, not queued as one more loop task (~1,500 instructions).
-                let play = {
+                let play: @Sendable () -> Void = {
                     let (handler, context, exchange) = loopBound.value
                     handler.play(answer, for: exchange, context: context)
                 }

@@ -266,6 +266,7 @@ extension PostgresStore: LedgerStore, ForwardJournal {
     }
 
     public var healthProblem: String? { unreachable.withLock { $0 } }
+    public var probesOverNetwork: Bool { true }
 
     /// `SELECT 1` on a pooled connection, given a second.
     public func probe() async -> String? {

@@ -10,17 +10,18 @@ struct HealthRoutes: RouteCollection {
                 [.get, .head], "/" + name, requirement: .anyone, placement: .both, name: name,
                 envelope: .gateway("this needs")
             ) { _ in
-                .later {
-                    if name == "readyz" && gateway.isDraining {
-                        return Answer(.json(.serviceUnavailable, ["status": "draining"]))
-                    }
-                    if let problem = await gateway.checkHealth() {
-                        return Answer(
-                            .json(.serviceUnavailable, ["status": "unavailable", "reason": .string(problem)]))
-                    }
-                    return Answer(.json(.ok, ["status": "ok"]))
+                if name == "readyz" && gateway.isDraining {
+                    return .answer(.json(.serviceUnavailable, ["status": "draining"]))
                 }
+                // Without a store to ask over the network the answer is known now: no task.
+                if let known = gateway.healthKnownNow { return .answer(Self.health(known)) }
+                return .later { Answer(Self.health(await gateway.checkHealth())) }
             }
         }
+    }
+
+    static func health(_ problem: String?) -> CodecResponse {
+        guard let problem else { return .json(.ok, ["status": "ok"]) }
+        return .json(.serviceUnavailable, ["status": "unavailable", "reason": .string(problem)])
     }
 }

@@ -42,12 +42,15 @@ public protocol LedgerStore: StockBackend, MovementReader, TrackingStore {
     /// Asks the store now whether it takes writes: nil when it does, else why not. A shared
     /// database is asked over the network (bounded to about a second); a file is checked.
     func probe() async -> String?
+    /// Whether `probe` asks over the network (else it is `healthProblem`, known at once).
+    var probesOverNetwork: Bool { get }
     /// Empties every table (contract testing only: `serve --enable-test-reset`).
     func reset() async throws
 }
 
 extension LedgerStore {
     public func probe() async -> String? { healthProblem }
+    public var probesOverNetwork: Bool { false }
 
     public func execute(_ command: Command, facts: RequestFacts) async throws -> Outcome {
         switch command {
