@@ -1,7 +1,9 @@
 import Dialects
 import HTTPServer
 import HTTPTypes
+import Operations
 import StockCore
+import Synchronization
 
 /// One route the server answers: its method(s) and path template, the role it needs, where it
 /// is served, how it refuses, and its handler. Every feature declares its routes in its own
@@ -25,6 +27,8 @@ final class ServedRoute: Sendable {
     /// The route's error envelope.
     let envelope: Envelope
     let handle: @Sendable (RouteRequest) -> Reply
+    /// Its request metrics, made at its first answer for the gateway's metrics then.
+    private let series = Mutex<(metrics: GatewayMetrics, series: GatewayMetrics.RequestSeries)?>(nil)
 
     init(
         _ methods: [HTTPRequest.Method]?, _ path: String, requirement: Requirement, placement: Placement = .traffic,
@@ -42,6 +46,16 @@ final class ServedRoute: Sendable {
         self.isDialectAPI = isDialectAPI
         self.envelope = envelope
         self.handle = handle
+    }
+
+    /// What an answer to this route records in `metrics`, made once.
+    func requestSeries(in metrics: GatewayMetrics) -> GatewayMetrics.RequestSeries {
+        series.withLock { cached in
+            if let cached, cached.metrics === metrics { return cached.series }
+            let made = metrics.requests(dialect: dialect, route: name)
+            cached = (metrics, made)
+            return made
+        }
     }
 
     /// `/healthz` and `/readyz`: answered to anyone, always, never throttled.
