@@ -188,10 +188,6 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
-    public func recordRequest(dialect: DialectID, route: String, status: Int, duration: Duration) {
-        requests(dialect: dialect, route: route).record(status: status, duration: duration)
-    }
-
     /// What answering one route records, made once for the route: its duration histogram, its
     /// counter for each status seen (a small table by status), and its dialect's traffic row,
     /// so that an answer records them without hashing its labels (~3,500 instructions per
@@ -222,8 +218,8 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
-    /// The series of a route (`route` is its name), from the same registry objects as
-    /// `recordRequest`'s.
+    /// The series of a route (`route` is its name): `stockgate_http_requests_total` and
+    /// `stockgate_http_request_duration_seconds` under its labels.
     public func requests(dialect: DialectID, route: String) -> RequestSeries {
         let dialect = dialect.rawValue
         return RequestSeries(
