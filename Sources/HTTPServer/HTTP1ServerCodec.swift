@@ -92,10 +92,17 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
         if buffered == nil || buffered!.readableBytes == 0 {
             buffered = bytes
         } else {
+            // What was parsed is let go first: appending behind it kept parsed bytes while
+            // reads kept ending mid-request (pipelining): 64 KiB per connection instead of
+            // 2 KiB in ConnectionLayerTests/pipelinedBufferBounded.
+            buffered!.discardReadBytes()
             buffered!.writeBuffer(&bytes)
         }
         parse(context: context)
     }
+
+    /// The bytes the buffer of unparsed input holds (tests: it stays bounded).
+    var bufferCapacity: Int { buffered?.capacity ?? 0 }
 
     /// Hands over what the buffer holds of the request being read (the next one, once the one
     /// before is answered).
