@@ -31,6 +31,10 @@ struct HTTP1ParseError: Error, Equatable {
     var reason: String
 
     static func bad(_ reason: String) -> HTTP1ParseError { HTTP1ParseError(status: .badRequest, reason: reason) }
+
+    static let headTooLarge = HTTP1ParseError(
+        status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"),
+        reason: "the request head is larger than \(HTTP1RequestParser.maxHeadBytes) bytes")
 }
 
 /// HTTP/1.0 and 1.1 requests (RFC 9112) read from a connection's bytes, one part at a time.
@@ -220,9 +224,7 @@ extension HTTP1RequestParser {
         if let found { return found }
         scanned = Swift.max(buffer.readableBytes - 1, 0)
         guard buffer.readableBytes <= Self.maxHeadBytes else {
-            throw HTTP1ParseError(
-                status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"),
-                reason: "the request head is larger than \(Self.maxHeadBytes) bytes")
+            throw .headTooLarge
         }
         return nil
     }
@@ -230,9 +232,7 @@ extension HTTP1RequestParser {
     /// The request line and fields, `bytes` ending with the last field's CRLF.
     private func parseHead(_ bytes: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> HTTP1RequestHead {
         guard bytes.count <= Self.maxHeadBytes else {
-            throw HTTP1ParseError(
-                status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"),
-                reason: "the request head is larger than \(Self.maxHeadBytes) bytes")
+            throw .headTooLarge
         }
         var lines = Lines(bytes)
         let requestLine = try RequestLine(lines.next() ?? UnsafeRawBufferPointer(rebasing: bytes[0..<0]))
@@ -369,8 +369,10 @@ private struct Framing {
     enum Meaning { case host, expectContinue, other }
 
     let http10: Bool
-    var lengths: [Substring] = []
+    /// `Content-Length`: seen at all, its value, and whether a value was no number or differed.
     var sawLength = false
+    var length: Int?
+    var badLength = false
     var codings: [Substring] = []
     var close = false
     var keepAliveAsked = false
@@ -400,8 +402,7 @@ private struct Framing {
                 }
             }
         case 14 where Self.named(name, "content-length"):
-            sawLength = true
-            lengths += Self.list(value)
+            noteLength(value)
         case 17 where Self.named(name, "transfer-encoding"):
             codings += Self.list(value)
         default:
@@ -422,11 +423,40 @@ private struct Framing {
             return nil
         }
         guard sawLength else { return nil }
-        guard let first = lengths.first else { throw .bad("Content-Length is not one decimal number") }
-        guard first.count <= 18, first.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let length = Int(first),
-            lengths.allSatisfy({ $0 == first })
-        else { throw .bad("Content-Length is not one decimal number") }
+        guard !badLength, let length else { throw .bad("Content-Length is not one decimal number") }
         return length
+    }
+
+    /// A `Content-Length` value: comma-separated decimals (empty elements ignored, OWS around
+    /// each), read from the bytes without a `String` (every request with a body has one).
+    private mutating func noteLength(_ value: UnsafeRawBufferPointer) {
+        sawLength = true
+        var index = 0
+        while index < value.count {
+            var end = index
+            while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
+            defer { index = end + 1 }
+            var start = index
+            var last = end
+            while start < last && (value[start] == 0x20 || value[start] == 0x09) { start += 1 }
+            while last > start && (value[last - 1] == 0x20 || value[last - 1] == 0x09) { last -= 1 }
+            guard start < last else { continue }
+            guard last - start <= 18 else {
+                badLength = true
+                continue
+            }
+            var number = 0
+            for position in start..<last {
+                let digit = value[position] &- 0x30
+                guard digit <= 9 else {
+                    badLength = true
+                    break
+                }
+                number = number * 10 + Int(digit)
+            }
+            if let length, length != number { badLength = true }
+            length = number
+        }
     }
 
     private static func named(_ name: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
