@@ -2,8 +2,10 @@
 #define CCURL_SHIM_H
 
 #include <curl/curl.h>
-// libcurl's multi-socket API is driven from an epoll loop (the hop floor in stockgate-bench).
+// libcurl's multi-socket API is driven from epoll loops (the engine's thread in CurlHTTP, and
+// the hop floor in stockgate-bench); an eventfd wakes the engine's.
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 // Typed shims for libcurl's variadic calls, which Swift cannot call directly.
 // One function per argument type; no logic here.

@@ -9,22 +9,28 @@ let curlGlobalInit: Void = {
 
 /// The thread that owns the curl multi handle.
 ///
-/// Other threads hand it transfers and cancellations through `inbox` and wake it with
-/// `curl_multi_wakeup` (thread-safe since curl 7.68). Everything else — adding and removing
-/// easy handles, `curl_multi_perform`, the callbacks, resuming continuations, freeing
-/// handles — happens on this one thread, in that order, so no handle is ever freed while
-/// libcurl still uses it.
+/// Other threads hand it transfers and cancellations through `inbox` and wake it through an
+/// eventfd. Everything else — adding and removing easy handles, driving libcurl, the
+/// callbacks, resuming continuations, freeing handles — happens on this one thread, in that
+/// order, so no handle is ever freed while libcurl still uses it.
+///
+/// libcurl is driven with its socket API (`curl_multi_socket_action`): the thread's epoll set
+/// watches the sockets libcurl names through its socket callback, and only a socket that is
+/// ready, or a timer that is due, is handed back to it. (`curl_multi_perform` instead walks
+/// every transfer in flight on each call, trying to read those that have nothing to read: with
+/// 16 transfers in flight, most of its work per answer was for the other 15.)
 final class CurlEngine: @unchecked Sendable {
-    // @unchecked: `multi` and `active` are touched only by the engine thread; `inbox` is a Mutex.
+    // @unchecked: `multi`, `active` and `deadline` are touched only by the engine thread;
+    // `inbox` is a Mutex; `poller` and `waker` are fixed descriptors.
     struct Inbox {
         var added: [Transfer] = []
         var cancelled: [UInt64] = []
         var stopping = false
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var stopped = false
-        /// The engine thread is (about to be) blocked in `curl_multi_poll`: only then does a
-        /// new transfer need `curl_multi_wakeup`. Otherwise the thread reads the inbox before
-        /// it polls again, and a wake-up would be a wasted write and context switch.
+        /// The engine thread is (about to be) blocked in `epoll_wait`: only then does a new
+        /// transfer need a wake-up. Otherwise the thread reads the inbox before it waits again,
+        /// and a wake-up would be a wasted write and context switch.
         var polling = false
         /// Easy handles of finished transfers, reset and ready for the next request.
         var spareHandles: [SpareHandle] = []
@@ -39,19 +45,48 @@ final class CurlEngine: @unchecked Sendable {
 
     /// Most finished easy handles kept for reuse.
     static let maxSpareHandles = 64
+    /// The epoll tag of the wake-up eventfd; libcurl's sockets are tagged with their descriptor.
+    static let wakeTag = UInt64.max
 
     let multi: UnsafeMutableRawPointer
     let inbox = Mutex(Inbox())
+    /// The epoll set of libcurl's sockets and `waker`.
+    private let poller: Int32
+    /// The eventfd other threads write to wake the engine thread.
+    private let waker: Int32
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
+    /// When libcurl wants `CURL_SOCKET_TIMEOUT` handled, in monotonic milliseconds; nil for never.
+    private var deadline: Int?
     private let nextID = Atomic<UInt64>(1)
 
     init(maxConnectionsPerHost: Int, maxTotalConnections: Int) {
         _ = curlGlobalInit
         multi = curl_multi_init()
+        poller = epoll_create1(Int32(EPOLL_CLOEXEC))
+        waker = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        precondition(poller >= 0 && waker >= 0, "no descriptor for the curl engine: errno \(errno)")
+        var wake = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: Self.wakeTag))
+        epoll_ctl(poller, EPOLL_CTL_ADD, waker, &wake)
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxTotalConnections)
         // HTTP/2 multiplexing where the server offers it.
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+        // The engine lives until its thread ends, after `stop`: the thread holds it.
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        _ = ccurl_multi_setopt_ptr(multi, CURLMOPT_SOCKETDATA, context)
+        _ = ccurl_multi_setopt_ptr(multi, CURLMOPT_TIMERDATA, context)
+        _ = ccurl_multi_setopt_socket_callback(multi) { _, socket, what, context, assigned in
+            guard let context else { return -1 }
+            Unmanaged<CurlEngine>.fromOpaque(context).takeUnretainedValue()
+                .watch(socket, what: what, known: assigned != nil)
+            return 0
+        }
+        _ = ccurl_multi_setopt_timer_callback(multi) { _, milliseconds, context in
+            guard let context else { return -1 }
+            let engine = Unmanaged<CurlEngine>.fromOpaque(context).takeUnretainedValue()
+            engine.deadline = milliseconds < 0 ? nil : CurlEngine.now() + milliseconds
+            return 0
+        }
         let thread = Thread { [self] in self.loop() }
         thread.name = "stockgate.curl"
         thread.start()
@@ -79,11 +114,16 @@ final class CurlEngine: @unchecked Sendable {
         if !kept { curl_easy_cleanup(easy) }
     }
 
-    // Every `curl_multi_wakeup` is made under the inbox lock and only while `stopped` is false:
-    // the engine thread sets `stopped` under that lock before `curl_multi_cleanup`, so no wake-up
-    // reaches a freed multi handle. (Before, a cancel after `stop`, or a submit that lost a race
-    // with it, called `curl_multi_wakeup` on freed memory: libcurl's magic-number check made that
-    // harmless most of the time, not always.)
+    // Every wake-up is made under the inbox lock and only while `stopped` is false: the engine
+    // thread sets `stopped` under that lock before it closes the eventfd, so no wake-up reaches
+    // a closed (or reused) descriptor. (Once, a cancel after `stop`, or a submit that lost a
+    // race with it, called `curl_multi_wakeup` on a freed multi handle.)
+
+    /// Makes the engine thread's `epoll_wait` return. Called under the inbox lock.
+    private func wake() {
+        var one: UInt64 = 1
+        _ = write(waker, &one, MemoryLayout<UInt64>.size)
+    }
 
     /// Queues a prepared transfer; false when the engine is stopping.
     func submit(_ transfer: Transfer) -> Bool {
@@ -92,7 +132,7 @@ final class CurlEngine: @unchecked Sendable {
             inbox.added.append(transfer)
             if inbox.polling {
                 inbox.polling = false
-                curl_multi_wakeup(multi)
+                wake()
             }
             return true
         }
@@ -102,7 +142,7 @@ final class CurlEngine: @unchecked Sendable {
         inbox.withLock { inbox in
             guard !inbox.stopped else { return }
             inbox.cancelled.append(id)
-            curl_multi_wakeup(multi)
+            wake()
         }
     }
 
@@ -113,7 +153,7 @@ final class CurlEngine: @unchecked Sendable {
                 if inbox.stopped { return true }
                 inbox.stopping = true
                 inbox.stopWaiters.append(continuation)
-                curl_multi_wakeup(multi)
+                wake()
                 return false
             }
             if alreadyStopped { continuation.resume() }
@@ -121,6 +161,7 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     private func loop() {
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
         while true {
             let (added, cancelled, stopping) = inbox.withLock { inbox in
                 defer {
@@ -131,6 +172,7 @@ final class CurlEngine: @unchecked Sendable {
             }
             for transfer in added {
                 active[transfer.easy] = transfer
+                // libcurl sets its timer to now: the timeout action below starts the transfer.
                 curl_multi_add_handle(multi, transfer.easy)
             }
             for id in cancelled {
@@ -147,29 +189,24 @@ final class CurlEngine: @unchecked Sendable {
                 }
                 break
             }
-            var running: Int32 = 0
-            curl_multi_perform(multi, &running)
-            var queued: Int32 = 0
-            while let message = curl_multi_info_read(multi, &queued) {
-                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
-                    let transfer = active[easy]
-                else { continue }
-                complete(transfer, result(of: transfer, code: message.pointee.data.result))
-            }
-            // Block only when nothing arrived meanwhile; decided under the lock callers queue
-            // under, so a transfer queued after this point always wakes the poll.
+            runTimerIfDue()
+            // Block only when nothing arrived meanwhile (else just look at the sockets); decided
+            // under the lock callers queue under, so a transfer queued after this point always
+            // wakes the wait.
             let idle = inbox.withLock { inbox -> Bool in
                 guard inbox.added.isEmpty, inbox.cancelled.isEmpty, !inbox.stopping else { return false }
                 inbox.polling = true
                 return true
             }
-            if idle {
-                var ready: Int32 = 0
-                curl_multi_poll(multi, nil, 0, 1000, &ready)
-                inbox.withLock { $0.polling = false }
+            let wait = idle ? deadline.map { Int32(clamping: min(1000, max(0, $0 - Self.now()))) } ?? 1000 : 0
+            let count = epoll_wait(poller, &events, Int32(events.count), wait)
+            if idle { inbox.withLock { $0.polling = false } }
+            for event in events.prefix(Int(max(count, 0))) {
+                act(on: event)
             }
+            runTimerIfDue()
         }
-        // `stopped` before the cleanup: from here on nobody wakes the multi handle.
+        // `stopped` before the descriptors close: from here on nobody wakes the thread.
         let (waiters, spares) = inbox.withLock { inbox -> ([CheckedContinuation<Void, Never>], [SpareHandle]) in
             inbox.stopped = true
             defer {
@@ -179,8 +216,71 @@ final class CurlEngine: @unchecked Sendable {
             return (inbox.stopWaiters, inbox.spareHandles)
         }
         curl_multi_cleanup(multi)
+        close(waker)
+        close(poller)
         for spare in spares { curl_easy_cleanup(spare.easy) }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Hands one ready descriptor to libcurl (or empties the eventfd), then collects what ended.
+    private func act(on event: epoll_event) {
+        guard event.data.u64 != Self.wakeTag else {
+            var count: UInt64 = 0
+            _ = read(waker, &count, MemoryLayout<UInt64>.size)
+            return
+        }
+        var flags: Int32 = 0
+        if event.events & EPOLLIN.rawValue != 0 { flags |= CURL_CSELECT_IN }
+        if event.events & EPOLLOUT.rawValue != 0 { flags |= CURL_CSELECT_OUT }
+        if event.events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { flags |= CURL_CSELECT_ERR }
+        var running: Int32 = 0
+        curl_multi_socket_action(multi, Int32(truncatingIfNeeded: event.data.u64), flags, &running)
+        collectFinished()
+    }
+
+    /// Gives libcurl its timeout action when its timer is due, then collects what ended.
+    private func runTimerIfDue() {
+        guard let due = deadline, Self.now() >= due else { return }
+        deadline = nil
+        var running: Int32 = 0
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
+        collectFinished()
+    }
+
+    private func collectFinished() {
+        var queued: Int32 = 0
+        while let message = curl_multi_info_read(multi, &queued) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                let transfer = active[easy]
+            else { continue }
+            complete(transfer, result(of: transfer, code: message.pointee.data.result))
+        }
+    }
+
+    /// libcurl's socket callback: what to watch `socket` for from now on. `known` says whether
+    /// it is in the epoll set already (marked with `curl_multi_assign` when added; libcurl
+    /// forgets the mark when it removes the socket).
+    fileprivate func watch(_ socket: Int32, what: Int32, known: Bool) {
+        guard what != CURL_POLL_REMOVE else {
+            // The socket may be closed already, which took it out of the set: nothing to undo.
+            epoll_ctl(poller, EPOLL_CTL_DEL, socket, nil)
+            return
+        }
+        var wanted: UInt32 = 0
+        if what & CURL_POLL_IN != 0 { wanted |= EPOLLIN.rawValue }
+        if what & CURL_POLL_OUT != 0 { wanted |= EPOLLOUT.rawValue }
+        var event = epoll_event(events: wanted, data: epoll_data_t(u64: UInt64(UInt32(bitPattern: socket))))
+        if epoll_ctl(poller, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event) != 0 {
+            // The mark and the set disagree (a descriptor closed and reused): the other way.
+            epoll_ctl(poller, known ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, socket, &event)
+        }
+        if !known { curl_multi_assign(multi, socket, Unmanaged.passUnretained(self).toOpaque()) }
+    }
+
+    static func now() -> Int {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return time.tv_sec * 1000 + time.tv_nsec / 1_000_000
     }
 
     /// Takes the transfer out of the multi handle, resumes its caller, frees its handle.

@@ -6,7 +6,7 @@ internal import CCurl
 final class Transfer: @unchecked Sendable {
     // @unchecked: every mutable field is read and written on the engine thread only (the
     // queue hands the object over under a lock, and libcurl calls the callbacks on that
-    // thread from curl_multi_perform).
+    // thread from curl_multi_socket_action).
     let id: UInt64
     let easy: UnsafeMutableRawPointer
     /// Takes the easy handle back when the transfer is over.
