@@ -8,10 +8,10 @@ enum FaultedDelivery {
     /// `truncate`: the head with the whole body's length, half the body, then the connection
     /// closes.
     static func truncate(_ head: HTTPResponse, body: [UInt8], context: ChannelHandlerContext) {
-        context.write(NIOAny(HTTPResponsePart.head(head)), promise: nil)
+        context.write(NIOAny(ResponseOut.part(.head(head))), promise: nil)
         if body.count / 2 > 0 {
             let half = context.channel.allocator.buffer(bytes: body.prefix(body.count / 2))
-            context.write(NIOAny(HTTPResponsePart.body(half)), promise: nil)
+            context.write(NIOAny(ResponseOut.part(.body(half))), promise: nil)
         }
         context.flush()
         context.close(promise: nil)
@@ -39,7 +39,7 @@ enum FaultedDelivery {
         _ head: HTTPResponse, body: [UInt8], size: Int, interval: Duration, context: ChannelHandlerContext,
         done: @escaping () -> Void
     ) {
-        context.writeAndFlush(NIOAny(HTTPResponsePart.head(head)), promise: nil)
+        context.writeAndFlush(NIOAny(ResponseOut.part(.head(head))), promise: nil)
         piece(
             from: 0, of: body, size: size, interval: interval,
             NIOLoopBound((context, done), eventLoop: context.eventLoop))
@@ -55,7 +55,8 @@ enum FaultedDelivery {
         guard offset < body.count else { return done() }
         let end = min(offset + size, body.count)
         context.writeAndFlush(
-            NIOAny(HTTPResponsePart.body(context.channel.allocator.buffer(bytes: body[offset..<end]))), promise: nil)
+            NIOAny(ResponseOut.part(.body(context.channel.allocator.buffer(bytes: body[offset..<end])))),
+            promise: nil)
         _ = context.eventLoop.scheduleTask(in: TimeAmount(interval)) {
             piece(from: end, of: body, size: size, interval: interval, bound)
         }

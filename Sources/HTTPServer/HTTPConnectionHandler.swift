@@ -14,7 +14,7 @@ import StockCore
 /// the client half-closes, and on shutdown (`ChannelShouldQuiesceEvent`) once answered.
 public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPRequestPart
-    public typealias OutboundOut = HTTPResponsePart
+    public typealias OutboundOut = ResponseOut
 
     enum State {
         case idle  // between requests
@@ -233,14 +233,12 @@ public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChanne
         let wasWriting = writing
         writing = true
         var response = response
-        if !headAndBodySent {
-            context.write(wrapOutboundOut(.head(head(of: &response, for: exchange))), promise: nil)
-            if !isHead && !response.body.isEmpty {
-                let body = context.channel.allocator.buffer(bytes: response.body)
-                context.write(wrapOutboundOut(.body(body)), promise: nil)
-            }
+        if headAndBodySent {
+            context.writeAndFlush(wrapOutboundOut(.part(.end(nil))), promise: nil)
+        } else {
+            let head = head(of: &response, for: exchange)
+            context.writeAndFlush(wrapOutboundOut(.whole(head, body: isHead ? [] : response.body)), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         writing = wasWriting
         responder.answered(exchange, response: response)
         if finishing, case .idle = state { finishAnswer(context: context) }
