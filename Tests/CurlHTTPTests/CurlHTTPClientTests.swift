@@ -99,6 +99,13 @@ struct CurlHTTPClientTests {
             #expect(response.status == 201)
             #expect(response.header("x-method") == "POST")
             #expect(response.header("X-Seen-Custom") == "yes")
+            #expect(response.header("X-Not-Sent") == nil)
+            // Every line in order, names as sent, values trimmed, the status line not among them.
+            let lowered = response.headers.map { ($0.name.lowercased(), $0.value) }
+            #expect(lowered.contains { $0 == ("x-method", "POST") })
+            #expect(lowered.contains { $0 == ("x-seen-custom", "yes") })
+            #expect(!response.headers.contains { $0.name.hasPrefix("HTTP/") || $0.value.hasSuffix("\r") })
+            #expect(lowered.filter { $0.0 == "x-method" }.count == 1)
             #expect(String(decoding: response.body, as: UTF8.self) == #"{"quantity": 0.1}"#)
         }
     }

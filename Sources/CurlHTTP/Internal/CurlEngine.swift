@@ -316,7 +316,7 @@ final class CurlEngine: @unchecked Sendable {
         }
         return .success(
             CurlResponse(
-                status: status, headers: transfer.headers, body: transfer.body, httpVersion: versionText,
+                status: status, headerLines: transfer.headerLines, body: transfer.body, httpVersion: versionText,
                 newConnections: connects))
     }
 

@@ -16,7 +16,7 @@ final class Transfer: @unchecked Sendable {
     var continuation: CheckedContinuation<CurlResponse, any Error>?
 
     var status = 0
-    var headers: [(name: String, value: String)] = []
+    var headerLines: [UInt8] = []
     var body: [UInt8] = []
     var exceededLimit = false
     /// A write's body, handed to libcurl by `readBody` (never as `POSTFIELDS`, which libcurl
@@ -70,27 +70,17 @@ final class Transfer: @unchecked Sendable {
         return true
     }
 
-    /// One header line as libcurl hands it over (`Name: value\r\n`), read as bytes: two
-    /// strings per header, nothing else.
+    /// One header line as libcurl hands it over (`Name: value\r\n`), kept as it came: the
+    /// lines are read into fields only when asked (`CurlResponse.header`).
     func appendHeaderLine(_ bytes: UnsafeRawBufferPointer) {
-        var end = bytes.count
-        while end > 0, bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D { end -= 1 }
-        if end >= 5, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
-            bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/")
+        if bytes.count >= 5, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"),
+            bytes[2] == UInt8(ascii: "T"), bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/")
         {
             // A new response (after 100 Continue, or a proxy's CONNECT): start over.
-            headers.removeAll()
+            headerLines.removeAll(keepingCapacity: true)
             return
         }
-        guard let colon = bytes[..<end].firstIndex(of: UInt8(ascii: ":")) else { return }
-        var valueStart = colon + 1
-        while valueStart < end, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
-        var valueEnd = end
-        while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-        headers.append(
-            (
-                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<colon]), as: UTF8.self),
-                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
-            ))
+        headerLines.append(contentsOf: bytes)
+        if bytes.last != 0x0A { headerLines.append(0x0A) }
     }
 }
