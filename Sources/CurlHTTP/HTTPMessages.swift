@@ -90,53 +90,64 @@ public struct CurlResponse: Sendable {
         var fields: [(name: String, value: String)] = []
         forEachField { name, value in
             fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
-            return true
         }
         return fields
     }
 
     /// The first value of a header, its name matched ignoring ASCII case, read from the bytes
-    /// (no copies of the other lines).
+    /// in one pass: a line whose start is not the name is skipped to its end.
     public func header(_ name: String) -> String? {
-        var found: String?
-        forEachField { fieldName, value in
-            guard Self.sameName(fieldName, name.utf8) else { return true }
-            found = String(decoding: value, as: UTF8.self)
-            return false
-        }
-        return found
-    }
-
-    /// Each `name: value` line's name and value (blanks around the value trimmed); lines
-    /// without a colon are skipped. `body` returns false to stop.
-    private func forEachField(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool) {
-        headerLines.withUnsafeBytes { bytes in
-            var start = 0
-            while start < bytes.count {
-                var lineEnd = start
-                while lineEnd < bytes.count, bytes[lineEnd] != 0x0A { lineEnd += 1 }
-                let next = lineEnd + 1
-                var end = lineEnd
-                while end > start, bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D { end -= 1 }
-                var colon = start
-                while colon < end, bytes[colon] != UInt8(ascii: ":") { colon += 1 }
-                if colon < end {
-                    var valueStart = colon + 1
-                    while valueStart < end, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
-                    var valueEnd = end
-                    while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 {
-                        valueEnd -= 1
+        var name = name
+        return name.withUTF8 { wanted in
+            headerLines.withUnsafeBytes { bytes -> String? in
+                var start = 0
+                while start < bytes.count {
+                    var end = start
+                    while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+                    let colon = start + wanted.count
+                    if colon < end, bytes[colon] == UInt8(ascii: ":"),
+                        Self.sameName(UnsafeRawBufferPointer(rebasing: bytes[start..<colon]), wanted)
+                    {
+                        return String(decoding: Self.trimmed(bytes, from: colon + 1, to: end), as: UTF8.self)
                     }
-                    let name = UnsafeRawBufferPointer(rebasing: bytes[start..<colon])
-                    let value = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])
-                    if !body(name, value) { return }
+                    start = end + 1
                 }
-                start = next
+                return nil
             }
         }
     }
 
-    static func sameName(_ a: UnsafeRawBufferPointer, _ b: String.UTF8View) -> Bool {
+    /// The value between `from` and `to` without the line's end and the blanks around it.
+    private static func trimmed(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UnsafeRawBufferPointer {
+        var start = from
+        var end = to
+        while end > start, bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D { end -= 1 }
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+    }
+
+    /// Each `name: value` line's name and value (blanks around the value trimmed); lines
+    /// without a colon are skipped.
+    private func forEachField(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        headerLines.withUnsafeBytes { bytes in
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+                var colon = start
+                while colon < end, bytes[colon] != UInt8(ascii: ":") { colon += 1 }
+                if colon < end {
+                    body(
+                        UnsafeRawBufferPointer(rebasing: bytes[start..<colon]),
+                        Self.trimmed(bytes, from: colon + 1, to: end))
+                }
+                start = end + 1
+            }
+        }
+    }
+
+    static func sameName(_ a: UnsafeRawBufferPointer, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         a.count == b.count
             && a.elementsEqual(b) { x, y in
                 x == y || (x | 0x20 == y | 0x20 && (0x61...0x7A).contains(x | 0x20))
