@@ -13,9 +13,9 @@ public enum ResponseOut: Sendable {
 }
 
 /// HTTP/1.x on one connection, in one handler: bytes in, `HTTPRequestPart`s to the handler
-/// above; `ResponseOut`s from it (HTTPTypes' parts, or a whole answer at once), bytes out. It replaces NIO's HTTP/1 decoder, encoder,
-/// pipelining handler and conversion to HTTPTypes (four handlers, each crossing paid per part),
-/// and keeps what they did:
+/// above; `ResponseOut`s from it (HTTPTypes' parts, or a whole answer at once), bytes out. It
+/// replaces NIO's HTTP/1 decoder, encoder, pipelining handler and conversion to HTTPTypes (four
+/// handlers, each crossing paid per part), and keeps what they did:
 ///
 /// - **One request at a time, answered in order.** The next request is parsed only once the
 ///   answer to the one before has been written; bytes pipelined behind it wait in the buffer,
@@ -40,7 +40,6 @@ public enum ResponseOut: Sendable {
 ///   with `Connection: close`, unless an answer is being written; the handler above then
 ///   closes the connection.
 final class HTTP1ServerCodec: ChannelDuplexHandler {
-
     typealias InboundIn = ByteBuffer
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = ResponseOut
