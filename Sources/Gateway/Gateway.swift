@@ -118,12 +118,10 @@ public final class Gateway: Sendable {
         return nil
     }
 
-    /// `checkHealth()`'s answer when it needs no waiting (no store asked over the network): a
-    /// health route then answers without a task. nil when the store must be asked.
-    public var healthKnownNow: String?? {
-        if storage?.probesOverNetwork == true { return nil }
-        return .some(healthProblem)
-    }
+    /// Whether `checkHealth()` must wait for the store (a shared database asked over the
+    /// network). When it need not, its answer is `healthProblem`, and a health route answers
+    /// without a task.
+    public var healthNeedsAsking: Bool { storage?.probesOverNetwork == true }
 
     /// `healthProblem` after asking the store itself (a shared database over the network).
     public func checkHealth() async -> String? {

@@ -14,7 +14,7 @@ struct HealthRoutes: RouteCollection {
                     return .answer(.json(.serviceUnavailable, ["status": "draining"]))
                 }
                 // Without a store to ask over the network the answer is known now: no task.
-                if let known = gateway.healthKnownNow { return .answer(Self.health(known)) }
+                guard gateway.healthNeedsAsking else { return .answer(Self.health(gateway.healthProblem)) }
                 return .later { Answer(Self.health(await gateway.checkHealth())) }
             }
         }
