@@ -173,7 +173,9 @@ public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChanne
             let executor = self.executor ?? EventLoopTaskExecutor(context.eventLoop)
             self.executor = executor
             let loopBound = NIOLoopBound((self, context, exchange), eventLoop: context.eventLoop)
-            Task(executorPreference: executor) {
+            // Started here, on the loop, up to its first suspension: not queued behind the
+            // loop's other work first, a round trip through the loop's task queue saved.
+            Task.immediate(executorPreference: executor) {
                 let answer = await work()
                 // The task prefers this connection's loop, so it ends there as a rule: the answer
                 // is played at once, not queued as one more loop task (~1,500 instructions).
