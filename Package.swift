@@ -74,6 +74,8 @@ let package = Package(
             dependencies: [
                 "StockCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for the journal row's values bound without GRDB's boxing.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -173,7 +173,12 @@ extension Ledger {
                     WHERE id = ?
                     """)
             for (id, state) in states {
-                try statement.execute(arguments: [state.rawValue, state.rawValue, now, id])
+                var values = Bindings(statement)
+                try values.text(state.rawValue)
+                try values.text(state.rawValue)
+                try values.integer(now)
+                try values.integer(id)
+                try statement.execute()
             }
             return Self.date(now)
         }

@@ -64,6 +64,46 @@ struct StoreBehaviourTests {
         }
     }
 
+    /// The SQLite ledger binds a journal row's 20 values through SQLite's C API: each column
+    /// reads back as written — text exactly, an empty text as '' (not NULL), an absent value as
+    /// NULL, integers and the overage flag as such.
+    @Test("a journal row reads back every field as written, '' apart from nothing", arguments: StoreKind.testable)
+    func journalRowFields(_ kind: StoreKind) async throws {
+        try await withStore(kind, catalog: testCatalog) { store in
+            var extras = MovementExtras()
+            extras["batchReference"] = .string("B-7 ünïcode")
+            let full = Movement(
+                product: "mug", quantity: q("0.100"), from: "supplier", to: "floor", reason: "restock",
+                reference: "", description: "a text with 'quotes', a \"quote\" and € signs", user: "ana",
+                sourceSystem: "pos-3", externalID: "ext-42", allowOverage: true, extras: extras)
+            let bare = Movement(product: "tea", quantity: q("1"), from: "floor", to: "back")
+            let rows = try await store.journalForwarded(
+                [full, bare], backend: "shop", facts: keyedFacts, state: .applied)
+            let ids = rows.compactMap(\.id)
+            #expect(ids.count == 2)
+            let reversal = try await store.journalForwarded(
+                [Movement(product: "mug", quantity: q("0.100"), from: "floor", to: "supplier", reverses: ids[0])],
+                backend: "shop", facts: facts, state: .sent)
+            let read = try #require(try await store.movement(id: ids[0]))
+            #expect(read.product == "mug" && read.quantity == q("0.100"))
+            #expect(read.from == "supplier" && read.to == "floor" && read.reason == "restock")
+            #expect(read.reference == "", "an empty text stays empty, not absent")
+            #expect(read.description == "a text with 'quotes', a \"quote\" and € signs")
+            #expect(read.user == "ana" && read.sourceSystem == "pos-3" && read.externalID == "ext-42")
+            #expect(read.allowOverage && read.state == .applied && read.backend == "shop")
+            #expect(read.extras == extras)
+            #expect(read.dialect == "stockgate" && read.requestID == "req-1" && read.idempotencyKey == "key-1")
+            #expect(read.createdAt != nil && read.appliedAt == read.createdAt && read.reverses == nil)
+            let plain = try #require(try await store.movement(id: ids[1]))
+            #expect(plain.reason == nil && plain.reference == nil && plain.description == nil && plain.user == nil)
+            #expect(plain.sourceSystem == nil && plain.externalID == nil && !plain.allowOverage && plain.extras.isEmpty)
+            let reversalID = try #require(reversal.first?.id)
+            let back = try #require(try await store.movement(id: reversalID))
+            #expect(back.reverses == ids[0] && back.state == .sent && back.appliedAt == nil)
+            #expect(back.idempotencyKey == nil && back.requestID == "req-1")
+        }
+    }
+
     @Test(
         "journal queries: each backend's rows by product, location and time, apart from the embedded ledger's",
         arguments: StoreKind.testable)
