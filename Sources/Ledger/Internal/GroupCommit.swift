@@ -6,11 +6,12 @@ import Synchronization
 /// Group commit: writes that arrive while a commit is being made wait for it to finish and
 /// then share the next transaction, so many callers pay for one WAL fsync together.
 ///
-/// Each write runs in a savepoint of its own inside the shared transaction: a write that
-/// throws is rolled back alone and gets its error, the others are kept. A caller is answered
-/// only after the transaction holding its write has committed (with `synchronous = FULL`,
-/// after the fsync), so "acknowledged" still means "on disk". If the commit itself fails,
-/// every write in it fails and nothing of it is applied.
+/// A write that throws is rolled back alone and gets its error, the others are kept: the group
+/// runs in one transaction without savepoints, and only if one of its writes throws is that
+/// transaction rolled back and the group run again with each write in a savepoint of its own.
+/// A caller is answered only after the transaction holding its write has committed (with
+/// `synchronous = FULL`, after the fsync), so "acknowledged" still means "on disk". If the
+/// commit itself fails, every write in it fails and nothing of it is applied.
 ///
 /// Nobody waits on a timer: the first write of an idle ledger commits at once, alone; writes
 /// arriving during that commit form the next group. Under load the groups grow by themselves.
@@ -22,7 +23,8 @@ import Synchronization
 /// light — BENCHMARKS.md.) The thread ends after `idleExit` without writes and is started again
 /// by the next one.
 final class GroupCommit: @unchecked Sendable {
-    /// One write: its body (run inside its own savepoint) and the way to answer its caller.
+    /// One write: its body (which touches only the database and its own result, so it may run
+    /// twice: see `runTogether`) and the way to answer its caller.
     struct Job: Sendable {
         /// Whether its caller waits for the disk (`synchronous = FULL`); a group of writes none
         /// of which does commits without an fsync, and reaches the disk with the next one that does.
@@ -128,30 +130,10 @@ final class GroupCommit: @unchecked Sendable {
             try precheck()
             let durable = group.contains(where: \.durable)
             let failures = try writer.writeWithoutTransaction { db -> [(any Error)?] in
-                var failures: [(any Error)?] = Array(repeating: nil, count: group.count)
                 if !durable { try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute() }
                 defer { if !durable { try? db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute() } }
-                try db.inTransaction {
-                    // Prepared once per connection: GRDB's inSavepoint would parse its SQL per write.
-                    let savepoint = try db.cachedStatement(sql: "SAVEPOINT stockgate_write")
-                    let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT stockgate_write")
-                    let rollback = try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT stockgate_write")
-                    for (index, job) in group.enumerated() {
-                        try savepoint.execute()
-                        do {
-                            try job.body(db)
-                        } catch {
-                            failures[index] = error
-                            // Some errors (SQLITE_FULL, SQLITE_IOERR) abort the whole transaction,
-                            // and the rollback to the savepoint then fails with SQLITE_ABORT: the
-                            // group fails with the cause, not with the failed rollback.
-                            do { try rollback.execute() } catch { throw failures[index]! }
-                        }
-                        try release.execute()
-                    }
-                    return .commit
-                }
-                return failures
+                if try Self.runTogether(group, db: db) { return Array(repeating: nil, count: group.count) }
+                return try Self.runApart(group, db: db)
             }
             groups.add(1, ordering: .relaxed)
             failure.withLock { $0 = nil }
@@ -164,6 +146,55 @@ final class GroupCommit: @unchecked Sendable {
             let answered = Self.unavailable(error) ?? error
             for job in group { job.finish(answered) }
         }
+    }
+
+    /// The group's writes in one transaction, none in a savepoint of its own: what almost every
+    /// group is (a move refuses an item by its answer, not by throwing). If one throws, the whole
+    /// transaction is rolled back and false returned, for `runApart` to run the group again.
+    /// A write's body reads and writes only the database and its own result, so running it again
+    /// after the rollback does what running it once would have.
+    private static func runTogether(_ group: [Job], db: Database) throws -> Bool {
+        var together = true
+        try db.inTransaction {
+            for job in group {
+                do {
+                    try job.body(db)
+                } catch {
+                    together = false
+                    return .rollback
+                }
+            }
+            return .commit
+        }
+        return together
+    }
+
+    /// The group's writes in one transaction, each in a savepoint of its own: a write that
+    /// throws is rolled back alone and gets its error.
+    /// - Returns: each write's error, nil for those kept.
+    private static func runApart(_ group: [Job], db: Database) throws -> [(any Error)?] {
+        var failures: [(any Error)?] = Array(repeating: nil, count: group.count)
+        try db.inTransaction {
+            // Prepared once per connection: GRDB's inSavepoint would parse its SQL per write.
+            let savepoint = try db.cachedStatement(sql: "SAVEPOINT stockgate_write")
+            let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT stockgate_write")
+            let rollback = try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT stockgate_write")
+            for (index, job) in group.enumerated() {
+                try savepoint.execute()
+                do {
+                    try job.body(db)
+                } catch {
+                    failures[index] = error
+                    // Some errors (SQLITE_FULL, SQLITE_IOERR) abort the whole transaction,
+                    // and the rollback to the savepoint then fails with SQLITE_ABORT: the
+                    // group fails with the cause, not with the failed rollback.
+                    do { try rollback.execute() } catch { throw failures[index]! }
+                }
+                try release.execute()
+            }
+            return .commit
+        }
+        return failures
     }
 }
 
