@@ -16,6 +16,15 @@ struct HTTP1RequestHead {
     var expectsContinue: Bool
     /// `Content-Length`, when the body is framed by it.
     var declaredLength: Int?
+    /// The body is framed by `Transfer-Encoding: chunked`.
+    var chunked: Bool
+
+    /// The body as the framing announced it.
+    var body: RequestBody {
+        if chunked { return .chunked }
+        if let declaredLength, declaredLength > 0 { return .length(declaredLength) }
+        return .none
+    }
 }
 
 /// One piece of a request, in order: its head, its body in as many parts as it arrives in, its end.
@@ -199,7 +208,7 @@ extension HTTP1RequestParser {
         if let length = head.declaredLength {
             state = .fixed(length)
         } else {
-            state = head.request.headerFields[.transferEncoding] == nil ? .fixed(0) : .chunkSize
+            state = head.chunked ? .chunkSize : .fixed(0)
         }
         return head
     }
@@ -262,7 +271,7 @@ extension HTTP1RequestParser {
             headerFields: fields)
         return HTTP1RequestHead(
             request: request, http10: requestLine.http10, keepAlive: framing.keepAlive,
-            expectsContinue: framing.expectsContinue, declaredLength: length)
+            expectsContinue: framing.expectsContinue, declaredLength: length, chunked: !framing.codings.isEmpty)
     }
 
     /// `name: value` (RFC 9112 §5): the name a token right before the colon, the value without

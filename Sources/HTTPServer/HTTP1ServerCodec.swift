@@ -12,7 +12,34 @@ public enum ResponseOut: Sendable {
     case whole(HTTPResponse, body: [UInt8])
 }
 
-/// HTTP/1.x on one connection, in one handler: bytes in, `HTTPRequestPart`s to the handler
+/// What `HTTP1ServerCodec` hands the handler above: a request's head with what its framing
+/// says of the body (read once by the parser, so the handler reads no field for it), the
+/// body's parts as they arrive, and the request's end.
+public enum RequestIn: Sendable {
+    case head(HTTPRequest, body: RequestBody)
+    case body(ByteBuffer)
+    case end
+}
+
+/// A request's body as its head announced it.
+public enum RequestBody: Sendable, Equatable {
+    /// No body: neither `Content-Length` (or a length of 0) nor `Transfer-Encoding`.
+    case none
+    /// `Content-Length` of more than 0 bytes.
+    case length(Int)
+    /// `Transfer-Encoding: chunked`: the length is known only at its end.
+    case chunked
+
+    public var announced: Bool { self != .none }
+
+    /// The length `Content-Length` declared, when it framed the body.
+    public var declaredLength: Int? {
+        if case .length(let length) = self { return length }
+        return nil
+    }
+}
+
+/// HTTP/1.x on one connection, in one handler: bytes in, `RequestIn`s to the handler
 /// above; `ResponseOut`s from it (HTTPTypes' parts, or a whole answer at once), bytes out. It
 /// replaces NIO's HTTP/1 decoder, encoder, pipelining handler and conversion to HTTPTypes (four
 /// handlers, each crossing paid per part), and keeps what they did:
@@ -41,7 +68,7 @@ public enum ResponseOut: Sendable {
 ///   closes the connection.
 final class HTTP1ServerCodec: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
-    typealias InboundOut = HTTPRequestPart
+    typealias InboundOut = RequestIn
     typealias OutboundIn = ResponseOut
     typealias OutboundOut = ByteBuffer
 
@@ -146,7 +173,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
             current = Current(
                 keepAlive: head.keepAlive, http10: head.http10,
                 expectsContinue: head.expectsContinue && head.declaredLength.map { $0 <= maxBodyBytes } ?? true)
-            context.fireChannelRead(wrapInboundOut(.head(head.request)))
+            context.fireChannelRead(wrapInboundOut(.head(head.request, body: head.body)))
         case .body(let body):
             current?.expectsContinue = false
             context.fireChannelRead(wrapInboundOut(.body(body)))
@@ -157,7 +184,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
                 stopped = true
                 buffered = nil
             }
-            context.fireChannelRead(wrapInboundOut(.end(nil)))
+            context.fireChannelRead(wrapInboundOut(.end))
         }
     }
 

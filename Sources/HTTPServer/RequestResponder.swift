@@ -149,13 +149,6 @@ public struct ConnectionSettings: Sendable {
     }
 }
 
-extension HTTPFields {
-    /// HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body.
-    var announceBody: Bool { self[.contentLength].map { $0 != "0" } ?? (self[.transferEncoding] != nil) }
-
-    var declaredLength: Int? { self[.contentLength].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-}
-
 extension GatewayError {
     static func tooLarge(_ limit: Int) -> GatewayError {
         GatewayError(code: .tooLarge, message: "request body is larger than \(limit) bytes")

@@ -201,6 +201,30 @@ struct HTTP1RequestParserTests {
         #expect(Self.refusal(endless)?.reason.contains("longer than") == true)
     }
 
+    /// The connection handler reads whether a body comes, and its declared length, from what the
+    /// parser says with the head, not from the fields again.
+    @Test(
+        "a head says what its framing announced: no body, a length (one number, or a list that agrees), chunked",
+        arguments: [
+            ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", RequestBody.none),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", .none),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 00\r\n\r\n", .none),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", .length(5)),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", .length(5)),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n", .length(7)),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", .chunked),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n", .chunked),
+            ("POST / HTTP/1.0\r\n\r\n", .none),
+        ])
+    func announcedBody(_ text: String, _ expected: RequestBody) throws {
+        var parser = HTTP1RequestParser()
+        var buffer = ByteBuffer(string: text)
+        guard case .head(let head) = try parser.next(&buffer) else { Issue.record("no head"); return }
+        #expect(head.body == expected)
+        #expect(head.body.announced == (expected != .none))
+        #expect(head.body.declaredLength == { if case .length(let n) = expected { n } else { nil } }())
+    }
+
     @Test("nothing after a request's end is taken until the next is expected; a part in waiting is not lost")
     func stopsAtEnd() throws {
         var parser = HTTP1RequestParser()
