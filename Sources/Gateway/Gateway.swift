@@ -447,14 +447,15 @@ public final class Gateway: Sendable {
         _ batch: BatchOutcome, command: Command, dialect: DialectID, routed: any StockBackend, facts: RequestFacts,
         log: inout CodecResponse.LogFacts, losses: inout (dropped: [String], truncated: [String])
     ) async {
-        if let pusher, let store = routed as? any LedgerStore, !batch.succeeded.isEmpty {
+        let applied = batch.appliedCount
+        if let pusher, let store = routed as? any LedgerStore, applied > 0 {
             await pusher.movementsApplied(batch.succeeded, facts: facts, store: store, catalog: catalog)
         }
         guard !batch.replayed else { return }
-        log.itemsApplied += batch.succeeded.count
-        log.itemsFailed += batch.items.count - batch.succeeded.count
-        metrics.recordMovementsApplied(dialect: dialect, count: batch.succeeded.count)
-        if case .move(let sent) = command, let remote = routed as? RemoteBackend, !batch.succeeded.isEmpty {
+        log.itemsApplied += applied
+        log.itemsFailed += batch.items.count - applied
+        metrics.recordMovementsApplied(dialect: dialect, count: applied)
+        if case .move(let sent) = command, let remote = routed as? RemoteBackend, applied > 0 {
             let lost = remote.losses(sent, dialect: dialect)
             losses.dropped += lost.dropped.filter { !losses.dropped.contains($0) }
             losses.truncated += lost.truncated.filter { !losses.truncated.contains($0) }

@@ -71,7 +71,7 @@ extension Ledger {
             }
             return BatchOutcome(items: items)
         }
-        let applied = outcome.succeeded.count
+        let applied = outcome.appliedCount
         if applied > 0 {
             logger.debug(
                 "movements recorded",

@@ -48,5 +48,12 @@ public struct BatchOutcome: Sendable, Equatable {
         }
     }
 
-    public var allSucceeded: Bool { succeeded.count == items.count }
+    /// How many items were applied, counted without copying their movements (`succeeded` does).
+    public var appliedCount: Int {
+        items.reduce(0) { count, item in
+            if case .applied = item { count + 1 } else { count }
+        }
+    }
+
+    public var allSucceeded: Bool { appliedCount == items.count }
 }

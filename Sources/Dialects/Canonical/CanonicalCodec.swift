@@ -167,7 +167,7 @@ public struct CanonicalCodec: InboundCodec {
             }
             let failed = batch.failures.count
             let body: JSONValue = [
-                "atomic": .bool(context.atomic), "applied": .integer(batch.succeeded.count), "failed": .integer(failed),
+                "atomic": .bool(context.atomic), "applied": .integer(batch.appliedCount), "failed": .integer(failed),
                 "results": .array(results),
             ]
             // All-or-nothing with a failure changed nothing: say so with the status too.
