@@ -14,17 +14,8 @@ struct HTTP1RequestHead {
     var keepAlive: Bool
     /// An HTTP/1.1 request that waits for `100 Continue` before sending its body.
     var expectsContinue: Bool
-    /// `Content-Length`, when the body is framed by it.
-    var declaredLength: Int?
-    /// The body is framed by `Transfer-Encoding: chunked`.
-    var chunked: Bool
-
     /// The body as the framing announced it.
-    var body: RequestBody {
-        if chunked { return .chunked }
-        if let declaredLength, declaredLength > 0 { return .length(declaredLength) }
-        return .none
-    }
+    var body: RequestBody
 }
 
 /// One piece of a request, in order: its head, its body in as many parts as it arrives in, its end.
@@ -205,10 +196,10 @@ extension HTTP1RequestParser {
         }
         buffer.moveReaderIndex(forwardBy: length + 2)
         scanned = 0
-        if let length = head.declaredLength {
-            state = .fixed(length)
-        } else {
-            state = head.chunked ? .chunkSize : .fixed(0)
+        switch head.body {
+        case .none: state = .fixed(0)
+        case .length(let length): state = .fixed(length)
+        case .chunked: state = .chunkSize
         }
         return head
     }
@@ -264,14 +255,14 @@ extension HTTP1RequestParser {
             }
             fields.append(HTTPField(name: fieldName, value: String(decoding: value, as: UTF8.self)))
         }
-        let length = try framing.bodyLength()
+        let body = try framing.body()
         if !framing.keepAlive { fields[.connection] = "close" }
         let request = HTTPRequest(
             method: requestLine.method, scheme: "http", authority: authority, path: requestLine.path,
             headerFields: fields)
         return HTTP1RequestHead(
             request: request, http10: requestLine.http10, keepAlive: framing.keepAlive,
-            expectsContinue: framing.expectsContinue, declaredLength: length, chunked: !framing.codings.isEmpty)
+            expectsContinue: framing.expectsContinue, body: body)
     }
 
     /// `name: value` (RFC 9112 §5): the name a token right before the colon, the value without
@@ -420,8 +411,8 @@ private struct Framing {
         return .other
     }
 
-    /// `Content-Length`'s value; nil for a chunked body or none.
-    func bodyLength() throws(HTTP1ParseError) -> Int? {
+    /// The body the fields frame: chunked, `Content-Length` bytes, or none (also a length of 0).
+    func body() throws(HTTP1ParseError) -> RequestBody {
         if !codings.isEmpty {
             guard !http10 else { throw .bad("Transfer-Encoding is not HTTP/1.0") }
             guard !sawLength else { throw .bad("Content-Length and Transfer-Encoding are both present") }
@@ -429,11 +420,11 @@ private struct Framing {
             guard chunked.last == true, chunked.dropLast().allSatisfy({ !$0 }) else {
                 throw .bad("Transfer-Encoding does not end in chunked (once)")
             }
-            return nil
+            return .chunked
         }
-        guard sawLength else { return nil }
+        guard sawLength else { return .none }
         guard !badLength, let length else { throw .bad("Content-Length is not one decimal number") }
-        return length
+        return length > 0 ? .length(length) : .none
     }
 
     /// A `Content-Length` value: comma-separated decimals (empty elements ignored, OWS around

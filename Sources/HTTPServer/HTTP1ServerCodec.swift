@@ -172,7 +172,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
             }
             current = Current(
                 keepAlive: head.keepAlive, http10: head.http10,
-                expectsContinue: head.expectsContinue && head.declaredLength.map { $0 <= maxBodyBytes } ?? true)
+                expectsContinue: head.expectsContinue && head.body.declaredLength.map { $0 <= maxBodyBytes } ?? true)
             context.fireChannelRead(wrapInboundOut(.head(head.request, body: head.body)))
         case .body(let body):
             current?.expectsContinue = false

@@ -65,9 +65,9 @@ public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChanne
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head, let announced):
+        case .head(let head, let framing):
             idle.stop()
-            begin(head, body: announced, context: context)
+            begin(head, framing: framing, context: context)
         case .body(var part):
             guard case .receiving(let exchange, var body?) = state else { return }
             state = .handling  // the buffer is held only here while it grows: appending never copies it
@@ -113,11 +113,11 @@ public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChanne
         context.close(promise: nil)
     }
 
-    private func begin(_ head: HTTPRequest, body announced: RequestBody, context: ChannelHandlerContext) {
+    private func begin(_ head: HTTPRequest, framing: RequestBody, context: ChannelHandlerContext) {
         isHead = head.method == .head
         let (exchange, admission) = responder.begin(
             head, connection: ConnectionFacts(listener: settings.listener, channel: context.channel))
-        let hasBody = announced.announced
+        let hasBody = framing.announced
         var body: ByteBuffer?
         switch admission {
         case .refuse(let response):
@@ -128,7 +128,7 @@ public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChanne
             return answerEarly(response, for: exchange, context: context)
         case .read(let limit):
             bodyLimit = limit
-            if let declared = announced.declaredLength, declared > limit {
+            if let declared = framing.declaredLength, declared > limit {
                 return answerEarly(responder.refusal(.tooLarge(limit), for: exchange), for: exchange, context: context)
             }
             if hasBody { body = context.channel.allocator.buffer(capacity: 0) }

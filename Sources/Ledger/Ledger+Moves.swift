@@ -169,12 +169,11 @@ extension Ledger {
         return try await write { db in
             let statement = try db.cachedStatement(
                 sql: """
-                    UPDATE movement SET state = ?, applied_at = CASE WHEN ? = 'applied' THEN ? ELSE applied_at END
-                    WHERE id = ?
+                    UPDATE movement SET state = ?1, applied_at = CASE WHEN ?1 = 'applied' THEN ?2 ELSE applied_at END
+                    WHERE id = ?3
                     """)
             for (id, state) in states {
                 var values = Bindings(statement)
-                try values.text(state.rawValue)
                 try values.text(state.rawValue)
                 try values.integer(now)
                 try values.integer(id)

@@ -49,7 +49,7 @@ struct HTTP1RequestParserTests {
         let fields = request.headerFields.map { "\($0.name.rawName)=\($0.value)" }.joined(separator: ";")
         return "\(request.method.rawValue) \(request.path ?? "-") authority=\(request.authority ?? "-") "
             + "http10=\(head.http10) keepAlive=\(head.keepAlive) continue=\(head.expectsContinue) "
-            + "length=\(head.declaredLength.map(String.init) ?? "-") [\(fields)]"
+            + "length=\(head.body.declaredLength.map(String.init) ?? "-") [\(fields)]"
     }
 
     static func refusal(_ text: String) -> HTTP1ParseError? {
@@ -125,7 +125,7 @@ struct HTTP1RequestParserTests {
                 "\r\n\r\nDELETE http://gw:8080/x?y=1 HTTP/1.1\r\nHost: gw\r\nContent-Length:  0 ,0\t\r\n\r\n"
             ]) == [
                 .head(
-                    "DELETE /x?y=1 authority=gw http10=false keepAlive=true continue=false length=0 [Content-Length=0 ,0]"
+                    "DELETE /x?y=1 authority=gw http10=false keepAlive=true continue=false length=- [Content-Length=0 ,0]"
                 ),
                 .end,
             ])
