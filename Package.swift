@@ -46,6 +46,8 @@ let package = Package(
     targets: [
         // Canonical model: no I/O, no networking.
         .target(name: "StockCore"),
+        // A task resumed by one of StockGate's own threads may go on on that thread.
+        .target(name: "ThreadHandoff"),
         // Pure codecs between HTTP messages and the canonical model, one folder per dialect.
         .target(
             name: "Dialects",
@@ -63,6 +65,7 @@ let package = Package(
             name: "CurlHTTP",
             dependencies: [
                 "CCurl",
+                "ThreadHandoff",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -73,6 +76,7 @@ let package = Package(
             name: "Ledger",
             dependencies: [
                 "StockCore",
+                "ThreadHandoff",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for the journal row's values bound without GRDB's boxing.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -99,6 +103,7 @@ let package = Package(
             dependencies: [
                 "StockCore",
                 "Dialects",
+                "ThreadHandoff",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -250,6 +255,7 @@ let package = Package(
             name: "CurlHTTPTests",
             dependencies: [
                 "CurlHTTP",
+                "ThreadHandoff",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -293,6 +299,7 @@ let package = Package(
             dependencies: [
                 "Gateway", "Ledger", "StockCore", "Dialects", "ContractTesting", "CurlHTTP", "TestSupport",
                 "GatewayTestSupport", "StoreTestSupport", "PostgresStore", "HTTPServer", "Simulator", "Operations",
+                "ThreadHandoff",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -301,6 +308,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -166,6 +166,7 @@ public final class CurlHTTPClient: Sendable {
             // otherwise race the write, and the write would fail with an unknown outcome.
             set(ccurl_easy_setopt_long(easy, CURLOPT_MAXAGE_CONN, configuration.writeReuseMaxIdleSeconds))
         }
+        transfer.resumesHere = request.resumesOnClientThread
         if let permit = request.permitAddress {
             transfer.permitAddress = permit
             set(ccurl_easy_setopt_opensocket_callback(easy, openSocketCallback))

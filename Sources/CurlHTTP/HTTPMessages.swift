@@ -15,6 +15,13 @@ public struct CurlRequest: Sendable {
     /// subscriber) from reaching loopback, link-local or private addresses, whatever its name
     /// resolves to at the time.
     public var permitAddress: (@Sendable (IPAddress) -> Bool)?
+    /// When set, the caller's task goes on on the client's own thread once the answer is in,
+    /// up to its next suspension, instead of being woken on its own executor (see `Handoff`;
+    /// it does so only where its executor allows it). For a caller whose next step is short and
+    /// hands off to another thread itself, such as a write whose answer is journaled next: one
+    /// thread wake-up fewer. A caller with more to do after the answer leaves it off, so the
+    /// client's thread is not kept from other transfers.
+    public var resumesOnClientThread = false
 
     public init(_ head: HTTPRequest, body: [UInt8]? = nil, timeout: Duration? = nil) {
         self.head = head

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import StockCore
 import Synchronization
+import ThreadHandoff
 
 #if canImport(Glibc)
     import Glibc
@@ -40,6 +41,11 @@ public final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
+        // Resumed by a thread that lets it go on there (see `Handoff`): run now, on that thread.
+        if Handoff.take() {
+            job.runSynchronously(on: asUnownedTaskExecutor())
+            return
+        }
         loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -6,8 +6,10 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 import TestSupport
 import Testing
+import ThreadHandoff
 
 #if canImport(Glibc)
     import Glibc
@@ -83,6 +85,26 @@ struct CurlHTTPClientTests {
             #expect(second.newConnections == 0)
             #expect(third.newConnections == 0)
             #expect(first.httpVersion == "1.1")
+        }
+    }
+
+    @Test("a request that asks for it lets its task go on on the client's thread; one that does not, not")
+    func resumesOnClientThread() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            var granted: [Bool] = []
+            for asked in [true, false, true] {
+                let executor = GrantRecorder()
+                var request = CurlRequest(url: base + "/hello")
+                request.resumesOnClientThread = asked
+                let status = try await Task(executorPreference: executor) {
+                    try await client.execute(request).status
+                }.value
+                #expect(status == 200)
+                granted.append(executor.grants.withLock { $0.contains(true) })
+            }
+            await client.shutdown()
+            #expect(granted == [true, false, true])
         }
     }
 
@@ -341,5 +363,19 @@ struct CurlNoResendTests {
             #expect(late.newConnections == 1, "a write after 2.5 s idle opens a new connection")
             #expect(String(decoding: late.body, as: UTF8.self) == "3")
         }
+    }
+}
+
+/// A task executor that runs jobs on a queue of its own and records, for each, whether the
+/// enqueuing thread granted it a step there (`Handoff`): what a request's executor asks.
+final class GrantRecorder: TaskExecutor, @unchecked Sendable {
+    let grants = Mutex<[Bool]>([])
+    private let queue = DispatchQueue(label: "grant-recorder")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let granted = Handoff.take()
+        grants.withLock { $0.append(granted) }
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -1,6 +1,7 @@
 internal import CCurl
 import Foundation
 import Synchronization
+import ThreadHandoff
 
 /// libcurl's process-wide setup, done once before the first handle.
 let curlGlobalInit: Void = {
@@ -283,12 +284,18 @@ final class CurlEngine: @unchecked Sendable {
         return time.tv_sec * 1000 + time.tv_nsec / 1_000_000
     }
 
-    /// Takes the transfer out of the multi handle, resumes its caller, frees its handle.
+    /// Takes the transfer out of the multi handle, frees its handle, resumes its caller.
     private func complete(_ transfer: Transfer, _ result: Result<CurlResponse, any Error>) {
         curl_multi_remove_handle(multi, transfer.easy)
         active[transfer.easy] = nil
-        transfer.finish(result)
+        // Released first: a caller that goes on here (`CurlRequest.resumesOnClientThread`) may
+        // send again at once, and finds the handle spare.
         transfer.release()
+        if transfer.resumesHere {
+            Handoff.continuingHere { transfer.finish(result) }
+        } else {
+            transfer.finish(result)
+        }
     }
 
     private func result(of transfer: Transfer, code: CURLcode) -> Result<CurlResponse, any Error> {

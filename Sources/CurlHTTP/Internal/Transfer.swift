@@ -27,6 +27,8 @@ final class Transfer: @unchecked Sendable {
     var permitAddress: (@Sendable (IPAddress) -> Bool)?
     /// The address `permitAddress` refused, if it refused one.
     var refusedAddress: IPAddress?
+    /// `CurlRequest.resumesOnClientThread`.
+    var resumesHere = false
 
     init(id: UInt64, easy: UnsafeMutableRawPointer, engine: CurlEngine, maxResponseBytes: Int) {
         self.id = id

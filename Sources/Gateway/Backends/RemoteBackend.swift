@@ -607,6 +607,11 @@ public final class RemoteBackend: StockBackend {
         } else {
             head.headerFields.append(contentsOf: try await auth.headers(refresh: refresh))
         }
+        var outbound = CurlRequest(head, body: request.body, timeout: timeout)
+        // A write's answer is journaled next (the settlement, on the commit thread): its task
+        // may go on on the curl thread up to there. A read's answer is translated and played
+        // on its loop, and would keep the curl thread from other transfers meanwhile.
+        outbound.resumesOnClientThread = request.method != .get && request.method != .head
         let response: CurlResponse
         if GatewayTracing.recording {
             response = try await withSpan("\(request.method.rawValue) \(name)", ofKind: .client) { span in
@@ -614,14 +619,15 @@ public final class RemoteBackend: StockBackend {
                 span.attributes["server.address"] = base.authority
                 span.attributes["stockgate.backend"] = name
                 // A tracer's own context wins over the child made above: the backend's parent is this span.
-                GatewayTracing.inject(into: &head.headerFields)
-                let answer = try await client.execute(CurlRequest(head, body: request.body, timeout: timeout))
+                var traced = outbound
+                GatewayTracing.inject(into: &traced.head.headerFields)
+                let answer = try await client.execute(traced)
                 span.attributes["http.response.status_code"] = answer.status
                 if answer.status >= 500 { span.setStatus(SpanStatus(code: .error)) }
                 return answer
             }
         } else {
-            response = try await client.execute(CurlRequest(head, body: request.body, timeout: timeout))
+            response = try await client.execute(outbound)
         }
         logger.debug(
             "backend answered",

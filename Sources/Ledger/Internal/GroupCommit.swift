@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import StockCore
 import Synchronization
+import ThreadHandoff
 
 /// Group commit: writes that arrive while a commit is being made wait for it to finish and
 /// then share the next transaction, so many callers pay for one WAL fsync together.
@@ -137,7 +138,9 @@ final class GroupCommit: @unchecked Sendable {
             }
             groups.add(1, ordering: .relaxed)
             failure.withLock { $0 = nil }
-            for (job, failure) in zip(group, failures) { job.finish(failure) }
+            // Each caller goes on here up to its next hand-off (the transfer after a `sent` row,
+            // the answer after a settlement) instead of waking its event loop first (`Handoff`).
+            for (job, failure) in zip(group, failures) { Handoff.continuingHere { job.finish(failure) } }
         } catch {
             // The transaction did not commit: none of the group's writes is on disk.
             let text =
