@@ -29,6 +29,8 @@ enum Upstream {
             switch path {
             case "/hello": return .init(200, "hello", headers: [:])
             case "/slow": return .init(200, "late", headers: [:], delay: .seconds(3))
+            // Late enough that its caller has surely suspended when the answer comes.
+            case "/brief": return .init(200, "soon", headers: [:], delay: .milliseconds(50))
             case "/big": return .init(200, String(repeating: "x", count: 100_000), headers: [:])
             case "/chunked":
                 return .init(200, String(repeating: "y", count: 50_000), headers: [:], delivery: .chunked(pieces: 50))
@@ -95,7 +97,7 @@ struct CurlHTTPClientTests {
             var granted: [Bool] = []
             for asked in [true, false, true] {
                 let executor = GrantRecorder()
-                var request = CurlRequest(url: base + "/hello")
+                var request = CurlRequest(url: base + "/brief")
                 request.resumesOnClientThread = asked
                 let status = try await Task(executorPreference: executor) {
                     try await client.execute(request).status

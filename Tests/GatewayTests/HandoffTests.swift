@@ -17,24 +17,44 @@ struct HandoffTests {
     /// The calling thread.
     static func threadID() -> UInt { UInt(pthread_self()) }
 
+    /// What the resuming threads share with the task.
+    final class Shared: Sendable {
+        let resumer = Mutex<UInt>(0)
+        let firstResumed = Mutex(false)
+    }
+
+    /// Blocks until the task that started this thread has suspended: until the loop it ran on
+    /// has finished its current job, and (for the second step) until the first resumer's
+    /// resumption has returned. A resumption before the suspension would let the task go on
+    /// where it was, which is not what is measured here.
+    static func awaitSuspension(of loop: any EventLoop, after shared: Shared? = nil) {
+        while let shared, !shared.firstResumed.withLock({ $0 }) { usleep(1000) }
+        try? loop.submit {}.wait()
+    }
+
     /// Where a task that prefers `executor` goes on after a plain thread resumes it.
     /// - Returns: whether it went on on its loop, whether on the resuming thread, and the same
     ///   two for the step after its next suspension.
     static func resumed(on executor: EventLoopTaskExecutor, granting: Bool) async -> [Bool] {
-        await Task(executorPreference: executor) { () -> [Bool] in
-            let resumer = Mutex<UInt>(0)
+        let shared = Shared()
+        return await Task(executorPreference: executor) { () -> [Bool] in
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 Thread {
-                    resumer.withLock { $0 = threadID() }
+                    awaitSuspension(of: executor.loop)
+                    shared.resumer.withLock { $0 = threadID() }
                     if granting { Handoff.continuingHere { continuation.resume() } } else { continuation.resume() }
+                    shared.firstResumed.withLock { $0 = true }
                 }.start()
             }
-            let first = [executor.loop.inEventLoop, threadID() == resumer.withLock { $0 }]
+            let first = [executor.loop.inEventLoop, threadID() == shared.resumer.withLock { $0 }]
             // The next suspension: a second resumption by another plain thread, no grant.
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                Thread { continuation.resume() }.start()
+                Thread {
+                    awaitSuspension(of: executor.loop, after: shared)
+                    continuation.resume()
+                }.start()
             }
-            return first + [executor.loop.inEventLoop, threadID() == resumer.withLock { $0 }]
+            return first + [executor.loop.inEventLoop, threadID() == shared.resumer.withLock { $0 }]
         }.value
     }
 
