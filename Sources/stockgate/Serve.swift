@@ -83,6 +83,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Self.suggestEventLoops(environment: ProcessInfo.processInfo.environment)
         var read = try ServeSettings.read(flags: flags, environment: ProcessInfo.processInfo.environment)
         LineLogHandler.bootstrap(format: read.logFormat == "json" ? .json : .text, level: read.logLevel)
         let logger = Logger(label: "stockgate")
@@ -353,6 +354,17 @@ struct Serve: AsyncParsableCommand {
         logger.notice(
             "recording what the cases miss", metadata: ["dialects": "\(makers.keys.sorted().joined(separator: ","))"])
         return MissRecorder(book: book, makers: makers, logger: Logger(label: "stockgate.replay"))
+    }
+
+    /// Event loops for the server: one per core but one, which is left to the curl thread and
+    /// the ledger's commit thread (at least one loop). On this project's 2-core machines one loop
+    /// beside them spent 5–25% less CPU per request than two, at 1, 16 and 64 connections, the
+    /// read and the write alike (BENCHMARKS.md): two loops and the curl thread took turns on two
+    /// cores, and each turn is a thread switch. `NIO_SINGLETON_GROUP_LOOP_COUNT`, SwiftNIO's
+    /// own variable, still decides when it is set. Set before anything uses NIO's singletons.
+    static func suggestEventLoops(environment: [String: String]) {
+        guard environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil else { return }
+        NIOSingletons.groupLoopCountSuggestion = max(1, System.coreCount - 1)
     }
 
     /// The client connections the descriptor limit allows (`ConnectionBudget`): never run out of
