@@ -88,8 +88,10 @@ final class CurlEngine: @unchecked Sendable {
             engine.deadline = milliseconds < 0 ? nil : CurlEngine.now() + milliseconds
             return 0
         }
-        let thread = Thread { [self] in self.loop() }
-        thread.name = "stockgate.curl"
+        let thread = Thread { [self] in
+            ThreadName.set("stockgate.curl")
+            self.loop()
+        }
         thread.start()
     }
 

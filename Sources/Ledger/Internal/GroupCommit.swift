@@ -17,7 +17,7 @@ import ThreadHandoff
 /// Nobody waits on a timer: the first write of an idle ledger commits at once, alone; writes
 /// arriving during that commit form the next group. Under load the groups grow by themselves.
 ///
-/// The groups are committed on a thread of their own (`stockgate.ledger-commit`) through GRDB's
+/// The groups are committed on a thread of their own (`ledger.commit`) through GRDB's
 /// synchronous API: a write crosses to that thread and its caller is resumed from there, two
 /// hand-offs. (Through a task and GRDB's asynchronous API it was four: the task's thread, GRDB's
 /// queue, the task's thread again, the caller's; each wakes a sleeping thread when traffic is
@@ -90,8 +90,10 @@ final class GroupCommit: @unchecked Sendable {
                     condition.signal()
                 } else {
                     threadRunning = true
-                    let thread = Thread { [self] in commitLoop() }
-                    thread.name = "stockgate.ledger-commit"
+                    let thread = Thread { [self] in
+                        ThreadName.set("ledger.commit")
+                        commitLoop()
+                    }
                     thread.start()
                 }
             }
