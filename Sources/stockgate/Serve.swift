@@ -358,9 +358,9 @@ struct Serve: AsyncParsableCommand {
 
     /// Event loops for the server: one per core but one, which is left to the curl thread and
     /// the ledger's commit thread (at least one loop). On this project's 2-core machines one loop
-    /// beside them spent 5–25% less CPU per request than two, at 1, 16 and 64 connections, the
-    /// read and the write alike (BENCHMARKS.md): two loops and the curl thread took turns on two
-    /// cores, and each turn is a thread switch. `NIO_SINGLETON_GROUP_LOOP_COUNT`, SwiftNIO's
+    /// beside them spent less CPU per request than two in nine of ten alternated cells (read
+    /// and write, 1 to 64 connections; BENCHMARKS.md): two loops and the curl thread took turns
+    /// on two cores, and each turn is a thread switch. `NIO_SINGLETON_GROUP_LOOP_COUNT`, SwiftNIO's
     /// own variable, still decides when it is set. Set before anything uses NIO's singletons.
     static func suggestEventLoops(environment: [String: String]) {
         guard environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil else { return }
