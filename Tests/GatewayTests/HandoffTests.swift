@@ -58,19 +58,15 @@ struct HandoffTests {
         }.value
     }
 
-    @Test("a task resumed under a hand-off goes on on the resuming thread, up to its next suspension")
-    func granted() async throws {
+    /// Whether the first resumption grants a step, and where the task must go on: on its loop,
+    /// on the resuming thread, and the same two after its next (ungranted) resumption.
+    @Test(
+        "a task resumed under a hand-off goes on on the resuming thread up to its next suspension; without one, on its loop",
+        arguments: [(true, [false, true, true, false]), (false, [true, false, true, false])])
+    func resumption(granting: Bool, expected: [Bool]) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let executor = EventLoopTaskExecutor(group.next())
-        #expect(await Self.resumed(on: executor, granting: true) == [false, true, true, false])
-        try await group.shutdownGracefully()
-    }
-
-    @Test("a task resumed without one goes on on its loop")
-    func notGranted() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let executor = EventLoopTaskExecutor(group.next())
-        #expect(await Self.resumed(on: executor, granting: false) == [true, false, true, false])
+        #expect(await Self.resumed(on: executor, granting: granting) == expected)
         try await group.shutdownGracefully()
     }
 
