@@ -12,6 +12,7 @@ import PostgresStore
 import ServiceLifecycle
 import Simulator
 import StockCore
+import Synchronization
 import UnixSignals
 
 /// `stockgate serve`: the gateway on the embedded ledger.
@@ -83,8 +84,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        Self.suggestEventLoops(environment: ProcessInfo.processInfo.environment)
-        var read = try ServeSettings.read(flags: flags, environment: ProcessInfo.processInfo.environment)
+        let environment = ProcessInfo.processInfo.environment
+        Self.suggestEventLoops(environment: environment)
+        var read = try ServeSettings.read(flags: flags, environment: environment)
         LineLogHandler.bootstrap(format: read.logFormat == "json" ? .json : .text, level: read.logLevel)
         let logger = Logger(label: "stockgate")
         read.configuration.maxConnections = try Self.connectionBudget(read, logger: logger)
@@ -361,11 +363,16 @@ struct Serve: AsyncParsableCommand {
     /// beside them spent less CPU per request than two in nine of ten alternated cells (read
     /// and write, 1 to 64 connections; BENCHMARKS.md): two loops and the curl thread took turns
     /// on two cores, and each turn is a thread switch. `NIO_SINGLETON_GROUP_LOOP_COUNT`, SwiftNIO's
-    /// own variable, still decides when it is set. Set before anything uses NIO's singletons.
+    /// own variable, still decides when it holds a number (SwiftNIO ignores anything else, and so
+    /// does this: empty counts as unset). Set before anything uses NIO's singletons, and once:
+    /// SwiftNIO stops the process on a second setting.
     static func suggestEventLoops(environment: [String: String]) {
-        guard environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil else { return }
+        guard environment["NIO_SINGLETON_GROUP_LOOP_COUNT"].flatMap(Int.init) == nil,
+            !loopsSuggested.exchange(true, ordering: .relaxed)
+        else { return }
         NIOSingletons.groupLoopCountSuggestion = max(1, System.coreCount - 1)
     }
+    private static let loopsSuggested = Atomic<Bool>(false)
 
     /// The client connections the descriptor limit allows (`ConnectionBudget`): never run out of
     /// descriptors (libdispatch traps when it cannot open /proc); client connections get what

@@ -18,11 +18,12 @@ import ThreadHandoff
 /// arriving during that commit form the next group. Under load the groups grow by themselves.
 ///
 /// The groups are committed on a thread of their own (`ledger.commit`) through GRDB's
-/// synchronous API: a write crosses to that thread and its caller is resumed from there, two
-/// hand-offs. (Through a task and GRDB's asynchronous API it was four: the task's thread, GRDB's
-/// queue, the task's thread again, the caller's; each wakes a sleeping thread when traffic is
-/// light — BENCHMARKS.md.) The thread ends after `idleExit` without writes and is started again
-/// by the next one.
+/// synchronous API: a write crosses to that thread and its caller is resumed from there, under
+/// a hand-off (`answer`): a request's task goes on on this thread up to its next suspension
+/// instead of waking its event loop first. (Through a task and GRDB's asynchronous API it was
+/// four crossings: the task's thread, GRDB's queue, the task's thread again, the caller's; each
+/// wakes a sleeping thread when traffic is light — BENCHMARKS.md.) The thread ends after
+/// `idleExit` without writes and is started again by the next one.
 final class GroupCommit: @unchecked Sendable {
     /// One write: its body (which touches only the database and its own result, so it may run
     /// twice: see `runTogether`) and the way to answer its caller.
@@ -140,17 +141,22 @@ final class GroupCommit: @unchecked Sendable {
             }
             groups.add(1, ordering: .relaxed)
             failure.withLock { $0 = nil }
-            // Each caller goes on here up to its next hand-off (the transfer after a `sent` row,
-            // the answer after a settlement) instead of waking its event loop first (`Handoff`).
-            for (job, failure) in zip(group, failures) { Handoff.continuingHere { job.finish(failure) } }
+            for (job, failure) in zip(group, failures) { Self.answer(job, failure) }
         } catch {
             // The transaction did not commit: none of the group's writes is on disk.
             let text =
                 (error as? GatewayError)?.message ?? (error as? DatabaseError)?.message ?? "\(type(of: error))"
             failure.withLock { $0 = text }
             let answered = Self.unavailable(error) ?? error
-            for job in group { job.finish(answered) }
+            for job in group { Self.answer(job, answered) }
         }
+    }
+
+    /// Resumes a write's caller, which goes on here up to its next hand-off (the transfer after
+    /// a `sent` row, the answer after a settlement) instead of waking its event loop first
+    /// (`Handoff`), whether its write was kept or not.
+    private static func answer(_ job: Job, _ error: (any Error)?) {
+        Handoff.continuingHere { job.finish(error) }
     }
 
     /// The group's writes in one transaction, none in a savepoint of its own: what almost every
