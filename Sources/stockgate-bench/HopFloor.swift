@@ -237,6 +237,24 @@ final class HopFloor {
         }
     }
 
+    /// `HOP_FLOOR_SPIN_US`: user-space work added to each request (a busy wait), to see how
+    /// the kernel's share of a request changes with the time the hop spends on it.
+    static let spinNanoseconds: UInt64 = {
+        guard let text = getenv("HOP_FLOOR_SPIN_US"), let value = UInt64(String(cString: text)) else { return 0 }
+        return value * 1000
+    }()
+
+    static func spin() {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        let end = UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec) + spinNanoseconds
+        var now: UInt64 = 0
+        repeat {
+            clock_gettime(CLOCK_MONOTONIC, &time)
+            now = UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+        } while now < end
+    }
+
     func answerFinished() {
         var left: Int32 = 0
         while let message = curl_multi_info_read(multi, &left) {
@@ -251,6 +269,7 @@ final class HopFloor {
             guard let context else { continue }
             let connection = Unmanaged<Connection>.fromOpaque(context).takeUnretainedValue()
             connection.forwarding = false
+            if HopFloor.spinNanoseconds > 0 { HopFloor.spin() }
             let head =
                 "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Forwarded")\r\n"
                 + "Content-Type: application/json\r\nContent-Length: \(connection.answer.count)\r\n\r\n"
