@@ -94,6 +94,11 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible 
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Appends the text `description` spells to a byte buffer, without making the `String`.
+    public func appendText(to bytes: inout [UInt8]) {
+        write(into: &bytes, fractionDigits: nil)
+    }
+
     /// Appends the text (as `description`, or with exactly `fractionDigits` digits after the
     /// point, which the caller has checked against `scale`) to a byte buffer.
     private func write(into bytes: inout [UInt8], fractionDigits: Int? = nil) {
@@ -103,19 +108,20 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible 
         let shown = fractionDigits ?? scale
         guard shown > 0 else { return }
         bytes.append(UInt8(ascii: "."))
-        // The 18 fraction digits, leading zeros kept, then cut or padded to `shown`.
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: Self.maxFractionDigits))
+        // The first `shown` of the 18 fraction digits, leading zeros kept (what is cut is zeros:
+        // `shown` is at least `scale`), then padded with zeros beyond 18.
+        let digits = min(shown, Self.maxFractionDigits)
         var rest = fraction
-        var position = start + Self.maxFractionDigits - 1
+        for _ in digits..<Self.maxFractionDigits { rest /= 10 }
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        var position = start + digits - 1
         while rest != 0 {
             bytes[position] = UInt8(ascii: "0") + UInt8(rest % 10)
             rest /= 10
             position -= 1
         }
-        if shown < Self.maxFractionDigits {
-            bytes.removeLast(Self.maxFractionDigits - shown)
-        } else if shown > Self.maxFractionDigits {
+        if shown > Self.maxFractionDigits {
             bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: shown - Self.maxFractionDigits))
         }
     }

@@ -150,6 +150,16 @@ struct OutboundCodecTests {
         }
     }
 
+    @Test("a path segment keeps unreserved bytes and percent-encodes every other byte, UTF-8 included")
+    func pathSegments() {
+        #expect(percentEncoded("self") == "self")
+        #expect(percentEncoded("89ac1e4a-5f0f-11ec_A.~") == "89ac1e4a-5f0f-11ec_A.~")
+        #expect(percentEncoded("") == "")
+        #expect(percentEncoded("a b/c?d") == "a%20b%2Fc%3Fd")
+        #expect(percentEncoded("ü%") == "%C3%BC%25")
+        #expect(percentEncoded("\u{0}\u{7F}") == "%00%7F")
+    }
+
     @Test("the capabilities refuse, in one place and one wording, what a backend cannot carry")
     func capabilitiesDecide() {
         var pending = Self.restock

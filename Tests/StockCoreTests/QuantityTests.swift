@@ -95,4 +95,18 @@ struct QuantityTests {
         #expect(try Quantity(parsing: "-7.000").intValue == -7)
         #expect(try Quantity(parsing: "99999999999999999").intValue == 99_999_999_999_999_999)
     }
+
+    @Test(
+        "the text appended to bytes is the description, for every scale",
+        arguments: [
+            "0", "7", "-3", "12.5", "3.5", "0.000000000000000001", "-0.05", "100200.75",
+            "999999999999999999.999999999999999999", "123456789.123456789",
+        ])
+    func appendedText(_ input: String) throws {
+        let quantity = try Quantity(parsing: input)
+        var bytes = Array("x".utf8)
+        quantity.appendText(to: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == "x" + quantity.description)
+        #expect(quantity.description == (input == "-0.05" ? "-0.05" : input))
+    }
 }

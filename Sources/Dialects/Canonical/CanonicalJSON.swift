@@ -170,18 +170,18 @@ public enum CanonicalJSON {
     public static func balancesBytes(_ balances: [Balance]) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(16 + balances.count * 80)
-        output.append(contentsOf: #"{"balances":["#.utf8)
+        JSONWriter.appendLiteral(#"{"balances":["#, into: &output)
         for (index, balance) in balances.enumerated() {
             if index > 0 { output.append(UInt8(ascii: ",")) }
-            output.append(contentsOf: #"{"product":"#.utf8)
+            JSONWriter.appendLiteral(#"{"product":"#, into: &output)
             JSONWriter.appendString(balance.product, into: &output)
-            output.append(contentsOf: #","location":"#.utf8)
+            JSONWriter.appendLiteral(#","location":"#, into: &output)
             JSONWriter.appendString(balance.location, into: &output)
-            output.append(contentsOf: #","quantity":""#.utf8)
-            output.append(contentsOf: balance.quantity.description.utf8)
-            output.append(contentsOf: #""}"#.utf8)
+            JSONWriter.appendLiteral(#","quantity":""#, into: &output)
+            balance.quantity.appendText(to: &output)
+            JSONWriter.appendLiteral(#""}"#, into: &output)
         }
-        output.append(contentsOf: "]}".utf8)
+        JSONWriter.appendLiteral("]}", into: &output)
         return output
     }
 

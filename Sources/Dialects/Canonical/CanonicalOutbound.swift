@@ -151,16 +151,29 @@ public struct CanonicalOutbound: OutboundCodec {
 }
 
 func percentEncoded(_ text: String) -> String {
-    var output = ""
-    for byte in text.utf8 {
+    func unreserved(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"),
             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-            output.append(Character(UnicodeScalar(byte)))
+            return true
         default:
-            output += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            return false
         }
     }
-    return output
+    // Ids and names usually need nothing: the text itself, with no copy.
+    if text.utf8.allSatisfy(unreserved) { return text }
+    let hex = Array("0123456789ABCDEF".utf8)
+    var output: [UInt8] = []
+    output.reserveCapacity(text.utf8.count * 3)
+    for byte in text.utf8 {
+        if unreserved(byte) {
+            output.append(byte)
+        } else {
+            output.append(UInt8(ascii: "%"))
+            output.append(hex[Int(byte >> 4)])
+            output.append(hex[Int(byte & 0x0F)])
+        }
+    }
+    return String(decoding: output, as: UTF8.self)
 }

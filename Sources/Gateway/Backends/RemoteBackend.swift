@@ -559,10 +559,16 @@ public final class RemoteBackend: StockBackend {
             guard let next = codec.nextBalanceRequest(after: response) else { break }
             request = next
         }
-        var seen: [String: Int] = [:]
+        struct Key: Hashable {
+            let product: String
+            let location: String
+        }
+        var seen: [Key: Int] = [:]
+        seen.reserveCapacity(balances.count)
         var merged: [Balance] = []
+        merged.reserveCapacity(balances.count)
         for balance in balances {
-            let key = balance.product + "\u{0}" + balance.location
+            let key = Key(product: balance.product, location: balance.location)
             if let index = seen[key] {
                 if merged[index].quantity == .zero { merged[index] = balance }
             } else {

@@ -65,6 +65,11 @@ public enum JSONWriter {
     }
 
     /// Appends `text` as a JSON string (quoted and escaped).
+    /// Appends literal bytes (JSON punctuation and keys) as they are.
+    public static func appendLiteral(_ text: StaticString, into output: inout [UInt8]) {
+        output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
     public static func appendString(_ text: String, into output: inout [UInt8]) {
         writeString(text, into: &output)
     }
