@@ -64,12 +64,12 @@ public enum JSONWriter {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
-    /// Appends `text` as a JSON string (quoted and escaped).
     /// Appends literal bytes (JSON punctuation and keys) as they are.
     public static func appendLiteral(_ text: StaticString, into output: inout [UInt8]) {
         output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
+    /// Appends `text` as a JSON string (quoted and escaped).
     public static func appendString(_ text: String, into output: inout [UInt8]) {
         writeString(text, into: &output)
     }
