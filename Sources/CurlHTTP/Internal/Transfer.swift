@@ -82,6 +82,8 @@ final class Transfer: @unchecked Sendable {
             headerLines.removeAll(keepingCapacity: true)
             return
         }
+        // Room for a usual head at once, rather than growing with each line.
+        if headerLines.isEmpty { headerLines.reserveCapacity(max(256, bytes.count + 1)) }
         headerLines.append(contentsOf: bytes)
         if bytes.last != 0x0A { headerLines.append(0x0A) }
     }

@@ -59,7 +59,7 @@ public struct CanonicalCodec: InboundCodec {
     {
         switch route.endpoint {
         case .balancesRead:
-            try rejectUnknownQuery(request, allowed: ["product", "location"])
+            try rejectUnknownQuery(request, allowed: Self.balancesQuery)
             let product = try knownProduct(request.queryValue("product"), catalog: catalog)
             let location = try knownLocation(request.queryValue("location"), field: "location", catalog: catalog)
             return Decoded(
@@ -70,8 +70,7 @@ public struct CanonicalCodec: InboundCodec {
         case .levelsSet:
             return try decodeMoves(request.jsonBody(), member: "levels", catalog: catalog)
         case .movementsFind:
-            try rejectUnknownQuery(
-                request, allowed: ["product", "location", "after", "limit", "offset", "state", "backend", "request"])
+            try rejectUnknownQuery(request, allowed: Self.movementsQuery)
             var query = MovementQuery()
             if let state = request.queryValue("state") {
                 guard let known = MovementState(rawValue: state) else {
@@ -187,9 +186,7 @@ public struct CanonicalCodec: InboundCodec {
         case .deleted(let ids):
             return .json(.ok, ["deleted": .array(ids.map(JSONValue.integer))])
         case .balances(let balances):
-            var response = CodecResponse.json(.ok, [:])
-            response.body = CanonicalJSON.balancesBytes(balances)
-            return response
+            return .json(.ok, bytes: CanonicalJSON.balancesBytes(balances))
         case .locations(let locations):
             return .json(.ok, ["locations": .array(locations.map(CanonicalJSON.json))])
         case .tracking(let untracked):
@@ -202,6 +199,12 @@ public struct CanonicalCodec: InboundCodec {
     }
 
     // MARK: Query helpers
+
+    /// The query parameters each read takes (made once, not per request).
+    static let balancesQuery: Set<String> = ["product", "location"]
+    static let movementsQuery: Set<String> = [
+        "product", "location", "after", "limit", "offset", "state", "backend", "request",
+    ]
 
     func rejectUnknownQuery(_ request: InboundRequest, allowed: Set<String>) throws(GatewayError) {
         for item in request.query where !allowed.contains(item.name) {

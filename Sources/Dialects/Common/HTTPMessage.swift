@@ -81,9 +81,17 @@ public struct CodecResponse: Sendable {
 
     /// A JSON response.
     public static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> CodecResponse {
+        json(status, bytes: JSONWriter.bytes(value))
+    }
+
+    /// A JSON response whose body is written already.
+    public static func json(_ status: HTTPResponse.Status, bytes: [UInt8]) -> CodecResponse {
         var headers = HTTPFields()
+        // Its content type, the request id and at most a `Connection: close` are all it gets
+        // (`Date` and `Server` are stamped as the head is encoded): one allocation for all.
+        headers.reserveCapacity(4)
         headers[.contentType] = "application/json; charset=utf-8"
-        return CodecResponse(status: status, headers: headers, body: JSONWriter.bytes(value))
+        return CodecResponse(status: status, headers: headers, body: bytes)
     }
 
     /// A plain-text response (vendors whose transport errors are not JSON).

@@ -131,6 +131,7 @@ public struct ZettleOutbound: OutboundCodec {
             let location = query.location
         else { throw Self.refusal(response) }
         var balances: [Balance] = []
+        balances.reserveCapacity(variants.count)
         for variant in variants {
             guard let uuid = variant["variantUuid"]?.stringValue, let product = catalog.product(zettleVariant: uuid),
                 // Zettle answers balances as decimal strings; a number is read the same.

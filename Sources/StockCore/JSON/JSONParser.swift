@@ -260,6 +260,7 @@ public struct JSONParser {
         guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
         index += 1
         var members: [JSONObject.Member] = []
+        members.reserveCapacity(wanted.count)
         var skipped: [String] = []
         try forEachMember { (parser, keyOffset) throws(JSONParseError) in
             let key = try parser.parseString()
@@ -282,6 +283,9 @@ public struct JSONParser {
         guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
         index += 1
         var items: [JSONValue] = []
+        // A few items reserved at once: growing from one item by doubling allocated three times
+        // for the three variants of a Zettle location.
+        items.reserveCapacity(4)
         try forEachItem { (parser) throws(JSONParseError) in
             items.append(try parser.parseValue(depth: depth, shape: item))
         }
