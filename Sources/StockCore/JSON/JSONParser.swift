@@ -260,7 +260,6 @@ public struct JSONParser {
         guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
         index += 1
         var members: [JSONObject.Member] = []
-        members.reserveCapacity(wanted.count)
         var skipped: [String] = []
         try forEachMember { (parser, keyOffset) throws(JSONParseError) in
             let key = try parser.parseString()
@@ -269,6 +268,8 @@ public struct JSONParser {
             }
             try parser.expectColon()
             if let shape = wanted.first(where: { $0.key == key })?.shape {
+                // Room for every wanted member at the first (none is made for an empty object).
+                if members.isEmpty { members.reserveCapacity(wanted.count) }
                 members.append(JSONObject.Member(key, try parser.parseValue(depth: depth, shape: shape)))
             } else {
                 skipped.append(key)
@@ -283,10 +284,10 @@ public struct JSONParser {
         guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
         index += 1
         var items: [JSONValue] = []
-        // A few items reserved at once: growing from one item by doubling allocated three times
-        // for the three variants of a Zettle location.
-        items.reserveCapacity(4)
         try forEachItem { (parser) throws(JSONParseError) in
+            // A few items reserved at the first (growing from one by doubling allocated three
+            // times for a Zettle location's three variants); an empty array allocates nothing.
+            if items.isEmpty { items.reserveCapacity(4) }
             items.append(try parser.parseValue(depth: depth, shape: item))
         }
         return .array(items)
