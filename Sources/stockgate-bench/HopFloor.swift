@@ -245,14 +245,13 @@ final class HopFloor {
     }()
 
     static func spin() {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        let end = UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec) + spinNanoseconds
-        var now: UInt64 = 0
-        repeat {
+        func nanoseconds() -> UInt64 {
+            var time = timespec()
             clock_gettime(CLOCK_MONOTONIC, &time)
-            now = UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-        } while now < end
+            return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+        }
+        let end = nanoseconds() + spinNanoseconds
+        while nanoseconds() < end {}
     }
 
     func answerFinished() {

@@ -52,6 +52,7 @@ struct SchemathesisTests {
         for dialect in dialects {
             let served = try await HTTPClient.shared.send(.GET, base + "/stockgate/openapi/\(dialect).json")
             #expect(served.status == 200)
+            #expect(served.headers.first(name: "Content-Type") == "application/json; charset=utf-8")
             let file = try String(contentsOfFile: written + "/\(dialect).openapi.json", encoding: .utf8)
             #expect(try JSONParser.parse(file) == served.json, "\(dialect): written and served differ")
             #expect(served.json?["openapi"] == "3.1.0")

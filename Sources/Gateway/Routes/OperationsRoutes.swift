@@ -101,8 +101,6 @@ struct OperationsRoutes: RouteCollection {
             return .json(
                 .notFound, ["error": .string("no such document: /stockgate/openapi/<dialect>.json, one of \(known)")])
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        return CodecResponse(status: .ok, headers: headers, body: document)
+        return .json(.ok, bytes: document)
     }
 }
