@@ -23,10 +23,24 @@ public struct CurlRequest: Sendable {
     /// client's thread is not kept from other transfers.
     public var resumesOnClientThread = false
 
+    /// The URL given at init, which then wins over the head's scheme, authority and path.
+    private let givenURL: String?
+
     public init(_ head: HTTPRequest, body: [UInt8]? = nil, timeout: Duration? = nil) {
         self.head = head
         self.body = body
         self.timeout = timeout
+        self.givenURL = nil
+    }
+
+    /// A request whose URL the caller has made already (a backend's base URL and a path):
+    /// the head's scheme, authority and path are not read, so it need not carry them
+    /// (HTTPTypes validates each pseudo-field it is given, byte by byte).
+    public init(_ head: HTTPRequest, url: String, body: [UInt8]? = nil, timeout: Duration? = nil) {
+        self.head = head
+        self.body = body
+        self.timeout = timeout
+        self.givenURL = url
     }
 
     /// A request to an absolute URL (`http://host:port/path?query`).
@@ -40,8 +54,21 @@ public struct CurlRequest: Sendable {
             body: body, timeout: timeout)
     }
 
-    /// The URL libcurl is given.
-    public var url: String { "\(head.scheme ?? "http")://\(head.authority ?? "")\(head.path ?? "/")" }
+    /// The URL libcurl is given: the one given at init, else the head's scheme, authority and
+    /// path.
+    public var url: String {
+        if let givenURL { return givenURL }
+        let scheme = head.scheme ?? "http"
+        let authority = head.authority ?? ""
+        let path = head.path ?? "/"
+        var url = ""
+        url.reserveCapacity(scheme.utf8.count + 3 + authority.utf8.count + path.utf8.count)
+        url += scheme
+        url += "://"
+        url += authority
+        url += path
+        return url
+    }
 
     /// Scheme, authority and path (at least `/`) of an absolute URL.
     public static func split(_ url: String) -> (scheme: String, authority: String, path: String) {

@@ -4,7 +4,7 @@ import Synchronization
 /// the answer, written in the request's log line and forwarded to backends.
 enum RequestIDs {
     /// 64 random bits drawn once per process: the first half of every id this process makes.
-    static let idPrefix = hex(UInt64.random(in: .min ... .max))
+    static let idPrefix = UInt64.random(in: .min ... .max)
     /// The second half: a counter, so a fresh id costs no system call (the random generator
     /// asks the kernel on every draw) and ids of one process never repeat.
     static let idCounter = Atomic<UInt64>(0)
@@ -17,7 +17,7 @@ enum RequestIDs {
         if let header, !header.isEmpty, header.utf8.count <= 128, header.utf8.allSatisfy(isIDByte) {
             return header
         }
-        return idPrefix + hex(idCounter.wrappingAdd(1, ordering: .relaxed).newValue)
+        return hex(idPrefix, idCounter.wrappingAdd(1, ordering: .relaxed).newValue)
     }
 
     @inline(__always)
@@ -32,14 +32,15 @@ enum RequestIDs {
         }
     }
 
-    /// Sixteen lower-case hex digits.
-    private static func hex(_ value: UInt64) -> String {
-        String(unsafeUninitializedCapacity: 16) { buffer in
-            for position in 0..<16 {
-                let nibble = UInt8((value >> UInt64(60 - 4 * position)) & 0xF)
+    /// Thirty-two lower-case hex digits: `high`'s sixteen, then `low`'s, in one string.
+    private static func hex(_ high: UInt64, _ low: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 32) { buffer in
+            for position in 0..<32 {
+                let value = position < 16 ? high : low
+                let nibble = UInt8((value >> UInt64(60 - 4 * (position % 16))) & 0xF)
                 buffer[position] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
             }
-            return 16
+            return 32
         }
     }
 }

@@ -10,11 +10,13 @@ public struct ZettleOutbound: OutboundCodec {
         maxFractionDigits: nil, pendingTransfers: false, balanceReads: true, idempotencyKeys: false)
     public let parameters: BackendParameters
 
+    /// The organization as a path segment, encoded once.
+    let organization: String
+
     public init(parameters: BackendParameters = BackendParameters()) {
         self.parameters = parameters
+        self.organization = percentEncoded(parameters.zettleOrganization)
     }
-
-    var organization: String { percentEncoded(parameters.zettleOrganization) }
 
     func uuid(_ key: String, asSource: Bool, catalog: Catalog, field: String) throws(GatewayError) -> String {
         guard let location = catalog.location(key: key) else {
@@ -112,7 +114,13 @@ public struct ZettleOutbound: OutboundCodec {
             throw GatewayError.unsupported("a Zettle backend reads balances one location at a time", field: "location")
         }
         let uuid = try self.uuid(key, asSource: true, catalog: catalog, field: "location")
-        return OutboundRequest(.get, "/organizations/\(organization)/inventory/locations/\(uuid)")
+        // Built in one buffer: an interpolation grows its string once per part.
+        var path = "/organizations/"
+        path.reserveCapacity(40 + organization.utf8.count + uuid.utf8.count)
+        path += organization
+        path += "/inventory/locations/"
+        path += uuid
+        return OutboundRequest(.get, path)
     }
 
     /// What a location's balances answer is read for: each variant's id and balance. The rest

@@ -24,9 +24,10 @@ import Tracing
 public final class RemoteBackend: StockBackend {
     public let name: String
     public let baseURL: String
-    /// The base URL's parts: each request's head gets the scheme and authority, and its path
-    /// is put after the prefix.
-    let base: (scheme: String, authority: String, pathPrefix: String)
+    /// The base URL's authority (host and port), for the client span.
+    let authority: String
+    /// The base URL without its trailing `/`: each request's URL is this and its path.
+    let urlPrefix: String
     let codec: any OutboundCodec
     let client: CurlHTTPClient
     let auth: BackendAuthenticator
@@ -77,7 +78,8 @@ public final class RemoteBackend: StockBackend {
         self.name = name
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         let (scheme, authority, prefix) = CurlRequest.split(self.baseURL)
-        self.base = (scheme, authority, prefix == "/" ? "" : prefix)
+        self.authority = authority
+        self.urlPrefix = scheme + "://" + authority + (prefix == "/" ? "" : prefix)
         self.codec = codec
         self.client = client
         self.auth = BackendAuthenticator(method: auth, client: client, backendName: name, redactor: redactor)
@@ -559,25 +561,43 @@ public final class RemoteBackend: StockBackend {
             guard let next = codec.nextBalanceRequest(after: response) else { break }
             request = next
         }
+        return Self.merged(balances)
+    }
+
+    /// Balances with each product and location once: the first non-zero one read, else the
+    /// first (a product read on two pages counts once). One location's page is a short list,
+    /// scanned; a longer one is indexed (hashing two strings per balance costs more than
+    /// comparing a few).
+    static func merged(_ balances: [Balance]) -> [Balance] {
+        var merged: [Balance] = []
+        merged.reserveCapacity(balances.count)
         struct Key: Hashable {
             let product: String
             let location: String
         }
         var seen: [Key: Int] = [:]
-        seen.reserveCapacity(balances.count)
-        var merged: [Balance] = []
-        merged.reserveCapacity(balances.count)
+        let scanned = balances.count <= scannedBalances
+        if !scanned { seen.reserveCapacity(balances.count) }
         for balance in balances {
-            let key = Key(product: balance.product, location: balance.location)
-            if let index = seen[key] {
+            let index: Int?
+            if scanned {
+                index = merged.firstIndex { $0.product == balance.product && $0.location == balance.location }
+            } else {
+                let key = Key(product: balance.product, location: balance.location)
+                index = seen[key]
+                if index == nil { seen[key] = merged.count }
+            }
+            if let index {
                 if merged[index].quantity == .zero { merged[index] = balance }
             } else {
-                seen[key] = merged.count
                 merged.append(balance)
             }
         }
         return merged
     }
+
+    /// Up to this many balances are merged by a scan, more through an index.
+    static let scannedBalances = 16
 
     /// One attempt, with one fresh token after a 401 when the auth method has tokens.
     func authenticated(
@@ -597,10 +617,13 @@ public final class RemoteBackend: StockBackend {
     ) async throws
         -> OutboundResponse
     {
+        // The head keeps the codec's relative path; the URL is the base's and that path.
         var head = request.head
-        head.scheme = base.scheme
-        head.authority = base.authority
-        head.path = base.pathPrefix + request.path
+        let path = request.path
+        var url = ""
+        url.reserveCapacity(urlPrefix.utf8.count + path.utf8.count)
+        url += urlPrefix
+        url += path
         // Room for what is added here (the request id, the trace, the credentials): one
         // allocation instead of one per field.
         head.headerFields.reserveCapacity(head.headerFields.count + 4)
@@ -616,7 +639,7 @@ public final class RemoteBackend: StockBackend {
         } else {
             head.headerFields.append(contentsOf: try await auth.headers(refresh: refresh))
         }
-        var outbound = CurlRequest(head, body: request.body, timeout: timeout)
+        var outbound = CurlRequest(head, url: url, body: request.body, timeout: timeout)
         // A write's answer is journaled next (the settlement, on the commit thread): its task
         // may go on on the curl thread up to there. A read's answer is translated and played
         // on its loop, and would keep the curl thread from other transfers meanwhile.
@@ -625,7 +648,7 @@ public final class RemoteBackend: StockBackend {
         if GatewayTracing.recording {
             response = try await withSpan("\(request.method.rawValue) \(name)", ofKind: .client) { span in
                 span.attributes["http.request.method"] = request.method.rawValue
-                span.attributes["server.address"] = base.authority
+                span.attributes["server.address"] = authority
                 span.attributes["stockgate.backend"] = name
                 // A tracer's own context wins over the child made above: the backend's parent is this span.
                 var traced = outbound

@@ -12,8 +12,21 @@ public struct Catalog: Sendable {
     private var productsByKey: [String: Int] = [:]
     private var locationsByKey: [String: Int] = [:]
     /// Column → value (case-folded for the case-insensitive columns) → rows with it, in order.
-    private var productIndex: [String: [String: [Int]]] = [:]
-    private var locationIndex: [String: [String: [Int]]] = [:]
+    private var productIndex: [String: ColumnIndex] = [:]
+    private var locationIndex: [String: ColumnIndex] = [:]
+
+    /// One column's values and the rows holding each. Whether the column ignores case is kept
+    /// with it, so a lookup hashes the column's name once.
+    private struct ColumnIndex {
+        let folded: Bool
+        var rows: [String: [Int]] = [:]
+
+        subscript(value: String) -> [Int]? { rows[folded ? value.caseFolded : value] }
+
+        mutating func add(_ value: String, row: Int) {
+            rows[folded ? value.caseFolded : value, default: []].append(row)
+        }
+    }
 
     /// An empty catalog.
     public init() { caseInsensitiveColumns = [] }
@@ -31,16 +44,13 @@ public struct Catalog: Sendable {
         Catalog(products: products.filter(keep), locations: locations, caseInsensitiveColumns: caseInsensitiveColumns)
     }
 
-    func indexValue(_ column: String, _ value: String) -> String {
-        caseInsensitiveColumns.contains(column) ? value.caseFolded : value
-    }
-
     mutating func add(_ product: Product) {
         let index = products.count
         products.append(product)
         productsByKey[product.key] = index
         for (column, value) in product.identifiers {
-            productIndex[column, default: [:]][indexValue(column, value), default: []].append(index)
+            productIndex[column, default: ColumnIndex(folded: caseInsensitiveColumns.contains(column))]
+                .add(value, row: index)
         }
     }
 
@@ -49,7 +59,8 @@ public struct Catalog: Sendable {
         locations.append(location)
         locationsByKey[location.key] = index
         for (column, value) in location.identifiers {
-            locationIndex[column, default: [:]][indexValue(column, value), default: []].append(index)
+            locationIndex[column, default: ColumnIndex(folded: caseInsensitiveColumns.contains(column))]
+                .add(value, row: index)
         }
     }
 
@@ -59,7 +70,7 @@ public struct Catalog: Sendable {
 
     /// The first product whose `column` holds `value`.
     public func product(_ column: String, _ value: String) -> Product? {
-        productIndex[column]?[indexValue(column, value)]?.first.map { products[$0] }
+        productIndex[column]?[value]?.first.map { products[$0] }
     }
 
     // MARK: Locations
@@ -68,24 +79,24 @@ public struct Catalog: Sendable {
 
     /// The first location whose `column` holds `value`.
     public func location(_ column: String, _ value: String) -> Location? {
-        locationIndex[column]?[indexValue(column, value)]?.first.map { locations[$0] }
+        locationIndex[column]?[value]?.first.map { locations[$0] }
     }
 
     /// Whether some location's `column` holds `value` (an index lookup, nothing copied).
     public func hasLocation(_ column: String, _ value: String) -> Bool {
-        locationIndex[column]?[indexValue(column, value)]?.isEmpty == false
+        locationIndex[column]?[value]?.isEmpty == false
     }
 
     /// Every location whose `column` holds `value`, in catalog order.
     public func locations(_ column: String, _ value: String) -> [Location] {
-        (locationIndex[column]?[indexValue(column, value)] ?? []).map { locations[$0] }
+        (locationIndex[column]?[value] ?? []).map { locations[$0] }
     }
 
     /// Every location whose `column` holds `value` and whose `other` column holds `otherValue`,
     /// in catalog order: the two index lookups intersected, without a lookup per location.
     public func locations(_ column: String, _ value: String, _ other: String, _ otherValue: String) -> [Location] {
-        guard let first = locationIndex[column]?[indexValue(column, value)],
-            let second = locationIndex[other]?[indexValue(other, otherValue)]
+        guard let first = locationIndex[column]?[value],
+            let second = locationIndex[other]?[otherValue]
         else { return [] }
         // Both lists hold row numbers in ascending (catalog) order.
         var result: [Location] = []
