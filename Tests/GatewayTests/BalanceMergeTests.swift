@@ -35,7 +35,8 @@ struct BalanceMergeTests {
 
     @Test("a zero read twice stays one zero balance; nothing read is nothing merged")
     func zeros() {
-        #expect(RemoteBackend.merged([Self.balance("a", "x", 0), Self.balance("a", "x", 0)]) == [Self.balance("a", "x", 0)])
+        #expect(
+            RemoteBackend.merged([Self.balance("a", "x", 0), Self.balance("a", "x", 0)]) == [Self.balance("a", "x", 0)])
         #expect(RemoteBackend.merged([]).isEmpty)
     }
 }

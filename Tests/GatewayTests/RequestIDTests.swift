@@ -9,7 +9,8 @@ struct RequestIDTests {
         let first = RequestIDs.requestID(from: nil)
         let second = RequestIDs.requestID(from: "bad id")
         for id in [first, second] {
-            #expect(id.utf8.count == 32 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            #expect(
+                id.utf8.count == 32 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
         }
         #expect(first.prefix(16) == second.prefix(16))
         let counters = try [first, second].map { try #require(UInt64($0.suffix(16), radix: 16)) }

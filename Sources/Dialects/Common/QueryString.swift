@@ -49,7 +49,9 @@ public enum QueryString {
     /// `%XX` decoded, and `+` as a space unless `plusAsSpace` is false (a path, where `+` is a
     /// `+`); a broken escape is kept as sent.
     public static func decode(_ text: Substring, plusAsSpace: Bool = true) -> String {
-        let decode = { (bytes: UnsafeBufferPointer<UInt8>) in Self.decode(bytes, 0..<bytes.count, plusAsSpace: plusAsSpace) }
+        let decode = { (bytes: UnsafeBufferPointer<UInt8>) in
+            Self.decode(bytes, 0..<bytes.count, plusAsSpace: plusAsSpace)
+        }
         if let text = text.utf8.withContiguousStorageIfAvailable(decode) { return text }
         return Array(text.utf8).withUnsafeBufferPointer(decode)
     }
