@@ -79,6 +79,15 @@ struct JSONShapeTests {
             #"{"variants": [{"variantUuid": "a", "variantUuid": "b"}]}"#, #"{"variants": "not a list"}"#,
             #"{"x": tru, "variants": []}"#, #"{"x": {"a" 1}, "variants": []}"#, #"{"x": [1 2], "variants": []}"#,
             #"{"x": {}, "y": [], "z": "", "variants": [{}]}"#, "[]", "\u{FEFF}{\"variants\": []}", "",
+            // Keys are equal as strings are: escaped, or canonically equivalent (a precomposed
+            // and a decomposed é; the Kelvin sign and K), in kept and in skipped objects.
+            #"{"variants": [{"variant\u0055uid": "a", "balance": "1"}]}"#,
+            #"{"variants": [{"balance": "1", "bal\u0061nce": "2"}]}"#,
+            #"{"vari\u0061nts": [], "variants": []}"#, #"{"x": {"a": 1, "\u0061": 2}, "variants": []}"#,
+            "{\"variants\": [{\"\u{E9}\": 1, \"e\u{301}\": 2}]}",
+            "{\"x\": {\"\u{E9}\": 1, \"e\u{301}\": 2}, \"variants\": []}",
+            "{\"variants\": [{\"\u{212A}\": 1, \"K\": 2}]}", "{\"K\": 1, \"variants\": [], \"\u{212A}\": 2}",
+            "{\"x\": {\"\u{212A}\": 1, \"K\": 2}, \"variants\": []}", "{\"variants\": [], \"v\u{E9}\": 1}",
         ]
         for text in documents { Self.expectAgreement(Array(text.utf8), text) }
         Self.expectAgreement([0x7B, 0x22, 0x78, 0x22, 0x3A, 0x22, 0xC3, 0x28, 0x22, 0x7D], "invalid UTF-8 skipped")

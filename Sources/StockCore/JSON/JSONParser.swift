@@ -117,9 +117,9 @@ public struct JSONParser {
     /// in part, anything else whole.
     private mutating func parseValue(depth: Int, shape: JSONShape) throws(JSONParseError) -> JSONValue {
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
-        if let wanted = shape.members, bytes[index] == UInt8(ascii: "{") {
+        if shape.members != nil, bytes[index] == UInt8(ascii: "{") {
             try countValue()
-            return try parseObject(depth: depth + 1, keeping: wanted)
+            return try parseObject(depth: depth + 1, keeping: shape)
         }
         if let item = shape.item, bytes[index] == UInt8(ascii: "[") {
             try countValue()
@@ -148,10 +148,10 @@ public struct JSONParser {
             guard depth + 1 <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
             index += 1
             // Its keys are kept only to refuse a duplicate, as `parseObject` does.
-            var keys: [String] = []
+            var keys: [ReadKey] = []
             try forEachMember { (parser, keyOffset) throws(JSONParseError) in
-                let key = try parser.parseString()
-                if keys.contains(key) { throw JSONParseError(message: "duplicate key '\(key)'", offset: keyOffset) }
+                let key = try parser.readKey()
+                try parser.refuseDuplicate(key, among: keys, at: keyOffset)
                 keys.append(key)
                 try parser.expectColon()
                 try parser.skipValue(depth: depth + 1)
@@ -252,31 +252,94 @@ public struct JSONParser {
         }
     }
 
-    /// An object after its `{`, only the members `wanted` names built (each to its shape), the
-    /// others checked and skipped.
-    private mutating func parseObject(
-        depth: Int, keeping wanted: [(key: String, shape: JSONShape)]
-    ) throws(JSONParseError) -> JSONValue {
+    /// An object after its `{`, only the members `shape` names built (each to its shape), the
+    /// others checked and skipped. Keys are compared where they lie in the body, not made into
+    /// strings (see `ReadKey`).
+    private mutating func parseObject(depth: Int, keeping shape: JSONShape) throws(JSONParseError) -> JSONValue {
         guard depth <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
         index += 1
+        let wanted = shape.members ?? []
         var members: [JSONObject.Member] = []
-        var skipped: [String] = []
+        var keys: [ReadKey] = []
         try forEachMember { (parser, keyOffset) throws(JSONParseError) in
-            let key = try parser.parseString()
-            if members.contains(where: { $0.key == key }) || skipped.contains(key) {
-                throw JSONParseError(message: "duplicate key '\(key)'", offset: keyOffset)
-            }
+            let key = try parser.readKey()
+            try parser.refuseDuplicate(key, among: keys, at: keyOffset)
+            // Room for a few keys at the first (none is made for an empty object).
+            if keys.isEmpty { keys.reserveCapacity(4) }
+            keys.append(key)
             try parser.expectColon()
-            if let shape = wanted.first(where: { $0.key == key })?.shape {
-                // Room for every wanted member at the first (none is made for an empty object).
+            if let position = parser.wantedPosition(of: key, in: shape) {
+                // Room for every wanted member at the first.
                 if members.isEmpty { members.reserveCapacity(wanted.count) }
-                members.append(JSONObject.Member(key, try parser.parseValue(depth: depth, shape: shape)))
+                let name: String
+                if case .text(let text) = key { name = text } else { name = wanted[position].key }
+                members.append(
+                    JSONObject.Member(name, try parser.parseValue(depth: depth, shape: wanted[position].shape)))
             } else {
-                skipped.append(key)
                 try parser.skipValue(depth: depth)
             }
         }
         return .object(JSONObject(members))
+    }
+
+    /// A key as read: where a plain ASCII key's bytes lie in the body, or the text of any other
+    /// (escapes, non-ASCII). Keys are equal as `String`s are (canonical equivalence, as the
+    /// whole parse compares them): two ASCII keys when their bytes are, any other pair as text.
+    private enum ReadKey {
+        case ascii(start: Int, end: Int)
+        case text(String)
+    }
+
+    /// The key at `index` (its opening quote), checked as `parseString` checks a string.
+    private mutating func readKey() throws(JSONParseError) -> ReadKey {
+        let (start, end, hasEscape, hasNonASCII) = try scanString()
+        if !hasEscape && !hasNonASCII { return .ascii(start: start, end: end) }
+        if !hasEscape {
+            guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self) else {
+                throw JSONParseError(message: "invalid UTF-8 in string", offset: start)
+            }
+            return .text(text)
+        }
+        return .text(try unescape(start: start, end: end))
+    }
+
+    private func text(of key: ReadKey) -> String {
+        switch key {
+        case .ascii(let start, let end):
+            String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        case .text(let text): text
+        }
+    }
+
+    private func same(_ one: ReadKey, _ other: ReadKey) -> Bool {
+        if case .ascii(let start, let end) = one, case .ascii(let otherStart, let otherEnd) = other {
+            return end - start == otherEnd - otherStart
+                && bytes[start..<end].elementsEqual(bytes[otherStart..<otherEnd])
+        }
+        return text(of: one) == text(of: other)
+    }
+
+    private func refuseDuplicate(_ key: ReadKey, among keys: [ReadKey], at offset: Int) throws(JSONParseError) {
+        for other in keys where same(key, other) {
+            throw JSONParseError(message: "duplicate key '\(text(of: key))'", offset: offset)
+        }
+    }
+
+    /// Where `shape` names `key` among its members, if it does.
+    private func wantedPosition(of key: ReadKey, in shape: JSONShape) -> Int? {
+        guard let wanted = shape.members else { return nil }
+        if case .ascii(let start, let end) = key {
+            for (position, bytes) in shape.asciiKeys.enumerated() {
+                if let bytes {
+                    if bytes.count == end - start && bytes.elementsEqual(self.bytes[start..<end]) { return position }
+                } else if wanted[position].key == text(of: key) {
+                    return position
+                }
+            }
+            return nil
+        }
+        let text = text(of: key)
+        return wanted.firstIndex { $0.key == text }
     }
 
     /// An array after its `[`, each item built to `item`'s shape.
@@ -552,10 +615,16 @@ public struct JSONParser {
 /// build) does not follow, so it reported the static's boxes as leaked.
 public final class JSONShape: Sendable, CustomStringConvertible {
     let members: [(key: String, shape: JSONShape)]?
+    /// Each member's key as bytes when it is plain ASCII (then a key equals it exactly when its
+    /// bytes do), else nil.
+    let asciiKeys: [[UInt8]?]
     let item: JSONShape?
 
     private init(members: [(key: String, shape: JSONShape)]?, item: JSONShape?) {
         self.members = members
+        self.asciiKeys = (members ?? []).map { member in
+            member.key.utf8.allSatisfy { $0 < 0x80 } ? Array(member.key.utf8) : nil
+        }
         self.item = item
     }
 
