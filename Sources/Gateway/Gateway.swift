@@ -262,6 +262,10 @@ public final class Gateway: Sendable {
     /// A write with an idempotency key: the first answer is kept and given again to a repeat of
     /// the same request; another request under the same key is refused, and one still in
     /// progress (here or on another instance) is answered 409.
+    // Not inlined into `handleInSpan`: an async function's context holds the locals of
+    // everything inlined into it, and each request's task allocates it whole (a read has no
+    // use for a keyed write's).
+    @inline(never)
     func executeOnce<Codec: InboundCodec>(
         _ codec: Codec, route: Route<Codec.Endpoint>, request: InboundRequest, decoded: Decoded<Codec.Context>,
         facts: RequestFacts, keys: (scoped: String, caller: String), store: any ResponseStore, fault: Fault?
@@ -443,6 +447,8 @@ public final class Gateway: Sendable {
     /// After a batch was moved: the simulator's webhooks for changes to the ledger it holds (a
     /// resend answered from the journal queues its message if it never was), the counts, and
     /// what the backend did not receive whole, in the caller's field names.
+    // Not inlined into `execute`, for the reason `executeOnce` gives.
+    @inline(never)
     func moved(
         _ batch: BatchOutcome, command: Command, dialect: DialectID, routed: any StockBackend, facts: RequestFacts,
         log: inout CodecResponse.LogFacts, losses: inout (dropped: [String], truncated: [String])

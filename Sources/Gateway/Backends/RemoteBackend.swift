@@ -91,14 +91,27 @@ public final class RemoteBackend: StockBackend {
     }
 
     public func execute(_ command: Command, facts: RequestFacts) async throws -> Outcome {
-        switch command {
-        case .move(let batch):
-            return .moved(try await move(batch, facts: facts))
-        case .readBalances(let query):
+        // The read on its own: an async function's context holds the locals of every branch
+        // (and of what is inlined into it), and the request's task allocates it whole on
+        // every call. With the other commands in here, a read's was 9.8 KB (gdb on
+        // swift_task_alloc); on its own, 336 bytes.
+        if case .readBalances(let query) = command {
             guard codec.capabilities.balanceReads else {
                 throw GatewayError.unsupported("a \(codec.dialect) backend cannot read balances")
             }
             return .balances(try await readBalances(query, facts: facts))
+        }
+        return try await executeOther(command, facts: facts)
+    }
+
+    /// Every command but the read.
+    @inline(never)
+    func executeOther(_ command: Command, facts: RequestFacts) async throws -> Outcome {
+        switch command {
+        case .move(let batch):
+            return .moved(try await move(batch, facts: facts))
+        case .readBalances:
+            return try await execute(command, facts: facts)
         case .findMovements(var query):
             if query.backend == nil { query.backend = name }
             return .movements(try await journal.movements(query))
@@ -160,6 +173,8 @@ public final class RemoteBackend: StockBackend {
         return (dropped, truncated)
     }
 
+    // Not inlined into `executeOther`, for the reason `execute` gives.
+    @inline(never)
     func move(_ batch: MoveBatch, facts: RequestFacts) async throws -> BatchOutcome {
         // The journal is the one truth about a keyed write: what became of earlier sends under
         // the same key decides whether this one goes out at all.
