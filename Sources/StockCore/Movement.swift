@@ -56,43 +56,230 @@ public struct MovementExtras: Sendable, Equatable {
 /// Locations and products are canonical keys of the catalog. A movement arriving from a
 /// dialect has no `id`, `createdAt` or journal facts yet; the ledger fills them.
 public struct Movement: Sendable, Equatable {
-    public var id: Int64?
-    public var product: String
+    /// The fields, shared by copies until one of them changes (copy on write). A movement
+    /// is passed through many layers on a write (decoded, planned, journaled, forwarded,
+    /// settled, answered): as one reference, each copy is a retain instead of ~440 bytes
+    /// and a retain per field, and an async function holding one keeps a word in its context.
+    private var storage: Storage
+
+    private final class Storage: @unchecked Sendable {
+        // Changed only through `Movement`, and only when uniquely referenced.
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private struct Fields: Equatable {
+        var id: Int64?
+        var product: String
+        var quantity: Quantity
+        var from: String
+        var to: String
+        var reason: String?
+        var reference: String?
+        var description: String?
+        var user: String?
+        var sourceSystem: String?
+        var externalID: String?
+        var createdAt: Date?
+        var appliedAt: Date?
+        var state: MovementState
+        var allowOverage: Bool
+        var extras: MovementExtras
+        var reverses: Int64?
+        var dialect: DialectID?
+        var requestID: String?
+        var idempotencyKey: String?
+        var backend: String?
+        var level: StockLevel?
+        var failureReason: String?
+        var settlementNote: String?
+    }
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+    }
+
+    public var id: Int64? {
+        get { storage.fields.id }
+        _modify {
+            makeUnique()
+            yield &storage.fields.id
+        }
+    }
+    public var product: String {
+        get { storage.fields.product }
+        _modify {
+            makeUnique()
+            yield &storage.fields.product
+        }
+    }
     /// Greater than zero; zero only in a level movement (unresolved, or a level already held).
-    public var quantity: Quantity
-    public var from: String
-    public var to: String
-    public var reason: String?
-    public var reference: String?
-    public var description: String?
+    public var quantity: Quantity {
+        get { storage.fields.quantity }
+        _modify {
+            makeUnique()
+            yield &storage.fields.quantity
+        }
+    }
+    public var from: String {
+        get { storage.fields.from }
+        _modify {
+            makeUnique()
+            yield &storage.fields.from
+        }
+    }
+    public var to: String {
+        get { storage.fields.to }
+        _modify {
+            makeUnique()
+            yield &storage.fields.to
+        }
+    }
+    public var reason: String? {
+        get { storage.fields.reason }
+        _modify {
+            makeUnique()
+            yield &storage.fields.reason
+        }
+    }
+    public var reference: String? {
+        get { storage.fields.reference }
+        _modify {
+            makeUnique()
+            yield &storage.fields.reference
+        }
+    }
+    public var description: String? {
+        get { storage.fields.description }
+        _modify {
+            makeUnique()
+            yield &storage.fields.description
+        }
+    }
     /// The acting user (Colleqtive `AppUserName`, StoreFeeder `AssignedUserID`).
-    public var user: String?
+    public var user: String? {
+        get { storage.fields.user }
+        _modify {
+            makeUnique()
+            yield &storage.fields.user
+        }
+    }
     /// The system that started the movement (Colleqtive `source`).
-    public var sourceSystem: String?
+    public var sourceSystem: String? {
+        get { storage.fields.sourceSystem }
+        _modify {
+            makeUnique()
+            yield &storage.fields.sourceSystem
+        }
+    }
     /// The caller's own id for the movement (Zettle `externalUuid`).
-    public var externalID: String?
-    public var createdAt: Date?
+    public var externalID: String? {
+        get { storage.fields.externalID }
+        _modify {
+            makeUnique()
+            yield &storage.fields.externalID
+        }
+    }
+    public var createdAt: Date? {
+        get { storage.fields.createdAt }
+        _modify {
+            makeUnique()
+            yield &storage.fields.createdAt
+        }
+    }
     /// When stock changed: the creation time, or the confirmation time of a pending transfer.
-    public var appliedAt: Date?
-    public var state: MovementState
+    public var appliedAt: Date? {
+        get { storage.fields.appliedAt }
+        _modify {
+            makeUnique()
+            yield &storage.fields.appliedAt
+        }
+    }
+    public var state: MovementState {
+        get { storage.fields.state }
+        _modify {
+            makeUnique()
+            yield &storage.fields.state
+        }
+    }
     /// Allow the source stock location to go below zero.
-    public var allowOverage: Bool
-    public var extras: MovementExtras
+    public var allowOverage: Bool {
+        get { storage.fields.allowOverage }
+        _modify {
+            makeUnique()
+            yield &storage.fields.allowOverage
+        }
+    }
+    public var extras: MovementExtras {
+        get { storage.fields.extras }
+        _modify {
+            makeUnique()
+            yield &storage.fields.extras
+        }
+    }
     /// Set on a reversal: the id of the movement it undoes.
-    public var reverses: Int64?
+    public var reverses: Int64? {
+        get { storage.fields.reverses }
+        _modify {
+            makeUnique()
+            yield &storage.fields.reverses
+        }
+    }
     /// Journal facts: the dialect it came in by, the request id, the idempotency key.
-    public var dialect: DialectID?
-    public var requestID: String?
-    public var idempotencyKey: String?
+    public var dialect: DialectID? {
+        get { storage.fields.dialect }
+        _modify {
+            makeUnique()
+            yield &storage.fields.dialect
+        }
+    }
+    public var requestID: String? {
+        get { storage.fields.requestID }
+        _modify {
+            makeUnique()
+            yield &storage.fields.requestID
+        }
+    }
+    public var idempotencyKey: String? {
+        get { storage.fields.idempotencyKey }
+        _modify {
+            makeUnique()
+            yield &storage.fields.idempotencyKey
+        }
+    }
     /// The remote backend the gateway forwarded it to; nil for the embedded ledger.
-    public var backend: String?
+    public var backend: String? {
+        get { storage.fields.backend }
+        _modify {
+            makeUnique()
+            yield &storage.fields.backend
+        }
+    }
     /// Set when the movement carries a level command (see `StockLevel`).
-    public var level: StockLevel?
+    public var level: StockLevel? {
+        get { storage.fields.level }
+        _modify {
+            makeUnique()
+            yield &storage.fields.level
+        }
+    }
     /// Why a forwarded movement failed: the backend's refusal, as the caller was told it
     /// (journal state `failed`).
-    public var failureReason: String?
+    public var failureReason: String? {
+        get { storage.fields.failureReason }
+        _modify {
+            makeUnique()
+            yield &storage.fields.failureReason
+        }
+    }
     /// Who settled an unknown outcome (journal state `sent`), as what, and why.
-    public var settlementNote: String?
+    public var settlementNote: String? {
+        get { storage.fields.settlementNote }
+        _modify {
+            makeUnique()
+            yield &storage.fields.settlementNote
+        }
+    }
 
     public init(
         id: Int64? = nil, product: String, quantity: Quantity, from: String, to: String, reason: String? = nil,
@@ -102,28 +289,17 @@ public struct Movement: Sendable, Equatable {
         dialect: DialectID? = nil, requestID: String? = nil, idempotencyKey: String? = nil, backend: String? = nil,
         level: StockLevel? = nil
     ) {
-        self.backend = backend
-        self.level = level
-        self.id = id
-        self.product = product
-        self.quantity = quantity
-        self.from = from
-        self.to = to
-        self.reason = reason
-        self.reference = reference
-        self.description = description
-        self.user = user
-        self.sourceSystem = sourceSystem
-        self.externalID = externalID
-        self.createdAt = createdAt
-        self.appliedAt = appliedAt
-        self.state = state
-        self.allowOverage = allowOverage
-        self.extras = extras
-        self.reverses = reverses
-        self.dialect = dialect
-        self.requestID = requestID
-        self.idempotencyKey = idempotencyKey
+        storage = Storage(
+            Fields(
+                id: id, product: product, quantity: quantity, from: from, to: to, reason: reason, reference: reference,
+                description: description, user: user, sourceSystem: sourceSystem, externalID: externalID,
+                createdAt: createdAt, appliedAt: appliedAt, state: state, allowOverage: allowOverage, extras: extras,
+                reverses: reverses, dialect: dialect, requestID: requestID, idempotencyKey: idempotencyKey,
+                backend: backend, level: level, failureReason: nil, settlementNote: nil))
+    }
+
+    public static func == (lhs: Movement, rhs: Movement) -> Bool {
+        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
     }
 }
 
