@@ -53,17 +53,34 @@ public final class CurlHTTPClient: Sendable {
 
     public let configuration: Configuration
     let engine: CurlEngine
+    /// The configuration as each transfer gives it to libcurl, made once: a `String` handed
+    /// to a `const void *` parameter is copied into a new array on every call.
+    private let constants: Constants
+
+    private struct Constants: Sendable {
+        let userAgent: [UInt8]
+        let caBundle: [UInt8]?
+        let connectTimeoutMillis: Int
+
+        init(_ configuration: Configuration) {
+            userAgent = Array(configuration.userAgent.utf8) + [0]
+            caBundle = configuration.caBundlePath.map { Array($0.utf8) + [0] }
+            connectTimeoutMillis = CurlHTTPClient.millis(configuration.connectTimeout)
+        }
+    }
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
         self.engine = CurlEngine(
             maxConnectionsPerHost: configuration.maxConnectionsPerHost,
             maxTotalConnections: configuration.maxTotalConnections)
+        self.constants = Constants(configuration)
     }
 
     private init(configuration: Configuration, engine: CurlEngine) {
         self.configuration = configuration
         self.engine = engine
+        self.constants = Constants(configuration)
     }
 
     /// A client with its own timeouts, TLS settings and size limit on this client's engine
@@ -120,23 +137,30 @@ public final class CurlHTTPClient: Sendable {
         var failed: CURLcode = CURLE_OK
         func set(_ result: CURLcode) { if result != CURLE_OK && failed == CURLE_OK { failed = result } }
 
-        set(ccurl_easy_setopt_ptr(easy, CURLOPT_URL, request.url))
+        // libcurl copies string options as they are set: a pointer valid for the call is enough.
+        set(request.url.withCString { ccurl_easy_setopt_ptr(easy, CURLOPT_URL, $0) })
         set(ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
-        set(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Self.millis(configuration.connectTimeout)))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, constants.connectTimeoutMillis))
         set(ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Self.millis(request.timeout ?? configuration.timeout)))
         set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, configuration.verifyTLS ? 1 : 0))
         set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, configuration.verifyTLS ? 2 : 0))
-        if let bundle = configuration.caBundlePath { set(ccurl_easy_setopt_ptr(easy, CURLOPT_CAINFO, bundle)) }
+        if let bundle = constants.caBundle {
+            set(bundle.withUnsafeBufferPointer { ccurl_easy_setopt_ptr(easy, CURLOPT_CAINFO, $0.baseAddress) })
+        }
         set(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
         set(ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
         set(ccurl_easy_setopt_int64(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(configuration.maxResponseBytes)))
-        set(ccurl_easy_setopt_ptr(easy, CURLOPT_USERAGENT, configuration.userAgent))
+        set(
+            constants.userAgent.withUnsafeBufferPointer {
+                ccurl_easy_setopt_ptr(easy, CURLOPT_USERAGENT, $0.baseAddress)
+            })
         set(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
         if !Self.proxyFromEnvironment {
             // No proxy variable was set when the process started: say so, and libcurl skips
             // reading five variables from the environment on every transfer.
-            set(ccurl_easy_setopt_ptr(easy, CURLOPT_PROXY, ""))
-            set(ccurl_easy_setopt_ptr(easy, CURLOPT_NOPROXY, ""))
+            let none: StaticString = ""
+            set(ccurl_easy_setopt_ptr(easy, CURLOPT_PROXY, none.utf8Start))
+            set(ccurl_easy_setopt_ptr(easy, CURLOPT_NOPROXY, none.utf8Start))
         }
         set(ccurl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, writeCallback))
         set(ccurl_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, context))
@@ -147,7 +171,7 @@ public final class CurlHTTPClient: Sendable {
         if method == "HEAD" {
             set(ccurl_easy_setopt_long(easy, CURLOPT_NOBODY, 1))
         } else if method != "GET" || request.body != nil {
-            set(ccurl_easy_setopt_ptr(easy, CURLOPT_CUSTOMREQUEST, method))
+            set(method.withCString { ccurl_easy_setopt_ptr(easy, CURLOPT_CUSTOMREQUEST, $0) })
         }
         if let body = request.body {
             // The body goes through a read callback and no seek callback, never as POSTFIELDS:
@@ -174,9 +198,20 @@ public final class CurlHTTPClient: Sendable {
         }
         var list: UnsafeMutablePointer<curl_slist>?
         var hasExpect = false
+        // Each line made in one buffer, reused (libcurl copies it): HTTPTypes keeps NUL, CR
+        // and LF out of names and values.
+        var line: [UInt8] = []
+        line.reserveCapacity(128)
         for field in request.head.headerFields {
             if field.name == .expect { hasExpect = true }
-            list = curl_slist_append(list, "\(field.name.rawName): \(field.value)")
+            line.removeAll(keepingCapacity: true)
+            line.append(contentsOf: field.name.rawName.utf8)
+            line.append(contentsOf: ": ".utf8)
+            line.append(contentsOf: field.value.utf8)
+            line.append(0)
+            list = line.withUnsafeBufferPointer { bytes in
+                bytes.withMemoryRebound(to: CChar.self) { curl_slist_append(list, $0.baseAddress) }
+            }
         }
         if !hasExpect { list = curl_slist_append(list, "Expect:") }  // no 100-continue round trip
         transfer.headerList = list

@@ -39,6 +39,8 @@ enum Upstream {
                     200,
                     "\(request.method) body=\(request.body.utf8.count) custom=\(request.headers["x-custom"] ?? "-")",
                     headers: [:])
+            case "/agent":
+                return .init(200, "\(request.method) \(request.headers["user-agent"] ?? "-")", headers: [:])
             case "/echo" where request.method == "POST":
                 return .init(
                     201, request.body,
@@ -131,6 +133,23 @@ struct CurlHTTPClientTests {
             #expect(!response.headers.contains { $0.name.hasPrefix("HTTP/") || $0.value.hasSuffix("\r") })
             #expect(lowered.filter { $0.0 == "x-method" }.count == 1)
             #expect(String(decoding: response.body, as: UTF8.self) == #"{"quantity": 0.1}"#)
+        }
+    }
+
+    @Test("the configured User-Agent goes with every method, a custom one (PUT, DELETE) as the method")
+    func agentAndMethods() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient(configuration: .init(userAgent: "probe/7 (StockGate test)"))
+            var seen: [String] = []
+            for method in [HTTPRequest.Method.put, .get, .delete, .post, .get] {
+                let body: [UInt8]? = method == .get ? nil : Array("x".utf8)
+                let response = try await client.execute(
+                    CurlRequest(method: method, url: base + "/agent", body: body))
+                seen.append(String(decoding: response.body, as: UTF8.self))
+            }
+            await client.shutdown()
+            #expect(
+                seen == ["PUT", "GET", "DELETE", "POST", "GET"].map { "\($0) probe/7 (StockGate test)" })
         }
     }
 
