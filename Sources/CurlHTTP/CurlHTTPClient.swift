@@ -100,7 +100,7 @@ public final class CurlHTTPClient: Sendable {
     public func execute(_ request: CurlRequest) async throws -> CurlResponse {
         let transfer = try prepare(request)
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
+            try await withUnsafeThrowingContinuation { continuation in
                 transfer.continuation = continuation
                 if Task.isCancelled {
                     transfer.finish(.failure(CurlError(code: .cancelled, curlCode: 0, message: "the caller went away")))

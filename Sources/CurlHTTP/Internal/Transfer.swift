@@ -13,7 +13,10 @@ final class Transfer: @unchecked Sendable {
     let engine: CurlEngine
     var headerList: UnsafeMutablePointer<curl_slist>?
     let maxResponseBytes: Int
-    var continuation: CheckedContinuation<CurlResponse, any Error>?
+    /// Unchecked (no allocation, no bookkeeping per request): `finish` takes it before
+    /// resuming, so it is resumed once, and the engine finishes every transfer it was given,
+    /// at shutdown too (the checked kind's "never resumed" warning has no case to catch).
+    var continuation: UnsafeContinuation<CurlResponse, any Error>?
 
     var status = 0
     var headerLines: [UInt8] = []
