@@ -88,6 +88,13 @@ struct JSONShapeTests {
             "{\"x\": {\"\u{E9}\": 1, \"e\u{301}\": 2}, \"variants\": []}",
             "{\"variants\": [{\"\u{212A}\": 1, \"K\": 2}]}", "{\"K\": 1, \"variants\": [], \"\u{212A}\": 2}",
             "{\"x\": {\"\u{212A}\": 1, \"K\": 2}, \"variants\": []}", "{\"variants\": [], \"v\u{E9}\": 1}",
+            // More keys than an object's first eight (kept in place; the rest in an array): a
+            // repeat of one of the first eight, one among the rest, none.
+            #"{"variants": [], "k1": 1, "k2": 2, "k3": 3, "k4": 4, "k5": 5, "k6": 6, "k7": 7, "k8": 8, "k9": 9, "k1": 0}"#,
+            #"{"x": {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": 9, "j": 10, "j": 0}, "variants": []}"#,
+            #"{"x": {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": 9, "j": 10}, "variants": []}"#,
+            #"{"variants": [{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "variantUuid": "v", "balance": "1"}]}"#,
+            #"{"variants": [{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "balance": "1", "balance": "2"}]}"#,
         ]
         for text in documents { Self.expectAgreement(Array(text.utf8), text) }
         Self.expectAgreement([0x7B, 0x22, 0x78, 0x22, 0x3A, 0x22, 0xC3, 0x28, 0x22, 0x7D], "invalid UTF-8 skipped")

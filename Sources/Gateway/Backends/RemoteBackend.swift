@@ -682,8 +682,11 @@ public final class RemoteBackend: StockBackend {
                 "backend": "\(name)", "method": "\(request.method)", "path": "\(request.path)",
                 "status": "\(response.status)", "request_id": "\(facts.requestID)",
             ])
+        // Retry-After is read where `send` heeds it (429 and 5xx): not a scan of every answer's head.
+        let status = response.status
         return OutboundResponse(
-            status: response.status, body: response.body, retryAfter: response.header("Retry-After"),
+            status: status, body: response.body,
+            retryAfter: status == 429 || status >= 500 ? response.header("Retry-After") : nil,
             link: response.header("Link"))
     }
 }

@@ -148,7 +148,7 @@ public struct JSONParser {
             guard depth + 1 <= maxDepth else { throw fail("JSON nested deeper than \(maxDepth) levels") }
             index += 1
             // Its keys are kept only to refuse a duplicate, as `parseObject` does.
-            var keys: [ReadKey] = []
+            var keys = KeyList()
             try forEachMember { (parser, keyOffset) throws(JSONParseError) in
                 let key = try parser.readKey()
                 try parser.refuseDuplicate(key, among: keys, at: keyOffset)
@@ -260,12 +260,10 @@ public struct JSONParser {
         index += 1
         let wanted = shape.members ?? []
         var members: [JSONObject.Member] = []
-        var keys: [ReadKey] = []
+        var keys = KeyList()
         try forEachMember { (parser, keyOffset) throws(JSONParseError) in
             let key = try parser.readKey()
             try parser.refuseDuplicate(key, among: keys, at: keyOffset)
-            // Room for a few keys at the first (none is made for an empty object).
-            if keys.isEmpty { keys.reserveCapacity(4) }
             keys.append(key)
             try parser.expectColon()
             if let position = parser.wantedPosition(of: key, in: shape) {
@@ -319,9 +317,27 @@ public struct JSONParser {
         return text(of: one) == text(of: other)
     }
 
-    private func refuseDuplicate(_ key: ReadKey, among keys: [ReadKey], at offset: Int) throws(JSONParseError) {
-        for other in keys where same(key, other) {
+    private func refuseDuplicate(_ key: ReadKey, among keys: KeyList, at offset: Int) throws(JSONParseError) {
+        if keys.contains(where: { same(key, $0) }) {
             throw JSONParseError(message: "duplicate key '\(text(of: key))'", offset: offset)
+        }
+    }
+
+    /// The keys of one object read so far: the first eight in place (no allocation for the
+    /// objects answers are made of), any more in an array.
+    private struct KeyList {
+        private var first = InlineArray<8, ReadKey>(repeating: .ascii(start: 0, end: 0))
+        private var count = 0
+        private var more: [ReadKey] = []
+
+        mutating func append(_ key: ReadKey) {
+            if count < first.count { first[count] = key } else { more.append(key) }
+            count += 1
+        }
+
+        func contains(where matches: (ReadKey) -> Bool) -> Bool {
+            for index in 0..<min(count, first.count) where matches(first[index]) { return true }
+            return more.contains(where: matches)
         }
     }
 
