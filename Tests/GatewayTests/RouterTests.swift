@@ -141,6 +141,11 @@ struct RouterTests {
         #expect(RouteMatcher.segments("") == [] && RouteMatcher.segments("/") == [])
         #expect(RouteMatcher.withoutQuery("/stockgate/v1/balances?location=a?b") == "/stockgate/v1/balances")
         #expect(RouteMatcher.withoutQuery("/é/x") == "/é/x")
+        // A part of a longer text, and a long native string (not stored inline).
+        #expect(RouteMatcher.segments("xé/ü//ab/".dropFirst(2)) == ["ü", "ab"])
+        let long = "/" + String(repeating: "segment/", count: 6) + "é?q=/x"
+        #expect(RouteMatcher.segments(RouteMatcher.withoutQuery(long)) == Array(repeating: "segment", count: 6) + ["é"])
+        #expect("aé?b?".firstIndex(ofASCII: UInt8(ascii: "?")).map { "aé?b?"[..<$0] } == "aé")
     }
 
     @Test("the Date header: IMF-fixdate, RFC 9110's own example")

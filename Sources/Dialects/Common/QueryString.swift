@@ -42,7 +42,7 @@ public enum QueryString {
 
     /// A request target cut at its first `?`: the path, and the query after it (empty without one).
     public static func split(target: String) -> (path: Substring, query: Substring) {
-        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target[...], "") }
+        guard let mark = target.firstIndex(ofASCII: UInt8(ascii: "?")) else { return (target[...], "") }
         return (target[..<mark], target[target.utf8.index(after: mark)...])
     }
 

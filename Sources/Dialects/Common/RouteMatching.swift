@@ -119,23 +119,39 @@ public struct RouteMatcher: Sendable {
     public static func segments(_ path: Substring) -> [Substring] {
         var segments: [Substring] = []
         segments.reserveCapacity(8)
-        let bytes = path.utf8
-        var start = bytes.startIndex
-        var index = start
-        while index != bytes.endIndex {
-            if bytes[index] == UInt8(ascii: "/") {
-                if start != index { segments.append(path[start..<index]) }
-                start = bytes.index(after: index)
+        let utf8 = path.utf8
+        // Cut where the contiguous bytes say (stepping the UTF-8 view's indices one by one
+        // cost ~1,800 instructions for a three-segment path); `/` is ASCII, so every cut is
+        // on a character boundary.
+        let cut: Void? = utf8.withContiguousStorageIfAvailable { bytes in
+            var start = 0
+            for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "/") {
+                if start != index {
+                    segments.append(
+                        path[
+                            utf8.index(utf8.startIndex, offsetBy: start)..<utf8.index(utf8.startIndex, offsetBy: index)]
+                    )
+                }
+                start = index + 1
             }
-            index = bytes.index(after: index)
         }
-        if start != bytes.endIndex { segments.append(path[start..<bytes.endIndex]) }
+        if cut != nil { return segments }
+        var start = utf8.startIndex
+        var index = start
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: "/") {
+                if start != index { segments.append(path[start..<index]) }
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        if start != utf8.endIndex { segments.append(path[start..<utf8.endIndex]) }
         return segments
     }
 
     /// The request target without its query.
     public static func withoutQuery(_ target: String) -> Substring {
-        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target[...] }
+        guard let mark = target.firstIndex(ofASCII: UInt8(ascii: "?")) else { return target[...] }
         return target[..<mark]
     }
 }
@@ -152,5 +168,17 @@ extension InboundCodec {
             return nil
         }
         return (routes[index], parameters)
+    }
+}
+
+extension String {
+    /// Where the first `byte` (an ASCII byte, so on a character boundary) is, found over the
+    /// contiguous bytes when the string has them.
+    public func firstIndex(ofASCII byte: UInt8) -> String.Index? {
+        let utf8 = self.utf8
+        if let offset = utf8.withContiguousStorageIfAvailable({ $0.firstIndex(of: byte) }) {
+            return offset.map { utf8.index(utf8.startIndex, offsetBy: $0) }
+        }
+        return utf8.firstIndex(of: byte)
     }
 }
