@@ -8,7 +8,11 @@ enum HostHeader {
     static let maxLength = 255
 
     static func isValid(_ value: String) -> Bool {
-        let bytes = Array(value.utf8)
+        var value = value
+        return value.withUTF8(isValid(bytes:))
+    }
+
+    private static func isValid(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard !bytes.isEmpty, bytes.count <= maxLength else { return false }
         var index = 0
         if bytes[0] == UInt8(ascii: "[") {
