@@ -8,7 +8,8 @@ struct HostCheck: Middleware {
 
     func admit(_ exchange: inout Exchange) -> CodecResponse? {
         let head = exchange.head
-        guard head.authority == nil || head.headerFields.contains(Self.host) || !HostHeader.isValid(head.authority ?? "")
+        guard
+            head.authority == nil || head.headerFields.contains(Self.host) || !HostHeader.isValid(head.authority ?? "")
         else { return nil }
         exchange.route = .notFound
         var headers = HTTPFields()
