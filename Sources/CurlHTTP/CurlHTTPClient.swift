@@ -213,7 +213,9 @@ public final class CurlHTTPClient: Sendable {
                 bytes.withMemoryRebound(to: CChar.self) { curl_slist_append(list, $0.baseAddress) }
             }
         }
-        if !hasExpect { list = curl_slist_append(list, "Expect:") }  // no 100-continue round trip
+        // No 100-continue round trip for a body (libcurl asks for one before a large one); a
+        // request without a body never waits for one.
+        if !hasExpect && request.body != nil { list = curl_slist_append(list, "Expect:") }
         transfer.headerList = list
         set(ccurl_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, list))
 

@@ -39,6 +39,8 @@ enum Upstream {
                     200,
                     "\(request.method) body=\(request.body.utf8.count) custom=\(request.headers["x-custom"] ?? "-")",
                     headers: [:])
+            case "/expect":
+                return .init(200, "\(request.body.utf8.count) \(request.headers["expect"] ?? "-")", headers: [:])
             case "/agent":
                 return .init(200, "\(request.method) \(request.headers["user-agent"] ?? "-")", headers: [:])
             case "/echo" where request.method == "POST":
@@ -150,6 +152,21 @@ struct CurlHTTPClientTests {
             await client.shutdown()
             #expect(
                 seen == ["PUT", "GET", "DELETE", "POST", "GET"].map { "\($0) probe/7 (StockGate test)" })
+        }
+    }
+
+    @Test(
+        "a body libcurl would announce with Expect: 100-continue goes without the round trip; a GET carries no Expect")
+    func noExpect() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            let posted = try await client.execute(
+                CurlRequest(
+                    method: .post, url: base + "/expect", body: Array(repeating: UInt8(ascii: "x"), count: 2_000_000)))
+            let read = try await client.execute(CurlRequest(url: base + "/expect"))
+            await client.shutdown()
+            #expect(String(decoding: posted.body, as: UTF8.self) == "2000000 -")
+            #expect(String(decoding: read.body, as: UTF8.self) == "0 -")
         }
     }
 

@@ -311,8 +311,7 @@ public struct JSONParser {
 
     private func same(_ one: ReadKey, _ other: ReadKey) -> Bool {
         if case .ascii(let start, let end) = one, case .ascii(let otherStart, let otherEnd) = other {
-            return end - start == otherEnd - otherStart
-                && bytes[start..<end].elementsEqual(bytes[otherStart..<otherEnd])
+            return end - start == otherEnd - otherStart && equalBytes(at: start, otherStart, count: end - start)
         }
         return text(of: one) == text(of: other)
     }
@@ -323,20 +322,34 @@ public struct JSONParser {
         }
     }
 
-    /// The keys of one object read so far: the first eight in place (no allocation for the
-    /// objects answers are made of), any more in an array.
+    /// Whether the `count` bytes at `start` are those at `other` (a loop over the buffer: the
+    /// generic `elementsEqual` of two slices cost ~150 instructions for an 11-byte key).
+    @inline(__always)
+    private func equalBytes(at start: Int, _ other: Int, count: Int) -> Bool {
+        for offset in 0..<count where bytes[start + offset] != bytes[other + offset] { return false }
+        return true
+    }
+
+    /// The keys of one object read so far: the first eight plain ASCII ones by where they lie
+    /// (in place, no allocation for the objects answers are made of), any other in an array.
     private struct KeyList {
-        private var first = InlineArray<8, ReadKey>(repeating: .ascii(start: 0, end: 0))
-        private var count = 0
+        private var spans = InlineArray<8, (start: Int, end: Int)>(repeating: (0, 0))
+        private var spanCount = 0
         private var more: [ReadKey] = []
 
         mutating func append(_ key: ReadKey) {
-            if count < first.count { first[count] = key } else { more.append(key) }
-            count += 1
+            if case .ascii(let start, let end) = key, spanCount < spans.count {
+                spans[spanCount] = (start, end)
+                spanCount += 1
+            } else {
+                more.append(key)
+            }
         }
 
         func contains(where matches: (ReadKey) -> Bool) -> Bool {
-            for index in 0..<min(count, first.count) where matches(first[index]) { return true }
+            for index in 0..<spanCount where matches(.ascii(start: spans[index].start, end: spans[index].end)) {
+                return true
+            }
             return more.contains(where: matches)
         }
     }
@@ -347,7 +360,7 @@ public struct JSONParser {
         if case .ascii(let start, let end) = key {
             for (position, bytes) in shape.asciiKeys.enumerated() {
                 if let bytes {
-                    if bytes.count == end - start && bytes.elementsEqual(self.bytes[start..<end]) { return position }
+                    if bytes.count == end - start && matches(bytes, at: start) { return position }
                 } else if wanted[position].key == text(of: key) {
                     return position
                 }
@@ -356,6 +369,15 @@ public struct JSONParser {
         }
         let text = text(of: key)
         return wanted.firstIndex { $0.key == text }
+    }
+
+    /// Whether `wanted` is what the body holds at `start`.
+    @inline(__always)
+    private func matches(_ wanted: [UInt8], at start: Int) -> Bool {
+        wanted.withUnsafeBufferPointer { wanted in
+            for offset in 0..<wanted.count where wanted[offset] != bytes[start + offset] { return false }
+            return true
+        }
     }
 
     /// An array after its `[`, each item built to `item`'s shape.
