@@ -144,7 +144,7 @@ public struct ConnectionSettings: Sendable {
     /// stamps `Date` and `Server` as it writes the head (`Stamp`), so they cost no field edits.
     func frame(_ response: CodecResponse) -> HTTPResponse {
         var headers = response.headers
-        headers[.contentLength] = String(response.body.count)
+        headers.replaceOrAppend(HTTPField(name: .contentLength, value: String(response.body.count)))
         return HTTPResponse(status: response.status, headerFields: headers)
     }
 }

@@ -90,9 +90,12 @@ public struct CodecResponse: Sendable {
         // Its content type, the request id and at most a `Connection: close` are all it gets
         // (`Date` and `Server` are stamped as the head is encoded): one allocation for all.
         headers.reserveCapacity(4)
-        headers[.contentType] = "application/json; charset=utf-8"
+        headers.append(jsonContentType)
         return CodecResponse(status: status, headers: headers, body: bytes)
     }
+
+    /// Made once: HTTPTypes checks a field's value byte by byte as it is made.
+    private static let jsonContentType = HTTPField(name: .contentType, value: "application/json; charset=utf-8")
 
     /// A plain-text response (vendors whose transport errors are not JSON).
     public static func text(_ status: HTTPResponse.Status, _ text: String) -> CodecResponse {
@@ -204,4 +207,13 @@ public struct TraceParent: Sendable, Equatable {
     }
 
     public var header: String { "00-\(traceID)-\(parentID)-\(flags)" }
+}
+
+extension HTTPFields {
+    /// `field` in place of any field of its name, as the subscript sets one; appended at once
+    /// when there is none (the common case: the subscript's setter walks the fields
+    /// generically whatever they hold).
+    public mutating func replaceOrAppend(_ field: HTTPField) {
+        if contains(field.name) { self[field.name] = field.value } else { append(field) }
+    }
 }

@@ -94,7 +94,7 @@ struct Router: RequestResponder {
 
     func complete(_ response: inout CodecResponse, for held: any HTTPServer.Exchange) {
         let exchange = Exchange.of(held)
-        response.headers[.requestID] = exchange.requestID
+        response.headers.replaceOrAppend(HTTPField(name: .requestID, value: exchange.requestID))
         // Draining: a kept-alive client is told to reconnect, so its next request reaches an
         // instance that stays (HTTP1ServerCodec closes after this answer).
         if exchange.gateway.isDraining { response.headers[.connection] = "close" }
