@@ -17,6 +17,23 @@ struct ExtraFieldTests {
         return extras
     }
 
+    @Test(
+        "a fact named extras.… is read from the extras and no other is: a movement with no extras carries only the others"
+    )
+    func factsOutsideExtras() {
+        let base = Movement(product: "p", quantity: Quantity(1), from: "a", to: "b")
+        for fact in MovementFact.optional {
+            let probed = fact.probing(base)
+            #expect(fact.value(in: probed) != nil, "\(fact)")
+            let outside = MovementFact.optionalOutsideExtras.contains(fact)
+            #expect(probed.extras.isEmpty == outside, "\(fact)")
+            // With no extras, no fact of the extras is carried.
+            var bare = probed
+            bare.extras = MovementExtras()
+            #expect((fact.value(in: bare) != nil) == outside, "\(fact)")
+        }
+    }
+
     @Test("the journal column is the one the typed model wrote, and reads back whole")
     func storedForm() throws {
         var movement = Movement(product: "mug", quantity: Quantity(1), from: "a", to: "b")

@@ -25,7 +25,11 @@ public enum MovementFact: String, CaseIterable, Sendable, Hashable {
     public var isIdentity: Bool { [.product, .quantity, .from, .to].contains(self) }
 
     /// The optional facts, in the order they are reported.
-    public static var optional: [MovementFact] { allCases.filter { !$0.isIdentity } }
+    public static let optional: [MovementFact] = allCases.filter { !$0.isIdentity }
+
+    /// The optional facts kept outside `extras` (the others are named `extras.…` and read from
+    /// there): all a movement with no extras can carry.
+    static let optionalOutsideExtras: [MovementFact] = optional.filter { !$0.rawValue.hasPrefix("extras.") }
 
     /// Free text a codec may cut short (a probe of 1,000 characters tells where).
     var isFreeText: Bool {
