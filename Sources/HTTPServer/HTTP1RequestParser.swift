@@ -250,7 +250,7 @@ extension HTTP1RequestParser {
             default:
                 break
             }
-            guard let fieldName = HTTPField.Name(String(decoding: name, as: UTF8.self)) else {
+            guard let fieldName = Self.commonName(name) ?? HTTPField.Name(String(decoding: name, as: UTF8.self)) else {
                 throw .bad("a field name is not a token")
             }
             fields.append(HTTPField(name: fieldName, value: String(decoding: value, as: UTF8.self)))
@@ -263,6 +263,23 @@ extension HTTP1RequestParser {
         return HTTP1RequestHead(
             request: request, http10: requestLine.http10, keepAlive: framing.keepAlive,
             expectsContinue: framing.expectsContinue, body: body)
+    }
+
+    /// Names clients send on most requests, spelled as they usually are, made once: a name
+    /// made from the bytes is checked and lowercased into a new string each time. A name sent
+    /// in another spelling is made from its bytes, so every field keeps the name as sent.
+    private static let commonNames: [(bytes: [UInt8], name: HTTPField.Name)] = [
+        HTTPField.Name.contentType, .contentLength, .userAgent, .accept, .acceptEncoding, .authorization,
+        .connection, .transferEncoding, HTTPField.Name("X-Request-Id")!, HTTPField.Name("Idempotency-Key")!,
+        HTTPField.Name("X-Key")!, HTTPField.Name("traceparent")!, HTTPField.Name("tracestate")!,
+    ].map { (Array($0.rawName.utf8), $0) }
+
+    /// The made-once name spelled exactly as `bytes`, if there is one.
+    private static func commonName(_ bytes: UnsafeRawBufferPointer) -> HTTPField.Name? {
+        for common in commonNames where common.bytes.count == bytes.count && common.bytes.elementsEqual(bytes) {
+            return common.name
+        }
+        return nil
     }
 
     /// `name: value` (RFC 9112 §5): the name a token right before the colon, the value without

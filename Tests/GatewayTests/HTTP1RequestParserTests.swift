@@ -68,6 +68,27 @@ struct HTTP1RequestParserTests {
         + "5;name=value\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n"
         + "GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"
 
+    @Test("field names keep the spelling sent, whether a common name in its usual spelling (made once) or not")
+    func fieldNamesAsSent() throws {
+        let text =
+            "POST /x HTTP/1.1\r\nHost: gw\r\nContent-Type: a/b\r\ncontent-type: c/d\r\nX-Request-Id: r1\r\n"
+            + "x-request-id: r2\r\nTraceparent: t1\r\nIdempotency-Key: k\r\nX-Other: o\r\nContent-Length: 0\r\n\r\n"
+        var parser = HTTP1RequestParser()
+        var buffer = ByteBuffer(string: text)
+        guard case .head(let head) = try parser.next(&buffer) else { Issue.record("no head"); return }
+        let fields = head.request.headerFields
+        #expect(
+            fields.map(\.name.rawName) == [
+                "Content-Type", "content-type", "X-Request-Id", "x-request-id", "Traceparent", "Idempotency-Key",
+                "X-Other", "Content-Length",
+            ])
+        // Names still match whatever their spelling.
+        #expect(fields[values: .contentType] == ["a/b", "c/d"])
+        #expect(fields[values: HTTPField.Name("X-REQUEST-ID")!] == ["r1", "r2"])
+        #expect(fields[HTTPField.Name("traceparent")!] == "t1")
+        #expect(fields[HTTPField.Name("idempotency-key")!] == "k")
+    }
+
     @Test("a request split at any byte, or sent a byte at a time, parses as it does whole")
     func splitAnywhere() throws {
         let whole = try Self.parse([Self.pipelined])
