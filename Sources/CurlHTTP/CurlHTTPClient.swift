@@ -196,6 +196,19 @@ public final class CurlHTTPClient: Sendable {
             set(ccurl_easy_setopt_opensocket_callback(easy, openSocketCallback))
             set(ccurl_easy_setopt_ptr(easy, CURLOPT_OPENSOCKETDATA, context))
         }
+        let list = Self.headerList(request)
+        transfer.headerList = list
+        set(ccurl_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, list))
+
+        if failed != CURLE_OK {
+            transfer.release()
+            throw CurlEngine.error(failed, exceededLimit: false)
+        }
+        return transfer
+    }
+
+    /// The request's header lines as libcurl takes them (the caller frees the list).
+    private static func headerList(_ request: CurlRequest) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>?
         var hasExpect = false
         // Each line made in one buffer, reused (libcurl copies it): HTTPTypes keeps NUL, CR
@@ -216,14 +229,7 @@ public final class CurlHTTPClient: Sendable {
         // No 100-continue round trip for a body (libcurl asks for one before a large one); a
         // request without a body never waits for one.
         if !hasExpect && request.body != nil { list = curl_slist_append(list, "Expect:") }
-        transfer.headerList = list
-        set(ccurl_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, list))
-
-        if failed != CURLE_OK {
-            transfer.release()
-            throw CurlEngine.error(failed, exceededLimit: false)
-        }
-        return transfer
+        return list
     }
 
     static func millis(_ duration: Duration) -> Int {
