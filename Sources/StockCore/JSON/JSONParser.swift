@@ -333,13 +333,22 @@ public struct JSONParser {
     /// The keys of one object read so far: the first eight plain ASCII ones by where they lie
     /// (in place, no allocation for the objects answers are made of), any other in an array.
     private struct KeyList {
-        private var spans = InlineArray<8, (start: Int, end: Int)>(repeating: (0, 0))
+        /// Start and end of up to eight keys, in place: a tuple of sixteen integers (a fixed
+        /// array with no availability floor; `InlineArray` needs macOS 26).
+        private var spans: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        private static let capacity = 8
         private var spanCount = 0
         private var more: [ReadKey] = []
 
         mutating func append(_ key: ReadKey) {
-            if case .ascii(let start, let end) = key, spanCount < spans.count {
-                spans[spanCount] = (start, end)
+            if case .ascii(let start, let end) = key, spanCount < Self.capacity {
+                let slot = 2 * spanCount
+                withUnsafeMutableBytes(of: &spans) { raw in
+                    let ints = raw.bindMemory(to: Int.self)
+                    ints[slot] = start
+                    ints[slot + 1] = end
+                }
                 spanCount += 1
             } else {
                 more.append(key)
@@ -347,10 +356,14 @@ public struct JSONParser {
         }
 
         func contains(where matches: (ReadKey) -> Bool) -> Bool {
-            for index in 0..<spanCount where matches(.ascii(start: spans[index].start, end: spans[index].end)) {
-                return true
+            let found = withUnsafeBytes(of: spans) { raw in
+                let ints = raw.bindMemory(to: Int.self)
+                for index in 0..<spanCount where matches(.ascii(start: ints[2 * index], end: ints[2 * index + 1])) {
+                    return true
+                }
+                return false
             }
-            return more.contains(where: matches)
+            return found || more.contains(where: matches)
         }
     }
 
