@@ -1,4 +1,5 @@
 import Crypto
+import Dialects
 import Foundation
 import HTTPTypes
 import StockCore
@@ -141,7 +142,7 @@ public struct ClientAuthenticator: Sendable {
                 presented = Array(authorization.utf8)
             }
         }
-        if presented == nil, let key = headers[HTTPField.Name("X-Key")!] { presented = Array(key.utf8) }
+        if presented == nil, let key = headers[.apiKey] { presented = Array(key.utf8) }
         guard let presented else { return nil }
         var match: Client?
         for client in clients {

@@ -1,3 +1,4 @@
+import Dialects
 import HTTPTypes
 import NIOCore
 
@@ -270,8 +271,7 @@ extension HTTP1RequestParser {
     /// in another spelling is made from its bytes, so every field keeps the name as sent.
     private static let commonNames: [(bytes: [UInt8], name: HTTPField.Name)] = [
         HTTPField.Name.contentType, .contentLength, .userAgent, .accept, .acceptEncoding, .authorization,
-        .connection, .transferEncoding, HTTPField.Name("X-Request-Id")!, HTTPField.Name("Idempotency-Key")!,
-        HTTPField.Name("X-Key")!, HTTPField.Name("traceparent")!, HTTPField.Name("tracestate")!,
+        .connection, .transferEncoding, .requestID, .idempotencyKey, .apiKey, .traceParentField, .traceStateField,
     ].map { (Array($0.rawName.utf8), $0) }
 
     /// The made-once name spelled exactly as `bytes`, if there is one.

@@ -169,6 +169,8 @@ extension HTTPField.Name {
     public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     /// The request id a caller may send, echoed and forwarded.
     public static let requestID = HTTPField.Name("X-Request-Id")!
+    /// A client's API key (StockGate's client credentials, beside `Authorization`).
+    public static let apiKey = HTTPField.Name("X-Key")!
     /// W3C Trace Context: accepted from the caller, forwarded to backends as a child span.
     public static let traceParentField = HTTPField.Name("traceparent")!
     public static let traceStateField = HTTPField.Name("tracestate")!

@@ -10,7 +10,6 @@ import StockCore
 /// the caller's address (`AuthThrottle`).
 struct Authentication: Middleware {
     let throttle: AuthThrottle
-    static let xKey = HTTPField.Name("X-Key")!
 
     func admit(_ exchange: inout Exchange) -> CodecResponse? {
         let route = exchange.route
@@ -22,7 +21,7 @@ struct Authentication: Middleware {
             return nil
         case .unauthenticated:
             // A guess presents credentials; a request with none is only refused, not counted.
-            if head.headerFields[.authorization] != nil || head.headerFields[Self.xKey] != nil {
+            if head.headerFields[.authorization] != nil || head.headerFields.contains(.apiKey) {
                 throttle.failed(exchange.connection.peer)
             }
             var refusal = route.envelope.unauthenticated()
