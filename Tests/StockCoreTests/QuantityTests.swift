@@ -77,6 +77,10 @@ struct QuantityTests {
         let largest = try Quantity(parsing: "999999999999999999.999999999999999999")
         #expect(largest.isInRange)
         #expect(!(largest + largest).isInRange)
+        // Out of range, the whole part no longer fits the one-division path: the text is
+        // still exact.
+        #expect((largest + largest).description == "1999999999999999999.999999999999999998")
+        #expect((Quantity.zero - largest - largest).description == "-1999999999999999999.999999999999999998")
         var total = Quantity.zero
         for _ in 0..<1000 { total = total + largest }
         #expect(!total.isInRange)
