@@ -44,6 +44,19 @@ struct CommandLineTests {
         }
     }
 
+    /// Package.swift links Debian's mimalloc into the binary so that it, not glibc, answers
+    /// `malloc` for the whole process (docs/operations.md). Asked to, mimalloc says so at start.
+    @Test("the binary's malloc is mimalloc: MIMALLOC_VERBOSE=1 makes it report its start")
+    func allocator() async throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["MIMALLOC_VERBOSE"] = "1"
+        let process = try ChildProcess(
+            StockGateProcess.binary, ["--version"], environment: environment, output: .standardError)
+        let errors = await process.readOutputToEnd()
+        #expect(await process.exit() == 0)
+        #expect(errors.contains("mimalloc: process init"))
+    }
+
     @Test("check: a good configuration says what it found and exits 0; a bad one is named on one line, exit 2")
     func check() async throws {
         let directory = temporaryDirectory()
