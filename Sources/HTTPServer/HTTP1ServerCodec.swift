@@ -83,6 +83,8 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
         var bodyComplete = false
         /// The client waits for `100 Continue` before it sends the body.
         var expectsContinue: Bool
+        /// The body's bytes read and the answer's written so far (`MemoryRelease`).
+        var bodyBytes = 0
     }
 
     /// The `Date` and `Server` every final answer carries (in place of any it has).
@@ -94,6 +96,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
     let maxBodyBytes: Int
     let stamp: Stamp?
     let lingerTime: TimeAmount
+    let memoryRelease: MemoryRelease
     private var parser = HTTP1RequestParser()
     /// What has arrived and is not parsed yet.
     private var buffered: ByteBuffer?
@@ -114,10 +117,14 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
     /// The answer's head (and small body parts), written as one buffer.
     private var outgoing: ByteBuffer?
 
-    init(maxBodyBytes: Int, stamp: Stamp? = nil, lingerTime: TimeAmount = .seconds(2)) {
+    init(
+        maxBodyBytes: Int, stamp: Stamp? = nil, lingerTime: TimeAmount = .seconds(2),
+        memoryRelease: MemoryRelease = .allocator
+    ) {
         self.maxBodyBytes = maxBodyBytes
         self.stamp = stamp
         self.lingerTime = lingerTime
+        self.memoryRelease = memoryRelease
     }
 
     // MARK: Inbound
@@ -176,6 +183,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
             context.fireChannelRead(wrapInboundOut(.head(head.request, body: head.body)))
         case .body(let body):
             current?.expectsContinue = false
+            current?.bodyBytes += body.readableBytes
             context.fireChannelRead(wrapInboundOut(.body(body)))
         case .end:
             current?.bodyComplete = true
@@ -252,6 +260,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
             Self.encode(answerHead(head), into: &bytes, stamp: stamp)
             append(bytes, promise: promise, context: context)
         case .part(.body(let body)):
+            current?.bodyBytes += body.readableBytes
             append(body, promise: promise, context: context)
         case .part(.end):
             end(promise: promise, context: context)
@@ -260,6 +269,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
             var bytes = context.channel.allocator.buffer(capacity: 256 + body.count)
             Self.encode(answerHead(head), into: &bytes, stamp: stamp)
             bytes.writeBytes(body)
+            current?.bodyBytes += body.count
             append(bytes, promise: nil, context: context)
             end(promise: promise, context: context)
         }
@@ -286,6 +296,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler {
     private func end(promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         guard answering else { return flushOutgoing(promise: promise, context: context) }
         answering = false
+        if let bytes = current?.bodyBytes { memoryRelease.answered(bytes: bytes, on: context.eventLoop) }
         guard closeAfterAnswer else {
             flushOutgoing(promise: promise, context: context)
             return nextRequest(context: context)

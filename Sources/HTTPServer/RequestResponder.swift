@@ -15,7 +15,8 @@ public func configureConnection(
     try pipeline.addHandler(
         HTTP1ServerCodec(
             maxBodyBytes: settings.maxBodyBytes,
-            stamp: HTTP1ServerCodec.Stamp(server: settings.server, dates: settings.dates)))
+            stamp: HTTP1ServerCodec.Stamp(server: settings.server, dates: settings.dates),
+            memoryRelease: settings.memoryRelease))
     try pipeline.addHandler(handler)
 }
 
@@ -127,6 +128,8 @@ public struct ConnectionSettings: Sendable {
     /// The `Server` header of every answer.
     public var server: String
     public var logger: Logger
+    /// What follows a request with a large body: the allocator's free memory handed back.
+    public var memoryRelease = MemoryRelease.allocator
 
     public init(
         maxBodyBytes: Int, bodyTimeout: TimeAmount, idleTimeout: TimeAmount?, listener: Listener = .traffic,

@@ -72,16 +72,19 @@ struct ConnectionLayerTests {
 
     /// A connected testing channel with the server's connection pipeline and `EchoResponder`.
     static func connection(
-        bodyTimeout: TimeAmount = .seconds(5), idleTimeout: TimeAmount? = .seconds(60)
+        bodyTimeout: TimeAmount = .seconds(5), idleTimeout: TimeAmount? = .seconds(60),
+        memoryRelease: MemoryRelease = .allocator
     ) async throws -> (NIOAsyncTestingChannel, Journal) {
         let journal = Journal()
         let channel = NIOAsyncTestingChannel()
-        let settings = ConnectionSettings(
+        var settings = ConnectionSettings(
             maxBodyBytes: 16, bodyTimeout: bodyTimeout, idleTimeout: idleTimeout, server: "test", logger: quietLogger)
+        settings.memoryRelease = memoryRelease
+        let configured = settings
         try await channel.testingEventLoop.executeInContext {
             try configureConnection(
-                channel.pipeline.syncOperations, settings: settings,
-                handler: HTTPConnectionHandler(responder: EchoResponder(journal: journal), settings: settings))
+                channel.pipeline.syncOperations, settings: configured,
+                handler: HTTPConnectionHandler(responder: EchoResponder(journal: journal), settings: configured))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).get()
         return (channel, journal)
@@ -164,6 +167,34 @@ struct ConnectionLayerTests {
         // 64 KiB when parsed bytes were kept behind the leftover).
         #expect(largest <= 16 * 1024, "largest input buffer: \(largest) bytes")
         #expect(channel.isActive)
+    }
+
+    @Test("a request whose body and answer reach the threshold is followed by one memory release, after the delay")
+    func memoryRelease() async throws {
+        let releases = Atomic<Int>(0)
+        let release = MemoryRelease(threshold: 20, delay: .milliseconds(100)) {
+            releases.add(1, ordering: .relaxed)
+        }
+        let (channel, _) = try await Self.connection(memoryRelease: release)
+        let loop = channel.testingEventLoop
+        // 5 bytes of answer ("got:-"), no body: no release.
+        try await Self.send(channel, "GET /nobody HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await Self.output(channel).hasSuffix("got:-"))
+        await loop.advanceTime(by: .milliseconds(200))
+        #expect(releases.load(ordering: .relaxed) == 0)
+        // 12 bytes in, 16 out: one release, only once the delay has passed.
+        let large = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\nabcdefghijkl"
+        try await Self.send(channel, large)
+        #expect(try await Self.output(channel).hasSuffix("got:abcdefghijkl"))
+        await loop.advanceTime(by: .milliseconds(50))
+        #expect(releases.load(ordering: .relaxed) == 0)
+        await loop.advanceTime(by: .milliseconds(50))
+        #expect(releases.load(ordering: .relaxed) == 1)
+        // Two large requests answered within one delay: one release for both.
+        try await Self.send(channel, large + large)
+        #expect(try await Self.output(channel).components(separatedBy: "got:abcdefghijkl").count == 3)
+        await loop.advanceTime(by: .milliseconds(200))
+        #expect(releases.load(ordering: .relaxed) == 2)
     }
 
     @Test("Expect: 100-continue is answered only for a request the responder accepts")

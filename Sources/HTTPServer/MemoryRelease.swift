@@ -1,0 +1,56 @@
+import Glibc
+import NIOCore
+import Synchronization
+
+/// After a request that moved a large body (in or out), memory the allocator keeps for reuse is
+/// handed back to the system, on the connection's event loop, soon after the answer.
+///
+/// The `stockgate` binary runs on mimalloc (Package.swift), which keeps the pages of freed
+/// blocks in the heap of the thread that made them until that thread allocates again. After a
+/// burst of 4 MiB bodies (`scripts/bench`'s memory attack) the event loop's heap held ~30 MB
+/// that nothing would reuse; `mi_collect` returns it. glibc (the test binaries) maps blocks that
+/// large on their own and unmaps them when freed, so there is nothing to do there.
+public struct MemoryRelease: Sendable {
+    /// A request whose body, or whose answer's body, reaches this many bytes is followed by a release.
+    public var threshold: Int
+    /// How long after the answer: what the request held is freed by then.
+    public var delay: TimeAmount
+    let release: @Sendable () -> Void
+    /// One release waits at a time, however many large requests end meanwhile.
+    private let pending = Pending()
+
+    private final class Pending: Sendable {
+        let flag = Atomic<Bool>(false)
+    }
+
+    public init(threshold: Int, delay: TimeAmount, release: @escaping @Sendable () -> Void) {
+        self.threshold = threshold
+        self.delay = delay
+        self.release = release
+    }
+
+    /// The process's allocator, after bodies of 1 MiB or more.
+    public static let allocator = MemoryRelease(
+        threshold: 1 << 20, delay: .milliseconds(100), release: { Allocator.collect?(true) })
+
+    /// A request of `bytes` has been answered on `loop`.
+    func answered(bytes: Int, on loop: any EventLoop) {
+        guard bytes >= threshold,
+            pending.flag.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+        else { return }
+        let pending = pending
+        let release = release
+        loop.scheduleTask(in: delay) {
+            pending.flag.store(false, ordering: .relaxed)
+            release()
+        }
+    }
+}
+
+/// What the process's allocator offers beyond `malloc`, looked up at run time: present when the
+/// binary is linked with mimalloc, nil otherwise.
+enum Allocator {
+    typealias Collect = @convention(c) (Bool) -> Void
+    /// mimalloc's `mi_collect(force)`: the calling thread's free pages back to the system.
+    static let collect: Collect? = dlsym(nil, "mi_collect").map { unsafeBitCast($0, to: Collect.self) }
+}
