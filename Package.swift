@@ -205,7 +205,7 @@ let package = Package(
             // mimalloc (Debian's libmimalloc) takes malloc over for the whole process (the Swift
             // runtime, libcurl, SQLite): a forwarded request makes ~70 allocations, many freed on
             // another thread than made them, and glibc's malloc spent ~8% of a request's
-            // instructions on them (BENCHMARKS.md, "the allocator").
+            // instructions on them (BENCHMARKS.md, "The allocator").
             linkerSettings: [
                 .unsafeFlags([
                     "-Xlinker", "--no-export-dynamic", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker",
