@@ -1,6 +1,9 @@
-import Glibc
 import NIOCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// After a request that moved a large body (in or out), memory the allocator keeps for reuse is
 /// handed back to the system, on the connection's event loop, soon after the answer.
@@ -8,8 +11,8 @@ import Synchronization
 /// The `stockgate` binary runs on mimalloc (Package.swift), which keeps the pages of freed
 /// blocks in the heap of the thread that made them until that thread allocates again. After a
 /// burst of 4 MiB bodies (`scripts/bench`'s memory attack) the event loop's heap held ~30 MB
-/// that nothing would reuse; `mi_collect` returns it. glibc (the test binaries) maps blocks that
-/// large on their own and unmaps them when freed, so there is nothing to do there.
+/// that nothing would reuse; `mi_collect` returns it. Under glibc (the test binaries) there is
+/// nothing to call: it gave the same memory back by itself (+1.0 MB over idle, BENCHMARKS.md).
 public struct MemoryRelease: Sendable {
     /// A request whose body, or whose answer's body, reaches this many bytes is followed by a release.
     public var threshold: Int
@@ -47,10 +50,17 @@ public struct MemoryRelease: Sendable {
     }
 }
 
-/// What the process's allocator offers beyond `malloc`, looked up at run time: present when the
-/// binary is linked with mimalloc, nil otherwise.
+/// What the process's allocator offers beyond `malloc`, looked up at run time (`dlsym`, the
+/// process's global symbols): present when the binary is linked with mimalloc, nil otherwise.
 enum Allocator {
     typealias Collect = @convention(c) (Bool) -> Void
     /// mimalloc's `mi_collect(force)`: the calling thread's free pages back to the system.
-    static let collect: Collect? = dlsym(nil, "mi_collect").map { unsafeBitCast($0, to: Collect.self) }
+    static let collect: Collect? = {
+        #if os(Linux)
+            // A null handle is glibc's RTLD_DEFAULT.
+            return dlsym(nil, "mi_collect").map { unsafeBitCast($0, to: Collect.self) }
+        #else
+            return nil  // mimalloc is linked on Linux only (Package.swift)
+        #endif
+    }()
 }
