@@ -71,12 +71,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // sqlite3_config (variadic, out of Swift's reach): SQLite's process-wide defaults for the ledger.
+        .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         // The embedded backend: a SQLite ledger through GRDB.
         .target(
             name: "Ledger",
             dependencies: [
                 "StockCore",
                 "ThreadHandoff",
+                "CSQLiteTuning",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for the journal row's values bound without GRDB's boxing.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -255,6 +258,7 @@ let package = Package(
             dependencies: [
                 "Ledger", "PostgresStore", "StockCore", "TestSupport", "StoreTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]),
         .testTarget(
             name: "CurlHTTPTests",

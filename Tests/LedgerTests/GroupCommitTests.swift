@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 import Testing
 
@@ -42,6 +43,19 @@ struct GroupCommitTests {
                 try await ledger.commits.write(durable: false) { _ in throw Refused() }
             }
             #expect(try await ledger.commits.write(mode) == 2)
+        }
+    }
+
+    /// SQLite's defaults are set once per process, and only if the ledger is the first to use
+    /// SQLite in it (a test may have opened an in-memory database before): either way the ledger's
+    /// connections agree with what was set — no mutex of their own when multi-thread mode took.
+    @Test("the ledger's connections have no mutex of their own exactly when SQLite's multi-thread default was set")
+    func multiThreadDefault() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            defer { try? ledger.close() }
+            let hasMutex = try await ledger.commits.write { db in sqlite3_db_mutex(db.sqliteConnection) != nil }
+            #expect(hasMutex == !Ledger.sqliteDefaults)
         }
     }
 
