@@ -69,11 +69,16 @@ public final class CurlHTTPClient: Sendable {
         }
     }
 
-    public init(configuration: Configuration = Configuration()) {
+    public convenience init(configuration: Configuration = Configuration()) {
+        self.init(configuration: configuration, idleRelease: .threadHeap)
+    }
+
+    /// With what follows a large answer made explicit (tests).
+    init(configuration: Configuration, idleRelease: IdleRelease) {
         self.configuration = configuration
         self.engine = CurlEngine(
             maxConnectionsPerHost: configuration.maxConnectionsPerHost,
-            maxTotalConnections: configuration.maxTotalConnections)
+            maxTotalConnections: configuration.maxTotalConnections, idleRelease: idleRelease)
         self.constants = Constants(configuration)
     }
 

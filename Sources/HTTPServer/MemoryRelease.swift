@@ -1,9 +1,6 @@
 import NIOCore
 import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import ThreadHandoff
 
 /// After a request that moved a large body (in or out), memory the allocator keeps for reuse is
 /// handed back to the system, on the connection's event loop, soon after the answer.
@@ -11,7 +8,7 @@ import Synchronization
 /// The `stockgate` binary runs on mimalloc (Package.swift), which keeps the pages of freed
 /// blocks in the heap of the thread that made them until that thread allocates again. After a
 /// burst of 4 MiB bodies (`scripts/bench`'s memory attack) the event loop's heap held ~30 MB
-/// that nothing would reuse; `mi_collect` returns it. Under glibc (the test binaries) there is
+/// that nothing would reuse; `ThreadHeap.release` returns it. Under glibc (the test binaries) there is
 /// nothing to call: it gave the same memory back by itself (+1.0 MB over idle, BENCHMARKS.md).
 public struct MemoryRelease: Sendable {
     /// A request whose body, or whose answer's body, reaches this many bytes is followed by a release.
@@ -34,7 +31,7 @@ public struct MemoryRelease: Sendable {
 
     /// The process's allocator, after bodies of 1 MiB or more.
     public static let allocator = MemoryRelease(
-        threshold: 1 << 20, delay: .milliseconds(100), release: { Allocator.collect?(true) })
+        threshold: 1 << 20, delay: .milliseconds(100), release: ThreadHeap.release)
 
     /// A request of `bytes` has been answered on `loop`.
     func answered(bytes: Int, on loop: any EventLoop) {
@@ -48,19 +45,4 @@ public struct MemoryRelease: Sendable {
             release()
         }
     }
-}
-
-/// What the process's allocator offers beyond `malloc`, looked up at run time (`dlsym`, the
-/// process's global symbols): present when the binary is linked with mimalloc, nil otherwise.
-enum Allocator {
-    typealias Collect = @convention(c) (Bool) -> Void
-    /// mimalloc's `mi_collect(force)`: the calling thread's free pages back to the system.
-    static let collect: Collect? = {
-        #if os(Linux)
-            // A null handle is glibc's RTLD_DEFAULT.
-            return dlsym(nil, "mi_collect").map { unsafeBitCast($0, to: Collect.self) }
-        #else
-            return nil  // mimalloc is linked on Linux only (Package.swift)
-        #endif
-    }()
 }

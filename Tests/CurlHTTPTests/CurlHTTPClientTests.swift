@@ -1,4 +1,3 @@
-import CurlHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -10,6 +9,8 @@ import Synchronization
 import TestSupport
 import Testing
 import ThreadHandoff
+
+@testable import CurlHTTP
 
 #if canImport(Glibc)
     import Glibc
@@ -230,6 +231,31 @@ struct CurlHTTPClientTests {
             }
             let small = try await client.execute(CurlRequest(url: base + "/hello"))
             #expect(small.status == 200)
+            await client.shutdown()
+        }
+    }
+
+    @Test(
+        "after an answer over the threshold, the engine thread releases its heap once idle for the set time; small answers do not"
+    )
+    func idleRelease() async throws {
+        try await Upstream.run { base in
+            let releases = Atomic<Int>(0)
+            let release = IdleRelease(threshold: 50_000, idleMillis: 200) { releases.add(1, ordering: .relaxed) }
+            let client = CurlHTTPClient(configuration: .init(), idleRelease: release)
+            // 5 bytes: nothing follows.
+            _ = try await client.execute(CurlRequest(url: base + "/hello"))
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(releases.load(ordering: .relaxed) == 0)
+            // 100,000 bytes: one release, not before the engine has been idle 200 ms.
+            let big = try await client.execute(CurlRequest(url: base + "/big"))
+            #expect(big.body.count == 100_000)
+            #expect(releases.load(ordering: .relaxed) == 0)
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(releases.load(ordering: .relaxed) == 1)
+            // Once released, idle time alone brings no other.
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(releases.load(ordering: .relaxed) == 1)
             await client.shutdown()
         }
     }

@@ -58,9 +58,15 @@ final class CurlEngine: @unchecked Sendable {
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     /// When libcurl wants `CURL_SOCKET_TIMEOUT` handled, in monotonic milliseconds; nil for never.
     private var deadline: Int?
+    /// What follows a large answer once the engine has been idle a while (`IdleRelease`).
+    private let idleRelease: IdleRelease
+    /// When the last answer of `idleRelease.threshold` bytes or more ended, until the release
+    /// that follows it has run (monotonic milliseconds; engine thread only).
+    private var largeAnswerEnded: Int?
     private let nextID = Atomic<UInt64>(1)
 
-    init(maxConnectionsPerHost: Int, maxTotalConnections: Int) {
+    init(maxConnectionsPerHost: Int, maxTotalConnections: Int, idleRelease: IdleRelease = .threadHeap) {
+        self.idleRelease = idleRelease
         _ = curlGlobalInit
         multi = curl_multi_init()
         poller = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -201,9 +207,10 @@ final class CurlEngine: @unchecked Sendable {
                 inbox.polling = true
                 return true
             }
-            let wait = idle ? deadline.map { Int32(clamping: min(1000, max(0, $0 - Self.now()))) } ?? 1000 : 0
+            let wait = idle ? Int32(clamping: idleWait()) : 0
             let count = epoll_wait(poller, &events, Int32(events.count), wait)
             if idle { inbox.withLock { $0.polling = false } }
+            if count == 0 { releaseIfIdle() }
             for event in events.prefix(Int(max(count, 0))) {
                 act(on: event)
             }
@@ -223,6 +230,28 @@ final class CurlEngine: @unchecked Sendable {
         close(poller)
         for spare in spares { curl_easy_cleanup(spare.easy) }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// How long an idle engine may wait, in milliseconds: until libcurl's timer, the release
+    /// after a large answer, or a second, whichever comes first.
+    private func idleWait() -> Int {
+        let now = Self.now()
+        var wait = deadline.map { max(0, $0 - now) } ?? 1000
+        if let ended = largeAnswerEnded, active.isEmpty {
+            wait = min(wait, max(0, ended + idleRelease.idleMillis - now))
+        }
+        return min(1000, wait)
+    }
+
+    /// After a large answer, once nothing has been in flight for `idleRelease.idleMillis`: the
+    /// answer was made in this thread's heap and freed elsewhere, so its pages go back to the
+    /// system only from here (`ThreadHeap`).
+    private func releaseIfIdle() {
+        guard let ended = largeAnswerEnded, active.isEmpty, Self.now() - ended >= idleRelease.idleMillis else {
+            return
+        }
+        largeAnswerEnded = nil
+        idleRelease.release()
     }
 
     /// Hands one ready descriptor to libcurl (or empties the eventfd), then collects what ended.
@@ -290,6 +319,7 @@ final class CurlEngine: @unchecked Sendable {
     private func complete(_ transfer: Transfer, _ result: Result<CurlResponse, any Error>) {
         curl_multi_remove_handle(multi, transfer.easy)
         active[transfer.easy] = nil
+        if transfer.body.count >= idleRelease.threshold { largeAnswerEnded = Self.now() }
         // Released first: a caller that goes on here (`CurlRequest.resumesOnClientThread`) may
         // send again at once, and finds the handle spare.
         transfer.release()
@@ -356,4 +386,16 @@ final class CurlEngine: @unchecked Sendable {
         }
         return CurlError(code: kind, curlCode: Int(code.rawValue), message: message)
     }
+}
+
+/// What follows an answer of `threshold` bytes or more, once the engine has had nothing in
+/// flight for `idleMillis`: `release` on the engine thread. The answer's body was built in that
+/// thread's heap and is freed by whoever read it; mimalloc keeps such pages until their thread
+/// allocates again, which an idle engine does not.
+struct IdleRelease: Sendable {
+    let threshold: Int
+    let idleMillis: Int
+    let release: @Sendable () -> Void
+
+    static let threadHeap = IdleRelease(threshold: 1 << 20, idleMillis: 1000, release: ThreadHeap.release)
 }
