@@ -19,9 +19,6 @@ public enum ThreadHeap {
         #endif
     }()
 
-    /// Whether the process's allocator takes a release (mimalloc); false on glibc.
-    public static var releases: Bool { collect != nil }
-
     /// Hands the calling thread's free pages back to the system (nothing without mimalloc).
     @Sendable public static func release() {
         collect?(true)
