@@ -206,9 +206,9 @@ let package = Package(
             // lld (the toolchain's, instead of gold) packs the 131,000 PIE relative relocations
             // (DT_RELR, glibc >= 2.36): .rela.dyn 3.1 MB, all read at start, becomes 46 KB.
             // mimalloc (Debian's libmimalloc) takes malloc over for the whole process (the Swift
-            // runtime, libcurl, SQLite): a forwarded request makes ~70 allocations, many freed on
-            // another thread than made them, and glibc's malloc spent ~8% of a request's
-            // instructions on them (BENCHMARKS.md, "The allocator").
+            // runtime, libcurl, SQLite): a forwarded read calls malloc ~90 times and a write ~220,
+            // many of the blocks freed on another thread than made them, and glibc's malloc spent
+            // ~8% of a request's instructions on them (BENCHMARKS.md, "The allocator").
             linkerSettings: [
                 .unsafeFlags([
                     "-Xlinker", "--no-export-dynamic", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker",
