@@ -251,7 +251,11 @@ struct CurlHTTPClientTests {
             let big = try await client.execute(CurlRequest(url: base + "/big"))
             #expect(big.body.count == 100_000)
             #expect(releases.load(ordering: .relaxed) == 0)
-            try await Task.sleep(for: .milliseconds(600))
+            // Waited for, not timed: a loaded machine may run the engine thread late.
+            let deadline = ContinuousClock.now + .seconds(5)
+            while releases.load(ordering: .relaxed) == 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             #expect(releases.load(ordering: .relaxed) == 1)
             // Once released, idle time alone brings no other.
             try await Task.sleep(for: .milliseconds(400))
