@@ -2,17 +2,15 @@
 public enum Outcome: Sendable, Equatable {
     case moved(BatchOutcome)
     case movements([Movement])
-    // A movement is ~440 bytes: held inline it would make every outcome that size, and every
-    // async function that keeps one across an `await` carries it in the context its task
-    // allocates on each call. Boxed, an outcome is a few words; only these rarer answers
-    // allocate their box.
-    indirect case movement(Movement?)
+    // Every payload is a word or two (a `Movement` is one reference to its shared fields), so
+    // an outcome is small wherever an async function keeps one across an `await`.
+    case movement(Movement?)
     case count(Int)
-    indirect case updated(Movement)
+    case updated(Movement)
     case deleted(ids: [Int64])
     case balances([Balance])
     case locations([Location])
-    indirect case confirmed(Movement)
+    case confirmed(Movement)
     /// The products (catalog keys) whose tracking is stopped; every other product is tracked.
     case tracking(untracked: Set<String>)
 }
