@@ -121,6 +121,9 @@ public final class CurlHTTPClient: Sendable {
         }
     }
 
+    /// The upload buffer each transfer asks libcurl for: its smallest (16 KiB; 64 KiB by default).
+    static let uploadBufferBytes = 16_384
+
     /// Whether a proxy variable libcurl reads for HTTP and HTTPS URLs is set, read once, when
     /// the process first sends. When one is, libcurl reads them for each transfer as before
     /// (`no_proxy` included); when none is, each transfer says "no proxy" instead. A variable
@@ -160,6 +163,12 @@ public final class CurlHTTPClient: Sendable {
                 ccurl_easy_setopt_ptr(easy, CURLOPT_USERAGENT, $0.baseAddress)
             })
         set(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
+        // The smallest upload buffer: a handle keeps its upload buffer while it is kept for reuse,
+        // and with 64 writes in flight the default's kept ~1 MB more (BENCHMARKS.md, "The hop's
+        // memory"). Set on every transfer, never once: in libcurl 7.88 `curl_easy_reset` keeps
+        // the buffer but puts the size back to the default, and only setting the size frees a
+        // buffer of another size (CurlHTTPClientTests/largeBodyOnReusedHandles).
+        set(ccurl_easy_setopt_long(easy, CURLOPT_UPLOAD_BUFFERSIZE, Self.uploadBufferBytes))
         if !Self.proxyFromEnvironment {
             // No proxy variable was set when the process started: say so, and libcurl skips
             // reading five variables from the environment on every transfer.

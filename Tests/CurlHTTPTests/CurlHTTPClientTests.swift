@@ -285,6 +285,24 @@ struct CurlHTTPClientTests {
         }
     }
 
+    @Test("a body several times libcurl's upload buffer arrives whole and in order, on a new handle and on reused ones")
+    func largeBodyOnReusedHandles() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            // 100,000 bytes against a 16 KiB upload buffer; a GET between the rounds gets the
+            // handle back reset, and the next POST must not write past a buffer of the old size.
+            for round in 0..<3 {
+                let body = (0..<100_000).map { UInt8(ascii: "a") + UInt8(($0 / 7 + round) % 26) }
+                let posted = try await client.execute(CurlRequest(method: .post, url: base + "/echo", body: body))
+                #expect(posted.status == 201)
+                #expect(posted.body == body)
+                let plain = try await client.execute(CurlRequest(url: base + "/inspect"))
+                #expect(String(decoding: plain.body, as: UTF8.self) == "GET body=0 custom=-")
+            }
+            await client.shutdown()
+        }
+    }
+
     @Test("cancelling the calling task cancels the transfer")
     func cancellation() async throws {
         try await Upstream.serve { base, upstream in
