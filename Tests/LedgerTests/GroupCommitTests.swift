@@ -59,6 +59,18 @@ struct GroupCommitTests {
         }
     }
 
+    @Test("every ledger connection, the writer's and a reader's, keeps a page cache of 1 MiB")
+    func pageCacheSize() async throws {
+        try await withTemporaryDirectory { dir in
+            let ledger = try Ledger.open(directory: dir, catalog: testCatalog)
+            defer { try? ledger.close() }
+            let writer = try await ledger.commits.write { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") }
+            let reader = try await ledger.writer.read { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") }
+            #expect(writer == -1024)
+            #expect(reader == -1024)
+        }
+    }
+
     /// Set from the writer's queue, read by the test.
     final class Flag: Sendable {
         let raised = Mutex(false)
