@@ -147,39 +147,7 @@ public final class CurlHTTPClient: Sendable {
 
         // libcurl copies string options as they are set: a pointer valid for the call is enough.
         set(request.url.withCString { ccurl_easy_setopt_ptr(easy, CURLOPT_URL, $0) })
-        set(ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
-        set(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, constants.connectTimeoutMillis))
-        set(ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Self.millis(request.timeout ?? configuration.timeout)))
-        set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, configuration.verifyTLS ? 1 : 0))
-        set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, configuration.verifyTLS ? 2 : 0))
-        if let bundle = constants.caBundle {
-            set(bundle.withUnsafeBufferPointer { ccurl_easy_setopt_ptr(easy, CURLOPT_CAINFO, $0.baseAddress) })
-        }
-        set(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
-        set(ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
-        set(ccurl_easy_setopt_int64(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(configuration.maxResponseBytes)))
-        set(
-            constants.userAgent.withUnsafeBufferPointer {
-                ccurl_easy_setopt_ptr(easy, CURLOPT_USERAGENT, $0.baseAddress)
-            })
-        set(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
-        // The smallest upload buffer: a handle keeps its upload buffer while it is kept for reuse,
-        // and with 64 writes in flight the default's kept ~1 MB more (BENCHMARKS.md, "The hop's
-        // memory"). Set on every transfer, never once: in libcurl 7.88 `curl_easy_reset` keeps
-        // the buffer but puts the size back to the default, and only setting the size frees a
-        // buffer of another size (CurlHTTPClientTests/largeBodyOnReusedHandles).
-        set(ccurl_easy_setopt_long(easy, CURLOPT_UPLOAD_BUFFERSIZE, Self.uploadBufferBytes))
-        if !Self.proxyFromEnvironment {
-            // No proxy variable was set when the process started: say so, and libcurl skips
-            // reading five variables from the environment on every transfer.
-            let none: StaticString = ""
-            set(ccurl_easy_setopt_ptr(easy, CURLOPT_PROXY, none.utf8Start))
-            set(ccurl_easy_setopt_ptr(easy, CURLOPT_NOPROXY, none.utf8Start))
-        }
-        set(ccurl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, writeCallback))
-        set(ccurl_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, context))
-        set(ccurl_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION, headerCallback))
-        set(ccurl_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, context))
+        setCommonOptions(easy, timeout: request.timeout, context: context, set: set)
 
         let method = request.head.method.rawValue
         if method == "HEAD" {
@@ -219,6 +187,46 @@ public final class CurlHTTPClient: Sendable {
             throw CurlEngine.error(failed, exceededLimit: false)
         }
         return transfer
+    }
+
+    /// The options every transfer of this client sets alike, apart from its timeout.
+    private func setCommonOptions(
+        _ easy: UnsafeMutableRawPointer, timeout: Duration?, context: UnsafeMutableRawPointer,
+        set: (CURLcode) -> Void
+    ) {
+        set(ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, constants.connectTimeoutMillis))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Self.millis(timeout ?? configuration.timeout)))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, configuration.verifyTLS ? 1 : 0))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, configuration.verifyTLS ? 2 : 0))
+        if let bundle = constants.caBundle {
+            set(bundle.withUnsafeBufferPointer { ccurl_easy_setopt_ptr(easy, CURLOPT_CAINFO, $0.baseAddress) })
+        }
+        set(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
+        set(ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
+        set(ccurl_easy_setopt_int64(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(configuration.maxResponseBytes)))
+        set(
+            constants.userAgent.withUnsafeBufferPointer {
+                ccurl_easy_setopt_ptr(easy, CURLOPT_USERAGENT, $0.baseAddress)
+            })
+        set(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
+        // The smallest upload buffer: a handle keeps its upload buffer while it is kept for reuse,
+        // and with 64 writes in flight the default's kept ~1 MB more (BENCHMARKS.md, "The hop's
+        // memory"). Set on every transfer, never once: in libcurl 7.88 `curl_easy_reset` keeps
+        // the buffer but puts the size back to the default, and only setting the size frees a
+        // buffer of another size (CurlHTTPClientTests/largeBodyOnReusedHandles).
+        set(ccurl_easy_setopt_long(easy, CURLOPT_UPLOAD_BUFFERSIZE, Self.uploadBufferBytes))
+        if !Self.proxyFromEnvironment {
+            // No proxy variable was set when the process started: say so, and libcurl skips
+            // reading five variables from the environment on every transfer.
+            let none: StaticString = ""
+            set(ccurl_easy_setopt_ptr(easy, CURLOPT_PROXY, none.utf8Start))
+            set(ccurl_easy_setopt_ptr(easy, CURLOPT_NOPROXY, none.utf8Start))
+        }
+        set(ccurl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, writeCallback))
+        set(ccurl_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, context))
+        set(ccurl_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION, headerCallback))
+        set(ccurl_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, context))
     }
 
     /// The request's header lines as libcurl takes them (the caller frees the list).
