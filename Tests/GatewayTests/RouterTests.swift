@@ -148,6 +148,50 @@ struct RouterTests {
         #expect("aé?b?".firstIndex(ofASCII: UInt8(ascii: "?")).map { "aé?b?"[..<$0] } == "aé")
     }
 
+    @Test(
+        "a path that is exactly a template without parameters finds what the rule over segments finds, for every route and method"
+    )
+    func exactPathLookup() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        defer { try? ledger.close() }
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+            backend: ledger, logger: quietLogger)
+        let routes = RouteTable(gateway: gateway).all
+        let matcher = RouteMatcher(routes.map { .init($0.template, methods: $0.methods) })
+        let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options]
+        var exact = 0
+        for route in routes {
+            let path =
+                "/"
+                + route.template.segments.map { if case .literal(let text) = $0 { text } else { "p" } }
+                .joined(separator: "/")
+            for candidate in [path, path + "/", "/" + path, path.uppercased()] {
+                for method in methods {
+                    let answer = matcher.match(method: method, path: candidate[...])
+                    #expect(
+                        answer == matcher.matchBySegments(method: method, path: candidate[...]),
+                        "\(method) \(candidate)")
+                    // A path that is exactly this template, asked with a method it serves.
+                    let serves = route.methods.map { $0.contains(method) } ?? true
+                    if route.template.literals == route.template.segments.count, candidate == path, serves,
+                        case .route(let index, let parameters) = answer
+                    {
+                        #expect(parameters.isEmpty)
+                        #expect(routes[index].template == route.template)
+                        exact += 1
+                    }
+                }
+            }
+        }
+        // The read of the hop and the health probe take the exact lookup.
+        #expect(exact > 10)
+        #expect(matcher.match(method: .get, path: "/stockgate/v1/balances") != .none)
+        #expect(matcher.match(method: .get, path: "/healthz") != .none)
+    }
+
     @Test("the Date header: IMF-fixdate, RFC 9110's own example")
     func dateHeader() {
         #expect(DateHeader.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")

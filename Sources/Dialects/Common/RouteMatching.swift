@@ -70,17 +70,42 @@ public struct RouteMatcher: Sendable {
 
     /// Entries by segment count, so a lookup compares only templates of the right length.
     private let bySegments: [Int: [(entry: Entry, index: Int)]]
+    /// The templates without parameters, by their path as a client writes it (`/a/b`), each
+    /// path's entries in the order given. Such a template has the most literals its length
+    /// allows, so a path equal to one goes to the first of them that serves the method: the
+    /// rule's own answer, found with one hash instead of the split and the comparisons
+    /// (~3,000 instructions of a read).
+    private let byLiteralPath: [Substring: [(entry: Entry, index: Int)]]
 
     public init(_ entries: [Entry]) {
         var bySegments: [Int: [(entry: Entry, index: Int)]] = [:]
+        var byLiteralPath: [Substring: [(entry: Entry, index: Int)]] = [:]
         for (index, entry) in entries.enumerated() {
-            bySegments[entry.template.segments.count, default: []].append((entry, index))
+            let template = entry.template
+            bySegments[template.segments.count, default: []].append((entry, index))
+            if template.literals == template.segments.count {
+                let path =
+                    "/"
+                    + template.segments.map { if case .literal(let text) = $0 { text } else { "" } }
+                    .joined(separator: "/")
+                byLiteralPath[path[...], default: []].append((entry, index))
+            }
         }
         self.bySegments = bySegments
+        self.byLiteralPath = byLiteralPath
     }
 
     /// Where `method` and `path` (without its query) lead.
     public func match(method: HTTPRequest.Method, path: Substring) -> Match {
+        if let exact = byLiteralPath[path], let hit = exact.first(where: { Self.serves($0.entry.methods, method) }) {
+            return .route(hit.index, parameters: [:])
+        }
+        return matchBySegments(method: method, path: path)
+    }
+
+    /// The rule itself, over the path's segments: what `match` answers when the path is not
+    /// exactly a template without parameters that serves the method.
+    package func matchBySegments(method: HTTPRequest.Method, path: Substring) -> Match {
         let segments = Self.segments(path)
         guard let candidates = bySegments[segments.count] else { return .none }
         var best: (index: Int, literals: Int, parameters: [String: String])?
