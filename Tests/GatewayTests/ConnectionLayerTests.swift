@@ -271,6 +271,24 @@ struct ConnectionLayerTests {
         #expect(!idle.isActive)
     }
 
+    @Test("each body has its own deadline: a second body on the connection gets its whole time, then 408")
+    func bodyDeadlinePerRequest() async throws {
+        let (channel, journal) = try await Self.connection(bodyTimeout: .seconds(2))
+        try await Self.send(channel, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab")
+        #expect(try await Self.answers(channel, count: 1).hasPrefix("HTTP/1.1 200"))
+        // The first body's timer, if one was set, would fire at 2 s; the second body's deadline is 3.5 s.
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(1500))
+        try await Self.send(channel, "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(600))
+        #expect(try await Self.output(channel).isEmpty, "not at the first body's deadline")
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(1300))
+        #expect(try await Self.output(channel).isEmpty, "not before its own")
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(200))
+        let answer = try await Self.output(channel)
+        #expect(answer.hasPrefix("HTTP/1.1 408") && answer.contains("within 2.0 seconds"), "\(answer)")
+        #expect(journal.all.filter { $0.hasPrefix("respond") } == ["respond /a ab"])
+    }
+
     @Test("half-close and quiesce close once the request in hand is answered")
     func closing() async throws {
         let (channel, _) = try await Self.connection()
