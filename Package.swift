@@ -324,3 +324,11 @@ let package = Package(
         ),
     ]
 )
+
+// A nonisolated async function runs on its caller's executor (SE-0461): without it each such
+// function hopped to the generic executor on entry, and with a task executor preference (the
+// connection's event loop) every hop asked for the task's preferred executor under its status
+// lock: ~46 switches per forwarded write (BENCHMARKS.md, "Instructions per request").
+for target in package.targets where target.type != .system && target.type != .plugin && target.name != "CSQLiteTuning" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+}

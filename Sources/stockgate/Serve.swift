@@ -309,9 +309,11 @@ struct Serve: AsyncParsableCommand {
         }
         var configuration = settings.configuration
         configuration.running = settings.runningDescription
+        var testReset: (@Sendable () async throws -> Void)?
+        if settings.testReset { testReset = { try await storage.reset() } }
         return Gateway(
             configuration: configuration, catalog: catalog, backend: backends.fallback, metrics: metrics,
-            logger: logger, testReset: settings.testReset ? { @Sendable in try await storage.reset() } : nil,
+            logger: logger, testReset: testReset,
             routes: backends.routes, clients: ClientAuthenticator(clients: settings.clients), faults: faults,
             openAPI: OpenAPI.Cache(casesDirectory: settings.contractTests, configuration: settings.configuration)
                 .document, pusher: pusher,

@@ -55,7 +55,8 @@ public struct LiveGateway: Sendable {
         var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
         configuration.idempotencyTTL = .seconds(idempotencyTTL)
         configure(&configuration)
-        let reset: (@Sendable () async throws -> Void)? = testReset ? { @Sendable in try await ledger.reset() } : nil
+        var reset: (@Sendable () async throws -> Void)?
+        if testReset { reset = { try await ledger.reset() } }
         let gateway = Gateway(
             configuration: configuration, catalog: catalog, backend: ledger, logger: logger, testReset: reset,
             clients: clients, clock: clock, faults: faults,
