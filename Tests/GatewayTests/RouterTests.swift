@@ -103,8 +103,8 @@ struct RouterTests {
         }
     }
 
-    @Test("the route table without a socket: literals over parameters, trailing slashes, methods, parameters")
-    func routeTable() throws {
+    /// The server's route table over the embedded ledger, without a socket.
+    static func makeRouteTable() throws -> RouteTable {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
@@ -112,7 +112,12 @@ struct RouterTests {
         let gateway = Gateway(
             configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
             backend: ledger, logger: quietLogger)
-        let table = RouteTable(gateway: gateway)
+        return RouteTable(gateway: gateway)
+    }
+
+    @Test("the route table without a socket: literals over parameters, trailing slashes, methods, parameters")
+    func routeTable() throws {
+        let table = try Self.makeRouteTable()
         func labels(_ method: HTTPRequest.Method, _ path: Substring) -> String {
             let (route, parameters) = table.route(method: method, path: path)
             let (dialect, name) = (route.dialect.rawValue, route.name)
@@ -152,14 +157,7 @@ struct RouterTests {
         "a path that is exactly a template without parameters finds what the rule over segments finds, for every route and method"
     )
     func exactPathLookup() throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? ledger.close() }
-        let gateway = Gateway(
-            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-            backend: ledger, logger: quietLogger)
-        let routes = RouteTable(gateway: gateway).all
+        let routes = try Self.makeRouteTable().all
         let matcher = RouteMatcher(routes.map { .init($0.template, methods: $0.methods) })
         let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options]
         var exact = 0
