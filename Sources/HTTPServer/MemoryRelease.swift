@@ -16,11 +16,13 @@ public struct MemoryRelease: Sendable {
     /// How long after the answer: what the request held is freed by then.
     public var delay: TimeAmount
     let release: @Sendable () -> Void
-    /// One release waits at a time, however many large requests end meanwhile.
+    /// One release waits per event loop, however many large requests end there meanwhile. Per
+    /// loop, not per process: a release hands back only its own thread's heap, so a large
+    /// request on one loop must not be covered by a release pending on another.
     private let pending = Pending()
 
     private final class Pending: Sendable {
-        let flag = Atomic<Bool>(false)
+        let loops = Mutex<Set<ObjectIdentifier>>([])
     }
 
     public init(threshold: Int, delay: TimeAmount, release: @escaping @Sendable () -> Void) {
@@ -35,13 +37,13 @@ public struct MemoryRelease: Sendable {
 
     /// A request of `bytes` has been answered on `loop`.
     func answered(bytes: Int, on loop: any EventLoop) {
-        guard bytes >= threshold,
-            pending.flag.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
-        else { return }
+        guard bytes >= threshold else { return }
+        let key = ObjectIdentifier(loop)
         let pending = pending
+        guard pending.loops.withLock({ $0.insert(key).inserted }) else { return }
         let release = release
         loop.scheduleTask(in: delay) {
-            pending.flag.store(false, ordering: .relaxed)
+            pending.loops.withLock { _ = $0.remove(key) }
             release()
         }
     }

@@ -169,7 +169,9 @@ struct ConnectionLayerTests {
         #expect(channel.isActive)
     }
 
-    @Test("a request whose body and answer reach the threshold is followed by one memory release, after the delay")
+    @Test(
+        "a request whose body and answer reach the threshold is followed by one memory release per loop, after the delay"
+    )
     func memoryRelease() async throws {
         let releases = Atomic<Int>(0)
         let release = MemoryRelease(threshold: 20, delay: .milliseconds(100)) {
@@ -195,6 +197,16 @@ struct ConnectionLayerTests {
         #expect(try await Self.output(channel).components(separatedBy: "got:abcdefghijkl").count == 3)
         await loop.advanceTime(by: .milliseconds(200))
         #expect(releases.load(ordering: .relaxed) == 2)
+        // Large requests on two connections' loops within one delay: a release on each loop,
+        // since each hands back only its own thread's heap.
+        let (other, _) = try await Self.connection(memoryRelease: release)
+        try await Self.send(channel, large)
+        try await Self.send(other, large)
+        #expect(try await Self.output(channel).hasSuffix("got:abcdefghijkl"))
+        #expect(try await Self.output(other).hasSuffix("got:abcdefghijkl"))
+        await loop.advanceTime(by: .milliseconds(200))
+        await other.testingEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(releases.load(ordering: .relaxed) == 4)
     }
 
     @Test("Expect: 100-continue is answered only for a request the responder accepts")
