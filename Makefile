@@ -23,11 +23,14 @@ run: deps
 ## those bounds fail (load average 8-9). Override with TEST_WIDTH=N.
 ## The tests are built and run with the OpenTelemetry trait, so the span export is tested too
 ## (a `swift test` without the trait would resolve again and drop its pins from Package.resolved).
+## A crash of the test process ends the output with its summary (scripts/test-crash-summary):
+## CI shows only a run's last lines, where the backtracer leaves registers and images.
 TEST_WIDTH ?= 6
 test:
 	@scripts/install-deps test
 	$(SWIFT) build --force-resolved-versions --build-tests --traits OpenTelemetry
-	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) scripts/with-postgres $(SWIFT) test --skip-build --force-resolved-versions --traits OpenTelemetry 2>&1 | tee .build/test-output.txt
+	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) scripts/with-postgres $(SWIFT) test --skip-build --force-resolved-versions --traits OpenTelemetry 2>&1 | tee .build/test-output.txt; \
+		status=$$?; if [ $$status -ne 0 ]; then scripts/test-crash-summary .build/test-output.txt; exit $$status; fi
 	@if [ "$$CI" = true ] && grep -q ' skipped: ' .build/test-output.txt; then \
 		echo "CI: skipped for a missing prerequisite:" >&2; grep ' skipped: ' .build/test-output.txt >&2; exit 1; fi
 
