@@ -69,6 +69,53 @@ struct AdminListenerTests {
         try await running.value
     }
 
+    @Test(
+        "at shutdown the admin listener serves until the traffic drain ends, then closes too, its kept-alive connections (a scraper's) with it"
+    )
+    func adminClosesAfterTraffic() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
+        configuration.adminListen = "127.0.0.1:0"
+        let backend = HeldBackend()
+        let gateway = Gateway(configuration: configuration, catalog: demoCatalog, backend: backend, logger: quietLogger)
+        let (ports, continuation) = AsyncStream<(String, Int)>.makeStream()
+        let server = GatewayServer.makeServer(
+            gateway: gateway, logger: quietLogger, onServerRunning: { continuation.yield(("traffic", $0)) },
+            onAdminRunning: { continuation.yield(("admin", $0)) })
+        let group = ServiceGroup(configuration: .init(services: [server], logger: quietLogger))
+        let running = Task { try await group.run() }
+        var bound: [String: Int] = [:]
+        for await (name, port) in ports {
+            bound[name] = port
+            if bound.count == 2 { break }
+        }
+        let (traffic, admin) = (try #require(bound["traffic"]), try #require(bound["admin"]))
+        let scraper = try RawClient(port: admin, timeoutSeconds: 10)
+        scraper.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        let head = await offPool { scraper.readHead() }
+        #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
+        let inFlight = Task {
+            try await HTTPClient.shared.send(
+                .GET, "http://127.0.0.1:\(traffic)/stockgate/v1/balances?location=shop-floor")
+        }
+        try await waitUntil("the request reached the backend") { backend.entered.load(ordering: .relaxed) == 1 }
+        await group.triggerGracefulShutdown()
+        try await waitUntil("the traffic listener closed") { (try? RawClient(port: traffic)) == nil }
+        // While the request in hand finishes, the admin listener still answers.
+        let during = try await HTTPClient.shared.send(.GET, "http://127.0.0.1:\(admin)/healthz")
+        #expect(during.status == 200, "\(during.text)")
+        backend.release()
+        #expect(try await inFlight.value.status == 200)
+        // Then it closes, its kept-alive connection at once, not at the 60 s idle timeout.
+        let started = ContinuousClock.now
+        try await running.value
+        #expect(ContinuousClock.now - started < .seconds(10))
+        let (_, closed) = await offPool { scraper.readUntilClosed() }
+        #expect(closed, "the admin connection is still open after shutdown")
+        #expect((try? RawClient(port: admin)) == nil, "the admin listener still accepts after shutdown")
+    }
+
     @Test("admin_listen must be host:port")
     func hostAndPort() {
         #expect(GatewayConfiguration.hostAndPort("127.0.0.1:9901")! == ("127.0.0.1", 9901))

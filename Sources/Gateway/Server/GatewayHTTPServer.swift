@@ -88,15 +88,20 @@ public struct GatewayHTTPServer: Service {
     }
 
     public func run() async throws {
-        let quiescing = ServerQuiescingHelper(group: group)
-        let channel = try await bind(host: host, port: port, listener: .traffic, quiescing: quiescing)
-        var admin: (any Channel)?
+        // One quiescing helper per listener: a helper drains the connections of the first
+        // listener it was handed only, so a second one sharing it would be left open, its
+        // connections never told to close (AdminListenerTests/adminClosesAfterTraffic).
+        let trafficQuiescing = ServerQuiescingHelper(group: group)
+        let channel = try await bind(host: host, port: port, listener: .traffic, quiescing: trafficQuiescing)
+        var quiescing = [trafficQuiescing]
         do {
             if let (adminHost, adminPort) = adminAddress {
-                admin = try await bind(host: adminHost, port: adminPort, listener: .admin, quiescing: quiescing)
-                shared.logger.info(
-                    "admin listener", metadata: ["address": "\(admin?.localAddress?.description ?? "?")"])
-                await onAdminRunning(admin?.localAddress?.port ?? 0)
+                let adminQuiescing = ServerQuiescingHelper(group: group)
+                let admin = try await bind(
+                    host: adminHost, port: adminPort, listener: .admin, quiescing: adminQuiescing)
+                quiescing.append(adminQuiescing)
+                shared.logger.info("admin listener", metadata: ["address": "\(admin.localAddress?.description ?? "?")"])
+                await onAdminRunning(admin.localAddress?.port ?? 0)
             }
         } catch {
             try? await channel.close()
@@ -105,10 +110,13 @@ public struct GatewayHTTPServer: Service {
         shared.logger.info("server listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
         await onServerRunning(channel.localAddress?.port ?? 0)
         let closed = group.next().makePromise(of: Void.self)
+        let helpers = quiescing
         try await withTaskCancellationOrGracefulShutdownHandler {
             try await closed.futureResult.get()
         } onCancelOrGracefulShutdown: {
-            quiescing.initiateShutdown(promise: closed)
+            // The traffic listener drains first; the admin listener, if any, after it, so
+            // /metrics and /readyz stay observable while requests in hand finish.
+            Self.drain(helpers[...], group: group, then: closed)
             // The drain has an upper bound: what is still open then is closed.
             let timer = group.next().scheduleTask(in: shared.drainTimeout) {
                 let count = shared.connections.closeAll()
@@ -119,6 +127,21 @@ public struct GatewayHTTPServer: Service {
                 }
             }
             closed.futureResult.whenComplete { _ in timer.cancel() }
+        }
+    }
+
+    /// Drains each listener's connections in turn, then completes `closed` (failed with the
+    /// first listener's failure, if one failed to close: the others are drained still).
+    private static func drain(
+        _ helpers: ArraySlice<ServerQuiescingHelper>, group: any EventLoopGroup, then closed: EventLoopPromise<Void>
+    ) {
+        guard let first = helpers.first else { return closed.succeed() }
+        let drained = group.next().makePromise(of: Void.self)
+        first.initiateShutdown(promise: drained)
+        drained.futureResult.whenComplete { result in
+            let rest = group.next().makePromise(of: Void.self)
+            drain(helpers.dropFirst(), group: group, then: rest)
+            rest.futureResult.flatMapResult { _ in result }.cascade(to: closed)
         }
     }
 
