@@ -50,7 +50,11 @@ enum LoopbackSocket {
 
 /// A loopback listener that serves each connection on a thread of its own (`handle` gets the
 /// socket and the connection's number from 1, and the socket is closed when it returns), until
-/// `stop()` closes the listener and shuts every open connection.
+/// `stop()` shuts the listener and every open connection.
+///
+/// Every descriptor is shut or closed under `state`'s lock, by the thread that owns it: a
+/// descriptor closed by one thread and then shut or accepted on by another may by then be
+/// another test's socket (the kernel hands the lowest free number out again at once).
 final class RawAcceptor: Sendable {
     let listener: Int32
     let port: Int
@@ -62,37 +66,41 @@ final class RawAcceptor: Sendable {
         Thread { [self] in
             while true {
                 let connection = accept(listener, nil, nil)
-                if connection < 0 {
-                    if state.withLock({ $0.stopped }) { return }
-                    if errno == EINTR || errno == ECONNABORTED { continue }
-                    return
-                }
                 let number = state.withLock { state -> Int? in
-                    guard !state.stopped else { return nil }
+                    guard !state.stopped else {
+                        if connection >= 0 { close(connection) }
+                        return nil
+                    }
+                    guard connection >= 0 else { return 0 }
                     state.count += 1
                     state.open.append(connection)
                     return state.count
                 }
-                guard let number else {
-                    close(connection)
-                    return
+                guard let number else { break }
+                if number == 0 {
+                    // EINTR, ECONNABORTED, or out of descriptors for a moment: accept again.
+                    usleep(1000)
+                    continue
                 }
                 Thread { [self] in
                     handle(connection, number)
-                    state.withLock { $0.open.removeAll { $0 == connection } }
-                    close(connection)
+                    state.withLock { state in
+                        state.open.removeAll { $0 == connection }
+                        close(connection)
+                    }
                 }.start()
             }
+            // Only this thread closes the listener, once stopped: no accept on a number reused.
+            state.withLock { _ in _ = close(listener) }
         }.start()
     }
 
     func stop() {
-        let open = state.withLock { state -> [Int32] in
+        state.withLock { state in
+            guard !state.stopped else { return }
             state.stopped = true
-            return state.open
+            shutdown(listener, Int32(SHUT_RDWR))
+            for socket in state.open { shutdown(socket, Int32(SHUT_RDWR)) }
         }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-        for socket in open { shutdown(socket, Int32(SHUT_RDWR)) }
     }
 }
