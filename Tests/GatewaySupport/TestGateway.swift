@@ -10,6 +10,7 @@ import NIOHTTP1
 import Operations
 import Simulator
 import StockCore
+import Testing
 
 /// The repository's demo catalog, as `stockgate serve` loads it.
 public let demoCatalog: Catalog = {
@@ -108,9 +109,16 @@ public struct TestFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// A new directory of its own for a test. One that cannot be made (a full disk) fails the test
+/// that asked, naming why, not the whole test process: the test goes on and fails at its next
+/// step on the missing directory.
 public func temporaryDirectory() -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("stockgate-test-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+        Issue.record("cannot make the test directory \(path): \(error)")
+    }
     return path
 }
 
