@@ -27,7 +27,11 @@ final class DataDirectoryLock: @unchecked Sendable {
             let count = pread(descriptor, &buffer, buffer.count, 0)
             let holder = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
+            // Closed here and marked so: `deinit` runs for an initializer that throws after
+            // every property is set, and a second close would take whatever descriptor another
+            // thread had been given that number meanwhile (DataDirectoryTests/refusalClosesOnce).
             Glibc.close(descriptor)
+            descriptor = -1
             throw LedgerOpenError(
                 description: "data directory \(directory) is in use by another StockGate process"
                     + (holder.isEmpty ? "" : " (pid \(holder))") + "; stop it first or use another --data-dir")
