@@ -42,8 +42,12 @@ struct TraceExportTests {
                         #"{"movements": [{"product": "tshirt-blue-m", "quantity": 2, "from": "supplier", "to": "shop-floor"}]}"#,
                     headers: [("traceparent", "00-\(trace)-00f067aa0ba902b7-01")])
                 #expect(moved.status == 200, "\(moved.text)")
+                // All three: the client span ends first and may leave in an earlier batch than
+                // the spans around it (the export runs every 100 ms).
                 try await waitUntil(timeout: .seconds(15), "spans exported") {
-                    Self.spans(collector).contains { $0.kind == 3 }
+                    let spans = Self.spans(collector).filter { $0.trace == trace }
+                    return spans.contains { $0.kind == 3 } && spans.contains { $0.kind == 2 }
+                        && spans.contains { $0.name == "stockgate.move" }
                 }
                 let spans = Self.spans(collector).filter { $0.trace == trace }
                 let server = try #require(spans.first { $0.kind == 2 }, "\(Self.spans(collector))")
