@@ -15,17 +15,11 @@ import Testing
 /// serves health, metrics and the operations routes; the traffic port then no longer does.
 @Suite("The admin listener")
 struct AdminListenerTests {
-    @Test("with admin_listen, operations answer only there and the dialects only on the traffic port")
-    func split() async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? ledger.close() }
-        var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
-        configuration.adminListen = "127.0.0.1:0"
-        let gateway = Gateway(
-            configuration: configuration, catalog: demoCatalog, backend: ledger, logger: quietLogger,
-            idempotencyStore: ledger)
+    /// `gateway` served in a service group of its own: the group, its running task, and the
+    /// traffic and admin ports once both listen.
+    static func serve(
+        _ gateway: Gateway
+    ) async throws -> (group: ServiceGroup, running: Task<Void, any Error>, traffic: Int, admin: Int) {
         let (ports, continuation) = AsyncStream<(String, Int)>.makeStream()
         let server = GatewayServer.makeServer(
             gateway: gateway, logger: quietLogger, onServerRunning: { continuation.yield(("traffic", $0)) },
@@ -37,8 +31,23 @@ struct AdminListenerTests {
             bound[name] = port
             if bound.count == 2 { break }
         }
-        let traffic = "http://127.0.0.1:\(try #require(bound["traffic"]))"
-        let admin = "http://127.0.0.1:\(try #require(bound["admin"]))"
+        return (group, running, try #require(bound["traffic"]), try #require(bound["admin"]))
+    }
+
+    @Test("with admin_listen, operations answer only there and the dialects only on the traffic port")
+    func split() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+        defer { try? ledger.close() }
+        var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
+        configuration.adminListen = "127.0.0.1:0"
+        let gateway = Gateway(
+            configuration: configuration, catalog: demoCatalog, backend: ledger, logger: quietLogger,
+            idempotencyStore: ledger)
+        let (group, running, trafficPort, adminPort) = try await Self.serve(gateway)
+        let traffic = "http://127.0.0.1:\(trafficPort)"
+        let admin = "http://127.0.0.1:\(adminPort)"
         func status(_ method: HTTPMethod, _ url: String, _ body: String? = nil) async throws -> Int {
             try await HTTPClient.shared.send(method, url, body: body).status
         }
@@ -79,18 +88,7 @@ struct AdminListenerTests {
         configuration.adminListen = "127.0.0.1:0"
         let backend = HeldBackend()
         let gateway = Gateway(configuration: configuration, catalog: demoCatalog, backend: backend, logger: quietLogger)
-        let (ports, continuation) = AsyncStream<(String, Int)>.makeStream()
-        let server = GatewayServer.makeServer(
-            gateway: gateway, logger: quietLogger, onServerRunning: { continuation.yield(("traffic", $0)) },
-            onAdminRunning: { continuation.yield(("admin", $0)) })
-        let group = ServiceGroup(configuration: .init(services: [server], logger: quietLogger))
-        let running = Task { try await group.run() }
-        var bound: [String: Int] = [:]
-        for await (name, port) in ports {
-            bound[name] = port
-            if bound.count == 2 { break }
-        }
-        let (traffic, admin) = (try #require(bound["traffic"]), try #require(bound["admin"]))
+        let (group, running, traffic, admin) = try await Self.serve(gateway)
         let scraper = try RawClient(port: admin, timeoutSeconds: 10)
         scraper.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
         let head = await offPool { scraper.readHead() }
