@@ -42,7 +42,7 @@ struct DataDirectoryTests {
         // out again at once).
         let stop = Atomic<Bool>(false)
         let lost = Atomic<Int>(0)
-        let opener = Task.detached {
+        let opener = Task {
             await offPool {
                 while !stop.load(ordering: .relaxed) {
                     let descriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)

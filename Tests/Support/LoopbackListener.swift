@@ -60,25 +60,32 @@ final class RawAcceptor: Sendable {
     let port: Int
     private let state = Mutex<(stopped: Bool, open: [Int32], count: Int)>((false, [], 0))
 
+    /// What one `accept` came to.
+    private enum Accepted {
+        case connection(Int)
+        case again
+        case stopped
+    }
+
     init(backlog: Int32, handle: @escaping @Sendable (Int32, Int) -> Void) throws {
         (listener, port) = try LoopbackSocket.listen(backlog: backlog)
         let listener = self.listener
         Thread { [self] in
             while true {
                 let connection = accept(listener, nil, nil)
-                let number = state.withLock { state -> Int? in
+                let taken = state.withLock { state -> Accepted in
                     guard !state.stopped else {
                         if connection >= 0 { close(connection) }
-                        return nil
+                        return .stopped
                     }
-                    guard connection >= 0 else { return 0 }
+                    // EINTR, ECONNABORTED, or out of descriptors for a moment: accept again.
+                    guard connection >= 0 else { return .again }
                     state.count += 1
                     state.open.append(connection)
-                    return state.count
+                    return .connection(state.count)
                 }
-                guard let number else { break }
-                if number == 0 {
-                    // EINTR, ECONNABORTED, or out of descriptors for a moment: accept again.
+                guard case .connection(let number) = taken else {
+                    if case .stopped = taken { break }
                     usleep(1000)
                     continue
                 }
