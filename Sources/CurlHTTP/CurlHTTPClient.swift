@@ -58,12 +58,15 @@ public final class CurlHTTPClient: Sendable {
     private let constants: Constants
 
     private struct Constants: Sendable {
-        let userAgent: [UInt8]
+        /// `User-Agent: <configured>` and a NUL, a header line for the list (nil when none is
+        /// configured).
+        let userAgentLine: [UInt8]?
         let caBundle: [UInt8]?
         let connectTimeoutMillis: Int
 
         init(_ configuration: Configuration) {
-            userAgent = Array(configuration.userAgent.utf8) + [0]
+            userAgentLine =
+                configuration.userAgent.isEmpty ? nil : Array("User-Agent: \(configuration.userAgent)".utf8) + [0]
             caBundle = configuration.caBundlePath.map { Array($0.utf8) + [0] }
             connectTimeoutMillis = CurlHTTPClient.millis(configuration.connectTimeout)
         }
@@ -178,7 +181,7 @@ public final class CurlHTTPClient: Sendable {
             set(ccurl_easy_setopt_opensocket_callback(easy, openSocketCallback))
             set(ccurl_easy_setopt_ptr(easy, CURLOPT_OPENSOCKETDATA, context))
         }
-        let list = Self.headerList(request)
+        let list = Self.headerList(request, userAgentLine: constants.userAgentLine)
         transfer.headerList = list
         set(ccurl_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, list))
 
@@ -205,10 +208,6 @@ public final class CurlHTTPClient: Sendable {
         set(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
         set(ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
         set(ccurl_easy_setopt_int64(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(configuration.maxResponseBytes)))
-        set(
-            constants.userAgent.withUnsafeBufferPointer {
-                ccurl_easy_setopt_ptr(easy, CURLOPT_USERAGENT, $0.baseAddress)
-            })
         set(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
         // The smallest upload buffer: a handle keeps its upload buffer while it is kept for reuse,
         // and with 64 writes in flight the default's kept ~1 MB more (BENCHMARKS.md, "The hop's
@@ -229,16 +228,25 @@ public final class CurlHTTPClient: Sendable {
         set(ccurl_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, context))
     }
 
-    /// The request's header lines as libcurl takes them (the caller frees the list).
-    private static func headerList(_ request: CurlRequest) -> UnsafeMutablePointer<curl_slist>? {
+    /// The request's header lines as libcurl takes them (the caller frees the list), with the
+    /// configured User-Agent unless the request names its own.
+    ///
+    /// The User-Agent goes in the list, not as `CURLOPT_USERAGENT`: libcurl 7.88 formats an
+    /// option's header twice with its own `printf` (a line of its own, then again into the
+    /// request's head), at ~150 instructions a character, and a list line once.
+    private static func headerList(
+        _ request: CurlRequest, userAgentLine: [UInt8]?
+    ) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>?
         var hasExpect = false
+        var hasAgent = false
         // Each line made in one buffer, reused (libcurl copies it): HTTPTypes keeps NUL, CR
         // and LF out of names and values.
         var line: [UInt8] = []
         line.reserveCapacity(128)
         for field in request.head.headerFields {
             if field.name == .expect { hasExpect = true }
+            if field.name == .userAgent { hasAgent = true }
             line.removeAll(keepingCapacity: true)
             line.append(contentsOf: field.name.rawName.utf8)
             line.append(contentsOf: ": ".utf8)
@@ -251,6 +259,11 @@ public final class CurlHTTPClient: Sendable {
         // No 100-continue round trip for a body (libcurl asks for one before a large one); a
         // request without a body never waits for one.
         if !hasExpect && request.body != nil { list = curl_slist_append(list, "Expect:") }
+        if !hasAgent, let userAgentLine {
+            list = userAgentLine.withUnsafeBufferPointer { bytes in
+                bytes.withMemoryRebound(to: CChar.self) { curl_slist_append(list, $0.baseAddress) }
+            }
+        }
         return list
     }
 

@@ -139,7 +139,9 @@ struct CurlHTTPClientTests {
         }
     }
 
-    @Test("the configured User-Agent goes with every method, a custom one (PUT, DELETE) as the method")
+    @Test(
+        "the configured User-Agent goes with every method, a custom one (PUT, DELETE) as the method; a request's own User-Agent replaces it; none configured, none sent"
+    )
     func agentAndMethods() async throws {
         try await Upstream.run { base in
             let client = CurlHTTPClient(configuration: .init(userAgent: "probe/7 (StockGate test)"))
@@ -150,9 +152,19 @@ struct CurlHTTPClientTests {
                     CurlRequest(method: method, url: base + "/agent", body: body))
                 seen.append(String(decoding: response.body, as: UTF8.self))
             }
+            // A request that names its own User-Agent sends that one alone.
+            var own = CurlRequest(url: base + "/agent")
+            own.head.headerFields[.userAgent] = "mine/1"
+            let named = try await client.execute(own)
             await client.shutdown()
             #expect(
                 seen == ["PUT", "GET", "DELETE", "POST", "GET"].map { "\($0) probe/7 (StockGate test)" })
+            #expect(String(decoding: named.body, as: UTF8.self) == "GET mine/1")
+            // None configured: none sent.
+            let silent = CurlHTTPClient(configuration: .init(userAgent: ""))
+            let unnamed = try await silent.execute(CurlRequest(url: base + "/agent"))
+            await silent.shutdown()
+            #expect(String(decoding: unnamed.body, as: UTF8.self) == "GET -")
         }
     }
 

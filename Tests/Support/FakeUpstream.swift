@@ -94,8 +94,13 @@ public final class FakeUpstream: Sendable {
 
     func handle(_ request: Request) async throws -> Response {
         let bytes = try await request.body.collect(upTo: 4_000_000)
+        // A field sent twice is combined as HTTP combines it (RFC 9110, 5.3): the values in order,
+        // joined by ", ", so a test can see a duplicate.
         var headers: [String: String] = [:]
-        for field in request.headers { headers[field.name.canonicalName.lowercased()] = field.value }
+        for field in request.headers {
+            let name = field.name.canonicalName.lowercased()
+            headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
+        }
         let entry = Recorded(
             method: request.method.rawValue, path: request.uri.description, headers: headers,
             body: String(buffer: bytes))
