@@ -67,6 +67,10 @@ final class HopFloor {
         }
         watch(listener, .listener, events: EPOLLIN.rawValue)
         let context = Unmanaged.passUnretained(self).toOpaque()
+        // Every connection kept, as StockGate keeps them: by default libcurl keeps 4 per
+        // transfer in flight and, as the load falls, closes the rest one by one (the floor opened
+        // a new connection on ~20% of its forwards at 16 connections before this).
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 64)
         _ = ccurl_multi_setopt_ptr(multi, CURLMOPT_SOCKETDATA, context)
         _ = ccurl_multi_setopt_ptr(multi, CURLMOPT_TIMERDATA, context)
         _ = ccurl_multi_setopt_socket_callback(multi) { _, socket, what, context, _ in

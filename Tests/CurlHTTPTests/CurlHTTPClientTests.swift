@@ -95,6 +95,39 @@ struct CurlHTTPClientTests {
         }
     }
 
+    @Test(
+        "connections opened under load stay kept when the load falls: a burst after requests one at a time reuses them all"
+    )
+    func keptAcrossLoad() async throws {
+        try await Upstream.run { base in
+            let client = CurlHTTPClient()
+            // 16 requests at once, each held 50 ms by the upstream: 16 connections. The number of
+            // them each burst opened.
+            func burst() async throws -> Int {
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<16 {
+                        group.addTask { try await client.execute(CurlRequest(url: base + "/brief")).newConnections }
+                    }
+                    return try await group.reduce(0, +)
+                }
+            }
+            let opened = try await burst()
+            // Quiet: one transfer in flight at a time. libcurl's default cache holds 4 connections
+            // per transfer in flight and closed the oldest on each of these.
+            var quiet = 0
+            for _ in 0..<20 { quiet += try await client.execute(CurlRequest(url: base + "/hello")).newConnections }
+            let reopened = try await burst()
+            await client.shutdown()
+            // No more than 16 were ever in flight, so a client that keeps its connections never
+            // opens more than 16 in all (on a loaded machine the first burst may open fewer, and
+            // the second the rest).
+            #expect(opened > 4, "the first burst did not run its requests side by side")
+            #expect(
+                opened + quiet + reopened <= 16,
+                "opened \(opened), then \(quiet) one at a time, then \(reopened) again: connections were closed")
+        }
+    }
+
     @Test("a request that asks for it lets its task go on on the client's thread; one that does not, not")
     func resumesOnClientThread() async throws {
         try await Upstream.run { base in

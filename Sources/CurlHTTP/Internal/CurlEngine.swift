@@ -76,6 +76,13 @@ final class CurlEngine: @unchecked Sendable {
         epoll_ctl(poller, EPOLL_CTL_ADD, waker, &wake)
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxTotalConnections)
+        // Keep every connection the limit allows. libcurl's default cache holds 4 connections per
+        // transfer in the multi handle at the moment one is given back, and transfers leave it as
+        // they finish: when the load falls, each finished transfer closed the oldest idle
+        // connection, and the next rise opened them again — ~20% of forwards at 16 connections
+        // opened a new connection (a TLS handshake on an https backend; BENCHMARKS.md, "Kept
+        // connections"; CurlHTTPClientTests/keptAcrossLoad).
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, maxTotalConnections)
         // HTTP/2 multiplexing where the server offers it.
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         // The engine lives until its thread ends, after `stop`: the thread holds it.
