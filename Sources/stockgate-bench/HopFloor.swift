@@ -157,6 +157,9 @@ final class HopFloor {
             connections[client] = connection
             let context = Unmanaged.passUnretained(connection).toOpaque()
             _ = ccurl_easy_setopt_ptr(easy, CURLOPT_URL, backend)
+            // No signal handling around each call, as StockGate's handles: without it libcurl
+            // set and restored SIGPIPE's handler three times per forward (rt_sigaction).
+            _ = ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
             _ = ccurl_easy_setopt_ptr(easy, CURLOPT_PRIVATE, context)
             _ = ccurl_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, context)
             _ = ccurl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION) { buffer, size, count, context in
