@@ -128,6 +128,29 @@ struct CurlHTTPClientTests {
         }
     }
 
+    @Test("kept connections never starve another host: at the limit, an idle one is closed to make room")
+    func keptMakeRoom() async throws {
+        try await Upstream.run { first in
+            try await Upstream.run { second in
+                let client = CurlHTTPClient(configuration: .init(maxConnectionsPerHost: 2, maxTotalConnections: 2))
+                // Two at once to the first upstream: both connections of the limit, then idle.
+                let opened = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<2 {
+                        group.addTask { try await client.execute(CurlRequest(url: first + "/brief")).newConnections }
+                    }
+                    return try await group.reduce(0, +)
+                }
+                let other = try await client.execute(CurlRequest(url: second + "/hello"))
+                let back = try await client.execute(CurlRequest(url: first + "/hello"))
+                await client.shutdown()
+                #expect(opened == 2)
+                #expect(other.status == 200 && other.newConnections == 1)
+                // The first upstream's other connection was kept.
+                #expect(back.status == 200 && back.newConnections == 0)
+            }
+        }
+    }
+
     @Test("a request that asks for it lets its task go on on the client's thread; one that does not, not")
     func resumesOnClientThread() async throws {
         try await Upstream.run { base in
