@@ -77,6 +77,16 @@ func expectCurlError(
     }
 }
 
+/// Sends `count` requests to `url` at once; how many new connections they opened in all.
+func newConnections(_ client: CurlHTTPClient, _ url: String, count: Int) async throws -> Int {
+    try await withThrowingTaskGroup(of: Int.self) { group in
+        for _ in 0..<count {
+            group.addTask { try await client.execute(CurlRequest(url: url)).newConnections }
+        }
+        return try await group.reduce(0, +)
+    }
+}
+
 @Suite("CurlHTTP client against a loopback upstream")
 struct CurlHTTPClientTests {
     @Test("a connection is reused across requests")
@@ -101,22 +111,13 @@ struct CurlHTTPClientTests {
     func keptAcrossLoad() async throws {
         try await Upstream.run { base in
             let client = CurlHTTPClient()
-            // 16 requests at once, each held 50 ms by the upstream: 16 connections. The number of
-            // them each burst opened.
-            func burst() async throws -> Int {
-                try await withThrowingTaskGroup(of: Int.self) { group in
-                    for _ in 0..<16 {
-                        group.addTask { try await client.execute(CurlRequest(url: base + "/brief")).newConnections }
-                    }
-                    return try await group.reduce(0, +)
-                }
-            }
-            let opened = try await burst()
+            // 16 requests at once, each held 50 ms by the upstream: 16 connections.
+            let opened = try await newConnections(client, base + "/brief", count: 16)
             // Quiet: one transfer in flight at a time. libcurl's default cache holds 4 connections
             // per transfer in flight and closed the oldest on each of these.
             var quiet = 0
             for _ in 0..<20 { quiet += try await client.execute(CurlRequest(url: base + "/hello")).newConnections }
-            let reopened = try await burst()
+            let reopened = try await newConnections(client, base + "/brief", count: 16)
             await client.shutdown()
             // No more than 16 were ever in flight, so a client that keeps its connections never
             // opens more than 16 in all (on a loaded machine the first burst may open fewer, and
@@ -134,12 +135,7 @@ struct CurlHTTPClientTests {
             try await Upstream.run { second in
                 let client = CurlHTTPClient(configuration: .init(maxConnectionsPerHost: 2, maxTotalConnections: 2))
                 // Two at once to the first upstream: both connections of the limit, then idle.
-                let opened = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for _ in 0..<2 {
-                        group.addTask { try await client.execute(CurlRequest(url: first + "/brief")).newConnections }
-                    }
-                    return try await group.reduce(0, +)
-                }
+                let opened = try await newConnections(client, first + "/brief", count: 2)
                 let other = try await client.execute(CurlRequest(url: second + "/hello"))
                 let back = try await client.execute(CurlRequest(url: first + "/hello"))
                 await client.shutdown()
