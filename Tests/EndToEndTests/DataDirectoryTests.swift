@@ -33,33 +33,31 @@ struct DataDirectoryTests {
 
     @Test("a refused open closes its lock file once: descriptors another thread opens meanwhile stay open")
     func refusalClosesOnce() async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let first = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? first.close() }
-        // Another thread opens, checks and closes descriptors all along; a second close of the
-        // refused lock's number would take one of them (the kernel hands the lowest free number
-        // out again at once).
-        let stop = Atomic<Bool>(false)
-        let lost = Atomic<Int>(0)
-        let opener = Task {
-            await offPool {
-                while !stop.load(ordering: .relaxed) {
-                    let descriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)
-                    guard descriptor >= 0 else { continue }
-                    for _ in 0..<20 { _ = getpid() }  // hold it a moment
-                    if fcntl(descriptor, F_GETFD) < 0 || close(descriptor) != 0 { lost.add(1, ordering: .relaxed) }
+        try await withTemporaryLedger { directory, first in
+            // Another thread opens, checks and closes descriptors all along; a second close of the
+            // refused lock's number would take one of them (the kernel hands the lowest free number
+            // out again at once).
+            let stop = Atomic<Bool>(false)
+            let lost = Atomic<Int>(0)
+            let opener = Task {
+                await offPool {
+                    while !stop.load(ordering: .relaxed) {
+                        let descriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)
+                        guard descriptor >= 0 else { continue }
+                        for _ in 0..<20 { _ = getpid() }  // hold it a moment
+                        if fcntl(descriptor, F_GETFD) < 0 || close(descriptor) != 0 { lost.add(1, ordering: .relaxed) }
+                    }
                 }
             }
-        }
-        for _ in 0..<500 {
-            #expect(throws: (any Error).self) {
-                try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+            for _ in 0..<500 {
+                #expect(throws: (any Error).self) {
+                    try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+                }
             }
+            stop.store(true, ordering: .relaxed)
+            await opener.value
+            #expect(lost.load(ordering: .relaxed) == 0, "descriptors closed under another thread")
         }
-        stop.store(true, ordering: .relaxed)
-        await opener.value
-        #expect(lost.load(ordering: .relaxed) == 0, "descriptors closed under another thread")
     }
 
     @Test(

@@ -86,26 +86,24 @@ struct LoadTests {
     func remote() async throws {
         try await LiveGateway.run { second in
             let client = CurlHTTPClient(configuration: .init(timeout: .seconds(20)))
-            let directory = temporaryDirectory()
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let journal = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-            defer { try? journal.close() }
-            let backend = RemoteBackend(
-                name: "second", baseURL: second.baseURL, codec: StoreFeederOutbound(), client: client, auth: .none,
-                catalog: demoCatalog, journal: journal, logger: quietLogger)
-            let gateway = Gateway(
-                configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-                backend: backend, logger: quietLogger, idempotencyStore: journal)
-            let (net, successes) = try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-                try await Self.load("http://127.0.0.1:\(port)")
+            try await withTemporaryLedger { directory, journal in
+                let backend = RemoteBackend(
+                    name: "second", baseURL: second.baseURL, codec: StoreFeederOutbound(), client: client, auth: .none,
+                    catalog: demoCatalog, journal: journal, logger: quietLogger)
+                let gateway = Gateway(
+                    configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+                    backend: backend, logger: quietLogger, idempotencyStore: journal)
+                let (net, successes) = try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                    try await Self.load("http://127.0.0.1:\(port)")
+                }
+                await client.shutdown()
+                #expect(successes > 32 * Self.requestsPerClient / 2)
+                #expect(try await second.ledger.totalStock(product: "mug-black") == Quantity(net))
+                var forwarded = MovementQuery(appliedOnly: true)
+                forwarded.backend = "second"
+                #expect(try await journal.count(forwarded) == successes)
+                #expect(try await second.ledger.count(MovementQuery()) == successes)
             }
-            await client.shutdown()
-            #expect(successes > 32 * Self.requestsPerClient / 2)
-            #expect(try await second.ledger.totalStock(product: "mug-black") == Quantity(net))
-            var forwarded = MovementQuery(appliedOnly: true)
-            forwarded.backend = "second"
-            #expect(try await journal.count(forwarded) == successes)
-            #expect(try await second.ledger.count(MovementQuery()) == successes)
         }
     }
 }

@@ -122,6 +122,17 @@ public func temporaryDirectory() -> String {
     return path
 }
 
+/// A ledger of the demo catalog on a directory of its own, for `body`; closed, and the directory
+/// removed, after it.
+public func withTemporaryLedger<T>(_ body: (_ directory: String, _ ledger: Ledger) async throws -> T) async throws -> T
+{
+    let directory = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+    defer { try? ledger.close() }
+    return try await body(directory, ledger)
+}
+
 /// A response read whole: status, headers and the body parsed as JSON when it is JSON.
 public struct HTTPResult: Sendable {
     public var status: Int

@@ -36,46 +36,45 @@ struct AdminListenerTests {
 
     @Test("with admin_listen, operations answer only there and the dialects only on the traffic port")
     func split() async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? ledger.close() }
-        var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
-        configuration.adminListen = "127.0.0.1:0"
-        let gateway = Gateway(
-            configuration: configuration, catalog: demoCatalog, backend: ledger, logger: quietLogger,
-            idempotencyStore: ledger)
-        let (group, running, trafficPort, adminPort) = try await Self.serve(gateway)
-        let traffic = "http://127.0.0.1:\(trafficPort)"
-        let admin = "http://127.0.0.1:\(adminPort)"
-        func status(_ method: HTTPMethod, _ url: String, _ body: String? = nil) async throws -> Int {
-            try await HTTPClient.shared.send(method, url, body: body).status
+        try await withTemporaryLedger { directory, ledger in
+            var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
+            configuration.adminListen = "127.0.0.1:0"
+            let gateway = Gateway(
+                configuration: configuration, catalog: demoCatalog, backend: ledger, logger: quietLogger,
+                idempotencyStore: ledger)
+            let (group, running, trafficPort, adminPort) = try await Self.serve(gateway)
+            let traffic = "http://127.0.0.1:\(trafficPort)"
+            let admin = "http://127.0.0.1:\(adminPort)"
+            func status(_ method: HTTPMethod, _ url: String, _ body: String? = nil) async throws -> Int {
+                try await HTTPClient.shared.send(method, url, body: body).status
+            }
+            let move =
+                #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
+            // The traffic port: dialects and health; no operations.
+            #expect(try await status(.GET, traffic + "/healthz") == 200)
+            #expect(try await status(.POST, traffic + "/stockgate/v1/movements", move) == 200)
+            #expect(try await status(.GET, traffic + "/organizations/self/locations") == 200)
+            #expect(try await status(.GET, traffic + "/metrics") == 404)
+            #expect(try await status(.GET, traffic + "/stockgate/console") == 404)
+            let notServed = try await HTTPClient.shared.send(
+                .POST, traffic + "/stockgate/v1/journal/1/settle", body: #"{"state": "applied"}"#)
+            #expect(notServed.status == 404 && notServed.text.isEmpty, "\(notServed.text)")
+            // The admin port: health, operations, the journal's reads; no dialect, no write.
+            #expect(try await status(.GET, admin + "/healthz") == 200)
+            #expect(try await status(.GET, admin + "/metrics") == 200)
+            #expect(try await status(.GET, admin + "/stockgate/console") == 200)
+            #expect(try await status(.GET, admin + "/stockgate/v1/movements") == 200)
+            // Settling reaches the journal there (row 1 is no forwarded row: the API's own refusal,
+            // not the empty 404 of a route that is not served).
+            let settle = try await HTTPClient.shared.send(
+                .POST, admin + "/stockgate/v1/journal/1/settle", body: #"{"state": "applied"}"#)
+            #expect(settle.json?["error"] != nil, "\(settle.status) \(settle.text)")
+            #expect(try await status(.POST, admin + "/stockgate/v1/movements", move) == 404)
+            #expect(try await status(.GET, admin + "/organizations/self/locations") == 404)
+            #expect(try await ledger.count(MovementQuery()) == 1)
+            await group.triggerGracefulShutdown()
+            try await running.value
         }
-        let move = #"{"movements": [{"product": "mug-white", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
-        // The traffic port: dialects and health; no operations.
-        #expect(try await status(.GET, traffic + "/healthz") == 200)
-        #expect(try await status(.POST, traffic + "/stockgate/v1/movements", move) == 200)
-        #expect(try await status(.GET, traffic + "/organizations/self/locations") == 200)
-        #expect(try await status(.GET, traffic + "/metrics") == 404)
-        #expect(try await status(.GET, traffic + "/stockgate/console") == 404)
-        let notServed = try await HTTPClient.shared.send(
-            .POST, traffic + "/stockgate/v1/journal/1/settle", body: #"{"state": "applied"}"#)
-        #expect(notServed.status == 404 && notServed.text.isEmpty, "\(notServed.text)")
-        // The admin port: health, operations, the journal's reads; no dialect, no write.
-        #expect(try await status(.GET, admin + "/healthz") == 200)
-        #expect(try await status(.GET, admin + "/metrics") == 200)
-        #expect(try await status(.GET, admin + "/stockgate/console") == 200)
-        #expect(try await status(.GET, admin + "/stockgate/v1/movements") == 200)
-        // Settling reaches the journal there (row 1 is no forwarded row: the API's own refusal,
-        // not the empty 404 of a route that is not served).
-        let settle = try await HTTPClient.shared.send(
-            .POST, admin + "/stockgate/v1/journal/1/settle", body: #"{"state": "applied"}"#)
-        #expect(settle.json?["error"] != nil, "\(settle.status) \(settle.text)")
-        #expect(try await status(.POST, admin + "/stockgate/v1/movements", move) == 404)
-        #expect(try await status(.GET, admin + "/organizations/self/locations") == 404)
-        #expect(try await ledger.count(MovementQuery()) == 1)
-        await group.triggerGracefulShutdown()
-        try await running.value
     }
 
     @Test(

@@ -41,18 +41,16 @@ struct BackendFaultTests {
         timeout: Duration = .seconds(5), maxBytes: Int = 1_000_000,
         _ body: @Sendable (Ledger, CurlHTTPClient) async throws -> T
     ) async throws -> T {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let journal = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? journal.close() }
-        let client = CurlHTTPClient(configuration: .init(timeout: timeout, maxResponseBytes: maxBytes))
-        do {
-            let result = try await body(journal, client)
-            await client.shutdown()
-            return result
-        } catch {
-            await client.shutdown()
-            throw error
+        return try await withTemporaryLedger { directory, journal in
+            let client = CurlHTTPClient(configuration: .init(timeout: timeout, maxResponseBytes: maxBytes))
+            do {
+                let result = try await body(journal, client)
+                await client.shutdown()
+                return result
+            } catch {
+                await client.shutdown()
+                throw error
+            }
         }
     }
 

@@ -243,53 +243,54 @@ struct OperatorPageTests {
     /// id links to its rows; times say how long ago; the refresh is shown and can be paused.
     @Test("filters, request links, relative times, a refresh that can be paused")
     func filtersAndRefresh() async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? ledger.close() }
-        for (dialect, request) in [("stockgate", "r-1"), ("zettle", "r-2"), ("stockgate", "r-3")] {
-            _ = try await ledger.move(
-                MoveBatch(
-                    items: [Movement(product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor")],
-                    atomicity: .perItem),
-                facts: RequestFacts(dialect: DialectID(dialect), requestID: request))
+        try await withTemporaryLedger { directory, ledger in
+            for (dialect, request) in [("stockgate", "r-1"), ("zettle", "r-2"), ("stockgate", "r-3")] {
+                _ = try await ledger.move(
+                    MoveBatch(
+                        items: [
+                            Movement(product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor")
+                        ],
+                        atomicity: .perItem),
+                    facts: RequestFacts(dialect: DialectID(dialect), requestID: request))
+            }
+            let byDialect = try await OperatorPage.latestMovements(
+                ledger, location: nil, filter: OperatorPage.Filter(dialect: "zettle"), remote: false)
+            #expect(byDialect.map(\.requestID) == ["r-2"])
+            let byRequest = try await OperatorPage.latestMovements(
+                ledger, location: nil, filter: OperatorPage.Filter(request: "r-3"), remote: false)
+            #expect(byRequest.map(\.requestID) == ["r-3"])
+            let byState = try await OperatorPage.latestMovements(
+                ledger, location: nil, filter: OperatorPage.Filter(state: .failed), remote: false)
+            #expect(byState.isEmpty)
+            let filter = OperatorPage.Filter(query: [
+                ("state", "applied"), ("dialect", "stockgate"), ("refresh", "off"), ("backend", ""),
+            ])
+            #expect(filter.state == .applied && filter.dialect == "stockgate" && filter.backend == nil && filter.paused)
+            var snapshot = OperatorPage.Snapshot(
+                generatedAt: Date(timeIntervalSince1970: 100), version: "1", status: "ok", problem: nil, location: nil)
+            snapshot.filter = filter
+            snapshot.movements = [
+                Movement(
+                    id: 7, product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor",
+                    createdAt: Date(timeIntervalSince1970: 40), state: .failed, dialect: "stockgate", requestID: "r&1",
+                    backend: "pos")
+            ]
+            snapshot.movements[0].failureReason = "invalidValue: Variant not tracked"
+            let html = OperatorPage.render(snapshot)
+            #expect(!html.contains(#"http-equiv="refresh""#), "paused")
+            #expect(
+                html.contains(#"refresh paused (<a href="?state=applied&amp;dialect=stockgate">resume</a>)"#), "\(html)"
+            )
+            #expect(html.contains(#"<a href="?request=r%261&amp;refresh=off">r&amp;1</a>"#), "\(html)")
+            #expect(html.contains("(1 min ago)"), "\(html)")
+            #expect(html.contains("failed: invalidValue: Variant not tracked"))
+            #expect(html.contains(#"<option value="applied" selected>applied</option>"#))
+            #expect(html.contains(#"<option value="stockgate" selected>stockgate</option>"#))
+            snapshot.filter = OperatorPage.Filter()
+            let live = OperatorPage.render(snapshot)
+            #expect(live.contains(#"<meta http-equiv="refresh" content="30">"#))
+            #expect(live.contains(#"refreshes every 30 s (<a href="?refresh=off">pause</a>)"#), "\(live)")
         }
-        let byDialect = try await OperatorPage.latestMovements(
-            ledger, location: nil, filter: OperatorPage.Filter(dialect: "zettle"), remote: false)
-        #expect(byDialect.map(\.requestID) == ["r-2"])
-        let byRequest = try await OperatorPage.latestMovements(
-            ledger, location: nil, filter: OperatorPage.Filter(request: "r-3"), remote: false)
-        #expect(byRequest.map(\.requestID) == ["r-3"])
-        let byState = try await OperatorPage.latestMovements(
-            ledger, location: nil, filter: OperatorPage.Filter(state: .failed), remote: false)
-        #expect(byState.isEmpty)
-        let filter = OperatorPage.Filter(query: [
-            ("state", "applied"), ("dialect", "stockgate"), ("refresh", "off"), ("backend", ""),
-        ])
-        #expect(filter.state == .applied && filter.dialect == "stockgate" && filter.backend == nil && filter.paused)
-        var snapshot = OperatorPage.Snapshot(
-            generatedAt: Date(timeIntervalSince1970: 100), version: "1", status: "ok", problem: nil, location: nil)
-        snapshot.filter = filter
-        snapshot.movements = [
-            Movement(
-                id: 7, product: "mug-white", quantity: Quantity(1), from: "supplier", to: "shop-floor",
-                createdAt: Date(timeIntervalSince1970: 40), state: .failed, dialect: "stockgate", requestID: "r&1",
-                backend: "pos")
-        ]
-        snapshot.movements[0].failureReason = "invalidValue: Variant not tracked"
-        let html = OperatorPage.render(snapshot)
-        #expect(!html.contains(#"http-equiv="refresh""#), "paused")
-        #expect(
-            html.contains(#"refresh paused (<a href="?state=applied&amp;dialect=stockgate">resume</a>)"#), "\(html)")
-        #expect(html.contains(#"<a href="?request=r%261&amp;refresh=off">r&amp;1</a>"#), "\(html)")
-        #expect(html.contains("(1 min ago)"), "\(html)")
-        #expect(html.contains("failed: invalidValue: Variant not tracked"))
-        #expect(html.contains(#"<option value="applied" selected>applied</option>"#))
-        #expect(html.contains(#"<option value="stockgate" selected>stockgate</option>"#))
-        snapshot.filter = OperatorPage.Filter()
-        let live = OperatorPage.render(snapshot)
-        #expect(live.contains(#"<meta http-equiv="refresh" content="30">"#))
-        #expect(live.contains(#"refreshes every 30 s (<a href="?refresh=off">pause</a>)"#), "\(live)")
     }
 
     /// Issue 33: p50/p95 and the error rate come from the histogram and counters /metrics has.

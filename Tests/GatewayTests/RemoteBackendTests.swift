@@ -19,22 +19,20 @@ struct RemoteBackendTests {
         dialect: String, baseURL: String, auth: BackendAuthMethod = .none, catalog: Catalog = demoCatalog,
         _ body: @Sendable (RemoteBackend, Ledger) async throws -> T
     ) async throws -> T {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let journal = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? journal.close() }
-        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-        let codec = Backends.codec(dialect: DialectID(dialect), parameters: BackendParameters())!
-        let backend = RemoteBackend(
-            name: "remote", baseURL: baseURL, codec: codec, client: client, auth: auth, catalog: catalog,
-            journal: journal, logger: quietLogger)
-        do {
-            let result = try await body(backend, journal)
-            await client.shutdown()
-            return result
-        } catch {
-            await client.shutdown()
-            throw error
+        return try await withTemporaryLedger { directory, journal in
+            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
+            let codec = Backends.codec(dialect: DialectID(dialect), parameters: BackendParameters())!
+            let backend = RemoteBackend(
+                name: "remote", baseURL: baseURL, codec: codec, client: client, auth: auth, catalog: catalog,
+                journal: journal, logger: quietLogger)
+            do {
+                let result = try await body(backend, journal)
+                await client.shutdown()
+                return result
+            } catch {
+                await client.shutdown()
+                throw error
+            }
         }
     }
 

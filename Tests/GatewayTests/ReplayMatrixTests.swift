@@ -76,45 +76,46 @@ struct ReplayMatrixTests {
         #expect(book.dialects.contains(dialect), "no replay cases for \(dialect) in contract-tests/replay")
         try await LiveGateway.run(direct: book) { vendor in
             let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-            let directory = temporaryDirectory()
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-            defer { try? ledger.close() }
-            let codec = try #require(Backends.codec(dialect: DialectID(dialect), parameters: BackendParameters()))
-            let backend = RemoteBackend(
-                name: "vendor", baseURL: vendor.baseURL, codec: codec, client: client, auth: .none,
-                catalog: demoCatalog, journal: ledger, logger: quietLogger)
-            let gateway = Gateway(
-                configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-                backend: backend, logger: quietLogger)
-            try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-                let base = "http://127.0.0.1:\(port)"
-                let restock =
-                    #"{"movements": [{"product": "tshirt-blue-m", "quantity": 3, "from": "supplier", "to": "shop-floor"}]}"#
-                let applied = try await HTTPClient.shared.send(.POST, base + "/stockgate/v1/movements", body: restock)
-                #expect(applied.status == 200, "\(dialect): \(applied.text)")
-                #expect(applied.json?["applied"] == 1, "\(dialect): \(applied.text)")
+            try await withTemporaryLedger { directory, ledger in
+                let codec = try #require(Backends.codec(dialect: DialectID(dialect), parameters: BackendParameters()))
+                let backend = RemoteBackend(
+                    name: "vendor", baseURL: vendor.baseURL, codec: codec, client: client, auth: .none,
+                    catalog: demoCatalog, journal: ledger, logger: quietLogger)
+                let gateway = Gateway(
+                    configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+                    backend: backend, logger: quietLogger)
+                try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                    let base = "http://127.0.0.1:\(port)"
+                    let restock =
+                        #"{"movements": [{"product": "tshirt-blue-m", "quantity": 3, "from": "supplier", "to": "shop-floor"}]}"#
+                    let applied = try await HTTPClient.shared.send(
+                        .POST, base + "/stockgate/v1/movements", body: restock)
+                    #expect(applied.status == 200, "\(dialect): \(applied.text)")
+                    #expect(applied.json?["applied"] == 1, "\(dialect): \(applied.text)")
 
-                let unknown =
-                    #"{"movements": [{"product": "tshirt-blue-l", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
-                let refused = try await HTTPClient.shared.send(.POST, base + "/stockgate/v1/movements", body: unknown)
-                #expect(refused.status < 500, "\(dialect): \(refused.text)")
-                #expect(refused.json?["applied"] == 0 || refused.json?["error"] != nil, "\(dialect): \(refused.text)")
-                let words = try #require(Self.refusalText[dialect])
-                #expect(refused.text.contains(words), "\(dialect): the vendor's reason is lost: \(refused.text)")
-                // The replay was not missed: a miss would say so in the vendor's envelope.
-                #expect(!refused.text.contains("no recorded answer"), "\(dialect): \(refused.text)")
+                    let unknown =
+                        #"{"movements": [{"product": "tshirt-blue-l", "quantity": 1, "from": "supplier", "to": "shop-floor"}]}"#
+                    let refused = try await HTTPClient.shared.send(
+                        .POST, base + "/stockgate/v1/movements", body: unknown)
+                    #expect(refused.status < 500, "\(dialect): \(refused.text)")
+                    #expect(
+                        refused.json?["applied"] == 0 || refused.json?["error"] != nil, "\(dialect): \(refused.text)")
+                    let words = try #require(Self.refusalText[dialect])
+                    #expect(refused.text.contains(words), "\(dialect): the vendor's reason is lost: \(refused.text)")
+                    // The replay was not missed: a miss would say so in the vendor's envelope.
+                    #expect(!refused.text.contains("no recorded answer"), "\(dialect): \(refused.text)")
 
-                if dialect == "zettle" {
-                    // Zettle writes balances as JSON numbers; the read path takes them exactly.
-                    let balances = try await HTTPClient.shared.send(
-                        .GET, base + "/stockgate/v1/balances?location=shop-floor")
-                    #expect(balances.status == 200, "\(balances.text)")
-                    let row = balances.json?["balances"]?.arrayValue?.first { $0["product"] == "tshirt-blue-m" }
-                    #expect(row?["quantity"] == "196", "\(balances.text)")
+                    if dialect == "zettle" {
+                        // Zettle writes balances as JSON numbers; the read path takes them exactly.
+                        let balances = try await HTTPClient.shared.send(
+                            .GET, base + "/stockgate/v1/balances?location=shop-floor")
+                        #expect(balances.status == 200, "\(balances.text)")
+                        let row = balances.json?["balances"]?.arrayValue?.first { $0["product"] == "tshirt-blue-m" }
+                        #expect(row?["quantity"] == "196", "\(balances.text)")
+                    }
                 }
+                await client.shutdown()
             }
-            await client.shutdown()
         }
     }
 }

@@ -18,39 +18,38 @@ struct TraceContextTests {
         let upstream = FakeUpstream { _ in FakeUpstream.Answer(200, #"{"status": "ok", "id": 7}"#) }
         try await upstream.run { base in
             let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-            let directory = temporaryDirectory()
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-            defer { try? ledger.close() }
-            let backend = RemoteBackend(
-                name: "shop", baseURL: base, codec: try #require(Backends.codec(dialect: "open2b-v6")), client: client,
-                auth: .none, catalog: demoCatalog, journal: ledger, logger: quietLogger)
-            let gateway = Gateway(
-                configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-                backend: backend, logger: quietLogger)
-            try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-                let url = "http://127.0.0.1:\(port)/api/v2/public/stores/1001/storeproductlocation/movement"
-                let body =
-                    #"[{"product_number": "100200", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#
-                let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-                for headers in [
-                    [("traceparent", parent), ("tracestate", "congo=t61rcWkgMzE")],
-                    [("traceparent", parent.uppercased())], [],
-                ] {
-                    let answer = try await HTTPClient.shared.send(.POST, url, body: body, headers: headers)
-                    #expect(answer.status == 200, "\(answer.text)")
+            try await withTemporaryLedger { directory, ledger in
+                let backend = RemoteBackend(
+                    name: "shop", baseURL: base, codec: try #require(Backends.codec(dialect: "open2b-v6")),
+                    client: client,
+                    auth: .none, catalog: demoCatalog, journal: ledger, logger: quietLogger)
+                let gateway = Gateway(
+                    configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+                    backend: backend, logger: quietLogger)
+                try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                    let url = "http://127.0.0.1:\(port)/api/v2/public/stores/1001/storeproductlocation/movement"
+                    let body =
+                        #"[{"product_number": "100200", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#
+                    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                    for headers in [
+                        [("traceparent", parent), ("tracestate", "congo=t61rcWkgMzE")],
+                        [("traceparent", parent.uppercased())], [],
+                    ] {
+                        let answer = try await HTTPClient.shared.send(.POST, url, body: body, headers: headers)
+                        #expect(answer.status == 200, "\(answer.text)")
+                    }
+                    let sent = upstream.requests
+                    try #require(sent.count == 3)
+                    let forwarded = try #require(sent[0].headers["traceparent"].flatMap(TraceParent.init))
+                    #expect(forwarded.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
+                    #expect(forwarded.parentID != "00f067aa0ba902b7" && forwarded.parentID.count == 16)
+                    #expect(forwarded.flags == "01")
+                    #expect(sent[0].headers["tracestate"] == "congo=t61rcWkgMzE")
+                    #expect(sent[1].headers["traceparent"] == nil, "a malformed traceparent is not passed on")
+                    #expect(sent[2].headers["traceparent"] == nil)
                 }
-                let sent = upstream.requests
-                try #require(sent.count == 3)
-                let forwarded = try #require(sent[0].headers["traceparent"].flatMap(TraceParent.init))
-                #expect(forwarded.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
-                #expect(forwarded.parentID != "00f067aa0ba902b7" && forwarded.parentID.count == 16)
-                #expect(forwarded.flags == "01")
-                #expect(sent[0].headers["tracestate"] == "congo=t61rcWkgMzE")
-                #expect(sent[1].headers["traceparent"] == nil, "a malformed traceparent is not passed on")
-                #expect(sent[2].headers["traceparent"] == nil)
+                await client.shutdown()
             }
-            await client.shutdown()
         }
     }
 

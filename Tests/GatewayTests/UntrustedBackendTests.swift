@@ -21,30 +21,29 @@ struct UntrustedBackendTests {
         configure: (inout GatewayConfiguration) -> Void = { _ in },
         _ body: @Sendable (LiveGateway) async throws -> T
     ) async throws -> T {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-        defer { try? ledger.close() }
-        let client = CurlHTTPClient(configuration: .init(timeout: timeout))
-        let remote = RemoteBackend(
-            name: "remote", baseURL: base,
-            codec: Backends.codec(dialect: backendDialect, parameters: BackendParameters())!,
-            client: client, auth: .none, catalog: demoCatalog, journal: ledger, timeout: timeout, logger: quietLogger,
-            clock: clock)
-        var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
-        configure(&configuration)
-        let gateway = Gateway(
-            configuration: configuration, catalog: demoCatalog, backend: ledger,
-            logger: quietLogger, routes: [dialect: remote], clients: clients, idempotencyStore: ledger)
-        do {
-            let result = try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-                try await body(LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory))
+        return try await withTemporaryLedger { directory, ledger in
+            let client = CurlHTTPClient(configuration: .init(timeout: timeout))
+            let remote = RemoteBackend(
+                name: "remote", baseURL: base,
+                codec: Backends.codec(dialect: backendDialect, parameters: BackendParameters())!,
+                client: client, auth: .none, catalog: demoCatalog, journal: ledger, timeout: timeout,
+                logger: quietLogger,
+                clock: clock)
+            var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
+            configure(&configuration)
+            let gateway = Gateway(
+                configuration: configuration, catalog: demoCatalog, backend: ledger,
+                logger: quietLogger, routes: [dialect: remote], clients: clients, idempotencyStore: ledger)
+            do {
+                let result = try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                    try await body(LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory))
+                }
+                await client.shutdown()
+                return result
+            } catch {
+                await client.shutdown()
+                throw error
             }
-            await client.shutdown()
-            return result
-        } catch {
-            await client.shutdown()
-            throw error
         }
     }
 
