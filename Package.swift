@@ -279,7 +279,7 @@ let package = Package(
         .target(
             name: "GatewayTestSupport",
             dependencies: [
-                "Gateway", "Ledger", "StockCore", "TestSupport", "CurlHTTP", "Simulator", "Operations",
+                "Gateway", "Dialects", "Ledger", "StockCore", "TestSupport", "CurlHTTP", "Simulator", "Operations",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CurlHTTP
+import Dialects
 import Foundation
 import Gateway
 import HTTPTypes
@@ -131,6 +132,41 @@ public func withTemporaryLedger<T>(_ body: (_ directory: String, _ ledger: Ledge
     let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
     defer { try? ledger.close() }
     return try await body(directory, ledger)
+}
+
+/// A libcurl client for `body`, shut down after it whether it returned or threw (its engine
+/// thread would otherwise outlive the test).
+public func withCurlClient<T>(
+    _ configuration: CurlHTTPClient.Configuration, _ body: (CurlHTTPClient) async throws -> T
+) async throws -> T {
+    let client = CurlHTTPClient(configuration: configuration)
+    do {
+        let result = try await body(client)
+        await client.shutdown()
+        return result
+    } catch {
+        await client.shutdown()
+        throw error
+    }
+}
+
+/// A gateway on a temporary ledger whose one backend is `dialect` at `baseURL` over `client`,
+/// journaled in that ledger, served on a free port for `body`.
+public func withForwardingGateway<T: Sendable>(
+    dialect: DialectID, baseURL: String, client: CurlHTTPClient,
+    _ body: @Sendable (_ port: Int, _ ledger: Ledger) async throws -> T
+) async throws -> T {
+    try await withTemporaryLedger { directory, ledger in
+        let codec = try #require(Backends.codec(dialect: dialect, parameters: BackendParameters()))
+        let backend = RemoteBackend(
+            name: "remote", baseURL: baseURL, codec: codec, client: client, auth: .none, catalog: demoCatalog,
+            journal: ledger, logger: quietLogger)
+        let gateway = Gateway(
+            configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+            backend: backend, logger: quietLogger)
+        return try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in try await body(port, ledger)
+        }
+    }
 }
 
 /// A response read whole: status, headers and the body parsed as JSON when it is JSON.

@@ -42,14 +42,8 @@ struct BackendFaultTests {
         _ body: @Sendable (Ledger, CurlHTTPClient) async throws -> T
     ) async throws -> T {
         return try await withTemporaryLedger { directory, journal in
-            let client = CurlHTTPClient(configuration: .init(timeout: timeout, maxResponseBytes: maxBytes))
-            do {
-                let result = try await body(journal, client)
-                await client.shutdown()
-                return result
-            } catch {
-                await client.shutdown()
-                throw error
+            try await withCurlClient(.init(timeout: timeout, maxResponseBytes: maxBytes)) { client in
+                try await body(journal, client)
             }
         }
     }

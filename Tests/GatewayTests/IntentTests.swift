@@ -14,15 +14,8 @@ struct IntentTests {
     static let directory = StockGateProcess.repository.appendingPathComponent("contract-tests/intents").path
 
     static func run(_ intents: [Intent]) async throws -> [IntentOutcome] {
-        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(30)))
-        do {
-            let outcomes = try await IntentRunner(catalog: demoCatalog, client: client, logger: quietLogger).run(
-                intents)
-            await client.shutdown()
-            return outcomes
-        } catch {
-            await client.shutdown()
-            throw error
+        try await withCurlClient(.init(timeout: .seconds(30))) { client in
+            try await IntentRunner(catalog: demoCatalog, client: client, logger: quietLogger).run(intents)
         }
     }
 

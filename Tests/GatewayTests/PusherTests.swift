@@ -27,20 +27,12 @@ struct PusherTests {
         maxAge: Duration = .seconds(3600), destinations: DestinationPolicy = loopbackAllowed,
         metrics: GatewayMetrics? = nil, _ body: @Sendable (LiveGateway, PusherHub) async throws -> T
     ) async throws -> T {
-        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(5)))
-        let hub = PusherHub(
-            client: client, retryDelay: .milliseconds(100), destinations: destinations,
-            maxSubscriptions: maxSubscriptions, maxQueued: maxQueued, maxAge: maxAge, metrics: metrics,
-            logger: quietLogger)
-        do {
-            let result = try await LiveGateway.run(clients: clients, pusher: hub) { live in
-                try await body(live, hub)
-            }
-            await client.shutdown()
-            return result
-        } catch {
-            await client.shutdown()
-            throw error
+        try await withCurlClient(.init(timeout: .seconds(5))) { client in
+            let hub = PusherHub(
+                client: client, retryDelay: .milliseconds(100), destinations: destinations,
+                maxSubscriptions: maxSubscriptions, maxQueued: maxQueued, maxAge: maxAge, metrics: metrics,
+                logger: quietLogger)
+            return try await LiveGateway.run(clients: clients, pusher: hub) { live in try await body(live, hub) }
         }
     }
 

@@ -57,18 +57,13 @@ struct RecordReplayTests {
     static func recording(
         to vendorBase: String, out: String, routes: Set<String>? = nil, _ body: @Sendable (String) async throws -> Void
     ) async throws {
-        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-        let recorder = Recorder(
-            backend: "zettle-prod", baseURL: vendorBase, client: client,
-            credentials: [("Authorization", "Bearer \(backendToken)")], secrets: [backendToken], directory: out,
-            routes: routes, logger: quietLogger)
-        do {
+        try await withCurlClient(.init(timeout: .seconds(10))) { client in
+            let recorder = Recorder(
+                backend: "zettle-prod", baseURL: vendorBase, client: client,
+                credentials: [("Authorization", "Bearer \(backendToken)")], secrets: [backendToken], directory: out,
+                routes: routes, logger: quietLogger)
             try await LiveGateway.run(direct: recorder) { live in try await body(live.baseURL) }
-        } catch {
-            await client.shutdown()
-            throw error
         }
-        await client.shutdown()
     }
 
     static func files(_ out: String) throws -> [String: String] {

@@ -20,18 +20,12 @@ struct RemoteBackendTests {
         _ body: @Sendable (RemoteBackend, Ledger) async throws -> T
     ) async throws -> T {
         return try await withTemporaryLedger { directory, journal in
-            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-            let codec = Backends.codec(dialect: DialectID(dialect), parameters: BackendParameters())!
-            let backend = RemoteBackend(
-                name: "remote", baseURL: baseURL, codec: codec, client: client, auth: auth, catalog: catalog,
-                journal: journal, logger: quietLogger)
-            do {
-                let result = try await body(backend, journal)
-                await client.shutdown()
-                return result
-            } catch {
-                await client.shutdown()
-                throw error
+            try await withCurlClient(.init(timeout: .seconds(10))) { client in
+                let codec = Backends.codec(dialect: DialectID(dialect), parameters: BackendParameters())!
+                let backend = RemoteBackend(
+                    name: "remote", baseURL: baseURL, codec: codec, client: client, auth: auth, catalog: catalog,
+                    journal: journal, logger: quietLogger)
+                return try await body(backend, journal)
             }
         }
     }

@@ -36,13 +36,13 @@ struct ReplayMatrixTests {
         #expect(Set(cases.map(\.dialect)) == Set(Self.vendorDialects))
         let book = try ReplayBook(directory: Self.directory, logger: quietLogger)
         try await LiveGateway.run(direct: book) { replay in
-            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-            let runner = ContractRunner(client: client)
-            for contract in cases {
-                let result = await runner.run(contract, baseURL: replay.baseURL)
-                #expect(result.failures.isEmpty, "\(contract.name): \(result.failures)")
+            try await withCurlClient(.init(timeout: .seconds(10))) { client in
+                let runner = ContractRunner(client: client)
+                for contract in cases {
+                    let result = await runner.run(contract, baseURL: replay.baseURL)
+                    #expect(result.failures.isEmpty, "\(contract.name): \(result.failures)")
+                }
             }
-            await client.shutdown()
         }
     }
 
@@ -75,16 +75,9 @@ struct ReplayMatrixTests {
         let book = try ReplayBook(directory: Self.directory, logger: quietLogger)
         #expect(book.dialects.contains(dialect), "no replay cases for \(dialect) in contract-tests/replay")
         try await LiveGateway.run(direct: book) { vendor in
-            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-            try await withTemporaryLedger { directory, ledger in
-                let codec = try #require(Backends.codec(dialect: DialectID(dialect), parameters: BackendParameters()))
-                let backend = RemoteBackend(
-                    name: "vendor", baseURL: vendor.baseURL, codec: codec, client: client, auth: .none,
-                    catalog: demoCatalog, journal: ledger, logger: quietLogger)
-                let gateway = Gateway(
-                    configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-                    backend: backend, logger: quietLogger)
-                try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+            try await withCurlClient(.init(timeout: .seconds(10))) { client in
+                let backend = DialectID(dialect)
+                try await withForwardingGateway(dialect: backend, baseURL: vendor.baseURL, client: client) { port, _ in
                     let base = "http://127.0.0.1:\(port)"
                     let restock =
                         #"{"movements": [{"product": "tshirt-blue-m", "quantity": 3, "from": "supplier", "to": "shop-floor"}]}"#
@@ -114,7 +107,6 @@ struct ReplayMatrixTests {
                         #expect(row?["quantity"] == "196", "\(balances.text)")
                     }
                 }
-                await client.shutdown()
             }
         }
     }

@@ -17,16 +17,8 @@ struct TraceContextTests {
     func forwarded() async throws {
         let upstream = FakeUpstream { _ in FakeUpstream.Answer(200, #"{"status": "ok", "id": 7}"#) }
         try await upstream.run { base in
-            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-            try await withTemporaryLedger { directory, ledger in
-                let backend = RemoteBackend(
-                    name: "shop", baseURL: base, codec: try #require(Backends.codec(dialect: "open2b-v6")),
-                    client: client,
-                    auth: .none, catalog: demoCatalog, journal: ledger, logger: quietLogger)
-                let gateway = Gateway(
-                    configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-                    backend: backend, logger: quietLogger)
-                try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+            try await withCurlClient(.init(timeout: .seconds(10))) { client in
+                try await withForwardingGateway(dialect: "open2b-v6", baseURL: base, client: client) { port, _ in
                     let url = "http://127.0.0.1:\(port)/api/v2/public/stores/1001/storeproductlocation/movement"
                     let body =
                         #"[{"product_number": "100200", "quantity": 1, "from_location": {"location_code": "INBOUND"}, "to_location": {"location_code": "SHOPFLOOR"}}]"#
@@ -48,7 +40,6 @@ struct TraceContextTests {
                     #expect(sent[1].headers["traceparent"] == nil, "a malformed traceparent is not passed on")
                     #expect(sent[2].headers["traceparent"] == nil)
                 }
-                await client.shutdown()
             }
         }
     }

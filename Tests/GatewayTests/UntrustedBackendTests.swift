@@ -22,27 +22,21 @@ struct UntrustedBackendTests {
         _ body: @Sendable (LiveGateway) async throws -> T
     ) async throws -> T {
         return try await withTemporaryLedger { directory, ledger in
-            let client = CurlHTTPClient(configuration: .init(timeout: timeout))
-            let remote = RemoteBackend(
-                name: "remote", baseURL: base,
-                codec: Backends.codec(dialect: backendDialect, parameters: BackendParameters())!,
-                client: client, auth: .none, catalog: demoCatalog, journal: ledger, timeout: timeout,
-                logger: quietLogger,
-                clock: clock)
-            var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
-            configure(&configuration)
-            let gateway = Gateway(
-                configuration: configuration, catalog: demoCatalog, backend: ledger,
-                logger: quietLogger, routes: [dialect: remote], clients: clients, idempotencyStore: ledger)
-            do {
-                let result = try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+            try await withCurlClient(.init(timeout: timeout)) { client in
+                let remote = RemoteBackend(
+                    name: "remote", baseURL: base,
+                    codec: Backends.codec(dialect: backendDialect, parameters: BackendParameters())!,
+                    client: client, auth: .none, catalog: demoCatalog, journal: ledger, timeout: timeout,
+                    logger: quietLogger,
+                    clock: clock)
+                var configuration = GatewayConfiguration(port: 0, dataDirectory: directory)
+                configure(&configuration)
+                let gateway = Gateway(
+                    configuration: configuration, catalog: demoCatalog, backend: ledger,
+                    logger: quietLogger, routes: [dialect: remote], clients: clients, idempotencyStore: ledger)
+                return try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
                     try await body(LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory))
                 }
-                await client.shutdown()
-                return result
-            } catch {
-                await client.shutdown()
-                throw error
             }
         }
     }
