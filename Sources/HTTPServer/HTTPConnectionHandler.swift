@@ -225,7 +225,7 @@ public final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChanne
 
     private func head(of response: inout CodecResponse, for exchange: any Exchange) -> HTTPResponse {
         responder.complete(&response, for: exchange)
-        return settings.frame(response)
+        return settings.frame(&response)
     }
 
     /// Writes `response`, then has the responder log it.

@@ -143,12 +143,12 @@ public struct ConnectionSettings: Sendable {
         self.logger = logger
     }
 
-    /// The head `response` is written with: its fields and its length. `HTTP1ServerCodec`
+    /// The head `response` is written with: its fields and its length, which is set in
+    /// `response` itself (a copy of its fields to edit would copy them all again). `HTTP1ServerCodec`
     /// stamps `Date` and `Server` as it writes the head (`Stamp`), so they cost no field edits.
-    func frame(_ response: CodecResponse) -> HTTPResponse {
-        var headers = response.headers
-        headers.replaceOrAppend(HTTPField(name: .contentLength, value: String(response.body.count)))
-        return HTTPResponse(status: response.status, headerFields: headers)
+    func frame(_ response: inout CodecResponse) -> HTTPResponse {
+        response.headers.replaceOrAppend(HTTPField(name: .contentLength, value: String(response.body.count)))
+        return HTTPResponse(status: response.status, headerFields: response.headers)
     }
 }
 
