@@ -245,37 +245,37 @@ extension DatabaseAwayTests {
             applied.withLock { $0 += 1 }
             return .init(200, #"{"results": [{"status": "applied", "movement": {"id": 7}}]}"#)
         })
-        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-        defer { Task { await client.shutdown() } }
-        try await upstream.run { backendURL in
-            try await store.whileRunning {
-                try await store.migrate()
-                let remote = RemoteBackend(
-                    name: "erp", baseURL: backendURL,
-                    codec: Backends.codec(dialect: "stockgate", parameters: BackendParameters())!, client: client,
-                    auth: .none, catalog: demoCatalog, journal: store, logger: quietLogger)
-                let gateway = Gateway(
-                    configuration: GatewayConfiguration(port: 0), catalog: demoCatalog, backend: remote,
-                    logger: quietLogger)
-                try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-                    let result = try await LoadTests.send(
-                        LoadTests.request("stockgate", inbound: true), to: "http://127.0.0.1:\(port)")
-                    #expect(applied.withLock { $0 } == 1, "the backend took the write")
-                    #expect(result.status == 504, "\(result.status) \(result.text)")
-                    #expect(result.text.contains("may or may not"), "\(result.text)")
-                    #expect(!result.text.lowercased().contains("unavailable"), "\(result.text)")
+        try await withCurlClient(.init(timeout: .seconds(10))) { client in
+            try await upstream.run { backendURL in
+                try await store.whileRunning {
+                    try await store.migrate()
+                    let remote = RemoteBackend(
+                        name: "erp", baseURL: backendURL,
+                        codec: Backends.codec(dialect: "stockgate", parameters: BackendParameters())!, client: client,
+                        auth: .none, catalog: demoCatalog, journal: store, logger: quietLogger)
+                    let gateway = Gateway(
+                        configuration: GatewayConfiguration(port: 0), catalog: demoCatalog, backend: remote,
+                        logger: quietLogger)
+                    try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                        let result = try await LoadTests.send(
+                            LoadTests.request("stockgate", inbound: true), to: "http://127.0.0.1:\(port)")
+                        #expect(applied.withLock { $0 } == 1, "the backend took the write")
+                        #expect(result.status == 504, "\(result.status) \(result.text)")
+                        #expect(result.text.contains("may or may not"), "\(result.text)")
+                        #expect(!result.text.lowercased().contains("unavailable"), "\(result.text)")
+                    }
+                    try await cluster.start()
+                    let sent = {
+                        var query = MovementQuery()
+                        query.backend = "erp"
+                        query.state = .sent
+                        return query
+                    }()
+                    try await waitUntil(timeout: .seconds(30), "the journal readable again") {
+                        (try? await store.count(sent)) != nil
+                    }
+                    #expect(try await store.count(sent) == 1, "the journal says the outcome is unknown")
                 }
-                try await cluster.start()
-                let sent = {
-                    var query = MovementQuery()
-                    query.backend = "erp"
-                    query.state = .sent
-                    return query
-                }()
-                try await waitUntil(timeout: .seconds(30), "the journal readable again") {
-                    (try? await store.count(sent)) != nil
-                }
-                #expect(try await store.count(sent) == 1, "the journal says the outcome is unknown")
             }
         }
     }

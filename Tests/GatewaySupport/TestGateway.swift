@@ -78,29 +78,21 @@ extension LiveGateway {
         config: String, metrics: GatewayMetrics? = nil, clients: ClientAuthenticator = ClientAuthenticator(),
         _ body: @Sendable (LiveGateway, CurlHTTPClient) async throws -> T
     ) async throws -> T {
-        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let metrics = metrics ?? GatewayMetrics()
-        do {
-            let ledger = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-            defer { try? ledger.close() }
-            let wired = try Backends.make(
-                try ConfigFile.parse(config), catalog: demoCatalog, embedded: ledger, client: client,
-                logger: quietLogger, metrics: metrics)
-            let gateway = Gateway(
-                configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-                backend: wired.fallback, metrics: metrics, logger: quietLogger, routes: wired.routes,
-                clients: clients)
-            let result = try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
-                try await body(
-                    LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory), client)
+        return try await withCurlClient(.init(timeout: .seconds(10))) { client in
+            try await withTemporaryLedger { directory, ledger in
+                let wired = try Backends.make(
+                    try ConfigFile.parse(config), catalog: demoCatalog, embedded: ledger, client: client,
+                    logger: quietLogger, metrics: metrics)
+                let gateway = Gateway(
+                    configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+                    backend: wired.fallback, metrics: metrics, logger: quietLogger, routes: wired.routes,
+                    clients: clients)
+                return try await GatewayServer.withRunning(gateway, logger: quietLogger) { port in
+                    try await body(
+                        LiveGateway(port: port, ledger: ledger, gateway: gateway, dataDirectory: directory), client)
+                }
             }
-            await client.shutdown()
-            return result
-        } catch {
-            await client.shutdown()
-            throw error
         }
     }
 }

@@ -101,29 +101,23 @@ struct MatrixTests {
     static func withGateway<T: Sendable>(
         to backendKind: String, second: LiveGateway, _ body: @Sendable (Gateway, Ledger) async throws -> T
     ) async throws -> T {
-        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-        return try await withTemporaryLedger { directory, ledger in
-            let backend: any StockBackend
-            if backendKind == "embedded" {
-                backend = ledger
-            } else {
-                let codec = try #require(
-                    Backends.codec(dialect: DialectID(backendKind), parameters: BackendParameters()))
-                backend = RemoteBackend(
-                    name: "second", baseURL: second.baseURL, codec: codec, client: client, auth: .none,
-                    catalog: demoCatalog, journal: ledger, logger: quietLogger)
-            }
-            let gateway = Gateway(
-                configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
-                backend: backend, logger: quietLogger)
-            do {
+        try await withCurlClient(.init(timeout: .seconds(10))) { client in
+            try await withTemporaryLedger { directory, ledger in
+                let backend: any StockBackend
+                if backendKind == "embedded" {
+                    backend = ledger
+                } else {
+                    let codec = try #require(
+                        Backends.codec(dialect: DialectID(backendKind), parameters: BackendParameters()))
+                    backend = RemoteBackend(
+                        name: "second", baseURL: second.baseURL, codec: codec, client: client, auth: .none,
+                        catalog: demoCatalog, journal: ledger, logger: quietLogger)
+                }
+                let gateway = Gateway(
+                    configuration: GatewayConfiguration(port: 0, dataDirectory: directory), catalog: demoCatalog,
+                    backend: backend, logger: quietLogger)
                 // Where the stock lands: the second StockGate, or the gateway's own ledger.
-                let result = try await body(gateway, backendKind == "embedded" ? ledger : second.ledger)
-                await client.shutdown()
-                return result
-            } catch {
-                await client.shutdown()
-                throw error
+                return try await body(gateway, backendKind == "embedded" ? ledger : second.ledger)
             }
         }
     }

@@ -240,18 +240,17 @@ struct WebhookRestartTests {
             return .init(receiver.status.withLock { $0 }, "")
         }
         try await upstream.run { base in
-            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(5)))
-            // The webhook state lives in a ledger file of its own, as in a data directory.
-            let store = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
-            defer { try? store.close() }
-            // The first run's hub waits a minute before its second attempt, as a stopped process
-            // never makes one; the next runs retry at once.
-            func hub(retryDelay: Duration = .milliseconds(50)) -> PusherHub {
-                PusherHub(
-                    client: client, maxAttempts: 1000, retryDelay: retryDelay,
-                    destinations: PusherTests.loopbackAllowed, state: store, ownsStore: true, logger: quietLogger)
-            }
-            do {
+            try await withCurlClient(.init(timeout: .seconds(5))) { client in
+                // The webhook state lives in a ledger file of its own, as in a data directory.
+                let store = try Ledger.open(directory: directory, catalog: demoCatalog, logger: quietLogger)
+                defer { try? store.close() }
+                // The first run's hub waits a minute before its second attempt, as a stopped process
+                // never makes one; the next runs retry at once.
+                func hub(retryDelay: Duration = .milliseconds(50)) -> PusherHub {
+                    PusherHub(
+                        client: client, maxAttempts: 1000, retryDelay: retryDelay,
+                        destinations: PusherTests.loopbackAllowed, state: store, ownsStore: true, logger: quietLogger)
+                }
                 // The first run: the receiver is down, the message stays queued.
                 let first = hub(retryDelay: .seconds(60))
                 try await LiveGateway.run(pusher: first) { live in
@@ -286,11 +285,7 @@ struct WebhookRestartTests {
                 let third = hub()
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(third.deliveredCount("7d0b2a1e-8f35-11eb-8dcd-0242ac130003") == 0)
-            } catch {
-                await client.shutdown()
-                throw error
             }
-            await client.shutdown()
         }
     }
 }
@@ -325,86 +320,86 @@ struct WebhookRecoveryTests {
             return .init(200, "")
         }
         try await upstream.run { base in
-            let client = CurlHTTPClient(configuration: .init(timeout: .seconds(5)))
-            defer { Task { await client.shutdown() } }
-            let ledger = try Ledger.open(directory: directory + "/data", catalog: demoCatalog, logger: quietLogger)
-            defer { try? ledger.close() }
-            func hub(maxRecovered: Int = 10_000) -> PusherHub {
-                PusherHub(
-                    client: client, retryDelay: .milliseconds(50), destinations: PusherTests.loopbackAllowed,
-                    state: ledger, ownsStore: true, maxRecovered: maxRecovered, logger: quietLogger)
-            }
-            // Before anyone subscribed: never to be sent.
-            try await Self.restock(
-                ledger, 1, request: "0a".padding(toLength: 32, withPad: "0", startingAt: 0),
-                external: "00000000-0000-4000-8000-000000000001")
-            try await Task.sleep(for: .milliseconds(20))
-            let first = hub()
-            let made = PusherHub.Subscription(
-                uuid: Self.subscription, transportName: "WEBHOOK", eventNames: ["InventoryBalanceChanged"],
-                destination: base + "/hook", contactEmail: "ops@example.com", status: "ACTIVE",
-                signingKey: ZettlePusher.makeSigningKey(), updated: Date())
-            #expect(await first.add(made) == .added)
-            try await Task.sleep(for: .milliseconds(20))
-            // A change published as usual (queued, delivered) ...
-            try await Self.restock(
-                ledger, 2, request: "0b".padding(toLength: 32, withPad: "0", startingAt: 0),
-                external: "00000000-0000-4000-8000-000000000002")
-            let published = try await ledger.movements(MovementQuery(afterID: 1))
-            await first.movementsApplied(
-                published,
-                facts: RequestFacts(
-                    dialect: "zettle", requestID: "0b".padding(toLength: 32, withPad: "0", startingAt: 0)),
-                store: ledger, catalog: demoCatalog)
-            try await waitUntil(timeout: .seconds(10), "the published change delivered") {
-                first.deliveredCount(Self.subscription) == 1
-            }
-            // ... and one the crash kept from being queued.
-            try await Self.restock(
-                ledger, 4, request: "0c".padding(toLength: 32, withPad: "0", startingAt: 0),
-                external: "00000000-0000-4000-8000-000000000003")
-
-            // The restart: the journal has three changes; only the third is sent.
-            await first.shutdown()
-            let second = hub()
-            await second.recover(store: ledger, catalog: demoCatalog)
-            try await waitUntil(timeout: .seconds(10), "the recovered change delivered") {
-                second.deliveredCount(Self.subscription) == 1
-            }
-            let externals = received.withLock { messages in
-                messages.compactMap { message -> String? in
-                    guard let payload = message["payload"]?.stringValue else { return nil }
-                    return (try? JSONParser.parse(Array(payload.utf8)))?["externalUuid"]?.stringValue
+            try await withCurlClient(.init(timeout: .seconds(5))) { client in
+                let ledger = try Ledger.open(directory: directory + "/data", catalog: demoCatalog, logger: quietLogger)
+                defer { try? ledger.close() }
+                func hub(maxRecovered: Int = 10_000) -> PusherHub {
+                    PusherHub(
+                        client: client, retryDelay: .milliseconds(50), destinations: PusherTests.loopbackAllowed,
+                        state: ledger, ownsStore: true, maxRecovered: maxRecovered, logger: quietLogger)
                 }
-            }
-            #expect(externals == ["00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"])
-            let recovered = try #require(received.withLock { $0.last })
-            let payload = try JSONParser.parse(Array((recovered["payload"]?.stringValue ?? "").utf8))
-            #expect(payload["balanceAfter"]?.arrayValue?.first?["balance"] == "7", "\(payload)")
-            #expect(payload["balanceBefore"]?.arrayValue?.first?["balance"] == "3", "\(payload)")
-            // Another restart finds every change sent: nothing more.
-            await second.shutdown()
-            let third = hub()
-            await third.recover(store: ledger, catalog: demoCatalog)
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(received.withLock { $0.count } == 2)
-            // A recovery reads the newest movements only; a full window leaves out its oldest
-            // request (it may be cut short, and its message id would not be its own).
-            for (index, request) in ["0d", "0e", "0f"].enumerated() {
+                // Before anyone subscribed: never to be sent.
                 try await Self.restock(
-                    ledger, 1, request: request.padding(toLength: 32, withPad: "0", startingAt: 0),
-                    external: "00000000-0000-4000-8000-00000000001\(index)")
+                    ledger, 1, request: "0a".padding(toLength: 32, withPad: "0", startingAt: 0),
+                    external: "00000000-0000-4000-8000-000000000001")
+                try await Task.sleep(for: .milliseconds(20))
+                let first = hub()
+                let made = PusherHub.Subscription(
+                    uuid: Self.subscription, transportName: "WEBHOOK", eventNames: ["InventoryBalanceChanged"],
+                    destination: base + "/hook", contactEmail: "ops@example.com", status: "ACTIVE",
+                    signingKey: ZettlePusher.makeSigningKey(), updated: Date())
+                #expect(await first.add(made) == .added)
+                try await Task.sleep(for: .milliseconds(20))
+                // A change published as usual (queued, delivered) ...
+                try await Self.restock(
+                    ledger, 2, request: "0b".padding(toLength: 32, withPad: "0", startingAt: 0),
+                    external: "00000000-0000-4000-8000-000000000002")
+                let published = try await ledger.movements(MovementQuery(afterID: 1))
+                await first.movementsApplied(
+                    published,
+                    facts: RequestFacts(
+                        dialect: "zettle", requestID: "0b".padding(toLength: 32, withPad: "0", startingAt: 0)),
+                    store: ledger, catalog: demoCatalog)
+                try await waitUntil(timeout: .seconds(10), "the published change delivered") {
+                    first.deliveredCount(Self.subscription) == 1
+                }
+                // ... and one the crash kept from being queued.
+                try await Self.restock(
+                    ledger, 4, request: "0c".padding(toLength: 32, withPad: "0", startingAt: 0),
+                    external: "00000000-0000-4000-8000-000000000003")
+
+                // The restart: the journal has three changes; only the third is sent.
+                await first.shutdown()
+                let second = hub()
+                await second.recover(store: ledger, catalog: demoCatalog)
+                try await waitUntil(timeout: .seconds(10), "the recovered change delivered") {
+                    second.deliveredCount(Self.subscription) == 1
+                }
+                let externals = received.withLock { messages in
+                    messages.compactMap { message -> String? in
+                        guard let payload = message["payload"]?.stringValue else { return nil }
+                        return (try? JSONParser.parse(Array(payload.utf8)))?["externalUuid"]?.stringValue
+                    }
+                }
+                #expect(externals == ["00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"])
+                let recovered = try #require(received.withLock { $0.last })
+                let payload = try JSONParser.parse(Array((recovered["payload"]?.stringValue ?? "").utf8))
+                #expect(payload["balanceAfter"]?.arrayValue?.first?["balance"] == "7", "\(payload)")
+                #expect(payload["balanceBefore"]?.arrayValue?.first?["balance"] == "3", "\(payload)")
+                // Another restart finds every change sent: nothing more.
+                await second.shutdown()
+                let third = hub()
+                await third.recover(store: ledger, catalog: demoCatalog)
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(received.withLock { $0.count } == 2)
+                // A recovery reads the newest movements only; a full window leaves out its oldest
+                // request (it may be cut short, and its message id would not be its own).
+                for (index, request) in ["0d", "0e", "0f"].enumerated() {
+                    try await Self.restock(
+                        ledger, 1, request: request.padding(toLength: 32, withPad: "0", startingAt: 0),
+                        external: "00000000-0000-4000-8000-00000000001\(index)")
+                }
+                await third.shutdown()
+                let bounded = hub(maxRecovered: 2)
+                await bounded.recover(store: ledger, catalog: demoCatalog)
+                try await waitUntil(timeout: .seconds(10), "the newest change delivered") {
+                    bounded.deliveredCount(Self.subscription) == 1
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let last = received.withLock { $0.count == 3 ? $0.last : nil }
+                let newest = try JSONParser.parse(Array((last?["payload"]?.stringValue ?? "").utf8))
+                #expect(newest["externalUuid"] == "00000000-0000-4000-8000-000000000012", "\(newest)")
             }
-            await third.shutdown()
-            let bounded = hub(maxRecovered: 2)
-            await bounded.recover(store: ledger, catalog: demoCatalog)
-            try await waitUntil(timeout: .seconds(10), "the newest change delivered") {
-                bounded.deliveredCount(Self.subscription) == 1
-            }
-            try await Task.sleep(for: .milliseconds(300))
-            let last = received.withLock { $0.count == 3 ? $0.last : nil }
-            let newest = try JSONParser.parse(Array((last?["payload"]?.stringValue ?? "").utf8))
-            #expect(newest["externalUuid"] == "00000000-0000-4000-8000-000000000012", "\(newest)")
         }
     }
 }

@@ -175,8 +175,7 @@ struct RecordMissingTests {
         let out = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: out) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let client = CurlHTTPClient(configuration: .init(timeout: .seconds(10)))
-        do {
+        try await withCurlClient(.init(timeout: .seconds(10))) { client in
             try await vendor.run { vendorBase in
                 let answerer = MissRecorder(
                     book: try ReplayBook(directory: out, logger: quietLogger),
@@ -206,10 +205,6 @@ struct RecordMissingTests {
                     #expect(vendor.requests.count == relayed, "replayed, not relayed again")
                 }
             }
-        } catch {
-            await client.shutdown()
-            throw error
         }
-        await client.shutdown()
     }
 }

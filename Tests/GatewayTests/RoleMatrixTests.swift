@@ -61,18 +61,12 @@ struct RoleMatrixTests {
     static func withEverythingEnabled<T: Sendable>(
         _ body: @Sendable (Int, RouteTable) async throws -> T
     ) async throws -> T {
-        let client = CurlHTTPClient()
-        do {
-            let result = try await LiveGateway.run(
+        try await withCurlClient(.init()) { client in
+            try await LiveGateway.run(
                 clients: clients, configure: { $0.authFailuresPerMinute = 1_000_000 },  // it fails on purpose, often
                 faults: FaultSchedule(), pusher: PusherHub(client: client, logger: quietLogger), testReset: true,
                 openAPI: { _ in Array("{}".utf8) }
             ) { live in try await body(live.port, RouteTable(gateway: live.gateway)) }
-            await client.shutdown()
-            return result
-        } catch {
-            await client.shutdown()
-            throw error
         }
     }
 
