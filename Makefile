@@ -9,10 +9,20 @@ SHELL := /bin/bash
 ## TRAITS=OpenTelemetry builds the span exporter in (docs/operations.md, "Traces").
 # The Swift runtime is linked statically (as Swift servers are usually deployed): less memory
 # at rest and no indirection on every runtime call. scripts/bench builds the same way.
+# Release builds are optimized with the profile scripts/pgo-profile makes from the gateway's own
+# hot paths (deploy/stockgate.profdata, LLVM IR-level PGO; BENCHMARKS.md). Swift 6.3's driver
+# drops -ir-profile-use, so it is passed to the frontend.
 TRAITS ?=
 TRAIT_FLAGS = $(if $(TRAITS),--traits $(TRAITS),)
-run: deps
-	$(SWIFT) build --force-resolved-versions -c release --static-swift-stdlib --product stockgate $(TRAIT_FLAGS)
+PGO_FLAGS = -Xswiftc -Xfrontend -Xswiftc -ir-profile-use=$(CURDIR)/deploy/stockgate.profdata
+# The flag names the file, not its content, and a changed -Xswiftc flag alone did not make the
+# Swift driver compile existing objects again: when the profile is newer than the last release
+# build's stamp (or there is none), the release objects go first. scripts/bench does the same.
+.build/pgo-stamp: deploy/stockgate.profdata
+	rm -rf .build/*-unknown-linux-gnu/release
+	mkdir -p .build && touch $@
+run: deps .build/pgo-stamp
+	$(SWIFT) build --force-resolved-versions -c release --static-swift-stdlib --product stockgate $(TRAIT_FLAGS) $(PGO_FLAGS)
 	.build/release/stockgate serve $(ARGS)
 
 ## Build and run the whole test suite, with a throwaway PostgreSQL (scripts/with-postgres) for
@@ -39,8 +49,8 @@ build: deps
 
 ## The binary to deploy: release, Swift runtime linked statically, debug info stripped
 ## (dist/stockgate; the unstripped build carries ~100 MB of debug info). docs/operations.md.
-dist: deps
-	$(SWIFT) build --force-resolved-versions -c release --static-swift-stdlib --product stockgate $(TRAIT_FLAGS)
+dist: deps .build/pgo-stamp
+	$(SWIFT) build --force-resolved-versions -c release --static-swift-stdlib --product stockgate $(TRAIT_FLAGS) $(PGO_FLAGS)
 	mkdir -p dist
 	strip -o dist/stockgate .build/release/stockgate
 	@ls -l dist/stockgate && ldd dist/stockgate
