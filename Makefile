@@ -17,7 +17,7 @@ TRAIT_FLAGS = $(if $(TRAITS),--traits $(TRAITS),)
 PGO_FLAGS = -Xswiftc -Xfrontend -Xswiftc -ir-profile-use=$(CURDIR)/deploy/stockgate.profdata
 # The flag names the file, not its content, and a changed -Xswiftc flag alone did not make the
 # Swift driver compile existing objects again: when the profile is newer than the last release
-# build's stamp (or there is none), the release objects go first. scripts/bench does the same.
+# build's stamp (or there is none), the release objects go first. scripts/bench makes this target too.
 .build/pgo-stamp: deploy/stockgate.profdata
 	rm -rf .build/*-unknown-linux-gnu/release
 	mkdir -p .build && touch $@
