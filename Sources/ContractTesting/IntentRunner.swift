@@ -171,10 +171,10 @@ public struct IntentRunner: Sendable {
                 let movements = chunk.map { intent.movements[$0] }
                 let request = try clientCodec.moveRequest(
                     movements, catalog: catalog, idempotencyKey: nil, atomic: intent.atomic)
-                var head = request.head
-                head.scheme = "http"
-                head.authority = "127.0.0.1:\(port)"
-                let response = try await client.execute(CurlRequest(head, body: request.body, timeout: .seconds(30)))
+                let response = try await client.execute(
+                    CurlRequest(
+                        request.head, url: "http://127.0.0.1:\(port)" + request.path, body: request.body,
+                        timeout: .seconds(30)))
                 answers.append("\(response.status) \(String(decoding: response.body.prefix(300), as: UTF8.self))")
                 items += clientCodec.moveResult(
                     OutboundResponse(status: response.status, body: response.body), items: movements, catalog: catalog)

@@ -149,7 +149,13 @@ public final class CurlHTTPClient: Sendable {
         func set(_ result: CURLcode) { if result != CURLE_OK && failed == CURLE_OK { failed = result } }
 
         // libcurl copies string options as they are set: a pointer valid for the call is enough.
-        set(request.url.withCString { ccurl_easy_setopt_ptr(easy, CURLOPT_URL, $0) })
+        // It refuses a URL with a control character or a space when it parses it; a NUL would
+        // end the string early instead, and another URL than the one asked for would be sent.
+        let url = request.url
+        set(
+            url.withCString {
+                strlen($0) == url.utf8.count ? ccurl_easy_setopt_ptr(easy, CURLOPT_URL, $0) : CURLE_URL_MALFORMAT
+            })
         setCommonOptions(easy, timeout: request.timeout, context: context, set: set)
 
         let method = request.head.method.rawValue

@@ -529,3 +529,27 @@ final class GrantRecorder: TaskExecutor, @unchecked Sendable {
         queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
+
+/// The gateway hands the client a URL it made (a backend's base and a codec's path); a byte that
+/// does not belong in a URL must not reach the backend in any form.
+@Suite("CurlHTTP refuses a URL that is not one")
+struct CurlURLTests {
+    @Test(
+        "a control character, a space or a NUL in the path is refused and nothing is sent",
+        arguments: ["\r\nX-Injected: 1", " HTTP/1.0", "\t", "\u{7F}", "\u{0}", "\u{0}/other", "\n"])
+    func refused(_ inserted: String) async throws {
+        let upstream = try RawUpstream { _ in .answer(200, "{}") }
+        try await upstream.run { base in
+            let client = CurlHTTPClient()
+            let head = HTTPRequest(method: .get, scheme: nil, authority: nil, path: nil)
+            await expectCurlError(.invalidRequest) {
+                _ = try await client.execute(CurlRequest(head, url: base + "/items" + inserted + "x"))
+            }
+            // The same client still sends a good URL, and only that one arrives.
+            let answer = try await client.execute(CurlRequest(head, url: base + "/items%0D%0Ax"))
+            #expect(answer.status == 200)
+            await client.shutdown()
+            #expect(upstream.received.map(\.path) == ["/items%0D%0Ax"])
+        }
+    }
+}

@@ -74,3 +74,50 @@ struct CatalogRulesTests {
         }
     }
 }
+
+/// The lookups that scan column names instead of hashing them, and the folding check that reads
+/// eight bytes at a time, against the plain definitions.
+@Suite("Catalog lookups")
+struct CatalogLookupTests {
+    @Test("a column's value is found by its exact name, whatever the names' lengths and order")
+    func columnsByName() {
+        // Names of equal length that differ late, a prefix of another, an empty one, non-ASCII.
+        let identifiers = [
+            "zettle_variant_uuid": "v", "zettle_product_uuid": "p", "sku": "s", "sk": "t", "": "e", "größe": "g",
+        ]
+        let product = Product(key: "k", identifiers: identifiers)
+        let location = Location(key: "k", kind: .stock, identifiers: identifiers)
+        for name in Array(identifiers.keys) + ["zettle_variant_uuiD", "skus", "s", "grösse", "x"] {
+            #expect(product[name] == identifiers[name], "\(name)")
+            #expect(location[name] == identifiers[name], "\(name)")
+        }
+        let catalog = Catalog(
+            products: [product, Product(key: "k2", identifiers: ["sku": "S2"])], locations: [location],
+            caseInsensitiveColumns: ["sku"])
+        #expect(catalog.product("sku", "s2")?.key == "k2")
+        #expect(catalog.product("sk", "t")?.key == "k")
+        #expect(catalog.product("zettle_product_uuid", "v") == nil)
+        #expect(catalog.location("größe", "g")?.key == "k")
+        #expect(catalog.location("grösse", "g") == nil)
+    }
+
+    @Test("a string is its own case fold exactly when it is ASCII without an uppercase letter, at every position")
+    func plainLowercase() {
+        // Every byte value at every position of strings that span one word, two, and a tail.
+        for length in [1, 7, 8, 9, 16, 17] {
+            for position in 0..<length {
+                for byte in UInt8(0x01)...UInt8(0xFF) {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[position] = byte
+                    let expected = !(byte >= 0x80 || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")))
+                    let found = bytes.withUnsafeBytes { String.isPlainLowercase($0) }
+                    #expect(found == expected, "byte \(byte) at \(position) of \(length)")
+                }
+            }
+        }
+        #expect("65314d7e-5f0f-11ec-bf63-0242ac130002".caseFolded == "65314d7e-5f0f-11ec-bf63-0242ac130002")
+        #expect("65314D7E-5F0F-11EC-BF63-0242AC130002".caseFolded == "65314d7e-5f0f-11ec-bf63-0242ac130002")
+        #expect("Straße".caseFolded == "straße")
+        #expect("".caseFolded == "")
+    }
+}

@@ -25,15 +25,18 @@ public final class Location: Sendable, Equatable {
     /// The names dialects call it by, by catalog column (`zettle_uuid`, `storefeeder_id`, …),
     /// as the column's rules normalized them (see `Product.identifiers`).
     public let identifiers: [String: String]
+    /// The same, for `subscript(column:)`: a scan of a few names, not a hash of one.
+    private let columns: ColumnList<String>
 
     public init(key: String, kind: LocationKind, identifiers: [String: String] = [:]) {
         self.key = key
         self.kind = kind
         self.identifiers = identifiers
+        self.columns = ColumnList(identifiers)
     }
 
     /// The value of a catalog column, nil when not mapped.
-    public subscript(column: String) -> String? { identifiers[column] }
+    public subscript(column: String) -> String? { columns[column] }
 
     public static func == (lhs: Location, rhs: Location) -> Bool {
         lhs === rhs || (lhs.key == rhs.key && lhs.kind == rhs.kind && lhs.identifiers == rhs.identifiers)

@@ -9,15 +9,18 @@ public final class Product: Sendable, Equatable {
     /// the column's rules normalized them. Each vendor's folder in `Dialects` declares its
     /// columns and reads them through typed accessors (`product.zettleVariantUUID`).
     public let identifiers: [String: String]
+    /// The same, for `subscript(column:)`: a scan of a few names, not a hash of one.
+    private let columns: ColumnList<String>
 
     public init(key: String, name: String? = nil, identifiers: [String: String] = [:]) {
         self.key = key
         self.name = name
         self.identifiers = identifiers
+        self.columns = ColumnList(identifiers)
     }
 
     /// The value of a catalog column, nil when not mapped.
-    public subscript(column: String) -> String? { identifiers[column] }
+    public subscript(column: String) -> String? { columns[column] }
 
     public static func == (lhs: Product, rhs: Product) -> Bool {
         lhs === rhs || (lhs.key == rhs.key && lhs.name == rhs.name && lhs.identifiers == rhs.identifiers)
