@@ -36,7 +36,8 @@ public struct OutboundResponse: Sendable {
     public var body: [UInt8]
     /// The `Retry-After` header of a 429 or 503, if any.
     public var retryAfter: String?
-    /// The `Link` header (paging), if any.
+    /// The `Link` header (paging), if any; read only for a dialect that pages
+    /// (`BackendCapabilities.maxBalancePages` above 1).
     public var link: String?
 
     public init(status: Int, body: [UInt8], retryAfter: String? = nil, link: String? = nil) {

@@ -12,7 +12,8 @@ struct BackendActivity: Sendable {
         if ok { lastSuccess = now } else { lastError = (now, what) }
     }
 
-    mutating func circuit(_ state: Int, at now: Date) {
-        if circuit?.state != state { circuit = (state, now) }
+    /// The time is read only when the state changed (this runs twice per forward).
+    mutating func circuit(_ state: Int, at now: @autoclosure () -> Date) {
+        if circuit?.state != state { circuit = (state, now()) }
     }
 }

@@ -469,12 +469,12 @@ public final class RemoteBackend: StockBackend {
         }
         while true {
             attempt += 1
-            let remaining = deadline - clock.now()
+            let now = clock.now()
+            let remaining = deadline - now
             guard remaining > .zero else {
                 throw giveUp(
                     GatewayError(code: .unavailable, message: "backend \(name) is unavailable (no answer in time)"))
             }
-            let now = clock.now()
             let admitted = breaker.withLock { $0.admit(now: now) }
             publishCircuit()
             guard admitted == .allowed else {
@@ -620,11 +620,9 @@ public final class RemoteBackend: StockBackend {
     ) async throws -> OutboundResponse {
         let started = ContinuousClock.now
         let response = try await transmit(request, facts: facts, refresh: false, timeout: timeout)
+        guard response.status == 401 && auth.refreshes else { return response }
         let left = timeout - (ContinuousClock.now - started)
-        if response.status == 401 && auth.refreshes && left > .zero {
-            return try await transmit(request, facts: facts, refresh: true, timeout: left)
-        }
-        return response
+        return left > .zero ? try await transmit(request, facts: facts, refresh: true, timeout: left) : response
     }
 
     func transmit(
@@ -682,11 +680,12 @@ public final class RemoteBackend: StockBackend {
                 "backend": "\(name)", "method": "\(request.method)", "path": "\(request.path)",
                 "status": "\(response.status)", "request_id": "\(facts.requestID)",
             ])
-        // Retry-After is read where `send` heeds it (429 and 5xx): not a scan of every answer's head.
+        // Retry-After is read where `send` heeds it (429 and 5xx), Link for a dialect that pages
+        // (`nextBalanceRequest`): not a scan of every answer's head (~800 instructions each).
         let status = response.status
         return OutboundResponse(
             status: status, body: response.body,
             retryAfter: status == 429 || status >= 500 ? response.header("Retry-After") : nil,
-            link: response.header("Link"))
+            link: codec.capabilities.maxBalancePages > 1 ? response.header("Link") : nil)
     }
 }

@@ -1,47 +1,77 @@
 /// Values by catalog column name, found by a scan of the names rather than by hashing.
 ///
-/// A catalog has about ten columns. Comparing a name's UTF-8 length, then its bytes when the
-/// lengths match, against each costs less than hashing it once: SipHash over a 19-byte name and
-/// its finalization were ~400 instructions a lookup, and a forwarded write made ~15 such lookups
-/// (callgrind, BENCHMARKS.md).
+/// A catalog has about ten columns. Comparing a name's length, then its bytes when the lengths
+/// match, against each costs less than hashing it once: SipHash over a 19-byte name and its
+/// finalization were ~400 instructions a lookup, and a forwarded write made ~15 such lookups
+/// (callgrind, BENCHMARKS.md). Names are compared by their UTF-8 bytes (the columns are ASCII
+/// names a dialect declares), directly: `String`'s `==` on two names of
+/// the same length (`zettle_variant_uuid`, `zettle_product_uuid`) took its general path, ~150
+/// instructions. The names are kept sorted, so a lookup costs the same in every process (a
+/// dictionary's order changes with its per-process seed).
 struct ColumnList<Value> {
     private(set) var names: [String] = []
+    /// Each name's UTF-8 bytes, in the same order.
+    private var bytes: [[UInt8]] = []
     private(set) var values: [Value] = []
 
     init() {}
 
-    /// The entries of `dictionary`, in no particular order (each name appears once).
+    /// The entries of `dictionary` (each name appears once).
     init(_ dictionary: [String: Value]) {
         names.reserveCapacity(dictionary.count)
+        bytes.reserveCapacity(dictionary.count)
         values.reserveCapacity(dictionary.count)
-        for (name, value) in dictionary {
+        for (name, value) in dictionary.sorted(by: { $0.key < $1.key }) {
             names.append(name)
+            bytes.append(Array(name.utf8))
             values.append(value)
         }
     }
 
     /// The position of `name`, nil when absent.
     func index(of name: String) -> Int? {
-        let length = name.utf8.count
-        for index in names.indices where names[index].utf8.count == length && names[index] == name {
-            return index
+        var name = name
+        return name.withUTF8 { query in
+            for index in bytes.indices where bytes[index].count == query.count {
+                if bytes[index].withUnsafeBufferPointer({ Self.same($0, query) }) { return index }
+            }
+            return nil
         }
-        return nil
+    }
+
+    /// Whether two buffers of the same length hold the same bytes, compared eight at a time.
+    private static func same(_ one: UnsafeBufferPointer<UInt8>, _ other: UnsafeBufferPointer<UInt8>) -> Bool {
+        let count = one.count
+        guard count > 0, let first = one.baseAddress, let second = other.baseAddress else { return true }
+        let (left, right) = (UnsafeRawPointer(first), UnsafeRawPointer(second))
+        var offset = 0
+        while offset + 8 <= count {
+            guard left.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                == right.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            else { return false }
+            offset += 8
+        }
+        while offset < count {
+            guard one[offset] == other[offset] else { return false }
+            offset += 1
+        }
+        return true
     }
 
     subscript(name: String) -> Value? {
         index(of: name).map { values[$0] }
     }
 
-    /// Changes the value of `name`, adding it with `initial()` first when absent.
+    /// Changes the value of `name`, adding it with `initial()` first when absent (kept sorted).
     mutating func update(_ name: String, initial: () -> Value, _ change: (inout Value) -> Void) {
         let index: Int
         if let found = self.index(of: name) {
             index = found
         } else {
-            names.append(name)
-            values.append(initial())
-            index = values.count - 1
+            index = names.firstIndex { $0 > name } ?? names.count
+            names.insert(name, at: index)
+            bytes.insert(Array(name.utf8), at: index)
+            values.insert(initial(), at: index)
         }
         change(&values[index])
     }
