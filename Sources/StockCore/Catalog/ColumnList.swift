@@ -46,8 +46,9 @@ struct ColumnList<Value> {
         let (left, right) = (UnsafeRawPointer(first), UnsafeRawPointer(second))
         var offset = 0
         while offset + 8 <= count {
-            guard left.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-                == right.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            guard
+                left.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                    == right.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
             else { return false }
             offset += 8
         }
