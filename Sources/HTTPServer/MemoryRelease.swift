@@ -21,8 +21,10 @@ public struct MemoryRelease: Sendable {
     /// request on one loop must not be covered by a release pending on another.
     private let pending = Pending()
 
+    /// Per loop with a release waiting: whether another large request was answered there since
+    /// that release was scheduled (it then runs once more, `delay` after it ran).
     private final class Pending: Sendable {
-        let loops = Mutex<Set<ObjectIdentifier>>([])
+        let loops = Mutex<[ObjectIdentifier: Bool]>([:])
     }
 
     public init(threshold: Int, delay: TimeAmount, release: @escaping @Sendable () -> Void) {
@@ -35,16 +37,37 @@ public struct MemoryRelease: Sendable {
     public static let allocator = MemoryRelease(
         threshold: 1 << 20, delay: .milliseconds(100), release: ThreadHeap.release)
 
-    /// A request of `bytes` has been answered on `loop`.
+    /// A request of `bytes` has been answered on `loop`. Every such request is followed by a
+    /// release at least `delay` after its answer: one answered while a release waits makes that
+    /// release run once more after it (a request answered just before the waiting release ran
+    /// may not have freed what it held yet; under a burst that is one release per `delay`).
     func answered(bytes: Int, on loop: any EventLoop) {
         guard bytes >= threshold else { return }
         let key = ObjectIdentifier(loop)
-        let pending = pending
-        guard pending.loops.withLock({ $0.insert(key).inserted }) else { return }
-        let release = release
-        loop.scheduleTask(in: delay) {
-            pending.loops.withLock { _ = $0.remove(key) }
+        let first = pending.loops.withLock { loops -> Bool in
+            guard loops[key] == nil else {
+                loops[key] = true
+                return false
+            }
+            loops[key] = false
+            return true
+        }
+        if first { schedule(on: loop, key: key) }
+    }
+
+    private func schedule(on loop: any EventLoop, key: ObjectIdentifier) {
+        let (pending, release) = (pending, release)
+        loop.scheduleTask(in: delay) { [self] in
             release()
+            let again = pending.loops.withLock { loops -> Bool in
+                if loops[key] == true {
+                    loops[key] = false
+                    return true
+                }
+                loops[key] = nil
+                return false
+            }
+            if again { schedule(on: loop, key: key) }
         }
     }
 }

@@ -170,7 +170,7 @@ struct ConnectionLayerTests {
     }
 
     @Test(
-        "a request whose body and answer reach the threshold is followed by one memory release per loop, after the delay"
+        "a request whose body or answer reaches the threshold is followed by a memory release on its loop, at least the delay after its answer"
     )
     func memoryRelease() async throws {
         let releases = Atomic<Int>(0)
@@ -192,11 +192,17 @@ struct ConnectionLayerTests {
         #expect(releases.load(ordering: .relaxed) == 0)
         await loop.advanceTime(by: .milliseconds(50))
         #expect(releases.load(ordering: .relaxed) == 1)
-        // Two large requests answered within one delay: one release for both.
+        // Two large requests answered while one release waits: that release, and one more a
+        // delay after it (the second request's memory may not have been freed when it ran);
+        // then no more.
         try await Self.send(channel, large + large)
         #expect(try await Self.output(channel).components(separatedBy: "got:abcdefghijkl").count == 3)
-        await loop.advanceTime(by: .milliseconds(200))
+        await loop.advanceTime(by: .milliseconds(100))
         #expect(releases.load(ordering: .relaxed) == 2)
+        await loop.advanceTime(by: .milliseconds(100))
+        #expect(releases.load(ordering: .relaxed) == 3)
+        await loop.advanceTime(by: .milliseconds(300))
+        #expect(releases.load(ordering: .relaxed) == 3)
         // Large requests on two connections' loops within one delay: a release on each loop,
         // since each hands back only its own thread's heap.
         let (other, _) = try await Self.connection(memoryRelease: release)
@@ -206,7 +212,7 @@ struct ConnectionLayerTests {
         #expect(try await Self.output(other).hasSuffix("got:abcdefghijkl"))
         await loop.advanceTime(by: .milliseconds(200))
         await other.testingEventLoop.advanceTime(by: .milliseconds(200))
-        #expect(releases.load(ordering: .relaxed) == 4)
+        #expect(releases.load(ordering: .relaxed) == 5)
     }
 
     @Test("Expect: 100-continue is answered only for a request the responder accepts")
