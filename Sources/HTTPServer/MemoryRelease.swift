@@ -56,7 +56,6 @@ public struct MemoryRelease: Sendable {
     }
 
     private func schedule(on loop: any EventLoop, key: ObjectIdentifier) {
-        let (pending, release) = (pending, release)
         loop.scheduleTask(in: delay) { [self] in
             release()
             let again = pending.loops.withLock { loops -> Bool in

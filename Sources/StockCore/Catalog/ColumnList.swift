@@ -4,28 +4,23 @@
 /// match, against each costs less than hashing it once: SipHash over a 19-byte name and its
 /// finalization were ~400 instructions a lookup, and a forwarded write made ~15 such lookups
 /// (callgrind, BENCHMARKS.md). Names are compared by their UTF-8 bytes (the columns are ASCII
-/// names a dialect declares), directly: `String`'s `==` on two names of
-/// the same length (`zettle_variant_uuid`, `zettle_product_uuid`) took its general path, ~150
-/// instructions. The names are kept sorted, so a lookup costs the same in every process (a
-/// dictionary's order changes with its per-process seed).
+/// names a dialect declares): `String`'s `==` on two names of the same length
+/// (`zettle_variant_uuid`, `zettle_product_uuid`) took its general path, ~150 instructions. The
+/// names are kept in byte order, so a lookup costs the same in every process (a dictionary's
+/// order changes with its per-process seed).
 struct ColumnList<Value> {
-    private(set) var names: [String] = []
-    /// Each name's UTF-8 bytes, in the same order.
+    /// Each name's UTF-8 bytes, in byte order.
     private var bytes: [[UInt8]] = []
-    private(set) var values: [Value] = []
+    /// Each name's value, in the same order.
+    private var values: [Value] = []
 
     init() {}
 
     /// The entries of `dictionary` (each name appears once).
     init(_ dictionary: [String: Value]) {
-        names.reserveCapacity(dictionary.count)
-        bytes.reserveCapacity(dictionary.count)
-        values.reserveCapacity(dictionary.count)
-        for (name, value) in dictionary.sorted(by: { $0.key < $1.key }) {
-            names.append(name)
-            bytes.append(Array(name.utf8))
-            values.append(value)
-        }
+        let entries = dictionary.map { (Array($0.key.utf8), $0.value) }.sorted { $0.0.lexicographicallyPrecedes($1.0) }
+        bytes = entries.map(\.0)
+        values = entries.map(\.1)
     }
 
     /// The position of `name`, nil when absent.
@@ -63,15 +58,15 @@ struct ColumnList<Value> {
         index(of: name).map { values[$0] }
     }
 
-    /// Changes the value of `name`, adding it with `initial()` first when absent (kept sorted).
+    /// Changes the value of `name`, adding it with `initial()` first when absent (in byte order).
     mutating func update(_ name: String, initial: () -> Value, _ change: (inout Value) -> Void) {
         let index: Int
         if let found = self.index(of: name) {
             index = found
         } else {
-            index = names.firstIndex { $0 > name } ?? names.count
-            names.insert(name, at: index)
-            bytes.insert(Array(name.utf8), at: index)
+            let name = Array(name.utf8)
+            index = bytes.firstIndex { name.lexicographicallyPrecedes($0) } ?? bytes.count
+            bytes.insert(name, at: index)
             values.insert(initial(), at: index)
         }
         change(&values[index])
