@@ -87,6 +87,11 @@ struct CatalogLookupTests {
         ]
         let product = Product(key: "k", identifiers: identifiers)
         let location = Location(key: "k", kind: .stock, identifiers: identifiers)
+        // The dictionary is derived from the list kept for lookups, and equality follows it.
+        #expect(product.identifiers == identifiers && location.identifiers == identifiers)
+        #expect(product == Product(key: "k", identifiers: identifiers))
+        #expect(product != Product(key: "k", identifiers: identifiers.merging(["sku": "other"]) { $1 }))
+        #expect(location != Location(key: "k", kind: .stock, identifiers: identifiers.filter { $0.key != "" }))
         for name in Array(identifiers.keys) + ["zettle_variant_uuiD", "skus", "s", "grösse", "x"] {
             #expect(product[name] == identifiers[name], "\(name)")
             #expect(location[name] == identifiers[name], "\(name)")

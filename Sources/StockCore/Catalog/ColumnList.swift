@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Values by catalog column name, found by a scan of the names rather than by hashing.
 ///
 /// A catalog has about ten columns. Comparing a name's length, then its bytes when the lengths
@@ -28,34 +34,23 @@ struct ColumnList<Value> {
         var name = name
         return name.withUTF8 { query in
             for index in bytes.indices where bytes[index].count == query.count {
-                if bytes[index].withUnsafeBufferPointer({ Self.same($0, query) }) { return index }
+                // memcmp: equal lengths, so both are empty or both have a base address.
+                let same = bytes[index].withUnsafeBufferPointer { name in
+                    query.isEmpty || memcmp(name.baseAddress!, query.baseAddress!, query.count) == 0
+                }
+                if same { return index }
             }
             return nil
         }
     }
 
-    /// Whether two buffers of the same length hold the same bytes, compared eight at a time.
-    private static func same(_ one: UnsafeBufferPointer<UInt8>, _ other: UnsafeBufferPointer<UInt8>) -> Bool {
-        let count = one.count
-        guard count > 0, let first = one.baseAddress, let second = other.baseAddress else { return true }
-        let (left, right) = (UnsafeRawPointer(first), UnsafeRawPointer(second))
-        var offset = 0
-        while offset + 8 <= count {
-            guard
-                left.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-                    == right.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-            else { return false }
-            offset += 8
-        }
-        while offset < count {
-            guard one[offset] == other[offset] else { return false }
-            offset += 1
-        }
-        return true
-    }
-
     subscript(name: String) -> Value? {
         index(of: name).map { values[$0] }
+    }
+
+    /// Every name and its value, in byte order of the names.
+    var entries: [(name: String, value: Value)] {
+        zip(bytes, values).map { (String(decoding: $0.0, as: UTF8.self), $0.1) }
     }
 
     /// Changes the value of `name`, adding it with `initial()` first when absent (in byte order).
@@ -74,3 +69,7 @@ struct ColumnList<Value> {
 }
 
 extension ColumnList: Sendable where Value: Sendable {}
+
+/// Two lists are equal when they hold the same names with the same values (their order is the
+/// names' byte order, so it is the same too).
+extension ColumnList: Equatable where Value: Equatable {}

@@ -24,14 +24,14 @@ public final class Location: Sendable, Equatable {
     public let kind: LocationKind
     /// The names dialects call it by, by catalog column (`zettle_uuid`, `storefeeder_id`, …),
     /// as the column's rules normalized them (see `Product.identifiers`).
-    public let identifiers: [String: String]
-    /// The same, for `subscript(column:)`: a scan of a few names, not a hash of one.
+    public var identifiers: [String: String] { Dictionary(uniqueKeysWithValues: columns.entries) }
+    /// Kept as a list scanned by name (`ColumnList`): a lookup compares a few names instead of
+    /// hashing one.
     private let columns: ColumnList<String>
 
     public init(key: String, kind: LocationKind, identifiers: [String: String] = [:]) {
         self.key = key
         self.kind = kind
-        self.identifiers = identifiers
         self.columns = ColumnList(identifiers)
     }
 
@@ -39,6 +39,6 @@ public final class Location: Sendable, Equatable {
     public subscript(column: String) -> String? { columns[column] }
 
     public static func == (lhs: Location, rhs: Location) -> Bool {
-        lhs === rhs || (lhs.key == rhs.key && lhs.kind == rhs.kind && lhs.identifiers == rhs.identifiers)
+        lhs === rhs || (lhs.key == rhs.key && lhs.kind == rhs.kind && lhs.columns == rhs.columns)
     }
 }

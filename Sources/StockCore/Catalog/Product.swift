@@ -8,14 +8,14 @@ public final class Product: Sendable, Equatable {
     /// The names dialects call it by, by catalog column (`sku`, `zettle_variant_uuid`, …), as
     /// the column's rules normalized them. Each vendor's folder in `Dialects` declares its
     /// columns and reads them through typed accessors (`product.zettleVariantUUID`).
-    public let identifiers: [String: String]
-    /// The same, for `subscript(column:)`: a scan of a few names, not a hash of one.
+    public var identifiers: [String: String] { Dictionary(uniqueKeysWithValues: columns.entries) }
+    /// Kept as a list scanned by name (`ColumnList`): a lookup compares a few names instead of
+    /// hashing one.
     private let columns: ColumnList<String>
 
     public init(key: String, name: String? = nil, identifiers: [String: String] = [:]) {
         self.key = key
         self.name = name
-        self.identifiers = identifiers
         self.columns = ColumnList(identifiers)
     }
 
@@ -23,6 +23,6 @@ public final class Product: Sendable, Equatable {
     public subscript(column: String) -> String? { columns[column] }
 
     public static func == (lhs: Product, rhs: Product) -> Bool {
-        lhs === rhs || (lhs.key == rhs.key && lhs.name == rhs.name && lhs.identifiers == rhs.identifiers)
+        lhs === rhs || (lhs.key == rhs.key && lhs.name == rhs.name && lhs.columns == rhs.columns)
     }
 }
